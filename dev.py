@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Set up and run the project with nothing but Python 3.11 and pip.
+
+    python3 dev.py demo     # the daily job end to end on a generated demo world
+    python3 dev.py test     # the test suite (what CI runs)
+    python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000
+
+The first call creates `.venv` from the pinned `requirements.lock`; later calls
+reuse it until the lock or pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+STAMP = VENV / ".reengage-installed"
+LOCK = ROOT / "requirements.lock"
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 2
+    if sys.version_info[:2] != (3, 11):
+        print(f"warning: Python 3.11 is expected, this is {sys.version.split()[0]}", file=sys.stderr)
+    bootstrap()
+    return COMMANDS[argv[0]](argv[1:])
+
+
+def bootstrap() -> None:
+    """Create or refresh the virtual environment when the pinned inputs changed."""
+    wanted = _fingerprint()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("Creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("Installing pinned dependencies (first run takes a few minutes) ...", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    _run([*pip, "-r", str(LOCK)])
+    _run([*pip, "--no-deps", "-e", str(ROOT)])
+    STAMP.write_text(wanted)
+
+
+def demo(args: list[str]) -> int:
+    return _call([str(BIN / "python"), "-m", "orchestration.cli", "demo", *args])
+
+
+def test(args: list[str]) -> int:
+    return _call([str(BIN / "python"), "-m", "pytest", *args])
+
+
+def ui(args: list[str]) -> int:
+    env_home = ROOT / ".data" / "dagster_home"
+    env_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("DAGSTER_HOME", str(env_home))
+    return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
+
+
+COMMANDS = {"demo": demo, "test": test, "ui": ui}
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in (LOCK, ROOT / "pyproject.toml"):
+        digest.update(path.read_bytes())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}")
+
+
+def _call(cmd: list[str]) -> int:
+    os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".data" / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return subprocess.run(cmd, cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Re-engagement pipeline: the Dagster code location and the stages' logic."""

@@ -1,0 +1,119 @@
+"""The input contracts of DESIGN.md as data: columns, types and what makes a row bad.
+
+Ingest reads every export through these, so a new column or a new rule is one
+line here rather than a change to the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "timezone"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool = False  # a null or empty value quarantines the row
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str
+    columns: tuple[Column, ...]
+    unique_key: str | None = None  # later duplicates within one file are quarantined
+    optional_columns: frozenset[str] = field(default_factory=frozenset)  # may be absent from a file
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+CUSTOMERS = Contract(
+    source="customers",
+    columns=(
+        Column("customer_id", "text", required=True),
+        Column("email", "email", required=True),
+        Column("first_name", "text"),
+        Column("country", "text"),
+        Column("timezone", "timezone", required=True),
+        Column("signup_at", "timestamp", required=True),
+        Column("plan", "text"),
+        Column("lifetime_value", "double", min_value=0, max_value=1e9),
+        Column("marketing_consent", "boolean", required=True),
+        Column("consent_updated_at", "timestamp"),
+        Column("updated_at", "timestamp", required=True),
+    ),
+    unique_key="customer_id",
+)
+
+EVENTS = Contract(
+    source="events",
+    columns=(
+        Column("event_id", "text", required=True),
+        Column("user_id", "text"),
+        Column("anonymous_id", "text"),
+        Column("event_name", "text", required=True),
+        Column("event_ts", "timestamp", required=True),
+        Column("page", "text"),
+        Column("product_id", "text"),
+        Column("category", "text"),
+        Column("value", "double", min_value=-1e7, max_value=1e7),
+        Column("device", "text"),
+        Column("channel", "text"),
+    ),
+    unique_key="event_id",
+    optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
+)
+
+EMAIL_EVENTS = Contract(
+    source="email_events",
+    columns=(
+        Column("email", "text", required=True),
+        Column("event", "text", required=True),
+        Column("timestamp", "unix_timestamp", required=True),
+        Column("sg_message_id", "text"),
+        Column("sg_event_id", "text"),
+        Column("send_id", "text"),
+        Column("campaign_id", "text"),
+        Column("variant", "text"),
+        Column("run_date", "date"),
+        Column("reason", "text"),
+    ),
+    optional_columns=frozenset(
+        {"sg_message_id", "sg_event_id", "send_id", "campaign_id", "variant", "run_date", "reason"}
+    ),
+)
+
+CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
+
+# SendGrid Event Webhook event types (DESIGN.md "email events").
+EMAIL_EVENT_TYPES = frozenset(
+    {
+        "processed",
+        "delivered",
+        "open",
+        "click",
+        "bounce",
+        "dropped",
+        "deferred",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+    }
+)
+
+SQL_TYPES: dict[ColumnType, str] = {
+    "text": "varchar",
+    "email": "varchar",
+    "timezone": "varchar",
+    "timestamp": "timestamptz",
+    "unix_timestamp": "timestamptz",
+    "boolean": "boolean",
+    "double": "double",
+    "date": "date",
+}

@@ -1,0 +1,124 @@
+"""Sends and responses per campaign, variant and arm, for every run date up to D.
+
+Outcomes keep arriving for days after a send (opens, late conversions), so each
+run recomputes every run date so far; the clock for a held-out user is the same
+scheduled send time a treated user got.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+RESULT_COLUMNS = (
+    "run_date date, campaign_id varchar, variant varchar, arm varchar, assigned bigint, sent bigint, "
+    "delivered bigint, opened bigint, clicked bigint, unsubscribed bigint, converted bigint, "
+    "click_rate double, conversion_rate double, computed_at timestamptz"
+)
+
+RESULTS_SQL = """
+with assigned as (
+    select send_id, run_date, customer_id, campaign_id, variant, arm, scheduled_send_at_utc
+    from interventions.intervention_list
+    where run_date <= $run_date
+),
+sends as (
+    select send_id, state from delivery.campaign_sends
+),
+email as (
+    select
+        send_id,
+        bool_or(event = 'delivered') as delivered,
+        bool_or(event = 'open') as opened,
+        bool_or(event = 'click') as clicked,
+        bool_or(event in ('unsubscribe', 'group_unsubscribe')) as unsubscribed
+    from staging.stg_sendgrid__email_events
+    where send_id is not null
+    group by send_id
+),
+conversions as (
+    select a.send_id
+    from assigned as a
+    inner join campaign_targets as t on t.campaign_id = a.campaign_id
+    inner join intermediate.int_events_stitched as e
+        on e.customer_id = a.customer_id
+        and e.event_name = t.target_event
+        and e.event_ts > a.scheduled_send_at_utc
+        and e.event_ts <= a.scheduled_send_at_utc + to_days(t.attribution_window_days)
+    group by a.send_id
+),
+per_user as (
+    select
+        a.run_date, a.campaign_id, a.variant, a.arm,
+        coalesce(s.state = 'accepted', false) as sent,
+        coalesce(m.delivered, false) as delivered,
+        coalesce(m.opened, false) as opened,
+        coalesce(m.clicked, false) as clicked,
+        coalesce(m.unsubscribed, false) as unsubscribed,
+        c.send_id is not null as converted
+    from assigned as a
+    left join sends as s on s.send_id = a.send_id
+    left join email as m on m.send_id = a.send_id
+    left join conversions as c on c.send_id = a.send_id
+)
+select
+    run_date, campaign_id, variant, arm,
+    count(*) as assigned,
+    count(*) filter (where sent) as sent,
+    count(*) filter (where delivered) as delivered,
+    count(*) filter (where opened) as opened,
+    count(*) filter (where clicked) as clicked,
+    count(*) filter (where unsubscribed) as unsubscribed,
+    count(*) filter (where converted) as converted,
+    count(*) filter (where clicked) / nullif(count(*) filter (where delivered), 0) as click_rate,
+    count(*) filter (where converted) / count(*) as conversion_rate,
+    now() as computed_at
+from per_user
+group by all
+order by run_date, campaign_id, variant, arm
+"""
+
+EMPTY_SENDS = "create temp table if not exists _no_sends as select ''::varchar as send_id, ''::varchar as state where false"
+
+
+def compute_campaign_results(
+    con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame
+) -> pd.DataFrame:
+    """`targets`: campaign_id, target_event, attribution_window_days (from the campaign files)."""
+    con.register("campaign_targets", targets)
+    sql = RESULTS_SQL
+    if not _exists(con, "delivery", "campaign_sends"):
+        con.execute(EMPTY_SENDS)
+        sql = sql.replace("delivery.campaign_sends", "_no_sends")
+    try:
+        return con.execute(sql, {"run_date": run_date}).df()
+    finally:
+        con.unregister("campaign_targets")
+
+
+def write_campaign_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> None:
+    """Replace the whole results table in one transaction (every run date is recomputed)."""
+    con.execute("create schema if not exists measurement")
+    con.execute(f"create table if not exists measurement.campaign_results ({RESULT_COLUMNS})")
+    con.register("new_results", results)
+    try:
+        con.begin()
+        con.execute("delete from measurement.campaign_results")
+        con.execute("insert into measurement.campaign_results by name select * from new_results")
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    finally:
+        con.unregister("new_results")
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )

@@ -1,0 +1,71 @@
+"""The dbt project as Dagster assets: staging, intermediate and marts, one run date per partition."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration import settings
+from orchestration.partitions import daily_partitions
+from orchestration.warehouse import WarehouseResource
+
+dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+
+def dbt_env(warehouse_path: Path) -> None:
+    """dbt reads the warehouse path from the environment (see dbt_project/profiles.yml)."""
+    os.environ["REENGAGE_WAREHOUSE"] = str(warehouse_path)
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parse the project when its manifest is missing or older than its files, so a fresh clone loads."""
+    manifest = project.manifest_path
+    sources = [p for p in project.project_dir.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
+               and "target" not in p.parts and "dbt_packages" not in p.parts]
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if manifest.exists() and manifest.stat().st_mtime >= newest:
+        return manifest
+    os.environ.setdefault("REENGAGE_WAREHOUSE", str(settings.warehouse_path()))
+    dbt = Path(sys.executable).with_name("dbt")
+    subprocess.run(
+        [str(dbt), "parse", "--quiet", "--project-dir", str(project.project_dir),
+         "--profiles-dir", str(project.profiles_dir)],
+        check=True,
+        cwd=project.project_dir,
+    )
+    return manifest
+
+
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Every dbt model lands in the `warehouse` group; sources keep their `raw/<table>` keys."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.startswith("source."):
+            return spec
+        return spec.replace_attributes(group_name="warehouse", owners=["team:analytics"])
+
+
+@dbt_assets(
+    manifest=ensure_manifest(dbt_project),
+    project=dbt_project,
+    dagster_dbt_translator=WarehouseTranslator(),
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    """Build and test the dbt models as of the partition's run date."""
+    dbt_env(warehouse.resolved_path())
+    run_date = context.partition_key_range.end
+    args = ["build", "--vars", json.dumps({"run_date": run_date})]
+    yield from dbt.cli(args, context=context).stream()

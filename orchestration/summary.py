@@ -1,0 +1,71 @@
+"""The short summary a person reads after a run: rows per stage, decisions, deliveries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from orchestration.warehouse import connect
+
+STAGE_TABLES = [
+    ("ingest", "raw.customers"),
+    ("ingest", "raw.events"),
+    ("ingest", "raw.email_events"),
+    ("ingest", "raw.quarantine"),
+    ("warehouse", "staging.stg_crm__customers"),
+    ("warehouse", "intermediate.int_events_stitched"),
+    ("warehouse", "marts.fct_sessions"),
+    ("warehouse", "marts.fct_user_features"),
+    ("warehouse", "marts.fct_email_suppressions"),
+    ("scoring", "scoring.churn_scores"),
+    ("interventions", "interventions.decisions"),
+    ("interventions", "interventions.intervention_list"),
+    ("delivery", "delivery.campaign_sends"),
+    ("measurement", "measurement.campaign_results"),
+]
+
+
+def run_summary(day: date) -> str:
+    with connect(read_only=True) as con:
+        sections = [
+            _rows_per_stage(con),
+            _table(con, "Interventions by campaign and reason",
+                   "select campaign_id, reason, count(*) as users from interventions.decisions "
+                   "where run_date = ? group by all order by campaign_id, users desc", [day]),
+            _table(con, "Intervention list by campaign and arm",
+                   "select campaign_id, variant, arm, count(*) as users from interventions.intervention_list "
+                   "where run_date = ? group by all order by all", [day]),
+            _table(con, "Deliveries by state",
+                   "select campaign_id, state, count(*) as messages from delivery.campaign_sends "
+                   "where run_date = ? group by all order by all", [day]),
+            _table(con, "Measurement (all run dates so far)",
+                   "select * exclude (computed_at) from measurement.campaign_results order by all", []),
+        ]
+    return "\n\n".join(s for s in sections if s)
+
+
+def _rows_per_stage(con: duckdb.DuckDBPyConnection) -> str:
+    lines = ["Rows per stage", f"  {'stage':<14}{'table':<40}{'rows':>12}"]
+    for stage, table in STAGE_TABLES:
+        count = _count(con, table)
+        lines.append(f"  {stage:<14}{table:<40}{'-' if count is None else format(count, ','):>12}")
+    return "\n".join(lines)
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
+    try:
+        return con.execute(f"select count(*) from {table}").fetchone()[0]
+    except duckdb.CatalogException:
+        return None
+
+
+def _table(con: duckdb.DuckDBPyConnection, title: str, sql: str, params: list) -> str:
+    try:
+        frame = con.execute(sql, params).df()
+    except duckdb.CatalogException:
+        return f"{title}\n  (table not built)"
+    if frame.empty:
+        return f"{title}\n  (none)"
+    body = frame.to_string(index=False)
+    return title + "\n" + "\n".join("  " + line for line in body.splitlines())

@@ -1,0 +1,195 @@
+"""Loading one day's export: typed rows kept, bad rows quarantined with file/row/column, reloads idempotent."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.defs.ingest.contracts import EVENTS, SQL_TYPES
+from orchestration.defs.ingest.loader import LINEAGE_COLUMNS, describe_quarantine, load_day
+from orchestration.defs.ingest.reader import IngestError
+
+DAY = date(2026, 3, 10)
+EVENT_HEADER = "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
+
+
+def write(landing: Path, source: str, name: str, text: str | bytes) -> Path:
+    path = landing / source / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def event_rows(*rows: str) -> str:
+    return "\n".join([EVENT_HEADER, *rows]) + "\n"
+
+
+GOOD_EVENTS = event_rows(
+    "e1,u1,a1,page_view,2026-03-10T08:00:00Z,/home,,,,web,organic",
+    "e2,,a2,product_view,2026-03-10T09:30:00+02:00,/p/1,p1,shoes,,mobile,email",
+    "e3,u1,a1,purchase,2026-03-10T10:00:00Z,/checkout,p1,shoes,49.5,web,organic",
+)
+
+
+@pytest.fixture()
+def con(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+def test_a_days_events_load_typed_with_their_lineage(tmp_path: Path, con) -> None:
+    write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
+    report = load_day(con, str(tmp_path), "events", DAY)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 3, 0)
+    rows = con.execute(
+        "select event_id, event_ts = timestamptz '2026-03-10 07:30:00+00', value, _source_row, _partition_date "
+        "from raw.events order by event_id"
+    ).fetchall()
+    assert rows[1] == ("e2", True, None, 2, DAY), "offsets are normalised to UTC"
+    assert rows[2][2] == pytest.approx(49.5)
+
+
+def test_loading_the_same_day_twice_leaves_the_same_rows(tmp_path: Path, con) -> None:
+    write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
+    load_day(con, str(tmp_path), "events", DAY)
+    first = con.execute("select * exclude (_loaded_at) from raw.events order by event_id").fetchall()
+    load_day(con, str(tmp_path), "events", DAY)
+    second = con.execute("select * exclude (_loaded_at) from raw.events order by event_id").fetchall()
+    assert first == second and len(second) == 3
+
+
+def test_bad_rows_are_quarantined_with_row_column_and_reason_and_good_rows_kept(tmp_path: Path, con) -> None:
+    write(
+        tmp_path,
+        "events",
+        f"events_{DAY}.csv",
+        event_rows(
+            "e1,u1,a1,page_view,2026-03-10T08:00:00Z,,,,,web,organic",
+            "e1,u1,a1,page_view,2026-03-10T08:00:00Z,,,,,web,organic",
+            "e3,,,page_view,2026-03-10T08:00:00Z,,,,,web,organic",
+            "e4,u1,a1,page_view,yesterday,,,,,web,organic",
+            "e5,u1,a1,page_view,2031-01-01T00:00:00Z,,,,,web,organic",
+            "e6,u1,a1,page_view,1999-12-31T00:00:00Z,,,,,web,organic",
+            "e7,u1,a1,purchase,2026-03-10T08:00:00Z,,,,lots,web,organic",
+            "e8,u2,a2,page_view,2026-03-10T11:00:00Z,,,,,web,organic",
+        ),
+    )
+    report = load_day(con, str(tmp_path), "events", DAY)
+    assert report.rows_loaded == 2
+    assert con.execute("select list(event_id order by event_id) from raw.events").fetchone()[0] == ["e1", "e8"]
+    quarantined = con.execute('select row, "column", reason from raw.quarantine order by row').fetchall()
+    assert quarantined == [
+        (2, "event_id", "duplicate event_id in this file"),
+        (3, "user_id", "both user_id and anonymous_id are empty"),
+        (4, "event_ts", "not a timestamp (expected ISO-8601 with offset)"),
+        (5, "event_ts", "timestamp in the future for this partition"),
+        (6, "event_ts", "timestamp before 2000-01-01"),
+        (7, "value", "not a number"),
+    ]
+    lines = describe_quarantine(con, "events", DAY)
+    assert lines[0].endswith(f"events_{DAY}.csv: row 2, column event_id: duplicate event_id in this file")
+
+
+def test_customers_with_invalid_email_or_unknown_timezone_are_quarantined(tmp_path: Path, con) -> None:
+    header = (
+        "customer_id,email,first_name,country,timezone,signup_at,plan,lifetime_value,"
+        "marketing_consent,consent_updated_at,updated_at"
+    )
+    write(
+        tmp_path,
+        "customers",
+        f"customers_{DAY}.csv",
+        "\n".join(
+            [
+                header,
+                "c1,Ann@Example.com,Ann,US,America/New_York,2026-01-01T00:00:00Z,pro,10,true,,2026-03-10T00:00:00Z",
+                "c2,not-an-email,Bo,US,America/New_York,2026-01-01T00:00:00Z,pro,10,true,,2026-03-10T00:00:00Z",
+                "c3,c@example.com,Cy,US,Mars/Olympus,2026-01-01T00:00:00Z,pro,10,true,,2026-03-10T00:00:00Z",
+                "c4,d@example.com,Di,US,Europe/Paris,2026-01-01T00:00:00Z,pro,-5,true,,2026-03-10T00:00:00Z",
+                "c5,e@example.com,Ed,US,Europe/Paris,2026-01-01T00:00:00Z,pro,5,maybe,,2026-03-10T00:00:00Z",
+            ]
+        ),
+    )
+    load_day(con, str(tmp_path), "customers", DAY)
+    assert con.execute("select customer_id, email from raw.customers").fetchall() == [("c1", "ann@example.com")]
+    reasons = dict(con.execute('select row, "column" from raw.quarantine').fetchall())
+    assert reasons == {2: "email", 3: "timezone", 4: "lifetime_value", 5: "marketing_consent"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_json_lines_and_parquet_exports_load_like_csv(tmp_path: Path, con, fmt: str) -> None:
+    frame = pd.DataFrame(
+        {
+            "email": ["a@example.com", "b@example.com"],
+            "event": ["delivered", "teleported"],
+            "timestamp": [1773129600, 1773129700],
+            "sg_message_id": ["m1", "m2"],
+            "send_id": ["s1", "s2"],
+            "campaign_id": ["welcome", "welcome"],
+            "variant": ["control", "control"],
+            "run_date": ["2026-03-10", "2026-03-10"],
+        }
+    )
+    path = tmp_path / "email_events" / f"email_events_{DAY}.{fmt}"
+    path.parent.mkdir(parents=True)
+    if fmt == "jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in frame.to_dict(orient="records")) + "\n")
+    else:
+        frame.to_parquet(path)
+    report = load_day(con, str(tmp_path), "email_events", DAY)
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 1)
+    row = con.execute("select event, timestamp, run_date from raw.email_events").fetchone()
+    assert row[0] == "delivered" and row[1].year == 2026 and row[2] == DAY
+    assert con.execute('select "column", reason from raw.quarantine').fetchone() == (
+        "event",
+        "not a SendGrid event type",
+    )
+
+
+def test_a_missing_column_names_the_file_and_the_likely_rename(tmp_path: Path, con) -> None:
+    write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS.replace("event_ts", "event_time", 1))
+    with pytest.raises(IngestError, match=r"events_2026-03-10\.csv: header: required column 'event_ts' is missing "
+                                          r"\(found 'event_time': renamed\?\)"):
+        load_day(con, str(tmp_path), "events", DAY)
+
+
+def test_a_non_utf8_file_names_its_line_and_keeps_what_was_stored(tmp_path: Path, con) -> None:
+    path = write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
+    load_day(con, str(tmp_path), "events", DAY)
+    path.write_bytes(GOOD_EVENTS.encode() + b"e9,u1,a1,page_view,2026-03-10T08:00:00Z,/caf\xe9,,,,web,x\n")
+    with pytest.raises(IngestError, match=r"line 5: not UTF-8"):
+        load_day(con, str(tmp_path), "events", DAY)
+    assert con.execute("select count(*) from raw.events").fetchone()[0] == 3
+
+
+def test_a_load_that_fails_midway_rolls_back_to_the_stored_partition(tmp_path: Path, con) -> None:
+    write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
+    load_day(con, str(tmp_path), "events", DAY)
+    # A constraint the new file breaks makes the insert fail after the partition's delete.
+    columns = ", ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in EVENTS.columns)
+    con.execute("create table events_copy as select * from raw.events")
+    con.execute("drop table raw.events")
+    con.execute(f"create table raw.events ({columns}, {LINEAGE_COLUMNS}, check (value < 100))")
+    con.execute("insert into raw.events select * from events_copy")
+    write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS.replace("49.5", "500"))
+    with pytest.raises(IngestError, match="rolled back"):
+        load_day(con, str(tmp_path), "events", DAY)
+    assert con.execute("select count(*), max(value) from raw.events").fetchone() == (3, 49.5)
+
+
+def test_a_missing_day_is_reported_and_changes_nothing(tmp_path: Path, con) -> None:
+    report = load_day(con, str(tmp_path), "events", DAY)
+    assert report.missing and report.rows_loaded == 0
+
+
+def test_two_files_for_one_day_are_refused(tmp_path: Path, con) -> None:
+    write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
+    write(tmp_path, "events", f"events_{DAY}.jsonl", "")
+    with pytest.raises(IngestError, match="more than one export"):
+        load_day(con, str(tmp_path), "events", DAY)
