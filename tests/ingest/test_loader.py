@@ -193,3 +193,15 @@ def test_two_files_for_one_day_are_refused(tmp_path: Path, con) -> None:
     write(tmp_path, "events", f"events_{DAY}.jsonl", "")
     with pytest.raises(IngestError, match="more than one export"):
         load_day(con, str(tmp_path), "events", DAY)
+
+
+def test_an_empty_json_lines_file_is_a_day_without_rows(tmp_path: Path, con) -> None:
+    write(tmp_path, "email_events", f"email_events_{DAY}.jsonl", "")
+    report = load_day(con, str(tmp_path), "email_events", DAY)
+    assert not report.missing and report.rows_loaded == 0
+
+
+def test_a_header_only_csv_with_a_missing_column_is_still_refused(tmp_path: Path, con) -> None:
+    write(tmp_path, "events", f"events_{DAY}.csv", EVENT_HEADER.replace(",event_name", "") + "\n")
+    with pytest.raises(IngestError, match="required column 'event_name' is missing"):
+        load_day(con, str(tmp_path), "events", DAY)

@@ -4,8 +4,6 @@ The asset keys are the dbt source keys (`raw/<table>`), so lineage from the
 exports to the marts joins by itself.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg

@@ -7,7 +7,7 @@ same rows, and a load that fails half-way leaves the warehouse as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
@@ -17,7 +17,7 @@ from orchestration.defs.ingest.parse import parse_export
 from orchestration.defs.ingest.reader import IngestError, find_export, read_export
 
 QUARANTINE_COLUMNS = (
-    "source varchar, file varchar, row bigint, \"column\" varchar, reason varchar, raw_record varchar, "
+    'source varchar, file varchar, row bigint, "column" varchar, reason varchar, raw_record varchar, '
     "_partition_date date, _loaded_at timestamptz"
 )
 LINEAGE_COLUMNS = "_source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz"
@@ -84,21 +84,27 @@ def _replace_partition(
     good: pd.DataFrame,
     quarantine: pd.DataFrame,
 ) -> None:
-    loaded_at = datetime.now(timezone.utc)
+    loaded_at = datetime.now(UTC)
     good = good.assign(_source_file=path, _partition_date=day, _loaded_at=loaded_at)
-    quarantine = quarantine.assign(source=contract.source, file=path, _partition_date=day, _loaded_at=loaded_at)
+    quarantine = quarantine.assign(
+        source=contract.source, file=path, _partition_date=day, _loaded_at=loaded_at
+    )
     con.register("incoming_rows", good)
     con.register("incoming_quarantine", quarantine)
     try:
         con.begin()
         con.execute(f"delete from raw.{contract.source} where _partition_date = ?", [day])
         con.execute(f"insert into raw.{contract.source} by name select * from incoming_rows")
-        con.execute("delete from raw.quarantine where source = ? and _partition_date = ?", [contract.source, day])
+        con.execute(
+            "delete from raw.quarantine where source = ? and _partition_date = ?", [contract.source, day]
+        )
         con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
         con.commit()
     except Exception as err:
         con.rollback()
-        raise IngestError(f"{path}: load into raw.{contract.source} failed and was rolled back: {err}") from err
+        raise IngestError(
+            f"{path}: load into raw.{contract.source} failed and was rolled back: {err}"
+        ) from err
     finally:
         con.unregister("incoming_rows")
         con.unregister("incoming_quarantine")

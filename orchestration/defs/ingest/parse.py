@@ -10,7 +10,7 @@ import difflib
 import json
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 import numpy as np
@@ -52,7 +52,7 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
         reason[fresh] = why
         column[fresh] = col
 
-    latest = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)) + timedelta(days=1)
+    latest = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=UTC)) + timedelta(days=1)
     typed: dict[str, pd.Series] = {}
     for col in contract.columns:
         text = frame[col.name].astype(object).where(frame[col.name].notna(), None)
@@ -64,8 +64,11 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
     _row_rules(contract, typed, flag)
     if contract.unique_key:
         key = typed[contract.unique_key]
-        flag(key.notna() & reason.isna() & key.where(reason.isna()).duplicated(keep="first"),
-             contract.unique_key, f"duplicate {contract.unique_key} in this file")
+        flag(
+            key.notna() & reason.isna() & key.where(reason.isna()).duplicated(keep="first"),
+            contract.unique_key,
+            f"duplicate {contract.unique_key} in this file",
+        )
 
     good_mask = reason.isna()
     good = pd.DataFrame({name: series[good_mask] for name, series in typed.items()})
@@ -76,6 +79,9 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
 
 def _conform_columns(frame: pd.DataFrame, contract: Contract, path: str) -> pd.DataFrame:
     present = set(frame.columns)
+    if frame.empty and present <= {"_source_row"}:
+        # An empty JSON Lines file has no header to check: it is simply a day with no rows.
+        return frame.assign(**dict.fromkeys(contract.names))
     for name in contract.names:
         if name in present:
             continue
@@ -115,8 +121,11 @@ def _convert(col: Column, text: pd.Series, flag, latest: pd.Timestamp) -> pd.Ser
         return values
     if col.type == "boolean":
         lowered = text.str.lower()
-        values = pd.Series(np.where(lowered.isin(TRUE_WORDS), True, np.where(lowered.isin(FALSE_WORDS), False, None)),
-                           index=text.index, dtype=object)
+        values = pd.Series(
+            np.where(lowered.isin(TRUE_WORDS), True, np.where(lowered.isin(FALSE_WORDS), False, None)),
+            index=text.index,
+            dtype=object,
+        )
         flag(present & values.isna(), col.name, "not a boolean (true/false)")
         return values
     if col.type == "double":
@@ -136,19 +145,22 @@ def _convert(col: Column, text: pd.Series, flag, latest: pd.Timestamp) -> pd.Ser
 
 def _row_rules(contract: Contract, typed: dict[str, pd.Series], flag) -> None:
     if contract.source == "events":
-        flag(typed["user_id"].isna() & typed["anonymous_id"].isna(), "user_id", "both user_id and anonymous_id are empty")
+        flag(
+            typed["user_id"].isna() & typed["anonymous_id"].isna(),
+            "user_id",
+            "both user_id and anonymous_id are empty",
+        )
     if contract.source == "email_events":
         event = typed["event"]
         flag(event.notna() & ~event.isin(EMAIL_EVENT_TYPES), "event", "not a SendGrid event type")
 
 
-def _quarantine_rows(bad: pd.DataFrame, contract: Contract, reason: pd.Series, column: pd.Series) -> pd.DataFrame:
+def _quarantine_rows(
+    bad: pd.DataFrame, contract: Contract, reason: pd.Series, column: pd.Series
+) -> pd.DataFrame:
     """Bad rows as the person fixing the export needs them (kept in the warehouse, never logged)."""
     shown = [c for c in contract.names if c in bad.columns]
-    records = [
-        json.dumps(row, default=str)
-        for row in bad[shown].to_dict(orient="records")
-    ]
+    records = [json.dumps(row, default=str) for row in bad[shown].to_dict(orient="records")]
     return pd.DataFrame(
         {
             "row": bad["_source_row"].astype("int64").to_numpy(),
@@ -157,4 +169,3 @@ def _quarantine_rows(bad: pd.DataFrame, contract: Contract, reason: pd.Series, c
             "raw_record": records,
         }
     )
-

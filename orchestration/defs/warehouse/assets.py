@@ -1,7 +1,5 @@
 """The dbt project as Dagster assets: staging, intermediate and marts, one run date per partition."""
 
-from __future__ import annotations
-
 import json
 import os
 import subprocess
@@ -11,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
 
 from orchestration import settings
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+# The dbt installed beside this interpreter, so nothing depends on an activated virtual environment.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
 def dbt_env(warehouse_path: Path) -> None:
@@ -28,16 +28,26 @@ def dbt_env(warehouse_path: Path) -> None:
 def ensure_manifest(project: DbtProject) -> Path:
     """Parse the project when its manifest is missing or older than its files, so a fresh clone loads."""
     manifest = project.manifest_path
-    sources = [p for p in project.project_dir.rglob("*") if p.suffix in {".sql", ".yml", ".csv"}
-               and "target" not in p.parts and "dbt_packages" not in p.parts]
+    sources = [
+        p
+        for p in project.project_dir.rglob("*")
+        if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts and "dbt_packages" not in p.parts
+    ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
     os.environ.setdefault("REENGAGE_WAREHOUSE", str(settings.warehouse_path()))
     dbt = Path(sys.executable).with_name("dbt")
     subprocess.run(
-        [str(dbt), "parse", "--quiet", "--project-dir", str(project.project_dir),
-         "--profiles-dir", str(project.profiles_dir)],
+        [
+            str(dbt),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+        ],
         check=True,
         cwd=project.project_dir,
     )
@@ -47,7 +57,9 @@ def ensure_manifest(project: DbtProject) -> Path:
 class WarehouseTranslator(DagsterDbtTranslator):
     """Every dbt model lands in the `warehouse` group; sources keep their `raw/<table>` keys."""
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("source."):
             return spec
@@ -69,3 +81,8 @@ def warehouse_models(
     run_date = context.partition_key_range.end
     args = ["build", "--vars", json.dumps({"run_date": run_date})]
     yield from dbt.cli(args, context=context).stream()
+
+
+def model_key(model_name: str) -> dg.AssetKey:
+    """The asset key of a dbt model, for other stages' deps (keys follow dagster-dbt, never hard-coded)."""
+    return get_asset_key_for_model([warehouse_models], model_name)

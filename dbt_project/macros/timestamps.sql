@@ -1,0 +1,45 @@
+{#
+    Time-zone handling in one place.
+
+    Raw timestamps are `timestamptz`. Staging turns them into naive timestamps
+    in UTC so that every later cast to a date, every day boundary and every
+    comparison with the run date means the same thing whatever the session
+    time zone of the engine is.
+#}
+
+{% macro to_utc_timestamp(column) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'reengage')(column)) }}
+{%- endmacro %}
+
+{% macro default__to_utc_timestamp(column) -%}
+    cast(({{ column }}) at time zone 'UTC' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro duckdb__to_utc_timestamp(column) -%}
+    timezone('UTC', {{ column }})
+{%- endmacro %}
+
+{% macro postgres__to_utc_timestamp(column) -%}
+    (({{ column }}) at time zone 'UTC')
+{%- endmacro %}
+
+
+{#
+    A naive UTC timestamp as wall-clock time in an IANA time zone, e.g.
+    to_local_timestamp('event_ts', 'timezone') for a user's local hour.
+#}
+{% macro to_local_timestamp(ts, tz) -%}
+    {{ return(adapter.dispatch('to_local_timestamp', 'reengage')(ts, tz)) }}
+{%- endmacro %}
+
+{% macro default__to_local_timestamp(ts, tz) -%}
+    ((({{ ts }}) at time zone 'UTC') at time zone ({{ tz }}))
+{%- endmacro %}
+
+{% macro duckdb__to_local_timestamp(ts, tz) -%}
+    timezone({{ tz }}, timezone('UTC', {{ ts }}))
+{%- endmacro %}
+
+{% macro postgres__to_local_timestamp(ts, tz) -%}
+    ((({{ ts }}) at time zone 'UTC') at time zone ({{ tz }}))
+{%- endmacro %}

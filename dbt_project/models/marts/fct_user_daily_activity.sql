@@ -1,0 +1,41 @@
+with
+
+events as (
+
+    select * from {{ ref('int_events_sessionized') }}
+
+),
+
+customer_events as (
+
+    select *
+    from events
+    where customer_id is not null
+
+),
+
+final as (
+
+    select
+        {{ dbt.hash(dbt.concat(["customer_id", "'|'", "cast(event_date as " ~ dbt.type_string() ~ ")"])) }}
+            as customer_day_id,
+        customer_id,
+        event_date as activity_date,
+        count(*) as event_count,
+        count(distinct session_id) as session_count,
+        {{ count_where("is_active_action") }} as active_action_count,
+        {{ count_where("is_known_event and not is_active_action") }} as passive_action_count,
+        {{ count_where("not is_known_event") }} as unknown_event_count,
+        {{ count_where("event_name = 'product_view'") }} as product_view_count,
+        {{ count_where("event_name = 'purchase'") }} as purchase_count,
+        coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue,
+        min(event_ts) as first_event_at,
+        max(event_ts) as last_event_at,
+        max(case when is_active_action then event_ts end) as last_active_action_at
+
+    from customer_events
+    group by customer_id, event_date
+
+)
+
+select * from final

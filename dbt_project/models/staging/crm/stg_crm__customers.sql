@@ -1,0 +1,50 @@
+with
+
+snapshots as (
+
+    select * from {{ source('raw', 'customers') }}
+
+),
+
+as_of_snapshots as (
+
+    -- only snapshots taken by the end of the run date count
+    select *
+    from snapshots
+    where {{ to_utc_timestamp('updated_at') }} < {{ as_of_end() }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by updated_at desc, _partition_date desc, _loaded_at desc, _source_row desc
+        ) as snapshot_rank
+    from as_of_snapshots
+
+),
+
+final as (
+
+    select
+        customer_id,
+        lower(trim(email)) as email,
+        first_name,
+        country,
+        timezone,
+        {{ to_utc_timestamp('signup_at') }} as signup_at,
+        plan,
+        lifetime_value,
+        marketing_consent,
+        {{ to_utc_timestamp('consent_updated_at') }} as consent_updated_at,
+        {{ to_utc_timestamp('updated_at') }} as updated_at
+
+    from ranked
+    where snapshot_rank = 1
+
+)
+
+select * from final

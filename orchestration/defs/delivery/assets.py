@@ -1,0 +1,113 @@
+"""The delivery step: the day's intervention list through the send ledger to SendGrid."""
+
+import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import pandas as pd
+
+from orchestration import settings
+from orchestration.defs.delivery.ledger import SendLedger
+from orchestration.defs.delivery.payloads import OutboundMessage
+from orchestration.defs.delivery.resource import SendGridResource
+from orchestration.partitions import daily_partitions
+from orchestration.warehouse import WarehouseResource
+
+SENDS_COLUMNS = (
+    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, state varchar, "
+    "batch_id varchar, attempts integer, last_error varchar, planned_at timestamptz, updated_at timestamptz, "
+    "accepted_at timestamptz, send_at bigint, in_doubt boolean"
+)
+
+
+class DeliveryConfig(dg.Config):
+    """Backfills re-run old days; sending old decisions would surprise customers, so it needs a flag."""
+
+    allow_past_dates: bool = False
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="delivery",
+    kinds={"sendgrid", "sqlite"},
+    deps=[dg.AssetKey(["intervention_list"])],
+    owners=["team:data-engineering"],
+    pool="sendgrid_delivery",
+)
+def campaign_sends(
+    context: dg.AssetExecutionContext,
+    config: DeliveryConfig,
+    warehouse: WarehouseResource,
+    sendgrid: SendGridResource,
+) -> dg.MaterializeResult:
+    """Every planned message of the day sent exactly once (or held or failed with a reason), via the ledger."""
+    run_date = date.fromisoformat(context.partition_key)
+    ledger = SendLedger(settings.ledger_path())
+    today = datetime.now(UTC).date()
+    if run_date < today and not config.allow_past_dates:
+        context.log.warning(f"{run_date} is in the past: nothing sent (set allow_past_dates to force)")
+        skipped = True
+    else:
+        skipped = False
+        with warehouse.connect(read_only=True) as con:
+            chosen = con.execute(
+                "select * from interventions.intervention_list where run_date = ? order by send_id", [run_date]
+            ).df()
+        held = chosen[chosen["arm"] == "holdout"]
+        ledger.plan(
+            {"customer_id": r.customer_id, "campaign_id": r.campaign_id, "run_date": run_date,
+             "variant": r.variant, "state": "held", "reason": "holdout"}
+            for r in held.itertuples()
+        )
+        report = sendgrid.deliver(
+            ledger.path, to_messages(chosen[chosen["arm"] == "treatment"]), run_date=run_date.isoformat()
+        )
+        context.log.info(f"delivery for {run_date}: {json.dumps(report.as_metadata())}")
+    rows = mirror_ledger(warehouse, ledger, run_date)
+    counts = ledger.counts(run_date)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "run_date": run_date.isoformat(),
+            "skipped_past_date": skipped,
+            **{f"state/{state}": n for state, n in counts.items()},
+        }
+    )
+
+
+def to_messages(rows: pd.DataFrame) -> list[OutboundMessage]:
+    """Intervention-list rows as outbound messages: a dynamic template, or the rendered subject and body."""
+    rows = rows.astype(object).where(rows.notna(), None)  # NaN is truthy and not JSON: make it None
+    return [
+        OutboundMessage(
+            customer_id=r.customer_id,
+            campaign_id=r.campaign_id,
+            variant=r.variant,
+            run_date=r.run_date,
+            email=r.email,
+            template_id=r.template_id,
+            subject=None if r.template_id else r.subject,
+            html_content=None if r.template_id else r.body,
+            template_data=json.loads(r.template_data or "{}"),
+            send_at=int(pd.Timestamp(r.scheduled_send_at_utc).timestamp()),
+            to_name=r.first_name,
+        )
+        for r in rows.itertuples()
+    ]
+
+
+def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: date) -> int:
+    """Copy the ledger's rows for the day into the warehouse, where caps and measurement read them."""
+    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)])
+    with warehouse.connect() as con:
+        con.execute("create schema if not exists delivery")
+        con.execute(f"create table if not exists delivery.campaign_sends ({SENDS_COLUMNS})")
+        con.begin()
+        con.execute("delete from delivery.campaign_sends where run_date = ?", [run_date])
+        if not frame.empty:
+            con.register("ledger_rows", frame)
+            con.execute("insert into delivery.campaign_sends by name select * from ledger_rows")
+            con.unregister("ledger_rows")
+        con.commit()
+    return len(frame)

@@ -1,0 +1,226 @@
+"""Turn messages into SendGrid Mail Send bodies: grouping, personalizations, limits.
+
+The bodies are built with the official client's `sendgrid.helpers.mail` classes,
+so what we send is what the client library itself would produce. Grouping rules
+come from the API: at most 1,000 personalizations per request, no address twice in
+a request (a repeat goes to a later request), and message-level fields (template,
+subject, content, category) shared by every personalization of a request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sendgrid.helpers.mail import (
+    Asm,
+    BatchId,
+    Category,
+    Content,
+    CustomArg,
+    From,
+    GroupId,
+    Mail,
+    MailSettings,
+    Personalization,
+    SandBoxMode,
+    Subject,
+    Substitution,
+    TemplateId,
+    To,
+)
+
+from orchestration.defs.delivery.ledger import send_id as compute_send_id
+
+MAX_PERSONALIZATIONS = 1000
+MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
+
+
+def _iso(value: str | date | datetime) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return date.fromisoformat(str(value)[:10]).isoformat()
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to one customer for one campaign on one run date.
+
+    Either `template_id` (a SendGrid dynamic template; `template_data` becomes
+    `dynamic_template_data`) or `subject` plus `html_content`/`text_content`
+    (pipeline-rendered; `template_data` becomes legacy substitutions, tag `-key-`).
+    `send_at` is the unix time it should go out (None: as soon as possible).
+    The repr leaves out the address and content so a message can be logged safely.
+    """
+
+    customer_id: str
+    campaign_id: str
+    variant: str
+    run_date: str
+    email: str = field(repr=False)
+    template_id: str | None = None
+    subject: str | None = field(default=None, repr=False)
+    html_content: str | None = field(default=None, repr=False)
+    text_content: str | None = field(default=None, repr=False)
+    template_data: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    send_at: int | None = None
+    to_name: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "run_date", _iso(self.run_date))
+        for name in ("customer_id", "campaign_id", "variant"):
+            object.__setattr__(self, name, str(getattr(self, name)))
+        if not self.template_id and not (self.subject and (self.html_content or self.text_content)):
+            raise ValueError(
+                f"message {self.send_id}: needs a template_id, or a subject and html/text content"
+            )
+
+    @property
+    def send_id(self) -> str:
+        """Derived, never supplied: the ledger key cannot disagree with the message."""
+        return compute_send_id(self.customer_id, self.campaign_id, self.run_date)
+
+    def custom_args(self) -> dict[str, str]:
+        """Carried back in every Event Webhook record, so responses join to the send."""
+        return {
+            "send_id": self.send_id,
+            "customer_id": self.customer_id,
+            "campaign_id": self.campaign_id,
+            "variant": self.variant,
+            "run_date": self.run_date,
+        }
+
+    def request_key(self) -> tuple[Any, ...]:
+        """Messages with equal keys can share one request's message-level fields."""
+        return (self.campaign_id, self.template_id, self.subject, self.html_content, self.text_content)
+
+
+@dataclass(frozen=True)
+class PayloadOptions:
+    """Account-level settings that go into every request."""
+
+    from_email: str
+    from_name: str | None = None
+    asm_group_id: int | None = None
+    sandbox_mode: bool = False
+
+    def __repr__(self) -> str:  # the sender address is configuration, but keep logs address-free
+        return f"PayloadOptions(asm_group_id={self.asm_group_id}, sandbox_mode={self.sandbox_mode})"
+
+
+def custom_args_bytes(message: OutboundMessage) -> int:
+    return len(json.dumps(message.custom_args(), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def local_problem(message: OutboundMessage) -> str | None:
+    """A reason the provider would certainly refuse this message, checked before sending.
+
+    Only limits the API documents and we can check exactly; address syntax is left to
+    the provider (its verdict, with its reason, is what the ledger should record).
+    """
+    if custom_args_bytes(message) >= MAX_CUSTOM_ARGS_BYTES:
+        return "custom_args must be less than 10,000 bytes"
+    try:
+        json.dumps(dict(message.template_data))
+    except (TypeError, ValueError):
+        return "template_data is not JSON-serializable"
+    return None
+
+
+def group_messages(
+    messages: Iterable[OutboundMessage], max_per_request: int = MAX_PERSONALIZATIONS
+) -> list[list[OutboundMessage]]:
+    """Split messages into requests: same request key, <= max_per_request, no address twice.
+
+    First fit: a message joins the earliest open request of its key that has room
+    and does not yet hold its address (compared case-insensitively, as SendGrid does).
+    Order within a request follows input order, so grouping is deterministic.
+    """
+    if not 1 <= max_per_request <= MAX_PERSONALIZATIONS:
+        raise ValueError(f"max_per_request must be between 1 and {MAX_PERSONALIZATIONS}")
+    groups: list[list[OutboundMessage]] = []
+    open_by_key: dict[tuple[Any, ...], list[tuple[list[OutboundMessage], set[str]]]] = {}
+    for message in messages:
+        address = message.email.strip().lower()
+        candidates = open_by_key.setdefault(message.request_key(), [])
+        for members, addresses in candidates:
+            if len(members) < max_per_request and address not in addresses:
+                members.append(message)
+                addresses.add(address)
+                break
+        else:
+            members = [message]
+            candidates.append((members, {address}))
+            groups.append(members)
+        candidates[:] = [c for c in candidates if len(c[0]) < max_per_request]
+    return groups
+
+
+def _address(kind: type[To] | type[From], email: str, name: str | None) -> To | From:
+    """Set the address verbatim: the helpers' one-argument form parses "Name <addr>" and
+    turns anything without an '@' into a name, which would hide a bad address from the
+    provider's validation (and put it in the name field)."""
+    address = kind()
+    address.email = email
+    if name:
+        address.name = name
+    return address
+
+
+def build_mail(
+    messages: Sequence[OutboundMessage],
+    options: PayloadOptions,
+    *,
+    batch_id: str | None = None,
+    send_at: Mapping[str, int | None] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of one `POST /v3/mail/send` for a group from `group_messages`.
+
+    `send_at` maps send_id to the time to put on that personalization (overriding
+    the message's own), which is how the sender enforces a cancellable lead time.
+    """
+    if not messages:
+        raise ValueError("build_mail needs at least one message")
+    first = messages[0]
+    if any(m.request_key() != first.request_key() for m in messages):
+        raise ValueError("all messages of one request must share campaign, template, subject and content")
+    mail = Mail()
+    mail.from_email = _address(From, options.from_email, options.from_name)
+    if first.template_id:
+        mail.template_id = TemplateId(first.template_id)
+    else:
+        mail.subject = Subject(first.subject)
+        if first.text_content:
+            mail.add_content(Content("text/plain", first.text_content))
+        if first.html_content:
+            mail.add_content(Content("text/html", first.html_content))
+    for index, message in enumerate(messages):
+        personalization = Personalization()
+        personalization.add_to(_address(To, message.email, message.to_name))
+        if first.template_id:
+            if message.template_data:
+                personalization.dynamic_template_data = dict(message.template_data)
+        else:
+            for key, value in message.template_data.items():
+                personalization.add_substitution(Substitution(f"-{key}-", str(value)))
+        for key, value in message.custom_args().items():
+            personalization.add_custom_arg(CustomArg(key, value))
+        when = (send_at or {}).get(message.send_id, message.send_at)
+        if when is not None:
+            personalization.send_at = int(when)
+        mail.add_personalization(personalization, index=index)
+    mail.add_category(Category(first.campaign_id))
+    if options.asm_group_id is not None:
+        mail.asm = Asm(GroupId(options.asm_group_id))
+    if batch_id is not None:
+        mail.batch_id = BatchId(batch_id)
+    settings = MailSettings()
+    settings.sandbox_mode = SandBoxMode(options.sandbox_mode)
+    mail.mail_settings = settings
+    return mail.get()

@@ -1,0 +1,308 @@
+"""The sink's durable memory: every accepted recipient-message and every batch.
+
+SQLite in WAL mode with synchronous=FULL, and the write commits before the HTTP
+handler answers 202, so an acknowledged request survives a crash of the sink.
+Tests (possibly in another process) read the same file through this class to check
+exactly-once delivery: `count_by_send_id()` is the ground truth a sender is judged by.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CANCEL_WINDOW_SECONDS = 600
+MAX_PENDING_BATCH_STATUSES = 10
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    status TEXT,                -- NULL, 'cancel' or 'pause' (SendGrid's scheduled_sends status)
+    status_updated_at REAL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    x_message_id TEXT NOT NULL,
+    sg_message_id TEXT NOT NULL UNIQUE,
+    batch_id TEXT,
+    send_id TEXT,
+    customer_id TEXT,
+    campaign_id TEXT,
+    variant TEXT,
+    run_date TEXT,
+    email TEXT NOT NULL,
+    send_at INTEGER,
+    status TEXT NOT NULL,       -- 'accepted', 'cancelled' or 'sandbox'
+    received_at REAL NOT NULL,
+    custom_args TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_send_id ON messages (send_id);
+CREATE INDEX IF NOT EXISTS messages_batch_id ON messages (batch_id);
+CREATE INDEX IF NOT EXISTS messages_run_date ON messages (run_date);
+"""
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """One recipient of one accepted request, as the sink recorded it."""
+
+    x_message_id: str
+    sg_message_id: str
+    batch_id: str | None
+    send_id: str | None
+    customer_id: str | None
+    campaign_id: str | None
+    variant: str | None
+    run_date: str | None
+    email: str
+    send_at: int | None
+    status: str
+    received_at: float
+    custom_args: dict[str, str]
+
+    def __repr__(self) -> str:  # keep addresses out of test failure output and logs
+        return (
+            f"StoredMessage(sg_message_id={self.sg_message_id!r}, send_id={self.send_id!r}, "
+            f"status={self.status!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What the HTTP layer hands the store for one recipient of a request."""
+
+    email: str
+    send_at: int | None
+    custom_args: dict[str, str]
+
+
+class BatchStatusError(Exception):
+    """A cancel/pause SendGrid would refuse; the message is safe to return to a client."""
+
+
+class SinkStore:
+    """Thread-safe, multi-process-safe access to the sink's SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SinkStore({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: committed (durably) when the block exits cleanly."""
+        with self._lock, self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- batches -------------------------------------------------------------
+
+    def create_batch(self, batch_id: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute("INSERT INTO batches (batch_id, created_at) VALUES (?, ?)", (batch_id, now))
+
+    def batch_exists(self, batch_id: str) -> bool:
+        with self._connect() as conn:
+            row = conn.execute("SELECT 1 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        return row is not None
+
+    def batch_status(self, batch_id: str) -> str | None:
+        """'cancel', 'pause' or None; KeyError if the batch was never created."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise KeyError(batch_id)
+        return row[0]
+
+    def batch_statuses(self) -> list[dict[str, str]]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT batch_id, status FROM batches WHERE status IS NOT NULL").fetchall()
+        return [{"batch_id": b, "status": s} for b, s in rows]
+
+    def set_batch_status(self, batch_id: str, status: str | None, now: float) -> None:
+        """Cancel, pause or (status None) resume a batch, within SendGrid's rules.
+
+        A batch can be changed only while every message in it is still at least
+        10 minutes from its send time; a message without send_at went out on
+        arrival, so a batch holding one can never be cancelled. At most 10 batches
+        may be cancelled or paused and still pending at once.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if row is None:
+                raise KeyError(batch_id)
+            times = conn.execute(
+                "SELECT COALESCE(send_at, CAST(received_at AS INTEGER)) FROM messages WHERE batch_id = ?",
+                (batch_id,),
+            ).fetchall()
+            if times and min(t for (t,) in times) < now + CANCEL_WINDOW_SECONDS:
+                raise BatchStatusError(
+                    "A batch can only be cancelled, paused or resumed until 10 minutes before its send_at."
+                )
+            if (
+                status is not None
+                and row[0] is None
+                and self._pending_statuses(conn, now) >= (MAX_PENDING_BATCH_STATUSES)
+            ):
+                raise BatchStatusError(
+                    f"You can't pause or cancel more than {MAX_PENDING_BATCH_STATUSES} batches at one time."
+                )
+            conn.execute(
+                "UPDATE batches SET status = ?, status_updated_at = ? WHERE batch_id = ?",
+                (status, now, batch_id),
+            )
+            new_message_status = "cancelled" if status == "cancel" else "accepted"
+            conn.execute(
+                "UPDATE messages SET status = ? WHERE batch_id = ? AND status IN ('accepted', 'cancelled')",
+                (new_message_status, batch_id),
+            )
+
+    @staticmethod
+    def _pending_statuses(conn: sqlite3.Connection, now: float) -> int:
+        """Cancelled/paused batches whose messages are not yet due (or that are still empty)."""
+        (count,) = conn.execute(
+            """
+            SELECT COUNT(*) FROM batches b
+            WHERE b.status IS NOT NULL AND (
+                EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.batch_id AND m.send_at > ?)
+                OR (NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.batch_id)
+                    AND b.status_updated_at > ?)
+            )
+            """,
+            (now, now - 24 * 3600),
+        ).fetchone()
+        return int(count)
+
+    # -- messages ------------------------------------------------------------
+
+    def record_request(
+        self,
+        x_message_id: str,
+        batch_id: str | None,
+        recipients: Sequence[Recipient],
+        now: float,
+        sandbox: bool = False,
+    ) -> None:
+        """Store all recipients of one accepted request in one durable transaction.
+
+        A request naming a batch that is already cancelled is stored as cancelled,
+        which is how SendGrid treats mail sent into a cancelled batch.
+        """
+        with self._write() as conn:
+            status = "sandbox" if sandbox else "accepted"
+            if batch_id is not None and not sandbox:
+                row = conn.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+                if row is not None and row[0] == "cancel":
+                    status = "cancelled"
+            conn.executemany(
+                """
+                INSERT INTO messages (x_message_id, sg_message_id, batch_id, send_id, customer_id,
+                    campaign_id, variant, run_date, email, send_at, status, received_at, custom_args)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    (
+                        x_message_id,
+                        f"{x_message_id}.filter0001.{i}.0",
+                        batch_id,
+                        r.custom_args.get("send_id"),
+                        r.custom_args.get("customer_id"),
+                        r.custom_args.get("campaign_id"),
+                        r.custom_args.get("variant"),
+                        r.custom_args.get("run_date"),
+                        r.email,
+                        r.send_at,
+                        status,
+                        now,
+                        json.dumps(r.custom_args, sort_keys=True),
+                    )
+                    for i, r in enumerate(recipients)
+                ],
+            )
+
+    def messages(
+        self, *, status: str | None = None, run_date: str | None = None, include_paused: bool = True
+    ) -> list[StoredMessage]:
+        """Stored recipient-messages, oldest first, optionally filtered."""
+        sql = "SELECT m.* FROM messages m LEFT JOIN batches b ON b.batch_id = m.batch_id WHERE 1 = 1"
+        params: list[Any] = []
+        if status is not None:
+            sql += " AND m.status = ?"
+            params.append(status)
+        if run_date is not None:
+            sql += " AND m.run_date = ?"
+            params.append(run_date)
+        if not include_paused:
+            sql += " AND (b.status IS NULL OR b.status != 'pause')"
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(sql + " ORDER BY m.id", params).fetchall()
+        return [
+            StoredMessage(
+                x_message_id=r["x_message_id"],
+                sg_message_id=r["sg_message_id"],
+                batch_id=r["batch_id"],
+                send_id=r["send_id"],
+                customer_id=r["customer_id"],
+                campaign_id=r["campaign_id"],
+                variant=r["variant"],
+                run_date=r["run_date"],
+                email=r["email"],
+                send_at=r["send_at"],
+                status=r["status"],
+                received_at=r["received_at"],
+                custom_args=json.loads(r["custom_args"]),
+            )
+            for r in rows
+        ]
+
+    def count_by_send_id(self, status: str = "accepted") -> dict[str, int]:
+        """How many stored messages carry each send_id: exactly-once means all ones."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT send_id, COUNT(*) FROM messages WHERE status = ? GROUP BY send_id", (status,)
+            ).fetchall()
+        return {send_id: n for send_id, n in rows}
+
+    def duplicates(self, status: str = "accepted") -> dict[str, int]:
+        """send_ids stored more than once with this status (should always be empty)."""
+        return {k: n for k, n in self.count_by_send_id(status).items() if n > 1}
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self._connect() as conn:
+            rows = conn.execute("SELECT status, COUNT(*) FROM messages GROUP BY status").fetchall()
+        return {s: n for s, n in rows}
+
+    def request_count(self) -> int:
+        """Distinct accepted requests (X-Message-Ids), e.g. to check batching."""
+        with self._connect() as conn:
+            (n,) = conn.execute("SELECT COUNT(DISTINCT x_message_id) FROM messages").fetchone()
+        return int(n)

@@ -1,0 +1,215 @@
+"""Validate a Mail Send body the way SendGrid does, and say why in SendGrid's words.
+
+Two layers: the OpenAPI schema (shape, types, sizes the description encodes) and
+the rules the description cannot express (subject or template, content unless
+template, recipient totals, duplicates, custom_args bytes, the send_at horizon,
+known batch ids). Error messages never repeat a submitted value: the sender stores
+the provider's reason in its ledger and that must never carry an email address.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+
+from orchestration.sink.schema import build_validator
+
+MAX_PERSONALIZATIONS = 1000
+MAX_RECIPIENTS = 1000
+MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
+MAX_BODY_BYTES = 30 * 1024 * 1024
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL_RE = re.compile(
+    rf"^{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}$"
+)
+
+
+def is_valid_email(address: object) -> bool:
+    """Practical RFC 5321 syntax: dot-atom local part, a dotted domain, length limits."""
+    if not isinstance(address, str) or len(address) > 254:
+        return False
+    local, _, _ = address.partition("@")
+    return len(local) <= 64 and bool(_EMAIL_RE.match(address))
+
+
+_format_checker = jsonschema.FormatChecker(formats=())
+_format_checker.checks("email")(is_valid_email)
+_validator = build_validator(_format_checker)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One entry of SendGrid's `{"errors": [...]}` answer."""
+
+    message: str
+    field: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "field": self.field, "help": None}
+
+
+# SendGrid's wording for the errors users meet most, keyed by field path pattern.
+_REQUIRED_MESSAGES: dict[str, str] = {
+    "personalizations": (
+        "The personalizations field is required and must have at least one personalization."
+    ),
+    "from": (
+        "The from object must be provided for every email send. It is an object that requires "
+        "the email parameter, but may also contain a name parameter."
+    ),
+    "from.email": "The from object must have an email parameter.",
+    "to": (
+        "The to array is required for all personalization objects, and must have at least one "
+        "email object with a valid email address."
+    ),
+}
+
+
+def _field(path: list[Any]) -> str | None:
+    return ".".join(str(p) for p in path) or None
+
+
+def _schema_error(error: jsonschema.ValidationError) -> FieldError:
+    """Translate a jsonschema error without echoing the offending value."""
+    path = list(error.absolute_path)
+    kind = error.validator
+    if kind == "required":
+        missing = next((p for p in error.validator_value if p not in (error.instance or {})), "")
+        field = _field([*path, missing])
+        generic = _REQUIRED_MESSAGES.get(missing, f"The {missing} field is required.")
+        return FieldError(_REQUIRED_MESSAGES.get(field or "", generic), field)
+    field = _field(path)
+    last = str(path[-1]) if path else ""
+    if kind == "format" and error.validator_value == "email":
+        return FieldError("Does not contain a valid address.", field)
+    if kind == "minItems" and last in ("personalizations", "to"):
+        return FieldError(_REQUIRED_MESSAGES[last], field)
+    if kind == "maxItems" and last == "personalizations":
+        return FieldError("The personalizations field must have at most 1000 personalizations.", field)
+    if kind == "maxItems" and last == "categories":
+        return FieldError("Too many categories. A message may have at most 10 categories.", field)
+    if kind == "maxItems":
+        return FieldError(f"The {last} array may have at most {error.validator_value} items.", field)
+    if kind == "minItems":
+        return FieldError(f"The {last} array must have at least {error.validator_value} item(s).", field)
+    if kind == "minLength":
+        return FieldError(f"The {last} field must not be empty.", field)
+    if kind == "maxLength":
+        return FieldError(f"The {last} field may be at most {error.validator_value} characters.", field)
+    if kind == "uniqueItems":
+        return FieldError(f"The {last} array must not contain duplicate items.", field)
+    if kind == "maxProperties":
+        return FieldError(f"The {last} object may have at most {error.validator_value} keys.", field)
+    if kind == "type":
+        return FieldError(f"Invalid type. Expected: {error.validator_value}.", field)
+    if kind == "enum":
+        return FieldError(f"Must be one of: {', '.join(map(str, error.validator_value))}.", field)
+    return FieldError(f"The {last or 'request'} field is invalid ({kind}).", field)
+
+
+def _json_bytes(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str], bool]) -> list[FieldError]:
+    """Rules the OpenAPI description cannot express; runs on a schema-valid body."""
+    errors: list[FieldError] = []
+    personalizations: list[dict[str, Any]] = body["personalizations"]
+    has_template = bool(body.get("template_id"))
+
+    if not has_template and not body.get("subject") and not all(p.get("subject") for p in personalizations):
+        errors.append(
+            FieldError(
+                "The subject is required. You can get around this requirement if you use a template "
+                "with a subject defined or if every personalization has a subject defined.",
+                "subject",
+            )
+        )
+    if not has_template and not body.get("content"):
+        errors.append(
+            FieldError(
+                "Unless a valid template_id is provided, the content parameter is required. "
+                "There must be at least one defined content block.",
+                "content",
+            )
+        )
+
+    total = sum(len(p.get(kind) or []) for p in personalizations for kind in ("to", "cc", "bcc"))
+    if total > MAX_RECIPIENTS:
+        errors.append(
+            FieldError(
+                f"The total number of recipients must be no more than {MAX_RECIPIENTS}.",
+                "personalizations",
+            )
+        )
+
+    seen: set[str] = set()
+    for i, p in enumerate(personalizations):
+        for kind in ("to", "cc", "bcc"):
+            for j, recipient in enumerate(p.get(kind) or []):
+                address = str(recipient.get("email", "")).lower()
+                if address in seen:
+                    errors.append(
+                        FieldError(
+                            "Each email address must be unique within a request; this address "
+                            "already appears in an earlier personalization or recipient list.",
+                            f"personalizations.{i}.{kind}.{j}.email",
+                        )
+                    )
+                seen.add(address)
+
+    message_args = body.get("custom_args") or {}
+    if _json_bytes(message_args) >= MAX_CUSTOM_ARGS_BYTES:
+        errors.append(FieldError("The custom_args field must be less than 10,000 bytes.", "custom_args"))
+    else:
+        for i, p in enumerate(personalizations):
+            merged = {**message_args, **(p.get("custom_args") or {})}
+            if _json_bytes(merged) >= MAX_CUSTOM_ARGS_BYTES:
+                errors.append(
+                    FieldError(
+                        "The custom_args of a personalization, together with the message-level "
+                        "custom_args, must be less than 10,000 bytes.",
+                        f"personalizations.{i}.custom_args",
+                    )
+                )
+
+    horizon = now + MAX_SEND_AT_AHEAD_SECONDS
+    send_ats = [("send_at", body.get("send_at"))]
+    send_ats += [(f"personalizations.{i}.send_at", p.get("send_at")) for i, p in enumerate(personalizations)]
+    for field, send_at in send_ats:
+        if send_at is not None and send_at > horizon:
+            errors.append(
+                FieldError("The send_at parameter can't be scheduled more than 72 hours in advance.", field)
+            )
+
+    batch_id = body.get("batch_id")
+    if batch_id is not None and not batch_exists(batch_id):
+        errors.append(
+            FieldError("The batch_id is not valid: create it with POST /v3/mail/batch.", "batch_id")
+        )
+    return errors
+
+
+def validate_mail_send(
+    body: Any, *, now: float, batch_exists: Callable[[str], bool] = lambda _: True
+) -> list[FieldError]:
+    """All reasons SendGrid would answer 400 to this body; empty means acceptable."""
+    if not isinstance(body, dict):
+        return [FieldError("The request body must be a JSON object.", None)]
+    schema_errors = sorted(_validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
+    if schema_errors:
+        return [_schema_error(e) for e in schema_errors]
+    return _rule_errors(body, now, batch_exists)
+
+
+def effective_send_at(body: dict[str, Any], personalization: dict[str, Any]) -> int | None:
+    """When a personalization is due: its own send_at wins over the message-level one."""
+    value = personalization.get("send_at", body.get("send_at"))
+    return int(value) if value is not None else None

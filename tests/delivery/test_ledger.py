@@ -1,0 +1,130 @@
+"""The send ledger: stable ids, idempotent planning, exclusive claims, guarded transitions."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+from delivery_helpers import RUN_DATE, make_messages
+
+from orchestration.defs.delivery.ledger import SendLedger, send_id
+
+
+def test_send_id_formula() -> None:
+    expected = hashlib.sha256(b"c1|winback|2024-05-01").hexdigest()[:32]
+    assert send_id("c1", "winback", "2024-05-01") == expected
+    from datetime import date
+
+    assert send_id("c1", "winback", date(2024, 5, 1)) == expected
+    assert len(expected) == 32
+
+
+def test_file_is_wal(ledger: SendLedger) -> None:
+    with sqlite3.connect(ledger.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_planning_twice_gives_the_same_rows(ledger: SendLedger) -> None:
+    messages = make_messages(5)
+    assert ledger.plan(messages) == 5
+    before = ledger.rows(RUN_DATE)
+    assert ledger.plan(messages) == 0
+    assert ledger.rows(RUN_DATE) == before
+    assert ledger.counts(RUN_DATE)["planned"] == 5
+
+
+def test_replanning_never_resets_a_sent_row(ledger: SendLedger) -> None:
+    messages = make_messages(2)
+    ledger.plan(messages)
+    ids = [m.send_id for m in messages]
+    assert ledger.claim(ids, "b1") == ids
+    ledger.mark_accepted(ids[:1], "b1")
+    ledger.mark_failed(ids[1:], "HTTP 400: bad", "b1")
+    ledger.plan(messages)
+    assert ledger.states(ids) == {ids[0]: "accepted", ids[1]: "failed"}
+
+
+def test_held_rows_and_mismatched_ids(ledger: SendLedger) -> None:
+    ledger.plan(
+        [
+            {
+                "customer_id": "c9",
+                "campaign_id": "winback",
+                "run_date": RUN_DATE,
+                "state": "held",
+                "reason": "holdout",
+                "variant": "holdout",
+            }
+        ]
+    )
+    (row,) = ledger.rows(RUN_DATE)
+    assert (row.state, row.last_error, row.variant) == ("held", "holdout", "holdout")
+    with pytest.raises(ValueError, match="does not match"):
+        ledger.plan([{"customer_id": "c1", "campaign_id": "w", "run_date": RUN_DATE, "send_id": "0" * 32}])
+    with pytest.raises(ValueError):
+        ledger.plan([{"customer_id": "c1", "campaign_id": "w", "run_date": RUN_DATE, "state": "accepted"}])
+
+
+def test_claims_are_exclusive_and_transitions_guarded(ledger: SendLedger) -> None:
+    messages = make_messages(4)
+    ledger.plan(messages)
+    ids = [m.send_id for m in messages]
+    assert ledger.claim(ids[:3], "b1", send_at={ids[0]: 123}) == ids[:3]
+    assert ledger.claim(ids, "b2") == ids[3:]
+    assert ledger.rows(send_ids=[ids[0]])[0].send_at == 123
+    assert ledger.mark_accepted(ids[:3], "wrong-batch") == 0, "only the owning batch may settle a row"
+    assert ledger.mark_accepted(ids[:3], "b1") == 3
+    assert ledger.mark_accepted(ids[:3], "b1") == 0
+    assert ledger.rebatch(ids[3:], "b2", "b3") == 1
+    assert ledger.mark_in_doubt(ids[3:], "b3", "in doubt: test") == 1
+    counts = ledger.counts(RUN_DATE)
+    assert (counts["accepted"], counts["in_flight"], counts["in_doubt"]) == (3, 1, 1)
+    row = ledger.rows(send_ids=ids[3:])[0]
+    assert row.in_doubt and row.batch_id == "b3" and row.accepted_at is None
+
+
+def test_release_requeue_and_stale(tmp_path: Path) -> None:
+    now = [1_700_000_000.0]
+    ledger = SendLedger(tmp_path / "l.sqlite", clock=lambda: now[0])
+    messages = make_messages(3)
+    ledger.plan(messages)
+    ids = [m.send_id for m in messages]
+    ledger.claim(ids, "b1")
+    ledger.record_attempt(ids, "b1")
+    assert ledger.stale_in_flight([RUN_DATE], 60) == []
+    now[0] += 61
+    assert [r.send_id for r in ledger.stale_in_flight([RUN_DATE], 60)] == sorted(ids)
+    assert ledger.release(ids[:1], "b1", "requeued") == 1
+    assert ledger.mark_failed(ids[1:], "HTTP 400: nope", "b1") == 2
+    assert ledger.requeue_failed(RUN_DATE) == 2
+    assert ledger.counts(RUN_DATE)["planned"] == 3
+    assert all(r.attempts == 1 for r in ledger.rows(RUN_DATE))
+
+
+def _claim_everything(path: str, ids: list[str], worker: int, queue) -> None:
+    ledger = SendLedger(path)
+    mine: list[str] = []
+    for start in range(0, len(ids), 7):
+        mine += ledger.claim(ids[start : start + 7], f"batch-{worker}-{start}")
+    queue.put(mine)
+
+
+def test_two_processes_never_claim_the_same_row(ledger: SendLedger) -> None:
+    messages = make_messages(200)
+    ledger.plan(messages)
+    ids = [m.send_id for m in messages]
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [
+        context.Process(target=_claim_everything, args=(str(ledger.path), ids, w, queue)) for w in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    claimed = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(ids)

@@ -1,0 +1,1 @@
+"""Tests of the dbt project (dbt_project/) against a temporary DuckDB warehouse."""

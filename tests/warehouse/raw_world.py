@@ -1,0 +1,342 @@
+"""A tiny hand-written raw warehouse whose every row exists to prove one meaning.
+
+The run date is RUN_DATE (2026-01-10); "D-n" below is n days before it. Each
+customer is built to land in one dormancy stage, flag or segment, and the tests
+in this folder assert exactly that. Keep the comments next to the rows they
+explain: they are the spec of the expected outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+RUN_DATE = "2026-01-10"
+
+RAW_DDL = """
+create schema if not exists raw;
+
+create table raw.customers (
+    customer_id varchar, email varchar, first_name varchar, country varchar,
+    timezone varchar, signup_at timestamptz, plan varchar, lifetime_value double,
+    marketing_consent boolean, consent_updated_at timestamptz, updated_at timestamptz,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+
+create table raw.events (
+    event_id varchar, user_id varchar, anonymous_id varchar, event_name varchar,
+    event_ts timestamptz, page varchar, product_id varchar, category varchar,
+    value double, device varchar, channel varchar,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+
+create table raw.email_events (
+    email varchar, event varchar, "timestamp" timestamptz, sg_message_id varchar,
+    sg_event_id varchar, send_id varchar, campaign_id varchar, variant varchar,
+    run_date date, reason varchar,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+"""
+
+
+def _ts(text: str) -> str:
+    """A UTC timestamp literal for a timestamptz column."""
+    return f"{text}+00:00"
+
+
+def _customer(
+    customer_id: str,
+    signup_at: str,
+    *,
+    updated_at: str = "2025-12-01 08:00:00",
+    partition: str = "2025-12-01",
+    email: str | None = None,
+    timezone: str = "UTC",
+    plan: str = "basic",
+    lifetime_value: float = 100.0,
+    marketing_consent: bool = True,
+    consent_updated_at: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "email": email if email is not None else f"{customer_id}@example.com",
+        "first_name": customer_id.split("_")[-1].title(),
+        "country": "FR",
+        "timezone": timezone,
+        "signup_at": _ts(signup_at),
+        "plan": plan,
+        "lifetime_value": lifetime_value,
+        "marketing_consent": marketing_consent,
+        "consent_updated_at": _ts(consent_updated_at or signup_at),
+        "updated_at": _ts(updated_at),
+        "_source_file": f"customers/customers_{partition}.csv",
+        "_partition_date": partition,
+        "_loaded_at": _ts(f"{partition} 23:00:00"),
+    }
+
+
+CUSTOMERS: list[dict[str, Any]] = [
+    # c_active: three snapshots. The D-5 one (plan pro, consent withdrawn)
+    # supersedes the first; the one dated after D must be ignored. Email has
+    # stray case and spaces.
+    _customer("c_active", "2025-06-01 10:00:00", email="  Alice@Example.COM ", timezone="Europe/Paris"),
+    _customer(
+        "c_active",
+        "2025-06-01 10:00:00",
+        email="  Alice@Example.COM ",
+        timezone="Europe/Paris",
+        updated_at="2026-01-05 09:00:00",
+        partition="2026-01-05",
+        plan="pro",
+        marketing_consent=False,
+        consent_updated_at="2026-01-05 09:00:00",
+    ),
+    _customer(
+        "c_active",
+        "2025-06-01 10:00:00",
+        email="alice@example.com",
+        timezone="Europe/Paris",
+        updated_at="2026-01-12 09:00:00",
+        partition="2026-01-12",
+        plan="enterprise",
+        marketing_consent=True,
+        consent_updated_at="2026-01-12 09:00:00",
+    ),
+    _customer("c_cooling", "2025-05-01 10:00:00"),
+    _customer("c_dormant", "2025-05-01 10:00:00"),
+    _customer("c_lapsed", "2025-10-01 10:00:00"),  # no events at all (one after D)
+    _customer("c_new", "2026-01-08 10:00:00", updated_at="2026-01-08 10:00:00", partition="2026-01-08"),
+    _customer("c_atrisk", "2025-05-01 10:00:00"),
+    _customer("c_sessions", "2025-05-01 10:00:00"),
+    _customer("c_fan", "2025-05-01 10:00:00", lifetime_value=5000.0),
+]
+
+
+def _event(
+    event_id: str,
+    event_name: str,
+    event_ts: str,
+    *,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    page: str | None = "/",
+    product_id: str | None = None,
+    category: str | None = None,
+    value: float | None = None,
+    partition: str | None = None,
+    loaded_at: str | None = None,
+) -> dict[str, Any]:
+    partition = partition or event_ts[:10]
+    return {
+        "event_id": event_id,
+        "user_id": user_id,
+        "anonymous_id": anonymous_id,
+        "event_name": event_name,
+        "event_ts": _ts(event_ts),
+        "page": page,
+        "product_id": product_id,
+        "category": category,
+        "value": value,
+        "device": "mobile",
+        "channel": "organic",
+        "_source_file": f"events/events_{partition}.parquet",
+        "_partition_date": partition,
+        "_loaded_at": _ts(loaded_at or f"{partition} 23:00:00"),
+    }
+
+
+def _atrisk_baseline() -> list[dict[str, Any]]:
+    # 16 form_submits in D-34..D-7 (2025-12-07 .. 2026-01-03): weekly average 4
+    days = [
+        "2025-12-07",
+        "2025-12-12",
+        "2025-12-17",
+        "2025-12-22",
+        "2025-12-27",
+        "2025-12-30",
+        "2026-01-01",
+        "2026-01-03",
+    ]
+    return [
+        _event(f"ar_{i}_{j}", "form_submit", f"{day} 1{j}:00:00", user_id="c_atrisk", page="/contact")
+        for i, day in enumerate(days)
+        for j in range(2)
+    ]
+
+
+EVENTS: list[dict[str, Any]] = [
+    # c_active: a purchase on D at 09:00 UTC (10:00 in Paris) and an event name
+    # the catalog does not know.
+    _event("act_1", "page_view", "2026-01-10 08:55:00", user_id="c_active", page="/home"),
+    _event("act_2", "purchase", "2026-01-10 09:00:00", user_id="c_active", value=40.0, category="books"),
+    _event("act_3", "Video_Play ", "2026-01-10 09:05:00", user_id="c_active"),
+    # c_cooling: last active action D-7; a passive page view on D-1 does not count.
+    _event("cool_1", "form_submit", "2026-01-03 12:00:00", user_id="c_cooling"),
+    _event("cool_2", "page_view", "2026-01-09 12:00:00", user_id="c_cooling"),
+    # c_dormant: add_to_cart then purchase on D-14.
+    _event("dorm_1", "add_to_cart", "2025-12-27 10:00:00", user_id="c_dormant", product_id="p9"),
+    _event("dorm_2", "purchase", "2025-12-27 10:30:00", user_id="c_dormant", value=15.0),
+    # c_lapsed: a purchase just after the end of D must not count.
+    _event("laps_1", "purchase", "2026-01-11 00:00:00", user_id="c_lapsed", value=99.0),
+    # c_new: anonymous browsing on D-2 before signing up, login on D-1 from the
+    # same device (late stitching), then an add_to_cart never followed by a purchase.
+    _event("new_1", "page_view", "2026-01-08 09:00:00", anonymous_id="anon_new", page="/landing"),
+    _event(
+        "new_2",
+        "product_view",
+        "2026-01-08 09:05:00",
+        anonymous_id="anon_new",
+        product_id="p1",
+        category="garden",
+    ),
+    _event("new_3", "login", "2026-01-09 18:00:00", user_id="c_new", anonymous_id="anon_new", page=None),
+    _event(
+        "new_4",
+        "add_to_cart",
+        "2026-01-09 18:05:00",
+        anonymous_id="anon_new",
+        product_id="p1",
+        category="garden",
+    ),
+    # c_atrisk: busy baseline, one active action in the last 7 days.
+    *_atrisk_baseline(),
+    _event("ar_recent", "form_submit", "2026-01-09 10:00:00", user_id="c_atrisk", page="/contact"),
+    # c_sessions: 10:00 -> 10:30 (exactly 30 min, same session) -> 11:00:01 (new session)
+    _event("ses_1", "page_view", "2026-01-05 10:00:00", user_id="c_sessions", page="/a"),
+    _event("ses_2", "page_view", "2026-01-05 10:30:00", user_id="c_sessions", page="/b"),
+    _event("ses_3", "page_view", "2026-01-05 11:00:01", user_id="c_sessions", page="/c"),
+    # ... a session across midnight ...
+    _event("ses_4", "page_view", "2026-01-06 23:50:00", user_id="c_sessions", page="/night"),
+    _event("ses_5", "form_submit", "2026-01-07 00:10:00", user_id="c_sessions", page="/night"),
+    # ... and a browse-abandoned session on D-2: 3 product views, no add_to_cart.
+    _event(
+        "ses_6",
+        "product_view",
+        "2026-01-08 15:00:00",
+        user_id="c_sessions",
+        product_id="p2",
+        category="books",
+    ),
+    _event(
+        "ses_7",
+        "product_view",
+        "2026-01-08 15:03:00",
+        user_id="c_sessions",
+        product_id="p3",
+        category="books",
+    ),
+    _event(
+        "ses_8", "product_view", "2026-01-08 15:06:00", user_id="c_sessions", product_id="p4", category="toys"
+    ),
+    # c_fan: 5 shoe views within 8 minutes, then add_to_cart and a purchase 2 hours later.
+    *[
+        _event(
+            f"fan_{i}",
+            "product_view",
+            f"2026-01-09 14:0{2 * i}:00",
+            user_id="c_fan",
+            product_id=f"s{i}",
+            category="shoes",
+        )
+        for i in range(5)
+    ],
+    _event(
+        "fan_cart", "add_to_cart", "2026-01-09 14:09:00", user_id="c_fan", product_id="s4", category="shoes"
+    ),
+    _event("fan_buy", "purchase", "2026-01-09 16:09:00", user_id="c_fan", value=120.0, category="shoes"),
+    # an anonymous device never seen logged in stays anonymous
+    _event("ghost_1", "page_view", "2026-01-09 20:00:00", anonymous_id="anon_ghost"),
+    _event("ghost_2", "page_view", "2026-01-09 20:10:00", anonymous_id="anon_ghost"),
+    # the same event loaded twice (a re-export on the next day): counted once
+    _event("dup_1", "page_view", "2026-01-04 12:00:00", user_id="c_cooling", partition="2026-01-04"),
+    _event("dup_1", "page_view", "2026-01-04 12:00:00", user_id="c_cooling", partition="2026-01-05"),
+]
+
+
+def _email_event(
+    email: str,
+    event: str,
+    at: str,
+    *,
+    send_id: str | None = None,
+    reason: str | None = None,
+    partition: str | None = None,
+    sg_event_id: str | None = None,
+) -> dict[str, Any]:
+    partition = partition or at[:10]
+    return {
+        "email": email,
+        "event": event,
+        "timestamp": _ts(at),
+        "sg_message_id": f"msg-{send_id}" if send_id else None,
+        "sg_event_id": sg_event_id or f"evt-{email}-{event}-{at}",
+        "send_id": send_id,
+        "campaign_id": "winback" if send_id else None,
+        "variant": "a" if send_id else None,
+        "run_date": "2026-01-01" if send_id else None,
+        "reason": reason,
+        "_source_file": f"email_events/email_events_{partition}.jsonl",
+        "_partition_date": partition,
+        "_loaded_at": _ts(f"{partition} 23:00:00"),
+    }
+
+
+EMAIL_EVENTS: list[dict[str, Any]] = [
+    _email_event("alice@example.com", "delivered", "2026-01-02 10:00:00", send_id="s1"),
+    _email_event("alice@example.com", "open", "2026-01-02 11:00:00", send_id="s1"),
+    # a bounce whose webhook was retried: the same record delivered twice
+    _email_event(
+        "bounce@example.com",
+        "bounce",
+        "2026-01-03 10:00:00",
+        send_id="s2",
+        reason="550 mailbox unavailable",
+        sg_event_id="evt-b",
+    ),
+    _email_event(
+        "bounce@example.com",
+        "bounce",
+        "2026-01-03 10:00:00",
+        send_id="s2",
+        reason="550 mailbox unavailable",
+        sg_event_id="evt-b",
+        partition="2026-01-04",
+    ),
+    # an unsubscribe from the preference centre, without our send id
+    _email_event("C_Cooling@example.com ", "group_unsubscribe", "2026-01-04 10:00:00"),
+    # after the end of D: not suppressed yet
+    _email_event("late@example.com", "spamreport", "2026-01-11 00:00:01", send_id="s3"),
+]
+
+
+def _number_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    numbered = []
+    for position, row in enumerate(rows, start=1):
+        numbered.append({**row, "_source_row": position})
+    return numbered
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    rows = _number_rows(rows)
+    columns = list(rows[0])
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    placeholders = ", ".join("?" for _ in columns)
+    con.executemany(
+        f"insert into raw.{table} ({quoted}) values ({placeholders})",
+        [[row[c] for c in columns] for row in rows],
+    )
+
+
+def create_raw_warehouse(path: Path) -> None:
+    """Create the raw schema and tables at `path` and load the rows above."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("set timezone = 'UTC'")
+        con.execute(RAW_DDL)
+        _insert(con, "customers", CUSTOMERS)
+        _insert(con, "events", EVENTS)
+        _insert(con, "email_events", EMAIL_EVENTS)
+    finally:
+        con.close()

@@ -1,0 +1,233 @@
+"""The dbt project builds cleanly and its models mean what DESIGN.md says.
+
+Every assertion reads the output of one real `dbt build` (conftest.py) over the
+rows in raw_world.py, whose comments explain why each expected value is right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from .conftest import BuiltWarehouse
+from .raw_world import RUN_DATE
+
+
+def test_dbt_build_passes_every_model_seed_data_test_and_unit_test(built_warehouse: BuiltWarehouse) -> None:
+    build = built_warehouse.build
+    assert build.returncode == 0, build.explain()
+    results = build.run_results["results"]
+    statuses = {r["unique_id"]: r["status"] for r in results}
+    assert statuses, "dbt ran nothing"
+    failed = {node: status for node, status in statuses.items() if status not in ("success", "pass")}
+    assert not failed, failed
+    kinds = {node.split(".")[0] for node in statuses}
+    assert {"model", "seed", "test", "unit_test"} <= kinds
+
+
+def test_dbt_build_emits_no_warnings_and_no_deprecations(built_warehouse: BuiltWarehouse) -> None:
+    # Guards the dbt 1.11 syntax: generic tests without `arguments:` or configs
+    # outside `config:` raise deprecation warnings, and a warn-severity data
+    # test that fails on clean data would show up here too.
+    build = built_warehouse.build
+    warnings = [e["info"]["msg"] for e in build.events_at_level("warn")]
+    deprecations = [e["info"]["msg"] for e in build.events if "Deprecat" in e.get("info", {}).get("name", "")]
+    assert warnings == []
+    assert deprecations == []
+
+
+def test_models_land_in_the_documented_schemas(built_warehouse: BuiltWarehouse) -> None:
+    relations = set(
+        built_warehouse.query(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('staging', 'intermediate', 'marts')"
+        )
+    )
+    assert {
+        ("staging", "event_catalog"),
+        ("staging", "stg_crm__customers"),
+        ("staging", "stg_crm__consent_changes"),
+        ("staging", "stg_product__events"),
+        ("staging", "stg_sendgrid__email_events"),
+        ("intermediate", "int_identity_map"),
+        ("intermediate", "int_events_stitched"),
+        ("marts", "fct_sessions"),
+        ("marts", "fct_user_daily_activity"),
+        ("marts", "fct_user_dormancy"),
+        ("marts", "fct_user_behaviour_flags"),
+        ("marts", "fct_user_features"),
+        ("marts", "fct_email_suppressions"),
+    } <= relations
+
+
+def test_dormancy_stage_follows_days_since_last_active_action(built_warehouse: BuiltWarehouse) -> None:
+    dormancy = built_warehouse.rows_by_key("marts.fct_user_dormancy")
+    observed = {c: (r["days_since_last_active"], r["dormancy_stage"]) for c, r in dormancy.items()}
+    assert observed == {
+        "c_active": (0, "active"),
+        "c_cooling": (7, "cooling"),  # a passive page view on D-1 does not count
+        "c_dormant": (14, "dormant"),
+        "c_lapsed": (101, "lapsed"),  # no action before the end of D: counted from signup
+        "c_new": (1, "active"),
+        "c_atrisk": (1, "active"),
+        "c_sessions": (3, "active"),
+        "c_fan": (1, "active"),
+    }
+
+
+def test_at_risk_compares_last_7_days_with_weekly_average_of_prior_28(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    dormancy = built_warehouse.rows_by_key("marts.fct_user_dormancy")
+    at_risk = dormancy["c_atrisk"]
+    assert (at_risk["active_actions_7d"], at_risk["active_actions_prior_28d"]) == (1, 16)
+    assert at_risk["baseline_weekly_active_actions"] == 4.0
+    assert at_risk["is_at_risk"] is True
+    # no habit in the prior 28 days, so nothing to fall away from
+    assert dormancy["c_fan"]["is_at_risk"] is False
+    assert dormancy["c_lapsed"]["is_at_risk"] is False
+
+
+def test_sessions_split_on_gaps_over_30_minutes_and_continue_across_midnight(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    sessions = built_warehouse.query(
+        "select session_start_at, session_end_at, event_count, session_date "
+        "from marts.fct_sessions where customer_id = 'c_sessions' order by session_start_at"
+    )
+    assert sessions == [
+        (datetime(2026, 1, 5, 10, 0), datetime(2026, 1, 5, 10, 30), 2, datetime(2026, 1, 5).date()),
+        (datetime(2026, 1, 5, 11, 0, 1), datetime(2026, 1, 5, 11, 0, 1), 1, datetime(2026, 1, 5).date()),
+        (datetime(2026, 1, 6, 23, 50), datetime(2026, 1, 7, 0, 10), 2, datetime(2026, 1, 6).date()),
+        (datetime(2026, 1, 8, 15, 0), datetime(2026, 1, 8, 15, 6), 3, datetime(2026, 1, 8).date()),
+    ]
+
+
+def test_session_id_is_md5_of_owner_and_start_so_reruns_keep_it(built_warehouse: BuiltWarehouse) -> None:
+    [(session_id,)] = built_warehouse.query(
+        "select session_id from marts.fct_sessions "
+        "where customer_id = 'c_sessions' and session_start_at = timestamp '2026-01-05 10:00:00'"
+    )
+    assert session_id == hashlib.md5(b"customer:c_sessions|2026-01-05 10:00:00").hexdigest()
+
+
+def test_late_login_stitches_earlier_anonymous_events_to_the_customer(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    stitched = dict(
+        built_warehouse.query(
+            "select event_id, customer_id from intermediate.int_events_stitched "
+            "where anonymous_id in ('anon_new', 'anon_ghost')"
+        )
+    )
+    assert stitched == {
+        "new_1": "c_new",  # anonymous, the day before the login
+        "new_2": "c_new",
+        "new_3": "c_new",  # the login itself
+        "new_4": "c_new",  # anonymous again after the login
+        "ghost_1": None,  # a device never seen logged in stays anonymous
+        "ghost_2": None,
+    }
+    assert built_warehouse.query(
+        "select customer_id, is_anonymous, event_count from marts.fct_sessions "
+        "where session_owner = 'anonymous:anon_ghost'"
+    ) == [(None, True, 2)]
+
+
+def test_duplicate_event_ids_count_once(built_warehouse: BuiltWarehouse) -> None:
+    assert built_warehouse.query(
+        "select count(*) from staging.stg_product__events where event_id = 'dup_1'"
+    ) == [(1,)]
+    assert built_warehouse.query(
+        "select event_count from marts.fct_user_daily_activity "
+        "where customer_id = 'c_cooling' and activity_date = date '2026-01-04'"
+    ) == [(1,)]
+
+
+def test_unknown_event_names_are_kept_but_never_active(built_warehouse: BuiltWarehouse) -> None:
+    assert built_warehouse.query(
+        "select event_name, is_known_event, is_active_action from staging.stg_product__events "
+        "where event_id = 'act_3'"
+    ) == [("video_play", False, False)]
+
+
+def test_nothing_after_the_end_of_the_run_date_is_counted(built_warehouse: BuiltWarehouse) -> None:
+    # a purchase at midnight starting D+1, a CRM snapshot and a spam report after D
+    assert built_warehouse.query(
+        "select count(*) from staging.stg_product__events where event_id = 'laps_1'"
+    ) == [(0,)]
+    customers = built_warehouse.rows_by_key("staging.stg_crm__customers")
+    assert customers["c_active"]["plan"] == "pro"
+    assert built_warehouse.query(
+        "select count(*) from marts.fct_email_suppressions where email = 'late@example.com'"
+    ) == [(0,)]
+
+
+def test_latest_crm_snapshot_wins_and_consent_history_is_kept(built_warehouse: BuiltWarehouse) -> None:
+    alice = built_warehouse.rows_by_key("staging.stg_crm__customers")["c_active"]
+    assert (alice["email"], alice["plan"], alice["marketing_consent"]) == ("alice@example.com", "pro", False)
+    history = built_warehouse.query(
+        "select marketing_consent, previous_marketing_consent, is_first_observation "
+        "from staging.stg_crm__consent_changes where customer_id = 'c_active' order by observed_at"
+    )
+    assert history == [(True, None, True), (False, True, False)]
+
+
+def test_behaviour_flags(built_warehouse: BuiltWarehouse) -> None:
+    flags = built_warehouse.rows_by_key("marts.fct_user_behaviour_flags")
+    raised = {
+        flag: sorted(c for c, r in flags.items() if r[flag])
+        for flag in ("cart_abandoned", "browse_abandoned", "category_enthusiast", "is_new_user")
+    }
+    assert raised == {
+        "cart_abandoned": ["c_new"],  # c_fan bought within 24 h
+        "browse_abandoned": ["c_sessions"],  # c_fan's 5 views ended in an add_to_cart
+        "category_enthusiast": ["c_fan"],
+        "is_new_user": ["c_new"],
+    }
+    assert flags["c_new"]["last_abandoned_product_id"] == "p1"
+    assert flags["c_fan"]["enthusiast_category"] == "shoes"
+
+
+def test_each_customer_gets_one_segment_by_precedence(built_warehouse: BuiltWarehouse) -> None:
+    features = built_warehouse.rows_by_key("marts.fct_user_features")
+    assert {c: r["segment"] for c, r in features.items()} == {
+        "c_new": "new",
+        "c_lapsed": "lapsed",
+        "c_dormant": "dormant",
+        "c_atrisk": "at_risk",
+        "c_cooling": "at_risk",  # one action in D-34..D-7, none since
+        "c_fan": "high_value",  # top 10% of 8 customers = 1 customer
+        "c_active": "engaged",
+        "c_sessions": "engaged",
+    }
+    assert [c for c, r in features.items() if r["is_high_value"]] == ["c_fan"]
+    assert {r["as_of_date"].isoformat() for r in features.values()} == {RUN_DATE}
+
+
+def test_features_are_computed_in_the_customers_own_time_zone_and_windows(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    features = built_warehouse.rows_by_key("marts.fct_user_features")
+    alice = features["c_active"]
+    assert alice["timezone"] == "Europe/Paris"
+    assert alice["preferred_local_hour"] == 10  # events at 08:55-09:05 UTC
+    assert (alice["purchases_90d"], alice["revenue_90d"], alice["favourite_category"]) == (1, 40.0, "books")
+    assert features["c_lapsed"]["preferred_local_hour"] is None
+    assert features["c_atrisk"]["activity_trend"] == -3.0  # 1 this week vs 4 a week before
+    for row in features.values():
+        assert 1 <= row["recency_score"] <= 5
+        assert 1 <= row["frequency_score"] <= 5
+        assert 1 <= row["monetary_score"] <= 5
+    assert features["c_active"]["recency_score"] == 5
+    assert features["c_lapsed"]["recency_score"] == 1
+
+
+def test_suppressions_list_bounces_and_unsubscribes_once_per_address(built_warehouse: BuiltWarehouse) -> None:
+    suppressions = built_warehouse.rows_by_key("marts.fct_email_suppressions", key="email")
+    assert {e: r["suppression_reason"] for e, r in suppressions.items()} == {
+        "bounce@example.com": "bounce",  # retried webhook: still one event
+        "c_cooling@example.com": "group_unsubscribe",  # address normalised
+    }
+    assert suppressions["bounce@example.com"]["suppression_event_count"] == 1
+    assert suppressions["bounce@example.com"]["first_suppressed_at"] == datetime(2026, 1, 3, 10, 0)
