@@ -8,7 +8,7 @@ import resource
 import shutil
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -34,12 +34,16 @@ def run_demo(args: argparse.Namespace) -> int:
     from orchestration.summary import run_summary
 
     started = time.perf_counter()
-    run_date = args.run_date or datetime.now(timezone.utc).date()
+    run_date = args.run_date or datetime.now(UTC).date()
     home = settings.home()
     if not args.keep:
         _reset_demo_home(home)
-    print(f"Demo world: {args.customers:,} customers, {args.days} days ending {run_date}, in {home}", flush=True)
-    world = generate_world(home, customers=args.customers, days=args.days, end_date=run_date, seed=args.seed)
+    print(
+        f"Demo world: {args.customers:,} customers, {args.days} days ending {run_date}, in {home}", flush=True
+    )
+    world = generate_world(
+        home, customers=args.customers, days=args.days, end_date=run_date, seed=args.seed, replace=True
+    )
     print(f"  generated in {time.perf_counter() - started:.1f}s: {world}", flush=True)
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -52,7 +56,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
     step = time.perf_counter()
     result = run_day(run_date, instance=instance)
-    print(f"  daily job for {run_date} in {time.perf_counter() - step:.1f}s (run id {result.run_id})", flush=True)
+    print(
+        f"  daily job for {run_date} in {time.perf_counter() - step:.1f}s (run id {result.run_id})",
+        flush=True,
+    )
     print()
     print(run_summary(run_date))
     print()
@@ -64,8 +71,16 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _reset_demo_home(home) -> None:
     """The demo starts from an empty warehouse, ledger and sink each time; Dagster's history is kept."""
-    for name in ("landing", "truth", "warehouse.duckdb", "warehouse.duckdb.wal", "send_ledger.sqlite",
-                 "sink.sqlite", "model_registry", "data_docs"):
+    for name in (
+        "landing",
+        "truth",
+        "warehouse.duckdb",
+        "warehouse.duckdb.wal",
+        "send_ledger.sqlite",
+        "sink.sqlite",
+        "model_registry",
+        "data_docs",
+    ):
         target = home / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -78,8 +93,10 @@ def _reset_demo_home(home) -> None:
 def _resources_used(started: float) -> str:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return (f"Wall time {time.perf_counter() - started:.1f}s; peak memory {own:,.0f} MiB "
-            f"(this process), {children:,.0f} MiB (largest child, dbt)")
+    return (
+        f"Wall time {time.perf_counter() - started:.1f}s; peak memory {own:,.0f} MiB "
+        f"(this process), {children:,.0f} MiB (largest child, dbt)"
+    )
 
 
 def _fail(what: str, lines: list[str]) -> int:

@@ -31,6 +31,6 @@ def test_every_asset_sits_in_a_stage_group_and_has_a_description() -> None:
 
 def test_the_raw_tables_are_gated_by_blocking_quality_checks() -> None:
     graph = build_definitions().resolve_asset_graph()
-    checked = {spec.asset_key for spec in graph.asset_check_specs if spec.blocking}
+    checked = {spec.asset_key for node in graph.assets_defs for spec in node.check_specs if spec.blocking}
     for table in ("customers", "events", "email_events"):
         assert dg.AssetKey(["raw", table]) in checked

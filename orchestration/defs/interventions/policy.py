@@ -1,0 +1,608 @@
+"""The daily decision: for every triggered (customer, campaign), send, hold out, or why not.
+
+Everything up to the rendered message is one set-based DuckDB query, so the
+cost is a few table scans whatever the number of users. Checks apply in a
+fixed order and the first that fails is recorded as the reason:
+
+1. `suppressed:<reason>`: no marketing consent, a suppression (unsubscribe,
+   bounce, spam report, ...), or a missing or malformed email address.
+2. `global_holdout`: a stable share of all users never receives anything, so
+   the programme as a whole can be measured.
+3. `frequency_cap`: messages that reached the user on their local day D, or
+   in the rolling 7 local days ending D, from earlier runs.
+4. `cooldown`: the same campaign reached the user within its cooldown.
+5. `paused_after_response`: the user responded recently (only when
+   `marts.fct_user_responses` exists).
+6. One winner per user and day, by priority, then churn score (which only
+   separates campaigns once scores are per campaign), then campaign id so
+   ties never depend on row order; the others are `lower_priority`.
+7. The winner is `chosen`, or `campaign_holdout` when it falls in the
+   campaign's holdout share. A chosen message whose template fails on the
+   user's data becomes `render_error:<type>` and is left out of the list.
+
+The campaign holdout is applied to the winner (after caps, cooldown and
+priority) rather than before them: a held-out row then stands for exactly
+the message that would have been sent, so treatment and holdout arms pass
+through the same funnel and are comparable. Held-out winners are recorded in
+the intervention list with arm `holdout` and count, like real sends, towards
+later frequency caps and cooldowns (otherwise a held-out user would be
+"chosen" again every day and shut out of every other campaign).
+
+Reruns of a run date are idempotent: history only counts runs before D, the
+run date's rows are replaced in one transaction, and assignments are hashes
+of (salt, customer, campaign).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field
+
+from orchestration.defs.interventions.campaigns import Campaign
+from orchestration.defs.interventions.hashing import bucket_sql, send_id_sql
+from orchestration.defs.interventions.messages import columns_needed, render_messages
+from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
+from orchestration.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
+
+FEATURES_TABLE = "marts.fct_user_features"
+SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
+SCORES_TABLE = "scoring.churn_scores"
+SENDS_TABLE = "delivery.campaign_sends"
+RESPONSES_TABLE = "marts.fct_user_responses"
+DECISIONS_TABLE = "interventions.decisions"
+LIST_TABLE = "interventions.intervention_list"
+DECISIONS_WORK_TABLE = "_interventions_decisions"
+BASE_TABLE = "_interventions_base"
+
+REQUIRED_FEATURE_COLUMNS = (
+    "customer_id",
+    "email",
+    "first_name",
+    "timezone",
+    "marketing_consent",
+    "preferred_local_hour",
+)
+# Deliberately loose: the provider validates for real; this only catches the obviously broken.
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
+
+DECISIONS_DDL = f"""
+create table if not exists {DECISIONS_TABLE} (
+    run_date date not null,
+    customer_id varchar not null,
+    campaign_id varchar not null,
+    outcome varchar not null,
+    reason varchar not null,
+    priority integer not null,
+    churn_probability double
+)"""
+
+LIST_DDL = f"""
+create table if not exists {LIST_TABLE} (
+    send_id varchar not null,
+    run_date date not null,
+    customer_id varchar not null,
+    email varchar not null,
+    first_name varchar,
+    timezone varchar not null,
+    campaign_id varchar not null,
+    variant varchar not null,
+    arm varchar not null,
+    template_id varchar,
+    subject varchar,
+    body varchar,
+    template_data varchar not null,
+    scheduled_send_at_utc timestamptz not null,
+    scheduled_send_at_local varchar not null,
+    priority integer not null,
+    churn_probability double
+)"""
+
+
+class PolicyError(RuntimeError):
+    """The inputs cannot be decided on safely (missing table or column, duplicate customers)."""
+
+
+class PolicyConfig(dg.Config):
+    """Run-time knobs of the policy; defaults follow DESIGN.md (descriptions show in the launchpad)."""
+
+    salt: str = Field(
+        "reengage-v1",
+        description="Hash salt for holdouts and variants; changing it reshuffles every assignment.",
+    )
+    global_holdout_share: float = Field(
+        0.05, description="Share of all users who never receive any campaign."
+    )
+    max_per_day: int = Field(1, description="Messages a user may receive on one local day.")
+    max_per_week: int = Field(
+        3, description="Messages a user may receive in the rolling 7 local days ending D."
+    )
+    default_local_hour: int = Field(10, description="Local send hour when the user has no preferred hour.")
+    send_window_start_hour: int = Field(8, description="First local hour messages may go out.")
+    send_window_end_hour: int = Field(
+        20, description="Local hour from which no message goes out (exclusive)."
+    )
+    default_timezone: str = Field(
+        "UTC", description="IANA zone for users with a missing or unknown timezone."
+    )
+    response_pause_days: int = Field(7, description="Days without messages after a user responded.")
+    counted_send_states: list[str] = Field(
+        ["planned", "in_flight", "accepted", "sent", "delivered"],
+        description="Ledger states that count as a message for caps and cooldowns.",
+    )
+
+    def window(self) -> SendWindow:
+        return SendWindow(self.send_window_start_hour, self.send_window_end_hour, self.default_local_hour)
+
+    def check(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Reject nonsense before it turns into a silent mass send or a mass skip."""
+        try:
+            self.window()
+        except ValueError as error:
+            raise PolicyError(str(error)) from error
+        if not 0 <= self.global_holdout_share < 1:
+            raise PolicyError(f"global_holdout_share must be in [0, 1), got {self.global_holdout_share}")
+        if self.max_per_day < 0 or self.max_per_week < 0 or self.response_pause_days < 0:
+            raise PolicyError("caps and pause days must not be negative")
+        known = con.execute(
+            "select count(*) from pg_timezone_names() where name = ?", [self.default_timezone]
+        )
+        if known.fetchone() != (1,):
+            raise PolicyError(f"default_timezone {self.default_timezone!r} is not an IANA timezone name")
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """What one run decided, without any personal data (fit for logs and Dagster metadata)."""
+
+    run_date: date
+    campaigns: list[str]
+    candidates: int
+    list_rows: int
+    treatment: int
+    holdout: int
+    counts: pd.DataFrame  # campaign_id, outcome, reason, n
+    notes: list[str] = field(default_factory=list)
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether a table or view (dbt may build marts as either) exists in the current database."""
+    schema, name = qualified.split(".")
+    row = con.execute(
+        """
+        select count(*) from (
+            select database_name, schema_name, table_name as name from duckdb_tables()
+            union all
+            select database_name, schema_name, view_name from duckdb_views()
+        ) where database_name = current_database() and schema_name = ? and name = ?""",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Column names of a table, view or temp table, in order."""
+    return [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+
+
+def _date(value: date) -> str:
+    return f"date '{value.isoformat()}'"
+
+
+def _instant(value: datetime) -> str:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return f"timestamptz '{aware.astimezone(UTC).isoformat()}'"
+
+
+def _features_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
+    if not table_exists(con, FEATURES_TABLE):
+        raise PolicyError(f"{FEATURES_TABLE} does not exist; run the dbt models for {run_date} first")
+    columns = table_columns(con, FEATURES_TABLE)
+    missing = [c for c in REQUIRED_FEATURE_COLUMNS if c not in columns]
+    if missing:
+        raise PolicyError(f"{FEATURES_TABLE} lacks column(s) {', '.join(missing)}")
+    # A features table that keeps history is read as of the run date.
+    as_of = next((c for c in ("run_date", "as_of_date") if c in columns), None)
+    where = f" where cast({as_of} as date) = {_date(run_date)}" if as_of else ""
+    sql = f"select * from {FEATURES_TABLE}{where}"
+    rows, customers = con.execute(f"select count(*), count(distinct customer_id) from ({sql})").fetchone()
+    if rows != customers:
+        raise PolicyError(
+            f"{FEATURES_TABLE} has {rows - customers} duplicate customer_id rows for {run_date}"
+        )
+    return sql
+
+
+def _scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
+    if not table_exists(con, SCORES_TABLE):
+        return "select null::varchar as customer_id, null::double as churn_probability where false"
+    # The latest score on or before D: a day's missing scores should not erase the ranking.
+    return f"""
+        select cast(customer_id as varchar) as customer_id, churn_probability
+        from {SCORES_TABLE}
+        where cast(run_date as date) <= {_date(run_date)}
+        qualify row_number() over (
+            partition by customer_id order by run_date desc, model_version desc
+        ) = 1"""
+
+
+def _history_sql(
+    con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]
+) -> str:
+    """Messages of earlier runs: ledger sends plus held-out winners (as if they had been sent)."""
+    low, high = f"{_date(run_date)} - {lookback_days}", _date(run_date)
+    parts: list[str] = []
+    if table_exists(con, SENDS_TABLE):
+        columns = table_columns(con, SENDS_TABLE)
+        missing = [
+            c for c in ("send_id", "run_date", "customer_id", "campaign_id", "state") if c not in columns
+        ]
+        if missing:
+            # Fail closed: without a usable history caps and cooldowns cannot be enforced.
+            raise PolicyError(f"{SENDS_TABLE} lacks column(s) {', '.join(missing)}")
+        reached = "cast(accepted_at as timestamptz)" if "accepted_at" in columns else "null::timestamptz"
+        state_list = ", ".join(sql_literal(s) for s in states) or "null"
+        parts.append(f"""
+            select cast(send_id as varchar) as send_id, cast(customer_id as varchar) as customer_id,
+                   cast(campaign_id as varchar) as campaign_id, cast(run_date as date) as run_date,
+                   {reached} as reached_at
+            from {SENDS_TABLE}
+            where state in ({state_list})
+              and cast(run_date as date) >= {low} and cast(run_date as date) < {high}""")
+    if table_exists(con, LIST_TABLE):
+        parts.append(f"""
+            select send_id, customer_id, campaign_id, run_date, scheduled_send_at_utc as reached_at
+            from {LIST_TABLE}
+            where arm = 'holdout' and run_date >= {low} and run_date < {high}""")
+    if not parts:
+        return (
+            "select null::varchar as send_id, null::varchar as customer_id, null::varchar as campaign_id,"
+            " null::date as run_date, null::timestamptz as reached_at where false"
+        )
+    return "\nunion all\n".join(parts)
+
+
+def _paused_sql(con: duckdb.DuckDBPyConnection, run_date: date, days: int, notes: list[str]) -> str:
+    empty = "select null::varchar as customer_id where false"
+    if not table_exists(con, RESPONSES_TABLE):
+        notes.append(f"pause after response skipped: {RESPONSES_TABLE} does not exist")
+        return empty
+    columns = table_columns(con, RESPONSES_TABLE)
+    if not {"customer_id", "responded_at"} <= set(columns):
+        notes.append(f"pause after response skipped: {RESPONSES_TABLE} lacks customer_id/responded_at")
+        return empty
+    return f"""
+        select distinct cast(customer_id as varchar) as customer_id
+        from {RESPONSES_TABLE}
+        where cast(responded_at as date) > {_date(run_date)} - {days}
+          and cast(responded_at as date) <= {_date(run_date)}"""
+
+
+# --- candidates ------------------------------------------------------------------------
+
+
+def _variant_sql(campaign: Campaign, salt: str) -> str:
+    """Pick a variant by cumulative weight from a hash of (salt, customer, campaign)."""
+    draw = bucket_sql(sql_literal(salt), "'variant'", "customer_id", sql_literal(campaign.id))
+    total = sum(v.weight for v in campaign.variants)
+    cases, running = [], 0.0
+    for variant in campaign.variants[:-1]:
+        running += variant.weight
+        cases.append(f"when {draw} < {running / total!r} then {sql_literal(variant.name)}")
+    last = sql_literal(campaign.variants[-1].name)
+    return f"case {' '.join(cases)} else {last} end" if cases else last
+
+
+def candidates_sql(campaigns: Sequence[Campaign], salt: str) -> str:
+    """One row per (customer, enabled campaign) whose trigger and audience hold."""
+    selects = [
+        f"""
+        select customer_id,
+               {sql_literal(c.id)} as campaign_id,
+               {c.priority} as priority,
+               {c.holdout_share!r} as holdout_share,
+               {c.cooldown_days} as cooldown_days,
+               {_variant_sql(c, salt)} as variant
+        from base
+        where ({trigger_sql(c.trigger)}) and ({audience_sql(c.audience)})"""
+        for c in campaigns
+        if c.enabled
+    ]
+    if not selects:
+        return (
+            "select null::varchar as customer_id, null::varchar as campaign_id,"
+            " null::integer as priority, null::double as holdout_share,"
+            " null::integer as cooldown_days, null::varchar as variant where false"
+        )
+    return "\nunion all\n".join(selects)
+
+
+def base_sql(con: duckdb.DuckDBPyConnection, run_date: date, config: PolicyConfig) -> str:
+    """Features as of D with the churn score, a valid IANA send zone and a match key for the email."""
+    features = _features_sql(con, run_date)  # checks the table first
+    columns = table_columns(con, FEATURES_TABLE)
+    shadowed = [c for c in ("churn_probability", "send_timezone", "email_key") if c in columns]
+    exclude = f" exclude ({', '.join(shadowed)})" if shadowed else ""
+    return f"""
+with
+features as ({features}),
+scores as ({_scores_sql(con, run_date)}),
+zones as (
+    -- Matched case-insensitively; unknown or missing zones fall back to the configured default.
+    select lower(name) as zone_key, min(name) as zone from pg_timezone_names() group by 1
+)
+select f.*{exclude} replace (cast(f.customer_id as varchar) as customer_id),
+       s.churn_probability,
+       coalesce(z.zone, {sql_literal(config.default_timezone)}) as send_timezone,
+       nullif(lower(trim(f.email)), '') as email_key
+from features f
+left join scores s on s.customer_id = cast(f.customer_id as varchar)
+left join zones z on z.zone_key = lower(trim(f.timezone))"""
+
+
+def decisions_sql(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    campaigns: Sequence[Campaign],
+    config: PolicyConfig,
+    notes: list[str],
+) -> str:
+    """The whole decision as one query (one row per candidate, work columns included)."""
+    d = _date(run_date)
+    lookback = max([7, *(c.cooldown_days for c in campaigns if c.enabled)])
+    salt = sql_literal(config.salt)
+    suppressions = f"""
+        select lower(trim(email)) as email_key,
+               arg_min(coalesce(nullif(regexp_replace(lower(trim(reason)), '[^a-z0-9]+', '_', 'g'), ''),
+                                'unspecified'),
+                       first_suppressed_at) as reason
+        from {SUPPRESSIONS_TABLE}
+        where email is not null
+        group by 1"""
+    return f"""
+with
+base as (select * from {BASE_TABLE}),
+suppressions as ({suppressions}),
+sends as ({_history_sql(con, run_date, lookback, config.counted_send_states)}),
+history as (
+    select h.customer_id, h.campaign_id, h.run_date,
+           coalesce(cast(timezone(b.send_timezone, h.reached_at) as date), h.run_date) as local_day
+    from sends h
+    left join base b on b.customer_id = h.customer_id
+    qualify row_number() over (partition by h.send_id order by h.reached_at nulls last) = 1
+),
+caps as (
+    select customer_id,
+           count(*) filter (where local_day = {d}) as sent_today,
+           count(*) filter (where local_day between {d} - 6 and {d}) as sent_week
+    from history
+    group by 1
+),
+last_sent as (
+    select customer_id, campaign_id, max(run_date) as last_run_date from history group by 1, 2
+),
+paused as ({_paused_sql(con, run_date, config.response_pause_days, notes)}),
+candidates as ({candidates_sql(campaigns, config.salt)}),
+checked as (
+    select c.*,
+           b.churn_probability,
+           case
+               when not coalesce(b.marketing_consent, false) then 'suppressed:no_consent'
+               when s.reason is not null then 'suppressed:' || s.reason
+               when b.email_key is null then 'suppressed:missing_email'
+               when not regexp_full_match(b.email_key, '{EMAIL_PATTERN}') then 'suppressed:invalid_email'
+               when {bucket_sql(salt, "'global'", "c.customer_id")} < {config.global_holdout_share!r}
+                   then 'global_holdout'
+               when coalesce(k.sent_today, 0) >= {config.max_per_day}
+                 or coalesce(k.sent_week, 0) >= {config.max_per_week} then 'frequency_cap'
+               when l.last_run_date > {d} - c.cooldown_days then 'cooldown'
+               when p.customer_id is not null then 'paused_after_response'
+           end as blocked_reason,
+           {bucket_sql(salt, "'holdout'", "c.customer_id", "c.campaign_id")} < c.holdout_share as in_holdout
+    from candidates c
+    join base b on b.customer_id = c.customer_id
+    left join suppressions s on s.email_key = b.email_key
+    left join caps k on k.customer_id = c.customer_id
+    left join last_sent l on l.customer_id = c.customer_id and l.campaign_id = c.campaign_id
+    left join paused p on p.customer_id = c.customer_id
+),
+ranked as (
+    select *,
+           row_number() over (
+               partition by customer_id, blocked_reason is null
+               order by priority, churn_probability desc nulls last, campaign_id
+           ) as rank_in_user
+    from checked
+),
+final as (
+    select {d} as run_date,
+           customer_id,
+           campaign_id,
+           coalesce(
+               blocked_reason,
+               case when rank_in_user > 1 then 'lower_priority'
+                    when in_holdout then 'campaign_holdout'
+                    else 'chosen' end
+           ) as reason,
+           priority,
+           churn_probability,
+           variant,
+           in_holdout
+    from ranked
+)
+select run_date,
+       customer_id,
+       campaign_id,
+       case when reason = 'campaign_holdout' then 'holdout' else split_part(reason, ':', 1) end as outcome,
+       reason,
+       priority,
+       churn_probability,
+       variant,
+       case when reason = 'chosen' then 'treatment' when reason = 'campaign_holdout' then 'holdout' end as arm
+from final"""
+
+
+# --- messages --------------------------------------------------------------------------
+
+CHOSEN_TABLE = "_interventions_chosen"
+RENDERED_VIEW = "_interventions_rendered"
+
+
+def _materialise_chosen(
+    con: duckdb.DuckDBPyConnection, run_date: date, now: datetime, config: PolicyConfig
+) -> None:
+    """Chosen rows (both arms) with every features column, send id and scheduled time."""
+    decision_columns = {c for c, *_ in con.execute(f"describe {DECISIONS_WORK_TABLE}").fetchall()}
+    shadowed = sorted((decision_columns | {"email"}) & set(table_columns(con, BASE_TABLE)))
+    scheduled = scheduled_utc_sql(
+        "b.send_timezone", "b.preferred_local_hour", _date(run_date), _instant(now), config.window()
+    )
+    con.execute(f"""
+        create or replace temp table {CHOSEN_TABLE} as
+        with chosen as (
+            select d.*, trim(b.email) as email, b.* exclude ({", ".join(shadowed)}),
+                   {send_id_sql("d.customer_id", "d.campaign_id", "d.run_date")} as send_id,
+                   {scheduled} as scheduled_send_at_utc
+            from {DECISIONS_WORK_TABLE} d
+            join {BASE_TABLE} b on b.customer_id = d.customer_id
+            where d.arm is not null
+        )
+        select *, {local_text_sql("send_timezone", "scheduled_send_at_utc")} as scheduled_send_at_local
+        from chosen
+        order by campaign_id, customer_id""")
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def decide(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    campaigns: Sequence[Campaign],
+    config: PolicyConfig | None = None,
+    notes: list[str] | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """Compute every decision into a temp table without writing the warehouse (dry runs use this)."""
+    config = config or PolicyConfig()
+    config.check(con)
+    notes = notes if notes is not None else []
+    con.execute("set timezone = 'UTC'")
+    if not table_exists(con, SUPPRESSIONS_TABLE):
+        # Fail closed: without the suppression list nobody may be mailed.
+        raise PolicyError(f"{SUPPRESSIONS_TABLE} does not exist; refusing to decide without suppressions")
+    con.execute(f"create or replace temp table {BASE_TABLE} as {base_sql(con, run_date, config)}")
+    sql = decisions_sql(con, run_date, campaigns, config, notes)
+    con.execute(f"create or replace temp table {DECISIONS_WORK_TABLE} as {sql}")
+    return con.table(DECISIONS_WORK_TABLE)
+
+
+def run_policy(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    campaigns: Sequence[Campaign],
+    config: PolicyConfig | None = None,
+    now: datetime | None = None,
+) -> PolicyRun:
+    """Decide, render and schedule the run date's messages and replace its rows in one transaction."""
+    config = config or PolicyConfig()
+    now = now or datetime.now(UTC)
+    notes: list[str] = []
+    decide(con, run_date, campaigns, config, notes)
+    _materialise_chosen(con, run_date, now, config)
+
+    wanted = columns_needed(campaigns, table_columns(con, CHOSEN_TABLE))
+    cursor = con.execute(f"select {', '.join(wanted)} from {CHOSEN_TABLE}")
+    rows = (dict(zip(wanted, values, strict=True)) for values in cursor.fetchall())
+    messages, failures = render_messages(rows, campaigns)
+    if failures:
+        _record_render_failures(con, failures)
+        notes.append(f"{len(failures)} message(s) failed to render and were not listed")
+
+    con.register(RENDERED_VIEW, messages)
+    try:
+        _write(con, run_date)
+    finally:
+        con.unregister(RENDERED_VIEW)
+    return _summarise(con, run_date, campaigns, notes)
+
+
+def _record_render_failures(con: duckdb.DuckDBPyConnection, failures: list[tuple[str, str, str]]) -> None:
+    """A template that breaks on one user's data must not stop everyone else's messages."""
+    frame = pa.Table.from_pylist(
+        [{"customer_id": c, "campaign_id": k, "error": e} for c, k, e in failures],
+        schema=pa.schema(
+            [("customer_id", pa.string()), ("campaign_id", pa.string()), ("error", pa.string())]
+        ),
+    )
+    con.register("_interventions_render_failures", frame)
+    try:
+        con.execute(f"""
+            update {DECISIONS_WORK_TABLE} d
+            set outcome = 'render_error', reason = 'render_error:' || f.error, arm = null
+            from _interventions_render_failures f
+            where d.customer_id = f.customer_id and d.campaign_id = f.campaign_id""")
+    finally:
+        con.unregister("_interventions_render_failures")
+
+
+def _write(con: duckdb.DuckDBPyConnection, run_date: date) -> None:
+    """Replace the run date's decisions and list together, or neither."""
+    d = _date(run_date)
+    con.execute("begin transaction")
+    try:
+        con.execute("create schema if not exists interventions")
+        con.execute(DECISIONS_DDL)
+        con.execute(LIST_DDL)
+        con.execute(f"delete from {DECISIONS_TABLE} where run_date = {d}")
+        con.execute(f"""
+            insert into {DECISIONS_TABLE}
+            select run_date, customer_id, campaign_id, outcome, reason, priority, churn_probability
+            from {DECISIONS_WORK_TABLE}
+            order by campaign_id, customer_id""")
+        con.execute(f"delete from {LIST_TABLE} where run_date = {d}")
+        con.execute(f"""
+            insert into {LIST_TABLE}
+            select c.send_id, c.run_date, c.customer_id, c.email, c.first_name, c.send_timezone,
+                   c.campaign_id, c.variant, c.arm, m.template_id, m.subject, m.body, m.template_data,
+                   c.scheduled_send_at_utc, c.scheduled_send_at_local, c.priority, c.churn_probability
+            from {CHOSEN_TABLE} c
+            join {RENDERED_VIEW} m on m.send_id = c.send_id
+            order by c.campaign_id, c.customer_id""")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _summarise(
+    con: duckdb.DuckDBPyConnection, run_date: date, campaigns: Sequence[Campaign], notes: list[str]
+) -> PolicyRun:
+    counts = con.execute(f"""
+        select campaign_id, outcome, reason, count(*) as n
+        from {DECISIONS_WORK_TABLE}
+        group by all
+        order by campaign_id, reason""").df()
+    arms = dict(
+        con.execute(
+            f"select arm, count(*) from {LIST_TABLE} where run_date = {_date(run_date)} group by 1"
+        ).fetchall()
+    )
+    return PolicyRun(
+        run_date=run_date,
+        campaigns=[c.id for c in campaigns if c.enabled],
+        candidates=int(counts["n"].sum()) if len(counts) else 0,
+        list_rows=int(sum(arms.values())),
+        treatment=int(arms.get("treatment", 0)),
+        holdout=int(arms.get("holdout", 0)),
+        counts=counts,
+        notes=notes,
+    )

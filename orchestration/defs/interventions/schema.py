@@ -1,0 +1,198 @@
+"""The shape of a campaign file and of the features table campaigns are written against.
+
+Kept apart from the loader so the contract an analyst writes to is one
+readable page: the JSON Schema below rejects structural mistakes (unknown or
+missing fields, wrong types, out-of-range numbers) and the column list lets
+the loader check SQL predicates, template variables and data mappings against
+`marts.fct_user_features` before anything runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Columns of `marts.fct_user_features` (one row per customer as of the run date)
+# with their DuckDB types. Predicates and templates may use any of them.
+FEATURE_COLUMNS: dict[str, str] = {
+    "customer_id": "varchar",
+    "email": "varchar",
+    "first_name": "varchar",
+    "country": "varchar",
+    "timezone": "varchar",
+    "plan": "varchar",
+    "lifetime_value": "double",
+    "marketing_consent": "boolean",
+    "signup_at": "timestamptz",
+    "tenure_days": "integer",
+    "days_since_last_active": "integer",
+    "dormancy_stage": "varchar",
+    "is_at_risk": "boolean",
+    "active_actions_7d": "integer",
+    "active_actions_prior_28d": "integer",
+    "activity_trend": "double",
+    "sessions_28d": "integer",
+    "events_28d": "integer",
+    "purchases_90d": "integer",
+    "revenue_90d": "double",
+    "recency_score": "integer",
+    "frequency_score": "integer",
+    "monetary_score": "integer",
+    "favourite_category": "varchar",
+    "preferred_local_hour": "integer",
+    "cart_abandoned": "boolean",
+    "browse_abandoned": "boolean",
+    "category_enthusiast": "boolean",
+    "enthusiast_category": "varchar",
+    "is_new_user": "boolean",
+    "segment": "varchar",
+    "is_high_value": "boolean",
+}
+
+# Joined onto every features row by the policy engine (null when no score exists).
+SCORE_COLUMNS: dict[str, str] = {"churn_probability": "double"}
+
+# Extra names a template can use besides the columns above and its own data.
+MESSAGE_VARIABLES: frozenset[str] = frozenset({"campaign_id", "variant", "run_date", "send_id"})
+
+SEGMENTS = ["new", "engaged", "high_value", "at_risk", "dormant", "lapsed"]
+DORMANCY_STAGES = ["active", "cooling", "dormant", "lapsed"]
+# The behaviour flags of DESIGN.md plus the two boolean risk/value markers, so a
+# trigger such as "at risk and high value" needs no hand-written SQL.
+FLAGS = [
+    "cart_abandoned",
+    "browse_abandoned",
+    "category_enthusiast",
+    "is_new_user",
+    "is_at_risk",
+    "is_high_value",
+]
+
+
+def _one_or_many(values: list[str]) -> dict[str, Any]:
+    """A single enum value or a non-empty list of them (YAML reads better both ways)."""
+    return {
+        "oneOf": [
+            {"type": "string", "enum": values},
+            {
+                "type": "array",
+                "items": {"type": "string", "enum": values},
+                "minItems": 1,
+                "uniqueItems": True,
+            },
+        ]
+    }
+
+
+_NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
+_SCALAR = {"type": ["string", "number", "boolean", "null"]}
+_SENDGRID_TEMPLATE_ID = {"type": "string", "pattern": "^d-[0-9a-fA-F]{32}$"}
+
+CAMPAIGN_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Re-engagement campaign",
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "description",
+        "trigger",
+        "channel",
+        "template",
+        "priority",
+        "holdout_share",
+        "cooldown_days",
+    ],
+    "properties": {
+        "id": _NAME,
+        "description": {"type": "string", "minLength": 1},
+        "enabled": {"type": "boolean"},
+        "trigger": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {
+                "segment": _one_or_many(SEGMENTS),
+                "flag": _one_or_many(FLAGS),
+                "dormancy_stage": _one_or_many(DORMANCY_STAGES),
+                "min_churn_score": {"type": "number", "minimum": 0, "maximum": 1},
+                "sql": {"type": "string", "minLength": 1},
+            },
+        },
+        "audience": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "countries": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
+                "plans": {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
+                "segments": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": SEGMENTS},
+                    "minItems": 1,
+                    "uniqueItems": True,
+                },
+                "min_lifetime_value": {"type": "number", "minimum": 0},
+                "max_lifetime_value": {"type": "number", "minimum": 0},
+                "min_tenure_days": {"type": "integer", "minimum": 0},
+            },
+        },
+        "channel": {"type": "string", "enum": ["email"]},
+        "template": {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {
+                "sendgrid_template_id": _SENDGRID_TEMPLATE_ID,
+                "subject": {"type": "string", "minLength": 1},
+                "body": {"type": "string", "minLength": 1},
+                "format": {"type": "string", "enum": ["html", "text"]},
+                "data": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "additionalProperties": {"type": "string"},
+                },
+                "constants": {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "additionalProperties": _SCALAR,
+                },
+            },
+        },
+        "variants": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "weight"],
+                "properties": {
+                    "name": _NAME,
+                    "weight": {"type": "number", "exclusiveMinimum": 0},
+                    "control": {"type": "boolean"},
+                    "data": {
+                        "type": "object",
+                        "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                        "additionalProperties": _SCALAR,
+                    },
+                    "subject": {"type": "string", "minLength": 1},
+                    "body": {"type": "string", "minLength": 1},
+                    "sendgrid_template_id": _SENDGRID_TEMPLATE_ID,
+                },
+            },
+        },
+        "holdout_share": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "priority": {"type": "integer", "minimum": 0},
+        "cooldown_days": {"type": "integer", "minimum": 0},
+        "attribution_window_days": {"type": "integer", "minimum": 1, "maximum": 90},
+        "target_event": {"type": "string", "minLength": 1},
+    },
+}

@@ -1,0 +1,11 @@
+"""Demo-world generator: realistic, deterministic landing exports and the ground truth behind them.
+
+``generate_world(home, customers=..., days=..., end_date=..., seed=...)`` writes
+``home/landing/{customers,events,email_events}/...`` and
+``home/truth/user_truth.parquet``; ``python -m orchestration.demo`` does the same
+from the command line. See ``world`` for the overview.
+"""
+
+from orchestration.demo.world import WorldSummary, generate_world
+
+__all__ = ["WorldSummary", "generate_world"]

@@ -1,0 +1,202 @@
+"""SendGrid Event Webhook history of the legacy weekly newsletter, as the provider exports it.
+
+Before the pipeline existed the company mailed a ``legacy_newsletter`` every
+Tuesday at 14:00 UTC to list members who consent, excluding anyone who had
+unsubscribed or reported spam. Per message: ``processed`` within an hour of the
+send, then ``dropped`` (address bounced before: the old tool kept mailing it),
+``bounce`` (a dead mailbox, first time), or ``delivered`` (a few after a
+``deferred``); then ``open`` with the customer's true open rate (some open
+twice), ``click`` given open, ``unsubscribe``/``group_unsubscribe`` and
+``spamreport`` with their true rates. Responses land within six days, so
+every message's events are known before the next send. An ``unsubscribe``
+also withdraws marketing consent in the CRM the same day.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from orchestration.demo.clock import DAY_MS, HOUR_MS, MINUTE_MS, Window
+from orchestration.demo.population import Population
+from orchestration.demo.strings import token_codes
+
+CAMPAIGN_ID = "legacy_newsletter"
+SEND_WEEKDAY = 1  # Tuesday
+SEND_HOUR = 14
+VARIANTS = ("a", "b")
+EMAIL_EVENTS = (
+    "processed",
+    "delivered",
+    "open",
+    "click",
+    "bounce",
+    "dropped",
+    "deferred",
+    "spamreport",
+    "unsubscribe",
+    "group_unsubscribe",
+)
+PROCESSED, DELIVERED, OPEN, CLICK, BOUNCE, DROPPED, DEFERRED, SPAMREPORT, UNSUBSCRIBE, GROUP_UNSUBSCRIBE = (
+    range(10)
+)
+REASONS = ("550 5.1.1 The email account that you tried to reach does not exist.", "Bounced Address")
+BOUNCE_REASON, DROPPED_REASON = 0, 1
+MAX_RESPONSE_MS = 6 * DAY_MS - 1
+
+
+@dataclass
+class EmailBatch:
+    """Webhook events as codes; ids are kept as ASCII code matrices so duplicates copy them."""
+
+    cust: np.ndarray  # int32
+    event: np.ndarray  # int8 index into EMAIL_EVENTS
+    ts_ms: np.ndarray  # int64
+    reason: np.ndarray  # int8 index into REASONS, -1 for none
+    run_day: np.ndarray  # int32 day index of the send
+    variant: np.ndarray  # int8
+    message_id: np.ndarray  # (n, 38) uint8
+    send_id: np.ndarray  # (n, 32) uint8
+    event_id: np.ndarray  # (n, 22) uint8
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    def take(self, index: np.ndarray) -> EmailBatch:
+        return EmailBatch(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(batches: list[EmailBatch]) -> EmailBatch:
+        return EmailBatch(
+            **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(EmailBatch)}
+        )
+
+    @staticmethod
+    def empty() -> EmailBatch:
+        return EmailBatch(
+            cust=np.zeros(0, np.int32),
+            event=np.zeros(0, np.int8),
+            ts_ms=np.zeros(0, np.int64),
+            reason=np.zeros(0, np.int8),
+            run_day=np.zeros(0, np.int32),
+            variant=np.zeros(0, np.int8),
+            message_id=np.zeros((0, 38), np.uint8),
+            send_id=np.zeros((0, 32), np.uint8),
+            event_id=np.zeros((0, 22), np.uint8),
+        )
+
+
+def _hex_codes(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+    return np.frombuffer(b"0123456789abcdef", np.uint8)[rng.integers(0, 16, size=(n, width))]
+
+
+def _delay(rng: np.random.Generator, n: int, median_ms: float, sigma: float) -> np.ndarray:
+    return np.minimum(rng.lognormal(np.log(median_ms), sigma, n), MAX_RESPONSE_MS / 2).astype(np.int64)
+
+
+class Newsletter:
+    """Sends on Tuesdays, buffers each message's future events by the UTC day they happen."""
+
+    def __init__(self, pop: Population, window: Window) -> None:
+        self.pop = pop
+        self.window = window
+        self.suppressed = np.zeros(pop.n, bool)  # unsubscribed or reported spam
+        self.bounced = np.zeros(pop.n, bool)
+        self.pending: dict[int, list[EmailBatch]] = defaultdict(list)
+        self.consent_withdrawals: dict[int, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+        self.messages = 0
+
+    def is_send_day(self, k: int) -> bool:
+        return self.window.day(k).weekday() == SEND_WEEKDAY
+
+    def send(self, rng: np.random.Generator, k: int, consent: np.ndarray) -> None:
+        """Mail every eligible member on day k and schedule the resulting webhook events."""
+        pop = self.pop
+        send_ms = self.window.day_ms(k) + SEND_HOUR * HOUR_MS
+        eligible = pop.newsletter_member & consent & (pop.signup_ms < send_ms) & ~self.suppressed
+        rec = np.flatnonzero(eligible).astype(np.int32)
+        m = len(rec)
+        self.messages += m
+        processed = send_ms + rng.integers(0, HOUR_MS, m)
+        dropped = self.bounced[rec]
+        bounce = ~dropped & pop.dead_mailbox[rec]
+        ok = ~dropped & ~bounce
+        deferred = ok & (rng.random(m) < 0.02)
+        delivered = processed + np.where(
+            deferred, rng.integers(5 * MINUTE_MS, 90 * MINUTE_MS, m), rng.integers(1000, 20_000, m)
+        )
+        open_rate = pop.open_rate[rec]
+        opened = ok & (rng.random(m) < open_rate)
+        opened_at = delivered + _delay(rng, m, 2.5 * HOUR_MS, 1.3)
+        reopened = opened & (rng.random(m) < 0.25)
+        reopened_at = opened_at + _delay(rng, m, 6 * HOUR_MS, 1.0)
+        clicked = opened & (rng.random(m) < pop.click_rate[rec] / open_rate)
+        clicked_at = opened_at + _delay(rng, m, 40_000, 1.0)
+        unsub = ok & (rng.random(m) < pop.unsubscribe_rate[rec])
+        group = rng.random(m) < 0.3
+        unsub_at = np.minimum(
+            np.where(opened, opened_at, delivered) + _delay(rng, m, 60_000, 1.0), send_ms + MAX_RESPONSE_MS
+        )
+        spam = ok & (rng.random(m) < pop.spam_rate[rec])
+        spam_at = delivered + _delay(rng, m, 3 * HOUR_MS, 1.0)
+
+        parts = [
+            (np.ones(m, bool), PROCESSED, processed, -1),
+            (dropped, DROPPED, processed + 500, DROPPED_REASON),
+            (bounce, BOUNCE, processed + rng.integers(1000, 30_000, m), BOUNCE_REASON),
+            (deferred, DEFERRED, processed + 2000, -1),
+            (ok, DELIVERED, delivered, -1),
+            (opened, OPEN, opened_at, -1),
+            (reopened, OPEN, reopened_at, -1),
+            (clicked, CLICK, clicked_at, -1),
+            (unsub & ~group, UNSUBSCRIBE, unsub_at, -1),
+            (unsub & group, GROUP_UNSUBSCRIBE, unsub_at, -1),
+            (spam, SPAMREPORT, spam_at, -1),
+        ]
+        who = np.concatenate([np.flatnonzero(mask) for mask, *_ in parts])
+        sizes = [int(mask.sum()) for mask, *_ in parts]
+        event = np.repeat(np.array([p[1] for p in parts], np.int8), sizes)
+        ts = np.minimum(np.concatenate([p[2][p[0]] for p in parts]), send_ms + MAX_RESPONSE_MS)
+        reason = np.repeat(np.array([p[3] for p in parts], np.int8), sizes)
+        message_id = token_codes(rng, m, 22, suffix=b".filterdrecv-1.0")
+        send_id = _hex_codes(rng, m, 32)
+        variant = rng.integers(0, len(VARIANTS), m).astype(np.int8)
+        batch = EmailBatch(
+            cust=rec[who],
+            event=event,
+            ts_ms=ts,
+            reason=reason,
+            run_day=np.full(len(who), k, np.int32),
+            variant=variant[who],
+            message_id=message_id[who],
+            send_id=send_id[who],
+            event_id=token_codes(rng, len(who), 22),
+        )
+        day = (ts - self.window.start_ms) // DAY_MS
+        for d in np.unique(day[day < self.window.days]):
+            self.pending[int(d)].append(batch.take(np.flatnonzero(day == d)))
+
+        self.bounced[rec[bounce]] = True
+        self.suppressed[rec[unsub | spam]] = True
+        real_unsub = unsub & ~group
+        unsub_day = (unsub_at - self.window.start_ms) // DAY_MS
+        for d in np.unique(unsub_day[real_unsub & (unsub_day < self.window.days)]):
+            chosen = real_unsub & (unsub_day == d)
+            self.consent_withdrawals[int(d)].append((rec[chosen], unsub_at[chosen] // 1000 * 1000))
+
+    def withdrawals_on(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(customer index, epoch ms) of newsletter unsubscribes on day k, for the CRM."""
+        found = self.consent_withdrawals.pop(k, [])
+        if not found:
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
+        return np.concatenate([c for c, _ in found]), np.concatenate([t for _, t in found])
+
+    def events_on(self, k: int) -> EmailBatch:
+        """Every webhook event whose timestamp falls on day k, in time order."""
+        batches = self.pending.pop(k, [])
+        if not batches:
+            return EmailBatch.empty()
+        batch = EmailBatch.concat(batches)
+        return batch.take(np.argsort(batch.ts_ms // 1000, kind="stable"))

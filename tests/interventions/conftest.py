@@ -1,0 +1,147 @@
+"""Hand-built warehouses for the policy tests: features, suppressions, scores and send history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.defs.interventions.campaigns import Audience, Campaign, Template, Trigger, Variant
+from orchestration.defs.interventions.schema import FEATURE_COLUMNS
+
+DEFAULT_USER: dict[str, Any] = {
+    "email": None,  # filled from customer_id
+    "first_name": "Ada",
+    "country": "US",
+    "timezone": "UTC",
+    "plan": "free",
+    "lifetime_value": 50.0,
+    "marketing_consent": True,
+    "signup_at": datetime(2024, 1, 1),
+    "tenure_days": 400,
+    "days_since_last_active": 1,
+    "dormancy_stage": "active",
+    "is_at_risk": False,
+    "active_actions_7d": 3,
+    "active_actions_prior_28d": 12,
+    "activity_trend": 1.0,
+    "sessions_28d": 4,
+    "events_28d": 40,
+    "purchases_90d": 1,
+    "revenue_90d": 20.0,
+    "recency_score": 3,
+    "frequency_score": 3,
+    "monetary_score": 3,
+    "favourite_category": "books",
+    "preferred_local_hour": None,
+    "cart_abandoned": False,
+    "browse_abandoned": False,
+    "category_enthusiast": False,
+    "enthusiast_category": None,
+    "is_new_user": False,
+    "segment": "engaged",
+    "is_high_value": False,
+}
+
+
+def user(customer_id: str, **overrides: Any) -> dict[str, Any]:
+    row = {"customer_id": customer_id, **DEFAULT_USER, **overrides}
+    if "email" not in overrides:
+        row["email"] = f"{customer_id}@example.com"
+    return row
+
+
+def write_features(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Replace marts.fct_user_features with `rows` (typed as the contract says)."""
+    frame = pd.DataFrame(
+        [[row[name] for name in FEATURE_COLUMNS] for row in rows], columns=list(FEATURE_COLUMNS)
+    )
+    con.execute("create schema if not exists marts")
+    columns = ", ".join(f'"{name}" {kind}' for name, kind in FEATURE_COLUMNS.items())
+    con.execute(f"create or replace table marts.fct_user_features ({columns})")
+    con.register("features_frame", frame)
+    con.execute("insert into marts.fct_user_features select * from features_frame")
+    con.unregister("features_frame")
+
+
+def write_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str]] = ()) -> None:
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.fct_email_suppressions"
+        " (email varchar, reason varchar, first_suppressed_at timestamptz)"
+    )
+    for email, reason in rows:
+        con.execute(
+            "insert into marts.fct_email_suppressions values (?, ?, timestamptz '2024-06-01 00:00:00+00')",
+            [email, reason],
+        )
+
+
+def write_scores(con: duckdb.DuckDBPyConnection, run_date: date, scores: dict[str, float]) -> None:
+    con.execute("create schema if not exists scoring")
+    con.execute(
+        "create table if not exists scoring.churn_scores"
+        " (customer_id varchar, run_date date, churn_probability double, model_version varchar)"
+    )
+    con.executemany(
+        "insert into scoring.churn_scores values (?, ?, ?, 'v1')",
+        [[customer, run_date, p] for customer, p in scores.items()],
+    )
+
+
+def record_sends(con: duckdb.DuckDBPyConnection, run_date: date, state: str = "accepted") -> int:
+    """Copy the run date's treatment rows into delivery.campaign_sends, as delivery would."""
+    con.execute("create schema if not exists delivery")
+    con.execute(
+        "create table if not exists delivery.campaign_sends (send_id varchar, run_date date,"
+        " customer_id varchar, campaign_id varchar, variant varchar, state varchar, accepted_at timestamptz)"
+    )
+    con.execute(
+        "insert into delivery.campaign_sends"
+        " select send_id, run_date, customer_id, campaign_id, variant, ?, scheduled_send_at_utc"
+        " from interventions.intervention_list where run_date = ? and arm = 'treatment'",
+        [state, run_date],
+    )
+    return con.execute(
+        "select count(*) from delivery.campaign_sends where run_date = ?", [run_date]
+    ).fetchone()[0]
+
+
+def make_campaign(
+    campaign_id: str,
+    priority: int = 10,
+    *,
+    trigger: Trigger | None = None,
+    audience: Audience | None = None,
+    holdout_share: float = 0.0,
+    cooldown_days: int = 0,
+    variants: Sequence[Variant] = (Variant("control", 1.0, control=True),),
+    template: Template | None = None,
+    enabled: bool = True,
+) -> Campaign:
+    return Campaign(
+        id=campaign_id,
+        description=f"test campaign {campaign_id}",
+        trigger=trigger or Trigger(sql="true"),
+        audience=audience or Audience(),
+        channel="email",
+        template=template or Template(subject="Hi {{ first_name }}", body="<p>{{ campaign_id }}</p>"),
+        variants=tuple(variants),
+        holdout_share=holdout_share,
+        priority=priority,
+        cooldown_days=cooldown_days,
+        enabled=enabled,
+    )
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute("set timezone = 'UTC'")
+    write_suppressions(connection)
+    yield connection
+    connection.close()

@@ -1,0 +1,129 @@
+"""The `intervention_list` asset: one partition per run date, readable metadata, no personal data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.defs.interventions.assets import intervention_list, preview
+from orchestration.warehouse import WarehouseResource
+
+from .conftest import user, write_features, write_suppressions
+
+PARTITION = "2025-03-10"
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> WarehouseResource:
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    write_suppressions(con, [("suppressed@example.com", "bounce")])
+    write_features(
+        con,
+        [
+            user("cart", cart_abandoned=True, email="secret.cart@example.com"),
+            user("new", is_new_user=True, first_name="Noor", timezone="Europe/Berlin"),
+            user("dormant", dormancy_stage="dormant", segment="dormant", tenure_days=100),
+            user("vip", is_at_risk=True, is_high_value=True, lifetime_value=900.0, cart_abandoned=True),
+            user("suppressed", cart_abandoned=True),
+            user("browse", browse_abandoned=True, marketing_consent=False),
+        ],
+    )
+    con.close()
+    return WarehouseResource(path=str(path))
+
+
+def materialize(warehouse: WarehouseResource, **config: object) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [intervention_list],
+        partition_key=PARTITION,
+        resources={"warehouse": warehouse},
+        run_config={"ops": {"intervention_list": {"config": config}}} if config else None,
+        raise_on_error=False,
+    )
+
+
+def test_the_asset_writes_the_days_list_with_the_shipped_campaigns(warehouse: WarehouseResource) -> None:
+    result = materialize(warehouse, global_holdout_share=0.0)
+    assert result.success
+    metadata = result.asset_materializations_for_node("intervention_list")[0].metadata
+    with duckdb.connect(warehouse.path) as con:
+        listed = dict(
+            con.execute("select customer_id, campaign_id from interventions.intervention_list").fetchall()
+        )
+        counts = preview(con, date.fromisoformat(PARTITION))
+    assert listed == {
+        "cart": "cart_abandonment",
+        "new": "welcome_onboarding",
+        "dormant": "dormant_win_back",
+        "vip": "at_risk_concierge",  # outranks its own abandoned cart
+    }
+    assert metadata["dagster/row_count"].value == 4
+    assert metadata["candidates"].value == int(counts["n"].sum()) == 7
+    table = metadata["decisions"].value
+    assert "| cart_abandonment |" in table and "suppressed" in table and "lower_priority" in table
+    assert metadata["suppressed_by_reason"].value == {"bounce": 1, "no_consent": 1}
+
+
+def test_no_email_address_or_message_body_reaches_dagster_metadata(warehouse: WarehouseResource) -> None:
+    result = materialize(warehouse)
+    assert result.success
+    metadata = result.asset_materializations_for_node("intervention_list")[0].metadata
+    text = json.dumps({k: str(v.value) for k, v in metadata.items()})
+    assert "@" not in text and "secret" not in text and "<p>" not in text
+
+
+def test_rerunning_a_partition_gives_the_same_list(warehouse: WarehouseResource) -> None:
+    assert materialize(warehouse).success
+    with duckdb.connect(warehouse.path) as con:
+        first = con.execute(
+            "select send_id, variant, arm from interventions.intervention_list order by 1"
+        ).fetchall()
+    assert materialize(warehouse).success
+    with duckdb.connect(warehouse.path) as con:
+        second = con.execute(
+            "select send_id, variant, arm from interventions.intervention_list order by 1"
+        ).fetchall()
+    assert first == second and len(first) > 0
+
+
+def test_an_invalid_campaign_file_fails_the_run_before_anything_is_written(
+    warehouse: WarehouseResource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "campaigns"
+    shutil.copytree(settings.CAMPAIGNS_DIR, folder)
+    bad = folder / "cart_abandonment.yaml"
+    bad.write_text(bad.read_text().replace("holdout_share: 0.1", "holdout_share: 10%"))
+    monkeypatch.setattr(settings, "CAMPAIGNS_DIR", folder)
+    result = materialize(warehouse)
+    assert not result.success
+    failure = result.failure_data_for_node("intervention_list")
+    assert failure is not None
+    line = next(
+        i for i, text in enumerate(bad.read_text().splitlines(), 1) if text.startswith("holdout_share")
+    )
+    assert f"cart_abandonment.yaml:{line}: holdout_share" in failure.user_failure_data.description
+    with duckdb.connect(warehouse.path) as con:
+        assert con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'interventions'"
+        ).fetchone() == (0,)
+
+
+def test_the_asset_is_partitioned_grouped_and_described() -> None:
+    spec = intervention_list.specs_by_key[dg.AssetKey(["intervention_list"])]
+    assert spec.group_name == "interventions"
+    assert set(spec.kinds) == {"duckdb", "python"}
+    assert intervention_list.partitions_def is not None
+    assert spec.description and "\n" not in spec.description
+    assert {d.asset_key for d in spec.deps} == {
+        dg.AssetKey(["fct_user_features"]),
+        dg.AssetKey(["fct_email_suppressions"]),
+        dg.AssetKey(["churn_scores"]),
+    }

@@ -1,0 +1,420 @@
+"""The policy engine on hand-built features: who is chosen, who is held out, and why not."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pytest
+
+from orchestration.defs.interventions.campaigns import Template, Trigger, Variant
+from orchestration.defs.interventions.hashing import bucket, send_id
+from orchestration.defs.interventions.policy import PolicyConfig, PolicyError, decide, run_policy
+from orchestration.defs.interventions.summary import preview
+
+from .conftest import (
+    make_campaign,
+    record_sends,
+    user,
+    write_features,
+    write_scores,
+    write_suppressions,
+)
+
+D = date(2025, 3, 10)
+NOW = datetime(2025, 3, 10, 0, 0, tzinfo=UTC)  # before every send window of the day
+NO_GLOBAL = PolicyConfig(global_holdout_share=0.0)
+
+
+def reasons(con: duckdb.DuckDBPyConnection, run_date: date = D) -> dict[tuple[str, str], str]:
+    rows = con.execute(
+        "select customer_id, campaign_id, reason from interventions.decisions where run_date = ?", [run_date]
+    ).fetchall()
+    return {(c, k): r for c, k, r in rows}
+
+
+def listed(con: duckdb.DuckDBPyConnection, run_date: date = D) -> dict[str, tuple[str, str, str]]:
+    rows = con.execute(
+        "select customer_id, campaign_id, variant, arm from interventions.intervention_list"
+        " where run_date = ?",
+        [run_date],
+    ).fetchall()
+    assert len(rows) == len({r[0] for r in rows}), "a user is listed twice on one day"
+    return {c: (k, v, a) for c, k, v, a in rows}
+
+
+def test_nobody_without_consent_or_with_a_suppressed_or_broken_address_is_chosen(con) -> None:
+    write_features(
+        con,
+        [
+            user("ok"),
+            user("no_consent", marketing_consent=False),
+            user("unknown_consent", marketing_consent=None),
+            user("bounced", email="Bounced@Example.com "),  # suppressions match case- and space-insensitively
+            user("complained"),
+            user("missing", email=None),
+            user("blank", email="  "),
+            user("invalid", email="not-an-address"),
+        ],
+    )
+    write_suppressions(con, [("bounced@example.com", "bounce"), ("complained@example.com", "Spam Report")])
+    run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
+
+    assert reasons(con) == {
+        ("ok", "c"): "chosen",
+        ("no_consent", "c"): "suppressed:no_consent",
+        ("unknown_consent", "c"): "suppressed:no_consent",
+        ("bounced", "c"): "suppressed:bounce",
+        ("complained", "c"): "suppressed:spam_report",
+        ("missing", "c"): "suppressed:missing_email",
+        ("blank", "c"): "suppressed:missing_email",
+        ("invalid", "c"): "suppressed:invalid_email",
+    }
+    assert set(listed(con)) == {"ok"}
+    outcomes = dict(con.execute("select customer_id, outcome from interventions.decisions").fetchall())
+    assert outcomes["bounced"] == "suppressed" and outcomes["ok"] == "chosen"
+
+
+def test_one_winner_per_user_per_day_by_priority_then_churn_score(con) -> None:
+    write_features(con, [user("a"), user("b"), user("c", cart_abandoned=True)])
+    write_scores(con, D, {"a": 0.9, "b": 0.1, "c": 0.5})
+    campaigns = [
+        make_campaign("low_number_wins", 5, trigger=Trigger(flags=("cart_abandoned",))),
+        make_campaign("tie_x", 20),
+        make_campaign("tie_y", 20),
+        make_campaign("last", 90),
+    ]
+    run_policy(con, D, campaigns, NO_GLOBAL, NOW)
+    got = reasons(con)
+    assert got[("c", "low_number_wins")] == "chosen"
+    assert {got[("c", k)] for k in ("tie_x", "tie_y", "last")} == {"lower_priority"}
+    # Equal priority: the campaign id breaks the tie deterministically for the same user.
+    assert got[("a", "tie_x")] == "chosen" and got[("a", "tie_y")] == "lower_priority"
+    assert listed(con) == {
+        "a": ("tie_x", "control", "treatment"),
+        "b": ("tie_x", "control", "treatment"),
+        "c": ("low_number_wins", "control", "treatment"),
+    }
+    churn = dict(
+        con.execute("select customer_id, churn_probability from interventions.intervention_list").fetchall()
+    )
+    assert churn == {"a": 0.9, "b": 0.1, "c": 0.5}
+
+
+def test_priority_not_file_order_decides_the_winner() -> None:
+    con = duckdb.connect()
+    write_suppressions(con)
+    write_features(con, [user("u")])
+    campaigns = [make_campaign("z_first_in_file", 30), make_campaign("a_higher_priority", 10)]
+    run_policy(con, D, campaigns, NO_GLOBAL, NOW)
+    assert listed(con)["u"][0] == "a_higher_priority"
+
+
+def test_caps_hold_over_consecutive_days_across_campaigns(con) -> None:
+    users = [user(f"u{i}", timezone=tz) for i, tz in enumerate(["UTC", "America/New_York", "Asia/Tokyo"] * 4)]
+    write_features(con, users)
+    campaigns = [make_campaign("a", 10), make_campaign("b", 20), make_campaign("c", 30)]
+    config = PolicyConfig(global_holdout_share=0.0, max_per_day=1, max_per_week=3)
+    for offset in range(10):
+        day = D + timedelta(days=offset)
+        run_policy(con, day, campaigns, config, datetime.combine(day, datetime.min.time(), UTC))
+        record_sends(con, day)
+
+    sends = con.execute("select customer_id, run_date from delivery.campaign_sends").fetchall()
+    for customer in {u["customer_id"] for u in users}:
+        days = sorted(d for c, d in sends if c == customer)
+        assert len(days) == len(set(days)), "more than one message on a day"
+        for start in range(10):
+            window = D + timedelta(days=start)
+            in_window = [d for d in days if window <= d < window + timedelta(days=7)]
+            assert len(in_window) <= 3, (customer, days)
+    # Three sends, then four capped days, then sending resumes: the cap is rolling, not a lifetime limit.
+    day4 = reasons(con, D + timedelta(days=3))
+    assert {r for (c, _), r in day4.items() if c == "u0"} == {"frequency_cap"}
+    assert listed(con, D + timedelta(days=7))["u0"][2] == "treatment"
+
+
+def test_a_message_of_yesterdays_run_that_arrived_today_counts_towards_todays_cap(con) -> None:
+    write_features(con, [user("late", timezone="America/Los_Angeles"), user("on_time")])
+    con.execute("create schema delivery")
+    con.execute(
+        "create table delivery.campaign_sends as select * from (values"
+        # 16:00 UTC on the 10th is 09:00 on the 10th in Los Angeles: yesterday's message, today's inbox.
+        " ('s1', date '2025-03-09', 'late', 'old', 'control', 'accepted',"
+        "  timestamptz '2025-03-10 16:00:00+00'),"
+        " ('s2', date '2025-03-09', 'on_time', 'old', 'control', 'accepted',"
+        "  timestamptz '2025-03-09 16:00:00+00'),"
+        " ('s3', date '2025-03-08', 'on_time', 'old', 'control', 'failed', null)"
+        ") t(send_id, run_date, customer_id, campaign_id, variant, state, accepted_at)"
+    )
+    run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
+    assert reasons(con) == {("late", "c"): "frequency_cap", ("on_time", "c"): "chosen"}
+
+
+def test_cooldown_blocks_the_same_campaign_and_lets_the_next_one_win(con) -> None:
+    write_features(con, [user("u")])
+    campaigns = [make_campaign("main", 10, cooldown_days=3), make_campaign("fallback", 20, cooldown_days=0)]
+    config = PolicyConfig(global_holdout_share=0.0, max_per_week=10)
+    winners = []
+    for offset in range(5):
+        day = D + timedelta(days=offset)
+        run_policy(con, day, campaigns, config, NOW)
+        record_sends(con, day)
+        winners.append(listed(con, day)["u"][0])
+        if winners[-1] == "fallback":
+            assert reasons(con, day)[("u", "main")] == "cooldown"
+    assert winners == ["main", "fallback", "fallback", "main", "fallback"]
+
+
+def test_a_held_out_winner_is_recorded_as_if_sent_and_cools_down_like_a_treated_user(con) -> None:
+    write_features(con, [user(f"u{i}") for i in range(300)])
+    campaigns = [make_campaign("main", 10, holdout_share=0.5, cooldown_days=7), make_campaign("other", 20)]
+    run_policy(con, D, campaigns, NO_GLOBAL, NOW)
+    record_sends(con, D)
+    first = listed(con)
+    held = {c for c, (_, _, arm) in first.items() if arm == "holdout"}
+    assert 100 < len(held) < 200
+    assert all(first[c][0] == "main" for c in held)  # held out of main, not handed to another campaign
+    assert set(
+        con.execute(
+            "select count(*) from interventions.intervention_list where arm = 'holdout' and subject is null"
+        ).fetchone()
+    ) == {len(held)}  # never rendered, never sent
+
+    next_day = D + timedelta(days=1)
+    run_policy(con, next_day, campaigns, NO_GLOBAL, NOW)
+    got = reasons(con, next_day)
+    assert {got[(c, "main")] for c in first} == {"cooldown"}
+    assert {listed(con, next_day)[c][0] for c in first} == {"other"}
+
+
+def test_assignment_is_identical_across_reruns_days_and_row_order(tmp_path) -> None:
+    rows = [user(f"cust-{i:04d}", cart_abandoned=i % 3 == 0) for i in range(600)]
+    campaigns = [
+        make_campaign(
+            "ab",
+            10,
+            holdout_share=0.2,
+            variants=(Variant("control", 1, control=True), Variant("b", 2), Variant("c", 1)),
+        ),
+        make_campaign("cart", 5, trigger=Trigger(flags=("cart_abandoned",)), holdout_share=0.1),
+    ]
+    config = PolicyConfig(global_holdout_share=0.1, salt="s1")
+
+    def run(order: list[dict], day: date = D) -> tuple[list, list]:
+        con = duckdb.connect(str(tmp_path / f"w{random.random()}.duckdb"))
+        write_suppressions(con)
+        write_features(con, order)
+        run_policy(con, day, campaigns, config, NOW)
+        run_policy(con, day, campaigns, config, NOW)  # a rerun replaces, never duplicates
+        decisions = con.execute(
+            "select customer_id, campaign_id, reason from interventions.decisions order by all"
+        ).fetchall()
+        messages = con.execute(
+            "select send_id, customer_id, campaign_id, variant, arm from interventions.intervention_list"
+            " order by all"
+        ).fetchall()
+        con.close()
+        return decisions, messages
+
+    decisions, messages = run(rows)
+    shuffled = rows[:]
+    random.Random(7).shuffle(shuffled)
+    assert run(shuffled) == (decisions, messages)
+    assert len(decisions) == 600 + 200
+
+    # Another day: same arms and variants (send ids differ by date, as the ledger expects).
+    later_decisions, later_messages = run(rows, D + timedelta(days=30))
+    assert sorted(m[1:] for m in later_messages) == sorted(m[1:] for m in messages)
+
+    # The SQL hashes are the documented Python ones, so anyone can reproduce an assignment.
+    for sid, customer, campaign, variant, arm in messages:
+        assert sid == send_id(customer, campaign, D)
+        assert bucket("s1", "global", customer) >= 0.1
+        share = 0.2 if campaign == "ab" else 0.1
+        assert (arm == "holdout") == (bucket("s1", "holdout", customer, campaign) < share)
+        if campaign == "ab":
+            draw = bucket("s1", "variant", customer, campaign)
+            assert variant == ("control" if draw < 0.25 else "b" if draw < 0.75 else "c")
+
+
+def test_holdout_shares_and_variant_split_match_the_configuration_on_20000_users(tmp_path) -> None:
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    write_suppressions(con)
+    write_features(con, [user(f"{i}") for i in range(20_000)])
+    campaign = make_campaign(
+        "big",
+        holdout_share=0.1,
+        variants=(Variant("control", 1, control=True), Variant("treatment", 1)),
+        template=Template(
+            sendgrid_template_id="d-0123456789abcdef0123456789abcdef", data={"name": "first_name"}
+        ),
+    )
+    result = run_policy(con, D, [campaign], PolicyConfig(global_holdout_share=0.05), NOW)
+    counts = dict(con.execute("select reason, count(*) from interventions.decisions group by 1").fetchall())
+    # Tolerances are about four standard errors; the hash is deterministic, so this cannot flake.
+    assert abs(counts["global_holdout"] / 20_000 - 0.05) < 0.006
+    assert abs(counts["campaign_holdout"] / (20_000 - counts["global_holdout"]) - 0.10) < 0.009
+    variants = dict(
+        con.execute("select variant, count(*) from interventions.intervention_list group by 1").fetchall()
+    )
+    assert abs(variants["control"] / result.list_rows - 0.5) < 0.015
+    assert result.list_rows == 20_000 - counts["global_holdout"]
+    assert result.holdout == counts["campaign_holdout"]
+
+
+def test_templates_are_rendered_per_variant_and_escaped(con) -> None:
+    write_features(con, [user("u1", first_name="<b>Eve</b>"), user("u2", first_name=None)])
+    campaign = make_campaign(
+        "t",
+        template=Template(
+            subject="Hi {{ first_name or 'there' }}, {{ discount }}% off",
+            body="<p>{{ first_name }} {{ code }} {{ valid_days }}</p>",
+            constants={"valid_days": 14, "code": "BASE"},
+        ),
+        variants=(Variant("control", 1, control=True, data={"discount": 10, "code": "TEN"}),),
+    )
+    run_policy(con, D, [campaign], NO_GLOBAL, NOW)
+    rows = con.execute(
+        "select customer_id, subject, body, template_data, template_id from interventions.intervention_list"
+        " order by customer_id"
+    ).fetchall()
+    assert rows[0][1:3] == ("Hi <b>Eve</b>, 10% off", "<p>&lt;b&gt;Eve&lt;/b&gt; TEN 14</p>")
+    assert rows[1][1:3] == ("Hi there, 10% off", "<p> TEN 14</p>")  # NULL renders as nothing, not "None"
+    assert rows[0][3] == '{"code": "TEN", "discount": 10, "valid_days": 14}'
+    assert rows[0][4] is None
+
+
+def test_a_template_failing_for_one_user_does_not_stop_the_others(con) -> None:
+    write_features(con, [user("fine"), user("broken", first_name=None)])
+    campaign = make_campaign("t", template=Template(subject="{{ first_name.upper() }}", body="x"))
+    result = run_policy(con, D, [campaign], NO_GLOBAL, NOW)
+    assert reasons(con) == {("fine", "t"): "chosen", ("broken", "t"): "render_error:UndefinedError"}
+    assert set(listed(con)) == {"fine"}
+    assert any("failed to render" in note for note in result.notes)
+
+
+def test_a_rerun_replaces_only_its_own_run_date(con) -> None:
+    write_features(con, [user("u1"), user("u2")])
+    run_policy(con, D, [make_campaign("a")], NO_GLOBAL, NOW)
+    run_policy(con, D + timedelta(days=1), [make_campaign("a")], NO_GLOBAL, NOW)
+    run_policy(con, D, [make_campaign("b")], NO_GLOBAL, NOW)
+    rows = con.execute(
+        "select run_date, campaign_id, count(*) from interventions.intervention_list"
+        " group by all order by all"
+    ).fetchall()
+    assert rows == [(D, "b", 2), (D + timedelta(days=1), "a", 2)]
+    assert preview(con, D).to_dict("records") == [
+        {"campaign_id": "b", "outcome": "chosen", "reason": "chosen", "n": 2}
+    ]
+
+
+def test_a_failed_write_leaves_the_previous_run_in_place(con, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration.defs.interventions import policy
+
+    write_features(con, [user("u1")])
+    run_policy(con, D, [make_campaign("a")], NO_GLOBAL, NOW)
+    monkeypatch.setattr(policy, "LIST_TABLE", "interventions.no_such_table")
+    with pytest.raises(duckdb.Error):
+        run_policy(con, D, [make_campaign("b")], NO_GLOBAL, NOW)
+    monkeypatch.undo()
+    assert con.execute("select distinct campaign_id from interventions.decisions").fetchall() == [("a",)]
+    assert con.execute("select campaign_id from interventions.intervention_list").fetchall() == [("a",)]
+
+
+def test_the_engine_refuses_to_run_without_suppressions_or_features_or_with_duplicates() -> None:
+    con = duckdb.connect()
+    with pytest.raises(PolicyError, match="fct_email_suppressions does not exist"):
+        decide(con, D, [make_campaign("a")])
+    write_suppressions(con)
+    with pytest.raises(PolicyError, match="fct_user_features does not exist"):
+        decide(con, D, [make_campaign("a")])
+    write_features(con, [user("u1"), user("u1")])
+    with pytest.raises(PolicyError, match="1 duplicate customer_id"):
+        decide(con, D, [make_campaign("a")])
+
+
+def test_a_features_table_with_history_is_read_as_of_the_run_date(con) -> None:
+    write_features(con, [user("u1"), user("u2", cart_abandoned=True)])
+    con.execute("alter table marts.fct_user_features add column run_date date")
+    con.execute("update marts.fct_user_features set run_date = ?", [D])
+    con.execute(
+        "insert into marts.fct_user_features by name select * replace (? as run_date)"
+        " from marts.fct_user_features",
+        [D - timedelta(days=1)],
+    )
+    run_policy(con, D, [make_campaign("a", trigger=Trigger(flags=("cart_abandoned",)))], NO_GLOBAL, NOW)
+    assert set(listed(con)) == {"u2"}
+
+
+def test_triggers_and_audience_filters_select_the_intended_users(con) -> None:
+    from orchestration.defs.interventions.campaigns import Audience
+
+    write_features(
+        con,
+        [
+            user("de_pro", country="de", plan="Pro", lifetime_value=500.0, segment="at_risk"),
+            user("us_pro", country="US", plan="pro", lifetime_value=500.0, segment="at_risk"),
+            user("de_free", country="DE", plan="free", lifetime_value=500.0, segment="at_risk"),
+            user("de_cheap", country="DE", plan="pro", lifetime_value=5.0, segment="at_risk"),
+            user("de_engaged", country="DE", plan="pro", lifetime_value=500.0, segment="engaged"),
+        ],
+    )
+    write_scores(con, D, {"de_pro": 0.8, "de_free": 0.8, "de_cheap": 0.8, "de_engaged": 0.8, "us_pro": 0.8})
+    campaign = make_campaign(
+        "x",
+        trigger=Trigger(segments=("at_risk",), min_churn_score=0.5, sql="lifetime_value > 10"),
+        audience=Audience(countries=("DE",), plans=("pro",)),
+    )
+    decide(con, D, [campaign], NO_GLOBAL)
+    assert con.execute("select customer_id from _interventions_decisions").fetchall() == [("de_pro",)]
+
+
+def test_scores_absent_or_stale_still_rank_deterministically(con) -> None:
+    write_features(con, [user("u1")])
+    campaigns = [make_campaign("a", 10), make_campaign("b", 10)]
+    run_policy(con, D, campaigns, NO_GLOBAL, NOW)  # no scoring schema at all
+    assert listed(con)["u1"][0] == "a"
+    write_scores(con, D - timedelta(days=2), {"u1": 0.4})  # the latest earlier score is used
+    run_policy(con, D, campaigns, NO_GLOBAL, NOW)
+    assert con.execute("select churn_probability from interventions.decisions limit 1").fetchone() == (0.4,)
+
+
+def test_disabled_campaigns_decide_nothing(con) -> None:
+    write_features(con, [user("u1")])
+    result = run_policy(con, D, [make_campaign("off", enabled=False)], NO_GLOBAL, NOW)
+    assert result.candidates == 0 and result.list_rows == 0
+    assert con.execute("select count(*) from interventions.decisions").fetchone() == (0,)
+
+
+def test_a_recent_response_pauses_every_campaign_once_responses_exist(con) -> None:
+    write_features(con, [user("responded"), user("long_ago"), user("silent")])
+    result = run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
+    assert any("fct_user_responses does not exist" in note for note in result.notes)
+    con.execute(
+        "create table marts.fct_user_responses as select * from (values"
+        " ('responded', timestamptz '2025-03-08 12:00:00+00'),"
+        " ('long_ago', timestamptz '2025-01-01 12:00:00+00')"
+        ") t(customer_id, responded_at)"
+    )
+    run_policy(
+        con, D, [make_campaign("c")], PolicyConfig(global_holdout_share=0.0, response_pause_days=7), NOW
+    )
+    assert reasons(con) == {
+        ("responded", "c"): "paused_after_response",
+        ("long_ago", "c"): "chosen",
+        ("silent", "c"): "chosen",
+    }
+
+
+def test_nonsense_configuration_is_rejected_before_deciding(con) -> None:
+    write_features(con, [user("u")])
+    for bad in (
+        PolicyConfig(global_holdout_share=1.0),
+        PolicyConfig(send_window_start_hour=21),
+        PolicyConfig(default_timezone="Mars/Olympus"),
+        PolicyConfig(max_per_week=-1),
+    ):
+        with pytest.raises(PolicyError):
+            decide(con, D, [make_campaign("c")], bad)
