@@ -1,0 +1,90 @@
+"""Apply a trained churn model to today's snapshot and store the scores.
+
+Scores use the same `snapshot_features` as training, as of the run date, so a
+score for D never reads an event after D. `write_scores` replaces one run
+date's rows in a single transaction: a rerun or a backfill of D leaves exactly
+one row per customer for D and never touches other dates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from models.churn import TrainedModel
+from models.features import snapshot_features
+
+SCORES_TABLE = "scoring.churn_scores"
+SCORE_COLUMNS = ["customer_id", "churn_probability", "model_version"]
+
+_CREATE_SQL = f"""
+create schema if not exists scoring;
+create table if not exists {SCORES_TABLE} (
+    customer_id varchar not null,
+    run_date date not null,
+    churn_probability double not null,
+    model_version varchar not null
+);
+"""
+
+
+def score(con: duckdb.DuckDBPyConnection, model: TrainedModel, as_of: date) -> pd.DataFrame:
+    """One row per customer signed up by `as_of`: customer_id, churn_probability, model_version."""
+    features = snapshot_features(con, as_of)
+    if features.empty:
+        return empty_scores()
+    proba = model.predict_proba(features)
+    if not np.all((proba >= 0.0) & (proba <= 1.0)):
+        raise ValueError(f"model {model.model_version} returned probabilities outside [0, 1]")
+    return pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].to_numpy(),
+            "churn_probability": proba.astype("float64"),
+            "model_version": model.model_version,
+        }
+    )
+
+
+def empty_scores() -> pd.DataFrame:
+    """A zero-row frame with the scores' columns and types."""
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(dtype=object),
+            "churn_probability": pd.Series(dtype="float64"),
+            "model_version": pd.Series(dtype=object),
+        }
+    )
+
+
+def ensure_scores_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create `scoring.churn_scores` if missing, so readers never fail on a day without scores."""
+    con.execute(_CREATE_SQL)
+
+
+def write_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame, run_date: date) -> int:
+    """Replace `run_date`'s rows with `scores` atomically; returns the number of rows written."""
+    if scores["customer_id"].duplicated().any():
+        raise ValueError(f"scores for {run_date} contain duplicate customer_ids")
+    ensure_scores_table(con)
+    frame = scores[SCORE_COLUMNS]
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {SCORES_TABLE} where run_date = $run_date", {"run_date": run_date})
+        con.register("_churn_scores_new", frame)
+        con.execute(
+            f"""
+            insert into {SCORES_TABLE} (customer_id, run_date, churn_probability, model_version)
+            select customer_id, $run_date, churn_probability, model_version from _churn_scores_new
+            """,
+            {"run_date": run_date},
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_churn_scores_new")
+    return len(frame)

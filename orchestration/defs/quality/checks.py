@@ -1,0 +1,162 @@
+"""Great Expectations suites as blocking Dagster asset checks on the tables they guard.
+
+A failed critical expectation makes the check fail with severity ERROR, and because
+the checks are blocking, nothing downstream of the table (dbt, scoring, delivery)
+runs in that run: bad data stops before it reaches a customer's inbox. Failed
+warnings give a WARN result and let the run continue.
+
+Adding a gate is one line at the bottom: the asset key, the table and the suite
+file's name. `expectations/fct_user_features.json` and
+`expectations/intervention_list.json` are ready for the dbt mart and the
+intervention list; attach them here once those assets exist (the mart's key via
+`dagster_dbt.get_asset_key_for_model`, not a hard-coded key).
+
+No `from __future__ import annotations` here: Dagster reads the check function's
+annotations at definition time to recognise the context and the resource.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import dagster as dg
+
+from orchestration import settings
+from orchestration.defs.quality.validation import QualityGateError, SuiteOutcome, scrub, validate_table
+from orchestration.defs.warehouse.assets import model_key
+from orchestration.warehouse import WarehouseResource
+
+
+@dataclass(frozen=True)
+class SuiteCheckSpec:
+    """Which suite guards which table, and the asset that writes it."""
+
+    asset_key: dg.AssetKey
+    table: str
+    suite_name: str
+
+    @property
+    def check_name(self) -> str:
+        return f"{self.suite_name}_expectations"
+
+
+def data_docs_dir() -> str:
+    """Resolved at run time, not import time, so REENGAGE_HOME set by a test or a deployment applies."""
+    return str(settings.home() / "data_docs")
+
+
+def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
+    """A blocking check that validates the run's partition(s) of `spec.table` with its suite."""
+    suite_file = settings.EXPECTATIONS_DIR / f"{spec.suite_name}.json"
+
+    @dg.asset_check(
+        asset=spec.asset_key,
+        name=spec.check_name,
+        blocking=True,
+        description=f"Great Expectations suite expectations/{suite_file.name} on the run's partition of "
+        f"{spec.table}; a failed critical expectation stops everything downstream.",
+        metadata={"suite_file": dg.MetadataValue.path(str(suite_file)), "table": spec.table},
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        days = partition_dates(context)
+        try:
+            outcomes = [
+                validate_table(
+                    warehouse.resolved_path(),
+                    spec.table,
+                    spec.suite_name,
+                    day,
+                    data_docs_dir=data_docs_dir(),
+                )
+                for day in days
+            ]
+        except QualityGateError as exc:
+            # Fail closed: a gate that cannot run is a failed gate, never a skipped one.
+            message = scrub(str(exc))
+            context.log.error(message)
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=message,
+                metadata={"error": message, "table": spec.table, "suite": spec.suite_name},
+            )
+        result = check_result(outcomes)
+        log = context.log.warning if not result.passed else context.log.info
+        for outcome in outcomes:
+            log(outcome.summary)
+        return result
+
+    return _check
+
+
+def partition_dates(context: dg.AssetCheckExecutionContext) -> Sequence[date | None]:
+    """The run's partition, every day of a ranged (backfill) run, or None for the latest loaded.
+
+    The checks are deliberately unpartitioned (partitioned checks are a preview feature in
+    Dagster 1.13), but the step still sees the run's partition key, so the check validates
+    exactly the day that was just loaded. Outside a partitioned run (a check launched on its
+    own from the UI) it validates the latest loaded partition.
+    """
+    if context.has_partition_key:
+        return [date.fromisoformat(context.partition_key)]
+    if context.has_partition_key_range:
+        return [date.fromisoformat(key) for key in context.partition_keys]
+    return [None]
+
+
+def check_result(outcomes: Sequence[SuiteOutcome]) -> dg.AssetCheckResult:
+    """Critical failures are ERROR (blocking), warnings alone are WARN, info never fails the check.
+
+    Metadata names failing expectations and columns only; example values stay in the
+    description, already scrubbed of addresses.
+    """
+    counts = {"critical": 0, "warning": 0, "info": 0}
+    failing: list[str] = []
+    for outcome in outcomes:
+        for severity, n in outcome.failures_by_severity.items():
+            counts[severity] += n
+        day = f"{outcome.partition_date} · " if len(outcomes) > 1 and outcome.partition_date else ""
+        failing += [
+            f"- {day}{r.severity.value} · {r.expectation_type}" + (f" · {r.column}" if r.column else "")
+            for r in outcome.failures
+        ]
+    passed = counts["critical"] == 0 and counts["warning"] == 0
+    severity = dg.AssetCheckSeverity.ERROR if counts["critical"] else dg.AssetCheckSeverity.WARN
+    docs = [str(o.data_docs_path) for o in outcomes if o.data_docs_path]
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "table": outcomes[0].table if outcomes else "",
+        "suite": outcomes[0].suite_name if outcomes else "",
+        "partition_dates": ", ".join(str(o.partition_date or "whole table") for o in outcomes),
+        "rows_validated": sum(o.row_count or 0 for o in outcomes),
+        "expectations_evaluated": sum(len(o.results) for o in outcomes),
+        "failed_critical": counts["critical"],
+        "failed_warning": counts["warning"],
+        "failed_info": counts["info"],
+        "failing_expectations": dg.MetadataValue.md("\n".join(failing) or "None."),
+    }
+    if docs:
+        metadata["data_docs"] = dg.MetadataValue.path(docs[-1])
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=severity,
+        description=scrub("\n\n".join(o.summary for o in outcomes))[:4000],
+        metadata=metadata,
+    )
+
+
+raw_customers_expectations = build_suite_check(
+    SuiteCheckSpec(dg.AssetKey(["raw", "customers"]), "raw.customers", "raw_customers")
+)
+raw_events_expectations = build_suite_check(
+    SuiteCheckSpec(dg.AssetKey(["raw", "events"]), "raw.events", "raw_events")
+)
+raw_email_events_expectations = build_suite_check(
+    SuiteCheckSpec(dg.AssetKey(["raw", "email_events"]), "raw.email_events", "raw_email_events")
+)
+fct_user_features_expectations = build_suite_check(
+    SuiteCheckSpec(model_key("fct_user_features"), "marts.fct_user_features", "fct_user_features")
+)
+# Gates delivery directly: a malformed list (duplicate send ids, missing send times) never reaches SendGrid.
+intervention_list_expectations = build_suite_check(
+    SuiteCheckSpec(dg.AssetKey(["intervention_list"]), "interventions.intervention_list", "intervention_list")
+)

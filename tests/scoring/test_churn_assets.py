@@ -1,0 +1,118 @@
+"""The scoring assets run as Dagster would run them: partitioned, against a DuckDB file and a model folder."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from churn_world import RUN_DATE, load_world, make_world
+
+from models import registry
+from orchestration.defs.scoring.assets import churn_model, churn_scores
+from orchestration.warehouse import WarehouseResource
+
+
+@dataclass(frozen=True)
+class DailyRun:
+    warehouse: Path
+    home: Path
+    result: dg.ExecuteInProcessResult
+    customers: int
+
+
+@pytest.fixture(scope="module")
+def daily_run(world_db: Path, tmp_path_factory: pytest.TempPathFactory) -> DailyRun:
+    """One real materialization of both assets, shared by the tests that read it (runs are slow)."""
+    root = tmp_path_factory.mktemp("daily_run")
+    warehouse = root / "warehouse.duckdb"
+    shutil.copy(world_db, warehouse)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REENGAGE_HOME", str(root / "home"))
+        result = run(warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (customers,) = con.execute(
+            "select count(*) from staging.stg_crm__customers where signup_at < $d::date + 1", {"d": RUN_DATE}
+        ).fetchall()[0]
+    return DailyRun(warehouse=warehouse, home=root / "home", result=result, customers=customers)
+
+
+def run(warehouse: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [churn_model, churn_scores],
+        partition_key=RUN_DATE.isoformat(),
+        resources={"warehouse": WarehouseResource(path=str(warehouse))},
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, object]:
+    (event,) = result.asset_materializations_for_node(node)
+    return {key: value.value for key, value in event.metadata.items()}
+
+
+def stored_rows(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select run_date, count(*), count(distinct customer_id), min(model_version) "
+            "from scoring.churn_scores group by run_date"
+        ).fetchall()
+
+
+def test_daily_run_trains_promotes_and_scores_every_customer(daily_run: DailyRun) -> None:
+    model_meta = metadata(daily_run.result, "churn_model")
+    assert model_meta["promoted"] is True
+    assert model_meta["roc_auc"] > model_meta["baseline_roc_auc"]
+    assert model_meta["model_version"] == registry.current_version(daily_run.home / "model_registry")
+    scores_meta = metadata(daily_run.result, "churn_scores")
+    assert scores_meta["dagster/row_count"] == daily_run.customers
+    version = model_meta["model_version"]
+    assert stored_rows(daily_run.warehouse) == [(RUN_DATE, daily_run.customers, daily_run.customers, version)]
+
+
+def test_rerunning_a_partition_keeps_one_score_per_customer(
+    daily_run: DailyRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REENGAGE_HOME", str(daily_run.home))
+    once = stored_rows(daily_run.warehouse)
+
+    result = run(daily_run.warehouse)
+
+    assert stored_rows(daily_run.warehouse) == once
+    assert "already current" in metadata(result, "churn_model")["reason"]
+
+
+def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_scores(tmp_path: Path) -> None:
+    warehouse = tmp_path / "small.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        load_world(
+            con,
+            make_world(
+                [("a", "2024-05-01T00:00:00Z", "free")], [("a", "purchase", "2024-05-02T10:00:00Z", 1.0)]
+            ),
+        )
+
+    result = run(warehouse)
+
+    assert result.success
+    model_meta = metadata(result, "churn_model")
+    assert model_meta["promoted"] is False
+    assert "history too short" in model_meta["reason"]
+    scores_meta = metadata(result, "churn_scores")
+    assert scores_meta["dagster/row_count"] == 0
+    assert "no promoted churn model" in scores_meta["reason"]
+    assert stored_rows(warehouse) == []  # the table exists, so downstream readers do not fail
+
+
+def test_assets_are_described_grouped_and_partitioned() -> None:
+    for asset in (churn_model, churn_scores):
+        spec = next(iter(asset.specs))
+        assert spec.group_name == "scoring"
+        assert spec.kinds == {"scikit-learn", "duckdb"}
+        assert spec.description and "\n" not in spec.description.strip()
+        assert asset.partitions_def is not None
+    deps = {dep.asset_key for dep in next(iter(churn_scores.specs)).deps}
+    assert dg.AssetKey(["churn_model"]) in deps
+    assert dg.AssetKey(["int_events_stitched"]) in deps
