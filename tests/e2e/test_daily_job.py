@@ -21,7 +21,7 @@ from orchestration.sink.store import SinkStore
 pytestmark = pytest.mark.e2e
 
 RUN_DATE = datetime.now(UTC).date()
-DAYS = 35
+DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,12 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         result = run_day(RUN_DATE, instance)
         assert result.success, failures(result)
         yield home, instance, result
+
+
+@pytest.fixture(autouse=True)
+def world_home(world, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point each test at the module's world (the suite-wide fixture gives every test an empty home)."""
+    monkeypatch.setenv("REENGAGE_HOME", str(world[0]))
 
 
 def query(home: Path, sql: str, params: list | None = None):

@@ -72,7 +72,7 @@ def write_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str,
     con.execute("create schema if not exists marts")
     con.execute(
         "create or replace table marts.fct_email_suppressions"
-        " (email varchar, reason varchar, first_suppressed_at timestamptz)"
+        " (email varchar, suppression_reason varchar, first_suppressed_at timestamptz)"
     )
     for email, reason in rows:
         con.execute(

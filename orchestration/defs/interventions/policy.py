@@ -361,12 +361,12 @@ def decisions_sql(
     lookback = max([7, *(c.cooldown_days for c in campaigns if c.enabled)])
     salt = sql_literal(config.salt)
     suppressions = f"""
-        select lower(trim(email)) as email_key,
-               arg_min(coalesce(nullif(regexp_replace(lower(trim(reason)), '[^a-z0-9]+', '_', 'g'), ''),
+        select lower(trim(s.email)) as email_key,
+               arg_min(coalesce(nullif(regexp_replace(lower(trim(s.suppression_reason)), '[^a-z0-9]+', '_', 'g'), ''),
                                 'unspecified'),
-                       first_suppressed_at) as reason
-        from {SUPPRESSIONS_TABLE}
-        where email is not null
+                       s.first_suppressed_at) as reason
+        from {SUPPRESSIONS_TABLE} as s
+        where s.email is not null
         group by 1"""
     return f"""
 with
