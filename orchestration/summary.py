@@ -6,6 +6,7 @@ from datetime import date
 
 import duckdb
 
+from orchestration import settings
 from orchestration.warehouse import connect
 
 STAGE_TABLES = [
@@ -30,19 +31,48 @@ def run_summary(day: date) -> str:
     with connect(read_only=True) as con:
         sections = [
             _rows_per_stage(con),
-            _table(con, "Interventions by campaign and reason",
-                   "select campaign_id, reason, count(*) as users from interventions.decisions "
-                   "where run_date = ? group by all order by campaign_id, users desc", [day]),
-            _table(con, "Intervention list by campaign and arm",
-                   "select campaign_id, variant, arm, count(*) as users from interventions.intervention_list "
-                   "where run_date = ? group by all order by all", [day]),
-            _table(con, "Deliveries by state",
-                   "select campaign_id, state, count(*) as messages from delivery.campaign_sends "
-                   "where run_date = ? group by all order by all", [day]),
-            _table(con, "Measurement (all run dates so far)",
-                   "select * exclude (computed_at) from measurement.campaign_results order by all", []),
+            _table(
+                con,
+                "Interventions by campaign and reason",
+                "select campaign_id, reason, count(*) as users from interventions.decisions "
+                "where run_date = ? group by all order by campaign_id, users desc",
+                [day],
+            ),
+            _table(
+                con,
+                "Intervention list by campaign and arm",
+                "select campaign_id, variant, arm, count(*) as users from interventions.intervention_list "
+                "where run_date = ? group by all order by all",
+                [day],
+            ),
+            _table(
+                con,
+                "Deliveries by state",
+                "select campaign_id, state, count(*) as messages from delivery.campaign_sends "
+                "where run_date = ? group by all order by all",
+                [day],
+            ),
+            _table(
+                con,
+                "Measurement (all run dates so far)",
+                "select * exclude (computed_at) from measurement.campaign_results order by all",
+                [],
+            ),
         ]
+    sections.append(_sink_summary())
     return "\n\n".join(s for s in sections if s)
+
+
+def _sink_summary() -> str:
+    """What the local sink accepted (absent when a real SendGrid account is configured)."""
+    path = settings.sink_store_path()
+    if not path.exists():
+        return "Local sink\n  (not used)"
+    from orchestration.sink.store import SinkStore
+
+    store = SinkStore(path)
+    counts = ", ".join(f"{status} {n:,}" for status, n in sorted(store.counts_by_status().items())) or "none"
+    return f"Local sink\n  messages by status: {counts}; requests: {store.request_count():,}"
 
 
 def _rows_per_stage(con: duckdb.DuckDBPyConnection) -> str:
