@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -55,6 +56,7 @@ def demo(args: list[str]) -> int:
 
 
 def test(args: list[str]) -> int:
+    ensure_system_packages()
     return _call([str(BIN / "python"), "-m", "pytest", *args])
 
 
@@ -66,6 +68,24 @@ def ui(args: list[str]) -> int:
 
 
 COMMANDS = {"demo": demo, "test": test, "ui": ui}
+
+# Programs some tests drive for real (the report is checked in a real browser), from Debian's packages.
+# PostgreSQL is installed and started by scripts/postgres.sh, which its tests call.
+SYSTEM_PACKAGES = {"chromium": "chromium"}
+
+
+def ensure_system_packages() -> None:
+    """Install missing system programs with apt when we may (root); otherwise say what is missing."""
+    missing = [pkg for program, pkg in SYSTEM_PACKAGES.items() if not shutil.which(program)]
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(f"warning: missing {', '.join(missing)}; tests that need them will fail", file=sys.stderr)
+        return
+    print(f"Installing {', '.join(missing)} with apt-get ...", flush=True)
+    quiet = {"DEBIAN_FRONTEND": "noninteractive", **os.environ}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=quiet)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=False, env=quiet)
 
 
 def _fingerprint() -> str:

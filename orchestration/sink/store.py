@@ -9,6 +9,7 @@ exactly-once delivery: `count_by_send_id()` is the ground truth a sender is judg
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -94,6 +95,9 @@ class SinkStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_pid = os.getpid()
+        self._pool_lock = threading.Lock()
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
@@ -103,13 +107,27 @@ class SinkStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
+        """A pooled connection: closing the last one of a WAL file checkpoints it (fsyncs) each time."""
+        with self._pool_lock:
+            if self._pool_pid != os.getpid():  # a forked child never reuses its parent's handles
+                self._pool, self._pool_pid = [], os.getpid()
+            conn = self._pool.pop() if self._pool else None
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
+        conn.row_factory = None
+        try:
             yield conn
         finally:
-            conn.close()
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            with self._pool_lock:
+                keep = self._pool_pid == os.getpid()
+                if keep:
+                    self._pool.append(conn)
+            if not keep:
+                conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -114,6 +114,13 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
     return FieldError(f"The {last or 'request'} field is invalid ({kind}).", field)
 
 
+def _size_bound(args: dict[str, Any]) -> int:
+    """An upper bound of `_json_bytes` for string maps (6 bytes per character at most, \\uXXXX)."""
+    if not all(type(v) is str for v in args.values()):
+        return MAX_CUSTOM_ARGS_BYTES  # unknown: take the exact count
+    return 2 + sum(6 * (len(k) + len(v)) + 6 for k, v in args.items())
+
+
 def _json_bytes(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
@@ -171,7 +178,7 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
     else:
         for i, p in enumerate(personalizations):
             merged = {**message_args, **(p.get("custom_args") or {})}
-            if _json_bytes(merged) >= MAX_CUSTOM_ARGS_BYTES:
+            if _size_bound(merged) >= MAX_CUSTOM_ARGS_BYTES and _json_bytes(merged) >= MAX_CUSTOM_ARGS_BYTES:
                 errors.append(
                     FieldError(
                         "The custom_args of a personalization, together with the message-level "
@@ -197,13 +204,72 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
     return errors
 
 
+_PLAIN_KEYS = frozenset(
+    {"to", "subject", "headers", "substitutions", "dynamic_template_data", "custom_args", "send_at"}
+)
+_ADDRESS_KEYS = frozenset({"email", "name"})
+
+
+def _string_map(value: Any) -> bool:
+    return type(value) is dict and len(value) <= 10_000 and all(type(v) is str for v in value.values())
+
+
+def _plain_personalization(p: Any) -> bool:
+    """A quick check that accepts only personalizations the schema certainly accepts.
+
+    It covers the shape senders use (a `to` list of addresses, custom_args, send_at,
+    template data or substitutions) and answers False for anything else, which then
+    goes through the full schema validator and gets its exact error. So it can only
+    make validation faster, never more lenient.
+    """
+    if type(p) is not dict or not _PLAIN_KEYS.issuperset(p):
+        return False
+    to = p.get("to")
+    if type(to) is not list or not to:
+        return False
+    for recipient in to:
+        if type(recipient) is not dict or not _ADDRESS_KEYS.issuperset(recipient):
+            return False
+        if not is_valid_email(recipient.get("email")):
+            return False
+        if "name" in recipient and type(recipient["name"]) is not str:
+            return False
+    for key in ("substitutions", "custom_args"):
+        if key in p and not _string_map(p[key]):
+            return False
+    for key in ("headers", "dynamic_template_data"):
+        if key in p and type(p[key]) is not dict:
+            return False
+    if "subject" in p and (type(p["subject"]) is not str or not p["subject"]):
+        return False
+    return "send_at" not in p or type(p["send_at"]) is int
+
+
+def _schema_errors(body: dict[str, Any]) -> list[jsonschema.ValidationError]:
+    """The schema's errors; personalizations after the first skip jsonschema when plainly valid.
+
+    jsonschema takes ~0.3 ms per personalization, most of a 1,000-personalization
+    request. When every personalization after the first passes `_plain_personalization`
+    (and the array is within its size limits) they are valid items, so validating the
+    body with only the first one yields exactly the errors of the whole body.
+    """
+    personalizations = body.get("personalizations")
+    if (
+        type(personalizations) is list
+        and 1 < len(personalizations) <= 1000
+        and all(_plain_personalization(p) for p in personalizations[1:])
+    ):
+        body = {**body, "personalizations": personalizations[:1]}
+    return list(_validator.iter_errors(body))
+
+
 def validate_mail_send(
     body: Any, *, now: float, batch_exists: Callable[[str], bool] = lambda _: True
 ) -> list[FieldError]:
     """All reasons SendGrid would answer 400 to this body; empty means acceptable."""
     if not isinstance(body, dict):
         return [FieldError("The request body must be a JSON object.", None)]
-    schema_errors = sorted(_validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
+    schema_errors = sorted(_schema_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
     if schema_errors:
         return [_schema_error(e) for e in schema_errors]
     return _rule_errors(body, now, batch_exists)

@@ -11,6 +11,8 @@ from orchestration.defs.delivery.payloads import (
     OutboundMessage,
     PayloadOptions,
     build_mail,
+    build_mail_with_helpers,
+    custom_args_bytes,
     group_messages,
     local_problem,
 )
@@ -107,3 +109,70 @@ def test_message_needs_content_and_hides_its_address() -> None:
     (message,) = make_messages(1)
     assert "@" not in repr(message) and "Name0" not in repr(message)
     assert "@" not in repr(OPTIONS)
+
+
+def _varied_messages() -> list[OutboundMessage]:
+    base = dict(campaign_id="winback", variant="A", run_date=RUN_DATE)
+    return [
+        OutboundMessage(customer_id="t1", email="a@mail.example", template_id="d-1", **base),
+        OutboundMessage(
+            customer_id="t2",
+            email="b@mail.example",
+            template_id="d-1",
+            to_name="Bé",
+            send_at=1_900_000_000,
+            template_data={"first_name": "Bé", "days": 3, "nested": {"k": [1, 2]}},
+            **base,
+        ),
+        OutboundMessage(customer_id="t3", email="c@mail.example", template_id="d-1", send_at=0, **base),
+    ], [
+        OutboundMessage(
+            customer_id=f"r{i}",
+            email=f"r{i}@mail.example",
+            subject="Hi -first_name-",
+            html_content="<p>Hi</p>",
+            text_content="Hi",
+            to_name="R" if i % 2 else None,
+            template_data={"first_name": f"N{i}", "n": i} if i != 1 else {},
+            **base,
+        )
+        for i in range(3)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["template", "rendered"])
+@pytest.mark.parametrize(
+    "options", [OPTIONS, PayloadOptions("x@shop.example", None, 12, True)], ids=["plain", "asm"]
+)
+def test_fast_bodies_equal_what_the_official_helpers_build(kind: str, options: PayloadOptions) -> None:
+    messages = _varied_messages()[0 if kind == "template" else 1]
+    send_at = {messages[0].send_id: 1_900_000_100}
+    for batch_id in (None, "batch-1"):
+        fast = build_mail(messages, options, batch_id=batch_id, send_at=send_at)
+        reference = build_mail_with_helpers(messages, options, batch_id=batch_id, send_at=send_at)
+        assert fast == reference
+
+
+def test_local_problem_shortcuts_agree_with_the_exact_checks() -> None:
+    long_id = "x" * 9_990
+    assert (
+        local_problem(make_messages(1, campaign_id=long_id)[0])
+        == "custom_args must be less than 10,000 bytes"
+    )
+    near = make_messages(1, campaign_id="é" * 1_600)[0]  # over the 6-byte bound, under the real size
+    assert custom_args_bytes(near) < 10_000 and local_problem(near) is None
+    odd = OutboundMessage(
+        customer_id="o",
+        campaign_id="c",
+        variant="A",
+        run_date=RUN_DATE,
+        email="o@mail.example",
+        template_id="d-1",
+        template_data={"when": object()},
+    )
+    assert local_problem(odd) == "template_data is not JSON-serializable"
+
+
+def test_fast_bodies_still_refuse_mixed_requests() -> None:
+    with pytest.raises(ValueError, match="must share"):
+        build_mail(make_messages(1) + make_messages(1, campaign_id="other"), OPTIONS)

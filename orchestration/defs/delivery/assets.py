@@ -15,7 +15,8 @@ from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
 SENDS_COLUMNS = (
-    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, state varchar, "
+    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
+    "state varchar, "
     "batch_id varchar, attempts integer, last_error varchar, planned_at timestamptz, updated_at timestamptz, "
     "accepted_at timestamptz, send_at bigint, in_doubt boolean"
 )
@@ -41,23 +42,32 @@ def campaign_sends(
     warehouse: WarehouseResource,
     sendgrid: SendGridResource,
 ) -> dg.MaterializeResult:
-    """Every planned message of the day sent exactly once (or held or failed with a reason), via the ledger."""
+    """Every planned message of the day sent exactly once, or held, or failed with a reason."""
     run_date = date.fromisoformat(context.partition_key)
     ledger = SendLedger(settings.ledger_path())
     today = datetime.now(UTC).date()
+    note = ""
     if run_date < today and not config.allow_past_dates:
-        context.log.warning(f"{run_date} is in the past: nothing sent (set allow_past_dates to force)")
+        note = f"{run_date} is in the past: nothing sent (set allow_past_dates to force)"
+        context.log.warning(note)
         skipped = True
     else:
         skipped = False
         with warehouse.connect(read_only=True) as con:
             chosen = con.execute(
-                "select * from interventions.intervention_list where run_date = ? order by send_id", [run_date]
+                "select * from interventions.intervention_list where run_date = ? order by send_id",
+                [run_date],
             ).df()
         held = chosen[chosen["arm"] == "holdout"]
         ledger.plan(
-            {"customer_id": r.customer_id, "campaign_id": r.campaign_id, "run_date": run_date,
-             "variant": r.variant, "state": "held", "reason": "holdout"}
+            {
+                "customer_id": r.customer_id,
+                "campaign_id": r.campaign_id,
+                "run_date": run_date,
+                "variant": r.variant,
+                "state": "held",
+                "reason": "holdout",
+            }
             for r in held.itertuples()
         )
         report = sendgrid.deliver(
@@ -71,6 +81,7 @@ def campaign_sends(
             "dagster/row_count": rows,
             "run_date": run_date.isoformat(),
             "skipped_past_date": skipped,
+            **({"note": note} if note else {}),
             **{f"state/{state}": n for state, n in counts.items()},
         }
     )

@@ -24,14 +24,19 @@ whether a batch can still be cancelled) and `in_doubt`.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
+
+from orchestration.defs.delivery.crashpoints import crashpoint
 
 STATES = ("planned", "in_flight", "accepted", "failed", "cancelled", "held")
 
@@ -62,16 +67,27 @@ _CHUNK = 900
 
 def send_id(customer_id: str, campaign_id: str, run_date: str | date) -> str:
     """The one id of a (customer, campaign, run date) message: stable across runs and machines."""
-    key = f"{customer_id}|{campaign_id}|{_iso_date(run_date)}"
+    return _hash_key(f"{customer_id}|{campaign_id}|{_iso_date(run_date)}")
+
+
+def _hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def _iso_date(value: str | date | datetime) -> str:
+    if type(value) is str:
+        return _iso_date_str(value)
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return date.fromisoformat(str(value)[:10]).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _iso_date_str(value: str) -> str:
+    """Run dates repeat (one or a few per run): parse each distinct string once."""
+    return date.fromisoformat(value[:10]).isoformat()
 
 
 @dataclass(frozen=True)
@@ -94,12 +110,6 @@ class LedgerRow:
     in_doubt: bool
 
 
-def _field(row: Any, name: str, default: Any = None) -> Any:
-    if isinstance(row, Mapping):
-        return row.get(name, default)
-    return getattr(row, name, default)
-
-
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -116,6 +126,9 @@ class SendLedger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_pid = os.getpid()
+        self._pool_lock = threading.Lock()
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
@@ -130,17 +143,43 @@ class SendLedger:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        """A connection from this instance's small pool.
+
+        Connections are reused: closing the last connection of a WAL database
+        checkpoints and deletes the WAL, which made every call pay several fsyncs.
+        A pool (not one shared connection) keeps the instance usable from threads;
+        a forked child starts a fresh pool rather than touch its parent's handles.
+        """
+        conn = self._checkout()
         try:
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            conn.row_factory = sqlite3.Row
             yield conn
         finally:
-            conn.close()
+            self._checkin(conn)
+
+    def _checkout(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._pool_pid != os.getpid():
+                self._pool, self._pool_pid = [], os.getpid()
+            if self._pool:
+                return self._pool.pop()
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the send_id index of a big day stays hot
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:  # only if a statement failed between BEGIN and ROLLBACK
+            conn.execute("ROLLBACK")
+        with self._pool_lock:
+            if self._pool_pid == os.getpid():
+                self._pool.append(conn)
+                return
+        conn.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, op: str) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE takes the write lock up front: readers of 'planned' can't race."""
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -149,12 +188,14 @@ class SendLedger:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            crashpoint(f"ledger_{op}_uncommitted")
             conn.execute("COMMIT")
 
     def _transition(
         self,
         send_ids: Sequence[str],
         *,
+        op: str,
         to_state: str,
         from_states: Sequence[str],
         batch_id: str | None = None,
@@ -164,7 +205,7 @@ class SendLedger:
         assignments = {"state": to_state, "updated_at": self._now(), **(sets or {})}
         set_sql = ", ".join(f"{column} = ?" for column in assignments)
         changed = 0
-        with self._transaction() as conn:
+        with self._transaction(op) as conn:
             for chunk in _chunks(list(send_ids)):
                 sql = (
                     f"UPDATE send_ledger SET {set_sql} WHERE send_id IN ({', '.join('?' * len(chunk))})"
@@ -190,21 +231,22 @@ class SendLedger:
         now = self._now()
         values = []
         for row in rows:
-            customer_id = str(_field(row, "customer_id"))
-            campaign_id = str(_field(row, "campaign_id"))
-            run_date = _iso_date(_field(row, "run_date"))
-            computed = send_id(customer_id, campaign_id, run_date)
-            given = _field(row, "send_id")
+            get = row.get if isinstance(row, Mapping) else partial(getattr, row)
+            customer_id = str(get("customer_id", None))
+            campaign_id = str(get("campaign_id", None))
+            run_date = _iso_date(get("run_date", None))
+            computed = _hash_key(f"{customer_id}|{campaign_id}|{run_date}")
+            given = get("send_id", None)
             if given not in (None, "") and given != computed:
                 raise ValueError(
                     f"send_id {given!r} does not match sha256(customer_id|campaign_id|run_date) for "
                     f"campaign {campaign_id!r}, run date {run_date}"
                 )
-            state = _field(row, "state") or "planned"
+            state = get("state", None) or "planned"
             if state not in ("planned", "held"):
                 raise ValueError(f"plan() accepts state 'planned' or 'held', not {state!r}")
-            variant = _field(row, "variant")
-            reason = _field(row, "reason") if state == "held" else None
+            variant = get("variant", None)
+            reason = get("reason", None) if state == "held" else None
             values.append(
                 (
                     computed,
@@ -218,7 +260,7 @@ class SendLedger:
                     now,
                 )
             )
-        with self._transaction() as conn:
+        with self._transaction("plan") as conn:
             before = conn.total_changes
             conn.executemany(
                 """
@@ -239,34 +281,38 @@ class SendLedger:
         batch_id: str,
         *,
         send_at: Mapping[str, int | None] | None = None,
+        count_attempt: bool = False,
     ) -> list[str]:
         """Atomically take still-planned rows for one request under `batch_id`.
 
         Returns the ids actually claimed (a concurrent sender may have taken some);
         only those may be sent. `send_at` records when the provider will be asked
         to send each one, which decides later whether the batch is cancellable.
+        `count_attempt` also counts the first POST (saving `record_attempt`'s commit).
         """
         now = self._now()
         claimed: list[str] = []
-        with self._transaction() as conn:
-            for chunk in _chunks(list(send_ids)):
-                rows = conn.execute(
-                    f"SELECT send_id FROM send_ledger WHERE state = 'planned' "
-                    f"AND send_id IN ({', '.join('?' * len(chunk))})",
-                    list(chunk),
-                ).fetchall()
-                claimed.extend(r["send_id"] for r in rows)
-            conn.executemany(
-                "UPDATE send_ledger SET state = 'in_flight', batch_id = ?, send_at = ?, in_doubt = 0, "
-                "updated_at = ? WHERE send_id = ? AND state = 'planned'",
-                [(batch_id, (send_at or {}).get(sid), now, sid) for sid in claimed],
-            )
+        by_send_at: dict[int | None, list[str]] = {}
+        for sid in dict.fromkeys(send_ids):
+            by_send_at.setdefault((send_at or {}).get(sid), []).append(sid)
+        with self._transaction("claim") as conn:
+            # One statement per chunk (rows sharing a send_at, usually all of them), not per row.
+            for when, ids in by_send_at.items():
+                for chunk in _chunks(ids):
+                    marks = ", ".join("?" * len(chunk))
+                    rows = conn.execute(
+                        "UPDATE send_ledger SET state = 'in_flight', batch_id = ?, send_at = ?, "
+                        f"in_doubt = 0, attempts = attempts + ?, updated_at = ? WHERE send_id IN ({marks}) "
+                        "AND state = 'planned' RETURNING send_id",
+                        [batch_id, when, int(count_attempt), now, *chunk],
+                    ).fetchall()
+                    claimed.extend(r[0] for r in rows)
         order = {sid: i for i, sid in enumerate(send_ids)}
         return sorted(claimed, key=order.__getitem__)
 
     def record_attempt(self, send_ids: Sequence[str], batch_id: str) -> None:
         """Count a POST attempt; also refreshes updated_at, the lease recovery respects."""
-        with self._transaction() as conn:
+        with self._transaction("record_attempt") as conn:
             for chunk in _chunks(list(send_ids)):
                 marks = ", ".join("?" * len(chunk))
                 conn.execute(
@@ -279,6 +325,7 @@ class SendLedger:
         """Move in-flight rows to a fresh batch after their old batch was cancelled."""
         return self._transition(
             send_ids,
+            op="rebatch",
             to_state="in_flight",
             from_states=("in_flight",),
             batch_id=old_batch_id,
@@ -288,6 +335,7 @@ class SendLedger:
     def mark_accepted(self, send_ids: Sequence[str], batch_id: str) -> int:
         return self._transition(
             send_ids,
+            op="mark_accepted",
             to_state="accepted",
             from_states=("in_flight",),
             batch_id=batch_id,
@@ -301,6 +349,7 @@ class SendLedger:
         """
         return self._transition(
             send_ids,
+            op="mark_failed",
             to_state="failed",
             from_states=("in_flight",) if batch_id is not None else ("planned", "in_flight"),
             batch_id=batch_id,
@@ -311,6 +360,7 @@ class SendLedger:
         """Flag in-flight rows whose fate is unknown; they are reported, never resent blindly."""
         return self._transition(
             send_ids,
+            op="mark_in_doubt",
             to_state="in_flight",
             from_states=("in_flight",),
             batch_id=batch_id,
@@ -321,6 +371,7 @@ class SendLedger:
         """Return in-flight rows to planned: the provider is known not to have (or to drop) them."""
         return self._transition(
             send_ids,
+            op="release",
             to_state="planned",
             from_states=("in_flight",),
             batch_id=batch_id,
@@ -330,13 +381,15 @@ class SendLedger:
     def cancel(self, send_ids: Sequence[str], reason: str) -> int:
         """Withdraw planned rows on purpose (e.g. a campaign stopped before sending)."""
         return self._transition(
-            send_ids, to_state="cancelled", from_states=("planned",), sets={"last_error": reason}
+            send_ids, op="cancel", to_state="cancelled", from_states=("planned",), sets={"last_error": reason}
         )
 
     def requeue_failed(self, run_date: str | date, send_ids: Sequence[str] | None = None) -> int:
         """Let an operator retry failed rows of a run date (all, or the given ids)."""
         ids = send_ids if send_ids is not None else [r.send_id for r in self.rows(run_date, state="failed")]
-        return self._transition(ids, to_state="planned", from_states=("failed",), sets={"batch_id": None})
+        return self._transition(
+            ids, op="requeue_failed", to_state="planned", from_states=("failed",), sets={"batch_id": None}
+        )
 
     # -- reading -------------------------------------------------------------
 
@@ -376,7 +429,13 @@ class SendLedger:
 
     def states(self, send_ids: Sequence[str]) -> dict[str, str]:
         """Current state of each known id."""
-        return {r.send_id: r.state for r in self.rows(send_ids=send_ids)}
+        out: dict[str, str] = {}
+        with self._connect() as conn:
+            for chunk in _chunks(list(send_ids)):
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT send_id, state FROM send_ledger WHERE send_id IN ({marks})"
+                out.update((r[0], r[1]) for r in conn.execute(sql, list(chunk)))
+        return out
 
     def counts(self, run_date: str | date | None = None) -> dict[str, int]:
         """Rows per state (every state present, zeros included), plus `in_doubt`."""

@@ -76,6 +76,10 @@ class OutboundMessage:
         object.__setattr__(self, "run_date", _iso(self.run_date))
         for name in ("customer_id", "campaign_id", "variant"):
             object.__setattr__(self, name, str(getattr(self, name)))
+        # Not a field (so eq/repr ignore it): the hash is needed many times per send.
+        object.__setattr__(
+            self, "_send_id", compute_send_id(self.customer_id, self.campaign_id, self.run_date)
+        )
         if not self.template_id and not (self.subject and (self.html_content or self.text_content)):
             raise ValueError(
                 f"message {self.send_id}: needs a template_id, or a subject and html/text content"
@@ -84,7 +88,7 @@ class OutboundMessage:
     @property
     def send_id(self) -> str:
         """Derived, never supplied: the ledger key cannot disagree with the message."""
-        return compute_send_id(self.customer_id, self.campaign_id, self.run_date)
+        return self._send_id  # type: ignore[attr-defined]
 
     def custom_args(self) -> dict[str, str]:
         """Carried back in every Event Webhook record, so responses join to the send."""
@@ -114,6 +118,9 @@ class PayloadOptions:
         return f"PayloadOptions(asm_group_id={self.asm_group_id}, sandbox_mode={self.sandbox_mode})"
 
 
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def custom_args_bytes(message: OutboundMessage) -> int:
     return len(json.dumps(message.custom_args(), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
@@ -124,10 +131,17 @@ def local_problem(message: OutboundMessage) -> str | None:
     Only limits the API documents and we can check exactly; address syntax is left to
     the provider (its verdict, with its reason, is what the ledger should record).
     """
-    if custom_args_bytes(message) >= MAX_CUSTOM_ARGS_BYTES:
+    args = message.custom_args()
+    # A JSON string takes at most 6 bytes per character (\uXXXX) plus quotes, colon and comma:
+    # under that bound the exact (and much slower) count is not needed.
+    bound = 2 + sum(6 * (len(k) + len(v)) + 6 for k, v in args.items())
+    if bound >= MAX_CUSTOM_ARGS_BYTES and custom_args_bytes(message) >= MAX_CUSTOM_ARGS_BYTES:
         return "custom_args must be less than 10,000 bytes"
+    data = message.template_data
+    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in data.items()):
+        return None  # flat str/number/bool/None values: certainly serializable
     try:
-        json.dumps(dict(message.template_data))
+        json.dumps(dict(data))
     except (TypeError, ValueError):
         return "template_data is not JSON-serializable"
     return None
@@ -184,7 +198,50 @@ def build_mail(
 
     `send_at` maps send_id to the time to put on that personalization (overriding
     the message's own), which is how the sender enforces a cancellable lead time.
+
+    The message-level fields are built by the official helpers (`build_mail_with_helpers`
+    on the first message, which also runs their checks, e.g. no API key in the content);
+    the personalizations, up to 1,000 per request and the sender's hot path, are built
+    directly as the same dicts the helpers produce (a test holds the two equal).
     """
+    if messages and any(m.request_key() != messages[0].request_key() for m in messages):
+        raise ValueError("all messages of one request must share campaign, template, subject and content")
+    body = build_mail_with_helpers(messages[:1], options, batch_id=batch_id, send_at=send_at)
+    template = bool(messages[0].template_id)
+    when_by_id = send_at or {}
+    body["personalizations"] = [
+        _personalization(m, template, when_by_id.get(m.send_id, m.send_at)) for m in messages
+    ]
+    return body
+
+
+def _personalization(message: OutboundMessage, template: bool, when: int | None) -> dict[str, Any]:
+    """What `Personalization().get()` returns for one message, without the helper objects."""
+    to: dict[str, str] = (
+        {"name": message.to_name, "email": message.email} if message.to_name else {"email": message.email}
+    )
+    personalization: dict[str, Any] = {"to": [to]}
+    if when:
+        personalization["send_at"] = int(when)
+    if template:
+        if message.template_data:
+            personalization["dynamic_template_data"] = dict(message.template_data)
+    elif message.template_data:
+        personalization["substitutions"] = {
+            f"-{key}-": str(value) for key, value in message.template_data.items()
+        }
+    personalization["custom_args"] = message.custom_args()
+    return personalization
+
+
+def build_mail_with_helpers(
+    messages: Sequence[OutboundMessage],
+    options: PayloadOptions,
+    *,
+    batch_id: str | None = None,
+    send_at: Mapping[str, int | None] | None = None,
+) -> dict[str, Any]:
+    """`build_mail` entirely through the `sendgrid.helpers.mail` classes (the reference)."""
     if not messages:
         raise ValueError("build_mail needs at least one message")
     first = messages[0]

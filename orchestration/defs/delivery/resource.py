@@ -49,6 +49,9 @@ class SendGridResource(dg.ConfigurableResource):
     batch_size: int = Field(default=1000, ge=1, le=1000, description="Personalizations per request.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request HTTP timeout.")
     max_retries: int = Field(default=5, ge=0, description="Retries per request for 429/5xx/timeouts.")
+    concurrency: int = Field(
+        default=1, ge=1, le=16, description="Requests in flight at once (each with its own batch id)."
+    )
     min_lead_seconds: int = Field(
         default=1800,
         ge=0,
@@ -103,4 +106,5 @@ class SendGridResource(dg.ConfigurableResource):
             policy=RetryPolicy(max_retries=self.max_retries, timeout_seconds=self.timeout_seconds),
             batch_size=self.batch_size,
             min_lead_seconds=self.min_lead_seconds,
+            concurrency=self.concurrency,
         )

@@ -20,6 +20,10 @@ How "exactly once" is kept when the network lies:
   the next run's recovery.
 * Rows left in flight by a crashed sender (untouched for `stale_after_seconds`)
   are recovered the same way at the start of the next run.
+* `concurrency` > 1 keeps several requests in flight; each has its own batch id and
+  claim, so the rules above hold per request. `crashpoint(...)` calls mark the steps
+  the SIGKILL suite (tests/delivery/test_crash_points.py) kills the sender at; unarmed,
+  each is one comparison.
 
 Logs carry counts, batch ids and the provider's reasons (with any address
 redacted); never a key, an address or a body. The client library's own debug
@@ -36,8 +40,10 @@ import math
 import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -48,6 +54,7 @@ from urllib.error import URLError
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
+from orchestration.defs.delivery.crashpoints import crashpoint
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.payloads import (
     MAX_PERSONALIZATIONS,
@@ -194,6 +201,7 @@ class _Delivery:
         sleep: Callable[[float], None],
         clock: Callable[[], float],
         rng: random.Random,
+        concurrency: int = 1,
     ) -> None:
         self.ledger = ledger
         self.client = client
@@ -205,7 +213,9 @@ class _Delivery:
         self.sleep = sleep
         self.clock = clock
         self.rng = rng
+        self.concurrency = concurrency
         self.report = DeliveryReport(run_dates=[])
+        self._report_lock = threading.Lock()
 
     # -- HTTP ----------------------------------------------------------------
 
@@ -280,7 +290,7 @@ class _Delivery:
                 break
             wait = result.wait if result.kind == "rate_limited" else self.policy.backoff(attempt, self.rng)
             logger.info("%s: %s; retrying in %.2fs", what, result.reason, wait)
-            self.report.retries += 1
+            self._count("retries")
             self.sleep(wait)
             result = self._call(request)
         return result
@@ -369,10 +379,13 @@ class _Delivery:
                 self.report.recovered += self.ledger.release(ids, None, "recovered: claimed without a batch")
                 continue
             send_at = {r.send_id: r.send_at for r in rows}
+            crashpoint("before_recovery_cancel")
             if self._settle_ambiguous(ids, batch_id, send_at, "interrupted send (crashed sender)"):
+                crashpoint("after_recovery_cancel")
                 released = self.ledger.release(
                     ids, batch_id, f"recovered: interrupted send, batch {batch_id} cancelled, requeued"
                 )
+                crashpoint("after_recovery_release")
                 self.report.recovered += released
                 logger.warning("recovered %d interrupted message(s): batch %s cancelled", released, batch_id)
 
@@ -387,32 +400,42 @@ class _Delivery:
 
     def send_group(self, group: Sequence[OutboundMessage]) -> None:
         ids = [m.send_id for m in group]
-        if "planned" not in self.ledger.states(ids).values():
-            return  # another sender got here first
+        # No state check first: run() sent only rows it saw planned, and the claim below
+        # takes only rows still planned (a concurrent sender's rows cost one unused batch id).
+        crashpoint("before_create_batch")
         batch_id = self._create_batch()
         if batch_id is None:
             return
+        crashpoint("after_create_batch")
         send_at = self.send_at_for(group)
-        claimed = set(self.ledger.claim(ids, batch_id, send_at=send_at))
+        claimed = set(self.ledger.claim(ids, batch_id, send_at=send_at, count_attempt=True))
+        crashpoint("after_claim")
         if claimed:
             self.post([m for m in group if m.send_id in claimed], batch_id, {k: send_at[k] for k in claimed})
 
     def post(self, pending: list[OutboundMessage], batch_id: str, send_at: dict[str, int | None]) -> None:
         """Send one claimed request until every row in it is accepted, failed or in doubt."""
         attempt = 0
+        counted = True  # the claim counted the first attempt
         while pending:
             ids = [m.send_id for m in pending]
             body = build_mail(pending, self.options, batch_id=batch_id, send_at=send_at)
-            self.ledger.record_attempt(ids, batch_id)
-            self.report.requests += 1
+            if not counted:
+                self.ledger.record_attempt(ids, batch_id)
+            counted = False
+            crashpoint("before_post")
+            crashpoint("during_post")  # armed with a delay: dies while the sink is slow to answer
+            self._count("requests")
             result = self._call(
                 lambda body=body: self.client.client.mail.send.post(
                     request_body=body, timeout=self.policy.timeout_seconds
                 )
             )
+            crashpoint(f"after_post_{result.kind}")
             if result.kind == "ok":
                 accepted = self.ledger.mark_accepted(ids, batch_id)
-                self.report.sent_this_run += accepted
+                crashpoint("after_mark_accepted")
+                self._count("sent_this_run", accepted)
                 logger.info("accepted %d message(s) in batch %s (HTTP %s)", accepted, batch_id, result.status)
                 return
             if result.kind == "config":
@@ -425,13 +448,14 @@ class _Delivery:
                 self._give_up(ids, batch_id, send_at, result, attempt + 1)
                 return
             attempt += 1
-            self.report.retries += 1
+            self._count("retries")
             if result.kind == "rate_limited":
                 if result.wait > self.policy.max_rate_limit_wait:
                     self.ledger.release(ids, batch_id, result.reason)
                     raise _AbortRun(f"rate limited for {result.wait:.0f}s, beyond max_rate_limit_wait")
                 wait = result.wait + self.rng.uniform(0, self.policy.jitter)
                 logger.info("batch %s rate limited; waiting %.2fs", batch_id, wait)
+                crashpoint("during_rate_limit_wait")
                 self.sleep(wait)
                 continue
             if result.kind == "ambiguous":
@@ -440,6 +464,7 @@ class _Delivery:
                     return
                 batch_id = new_batch
             logger.info("batch %s: %s; retry %d", batch_id, result.reason, attempt)
+            crashpoint("during_backoff")
             self.sleep(self.policy.backoff(attempt, self.rng))
 
     def _rebatch(
@@ -450,13 +475,17 @@ class _Delivery:
         Returns the new batch id, or None when the rows were settled here (in doubt, left
         for recovery, or requeued because no new batch id could be had).
         """
+        crashpoint("before_rebatch_cancel")
         if not self._settle_ambiguous(ids, batch_id, send_at, result.reason):
             return None
+        crashpoint("after_rebatch_cancel")
         new_batch = self._create_batch()
         if new_batch is None:
             self.ledger.release(ids, batch_id, f"batch {batch_id} cancelled after: {result.reason}")
             return None
+        crashpoint("after_rebatch_new_batch")
         self.ledger.rebatch(ids, batch_id, new_batch)
+        crashpoint("after_rebatch")
         logger.info("batch %s cancelled after %s; resending as batch %s", batch_id, result.reason, new_batch)
         return new_batch
 
@@ -493,16 +522,54 @@ class _Delivery:
             if not self._settle_ambiguous(ids, batch_id, send_at, reason):
                 return
             reason += f"; batch {batch_id} cancelled"
+        crashpoint("before_give_up")
         self.ledger.mark_failed(ids, reason, batch_id)
         logger.warning("batch %s: %d message(s) failed: %s", batch_id, len(ids), reason)
+
+    def send_all(self, groups: list[list[OutboundMessage]]) -> None:
+        """Send the requests one after another, or up to `concurrency` at once.
+
+        Each request has its own batch id and claim, so requests are independent; an
+        abort (bad key, rate limit beyond patience) stops requests not yet started.
+        """
+        if self.concurrency <= 1:
+            for group in groups:
+                self.send_group(group)
+                crashpoint("between_batches")
+            return
+        stop = threading.Event()
+        aborts: list[_AbortRun] = []
+
+        def send(group: list[OutboundMessage]) -> None:
+            if stop.is_set():
+                return
+            try:
+                self.send_group(group)
+            except _AbortRun as exc:
+                aborts.append(exc)
+                stop.set()
+            crashpoint("between_batches")
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sendgrid-send") as pool:
+            for future in [pool.submit(send, group) for group in groups]:
+                future.result()
+        if aborts:
+            raise aborts[0]
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._report_lock:
+            setattr(self.report, name, getattr(self.report, name) + n)
 
     # -- the run -------------------------------------------------------------
 
     def run(self, messages: Sequence[OutboundMessage], run_dates: Sequence[str]) -> DeliveryReport:
         self.report.run_dates = list(run_dates)
+        crashpoint("before_plan")
         self.ledger.plan(messages)
+        crashpoint("after_plan")
         try:
             self.recover(run_dates)
+            crashpoint("after_recovery")
             states = self.ledger.states([m.send_id for m in messages])
             horizon = self.clock() + MAX_SEND_AT_AHEAD_SECONDS - 2 * CANCEL_WINDOW_SECONDS
             sendable: list[OutboundMessage] = []
@@ -516,8 +583,7 @@ class _Delivery:
                     self.report.deferred += 1  # too early to schedule; a later run sends it
                 else:
                     sendable.append(message)
-            for group in group_messages(sendable, self.batch_size):
-                self.send_group(group)
+            self.send_all(group_messages(sendable, self.batch_size))
         except _AbortRun as exc:
             self.report.problems.append(redact(str(exc)))
             logger.error("delivery stopped: %s", redact(str(exc)))
@@ -566,6 +632,7 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
+    concurrency: int = 1,
 ) -> DeliveryReport:
     """Send every planned message exactly once and report where each one stands.
 
@@ -577,6 +644,7 @@ def deliver(
     Keep `stale_after_seconds` well above one request's worst case (timeout x retries),
     and `min_lead_seconds` above `stale_after_seconds` + 10 minutes so a crashed run's
     batches are still cancellable when the next run recovers them.
+    `concurrency` > 1 keeps that many requests in flight at once (each its own batch).
     """
     quiet_client_logging()
     unique: dict[str, OutboundMessage] = {}
@@ -594,5 +662,6 @@ def deliver(
         sleep=sleep,
         clock=clock,
         rng=rng or random.Random(),
+        concurrency=max(1, int(concurrency)),
     )
     return delivery.run(list(unique.values()), run_dates)

@@ -1,0 +1,58 @@
+"""A sender process for the crash suite: the real sender, client and ledger, killable at a crash point.
+
+    python tests/delivery/crash_driver.py --ledger PATH --sink URL [--messages 30] [--batch-size 10]
+
+Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
+By default recovery treats every in-flight row as abandoned (--stale-after 0), which is
+what a restart after a crash looks like once the lease has expired. On a normal exit it
+prints the delivery report as one JSON line: counts and send ids, never an address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from delivery_helpers import API_KEY, OPTIONS, make_messages
+
+from orchestration.defs.delivery.ledger import SendLedger
+from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ledger", required=True)
+    parser.add_argument("--sink", required=True)
+    parser.add_argument("--messages", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--min-lead-seconds", type=float, default=1800)
+    parser.add_argument("--timeout", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--max-retries", type=int, default=3)
+    parser.add_argument("--stale-after", type=float, default=0, help="0: every in-flight row is abandoned")
+    args = parser.parse_args()
+    policy = RetryPolicy(
+        max_retries=args.max_retries,
+        timeout_seconds=args.timeout,
+        base_delay=0.01,
+        max_delay=0.02,
+        jitter=0.01,
+    )
+    report = deliver(
+        SendLedger(args.ledger),
+        make_messages(args.messages),
+        make_client(API_KEY, args.sink),
+        options=OPTIONS,
+        policy=policy,
+        batch_size=args.batch_size,
+        min_lead_seconds=args.min_lead_seconds,
+        stale_after_seconds=args.stale_after,
+        concurrency=args.concurrency,
+    )
+    print(json.dumps(report.as_metadata() | {"in_doubt_ids": report.in_doubt_send_ids}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
