@@ -44,7 +44,7 @@ def run_demo(args: argparse.Namespace) -> int:
     world = generate_world(
         home, customers=args.customers, days=args.days, end_date=run_date, seed=args.seed, replace=True
     )
-    print(f"  generated in {time.perf_counter() - started:.1f}s: {world}", flush=True)
+    print(f"Generated in {time.perf_counter() - started:.1f}s:\n{world.describe()}", flush=True)
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     step = time.perf_counter()

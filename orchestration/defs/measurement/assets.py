@@ -1,5 +1,6 @@
-"""Measurement: what happened after each assignment, by campaign, variant and arm."""
+"""Measurement: what happened after each assignment, by campaign, variant and arm, and the report."""
 
+import base64
 from datetime import date
 
 import dagster as dg
@@ -7,37 +8,59 @@ import pandas as pd
 
 from orchestration import settings
 from orchestration.defs.interventions.campaigns import load_campaigns
+from orchestration.defs.measurement.analysis import CampaignPlan, analyse, winners, write_tables
+from orchestration.defs.measurement.config import MeasurementConfig
+from orchestration.defs.measurement.outcomes import compute_outcomes
+from orchestration.defs.measurement.report import build_report, write_report
 from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
+
+MEASUREMENT_DEPS = [
+    dg.AssetKey(["campaign_sends"]),
+    model_key("stg_sendgrid__email_events"),
+    model_key("int_events_stitched"),
+]
+
+
+def _targets() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "campaign_id": c.id,
+                "target_event": c.target_event,
+                "attribution_window_days": c.attribution_window_days,
+            }
+            for c in load_campaigns(settings.CAMPAIGNS_DIR)
+        ],
+        columns=["campaign_id", "target_event", "attribution_window_days"],
+    )
+
+
+def _plans() -> dict[str, CampaignPlan]:
+    return {c.id: CampaignPlan.from_campaign(c) for c in load_campaigns(settings.CAMPAIGNS_DIR)}
 
 
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="measurement",
     kinds={"duckdb", "python"},
-    deps=[
-        dg.AssetKey(["campaign_sends"]),
-        model_key("stg_sendgrid__email_events"),
-        model_key("int_events_stitched"),
-    ],
+    deps=MEASUREMENT_DEPS,
     owners=["team:analytics"],
 )
 def campaign_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Sends, deliveries, opens, clicks and conversions per campaign, variant and arm, for every day so far."""
+    """Sends, deliveries, opens, clicks and conversions per campaign, variant and arm, every day so far."""
     run_date = date.fromisoformat(context.partition_key)
-    targets = pd.DataFrame(
-        [
-            {"campaign_id": c.id, "target_event": c.target_event, "attribution_window_days": c.attribution_window_days}
-            for c in load_campaigns(settings.CAMPAIGNS_DIR)
-        ]
-    )
     with warehouse.connect() as con:
-        results = compute_campaign_results(con, run_date, targets)
+        results = compute_campaign_results(con, run_date, _targets())
         write_campaign_results(con, results)
     today = results[results["run_date"] == pd.Timestamp(run_date).date()]
-    table = today.drop(columns=["computed_at", "run_date"]).to_markdown(index=False) if len(today) else "No assignments."
+    table = (
+        today.drop(columns=["computed_at", "run_date"]).to_markdown(index=False)
+        if len(today)
+        else "No assignments."
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(results),
@@ -46,3 +69,102 @@ def campaign_results(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             "results_today": dg.MetadataValue.md(table),
         }
     )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="measurement",
+    kinds={"duckdb", "python"},
+    deps=[*MEASUREMENT_DEPS, model_key("fct_user_daily_activity"), dg.AssetKey(["campaign_results"])],
+    owners=["team:analytics"],
+)
+def campaign_measurement(
+    context: dg.AssetExecutionContext, config: MeasurementConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per-user outcomes, lifts with intervals, sequential decisions, SRM and guardrails for the run date.
+
+    Writes measurement.assignment_outcomes, campaign_summary, campaign_comparisons, campaign_srm,
+    guardrail_metrics, campaign_daily and campaign_guardrails (paused campaigns are skipped by the
+    intervention engine the next day).
+    """
+    run_date = date.fromisoformat(context.partition_key)
+    plans = _plans()
+    with warehouse.connect() as con:
+        outcomes = compute_outcomes(con, run_date, _targets(), config.pre_period_days)
+        tables = analyse(outcomes, plans, run_date, config)
+        written = write_tables(con, tables, outcomes)
+    paused = tables.pauses[tables.pauses["paused"].astype(bool)] if len(tables.pauses) else tables.pauses
+    for row in paused.itertuples():
+        context.log.warning(f"campaign {row.campaign_id} paused by a guardrail: {row.reason}")
+    won = winners(tables.comparisons) if len(tables.comparisons) else tables.comparisons
+    decisions = (
+        tables.comparisons[tables.comparisons["metric"] == "conversion"][
+            ["campaign_id", "comparison", "variant", "baseline", "abs_lift", "seq_p_value", "decision"]
+        ]
+        if len(tables.comparisons)
+        else pd.DataFrame()
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(outcomes),
+            "matured_assignments": int(outcomes["matured"].sum()) if len(outcomes) else 0,
+            "comparisons": len(tables.comparisons),
+            "winners": dg.MetadataValue.json(
+                [f"{r.campaign_id}:{r.variant}" for r in won.itertuples()] if len(won) else []
+            ),
+            "paused_campaigns": dg.MetadataValue.json(sorted(paused["campaign_id"]) if len(paused) else []),
+            "srm_mismatches": int(tables.srm["mismatch"].sum()) if len(tables.srm) else 0,
+            "tables_written": dg.MetadataValue.json(written),
+            "decisions": dg.MetadataValue.md(
+                decisions.to_markdown(index=False) if len(decisions) else "No comparisons yet."
+            ),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="measurement",
+    kinds={"python", "html"},
+    deps=[dg.AssetKey(["campaign_measurement"]), model_key("fct_user_features")],
+    owners=["team:analytics"],
+)
+def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The marketer's report: $REENGAGE_HOME/reports/campaign_report_<date>.html (self-contained)."""
+    from orchestration.defs.measurement.analysis import MeasurementTables
+
+    run_date = date.fromisoformat(context.partition_key)
+    plans = _plans()
+    with warehouse.connect() as con:
+        frames = {}
+        for name in ("campaign_summary", "campaign_comparisons", "campaign_srm", "guardrail_metrics",
+                     "campaign_guardrails", "campaign_daily"):  # fmt: skip
+            frames[name] = con.execute(
+                f"select * from measurement.{name} where run_date = ?", [run_date]
+            ).df()
+        outcomes = con.execute(
+            "select customer_id, run_date, arm from measurement.assignment_outcomes where as_of = ?",
+            [run_date],
+        ).df()
+        tables = MeasurementTables(
+            run_date=run_date,
+            summary=frames["campaign_summary"],
+            comparisons=frames["campaign_comparisons"],
+            srm=frames["campaign_srm"],
+            guardrails=frames["guardrail_metrics"],
+            pauses=frames["campaign_guardrails"],
+            daily=frames["campaign_daily"].drop(columns=["run_date"]),
+        )
+        report = build_report(con, tables, outcomes, plans)
+    path = write_report(report, settings.home() / "reports")
+    metadata: dict[str, object] = {
+        "path": dg.MetadataValue.path(str(path)),
+        "report": dg.MetadataValue.md(report.markdown),
+        "headlines": dg.MetadataValue.md(
+            "\n".join(f"- {h}" for h in report.headlines) or "No campaigns yet."
+        ),
+    }
+    for name, png in report.images.items():
+        b64 = base64.b64encode(png).decode("ascii")
+        metadata[f"plot_{name}"] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{b64})")
+    return dg.MaterializeResult(metadata=metadata)

@@ -80,7 +80,10 @@ group by all
 order by run_date, campaign_id, variant, arm
 """
 
-EMPTY_SENDS = "create temp table if not exists _no_sends as select ''::varchar as send_id, ''::varchar as state where false"
+EMPTY_SENDS = (
+    "create temp table if not exists _no_sends as "
+    "select ''::varchar as send_id, ''::varchar as state where false"
+)
 
 
 def compute_campaign_results(

@@ -1,0 +1,46 @@
+"""Run configuration of the measurement assets (defaults are the team's conventions)."""
+
+import dagster as dg
+from pydantic import Field
+
+GUARDRAIL_METRICS = ("unsubscribe_rate", "spam_rate", "bounce_rate")
+
+
+class MeasurementConfig(dg.Config):
+    alpha: float = Field(default=0.05, description="Two-sided level of every interval and test.")
+    msprt_tau: float = Field(
+        default=0.02,
+        description="Scale of the mSPRT mixture (absolute conversion lift one hopes to detect).",
+    )
+    srm_threshold: float = Field(default=0.001, description="SRM chi-square p-value below which to flag.")
+    min_per_arm: int = Field(
+        default=100, description="Matured users needed in each arm before a sequential decision."
+    )
+    pre_period_days: int = Field(default=28, description="Days before assignment for the CUPED covariate.")
+    max_unsubscribe_rate: float = Field(
+        default=0.01, description="Unsubscribes per delivered message, in excess of the holdout's rate."
+    )
+    max_spam_rate: float = Field(default=0.002, description="Spam reports per delivered message.")
+    max_bounce_rate: float = Field(default=0.05, description="Bounces and drops per sent message.")
+    min_delivered: int = Field(
+        default=200, description="Delivered messages a campaign needs before a guardrail can trip."
+    )
+    min_guardrail_events: int = Field(
+        default=3, description="Events (e.g. spam reports) needed before a guardrail can trip."
+    )
+    pause_on_breach: bool = Field(
+        default=True, description="Write paused=true so the intervention engine stops the campaign."
+    )
+    campaign_limits: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per-campaign overrides, e.g. {'dormant_win_back': {'max_unsubscribe_rate': 0.02}}.",
+    )
+    campaign_pause: dict[str, bool] = Field(
+        default_factory=dict, description="Per-campaign override of pause_on_breach."
+    )
+
+    def limit(self, campaign_id: str, name: str) -> float:
+        return float(self.campaign_limits.get(campaign_id, {}).get(name, getattr(self, name)))
+
+    def pauses(self, campaign_id: str) -> bool:
+        return bool(self.campaign_pause.get(campaign_id, self.pause_on_breach))

@@ -1,0 +1,211 @@
+"""One row per assigned user (sent or held out): what they did within the attribution window.
+
+The window opens at the scheduled send time, for the holdout too (the same clock),
+and closes ``attribution_window_days`` later. An assignment is *matured* once its
+window closed before the end of the run date; comparisons use matured users only,
+so an outcome never changes after it enters a test. Emails are read to match
+unsubscribes but never written out.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+OUTCOME_COLUMNS = (
+    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
+    "arm varchar, scheduled_at timestamp, window_end_at timestamp, matured boolean, sent boolean, "
+    "delivered boolean, opened boolean, clicked boolean, bounced boolean, spam_reported boolean, "
+    "unsubscribed boolean, converted boolean, hours_to_open double, hours_to_click double, "
+    "hours_to_convert double, revenue double, pre_active_days integer, as_of date"
+)
+
+OUTCOMES_SQL = """
+with assigned as (
+    select l.send_id, l.run_date, l.customer_id, l.campaign_id, l.variant, l.arm,
+           {scheduled} as scheduled_at,
+           lower(trim(l.email)) as email_key,
+           coalesce(t.target_event, 'purchase') as target_event,
+           {scheduled} + to_days(coalesce(t.attribution_window_days, 7)::integer) as window_end_at
+    from interventions.intervention_list as l
+    left join campaign_targets as t on t.campaign_id = l.campaign_id
+    where l.run_date <= $run_date and l.arm in ('treatment', 'holdout')
+),
+sends as (
+    select send_id, bool_or(state = 'accepted') as sent from {sends} group by send_id
+),
+email as (
+    select
+        send_id,
+        min(event_at) filter (where event = 'delivered') as delivered_at,
+        min(event_at) filter (where event = 'open') as opened_at,
+        min(event_at) filter (where event = 'click') as clicked_at,
+        bool_or(event in ('bounce', 'dropped')) as bounced,
+        bool_or(event = 'spamreport') as spam_reported
+    from email_events
+    where send_id is not null and event_at < $as_of
+    group by send_id
+),
+unsubscribes as (
+    -- by address, so the holdout's unsubscribes (other mail, preference centre) count too
+    select a.send_id
+    from assigned as a
+    inner join email_events as e
+        on e.email = a.email_key
+        and e.event in ('unsubscribe', 'group_unsubscribe')
+        and e.event_at > a.scheduled_at and e.event_at <= a.window_end_at and e.event_at < $as_of
+    group by a.send_id
+),
+activity as (
+    select
+        a.send_id,
+        min(e.event_ts) filter (where e.event_name = a.target_event) as converted_at,
+        coalesce(sum(e.value) filter (where e.event_name = 'purchase'), 0) as revenue
+    from assigned as a
+    inner join stitched as e
+        on e.customer_id = a.customer_id
+        and e.event_ts > a.scheduled_at and e.event_ts <= a.window_end_at and e.event_ts < $as_of
+    group by a.send_id
+),
+pre as (
+    select a.send_id, count(distinct d.activity_date) as pre_active_days
+    from assigned as a
+    inner join pre_activity as d
+        on d.customer_id = a.customer_id
+        and d.activity_date >= a.run_date - $pre_days and d.activity_date < a.run_date
+    group by a.send_id
+)
+select
+    a.send_id, a.run_date, a.customer_id, a.campaign_id, a.variant, a.arm,
+    a.scheduled_at, a.window_end_at,
+    a.window_end_at <= $as_of as matured,
+    coalesce(s.sent, false) and a.arm = 'treatment' as sent,
+    m.delivered_at is not null as delivered,
+    m.opened_at is not null as opened,
+    m.clicked_at is not null as clicked,
+    coalesce(m.bounced, false) as bounced,
+    coalesce(m.spam_reported, false) as spam_reported,
+    u.send_id is not null as unsubscribed,
+    c.converted_at is not null as converted,
+    -- greatest() skips NULLs in DuckDB: guard explicitly so a message never opened has no time
+    case when m.opened_at is not null
+        then greatest(date_diff('second', a.scheduled_at, m.opened_at), 0) / 3600.0 end as hours_to_open,
+    case when m.clicked_at is not null
+        then greatest(date_diff('second', a.scheduled_at, m.clicked_at), 0) / 3600.0 end as hours_to_click,
+    date_diff('second', a.scheduled_at, c.converted_at) / 3600.0 as hours_to_convert,
+    coalesce(c.revenue, 0)::double as revenue,
+    coalesce(p.pre_active_days, 0)::integer as pre_active_days,
+    $run_date::date as as_of
+from assigned as a
+left join sends as s on s.send_id = a.send_id
+left join email as m on m.send_id = a.send_id
+left join unsubscribes as u on u.send_id = a.send_id
+left join activity as c on c.send_id = a.send_id
+left join pre as p on p.send_id = a.send_id
+order by a.run_date, a.campaign_id, a.send_id
+"""
+
+
+def column_type(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> str | None:
+    row = con.execute(
+        "select data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? and column_name = ?",
+        [schema, table, column],
+    ).fetchall()
+    return row[0][0].upper() if row else None
+
+
+def exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
+def _utc(expr: str, type_name: str | None) -> str:
+    """A naive UTC timestamp, whether the column is timestamptz or already naive UTC."""
+    if type_name and "TIME ZONE" in type_name:
+        return f"timezone('UTC', {expr})"
+    return f"cast({expr} as timestamp)"
+
+
+def compute_outcomes(
+    con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame, pre_period_days: int = 28
+) -> pd.DataFrame:
+    """Per-user outcomes for every assignment up to `run_date`, observed up to the end of that day.
+
+    `targets`: campaign_id, target_event, attribution_window_days (from the campaign files).
+    """
+    if not exists(con, "interventions", "intervention_list"):
+        return empty_outcomes()
+    views: list[str] = []
+
+    def view(name: str, sql: str) -> None:
+        con.execute(f"create or replace temp view {name} as {sql}")
+        views.append(name)
+
+    con.register("campaign_targets", targets)
+    try:
+        if exists(con, "staging", "stg_sendgrid__email_events"):
+            at = _utc("event_at", column_type(con, "staging", "stg_sendgrid__email_events", "event_at"))
+            view(
+                "email_events",
+                f"select send_id, email, event, {at} as event_at from staging.stg_sendgrid__email_events",
+            )
+        else:
+            view(
+                "email_events",
+                "select null::varchar as send_id, null::varchar as email, null::varchar as event, "
+                "null::timestamp as event_at where false",
+            )
+        if exists(con, "intermediate", "int_events_stitched"):
+            ts = _utc("event_ts", column_type(con, "intermediate", "int_events_stitched", "event_ts"))
+            view(
+                "stitched",
+                f"select customer_id, event_name, {ts} as event_ts, try_cast(value as double) as value "
+                "from intermediate.int_events_stitched where customer_id is not null",
+            )
+        else:
+            view(
+                "stitched",
+                "select null::varchar as customer_id, null::varchar as event_name, "
+                "null::timestamp as event_ts, null::double as value where false",
+            )
+        if exists(con, "marts", "fct_user_daily_activity"):
+            has_active = column_type(con, "marts", "fct_user_daily_activity", "active_action_count")
+            view(
+                "pre_activity",
+                "select customer_id, activity_date from marts.fct_user_daily_activity"
+                + (" where coalesce(active_action_count, 0) > 0" if has_active else ""),
+            )
+        else:
+            view(
+                "pre_activity",
+                "select distinct customer_id, cast(event_ts as date) as activity_date from stitched",
+            )
+        sends = "delivery.campaign_sends"
+        if not exists(con, "delivery", "campaign_sends"):
+            view("no_sends", "select null::varchar as send_id, null::varchar as state where false")
+            sends = "no_sends"
+        scheduled = _utc(
+            "l.scheduled_send_at_utc",
+            column_type(con, "interventions", "intervention_list", "scheduled_send_at_utc"),
+        )
+        sql = OUTCOMES_SQL.format(scheduled=scheduled, sends=sends)
+        as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)
+        return con.execute(
+            sql, {"run_date": run_date, "as_of": as_of.to_pydatetime(), "pre_days": pre_period_days}
+        ).df()
+    finally:
+        con.unregister("campaign_targets")
+        for name in views:
+            con.execute(f"drop view if exists {name}")
+
+
+def empty_outcomes() -> pd.DataFrame:
+    cols = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})

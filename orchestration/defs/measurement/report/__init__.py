@@ -1,0 +1,355 @@
+"""The campaign report: one self-contained HTML page (plots embedded as base64 PNG) plus Markdown.
+
+    report = build_report(con, tables, outcomes, plans)
+    path = write_report(report, settings.home() / "reports")
+
+Written for a marketer: every campaign opens with a plain sentence (did it work, is a
+variant better, is a guardrail tripped), then the numbers with their intervals.
+No personal data: only campaign-level aggregates appear.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables
+from orchestration.defs.measurement.outcomes import column_type, exists
+from orchestration.defs.measurement.report import plots
+
+__all__ = ["Report", "build_report", "write_report", "headline"]
+
+
+@dataclass
+class Report:
+    run_date: date
+    html: str
+    markdown: str
+    images: dict[str, bytes] = field(default_factory=dict)
+    headlines: list[str] = field(default_factory=list)
+
+
+# --- data for the plots ------------------------------------------------------------------------
+
+
+def retention_data(
+    con: duckdb.DuckDBPyConnection, outcomes: pd.DataFrame, run_date: date, days: int = 14
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(curves by arm and day, weekly cohorts x weeks) from marts.fct_user_daily_activity."""
+    empty = (
+        pd.DataFrame(columns=["arm", "day", "share", "users"]),
+        pd.DataFrame(columns=["cohort", "week", "share"]),
+    )
+    if not len(outcomes) or not exists(con, "marts", "fct_user_daily_activity"):
+        return empty
+    con.register("_assigned", outcomes[["customer_id", "run_date", "arm"]])
+    try:
+        curves = con.execute(
+            f"""
+            with a as (select distinct customer_id, cast(run_date as date) as d, arm from _assigned),
+            grid as (
+                select a.*, k from a, range(1, {days + 1}) as r(k) where a.d + cast(k as integer) <= $run_date
+            )
+            select arm, k as day, avg(case when f.customer_id is not null then 1.0 else 0.0 end) as share,
+                   count(*) as users
+            from grid
+            left join marts.fct_user_daily_activity as f
+                on f.customer_id = grid.customer_id and f.activity_date = grid.d + cast(k as integer)
+            group by all order by arm, day
+            """,
+            {"run_date": run_date},
+        ).df()
+        cohorts = con.execute(
+            """
+            with a as (
+                select distinct customer_id, cast(run_date as date) as d,
+                       cast(date_trunc('week', cast(run_date as date)) as date) as cohort
+                from _assigned where arm = 'treatment'
+            ),
+            grid as (
+                select a.*, w from a, range(0, 6) as r(w) where a.d + cast(7 * w as integer) + 6 <= $run_date
+            ),
+            hit as (
+                select grid.customer_id, grid.d, grid.cohort, grid.w,
+                       bool_or(f.customer_id is not null) as active
+                from grid
+                left join marts.fct_user_daily_activity as f
+                    on f.customer_id = grid.customer_id
+                    and f.activity_date between grid.d + cast(7 * grid.w as integer) + 1
+                                            and grid.d + cast(7 * grid.w as integer) + 7
+                group by all
+            )
+            select cohort, w as week, avg(case when active then 1.0 else 0.0 end) as share
+            from hit group by all order by cohort, week
+            """,
+            {"run_date": run_date},
+        ).df()
+    finally:
+        con.unregister("_assigned")
+    curves = curves[curves["users"] >= 20]
+    return curves, cohorts
+
+
+def dormancy_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    if not exists(con, "marts", "fct_user_features"):
+        return pd.DataFrame(columns=["dormancy_stage", "customers"])
+    latest = (
+        "where as_of_date = (select max(as_of_date) from marts.fct_user_features)"
+        if column_type(con, "marts", "fct_user_features", "as_of_date")
+        else ""
+    )
+    return con.execute(
+        f"select coalesce(dormancy_stage, 'unknown') as dormancy_stage, count(*) as customers "
+        f"from marts.fct_user_features {latest} group by 1 order by 1"
+    ).df()
+
+
+# --- words -----------------------------------------------------------------------------------
+
+
+def _pts(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} pts"
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return "n/a" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.{digits}f}%"
+
+
+def headline(campaign: str, tables: MeasurementTables) -> list[str]:
+    """Plain sentences for one campaign (the sequential rule decides, never the point estimate)."""
+    c = tables.comparisons
+    c = c[(c["campaign_id"] == campaign) & (c["metric"] == "conversion")]
+    lines = []
+    overall = c[c["comparison"] == "treatment_vs_holdout"]
+    if len(overall):
+        r = overall.iloc[0]
+        if r["decision"] == WINNER:
+            lines.append(
+                f"The campaign works: treated users convert {_pts(r['abs_lift'])} more than the holdout "
+                f"(95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}; "
+                f"always-valid {_pts(r['seq_ci_low'])} to {_pts(r['seq_ci_high'])})."
+            )
+        elif r["decision"] == WORSE:
+            lines.append(
+                f"The campaign hurts: treated users convert {_pts(r['abs_lift'])} less than the holdout "
+                f"(95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])})."
+            )
+        else:
+            lines.append(
+                f"Campaign vs holdout: {r['decision']} (lift so far {_pts(r['abs_lift'])}, "
+                f"95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}, "
+                f"{int(r['n_variant']):,} treated vs {int(r['n_baseline']):,} held out "
+                "with complete windows)."
+            )
+    for r in c[c["comparison"] == "variant_vs_control"].itertuples():
+        if r.decision == WINNER:
+            lines.append(
+                f"Variant '{r.variant}' beats control '{r.baseline}' by {_pts(r.abs_lift)} "
+                f"(95% CI {_pts(r.abs_ci_low)} to {_pts(r.abs_ci_high)}; always-valid "
+                f"{_pts(r.seq_ci_low)} to {_pts(r.seq_ci_high)}), declared by the sequential rule on "
+                f"{r.seq_first_decision_date}. Consider shifting its weight in the campaign file."
+            )
+        elif r.decision == WORSE:
+            lines.append(
+                f"Variant '{r.variant}' does worse than control '{r.baseline}' ({_pts(r.abs_lift)})."
+            )
+        else:
+            lines.append(
+                f"Variant '{r.variant}' vs control: {r.decision} "
+                f"(P(beats control) = {_pct(r.prob_beat, 0)}; not a decision)."
+            )
+    pause = tables.pauses[tables.pauses["campaign_id"] == campaign]
+    if len(pause) and isinstance(pause.iloc[0]["reason"], str) and pause.iloc[0]["reason"]:
+        verb = "PAUSED from tomorrow" if bool(pause.iloc[0]["paused"]) else "flagged (not paused)"
+        lines.append(f"Guardrail: {verb}: {pause.iloc[0]['reason']}.")
+    srm = tables.srm[tables.srm["campaign_id"] == campaign]
+    if len(srm) and bool(srm.iloc[0]["mismatch"]):
+        lines.append(
+            f"Sample ratio mismatch (p = {srm.iloc[0]['p_value']:.2g}): assignment counts do not match the "
+            "planned split, so results are not trustworthy until the cause is found."
+        )
+    return lines
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if not len(df):
+        return df
+    if kind == "summary":
+        out = df[
+            ["campaign_id", "variant", "arm", "assigned", "matured", "sent", "delivered", "opened", "clicked",
+             "converted_matured", "click_through_rate", "conversion_rate", "revenue_per_user",
+             "median_hours_to_convert"]
+        ].copy()  # fmt: skip
+        out["click_through_rate"] = out["click_through_rate"].map(_pct)
+        out["conversion_rate"] = out["conversion_rate"].map(_pct)
+        out["revenue_per_user"] = out["revenue_per_user"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
+        out["median_hours_to_convert"] = out["median_hours_to_convert"].map(
+            lambda v: "n/a" if pd.isna(v) else f"{v:.0f} h"
+        )
+        return out.rename(
+            columns={"converted_matured": "converted", "median_hours_to_convert": "time to convert"}
+        )
+    if kind == "comparisons":
+        rows = []
+        for r in df.itertuples():
+            rate = r.metric == "conversion"
+            val = _pct if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
+            diff = _pts if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
+            rows.append(
+                {
+                    "campaign": r.campaign_id,
+                    "variant": r.variant,
+                    "vs": r.baseline,
+                    "metric": r.metric,
+                    "n (vs / variant)": f"{int(r.n_baseline):,} / {int(r.n_variant):,}",
+                    "baseline": val(r.value_baseline),
+                    "variant value": val(r.value_variant),
+                    "lift [95% CI]": f"{diff(r.abs_lift)} [{diff(r.abs_ci_low)}, {diff(r.abs_ci_high)}]",
+                    "relative": "n/a"
+                    if pd.isna(r.rel_lift)
+                    else f"{100 * r.rel_lift:+.0f}%"
+                    + (
+                        ""
+                        if pd.isna(r.rel_ci_low)
+                        else f" [{100 * r.rel_ci_low:+.0f}%, {100 * r.rel_ci_high:+.0f}%]"
+                    ),
+                    "p": "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
+                    "p (BH)": "n/a" if pd.isna(r.p_adjusted) else f"{r.p_adjusted:.3g}",
+                    "P(beat)": _pct(r.prob_beat, 0) if rate else "",
+                    "CUPED lift": diff(r.cuped_abs_lift) if rate else "",
+                    "decision (sequential)": r.decision if isinstance(r.decision, str) else "",
+                }
+            )
+        return pd.DataFrame(rows)
+    if kind == "guardrails":
+        out = df[["campaign_id", "variant", "metric", "numerator", "denominator", "rate", "holdout_rate",
+                  "limit_value", "breached"]].copy()  # fmt: skip
+        for col in ("rate", "holdout_rate", "limit_value"):
+            out[col] = out[col].map(lambda v: _pct(v, 2))
+        out["breached"] = out["breached"].map(lambda b: "BREACHED" if b else "ok")
+        return out
+    if kind == "srm":
+        out = df[["campaign_id", "cells", "observed", "expected", "p_value", "mismatch"]].copy()
+        out["p_value"] = out["p_value"].map(lambda v: f"{v:.3g}")
+        out["mismatch"] = out["mismatch"].map(lambda b: "MISMATCH" if b else "ok")
+        return out
+    return df
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    if not len(df):
+        return "<p class='muted'>Nothing to show yet.</p>"
+    body = df.to_html(index=False, escape=True, border=0, classes="t", na_rep="n/a")
+    for word, cls in (("winner", "good"), ("BREACHED", "bad"), ("MISMATCH", "bad"), (">worse<", "bad")):
+        body = body.replace(f"<td>{word.strip('<>')}</td>", f"<td class='{cls}'>{word.strip('<>')}</td>")
+    return body
+
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;
+color:#1f2328;line-height:1.45}
+h1{font-size:26px;margin-bottom:4px} h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
+.muted{color:#57606a} .card{border:1px solid #d0d7de;border-radius:8px;padding:10px 16px;margin:10px 0;
+background:#f6f8fa} .card h3{margin:4px 0}
+table.t{border-collapse:collapse;font-size:13px;margin:8px 0} table.t th,table.t td{border:1px solid #d0d7de;
+padding:4px 8px;text-align:right} table.t th{background:#f6f8fa} table.t td:first-child{text-align:left}
+td.good{background:#dafbe1;font-weight:600} td.bad{background:#ffebe9;font-weight:600}
+img{max-width:100%;border:1px solid #eaeef2;margin:8px 0}
+"""
+
+PLOT_TITLES = {
+    "lift_intervals": "Lift with intervals",
+    "lift_over_time": "Engagement lift over time",
+    "retention": "Retention after assignment",
+    "retention_cohorts": "Retention by cohort",
+    "funnel": "Funnel drop-off",
+    "dormancy": "Dormancy distribution",
+}
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    tables: MeasurementTables,
+    outcomes: pd.DataFrame,
+    plans: dict[str, CampaignPlan],
+) -> Report:
+    run_date = tables.run_date
+    curves, cohorts = retention_data(con, outcomes, run_date)
+    images = {
+        "lift_intervals": plots.lift_intervals(tables.comparisons),
+        "lift_over_time": plots.lift_over_time(tables.daily),
+        "retention": plots.retention(curves),
+        "retention_cohorts": plots.cohort_heatmap(cohorts),
+        "funnel": plots.funnel(tables.summary),
+        "dormancy": plots.dormancy(dormancy_data(con)),
+    }
+    campaigns = sorted(set(tables.summary["campaign_id"])) if len(tables.summary) else []
+    sections = {
+        "Results by campaign, variant and arm": _fmt_table(tables.summary, "summary"),
+        "Lift against holdout and control": _fmt_table(tables.comparisons, "comparisons"),
+        "Guardrails": _fmt_table(tables.guardrails, "guardrails"),
+        "Sample ratio check": _fmt_table(tables.srm, "srm"),
+    }
+    intro = (
+        f"Run date {run_date}. Conversions are counted within each campaign's attribution window after the "
+        "scheduled send time, for held-out users on the same clock; comparisons use users whose window has "
+        "closed. Intervals are 95%. A winner is declared only by the always-valid sequential test (mSPRT), "
+        "which stays valid although this report is read every day; "
+        "p (BH) adjusts for all comparisons of the day."
+    )
+    all_headlines: list[str] = []
+    cards_html, cards_md = [], []
+    for campaign in campaigns:
+        lines = headline(campaign, tables)
+        all_headlines += [f"{campaign}: {line}" for line in lines]
+        desc = plans[campaign].description if campaign in plans else ""
+        cards_html.append(
+            f"<div class='card'><h3>{html.escape(campaign)}</h3><p class='muted'>{html.escape(desc)}</p><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+            + "</ul></div>"
+        )
+        cards_md.append(f"### {campaign}\n" + "\n".join(f"- {line}" for line in lines))
+    if not campaigns:
+        cards_html.append("<p class='muted'>No campaign has assigned anyone yet.</p>")
+        cards_md.append("No campaign has assigned anyone yet.")
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Campaign report {run_date}</title><style>{CSS}</style></head><body>",
+        f"<h1>Campaign report — {run_date}</h1><p class='muted'>{html.escape(intro)}</p>",
+        "<h2>In short</h2>",
+        *cards_html,
+    ]
+    md = [f"# Campaign report — {run_date}", "", intro, "", "## In short", "", *cards_md, ""]
+    for title, df in sections.items():
+        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(df)]
+        md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "Nothing to show yet.", ""]
+    parts.append("<h2>Plots</h2>")
+    for name, png in images.items():
+        b64 = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h3>{PLOT_TITLES[name]}</h3><img alt='{name}' src='data:image/png;base64,{b64}'>")
+    parts.append("</body></html>")
+    return Report(run_date, "\n".join(parts), "\n".join(md), images, all_headlines)
+
+
+def write_report(report: Report, folder: Path) -> Path:
+    """campaign_report_<date>.html, plus its plots as PNG files next to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"campaign_report_{report.run_date}.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(report.html, encoding="utf-8")
+    tmp.replace(path)
+    plots_dir = folder / f"campaign_report_{report.run_date}_plots"
+    plots_dir.mkdir(exist_ok=True)
+    for name, png in report.images.items():
+        (plots_dir / f"{name}.png").write_bytes(png)
+    return path

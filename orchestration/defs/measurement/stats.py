@@ -1,0 +1,389 @@
+"""Experiment statistics, pure functions over counts and arrays (numpy and scipy only).
+
+Conventions: arm ``a`` is the baseline (holdout or control variant), arm ``b`` the
+treatment; a lift is ``b - a`` (absolute) or ``b / a - 1`` (relative). Every
+interval is two-sided at ``1 - alpha``.
+
+- :func:`two_proportion_test`  z-test (pooled SE for the p-value, unpooled Wald CI for
+  the difference, Katz log CI for the ratio)
+- :func:`welch_test`           Welch's t-test and CI for a difference in means (revenue)
+- :func:`prob_b_beats_a`       Beta-binomial posterior P(p_b > p_a), exact closed form
+- :func:`srm_test`             sample-ratio-mismatch chi-square against planned shares
+- :func:`benjamini_hochberg`   BH-adjusted p-values (step-up, monotone)
+- :func:`msprt`                mixture SPRT for a difference of proportions (normal
+  approximation): always-valid p-value and confidence sequence, valid when looked
+  at every day (Johari, Pekelis & Walsh 2017)
+- :func:`cuped`                CUPED variance reduction with a pre-period covariate
+- :func:`power_two_proportions`, :func:`sample_size_two_proportions`,
+  :func:`mde_two_proportions`  planning (Cohen's h, normal approximation, the same
+  convention as statsmodels' ``NormalIndPower``)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+
+def _z(alpha: float) -> float:
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
+# --- two proportions ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProportionTest:
+    n_a: int
+    x_a: int
+    n_b: int
+    x_b: int
+    rate_a: float
+    rate_b: float
+    abs_lift: float
+    abs_ci_low: float
+    abs_ci_high: float
+    rel_lift: float
+    rel_ci_low: float
+    rel_ci_high: float
+    z: float
+    p_value: float
+
+
+def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0.05) -> ProportionTest:
+    """Two-sided z-test of p_b = p_a with CIs for the absolute and relative lift.
+
+    The p-value uses the pooled standard error (as ``statsmodels.proportions_ztest``),
+    the absolute CI the unpooled Wald SE and the relative CI the log ratio (Katz),
+    as ``statsmodels.confint_proportions_2indep(method="wald"|"log")``. Undefined
+    quantities (an empty arm, zero successes for the ratio) are NaN.
+    """
+    nan = float("nan")
+    if n_a <= 0 or n_b <= 0:
+        return ProportionTest(n_a, x_a, n_b, x_b, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
+    z_crit = _z(alpha)
+    pa, pb = x_a / n_a, x_b / n_b
+    diff = pb - pa
+    pooled = (x_a + x_b) / (n_a + n_b)
+    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    if se0 > 0:
+        z = diff / se0
+        p = float(2 * stats.norm.sf(abs(z)))
+    else:
+        z, p = 0.0, 1.0
+    se = math.sqrt(pa * (1 - pa) / n_a + pb * (1 - pb) / n_b)
+    lo, hi = diff - z_crit * se, diff + z_crit * se
+    if x_a > 0 and x_b > 0:
+        ratio = pb / pa
+        se_log = math.sqrt(1 / x_b - 1 / n_b + 1 / x_a - 1 / n_a)
+        rel, rlo, rhi = (
+            ratio - 1,
+            ratio * math.exp(-z_crit * se_log) - 1,
+            ratio * math.exp(z_crit * se_log) - 1,
+        )
+    else:
+        rel = (pb / pa - 1) if x_a > 0 else nan
+        rlo = rhi = nan
+    return ProportionTest(n_a, x_a, n_b, x_b, pa, pb, diff, lo, hi, rel, rlo, rhi, float(z), p)
+
+
+def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for one proportion (as statsmodels ``proportion_confint(method="wilson")``)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = _z(alpha)
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+# --- means (revenue) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeanTest:
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    t: float
+    df: float
+    p_value: float
+    rel_lift: float
+
+
+def welch_test(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, alpha: float = 0.05
+) -> MeanTest:
+    """Welch's unequal-variance t-test of mean(b) = mean(a), with the Welch-Satterthwaite CI."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    nan = float("nan")
+    if len(a) < 2 or len(b) < 2:
+        ma = float(a.mean()) if len(a) else nan
+        mb = float(b.mean()) if len(b) else nan
+        return MeanTest(ma, mb, mb - ma, nan, nan, nan, nan, nan, nan)
+    ma, mb = float(a.mean()), float(b.mean())
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    diff = mb - ma
+    se = math.sqrt(va + vb)
+    rel = diff / ma if ma else nan
+    if se == 0:
+        return MeanTest(ma, mb, diff, diff, diff, nan, nan, 1.0 if diff == 0 else 0.0, rel)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    t = diff / se
+    p = float(2 * stats.t.sf(abs(t), df))
+    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+    return MeanTest(ma, mb, diff, diff - half, diff + half, float(t), float(df), p, rel)
+
+
+# --- Bayesian ----------------------------------------------------------------------------
+
+
+def prob_b_beats_a(
+    x_a: int, n_a: int, x_b: int, n_b: int, prior_alpha: float = 1.0, prior_beta: float = 1.0
+) -> float:
+    """P(p_b > p_a) under independent Beta(prior + successes, prior + failures) posteriors.
+
+    Exact for integer posterior parameters (Evan Miller's sum over the first posterior
+    shape of b, computed in log space); otherwise a Gauss-Legendre integral.
+    """
+    a1, b1 = prior_alpha + x_a, prior_beta + n_a - x_a
+    a2, b2 = prior_alpha + x_b, prior_beta + n_b - x_b
+    if float(a2).is_integer() and a2 <= 1_000_000:
+        i = np.arange(int(a2), dtype=float)
+        logs = (
+            special.betaln(a1 + i, b1 + b2)
+            - np.log(b2 + i)
+            - special.betaln(1 + i, b2)
+            - special.betaln(a1, b1)
+        )
+        return float(np.clip(np.exp(special.logsumexp(logs)), 0.0, 1.0))
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    x = (nodes + 1) / 2
+    return float(np.clip(np.sum(weights / 2 * stats.beta.pdf(x, a2, b2) * stats.beta.cdf(x, a1, b1)), 0, 1))
+
+
+# --- sample ratio mismatch -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SrmTest:
+    chi2: float
+    p_value: float
+    mismatch: bool
+
+
+def srm_test(observed: Sequence[int], expected_shares: Sequence[float], threshold: float = 0.001) -> SrmTest:
+    """Pearson chi-square of observed cell counts against planned shares (normalised to 1).
+
+    A p-value below ``threshold`` (0.001 by convention: SRM checks run often) flags a mismatch.
+    """
+    obs = np.asarray(observed, dtype=float)
+    shares = np.asarray(expected_shares, dtype=float)
+    keep = shares > 0
+    if obs[~keep].sum() > 0:  # a cell that should be empty is not
+        return SrmTest(float("inf"), 0.0, True)
+    obs, shares = obs[keep], shares[keep] / shares[keep].sum()
+    if len(obs) < 2 or obs.sum() == 0:
+        return SrmTest(0.0, 1.0, False)
+    exp = shares * obs.sum()
+    chi2 = float(np.sum((obs - exp) ** 2 / exp))
+    p = float(stats.chi2.sf(chi2, len(obs) - 1))
+    return SrmTest(chi2, p, p < threshold)
+
+
+# --- multiple comparisons ------------------------------------------------------------------
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
+    """BH step-up adjusted p-values (NaN stays NaN and does not count as a test)."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    pv = p[ok]
+    order = np.argsort(pv)
+    ranked = pv[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
+    res = np.empty(m)
+    res[order] = np.minimum(adjusted, 1.0)
+    out[ok] = res
+    return out
+
+
+# --- always-valid sequential test ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MsprtLook:
+    diff: float
+    variance: float
+    likelihood_ratio: float
+    p_value: float  # always-valid p-value at this look (not yet minimised over earlier looks)
+    cs_low: float  # confidence sequence at this look
+    cs_high: float
+
+
+def msprt(x_a: int, n_a: int, x_b: int, n_b: int, tau: float = 0.02, alpha: float = 0.05) -> MsprtLook:
+    """Mixture SPRT for theta = p_b - p_a with a N(0, tau^2) mixing distribution.
+
+    With the difference estimate d ~ N(theta, V) the mixture
+    likelihood ratio against theta = 0 is
+    ``sqrt(V / (V + tau^2)) * exp(tau^2 d^2 / (2 V (V + tau^2)))``. Rejecting the first
+    time it reaches 1/alpha, and reporting the running minimum of ``min(1, 1/LR)`` as
+    the p-value, keeps the type-I error at alpha however often one looks. The matching
+    confidence sequence is the set of theta whose ratio stays below 1/alpha.
+    ``tau`` should be of the order of the effects one hopes to detect.
+    """
+    nan = float("nan")
+    if n_a <= 0 or n_b <= 0:
+        return MsprtLook(nan, nan, 1.0, 1.0, nan, nan)
+    pa, pb = x_a / n_a, x_b / n_b
+    d = pb - pa
+    # The larger of the unpooled and the pooled (null) variance: with few conversions in a small
+    # arm the unpooled estimate can be near zero and the ratio explodes; the pooled one cannot.
+    pooled = (x_a + x_b + 0.5) / (n_a + n_b + 1)
+    v = max(pa * (1 - pa) / n_a + pb * (1 - pb) / n_b, pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    t2 = tau * tau
+    log_lr = 0.5 * math.log(v / (v + t2)) + t2 * d * d / (2 * v * (v + t2))
+    lr = math.exp(min(log_lr, 700.0))
+    half = math.sqrt(v * (v + t2) / t2 * (2 * math.log(1 / alpha) + math.log((v + t2) / v)))
+    return MsprtLook(d, v, lr, min(1.0, 1.0 / lr), d - half, d + half)
+
+
+@dataclass(frozen=True)
+class SequentialResult:
+    looks: int
+    p_value: float  # running minimum over looks
+    cs_low: float  # intersection of the confidence sequences over looks
+    cs_high: float
+    rejected: bool
+    first_rejection_look: int | None
+    last: MsprtLook | None
+
+
+def msprt_path(
+    counts: Sequence[tuple[int, int, int, int]], tau: float = 0.02, alpha: float = 0.05
+) -> SequentialResult:
+    """Run :func:`msprt` over cumulative ``(x_a, n_a, x_b, n_b)`` at each look, in order."""
+    p, lo, hi, first, last = 1.0, -math.inf, math.inf, None, None
+    for k, (x_a, n_a, x_b, n_b) in enumerate(counts):
+        look = msprt(x_a, n_a, x_b, n_b, tau=tau, alpha=alpha)
+        if n_a <= 0 or n_b <= 0:
+            continue
+        last = look
+        p = min(p, look.p_value)
+        lo, hi = max(lo, look.cs_low), min(hi, look.cs_high)
+        if first is None and look.p_value <= alpha:
+            first = k
+    if last is None:
+        return SequentialResult(len(counts), 1.0, float("nan"), float("nan"), False, None, None)
+    return SequentialResult(len(counts), p, lo, hi, first is not None, first, last)
+
+
+# --- CUPED ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CupedResult:
+    theta: float
+    adjusted_a: np.ndarray
+    adjusted_b: np.ndarray
+    variance_reduction: float  # 1 - var(Y_adj) / var(Y), pooled
+    test: MeanTest
+
+
+def cuped(
+    y_a: np.ndarray, x_a: np.ndarray, y_b: np.ndarray, x_b: np.ndarray, alpha: float = 0.05
+) -> CupedResult:
+    """CUPED (Deng et al. 2013): Y - theta (X - mean X), theta = cov(Y, X) / var(X) pooled over arms.
+
+    X is a pre-period covariate (e.g. active days in the 28 days before assignment),
+    unaffected by the treatment, so the adjusted difference stays unbiased while its
+    variance shrinks by the squared correlation of X and Y.
+    """
+    y_a, x_a, y_b, x_b = (np.asarray(v, dtype=float) for v in (y_a, x_a, y_b, x_b))
+    y = np.concatenate([y_a, y_b])
+    x = np.concatenate([x_a, x_b])
+    vx = x.var(ddof=1) if len(x) > 1 else 0.0
+    theta = float(np.cov(y, x, ddof=1)[0, 1] / vx) if vx > 0 else 0.0
+    mx = x.mean() if len(x) else 0.0
+    adj_a, adj_b = y_a - theta * (x_a - mx), y_b - theta * (x_b - mx)
+    vy = y.var(ddof=1) if len(y) > 1 else 0.0
+    adj = np.concatenate([adj_a, adj_b])
+    reduction = float(1 - adj.var(ddof=1) / vy) if vy > 0 else 0.0
+    return CupedResult(theta, adj_a, adj_b, reduction, welch_test(adj_a, adj_b, alpha=alpha))
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def cohens_h(p_treatment: float, p_control: float) -> float:
+    return 2 * math.asin(math.sqrt(p_treatment)) - 2 * math.asin(math.sqrt(p_control))
+
+
+def power_two_proportions(
+    p_control: float, p_treatment: float, n_control: float, n_treatment: float, alpha: float = 0.05
+) -> float:
+    """Power of the two-sided two-proportion test (normal approximation on Cohen's h)."""
+    h = abs(cohens_h(p_treatment, p_control))
+    scale = math.sqrt(1 / (1 / n_control + 1 / n_treatment))
+    z = _z(alpha)
+    return float(stats.norm.sf(z - h * scale) + stats.norm.cdf(-z - h * scale))
+
+
+def sample_size_two_proportions(
+    p_control: float, p_treatment: float, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0
+) -> float:
+    """Control-arm size so that the test has `power`; the treatment arm is `ratio` times it."""
+    return float(
+        optimize.brentq(
+            lambda n: power_two_proportions(p_control, p_treatment, n, ratio * n, alpha) - power, 1e-6, 1e12
+        )
+    )
+
+
+def mde_two_proportions(
+    p_control: float, n_control: float, n_treatment: float, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Smallest absolute lift p_t - p_c (upwards) detectable with `power` at these arm sizes."""
+    if power_two_proportions(p_control, 1 - 1e-12, n_control, n_treatment, alpha) < power:
+        return float("nan")
+    return float(
+        optimize.brentq(
+            lambda pt: power_two_proportions(p_control, pt, n_control, n_treatment, alpha) - power,
+            p_control + 1e-12,
+            1 - 1e-12,
+        )
+        - p_control
+    )
+
+
+def holdout_plan(
+    eligible_per_day: float,
+    holdout_share: float,
+    baseline_rate: float,
+    days: int,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> dict[str, float]:
+    """MDE of treatment vs holdout after `days` of a campaign with this holdout share."""
+    n = eligible_per_day * days
+    n_h, n_t = n * holdout_share, n * (1 - holdout_share)
+    mde = mde_two_proportions(baseline_rate, n_h, n_t, alpha, power) if n_h > 0 and n_t > 0 else float("nan")
+    return {
+        "holdout_share": holdout_share,
+        "days": days,
+        "n_holdout": n_h,
+        "n_treatment": n_t,
+        "mde_abs": mde,
+        "mde_rel": mde / baseline_rate if baseline_rate else float("nan"),
+    }
