@@ -13,6 +13,9 @@ import pytest
 
 from orchestration import settings
 from orchestration.defs.interventions.assets import intervention_list, preview
+from orchestration.defs.interventions.campaigns import load_campaigns
+from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+from orchestration.defs.warehouse.assets import model_key
 from orchestration.warehouse import WarehouseResource
 
 from .conftest import user, write_features, write_suppressions
@@ -70,6 +73,37 @@ def test_the_asset_writes_the_days_list_with_the_shipped_campaigns(warehouse: Wa
     table = metadata["decisions"].value
     assert "| cart_abandonment |" in table and "suppressed" in table and "lower_priority" in table
     assert metadata["suppressed_by_reason"].value == {"bounce": 1, "no_consent": 1}
+    change = metadata["change_since_previous_day"].value
+    assert "| cart_abandonment | campaign_holdout | 1 | 0 | +1 |" in change
+    assert "| (all campaigns) | chosen | 3 | 0 | +3 |" in change
+    assert "no stored decisions for 2025-03-09" in change
+
+
+def test_the_asset_shows_the_change_since_the_stored_day_before(warehouse: WarehouseResource) -> None:
+    with duckdb.connect(warehouse.path) as con:  # the stored run of the 10th, without Dagster
+        run_policy(
+            con,
+            date(2025, 3, 10),
+            load_campaigns(settings.CAMPAIGNS_DIR),
+            PolicyConfig(global_holdout_share=0.0),
+        )
+    result = dg.materialize(
+        [intervention_list],
+        partition_key="2025-03-11",
+        resources={"warehouse": warehouse},
+        run_config={"ops": {"intervention_list": {"config": {"global_holdout_share": 0.0}}}},
+    )
+    change = (
+        result.asset_materializations_for_node("intervention_list")[0]
+        .metadata["change_since_previous_day"]
+        .value
+    )
+    # Nothing was delivered on the 10th, so the treated users are chosen again on the 11th; the
+    # held-out cart user counts as if sent, so the cart campaign's cooldown now holds them back.
+    assert "2025-03-10 (stored run)" in change
+    assert "| (all campaigns) | chosen | 3 | 3 | 0 |" in change
+    assert "| cart_abandonment | campaign_holdout | 0 | 1 | -1 |" in change
+    assert "| cart_abandonment | cooldown | 1 | 0 | +1 |" in change
 
 
 def test_no_email_address_or_message_body_reaches_dagster_metadata(warehouse: WarehouseResource) -> None:
@@ -123,7 +157,8 @@ def test_the_asset_is_partitioned_grouped_and_described() -> None:
     assert intervention_list.partitions_def is not None
     assert spec.description and "\n" not in spec.description
     assert {d.asset_key for d in spec.deps} == {
-        dg.AssetKey(["fct_user_features"]),
-        dg.AssetKey(["fct_email_suppressions"]),
+        model_key("fct_user_features"),
+        model_key("fct_email_suppressions"),
         dg.AssetKey(["churn_scores"]),
+        dg.AssetKey(["preferred_send_hours"]),
     }

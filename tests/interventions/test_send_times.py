@@ -160,3 +160,40 @@ def test_a_run_late_in_the_day_never_schedules_in_the_past() -> None:
     ).fetchall():
         assert now <= at < now + timedelta(days=1)
         assert 8 <= at.astimezone(ZoneInfo(zone)).hour < 20
+
+
+def test_the_scoring_models_preferred_hour_wins_over_the_features_hour_when_present() -> None:
+    con = duckdb.connect()
+    write_suppressions(con)
+    write_features(
+        con,
+        [
+            user("scored", timezone="Europe/Berlin", preferred_local_hour=12),
+            user("unscored", timezone="Europe/Berlin", preferred_local_hour=12),
+            user("nonsense", timezone="Europe/Berlin", preferred_local_hour=12),
+            user("null", timezone="Europe/Berlin", preferred_local_hour=None),
+        ],
+    )
+    run_date, now = date(2025, 3, 30), datetime(2025, 3, 29, tzinfo=UTC)  # Berlin changes to CEST
+
+    def hours() -> dict[str, int]:
+        run_policy(con, run_date, [make_campaign("c")], NO_GLOBAL, now)
+        rows = con.execute(
+            "select customer_id, scheduled_send_at_utc from interventions.intervention_list"
+        ).fetchall()
+        return {c: at.astimezone(ZoneInfo("Europe/Berlin")).hour for c, at in rows}
+
+    fallback = {"scored": 12, "unscored": 12, "nonsense": 12, "null": 10}
+    assert hours() == fallback  # no scoring table: the features' hour
+    con.execute("create schema scoring")
+    con.execute(
+        "create table scoring.preferred_send_hours as select * from (values"
+        " ('scored', 16, 'model'), ('nonsense', 31, 'model'), ('null', 9, 'model'), ('null', null, 'x')"
+        ") t(customer_id, preferred_local_hour, source)"
+    )
+    assert hours() == {"scored": 16, "unscored": 12, "nonsense": 12, "null": 9}
+    # Quiet hours still apply to the model's hour.
+    con.execute(
+        "update scoring.preferred_send_hours set preferred_local_hour = 22 where customer_id = 'scored'"
+    )
+    assert hours()["scored"] == 19

@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration import settings
 from orchestration.defs.interventions.campaigns import CampaignError, load_campaigns
 from orchestration.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
+from orchestration.defs.interventions.preview import diff_with_stored
 from orchestration.defs.interventions.summary import counts_markdown, preview, suppression_counts
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.partitions import daily_partitions
@@ -23,6 +24,10 @@ __all__ = ["intervention_list", "preview"]
         model_key("fct_user_features"),
         model_key("fct_email_suppressions"),
         dg.AssetKey(["churn_scores"]),
+        # Optional inputs: the policy falls back when these tables are absent. The measurement
+        # guardrails (measurement.campaign_guardrails) are read too, but are no dependency:
+        # they come from earlier days' results, downstream of this asset.
+        dg.AssetKey(["preferred_send_hours"]),
     ],
 )
 def intervention_list(
@@ -39,6 +44,7 @@ def intervention_list(
     try:
         with warehouse.connect() as con:
             result = run_policy(con, run_date, campaigns, config, now)
+            change = diff_with_stored(con, run_date, result.counts)
     except PolicyError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
 
@@ -62,6 +68,7 @@ def intervention_list(
             "holdout_by_campaign": dg.MetadataValue.json(holdout_by_campaign),
             "suppressed_by_reason": dg.MetadataValue.json(suppression_counts(counts)),
             "decisions": dg.MetadataValue.md(counts_markdown(counts)),
+            "change_since_previous_day": dg.MetadataValue.md(change.markdown()),
             "notes": dg.MetadataValue.json(result.notes),
         }
     )

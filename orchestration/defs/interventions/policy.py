@@ -8,25 +8,31 @@ fixed order and the first that fails is recorded as the reason:
    bounce, spam report, ...), or a missing or malformed email address.
 2. `global_holdout`: a stable share of all users never receives anything, so
    the programme as a whole can be measured.
-3. `frequency_cap`: messages that reached the user on their local day D, or
+3. `campaign_paused`: a measurement guardrail paused the campaign for D
+   (only when `measurement.campaign_guardrails` exists).
+4. `frequency_cap`: messages that reached the user on their local day D, or
    in the rolling 7 local days ending D, from earlier runs.
-4. `cooldown`: the same campaign reached the user within its cooldown.
-5. `paused_after_response`: the user responded recently (only when
+5. `cooldown`: the same campaign reached the user within its cooldown.
+6. `paused_after_response`: the user responded recently (only when
    `marts.fct_user_responses` exists).
-6. One winner per user and day, by priority, then churn score (which only
+7. One winner per user and day, by priority, then churn score (which only
    separates campaigns once scores are per campaign), then campaign id so
    ties never depend on row order; the others are `lower_priority`.
-7. The winner is `chosen`, or `campaign_holdout` when it falls in the
+8. The winner is `chosen`, or `campaign_holdout` when it falls in the
    campaign's holdout share. A chosen message whose template fails on the
    user's data becomes `render_error:<type>` and is left out of the list.
 
 The campaign holdout is applied to the winner (after caps, cooldown and
 priority) rather than before them: a held-out row then stands for exactly
 the message that would have been sent, so treatment and holdout arms pass
-through the same funnel and are comparable. Held-out winners are recorded in
-the intervention list with arm `holdout` and count, like real sends, towards
-later frequency caps and cooldowns (otherwise a held-out user would be
-"chosen" again every day and shut out of every other campaign).
+through the same funnel and are comparable (tests/interventions name this
+guarantee). DESIGN.md lists the campaign holdout before the caps; applying it
+there would put users into the holdout who would never have been sent the
+message (capped, cooled down, or won by another campaign) and hand held-out
+users to the next campaign, so both arms would differ. Held-out winners are
+recorded in the intervention list with arm `holdout` and count, like real
+sends, towards later frequency caps and cooldowns (otherwise a held-out user
+would be "chosen" again every day and shut out of every other campaign).
 
 Reruns of a run date are idempotent: history only counts runs before D, the
 run date's rows are replaced in one transaction, and assignments are hashes
@@ -47,13 +53,15 @@ from pydantic import Field
 
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.hashing import bucket_sql, send_id_sql
-from orchestration.defs.interventions.messages import columns_needed, render_messages
+from orchestration.defs.interventions.messages import columns_needed, plans, render_messages
 from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
 from orchestration.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
 
 FEATURES_TABLE = "marts.fct_user_features"
 SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
 SCORES_TABLE = "scoring.churn_scores"
+SEND_HOURS_TABLE = "scoring.preferred_send_hours"
+GUARDRAILS_TABLE = "measurement.campaign_guardrails"
 SENDS_TABLE = "delivery.campaign_sends"
 RESPONSES_TABLE = "marts.fct_user_responses"
 DECISIONS_TABLE = "interventions.decisions"
@@ -235,6 +243,56 @@ def _scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
         ) = 1"""
 
 
+def _send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str | None:
+    """The scoring model's preferred local send hour per customer, when that table exists."""
+    if not table_exists(con, SEND_HOURS_TABLE):
+        return None
+    columns = table_columns(con, SEND_HOURS_TABLE)
+    if not {"customer_id", "preferred_local_hour"} <= set(columns):
+        notes.append(f"{SEND_HOURS_TABLE} lacks customer_id/preferred_local_hour; using the features' hour")
+        return None
+    # A table keeping history is read as of D (latest on or before D); one row per customer either way.
+    dated = next((c for c in ("run_date", "as_of_date", "scored_at") if c in columns), None)
+    where = f"where cast({dated} as date) <= {_date(run_date)}" if dated else ""
+    order = f"{dated} desc, " if dated else ""
+    return f"""
+        select cast(customer_id as varchar) as customer_id,
+               cast(preferred_local_hour as integer) as preferred_local_hour
+        from {SEND_HOURS_TABLE}
+        {where}
+        qualify row_number() over (
+            partition by customer_id
+            order by {order}(preferred_local_hour is null), preferred_local_hour
+        ) = 1"""
+
+
+def _guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str:
+    """Campaigns a measurement guardrail has paused on D: the latest row on or before D decides.
+
+    A pause therefore lasts until a later row says `paused = false` (a NULL
+    `paused` counts as paused); a table written once per day reads the same way.
+    """
+    empty = "select null::varchar as campaign_id where false"
+    if not table_exists(con, GUARDRAILS_TABLE):
+        return empty
+    columns = table_columns(con, GUARDRAILS_TABLE)
+    missing = [c for c in ("campaign_id", "run_date", "paused") if c not in columns]
+    if missing:
+        # Guessing would either stop every campaign or ignore a pause: refuse loudly instead.
+        raise PolicyError(f"{GUARDRAILS_TABLE} lacks column(s) {', '.join(missing)}")
+    reason = "cast(reason as varchar)" if "reason" in columns else "null::varchar"
+    latest = f"""
+        select cast(campaign_id as varchar) as campaign_id, {reason} as reason
+        from {GUARDRAILS_TABLE}
+        where cast(run_date as date) <= {_date(run_date)}
+        qualify row_number() over (
+            partition by campaign_id order by run_date desc, coalesce(paused, true) desc
+        ) = 1 and coalesce(paused, true)"""
+    for campaign_id, why in con.execute(f"select * from ({latest}) order by 1").fetchall():
+        notes.append(f"campaign {campaign_id} paused by a guardrail: {why or 'no reason given'}")
+    return f"select campaign_id from ({latest})"
+
+
 def _history_sql(
     con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]
 ) -> str:
@@ -302,6 +360,12 @@ def _variant_sql(campaign: Campaign, salt: str) -> str:
     return f"case {' '.join(cases)} else {last} end" if cases else last
 
 
+def variant_case_sql(campaigns: Sequence[Campaign], salt: str) -> str:
+    """SQL for the variant of a (customer_id, campaign_id) row; evaluated for winners only (md5 costs)."""
+    cases = [f"when {sql_literal(c.id)} then {_variant_sql(c, salt)}" for c in campaigns if c.enabled]
+    return f"case campaign_id {' '.join(cases)} end" if cases else "null::varchar"
+
+
 def candidates_sql(campaigns: Sequence[Campaign], salt: str) -> str:
     """One row per (customer, enabled campaign) whose trigger and audience hold."""
     selects = [
@@ -310,8 +374,7 @@ def candidates_sql(campaigns: Sequence[Campaign], salt: str) -> str:
                {sql_literal(c.id)} as campaign_id,
                {c.priority} as priority,
                {c.holdout_share!r} as holdout_share,
-               {c.cooldown_days} as cooldown_days,
-               {_variant_sql(c, salt)} as variant
+               {c.cooldown_days} as cooldown_days
         from base
         where ({trigger_sql(c.trigger)}) and ({audience_sql(c.audience)})"""
         for c in campaigns
@@ -321,17 +384,27 @@ def candidates_sql(campaigns: Sequence[Campaign], salt: str) -> str:
         return (
             "select null::varchar as customer_id, null::varchar as campaign_id,"
             " null::integer as priority, null::double as holdout_share,"
-            " null::integer as cooldown_days, null::varchar as variant where false"
+            " null::integer as cooldown_days where false"
         )
     return "\nunion all\n".join(selects)
 
 
-def base_sql(con: duckdb.DuckDBPyConnection, run_date: date, config: PolicyConfig) -> str:
+def base_sql(
+    con: duckdb.DuckDBPyConnection, run_date: date, config: PolicyConfig, notes: list[str] | None = None
+) -> str:
     """Features as of D with the churn score, a valid IANA send zone and a match key for the email."""
     features = _features_sql(con, run_date)  # checks the table first
     columns = table_columns(con, FEATURES_TABLE)
     shadowed = [c for c in ("churn_probability", "send_timezone", "email_key") if c in columns]
     exclude = f" exclude ({', '.join(shadowed)})" if shadowed else ""
+    hours = _send_hours_sql(con, run_date, notes if notes is not None else [])
+    replace = "cast(f.customer_id as varchar) as customer_id"
+    join_hours = ""
+    if hours:
+        # The scoring model's hour wins; the features' own hour is the fallback.
+        valid = "case when h.preferred_local_hour between 0 and 23 then h.preferred_local_hour end"
+        replace += f", cast(coalesce({valid}, f.preferred_local_hour) as integer) as preferred_local_hour"
+        join_hours = f"\nleft join ({hours}) h on h.customer_id = cast(f.customer_id as varchar)"
     return f"""
 with
 features as ({features}),
@@ -340,13 +413,13 @@ zones as (
     -- Matched case-insensitively; unknown or missing zones fall back to the configured default.
     select lower(name) as zone_key, min(name) as zone from pg_timezone_names() group by 1
 )
-select f.*{exclude} replace (cast(f.customer_id as varchar) as customer_id),
+select f.*{exclude} replace ({replace}),
        s.churn_probability,
        coalesce(z.zone, {sql_literal(config.default_timezone)}) as send_timezone,
        nullif(lower(trim(f.email)), '') as email_key
 from features f
 left join scores s on s.customer_id = cast(f.customer_id as varchar)
-left join zones z on z.zone_key = lower(trim(f.timezone))"""
+left join zones z on z.zone_key = lower(trim(f.timezone)){join_hours}"""
 
 
 def decisions_sql(
@@ -362,7 +435,8 @@ def decisions_sql(
     salt = sql_literal(config.salt)
     suppressions = f"""
         select lower(trim(s.email)) as email_key,
-               arg_min(coalesce(nullif(regexp_replace(lower(trim(s.suppression_reason)), '[^a-z0-9]+', '_', 'g'), ''),
+               arg_min(coalesce(nullif(regexp_replace(lower(trim(s.suppression_reason)),
+                                                       '[^a-z0-9]+', '_', 'g'), ''),
                                 'unspecified'),
                        s.first_suppressed_at) as reason
         from {SUPPRESSIONS_TABLE} as s
@@ -391,6 +465,7 @@ last_sent as (
     select customer_id, campaign_id, max(run_date) as last_run_date from history group by 1, 2
 ),
 paused as ({_paused_sql(con, run_date, config.response_pause_days, notes)}),
+guardrails as ({_guardrails_sql(con, run_date, notes)}),
 candidates as ({candidates_sql(campaigns, config.salt)}),
 checked as (
     select c.*,
@@ -402,18 +477,19 @@ checked as (
                when not regexp_full_match(b.email_key, '{EMAIL_PATTERN}') then 'suppressed:invalid_email'
                when {bucket_sql(salt, "'global'", "c.customer_id")} < {config.global_holdout_share!r}
                    then 'global_holdout'
+               when g.campaign_id is not null then 'campaign_paused'
                when coalesce(k.sent_today, 0) >= {config.max_per_day}
                  or coalesce(k.sent_week, 0) >= {config.max_per_week} then 'frequency_cap'
                when l.last_run_date > {d} - c.cooldown_days then 'cooldown'
                when p.customer_id is not null then 'paused_after_response'
-           end as blocked_reason,
-           {bucket_sql(salt, "'holdout'", "c.customer_id", "c.campaign_id")} < c.holdout_share as in_holdout
+           end as blocked_reason
     from candidates c
     join base b on b.customer_id = c.customer_id
     left join suppressions s on s.email_key = b.email_key
     left join caps k on k.customer_id = c.customer_id
     left join last_sent l on l.customer_id = c.customer_id and l.campaign_id = c.campaign_id
     left join paused p on p.customer_id = c.customer_id
+    left join guardrails g on g.campaign_id = c.campaign_id
 ),
 ranked as (
     select *,
@@ -430,14 +506,20 @@ final as (
            coalesce(
                blocked_reason,
                case when rank_in_user > 1 then 'lower_priority'
-                    when in_holdout then 'campaign_holdout'
+                    -- Hashed only for the day's winners: the holdout is drawn among them.
+                    when {bucket_sql(salt, "'holdout'", "customer_id", "campaign_id")} < holdout_share
+                        then 'campaign_holdout'
                     else 'chosen' end
            ) as reason,
            priority,
-           churn_probability,
-           variant,
-           in_holdout
+           churn_probability
     from ranked
+),
+with_variant as (
+    select *,
+           case when reason in ('chosen', 'campaign_holdout')
+                then {variant_case_sql(campaigns, config.salt)} end as variant
+    from final
 )
 select run_date,
        customer_id,
@@ -448,7 +530,7 @@ select run_date,
        churn_probability,
        variant,
        case when reason = 'chosen' then 'treatment' when reason = 'campaign_holdout' then 'holdout' end as arm
-from final"""
+from with_variant"""
 
 
 # --- messages --------------------------------------------------------------------------
@@ -464,21 +546,32 @@ def _materialise_chosen(
     decision_columns = {c for c, *_ in con.execute(f"describe {DECISIONS_WORK_TABLE}").fetchall()}
     shadowed = sorted((decision_columns | {"email"}) & set(table_columns(con, BASE_TABLE)))
     scheduled = scheduled_utc_sql(
-        "b.send_timezone", "b.preferred_local_hour", _date(run_date), _instant(now), config.window()
+        "send_timezone", "preferred_local_hour", _date(run_date), _instant(now), config.window()
     )
+    # The send time is a function of (zone, preferred hour) only: computed once per distinct pair
+    # (a few hundred) instead of once per message, then joined back.
     con.execute(f"""
         create or replace temp table {CHOSEN_TABLE} as
         with chosen as (
             select d.*, trim(b.email) as email, b.* exclude ({", ".join(shadowed)}),
-                   {send_id_sql("d.customer_id", "d.campaign_id", "d.run_date")} as send_id,
-                   {scheduled} as scheduled_send_at_utc
+                   {send_id_sql("d.customer_id", "d.campaign_id", "d.run_date")} as send_id
             from {DECISIONS_WORK_TABLE} d
             join {BASE_TABLE} b on b.customer_id = d.customer_id
             where d.arm is not null
+        ),
+        slots as (
+            select send_timezone, preferred_local_hour, {scheduled} as scheduled_send_at_utc
+            from (select distinct send_timezone, preferred_local_hour from chosen)
+        ),
+        local_slots as (
+            select *, {local_text_sql("send_timezone", "scheduled_send_at_utc")} as scheduled_send_at_local
+            from slots
         )
-        select *, {local_text_sql("send_timezone", "scheduled_send_at_utc")} as scheduled_send_at_local
-        from chosen
-        order by campaign_id, customer_id""")
+        select c.*, s.scheduled_send_at_utc, s.scheduled_send_at_local
+        from chosen c
+        join local_slots s
+          on s.send_timezone = c.send_timezone
+         and coalesce(s.preferred_local_hour, -1) = coalesce(c.preferred_local_hour, -1)""")
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -499,7 +592,7 @@ def decide(
     if not table_exists(con, SUPPRESSIONS_TABLE):
         # Fail closed: without the suppression list nobody may be mailed.
         raise PolicyError(f"{SUPPRESSIONS_TABLE} does not exist; refusing to decide without suppressions")
-    con.execute(f"create or replace temp table {BASE_TABLE} as {base_sql(con, run_date, config)}")
+    con.execute(f"create or replace temp table {BASE_TABLE} as {base_sql(con, run_date, config, notes)}")
     sql = decisions_sql(con, run_date, campaigns, config, notes)
     con.execute(f"create or replace temp table {DECISIONS_WORK_TABLE} as {sql}")
     return con.table(DECISIONS_WORK_TABLE)
@@ -519,20 +612,78 @@ def run_policy(
     decide(con, run_date, campaigns, config, notes)
     _materialise_chosen(con, run_date, now, config)
 
-    wanted = columns_needed(campaigns, table_columns(con, CHOSEN_TABLE))
-    cursor = con.execute(f"select {', '.join(wanted)} from {CHOSEN_TABLE}")
-    rows = (dict(zip(wanted, values, strict=True)) for values in cursor.fetchall())
-    messages, failures = render_messages(rows, campaigns)
+    failures = _render(con, campaigns)
     if failures:
         _record_render_failures(con, failures)
         notes.append(f"{len(failures)} message(s) failed to render and were not listed")
-
-    con.register(RENDERED_VIEW, messages)
-    try:
-        _write(con, run_date)
-    finally:
-        con.unregister(RENDERED_VIEW)
+    _write(con, run_date)
     return _summarise(con, run_date, campaigns, notes)
+
+
+REPRESENTATIVES_TABLE = "_interventions_representatives"
+
+
+def _render(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign]) -> list[tuple[str, str, str]]:
+    """Render each distinct message once and give every chosen row its group's result.
+
+    A message is a function of (campaign, variant, arm, the row columns its
+    templates and data mapping read): rows equal on those form a group (SQL
+    partition semantics: NULLs equal), the group's smallest send id is
+    rendered in Python by the same code as ever, and the result is copied to
+    the group in SQL. Templates that read a per-row value (`send_id`, say) or
+    an impure global simply form one group per row. Fills RENDERED_VIEW and
+    returns (customer_id, campaign_id, error) for every row whose group failed.
+    """
+    available = table_columns(con, CHOSEN_TABLE)
+    parts = []
+    for (campaign_id, variant), plan in plans(campaigns).items():
+        keys = sorted((set(plan.reads) | set(plan.data_columns.values())) & set(available))
+        if not plan.cacheable:
+            keys = sorted({*keys, "send_id"})
+        partition = ", ".join(["arm", *(f'"{k}"' for k in keys)])
+        parts.append(f"""
+            select send_id, min(send_id) over (partition by {partition}) as representative
+            from {CHOSEN_TABLE}
+            where campaign_id = {sql_literal(campaign_id)} and variant = {sql_literal(variant)}""")
+    empty = "select null::varchar as send_id, null::varchar as representative where false"
+    con.execute(
+        f"create or replace temp table {REPRESENTATIVES_TABLE} as {' union all '.join(parts) or empty}"
+    )
+    wanted = columns_needed(campaigns, available)
+    cursor = con.execute(f"""
+        select {", ".join(f'c."{w}"' for w in wanted)}
+        from {CHOSEN_TABLE} c
+        where c.send_id in (select representative from {REPRESENTATIVES_TABLE})""")
+    rows = (dict(zip(wanted, values, strict=True)) for values in cursor.fetchall())
+    messages, failed = render_messages(rows, campaigns)
+    con.register("_interventions_rendered_representatives", messages)
+    try:
+        con.execute(f"""
+            create or replace temp table {RENDERED_VIEW} as
+            select r.send_id, m.template_id, m.subject, m.body, m.template_data
+            from {REPRESENTATIVES_TABLE} r
+            join _interventions_rendered_representatives m on m.send_id = r.representative""")
+    finally:
+        con.unregister("_interventions_rendered_representatives")
+    if not failed:
+        return []
+    frame = pa.Table.from_pylist(
+        [{"customer_id": c, "campaign_id": k, "error": e} for c, k, e in failed],
+        schema=pa.schema(
+            [("customer_id", pa.string()), ("campaign_id", pa.string()), ("error", pa.string())]
+        ),
+    )
+    con.register("_interventions_failed_representatives", frame)
+    try:
+        return con.execute(f"""
+            select c.customer_id, c.campaign_id, f.error
+            from _interventions_failed_representatives f
+            join {CHOSEN_TABLE} rep on rep.customer_id = f.customer_id and rep.campaign_id = f.campaign_id
+            join {REPRESENTATIVES_TABLE} r on r.representative = rep.send_id
+            join {CHOSEN_TABLE} c on c.send_id = r.send_id
+            order by c.campaign_id, c.customer_id""").fetchall()
+    finally:
+        con.unregister("_interventions_failed_representatives")
 
 
 def _record_render_failures(con: duckdb.DuckDBPyConnection, failures: list[tuple[str, str, str]]) -> None:

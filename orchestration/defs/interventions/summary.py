@@ -21,6 +21,7 @@ REASON_ORDER = (
     "paused_after_response",
     "cooldown",
     "frequency_cap",
+    "campaign_paused",
     "global_holdout",
     "suppressed",
     "render_error",

@@ -1,0 +1,111 @@
+"""Rendering once per distinct (campaign, variant, values read) gives exactly the per-row result."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+from orchestration import settings
+from orchestration.defs.interventions.campaigns import Template, load_campaigns
+from orchestration.defs.interventions.messages import render_messages
+
+from .conftest import make_campaign
+
+
+def test_cached_rendering_is_identical_to_rendering_every_row() -> None:
+    rng = random.Random(3)
+    campaigns = [
+        *load_campaigns(settings.CAMPAIGNS_DIR),
+        make_campaign("typed", template=Template(subject="{{ first_name }}", body="{{ lifetime_value }}")),
+        make_campaign("fragile", template=Template(subject="{{ first_name.upper() }}", body="x")),
+        make_campaign(  # an unhashable value read by the template: rendered per row
+            "listy",
+            template=Template(
+                subject="{{ tags | join(',') }} {{ first_name }}", body="b", constants={"tags": ["a"]}
+            ),
+        ),
+        make_campaign("noise", template=Template(subject="{{ lipsum(1) }}", body="{{ first_name }}")),
+    ]
+    rows = []
+    for i in range(3000):
+        campaign = rng.choice(campaigns)
+        rows.append(
+            {
+                "send_id": f"s{i}",
+                "customer_id": f"c{i}",
+                "campaign_id": campaign.id,
+                "variant": rng.choice(campaign.variants).name,
+                "arm": rng.choice(["treatment"] * 9 + ["holdout"]),
+                "first_name": rng.choice(["Ada", "<b>Eve</b>", None, "Noor", 1, True, 1.0]),
+                "favourite_category": rng.choice(["books", "toys", None]),
+                "enthusiast_category": rng.choice(["books", None]),
+                "lifetime_value": rng.choice([250.0, 900.5, 1, True, None]),
+                "run_date": date(2025, 3, 10),
+            }
+        )
+    cached, cached_failures = render_messages(rows, campaigns)
+    plain, plain_failures = render_messages(rows, campaigns, cache=False)
+    assert cached_failures == plain_failures and cached_failures
+    noise = {r["send_id"] for r in rows if r["campaign_id"] == "noise"}
+    cached_rows = [r for r in cached.to_pylist() if r["send_id"] not in noise]
+    assert cached_rows == [r for r in plain.to_pylist() if r["send_id"] not in noise]
+    assert len(cached) == len(plain) == len(rows) - len(cached_failures)
+    typed = {r["send_id"]: r["subject"] for r in cached.to_pylist()}
+    for row in rows:
+        if row["campaign_id"] == "typed" and row["arm"] == "treatment":
+            assert typed[row["send_id"]] == ("" if row["first_name"] is None else str(row["first_name"]))
+
+
+def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -> None:
+    import duckdb
+
+    from orchestration.defs.interventions.messages import columns_needed
+    from orchestration.defs.interventions.policy import CHOSEN_TABLE, PolicyConfig, run_policy, table_columns
+
+    from .conftest import user, write_features, write_suppressions
+
+    rng = random.Random(5)
+    con = duckdb.connect()
+    write_suppressions(con)
+    write_features(
+        con,
+        [
+            user(
+                f"u{i}",
+                first_name=rng.choice(["Ada", "<i>Bo</i>", None, "Noor"]),
+                favourite_category=rng.choice(["books", "toys", None]),
+                lifetime_value=rng.choice([250.0, 900.5, 1200.0]),
+                segment=rng.choice(["engaged", "dormant"]),
+                dormancy_stage=rng.choice(["active", "dormant"]),
+                purchases_90d=rng.choice([0, 5]),
+                **{
+                    flag: rng.random() < 0.3 for flag in ("cart_abandoned", "browse_abandoned", "is_new_user")
+                },
+                is_at_risk=rng.random() < 0.2,
+                is_high_value=rng.random() < 0.5,
+                category_enthusiast=rng.random() < 0.3,
+            )
+            for i in range(600)
+        ],
+    )
+    campaigns = [
+        *load_campaigns(settings.CAMPAIGNS_DIR),
+        make_campaign("fragile", 100, template=Template(subject="{{ first_name.upper() }}", body="x")),
+    ]
+    result = run_policy(con, date(2025, 3, 10), campaigns, PolicyConfig(global_holdout_share=0.0))
+    wanted = columns_needed(campaigns, table_columns(con, CHOSEN_TABLE))
+    rows = [
+        dict(zip(wanted, r, strict=True))
+        for r in con.execute(f"select {', '.join(wanted)} from {CHOSEN_TABLE}").fetchall()
+    ]
+    expected, failures = render_messages(rows, campaigns, cache=False)
+    listed = con.execute(
+        "select send_id, template_id, subject, body, template_data from interventions.intervention_list"
+    ).fetchall()
+    assert sorted(listed) == sorted(tuple(r.values()) for r in expected.to_pylist())
+    assert len({c for c, _, _ in failures}) == len(failures) > 0
+    errors = con.execute(
+        "select customer_id, campaign_id, reason from interventions.decisions where outcome = 'render_error'"
+    ).fetchall()
+    assert sorted(errors) == sorted((c, k, f"render_error:{e}") for c, k, e in failures)
+    assert len({r[2] for r in listed if r[2]}) > 5 and result.treatment > 100

@@ -1,0 +1,143 @@
+"""Dry-run preview: D against D-1 by campaign and reason, without sending or writing anything."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.defs.interventions.campaigns import load_campaigns
+from orchestration.defs.interventions.hashing import bucket
+from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+from orchestration.defs.interventions.preview import ALL, main, preview_diff
+
+from .conftest import record_sends, user, write_features, write_suppressions
+
+D = date(2025, 3, 10)
+BEFORE = D - timedelta(days=1)
+SALT = PolicyConfig().salt
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ids(prefix: str, n: int, campaign: str, share: float) -> list[str]:
+    """Customer ids outside the default global holdout and outside `campaign`'s holdout."""
+    out, i = [], 0
+    while len(out) < n:
+        cid = f"{prefix}{i}"
+        if bucket(SALT, "global", cid) >= 0.05 and bucket(SALT, "holdout", cid, campaign) >= share:
+            out.append(cid)
+        i += 1
+    return out
+
+
+CART = ids("cart", 3, "cart_abandonment", 0.1)
+NEW = ids("new", 2, "welcome_onboarding", 0.1)
+BROWSE = ids("browse", 2, "browse_abandonment", 0.1)
+
+
+def build(path: Path) -> None:
+    """D-1 stored and delivered; overnight one new user bounces and two browsers appear."""
+    con = duckdb.connect(str(path))
+    con.execute("set timezone = 'UTC'")
+    write_suppressions(con)
+    people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
+    write_features(con, people)
+    campaigns = load_campaigns(settings.CAMPAIGNS_DIR)
+    run_policy(con, BEFORE, campaigns, PolicyConfig(), datetime(2025, 3, 9, tzinfo=UTC))
+    record_sends(con, BEFORE)
+    write_suppressions(con, [(f"{NEW[0]}@example.com", "Bounce")])
+    write_features(con, [*people, *(user(c, browse_abandoned=True) for c in BROWSE)])
+    con.close()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    build(path)
+    return path
+
+
+def fingerprint(path: Path) -> tuple[str, list]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "select 'd', run_date, count(*) from interventions.decisions group by all union all"
+            " select 'l', run_date, count(*) from interventions.intervention_list group by all order by all"
+        ).fetchall()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), rows
+
+
+EXPECTED = {
+    # (campaign, reason): (count on D, count on D-1)
+    ("cart_abandonment", "chosen"): (0, 3),
+    ("cart_abandonment", "cooldown"): (3, 0),
+    ("welcome_onboarding", "chosen"): (0, 2),
+    ("welcome_onboarding", "cooldown"): (1, 0),
+    ("welcome_onboarding", "suppressed:bounce"): (1, 0),
+    ("browse_abandonment", "chosen"): (2, 0),
+    (ALL, "chosen"): (2, 5),
+}
+
+
+def test_the_command_prints_d_against_the_stored_day_before_and_writes_nothing(warehouse: Path) -> None:
+    before = fingerprint(warehouse)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.defs.interventions.preview", "--date", D.isoformat(),
+         "--warehouse", str(warehouse)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("Dry run for 2025-03-10: 2 message(s) would be sent, 0 held out")
+    assert "2025-03-09 (stored run)" in out
+    table = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1].lstrip("+-").isdigit() and parts[-2].isdigit():
+            campaign = " ".join(parts[:-4])
+            table[(campaign, parts[-4])] = (int(parts[-3]), int(parts[-2]), parts[-1])
+    for key, (now, then) in EXPECTED.items():
+        change = now - then
+        assert table[key] == (now, then, f"+{change}" if change > 0 else str(change)), key
+    assert "@" not in out and "<p>" not in out
+    assert fingerprint(warehouse) == before  # read-only: not a byte changed
+
+
+def test_preview_diff_leaves_interventions_untouched_even_on_a_writable_connection(warehouse: Path) -> None:
+    _, rows = fingerprint(warehouse)
+    con = duckdb.connect(str(warehouse))
+    diff = preview_diff(con, D, load_campaigns(settings.CAMPAIGNS_DIR))
+    tables = con.execute(
+        "select table_name, temporary from duckdb_tables() where schema_name = 'interventions'"
+    ).fetchall()
+    con.close()
+    assert sorted(tables) == [("decisions", False), ("intervention_list", False)]
+    assert fingerprint(warehouse)[1] == rows  # no rows for D, D-1 unchanged
+    for (campaign, reason), (now, then) in EXPECTED.items():
+        assert diff.count(campaign, reason) == now and diff.count(campaign, reason, previous=True) == then
+    assert diff.would_send() == 2 and diff.previous_source == "stored run"
+    assert "| browse_abandonment | chosen | 2 | 0 | +2 |" in diff.markdown()
+
+
+def test_without_a_stored_day_before_both_days_are_dry_runs(warehouse: Path, capsys) -> None:
+    assert main(["--date", (D + timedelta(days=5)).isoformat(), "--warehouse", str(warehouse)]) == 0
+    out = capsys.readouterr().out
+    assert "2025-03-14 (dry run)" in out
+    assert "caps and cooldowns on 2025-03-15 cannot count its messages" in out
+    con = duckdb.connect(str(warehouse), read_only=True)
+    explicit = preview_diff(con, D, load_campaigns(settings.CAMPAIGNS_DIR), previous="dry_run")
+    con.close()
+    # A dry run of D-1 sees today's features (no history kept), so the browsers count there too.
+    assert explicit.previous_source == "dry run"
+    assert explicit.count("browse_abandonment", "chosen", previous=True) == 2
+    assert explicit.count("cart_abandonment", "chosen", previous=True) == 3
+
+
+def test_the_command_fails_cleanly_without_a_warehouse(tmp_path: Path, capsys) -> None:
+    assert main(["--date", "2025-03-10", "--warehouse", str(tmp_path / "missing.duckdb")]) == 2
+    assert "no warehouse" in capsys.readouterr().err
