@@ -1,4 +1,5 @@
-"""Loading one day's export: typed rows kept, bad rows quarantined with file/row/column, reloads idempotent."""
+"""Loading one day's export: typed rows kept, bad rows quarantined with file/row/column, reloads
+idempotent."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from orchestration.defs.ingest.loader import LINEAGE_COLUMNS, describe_quarantin
 from orchestration.defs.ingest.reader import IngestError
 
 DAY = date(2026, 3, 10)
-EVENT_HEADER = "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
+EVENT_HEADER = (
+    "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
+)
 
 
 def write(landing: Path, source: str, name: str, text: str | bytes) -> Path:
@@ -48,8 +51,8 @@ def test_a_days_events_load_typed_with_their_lineage(tmp_path: Path, con) -> Non
     report = load_day(con, str(tmp_path), "events", DAY)
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 3, 0)
     rows = con.execute(
-        "select event_id, event_ts = timestamptz '2026-03-10 07:30:00+00', value, _source_row, _partition_date "
-        "from raw.events order by event_id"
+        "select event_id, event_ts = timestamptz '2026-03-10 07:30:00+00', value, _source_row, "
+        "_partition_date from raw.events order by event_id"
     ).fetchall()
     assert rows[1] == ("e2", True, None, 2, DAY), "offsets are normalised to UTC"
     assert rows[2][2] == pytest.approx(49.5)
@@ -82,18 +85,23 @@ def test_bad_rows_are_quarantined_with_row_column_and_reason_and_good_rows_kept(
     )
     report = load_day(con, str(tmp_path), "events", DAY)
     assert report.rows_loaded == 2
-    assert con.execute("select list(event_id order by event_id) from raw.events").fetchone()[0] == ["e1", "e8"]
+    assert con.execute("select list(event_id order by event_id) from raw.events").fetchone()[0] == [
+        "e1",
+        "e8",
+    ]
     quarantined = con.execute('select row, "column", reason from raw.quarantine order by row').fetchall()
     assert quarantined == [
-        (2, "event_id", "duplicate event_id in this file"),
+        (2, "event_id", "duplicate event_id in this file (same values as row 1)"),
         (3, "user_id", "both user_id and anonymous_id are empty"),
         (4, "event_ts", "not a timestamp (expected ISO-8601 with offset)"),
-        (5, "event_ts", "timestamp in the future for this partition"),
+        (5, "event_ts", "timestamp after the end of the partition day"),
         (6, "event_ts", "timestamp before 2000-01-01"),
         (7, "value", "not a number"),
     ]
     lines = describe_quarantine(con, "events", DAY)
-    assert lines[0].endswith(f"events_{DAY}.csv: row 2, column event_id: duplicate event_id in this file")
+    assert lines[0].endswith(
+        f"events_{DAY}.csv: row 2, column event_id: duplicate event_id in this file (same values as row 1)"
+    )
 
 
 def test_customers_with_invalid_email_or_unknown_timezone_are_quarantined(tmp_path: Path, con) -> None:
@@ -117,7 +125,9 @@ def test_customers_with_invalid_email_or_unknown_timezone_are_quarantined(tmp_pa
         ),
     )
     load_day(con, str(tmp_path), "customers", DAY)
-    assert con.execute("select customer_id, email from raw.customers").fetchall() == [("c1", "ann@example.com")]
+    assert con.execute("select customer_id, email from raw.customers").fetchall() == [
+        ("c1", "ann@example.com")
+    ]
     reasons = dict(con.execute('select row, "column" from raw.quarantine').fetchall())
     assert reasons == {2: "email", 3: "timezone", 4: "lifetime_value", 5: "marketing_consent"}
 
@@ -154,18 +164,23 @@ def test_json_lines_and_parquet_exports_load_like_csv(tmp_path: Path, con, fmt: 
 
 def test_a_missing_column_names_the_file_and_the_likely_rename(tmp_path: Path, con) -> None:
     write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS.replace("event_ts", "event_time", 1))
-    with pytest.raises(IngestError, match=r"events_2026-03-10\.csv: header: required column 'event_ts' is missing "
-                                          r"\(found 'event_time': renamed\?\)"):
+    with pytest.raises(
+        IngestError,
+        match=r"events_2026-03-10\.csv: header: required column 'event_ts' is missing "
+        r"\(found 'event_time': renamed\?\)",
+    ):
         load_day(con, str(tmp_path), "events", DAY)
 
 
-def test_a_non_utf8_file_names_its_line_and_keeps_what_was_stored(tmp_path: Path, con) -> None:
+def test_a_non_utf8_row_is_quarantined_with_its_column_and_the_line_is_warned(tmp_path: Path, con) -> None:
     path = write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
-    load_day(con, str(tmp_path), "events", DAY)
     path.write_bytes(GOOD_EVENTS.encode() + b"e9,u1,a1,page_view,2026-03-10T08:00:00Z,/caf\xe9,,,,web,x\n")
-    with pytest.raises(IngestError, match=r"line 5: not UTF-8"):
-        load_day(con, str(tmp_path), "events", DAY)
-    assert con.execute("select count(*) from raw.events").fetchone()[0] == 3
+    report = load_day(con, str(tmp_path), "events", DAY)
+    assert (report.rows_loaded, report.rows_quarantined) == (3, 1)
+    assert any("line 5: not UTF-8 (byte 0xe9" in w for w in report.warnings)
+    assert con.execute('select row, "column", reason from raw.quarantine').fetchall() == [
+        (4, "page", "contains bytes that are not UTF-8")
+    ]
 
 
 def test_a_load_that_fails_midway_rolls_back_to_the_stored_partition(tmp_path: Path, con) -> None:

@@ -68,7 +68,12 @@ def test_a_critical_failure_is_an_error_that_stops_downstream_assets(tmp_path: P
     assert metadata["failed_critical"] == 1 and metadata["failed_warning"] == 0
     assert "critical · expect_column_values_to_not_be_null · event_id" in metadata["failing_expectations"]
     assert metadata["rows_validated"] == 6
-    assert Path(metadata["data_docs"]).exists()
+    # Data Docs are one click away in the UI: a file:// URL to this run's page, and the site's index.
+    assert isinstance(evaluation.metadata["data_docs"], dg.UrlMetadataValue)
+    assert metadata["data_docs"].startswith("file:///") and metadata["data_docs"].endswith(".html")
+    assert Path(metadata["data_docs_path"]).exists()
+    assert Path(metadata["data_docs_path"]).as_uri() == metadata["data_docs"]
+    assert metadata["data_docs_index"].endswith("/data_docs/index.html")
     assert "event_id" in (evaluation.description or "")
 
 

@@ -19,7 +19,9 @@ REQUIRED_DAILY = {"customers": True, "events": True, "email_events": False}
 DESCRIPTIONS = {
     "customers": "CRM snapshots as exported: one row per customer per snapshot day, bad rows quarantined.",
     "events": "Product-analytics events as exported, one partition per UTC day, bad rows quarantined.",
-    "email_events": "SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined.",
+    "email_events": (
+        "SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined."
+    ),
 }
 
 
@@ -45,8 +47,11 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 _log_report(context, con, report)
         missing = [r.day.isoformat() for r in reports if r.missing]
         if missing and REQUIRED_DAILY[source]:
+            # The volume breaker says the same when it runs on its own; here the run stops at once.
             raise dg.Failure(
-                description=f"No {source} export for {', '.join(missing)} in {settings.landing_dir()}",
+                description=f"No {source} export for {', '.join(missing)} in {settings.landing_dir()} "
+                f"(expected {source}/{source}_<day>.csv|jsonl|parquet): the export is late or lost, so "
+                "nothing downstream (delivery included) runs on stale data",
                 metadata={"missing_days": missing},
             )
         return dg.MaterializeResult(metadata=_metadata(reports))
@@ -56,11 +61,11 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
 
 def _log_report(context: dg.AssetExecutionContext, con, report: LoadReport) -> None:
     if report.missing:
-        context.log.warning(f"{report.source} {report.day}: no export file")
+        context.log.warning(report.summary)
+        for line in report.warnings:
+            context.log.warning(line)
         return
-    context.log.info(
-        f"{report.file}: read {report.rows_read}, loaded {report.rows_loaded}, quarantined {report.rows_quarantined}"
-    )
+    context.log.info(report.summary)
     for line in report.warnings:
         context.log.warning(line)
     for line in describe_quarantine(con, report.source, report.day):
@@ -79,6 +84,7 @@ def _metadata(reports: list[LoadReport]) -> dict[str, dg.MetadataValue | int | s
         "rows_quarantined": sum(r.rows_quarantined for r in reports),
         "days_loaded": sum(not r.missing for r in reports),
         "days_missing": sum(r.missing for r in reports),
+        "later_files_not_loaded": len({f for r in reports for f in r.later_files}),
         "quarantine_by_reason": dg.MetadataValue.md(
             "| column: reason | rows |\n|---|---|\n" + table if table else "No rows quarantined."
         ),

@@ -25,7 +25,11 @@ class Column:
 class Contract:
     source: str
     columns: tuple[Column, ...]
-    unique_key: str | None = None  # later duplicates within one file are quarantined
+    # Rows sharing a unique_key within one file: with `latest_by`, the row with the latest value wins
+    # and the others are quarantined as superseded (equal latest rows with different values are all
+    # quarantined: nobody can tell which is right); without it the first row wins.
+    unique_key: str | None = None
+    latest_by: str | None = None
     optional_columns: frozenset[str] = field(default_factory=frozenset)  # may be absent from a file
 
     @property
@@ -49,6 +53,7 @@ CUSTOMERS = Contract(
         Column("updated_at", "timestamp", required=True),
     ),
     unique_key="customer_id",
+    latest_by="updated_at",
 )
 
 EVENTS = Contract(

@@ -1,7 +1,10 @@
 """Load one day's export of one source into its raw table, idempotently.
 
 A partition is replaced in one transaction: loading the same day twice leaves the
-same rows, and a load that fails half-way leaves the warehouse as it was.
+same rows, and a load that fails half-way leaves the warehouse as it was. A file
+that yields no good rows never replaces a partition that holds rows (an empty
+re-delivery is far likelier a broken export than a day that un-happened).
+Files dated after the day are never read by its load; they are reported.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ import pandas as pd
 
 from orchestration.defs.ingest.contracts import CONTRACTS, SQL_TYPES, Contract
 from orchestration.defs.ingest.parse import parse_export
-from orchestration.defs.ingest.reader import IngestError, find_export, read_export
+from orchestration.defs.ingest.reader import (
+    IngestError,
+    list_landing,
+    only_export,
+    read_export_with_warnings,
+)
 
 QUARANTINE_COLUMNS = (
     'source varchar, file varchar, row bigint, "column" varchar, reason varchar, raw_record varchar, '
@@ -33,10 +41,23 @@ class LoadReport:
     rows_quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
 
     @property
     def missing(self) -> bool:
         return self.file is None
+
+    @property
+    def summary(self) -> str:
+        """One line for the run log (file names and counts only, never values)."""
+        if self.missing:
+            return (
+                f"{self.source} for {self.day}: no export file ({self.source}_{self.day}.csv|jsonl|parquet)"
+            )
+        return (
+            f"{self.file}: read {self.rows_read}, loaded {self.rows_loaded}, "
+            f"quarantined {self.rows_quarantined}"
+        )
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -50,19 +71,40 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
 def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date) -> LoadReport:
     """Load `source`'s export for `day`; a missing file leaves what is stored untouched."""
     contract = CONTRACTS[source]
-    path = find_export(landing, source, day)
-    report = LoadReport(source=source, day=day, file=path)
+    listing = list_landing(landing, source, day)
+    path = only_export(listing, source, day)
+    report = LoadReport(source=source, day=day, file=path, later_files=listing.later_files)
+    if listing.later_files:
+        report.warnings.append(
+            f"{source}: {len(listing.later_files)} landing file(s) dated after {day} were not loaded "
+            f"with it ({', '.join(listing.later_files[:3])}{', ...' if len(listing.later_files) > 3 else ''})"
+        )
+    if listing.misnamed:
+        report.warnings.append(
+            f"{source}: landing file(s) not named {source}_YYYY-MM-DD.csv|jsonl|parquet were ignored "
+            f"({', '.join(listing.misnamed[:3])}{', ...' if len(listing.misnamed) > 3 else ''})"
+        )
     ensure_raw_tables(con)
     if path is None:
         return report
-    frame = read_export(path)
-    parsed = parse_export(frame, contract, path, day)
-    report.rows_read = len(frame)
+    read = read_export_with_warnings(path)
+    parsed = parse_export(read.frame, contract, path, day)
+    report.rows_read = len(read.frame)
     report.rows_loaded = len(parsed.good)
     report.rows_quarantined = len(parsed.quarantine)
     report.quarantine_reasons = _reasons(parsed.quarantine)
-    report.warnings = parsed.warnings
-    _replace_partition(con, contract, day, path, parsed.good, parsed.quarantine)
+    report.warnings += read.warnings + parsed.warnings
+    if report.rows_read == 0:
+        report.warnings.append(f"{path}: the file has no data rows")
+    if parsed.good.empty:
+        stored = _stored_rows(con, contract.source, day)
+        if stored:
+            raise IngestError(
+                f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} quarantined), "
+                f"but raw.{source} already holds {stored} rows for {day}; they were kept "
+                f"(delete that partition by hand if the day really has no {source})"
+            )
+    _replace_partition(con, contract, day, path, parsed.good, parsed.quarantine.drop(columns="kind"))
     return report
 
 
@@ -73,7 +115,15 @@ def describe_quarantine(con: duckdb.DuckDBPyConnection, source: str, day: date, 
         "where source = ? and _partition_date = ? order by row limit ?",
         [source, day, limit],
     ).fetchall()
-    return [f"{file}: row {row}, column {column}: {reason}" for file, row, column, reason in rows]
+    return [
+        f"{file}: row {row}, " + (f"column {column}" if column else "whole row") + f": {reason}"
+        for file, row, column, reason in rows
+    ]
+
+
+def _stored_rows(con: duckdb.DuckDBPyConnection, source: str, day: date) -> int:
+    rows = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchall()
+    return int(rows[0][0])
 
 
 def _replace_partition(
@@ -113,5 +163,5 @@ def _replace_partition(
 def _reasons(quarantine: pd.DataFrame) -> dict[str, int]:
     if quarantine.empty:
         return {}
-    keys = quarantine["column"].fillna("?") + ": " + quarantine["reason"]
+    keys = quarantine["column"].fillna("whole row") + ": " + quarantine["kind"].fillna(quarantine["reason"])
     return {str(k): int(v) for k, v in keys.value_counts().items()}

@@ -2,6 +2,8 @@
 
 Every check is vectorised over the whole file; each bad row keeps the first
 reason found, with the column it was found in, so a person can fix the export.
+A reason is a stable text ("not a number") that counts group by, sometimes with
+a detail in parentheses that points at another row or at the CSV line.
 """
 
 from __future__ import annotations
@@ -17,20 +19,24 @@ import numpy as np
 import pandas as pd
 
 from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES, Column, Contract
-from orchestration.defs.ingest.reader import IngestError
+from orchestration.defs.ingest.reader import NOT_UTF8, READ_COLUMNS, IngestError
 
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
-# Clocks drift and exports are cut late: allow a day past the partition before calling it "future".
-FUTURE_SLACK = timedelta(days=1)
+# Clocks drift and CRM exports are cut late: allow a day past the partition before calling a CRM
+# timestamp "future". Events are partitioned by their own time, so an event after its day is wrong
+# (the raw_events suite fails such a row critically; ingest quarantines it first).
+FUTURE_SLACK = {"default": timedelta(days=1), "event_ts": timedelta(0)}
 TRUE_WORDS = {"true", "t", "1", "yes", "y"}
 FALSE_WORDS = {"false", "f", "0", "no", "n"}
+# An ISO-8601 text with a UTC offset or Z at the end; without one a value is read as UTC and warned about.
+HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 
 
 @dataclass
 class ParsedExport:
     good: pd.DataFrame  # typed columns of the contract + _source_row
-    quarantine: pd.DataFrame  # row, column, reason, raw_record
+    quarantine: pd.DataFrame  # row, column, reason, raw_record (+ kind: the reason without its detail)
     warnings: list[str]
 
 
@@ -45,62 +51,123 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
     warnings = _extra_column_warnings(frame, contract, path)
     n = len(frame)
     reason = pd.Series([None] * n, index=frame.index, dtype=object)
+    kind = pd.Series([None] * n, index=frame.index, dtype=object)
     column = pd.Series([None] * n, index=frame.index, dtype=object)
 
-    def flag(mask: pd.Series, col: str, why: str) -> None:
+    def flag(mask: pd.Series, col: str | None, why: str | pd.Series, detail: pd.Series | None = None) -> None:
         fresh = mask.fillna(False).astype(bool) & reason.isna()
-        reason[fresh] = why
-        column[fresh] = col
+        if not fresh.any():
+            return
+        base = why[fresh] if isinstance(why, pd.Series) else why
+        kind[fresh] = base
+        reason[fresh] = base if detail is None else base + detail[fresh]
+        column[fresh] = col if not isinstance(col, pd.Series) else col[fresh]
 
-    latest = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=UTC)) + timedelta(days=1)
+    # Rows the reader could not read as a record, then values that are not UTF-8 text.
+    read_error = frame["_read_error"]
+    flag(read_error.notna(), frame["_read_column"], read_error.where(read_error.notna(), ""))
+    for col in contract.columns if frame.attrs.get("not_utf8") else ():
+        bad_bytes = frame[col.name].map(_has_bad_bytes).astype(bool)
+        if bad_bytes.any():
+            flag(bad_bytes, col.name, "contains bytes that are not UTF-8")
+            # Shown as \xNN from here on (the quarantined record keeps them visible and is valid JSON).
+            frame[col.name] = frame[col.name].where(~bad_bytes, frame[col.name].map(_show_bytes))
+
+    day_start = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=UTC))
     typed: dict[str, pd.Series] = {}
     for col in contract.columns:
         text = frame[col.name].astype(object).where(frame[col.name].notna(), None)
-        text = text.map(lambda v: v.strip() if isinstance(v, str) else v).replace({"": None})
+        text = _strip(text)
+        text = text.where(text.notna() & (text != ""), None).astype(object)
         if col.required:
             flag(text.isna(), col.name, "required value is empty")
-        typed[col.name] = _convert(col, text, flag, latest + FUTURE_SLACK)
+        slack = FUTURE_SLACK.get(col.name, FUTURE_SLACK["default"])
+        end = day_start + timedelta(days=1)
+        typed[col.name] = _convert(col, text, flag, end, slack, warnings, path, frame["_source_row"])
 
     _row_rules(contract, typed, flag)
     if contract.unique_key:
-        key = typed[contract.unique_key]
-        flag(
-            key.notna() & reason.isna() & key.where(reason.isna()).duplicated(keep="first"),
-            contract.unique_key,
-            f"duplicate {contract.unique_key} in this file",
-        )
+        _duplicates(contract, frame, typed, reason, flag)
 
     good_mask = reason.isna()
+    # A quoted line break moves a CSV row off line row + 1: name the line too.
+    line = frame["_source_line"]
+    moved = ~good_mask & line.notna()
+    reason[moved] = reason[moved] + " (CSV line " + line[moved].astype("Int64").astype(str) + ")"
+
     good = pd.DataFrame({name: series[good_mask] for name, series in typed.items()})
     good.insert(0, "_source_row", frame.loc[good_mask, "_source_row"].astype("int64"))
-    quarantine = _quarantine_rows(frame[~good_mask], contract, reason[~good_mask], column[~good_mask])
+    quarantine = _quarantine_rows(
+        frame[~good_mask], contract, reason[~good_mask], kind[~good_mask], column[~good_mask]
+    )
     return ParsedExport(good=good.reset_index(drop=True), quarantine=quarantine, warnings=warnings)
 
 
+def _strip(text: pd.Series) -> pd.Series:
+    """Trim every value (vectorised; the readers give text or None, anything else is made text)."""
+    if not len(text):
+        return text
+    try:
+        return text.str.strip()
+    except AttributeError:
+        return text.map(lambda v: str(v).strip() if v is not None else None)
+
+
+def _has_bad_bytes(value: object) -> bool:
+    return isinstance(value, str) and NOT_UTF8.search(value) is not None
+
+
+def _show_bytes(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _conform_columns(frame: pd.DataFrame, contract: Contract, path: str) -> pd.DataFrame:
-    present = set(frame.columns)
-    if frame.empty and present <= {"_source_row"}:
+    own = [c for c in frame.columns if c not in READ_COLUMNS]
+    present = set(own)
+    if not own and frame["_read_error"].isna().all() and frame.empty:
         # An empty JSON Lines file has no header to check: it is simply a day with no rows.
         return frame.assign(**dict.fromkeys(contract.names))
+    extras = sorted(present - set(contract.names))
+    missing: list[str] = []
+    hints: list[tuple[str, str]] = []
     for name in contract.names:
         if name in present:
             continue
-        if name in contract.optional_columns:
+        if name in contract.optional_columns or not own:
+            # A JSON Lines file where no record could be read has no columns at all: its rows
+            # are quarantined one by one by the reader's errors.
             frame[name] = None
             continue
-        extras = sorted(present - set(contract.names) - {"_source_row"})
+        missing.append(repr(name))
         close = difflib.get_close_matches(name, extras, n=1, cutoff=0.6)
-        hint = f" (found {close[0]!r}: renamed?)" if close else ""
-        raise IngestError(f"{path}: header: required column {name!r} is missing{hint}")
+        if close:
+            hints.append((name, close[0]))
+    if missing:
+        found = [f"found {c!r}" + (f" for {n!r}" if len(missing) > 1 else "") for n, c in hints]
+        hint = f" ({'; '.join(found)}: renamed?)" if found else ""
+        if len(missing) == 1:
+            raise IngestError(f"{path}: header: required column {missing[0]} is missing{hint}")
+        raise IngestError(f"{path}: header: required columns {', '.join(missing)} are missing{hint}")
     return frame
 
 
 def _extra_column_warnings(frame: pd.DataFrame, contract: Contract, path: str) -> list[str]:
-    extras = sorted(set(frame.columns) - set(contract.names) - {"_source_row"})
+    extras = sorted(set(frame.columns) - set(contract.names) - set(READ_COLUMNS))
     return [f"{path}: header: column {name!r} is not in the contract and was ignored" for name in extras]
 
 
-def _convert(col: Column, text: pd.Series, flag, latest: pd.Timestamp) -> pd.Series:
+def _convert(
+    col: Column,
+    text: pd.Series,
+    flag,
+    day_end: pd.Timestamp,
+    slack: timedelta,
+    warnings: list[str],
+    path: str,
+    rows: pd.Series,
+) -> pd.Series:
     present = text.notna()
     if col.type in ("text", "email", "timezone"):
         if col.type == "email":
@@ -112,12 +179,24 @@ def _convert(col: Column, text: pd.Series, flag, latest: pd.Timestamp) -> pd.Ser
     if col.type in ("timestamp", "unix_timestamp"):
         if col.type == "unix_timestamp":
             seconds = pd.to_numeric(text, errors="coerce")
+            seconds = seconds.where(seconds.abs() < 1e11)  # beyond year 5138: not seconds (milliseconds?)
             values = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
+            flag(present & values.isna(), col.name, "not a Unix timestamp in seconds")
         else:
             values = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        flag(present & values.isna(), col.name, "not a timestamp (expected ISO-8601 with offset)")
+            flag(present & values.isna(), col.name, "not a timestamp (expected ISO-8601 with offset)")
+            naive = present & values.notna() & ~text.fillna("").str.contains(HAS_OFFSET)
+            if naive.any():
+                warnings.append(
+                    f"{path}: column {col.name!r}: {int(naive.sum())} values have no UTC offset and "
+                    f"were read as UTC (first at row {int(rows[naive].iloc[0])})"
+                )
         flag(values < EARLIEST, col.name, "timestamp before 2000-01-01")
-        flag(values > latest, col.name, "timestamp in the future for this partition")
+        if slack:
+            why = f"timestamp in the future (more than {slack.days} day after the partition day)"
+        else:
+            why = "timestamp after the end of the partition day"
+        flag(values >= day_end + slack, col.name, why)
         return values
     if col.type == "boolean":
         lowered = text.str.lower()
@@ -131,6 +210,9 @@ def _convert(col: Column, text: pd.Series, flag, latest: pd.Timestamp) -> pd.Ser
     if col.type == "double":
         values = pd.to_numeric(text, errors="coerce")
         flag(present & values.isna(), col.name, "not a number")
+        flag(
+            present & values.notna() & ~np.isfinite(values.astype("float64")), col.name, "not a finite number"
+        )
         if col.min_value is not None:
             flag(values < col.min_value, col.name, f"below the allowed minimum {col.min_value:g}")
         if col.max_value is not None:
@@ -155,17 +237,78 @@ def _row_rules(contract: Contract, typed: dict[str, pd.Series], flag) -> None:
         flag(event.notna() & ~event.isin(EMAIL_EVENT_TYPES), "event", "not a SendGrid event type")
 
 
+def _duplicates(contract: Contract, frame: pd.DataFrame, typed: dict[str, pd.Series], reason, flag) -> None:
+    """Rows sharing the unique key among the otherwise good rows of one file (see Contract)."""
+    key_name = contract.unique_key
+    key = typed[key_name].where(reason.isna())
+    candidates = key.notna() & key.duplicated(keep=False)
+    if not candidates.any():
+        return
+    rows = frame["_source_row"]
+    # A record's identity for "same values": its contract columns as text (NaN/None alike).
+    record = pd.Series(
+        [
+            json.dumps(r, default=str)
+            for r in pd.DataFrame({n: typed[n] for n in contract.names})[candidates].to_dict(orient="records")
+        ],
+        index=key.index[candidates],
+    )
+    work = pd.DataFrame({"key": key[candidates], "record": record, "row": rows[candidates]})
+    if contract.latest_by:
+        stamp = typed[contract.latest_by][candidates]
+        latest = stamp.groupby(work["key"]).transform("max")
+        winner_row = work["row"].where(stamp == latest).groupby(work["key"]).transform("min")
+        superseded = stamp < latest
+        flag(
+            superseded.reindex(key.index, fill_value=False),
+            key_name,
+            f"superseded by a later {contract.latest_by} for the same {key_name} in this file",
+            (" (row " + winner_row.astype("int64").astype(str) + ")").reindex(key.index),
+        )
+        work = work[~superseded]
+    first_row = work["row"].groupby(work["key"]).transform("min")
+    same = work["record"] == work.groupby("key")["record"].transform("first")
+    conflicting_keys = set(work.loc[~same, "key"])
+    conflict = work["key"].isin(conflicting_keys)
+    if contract.latest_by:
+        rows_text = work.groupby("key")["row"].transform(lambda r: ", ".join(str(int(x)) for x in r))
+        flag(
+            conflict.reindex(key.index, fill_value=False),
+            key_name,
+            f"conflicting values for the same {key_name} and {contract.latest_by} in this file",
+            (" (rows " + rows_text + ")").reindex(key.index),
+        )
+        later = ~conflict & (work["row"] != first_row)
+    else:
+        flag(
+            (conflict & (work["row"] != first_row) & ~same).reindex(key.index, fill_value=False),
+            key_name,
+            f"duplicate {key_name} with different values in this file",
+            (" (first at row " + first_row.astype("int64").astype(str) + ")").reindex(key.index),
+        )
+        later = work["row"] != first_row
+    flag(
+        later.reindex(key.index, fill_value=False),
+        key_name,
+        f"duplicate {key_name} in this file",
+        (" (same values as row " + first_row.astype("int64").astype(str) + ")").reindex(key.index),
+    )
+
+
 def _quarantine_rows(
-    bad: pd.DataFrame, contract: Contract, reason: pd.Series, column: pd.Series
+    bad: pd.DataFrame, contract: Contract, reason: pd.Series, kind: pd.Series, column: pd.Series
 ) -> pd.DataFrame:
     """Bad rows as the person fixing the export needs them (kept in the warehouse, never logged)."""
     shown = [c for c in contract.names if c in bad.columns]
     records = [json.dumps(row, default=str) for row in bad[shown].to_dict(orient="records")]
+    raw = bad["_raw_record"]
+    records = [r if isinstance(r, str) else rec for r, rec in zip(raw, records, strict=True)]
     return pd.DataFrame(
         {
             "row": bad["_source_row"].astype("int64").to_numpy(),
             "column": column.to_numpy(),
             "reason": reason.to_numpy(),
             "raw_record": records,
+            "kind": kind.to_numpy(),
         }
     )

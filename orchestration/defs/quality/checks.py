@@ -18,6 +18,7 @@ annotations at definition time to recognise the context and the resource.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -135,13 +136,27 @@ def check_result(outcomes: Sequence[SuiteOutcome]) -> dg.AssetCheckResult:
         "failing_expectations": dg.MetadataValue.md("\n".join(failing) or "None."),
     }
     if docs:
-        metadata["data_docs"] = dg.MetadataValue.path(docs[-1])
+        # A file:// link the UI renders as clickable; the path as well, for copying to a shell.
+        page = Path(docs[-1]).resolve()
+        metadata["data_docs"] = dg.MetadataValue.url(page.as_uri())
+        metadata["data_docs_path"] = dg.MetadataValue.path(str(page))
+        index = _site_index(page)
+        if index is not None:
+            metadata["data_docs_index"] = dg.MetadataValue.url(index.as_uri())
     return dg.AssetCheckResult(
         passed=passed,
         severity=severity,
         description=scrub("\n\n".join(o.summary for o in outcomes))[:4000],
         metadata=metadata,
     )
+
+
+def _site_index(page: Path) -> Path | None:
+    """The Data Docs site's index.html above a validation page (GE writes it at the site root)."""
+    for folder in page.parents:
+        if (folder / "index.html").exists():
+            return folder / "index.html"
+    return None
 
 
 raw_customers_expectations = build_suite_check(
