@@ -85,7 +85,9 @@ def ensure_system_packages() -> None:
     print(f"Installing {', '.join(missing)} with apt-get ...", flush=True)
     quiet = {"DEBIAN_FRONTEND": "noninteractive", **os.environ}
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=quiet)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=False, env=quiet)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=False, env=quiet
+    )
 
 
 def _fingerprint() -> str:

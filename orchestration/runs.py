@@ -15,7 +15,9 @@ from orchestration.definitions import build_definitions
 DAILY_JOB = "daily_reengagement"
 
 
-def load_history(day_from: date, day_to: date, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+def load_history(
+    day_from: date, day_to: date, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     """Load every export from `day_from` to `day_to` into the raw tables in one run."""
     defs = build_definitions()
     job = defs.get_implicit_global_asset_job_def().get_subset(

@@ -75,8 +75,7 @@ def test_quality_checks_ran_and_passed_on_the_raw_tables(world) -> None:
     evaluations = [
         e.event_specific_data
         for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and e.event_specific_data.asset_key.path[0] == "raw"
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and e.event_specific_data.asset_key.path[0] == "raw"
     ]
     assert {tuple(e.asset_key.path) for e in evaluations} >= {("raw", "customers"), ("raw", "events")}
     assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
@@ -127,22 +126,37 @@ def test_held_out_users_are_recorded_and_never_sent(world) -> None:
 
 def test_measurement_counts_match_the_ledger(world) -> None:
     home, _, _ = world
-    measured = query(home, "select sum(sent), sum(assigned) from measurement.campaign_results where run_date = ?",
-                     [RUN_DATE])[0]
-    ledger = query(home, "select count(*) filter (where state = 'accepted'), count(*) from delivery.campaign_sends "
-                         "where run_date = ?", [RUN_DATE])[0]
+    measured = query(
+        home,
+        "select sum(sent), sum(assigned) from measurement.campaign_results where run_date = ?",
+        [RUN_DATE],
+    )[0]
+    ledger = query(
+        home,
+        "select count(*) filter (where state = 'accepted'), count(*) "
+        "from delivery.campaign_sends where run_date = ?",
+        [RUN_DATE],
+    )[0]
     assert measured == ledger
 
 
 def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_decisions(world) -> None:
     home, instance, _ = world
-    before = query(home, "select send_id, variant, arm from interventions.intervention_list "
-                         "where run_date = ? order by send_id", [RUN_DATE])
+    before = query(
+        home,
+        "select send_id, variant, arm from interventions.intervention_list "
+        "where run_date = ? order by send_id",
+        [RUN_DATE],
+    )
     requests_before = SinkStore(home / "sink.sqlite").request_count()
     rerun = run_day(RUN_DATE, instance)
     assert rerun.success, failures(rerun)
-    after = query(home, "select send_id, variant, arm from interventions.intervention_list "
-                        "where run_date = ? order by send_id", [RUN_DATE])
+    after = query(
+        home,
+        "select send_id, variant, arm from interventions.intervention_list "
+        "where run_date = ? order by send_id",
+        [RUN_DATE],
+    )
     store = SinkStore(home / "sink.sqlite")
     assert before == after
     assert store.request_count() == requests_before

@@ -15,7 +15,12 @@ import dagster as dg
 
 from models import registry
 from models.churn import TrainedModel, TrainingConfig, TrainingError, train
+from models.clusters import ClusterConfig, cluster_behaviour, profile_markdown, write_clusters
+from models.diagnostics import histogram_plot_md, score_distribution, table_markdown, training_report
+from models.features import fetch_frame
 from models.scoring import empty_scores, score, write_scores
+from models.send_hour import SendHourConfig, read_customers, write_send_hours
+from models.send_hour import preferred_send_hours as choose_send_hours
 from orchestration import settings
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.partitions import daily_partitions
@@ -23,6 +28,8 @@ from orchestration.warehouse import WarehouseResource
 
 # The lead will swap these for dagster-dbt helpers when the dbt project is wired.
 DBT_INPUTS = [model_key("int_events_stitched"), model_key("stg_crm__customers")]
+USER_FEATURES = model_key("fct_user_features")
+USER_FEATURES_TABLE = "marts.fct_user_features"
 
 _METRIC_KEYS = ("roc_auc", "pr_auc", "brier", "top_decile_lift")
 
@@ -112,6 +119,18 @@ def churn_model(
         "data_fingerprint": model.data_fingerprint,
         "metrics": dg.MetadataValue.md(_metrics_table(model)),
     }
+    # Diagnostics are for people; a plotting problem must never cost the day's model.
+    try:
+        report = training_report(model, seed=config.seed, n_threads=config.n_threads)
+    except Exception as exc:  # noqa: BLE001
+        context.log.warning(f"training diagnostics skipped: {exc!r}")
+        report = {}
+    if report:  # they describe the candidate, promoted or not
+        metadata["diagnostics_model_version"] = model.model_version
+        metadata["calibration"] = dg.MetadataValue.md(report["calibration_md"])
+        metadata["feature_importance"] = dg.MetadataValue.md(report["importance_md"])
+        top = report["importance"].iloc[0]
+        metadata["top_feature"] = f"{top['feature']} (ROC-AUC drop {top['importance']:.4f})"
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -136,13 +155,123 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         scores = score(con, model, run_date)
         rows = write_scores(con, scores, run_date)
     probabilities = scores["churn_probability"]
+    metadata: dict[str, Any] = {
+        "dagster/row_count": rows,
+        "model_version": model.model_version,
+        "mean_churn_probability": float(probabilities.mean()) if rows else 0.0,
+        "share_above_0_5": float((probabilities > 0.5).mean()) if rows else 0.0,
+        "model_holdout_roc_auc": float(model.metrics["roc_auc"]),
+        "baseline_holdout_roc_auc": float(model.metrics["baseline_roc_auc"]),
+    }
+    if rows:
+        values = probabilities.to_numpy(dtype=float)
+        metadata["score_distribution"] = dg.MetadataValue.md(
+            table_markdown(score_distribution(values))
+            + "\n\n"
+            + histogram_plot_md(values, f"Churn scores {run_date}")
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+class BehaviourClustersConfig(dg.Config):
+    """k-means settings; k is chosen by (sampled) silhouette in k_min..k_max."""
+
+    k_min: int = 3
+    k_max: int = 8
+    seed: int = 0
+    silhouette_sample: int = 5_000
+    max_fit_rows: int = 50_000
+
+    def to_cluster_config(self) -> ClusterConfig:
+        return ClusterConfig(
+            k_min=self.k_min,
+            k_max=self.k_max,
+            seed=self.seed,
+            silhouette_sample=self.silhouette_sample,
+            max_fit_rows=self.max_fit_rows,
+        )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="scoring",
+    kinds={"scikit-learn", "duckdb"},
+    deps=[USER_FEATURES],
+)
+def behaviour_clusters(
+    context: dg.AssetExecutionContext, config: BehaviourClustersConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Behaviour cluster and readable label per customer, k by silhouette (scoring.behaviour_clusters)."""
+    run_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect() as con:
+        frame = fetch_frame(con, f"select * from {USER_FEATURES_TABLE} order by customer_id", {})
+        try:
+            result = cluster_behaviour(frame, config.to_cluster_config())
+        except ValueError as exc:
+            reason = f"no clusters for {run_date}: {exc}"
+            context.log.warning(reason)
+            write_clusters(con, frame.iloc[:0].assign(cluster_id=0, cluster_label=""), run_date)
+            return dg.MaterializeResult(metadata={"dagster/row_count": 0, "reason": reason})
+        rows = write_clusters(con, result.assignments, run_date)
+    silhouettes = "\n".join(
+        ["| k | silhouette (sampled) |", "|---|---|"]
+        + [
+            f"| {k}{' (chosen)' if k == result.k else ''} | {s:.4f} |"
+            for k, s in result.silhouette_by_k.items()
+        ]
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
-            "model_version": model.model_version,
-            "mean_churn_probability": float(probabilities.mean()) if rows else 0.0,
-            "share_above_0_5": float((probabilities > 0.5).mean()) if rows else 0.0,
-            "model_holdout_roc_auc": float(model.metrics["roc_auc"]),
-            "baseline_holdout_roc_auc": float(model.metrics["baseline_roc_auc"]),
+            "k": result.k,
+            "silhouette": float(result.silhouette_by_k[result.k]),
+            "silhouette_by_k": dg.MetadataValue.md(silhouettes),
+            "profile": dg.MetadataValue.md(profile_markdown(result)),
+            "labels": dg.MetadataValue.json({str(k): v for k, v in result.labels.items()}),
+        }
+    )
+
+
+class PreferredSendHoursConfig(dg.Config):
+    """How much history makes a customer's own hour trustworthy, and the fallbacks' thresholds."""
+
+    lookback_days: int = 90
+    min_user_slots: int = 5
+    min_segment_users: int = 20
+    default_hour: int = 10
+
+    def to_send_hour_config(self) -> SendHourConfig:
+        return SendHourConfig(
+            lookback_days=self.lookback_days,
+            min_user_slots=self.min_user_slots,
+            min_segment_users=self.min_segment_users,
+            default_hour=self.default_hour,
+        )
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="scoring",
+    kinds={"duckdb"},
+    deps=[USER_FEATURES, model_key("int_events_stitched")],
+)
+def preferred_send_hours(
+    context: dg.AssetExecutionContext, config: PreferredSendHoursConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Preferred local send hour per customer, with a segment fallback (scoring.preferred_send_hours)."""
+    run_date = date.fromisoformat(context.partition_key)
+    with warehouse.connect() as con:
+        customers = read_customers(con, USER_FEATURES_TABLE)
+        hours = choose_send_hours(con, run_date, customers, config.to_send_hour_config())
+        rows = write_send_hours(con, hours, run_date)
+    by_source = hours["source"].value_counts().reindex(["user", "segment", "default"], fill_value=0)
+    by_hour = hours["preferred_local_hour"].value_counts().sort_index()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            **{f"customers_{name}": int(n) for name, n in by_source.items()},
+            "hour_distribution": dg.MetadataValue.md(
+                table_markdown(by_hour.rename_axis("local_hour").reset_index(name="customers"))
+            ),
         }
     )
