@@ -9,7 +9,6 @@ exactly-once delivery: `count_by_send_id()` is the ground truth a sender is judg
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from orchestration.sqlite_pool import SQLitePool
 
 CANCEL_WINDOW_SECONDS = 600
 MAX_PENDING_BATCH_STATUSES = 10
@@ -93,41 +94,16 @@ class SinkStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._pool: list[sqlite3.Connection] = []
-        self._pool_pid = os.getpid()
-        self._pool_lock = threading.Lock()
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+        self._db = SQLitePool(self.path, _SCHEMA, busy_timeout_seconds=30)
 
     def __repr__(self) -> str:
         return f"SinkStore({str(self.path)!r})"
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A pooled connection: closing the last one of a WAL file checkpoints it (fsyncs) each time."""
-        with self._pool_lock:
-            if self._pool_pid != os.getpid():  # a forked child never reuses its parent's handles
-                self._pool, self._pool_pid = [], os.getpid()
-            conn = self._pool.pop() if self._pool else None
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
-        conn.row_factory = None
-        try:
+        with self._db.connect() as conn:
             yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            with self._pool_lock:
-                keep = self._pool_pid == os.getpid()
-                if keep:
-                    self._pool.append(conn)
-            if not keep:
-                conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

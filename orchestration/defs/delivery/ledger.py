@@ -24,9 +24,7 @@ whether a batch can still be cancelled) and `in_doubt`.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.defs.delivery.crashpoints import crashpoint
+from orchestration.sqlite_pool import SQLitePool
 
 STATES = ("planned", "in_flight", "accepted", "failed", "cancelled", "held")
 
@@ -124,14 +123,9 @@ class SendLedger:
 
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock
-        self._pool: list[sqlite3.Connection] = []
-        self._pool_pid = os.getpid()
-        self._pool_lock = threading.Lock()
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+        # 64 MiB of cache: the send_id index of a big day stays hot.
+        self._db = SQLitePool(self.path, _SCHEMA, busy_timeout_seconds=60, cache_mib=64)
 
     def __repr__(self) -> str:
         return f"SendLedger({str(self.path)!r})"
@@ -143,40 +137,8 @@ class SendLedger:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection from this instance's small pool.
-
-        Connections are reused: closing the last connection of a WAL database
-        checkpoints and deletes the WAL, which made every call pay several fsyncs.
-        A pool (not one shared connection) keeps the instance usable from threads;
-        a forked child starts a fresh pool rather than touch its parent's handles.
-        """
-        conn = self._checkout()
-        try:
+        with self._db.connect(row_factory=sqlite3.Row) as conn:
             yield conn
-        finally:
-            self._checkin(conn)
-
-    def _checkout(self) -> sqlite3.Connection:
-        with self._pool_lock:
-            if self._pool_pid != os.getpid():
-                self._pool, self._pool_pid = [], os.getpid()
-            if self._pool:
-                return self._pool.pop()
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=60000")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the send_id index of a big day stays hot
-        conn.row_factory = sqlite3.Row
-        return conn
-
-    def _checkin(self, conn: sqlite3.Connection) -> None:
-        if conn.in_transaction:  # only if a statement failed between BEGIN and ROLLBACK
-            conn.execute("ROLLBACK")
-        with self._pool_lock:
-            if self._pool_pid == os.getpid():
-                self._pool.append(conn)
-                return
-        conn.close()
 
     @contextmanager
     def _transaction(self, op: str) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,61 @@
+"""A small pool of SQLite connections to one durable WAL file, shared by the send ledger and the sink.
+
+Connections are reused: closing the last connection of a WAL database checkpoints
+and deletes the WAL, which made every call pay several fsyncs. A pool (not one
+shared connection) keeps an instance usable from threads; a forked child starts
+a fresh pool rather than touch its parent's handles.
+"""
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class SQLitePool:
+    def __init__(self, path: Path, schema: str, *, busy_timeout_seconds: int, cache_mib: int = 0) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout_seconds = busy_timeout_seconds
+        self._cache_mib = cache_mib
+        self._pool: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        with self.connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(schema)
+
+    @contextmanager
+    def connect(self, row_factory=None) -> Iterator[sqlite3.Connection]:
+        conn = self._checkout()
+        conn.row_factory = row_factory
+        try:
+            yield conn
+        finally:
+            self._checkin(conn)
+
+    def _checkout(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pool, self._pid = [], os.getpid()
+            if self._pool:
+                return self._pool.pop()
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout_seconds, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives a power cut
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_seconds * 1000}")
+        if self._cache_mib:
+            conn.execute(f"PRAGMA cache_size=-{self._cache_mib * 1024}")
+        return conn
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:  # only if a statement failed between BEGIN and ROLLBACK
+            conn.execute("ROLLBACK")
+        with self._lock:
+            if self._pid == os.getpid():
+                self._pool.append(conn)
+                return
+        conn.close()
