@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from models.churn import TrainedModel
 from models.features import snapshot_features
@@ -31,12 +32,19 @@ create table if not exists {SCORES_TABLE} (
 """
 
 
-def score(con: duckdb.DuckDBPyConnection, model: TrainedModel, as_of: date) -> pd.DataFrame:
-    """One row per customer signed up by `as_of`: customer_id, churn_probability, model_version."""
+def score(
+    con: duckdb.DuckDBPyConnection, model: TrainedModel, as_of: date, *, n_threads: int | None = None
+) -> pd.DataFrame:
+    """One row per customer signed up by `as_of`: customer_id, churn_probability, model_version.
+
+    `n_threads` caps OpenMP threads for prediction (None = all cores). On a machine
+    shared with other jobs, 1 is often faster: oversubscribed OpenMP threads spin.
+    """
     features = snapshot_features(con, as_of)
     if features.empty:
         return empty_scores()
-    proba = model.predict_proba(features)
+    with threadpool_limits(limits=n_threads):
+        proba = model.predict_proba(features)
     if not np.all((proba >= 0.0) & (proba <= 1.0)):
         raise ValueError(f"model {model.model_version} returned probabilities outside [0, 1]")
     return pd.DataFrame(

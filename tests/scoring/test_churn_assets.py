@@ -12,7 +12,13 @@ import pytest
 from churn_world import RUN_DATE, load_world, make_world
 
 from models import registry
-from orchestration.defs.scoring.assets import churn_model, churn_scores
+from orchestration.defs.scoring.assets import (
+    behaviour_clusters,
+    churn_model,
+    churn_scores,
+    preferred_send_hours,
+)
+from orchestration.defs.warehouse.assets import model_key
 from orchestration.warehouse import WarehouseResource
 
 
@@ -107,12 +113,27 @@ def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_score
 
 
 def test_assets_are_described_grouped_and_partitioned() -> None:
-    for asset in (churn_model, churn_scores):
+    for asset in (churn_model, churn_scores, behaviour_clusters, preferred_send_hours):
         spec = next(iter(asset.specs))
         assert spec.group_name == "scoring"
-        assert spec.kinds == {"scikit-learn", "duckdb"}
+        assert "duckdb" in spec.kinds
         assert spec.description and "\n" not in spec.description.strip()
         assert asset.partitions_def is not None
     deps = {dep.asset_key for dep in next(iter(churn_scores.specs)).deps}
     assert dg.AssetKey(["churn_model"]) in deps
-    assert dg.AssetKey(["int_events_stitched"]) in deps
+    assert model_key("int_events_stitched") in deps
+    assert model_key("fct_user_features") in {
+        dep.asset_key for dep in next(iter(behaviour_clusters.specs)).deps
+    }
+
+
+def test_training_and_scoring_metadata_carry_plots_and_importance(daily_run: DailyRun) -> None:
+    model_meta = metadata(daily_run.result, "churn_model")
+    for key in ("calibration", "feature_importance"):
+        text = model_meta[key]
+        assert "data:image/png;base64," in text
+        assert len(text) < 60_000  # small enough for the event log
+    assert "days_since_last_active" in model_meta["feature_importance"]
+    assert model_meta["top_feature"].split(" ")[0] in model_meta["feature_importance"]
+    scores_meta = metadata(daily_run.result, "churn_scores")
+    assert "data:image/png;base64," in scores_meta["score_distribution"]
