@@ -26,7 +26,7 @@ def test_every_asset_sits_in_a_stage_group_and_has_a_description() -> None:
         groups.add(node.group_name)
         assert node.group_name in STAGE_GROUPS, f"{key.to_user_string()} is in group {node.group_name!r}"
         assert node.description, f"{key.to_user_string()} has no description"
-    assert groups >= STAGE_GROUPS - {"quality"}
+    assert groups >= STAGE_GROUPS
 
 
 def test_the_raw_tables_are_gated_by_blocking_quality_checks() -> None:
