@@ -6,3 +6,15 @@
 {% macro count_where(condition) -%}
     cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }})
 {%- endmacro %}
+
+{#
+    A 64-bit float on every engine (dbt.type_float() is a 32-bit FLOAT on
+    DuckDB but double precision on PostgreSQL, so rates would differ).
+#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'reengage')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double precision
+{%- endmacro %}

@@ -3,11 +3,15 @@
 -- A failure means the gap rule in int_events_sessionized is broken: sessions
 -- would be merged or split and every session metric would drift.
 
+-- Incremental runs check the events of their window (plus the day before,
+-- so the first event of the window is compared with its predecessor).
+
 with
 
 events as (
 
     select * from {{ ref('int_events_sessionized') }}
+    where {{ reengage.test_window_filter('event_date', days_before=1) }}
 
 ),
 
@@ -15,11 +19,12 @@ with_previous as (
 
     select
         session_owner,
-        session_id,
+        session_start_at,
         event_id,
         event_ts,
+        event_date,
         lag(event_ts) over (partition by session_owner order by event_ts, event_id) as previous_event_ts,
-        lag(session_id) over (partition by session_owner order by event_ts, event_id) as previous_session_id
+        lag(session_start_at) over (partition by session_owner order by event_ts, event_id) as previous_session_start_at
     from events
 
 )
@@ -28,13 +33,14 @@ select *
 from with_previous
 where
     previous_event_ts is not null
+    and {{ reengage.test_window_filter('event_date') }}
     and (
         (
-            session_id = previous_session_id
+            session_start_at = previous_session_start_at
             and event_ts > {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_ts') }}
         )
         or (
-            session_id != previous_session_id
+            session_start_at != previous_session_start_at
             and event_ts <= {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_ts') }}
         )
     )

@@ -8,6 +8,7 @@ select
     session_start_at
 from {{ ref('fct_sessions') }}
 where
-    session_id != {{ dbt.hash(dbt.concat([
+    {{ reengage.test_window_filter('session_date') }}
+    and session_id != {{ dbt.hash(dbt.concat([
         "session_owner", "'|'", "cast(session_start_at as " ~ dbt.type_string() ~ ")"
     ])) }}

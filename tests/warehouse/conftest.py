@@ -25,6 +25,12 @@ from .raw_world import RUN_DATE, create_raw_warehouse
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: builds the dbt project on a real PostgreSQL server (scripts/postgres.sh)"
+    )
+
+
 def dbt_executable() -> str:
     beside_python = Path(sys.executable).with_name("dbt")
     if beside_python.exists():
@@ -53,12 +59,20 @@ class DbtResult:
         return "\n".join(self.messages[-60:])
 
 
-def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> DbtResult:
+def run_dbt(
+    args: list[str],
+    warehouse: Path,
+    work_dir: Path,
+    *,
+    target: str = "dev",
+    extra_env: dict[str, str] | None = None,
+) -> DbtResult:
     """Run the real dbt CLI on the project, with artifacts and logs in `work_dir`."""
     target_path = work_dir / "target"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.pop("REENGAGE_DBT_TARGET", None)
     env["REENGAGE_WAREHOUSE"] = str(warehouse)
+    env.update(extra_env or {})
     completed = subprocess.run(
         [
             dbt_executable(),
@@ -71,7 +85,7 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> DbtResult:
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
             "--target",
-            "dev",
+            target,
             "--target-path",
             str(target_path),
             "--log-path",

@@ -20,7 +20,7 @@ create schema if not exists raw;
 
 create table raw.customers (
     customer_id varchar, email varchar, first_name varchar, country varchar,
-    timezone varchar, signup_at timestamptz, plan varchar, lifetime_value double,
+    timezone varchar, signup_at timestamptz, plan varchar, lifetime_value double precision,
     marketing_consent boolean, consent_updated_at timestamptz, updated_at timestamptz,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
@@ -28,7 +28,7 @@ create table raw.customers (
 create table raw.events (
     event_id varchar, user_id varchar, anonymous_id varchar, event_name varchar,
     event_ts timestamptz, page varchar, product_id varchar, category varchar,
-    value double, device varchar, channel varchar,
+    value double precision, device varchar, channel varchar,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
 
@@ -145,6 +145,10 @@ def _event(
         "_partition_date": partition,
         "_loaded_at": _ts(loaded_at or f"{partition} 23:00:00"),
     }
+
+
+# for tests that add rows of their own
+raw_event = _event
 
 
 def _atrisk_baseline() -> list[dict[str, Any]]:
@@ -318,25 +322,58 @@ def _number_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return numbered
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
-    rows = _number_rows(rows)
-    columns = list(rows[0])
+def raw_tables(extra_events: list[dict[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every raw row by table, `_source_row` numbered (extra events are appended)."""
+    return {
+        "customers": _number_rows(CUSTOMERS),
+        "events": _number_rows([*EVENTS, *(extra_events or [])]),
+        "email_events": _number_rows(EMAIL_EVENTS),
+    }
+
+
+def insert_sql(table: str, columns: list[str], placeholder: str = "?") -> str:
     quoted = ", ".join(f'"{c}"' for c in columns)
-    placeholders = ", ".join("?" for _ in columns)
-    con.executemany(
-        f"insert into raw.{table} ({quoted}) values ({placeholders})",
-        [[row[c] for c in columns] for row in rows],
-    )
+    return f"insert into raw.{table} ({quoted}) values ({', '.join(placeholder for _ in columns)})"
 
 
-def create_raw_warehouse(path: Path) -> None:
-    """Create the raw schema and tables at `path` and load the rows above."""
+def insert_partitions(
+    con: Any,
+    tables: dict[str, list[dict[str, Any]]],
+    *,
+    first: str | None = None,
+    last: str | None = None,
+    placeholder: str = "?",
+) -> int:
+    """Insert the rows whose `_partition_date` lies in [first, last] (a landing day's load).
+
+    Works with any DB-API connection (DuckDB `?`, psycopg2 `%s`). Returns the rows inserted.
+    """
+    inserted = 0
+    for table, rows in tables.items():
+        chosen = [
+            r
+            for r in rows
+            if (first is None or r["_partition_date"] >= first)
+            and (last is None or r["_partition_date"] <= last)
+        ]
+        if not chosen:
+            continue
+        columns = list(chosen[0])
+        con.cursor().executemany(
+            insert_sql(table, columns, placeholder), [[row[c] for c in columns] for row in chosen]
+        )
+        inserted += len(chosen)
+    return inserted
+
+
+def create_raw_warehouse(
+    path: Path, *, last_partition: str | None = None, extra_events: list[dict[str, Any]] | None = None
+) -> None:
+    """Create the raw schema and tables at `path` and load the rows above (up to a partition)."""
     con = duckdb.connect(str(path))
     try:
         con.execute("set timezone = 'UTC'")
         con.execute(RAW_DDL)
-        _insert(con, "customers", CUSTOMERS)
-        _insert(con, "events", EVENTS)
-        _insert(con, "email_events", EMAIL_EVENTS)
+        insert_partitions(con, raw_tables(extra_events), last=last_partition)
     finally:
         con.close()

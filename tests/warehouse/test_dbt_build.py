@@ -231,3 +231,30 @@ def test_suppressions_list_bounces_and_unsubscribes_once_per_address(built_wareh
     }
     assert suppressions["bounce@example.com"]["suppression_event_count"] == 1
     assert suppressions["bounce@example.com"]["first_suppressed_at"] == datetime(2026, 1, 3, 10, 0)
+
+
+def test_cohort_retention_counts_active_weeks_since_the_signup_week(built_warehouse: BuiltWarehouse) -> None:
+    # Cohorts of the last 26 weeks: c_lapsed (signed up 2025-10-01, never
+    # active) and c_new (2026-01-08, an add_to_cart on 01-09).
+    rows = built_warehouse.query(
+        "select cohort_week, week_number, cohort_size, active_customers, retention_rate, is_complete_week "
+        "from marts.fct_cohort_retention where week_number = 0 order by cohort_week"
+    )
+    assert rows == [
+        (datetime(2025, 9, 29).date(), 0, 1, 0, 0.0, True),
+        (datetime(2026, 1, 5).date(), 0, 1, 1, 1.0, False),  # the week holding D is not over
+    ]
+    weeks = built_warehouse.query(
+        "select count(*), max(week_number) from marts.fct_cohort_retention where cohort_week = date '2025-09-29'"
+    )
+    assert weeks == [(15, 14)]  # 2025-09-29 .. the week of 2026-01-05, active or not
+
+
+def test_funnel_counts_visitors_down_to_their_deepest_step(built_warehouse: BuiltWarehouse) -> None:
+    funnel = built_warehouse.query(
+        "select funnel_step, visitors from marts.fct_funnel_daily "
+        "where funnel_date = date '2026-01-09' order by funnel_step_order"
+    )
+    # 01-09: c_cooling and anon_ghost view pages; c_fan views, carts and buys;
+    # c_new (login + stitched add_to_cart) carts
+    assert funnel == [("visit", 4), ("product_view", 2), ("add_to_cart", 2), ("checkout", 1), ("purchase", 1)]

@@ -1,4 +1,111 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+-- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}
+
+{%- set staged_columns = [
+    'event_id', 'user_id', 'anonymous_id', 'event_name', 'event_ts', 'event_date',
+    'page', 'product_id', 'category', 'value', 'device', 'channel',
+    'is_active_action', 'is_known_event', 'funnel_step', 'funnel_step_order', '_partition_date',
+] %}
+
 with
+
+identity_map as (
+
+    select * from {{ ref('int_identity_map') }}
+
+),
+
+{% if is_incremental() %}
+
+window_events as (
+
+    -- the raw rows of this run's window, staged like stg_product__events
+    select * from (
+        {{ reengage.stage_product_events(reengage.raw_events_in_window()) }}
+    ) as staged
+
+),
+
+already_stored as (
+
+    -- an inner join, so the small side (the window) is the one hashed
+    select distinct existing.event_id
+    from {{ this }} as existing
+    inner join window_events
+        on existing.event_id = window_events.event_id
+
+),
+
+new_events as (
+
+    -- a copy of an event already stored (loaded again later) is not new: the first load wins
+    select {{ staged_columns | join(', ') }}
+    from window_events
+    where not exists (
+        select 1
+        from already_stored
+        where already_stored.event_id = window_events.event_id
+    )
+
+),
+
+relinked_devices as (
+
+    -- devices seen logged in within the window whose mapping may have moved:
+    -- linked to several customers, or linked for the first time now (a
+    -- device only ever linked to one customer, before, cannot change hands)
+    select identity_map.anonymous_id
+    from identity_map
+    where
+        exists (
+            select 1
+            from window_events
+            where
+                window_events.anonymous_id = identity_map.anonymous_id
+                and window_events.user_id is not null
+        )
+        and (
+            identity_map.linked_customer_count > 1
+            or identity_map.first_linked_partition_date >= {{ reengage.incremental_window_start() }}
+            or cast(identity_map.first_identified_at as date) >= {{ reengage.incremental_window_start() }}
+        )
+
+),
+
+relinked_events as (
+
+    -- stored anonymous events of those devices whose customer changes now,
+    -- however old (a late login re-attributes the whole anonymous history)
+    {%- set prefixed = [] %}
+    {%- for column in staged_columns %}{% do prefixed.append('existing.' ~ column) %}{% endfor %}
+    select {{ prefixed | join(', ') }}
+    from {{ this }} as existing
+    inner join relinked_devices
+        on existing.anonymous_id = relinked_devices.anonymous_id
+    left join identity_map
+        on existing.anonymous_id = identity_map.anonymous_id
+    where
+        existing.user_id is null
+        and existing.customer_id is distinct from identity_map.customer_id
+
+),
+
+events as (
+
+    select * from new_events
+    union all
+    select * from relinked_events
+
+),
+
+{% else %}
 
 events as (
 
@@ -6,11 +113,7 @@ events as (
 
 ),
 
-identity_map as (
-
-    select * from {{ ref('int_identity_map') }}
-
-),
+{% endif %}
 
 stitched as (
 
@@ -35,7 +138,8 @@ stitched as (
         events.is_active_action,
         events.is_known_event,
         events.funnel_step,
-        events.funnel_step_order
+        events.funnel_step_order,
+        events._partition_date
 
     from events
     left join identity_map

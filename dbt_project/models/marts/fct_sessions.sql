@@ -1,56 +1,50 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_owner_tails',
+        on_schema_change='fail',
+        meta={
+            'rebuild_owner_tails': {
+                'owner_column': 'session_owner',
+                'owner_key': 'session_owner',
+                'since_column': 'session_start_at',
+                'since_key': 'rebuild_from',
+            },
+        },
+    )
+}}
+
 with
 
+{% if is_incremental() %}
+
+events as (
+
+    -- the sessions recomputed by this run, each from its owner's rebuild
+    -- point (a session start) on; the strategy first deletes the owner's
+    -- stored sessions from that point
+    select * from {{ ref('int_events_resessionized') }}
+
+),
+
+{% else %}
+
+-- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
 events as (
 
     select * from {{ ref('int_events_sessionized') }}
 
 ),
 
-firsts as (
-
-    -- entry page, device and channel come from the session's first event that
-    -- has one (a login or search event often carries no page)
-    select
-        session_id,
-        page,
-        device,
-        channel,
-        row_number() over (
-            partition by session_id
-            order by case when page is null then 1 else 0 end, event_ts, event_id
-        ) as page_rank,
-        row_number() over (
-            partition by session_id
-            order by case when device is null then 1 else 0 end, event_ts, event_id
-        ) as device_rank,
-        row_number() over (
-            partition by session_id
-            order by case when channel is null then 1 else 0 end, event_ts, event_id
-        ) as channel_rank
-    from events
-
-),
-
-entry_attributes as (
-
-    select
-        session_id,
-        max(case when page_rank = 1 then page end) as entry_page,
-        max(case when device_rank = 1 then device end) as device,
-        max(case when channel_rank = 1 then channel end) as channel
-    from firsts
-    group by session_id
-
-),
+{% endif %}
 
 aggregated as (
 
     select
-        session_id,
         session_owner,
+        session_start_at,
         max(customer_id) as customer_id,
         max(case when customer_id is null then anonymous_id end) as anonymous_id,
-        min(event_ts) as session_start_at,
         max(event_ts) as session_end_at,
         count(*) as event_count,
         {{ count_where("is_active_action") }} as active_action_count,
@@ -58,16 +52,23 @@ aggregated as (
         {{ count_where("event_name = 'product_view'") }} as product_view_count,
         {{ count_where("event_name = 'add_to_cart'") }} as add_to_cart_count,
         {{ count_where("event_name = 'purchase'") }} as purchase_count,
-        coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue
+        coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue,
+        -- entry page, device and channel come from the session's first event
+        -- that has one (a login or search event often carries no page)
+        {{ reengage.first_by('page', ['event_ts', 'event_id']) }} as entry_page,
+        {{ reengage.first_by('device', ['event_ts', 'event_id']) }} as device,
+        {{ reengage.first_by('channel', ['event_ts', 'event_id']) }} as channel
     from events
-    group by session_id, session_owner
+    group by session_owner, session_start_at
 
 ),
 
 final as (
 
     select
-        aggregated.session_id,
+        {{ dbt.hash(dbt.concat([
+            "aggregated.session_owner", "'|'", "cast(aggregated.session_start_at as " ~ dbt.type_string() ~ ")"
+        ])) }} as session_id,
         aggregated.session_owner,
         aggregated.customer_id,
         aggregated.anonymous_id,
@@ -84,14 +85,12 @@ final as (
         aggregated.add_to_cart_count,
         aggregated.purchase_count,
         aggregated.revenue,
-        entry_attributes.entry_page,
-        entry_attributes.device,
-        entry_attributes.channel,
+        aggregated.entry_page,
+        aggregated.device,
+        aggregated.channel,
         aggregated.purchase_count > 0 as converted
 
     from aggregated
-    inner join entry_attributes
-        on aggregated.session_id = entry_attributes.session_id
 
 )
 

@@ -39,6 +39,8 @@ carts as (
     where
         customer_id is not null
         and event_name = 'add_to_cart'
+        -- a literal date bound first, so the scan skips older row groups
+        and event_date >= {{ window_start(lookback_days + 2 + (cart_hours // 24)) }}
         and {{ dbt.dateadd('hour', cart_hours, 'event_ts') }} <= {{ as_of_end() }}
         and {{ dbt.dateadd('hour', cart_hours, 'event_ts') }}
             > {{ dbt.dateadd('day', -lookback_days, as_of_end()) }}
@@ -47,6 +49,8 @@ carts as (
 
 purchases as (
 
+    -- only purchases that can close a cart judged above (the oldest such cart
+    -- was added {{ lookback_days }} days + {{ cart_hours }} h before the end of D)
     select
         customer_id,
         event_ts as purchased_at
@@ -54,6 +58,8 @@ purchases as (
     where
         customer_id is not null
         and event_name = 'purchase'
+        and event_date >= {{ window_start(lookback_days + 2 + (cart_hours // 24)) }}
+        and event_ts >= {{ dbt.dateadd('hour', -cart_hours, dbt.dateadd('day', -lookback_days, as_of_end())) }}
 
 ),
 

@@ -1,18 +1,49 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_owner_tails',
+        on_schema_change='fail',
+        meta={
+            'rebuild_owner_tails': {
+                'owner_column': 'customer_id',
+                'owner_key': 'customer_id',
+                'since_column': 'activity_date',
+                'since_key': 'rebuild_from_date',
+            },
+        },
+    )
+}}
+
 with
 
-events as (
-
-    select * from {{ ref('int_events_sessionized') }}
-
-),
+{% if is_incremental() %}
 
 customer_events as (
 
+    -- whole days from each listed customer's rebuild date on: every event of
+    -- those days was recomputed (int_session_rebuilds); the strategy first
+    -- deletes the customer's stored days from that date
+    select resessionized.*
+    from {{ ref('int_events_resessionized') }} as resessionized
+    inner join {{ ref('int_session_rebuilds') }} as rebuilds
+        on
+            resessionized.customer_id = rebuilds.customer_id
+            and resessionized.event_date >= rebuilds.rebuild_from_date
+
+),
+
+{% else %}
+
+-- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
+customer_events as (
+
     select *
-    from events
+    from {{ ref('int_events_sessionized') }}
     where customer_id is not null
 
 ),
+
+{% endif %}
 
 final as (
 
@@ -22,7 +53,7 @@ final as (
         customer_id,
         event_date as activity_date,
         count(*) as event_count,
-        count(distinct session_id) as session_count,
+        count(distinct session_start_at) as session_count,
         {{ count_where("is_active_action") }} as active_action_count,
         {{ count_where("is_known_event and not is_active_action") }} as passive_action_count,
         {{ count_where("not is_known_event") }} as unknown_event_count,

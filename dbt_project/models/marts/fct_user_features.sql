@@ -71,24 +71,22 @@ activity_counts as (
 
 ),
 
-recent_events as (
+category_counts as (
 
+    -- (each CTE below reads the events itself: a shared CTE would be
+    -- materialized with every event of the window)
     select
-        events.customer_id,
-        events.event_id,
-        events.event_ts,
-        events.category,
-        cast(
-            extract(
-                hour from {{ to_local_timestamp('events.event_ts', "coalesce(customers.timezone, 'UTC')") }}
-            ) as {{ dbt.type_int() }}
-        ) as local_hour
+        customer_id,
+        category,
+        count(*) as event_count,
+        max(event_ts) as last_event_at
     from events
-    inner join customers
-        on events.customer_id = customers.customer_id
     where
-        events.event_date >= {{ window_start(long_days) }}
-        and events.event_date <= {{ as_of_date() }}
+        customer_id is not null
+        and category is not null
+        and event_date >= {{ window_start(long_days) }}
+        and event_date <= {{ as_of_date() }}
+    group by customer_id, category
 
 ),
 
@@ -99,25 +97,76 @@ category_ranking as (
         category,
         row_number() over (
             partition by customer_id
-            order by count(*) desc, max(event_ts) desc, category
+            order by event_count desc, last_event_at desc, category
         ) as category_rank
-    from recent_events
-    where category is not null
-    group by customer_id, category
+    from category_counts
+
+),
+
+quarter_hours as (
+
+    -- Events per customer and UTC quarter hour: every time zone's offset is a
+    -- whole number of quarter hours, so the local hour of the quarter hour is
+    -- each of its events' local hour.
+    select
+        customer_id,
+        {{ dbt.dateadd(
+            'minute',
+            '15 * floor(extract(minute from event_ts) / 15)',
+            dbt.date_trunc('hour', 'event_ts'),
+        ) }} as quarter_hour_start,
+        count(*) as event_count
+    from events
+    where
+        customer_id is not null
+        and event_date >= {{ window_start(long_days) }}
+        and event_date <= {{ as_of_date() }}
+    group by 1, 2
+
+),
+
+zoned_quarter_hours as (
+
+    select
+        quarter_hours.customer_id,
+        coalesce(customers.timezone, 'UTC') as timezone,
+        quarter_hours.quarter_hour_start,
+        quarter_hours.event_count
+    from quarter_hours
+    inner join customers
+        on quarter_hours.customer_id = customers.customer_id
+
+),
+
+local_hour_of_quarter as (
+
+    -- one time-zone conversion per zone and quarter hour, not per event
+    select
+        timezone,
+        quarter_hour_start,
+        cast(
+            extract(hour from {{ to_local_timestamp('quarter_hour_start', 'timezone') }})
+            as {{ dbt.type_int() }}
+        ) as local_hour
+    from (select distinct timezone, quarter_hour_start from zoned_quarter_hours) as distinct_quarters
 
 ),
 
 hour_ranking as (
 
     select
-        customer_id,
-        local_hour,
+        zoned_quarter_hours.customer_id,
+        local_hour_of_quarter.local_hour,
         row_number() over (
-            partition by customer_id
-            order by count(*) desc, local_hour
+            partition by zoned_quarter_hours.customer_id
+            order by sum(zoned_quarter_hours.event_count) desc, local_hour_of_quarter.local_hour
         ) as hour_rank
-    from recent_events
-    group by customer_id, local_hour
+    from zoned_quarter_hours
+    inner join local_hour_of_quarter
+        on
+            zoned_quarter_hours.timezone = local_hour_of_quarter.timezone
+            and zoned_quarter_hours.quarter_hour_start = local_hour_of_quarter.quarter_hour_start
+    group by zoned_quarter_hours.customer_id, local_hour_of_quarter.local_hour
 
 ),
 

@@ -1,0 +1,650 @@
+"""Benchmark the dbt warehouse on DuckDB: full build, one incremental day, and the baseline.
+
+    python benchmarks/build_warehouse.py              # 1,000,000 customers, 50,000,000 events
+    python benchmarks/build_warehouse.py --customers 100000 --events 5000000   # a quick look
+
+What it does, all in one run so the figures are comparable:
+
+1. Synthesizes raw tables directly in DuckDB SQL: customers (one CRM export,
+   then small daily change snapshots), events over `--days` days with
+   session-like timing (a few minutes between events, sessions crossing
+   midnight, 20% anonymous browsing on known devices, 10% on devices never
+   identified, 1% of events landing a day late, 0.1% delivered twice) and a
+   few SendGrid events. The day after the history is generated too and kept
+   aside: it is the "incremental day".
+2. Baseline: DuckDB alone reading every event and sorting it by owner and
+   time (what sessionization needs), into a table.
+3. `dbt build --full-refresh` as of the last history day (unit tests
+   excluded, as in the daily Dagster run): wall time, peak
+   memory of the dbt process, and per model the time (run_results.json) and
+   the peak resident memory sampled while it ran.
+4. Lands the incremental day and runs `dbt build` for it.
+5. The same incremental day on a copy holding only the last
+   `--compare-history-days` (14) days of events, after its own full build.
+
+Targets (issue 3, on a 2-core machine): full build within 4x the read-and-sort
+time; incremental day within 60 s and at most 1.3x the 14-day-history time;
+peak memory under 6 GiB. The DuckDB memory limit is passed to dbt through
+REENGAGE_DUCKDB_MEMORY_LIMIT (see dbt_project/profiles.yml).
+
+The work folder (default: a temporary one) is deleted afterwards unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT = ROOT / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
+GIB = 1024**3
+
+RAW_DDL = """
+create schema if not exists raw;
+create or replace table raw.customers (
+    customer_id varchar, email varchar, first_name varchar, country varchar,
+    timezone varchar, signup_at timestamptz, plan varchar, lifetime_value double,
+    marketing_consent boolean, consent_updated_at timestamptz, updated_at timestamptz,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+create or replace table raw.events (
+    event_id varchar, user_id varchar, anonymous_id varchar, event_name varchar,
+    event_ts timestamptz, page varchar, product_id varchar, category varchar,
+    value double, device varchar, channel varchar,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+create or replace table raw.email_events (
+    email varchar, event varchar, "timestamp" timestamptz, sg_message_id varchar,
+    sg_event_id varchar, send_id varchar, campaign_id varchar, variant varchar,
+    run_date date, reason varchar,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+create schema if not exists bench;
+create or replace table bench.pending_events as select * from raw.events limit 0;
+"""
+
+# One day of sessions. $-parameters: day (date), day_index, sessions, customers, seed.
+# A uniform number in [0, 1) from a hash: (hash(...) % 1000003) / 1000003.
+DAY_EVENTS_SQL = """
+with
+
+sessions as (
+    select
+        i as session_index,
+        hash($seed, $day_index, i) as h,
+        -- busier customers: a skewed pick over the customer list
+        cast(floor(pow((hash($seed, $day_index, i, 1) % 1000003) / 1000003.0, 1.6) * $customers) as bigint)
+            as customer_index,
+        (hash($seed, $day_index, i, 2) % 100) as kind_roll,
+        1 + cast(hash($seed, $day_index, i, 3) % 15 as integer) as event_count,
+        cast(hash($seed, $day_index, i, 4) % 86400 as integer) as start_second
+    from range($sessions) as t(i)
+),
+
+owned as (
+    select
+        *,
+        case
+            when kind_roll < 70 then 'user'
+            when kind_roll < 90 then 'known_device'
+            else 'unknown_device'
+        end as kind,
+        ['desktop', 'mobile', 'mobile', 'tablet'][1 + cast(h % 4 as integer)] as device,
+        ['organic', 'email', 'paid', 'social', 'direct'][1 + cast((h // 7) % 5 as integer)] as channel
+    from sessions
+),
+
+events as (
+    select
+        owned.*,
+        position,
+        hash($seed, $day_index, session_index, position, 5) as eh
+    from owned, unnest(range(owned.event_count)) as e(position)
+),
+
+shaped as (
+    select
+        'e' || $day_index || '-' || session_index || '-' || position as event_id,
+        case when kind = 'user' then 'c' || customer_index end as user_id,
+        case
+            when kind = 'unknown_device' then 'x' || (hash($seed, customer_index, 6) % ($customers * 2))
+            when kind = 'known_device' or eh % 10 < 7 then 'a' || customer_index
+        end as anonymous_id,
+        case
+            when position = 0 and kind = 'user' and eh % 3 = 0 then 'login'
+            when eh % 100 < 45 then 'page_view'
+            when eh % 100 < 75 then 'product_view'
+            when eh % 100 < 83 then 'search'
+            when eh % 100 < 90 then 'add_to_cart'
+            when eh % 100 < 93 then 'checkout_started'
+            when eh % 100 < 95 then 'purchase'
+            when eh % 100 < 97 then 'form_submit'
+            else 'video_play'
+        end as event_name,
+        cast($day as timestamp)
+            + to_seconds(start_second + position * 150 + cast(eh % 90 as integer)) as event_ts_naive,
+        'p' || (eh % 50000) as product_id,
+        'cat' || (eh % 20) as category,
+        5 + (eh % 200) as amount,
+        device,
+        channel,
+        eh
+    from events
+)
+
+select
+    event_id,
+    user_id,
+    anonymous_id,
+    event_name,
+    timezone('UTC', event_ts_naive) as event_ts,
+    case when event_name in ('page_view', 'product_view') then '/p/' || product_id else '/' end as page,
+    case when event_name in ('product_view', 'add_to_cart', 'purchase') then product_id end as product_id,
+    case when event_name in ('product_view', 'add_to_cart', 'purchase') then category end as category,
+    case when event_name = 'purchase' then cast(amount as double) end as value,
+    device,
+    channel,
+    'events/events_' || strftime(partition_date, '%Y-%m-%d') || '.parquet' as _source_file,
+    row_number() over () as _source_row,
+    partition_date as _partition_date,
+    timezone('UTC', cast(partition_date as timestamp) + interval 23 hour) as _loaded_at
+from (
+    select
+        *,
+        -- 1% of events land a day late
+        cast(event_ts_naive as date) + case when eh % 1000 < 10 then 1 else 0 end as partition_date
+    from shaped
+)
+"""
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    peak_bytes: int
+    returncode: int = 0
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    output: str = ""
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / GIB:.2f} GiB" if n >= GIB / 4 else f"{n / 1024**2:.0f} MiB"
+
+
+class RssSampler:
+    """Resident memory of one process, sampled every `interval` seconds from /proc."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        status = Path(f"/proc/{self.pid}/status")
+        while not self._stop.is_set():
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.samples.append((time.time(), int(line.split()[1]) * 1024))
+                        break
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            self._stop.wait(self.interval)
+
+    def peak_between(self, start: float, end: float) -> int:
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        return max(inside, default=0)
+
+
+def run_measured(name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> Step:
+    """Run a command; wall time and the peak RSS of that child (wait4), plus RSS samples."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile(mode="w+") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
+        with RssSampler(proc.pid) as sampler:
+            _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        output = out.read()
+    step = Step(name, seconds, usage.ru_maxrss * 1024, proc.returncode, output=output)
+    step.nodes = []  # filled by run_dbt
+    step.sampler = sampler  # type: ignore[attr-defined]
+    return step
+
+
+def run_dbt(name: str, args: list[str], warehouse: Path, work: Path, env_extra: dict[str, str]) -> Step:
+    target = work / f"target-{name.replace(' ', '-')}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    env.pop("REENGAGE_DBT_TARGET", None)
+    env.update(env_extra)
+    env["REENGAGE_WAREHOUSE"] = str(warehouse)
+    cmd = [
+        str(DBT),
+        "--no-use-colors",
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target",
+        "dev",
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    step = run_measured(name, cmd, env)
+    results_file = target / "run_results.json"
+    if results_file.exists():
+        results = json.loads(results_file.read_text())["results"]
+        sampler: RssSampler = step.sampler  # type: ignore[attr-defined]
+        for result in results:
+            execute = next((t for t in result.get("timing", []) if t["name"] == "execute"), None)
+            peak = 0
+            if execute and execute.get("started_at") and execute.get("completed_at"):
+                start = _ts(execute["started_at"])
+                end = _ts(execute["completed_at"])
+                peak = sampler.peak_between(start - 0.05, end + 0.15)
+            step.nodes.append(
+                {
+                    "id": result["unique_id"],
+                    "kind": result["unique_id"].split(".")[0],
+                    "status": result["status"],
+                    "seconds": result["execution_time"],
+                    "peak": peak,
+                }
+            )
+    if step.returncode != 0:
+        tail = "\n".join(step.output.splitlines()[-40:])
+        print(f"\n!! {name} failed (exit {step.returncode}):\n{tail}\n", flush=True)
+    return step
+
+
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# ----------------------------------------------------------------------------- world
+
+
+def generate(path: Path, customers: int, events: int, days: int, end: date, seed: int, threads: int) -> dict:
+    """Write the raw tables for `days` days ending `end`, and the day after into bench.pending_events."""
+    started = time.perf_counter()
+    con = duckdb.connect(str(path))
+    con.execute("set timezone = 'UTC'")
+    con.execute(f"set threads = {threads}")
+    con.execute("set preserve_insertion_order = true")
+    con.execute(RAW_DDL)
+    first = end - timedelta(days=days - 1)
+    zones = [
+        "UTC",
+        "Europe/Paris",
+        "Europe/London",
+        "America/New_York",
+        "America/Los_Angeles",
+        "Asia/Tokyo",
+        "Australia/Sydney",
+        "Europe/Berlin",
+        "America/Sao_Paulo",
+        "Asia/Kolkata",
+    ]
+    con.execute(
+        f"""
+        insert into raw.customers
+        select
+            'c' || i,
+            'user' || i || '@example.com',
+            'Name' || (i % 1000),
+            ['FR', 'DE', 'GB', 'US', 'JP', 'BR', 'IN', 'AU'][1 + cast(hash({seed}, i, 1) % 8 as integer)],
+            {zones}[1 + cast(hash({seed}, i, 2) % {len(zones)} as integer)],
+            timezone('UTC', cast(date '{first}' as timestamp)
+                - to_seconds(cast(hash({seed}, i, 3) % (730 * 86400) as bigint))),
+            ['free', 'basic', 'pro'][1 + cast(hash({seed}, i, 4) % 3 as integer)],
+            cast(hash({seed}, i, 5) % 100000 as double) / 100,
+            hash({seed}, i, 6) % 100 < 85,
+            timezone('UTC', cast(date '{first}' as timestamp) - interval 1 day),
+            timezone('UTC', cast(date '{first}' as timestamp) + interval 1 hour),
+            'customers/customers_{first}.csv',
+            i + 1,
+            date '{first}',
+            timezone('UTC', cast(date '{first}' as timestamp) + interval 23 hour)
+        from range({customers}) as t(i)
+        """
+    )
+    sessions_per_day = max(1, round(events / days / 8))
+    for index in range(days + 1):  # + the incremental day
+        day = first + timedelta(days=index)
+        con.execute(
+            "create or replace temp table day_events as " + DAY_EVENTS_SQL,
+            {
+                "day": day,
+                "day_index": index,
+                "sessions": sessions_per_day,
+                "customers": customers,
+                "seed": seed,
+            },
+        )
+        # re-deliveries: 0.1% of the day's events arrive again with the next partition
+        con.execute(
+            """
+            insert into day_events
+            select * replace (
+                _partition_date + 1 as _partition_date,
+                _loaded_at + interval 1 day as _loaded_at,
+                'events/events_' || strftime(_partition_date + 1, '%Y-%m-%d') || '_redelivered.parquet'
+                    as _source_file
+            )
+            from day_events
+            where hash(event_id, 7) % 1000 = 0
+            """
+        )
+        con.execute(f"insert into raw.events select * from day_events where _partition_date <= date '{end}'")
+        con.execute(
+            f"insert into bench.pending_events select * from day_events where _partition_date > date '{end}'"
+        )
+        # CRM: 0.2% of customers change each day (plan, consent)
+        con.execute(
+            f"""
+            insert into raw.customers
+            select * replace (
+                ['free', 'basic', 'pro'][1 + cast(hash({seed}, customer_id, {index}) % 3 as integer)] as plan,
+                hash({seed}, customer_id, {index}, 1) % 100 < 80 as marketing_consent,
+                timezone('UTC', cast(date '{day}' as timestamp) + interval 9 hour) as consent_updated_at,
+                timezone('UTC', cast(date '{day}' as timestamp) + interval 9 hour) as updated_at,
+                'customers/customers_{day}.csv' as _source_file,
+                date '{day}' as _partition_date,
+                timezone('UTC', cast(date '{day}' as timestamp) + interval 23 hour) as _loaded_at
+            )
+            from raw.customers
+            where _partition_date = date '{first}' and hash({seed}, customer_id, {index}, 2) % 1000 < 2
+            """
+        )
+        con.execute(
+            f"""
+            insert into raw.email_events
+            select
+                'user' || c || '@example.com',
+                ['delivered', 'open', 'click', 'bounce', 'unsubscribe', 'spamreport'][
+                    1 + cast(hash({seed}, {index}, i, 2) % 6 as integer)],
+                timezone('UTC', cast(date '{day}' as timestamp)
+                    + to_seconds(cast(hash({seed}, {index}, i, 3) % 86400 as bigint))),
+                'msg-' || {index} || '-' || i, 'evt-' || {index} || '-' || i,
+                md5(c || '|winback|{day}'), 'winback', 'a', date '{day}', null,
+                'email_events/email_events_{day}.jsonl', i + 1, date '{day}',
+                timezone('UTC', cast(date '{day}' as timestamp) + interval 23 hour)
+            from (
+                select i, hash({seed}, {index}, i, 1) % {customers} as c
+                from range({max(1, customers // 500)}) t(i)
+            )
+            """
+        )
+    counts = {
+        table: con.execute(f"select count(*) from {table}").fetchone()[0]
+        for table in ("raw.customers", "raw.events", "raw.email_events", "bench.pending_events")
+    }
+    con.execute("checkpoint")
+    con.close()
+    counts["seconds"] = time.perf_counter() - started
+    counts["bytes"] = path.stat().st_size
+    return counts
+
+
+def _world_counts(path: Path) -> dict:
+    con = duckdb.connect(str(path), read_only=True)
+    counts = {
+        table: con.execute(f"select count(*) from {table}").fetchone()[0]
+        for table in ("raw.customers", "raw.events", "raw.email_events", "bench.pending_events")
+    }
+    con.close()
+    return {**counts, "seconds": 0.0, "bytes": path.stat().st_size}
+
+
+def copy_recent_history(source: Path, dest: Path, first_day: date) -> int:
+    """A warehouse with the same customers and only the events landed from `first_day` on."""
+    con = duckdb.connect(str(dest))
+    con.execute("set timezone = 'UTC'")
+    con.execute(f"attach '{source}' as src (read_only)")
+    con.execute("create schema raw")
+    con.execute("create schema bench")
+    con.execute("create table raw.customers as select * from src.raw.customers")
+    con.execute("create table raw.email_events as select * from src.raw.email_events")
+    con.execute(
+        f"create table raw.events as select * from src.raw.events where _partition_date >= date '{first_day}'"
+    )
+    con.execute("create table bench.pending_events as select * from src.bench.pending_events")
+    rows = con.execute("select count(*) from raw.events").fetchone()[0]
+    con.execute("detach src")
+    con.close()
+    return rows
+
+
+def land_next_day(path: Path, day: date) -> int:
+    con = duckdb.connect(str(path))
+    con.execute("set timezone = 'UTC'")
+    rows = con.execute(
+        f"insert into raw.events select * from bench.pending_events where _partition_date = date '{day}'"
+    ).fetchone()[0]
+    con.close()
+    return rows
+
+
+def read_and_sort(path: Path, env: dict[str, str], work: Path) -> Step:
+    """DuckDB alone: read every event and sort it by owner and time into a table, in a fresh process."""
+    script = f"""
+import duckdb, time
+con = duckdb.connect({str(path)!r})
+con.execute("set memory_limit = '{env["REENGAGE_DUCKDB_MEMORY_LIMIT"]}'")
+con.execute("set timezone = 'UTC'")
+con.execute(
+    "create or replace table bench.sorted_events as select * from raw.events "
+    "order by coalesce(user_id, anonymous_id), event_ts, event_id"
+)
+con.execute("drop table bench.sorted_events")
+con.close()
+"""
+    return run_measured("read and sort", [sys.executable, "-c", script], env)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def print_step(step: Step, top: int = 40) -> None:
+    print(
+        f"\n== {step.name}: {step.seconds:.1f} s wall, peak memory {_fmt_bytes(step.peak_bytes)}"
+        f"{'' if step.returncode == 0 else f'  (FAILED, exit {step.returncode})'}"
+    )
+    if not step.nodes:
+        return
+    by_kind: dict[str, float] = {}
+    for node in step.nodes:
+        by_kind[node["kind"]] = by_kind.get(node["kind"], 0.0) + node["seconds"]
+    print("   time by kind: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(by_kind.items())))
+    models = [n for n in step.nodes if n["kind"] in ("model", "seed")]
+    print(f"   {'model':<48} {'seconds':>8} {'peak RSS while running':>24}")
+    for node in models:
+        print(f"   {node['id'].split('.')[-1]:<48} {node['seconds']:>8.2f} {_fmt_bytes(node['peak']):>24}")
+    tests = sorted((n for n in step.nodes if n["kind"] in ("test", "unit_test")), key=lambda n: -n["seconds"])
+    slow = [n for n in tests if n["seconds"] >= 0.5][:8]
+    if slow:
+        print("   slowest tests: " + ", ".join(f"{n['id'].split('.')[2]} {n['seconds']:.1f} s" for n in slow))
+    failed = [n["id"] for n in step.nodes if n["status"] not in ("success", "pass")]
+    if failed:
+        print(f"   NOT PASSED: {failed}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=50_000_000, help="events over the history days")
+    parser.add_argument("--days", type=int, default=60, help="days of history before the incremental day")
+    parser.add_argument("--compare-history-days", type=int, default=14)
+    parser.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=date(2026, 3, 1),
+        help="last day of history; the incremental day is the day after",
+    )
+    parser.add_argument("--memory-limit", default="4GB", help="DuckDB memory_limit for dbt and the baseline")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 2, help="threads for generating data"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--with-unit-tests",
+        action="store_true",
+        help="also run dbt unit tests (the daily Dagster run excludes them)",
+    )
+    parser.add_argument("--work-dir", type=Path, help="where the warehouses go (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the raw tables of an earlier --keep run in --work-dir (skips generating)",
+    )
+    args = parser.parse_args(argv)
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="reengage-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "REENGAGE_DUCKDB_MEMORY_LIMIT": args.memory_limit}
+    end = args.end_date
+    next_day = end + timedelta(days=1)
+    full_path = work / "history.duckdb"
+    short_path = work / f"history_{args.compare_history_days}d.duckdb"
+    raw_copy = work / "raw.duckdb"
+    if not args.reuse:
+        for stale in (full_path, short_path, raw_copy):
+            stale.unlink(missing_ok=True)
+
+    print(
+        f"Benchmark: {args.customers:,} customers, ~{args.events:,} events over {args.days} days "
+        f"ending {end}; incremental day {next_day}; DuckDB memory_limit {args.memory_limit}; "
+        f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; work folder {work}",
+        flush=True,
+    )
+    try:
+        if args.reuse and raw_copy.exists():
+            shutil.copyfile(raw_copy, full_path)
+            world = _world_counts(full_path)
+        else:
+            world = generate(full_path, args.customers, args.events, args.days, end, args.seed, args.threads)
+            if args.keep:
+                shutil.copyfile(full_path, raw_copy)
+        short_path.unlink(missing_ok=True)
+        how = "reused" if args.reuse and world["seconds"] == 0 else f"generated in {world['seconds']:.1f} s"
+        print(
+            f"\n== {how}: {world['raw.customers']:,} customer rows, "
+            f"{world['raw.events']:,} event rows, {world['raw.email_events']:,} email events, "
+            f"{world['bench.pending_events']:,} events for later days; file {_fmt_bytes(world['bytes'])}",
+            flush=True,
+        )
+        short_rows = copy_recent_history(
+            full_path, short_path, end - timedelta(days=args.compare_history_days - 1)
+        )
+        print(f"   {args.compare_history_days}-day copy: {short_rows:,} event rows", flush=True)
+
+        baseline = read_and_sort(full_path, env, work)
+        print_step(baseline)
+
+        # what the daily Dagster asset runs (orchestration/defs/warehouse/assets.py)
+        exclude = [] if args.with_unit_tests else ["--exclude-resource-type", "unit_test"]
+        vars_end = [*exclude, "--vars", json.dumps({"run_date": end.isoformat()})]
+        vars_next = [*exclude, "--vars", json.dumps({"run_date": next_day.isoformat()})]
+        full = run_dbt(
+            "full build (--full-refresh)", ["build", "--full-refresh", *vars_end], full_path, work, env
+        )
+        print_step(full)
+        landed = land_next_day(full_path, next_day)
+        print(f"\n   landed {landed:,} events of {next_day}", flush=True)
+        incremental = run_dbt("incremental day", ["build", *vars_next], full_path, work, env)
+        print_step(incremental)
+
+        short_full = run_dbt(
+            f"full build, {args.compare_history_days}-day history",
+            ["build", "--full-refresh", *vars_end],
+            short_path,
+            work,
+            env,
+        )
+        print(f"\n== {short_full.name}: {short_full.seconds:.1f} s, peak {_fmt_bytes(short_full.peak_bytes)}")
+        land_next_day(short_path, next_day)
+        short_incremental = run_dbt(
+            f"incremental day, {args.compare_history_days}-day history",
+            ["build", *vars_next],
+            short_path,
+            work,
+            env,
+        )
+        print_step(short_incremental)
+
+        peak = max(s.peak_bytes for s in (baseline, full, incremental, short_full, short_incremental))
+        ratio_full = full.seconds / baseline.seconds
+        ratio_incremental = incremental.seconds / short_incremental.seconds
+        print(f"\n== summary (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        rows = [
+            ("read and sort every event (DuckDB alone)", f"{baseline.seconds:.1f} s", ""),
+            (
+                "full build",
+                f"{full.seconds:.1f} s",
+                f"{ratio_full:.2f}x read-and-sort (target <= 4x): "
+                + ("met" if ratio_full <= 4 else "MISSED"),
+            ),
+            (
+                "incremental day",
+                f"{incremental.seconds:.1f} s",
+                "target <= 60 s: " + ("met" if incremental.seconds <= 60 else "MISSED"),
+            ),
+            (
+                f"incremental day on {args.compare_history_days}-day history",
+                f"{short_incremental.seconds:.1f} s",
+                f"ratio {ratio_incremental:.2f} (target <= 1.3): "
+                + ("met" if ratio_incremental <= 1.3 else "MISSED"),
+            ),
+            (
+                "peak memory (any step)",
+                _fmt_bytes(peak),
+                "target < 6 GiB: " + ("met" if peak < 6 * GIB else "MISSED"),
+            ),
+        ]
+        for label, value, verdict in rows:
+            print(f"   {label:<44} {value:>10}   {verdict}")
+        failed = [s.name for s in (full, incremental, short_full, short_incremental) if s.returncode != 0]
+        if failed:
+            print(f"   dbt FAILED in: {failed}")
+            return 1
+        return 0
+    finally:
+        if not args.keep and not args.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+        elif not args.keep:
+            for path in (full_path, short_path):
+                path.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

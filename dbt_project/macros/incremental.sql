@@ -1,0 +1,171 @@
+{#
+    Incremental runs (int_identity_links, int_events_stitched,
+    int_session_rebuilds, int_events_sessionized, fct_sessions,
+    fct_user_daily_activity).
+
+    A daily run for D re-examines the events of its *window*: every event
+    dated (UTC) from `lookback_days` days before the first run date on, and
+    every event loaded in a landing partition from that day on (so an event
+    that arrives late, however late, is picked up by the run of the day it
+    lands). The first run date is var('start_date') when a multi-day range
+    is built in one run (a backfill), else the run date itself.
+
+    Everything an event in the window can change is then recomputed exactly,
+    not approximately: a late login re-stitches the device's earlier
+    anonymous events whatever their age, and sessions are rebuilt per owner
+    from the start of the first session the change can touch (a session that
+    crossed midnight into the window included). See int_session_rebuilds.
+#}
+
+{# First run date of this run: var('start_date') when set (a range), else D. #}
+{% macro first_run_date() -%}
+    {%- set start = var('start_date', none) -%}
+    {%- set run_date = var('run_date') | string -%}
+    {%- if start is none or (start | string | trim) in ('', 'None', 'none', 'null') -%}
+        {{ return(run_date) }}
+    {%- endif -%}
+    {%- if (start | string) > run_date -%}
+        {{ exceptions.raise_compiler_error("var start_date (" ~ start ~ ") is after run_date (" ~ run_date ~ ")") }}
+    {%- endif -%}
+    {{ return(start | string) }}
+{%- endmacro %}
+
+{# The first day of the window, 'YYYY-MM-DD' (a Jinja string, so it can be a literal the scan can prune on). #}
+{% macro incremental_window_start_day() -%}
+    {%- set first = modules.datetime.datetime.strptime(reengage.first_run_date(), '%Y-%m-%d') -%}
+    {%- set lookback = var('lookback_days') | int -%}
+    {%- if lookback < 0 -%}
+        {{ exceptions.raise_compiler_error("var lookback_days must be 0 or more, got " ~ lookback) }}
+    {%- endif -%}
+    {{ return((first - modules.datetime.timedelta(days=lookback)).strftime('%Y-%m-%d')) }}
+{%- endmacro %}
+
+{# The first day of the window as a SQL date. #}
+{% macro incremental_window_start() -%}
+    cast('{{ reengage.incremental_window_start_day() }}' as date)
+{%- endmacro %}
+
+{# A UTC instant at midnight starting `day` ('YYYY-MM-DD'), typed like the raw timestamptz columns. #}
+{% macro utc_midnight_tz(day) -%}
+    {{ return(adapter.dispatch('utc_midnight_tz', 'reengage')(day)) }}
+{%- endmacro %}
+
+{% macro default__utc_midnight_tz(day) -%}
+    cast('{{ day }} 00:00:00+00:00' as timestamp with time zone)
+{%- endmacro %}
+
+{#
+    Raw event rows an incremental run re-examines, as a predicate on the raw
+    columns themselves (so DuckDB can skip row groups by their min/max):
+    dated in the window, or loaded in a partition of the window; never after
+    the end of D (the as-of cut of staging).
+#}
+{% macro raw_events_in_window(alias=none) -%}
+    {%- set p = (alias ~ '.') if alias else '' -%}
+    {%- set start_day = reengage.incremental_window_start_day() -%}
+    {%- set end_day = (modules.datetime.datetime.strptime(var('run_date') | string, '%Y-%m-%d')
+        + modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d') -%}
+    (
+        ({{ p }}event_ts >= {{ reengage.utc_midnight_tz(start_day) }} or {{ p }}_partition_date >= cast('{{ start_day }}' as date))
+        and {{ p }}event_ts < {{ reengage.utc_midnight_tz(end_day) }}
+    )
+{%- endmacro %}
+
+{# The same window on a table of staged events (event_date, _partition_date). #}
+{% macro staged_events_in_window(alias=none) -%}
+    {%- set p = (alias ~ '.') if alias else '' -%}
+    ({{ p }}event_date >= {{ reengage.incremental_window_start() }} or {{ p }}_partition_date >= {{ reengage.incremental_window_start() }})
+{%- endmacro %}
+
+{#
+    The relation another model was built into by an earlier run, or none.
+    int_session_rebuilds compares the new stitched events with the sessions
+    of the previous run; it cannot ref() int_events_sessionized (that model
+    depends on it), so it looks the relation up by the node's name.
+#}
+{% macro previous_relation_of(model_name) -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.' ~ model_name) -%}
+    {%- if node is none -%}
+        {{ exceptions.raise_compiler_error("no model named " ~ model_name) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
+{%- endmacro %}
+
+{#
+    True when this run extends the session models incrementally: the
+    sessionized events of an earlier run exist and no full refresh was asked
+    for. int_session_rebuilds and the three session models agree on it.
+#}
+{% macro sessions_are_incremental() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(reengage.previous_relation_of('int_events_sessionized') is not none) }}
+{%- endmacro %}
+
+{#
+    Incremental strategy `rebuild_owner_tails` (fct_sessions,
+    fct_user_daily_activity): delete, per owner listed in
+    int_session_rebuilds, every row from the rebuild point on, then insert
+    the recomputed rows. Plain delete+insert on the primary key is not
+    enough: a session can vanish (two sessions merged by a late event, or a
+    device's anonymous session re-attributed to a customer) and its old row
+    would stay. Both statements run in the model's transaction.
+
+    The model says which of its columns identify the owner and the time with
+    config meta `rebuild_owner_tails`: {owner_column, owner_key, since_column, since_key}
+    where owner_key / since_key are int_session_rebuilds columns.
+#}
+{% macro get_incremental_rebuild_owner_tails_sql(arg_dict) -%}
+    {%- set spec = (config.get('meta') or {}).get('rebuild_owner_tails') -%}
+    {%- if not spec -%}
+        {{ exceptions.raise_compiler_error("incremental_strategy rebuild_owner_tails needs config meta.rebuild_owner_tails") }}
+    {%- endif -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set source = arg_dict['temp_relation'] -%}
+    {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }} as DBT_INTERNAL_DEST
+    where exists (
+        select 1
+        from {{ ref('int_session_rebuilds') }} as rebuilds
+        where
+            rebuilds.{{ spec['owner_key'] }} = DBT_INTERNAL_DEST.{{ spec['owner_column'] }}
+            and DBT_INTERNAL_DEST.{{ spec['since_column'] }} >= rebuilds.{{ spec['since_key'] }}
+    );
+
+    insert into {{ target }} ({{ dest_cols_csv }})
+    (
+        select {{ dest_cols_csv }}
+        from {{ source }}
+    )
+{%- endmacro %}
+
+{# Whose events a session groups: `customer:<id>`, else `anonymous:<id>` (null when neither). #}
+{% macro session_owner(customer_id, anonymous_id) -%}
+    case
+        when {{ customer_id }} is not null then {{ dbt.concat(["'customer:'", customer_id]) }}
+        when {{ anonymous_id }} is not null then {{ dbt.concat(["'anonymous:'", anonymous_id]) }}
+    end
+{%- endmacro %}
+
+{#
+    The earliest rebuild point of this run, as a SQL timestamp literal (or
+    none when nothing is rebuilt). Added as a constant bound next to the
+    join on int_session_rebuilds, it lets DuckDB skip the row groups of
+    int_events_stitched that are older (that table is stored in load order).
+#}
+{% macro earliest_rebuild_literal() -%}
+    {#- a unit test's rebuilds are fixture rows, not a table to query -#}
+    {%- if not execute or model.get('resource_type') == 'unit_test' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set result = run_query('select min(rebuild_from) from ' ~ ref('int_session_rebuilds')) -%}
+    {%- set earliest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
+    {%- if earliest is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ earliest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}

@@ -1,0 +1,102 @@
+{#
+    The sessionization of int_events_sessionized, applied to `events` (a
+    relation or CTE of stitched events): a gap of more than
+    var('session_gap_minutes') since the owner's previous event starts a new
+    session. Shared by the full build (every event) and by
+    int_events_resessionized (the events an incremental run rebuilds), so
+    both cut sessions the same way. Two window passes in the same order
+    over a narrow projection (owner, time, id), one to find the starts and
+    one to carry the latest start forward; the other columns are joined back
+    by event_id (cheaper than sorting every column twice). Pass a relation,
+    or a CTE that may be read twice.
+#}
+{% macro sessionize_events(events) -%}
+{%- set gap_minutes = var('session_gap_minutes') %}
+with
+
+keyed as (
+
+    -- a session belongs to the resolved customer, else to the anonymous id
+    select
+        event_id,
+        event_ts,
+        {{ reengage.session_owner('customer_id', 'anonymous_id') }} as session_owner
+    from {{ events }}
+    where
+        customer_id is not null
+        or anonymous_id is not null
+
+),
+
+with_previous as (
+
+    select
+        *,
+        lag(event_ts) over (
+            partition by session_owner
+            order by event_ts, event_id
+        ) as previous_event_ts
+    from keyed
+
+),
+
+marked as (
+
+    -- a gap of exactly {{ gap_minutes }} minutes stays in the session; one second more starts a new one
+    select
+        *,
+        case
+            when previous_event_ts is null then 1
+            when event_ts > {{ dbt.dateadd('minute', gap_minutes, 'previous_event_ts') }} then 1
+            else 0
+        end as is_session_start
+    from with_previous
+
+),
+
+started as (
+
+    -- the start of an event's session: the latest session start so far in
+    -- the owner's timeline
+    select
+        *,
+        max(case when is_session_start = 1 then event_ts end) over (
+            partition by session_owner
+            order by event_ts, event_id
+            rows between unbounded preceding and current row
+        ) as session_start_at
+    from marked
+
+),
+
+final as (
+
+    -- the session is (session_owner, session_start_at); fct_sessions hashes
+    -- them into session_id once per session rather than once per event
+    select
+        started.session_owner,
+        started.session_start_at,
+        started.is_session_start = 1 as is_session_start,
+        started.event_id,
+        events.customer_id,
+        events.anonymous_id,
+        events.event_name,
+        events.event_ts,
+        events.event_date,
+        events.page,
+        events.product_id,
+        events.category,
+        events.value,
+        events.device,
+        events.channel,
+        events.is_active_action,
+        events.is_known_event
+
+    from started
+    inner join {{ events }} as events
+        on started.event_id = events.event_id
+
+)
+
+select * from final
+{%- endmacro %}

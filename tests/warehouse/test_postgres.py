@@ -1,0 +1,218 @@
+"""The same dbt project, unchanged, on a real PostgreSQL server.
+
+scripts/postgres.sh installs Debian's PostgreSQL when it is missing, starts a
+private cluster on 127.0.0.1 and creates a database; the raw rows of
+raw_world.py are loaded into its `raw` schema; `dbt build --target postgres`
+must pass and produce the same tables as the DuckDB build (conftest.py) of
+the same rows, also after a second, incremental run. CI runs this: when the
+server cannot be installed or started the tests fail, they are never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from .conftest import BuiltWarehouse, DbtResult, run_dbt
+from .raw_world import RAW_DDL, RUN_DATE, insert_partitions, raw_tables
+
+pytestmark = pytest.mark.postgres
+
+POSTGRES_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
+TEST_DATABASE = "reengage_test"
+
+# Every model, staging views included: a dialect difference anywhere shows up.
+COMPARED_RELATIONS = [
+    "staging.stg_crm__customers",
+    "staging.stg_crm__consent_changes",
+    "staging.stg_product__events",
+    "staging.stg_sendgrid__email_events",
+    "intermediate.int_identity_links",
+    "intermediate.int_identity_map",
+    "intermediate.int_events_stitched",
+    "intermediate.int_events_sessionized",
+    "marts.fct_sessions",
+    "marts.fct_user_daily_activity",
+    "marts.fct_user_dormancy",
+    "marts.fct_user_behaviour_flags",
+    "marts.fct_user_features",
+    "marts.fct_email_suppressions",
+    "marts.fct_cohort_retention",
+    "marts.fct_funnel_daily",
+]
+
+
+def _script(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(POSTGRES_SCRIPT), command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,  # a first apt-get install of postgresql
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """PG* variables of a running server with an empty test database (started by the project's script)."""
+    env = {**os.environ, "REENGAGE_PG_DB": TEST_DATABASE}
+    env["REENGAGE_PG_ENV_FILE"] = str(tmp_path_factory.mktemp("postgres") / "pg.env")
+    was_running = _script("status", env).returncode == 0
+    started = _script("start", env)
+    if started.returncode != 0:
+        pytest.fail(
+            "scripts/postgres.sh could not install or start PostgreSQL "
+            f"(exit {started.returncode}); the PostgreSQL build cannot be checked:\n{started.stderr[-3000:]}",
+            pytrace=False,
+        )
+    pg_env = {}
+    for line in started.stdout.splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            pg_env[key] = value
+    assert {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"} <= set(pg_env), started.stdout
+    assert pg_env["PGDATABASE"] == TEST_DATABASE
+    yield pg_env
+    if not was_running:
+        _script("stop", env)
+
+
+def _connect(pg_env: dict[str, str]) -> Any:
+    try:
+        import psycopg2
+    except ImportError:  # pragma: no cover - an environment without dbt-postgres
+        pytest.fail("psycopg2 is missing: install dbt-postgres (it brings psycopg2-binary)", pytrace=False)
+    return psycopg2.connect(
+        host=pg_env["PGHOST"],
+        port=int(pg_env["PGPORT"]),
+        user=pg_env["PGUSER"],
+        password=pg_env["PGPASSWORD"],
+        dbname=pg_env["PGDATABASE"],
+    )
+
+
+@dataclass
+class PostgresWarehouse:
+    env: dict[str, str]
+    build: DbtResult
+    # the same build again: every incremental model takes its incremental path
+    rerun: DbtResult
+
+    def rows(self, relation: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        con = _connect(self.env)
+        try:
+            with con.cursor() as cursor:
+                cursor.execute(f"select * from {relation}")
+                columns = [d[0] for d in cursor.description]
+                return columns, cursor.fetchall()
+        finally:
+            con.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_warehouse(
+    postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> PostgresWarehouse:
+    con = _connect(postgres_env)
+    try:
+        con.autocommit = True
+        with con.cursor() as cursor:
+            for schema in ("marts", "intermediate", "staging", "raw"):
+                cursor.execute(f"drop schema if exists {schema} cascade")
+            cursor.execute(RAW_DDL)
+            cursor.execute("set timezone = 'UTC'")
+        insert_partitions(con, raw_tables(), placeholder="%s")
+    finally:
+        con.close()
+    work_dir = tmp_path_factory.mktemp("dbt_postgres")
+    builds = [
+        run_dbt(
+            ["build", "--vars", json.dumps({"run_date": RUN_DATE})],
+            work_dir / "unused.duckdb",
+            work_dir,
+            target="postgres",
+            extra_env=postgres_env,
+        )
+        for _ in range(2)
+    ]
+    return PostgresWarehouse(postgres_env, *builds)
+
+
+def _comparable(value: Any) -> Any:
+    # Numbers compare by value whatever the engine's type (bigint, numeric,
+    # double); sums of doubles may differ in the last bits.
+    if isinstance(value, bool) or value is None or isinstance(value, (str, date, datetime)):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        number = float(value)
+        return number if math.isnan(number) else round(number, 9)
+    return value
+
+
+def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    normalised = [{c: _comparable(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+    return sorted(normalised, key=lambda r: repr(sorted(r.items())))
+
+
+def test_dbt_build_passes_on_postgresql(postgres_warehouse: PostgresWarehouse) -> None:
+    build = postgres_warehouse.build
+    assert build.returncode == 0, build.explain()
+    statuses = {r["unique_id"]: r["status"] for r in build.run_results["results"]}
+    assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {}
+    assert {"model", "seed", "test", "unit_test"} <= {n.split(".")[0] for n in statuses}
+
+
+def test_an_incremental_rerun_passes_on_postgresql(postgres_warehouse: PostgresWarehouse) -> None:
+    # The tables compared below are the ones this rerun left: the incremental
+    # SQL (delete+insert, rebuild_owner_tails) must run on PostgreSQL too.
+    rerun = postgres_warehouse.rerun
+    assert rerun.returncode == 0, rerun.explain()
+    statuses = {r["unique_id"]: r["status"] for r in rerun.run_results["results"]}
+    assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {}
+    con = _connect(postgres_warehouse.env)
+    try:
+        with con.cursor() as cursor:
+            cursor.execute("select count(*) from intermediate.int_session_rebuilds")
+            assert cursor.fetchone()[0] > 0, "the rerun did not take the incremental path"
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("relation", COMPARED_RELATIONS)
+def test_postgresql_and_duckdb_build_the_same_tables(
+    postgres_warehouse: PostgresWarehouse, built_warehouse: BuiltWarehouse, relation: str
+) -> None:
+    assert postgres_warehouse.rerun.returncode == 0, postgres_warehouse.rerun.explain()
+    pg_columns, pg_rows = postgres_warehouse.rows(relation)
+    con = duckdb.connect(str(built_warehouse.path), read_only=True)
+    try:
+        cursor = con.execute(f"select * from {relation}")
+        duck_columns = [d[0] for d in cursor.description]
+        duck_rows = cursor.fetchall()
+    finally:
+        con.close()
+    assert pg_columns == duck_columns
+    assert len(pg_rows) == len(duck_rows)
+    assert _table(pg_columns, pg_rows) == _table(duck_columns, duck_rows)
+
+
+def test_the_script_is_safe_to_run_again(postgres_env: dict[str, str]) -> None:
+    # CI and developers call it before every test run; a second start must
+    # find the running server and print the same settings.
+    env = {**os.environ, "REENGAGE_PG_DB": TEST_DATABASE, "REENGAGE_PG_ENV_FILE": "/dev/null"}
+    again = _script("start", env)
+    assert again.returncode == 0, again.stderr
+    assert f"export PGPORT={postgres_env['PGPORT']}" in again.stdout
+    assert "already running" in again.stderr
