@@ -245,7 +245,8 @@ def test_cohort_retention_counts_active_weeks_since_the_signup_week(built_wareho
         (datetime(2026, 1, 5).date(), 0, 1, 1, 1.0, False),  # the week holding D is not over
     ]
     weeks = built_warehouse.query(
-        "select count(*), max(week_number) from marts.fct_cohort_retention where cohort_week = date '2025-09-29'"
+        "select count(*), max(week_number) from marts.fct_cohort_retention "
+        "where cohort_week = date '2025-09-29'"
     )
     assert weeks == [(15, 14)]  # 2025-09-29 .. the week of 2026-01-05, active or not
 
