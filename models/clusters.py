@@ -33,6 +33,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
+from models.tables import replace_run_date
+
 # Behaviour columns of marts.fct_user_features (one row per customer as of D).
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "days_since_last_active",
@@ -262,22 +264,7 @@ create table if not exists {CLUSTERS_TABLE} (
 
 def write_clusters(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows of scoring.behaviour_clusters atomically; returns rows written."""
-    if assignments["customer_id"].duplicated().any():
-        raise ValueError(f"cluster assignments for {run_date} contain duplicate customer_ids")
     con.execute(_CREATE_SQL)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {CLUSTERS_TABLE} where run_date = $d", {"d": run_date})
-        con.register("_clusters_new", assignments[["customer_id", "cluster_id", "cluster_label"]])
-        con.execute(
-            f"insert into {CLUSTERS_TABLE} "
-            "select customer_id, $d, cluster_id, cluster_label from _clusters_new",
-            {"d": run_date},
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_clusters_new")
-    return len(assignments)
+    return replace_run_date(
+        con, CLUSTERS_TABLE, assignments, ["customer_id", "cluster_id", "cluster_label"], run_date
+    )

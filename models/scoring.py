@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from models.churn import TrainedModel
 from models.features import snapshot_features
+from models.tables import replace_run_date
 
 SCORES_TABLE = "scoring.churn_scores"
 SCORE_COLUMNS = ["customer_id", "churn_probability", "model_version"]
@@ -74,25 +75,7 @@ def ensure_scores_table(con: duckdb.DuckDBPyConnection) -> None:
 
 def write_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows with `scores` atomically; returns the number of rows written."""
-    if scores["customer_id"].duplicated().any():
-        raise ValueError(f"scores for {run_date} contain duplicate customer_ids")
     ensure_scores_table(con)
-    frame = scores[SCORE_COLUMNS]
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {SCORES_TABLE} where run_date = $run_date", {"run_date": run_date})
-        con.register("_churn_scores_new", frame)
-        con.execute(
-            f"""
-            insert into {SCORES_TABLE} (customer_id, run_date, churn_probability, model_version)
-            select customer_id, $run_date, churn_probability, model_version from _churn_scores_new
-            """,
-            {"run_date": run_date},
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_churn_scores_new")
-    return len(frame)
+    return replace_run_date(
+        con, SCORES_TABLE, scores, ["customer_id", "churn_probability", "model_version"], run_date
+    )

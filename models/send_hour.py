@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models.features import EVENTS_TABLE, cutoff, fetch_frame
+from models.tables import replace_run_date
 
 SEND_HOURS_TABLE = "scoring.preferred_send_hours"
 FEATURES_TABLE = "marts.fct_user_features"
@@ -210,24 +211,11 @@ create table if not exists {SEND_HOURS_TABLE} (
 
 def write_send_hours(con: duckdb.DuckDBPyConnection, hours: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows of scoring.preferred_send_hours atomically; returns rows written."""
-    if hours["customer_id"].duplicated().any():
-        raise ValueError(f"send hours for {run_date} contain duplicate customer_ids")
     con.execute(_CREATE_SQL)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {SEND_HOURS_TABLE} where run_date = $d", {"d": run_date})
-        con.register(
-            "_send_hours_new", hours[["customer_id", "preferred_local_hour", "source", "activity_slots"]]
-        )
-        con.execute(
-            f"insert into {SEND_HOURS_TABLE} "
-            "select customer_id, $d, preferred_local_hour, source, activity_slots from _send_hours_new",
-            {"d": run_date},
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_send_hours_new")
-    return len(hours)
+    return replace_run_date(
+        con,
+        SEND_HOURS_TABLE,
+        hours,
+        ["customer_id", "preferred_local_hour", "source", "activity_slots"],
+        run_date,
+    )
