@@ -78,9 +78,13 @@ def warehouse_models(
 ) -> Iterator[Any]:
     """Build and test the dbt models as of the partition's run date."""
     dbt_env(warehouse.resolved_path())
-    run_date = context.partition_key_range.end
+    # A one-run backfill covers a range: the incremental models take in from its first day.
+    window = context.partition_key_range
+    dbt_vars = {"run_date": window.end}
+    if window.start != window.end:
+        dbt_vars["start_date"] = window.start
     # dbt unit tests check the SQL's logic, not the day's data: they run in the test suite, not daily.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps({"run_date": run_date})]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
     yield from dbt.cli(args, context=context).stream()
 
 
