@@ -1,9 +1,9 @@
 """Benchmark: churn features, labels and (optionally) training at warehouse scale. Prints figures.
 
-Not collected by pytest (speed targets live here, not in timed tests):
+Speed targets live here, not in timed tests:
 
-    .venv/bin/python tests/scoring/bench_churn_scale.py --users 1000000 --events-per-user 30
-    .venv/bin/python tests/scoring/bench_churn_scale.py --users 200000 --train
+    .venv/bin/python benchmarks/churn_scale.py --users 1000000 --events-per-user 30
+    .venv/bin/python benchmarks/churn_scale.py --users 200000 --train
 """
 
 from __future__ import annotations
@@ -12,54 +12,17 @@ import argparse
 import resource
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+from score_users import DAYS, START, generate  # same folder: run as a script
 
 from models.churn import TrainingConfig, train
 from models.features import label_examples, snapshot_features
 
-START = date(2024, 1, 1)
-DAYS = 120
-
 # Users sign up in the first half of the window; each one's events thin out after signup,
 # so later snapshots hold plenty of churners. Signup second = (u * 7919) mod half the window.
-_GENERATE_SQL = """
-select setseed(0.42);
-create schema staging;
-create schema intermediate;
-create table staging.stg_crm__customers as
-select
-    'c' || lpad(cast(i as varchar), 8, '0') as customer_id,
-    'c' || i || '@example.com' as email,
-    timestamptz '{start} 00:00:00+00' + to_seconds((i * 7919) % {half}) as signup_at,
-    (['free', 'pro', 'team'])[1 + cast(i % 3 as int)] as plan,
-    0.0 as lifetime_value, true as marketing_consent, 'UTC' as timezone, 'US' as country
-from range({users}) as t(i);
-
-create table intermediate.int_events_stitched as
-with raw as (
-    select j, j % {users} as u, random() as r, random() * random() as age
-    from range({events}) as t(j)
-),
-placed as (
-    select *, (u * 7919) % {half} as signup_s from raw
-)
-select
-    'e' || j as event_id,
-    'c' || lpad(cast(u as varchar), 8, '0') as customer_id,
-    'a' || u as anonymous_id,
-    case when r < 0.6 then 'page_view' when r < 0.8 then 'add_to_cart'
-         when r < 0.9 then 'form_submit' else 'purchase' end as event_name,
-    timestamptz '{start} 00:00:00+00'
-        + to_seconds(signup_s + cast(floor(age * ({days} * 86400 - signup_s)) as bigint)) as event_ts,
-    r >= 0.6 as is_active_action,
-    null as page, null as product_id, null as category,
-    case when r >= 0.9 then round(random() * 100, 2) end as value,
-    null as device, null as channel
-from placed;
-"""
 
 
 def main() -> None:
@@ -72,17 +35,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        con = duckdb.connect(str(Path(tmp) / "bench.duckdb"))
+        path = Path(tmp) / "bench.duckdb"
         started = time.perf_counter()
-        con.execute(
-            _GENERATE_SQL.format(
-                start=START,
-                days=DAYS,
-                half=DAYS * 86400 // 2,
-                users=args.users,
-                events=args.users * args.events_per_user,
-            )
-        )
+        generate(path, args.users, args.events_per_user)  # the same world as benchmarks/score_users.py
+        con = duckdb.connect(str(path))
         print(
             f"generated {args.users:,} users, {args.users * args.events_per_user:,} events "
             f"in {time.perf_counter() - started:.1f}s"
