@@ -107,7 +107,15 @@ def _run(cmd: list[str]) -> None:
 def _call(cmd: list[str]) -> int:
     os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".data" / "dagster_home"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    install_instance_config(Path(os.environ["DAGSTER_HOME"]))
     return subprocess.run(cmd, cwd=ROOT).returncode
+
+
+def install_instance_config(dagster_home: Path) -> None:
+    """The run queue and concurrency limits (deploy/dagster.local.yaml), unless the home has its own."""
+    target = dagster_home / "dagster.yaml"
+    if not target.exists():
+        shutil.copyfile(ROOT / "deploy" / "dagster.local.yaml", target)
 
 
 if __name__ == "__main__":

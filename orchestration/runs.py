@@ -10,7 +10,10 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.definitions import build_definitions
+from orchestration.defs.operations.landed_exports import scan_day
+from orchestration.defs.operations.run_tags import file_tags
 
 DAILY_JOB = "daily_reengagement"
 
@@ -37,10 +40,13 @@ def run_day(day: date, instance: dg.DagsterInstance | None = None) -> dg.Execute
     """The daily job for one run date, exactly as the schedule would start it."""
     defs = build_definitions()
     job = defs.resolve_job_def(DAILY_JOB)
+    # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
+    exports = scan_day(settings.landing_dir(), day)
     return job.execute_in_process(
         partition_key=day.isoformat(),
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
+        tags=file_tags(exports.fingerprint, "run_day"),
     )
 
 

@@ -1,0 +1,137 @@
+"""Start a day's run when that day's exports have landed, once per set of files.
+
+A file has finished landing when its size and version are unchanged between two
+ticks (DESIGN.md names no `_SUCCESS` marker, and exporters that write in place give
+no other sign). The required sources (customers, events: ingest fails without them)
+must be there; email events are optional for ingest, so the sensor waits for them
+for a grace period and then starts without them.
+
+The run key is the day plus the files' fingerprint, so the same files never start a
+second run (even if the cursor is lost: Dagster drops a repeated run key), while a
+corrected re-delivery (other size or version) starts a new one. A run for the same
+files started by the schedule or `runs.run_day` counts too (run tags).
+
+No `from __future__ import annotations` here: Dagster inspects the sensor's signature.
+"""
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from orchestration import settings
+from orchestration.defs.ingest.assets import REQUIRED_DAILY
+from orchestration.defs.jobs import daily_reengagement
+from orchestration.defs.operations.landed_exports import SOURCES, DayExports, scan_day
+from orchestration.defs.operations.run_tags import file_tags, run_exists_for_files
+from orchestration.partitions import daily_partitions
+
+REQUIRED = tuple(s for s in SOURCES if REQUIRED_DAILY[s])
+OPTIONAL = tuple(s for s in SOURCES if not REQUIRED_DAILY[s])
+TRIGGER = "exports_landed"
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    lookback_days: int = 2  # today and the two days before (UTC dates)
+    optional_grace_seconds: float = 3600.0  # how long to wait for email events after the rest settled
+    interval_seconds: int = 60
+
+    @classmethod
+    def from_env(cls) -> "WatchSettings":
+        return cls(
+            lookback_days=int(os.environ.get("REENGAGE_SENSOR_LOOKBACK_DAYS", "2")),
+            optional_grace_seconds=60 * float(os.environ.get("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "60")),
+            interval_seconds=int(os.environ.get("REENGAGE_SENSOR_INTERVAL_SECONDS", "60")),
+        )
+
+
+@dataclass
+class DayState:
+    """What the sensor remembers about one day between ticks (kept in the sensor cursor)."""
+
+    seen: str = ""  # fingerprint seen on the previous tick
+    since: float = 0.0  # when that fingerprint was first seen (epoch seconds)
+    launched: str = ""  # fingerprint of the last run requested
+
+
+def load_cursor(text: str | None) -> dict[str, DayState]:
+    if not text:
+        return {}
+    return {day: DayState(**state) for day, state in json.loads(text).items()}
+
+
+def dump_cursor(states: dict[str, DayState]) -> str:
+    return json.dumps({day: asdict(state) for day, state in sorted(states.items())}, sort_keys=True)
+
+
+def watched_days(today: date, lookback_days: int) -> list[date]:
+    first = date.fromisoformat(daily_partitions.get_first_partition_key())
+    return [d for d in (today - timedelta(days=n) for n in range(lookback_days, -1, -1)) if d >= first]
+
+
+def evaluate_day(exports: DayExports, state: DayState, now: float, grace_seconds: float) -> tuple[bool, str]:
+    """Whether to request a run for the day now, and why (or why not); updates `state`."""
+    day = exports.day
+    if exports.problems:
+        return False, f"{day}: " + "; ".join(exports.problems)
+    fingerprint = exports.fingerprint
+    if fingerprint != state.seen:
+        state.seen, state.since = fingerprint, now
+        if not exports.missing(REQUIRED):
+            note = f"{day}: files new or changing ({exports.describe()}); waiting a tick for them to settle"
+            return False, note
+    missing = exports.missing(REQUIRED)
+    if missing:
+        return False, f"{day}: waiting for {', '.join(missing)}"
+    if state.launched == fingerprint:
+        return False, f"{day}: already started on these files"
+    optional_missing = exports.missing(OPTIONAL)
+    if optional_missing and now - state.since < grace_seconds:
+        left = int(grace_seconds - (now - state.since))
+        return False, f"{day}: waiting up to {left}s more for {', '.join(optional_missing)}"
+    return True, f"{day}: exports landed ({exports.describe()})"
+
+
+@dg.sensor(
+    name="exports_landed_sensor",
+    job=daily_reengagement,
+    minimum_interval_seconds=WatchSettings.from_env().interval_seconds,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Starts a day's run once its customers and events exports (and email events, or a grace "
+    "period) have landed and stopped changing; never twice for the same files.",
+)
+def exports_landed_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    watch = WatchSettings.from_env()
+    landing = settings.landing_dir()
+    states = load_cursor(context.cursor)
+    now = time.time()
+    days = watched_days(datetime.now(UTC).date(), watch.lookback_days)
+    requests: list[dg.RunRequest] = []
+    notes: list[str] = []
+    for day in days:
+        state = states.setdefault(day.isoformat(), DayState())
+        exports = scan_day(landing, day)
+        ready, note = evaluate_day(exports, state, now, watch.optional_grace_seconds)
+        if ready and run_exists_for_files(context.instance, day, exports.fingerprint):
+            ready, note = False, f"{day}: a run on these files already exists"
+            state.launched = exports.fingerprint
+        if ready:
+            state.launched = exports.fingerprint
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{day.isoformat()}:{exports.fingerprint}",
+                    partition_key=day.isoformat(),
+                    tags=file_tags(exports.fingerprint, TRIGGER),
+                )
+            )
+        notes.append(note)
+        context.log.info(note)
+    keep = {d.isoformat() for d in days}
+    cursor = dump_cursor({day: s for day, s in states.items() if day in keep})
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+    return dg.SensorResult(skip_reason=dg.SkipReason("; ".join(notes) or "nothing to watch"), cursor=cursor)

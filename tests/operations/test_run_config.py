@@ -1,0 +1,74 @@
+"""Retries, the run queue and the delivery pool are where the operations docs say they are."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._utils.tags import TagConcurrencyLimitsCounter  # the counter the run queue daemon uses
+
+from orchestration.definitions import build_definitions
+from orchestration.defs.warehouse.assets import model_key
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "deploy" / "dagster.local.yaml"
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return build_definitions().resolve_asset_graph()
+
+
+def retry_policy(graph, key: dg.AssetKey) -> dg.RetryPolicy | None:
+    node = graph.get(key)
+    return node.assets_def.op.retry_policy
+
+
+def test_flaky_steps_retry_with_backoff_and_jitter_and_delivery_never_does(graph) -> None:
+    for key in [dg.AssetKey(["raw", s]) for s in ("customers", "events", "email_events")] + [
+        model_key("fct_user_features")
+    ]:
+        policy = retry_policy(graph, key)
+        assert policy is not None and policy.max_retries >= 1, key.to_user_string()
+        assert policy.backoff == dg.Backoff.EXPONENTIAL and policy.jitter == dg.Jitter.PLUS_MINUS
+    for name in ("campaign_sends", "churn_model", "intervention_list", "campaign_results"):
+        assert retry_policy(graph, dg.AssetKey([name])) is None, f"{name} must not be retried blindly"
+
+
+def test_the_delivery_step_is_in_the_sendgrid_pool(graph) -> None:
+    assert graph.get(dg.AssetKey(["campaign_sends"])).assets_def.op.pool == "sendgrid_delivery"
+
+
+def test_the_local_instance_queues_one_run_per_day_and_one_delivery_at_a_time(tmp_path: Path) -> None:
+    shutil.copyfile(TEMPLATE, tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:  # what DAGSTER_HOME=tmp_path loads
+        config = instance.get_concurrency_config()
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    assert config.pool_config.default_pool_limit == 1
+    assert config.pool_config.pool_granularity.value == "run"
+    assert config.run_queue_config.max_concurrent_runs == 1
+    limits = config.run_queue_config.tag_concurrency_limits
+
+    def run(run_id: str, day: str) -> dg.DagsterRun:
+        return dg.DagsterRun(job_name="daily_reengagement", run_id=run_id, tags={"dagster/partition": day})
+
+    # With a run for 2026-03-10 in progress, a second run for that day waits; another day may start
+    # (when max_concurrent_runs is raised, e.g. on PostgreSQL).
+    counter = TagConcurrencyLimitsCounter(limits, [run("a", "2026-03-10")])
+    assert counter.is_blocked(run("b", "2026-03-10"))
+    assert not counter.is_blocked(run("c", "2026-03-09"))
+
+
+def test_dev_py_installs_the_template_into_a_fresh_dagster_home(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dev", REPO / "dev.py")
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    dev.install_instance_config(tmp_path)
+    assert (tmp_path / "dagster.yaml").read_text() == TEMPLATE.read_text()
+    (tmp_path / "dagster.yaml").write_text("# mine\n")
+    dev.install_instance_config(tmp_path)
+    assert (tmp_path / "dagster.yaml").read_text() == "# mine\n", "a home's own config is kept"
