@@ -13,6 +13,7 @@ import pytest
 from orchestration.defs.measurement.analysis import analyse, winners, write_tables
 from orchestration.defs.measurement.config import MeasurementConfig
 from orchestration.defs.measurement.outcomes import compute_outcomes
+from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
 
@@ -153,4 +154,6 @@ def test_nothing_assigned_yet_gives_empty_tables(tmp_path: Path) -> None:
     assert all(len(df) == 0 for _, df in t.items())
     write_tables(con, t, outcomes)
     assert con.execute("select count(*) from measurement.campaign_guardrails").fetchall()[0][0] == 0
+    write_campaign_results(con, compute_campaign_results(con, RUN_DATE, TARGETS))
+    assert con.execute("select count(*) from measurement.campaign_results").fetchall()[0][0] == 0
     con.close()

@@ -90,6 +90,10 @@ def compute_campaign_results(
     con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame
 ) -> pd.DataFrame:
     """`targets`: campaign_id, target_event, attribution_window_days (from the campaign files)."""
+    if not _exists(con, "interventions", "intervention_list"):
+        # Nothing has been assigned yet (e.g. a backfill before the first daily run): no results.
+        con.execute(f"create or replace temp table _no_results ({RESULT_COLUMNS})")
+        return con.execute("select * from _no_results").df()
     con.register("campaign_targets", targets)
     sql = RESULTS_SQL
     if not _exists(con, "delivery", "campaign_sends"):
