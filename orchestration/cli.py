@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from orchestration import settings
+from orchestration.privacy.command import add_erase_parser, run_erase
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--run-date", type=date.fromisoformat, default=None, help="default: today (UTC)")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo warehouse and ledger")
+    add_erase_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "erase":
+        return run_erase(args)
     return run_demo(args)
 
 

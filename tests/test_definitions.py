@@ -6,7 +6,16 @@ import dagster as dg
 
 from orchestration.definitions import build_definitions
 
-STAGE_GROUPS = {"ingest", "warehouse", "quality", "scoring", "interventions", "delivery", "measurement"}
+STAGE_GROUPS = {
+    "privacy",
+    "ingest",
+    "warehouse",
+    "quality",
+    "scoring",
+    "interventions",
+    "delivery",
+    "measurement",
+}
 
 
 def test_definitions_load_with_the_daily_job_and_schedule() -> None:

@@ -10,6 +10,8 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
+from orchestration.defs.ingest.reader import IngestError
+from orchestration.defs.operations.retries import LANDING_READ_RETRY
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
@@ -34,6 +36,9 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         description=DESCRIPTIONS[source],
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        # Erasure requests are carried out first, so an erased person's rows never load again.
+        deps=[dg.AssetKey(["privacy", "erasure_requests"])],
+        retry_policy=LANDING_READ_RETRY,
         owners=["team:data-engineering"],
         tags={"domain": "ingest"},
     )
@@ -42,7 +47,10 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         reports: list[LoadReport] = []
         with warehouse.connect() as con:
             for day in days:
-                report = load_day(con, settings.landing_dir(), source, day)
+                try:
+                    report = load_day(con, settings.landing_dir(), source, day)
+                except IngestError as err:  # a bad file stays bad: no retry
+                    raise dg.Failure(description=str(err), allow_retries=False) from err
                 reports.append(report)
                 _log_report(context, con, report)
         missing = [r.day.isoformat() for r in reports if r.missing]
@@ -53,6 +61,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 f"(expected {source}/{source}_<day>.csv|jsonl|parquet): the export is late or lost, so "
                 "nothing downstream (delivery included) runs on stale data",
                 metadata={"missing_days": missing},
+                allow_retries=False,  # a late export is the sensor's and the schedule's business
             )
         return dg.MaterializeResult(metadata=_metadata(reports))
 
@@ -82,6 +91,7 @@ def _metadata(reports: list[LoadReport]) -> dict[str, dg.MetadataValue | int | s
         "dagster/row_count": sum(r.rows_loaded for r in reports),
         "rows_read": sum(r.rows_read for r in reports),
         "rows_quarantined": sum(r.rows_quarantined for r in reports),
+        "rows_dropped_erased_people": sum(r.rows_forgotten for r in reports),
         "days_loaded": sum(not r.missing for r in reports),
         "days_missing": sum(r.missing for r in reports),
         "later_files_not_loaded": len({f for r in reports for f in r.later_files}),

@@ -23,6 +23,7 @@ from orchestration.defs.ingest.reader import (
     only_export,
     read_export_with_warnings,
 )
+from orchestration.privacy.forget_list import drop_forgotten
 
 QUARANTINE_COLUMNS = (
     'source varchar, file varchar, row bigint, "column" varchar, reason varchar, raw_record varchar, '
@@ -39,6 +40,7 @@ class LoadReport:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_forgotten: int = 0  # rows of erased people (privacy.forget_list): dropped, never stored
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
@@ -57,6 +59,7 @@ class LoadReport:
         return (
             f"{self.file}: read {self.rows_read}, loaded {self.rows_loaded}, "
             f"quarantined {self.rows_quarantined}"
+            + (f", dropped {self.rows_forgotten} of erased people" if self.rows_forgotten else "")
         )
 
 
@@ -89,10 +92,11 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
         return report
     read = read_export_with_warnings(path)
     parsed = parse_export(read.frame, contract, path, day)
+    good, quarantine, report.rows_forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
     report.rows_read = len(read.frame)
-    report.rows_loaded = len(parsed.good)
-    report.rows_quarantined = len(parsed.quarantine)
-    report.quarantine_reasons = _reasons(parsed.quarantine)
+    report.rows_loaded = len(good)
+    report.rows_quarantined = len(quarantine)
+    report.quarantine_reasons = _reasons(quarantine)
     report.warnings += read.warnings + parsed.warnings
     if report.rows_read == 0:
         report.warnings.append(f"{path}: the file has no data rows")
@@ -104,7 +108,7 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
                 f"but raw.{source} already holds {stored} rows for {day}; they were kept "
                 f"(delete that partition by hand if the day really has no {source})"
             )
-    _replace_partition(con, contract, day, path, parsed.good, parsed.quarantine.drop(columns="kind"))
+    _replace_partition(con, contract, day, path, good, quarantine.drop(columns="kind"))
     return report
 
 

@@ -1,0 +1,76 @@
+"""privacy.erasure_audit: proof that each request was carried out, without saying whom it was about.
+
+One row per processed request: its id, the keyed hash of the identifier the
+request named (the requester can recompute it to find their request), who or
+what asked, when it was asked and finished, and how many rows each store lost.
+No plaintext identifier is ever written here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from orchestration.privacy.forget_list import SCHEMA
+from orchestration.privacy.tables import table_exists
+
+TABLE = "privacy.erasure_audit"
+DDL = (
+    f"create table if not exists {TABLE} ("
+    "request_id varchar not null, subject_hash varchar not null, subject_kind varchar not null, "
+    "requested_by varchar not null, request_source varchar not null, "
+    "requested_at timestamptz not null, completed_at timestamptz not null, "
+    "identifiers_forgotten integer not null, rows_removed bigint not null, "
+    "rows_removed_by_table varchar not null)"
+)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    request_id: str
+    subject_hash: str
+    subject_kind: str  # which identifier the request named: customer_id or email
+    requested_by: str
+    request_source: str  # "cli" or the request file's name
+    requested_at: datetime
+    completed_at: datetime
+    identifiers_forgotten: int
+    rows_removed_by_table: dict[str, int]
+
+    @property
+    def rows_removed(self) -> int:
+        return sum(self.rows_removed_by_table.values())
+
+
+def ensure_audit(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(DDL)
+
+
+def write(con: duckdb.DuckDBPyConnection, record: AuditRecord) -> None:
+    """Append the record; runs inside the caller's transaction, with the erasure it describes."""
+    con.execute(
+        f"insert into {TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            record.request_id,
+            record.subject_hash,
+            record.subject_kind,
+            record.requested_by,
+            record.request_source,
+            record.requested_at,
+            record.completed_at,
+            record.identifiers_forgotten,
+            record.rows_removed,
+            json.dumps(record.rows_removed_by_table, sort_keys=True),
+        ],
+    )
+
+
+def done_request_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Requests already carried out: a request file is read every day, each line acted on once."""
+    if not table_exists(con, SCHEMA, "erasure_audit"):
+        return set()
+    return {r[0] for r in con.execute(f"select distinct request_id from {TABLE}").fetchall()}

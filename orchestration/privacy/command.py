@@ -1,0 +1,92 @@
+"""`python -m orchestration.cli erase`: carry out erasure requests now, from the command line.
+
+Prints request ids, hashed subjects and counts, never the identifiers given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import uuid
+
+
+def add_erase_parser(commands: argparse._SubParsersAction) -> None:
+    erase = commands.add_parser(
+        "erase",
+        help="GDPR/CCPA erasure: remove people from the warehouse, send ledger and sink, and forget them",
+        description="Erase people everywhere the pipeline keeps them and add them to the forget list "
+        "(docs/privacy.md).",
+    )
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer-id", help="the CRM customer id of the person")
+    who.add_argument("--email", help="an email address of the person (all their ids and addresses follow)")
+    who.add_argument(
+        "--file",
+        help="a CSV of requests, one per line: header with customer_id and/or email, optionally "
+        "request_id, requested_by, requested_at; lines already carried out are skipped",
+    )
+    erase.add_argument("--requested-by", default=None, help="who asked, for the audit (default: cli:<user>)")
+    erase.add_argument(
+        "--request-id", default=None, help="e.g. a ticket number; never an identifier of the person"
+    )
+
+
+def run_erase(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from orchestration import settings
+    from orchestration.privacy.erasure import erase_all
+    from orchestration.privacy.requests import make_request, read_request_file
+    from orchestration.warehouse import connect
+
+    requested_by = args.requested_by or f"cli:{getpass.getuser()}"
+    if args.file:
+        requests, problems = read_request_file(args.file, default_requested_by=requested_by)
+        if problems:
+            # An operator is at hand: nothing is erased until every line reads.
+            print(f"FAILED: {len(problems)} request line(s) could not be read:", file=sys.stderr)
+            for line in problems:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+    else:
+        try:
+            requests = [
+                make_request(
+                    args.customer_id,
+                    args.email,
+                    requested_by=requested_by,
+                    source="cli",
+                    request_id=args.request_id or uuid.uuid4().hex,
+                )
+            ]
+        except ValueError as err:
+            option = "--email" if args.email else "--customer-id"
+            print(f"FAILED: {option}: {err}", file=sys.stderr)
+            return 1
+    try:
+        with connect() as con:
+            outcomes = erase_all(
+                con,
+                requests,
+                ledger_path=settings.ledger_path(),
+                sink_store_path=settings.sink_store_path(),
+                skip_done=bool(args.file),
+            )
+    except duckdb.IOException as err:
+        print(
+            f"FAILED: cannot open the warehouse for writing (is a run in progress?): {err}", file=sys.stderr
+        )
+        return 1
+    for outcome in outcomes:
+        head = f"request {outcome.request_id} (subject {outcome.subject_hash[:16]}...)"
+        if outcome.skipped:
+            print(f"{head}: already carried out, skipped")
+            continue
+        tables = ", ".join(f"{t} {n}" for t, n in sorted(outcome.rows_removed_by_table.items())) or "none"
+        print(
+            f"{head}: {outcome.rows_removed} row(s) removed or blanked ({tables}); "
+            f"{outcome.ledger_rows_cancelled} pending send(s) cancelled; "
+            f"{outcome.identifiers_forgotten} identifier(s) on the forget list"
+        )
+    return 0

@@ -1,0 +1,119 @@
+"""privacy.forget_list: hashed identifiers of erased people, and the filter ingest applies with it.
+
+An erased person's rows are gone from every store, but tomorrow's CRM export
+may still carry them. The forget list keeps only keyed hashes (keys.py) of
+their customer ids, email addresses and anonymous ids, which is enough to
+recognise and drop such rows at ingest without keeping who they were.
+Dropped rows are counted, never quarantined: quarantine would store the raw
+text the person asked us to forget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from orchestration.privacy.keys import COLUMN_KINDS, KINDS, hashes_of, key_hash, pepper, record_tokens
+
+SCHEMA = "privacy"
+TABLE = "privacy.forget_list"
+DDL = (
+    f"create table if not exists {TABLE} ("
+    "key_hash varchar not null, key_kind varchar not null, request_id varchar not null, "
+    "added_at timestamptz not null)"
+)
+
+
+def ensure_forget_list(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(DDL)
+
+
+def add_keys(
+    con: duckdb.DuckDBPyConnection, keys: Iterable[tuple[str, str]], request_id: str, now: datetime
+) -> int:
+    """Add (kind, hash) pairs not yet listed; returns how many were new (in the caller's transaction)."""
+    rows = sorted({(kind, h) for kind, h in keys if h})
+    added = 0
+    for kind, digest in rows:
+        if kind not in KINDS:
+            raise ValueError(f"unknown identifier kind {kind!r}")
+        present = con.execute(
+            f"select count(*) from {TABLE} where key_hash = ? and key_kind = ?", [digest, kind]
+        ).fetchall()[0][0]
+        if not present:
+            con.execute(f"insert into {TABLE} values (?, ?, ?, ?)", [digest, kind, request_id, now])
+            added += 1
+    return added
+
+
+def forgotten(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Every listed hash by kind; empty when nobody was ever erased (the table may not exist yet)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [SCHEMA, "forget_list"],
+    ).fetchall()[0][0]
+    out: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    if not exists:
+        return out
+    for kind, digest in con.execute(f"select key_kind, key_hash from {TABLE}").fetchall():
+        out.setdefault(kind, set()).add(digest)
+    return out
+
+
+def forgotten_mask(frame: pd.DataFrame, listed: dict[str, set[str]], secret: str | None = None) -> pd.Series:
+    """True for each row whose customer id / user id, email or anonymous id is on the list."""
+    mask = pd.Series(False, index=frame.index)
+    if not any(listed.values()):
+        return mask
+    secret = secret if secret is not None else pepper()
+    for column, kind in COLUMN_KINDS.items():
+        if column not in frame.columns or not listed.get(kind):
+            continue
+        values = frame[column].dropna().unique()
+        # Hash each distinct value once: a day of events repeats the same few ids many times.
+        hits = {value for value in values if key_hash(kind, value, secret) in listed[kind]}
+        if hits:
+            mask |= frame[column].isin(list(hits))
+    return mask
+
+
+def quarantine_mask(
+    quarantine: pd.DataFrame, listed: dict[str, set[str]], secret: str | None = None
+) -> pd.Series:
+    """True for each quarantined record whose raw text carries a listed identifier as a whole value."""
+    mask = pd.Series(False, index=quarantine.index)
+    if quarantine.empty or not any(listed.values()) or "raw_record" not in quarantine.columns:
+        return mask
+    secret = secret if secret is not None else pepper()
+    for index, text in quarantine["raw_record"].items():
+        tokens = record_tokens(text)
+        for kind in KINDS:
+            if listed.get(kind) and any(h in listed[kind] for h in hashes_of(kind, tokens, secret).values()):
+                mask[index] = True
+                break
+    return mask
+
+
+def drop_forgotten(
+    con: duckdb.DuckDBPyConnection, good: pd.DataFrame, quarantine: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """A parsed export without the rows of erased people: (good, quarantine, rows dropped).
+
+    Free when nobody was ever erased: one look at the (empty) list and no hashing.
+    """
+    listed = forgotten(con)
+    if not any(listed.values()):
+        return good, quarantine, 0
+    drop_good = forgotten_mask(good, listed)
+    drop_quarantined = quarantine_mask(quarantine, listed)
+    # A record quarantined on several columns appears once per column: count the record once.
+    dropped_records = quarantine.loc[drop_quarantined, "row"].nunique() if "row" in quarantine else 0
+    return (
+        good.loc[~drop_good],
+        quarantine.loc[~drop_quarantined],
+        int(drop_good.sum()) + int(dropped_records),
+    )

@@ -1,0 +1,185 @@
+"""A tiny warehouse, ledger and sink holding three people, built through the real loader and stores.
+
+Alice (cus_1) changed her address on day two, used her own phone (anon-a1) and a
+shared family tablet (anon-shared, also used by Carol), and has a quarantined
+CRM row. Bob (cus_10) has an id that contains hers as a prefix, so a sloppy
+substring match would erase him too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from orchestration.defs.delivery.ledger import SendLedger, send_id
+from orchestration.defs.ingest.loader import load_day
+from orchestration.sink.store import Recipient, SinkStore
+
+DAY1 = date(2026, 3, 10)
+DAY2 = date(2026, 3, 11)
+ALICE = "cus_1"
+ALICE_OLD = "alice@example.com"
+ALICE_NEW = "alice.new@example.com"
+BOB = "cus_10"
+BOB_EMAIL = "bob@example.com"
+CAROL = "cus_2"
+CAROL_EMAIL = "carol@example.com"
+ALICE_PHONE = "anon-a1"
+SHARED_TABLET = "anon-shared"
+
+CUSTOMER_HEADER = (
+    "customer_id,email,first_name,country,timezone,signup_at,plan,lifetime_value,"
+    "marketing_consent,consent_updated_at,updated_at"
+)
+EVENT_HEADER = (
+    "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
+)
+
+
+def customer(cid: str, email: str, name: str, day: date, value: str = "10", consent: str = "true") -> str:
+    ts = f"{day}T08:00:00Z"
+    return f"{cid},{email},{name},DE,Europe/Berlin,2026-01-01T00:00:00Z,pro,{value},{consent},{ts},{ts}"
+
+
+def event(eid: str, user: str, anon: str, day: date, hour: int) -> str:
+    return f"{eid},{user},{anon},page_view,{day}T{hour:02d}:00:00Z,/home,,,,mobile,organic"
+
+
+def write(landing: Path, source: str, day: date, lines: list[str]) -> None:
+    header = CUSTOMER_HEADER if source == "customers" else EVENT_HEADER
+    path = landing / source / f"{source}_{day}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *lines]) + "\n")
+
+
+@dataclass
+class World:
+    home: Path
+    landing: Path
+    warehouse: Path
+    ledger_path: Path
+    sink_path: Path
+    alice_send_ids: list[str]
+
+
+def build_world(home: Path) -> World:
+    landing = home / "landing"
+    write(
+        landing,
+        "customers",
+        DAY1,
+        [
+            customer(ALICE, ALICE_OLD.upper(), "Alice", DAY1),
+            customer(BOB, BOB_EMAIL, "Bob", DAY1),
+            customer(CAROL, CAROL_EMAIL, "Carol", DAY1),
+            # quarantined (negative value): the raw text keeps her id and address
+            customer(ALICE, ALICE_OLD, "Alice", DAY1, value="-5").replace("08:00", "09:00"),
+        ],
+    )
+    write(landing, "customers", DAY2, [customer(ALICE, ALICE_NEW, "Alice", DAY2)])
+    write(
+        landing,
+        "events",
+        DAY1,
+        [
+            event("e1", "", ALICE_PHONE, DAY1, 7),  # before she logged in
+            event("e2", ALICE, ALICE_PHONE, DAY1, 8),
+            event("e3", ALICE, SHARED_TABLET, DAY1, 9),
+            event("e4", CAROL, SHARED_TABLET, DAY1, 10),
+            event("e5", BOB, "anon-b1", DAY1, 11),
+        ],
+    )
+    warehouse = home / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        for day in (DAY1, DAY2):
+            load_day(con, str(landing), "customers", day)
+        load_day(con, str(landing), "events", DAY1)
+        # Stand-ins for a dbt mart and a Python stage's table: found by their columns, not by name.
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_user_features as "
+            "select customer_id, email, first_name, marketing_consent from raw.customers "
+            "where _partition_date = ? or customer_id <> ?",
+            [DAY2, ALICE],
+        )
+        con.execute("create schema interventions")
+        con.execute(
+            "create table interventions.intervention_list "
+            "(send_id varchar, run_date date, customer_id varchar, email varchar, template_data varchar)"
+        )
+        for cid, email in ((ALICE, ALICE_NEW), (BOB, BOB_EMAIL)):
+            con.execute(
+                "insert into interventions.intervention_list values (?, ?, ?, ?, ?)",
+                [send_id(cid, "winback", DAY2), DAY2, cid, email, json.dumps({"first_name": cid})],
+            )
+        # A view holds nothing of its own and must be left alone.
+        con.execute("create view marts.v_people as select customer_id, email from marts.fct_user_features")
+    finally:
+        con.close()
+
+    ledger = SendLedger(home / "send_ledger.sqlite")
+    rows = [
+        {"customer_id": ALICE, "campaign_id": "winback", "run_date": DAY1},
+        {"customer_id": ALICE, "campaign_id": "winback", "run_date": DAY2},
+        {"customer_id": BOB, "campaign_id": "winback", "run_date": DAY1},
+    ]
+    ledger.plan(rows)
+    sent = [send_id(ALICE, "winback", DAY1), send_id(BOB, "winback", DAY1)]
+    ledger.claim(sent, "batch-1")
+    ledger.mark_accepted(sent, "batch-1")
+
+    sink = SinkStore(home / "sink.sqlite")
+    sink.record_request(
+        "xmsg-1",
+        "batch-1",
+        [
+            Recipient(ALICE_OLD, None, {"send_id": sent[0], "customer_id": ALICE, "campaign_id": "winback"}),
+            Recipient(BOB_EMAIL, None, {"send_id": sent[1], "customer_id": BOB, "campaign_id": "winback"}),
+        ],
+        now=1_700_000_000.0,
+    )
+    return World(
+        home=home,
+        landing=landing,
+        warehouse=warehouse,
+        ledger_path=ledger.path,
+        sink_path=sink.path,
+        alice_send_ids=[send_id(ALICE, "winback", DAY1), send_id(ALICE, "winback", DAY2)],
+    )
+
+
+def plaintext_hits(con: duckdb.DuckDBPyConnection, values: list[str]) -> list[str]:
+    """'schema.table.column' for every text cell of every table or view holding one of `values`.
+
+    Ids match as whole values inside longer text too (JSON, 'customer:<id>' owners), so
+    cus_1 is found in '{"id": "cus_1"}' but not in 'cus_10'.
+    """
+    columns = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and data_type = 'VARCHAR' "
+        "and table_schema not in ('information_schema', 'pg_catalog')"
+    ).fetchall()
+    hits = []
+    for schema, table, column in columns:
+        for value in values:
+            pattern = rf"(^|[^A-Za-z0-9_.@+-]){re.escape(value.lower())}($|[^A-Za-z0-9_.@+-])"
+            (count,) = con.execute(
+                f'select count(*) from "{schema}"."{table}" where regexp_matches(lower("{column}"), ?)',
+                [pattern],
+            ).fetchall()[0]
+            if count:
+                hits.append(f"{schema}.{table}.{column}")
+    return hits
+
+
+def file_bytes(path: Path) -> bytes:
+    """A SQLite file with its WAL: where deleted bytes could linger."""
+    data = path.read_bytes()
+    wal = path.with_name(path.name + "-wal")
+    return data + (wal.read_bytes() if wal.exists() else b"")

@@ -1,0 +1,117 @@
+"""After an erasure, a later export cannot bring the person back: ingest drops and counts their rows,
+and never quarantines them (quarantine would store the raw text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from privacy_world import (
+    ALICE,
+    ALICE_NEW,
+    ALICE_PHONE,
+    BOB,
+    CAROL,
+    DAY2,
+    SHARED_TABLET,
+    World,
+    build_world,
+    customer,
+    event,
+    plaintext_hits,
+    write,
+)
+
+from orchestration.defs.ingest.loader import load_day
+from orchestration.privacy.erasure import erase
+from orchestration.privacy.forget_list import forgotten_mask
+from orchestration.privacy.keys import key_hash
+from orchestration.privacy.requests import make_request
+
+
+@pytest.fixture
+def erased(tmp_path: Path) -> World:
+    world = build_world(tmp_path)
+    con = duckdb.connect(str(world.warehouse))
+    try:
+        erase(
+            con,
+            make_request(ALICE, None, requested_by="test", source="cli"),
+            ledger_path=world.ledger_path,
+            sink_store_path=world.sink_path,
+        )
+    finally:
+        con.close()
+    return world
+
+
+def test_a_re_export_of_an_erased_person_is_dropped_and_counted(erased: World) -> None:
+    # The CRM re-sends Alice (new and old address), alongside Bob, and a bad row of hers.
+    write(
+        erased.landing,
+        "customers",
+        DAY2,
+        [
+            customer(ALICE, ALICE_NEW.upper(), "Alice", DAY2),
+            customer(BOB, "bob@example.com", "Bob", DAY2),
+            customer("cus_99", ALICE_NEW, "Alice again", DAY2),  # a new id, but her address
+            customer(ALICE, "not-an-email", "Alice", DAY2).replace(ALICE, f" {ALICE} ", 1),
+        ],
+    )
+    con = duckdb.connect(str(erased.warehouse))
+    try:
+        report = load_day(con, str(erased.landing), "customers", DAY2)
+        stored = con.execute(
+            "select customer_id from raw.customers where _partition_date = ?", [DAY2]
+        ).fetchall()
+        assert plaintext_hits(con, [ALICE, ALICE_NEW]) == []
+    finally:
+        con.close()
+    assert stored == [(BOB,)]
+    assert report.rows_forgotten == 3
+    assert report.rows_loaded == 1 and report.rows_quarantined == 0
+    assert "dropped 3 of erased people" in report.summary
+
+
+def test_events_of_an_erased_user_or_their_own_device_are_dropped(erased: World) -> None:
+    write(
+        erased.landing,
+        "events",
+        DAY2,
+        [
+            event("f1", ALICE, "anon-new", DAY2, 8),
+            event("f2", "", ALICE_PHONE, DAY2, 9),
+            event("f3", CAROL, SHARED_TABLET, DAY2, 10),
+            event("f4", BOB, "anon-b1", DAY2, 11),
+        ],
+    )
+    con = duckdb.connect(str(erased.warehouse))
+    try:
+        report = load_day(con, str(erased.landing), "events", DAY2)
+        stored = con.execute(
+            "select event_id from raw.events where _partition_date = ? order by 1", [DAY2]
+        ).fetchall()
+    finally:
+        con.close()
+    assert stored == [("f3",), ("f4",)]
+    assert report.rows_forgotten == 2
+
+
+def test_loading_without_any_erasure_is_unchanged(tmp_path: Path) -> None:
+    world = build_world(tmp_path)
+    con = duckdb.connect(str(world.warehouse))
+    try:
+        report = load_day(con, str(world.landing), "customers", DAY2)
+    finally:
+        con.close()
+    assert report.rows_forgotten == 0 and report.rows_loaded == 1
+    assert "erased" not in report.summary
+
+
+def test_the_mask_matches_whole_normalised_values_only() -> None:
+    import pandas as pd
+
+    listed = {"customer_id": {key_hash("customer_id", "cus_1")}, "email": set(), "anonymous_id": set()}
+    frame = pd.DataFrame({"customer_id": ["cus_1", "cus_10", " cus_1 ", None, "CUS_1"]})
+    assert forgotten_mask(frame, listed).tolist() == [True, False, True, False, False]
