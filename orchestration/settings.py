@@ -23,6 +23,46 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("REENGAGE_WAREHOUSE", home() / "warehouse.duckdb"))
 
 
+# Where the tables live: the embedded DuckDB file, or a PostgreSQL database (libpq PG* variables).
+# The Python stages and dbt both follow this one switch (dbt_project/profiles.yml picks its target from it).
+WAREHOUSE_KINDS = ("duckdb", "postgres")
+# The dbt target each kind builds with, unless REENGAGE_DBT_TARGET names another one.
+DBT_TARGET_OF_KIND = {"duckdb": "dev", "postgres": "postgres"}
+
+
+def warehouse_kind() -> str:
+    kind = os.environ.get("REENGAGE_WAREHOUSE_KIND", "duckdb").strip().lower() or "duckdb"
+    if kind not in WAREHOUSE_KINDS:
+        raise ValueError(f"REENGAGE_WAREHOUSE_KIND={kind!r} is not one of {', '.join(WAREHOUSE_KINDS)}")
+    target = os.environ.get("REENGAGE_DBT_TARGET")
+    other = {v: k for k, v in DBT_TARGET_OF_KIND.items()}.get(target or "", kind)
+    if other != kind:
+        # dbt would build one warehouse while the Python stages read and write the other.
+        raise ValueError(
+            f"REENGAGE_DBT_TARGET={target} builds the {other} warehouse but REENGAGE_WAREHOUSE_KIND is "
+            f"{kind}; unset REENGAGE_DBT_TARGET or make them agree"
+        )
+    return kind
+
+
+def dbt_target() -> str:
+    return os.environ.get("REENGAGE_DBT_TARGET") or DBT_TARGET_OF_KIND[warehouse_kind()]
+
+
+def postgres_params() -> dict[str, str]:
+    """Where the PostgreSQL warehouse is, from the libpq variables, with dbt's profile defaults.
+
+    The password is not here: libpq reads PGPASSWORD (or ~/.pgpass) itself, so it never
+    appears in a connection string that a driver's error message could echo.
+    """
+    return {
+        "host": os.environ.get("PGHOST", "localhost"),
+        "port": os.environ.get("PGPORT", "5432"),
+        "user": os.environ.get("PGUSER", "postgres"),
+        "dbname": os.environ.get("PGDATABASE", "reengage"),
+    }
+
+
 def landing_dir() -> str:
     """A local path or any fsspec URL."""
     return os.environ.get("REENGAGE_LANDING", str(home() / "landing"))

@@ -9,6 +9,14 @@ import pytest
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path_factory.mktemp("reengage_home")
     monkeypatch.setenv("REENGAGE_HOME", str(home))
-    for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
+    for name in (
+        "REENGAGE_WAREHOUSE",
+        "REENGAGE_LANDING",
+        "SENDGRID_API_KEY",
+        "REENGAGE_SENDGRID_HOST",
+        # a developer's shell pointed at PostgreSQL must not move the DuckDB tests there
+        "REENGAGE_WAREHOUSE_KIND",
+        "REENGAGE_DBT_TARGET",
+    ):
         monkeypatch.delenv(name, raising=False)
     return home

@@ -13,23 +13,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from postgres.pg_server import connect as _connect
+from postgres.pg_server import run_script as _script
+from postgres.pg_server import running_server
 
 from .conftest import BuiltWarehouse, DbtResult, run_dbt
 from .raw_world import RAW_DDL, RUN_DATE, insert_partitions, raw_tables
 
 pytestmark = pytest.mark.postgres
 
-POSTGRES_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
 TEST_DATABASE = "reengage_test"
 
 # Every model, staging views included: a dialect difference anywhere shows up.
@@ -44,6 +44,9 @@ COMPARED_RELATIONS = [
     "intermediate.int_events_sessionized",
     "marts.fct_sessions",
     "marts.fct_user_daily_activity",
+    "intermediate.int_customer_category_days",
+    "intermediate.int_customer_quarter_hours",
+    "intermediate.int_customer_activity_summary",
     "marts.fct_user_dormancy",
     "marts.fct_user_behaviour_flags",
     "marts.fct_user_features",
@@ -53,54 +56,11 @@ COMPARED_RELATIONS = [
 ]
 
 
-def _script(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(POSTGRES_SCRIPT), command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,  # a first apt-get install of postgresql
-        check=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """PG* variables of a running server with an empty test database (started by the project's script)."""
-    env = {**os.environ, "REENGAGE_PG_DB": TEST_DATABASE}
-    env["REENGAGE_PG_ENV_FILE"] = str(tmp_path_factory.mktemp("postgres") / "pg.env")
-    was_running = _script("status", env).returncode == 0
-    started = _script("start", env)
-    if started.returncode != 0:
-        pytest.fail(
-            "scripts/postgres.sh could not install or start PostgreSQL "
-            f"(exit {started.returncode}); the PostgreSQL build cannot be checked:\n{started.stderr[-3000:]}",
-            pytrace=False,
-        )
-    pg_env = {}
-    for line in started.stdout.splitlines():
-        if line.startswith("export ") and "=" in line:
-            key, _, value = line.removeprefix("export ").partition("=")
-            pg_env[key] = value
-    assert {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"} <= set(pg_env), started.stdout
-    assert pg_env["PGDATABASE"] == TEST_DATABASE
-    yield pg_env
-    if not was_running:
-        _script("stop", env)
-
-
-def _connect(pg_env: dict[str, str]) -> Any:
-    try:
-        import psycopg2
-    except ImportError:  # pragma: no cover - an environment without dbt-postgres
-        pytest.fail("psycopg2 is missing: install dbt-postgres (it brings psycopg2-binary)", pytrace=False)
-    return psycopg2.connect(
-        host=pg_env["PGHOST"],
-        port=int(pg_env["PGPORT"]),
-        user=pg_env["PGUSER"],
-        password=pg_env["PGPASSWORD"],
-        dbname=pg_env["PGDATABASE"],
-    )
+    """PG* variables of a running server with the test database (started by the project's script)."""
+    with running_server(TEST_DATABASE, tmp_path_factory.mktemp("postgres") / "pg.env") as pg_env:
+        yield pg_env
 
 
 @dataclass

@@ -224,7 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "Opens the warehouse read-only: nothing is sent or written.",
     )
     parser.add_argument("--date", required=True, type=date.fromisoformat, help="run date D (YYYY-MM-DD)")
-    parser.add_argument("--warehouse", type=Path, help="DuckDB file (default: the configured warehouse)")
+    parser.add_argument(
+        "--warehouse", type=Path, help="a DuckDB file (default: the configured warehouse, file or PostgreSQL)"
+    )
     parser.add_argument("--campaigns", type=Path, help="campaign folder (default: campaigns/)")
     parser.add_argument(
         "--previous",
@@ -235,8 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
     args = parser.parse_args(argv)
 
+    from orchestration.warehouse import connect
+
+    # A file given on the command line is a DuckDB file, whatever REENGAGE_WAREHOUSE_KIND says.
+    kind = "duckdb" if args.warehouse else settings.warehouse_kind()
     warehouse = args.warehouse or settings.warehouse_path()
-    if not warehouse.exists():
+    if kind == "duckdb" and not warehouse.exists():
         print(f"error: no warehouse at {warehouse}", file=sys.stderr)
         return 2
     try:
@@ -244,15 +250,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CampaignError as error:
         print(f"error: invalid campaign files:\n{error}", file=sys.stderr)
         return 2
-    con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        con.execute("set timezone = 'UTC'")
-        diff = preview_diff(con, args.date, campaigns, previous=args.previous)
+        with connect(warehouse, read_only=True, kind=kind) as con:
+            diff = preview_diff(con, args.date, campaigns, previous=args.previous)
     except PolicyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    finally:
-        con.close()
     print(diff.markdown() if args.markdown else diff.text())
     return 0
 

@@ -2,10 +2,12 @@
 
 Pure logic, no Dagster: the asset checks in `checks.py`, the tests and the
 benchmark all call `validate_table`. Each call builds an ephemeral GE context,
-pushes the suite down to DuckDB as SQL over a read-only connection (the table is
-never loaded into pandas), and closes every connection before returning,
-because dbt and the other stages open the same file next and DuckDB allows one
-writing process at a time.
+pushes the suite down to the warehouse as SQL over a read-only connection (the
+table is never loaded into pandas), and closes every connection before
+returning, because dbt and the other stages open the same file next and DuckDB
+allows one writing process at a time. On the PostgreSQL warehouse
+(`REENGAGE_WAREHOUSE_KIND=postgres`) GE talks to PostgreSQL itself through
+SQLAlchemy's psycopg2 dialect, in read-only transactions.
 
 Suites are plain GE 1.x JSON files in `expectations/`; each expectation carries
 GE's native `severity` (critical, warning, info). The suite's `meta` says which
@@ -21,7 +23,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from sqlalchemy.dialects import postgresql, registry
 
 from orchestration import settings
+from orchestration import warehouse as wh
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +245,7 @@ def validate_table(
     expectations_dir: Path | str = settings.EXPECTATIONS_DIR,
     data_docs_dir: Path | str | None = None,
     duckdb_config: Mapping[str, str] | None = None,
+    kind: str | None = None,
 ) -> SuiteOutcome:
     """Validate `table` with the suite `<expectations_dir>/<suite_name>.json`.
 
@@ -250,19 +254,23 @@ def validate_table(
     validates the whole table (a mart rebuilt every run). `data_docs_dir`, when given, gets
     GE Data Docs HTML for this run. `duckdb_config` adds to or overrides
     `DEFAULT_DUCKDB_CONFIG` (memory_limit, threads) on the validation connection.
+    `kind` is the warehouse's (default `settings.warehouse_kind()`); on PostgreSQL
+    `warehouse_path` is unused and the PG* variables say where the database is.
     """
     suite = load_suite(Path(expectations_dir) / f"{suite_name}.json")
+    kind = kind or settings.warehouse_kind()
     path = Path(warehouse_path)
-    if not path.exists():
+    if kind == "duckdb" and not path.exists():
         raise QualityGateError(f"warehouse {path} does not exist")
+    where = wh.describe(path, kind)
     schema, name = _split_table(table)
     partition_column: str | None = suite.meta.get("partition_column")
     day = _as_date(partition_date)
     note = None
-    with _read_only(path) as con:
+    with _read_only(path, kind) as con:
         columns = _table_columns(con, schema, name)
         if not columns:
-            raise QualityGateError(f"table {table} does not exist in {path}")
+            raise QualityGateError(f"table {table} does not exist in {where}")
         if partition_column and partition_column not in columns:
             raise QualityGateError(f"table {table} has no partition column {partition_column}")
         if partition_column and day is None:
@@ -281,19 +289,17 @@ def validate_table(
     }
 
     context = _ephemeral_context(Path(data_docs_dir) if data_docs_dir else None)
+    if kind == "postgres":
+        url, connect_args = _postgres_url(), POSTGRES_READ_ONLY_ARGS
+    else:
+        url = _connection_url(path)
+        connect_args = {"read_only": True, "config": {**DEFAULT_DUCKDB_CONFIG, **(duckdb_config or {})}}
     try:
         datasource = context.data_sources.add_sql(
-            name="warehouse",
-            connection_string=_connection_url(path),
-            kwargs={
-                "connect_args": {
-                    "read_only": True,
-                    "config": {**DEFAULT_DUCKDB_CONFIG, **(duckdb_config or {})},
-                }
-            },
+            name="warehouse", connection_string=url, kwargs={"connect_args": connect_args}
         )
     except Exception as exc:  # GE wraps the driver's error (a lock held by a writer, a bad setting)
-        raise QualityGateError(f"cannot connect to {path} read-only: {scrub(str(exc))[:500]}") from exc
+        raise QualityGateError(f"cannot connect to {where} read-only: {scrub(str(exc))[:500]}") from exc
     try:
         asset = datasource.add_query_asset(name=f"{schema}.{name}", query=query)
         batch = asset.add_batch_definition_whole_table(name=day.isoformat() if day else "whole_table")
@@ -367,6 +373,25 @@ def _connection_url(path: Path) -> str:
     )
 
 
+# --- PostgreSQL through SQLAlchemy -----------------------------------------------------------
+
+# Every transaction of a validation connection is read-only: a suite can never change a table.
+POSTGRES_READ_ONLY_ARGS: Mapping[str, str] = {"options": "-c default_transaction_read_only=on"}
+
+
+def _postgres_url() -> str:
+    """`postgresql+psycopg2://user@host:port/db` from the PG* variables, without a password.
+
+    libpq reads PGPASSWORD (or ~/.pgpass) itself, so the secret is in no URL that GE keeps in
+    its datasource config or an error message could show.
+    """
+    p = settings.postgres_params()
+    url = sa.engine.URL.create(
+        "postgresql+psycopg2", username=p["user"], host=p["host"], port=int(p["port"]), database=p["dbname"]
+    )
+    return url.render_as_string(hide_password=False)
+
+
 def _close(datasource: Any) -> None:
     """Dispose both engines GE made (the datasource's and the execution engine's) and their pools."""
     for close in (
@@ -380,15 +405,14 @@ def _close(datasource: Any) -> None:
 
 
 @contextmanager
-def _read_only(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        raise QualityGateError(f"cannot open {path} read-only: {exc}") from exc
-    try:
+def _read_only(path: Path, kind: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse module's read-only connection, for the catalog probes before GE runs."""
+    with ExitStack() as stack:
+        try:
+            con = stack.enter_context(wh.connect(path, read_only=True, kind=kind))
+        except duckdb.Error as exc:  # only opening is a "cannot open"; query errors stay themselves
+            raise QualityGateError(f"cannot open {wh.describe(path, kind)} read-only: {exc}") from exc
         yield con
-    finally:
-        con.close()
 
 
 def _as_date(value: date | str | None) -> date | None:

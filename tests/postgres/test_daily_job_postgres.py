@@ -1,0 +1,263 @@
+"""The whole daily job with its tables in a real PostgreSQL server instead of the DuckDB file.
+
+`REENGAGE_WAREHOUSE_KIND=postgres` switches every stage at once: ingest, the quality
+gates (Great Expectations straight on PostgreSQL), dbt (its `postgres` target), scoring,
+interventions, delivery's ledger mirror and measurement all read and write the database
+that scripts/postgres.sh started, and the official sendgrid client still delivers over
+HTTP to the local sink. Everything is asserted from PostgreSQL itself through psycopg2.
+The server is started by the project's script; when it cannot start, the tests fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration import settings
+from orchestration.definitions import build_definitions
+from orchestration.defs.quality.validation import QualityGateError, validate_table
+from orchestration.demo.world import generate_world
+from orchestration.runs import failures, run_day
+from orchestration.sink.store import SinkStore
+from orchestration.warehouse import WarehouseConnectionError, connect
+
+from .pg_server import PG_VARIABLES, drop_user_schemas, running_server
+from .pg_server import connect as pg_connect
+
+pytestmark = pytest.mark.postgres
+
+# Its own database: tests/warehouse/test_postgres.py uses another one on the same server.
+TEST_DATABASE = "reengage_daily_job"
+RUN_DATE = datetime.now(UTC).date()
+DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
+RAW_ASSETS = {dg.AssetKey(["raw", s]) for s in ("customers", "events", "email_events")}
+
+
+@pytest.fixture(scope="module")
+def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with running_server(TEST_DATABASE, tmp_path_factory.mktemp("postgres") / "pg.env") as pg_env:
+        yield pg_env
+
+
+def use_postgres(patch: pytest.MonkeyPatch, pg_env: dict[str, str]) -> None:
+    """What a deployment sets: the warehouse kind and the libpq variables, nothing else."""
+    for name in ("REENGAGE_WAREHOUSE", "REENGAGE_DBT_TARGET", "REENGAGE_LANDING", "SENDGRID_API_KEY"):
+        patch.delenv(name, raising=False)
+    patch.delenv("REENGAGE_SENDGRID_HOST", raising=False)
+    patch.setenv("REENGAGE_WAREHOUSE_KIND", "postgres")
+    for name in PG_VARIABLES:
+        patch.setenv(name, pg_env[name])
+
+
+def load_history_without_gates(day_from: date, day_to: date, instance: dg.DagsterInstance) -> None:
+    """The weeks before the run date, into the raw tables: the test's setup, not what it tests.
+
+    Unlike orchestration.runs.load_history, the per-day suites are left out: 55 days x 5
+    gates would add minutes, and the gates run on PostgreSQL in the daily job below.
+    """
+    job = (
+        build_definitions()
+        .get_implicit_global_asset_job_def()
+        .get_subset(asset_selection=RAW_ASSETS, asset_check_selection=set())
+    )
+    result = job.execute_in_process(
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": day_from.isoformat(),
+            "dagster/asset_partition_range_end": day_to.isoformat(),
+        },
+        raise_on_error=False,
+    )
+    assert result.success, failures(result)
+
+
+@dataclass
+class World:
+    home: Path
+    pg_env: dict[str, str]
+    instance: dg.DagsterInstance
+    result: dg.ExecuteInProcessResult
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        con = pg_connect(self.pg_env)
+        try:
+            with con.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        finally:
+            con.close()
+
+    def count(self, table: str, where: str = "", params: tuple[Any, ...] = ()) -> int:
+        return self.query(f"select count(*) from {table} {where}", params)[0][0]
+
+
+@pytest.fixture(scope="module")
+def world(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    drop_user_schemas(postgres_env)  # a fresh database on every run
+    home = tmp_path_factory.mktemp("postgres_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REENGAGE_HOME", str(home))
+        use_postgres(patch, postgres_env)
+        generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)
+        instance = dg.DagsterInstance.ephemeral()
+        first_day = RUN_DATE - timedelta(days=DAYS - 1)
+        load_history_without_gates(first_day, RUN_DATE - timedelta(days=1), instance)
+        result = run_day(RUN_DATE, instance)
+        assert result.success, failures(result)
+        yield World(home, postgres_env, instance, result)
+
+
+@pytest.fixture(autouse=True)
+def postgres_warehouse(postgres_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test talks to the module's database (the suite-wide fixture gives each an empty home)."""
+    use_postgres(monkeypatch, postgres_env)
+
+
+@pytest.fixture
+def world_home(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("REENGAGE_HOME", str(world.home))
+    return world
+
+
+def test_every_stage_wrote_its_rows_to_postgresql(world_home: World) -> None:
+    w = world_home
+    day = (RUN_DATE,)
+    for table, where, params in [
+        ("raw.customers", "", ()),
+        ("raw.events", "where _partition_date = %s", day),
+        ("raw.email_events", "", ()),
+        ("staging.stg_crm__customers", "", ()),
+        ("intermediate.int_events_stitched", "", ()),
+        ("marts.fct_sessions", "", ()),
+        ("marts.fct_user_features", "", ()),
+        ("scoring.churn_scores", "where run_date = %s", day),
+        ("scoring.behaviour_clusters", "where run_date = %s", day),
+        ("scoring.preferred_send_hours", "where run_date = %s", day),
+        ("interventions.decisions", "where run_date = %s", day),
+        ("interventions.intervention_list", "where run_date = %s", day),
+        ("delivery.campaign_sends", "where run_date = %s", day),
+        ("measurement.campaign_results", "where run_date = %s", day),
+    ]:
+        assert w.count(table, where, params) > 0, table
+    # One row per customer as of the run date: dbt built the marts in this database, not in a file.
+    customers = w.count("staging.stg_crm__customers")
+    assert w.count("marts.fct_user_features") == customers
+    assert w.count("scoring.churn_scores", "where run_date = %s", day) == customers
+
+
+def test_no_stage_fell_back_to_a_duckdb_file(world_home: World) -> None:
+    assert not list(world_home.home.glob("*.duckdb")), "a stage opened the DuckDB file instead of PostgreSQL"
+
+
+def test_the_quality_gates_ran_on_postgresql_and_passed(world_home: World) -> None:
+    evaluations = [
+        e.event_specific_data
+        for e in world_home.result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    by_name = {e.check_name: e for e in evaluations}
+    suites = {
+        "raw_customers_expectations",
+        "raw_events_expectations",
+        "raw_email_events_expectations",
+        "fct_user_features_expectations",
+        "intervention_list_expectations",
+    }
+    gates = suites | {"events_volume_and_freshness", "customers_volume_and_freshness"}
+    assert gates <= set(by_name)
+    assert [name for name in gates if not by_name[name].passed] == []
+    # dbt's own tests arrive as checks too; some only warn on the demo's dirty rows, none may fail.
+    errors = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    assert errors == []
+    validated = by_name["fct_user_features_expectations"].metadata["rows_validated"].value
+    assert validated == world_home.count("marts.fct_user_features")
+
+
+def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:
+    w = world_home
+    treated = {
+        row[0]
+        for row in w.query(
+            "select send_id from interventions.intervention_list where run_date = %s and arm = 'treatment'",
+            (RUN_DATE,),
+        )
+    }
+    accepted = SinkStore(w.home / "sink.sqlite").count_by_send_id()
+    assert treated, "the demo world should trigger some campaign"
+    assert set(accepted) == treated
+    assert set(accepted.values()) == {1}
+    ledger = w.query(
+        "select count(*) filter (where state = 'accepted'), count(*) filter (where state = 'held') "
+        "from delivery.campaign_sends where run_date = %s",
+        (RUN_DATE,),
+    )[0]
+    held = w.count("interventions.intervention_list", "where run_date = %s and arm = 'holdout'", (RUN_DATE,))
+    assert ledger == (len(treated), held)
+
+
+def test_measurement_counts_match_the_ledger(world_home: World) -> None:
+    measured = world_home.query(
+        "select sum(sent), sum(assigned) from measurement.campaign_results where run_date = %s", (RUN_DATE,)
+    )[0]
+    ledger = world_home.query(
+        "select count(*) filter (where state = 'accepted'), count(*) "
+        "from delivery.campaign_sends where run_date = %s",
+        (RUN_DATE,),
+    )[0]
+    assert tuple(int(n) for n in measured) == ledger
+
+
+def test_a_read_only_connection_cannot_change_postgresql(world_home: World) -> None:
+    with connect(read_only=True) as con:
+        assert con.execute("select count(*) from raw.customers").fetchall()[0][0] > 0
+        with pytest.raises(duckdb.Error, match="read-only"):
+            con.execute("delete from raw.customers")
+    assert world_home.count("raw.customers") > 0
+
+
+def test_a_wrong_password_is_reported_without_showing_it(
+    world_home: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "not-the-password-4711"
+    monkeypatch.setenv("PGPASSWORD", secret)
+    with pytest.raises(WarehouseConnectionError) as opened:
+        with connect():
+            pass
+    assert TEST_DATABASE in str(opened.value) and secret not in str(opened.value)
+    with pytest.raises(QualityGateError) as gated:
+        validate_table(settings.warehouse_path(), "raw.events", "raw_events", RUN_DATE)
+    assert secret not in str(gated.value)
+
+
+def test_dbt_and_the_python_stages_refuse_to_disagree(monkeypatch: pytest.MonkeyPatch) -> None:
+    # dbt building the DuckDB file while the stages read PostgreSQL would be a silent split.
+    monkeypatch.setenv("REENGAGE_DBT_TARGET", "dev")
+    with pytest.raises(ValueError, match="REENGAGE_WAREHOUSE_KIND"):
+        settings.warehouse_kind()
+    monkeypatch.delenv("REENGAGE_DBT_TARGET")
+    assert (settings.warehouse_kind(), settings.dbt_target()) == ("postgres", "postgres")
+
+
+# Last: it runs the day again on the same database.
+def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_rows(world_home: World) -> None:
+    w = world_home
+    listed = (
+        "select send_id, variant, arm from interventions.intervention_list where run_date = %s order by 1"
+    )
+    ledger = "select send_id, state from delivery.campaign_sends where run_date = %s order by 1"
+    before = (w.query(listed, (RUN_DATE,)), w.query(ledger, (RUN_DATE,)), w.count("raw.events"))
+    store = SinkStore(w.home / "sink.sqlite")
+    requests_before = store.request_count()
+    rerun = run_day(RUN_DATE, w.instance)
+    assert rerun.success, failures(rerun)
+    after = (w.query(listed, (RUN_DATE,)), w.query(ledger, (RUN_DATE,)), w.count("raw.events"))
+    assert before == after
+    assert store.request_count() == requests_before
+    assert store.duplicates() == {}
