@@ -1,6 +1,6 @@
 """Command line for the sink, so tests and users can run it in its own process.
 
-    python -m orchestration.sink serve --store PATH [--port N] [--host H]
+    python -m orchestration.sink serve --store PATH [--port N] [--host H] [--workers N]
     python -m orchestration.sink events --store PATH --rates user_truth.parquet --landing DIR [--seed S]
 
 `serve` prints one line `sink listening on <url>` (flushed) once the port is bound,
@@ -10,6 +10,7 @@ then serves until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -23,18 +24,33 @@ from orchestration.sink.store import SinkStore
 def _serve(args: argparse.Namespace) -> int:
     server = make_server(args.store, args.port, args.host)
     host, port = server.server_address[:2]
+    # Pre-fork: extra processes accept on the same socket and share the store file (SQLite
+    # locking); each has its own GIL. Injected faults live in one process, so tests use one.
+    children: list[int] = []
+    parent = True
+    for _ in range(max(1, args.workers) - 1):
+        pid = os.fork()
+        if pid == 0:
+            children, parent = [], False
+            break
+        children.append(pid)
+    if parent:  # once every worker exists
+        print(f"sink listening on http://{host}:{port}", flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() blocks until serve_forever returns, so it must run on another thread.
         threading.Thread(target=server.shutdown, daemon=True).start()
+        for child in children:
+            os.kill(child, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"sink listening on http://{host}:{port}", flush=True)
     try:
         server.serve_forever()
     finally:
         server.server_close()
+        for child in children:
+            os.waitpid(child, 0)
     return 0
 
 
@@ -59,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--store", required=True, help="SQLite file for accepted mail")
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (faults need 1)"
+    )
     serve.set_defaults(func=_serve)
     events = commands.add_parser("events", help="write Event Webhook records for accepted mail")
     events.add_argument("--store", required=True)

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestration.sink.faults import Fault, FaultInjector
-from orchestration.sink.store import BatchStatusError, Recipient, SinkStore
+from orchestration.sink.store import BatchStatusError, SinkStore
 from orchestration.sink.validation import MAX_BODY_BYTES, effective_send_at, validate_mail_send
 
 logger = logging.getLogger(__name__)
@@ -213,17 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         errors = validate_mail_send(body, now=now, batch_exists=self.server.store.batch_exists)
         if errors:
             return _Reply(400, {"errors": [e.as_dict() for e in errors]})
-        message_args = body.get("custom_args") or {}
-        recipients = [
-            Recipient(
-                email=recipient["email"],
-                send_at=effective_send_at(body, p),
-                custom_args={**message_args, **(p.get("custom_args") or {})},
-            )
-            for p in body["personalizations"]
-            for kind in ("to", "cc", "bcc")
-            for recipient in p.get(kind) or []
-        ]
+        recipients = _recipients(body)
         sandbox = bool(((body.get("mail_settings") or {}).get("sandbox_mode") or {}).get("enable"))
         x_message_id = secrets.token_urlsafe(16)[:22]
         self.server.store.record_request(x_message_id, body.get("batch_id"), recipients, now, sandbox)
@@ -289,6 +279,24 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET":
             return _Reply(200, {"pending": faults.pending()})
         return _Reply(405, _errors("method not allowed"))
+
+
+def _recipients(body: dict[str, Any]) -> list[tuple[str, int | None, dict[str, str]]]:
+    """(email, send_at, custom_args) per recipient of a valid body, in request order.
+
+    Plain tuples (the store's `Recipient` shape): up to 1,000 per request, so no
+    per-recipient objects; recipients of one personalization share its merged args.
+    """
+    message_args = body.get("custom_args") or {}
+    out: list[tuple[str, int | None, dict[str, str]]] = []
+    for p in body["personalizations"]:
+        own_args = p.get("custom_args") or {}
+        args = {**message_args, **own_args} if message_args else own_args
+        when = effective_send_at(body, p)
+        for kind in ("to", "cc", "bcc"):
+            for recipient in p.get(kind) or ():
+                out.append((recipient["email"], when, args))
+    return out
 
 
 @dataclass

@@ -116,9 +116,14 @@ def _schema_error(error: jsonschema.ValidationError) -> FieldError:
 
 def _size_bound(args: dict[str, Any]) -> int:
     """An upper bound of `_json_bytes` for string maps (6 bytes per character at most, \\uXXXX)."""
-    if not all(type(v) is str for v in args.values()):
+    values = args.values()
+    if not set(map(type, values)) <= _STR_ONLY:
         return MAX_CUSTOM_ARGS_BYTES  # unknown: take the exact count
-    return 2 + sum(6 * (len(k) + len(v)) + 6 for k, v in args.items())
+    return 2 + 6 * (sum(map(len, args)) + sum(map(len, values)) + len(args))
+
+
+_STR_ONLY = frozenset({str})
+_RECIPIENT_KINDS = ("to", "cc", "bcc")
 
 
 def _json_bytes(value: Any) -> int:
@@ -126,7 +131,12 @@ def _json_bytes(value: Any) -> int:
 
 
 def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str], bool]) -> list[FieldError]:
-    """Rules the OpenAPI description cannot express; runs on a schema-valid body."""
+    """Rules the OpenAPI description cannot express; runs on a schema-valid body.
+
+    One pass over the personalizations gathers each rule's errors (a 1,000-personalization
+    request is the common case, so per-personalization work is kept to a few lookups);
+    they are reported rule by rule, in the order the rules are listed.
+    """
     errors: list[FieldError] = []
     personalizations: list[dict[str, Any]] = body["personalizations"]
     has_template = bool(body.get("template_id"))
@@ -148,22 +158,24 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
             )
         )
 
-    total = sum(len(p.get(kind) or []) for p in personalizations for kind in ("to", "cc", "bcc"))
-    if total > MAX_RECIPIENTS:
-        errors.append(
-            FieldError(
-                f"The total number of recipients must be no more than {MAX_RECIPIENTS}.",
-                "personalizations",
-            )
-        )
-
+    message_args = body.get("custom_args") or {}
+    message_args_fit = _json_bytes(message_args) < MAX_CUSTOM_ARGS_BYTES
+    horizon = now + MAX_SEND_AT_AHEAD_SECONDS
+    total = 0
     seen: set[str] = set()
+    duplicates: list[FieldError] = []
+    oversized_args: list[FieldError] = []
+    too_late: list[FieldError] = []
     for i, p in enumerate(personalizations):
-        for kind in ("to", "cc", "bcc"):
-            for j, recipient in enumerate(p.get(kind) or []):
+        for kind in _RECIPIENT_KINDS:
+            recipients = p.get(kind)
+            if not recipients:
+                continue
+            total += len(recipients)
+            for j, recipient in enumerate(recipients):
                 address = str(recipient.get("email", "")).lower()
                 if address in seen:
-                    errors.append(
+                    duplicates.append(
                         FieldError(
                             "Each email address must be unique within a request; this address "
                             "already appears in an earlier personalization or recipient list.",
@@ -171,30 +183,36 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
                         )
                     )
                 seen.add(address)
-
-    message_args = body.get("custom_args") or {}
-    if _json_bytes(message_args) >= MAX_CUSTOM_ARGS_BYTES:
-        errors.append(FieldError("The custom_args field must be less than 10,000 bytes.", "custom_args"))
-    else:
-        for i, p in enumerate(personalizations):
-            merged = {**message_args, **(p.get("custom_args") or {})}
+        if message_args_fit:
+            own_args = p.get("custom_args") or {}
+            merged = {**message_args, **own_args} if message_args else own_args
             if _size_bound(merged) >= MAX_CUSTOM_ARGS_BYTES and _json_bytes(merged) >= MAX_CUSTOM_ARGS_BYTES:
-                errors.append(
+                oversized_args.append(
                     FieldError(
                         "The custom_args of a personalization, together with the message-level "
                         "custom_args, must be less than 10,000 bytes.",
                         f"personalizations.{i}.custom_args",
                     )
                 )
-
-    horizon = now + MAX_SEND_AT_AHEAD_SECONDS
-    send_ats = [("send_at", body.get("send_at"))]
-    send_ats += [(f"personalizations.{i}.send_at", p.get("send_at")) for i, p in enumerate(personalizations)]
-    for field, send_at in send_ats:
+        send_at = p.get("send_at")
         if send_at is not None and send_at > horizon:
-            errors.append(
-                FieldError("The send_at parameter can't be scheduled more than 72 hours in advance.", field)
+            too_late.append(_too_late(f"personalizations.{i}.send_at"))
+
+    if total > MAX_RECIPIENTS:
+        errors.append(
+            FieldError(
+                f"The total number of recipients must be no more than {MAX_RECIPIENTS}.",
+                "personalizations",
             )
+        )
+    errors += duplicates
+    if not message_args_fit:
+        errors.append(FieldError("The custom_args field must be less than 10,000 bytes.", "custom_args"))
+    errors += oversized_args
+    body_send_at = body.get("send_at")
+    if body_send_at is not None and body_send_at > horizon:
+        errors.append(_too_late("send_at"))
+    errors += too_late
 
     batch_id = body.get("batch_id")
     if batch_id is not None and not batch_exists(batch_id):
@@ -204,6 +222,10 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
     return errors
 
 
+def _too_late(field: str) -> FieldError:
+    return FieldError("The send_at parameter can't be scheduled more than 72 hours in advance.", field)
+
+
 _PLAIN_KEYS = frozenset(
     {"to", "subject", "headers", "substitutions", "dynamic_template_data", "custom_args", "send_at"}
 )
@@ -211,7 +233,7 @@ _ADDRESS_KEYS = frozenset({"email", "name"})
 
 
 def _string_map(value: Any) -> bool:
-    return type(value) is dict and len(value) <= 10_000 and all(type(v) is str for v in value.values())
+    return type(value) is dict and len(value) <= 10_000 and set(map(type, value.values())) <= _STR_ONLY
 
 
 def _plain_personalization(p: Any) -> bool:

@@ -4,7 +4,9 @@
 
 Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
 By default recovery treats every in-flight row as abandoned (--stale-after 0), which is
-what a restart after a crash looks like once the lease has expired. On a normal exit it
+what a restart after a crash looks like once the lease has expired. Messages are streamed
+in and planned 12 at a time (--plan-chunk), so requests (10 messages) span planning
+chunks and go out while later chunks are still unplanned. On a normal exit it
 prints the delivery report as one JSON line: counts and send ids, never an address.
 """
 
@@ -13,11 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 
 from delivery_helpers import API_KEY, OPTIONS, make_messages
 
 from orchestration.defs.delivery.ledger import SendLedger
+from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
+
+
+def messages(n: int) -> Iterator[OutboundMessage]:
+    """The input as a stream, as the delivery asset hands it over."""
+    yield from make_messages(n)
 
 
 def main() -> int:
@@ -29,6 +38,7 @@ def main() -> int:
     parser.add_argument("--min-lead-seconds", type=float, default=1800)
     parser.add_argument("--timeout", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--plan-chunk", type=int, default=12, help="messages planned per transaction")
     parser.add_argument("--max-retries", type=int, default=3)
     parser.add_argument("--stale-after", type=float, default=0, help="0: every in-flight row is abandoned")
     args = parser.parse_args()
@@ -41,7 +51,7 @@ def main() -> int:
     )
     report = deliver(
         SendLedger(args.ledger),
-        make_messages(args.messages),
+        messages(args.messages),
         make_client(API_KEY, args.sink),
         options=OPTIONS,
         policy=policy,
@@ -49,6 +59,7 @@ def main() -> int:
         min_lead_seconds=args.min_lead_seconds,
         stale_after_seconds=args.stale_after,
         concurrency=args.concurrency,
+        plan_chunk=args.plan_chunk,
     )
     print(json.dumps(report.as_metadata() | {"in_doubt_ids": report.in_doubt_send_ids}), flush=True)
     return 0

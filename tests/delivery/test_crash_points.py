@@ -121,6 +121,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     # three requests in flight at once: the crash strands the others mid-request too
     Scenario("concurrent/after_post_ok:2", (Run("after_post_ok:2"),), concurrency=3),
     Scenario("concurrent/before_post:3", (Run("before_post:3"),), concurrency=3),
+    # streaming: the day is planned 12 messages at a time while requests (10) go out, so a
+    # crash can fall between planning chunks with part of the day sent and part unplanned
+    crash("before_plan:2"),
+    crash("ledger_plan_uncommitted:2"),
+    crash("after_plan:3"),
+    Scenario("concurrent/after_plan:2", (Run("after_plan:2"),), concurrency=3),
+    Scenario("concurrent/between_batches:2", (Run("between_batches:2"),), concurrency=3),
     # without lead time a lost answer cannot be undone: reported in doubt, never resent
     Scenario("in_doubt/after_post_ok (no lead time)", (Run("after_post_ok"),), min_lead_seconds=0),
     Scenario(

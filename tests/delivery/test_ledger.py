@@ -128,3 +128,32 @@ def test_two_processes_never_claim_the_same_row(ledger: SendLedger) -> None:
         worker.join(timeout=60)
     assert not set(claimed[0]) & set(claimed[1])
     assert sorted(claimed[0] + claimed[1]) == sorted(ids)
+
+
+def test_planning_messages_fast_gives_the_rows_plan_gives(tmp_path: Path) -> None:
+    messages = make_messages(5)
+    slow, fast = SendLedger(tmp_path / "slow.sqlite"), SendLedger(tmp_path / "fast.sqlite")
+    assert slow.plan(messages) == fast.plan_messages(messages) == 5
+    assert fast.plan_messages(messages) == 0, "insert-or-ignore: a second plan adds nothing"
+    keys = [(r.send_id, r.run_date, r.customer_id, r.campaign_id, r.variant, r.state) for r in fast.rows()]
+    assert keys == [
+        (r.send_id, r.run_date, r.customer_id, r.campaign_id, r.variant, r.state) for r in slow.rows()
+    ]
+
+
+def test_a_ledger_from_before_the_index_change_opens_with_its_rows(tmp_path: Path) -> None:
+    """Existing ledger files had a (run_date, state) index that every state change rewrote."""
+    path = tmp_path / "old.sqlite"
+    SendLedger(path).plan(make_messages(3))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX send_ledger_run_date")
+        conn.execute("CREATE INDEX send_ledger_run_date_state ON send_ledger (run_date, state)")
+        conn.execute("CREATE INDEX send_ledger_batch_id ON send_ledger (batch_id)")
+    ledger = SendLedger(path)
+    assert ledger.counts(RUN_DATE)["planned"] == 3
+    with sqlite3.connect(path) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"send_ledger_run_date", "send_ledger_in_flight", "send_ledger_batch"} <= names
+    assert not names & {"send_ledger_run_date_state", "send_ledger_batch_id"}
+    ledger.claim([m.send_id for m in make_messages(3)][:2], "b1")
+    assert len(ledger.stale_in_flight([RUN_DATE], older_than_seconds=-1)) == 2

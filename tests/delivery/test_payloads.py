@@ -7,9 +7,11 @@ import time
 import pytest
 from delivery_helpers import OPTIONS, RUN_DATE, make_messages
 
+from orchestration.defs.delivery import payloads
 from orchestration.defs.delivery.payloads import (
     OutboundMessage,
     PayloadOptions,
+    RequestGrouper,
     build_mail,
     build_mail_with_helpers,
     custom_args_bytes,
@@ -34,6 +36,34 @@ def test_a_repeated_address_goes_to_the_next_request() -> None:
         addresses = [m.email.lower() for m in group]
         assert len(addresses) == len(set(addresses))
     assert [len(g) for g in groups] == [4, 1, 1]
+
+
+def test_streamed_grouping_makes_the_same_requests_as_grouping_all_at_once() -> None:
+    messages = make_messages(
+        2500, email=lambda i: "shared@mail.example" if i % 400 == 0 else f"u{i}@mail.example"
+    )
+    grouper = RequestGrouper()
+    streamed = [g for start in range(0, 2500, 333) for g in grouper.add(messages[start : start + 333])]
+    streamed += grouper.flush()
+    expected = group_messages(messages)
+    assert len(expected) > 3, "the repeated address forces extra requests"
+    assert sorted([m.send_id for m in g] for g in streamed) == sorted(
+        [m.send_id for m in g] for g in expected
+    )
+
+
+def test_a_stream_of_distinct_requests_goes_out_part_full_before_memory_fills() -> None:
+    """Per-customer rendered content makes every message its own request: never hold them all."""
+    messages = [make_messages(1, campaign_id=f"campaign-{i}")[0] for i in range(20)]
+    grouper = RequestGrouper(10, max_held=5)
+    ready: list[list[OutboundMessage]] = []
+    for i, message in enumerate(messages):
+        ready += grouper.add([message])
+        assert (i + 1) - sum(len(g) for g in ready) <= 5, "at most max_held messages wait"
+    ready += grouper.flush()
+    assert [g[0].campaign_id for g in ready] == [m.campaign_id for m in messages], "oldest first"
+    assert all(len(g) == 1 for g in ready)
+    assert grouper._open == {}, "closed requests leave nothing behind"
 
 
 def test_different_templates_never_share_a_request() -> None:
@@ -154,6 +184,8 @@ def test_fast_bodies_equal_what_the_official_helpers_build(kind: str, options: P
 
 
 def test_local_problem_shortcuts_agree_with_the_exact_checks() -> None:
+    # the size bound is computed from these keys without building the dict
+    assert tuple(make_messages(1)[0].custom_args()) == payloads._CUSTOM_ARGS_KEYS
     long_id = "x" * 9_990
     assert (
         local_problem(make_messages(1, campaign_id=long_id)[0])

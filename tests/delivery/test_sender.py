@@ -6,11 +6,13 @@ record of what it accepted.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import random
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -216,6 +218,72 @@ def test_delivering_twice_sends_nothing_more(
     second = run(ledger, messages + messages[:5], client)
     assert first.sent_this_run == 50 and second.sent_this_run == 0 and second.requests == 0
     assert second.accepted == 50
+    assert_exactly_once(sink.store, messages)
+
+
+def test_a_streamed_day_is_sent_while_it_is_still_being_read(
+    sink: SinkHandle, ledger: SendLedger, client: SendGridAPIClient
+) -> None:
+    """Memory stays flat on a big day: requests go out before the input is exhausted."""
+    messages = make_messages(50)
+    stored_before_last: list[int] = []
+
+    def stream() -> Iterator[OutboundMessage]:
+        for i, message in enumerate(messages):
+            if i == len(messages) - 1:
+                stored_before_last.append(sink.store.request_count())
+            yield message
+
+    report = run(ledger, stream(), client, batch_size=10, plan_chunk=10)
+    assert (report.accepted, report.requests, report.pending) == (50, 5, 0)
+    assert stored_before_last == [4], "four full requests went out before the last chunk was read"
+    assert_exactly_once(sink.store, messages)
+
+
+def test_an_abort_mid_stream_still_plans_and_reports_the_whole_day(
+    sink: SinkHandle, ledger: SendLedger, client: SendGridAPIClient
+) -> None:
+    sink.inject({"status": 401, "message": "The provided authorization grant is invalid"})
+    messages = make_messages(40)
+    report = run(ledger, iter(messages), client, batch_size=10, plan_chunk=10)
+    assert (report.requests, report.accepted, report.pending) == (1, 0, 40) and report.problems
+    assert ledger.counts(RUN_DATE)["planned"] == 40, "unsent, but planned and counted for the next run"
+    assert run(ledger, iter(messages), client, batch_size=10, plan_chunk=10).accepted == 40
+    assert_exactly_once(sink.store, messages)
+
+
+def test_a_message_repeated_later_in_the_stream_is_sent_once(
+    sink: SinkHandle, ledger: SendLedger, client: SendGridAPIClient
+) -> None:
+    messages = make_messages(3)
+    # same customer, campaign and day (so the same send id) under another address: it can
+    # join the same request, and only the claim (one row, once) keeps it to one personalization
+    again = dataclasses.replace(messages[0], email="other@mail.example")
+    report = run(ledger, iter([*messages, again]), client, plan_chunk=1)
+    assert (report.accepted, report.requests) == (3, 1)
+    assert_exactly_once(sink.store, messages)
+    assert [m.email for m in sink.store.messages()].count("other@mail.example") == 0
+
+
+def test_a_run_date_first_seen_mid_stream_is_recovered_before_its_messages_go(
+    sink: SinkHandle, ledger: SendLedger, client: SendGridAPIClient
+) -> None:
+    today = make_messages(10)
+    tomorrow = make_messages(8, run_date="2024-05-02")
+    stranded = _crash_mid_request(ledger, client, tomorrow, int(time.time()) + 3600, True)
+    report = run(ledger, iter(today + tomorrow), client, plan_chunk=10, stale_after_seconds=0)
+    assert report.run_dates == [RUN_DATE, "2024-05-02"]
+    assert (report.recovered, report.accepted, report.in_doubt, report.pending) == (8, 18, 0, 0)
+    assert_exactly_once(sink.store, today + tomorrow)
+    assert all(m.status == "cancelled" for m in sink.store.messages() if m.batch_id == stranded)
+
+
+def test_concurrent_requests_while_streaming_send_each_message_once(
+    sink: SinkHandle, ledger: SendLedger, client: SendGridAPIClient
+) -> None:
+    messages = make_messages(230)
+    report = run(ledger, iter(messages), client, batch_size=20, plan_chunk=25, concurrency=4)
+    assert (report.accepted, report.requests, report.pending) == (230, 12, 0)
     assert_exactly_once(sink.store, messages)
 
 

@@ -129,3 +129,28 @@ def test_cli_serves_in_another_process(tmp_path: Path) -> None:
         process.wait(timeout=10)
     assert process.returncode == 0
     assert SinkStore(store_path).count_by_send_id() == {"s0": 1, "s1": 1}
+
+
+def test_cli_with_two_worker_processes_shares_one_store_and_stops_cleanly(tmp_path: Path) -> None:
+    store_path = tmp_path / "workers.sqlite"
+    command = [sys.executable, "-m", "orchestration.sink", "serve", "--store", str(store_path)]
+    process = subprocess.Popen(
+        [*command, "--port", "0", "--workers", "2"], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        assert line.startswith("sink listening on http://127.0.0.1:"), line
+        with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
+            (child,) = [int(pid) for pid in children.read().split()]
+        sg = SendGridAPIClient(api_key="k", host=line.split()[-1])
+        for i in range(20):  # a new connection each time: either process may answer
+            body = mail_body(1)
+            body["personalizations"][0]["custom_args"]["send_id"] = f"w{i}"
+            body["personalizations"][0]["to"][0]["email"] = f"w{i}@mail.example"
+            assert sg.client.mail.send.post(request_body=body).status_code == 202
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0
+    assert not Path(f"/proc/{child}").exists(), "the worker process is stopped with the server"
+    assert SinkStore(store_path).count_by_send_id() == {f"w{i}": 1 for i in range(20)}

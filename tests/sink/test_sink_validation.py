@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from sink_helpers import in_an_hour, mail_body
 
 from orchestration.sink import SinkHandle, start_sink
 from orchestration.sink.schema import VENDORED_SPEC, mail_send_schema
-from orchestration.sink.validation import MAX_BODY_BYTES
+from orchestration.sink.validation import MAX_BODY_BYTES, validate_mail_send
 
 
 def post_expecting_error(sg: SendGridAPIClient, body: Any) -> HTTPError:
@@ -62,6 +63,43 @@ def test_message_level_custom_args_object_is_accepted(sg: SendGridAPIClient) -> 
     """Gap 1 of the OpenAPI file: it types message-level custom_args as a string."""
     body = mail_body(1, custom_args={"source": "pipeline"})
     assert sg.client.mail.send.post(request_body=body).status_code == 202
+
+
+def test_cc_recipients_and_message_custom_args_are_stored_per_recipient(
+    sink: SinkHandle, sg: SendGridAPIClient
+) -> None:
+    body = mail_body(2, custom_args={"source": "pipeline", "variant": "message-level"})
+    body["personalizations"][0]["cc"] = [{"email": "copy@mail.example"}]
+    body["personalizations"][1]["send_at"] = in_an_hour()
+    assert sg.client.mail.send.post(request_body=body).status_code == 202
+    stored = sink.store.messages()
+    assert [(m.send_id, m.email) for m in stored] == [
+        ("s0", "user0@mail.example"),
+        ("s0", "copy@mail.example"),
+        ("s1", "user1@mail.example"),
+    ]
+    assert [m.sg_message_id.split(".")[2] for m in stored] == ["0", "1", "2"]
+    # personalization-level args win over message-level ones, as in SendGrid
+    assert stored[1].custom_args == {**body["personalizations"][0]["custom_args"], "source": "pipeline"}
+    assert stored[0].send_at is None and stored[2].send_at == body["personalizations"][1]["send_at"]
+
+
+def test_several_broken_rules_are_all_reported_rule_by_rule() -> None:
+    now = time.time()
+    body = mail_body(3, send_at=int(now) + 80 * 3600, batch_id="no-such-batch")
+    body["personalizations"][1]["to"][0]["email"] = "USER0@mail.example"
+    body["personalizations"][2]["custom_args"]["blob"] = "x" * 10_000
+    body["personalizations"][0]["send_at"] = int(now) + 80 * 3600
+    body["personalizations"][2]["to"] += [{"email": f"more{i}@mail.example"} for i in range(999)]
+    errors = validate_mail_send(body, now=now, batch_exists=lambda _: False)
+    assert [e.field for e in errors] == [
+        "personalizations",  # more than 1,000 recipients
+        "personalizations.1.to.0.email",
+        "personalizations.2.custom_args",
+        "send_at",
+        "personalizations.0.send_at",
+        "batch_id",
+    ]
 
 
 def _without(key: str):

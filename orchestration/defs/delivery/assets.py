@@ -1,6 +1,7 @@
 """The delivery step: the day's intervention list through the send ledger to SendGrid."""
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from orchestration import settings
 from orchestration.defs.delivery.ledger import SendLedger
+from orchestration.defs.delivery.metadata import delivery_breakdown
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.partitions import daily_partitions
@@ -83,15 +85,20 @@ def campaign_sends(
             "skipped_past_date": skipped,
             **({"note": note} if note else {}),
             **{f"state/{state}": n for state, n in counts.items()},
+            **delivery_breakdown(warehouse, run_date),
         }
     )
 
 
-def to_messages(rows: pd.DataFrame) -> list[OutboundMessage]:
-    """Intervention-list rows as outbound messages: a dynamic template, or the rendered subject and body."""
+def to_messages(rows: pd.DataFrame) -> Iterator[OutboundMessage]:
+    """Intervention-list rows as outbound messages: a dynamic template, or the rendered subject and body.
+
+    A generator: the sender reads it chunk by chunk, so a big day's messages (and their
+    template data) are never all built at once.
+    """
     rows = rows.astype(object).where(rows.notna(), None)  # NaN is truthy and not JSON: make it None
-    return [
-        OutboundMessage(
+    for r in rows.itertuples():
+        yield OutboundMessage(
             customer_id=r.customer_id,
             campaign_id=r.campaign_id,
             variant=r.variant,
@@ -104,8 +111,6 @@ def to_messages(rows: pd.DataFrame) -> list[OutboundMessage]:
             send_at=int(pd.Timestamp(r.scheduled_send_at_utc).timestamp()),
             to_name=r.first_name,
         )
-        for r in rows.itertuples()
-    ]
 
 
 def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: date) -> int:

@@ -56,12 +56,26 @@ CREATE TABLE IF NOT EXISTS send_ledger (
     send_at INTEGER,
     in_doubt INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS send_ledger_run_date_state ON send_ledger (run_date, state);
-CREATE INDEX IF NOT EXISTS send_ledger_batch_id ON send_ledger (batch_id);
+-- Indexes that state changes do not touch (run_date never changes), or touch only while a
+-- row is in flight (a few thousand entries at most): a (run_date, state) index moved every
+-- row twice per send inside one ever-growing tree, the ledger's largest cost per message.
+DROP INDEX IF EXISTS send_ledger_run_date_state;
+DROP INDEX IF EXISTS send_ledger_batch_id;
+CREATE INDEX IF NOT EXISTS send_ledger_run_date ON send_ledger (run_date);
+CREATE INDEX IF NOT EXISTS send_ledger_in_flight ON send_ledger (run_date) WHERE state = 'in_flight';
+CREATE INDEX IF NOT EXISTS send_ledger_batch ON send_ledger (batch_id) WHERE batch_id IS NOT NULL;
 """
 
 # SQLite's default host-parameter limit is 32766; stay far below it per statement.
 _CHUNK = 900
+
+# What an erased person's customer_id becomes; the columns erasure keeps (ids, states, times).
+ERASED_MARKER = "erased"
+_ERASED_VALUES = {"customer_id": ERASED_MARKER, "last_error": "erased at the customer's request"}
+_LEDGER_BOOKKEEPING = frozenset(
+    "send_id run_date campaign_id variant state batch_id attempts planned_at updated_at accepted_at "
+    "send_at in_doubt".split()
+)
 
 
 def send_id(customer_id: str, campaign_id: str, run_date: str | date) -> str:
@@ -222,6 +236,27 @@ class SendLedger:
                     now,
                 )
             )
+        return self._insert_planned(values)
+
+    def plan_messages(self, messages: Iterable[Any]) -> int:
+        """`plan()` for outbound messages, whose send_id the message derived with `send_id()`.
+
+        The sender's hot path: no re-hashing and no per-field lookups by name, so
+        planning a million-message day costs little beyond the inserts themselves.
+        Each message needs send_id, run_date (ISO), customer_id, campaign_id, variant.
+        """
+        now = self._now()
+        # In input order (not sorted by send_id): rowids then follow the order requests
+        # are grouped in, so each request's claim and acceptance touch neighbouring rows.
+        return self._insert_planned(
+            [
+                (m.send_id, m.run_date, m.customer_id, m.campaign_id, m.variant, "planned", None, now, now)
+                for m in messages
+            ]
+        )
+
+    def _insert_planned(self, values: Sequence[tuple[Any, ...]]) -> int:
+        """Insert-or-ignore in one transaction (one commit for the whole list); returns rows new."""
         with self._transaction("plan") as conn:
             before = conn.total_changes
             conn.executemany(
@@ -426,8 +461,60 @@ class SendLedger:
             return []
         with self._connect() as conn:
             rows = conn.execute(
-                f"SELECT * FROM send_ledger WHERE state = 'in_flight' AND updated_at <= ? "
-                f"AND run_date IN ({', '.join('?' * len(dates))}) ORDER BY batch_id, send_id",
+                # The partial index holds only in-flight rows; the planner, without statistics,
+                # would rather walk the whole day through the run_date index.
+                "SELECT * FROM send_ledger INDEXED BY send_ledger_in_flight WHERE state = 'in_flight' "
+                f"AND updated_at <= ? AND run_date IN ({', '.join('?' * len(dates))}) "
+                "ORDER BY batch_id, send_id",
                 [cutoff, *dates],
             ).fetchall()
         return [LedgerRow(**{**dict(r), "in_doubt": bool(r["in_doubt"])}) for r in rows]
+
+    # -- privacy -------------------------------------------------------------
+
+    def erase_customers(self, customer_ids: Sequence[str]) -> dict[str, int]:
+        """Blank an erased person's personal fields in one transaction; send ids and states stay.
+
+        Exactly-once rests on send ids and states, so those are kept: a rerun still
+        finds the row and sends nothing. Every other column that is not bookkeeping
+        (today customer_id and last_error, which may quote a provider's words) is
+        blanked, so a column added later is blanked too. Still-planned rows are
+        cancelled: nobody may mail an erased person. Deleted bytes are zeroed
+        (secure_delete) and the WAL is checkpointed so old page images go too.
+        Returns {"cancelled": n, "blanked": n}; a second call finds nothing.
+        """
+        ids = sorted({str(c).strip() for c in customer_ids if c is not None and str(c).strip()})
+        if not ids:
+            return {"cancelled": 0, "blanked": 0}
+        cancelled = blanked = 0
+        with self._connect() as conn:
+            conn.execute("PRAGMA secure_delete=ON")
+            try:
+                columns = conn.execute("PRAGMA table_info(send_ledger)").fetchall()
+                sets, params = [], []
+                for _, name, _, not_null, _, _ in columns:
+                    if name in _LEDGER_BOOKKEEPING:
+                        continue
+                    sets.append(f"{name} = ?")
+                    params.append(_ERASED_VALUES.get(name, "" if not_null else None))
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for chunk in _chunks(ids):
+                        marks = ", ".join("?" * len(chunk))
+                        cancelled += conn.execute(
+                            f"UPDATE send_ledger SET state = 'cancelled', updated_at = ? "
+                            f"WHERE state = 'planned' AND customer_id IN ({marks})",
+                            [self._now(), *chunk],
+                        ).rowcount
+                        blanked += conn.execute(
+                            f"UPDATE send_ledger SET {', '.join(sets)} WHERE customer_id IN ({marks})",
+                            [*params, *chunk],
+                        ).rowcount
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.execute("PRAGMA secure_delete=OFF")
+        return {"cancelled": cancelled, "blanked": blanked}

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sendgrid.helpers.mail import (
@@ -41,11 +42,19 @@ MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
 
 
 def _iso(value: str | date | datetime) -> str:
+    if type(value) is str:
+        return _iso_str(value)
     if isinstance(value, datetime):
         return value.date().isoformat()
     if isinstance(value, date):
         return value.isoformat()
     return date.fromisoformat(str(value)[:10]).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def _iso_str(value: str) -> str:
+    """Run dates repeat (one or a few per day): parse each distinct string once."""
+    return date.fromisoformat(value[:10]).isoformat()
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,8 @@ class OutboundMessage:
         object.__setattr__(
             self, "_send_id", compute_send_id(self.customer_id, self.campaign_id, self.run_date)
         )
+        key = (self.campaign_id, self.template_id, self.subject, self.html_content, self.text_content)
+        object.__setattr__(self, "_request_key", key)
         if not self.template_id and not (self.subject and (self.html_content or self.text_content)):
             raise ValueError(
                 f"message {self.send_id}: needs a template_id, or a subject and html/text content"
@@ -102,7 +113,7 @@ class OutboundMessage:
 
     def request_key(self) -> tuple[Any, ...]:
         """Messages with equal keys can share one request's message-level fields."""
-        return (self.campaign_id, self.template_id, self.subject, self.html_content, self.text_content)
+        return self._request_key  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,11 @@ class PayloadOptions:
 
 
 _JSON_SCALARS = frozenset({str, int, bool, type(None)})
+_STR_TYPE = frozenset({str})
+# custom_args() keys, for the size bound in local_problem (a test holds them in step).
+_CUSTOM_ARGS_KEYS = ("send_id", "customer_id", "campaign_id", "variant", "run_date")
+_CUSTOM_ARGS_KEYS_LENGTH = sum(map(len, _CUSTOM_ARGS_KEYS))
+_CUSTOM_ARGS_COUNT = len(_CUSTOM_ARGS_KEYS)
 
 
 def custom_args_bytes(message: OutboundMessage) -> int:
@@ -131,14 +147,20 @@ def local_problem(message: OutboundMessage) -> str | None:
     Only limits the API documents and we can check exactly; address syntax is left to
     the provider (its verdict, with its reason, is what the ledger should record).
     """
-    args = message.custom_args()
     # A JSON string takes at most 6 bytes per character (\uXXXX) plus quotes, colon and comma:
     # under that bound the exact (and much slower) count is not needed.
-    bound = 2 + sum(6 * (len(k) + len(v)) + 6 for k, v in args.items())
+    values_length = (
+        len(message.send_id)
+        + len(message.customer_id)
+        + len(message.campaign_id)
+        + len(message.variant)
+        + len(message.run_date)
+    )
+    bound = 2 + 6 * (_CUSTOM_ARGS_KEYS_LENGTH + values_length) + 6 * _CUSTOM_ARGS_COUNT
     if bound >= MAX_CUSTOM_ARGS_BYTES and custom_args_bytes(message) >= MAX_CUSTOM_ARGS_BYTES:
         return "custom_args must be less than 10,000 bytes"
     data = message.template_data
-    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in data.items()):
+    if set(map(type, data)) <= _STR_TYPE and set(map(type, data.values())) <= _JSON_SCALARS:
         return None  # flat str/number/bool/None values: certainly serializable
     try:
         json.dumps(dict(data))
@@ -154,26 +176,86 @@ def group_messages(
 
     First fit: a message joins the earliest open request of its key that has room
     and does not yet hold its address (compared case-insensitively, as SendGrid does).
-    Order within a request follows input order, so grouping is deterministic.
+    Order within a request follows input order, and requests come in the order they
+    were opened, so grouping is deterministic.
     """
-    if not 1 <= max_per_request <= MAX_PERSONALIZATIONS:
-        raise ValueError(f"max_per_request must be between 1 and {MAX_PERSONALIZATIONS}")
-    groups: list[list[OutboundMessage]] = []
-    open_by_key: dict[tuple[Any, ...], list[tuple[list[OutboundMessage], set[str]]]] = {}
-    for message in messages:
-        address = message.email.strip().lower()
-        candidates = open_by_key.setdefault(message.request_key(), [])
-        for members, addresses in candidates:
-            if len(members) < max_per_request and address not in addresses:
-                members.append(message)
-                addresses.add(address)
-                break
-        else:
-            members = [message]
-            candidates.append((members, {address}))
-            groups.append(members)
-        candidates[:] = [c for c in candidates if len(c[0]) < max_per_request]
-    return groups
+    grouper = RequestGrouper(max_per_request)
+    numbered = [*grouper.add_numbered(messages), *grouper.flush_numbered()]
+    return [members for _, members in sorted(numbered, key=lambda pair: pair[0])]
+
+
+class RequestGrouper:
+    """`group_messages` for a stream: each request is handed out as soon as it is full.
+
+    `max_held` bounds memory: when more messages than that wait in open (part-full)
+    requests, the oldest open request is handed out part-full. Without it, many
+    distinct request keys (say, a subject rendered per customer) would hold the day.
+    """
+
+    def __init__(self, max_per_request: int = MAX_PERSONALIZATIONS, max_held: int | None = None) -> None:
+        if not 1 <= max_per_request <= MAX_PERSONALIZATIONS:
+            raise ValueError(f"max_per_request must be between 1 and {MAX_PERSONALIZATIONS}")
+        self.max_per_request = max_per_request
+        self.max_held = max_held
+        # Open requests by key, earliest first; and all of them by opening number (oldest first).
+        self._open: dict[tuple[Any, ...], list[_OpenRequest]] = {}
+        self._by_number: dict[int, _OpenRequest] = {}
+        self._opened = 0
+        self._held = 0
+
+    def add(self, messages: Iterable[OutboundMessage]) -> list[list[OutboundMessage]]:
+        """Take messages; return the requests that are ready to send."""
+        return [members for _, members in self.add_numbered(messages)]
+
+    def flush(self) -> list[list[OutboundMessage]]:
+        """Hand out every open request (the end of the stream), oldest first."""
+        return [members for _, members in self.flush_numbered()]
+
+    def add_numbered(self, messages: Iterable[OutboundMessage]) -> list[tuple[int, list[OutboundMessage]]]:
+        ready: list[tuple[int, list[OutboundMessage]]] = []
+        limit = self.max_per_request
+        for message in messages:
+            address = message.email.strip().lower()
+            key = message.request_key()
+            candidates = self._open.setdefault(key, [])
+            for request in candidates:
+                if address not in request.addresses:
+                    break
+            else:
+                request = _OpenRequest(self._opened, key, [], set())
+                self._opened += 1
+                candidates.append(request)
+                self._by_number[request.number] = request
+            request.members.append(message)
+            request.addresses.add(address)
+            self._held += 1
+            if len(request.members) >= limit:
+                ready.append(self._close(request))
+            if self.max_held is not None and self._held > self.max_held:
+                ready.append(self._close(self._by_number[next(iter(self._by_number))]))
+        return ready
+
+    def flush_numbered(self) -> list[tuple[int, list[OutboundMessage]]]:
+        ready = [(r.number, r.members) for r in self._by_number.values()]
+        self._open, self._by_number, self._held = {}, {}, 0
+        return ready
+
+    def _close(self, request: _OpenRequest) -> tuple[int, list[OutboundMessage]]:
+        candidates = self._open[request.key]
+        candidates.remove(request)
+        if not candidates:  # forget the key: a day of distinct keys must not pile up here
+            del self._open[request.key]
+        del self._by_number[request.number]
+        self._held -= len(request.members)
+        return request.number, request.members
+
+
+@dataclass
+class _OpenRequest:
+    number: int
+    key: tuple[Any, ...]
+    members: list[OutboundMessage]
+    addresses: set[str]
 
 
 def _address(kind: type[To] | type[From], email: str, name: str | None) -> To | From:

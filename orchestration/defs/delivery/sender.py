@@ -19,7 +19,13 @@ How "exactly once" is kept when the network lies:
   resent; if the provider cannot be reached to cancel, they stay in flight for
   the next run's recovery.
 * Rows left in flight by a crashed sender (untouched for `stale_after_seconds`)
-  are recovered the same way at the start of the next run.
+  are recovered the same way at the start of the next run (per run date, before the
+  first message of that date is sent).
+* The day streams through: messages are planned a chunk at a time (one ledger
+  transaction each) and each request goes out as soon as it is full, so a crash can
+  leave part of the day unplanned; the rerun plans it (the input is the same).
+* Per request the ledger does two set-based writes, each one durable commit: the
+  claim (before the POST) and the acceptance (after the 2xx).
 * `concurrency` > 1 keeps several requests in flight; each has its own batch id and
   claim, so the rules above hold per request. `crashpoint(...)` calls mark the steps
   the SIGKILL suite (tests/delivery/test_crash_points.py) kills the sender at; unarmed,
@@ -42,7 +48,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -61,8 +67,8 @@ from orchestration.defs.delivery.payloads import (
     MAX_SEND_AT_AHEAD_SECONDS,
     OutboundMessage,
     PayloadOptions,
+    RequestGrouper,
     build_mail,
-    group_messages,
     local_problem,
 )
 
@@ -202,6 +208,7 @@ class _Delivery:
         clock: Callable[[], float],
         rng: random.Random,
         concurrency: int = 1,
+        plan_chunk: int = 50_000,
     ) -> None:
         self.ledger = ledger
         self.client = client
@@ -214,6 +221,7 @@ class _Delivery:
         self.clock = clock
         self.rng = rng
         self.concurrency = concurrency
+        self.plan_chunk = plan_chunk
         self.report = DeliveryReport(run_dates=[])
         self._report_lock = threading.Lock()
 
@@ -411,7 +419,13 @@ class _Delivery:
         claimed = set(self.ledger.claim(ids, batch_id, send_at=send_at, count_attempt=True))
         crashpoint("after_claim")
         if claimed:
-            self.post([m for m in group if m.send_id in claimed], batch_id, {k: send_at[k] for k in claimed})
+            # One personalization per claimed id, even if the input repeated a message.
+            first: dict[str, OutboundMessage] = {}
+            for message in group:
+                if message.send_id in claimed:
+                    first.setdefault(message.send_id, message)
+            pending = list(first.values())
+            self.post(pending, batch_id, {k: send_at[k] for k in claimed})
 
     def post(self, pending: list[OutboundMessage], batch_id: str, send_at: dict[str, int | None]) -> None:
         """Send one claimed request until every row in it is accepted, failed or in doubt."""
@@ -526,68 +540,81 @@ class _Delivery:
         self.ledger.mark_failed(ids, reason, batch_id)
         logger.warning("batch %s: %d message(s) failed: %s", batch_id, len(ids), reason)
 
-    def send_all(self, groups: list[list[OutboundMessage]]) -> None:
-        """Send the requests one after another, or up to `concurrency` at once.
-
-        Each request has its own batch id and claim, so requests are independent; an
-        abort (bad key, rate limit beyond patience) stops requests not yet started.
-        """
-        if self.concurrency <= 1:
-            for group in groups:
-                self.send_group(group)
-                crashpoint("between_batches")
-            return
-        stop = threading.Event()
-        aborts: list[_AbortRun] = []
-
-        def send(group: list[OutboundMessage]) -> None:
-            if stop.is_set():
-                return
-            try:
-                self.send_group(group)
-            except _AbortRun as exc:
-                aborts.append(exc)
-                stop.set()
-            crashpoint("between_batches")
-
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="sendgrid-send") as pool:
-            for future in [pool.submit(send, group) for group in groups]:
-                future.result()
-        if aborts:
-            raise aborts[0]
-
     def _count(self, name: str, n: int = 1) -> None:
         with self._report_lock:
             setattr(self.report, name, getattr(self.report, name) + n)
 
     # -- the run -------------------------------------------------------------
 
-    def run(self, messages: Sequence[OutboundMessage], run_dates: Sequence[str]) -> DeliveryReport:
-        self.report.run_dates = list(run_dates)
-        crashpoint("before_plan")
-        self.ledger.plan(messages)
-        crashpoint("after_plan")
+    def run(self, messages: Iterable[OutboundMessage], run_dates: Sequence[str]) -> DeliveryReport:
+        """Plan, recover and send the messages chunk by chunk, so the day is never all in memory.
+
+        Each chunk of `plan_chunk` messages is planned in one ledger transaction, then
+        its still-planned rows are grouped into requests; a request goes out as soon as
+        it is full (or at the end), while later chunks are still being read. A run date
+        is recovered (rows a crashed sender left in flight) before its first message is
+        sent. After an abort the rest of the input is still planned, unsent, so the
+        report counts every message of the run.
+        """
+        dates = set(run_dates)
+        recovered: set[str] = set()
+        # Ten part-full requests may wait for company; more distinct keys go out part-full.
+        grouper = RequestGrouper(self.batch_size, max_held=10 * self.batch_size)
+        requests = _Requests(self)
         try:
-            self.recover(run_dates)
-            crashpoint("after_recovery")
-            states = self.ledger.states([m.send_id for m in messages])
-            horizon = self.clock() + MAX_SEND_AT_AHEAD_SECONDS - 2 * CANCEL_WINDOW_SECONDS
-            sendable: list[OutboundMessage] = []
-            for message in messages:
-                if states.get(message.send_id) != "planned":
-                    continue
-                problem = local_problem(message)
-                if problem is not None:
-                    self.ledger.mark_failed([message.send_id], problem)
-                elif message.send_at is not None and message.send_at > horizon:
-                    self.report.deferred += 1  # too early to schedule; a later run sends it
-                else:
-                    sendable.append(message)
-            self.send_all(group_messages(sendable, self.batch_size))
-        except _AbortRun as exc:
-            self.report.problems.append(redact(str(exc)))
-            logger.error("delivery stopped: %s", redact(str(exc)))
-        return self._finish(run_dates)
+            if run_dates:
+                self.recover(sorted(run_dates))
+                recovered.update(run_dates)
+                crashpoint("after_recovery")
+            for chunk in _unique_chunks(messages, self.plan_chunk):
+                crashpoint("before_plan")
+                all_new = self.ledger.plan_messages(chunk) == len(chunk)
+                crashpoint("after_plan")
+                chunk_dates = {m.run_date for m in chunk}
+                dates |= chunk_dates
+                if requests.stopped:
+                    continue  # planned for the report and the next run; nothing more is sent
+                if chunk_dates - recovered:
+                    self.recover(sorted(chunk_dates - recovered))
+                    recovered |= chunk_dates
+                    crashpoint("after_recovery")
+                for group in grouper.add(self._sendable(chunk, all_new)):
+                    requests.send(group)
+            for group in grouper.flush():
+                requests.send(group)
+        except _AbortRun as exc:  # raised on this thread (a worker's abort is caught by _Requests)
+            requests.abort = requests.abort or exc
+        finally:
+            requests.close()
+        if requests.abort is not None:
+            self.report.problems.append(redact(str(requests.abort)))
+            logger.error("delivery stopped: %s", redact(str(requests.abort)))
+        self.report.run_dates = sorted(dates)
+        return self._finish(self.report.run_dates)
+
+    def _sendable(self, chunk: list[OutboundMessage], all_new: bool) -> list[OutboundMessage]:
+        """The chunk's still-planned messages that can go now; local refusals fail right here.
+
+        `all_new`: planning just inserted every row, so all are planned and the ledger
+        need not be asked (a claim still takes only rows that are planned when it runs).
+        """
+        states = None if all_new else self.ledger.states([m.send_id for m in chunk])
+        horizon = self.clock() + MAX_SEND_AT_AHEAD_SECONDS - 2 * CANCEL_WINDOW_SECONDS
+        sendable: list[OutboundMessage] = []
+        refused: dict[str, list[str]] = {}
+        for message in chunk:
+            if states is not None and states.get(message.send_id) != "planned":
+                continue
+            problem = local_problem(message)
+            if problem is not None:
+                refused.setdefault(problem, []).append(message.send_id)
+            elif message.send_at is not None and message.send_at > horizon:
+                self.report.deferred += 1  # too early to schedule; a later run sends it
+            else:
+                sendable.append(message)
+        for problem, ids in refused.items():
+            self.ledger.mark_failed(ids, problem)
+        return sendable
 
     def _finish(self, run_dates: Sequence[str]) -> DeliveryReport:
         report = self.report
@@ -618,6 +645,87 @@ class _Delivery:
         return report
 
 
+class _Requests:
+    """Sends a run's requests one after another, or keeps up to `concurrency` in flight.
+
+    Each request has its own batch id and claim, so requests are independent. With
+    concurrency > 1 the caller's thread goes on planning and grouping while worker
+    threads send, and `send` blocks while `concurrency` requests are outstanding, so
+    the day is never queued in memory. An abort (bad key, rate limit beyond patience)
+    stops requests not yet started; `abort` holds it, `stopped` says so.
+    """
+
+    def __init__(self, delivery: _Delivery) -> None:
+        self.delivery = delivery
+        self.abort: _AbortRun | None = None
+        self._errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        if delivery.concurrency > 1:
+            self._pool = ThreadPoolExecutor(delivery.concurrency, thread_name_prefix="sendgrid-send")
+            self._slots = threading.BoundedSemaphore(delivery.concurrency)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def send(self, group: list[OutboundMessage]) -> None:
+        if self._stop.is_set():
+            return
+        if self._pool is None:
+            self._send(group)
+            return
+        self._slots.acquire()
+        if self._stop.is_set():
+            self._slots.release()
+            return
+        self._pool.submit(self._send_and_release, group)
+
+    def _send_and_release(self, group: list[OutboundMessage]) -> None:
+        try:
+            self._send(group)
+        except BaseException as exc:  # re-raised on the caller's thread by close()
+            self._errors.append(exc)
+            self._stop.set()
+        finally:
+            self._slots.release()
+
+    def _send(self, group: list[OutboundMessage]) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            self.delivery.send_group(group)
+        except _AbortRun as exc:
+            if self.abort is None:
+                self.abort = exc
+            self._stop.set()
+        crashpoint("between_batches")
+
+    def close(self) -> None:
+        """Wait for the requests in flight; raise what a worker raised (other than an abort)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._errors:
+            raise self._errors[0]
+
+
+def _unique_chunks(messages: Iterable[OutboundMessage], size: int) -> Iterator[list[OutboundMessage]]:
+    """The input in lists of `size` distinct send ids (a repeat within a chunk is dropped).
+
+    A repeat in a later chunk is harmless: its row is no longer planned by then, or the
+    claim, which takes a row once, keeps it to one request.
+    """
+    chunk: dict[str, OutboundMessage] = {}
+    for message in messages:
+        chunk.setdefault(message.send_id, message)
+        if len(chunk) >= size:
+            yield list(chunk.values())
+            chunk = {}
+    if chunk:
+        yield list(chunk.values())
+
+
 def deliver(
     ledger: SendLedger,
     messages: Iterable[OutboundMessage],
@@ -633,12 +741,15 @@ def deliver(
     clock: Callable[[], float] = time.time,
     rng: random.Random | None = None,
     concurrency: int = 1,
+    plan_chunk: int = 50_000,
 ) -> DeliveryReport:
     """Send every planned message exactly once and report where each one stands.
 
-    `messages` are planned in the ledger first (insert-or-ignore, so a rerun never
-    resets a row). Only rows still `planned` are sent; accepted, failed, held and
-    in-doubt rows are left alone, which makes calling this again always safe.
+    `messages` are planned in the ledger before they are sent (insert-or-ignore, so a
+    rerun never resets a row), `plan_chunk` at a time in one transaction each; `messages`
+    may be a generator, and requests go out while the rest is still being read, so memory
+    stays flat however big the day. Only rows still `planned` are sent; accepted, failed,
+    held and in-doubt rows are left alone, which makes calling this again always safe.
     `run_date` adds a run date to the report even when `messages` is empty.
     `min_lead_seconds=0` sends immediately but makes timeouts unrecoverable (in doubt).
     Keep `stale_after_seconds` well above one request's worst case (timeout x retries),
@@ -647,10 +758,8 @@ def deliver(
     `concurrency` > 1 keeps that many requests in flight at once (each its own batch).
     """
     quiet_client_logging()
-    unique: dict[str, OutboundMessage] = {}
-    for message in messages:
-        unique.setdefault(message.send_id, message)
-    run_dates = sorted({m.run_date for m in unique.values()} | ({str(run_date)[:10]} if run_date else set()))
+    if plan_chunk < 1:
+        raise ValueError("plan_chunk must be at least 1")
     delivery = _Delivery(
         ledger,
         client,
@@ -663,5 +772,6 @@ def deliver(
         clock=clock,
         rng=rng or random.Random(),
         concurrency=max(1, int(concurrency)),
+        plan_chunk=plan_chunk,
     )
-    return delivery.run(list(unique.values()), run_dates)
+    return delivery.run(messages, [str(run_date)[:10]] if run_date else [])
