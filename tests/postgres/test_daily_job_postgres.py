@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,9 @@ import duckdb
 import pytest
 
 from orchestration import settings
-from orchestration.definitions import build_definitions
 from orchestration.defs.quality.validation import QualityGateError, validate_table
 from orchestration.demo.world import generate_world
-from orchestration.runs import failures, run_day
+from orchestration.runs import failures, load_history, run_day
 from orchestration.sink.store import SinkStore
 from orchestration.warehouse import WarehouseConnectionError, connect
 
@@ -37,7 +36,6 @@ pytestmark = pytest.mark.postgres
 TEST_DATABASE = "reengage_daily_job"
 RUN_DATE = datetime.now(UTC).date()
 DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
-RAW_ASSETS = {dg.AssetKey(["raw", s]) for s in ("customers", "events", "email_events")}
 
 
 @pytest.fixture(scope="module")
@@ -54,28 +52,6 @@ def use_postgres(patch: pytest.MonkeyPatch, pg_env: dict[str, str]) -> None:
     patch.setenv("REENGAGE_WAREHOUSE_KIND", "postgres")
     for name in PG_VARIABLES:
         patch.setenv(name, pg_env[name])
-
-
-def load_history_without_gates(day_from: date, day_to: date, instance: dg.DagsterInstance) -> None:
-    """The weeks before the run date, into the raw tables: the test's setup, not what it tests.
-
-    Unlike orchestration.runs.load_history, the per-day suites are left out: 55 days x 5
-    gates would add minutes, and the gates run on PostgreSQL in the daily job below.
-    """
-    job = (
-        build_definitions()
-        .get_implicit_global_asset_job_def()
-        .get_subset(asset_selection=RAW_ASSETS, asset_check_selection=set())
-    )
-    result = job.execute_in_process(
-        instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": day_from.isoformat(),
-            "dagster/asset_partition_range_end": day_to.isoformat(),
-        },
-        raise_on_error=False,
-    )
-    assert result.success, failures(result)
 
 
 @dataclass
@@ -108,7 +84,9 @@ def world(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)
         instance = dg.DagsterInstance.ephemeral()
         first_day = RUN_DATE - timedelta(days=DAYS - 1)
-        load_history_without_gates(first_day, RUN_DATE - timedelta(days=1), instance)
+        # The raw gates are left out of the set-up history; the daily run checks its own day on PostgreSQL.
+        history = load_history(first_day, RUN_DATE - timedelta(days=1), instance, checks=False)
+        assert history.success, failures(history)
         result = run_day(RUN_DATE, instance)
         assert result.success, failures(result)
         yield World(home, postgres_env, instance, result)
