@@ -59,3 +59,24 @@ class SQLitePool:
                 self._pool.append(conn)
                 return
         conn.close()
+
+
+@contextmanager
+def erasing_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction whose deleted or overwritten bytes are gone from the files too.
+
+    secure_delete zeroes freed content; the WAL is checkpointed after the commit so old page
+    images (which still hold the erased values) are truncated away. Used by erasure requests.
+    """
+    conn.execute("PRAGMA secure_delete=ON")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.execute("PRAGMA secure_delete=OFF")

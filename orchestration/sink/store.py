@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestration.sqlite_pool import SQLitePool
+from orchestration.sqlite_pool import SQLitePool, erasing_transaction
 
 CANCEL_WINDOW_SECONDS = 600
 MAX_PENDING_BATCH_STATUSES = 10
@@ -333,18 +333,6 @@ class SinkStore:
             params += ids
         if not clauses:
             return 0
-        with self._lock, self._connect() as conn:
-            conn.execute("PRAGMA secure_delete=ON")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    sql = f"DELETE FROM messages WHERE {' OR '.join(clauses)}"
-                    removed = conn.execute(sql, params).rowcount
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                conn.execute("PRAGMA secure_delete=OFF")
+        with self._lock, self._connect() as conn, erasing_transaction(conn):
+            removed = conn.execute(f"DELETE FROM messages WHERE {' OR '.join(clauses)}", params).rowcount
         return int(removed)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.defs.delivery.crashpoints import crashpoint
-from orchestration.sqlite_pool import SQLitePool
+from orchestration.sqlite_pool import SQLitePool, erasing_transaction
 
 STATES = ("planned", "in_flight", "accepted", "failed", "cancelled", "held")
 
@@ -488,33 +488,23 @@ class SendLedger:
             return {"cancelled": 0, "blanked": 0}
         cancelled = blanked = 0
         with self._connect() as conn:
-            conn.execute("PRAGMA secure_delete=ON")
-            try:
-                columns = conn.execute("PRAGMA table_info(send_ledger)").fetchall()
-                sets, params = [], []
-                for _, name, _, not_null, _, _ in columns:
-                    if name in _LEDGER_BOOKKEEPING:
-                        continue
-                    sets.append(f"{name} = ?")
-                    params.append(_ERASED_VALUES.get(name, "" if not_null else None))
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for chunk in _chunks(ids):
-                        marks = ", ".join("?" * len(chunk))
-                        cancelled += conn.execute(
-                            f"UPDATE send_ledger SET state = 'cancelled', updated_at = ? "
-                            f"WHERE state = 'planned' AND customer_id IN ({marks})",
-                            [self._now(), *chunk],
-                        ).rowcount
-                        blanked += conn.execute(
-                            f"UPDATE send_ledger SET {', '.join(sets)} WHERE customer_id IN ({marks})",
-                            [*params, *chunk],
-                        ).rowcount
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                conn.execute("PRAGMA secure_delete=OFF")
+            columns = conn.execute("PRAGMA table_info(send_ledger)").fetchall()
+            sets, params = [], []
+            for _, name, _, not_null, _, _ in columns:
+                if name in _LEDGER_BOOKKEEPING:
+                    continue
+                sets.append(f"{name} = ?")
+                params.append(_ERASED_VALUES.get(name, "" if not_null else None))
+            with erasing_transaction(conn):
+                for chunk in _chunks(ids):
+                    marks = ", ".join("?" * len(chunk))
+                    cancelled += conn.execute(
+                        f"UPDATE send_ledger SET state = 'cancelled', updated_at = ? "
+                        f"WHERE state = 'planned' AND customer_id IN ({marks})",
+                        [self._now(), *chunk],
+                    ).rowcount
+                    blanked += conn.execute(
+                        f"UPDATE send_ledger SET {', '.join(sets)} WHERE customer_id IN ({marks})",
+                        [*params, *chunk],
+                    ).rowcount
         return {"cancelled": cancelled, "blanked": blanked}
