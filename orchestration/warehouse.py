@@ -55,6 +55,18 @@ def connect(
         con.close()
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: commit when the block ends, roll back on any error, so nothing is half-written."""
+    con.begin()
+    try:
+        yield con
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+
+
 def describe(path: Path | str | None = None, kind: str | None = None) -> str:
     """Where the warehouse is, for messages and logs (no password)."""
     kind = kind or settings.warehouse_kind()

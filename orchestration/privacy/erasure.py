@@ -26,6 +26,7 @@ from orchestration.privacy.requests import ErasureRequest
 from orchestration.privacy.tables import personal_tables
 from orchestration.privacy.warehouse_rows import delete_person
 from orchestration.sink.store import SinkStore
+from orchestration.warehouse import transaction
 
 LEDGER_TABLE = "ledger.send_ledger"
 SINK_TABLE = "sink.messages"
@@ -75,8 +76,7 @@ def erase(
     ensure_forget_list(con)
     audit.ensure_audit(con)
     keys = identity.keys()
-    con.begin()
-    try:
+    with transaction(con):
         add_keys(con, keys, request.request_id, clock())
         removed.update(delete_person(con, tables, identity))
         audit.write(
@@ -93,10 +93,6 @@ def erase(
                 rows_removed_by_table=removed,
             ),
         )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     _reclaim(con)
     return ErasureOutcome(
         request_id=request.request_id,

@@ -14,7 +14,7 @@ from orchestration.defs.delivery.metadata import delivery_breakdown
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.partitions import daily_partitions
-from orchestration.warehouse import WarehouseResource
+from orchestration.warehouse import WarehouseResource, transaction
 
 SENDS_COLUMNS = (
     "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
@@ -119,11 +119,10 @@ def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: da
     with warehouse.connect() as con:
         con.execute("create schema if not exists delivery")
         con.execute(f"create table if not exists delivery.campaign_sends ({SENDS_COLUMNS})")
-        con.begin()
-        con.execute("delete from delivery.campaign_sends where run_date = ?", [run_date])
-        if not frame.empty:
-            con.register("ledger_rows", frame)
-            con.execute("insert into delivery.campaign_sends by name select * from ledger_rows")
-            con.unregister("ledger_rows")
-        con.commit()
+        with transaction(con):
+            con.execute("delete from delivery.campaign_sends where run_date = ?", [run_date])
+            if not frame.empty:
+                con.register("ledger_rows", frame)
+                con.execute("insert into delivery.campaign_sends by name select * from ledger_rows")
+                con.unregister("ledger_rows")
     return len(frame)

@@ -24,6 +24,7 @@ from orchestration.defs.ingest.reader import (
     read_export_with_warnings,
 )
 from orchestration.privacy.forget_list import drop_forgotten
+from orchestration.warehouse import transaction
 
 QUARANTINE_COLUMNS = (
     'source varchar, file varchar, row bigint, "column" varchar, reason varchar, raw_record varchar, '
@@ -146,16 +147,14 @@ def _replace_partition(
     con.register("incoming_rows", good)
     con.register("incoming_quarantine", quarantine)
     try:
-        con.begin()
-        con.execute(f"delete from raw.{contract.source} where _partition_date = ?", [day])
-        con.execute(f"insert into raw.{contract.source} by name select * from incoming_rows")
-        con.execute(
-            "delete from raw.quarantine where source = ? and _partition_date = ?", [contract.source, day]
-        )
-        con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
-        con.commit()
+        with transaction(con):
+            con.execute(f"delete from raw.{contract.source} where _partition_date = ?", [day])
+            con.execute(f"insert into raw.{contract.source} by name select * from incoming_rows")
+            con.execute(
+                "delete from raw.quarantine where source = ? and _partition_date = ?", [contract.source, day]
+            )
+            con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
     except Exception as err:
-        con.rollback()
         raise IngestError(
             f"{path}: load into raw.{contract.source} failed and was rolled back: {err}"
         ) from err

@@ -25,6 +25,7 @@ import pandas as pd
 
 from orchestration.defs.measurement import stats as st
 from orchestration.defs.measurement.config import MeasurementConfig
+from orchestration.warehouse import transaction
 
 WINNER, WORSE, NO_DIFFERENCE, INSUFFICIENT, SRM_HOLD = (
     "winner",
@@ -481,46 +482,42 @@ def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict
     con.execute("create schema if not exists measurement")
     con.execute(GUARDRAILS_DDL)
     con.execute(f"create table if not exists measurement.assignment_outcomes ({OUTCOME_COLUMNS})")
-    con.begin()
     try:
-        cols = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
-        con.register("_new_outcomes", outcomes[cols] if len(outcomes) else outcomes)
-        con.execute("delete from measurement.assignment_outcomes")
-        if len(outcomes):
-            con.execute("insert into measurement.assignment_outcomes by name select * from _new_outcomes")
-        written["assignment_outcomes"] = len(outcomes)
-        for name, df in tables.items():
-            df = df.copy()
-            if "run_date" not in df.columns:
-                df.insert(0, "run_date", tables.run_date)
-            if name == "campaign_guardrails":
-                con.execute(
-                    "delete from measurement.campaign_guardrails where run_date = ?", [tables.run_date]
-                )
-                if len(df):
-                    con.register("_new_rows", df)
+        with transaction(con):
+            cols = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
+            con.register("_new_outcomes", outcomes[cols] if len(outcomes) else outcomes)
+            con.execute("delete from measurement.assignment_outcomes")
+            if len(outcomes):
+                con.execute("insert into measurement.assignment_outcomes by name select * from _new_outcomes")
+            written["assignment_outcomes"] = len(outcomes)
+            for name, df in tables.items():
+                df = df.copy()
+                if "run_date" not in df.columns:
+                    df.insert(0, "run_date", tables.run_date)
+                if name == "campaign_guardrails":
                     con.execute(
-                        "insert into measurement.campaign_guardrails by name "
-                        "select campaign_id, run_date::date as run_date, paused::boolean as paused, "
-                        "reason::varchar as reason from _new_rows"
+                        "delete from measurement.campaign_guardrails where run_date = ?", [tables.run_date]
                     )
-                    con.unregister("_new_rows")
+                    if len(df):
+                        con.register("_new_rows", df)
+                        con.execute(
+                            "insert into measurement.campaign_guardrails by name "
+                            "select campaign_id, run_date::date as run_date, paused::boolean as paused, "
+                            "reason::varchar as reason from _new_rows"
+                        )
+                        con.unregister("_new_rows")
+                    written[name] = len(df)
+                    continue
+                if exists(con, "measurement", name):
+                    old = con.execute(
+                        f"select * from measurement.{name} where run_date <> ?", [tables.run_date]
+                    ).df()
+                    if len(old) and list(old.columns) == list(df.columns):
+                        df = pd.concat([old, df], ignore_index=True) if len(df) else old
+                con.register("_new_rows", df)
+                con.execute(f"create or replace table measurement.{name} as select * from _new_rows")
+                con.unregister("_new_rows")
                 written[name] = len(df)
-                continue
-            if exists(con, "measurement", name):
-                old = con.execute(
-                    f"select * from measurement.{name} where run_date <> ?", [tables.run_date]
-                ).df()
-                if len(old) and list(old.columns) == list(df.columns):
-                    df = pd.concat([old, df], ignore_index=True) if len(df) else old
-            con.register("_new_rows", df)
-            con.execute(f"create or replace table measurement.{name} as select * from _new_rows")
-            con.unregister("_new_rows")
-            written[name] = len(df)
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
     finally:
         con.unregister("_new_outcomes")
     return written

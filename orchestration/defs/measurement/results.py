@@ -12,6 +12,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.warehouse import transaction
+
 RESULT_COLUMNS = (
     "run_date date, campaign_id varchar, variant varchar, arm varchar, assigned bigint, sent bigint, "
     "delivered bigint, opened bigint, clicked bigint, unsubscribed bigint, converted bigint, "
@@ -111,13 +113,9 @@ def write_campaign_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame
     con.execute(f"create table if not exists measurement.campaign_results ({RESULT_COLUMNS})")
     con.register("new_results", results)
     try:
-        con.begin()
-        con.execute("delete from measurement.campaign_results")
-        con.execute("insert into measurement.campaign_results by name select * from new_results")
-        con.commit()
-    except Exception:
-        con.rollback()
-        raise
+        with transaction(con):
+            con.execute("delete from measurement.campaign_results")
+            con.execute("insert into measurement.campaign_results by name select * from new_results")
     finally:
         con.unregister("new_results")
 
