@@ -169,3 +169,25 @@
     {%- endif -%}
     {{ return("cast('" ~ earliest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}
+
+{#
+    The earliest event time (naive UTC) among the raw rows of this run's
+    window, as a SQL timestamp literal, or none when the window is empty.
+    int_events_stitched bounds its look-up of already stored copies with it.
+#}
+{% macro earliest_raw_window_event_literal() -%}
+    {%- if not execute or model.get('resource_type') == 'unit_test' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select min({{ reengage.to_utc_timestamp('event_ts') }})
+        from {{ source('raw', 'events') }}
+        where {{ reengage.raw_events_in_window() }}
+    {%- endset -%}
+    {%- set result = run_query(query) -%}
+    {%- set earliest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
+    {%- if earliest is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return("cast('" ~ earliest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}

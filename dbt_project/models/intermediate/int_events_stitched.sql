@@ -35,11 +35,18 @@ window_events as (
 
 already_stored as (
 
-    -- an inner join, so the small side (the window) is the one hashed
+    -- an inner join, so the small side (the window) is the one hashed; a
+    -- re-sent event is a copy (same time), so only stored events from the
+    -- window's earliest event time on can match (a constant bound, so
+    -- DuckDB skips older row groups)
+    {%- set earliest = reengage.earliest_raw_window_event_literal() %}
     select distinct existing.event_id
     from {{ this }} as existing
     inner join window_events
         on existing.event_id = window_events.event_id
+    {%- if earliest %}
+    where existing.event_ts >= {{ earliest }}
+    {%- endif %}
 
 ),
 

@@ -9,37 +9,11 @@ customers as (
 
 ),
 
-daily_activity as (
-
-    select * from {{ ref('fct_user_daily_activity') }}
-
-),
-
 activity_summary as (
 
-    select
-        customer_id,
-        max(last_active_action_at) as last_active_at,
-        max(last_event_at) as last_seen_at,
-        cast(sum(
-            case
-                when activity_date >= {{ window_start(recent_days) }}
-                    then active_action_count
-                else 0
-            end
-        ) as {{ dbt.type_bigint() }}) as active_actions_recent,
-        cast(sum(
-            case
-                when
-                    activity_date >= {{ window_start(recent_days + baseline_days) }}
-                    and activity_date < {{ window_start(recent_days) }}
-                    then active_action_count
-                else 0
-            end
-        ) as {{ dbt.type_bigint() }}) as active_actions_baseline
-    from daily_activity
-    where activity_date <= {{ as_of_date() }}
-    group by customer_id
+    -- last active day (any age) and the 7- and 28-day counts, kept per
+    -- customer by int_customer_activity_summary
+    select * from {{ ref('int_customer_activity_summary') }}
 
 ),
 
@@ -50,8 +24,8 @@ joined as (
         customers.signup_at,
         activity_summary.last_active_at,
         activity_summary.last_seen_at,
-        coalesce(activity_summary.active_actions_recent, 0) as active_actions_7d,
-        coalesce(activity_summary.active_actions_baseline, 0) as active_actions_prior_28d,
+        coalesce(activity_summary.active_actions_7d, 0) as active_actions_7d,
+        coalesce(activity_summary.active_actions_prior_28d, 0) as active_actions_prior_28d,
         case
             when activity_summary.last_active_at is not null
                 then {{ days_before_as_of('activity_summary.last_active_at') }}

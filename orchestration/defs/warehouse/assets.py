@@ -12,6 +12,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets, get_asset_key_for_model
 
 from orchestration import settings
+from orchestration.defs.operations.retries import DBT_BUILD_RETRY
+from orchestration.defs.warehouse.check_descriptions import describe_dbt_test
+from orchestration.defs.warehouse.row_counts import with_row_counts
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
@@ -55,7 +58,11 @@ def ensure_manifest(project: DbtProject) -> Path:
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
-    """Every dbt model lands in the `warehouse` group; sources keep their `raw/<table>` keys."""
+    """Every dbt model lands in the `warehouse` group; sources keep their `raw/<table>` keys.
+
+    Owners come from a model's `meta: {dagster: {owners: [...]}}` or else from the group
+    (orchestration/definitions.py); every dbt test's check gets a readable description.
+    """
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -63,7 +70,27 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("source."):
             return spec
-        return spec.replace_attributes(group_name="warehouse", owners=["team:analytics"])
+        return spec.replace_attributes(group_name="warehouse", kinds={"dbt", _warehouse_kind(spec)})
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
+
+
+def _warehouse_kind(spec: dg.AssetSpec) -> str:
+    """Where the models build (the settings), not the adapter of whichever target parsed the manifest last."""
+    try:
+        return settings.warehouse_kind()
+    except ValueError:  # a misconfiguration is reported when a run starts, not when the UI loads
+        return next(iter(spec.kinds - {"dbt"}), "duckdb")
 
 
 @dbt_assets(
@@ -72,6 +99,7 @@ class WarehouseTranslator(DagsterDbtTranslator):
     dagster_dbt_translator=WarehouseTranslator(),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    retry_policy=DBT_BUILD_RETRY,
 )
 def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
@@ -85,7 +113,9 @@ def warehouse_models(
         dbt_vars["start_date"] = window.start
     # dbt unit tests check the SQL's logic, not the day's data: they run in the test suite, not daily.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
+    yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
 
 
 def model_key(model_name: str) -> dg.AssetKey:

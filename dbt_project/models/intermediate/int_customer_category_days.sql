@@ -1,0 +1,66 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_owner_tails',
+        on_schema_change='fail',
+        meta={
+            'rebuild_owner_tails': {
+                'owner_column': 'customer_id',
+                'owner_key': 'customer_id',
+                'since_column': 'activity_date',
+                'since_key': 'rebuild_from_date',
+            },
+        },
+    )
+}}
+{#
+    A compact rollup for the favourite category (int_customer_activity_summary):
+    events with a category per customer, UTC day and category. Maintained
+    like fct_user_daily_activity: an incremental run recomputes whole days
+    from each rebuilt customer's rebuild date on (int_session_rebuilds).
+#}
+
+with
+
+{% if is_incremental() %}
+
+customer_events as (
+
+    select resessionized.*
+    from {{ ref('int_events_resessionized') }} as resessionized
+    inner join {{ ref('int_session_rebuilds') }} as rebuilds
+        on
+            resessionized.customer_id = rebuilds.customer_id
+            and resessionized.event_date >= rebuilds.rebuild_from_date
+
+),
+
+{% else %}
+
+-- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
+customer_events as (
+
+    select *
+    from {{ ref('int_events_sessionized') }}
+    where customer_id is not null
+
+),
+
+{% endif %}
+
+final as (
+
+    select
+        customer_id,
+        event_date as activity_date,
+        category,
+        count(*) as event_count,
+        max(event_ts) as last_event_at
+
+    from customer_events
+    where category is not null
+    group by customer_id, event_date, category
+
+)
+
+select * from final

@@ -1,0 +1,69 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_owner_tails',
+        on_schema_change='fail',
+        meta={
+            'rebuild_owner_tails': {
+                'owner_column': 'customer_id',
+                'owner_key': 'customer_id',
+                'since_column': 'activity_date',
+                'since_key': 'rebuild_from_date',
+            },
+        },
+    )
+}}
+{#
+    A compact rollup for the preferred local hour (int_customer_activity_summary):
+    events per customer and UTC quarter hour. Every time zone's offset is a
+    whole number of quarter hours, so all events of a quarter hour share one
+    local hour. Maintained like fct_user_daily_activity (whole days from each
+    rebuilt customer's rebuild date on).
+#}
+
+with
+
+{% if is_incremental() %}
+
+customer_events as (
+
+    select resessionized.*
+    from {{ ref('int_events_resessionized') }} as resessionized
+    inner join {{ ref('int_session_rebuilds') }} as rebuilds
+        on
+            resessionized.customer_id = rebuilds.customer_id
+            and resessionized.event_date >= rebuilds.rebuild_from_date
+
+),
+
+{% else %}
+
+-- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
+customer_events as (
+
+    select *
+    from {{ ref('int_events_sessionized') }}
+    where customer_id is not null
+
+),
+
+{% endif %}
+
+final as (
+
+    select
+        customer_id,
+        event_date as activity_date,
+        {{ dbt.dateadd(
+            'minute',
+            '15 * floor(extract(minute from event_ts) / 15)',
+            dbt.date_trunc('hour', 'event_ts'),
+        ) }} as quarter_hour_start,
+        count(*) as event_count
+
+    from customer_events
+    group by 1, 2, 3
+
+)
+
+select * from final
