@@ -23,6 +23,11 @@
     (({{ column }}) at time zone 'UTC')
 {%- endmacro %}
 
+{# Snowflake has no AT TIME ZONE (deploy/profiles.distributed.yml; not built in CI). #}
+{% macro snowflake__to_utc_timestamp(column) -%}
+    convert_timezone('UTC', {{ column }})::timestamp_ntz
+{%- endmacro %}
+
 
 {#
     A naive UTC timestamp as wall-clock time in an IANA time zone, e.g.
@@ -42,4 +47,8 @@
 
 {% macro postgres__to_local_timestamp(ts, tz) -%}
     ((({{ ts }}) at time zone 'UTC') at time zone ({{ tz }}))
+{%- endmacro %}
+
+{% macro snowflake__to_local_timestamp(ts, tz) -%}
+    convert_timezone('UTC', {{ tz }}, {{ ts }})
 {%- endmacro %}

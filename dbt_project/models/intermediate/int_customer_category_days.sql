@@ -22,31 +22,12 @@
 
 with
 
-{% if is_incremental() %}
-
-customer_events as (
-
-    select resessionized.*
-    from {{ ref('int_events_resessionized') }} as resessionized
-    inner join {{ ref('int_session_rebuilds') }} as rebuilds
-        on
-            resessionized.customer_id = rebuilds.customer_id
-            and resessionized.event_date >= rebuilds.rebuild_from_date
-
-),
-
-{% else %}
-
 -- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
 customer_events as (
 
-    select *
-    from {{ ref('int_events_sessionized') }}
-    where customer_id is not null
+    {{ customer_day_events() }}
 
 ),
-
-{% endif %}
 
 final as (
 
