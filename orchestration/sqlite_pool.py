@@ -9,7 +9,7 @@ a fresh pool rather than touch its parent's handles.
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,6 +62,23 @@ class SQLitePool:
 
 
 @contextmanager
+def immediate_transaction(
+    conn: sqlite3.Connection, before_commit: Callable[[], None] | None = None
+) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE takes the write lock up front; committed (durably) when the block exits
+    cleanly, rolled back on any error. `before_commit` runs last inside (the ledger's crash point)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if before_commit is not None:
+        before_commit()
+    conn.execute("COMMIT")
+
+
+@contextmanager
 def erasing_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction whose deleted or overwritten bytes are gone from the files too.
 
@@ -70,13 +87,8 @@ def erasing_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection
     """
     conn.execute("PRAGMA secure_delete=ON")
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(conn):
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.execute("PRAGMA secure_delete=OFF")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestration.sqlite_pool import SQLitePool, erasing_transaction
+from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 
 CANCEL_WINDOW_SECONDS = 600
 MAX_PENDING_BATCH_STATUSES = 10
@@ -117,14 +117,8 @@ class SinkStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: committed (durably) when the block exits cleanly."""
-        with self._lock, self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._lock, self._connect() as conn, immediate_transaction(conn):
+            yield conn
 
     # -- batches -------------------------------------------------------------
 

@@ -140,8 +140,7 @@ def test_cli_with_two_worker_processes_shares_one_store_and_stops_cleanly(tmp_pa
     try:
         line = process.stdout.readline() if process.stdout else ""
         assert line.startswith("sink listening on http://127.0.0.1:"), line
-        with open(f"/proc/{process.pid}/task/{process.pid}/children") as children:
-            (child,) = [int(pid) for pid in children.read().split()]
+        child = _only_child(process.pid)
         sg = SendGridAPIClient(api_key="k", host=line.split()[-1])
         for i in range(20):  # a new connection each time: either process may answer
             body = mail_body(1)
@@ -154,3 +153,15 @@ def test_cli_with_two_worker_processes_shares_one_store_and_stops_cleanly(tmp_pa
     assert process.returncode == 0
     assert not Path(f"/proc/{child}").exists(), "the worker process is stopped with the server"
     assert SinkStore(store_path).count_by_send_id() == {f"w{i}": 1 for i in range(20)}
+
+
+def _only_child(pid: int, timeout: float = 10.0) -> int:
+    """The server's one worker process (it may be forked just after the 'listening' line)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids = [int(p) for p in children.read().split()]
+        if pids or time.monotonic() > deadline:
+            (child,) = pids
+            return child
+        time.sleep(0.05)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.defs.delivery.crashpoints import crashpoint
-from orchestration.sqlite_pool import SQLitePool, erasing_transaction
+from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 
 STATES = ("planned", "in_flight", "accepted", "failed", "cancelled", "held")
 
@@ -157,15 +157,11 @@ class SendLedger:
     @contextmanager
     def _transaction(self, op: str) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE takes the write lock up front: readers of 'planned' can't race."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            crashpoint(f"ledger_{op}_uncommitted")
-            conn.execute("COMMIT")
+        with (
+            self._connect() as conn,
+            immediate_transaction(conn, before_commit=partial(crashpoint, f"ledger_{op}_uncommitted")),
+        ):
+            yield conn
 
     def _transition(
         self,
