@@ -23,6 +23,11 @@ from orchestration.sink.store import SinkStore
 
 def _serve(args: argparse.Namespace) -> int:
     server = make_server(args.store, args.port, args.host)
+    if args.workers > 1:
+        # Every worker's select() wakes for each new connection but only one accept()s it; a
+        # blocking accept() in the others would hang there, deaf to shutdown. Non-blocking, the
+        # losers get an OSError, which socketserver ignores.
+        server.socket.setblocking(False)
     host, port = server.server_address[:2]
     # Pre-fork: extra processes accept on the same socket and share the store file (SQLite
     # locking); each has its own GIL. Injected faults live in one process, so tests use one.
