@@ -15,6 +15,22 @@ import duckdb
 
 RUN_DATE = "2026-01-10"
 
+MODELS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "models"
+# An incremental run's own bookkeeping (which owners it rebuilt, from when): a full build has
+# no counterpart to compare it with.
+RUN_BOOKKEEPING = {"int_session_rebuilds", "int_events_resessionized"}
+
+
+def model_relations(*schemas: str) -> list[str]:
+    """Every model under those schema folders as `schema.name`, so a new model is compared too."""
+    return sorted(
+        f"{schema}.{path.stem}"
+        for schema in schemas
+        for path in (MODELS_DIR / schema).rglob("*.sql")
+        if path.stem not in RUN_BOOKKEEPING
+    )
+
+
 RAW_DDL = """
 create schema if not exists raw;
 

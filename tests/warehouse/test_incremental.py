@@ -23,7 +23,14 @@ import duckdb
 import pytest
 
 from .conftest import DbtResult, run_dbt
-from .raw_world import RAW_DDL, create_raw_warehouse, insert_partitions, raw_event, raw_tables
+from .raw_world import (
+    RAW_DDL,
+    create_raw_warehouse,
+    insert_partitions,
+    model_relations,
+    raw_event,
+    raw_tables,
+)
 
 FIRST_RUN_DATE = "2026-01-05"
 LAST_RUN_DATE = "2026-01-10"
@@ -59,23 +66,7 @@ LATE_EVENTS = [
     ),
 ]
 
-COMPARED_TABLES = [
-    "intermediate.int_identity_links",
-    "intermediate.int_identity_map",
-    "intermediate.int_events_stitched",
-    "intermediate.int_events_sessionized",
-    "marts.fct_sessions",
-    "marts.fct_user_daily_activity",
-    "intermediate.int_customer_category_days",
-    "intermediate.int_customer_quarter_hours",
-    "intermediate.int_customer_activity_summary",
-    "marts.fct_user_dormancy",
-    "marts.fct_user_behaviour_flags",
-    "marts.fct_user_features",
-    "marts.fct_email_suppressions",
-    "marts.fct_cohort_retention",
-    "marts.fct_funnel_daily",
-]
+COMPARED_TABLES = model_relations("intermediate", "marts")
 
 
 def _days(first: str, last: str) -> list[str]:

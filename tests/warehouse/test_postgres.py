@@ -26,34 +26,14 @@ from postgres.pg_server import run_script as _script
 from postgres.pg_server import running_server
 
 from .conftest import BuiltWarehouse, DbtResult, run_dbt
-from .raw_world import RAW_DDL, RUN_DATE, insert_partitions, raw_tables
+from .raw_world import RAW_DDL, RUN_DATE, insert_partitions, model_relations, raw_tables
 
 pytestmark = pytest.mark.postgres
 
 TEST_DATABASE = "reengage_test"
 
 # Every model, staging views included: a dialect difference anywhere shows up.
-COMPARED_RELATIONS = [
-    "staging.stg_crm__customers",
-    "staging.stg_crm__consent_changes",
-    "staging.stg_product__events",
-    "staging.stg_sendgrid__email_events",
-    "intermediate.int_identity_links",
-    "intermediate.int_identity_map",
-    "intermediate.int_events_stitched",
-    "intermediate.int_events_sessionized",
-    "marts.fct_sessions",
-    "marts.fct_user_daily_activity",
-    "intermediate.int_customer_category_days",
-    "intermediate.int_customer_quarter_hours",
-    "intermediate.int_customer_activity_summary",
-    "marts.fct_user_dormancy",
-    "marts.fct_user_behaviour_flags",
-    "marts.fct_user_features",
-    "marts.fct_email_suppressions",
-    "marts.fct_cohort_retention",
-    "marts.fct_funnel_daily",
-]
+COMPARED_RELATIONS = model_relations("staging", "intermediate", "marts")
 
 
 @pytest.fixture(scope="session")
