@@ -9,6 +9,7 @@ a fresh pool rather than touch its parent's handles.
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +24,19 @@ class SQLitePool:
         self._pool: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        with self.connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(schema)
+        deadline = time.monotonic() + busy_timeout_seconds
+        while True:
+            try:
+                with self.connect() as conn:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.executescript(schema)  # idempotent: IF NOT EXISTS throughout
+                return
+            except sqlite3.OperationalError as err:
+                # Two processes creating the same file at once: the switch to WAL can answer
+                # "database is locked" without waiting on the busy timeout. Try again until it.
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def connect(self, row_factory=None) -> Iterator[sqlite3.Connection]:
