@@ -55,26 +55,50 @@
 {%- endmacro %}
 
 {#
-    Raw event rows an incremental run re-examines, as a predicate on the raw
-    columns themselves (so DuckDB can skip row groups by their min/max):
-    dated in the window, or loaded in a partition of the window; never after
-    the end of D (the as-of cut of staging).
+    Raw event rows an incremental run re-examines: dated in the window, or
+    loaded in a partition of the window; never after the end of D (the
+    as-of cut of staging).
+
+    raw_events_of_window() selects them as two scans, each on one column:
+    DuckDB skips row groups by min/max only for a condition on one column,
+    and one OR across two columns made every run read every raw event (the
+    tables are stored in load order, so each branch reads only the newest
+    row groups).
 #}
-{% macro raw_events_in_window(alias=none) -%}
-    {%- set p = (alias ~ '.') if alias else '' -%}
+{% macro raw_events_of_window() -%}
     {%- set start_day = reengage.incremental_window_start_day() -%}
-    {%- set end_day = (modules.datetime.datetime.strptime(var('run_date') | string, '%Y-%m-%d')
-        + modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d') -%}
+    {%- set end_ts = reengage.utc_midnight_tz(reengage.day_after_run_date()) -%}
     (
-        ({{ p }}event_ts >= {{ reengage.utc_midnight_tz(start_day) }} or {{ p }}_partition_date >= cast('{{ start_day }}' as date))
-        and {{ p }}event_ts < {{ reengage.utc_midnight_tz(end_day) }}
+        select * from {{ source('raw', 'events') }}
+        where _partition_date >= cast('{{ start_day }}' as date) and event_ts < {{ end_ts }}
+        union all
+        select * from {{ source('raw', 'events') }}
+        where
+            event_ts >= {{ reengage.utc_midnight_tz(start_day) }} and event_ts < {{ end_ts }}
+            and (_partition_date < cast('{{ start_day }}' as date) or _partition_date is null)
     )
 {%- endmacro %}
 
-{# The same window on a table of staged events (event_date, _partition_date). #}
-{% macro staged_events_in_window(alias=none) -%}
-    {%- set p = (alias ~ '.') if alias else '' -%}
-    ({{ p }}event_date >= {{ reengage.incremental_window_start() }} or {{ p }}_partition_date >= {{ reengage.incremental_window_start() }})
+{# 'YYYY-MM-DD' of the day after the run date (the exclusive end of the as-of cut). #}
+{% macro day_after_run_date() -%}
+    {{ return((modules.datetime.datetime.strptime(var('run_date') | string, '%Y-%m-%d')
+        + modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d')) }}
+{%- endmacro %}
+
+{#
+    The same window on a relation of staged events (event_date,
+    _partition_date), as two one-column scans like raw_events_of_window().
+#}
+{% macro staged_events_of_window(relation) -%}
+    (
+        select * from {{ relation }}
+        where _partition_date >= {{ reengage.incremental_window_start() }}
+        union all
+        select * from {{ relation }}
+        where
+            event_date >= {{ reengage.incremental_window_start() }}
+            and (_partition_date < {{ reengage.incremental_window_start() }} or _partition_date is null)
+    )
 {%- endmacro %}
 
 {#
@@ -108,12 +132,21 @@
 
 {#
     Incremental strategy `rebuild_owner_tails` (fct_sessions,
-    fct_user_daily_activity): delete, per owner listed in
-    int_session_rebuilds, every row from the rebuild point on, then insert
-    the recomputed rows. Plain delete+insert on the primary key is not
-    enough: a session can vanish (two sessions merged by a late event, or a
-    device's anonymous session re-attributed to a customer) and its old row
-    would stay. Both statements run in the model's transaction.
+    fct_user_daily_activity and the per-customer-day rollups):
+    delete, per owner listed in int_session_rebuilds, every row from the
+    rebuild point on, then insert the recomputed rows. Plain delete+insert on
+    the primary key is not enough: a session can vanish (two sessions merged
+    by a late event, or a device's anonymous session re-attributed to a
+    customer) and its old row would stay. All statements run in the model's
+    transaction.
+
+    The delete runs in two parts so a daily run does not read the whole
+    table: owners rebuilt from the window on (nearly all) can only lose rows
+    from rebuild_tail_floor() on, a constant bound that lets DuckDB skip the
+    older row groups (these tables are stored in date order: full builds
+    sort by date, daily runs append); the few owners rebuilt from further
+    back (a late event, a re-attributed device) are matched over the whole
+    table.
 
     The model says which of its columns identify the owner and the time with
     config meta `rebuild_owner_tails`: {owner_column, owner_key, since_column, since_key}
@@ -127,20 +160,45 @@
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set floor = "cast('" ~ reengage.rebuild_tail_floor() ~ "' as date)" -%}
+    {%- for recent in [true, false] %}
+    {%- set tier = 'rebuilds.' ~ spec['since_key'] ~ (' >= ' if recent else ' < ') ~ floor %}
     delete from {{ target }} as DBT_INTERNAL_DEST
-    where exists (
-        select 1
-        from {{ ref('int_session_rebuilds') }} as rebuilds
-        where
-            rebuilds.{{ spec['owner_key'] }} = DBT_INTERNAL_DEST.{{ spec['owner_column'] }}
-            and DBT_INTERNAL_DEST.{{ spec['since_column'] }} >= rebuilds.{{ spec['since_key'] }}
-    );
-
+    where
+        {%- if recent %}
+        DBT_INTERNAL_DEST.{{ spec['since_column'] }} >= {{ floor }} and
+        {%- endif %}
+        {# the IN list first: a plain semi join DuckDB can push into the scan;
+           the correlated EXISTS alone made it group every row of the table #}
+        DBT_INTERNAL_DEST.{{ spec['owner_column'] }} in (
+            select rebuilds.{{ spec['owner_key'] }}
+            from {{ ref('int_session_rebuilds') }} as rebuilds
+            where {{ tier }}
+        )
+        and exists (
+            select 1
+            from {{ ref('int_session_rebuilds') }} as rebuilds
+            where
+                rebuilds.{{ spec['owner_key'] }} = DBT_INTERNAL_DEST.{{ spec['owner_column'] }}
+                and {{ tier }}
+                and DBT_INTERNAL_DEST.{{ spec['since_column'] }} >= rebuilds.{{ spec['since_key'] }}
+        );
+    {% endfor %}
     insert into {{ target }} ({{ dest_cols_csv }})
     (
         select {{ dest_cols_csv }}
         from {{ source }}
     )
+{%- endmacro %}
+
+{#
+    'YYYY-MM-DD': the day before the window starts. Owners first touched in
+    the window are rebuilt from at least here (a session open across the
+    window's first midnight started at most a session gap earlier).
+#}
+{% macro rebuild_tail_floor() -%}
+    {%- set start = modules.datetime.datetime.strptime(reengage.incremental_window_start_day(), '%Y-%m-%d') -%}
+    {{ return((start - modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d')) }}
 {%- endmacro %}
 
 {# Whose events a session groups: `customer:<id>`, else `anonymous:<id>` (null when neither). #}
@@ -181,8 +239,7 @@
     {%- endif -%}
     {%- set query -%}
         select min({{ reengage.to_utc_timestamp('event_ts') }})
-        from {{ source('raw', 'events') }}
-        where {{ reengage.raw_events_in_window() }}
+        from {{ reengage.raw_events_of_window() }} as window_rows
     {%- endset -%}
     {%- set result = run_query(query) -%}
     {%- set earliest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}

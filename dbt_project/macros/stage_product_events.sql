@@ -5,11 +5,12 @@
     before deduplication so the scan stays small). One definition, so a full
     refresh and an incremental run stage an event the same way.
 
-    raw_filter: optional SQL predicate on the raw columns.
+    raw_rows: optional SQL relation of raw rows to stage instead of all of
+        raw.events (an incremental run passes raw_events_of_window()).
     deduplicate: keep only the first load of an event_id (int_identity_links
         does without: a copy observes the same ids again, which changes no link).
 #}
-{% macro stage_product_events(raw_filter=none, deduplicate=true) -%}
+{% macro stage_product_events(raw_rows=none, deduplicate=true) -%}
 {%- set raw_columns = [
     'event_id', 'user_id', 'anonymous_id', 'event_name', 'event_ts', 'page', 'product_id', 'category',
     'value', 'device', 'channel', '_source_file', '_source_row', '_partition_date', '_loaded_at',
@@ -19,10 +20,7 @@ with
 
 events as (
 
-    select * from {{ source('raw', 'events') }}
-    {%- if raw_filter %}
-    where {{ raw_filter }}
-    {%- endif %}
+    select * from {{ raw_rows or source('raw', 'events') }} as raw_rows
 
 ),
 

@@ -15,7 +15,7 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,8 +46,10 @@ def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 @dataclass
 class PostgresWarehouse:
     env: dict[str, str]
+    # a build as of the day before RUN_DATE ...
     build: DbtResult
-    # the same build again: every incremental model takes its incremental path
+    # ... then RUN_DATE: every incremental model takes its incremental path
+    # with a day of new events to add
     rerun: DbtResult
 
     def rows(self, relation: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -77,15 +79,16 @@ def postgres_warehouse(
     finally:
         con.close()
     work_dir = tmp_path_factory.mktemp("dbt_postgres")
+    day_before = (date.fromisoformat(RUN_DATE) - timedelta(days=1)).isoformat()
     builds = [
         run_dbt(
-            ["build", "--vars", json.dumps({"run_date": RUN_DATE})],
+            ["build", "--vars", json.dumps({"run_date": run_date})],
             work_dir / "unused.duckdb",
             work_dir,
             target="postgres",
             extra_env=postgres_env,
         )
-        for _ in range(2)
+        for run_date in (day_before, RUN_DATE)
     ]
     return PostgresWarehouse(postgres_env, *builds)
 
@@ -116,7 +119,8 @@ def test_dbt_build_passes_on_postgresql(postgres_warehouse: PostgresWarehouse) -
 
 def test_an_incremental_rerun_passes_on_postgresql(postgres_warehouse: PostgresWarehouse) -> None:
     # The tables compared below are the ones this rerun left: the incremental
-    # SQL (delete+insert, rebuild_owner_tails) must run on PostgreSQL too.
+    # SQL (delete+insert, rebuild_owner_tails) must run on PostgreSQL too, and
+    # the day's new events must have been sessionized incrementally.
     rerun = postgres_warehouse.rerun
     assert rerun.returncode == 0, rerun.explain()
     statuses = {r["unique_id"]: r["status"] for r in rerun.run_results["results"]}

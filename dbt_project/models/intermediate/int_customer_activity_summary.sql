@@ -16,7 +16,9 @@
     window edge (recompute_on, stored with the row), or when its time zone
     changes in the CRM. Only those customers are recomputed, from the compact
     per-day rollups, so a daily run costs in proportion to the day's events
-    and the number of customers, not to 90 days of events. Every other row
+    and the number of customers, not to 90 days of events. A customer who
+    only crossed a shorter edge keeps its favourite category and preferred
+    hour (they read the long window, which did not change). Every other row
     is exactly what a full rebuild would give.
 #}
 {%- set recent_days = var('recent_window_days') | int -%}
@@ -36,28 +38,85 @@ customers as (
 
 {% if is_incremental() %}
 
-in_scope as (
+rebuilt as (
 
-    -- customers whose daily rows this run rebuilt ...
+    -- customers whose daily rows this run rebuilt
     select customer_id
     from {{ ref('int_session_rebuilds') }}
     where customer_id is not null
 
-    union
+),
 
-    -- ... whose counted days cross a window edge by D ...
-    select customer_id
+crossed as (
+
+    -- customers with a counted day that crossed a window edge by D
+    select customer_id, recompute_on
     from {{ this }}
     where recompute_on <= {{ as_of_date() }}
 
-    union
+),
 
-    -- ... or whose time zone changed
+rezoned as (
+
+    -- customers whose time zone changed (their preferred local hour moves)
     select stored.customer_id
     from {{ this }} as stored
     left join customers
         on stored.customer_id = customers.customer_id
     where stored.timezone != coalesce(customers.timezone, 'UTC')
+
+),
+
+left_long_window as (
+
+    -- crossed customers with a day that left the {{ long_days }}-day window since
+    -- recompute_on: the favourite category and preferred hour read that window
+    select distinct crossed.customer_id
+    from crossed
+    inner join {{ ref('fct_user_daily_activity') }} as daily_activity
+        on daily_activity.customer_id = crossed.customer_id
+    where
+        daily_activity.activity_date >= cast({{ dbt.dateadd('day', -long_days, 'crossed.recompute_on') }} as date)
+        and daily_activity.activity_date <= cast({{ dbt.dateadd('day', -long_days, as_of_date()) }} as date)
+
+),
+
+fully_in_scope as (
+
+    -- customers recomputed whole
+    select customer_id from rebuilt
+    union
+    select customer_id from rezoned
+    union
+    select customer_id from left_long_window
+
+),
+
+in_scope as (
+
+    -- ... and the other crossed customers, whose counts change but whose
+    -- favourite category and preferred hour (the long window) cannot: those
+    -- two are carried over from the stored row rather than re-ranked
+    select customer_id from fully_in_scope
+    union
+    select customer_id from crossed
+
+),
+
+carried_over as (
+
+    select
+        stored.customer_id,
+        stored.favourite_category,
+        stored.preferred_local_hour
+    from {{ this }} as stored
+    inner join crossed
+        on stored.customer_id = crossed.customer_id
+    where not exists (
+        select 1
+        from fully_in_scope
+        where fully_in_scope.customer_id = stored.customer_id
+    )
 
 ),
 
@@ -87,8 +146,8 @@ category_days as (
 
     select category_days.*
     from {{ ref('int_customer_category_days') }} as category_days
-    inner join in_scope
-        on category_days.customer_id = in_scope.customer_id
+    inner join fully_in_scope
+        on category_days.customer_id = fully_in_scope.customer_id
     where
         category_days.activity_date >= {{ window_start(long_days) }}
         and category_days.activity_date <= {{ as_of_date() }}
@@ -99,8 +158,8 @@ quarter_hours as (
 
     select quarter_hours.*
     from {{ ref('int_customer_quarter_hours') }} as quarter_hours
-    inner join in_scope
-        on quarter_hours.customer_id = in_scope.customer_id
+    inner join fully_in_scope
+        on quarter_hours.customer_id = fully_in_scope.customer_id
     where
         quarter_hours.activity_date >= {{ window_start(long_days) }}
         and quarter_hours.activity_date <= {{ as_of_date() }}
@@ -110,6 +169,16 @@ quarter_hours as (
 {% else %}
 
 -- depends_on: {{ ref('int_session_rebuilds') }}
+carried_over as (
+
+    select
+        cast(null as {{ dbt.type_string() }}) as customer_id,
+        cast(null as {{ dbt.type_string() }}) as favourite_category,
+        cast(null as {{ dbt.type_int() }}) as preferred_local_hour
+    where 1 = 0
+
+),
+
 daily_activity as (
 
     select *
@@ -295,8 +364,14 @@ final as (
         activity.events_28d,
         activity.purchases_90d,
         activity.revenue_90d,
-        category_ranking.category as favourite_category,
-        hour_ranking.local_hour as preferred_local_hour,
+        case
+            when carried_over.customer_id is not null then carried_over.favourite_category
+            else category_ranking.category
+        end as favourite_category,
+        case
+            when carried_over.customer_id is not null then carried_over.preferred_local_hour
+            else hour_ranking.local_hour
+        end as preferred_local_hour,
         activity.recompute_on
 
     from activity
@@ -312,6 +387,8 @@ final as (
         on
             activity.customer_id = hour_ranking.customer_id
             and hour_ranking.hour_rank = 1
+    left join carried_over
+        on activity.customer_id = carried_over.customer_id
 
 )
 

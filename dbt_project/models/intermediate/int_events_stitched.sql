@@ -3,10 +3,14 @@
         materialized='incremental',
         unique_key='event_id',
         incremental_strategy='delete+insert',
+        incremental_predicates=['user_id is null'],
         on_schema_change='fail',
     )
 }}
 -- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}
+{#- The delete of delete+insert looks only at anonymous rows: new_events leaves
+    out stored copies, so the only stored rows replaced are re-attributed
+    anonymous events. -#}
 
 {%- set staged_columns = [
     'event_id', 'user_id', 'anonymous_id', 'event_name', 'event_ts', 'event_date',
@@ -28,7 +32,7 @@ window_events as (
 
     -- the raw rows of this run's window, staged like stg_product__events
     select * from (
-        {{ reengage.stage_product_events(reengage.raw_events_in_window()) }}
+        {{ reengage.stage_product_events(reengage.raw_events_of_window()) }}
     ) as staged
 
 ),

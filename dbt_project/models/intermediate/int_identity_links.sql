@@ -17,7 +17,7 @@ events as (
     -- the raw rows of its window (see macros/incremental.sql)
     select * from (
         {{ reengage.stage_product_events(
-            reengage.raw_events_in_window() if is_incremental() else none,
+            reengage.raw_events_of_window() if is_incremental() else none,
             deduplicate=false,
         ) }}
     ) as staged

@@ -1,8 +1,8 @@
 {#
     Which sessions this run recomputes. On an incremental run, one row per
     session owner whose events changed or may have changed (every event of
-    the window, and the stored anonymous events of devices seen logged in
-    within it), with the instant from which that owner's sessions are
+    the window not sessionized yet, and the stored anonymous events of
+    devices seen logged in within it), with the instant from which that owner's sessions are
     rebuilt: the earliest touched event, or the start of the stored session
     it may extend (a session that crossed midnight into the window, or ended
     less than the session gap before a late event). Everything before that
@@ -41,8 +41,28 @@ window_events as (
         customer_id,
         anonymous_id,
         event_ts
-    from stitched
-    where {{ reengage.staged_events_in_window() }}
+    from {{ reengage.staged_events_of_window(ref('int_events_stitched')) }} as window_rows
+
+),
+
+unsessionized_events as (
+
+    -- the window's events the stored sessions do not hold yet: new in this
+    -- run, or left by a run that stopped before sessionizing them. Events
+    -- of the window already sessionized cannot have changed (a copy loaded
+    -- again is not new, and a re-attributed one is a moved event below), so
+    -- an owner is not rebuilt for them. Only stored events from the floor on
+    -- are compared (a constant bound, so older row groups are skipped); an
+    -- older event of the window is then simply rebuilt again, which is safe.
+    select window_events.*
+    from window_events
+    where not exists (
+        select 1
+        from {{ previous }} as previous
+        where
+            previous.event_id = window_events.event_id
+            and previous.event_ts >= cast('{{ reengage.rebuild_tail_floor() }}' as {{ dbt.type_timestamp() }})
+    )
 
 ),
 
@@ -107,13 +127,13 @@ moved_events as (
 
 touched as (
 
-    -- every event of the window, with the owner it belongs to now ...
+    -- every event not sessionized yet, with the owner it belongs to now ...
     select
         {{ reengage.session_owner('customer_id', 'anonymous_id') }} as session_owner,
         customer_id,
         case when customer_id is null then anonymous_id end as anonymous_id,
         event_ts
-    from window_events
+    from unsessionized_events
     where
         customer_id is not null
         or anonymous_id is not null
