@@ -80,6 +80,7 @@ final as (
         started.event_id,
         events.customer_id,
         events.anonymous_id,
+        events.identity_source,
         events.event_name,
         events.event_ts,
         events.event_date,

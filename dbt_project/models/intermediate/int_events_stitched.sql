@@ -1,16 +1,19 @@
 {{
     config(
         materialized='incremental',
-        unique_key='event_id',
-        incremental_strategy='delete+insert',
-        incremental_predicates=['user_id is null'],
+        incremental_strategy='append_with_relinks',
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}
-{#- The delete of delete+insert looks only at anonymous rows: new_events leaves
-    out stored copies, so the only stored rows replaced are re-attributed
-    anonymous events. -#}
+-- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}, {{ ref('int_identity_relinks') }}
+{#-
+    Full build: every staged event stitched to its customer. Incremental
+    run (strategy append_with_relinks, macros/incremental.sql): the window's
+    events not stored yet, and the stored anonymous events of the devices in
+    int_identity_relinks whose customer changes now (a late login
+    re-attributes a device's whole anonymous history, however old), stitched
+    again; the stored copies of the latter are replaced.
+-#}
 
 {%- set staged_columns = [
     'event_id', 'user_id', 'anonymous_id', 'event_name', 'event_ts', 'event_date',
@@ -28,83 +31,58 @@ identity_map as (
 
 {% if is_incremental() %}
 
-window_events as (
+window_rows as (
 
-    -- the raw rows of this run's window, staged like stg_product__events
-    select * from (
-        {{ reengage.stage_product_events(reengage.raw_events_of_window()) }}
-    ) as staged
+    -- the raw rows of this run's window (macros/incremental.sql)
+    select * from {{ reengage.raw_events_of_window() }} as raw_window
 
 ),
 
-already_stored as (
+unstored_rows as (
 
-    -- an inner join, so the small side (the window) is the one hashed; a
-    -- re-sent event is a copy (same time), so only stored events from the
-    -- window's earliest event time on can match (a constant bound, so
-    -- DuckDB skips older row groups)
+    -- of those, the rows whose event is not stored yet: a copy of a stored
+    -- event (loaded again later) is not new, the first load wins. Checked on
+    -- the raw id before staging, so only new rows are staged. A re-sent
+    -- event is a copy (same time), so only stored events from the window's
+    -- earliest event time on can match (a constant bound, so DuckDB skips
+    -- older row groups).
     {%- set earliest = reengage.earliest_raw_window_event_literal() %}
-    select distinct existing.event_id
-    from {{ this }} as existing
-    inner join window_events
-        on existing.event_id = window_events.event_id
-    {%- if earliest %}
-    where existing.event_ts >= {{ earliest }}
-    {%- endif %}
+    select window_rows.*
+    from window_rows
+    where not exists (
+        select 1
+        from {{ this }} as existing
+        where
+            existing.event_id = window_rows.event_id
+            {%- if earliest %}
+            and existing.event_ts >= {{ earliest }}
+            {%- endif %}
+    )
 
 ),
 
 new_events as (
 
-    -- a copy of an event already stored (loaded again later) is not new: the first load wins
+    -- staged like stg_product__events (copies within the window: first load wins)
     select {{ staged_columns | join(', ') }}
-    from window_events
-    where not exists (
-        select 1
-        from already_stored
-        where already_stored.event_id = window_events.event_id
-    )
-
-),
-
-relinked_devices as (
-
-    -- devices seen logged in within the window whose mapping may have moved:
-    -- linked to several customers, or linked for the first time now (a
-    -- device only ever linked to one customer, before, cannot change hands)
-    select identity_map.anonymous_id
-    from identity_map
-    where
-        exists (
-            select 1
-            from window_events
-            where
-                window_events.anonymous_id = identity_map.anonymous_id
-                and window_events.user_id is not null
-        )
-        and (
-            identity_map.linked_customer_count > 1
-            or identity_map.first_linked_partition_date >= {{ reengage.incremental_window_start() }}
-            or cast(identity_map.first_identified_at as date) >= {{ reengage.incremental_window_start() }}
-        )
+    from (
+        {{ reengage.stage_product_events('unstored_rows') }}
+    ) as staged
 
 ),
 
 relinked_events as (
 
-    -- stored anonymous events of those devices whose customer changes now,
-    -- however old (a late login re-attributes the whole anonymous history)
+    -- stored anonymous events of those devices whose customer changes now
     {%- set prefixed = [] %}
     {%- for column in staged_columns %}{% do prefixed.append('existing.' ~ column) %}{% endfor %}
     select {{ prefixed | join(', ') }}
     from {{ this }} as existing
-    inner join relinked_devices
-        on existing.anonymous_id = relinked_devices.anonymous_id
-    left join identity_map
-        on existing.anonymous_id = identity_map.anonymous_id
+    inner join {{ ref('int_identity_relinks') }} as relinks
+        on existing.anonymous_id = relinks.anonymous_id
     where
         existing.user_id is null
-        and existing.customer_id is distinct from identity_map.customer_id
+        and existing.customer_id is distinct from relinks.customer_id
 
 ),
 

@@ -21,7 +21,7 @@
 {%- set incremental = reengage.sessions_are_incremental() -%}
 {%- set previous = reengage.previous_relation_of('int_events_sessionized') if incremental else none -%}
 
--- depends_on: {{ ref('int_identity_map') }}
+-- depends_on: {{ ref('int_identity_relinks') }}
 
 with
 
@@ -68,60 +68,37 @@ unsessionized_events as (
 
 relinked_devices as (
 
-    -- as in int_events_stitched: devices whose mapping may have moved
-    select identity_map.anonymous_id
-    from {{ ref('int_identity_map') }} as identity_map
-    where
-        exists (
-            select 1
-            from window_events
-            where
-                window_events.anonymous_id = identity_map.anonymous_id
-                and window_events.user_id is not null
-        )
-        and (
-            identity_map.linked_customer_count > 1
-            or identity_map.first_linked_partition_date >= {{ reengage.incremental_window_start() }}
-            or cast(identity_map.first_identified_at as date) >= {{ reengage.incremental_window_start() }}
-        )
-
-),
-
-relinked_events as (
-
-    -- stored anonymous events of those devices (any age)
-    select
-        stitched.event_id,
-        stitched.customer_id,
-        stitched.anonymous_id,
-        stitched.event_ts
-    from stitched
-    inner join relinked_devices
-        on stitched.anonymous_id = relinked_devices.anonymous_id
-    where stitched.user_id is null
+    -- devices whose stored anonymous events int_events_stitched re-attributed
+    select anonymous_id
+    from {{ ref('int_identity_relinks') }}
 
 ),
 
 moved_events as (
 
-    -- those that change hands now, with the owner they had in the previous
-    -- run (compared with the stored sessions, so a run that failed between
-    -- int_events_stitched and int_events_sessionized is repaired by the next)
+    -- the stored anonymous events of those devices that change hands now:
+    -- each now belongs to the customer its device maps to, and leaves the
+    -- owner it had in the stored sessions (compared with the stored
+    -- sessions, not the stitched events, so a run that failed between
+    -- int_events_stitched and int_events_sessionized is repaired by the
+    -- next). IN rather than a join, so DuckDB filters the scan with the
+    -- device list.
     select
-        {{ reengage.session_owner('relinked_events.customer_id', 'relinked_events.anonymous_id') }}
-            as session_owner,
-        relinked_events.customer_id,
-        relinked_events.anonymous_id,
-        relinked_events.event_ts,
+        {{ reengage.session_owner('relinks.customer_id', 'previous.anonymous_id') }} as session_owner,
+        relinks.customer_id,
+        previous.anonymous_id,
+        previous.event_ts,
         previous.session_owner as previous_session_owner,
         previous.customer_id as previous_customer_id,
         previous.anonymous_id as previous_anonymous_id
-    from relinked_events
-    inner join {{ previous }} as previous
-        on relinked_events.event_id = previous.event_id
+    from {{ previous }} as previous
+    inner join {{ ref('int_identity_relinks') }} as relinks
+        on previous.anonymous_id = relinks.anonymous_id
     where
-        previous.session_owner
-        != {{ reengage.session_owner('relinked_events.customer_id', 'relinked_events.anonymous_id') }}
+        previous.anonymous_id in (select anonymous_id from relinked_devices)
+        and (previous.identity_source is null or previous.identity_source != 'user_id')
+        and previous.session_owner
+        != {{ reengage.session_owner('relinks.customer_id', 'previous.anonymous_id') }}
 
 ),
 
@@ -206,6 +183,11 @@ open_sessions as (
         on previous.session_owner = first_touches.session_owner
     where
         first_touches.first_touched_day_start < cast({{ reengage.incremental_window_start() }} as {{ dbt.type_timestamp() }})
+        and previous.session_owner in (
+            select session_owner
+            from first_touches
+            where first_touched_day_start < cast({{ reengage.incremental_window_start() }} as {{ dbt.type_timestamp() }})
+        )
         and previous.event_ts >= {{ dbt.dateadd('minute', -gap_minutes, 'first_touches.first_touched_day_start') }}
     group by first_touches.session_owner
 

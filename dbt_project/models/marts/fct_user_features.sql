@@ -69,38 +69,83 @@ joined as (
 
 ),
 
-ranked as (
+keyed as (
 
-    -- the window functions sort a narrow projection (a million customers'
-    -- wide rows sorted five times cost seconds a day); ntile() splits ties
-    -- arbitrarily, so customers with the same value share the lowest
-    -- quintile any of them landed in: equal customers get equal scores
     select
         customer_id,
         coalesce(days_since_last_active, 999999) as recency_key,
         sessions_28d,
-        customer_value,
-        ntile(5) over (
-            order by coalesce(days_since_last_active, 999999) desc, customer_id
-        ) as recency_tile,
-        ntile(5) over (order by sessions_28d, customer_id) as frequency_tile,
-        ntile(5) over (order by customer_value, customer_id) as monetary_tile,
-        rank() over (order by customer_value desc) as value_rank,
-        count(*) over () as customer_count
+        customer_value
     from joined
+
+),
+
+{#- Scores are quintiles (ntile(5)) of the customers ordered by each value;
+    customers with the same value share the quintile of the first of them,
+    so equal customers get equal scores. Computed from counts per distinct
+    value (a cumulative count says how many customers come before), which
+    sorts a few thousand values instead of a million customers. -#}
+recency_positions as (
+
+    -- most recent first: more days since the last active action come first
+    select
+        recency_key,
+        cast(sum(count(*)) over (order by recency_key desc) - count(*) as {{ dbt.type_bigint() }}) as rows_before
+    from keyed
+    group by recency_key
+
+),
+
+frequency_positions as (
+
+    select
+        sessions_28d,
+        cast(sum(count(*)) over (order by sessions_28d) - count(*) as {{ dbt.type_bigint() }}) as rows_before
+    from keyed
+    group by sessions_28d
+
+),
+
+monetary_positions as (
+
+    select
+        customer_value,
+        cast(sum(count(*)) over (order by customer_value) - count(*) as {{ dbt.type_bigint() }}) as rows_before,
+        -- customers worth more: rank() by value, highest first, is this + 1
+        cast(sum(count(*)) over (order by customer_value desc) - count(*) as {{ dbt.type_bigint() }}) as rows_above
+    from keyed
+    group by customer_value
+
+),
+
+customer_total as (
+
+    select count(*) as customer_count
+    from keyed
 
 ),
 
 scores as (
 
     select
-        customer_id,
-        min(recency_tile) over (partition by recency_key) as recency_score,
-        min(frequency_tile) over (partition by sessions_28d) as frequency_score,
-        min(monetary_tile) over (partition by customer_value) as monetary_score,
-        customer_value > 0
-        and value_rank <= ceil(customer_count * {{ var('high_value_top_share') }}) as is_high_value
-    from ranked
+        keyed.customer_id,
+        {{ reengage.ntile_at('recency_positions.rows_before + 1', 'customer_total.customer_count', 5) }}
+            as recency_score,
+        {{ reengage.ntile_at('frequency_positions.rows_before + 1', 'customer_total.customer_count', 5) }}
+            as frequency_score,
+        {{ reengage.ntile_at('monetary_positions.rows_before + 1', 'customer_total.customer_count', 5) }}
+            as monetary_score,
+        keyed.customer_value > 0
+        and monetary_positions.rows_above + 1
+        <= ceil(customer_total.customer_count * {{ var('high_value_top_share') }}) as is_high_value
+    from keyed
+    cross join customer_total
+    inner join recency_positions
+        on keyed.recency_key = recency_positions.recency_key
+    inner join frequency_positions
+        on keyed.sessions_28d = frequency_positions.sessions_28d
+    inner join monetary_positions
+        on keyed.customer_value = monetary_positions.customer_value
 
 ),
 

@@ -1,3 +1,7 @@
+-- A table, not a view like the other staging models: its data tests would
+-- each compare every CRM snapshot with the one before again.
+{{ config(materialized='table') }}
+
 with
 
 snapshots as (

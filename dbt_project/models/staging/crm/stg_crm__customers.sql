@@ -1,3 +1,8 @@
+-- A table, not a view like the other staging models: every as-of model and
+-- a dozen data tests read it, and each read of a view would rank the CRM
+-- snapshots again.
+{{ config(materialized='table') }}
+
 with
 
 snapshots as (
