@@ -82,6 +82,9 @@ relinked_events as (
         on existing.anonymous_id = relinks.anonymous_id
     where
         existing.user_id is null
+        -- the device list as IN too: DuckDB then filters the scan with it
+        -- (the join alone read every stored event's columns)
+        and existing.anonymous_id in (select anonymous_id from {{ ref('int_identity_relinks') }})
         and existing.customer_id is distinct from relinks.customer_id
 
 ),
