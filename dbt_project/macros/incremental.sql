@@ -247,12 +247,7 @@
     {%- if not execute or model.get('resource_type') == 'unit_test' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set result = run_query('select min(rebuild_from) from ' ~ ref('int_session_rebuilds')) -%}
-    {%- set earliest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
-    {%- if earliest is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return("cast('" ~ earliest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {{ return(reengage.timestamp_literal_of_query('select min(rebuild_from) from ' ~ ref('int_session_rebuilds'))) }}
 {%- endmacro %}
 
 {#
@@ -268,10 +263,15 @@
         select min({{ reengage.to_utc_timestamp('event_ts') }})
         from {{ reengage.raw_events_of_window() }} as window_rows
     {%- endset -%}
+    {{ return(reengage.timestamp_literal_of_query(query)) }}
+{%- endmacro %}
+
+{# The timestamp a one-value query returns, as a SQL timestamp literal, or none when it is null. #}
+{% macro timestamp_literal_of_query(query) -%}
     {%- set result = run_query(query) -%}
-    {%- set earliest = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
-    {%- if earliest is none -%}
+    {%- set value = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}
+    {%- if value is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return("cast('" ~ earliest.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {{ return("cast('" ~ value.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}

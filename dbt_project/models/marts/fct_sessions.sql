@@ -95,8 +95,4 @@ final as (
 )
 
 select * from final
-{%- if not is_incremental() %}
--- stored in date order, so a daily run's deletes skip the older row groups
--- (macros/incremental.sql, rebuild_owner_tails); daily runs append
-order by session_start_at
-{%- endif %}
+{{ reengage.in_date_order('session_start_at') }}

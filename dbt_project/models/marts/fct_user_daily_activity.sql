@@ -1,18 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='rebuild_owner_tails',
-        on_schema_change='fail',
-        meta={
-            'rebuild_owner_tails': {
-                'owner_column': 'customer_id',
-                'owner_key': 'customer_id',
-                'since_column': 'activity_date',
-                'since_key': 'rebuild_from_date',
-            },
-        },
-    )
-}}
+{{ reengage.customer_day_rollup_config() }}
 
 with
 
@@ -48,8 +34,4 @@ final as (
 )
 
 select * from final
-{%- if not is_incremental() %}
--- stored in date order, so a daily run's deletes skip the older row groups
--- (macros/incremental.sql, rebuild_owner_tails); daily runs append
-order by activity_date
-{%- endif %}
+{{ reengage.in_date_order('activity_date') }}

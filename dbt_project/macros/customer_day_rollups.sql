@@ -1,0 +1,31 @@
+{#
+    Shared by the per-customer-day tables (fct_user_daily_activity,
+    int_customer_category_days, int_customer_quarter_hours): incremental
+    with the rebuild_owner_tails strategy (macros/incremental.sql), each
+    customer's days deleted from its rebuild date on and recomputed.
+#}
+{% macro customer_day_rollup_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='rebuild_owner_tails',
+        on_schema_change='fail',
+        meta={
+            'rebuild_owner_tails': {
+                'owner_column': 'customer_id',
+                'owner_key': 'customer_id',
+                'since_column': 'activity_date',
+                'since_key': 'rebuild_from_date',
+            },
+        },
+    ) }}
+{%- endmacro %}
+
+{#
+    A full build stores the table in `column` order, so a daily run's
+    rebuild_owner_tails deletes skip the older row groups; daily runs append.
+#}
+{% macro in_date_order(column) -%}
+    {%- if not is_incremental() %}
+order by {{ column }}
+    {%- endif %}
+{%- endmacro %}
