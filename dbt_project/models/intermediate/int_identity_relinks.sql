@@ -6,9 +6,9 @@
     to one customer, before, cannot change hands. With the customer each now
     maps to (int_identity_map).
 
-    int_events_stitched re-attributes those devices' stored anonymous events
-    in place (strategy append_and_relink), and int_session_rebuilds rebuilds
-    the sessions they leave and join. A full refresh stitches every event
+    int_events_stitched re-stitches those devices' stored anonymous events
+    (strategy append_with_relinks), and int_session_rebuilds rebuilds the
+    sessions they leave and join. A full refresh stitches every event
     afresh and does not read this table.
 #}
 

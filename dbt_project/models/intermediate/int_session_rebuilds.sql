@@ -1,9 +1,9 @@
 {#
     Which sessions this run recomputes. On an incremental run, one row per
     session owner whose events changed or may have changed (every event of
-    the window not sessionized yet, and the stored anonymous events of
-    devices seen logged in within it), with the instant from which that owner's sessions are
-    rebuilt: the earliest touched event, or the start of the stored session
+    the window not sessionized yet, and the stored anonymous events of the
+    devices in int_identity_relinks), with the instant from which that
+    owner's sessions are rebuilt: the earliest touched event, or the start of the stored session
     it may extend (a session that crossed midnight into the window, or ended
     less than the session gap before a late event). Everything before that
     instant is provably unchanged, because the owner's previous event lies
@@ -37,7 +37,6 @@ window_events as (
 
     select
         event_id,
-        user_id,
         customer_id,
         anonymous_id,
         event_ts
@@ -66,17 +65,10 @@ unsessionized_events as (
 
 ),
 
-relinked_devices as (
-
-    -- devices whose stored anonymous events int_events_stitched re-attributed
-    select anonymous_id
-    from {{ ref('int_identity_relinks') }}
-
-),
-
 moved_events as (
 
-    -- the stored anonymous events of those devices that change hands now:
+    -- the stored anonymous events of the devices in int_identity_relinks
+    -- that change hands now:
     -- each now belongs to the customer its device maps to, and leaves the
     -- owner it had in the stored sessions (compared with the stored
     -- sessions, not the stitched events, so a run that failed between
@@ -95,7 +87,7 @@ moved_events as (
     inner join {{ ref('int_identity_relinks') }} as relinks
         on previous.anonymous_id = relinks.anonymous_id
     where
-        previous.anonymous_id in (select anonymous_id from relinked_devices)
+        previous.anonymous_id in (select anonymous_id from {{ ref('int_identity_relinks') }})
         and (previous.identity_source is null or previous.identity_source != 'user_id')
         and previous.session_owner
         != {{ reengage.session_owner('relinks.customer_id', 'previous.anonymous_id') }}

@@ -125,41 +125,27 @@ customer_total as (
 
 ),
 
-scores as (
+scored as (
 
     select
-        keyed.customer_id,
+        joined.*,
         {{ reengage.ntile_at('recency_positions.rows_before + 1', 'customer_total.customer_count', 5) }}
             as recency_score,
         {{ reengage.ntile_at('frequency_positions.rows_before + 1', 'customer_total.customer_count', 5) }}
             as frequency_score,
         {{ reengage.ntile_at('monetary_positions.rows_before + 1', 'customer_total.customer_count', 5) }}
             as monetary_score,
-        keyed.customer_value > 0
+        joined.customer_value > 0
         and monetary_positions.rows_above + 1
         <= ceil(customer_total.customer_count * {{ var('high_value_top_share') }}) as is_high_value
-    from keyed
+    from joined
     cross join customer_total
     inner join recency_positions
-        on keyed.recency_key = recency_positions.recency_key
+        on coalesce(joined.days_since_last_active, 999999) = recency_positions.recency_key
     inner join frequency_positions
-        on keyed.sessions_28d = frequency_positions.sessions_28d
+        on joined.sessions_28d = frequency_positions.sessions_28d
     inner join monetary_positions
-        on keyed.customer_value = monetary_positions.customer_value
-
-),
-
-scored as (
-
-    select
-        joined.*,
-        scores.recency_score,
-        scores.frequency_score,
-        scores.monetary_score,
-        scores.is_high_value
-    from joined
-    inner join scores
-        on joined.customer_id = scores.customer_id
+        on joined.customer_value = monetary_positions.customer_value
 
 ),
 
