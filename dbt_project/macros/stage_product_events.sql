@@ -16,13 +16,23 @@
     'value', 'device', 'channel', '_source_file', '_source_row', '_partition_date', '_loaded_at',
 ] -%}
 
+{#- All raw rows are read where they are used, not through a CTE: DuckDB
+    materializes a CTE read more than once, which for a full build meant
+    buffering every raw event (all columns) before staging it. An
+    incremental run's few rows are worth buffering: they are computed once. #}
+{%- set events = 'events' if raw_rows else source('raw', 'events') %}
+
 with
+
+{%- if raw_rows %}
 
 events as (
 
-    select * from {{ raw_rows or source('raw', 'events') }} as raw_rows
+    select * from {{ raw_rows }} as raw_rows
 
 ),
+
+{%- endif %}
 
 event_catalog as (
 
@@ -36,7 +46,7 @@ duplicate_ids as (
 
     -- the same event_id can be loaded again on a later day (rare)
     select event_id
-    from events
+    from {{ events }} as events
     where event_id is not null
     group by event_id
     having count(*) > 1
@@ -54,7 +64,7 @@ first_copies as (
                 partition by events.event_id
                 order by events._loaded_at, events._partition_date, events._source_file, events._source_row
             ) as load_rank
-        from events
+        from {{ events }} as events
         inner join duplicate_ids
             on events.event_id = duplicate_ids.event_id
     ) as ranked
@@ -66,7 +76,7 @@ first_loaded as (
 
     -- every other event as it comes (no sort of all events, and the scan order is kept)
     select {{ raw_columns | join(', ') }}
-    from events
+    from {{ events }} as events
     where not exists (
         select 1
         from duplicate_ids
@@ -84,7 +94,7 @@ first_loaded as (
 
 first_loaded as (
 
-    select * from events
+    select * from {{ events }} as events
 
 ),
 

@@ -15,8 +15,18 @@
     cast(({{ column }}) at time zone 'UTC' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
+{#
+    DuckDB: a timestamptz is stored as microseconds since the epoch in UTC, so
+    those microseconds read as a naive timestamp are its UTC wall-clock time.
+    timezone('UTC', ...) gives the same result through ICU, about 25 times
+    slower (6 s over 50M events); it is kept for the non-finite values it maps
+    differently.
+#}
 {% macro duckdb__to_utc_timestamp(column) -%}
-    timezone('UTC', {{ column }})
+    case
+        when isfinite({{ column }}) then make_timestamp(epoch_us({{ column }}))
+        else timezone('UTC', {{ column }})
+    end
 {%- endmacro %}
 
 {% macro postgres__to_utc_timestamp(column) -%}

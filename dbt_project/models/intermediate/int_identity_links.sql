@@ -64,32 +64,19 @@ observations as (
 
 ),
 
-ranked as (
-
-    select
-        *,
-        min(first_seen_at) over (partition by anonymous_id, customer_id) as link_first_seen_at,
-        min(first_partition_date) over (partition by anonymous_id, customer_id) as link_first_partition_date,
-        row_number() over (
-            partition by anonymous_id, customer_id
-            order by last_seen_at desc, last_event_id desc
-        ) as recency_rank
-    from observations
-
-),
-
 final as (
 
+    -- one row per link, as aggregates (no window sort of every observation)
     select
         anonymous_id,
         customer_id,
-        link_first_seen_at as first_seen_at,
-        last_seen_at,
-        last_event_id,
-        link_first_partition_date as first_partition_date
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        {{ reengage.first_by('last_event_id', ['last_seen_at', 'last_event_id'], descending=true) }} as last_event_id,
+        min(first_partition_date) as first_partition_date
 
-    from ranked
-    where recency_rank = 1
+    from observations
+    group by anonymous_id, customer_id
 
 )
 
