@@ -2,17 +2,16 @@
 {% set cart_hours = var('cart_abandon_hours') | int %}
 {% set enthusiast_views = var('enthusiast_min_views') | int %}
 
+{#- int_events_stitched is named in each CTE below rather than through an
+    `events` CTE: DuckDB materializes a CTE read more than once, and the
+    OR of the readers' date bounds then read the dates of every stored
+    event instead of the recent row groups only. #}
+
 with
 
 customers as (
 
     select * from {{ ref('stg_crm__customers') }}
-
-),
-
-events as (
-
-    select * from {{ ref('int_events_stitched') }}
 
 ),
 
@@ -35,7 +34,7 @@ carts as (
         product_id,
         event_ts as added_at,
         {{ dbt.dateadd('hour', cart_hours, 'event_ts') }} as window_closes_at
-    from events
+    from {{ ref('int_events_stitched') }} as events
     where
         customer_id is not null
         and event_name = 'add_to_cart'
@@ -54,7 +53,7 @@ purchases as (
     select
         customer_id,
         event_ts as purchased_at
-    from events
+    from {{ ref('int_events_stitched') }} as events
     where
         customer_id is not null
         and event_name = 'purchase'
@@ -124,7 +123,7 @@ product_views as (
         category,
         event_id,
         event_ts
-    from events
+    from {{ ref('int_events_stitched') }} as events
     where
         customer_id is not null
         and category is not null
