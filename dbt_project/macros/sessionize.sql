@@ -7,8 +7,11 @@
     both cut sessions the same way. Two window passes in the same order
     over a narrow projection (owner, time, id), one to find the starts and
     one to carry the latest start forward; the other columns are joined back
-    by event_id (cheaper than sorting every column twice). Pass a relation,
-    or a CTE that may be read twice.
+    by event_id (cheaper than sorting every column twice). The event's
+    position in its session comes from the same two passes (a row number and
+    the row number of the session's start), so fct_sessions can find a
+    session's first event by one integer instead of by (event_ts, event_id).
+    Pass a relation, or a CTE that may be read twice.
 #}
 {% macro sessionize_events(events) -%}
 {%- set gap_minutes = var('session_gap_minutes') %}
@@ -32,10 +35,8 @@ with_previous as (
 
     select
         *,
-        lag(event_ts) over (
-            partition by session_owner
-            order by event_ts, event_id
-        ) as previous_event_ts
+        lag(event_ts) over (partition by session_owner order by event_ts, event_id) as previous_event_ts,
+        row_number() over (partition by session_owner order by event_ts, event_id) as owner_event_number
     from keyed
 
 ),
@@ -57,14 +58,20 @@ marked as (
 started as (
 
     -- the start of an event's session: the latest session start so far in
-    -- the owner's timeline
+    -- the owner's timeline (ordered by the row number: the same order as
+    -- (event_ts, event_id), with one integer to sort on)
     select
         *,
         max(case when is_session_start = 1 then event_ts end) over (
             partition by session_owner
-            order by event_ts, event_id
+            order by owner_event_number
             rows between unbounded preceding and current row
-        ) as session_start_at
+        ) as session_start_at,
+        max(case when is_session_start = 1 then owner_event_number end) over (
+            partition by session_owner
+            order by owner_event_number
+            rows between unbounded preceding and current row
+        ) as session_start_owner_event_number
     from marked
 
 ),
@@ -77,6 +84,7 @@ final as (
         started.session_owner,
         started.session_start_at,
         started.is_session_start = 1 as is_session_start,
+        started.owner_event_number - started.session_start_owner_event_number + 1 as session_event_number,
         started.event_id,
         events.customer_id,
         events.anonymous_id,

@@ -1,5 +1,6 @@
 -- Consecutive events of one session are never more than session_gap_minutes
 -- apart, and consecutive sessions of one owner are always more than that apart.
+-- Events are numbered 1, 2, 3, ... within their session (session_event_number).
 -- A failure means the gap rule in int_events_sessionized is broken: sessions
 -- would be merged or split and every session metric would drift.
 
@@ -20,11 +21,14 @@ with_previous as (
     select
         session_owner,
         session_start_at,
+        session_event_number,
         event_id,
         event_ts,
         event_date,
         lag(event_ts) over (partition by session_owner order by event_ts, event_id) as previous_event_ts,
-        lag(session_start_at) over (partition by session_owner order by event_ts, event_id) as previous_session_start_at
+        lag(session_start_at) over (partition by session_owner order by event_ts, event_id) as previous_session_start_at,
+        lag(session_event_number) over (partition by session_owner order by event_ts, event_id)
+            as previous_session_event_number
     from events
 
 )
@@ -32,15 +36,23 @@ with_previous as (
 select *
 from with_previous
 where
-    previous_event_ts is not null
-    and {{ reengage.test_window_filter('event_date') }}
+    {{ reengage.test_window_filter('event_date') }}
     and (
-        (
+        -- an owner's first event (in an incremental window: its predecessor is
+        -- more than a day earlier) opens a session
+        (previous_event_ts is null and session_event_number != 1)
+        or (
             session_start_at = previous_session_start_at
-            and event_ts > {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_ts') }}
+            and (
+                event_ts > {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_ts') }}
+                or session_event_number != previous_session_event_number + 1
+            )
         )
         or (
             session_start_at != previous_session_start_at
-            and event_ts <= {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_ts') }}
+            and (
+                event_ts <= {{ dbt.dateadd('minute', var('session_gap_minutes'), 'previous_event_ts') }}
+                or session_event_number != 1
+            )
         )
     )

@@ -54,10 +54,11 @@ aggregated as (
         {{ count_where("event_name = 'purchase'") }} as purchase_count,
         coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue,
         -- entry page, device and channel come from the session's first event
-        -- that has one (a login or search event often carries no page)
-        {{ reengage.first_by('page', ['event_ts', 'event_id']) }} as entry_page,
-        {{ reengage.first_by('device', ['event_ts', 'event_id']) }} as device,
-        {{ reengage.first_by('channel', ['event_ts', 'event_id']) }} as channel
+        -- that has one (a login or search event often carries no page);
+        -- session_event_number orders them as (event_ts, event_id) does
+        {{ reengage.first_by('page', ['session_event_number']) }} as entry_page,
+        {{ reengage.first_by('device', ['session_event_number']) }} as device,
+        {{ reengage.first_by('channel', ['session_event_number']) }} as channel
     from events
     group by session_owner, session_start_at
 
