@@ -10,8 +10,9 @@
     latest start and its number forward; the other columns are joined back
     by event_id (cheaper than sorting every column twice). An event's
     position in its session (1 for the first) follows from its number and
-    its session start's, so fct_sessions finds a session's first event by one integer instead of by
-    (event_ts, event_id) (a struct key cost it 30 s more at 50M events).
+    its session start's, so fct_sessions finds a session's first event by
+    one integer instead of by (event_ts, event_id) (a struct key cost it
+    30 s more at 50M events).
     Pass a relation, or a CTE that may be read twice.
 #}
 {% macro sessionize_events(events) -%}
