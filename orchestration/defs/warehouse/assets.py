@@ -93,6 +93,14 @@ def _warehouse_kind(spec: dg.AssetSpec) -> str:
         return next(iter(spec.kinds - {"dbt"}), "duckdb")
 
 
+class WarehouseBuildConfig(dg.Config):
+    """Run config of the dbt build, set in the launchpad when a run needs it."""
+
+    # Rebuilds every incremental model from all raw data: needed once after a model gains a column
+    # (they are on_schema_change='fail') or after the changes listed in dbt_project/README.md.
+    full_refresh: bool = False
+
+
 @dbt_assets(
     manifest=ensure_manifest(dbt_project),
     project=dbt_project,
@@ -102,7 +110,10 @@ def _warehouse_kind(spec: dg.AssetSpec) -> str:
     retry_policy=DBT_BUILD_RETRY,
 )
 def warehouse_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: WarehouseBuildConfig,
 ) -> Iterator[Any]:
     """Build and test the dbt models as of the partition's run date."""
     dbt_env(warehouse.resolved_path())
@@ -113,6 +124,8 @@ def warehouse_models(
         dbt_vars["start_date"] = window.start
     # dbt unit tests check the SQL's logic, not the day's data: they run in the test suite, not daily.
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
+    if config.full_refresh:
+        args.append("--full-refresh")
     invocation = dbt.cli(args, context=context)
     # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
     yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
