@@ -10,12 +10,12 @@ import json
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DbtCliResource
 
-from orchestration.defs.warehouse.assets import DBT_EXECUTABLE, dbt_project, warehouse_models
+from orchestration.defs.warehouse.assets import dbt_project
 from orchestration.defs.warehouse.row_counts import _relation, count_rows
 from orchestration.warehouse import WarehouseResource
-from tests.warehouse.raw_world import RUN_DATE, create_raw_warehouse
+from tests.warehouse.dagster_run import materialize_warehouse_models
+from tests.warehouse.raw_world import create_raw_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -23,19 +23,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("row_counts")
     warehouse = home / "warehouse.duckdb"
     create_raw_warehouse(warehouse)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REENGAGE_HOME", str(home))
-        patch.setenv("REENGAGE_WAREHOUSE", str(warehouse))
-        patch.delenv("REENGAGE_WAREHOUSE_KIND", raising=False)
-        patch.delenv("REENGAGE_DBT_TARGET", raising=False)
-        result = dg.materialize(
-            [warehouse_models],
-            partition_key=RUN_DATE,
-            resources={
-                "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-                "warehouse": WarehouseResource(path=str(warehouse)),
-            },
-        )
+    result = materialize_warehouse_models(home, warehouse)
     assert result.success
     return result, warehouse
 

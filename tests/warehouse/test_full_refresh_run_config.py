@@ -3,26 +3,10 @@ incremental tables predate a new column (they are on_schema_change='fail', so a 
 
 from __future__ import annotations
 
-import dagster as dg
 import duckdb
-import pytest
-from dagster_dbt import DbtCliResource
 
-from orchestration.defs.warehouse.assets import DBT_EXECUTABLE, dbt_project, warehouse_models
-from orchestration.warehouse import WarehouseResource
-from tests.warehouse.raw_world import RUN_DATE, create_raw_warehouse
-
-
-def _materialize(warehouse, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [warehouse_models],
-        partition_key=RUN_DATE,
-        run_config=run_config,
-        resources={
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-            "warehouse": WarehouseResource(path=str(warehouse)),
-        },
-    )
+from tests.warehouse.dagster_run import materialize_warehouse_models
+from tests.warehouse.raw_world import create_raw_warehouse
 
 
 def _columns(warehouse, schema: str, table: str) -> list[str]:
@@ -37,16 +21,10 @@ def _columns(warehouse, schema: str, table: str) -> list[str]:
     return [name for (name,) in rows]
 
 
-def test_full_refresh_rebuilds_an_incremental_table_built_before_a_new_column(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_full_refresh_rebuilds_an_incremental_table_built_before_a_new_column(tmp_path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     create_raw_warehouse(warehouse)
-    monkeypatch.setenv("REENGAGE_HOME", str(tmp_path))
-    monkeypatch.setenv("REENGAGE_WAREHOUSE", str(warehouse))
-    monkeypatch.delenv("REENGAGE_WAREHOUSE_KIND", raising=False)
-    monkeypatch.delenv("REENGAGE_DBT_TARGET", raising=False)
-    assert _materialize(warehouse).success
+    assert materialize_warehouse_models(tmp_path, warehouse).success
 
     # a warehouse built before int_events_sessionized gained session_event_number
     con = duckdb.connect(str(warehouse))
@@ -54,7 +32,9 @@ def test_full_refresh_rebuilds_an_incremental_table_built_before_a_new_column(
     con.close()
     assert "session_event_number" not in _columns(warehouse, "intermediate", "int_events_sessionized")
 
-    result = _materialize(warehouse, {"ops": {"warehouse_models": {"config": {"full_refresh": True}}}})
+    result = materialize_warehouse_models(
+        tmp_path, warehouse, {"ops": {"warehouse_models": {"config": {"full_refresh": True}}}}
+    )
 
     assert result.success
     assert "session_event_number" in _columns(warehouse, "intermediate", "int_events_sessionized")

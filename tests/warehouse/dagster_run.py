@@ -1,0 +1,34 @@
+"""The dbt build as Dagster runs it (the warehouse_models asset), on a test warehouse file for RUN_DATE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.warehouse.assets import DBT_EXECUTABLE, dbt_project, warehouse_models
+from orchestration.warehouse import WarehouseResource
+from tests.warehouse.raw_world import RUN_DATE
+
+
+def materialize_warehouse_models(
+    home: Path, warehouse: Path, run_config: dict[str, Any] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Materialize every dbt model on the DuckDB file `warehouse` (REENGAGE_HOME `home`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REENGAGE_HOME", str(home))
+        patch.setenv("REENGAGE_WAREHOUSE", str(warehouse))
+        patch.delenv("REENGAGE_WAREHOUSE_KIND", raising=False)
+        patch.delenv("REENGAGE_DBT_TARGET", raising=False)
+        return dg.materialize(
+            [warehouse_models],
+            partition_key=RUN_DATE,
+            run_config=run_config,
+            resources={
+                "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+                "warehouse": WarehouseResource(path=str(warehouse)),
+            },
+        )
