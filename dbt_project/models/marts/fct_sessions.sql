@@ -14,53 +14,48 @@
     )
 }}
 
-with
-
-{% if is_incremental() %}
-
-events as (
-
-    -- the sessions recomputed by this run, each from its owner's rebuild
-    -- point (a session start) on; the strategy first deletes the owner's
-    -- stored sessions from that point
-    select * from {{ ref('int_events_resessionized') }}
-
-),
-
-{% else %}
-
+{#-
+    A full build aggregates every sessionized event, owner by owner in a few
+    branches that each fit in DuckDB's memory (macros/owner_buckets.sql). An
+    incremental run aggregates the sessions it recomputed, each from its
+    owner's rebuild point (a session start) on; the strategy first deletes
+    the owner's stored sessions from that point.
+-#}
+{%- if is_incremental() %}
+{%- set events = ref('int_events_resessionized') %}
+{%- else %}
+{%- set events = ref('int_events_sessionized') %}
 -- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
-events as (
+{%- endif %}
 
-    select * from {{ ref('int_events_sessionized') }}
-
-),
-
-{% endif %}
+with
 
 aggregated as (
 
-    select
-        session_owner,
-        session_start_at,
-        max(customer_id) as customer_id,
-        max(case when customer_id is null then anonymous_id end) as anonymous_id,
-        max(event_ts) as session_end_at,
-        count(*) as event_count,
-        {{ count_where("is_active_action") }} as active_action_count,
-        {{ count_where("event_name = 'page_view'") }} as page_view_count,
-        {{ count_where("event_name = 'product_view'") }} as product_view_count,
-        {{ count_where("event_name = 'add_to_cart'") }} as add_to_cart_count,
-        {{ count_where("event_name = 'purchase'") }} as purchase_count,
-        coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue,
-        -- entry page, device and channel come from the session's first event
-        -- that has one (a login or search event often carries no page);
-        -- session_event_number orders them as (event_ts, event_id) does
-        {{ reengage.first_by('page', ['session_event_number']) }} as entry_page,
-        {{ reengage.first_by('device', ['session_event_number']) }} as device,
-        {{ reengage.first_by('channel', ['session_event_number']) }} as channel
-    from events
-    group by session_owner, session_start_at
+    {% call(owner_filter) reengage.union_all_owner_buckets('session_aggregates', 'session_owner', split=not is_incremental()) -%}
+        select
+            session_owner,
+            session_start_at,
+            max(customer_id) as customer_id,
+            max(case when customer_id is null then anonymous_id end) as anonymous_id,
+            max(event_ts) as session_end_at,
+            count(*) as event_count,
+            {{ count_where("is_active_action") }} as active_action_count,
+            {{ count_where("event_name = 'page_view'") }} as page_view_count,
+            {{ count_where("event_name = 'product_view'") }} as product_view_count,
+            {{ count_where("event_name = 'add_to_cart'") }} as add_to_cart_count,
+            {{ count_where("event_name = 'purchase'") }} as purchase_count,
+            coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue,
+            -- entry page, device and channel come from the session's first event
+            -- that has one (a login or search event often carries no page);
+            -- session_event_number orders them as (event_ts, event_id) does
+            {{ reengage.first_by('page', ['session_event_number']) }} as entry_page,
+            {{ reengage.first_by('device', ['session_event_number']) }} as device,
+            {{ reengage.first_by('channel', ['session_event_number']) }} as channel
+        from {{ events }} as events
+        where {{ owner_filter }}
+        group by session_owner, session_start_at
+    {%- endcall %}
 
 ),
 
