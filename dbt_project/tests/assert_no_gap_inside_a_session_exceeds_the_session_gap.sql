@@ -11,7 +11,13 @@ with
 
 events as (
 
-    select * from {{ ref('int_events_sessionized') }}
+    -- the owner as its id and kind, as int_events_sessionized partitions
+    -- it (the session_owner text sorts slower)
+    select
+        *,
+        coalesce(customer_id, anonymous_id) as owner_id,
+        customer_id is null as is_anonymous_owner
+    from {{ ref('int_events_sessionized') }}
     where {{ reengage.test_window_filter('event_date', days_before=1) }}
 
 ),
@@ -25,9 +31,9 @@ with_previous as (
         event_id,
         event_ts,
         event_date,
-        lag(event_ts) over (partition by session_owner order by event_ts, event_id) as previous_event_ts,
-        lag(session_start_at) over (partition by session_owner order by event_ts, event_id) as previous_session_start_at,
-        lag(session_event_number) over (partition by session_owner order by event_ts, event_id)
+        lag(event_ts) over (partition by owner_id, is_anonymous_owner order by event_ts, event_id) as previous_event_ts,
+        lag(session_start_at) over (partition by owner_id, is_anonymous_owner order by event_ts, event_id) as previous_session_start_at,
+        lag(session_event_number) over (partition by owner_id, is_anonymous_owner order by event_ts, event_id)
             as previous_session_event_number
     from events
 
