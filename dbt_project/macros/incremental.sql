@@ -238,16 +238,32 @@
 
 {#
     The earliest rebuild point of this run, as a SQL timestamp literal (or
-    none when nothing is rebuilt). Added as a constant bound next to the
-    join on int_session_rebuilds, it lets DuckDB skip the row groups of
+    none when nothing is rebuilt), among the owners of `tier`: 'recent'
+    (rebuilt from rebuild_tail_floor() on), 'older' (from before it) or
+    'all'. Added as a constant bound next to the join on
+    int_session_rebuilds, it lets DuckDB skip the row groups of
     int_events_stitched that are older (that table is stored in load order).
 #}
-{% macro earliest_rebuild_literal() -%}
+{% macro earliest_rebuild_literal(tier='all') -%}
     {#- a unit test's rebuilds are fixture rows, not a table to query -#}
     {%- if not execute or model.get('resource_type') == 'unit_test' -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return(reengage.timestamp_literal_of_query('select min(rebuild_from) from ' ~ ref('int_session_rebuilds'))) }}
+    {%- set query = 'select min(rebuild_from) from ' ~ ref('int_session_rebuilds') -%}
+    {%- if tier != 'all' -%}
+        {%- set query = query ~ ' where ' ~ reengage.rebuild_tier_condition('rebuild_from', tier) -%}
+    {%- endif -%}
+    {{ return(reengage.timestamp_literal_of_query(query)) }}
+{%- endmacro %}
+
+{#
+    SQL condition: the rebuild point `column` belongs to `tier`, 'recent'
+    (from rebuild_tail_floor() on: owners first touched in the window) or
+    'older' (a late event or a re-attributed device from further back).
+#}
+{% macro rebuild_tier_condition(column, tier) -%}
+    {%- set floor = "cast('" ~ reengage.rebuild_tail_floor() ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {{ column }} {{ '>=' if tier == 'recent' else '<' }} {{ floor }}
 {%- endmacro %}
 
 {#
