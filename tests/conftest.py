@@ -20,3 +20,18 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     ):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def warehouse_built_by_dagster(tmp_path_factory: pytest.TempPathFactory):
+    """The raw test warehouse with every dbt model materialized through Dagster, once per session:
+    (the run's result, the DuckDB file). Tests that change the file work on a copy."""
+    from tests.warehouse.dagster_run import materialize_warehouse_models  # dagster only when asked for
+    from tests.warehouse.raw_world import create_raw_warehouse
+
+    home = tmp_path_factory.mktemp("warehouse_built_by_dagster")
+    warehouse = home / "warehouse.duckdb"
+    create_raw_warehouse(warehouse)
+    result = materialize_warehouse_models(home, warehouse)
+    assert result.success
+    return result, warehouse

@@ -14,18 +14,11 @@ import pytest
 from orchestration.defs.warehouse.assets import dbt_project
 from orchestration.defs.warehouse.row_counts import _relation, count_rows
 from orchestration.warehouse import WarehouseResource
-from tests.warehouse.dagster_run import materialize_warehouse_models
-from tests.warehouse.raw_world import create_raw_warehouse
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    home = tmp_path_factory.mktemp("row_counts")
-    warehouse = home / "warehouse.duckdb"
-    create_raw_warehouse(warehouse)
-    result = materialize_warehouse_models(home, warehouse)
-    assert result.success
-    return result, warehouse
+@pytest.fixture
+def built(warehouse_built_by_dagster):
+    return warehouse_built_by_dagster
 
 
 def test_every_dbt_table_materialization_has_its_row_count(built) -> None:

@@ -3,10 +3,11 @@ incremental tables predate a new column (they are on_schema_change='fail', so a 
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 
 from tests.warehouse.dagster_run import materialize_warehouse_models
-from tests.warehouse.raw_world import create_raw_warehouse
 
 
 def _columns(warehouse, schema: str, table: str) -> list[str]:
@@ -21,10 +22,11 @@ def _columns(warehouse, schema: str, table: str) -> list[str]:
     return [name for (name,) in rows]
 
 
-def test_full_refresh_rebuilds_an_incremental_table_built_before_a_new_column(tmp_path) -> None:
+def test_full_refresh_rebuilds_an_incremental_table_built_before_a_new_column(
+    tmp_path, warehouse_built_by_dagster
+) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
-    create_raw_warehouse(warehouse)
-    assert materialize_warehouse_models(tmp_path, warehouse).success
+    shutil.copyfile(warehouse_built_by_dagster[1], warehouse)
 
     # a warehouse built before int_events_sessionized gained session_event_number
     con = duckdb.connect(str(warehouse))

@@ -23,7 +23,8 @@ DAMAGES = {
     "split_inside_the_gap": "session_start_at = event_ts, session_event_number = 1 where event_id = 'ses_2'",
     # 11:00:01 joins the 10:00 session though 30 minutes and 1 second passed
     "merged_across_the_gap": (
-        "session_start_at = timestamp '2026-01-05 10:00:00', session_event_number = 3 where event_id = 'ses_3'"
+        "session_start_at = timestamp '2026-01-05 10:00:00', session_event_number = 3"
+        " where event_id = 'ses_3'"
     ),
     # the second event of a session numbered 3
     "numbering_skips": "session_event_number = 3 where event_id = 'ses_2'",
