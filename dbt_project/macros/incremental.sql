@@ -239,20 +239,20 @@
 {#
     The earliest rebuild point of this run, as a SQL timestamp literal (or
     none when nothing is rebuilt), among the owners of `tier`: 'recent'
-    (rebuilt from rebuild_tail_floor() on), 'older' (from before it) or
-    'all'. Added as a constant bound next to the join on
+    (rebuilt from rebuild_tail_floor() on) or 'older' (from before it). Added as a constant bound next to the join on
     int_session_rebuilds, it lets DuckDB skip the row groups of
     int_events_stitched that are older (that table is stored in load order).
 #}
-{% macro earliest_rebuild_literal(tier='all') -%}
+{% macro earliest_rebuild_literal(tier) -%}
     {#- a unit test's rebuilds are fixture rows, not a table to query -#}
     {%- if not execute or model.get('resource_type') == 'unit_test' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set query = 'select min(rebuild_from) from ' ~ ref('int_session_rebuilds') -%}
-    {%- if tier != 'all' -%}
-        {%- set query = query ~ ' where ' ~ reengage.rebuild_tier_condition('rebuild_from', tier) -%}
-    {%- endif -%}
+    {%- set query -%}
+        select min(rebuild_from)
+        from {{ ref('int_session_rebuilds') }}
+        where {{ reengage.rebuild_tier_condition('rebuild_from', tier) }}
+    {%- endset -%}
     {{ return(reengage.timestamp_literal_of_query(query)) }}
 {%- endmacro %}
 

@@ -9,20 +9,14 @@ import json
 
 import dagster as dg
 import duckdb
-import pytest
 
 from orchestration.defs.warehouse.assets import dbt_project
 from orchestration.defs.warehouse.row_counts import _relation, count_rows
 from orchestration.warehouse import WarehouseResource
 
 
-@pytest.fixture
-def built(warehouse_built_by_dagster):
-    return warehouse_built_by_dagster
-
-
-def test_every_dbt_table_materialization_has_its_row_count(built) -> None:
-    result, warehouse = built
+def test_every_dbt_table_materialization_has_its_row_count(warehouse_built_by_dagster) -> None:
+    result, warehouse = warehouse_built_by_dagster
     nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"]
     materializations = result.get_asset_materialization_events()
     assert len(materializations) >= 15
@@ -49,8 +43,8 @@ def test_every_dbt_table_materialization_has_its_row_count(built) -> None:
     assert counts["fct_user_features"] > 0 and counts["fct_user_dormancy"] == counts["fct_user_features"]
 
 
-def test_dbt_test_results_still_follow_the_model_they_judge(built) -> None:
-    result, _ = built
+def test_dbt_test_results_still_follow_the_model_they_judge(warehouse_built_by_dagster) -> None:
+    result, _ = warehouse_built_by_dagster
     seen: set[dg.AssetKey] = set()
     checked = 0
     for event in result.all_events:
@@ -63,10 +57,12 @@ def test_dbt_test_results_still_follow_the_model_they_judge(built) -> None:
     assert checked > 100
 
 
-def test_after_the_dbt_step_the_same_process_can_still_open_the_warehouse_read_only(built) -> None:
+def test_after_the_dbt_step_the_same_process_can_still_open_the_warehouse_read_only(
+    warehouse_built_by_dagster,
+) -> None:
     """Regression: dagster-dbt's fetch_row_counts() left dbt-duckdb's read-write connection open in
     the process, and every later step of the in-process daily job failed to connect read-only."""
-    _, warehouse = built
+    _, warehouse = warehouse_built_by_dagster
     with WarehouseResource(path=str(warehouse)).connect(read_only=True) as con:
         assert con.execute("select count(*) from marts.fct_user_features").fetchall()[0][0] > 0
 
