@@ -162,7 +162,7 @@
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
     {%- set floor = "cast('" ~ reengage.rebuild_tail_floor() ~ "' as date)" -%}
     {%- for recent in [true, false] %}
-    {%- set tier = 'rebuilds.' ~ spec['since_key'] ~ (' >= ' if recent else ' < ') ~ floor %}
+    {%- set tier = reengage.rebuild_tier_condition('rebuilds.' ~ spec['since_key'], 'recent' if recent else 'older') %}
     delete from {{ target }} as DBT_INTERNAL_DEST
     where
         {%- if recent %}
@@ -239,9 +239,10 @@
 {#
     The earliest rebuild point of this run, as a SQL timestamp literal (or
     none when nothing is rebuilt), among the owners of `tier`: 'recent'
-    (rebuilt from rebuild_tail_floor() on) or 'older' (from before it). Added as a constant bound next to the join on
-    int_session_rebuilds, it lets DuckDB skip the row groups of
-    int_events_stitched that are older (that table is stored in load order).
+    (rebuilt from rebuild_tail_floor() on) or 'older' (from before it).
+    Added as a constant bound next to the join on int_session_rebuilds, it
+    lets DuckDB skip the row groups of int_events_stitched that are older
+    (that table is stored in load order).
 #}
 {% macro earliest_rebuild_literal(tier) -%}
     {#- a unit test's rebuilds are fixture rows, not a table to query -#}
