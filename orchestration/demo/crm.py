@@ -3,7 +3,10 @@
 The first day's snapshot holds everyone who has signed up by the end of that
 day; later snapshots hold only customers who signed up or changed that day
 (consent given or withdrawn, newsletter unsubscribe, plan change, lifetime
-value grown by that day's purchases), each with a later ``updated_at``.
+value grown by that day's purchases, profile edit), each with a later
+``updated_at``. A real CRM touches someone every day, and the volume gate
+blocks an empty customers export, so a small world that drew no change on a
+day gets one profile edit.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from orchestration.demo.population import PLANS, Population
 P_WITHDRAW_PER_DAY = 0.0008  # consenting customers who opt out on their own
 P_OPT_IN_PER_DAY = 0.0003
 P_PLAN_CHANGE_PER_DAY = 0.0004
+P_PROFILE_EDIT_PER_DAY = 0.001  # name, address or phone: only updated_at shows it
 
 
 @dataclass
@@ -83,6 +87,12 @@ class CrmState:
         self.plan[movers] = (self.plan[movers] + rng.integers(1, len(PLANS), len(movers))) % len(PLANS)
         when = day_ms + rng.integers(0, DAY_MS // 1000, len(movers)) * 1000
         np.maximum.at(changed_at, movers, when)
+
+        editors = np.flatnonzero(existing & (rng.random(n) < P_PROFILE_EDIT_PER_DAY))
+        if k > 0 and not (changed_at >= 0).any() and existing.any():
+            editors = rng.choice(np.flatnonzero(existing), 1)
+        when = day_ms + rng.integers(0, DAY_MS // 1000, len(editors)) * 1000
+        np.maximum.at(changed_at, editors, when)
 
         changed = changed_at >= 0
         self.updated_ms = np.where(changed, np.maximum(self.updated_ms, changed_at), self.updated_ms)

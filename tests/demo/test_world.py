@@ -402,3 +402,11 @@ def test_the_demo_and_the_warehouse_agree_on_which_events_are_active() -> None:
     with open(DBT_PROJECT_DIR / "seeds" / "event_catalog.csv") as handle:
         seed = {row["event_name"] for row in csv.DictReader(handle) if row["is_active_action"] == "true"}
     assert set(ACTIVE_EVENTS) == seed
+
+
+def test_a_tiny_world_never_writes_an_empty_customers_export(tmp_path) -> None:
+    # 150 customers over 4 days ending 2026-10-16 drew no CRM change on the second day before
+    # profile edits existed, and the volume gate blocks an empty customers export.
+    generate_world(tmp_path, customers=150, days=4, end_date=date(2026, 10, 16), seed=3)
+    counts = [len(_read(path)) for path in sorted((tmp_path / "landing" / "customers").iterdir())]
+    assert len(counts) == 4 and min(counts) >= 1, counts
