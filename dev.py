@@ -55,9 +55,14 @@ def demo(args: list[str]) -> int:
     return _call([str(BIN / "python"), "-m", "orchestration.cli", "demo", *args])
 
 
+# pytest-xdist workers (one per core, at most 4) take whole modules (tests/conftest.py groups
+# them), so most of the suite's time, Python and dbt running in one process, uses both cores.
+PARALLEL = ["-n", "auto", "--maxprocesses", "4"]
+
+
 def test(args: list[str]) -> int:
     ensure_system_packages()
-    return _call([str(BIN / "python"), "-m", "pytest", *args])
+    return _call([str(BIN / "python"), "-m", "pytest", *PARALLEL, *args])
 
 
 def ui(args: list[str]) -> int:

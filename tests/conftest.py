@@ -2,7 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Modules that must share one pytest-xdist worker, found by what their source names: the
+# PostgreSQL modules start and stop one server (another worker would find it stopped under it),
+# and the users of the session-wide warehouse build would each build it again elsewhere.
+SHARED_WORKER_GROUPS = {"pytest.mark.postgres": "postgres", "warehouse_built_by_dagster": "warehouse_build"}
+
+
+@functools.cache
+def worker_group(module: str) -> str:
+    source = (ROOT / module).read_text()
+    return next((group for name, group in SHARED_WORKER_GROUPS.items() if name in source), module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (dev.py test) a worker takes whole modules, so a module fixture such as a
+    real daily run is built once; the groups above go to one worker each."""
+    if config.getvalue("dist") == "each":
+        return None  # every test on every worker: nothing to group
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid.split("::", 1)[0])
+
+    return ModuleGroupScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

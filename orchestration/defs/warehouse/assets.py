@@ -1,5 +1,6 @@
 """The dbt project as Dagster assets: staging, intermediate and marts, one run date per partition."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -29,21 +30,35 @@ def dbt_env(warehouse_path: Path) -> None:
 
 
 def ensure_manifest(project: DbtProject) -> Path:
-    """Parse the project when its manifest is missing or older than its files, so a fresh clone loads."""
+    """Parse the project when its manifest is missing or older than its files, so a fresh clone loads.
+
+    Under a file lock: processes starting together (parallel test workers, the UI beside a CLI run)
+    parse once, and none reads a manifest another is still writing.
+    """
     manifest = project.manifest_path
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _manifest_is_current(project, manifest):
+            _parse(project)
+    return manifest
+
+
+def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
     sources = [
         p
         for p in project.project_dir.rglob("*")
         if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts and "dbt_packages" not in p.parts
     ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
-    if manifest.exists() and manifest.stat().st_mtime >= newest:
-        return manifest
+    return manifest.exists() and manifest.stat().st_mtime >= newest
+
+
+def _parse(project: DbtProject) -> None:
     os.environ.setdefault("REENGAGE_WAREHOUSE", str(settings.warehouse_path()))
-    dbt = Path(sys.executable).with_name("dbt")
     subprocess.run(
         [
-            str(dbt),
+            DBT_EXECUTABLE,
             "parse",
             "--quiet",
             "--project-dir",
@@ -54,7 +69,6 @@ def ensure_manifest(project: DbtProject) -> Path:
         check=True,
         cwd=project.project_dir,
     )
-    return manifest
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
