@@ -35,7 +35,9 @@ time; incremental day within 60 s and at most 1.3x the 14-day-history time;
 peak memory under 6 GiB. The DuckDB memory limit is passed to dbt through
 REENGAGE_DUCKDB_MEMORY_LIMIT (see dbt_project/profiles.yml).
 
-The work folder (default: a temporary one) is deleted afterwards unless --keep.
+The work folder (default: a temporary one) is deleted afterwards unless --keep,
+which also keeps the two built warehouses as of the last history day
+(history*.before-day.duckdb): copies of them repeat the day for experiments.
 """
 
 from __future__ import annotations
