@@ -582,6 +582,8 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the raw tables of an earlier --keep run in --work-dir (skips generating)",
     )
     args = parser.parse_args(argv)
+    if args.baseline_repeats < 1 or args.day_repeats < 1:
+        parser.error("--baseline-repeats and --day-repeats take 1 or more")
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="reengage-bench-"))
     work.mkdir(parents=True, exist_ok=True)
