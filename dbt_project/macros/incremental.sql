@@ -131,8 +131,8 @@
 {%- endmacro %}
 
 {#
-    Incremental strategy `rebuild_owner_tails` (fct_sessions,
-    fct_user_daily_activity and the per-customer-day rollups):
+    Incremental strategy `rebuild_owner_tails` (int_events_sessionized,
+    fct_sessions, fct_user_daily_activity and the per-customer-day rollups):
     delete, per owner listed in int_session_rebuilds, every row from the
     rebuild point on, then insert the recomputed rows. Plain delete+insert on
     the primary key is not enough: a session can vanish (two sessions merged
@@ -144,7 +144,9 @@
     table: owners rebuilt from the window on (nearly all) can only lose rows
     from rebuild_tail_floor() on, a constant bound that lets DuckDB skip the
     older row groups (these tables are stored in date order: full builds
-    sort by date, daily runs append); the few owners rebuilt from further
+    sort by date, or for int_events_sessionized keep the load order of the
+    stitched events they join, and daily runs append; a table in another
+    order is only read more); the few owners rebuilt from further
     back (a late event, a re-attributed device) are matched over the whole
     table.
 
