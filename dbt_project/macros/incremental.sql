@@ -144,9 +144,9 @@
     table: owners rebuilt from the window on (nearly all) can only lose rows
     from rebuild_tail_floor() on, a constant bound that lets DuckDB skip the
     older row groups (these tables are stored in date order: full builds
-    sort by date, or for int_events_sessionized keep the load order of the
-    stitched events they join, and daily runs append; a table in another
-    order is only read more); the few owners rebuilt from further
+    sort by date, int_events_sessionized's keeps the load order of the
+    stitched events it joins, and daily runs append; in another order the
+    delete is only slower); the few owners rebuilt from further
     back (a late event, a re-attributed device) are matched over the whole
     table.
 
