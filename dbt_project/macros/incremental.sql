@@ -241,12 +241,14 @@
 {#
     The earliest rebuild point of this run, as a SQL timestamp literal (or
     none when nothing is rebuilt), among the owners of `tier`: 'recent'
-    (rebuilt from rebuild_tail_floor() on) or 'older' (from before it).
+    (rebuilt from rebuild_tail_floor() on) or 'older' (from before it), and
+    of those only the ones `owners` (an SQL condition on the columns of
+    int_session_rebuilds) selects.
     Added as a constant bound next to the join on int_session_rebuilds, it
     lets DuckDB skip the row groups of int_events_stitched that are older
     (that table is stored in load order).
 #}
-{% macro earliest_rebuild_literal(tier) -%}
+{% macro earliest_rebuild_literal(tier, owners='1 = 1') -%}
     {#- a unit test's rebuilds are fixture rows, not a table to query -#}
     {%- if not execute or model.get('resource_type') == 'unit_test' -%}
         {{ return(none) }}
@@ -254,7 +256,7 @@
     {%- set query -%}
         select min(rebuild_from)
         from {{ ref('int_session_rebuilds') }}
-        where {{ reengage.rebuild_tier_condition('rebuild_from', tier) }}
+        where {{ reengage.rebuild_tier_condition('rebuild_from', tier) }} and ({{ owners }})
     {%- endset -%}
     {{ return(reengage.timestamp_literal_of_query(query)) }}
 {%- endmacro %}
