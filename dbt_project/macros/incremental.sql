@@ -242,8 +242,8 @@
     The earliest rebuild point of this run, as a SQL timestamp literal (or
     none when nothing is rebuilt), among the owners of `tier`: 'recent'
     (rebuilt from rebuild_tail_floor() on) or 'older' (from before it), and
-    of those only the ones `owners` (an SQL condition on the columns of
-    int_session_rebuilds) selects.
+    of those only the ones `owners` selects (an SQL condition on
+    int_session_rebuilds, aliased `rebuilds`).
     Added as a constant bound next to the join on int_session_rebuilds, it
     lets DuckDB skip the row groups of int_events_stitched that are older
     (that table is stored in load order).
@@ -255,8 +255,8 @@
     {%- endif -%}
     {%- set query -%}
         select min(rebuild_from)
-        from {{ ref('int_session_rebuilds') }}
-        where {{ reengage.rebuild_tier_condition('rebuild_from', tier) }} and ({{ owners }})
+        from {{ ref('int_session_rebuilds') }} as rebuilds
+        where {{ reengage.rebuild_tier_condition('rebuilds.rebuild_from', tier) }} and ({{ owners }})
     {%- endset -%}
     {{ return(reengage.timestamp_literal_of_query(query)) }}
 {%- endmacro %}

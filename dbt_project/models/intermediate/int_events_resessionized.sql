@@ -18,24 +18,24 @@
     column of every stored event. Each branch names the table itself: DuckDB
     would buffer a CTE read twice whole.
 -#}
-{%- set relinked_devices = '(select anonymous_id from ' ~ ref('int_identity_relinks') ~ ')' -%}
+{%- set relinked_devices = '(select anonymous_id from ' ~ ref('int_identity_relinks') ~ ' where anonymous_id is not null)' -%}
 {%- set branches = [
     {
         'tier': 'recent',
-        'owners': 'not {r}is_anonymous or {r}owner_id not in ' ~ relinked_devices,
+        'owners': 'not rebuilds.is_anonymous or rebuilds.owner_id not in ' ~ relinked_devices,
         'owner_match': 'coalesce(events.customer_id, events.anonymous_id) = rebuilds.owner_id'
             ~ ' and (events.customer_id is null) = rebuilds.is_anonymous',
         'scan_key': none,
     },
     {
         'tier': 'older',
-        'owners': 'not {r}is_anonymous',
+        'owners': 'not rebuilds.is_anonymous',
         'owner_match': 'events.customer_id = rebuilds.owner_id',
         'scan_key': 'events.customer_id',
     },
     {
         'tier': 'older',
-        'owners': '{r}is_anonymous and {r}owner_id not in ' ~ relinked_devices,
+        'owners': 'rebuilds.is_anonymous and rebuilds.owner_id not in ' ~ relinked_devices,
         'owner_match': 'events.anonymous_id = rebuilds.owner_id and events.customer_id is null',
         'scan_key': 'events.anonymous_id',
     },
@@ -50,8 +50,7 @@ in_scope as (
     -- id: int_events_stitched re-stitched every one of them in this run. It
     -- is listed only so its old sessions are deleted, and is not read.
     {%- for branch in branches %}
-    {%- set owners = branch['owners'] | replace('{r}', '') %}
-    {%- set earliest = reengage.earliest_rebuild_literal(branch['tier'], owners) %}
+    {%- set earliest = reengage.earliest_rebuild_literal(branch['tier'], branch['owners']) %}
     {%- if not loop.first %}
 
     union all
@@ -64,12 +63,12 @@ in_scope as (
             and events.event_ts >= rebuilds.rebuild_from
     where
         {{ reengage.rebuild_tier_condition('rebuilds.rebuild_from', branch['tier']) }}
-        and ({{ branch['owners'] | replace('{r}', 'rebuilds.') }})
+        and ({{ branch['owners'] }})
         {%- if branch['scan_key'] %}
         and {{ branch['scan_key'] }} in (
             select owner_id
-            from {{ ref('int_session_rebuilds') }}
-            where {{ reengage.rebuild_tier_condition('rebuild_from', branch['tier']) }} and ({{ owners }})
+            from {{ ref('int_session_rebuilds') }} as rebuilds
+            where {{ reengage.rebuild_tier_condition('rebuilds.rebuild_from', branch['tier']) }} and ({{ branch['owners'] }})
         )
         {%- endif %}
         {%- if earliest %}
