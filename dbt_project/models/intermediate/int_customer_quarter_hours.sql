@@ -1,4 +1,4 @@
-{{ reengage.customer_day_rollup_config() }}
+{{ reengage.owner_day_rollup_config('customer_id') }}
 {#
     A compact rollup for the preferred local hour (int_customer_activity_summary):
     events per customer and UTC quarter hour. Every time zone's offset is a
@@ -12,7 +12,7 @@ with
 -- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
 customer_events as (
 
-    {{ customer_day_events() }}
+    {{ owner_day_events('customer_id') }}
 
 ),
 

@@ -2,9 +2,10 @@
 
 with
 
-events as (
+visitor_days as (
 
-    select * from {{ ref('int_events_stitched') }}
+    -- each visitor's deepest step per day, kept up to date by the daily runs
+    select * from {{ ref('int_visitor_funnel_days') }}
 
 ),
 
@@ -26,18 +27,17 @@ steps as (
 
 deepest_steps as (
 
-    -- each visitor's (customer, else device) deepest funnel step per day
+    -- each visitor's (customer, else device) deepest funnel step per day; a
+    -- customer id equal to a device id counts as one visitor, as it always has
     select
-        event_date,
+        activity_date as event_date,
         coalesce(customer_id, anonymous_id) as visitor_id,
-        max(funnel_step_order) as deepest_step_order
-    from events
+        max(deepest_funnel_step_order) as deepest_step_order
+    from visitor_days
     where
-        funnel_step_order is not null
-        and (customer_id is not null or anonymous_id is not null)
-        and event_date >= {{ window_start(funnel_days) }}
-        and event_date <= {{ as_of_date() }}
-    group by event_date, coalesce(customer_id, anonymous_id)
+        activity_date >= {{ window_start(funnel_days) }}
+        and activity_date <= {{ as_of_date() }}
+    group by activity_date, coalesce(customer_id, anonymous_id)
 
 ),
 

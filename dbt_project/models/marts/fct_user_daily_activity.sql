@@ -1,11 +1,11 @@
-{{ reengage.customer_day_rollup_config() }}
+{{ reengage.owner_day_rollup_config('customer_id') }}
 
 with
 
 -- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
 customer_events as (
 
-    {{ customer_day_events() }}
+    {{ owner_day_events('customer_id') }}
 
 ),
 

@@ -1,18 +1,19 @@
 {#
-    Shared by the per-customer-day tables (fct_user_daily_activity,
-    int_customer_category_days, int_customer_quarter_hours): incremental
-    with the rebuild_owner_tails strategy (macros/incremental.sql), each
-    customer's days deleted from its rebuild date on and recomputed.
+    Shared by the per-owner-day tables (fct_user_daily_activity,
+    int_customer_category_days, int_customer_quarter_hours by customer_id;
+    int_visitor_funnel_days by session_owner): incremental with the
+    rebuild_owner_tails strategy (macros/incremental.sql), each owner's days
+    deleted from its rebuild date on and recomputed.
 #}
-{% macro customer_day_rollup_config() -%}
+{% macro owner_day_rollup_config(owner_column) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='rebuild_owner_tails',
         on_schema_change='fail',
         meta={
             'rebuild_owner_tails': {
-                'owner_column': 'customer_id',
-                'owner_key': 'customer_id',
+                'owner_column': owner_column,
+                'owner_key': owner_column,
                 'since_column': 'activity_date',
                 'since_key': 'rebuild_from_date',
             },
