@@ -8,8 +8,11 @@ substring match would erase him too.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -183,3 +186,32 @@ def file_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     wal = path.with_name(path.name + "-wal")
     return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+def file_contents(path: Path) -> bytes:
+    """A file's bytes as stored, and what its gzip or zip container holds (a model file is a zip)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        return data + gzip.decompress(data)
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return data + b"".join(archive.read(name) for name in archive.namelist())
+    return data
+
+
+def files_holding(roots: list[Path], patterns: dict[str, bytes], skip: tuple[Path, ...] = ()) -> list[str]:
+    """'<file>: <name>' for every file under `roots` (outside `skip`) whose bytes match a pattern.
+
+    Patterns are byte regexes, searched in the bytes as stored: the test is what `grep -a` would
+    find in the file, deleted-but-not-overwritten blocks, WALs and free pages included.
+    """
+    hits = []
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if any(path.is_relative_to(s) for s in skip):
+                continue
+            data = file_contents(path)
+            hits += [
+                f"{path.relative_to(root)}: {name}" for name, rx in patterns.items() if re.search(rx, data)
+            ]
+    return hits
