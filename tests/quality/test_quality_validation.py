@@ -196,6 +196,24 @@ def test_email_addresses_never_appear_in_summaries_or_data_docs(
         assert address not in html
 
 
+def test_customer_ids_never_appear_in_summaries_or_data_docs(
+    warehouse: Path, load: Load, tmp_path: Path
+) -> None:
+    # Guards example values from identifier columns: a duplicated customer id was quoted in the
+    # check's description (Dagster's event log) and kept in the Data Docs, files that an erasure
+    # of that customer cannot reach.
+    docs = tmp_path / "docs"
+    twice = [good_row("customers", n, customer_id="cus_4242424") for n in (10, 11)]
+    load("customers", [good_row("customers", n) for n in range(3)] + twice)
+    outcome = _validate(warehouse, "customers", data_docs_dir=docs)
+    assert (UNIQUE, "customer_id", "critical") in _failed(outcome)
+    assert "values masked" in outcome.summary
+    text = outcome.summary + json.dumps([r.__dict__ for r in outcome.results], default=str)
+    assert "cus_4242424" not in text
+    written = [p for p in docs.rglob("*") if p.is_file()]
+    assert written and all(b"cus_4242424" not in p.read_bytes() for p in written)
+
+
 def test_data_docs_are_written_for_the_run(warehouse: Path, load: Load, tmp_path: Path) -> None:
     load("events", [good_row("events", n) for n in range(3)])
     outcome = _validate(warehouse, "events", data_docs_dir=tmp_path / "docs")
