@@ -35,7 +35,6 @@ from privacy_world import file_bytes, files_holding, plaintext_hits
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
-from orchestration.defs.ingest.loader import load_day
 from orchestration.demo.world import generate_world
 from orchestration.privacy.keys import key_hash
 from orchestration.runs import DAILY_JOB, failures, load_history, run_day
@@ -121,9 +120,10 @@ def give_everyone_a_unique_first_name(home: Path) -> None:
         frame.to_csv(path, index=False)
 
 
-def quarantine_a_record_of(home: Path, customer_id: str, day) -> None:
-    """Re-deliver `day`'s CRM export with a broken row of the customer's (a negative lifetime value),
-    so the warehouse holds their whole raw record in raw.quarantine, as the loader stores it."""
+def quarantine_a_record_of(home: Path, customer_id: str, day, instance: dg.DagsterInstance) -> None:
+    """Re-deliver `day`'s CRM export with a broken row of the customer's (a negative lifetime value)
+    and load the day again through Dagster: raw.quarantine holds their whole raw record, and the
+    run's log lines about it are in the Dagster home."""
     path = home / "landing" / "customers" / f"customers_{day}.csv"
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     ((email, first, country, tz, signup, plan),) = query(
@@ -135,12 +135,15 @@ def quarantine_a_record_of(home: Path, customer_id: str, day) -> None:
     stamp = f"{day}T23:00:00Z"
     broken = [customer_id, email, first, country, tz, signup, plan, "-5", "true", stamp, stamp]
     pd.concat([frame, pd.DataFrame([broken], columns=frame.columns)]).to_csv(path, index=False)
-    con = duckdb.connect(str(home / "warehouse.duckdb"))
-    try:
-        report = load_day(con, str(home / "landing"), "customers", day)
-    finally:
-        con.close()
-    assert report.rows_quarantined >= 1
+    reload = load_history(day, day, instance, checks=False)
+    assert reload.success, failures(reload)
+    quarantined = query(
+        home,
+        "select count(*) from raw.quarantine where source = 'customers' and _partition_date = ? "
+        "and strpos(raw_record, ?) > 0",
+        [day, customer_id],
+    )
+    assert quarantined == [(1,)]
 
 
 def every_customer_email(home: Path) -> set[str]:
@@ -182,7 +185,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         )
         assert len(mailed) > WITHDRAWALS, "day N must email enough people for the test to mean anything"
         erased_id, erased_email = mailed[0]
-        quarantine_a_record_of(home, erased_id, DAY_N)
+        quarantine_a_record_of(home, erased_id, DAY_N, instance)
         ((erased_name,),) = query(
             home, "select distinct first_name from raw.customers where customer_id = ?", [erased_id]
         )
