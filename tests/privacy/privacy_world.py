@@ -21,6 +21,8 @@ import duckdb
 
 from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.ingest.loader import load_day
+from orchestration.privacy.erasure import erase
+from orchestration.privacy.requests import make_request
 from orchestration.sink.store import Recipient, SinkStore
 
 DAY1 = date(2026, 3, 10)
@@ -155,6 +157,17 @@ def build_world(home: Path) -> World:
         sink_path=sink.path,
         alice_send_ids=[send_id(ALICE, "winback", DAY1), send_id(ALICE, "winback", DAY2)],
     )
+
+
+def erase_person(world: World, customer_id: str | None = None, email: str | None = None):
+    """One request through `erase` on the world's files: tables, ledger and sink, no file rewrite
+    (what a run has done when it dies before the rewrite)."""
+    request = make_request(customer_id, email, requested_by="privacy-team", source="cli")
+    con = duckdb.connect(str(world.warehouse))
+    try:
+        return erase(con, request, ledger_path=world.ledger_path, sink_store_path=world.sink_path)
+    finally:
+        con.close()
 
 
 def plaintext_hits(con: duckdb.DuckDBPyConnection, values: list[str]) -> list[str]:

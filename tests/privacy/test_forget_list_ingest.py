@@ -18,6 +18,7 @@ from privacy_world import (
     World,
     build_world,
     customer,
+    erase_person,
     event,
     plaintext_hits,
     write,
@@ -25,25 +26,14 @@ from privacy_world import (
 
 from orchestration.cli import main
 from orchestration.defs.ingest.loader import load_day
-from orchestration.privacy.erasure import erase
 from orchestration.privacy.forget_list import PEPPER_TABLE, forgotten_mask
 from orchestration.privacy.keys import PEPPER_ENV, PepperError, key_hash
-from orchestration.privacy.requests import make_request
 
 
 @pytest.fixture
 def erased(tmp_path: Path) -> World:
     world = build_world(tmp_path)
-    con = duckdb.connect(str(world.warehouse))
-    try:
-        erase(
-            con,
-            make_request(ALICE, None, requested_by="test", source="cli"),
-            ledger_path=world.ledger_path,
-            sink_store_path=world.sink_path,
-        )
-    finally:
-        con.close()
+    erase_person(world, customer_id=ALICE)
     return world
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from privacy_world import ALICE, ALICE_OLD, build_world, files_holding
+from privacy_world import ALICE, ALICE_OLD, build_world, erase_person, files_holding
 
-from orchestration.privacy.erasure import carry_out, erase
-from orchestration.privacy.requests import make_request
+from orchestration.privacy.erasure import ErasureRun, carry_out
 from orchestration.privacy.warehouse_file import RewriteError, rewrite
 
 SECRET = "Zebulon.Quincey@example.org"
@@ -137,26 +136,21 @@ def test_a_rewrite_cut_short_by_a_crash_is_finished_by_the_next_run(isolated_hom
     # The erasure committed, then the process died before the rewrite: the audit row says so,
     # and the next run (here with no request at all) rewrites the file and stamps the row.
     world = build_world(isolated_home)
-    con = duckdb.connect(str(world.warehouse))
-    try:
-        erase(
-            con,
-            make_request(ALICE, None, requested_by="t", source="cli"),
-            ledger_path=None,
-            sink_store_path=None,
+    erase_person(world, customer_id=ALICE)
+
+    def next_run() -> ErasureRun:
+        return carry_out(
+            [],
+            warehouse_path=world.warehouse,
+            warehouse_kind="duckdb",
+            ledger_path=world.ledger_path,
+            sink_store_path=world.sink_path,
+            skip_done=True,
         )
-    finally:
-        con.close()
+
     alice = {"id": rb"cus_1(?![0-9])", "address": ALICE_OLD.encode()}
     assert files_holding([world.warehouse.parent], alice, skip=(world.landing,)) != []
-    run = carry_out(
-        [],
-        warehouse_path=world.warehouse,
-        warehouse_kind="duckdb",
-        ledger_path=world.ledger_path,
-        sink_store_path=world.sink_path,
-        skip_done=True,
-    )
+    run = next_run()
     assert run.outcomes == [] and run.file_rewrite is not None
     assert files_holding([world.warehouse], alice) == []
     con = duckdb.connect(str(world.warehouse), read_only=True)
@@ -166,14 +160,4 @@ def test_a_rewrite_cut_short_by_a_crash_is_finished_by_the_next_run(isolated_hom
         ).fetchall() == [(0,)]
     finally:
         con.close()
-    again = carry_out(
-        [],
-        warehouse_path=world.warehouse,
-        warehouse_kind="duckdb",
-        ledger_path=world.ledger_path,
-        sink_store_path=world.sink_path,
-        skip_done=True,
-    )
-    assert again.file_rewrite is None, (
-        "a run with nothing erased since the last rewrite leaves the file alone"
-    )
+    assert next_run().file_rewrite is None, "nothing erased since the last rewrite: the file is left alone"
