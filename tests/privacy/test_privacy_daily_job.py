@@ -306,7 +306,7 @@ def test_no_file_of_the_product_or_of_dagster_keeps_a_byte_of_the_erased_person(
     assert any(hit.startswith("sink.sqlite") for hit in before), before
     # Every store the run writes is searched: Dagster's runs, event logs and compute logs, the
     # Data Docs, the report; the warehouse, ledger and sink with whatever WAL they have.
-    for written in ("history/runs.db", "history/runs", "storage", "logs"):
+    for written in ("history/runs.db", "history/runs", "storage"):
         assert (dagster_home / written).exists(), written
     assert list(dagster_home.glob("storage/*/compute_logs/*.out"))
     assert list((home / "data_docs").rglob("*.html")) and list((home / "reports").glob("*.html"))
