@@ -1,8 +1,9 @@
 """Carry out erasure requests in every store: send ledger, sink, then warehouse with its audit row.
 
-The pepper is checked first (keys.py): without the one the forget list was made
-with, nothing is touched. Order matters for crash safety. The person's identifiers are looked up in the
-warehouse, so the warehouse goes last: the ledger and the sink are erased
+The pepper is checked first (forget_list.py): without the one the forget list
+was made with, nothing is touched. Order matters for crash safety. The person's
+identifiers are looked up in the warehouse, so the warehouse goes last: the
+ledger and the sink are erased
 first (each in its own transaction), then one warehouse transaction deletes
 the rows, adds the forget-list keys and writes the audit row. A crash before
 that commit leaves the warehouse intact, and running the request again finds
