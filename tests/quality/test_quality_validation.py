@@ -295,3 +295,26 @@ def test_a_warehouse_locked_by_a_writer_fails_closed_with_a_clear_message(
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_features_row_without_a_known_consent_status_fails_the_features_suite_critically(
+    warehouse: Path,
+) -> None:
+    # Guards issue 21: the policy mails only consent_status = 'granted'; a features mart whose
+    # consent logic changed (a null or a new word) must stop delivery, not be guessed at.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_user_features as select * from (values "
+            "('c1', 'granted'), ('c2', 'withdrawn'), ('c3', 'unverified'), ('c4', null), ('c5', 'maybe')"
+            ") as t(customer_id, consent_status)"
+        )
+    finally:
+        con.close()
+    outcome = validate_table(warehouse, "marts.fct_user_features", "fct_user_features")
+    assert _failed(outcome) == {
+        (NOT_NULL, "consent_status", "critical"),
+        (IN_SET, "consent_status", "critical"),
+    }
+    assert outcome.has_critical_failure

@@ -127,3 +127,19 @@ def _unique_warnings(reports: list[LoadReport]) -> list[str]:
 raw_customers = build_ingest_asset("customers")
 raw_events = build_ingest_asset("events")
 raw_email_events = build_ingest_asset("email_events")
+
+# Each ingest asset replaces its own day's refused rows in raw.quarantine together with its good rows.
+# dbt reads them back (stg_crm__refused_customers, stg_sendgrid__refused_email_events) through the
+# source raw.quarantine, so the table is declared here, with the assets that write it, for lineage.
+raw_quarantine = dg.AssetSpec(
+    key=dg.AssetKey(["raw", "quarantine"]),
+    deps=[dg.AssetKey(["raw", source]) for source in DESCRIPTIONS],
+    description=(
+        "Rows refused at ingest, from every export: the first problem found and the record as exported."
+    ),
+    group_name="ingest",
+    kinds={"duckdb"},
+    partitions_def=daily_partitions,
+    owners=["team:data-engineering"],
+    tags={"domain": "ingest"},
+)
