@@ -17,6 +17,28 @@
 
 
 {#
+    The refused rows of one export in landing files up to D, with what every
+    reading of them shares: a key, where each came from and why it was
+    refused, and the record itself for refused_field.
+#}
+{% macro refused_rows(export) -%}
+    select
+        {{ dbt.hash(dbt.concat(["file", "'|'", "cast(" ~ adapter.quote('row') ~ " as " ~ dbt.type_string() ~ ")"])) }}
+            as refused_row_id,
+        _partition_date as partition_date,
+        file as source_file,
+        {{ adapter.quote('row') }} as source_row,
+        {{ adapter.quote('column') }} as refused_column,
+        reason as refusal_reason,
+        raw_record
+    from {{ source('raw', 'quarantine') }}
+    where
+        source = '{{ export }}'
+        and _partition_date <= {{ reengage.as_of_date() }}
+{%- endmacro %}
+
+
+{#
     A field of a refused record as trimmed text, null when absent, empty or
     unreadable. From a JSON Lines line that is not valid JSON (a truncated
     file, say) a field is still read when it appears whole, as a quoted

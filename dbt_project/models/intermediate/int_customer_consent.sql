@@ -18,32 +18,18 @@ refused_by_customer as (
     -- stands for every customer whose current address it carries: that
     -- address is not mailed on a row nobody could check.
     select
-        customers.customer_id,
+        coalesce(refused_rows.customer_id, by_address.customer_id) as customer_id,
         refused_rows.refused_row_id,
         refused_rows.withdraws_consent,
         refused_rows.updated_at,
         refused_rows.partition_date,
         refused_rows.source_row,
         refused_rows.refusal_reason
-    from customers
-    inner join refused_rows
-        on customers.customer_id = refused_rows.customer_id
-
-    union all
-
-    select
-        customers.customer_id,
-        refused_rows.refused_row_id,
-        refused_rows.withdraws_consent,
-        refused_rows.updated_at,
-        refused_rows.partition_date,
-        refused_rows.source_row,
-        refused_rows.refusal_reason
-    from customers
-    inner join refused_rows
+    from refused_rows
+    left join customers as by_address
         on
             refused_rows.customer_id is null
-            and customers.email = refused_rows.email
+            and refused_rows.email = by_address.email
 
 ),
 
