@@ -9,7 +9,12 @@ send, then ``dropped`` (address bounced before: the old tool kept mailing it),
 twice), ``click`` given open, ``unsubscribe``/``group_unsubscribe`` and
 ``spamreport`` with their true rates. Responses land within six days, so
 every message's events are known before the next send. An ``unsubscribe``
-also withdraws marketing consent in the CRM the same day.
+also withdraws marketing consent in the CRM the same day. The newsletter
+stops when the pipeline takes over (the responding world's sending days);
+its last events still arrive.
+
+``draw_webhook_events`` is what happens to any message after it is sent; the
+responding world draws the pipeline's mail with it too (``responses``).
 """
 
 from __future__ import annotations

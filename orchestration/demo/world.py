@@ -37,6 +37,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -491,35 +492,15 @@ class World:
         )
 
 
-def generate_world(
-    home: Path,
-    *,
-    customers: int = 20_000,
-    days: int = 60,
-    end_date: date | None = None,
-    seed: int = 7,
-    dirty_share: float = 0.002,
-    formats: dict[str, str] | None = None,
-    replace: bool = False,
-    spec: WorldSpec | None = None,
-) -> WorldSummary:
+def generate_world(home: Path, **options: Any) -> WorldSummary:
     """Write a history nobody mails: one landing file per source per day and the truth file.
 
-    Files: ``home/landing/{source}/{source}_{YYYY-MM-DD}.{ext}`` for each day and
-    ``home/truth/user_truth.parquet``; see ``World`` for replacing another world's files.
+    `options` are ``World``'s (customers, days, end_date, seed, dirty_share, formats, replace,
+    spec). Files: ``home/landing/{source}/{source}_{YYYY-MM-DD}.{ext}`` for each day and
+    ``home/truth/user_truth.parquet``.
     """
-    world = World(
-        home,
-        customers=customers,
-        days=days,
-        end_date=end_date,
-        seed=seed,
-        dirty_share=dirty_share,
-        formats=formats,
-        replace=replace,
-        spec=spec,
-    )
-    for k in range(days):
+    world = World(home, **options)
+    for k in range(world.window.days):
         world.write_day(k)
     world.write_truth()
     return world.summary()
