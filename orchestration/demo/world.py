@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -53,7 +54,7 @@ from orchestration.demo.keyed import codes_key
 from orchestration.demo.newsletter import CAMPAIGN_ID, VARIANTS, EmailBatch, Newsletter
 from orchestration.demo.population import anonymous_ids, build_population, build_visitors
 from orchestration.demo.responses import draw_reactions, read_accepted
-from orchestration.demo.spec import KINDS, WorldSpec, load_spec
+from orchestration.demo.spec import KINDS, Effect, WorldSpec, load_spec
 from orchestration.demo.strings import from_codes
 from orchestration.demo.truth import SentEffect, conversion_probabilities, truth_table
 from orchestration.sink.store import SinkStore
@@ -295,6 +296,7 @@ class World:
         self.campaign_names = [CAMPAIGN_ID]
         self.variant_names = list(VARIANTS)
         self.sent = _Sent()
+        self.effect_pairs: set[tuple[str, str]] = set()
         self.next_day = 0
         self.rows = dict.fromkeys(exports.SOURCES, 0)
         self.dirty_rows = {source: dict.fromkeys(kinds, 0) for source, kinds in dirty.KINDS.items()}
@@ -402,6 +404,7 @@ class World:
         self.sent.add(key, accepted.cust, reactions.sent)
         self.answered += m
         self._write_message_truth(k, accepted, reactions)
+        self._write_effects_truth(zip(accepted.campaign, accepted.variant, strict=True))
         return DayAnswers(
             day=self.day(k),
             messages=m,
@@ -445,6 +448,19 @@ class World:
             }
         )
         _write_parquet(table, self.truth_dir / "messages" / f"messages_{self.day(k).isoformat()}.parquet")
+
+    def _write_effects_truth(self, pairs) -> None:
+        """``truth/effects.csv``: what each (campaign, variant) seen so far does to each kind of user."""
+        self.effect_pairs.update(pairs)
+        rows = [
+            {"campaign_id": campaign, "variant": variant, "kind": kind, **asdict(effect)}
+            for campaign, variant in sorted(self.effect_pairs)
+            for kind, effect in zip(KINDS, self.spec.effects.by_kind(campaign, variant), strict=True)
+        ]
+        columns = ["campaign_id", "variant", "kind", *(f.name for f in fields(Effect))]
+        path = self.truth_dir / "effects.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
 
     # -- truth of an assignment ------------------------------------------------------------------
 
