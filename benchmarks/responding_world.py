@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         answers.append(time.perf_counter() - step)
         print(
             f"  {world.day(k)}: exports {exports[-1]:.2f} s, answers {answers[-1]:.2f} s "
-            f"({answered.describe()})",
+            f"({answered.messages:,} messages: {answered.describe()})",
             flush=True,
         )
 

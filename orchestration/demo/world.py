@@ -141,7 +141,7 @@ class DayAnswers:
 
     def describe(self) -> str:
         return (
-            f"{self.messages:,} answered: {self.delivered:,} delivered, {self.opened:,} opened, "
+            f"{self.delivered:,} delivered, {self.opened:,} opened, "
             f"{self.clicked:,} clicked, {self.unsubscribed:,} unsubscribed, "
             f"{self.extra_visits:,} extra visits"
         )
