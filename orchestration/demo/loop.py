@@ -116,11 +116,15 @@ def output_to(log: Path) -> Iterator[None]:
 
 
 @contextmanager
-def clock_at(day: date) -> Iterator[None]:
-    """The process clock (time.time, datetime.now, in every thread) standing at 00:05 UTC on `day`."""
+def clock_at(day: date, tick: bool = False) -> Iterator[None]:
+    """The process clock (time.time, datetime.now, in every thread) at 00:05 UTC on `day`.
+
+    Standing still by default; `tick=True` lets it run from there (a benchmark reads step times
+    from Dagster's event log, whose timestamps come from this clock).
+    """
     import time_machine
 
-    with time_machine.travel(datetime(day.year, day.month, day.day, tzinfo=UTC) + RUN_TIME, tick=False):
+    with time_machine.travel(datetime(day.year, day.month, day.day, tzinfo=UTC) + RUN_TIME, tick=tick):
         yield
 
 
