@@ -3,8 +3,8 @@
     python tests/delivery/crash_driver.py --ledger PATH --sink URL [--messages 30] [--batch-size 10]
 
 Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
-By default recovery treats every in-flight row as abandoned (--stale-after 0), which is
-what a restart after a crash looks like once the lease has expired. Messages are streamed
+Recovery runs with the production defaults: a restart finds the killed sender's process
+gone and settles its rows at once, without waiting for any timeout. Messages are streamed
 in and planned 12 at a time (--plan-chunk), so requests (10 messages) span planning
 chunks and go out while later chunks are still unplanned. On a normal exit it
 prints the delivery report as one JSON line: counts and send ids, never an address.
@@ -40,7 +40,6 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--plan-chunk", type=int, default=12, help="messages planned per transaction")
     parser.add_argument("--max-retries", type=int, default=3)
-    parser.add_argument("--stale-after", type=float, default=0, help="0: every in-flight row is abandoned")
     args = parser.parse_args()
     policy = RetryPolicy(
         max_retries=args.max_retries,
@@ -57,11 +56,11 @@ def main() -> int:
         policy=policy,
         batch_size=args.batch_size,
         min_lead_seconds=args.min_lead_seconds,
-        stale_after_seconds=args.stale_after,
         concurrency=args.concurrency,
         plan_chunk=args.plan_chunk,
     )
-    print(json.dumps(report.as_metadata() | {"in_doubt_ids": report.in_doubt_send_ids}), flush=True)
+    ids = {"in_doubt_ids": report.in_doubt_send_ids, "expired_ids": report.expired_send_ids}
+    print(json.dumps(report.as_metadata() | ids), flush=True)
     return 0
 
 

@@ -78,7 +78,7 @@ def test_claims_are_exclusive_and_transitions_guarded(ledger: SendLedger) -> Non
     assert ledger.mark_accepted(ids[:3], "wrong-batch") == 0, "only the owning batch may settle a row"
     assert ledger.mark_accepted(ids[:3], "b1") == 3
     assert ledger.mark_accepted(ids[:3], "b1") == 0
-    assert ledger.rebatch(ids[3:], "b2", "b3") == 1
+    assert ledger.rebatch(ids[3:], "b2", "b3") == ids[3:]
     assert ledger.mark_in_doubt(ids[3:], "b3", "in doubt: test") == 1
     counts = ledger.counts(RUN_DATE)
     assert (counts["accepted"], counts["in_flight"], counts["in_doubt"]) == (3, 1, 1)

@@ -114,8 +114,13 @@ def to_messages(rows: pd.DataFrame) -> Iterator[OutboundMessage]:
 
 
 def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: date) -> int:
-    """Copy the ledger's rows for the day into the warehouse, where caps and measurement read them."""
-    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)])
+    """Copy the ledger's rows for the day into the warehouse, where caps and measurement read them.
+
+    Only the contract's columns (SENDS_COLUMNS): the ledger's own bookkeeping (send windows,
+    which sender holds a row) stays in the ledger, and existing warehouses need no migration.
+    """
+    columns = [spec.split()[0] for spec in SENDS_COLUMNS.split(", ")]
+    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)], columns=columns)
     with warehouse.connect() as con:
         con.execute("create schema if not exists delivery")
         con.execute(f"create table if not exists delivery.campaign_sends ({SENDS_COLUMNS})")
