@@ -1,4 +1,5 @@
-"""Command line: `python -m orchestration.cli demo` runs the daily job on a generated world."""
+"""Command line: `python -m orchestration.cli demo` runs the daily job on a generated world;
+`erase` carries out erasure requests; `resolve --date D` settles a day's unsettled deliveries."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from orchestration import settings
+from orchestration.defs.delivery.resolve import add_resolve_parser, run_resolve
 from orchestration.privacy.command import add_erase_parser, run_erase
 
 
@@ -26,9 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--run-date", type=date.fromisoformat, default=None, help="default: today (UTC)")
     demo.add_argument("--keep", action="store_true", help="keep the previous demo warehouse and ledger")
     add_erase_parser(commands)
+    add_resolve_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "erase":
         return run_erase(args)
+    if args.command == "resolve":
+        return run_resolve(args)
     return run_demo(args)
 
 

@@ -1,6 +1,7 @@
 """A sender process for the crash suite: the real sender, client and ledger, killable at a crash point.
 
     python tests/delivery/crash_driver.py --ledger PATH --sink URL [--messages 30] [--batch-size 10]
+        [--from-warehouse RUN_DATE]
 
 Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
 Recovery runs with the production defaults: a restart finds the killed sender's process
@@ -29,6 +30,22 @@ def messages(n: int) -> Iterator[OutboundMessage]:
     yield from make_messages(n)
 
 
+def day_in_warehouse(run_date: str) -> Iterator[OutboundMessage]:
+    """The day's treatment messages from the intervention list in $REENGAGE_HOME, as the asset reads them."""
+    import duckdb
+
+    from orchestration import settings
+    from orchestration.defs.delivery.assets import to_messages
+
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        chosen = con.execute(
+            "select * from interventions.intervention_list where run_date = ? and arm = 'treatment' "
+            "order by send_id",
+            [run_date],
+        ).df()
+    yield from to_messages(chosen)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ledger", required=True)
@@ -40,6 +57,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--plan-chunk", type=int, default=12, help="messages planned per transaction")
     parser.add_argument("--max-retries", type=int, default=3)
+    parser.add_argument("--from-warehouse", default=None, help="a run date: send its intervention list")
     args = parser.parse_args()
     policy = RetryPolicy(
         max_retries=args.max_retries,
@@ -50,7 +68,7 @@ def main() -> int:
     )
     report = deliver(
         SendLedger(args.ledger),
-        messages(args.messages),
+        day_in_warehouse(args.from_warehouse) if args.from_warehouse else messages(args.messages),
         make_client(API_KEY, args.sink),
         options=OPTIONS,
         policy=policy,

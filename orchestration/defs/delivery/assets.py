@@ -44,7 +44,7 @@ def campaign_sends(
     warehouse: WarehouseResource,
     sendgrid: SendGridResource,
 ) -> dg.MaterializeResult:
-    """Every planned message of the day sent exactly once, or held, or failed with a reason."""
+    """Every planned message of the day sent exactly once, or held, or failed or expired with a reason."""
     run_date = date.fromisoformat(context.partition_key)
     ledger = SendLedger(settings.ledger_path())
     today = datetime.now(UTC).date()
@@ -73,7 +73,10 @@ def campaign_sends(
             for r in held.itertuples()
         )
         report = sendgrid.deliver(
-            ledger.path, to_messages(chosen[chosen["arm"] == "treatment"]), run_date=run_date.isoformat()
+            ledger.path,
+            to_messages(chosen[chosen["arm"] == "treatment"]),
+            run_date=run_date.isoformat(),
+            run_id=context.run_id,
         )
         context.log.info(f"delivery for {run_date}: {json.dumps(report.as_metadata())}")
     rows = mirror_ledger(warehouse, ledger, run_date)
