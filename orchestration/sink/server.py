@@ -253,7 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _logged(self, batch_id: str, status: str | None, reply: _Reply) -> _Reply:
         """Record a cancel/pause/resume and its answer (`SinkStore.status_requests`)."""
-        self.server.store.log_status_request(batch_id, status, reply.status, self.server.clock())
+        errors = reply.body.get("errors") if isinstance(reply.body, dict) else None
+        message = errors[0].get("message") if errors else None
+        self.server.store.log_status_request(batch_id, status, reply.status, message, self.server.clock())
         return reply
 
     def _scheduled_one(self, method: str, batch_id: str, raw: bytes) -> _Reply:

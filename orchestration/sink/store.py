@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS status_requests (
     batch_id TEXT,
     requested TEXT,             -- 'cancel', 'pause' or NULL (resume: the status deleted)
     http_status INTEGER NOT NULL,
+    message TEXT,               -- the error message answered, if any
     in_effect INTEGER NOT NULL  -- statuses holding one of the ten places after the answer
 );
 -- No index on send_id: nothing looks a message up by it, and random ids made every
@@ -236,13 +237,13 @@ class SinkStore:
         return int(count)
 
     def log_status_request(
-        self, batch_id: str | None, requested: str | None, http_status: int, now: float
+        self, batch_id: str | None, requested: str | None, http_status: int, message: str | None, now: float
     ) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO status_requests (at, batch_id, requested, http_status, in_effect) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (now, batch_id, requested, http_status, self._in_effect(conn, now)),
+                "INSERT INTO status_requests (at, batch_id, requested, http_status, message, in_effect) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now, batch_id, requested, http_status, message, self._in_effect(conn, now)),
             )
 
     def status_requests(self) -> list[dict[str, Any]]:

@@ -194,7 +194,11 @@ def test_every_cancel_and_resume_is_logged_with_its_answer(sink: SinkHandle, sg:
         cancel(sg, batch_id)
     assert sg.client.user.scheduled_sends._(batch_id).delete().status_code == 204
     log = [
-        (r["batch_id"], r["requested"], r["http_status"], r["in_effect"])
+        (r["batch_id"], r["requested"], r["http_status"], r["message"], r["in_effect"])
         for r in sink.store.status_requests()
     ]
-    assert log == [(batch_id, "cancel", 201, 1), (batch_id, "cancel", 400, 1), (batch_id, None, 204, 0)]
+    assert log == [
+        (batch_id, "cancel", 201, None, 1),
+        (batch_id, "cancel", 400, "This batch already has a status; update it with PATCH.", 1),
+        (batch_id, None, 204, None, 0),
+    ]

@@ -76,6 +76,7 @@ class CancelPlaces:
     def wait_for_room(self, until: float | None) -> bool:
         """Wait until a place is free (True), or give up when none will be before `until` (False)."""
         clock = self.provider.clock
+        waited = False
         while True:
             self.free_due()
             places = self.ledger.cancel_places()
@@ -88,7 +89,9 @@ class CancelPlaces:
                 wake = min(wake, now + self.poll_seconds)
             if until is not None and wake > until:
                 return False
-            self.on_wait()
+            if not waited:
+                self.on_wait()
+                waited = True
             self.provider.sleep(max(0.0, wake - now))
 
     def free_due(self) -> None:
