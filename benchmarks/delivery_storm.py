@@ -35,7 +35,6 @@ import argparse
 import json
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from send_messages import messages  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from send_messages import messages, start_sink  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
 from orchestration.defs.delivery.ledger import SendLedger  # noqa: E402
 from orchestration.defs.delivery.payloads import PayloadOptions  # noqa: E402
@@ -56,18 +55,6 @@ from orchestration.sink.clock import ScaledClock  # noqa: E402
 from orchestration.sink.store import SinkStore  # noqa: E402
 
 MAY_HAVE = "the provider may have it"
-
-
-def start_sink(store: Path, clock: ScaledClock) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "orchestration.sink", "serve", "--store", str(store), "--port", "0"]
-    command += ["--clock-speed", str(clock.speed), "--clock-origin", repr(clock.origin)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("sink listening on "):
-        process.kill()
-        raise SystemExit(f"sink did not start: {line!r}")
-    return process, line.removeprefix("sink listening on ")
 
 
 def admin(url: str, method: str, body: object = None) -> dict:
@@ -105,7 +92,8 @@ def run_once(args: argparse.Namespace, seed: int) -> Result:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         clock = ScaledClock(time.time(), args.speed)
-        sink, url = start_sink(work / "sink.sqlite", clock)
+        clock_options = ("--clock-speed", str(clock.speed), "--clock-origin", repr(clock.origin))
+        sink, url = start_sink(work / "sink.sqlite", 1, *clock_options)
         try:
             ledger = SendLedger(work / "send_ledger.sqlite", clock=clock)
             client = make_client("benchmark-placeholder-key", url)

@@ -23,6 +23,9 @@ OPTIONS = PayloadOptions(from_email="news@shop.example", from_name="Shop")
 FAST = RetryPolicy(max_retries=4, timeout_seconds=10, base_delay=0.01, max_delay=0.05, jitter=0.01)
 SHORT_TIMEOUT = RetryPolicy(max_retries=6, timeout_seconds=0.5, base_delay=0.01, max_delay=0.05, jitter=0.01)
 TIMEOUT_FAULT = {"mode": "timeout", "delay": 1.2}
+SCHEDULED_SENDS = "/v3/user/scheduled_sends"
+# The key may send but not cancel: the cancel that would settle an ambiguous request is refused.
+CANCEL_REFUSED = {"status": 403, "message": "access forbidden", "path": SCHEDULED_SENDS}
 
 
 class SleepRecorder:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from delivery_helpers import make_messages
+from delivery_helpers import SCHEDULED_SENDS, make_messages
 
 from orchestration.defs.delivery.crashpoints import ENV_VAR
 from orchestration.defs.delivery.ledger import SendLedger
@@ -46,7 +46,7 @@ BATCH_SIZE = 10
 
 DROP_AFTER_STORE = {"mode": "drop", "when": "after"}  # the sink stored it, the answer never comes
 SLOW_ANSWER = {"mode": "timeout", "delay": 1.0}  # stores after 1 s; the sender's timeout is 0.5 s
-CANCEL_PATH = "/v3/user/scheduled_sends"
+CANCEL_ANSWER_LOST = {**DROP_AFTER_STORE, "path": SCHEDULED_SENDS}
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     after_crash_mid_request("after_recovery_release"),
     Scenario(
         "recovery/cancel answer lost",
-        (Run("after_post_ok"), Run("after_recovery_cancel", ({**DROP_AFTER_STORE, "path": CANCEL_PATH},))),
+        (Run("after_post_ok"), Run("after_recovery_cancel", (CANCEL_ANSWER_LOST,))),
     ),
     Scenario("crash twice at the same point", (Run("after_post_ok"), Run("after_post_ok"))),
     # three requests in flight at once: the crash strands the others mid-request too

@@ -12,14 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from delivery_helpers import API_KEY, OPTIONS, RUN_DATE, SimulatedTime, SleepRecorder, make_messages
+from delivery_helpers import (
+    API_KEY,
+    CANCEL_REFUSED,
+    OPTIONS,
+    RUN_DATE,
+    SCHEDULED_SENDS,
+    SimulatedTime,
+    SleepRecorder,
+    make_messages,
+)
 from sendgrid import SendGridAPIClient
 
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
 from orchestration.sink import SinkHandle, start_sink
 
-SCHEDULED_SENDS = "/v3/user/scheduled_sends"
 # Production's retry policy with tiny backoff delays (rate-limit waits follow the headers).
 QUICK = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0.01, timeout_seconds=10)
 
@@ -133,7 +141,7 @@ def test_rows_left_in_doubt_past_their_cancel_window_are_expired_by_the_next_run
     # doubt end expired, saying the provider may have them, instead of staying in doubt.
     sim_sink.inject(
         {"mode": "drop", "when": "before"},
-        {"status": 403, "message": "access forbidden", "path": SCHEDULED_SENDS},
+        CANCEL_REFUSED,
     )
     first = run_sim(sim_ledger, sim_sink, sim, 3, batch_size=10)
     assert (first.in_doubt, first.accepted) == (3, 0)

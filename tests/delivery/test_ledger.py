@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from delivery_helpers import API_KEY, OPTIONS, RUN_DATE, make_messages
 
-from orchestration.defs.delivery.ledger import SendLedger, send_id
+from orchestration.defs.delivery.ledger import NoCancelPlace, SendLedger, send_id
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.sender import deliver, make_client
 from orchestration.sink import SinkHandle
@@ -193,3 +193,38 @@ def test_a_ledger_written_before_the_expired_state_opens_with_its_rows_and_works
     assert report.pending == 2, "the old in-flight rows are not stale yet: left to their sender"
     assert ledger.expire([rows["c4"].send_id], "gave up", "batch-a") == 1, "the new state is accepted"
     assert SendLedger(path, clock=lambda: now).counts("2026-06-01") == ledger.counts("2026-06-01")
+
+
+def test_a_request_is_claimed_only_with_a_cancel_place_and_gives_it_back_when_it_ends(
+    ledger: SendLedger,
+) -> None:
+    # Guards SendGrid's limit of ten cancels at once: each request reserves the place its cancel
+    # would need in the claim's own commit, so no more requests are out than could be cancelled.
+    messages = make_messages(4)
+    ledger.plan(messages)
+    ids = [m.send_id for m in messages]
+    assert ledger.claim(ids[:1], "b1", claimed_by="s1", place_limit=2) == ids[:1]
+    assert ledger.claim(ids[1:2], "b2", claimed_by="s1", place_limit=2) == ids[1:2]
+    with pytest.raises(NoCancelPlace):
+        ledger.claim(ids[2:3], "b3", claimed_by="s1", place_limit=2)
+    assert ledger.states(ids[2:3]) == {ids[2]: "planned"}, "nothing claimed without a place"
+    ledger.mark_accepted(ids[:1], "b1")
+    assert [p.batch_id for p in ledger.cancel_places()] == ["b2"], "an accepted request gives its place back"
+    ledger.hold_place("b2", frees_at=2_000_000_000, limit=2, sender_id="s1")
+    assert ledger.rebatch(ids[1:2], "b2", "b4", place_limit=2, sender_id="s1") == ids[1:2]
+    assert {(p.batch_id, p.state) for p in ledger.cancel_places()} == {("b2", "held"), ("b4", "reserved")}
+    ledger.release(ids[1:2], "b4")
+    assert [(p.batch_id, p.state) for p in ledger.cancel_places()] == [("b2", "held")]
+    ledger.free_place("b2")
+    assert ledger.cancel_places() == []
+
+
+def test_a_gone_senders_reservation_is_dropped_once_its_batch_can_no_longer_be_cancelled(
+    ledger: SendLedger,
+) -> None:
+    (message,) = make_messages(1)
+    ledger.plan([message])
+    ledger.claim([message.send_id], "b1", send_at={message.send_id: 5_000}, claimed_by="gone", place_limit=10)
+    assert ledger.drop_stray_reservations(["alive"], cancellable_from=4_000) == 0, "may need a cancel"
+    assert ledger.drop_stray_reservations(["gone"], cancellable_from=6_000) == 0, "its sender still works"
+    assert ledger.drop_stray_reservations(["alive"], cancellable_from=6_000) == 1

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 import pytest
-from delivery_helpers import API_KEY, write_intervention_list
+from delivery_helpers import API_KEY, CANCEL_REFUSED, write_intervention_list
 
 from orchestration import cli, settings
 from orchestration.defs.delivery.assets import campaign_sends
@@ -22,7 +22,6 @@ from orchestration.sink import SinkHandle
 from orchestration.warehouse import WarehouseResource
 
 TODAY = datetime.now(UTC).date()
-CANCEL_REFUSED = {"status": 403, "message": "access forbidden", "path": "/v3/user/scheduled_sends"}
 
 
 @pytest.fixture

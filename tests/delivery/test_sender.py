@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from delivery_helpers import (
     API_KEY,
+    CANCEL_REFUSED,
     FAST,
     OPTIONS,
     RUN_DATE,
@@ -415,7 +416,7 @@ def test_an_unconfirmed_cancel_leaves_the_rows_in_doubt_and_the_next_run_sends_t
     # cancels the batch and sends them. It used to wait five minutes before touching them.
     sink.inject(
         {"mode": "drop", "when": "before"},
-        {"status": 403, "message": "access forbidden", "path": "/v3/user/scheduled_sends"},
+        CANCEL_REFUSED,
     )
     messages = make_messages(6)
     report = run(ledger, messages, client)

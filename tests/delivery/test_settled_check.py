@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from delivery_helpers import API_KEY, write_intervention_list
+from delivery_helpers import API_KEY, CANCEL_REFUSED, write_intervention_list
 
 from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends
@@ -28,7 +28,6 @@ from orchestration.warehouse import WarehouseResource
 
 TODAY = datetime.now(UTC).date()
 HERE = Path(__file__).resolve().parent
-CANCEL_REFUSED = {"status": 403, "message": "access forbidden", "path": "/v3/user/scheduled_sends"}
 
 
 @pytest.fixture

@@ -406,27 +406,9 @@ class SendLedger:
 
     # -- sending -------------------------------------------------------------
 
-    def claim(
-        self,
-        send_ids: Sequence[str],
-        batch_id: str,
-        *,
-        send_at: Mapping[str, int | None] | None = None,
-        count_attempt: bool = False,
-        claimed_by: str | None = None,
-        place_limit: int | None = None,
-    ) -> list[str]:
-        """Atomically take still-planned rows for one request under `batch_id`; see `claim_for_send`."""
-        return list(
-            self.claim_for_send(
-                send_ids,
-                batch_id,
-                send_at=send_at,
-                count_attempt=count_attempt,
-                claimed_by=claimed_by,
-                place_limit=place_limit,
-            )
-        )
+    def claim(self, send_ids: Sequence[str], batch_id: str, **options: Any) -> list[str]:
+        """The ids `claim_for_send` claimed (same options), in the order asked."""
+        return list(self.claim_for_send(send_ids, batch_id, **options))
 
     def claim_for_send(
         self,
@@ -651,16 +633,17 @@ class SendLedger:
             ).fetchall()
         return [CancelPlace(*r) for r in rows]
 
-    def drop_stray_reservations(self, live_senders: Sequence[str]) -> int:
-        """Forget reservations of senders that are gone and left nothing in flight under them."""
+    def drop_stray_reservations(self, live_senders: Sequence[str], cancellable_from: float) -> int:
+        """Forget the reservations of senders that are gone, unless their batch may still need a cancel:
+        a row of it still in flight with a send time at or after `cancellable_from`."""
         marks = ", ".join("?" * len(live_senders)) or "NULL"
         with self._transaction("drop_stray_reservations") as conn:
             return conn.execute(
                 "DELETE FROM cancel_places WHERE state = 'reserved' "
                 f"AND (sender_id IS NULL OR sender_id NOT IN ({marks})) AND batch_id NOT IN "
                 "(SELECT batch_id FROM send_ledger INDEXED BY send_ledger_in_flight "
-                "WHERE state = 'in_flight' AND batch_id IS NOT NULL)",
-                list(live_senders),
+                "WHERE state = 'in_flight' AND batch_id IS NOT NULL AND send_at >= ?)",
+                [*live_senders, cancellable_from],
             ).rowcount
 
     # -- senders -------------------------------------------------------------

@@ -429,7 +429,8 @@ class _Delivery:
 
     def _wait_out_rate_limit(self, request: _Request, result: Outcome) -> None:
         wait = self.provider.wait_after(result, 0)
-        if not any(self.windows.is_open(end, self.clock() + wait) for end in request.send_by.values()):
+        later = self.clock() + wait
+        if not any(self.windows.is_open(request.send_by[m.send_id], later) for m in request.pending):
             # The provider wants us back after every message's window has closed: settle them now.
             self._expire(request, request.ids(), f"rate limited until after the window: {result.reason}")
             request.pending = []

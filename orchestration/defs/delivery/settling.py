@@ -23,7 +23,7 @@ from orchestration.defs.delivery.crashpoints import crashpoint
 from orchestration.defs.delivery.leases import live_senders
 from orchestration.defs.delivery.ledger import LedgerRow, SendLedger
 from orchestration.defs.delivery.report import DeliveryReport
-from orchestration.defs.delivery.windows import SendWindows, iso
+from orchestration.defs.delivery.windows import CANCEL_MARGIN_SECONDS, CANCEL_WINDOW_SECONDS, SendWindows, iso
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,9 @@ class Settler:
         abandoned.sort(key=lambda r: (r.batch_id or "", r.send_id))
         for batch_id, batch_rows in groupby(abandoned, key=lambda r: r.batch_id):
             self._settle_batch(batch_id, list(batch_rows))
-        self.ledger.drop_stray_reservations(sorted(alive))
+        # A gone sender's reservation is only needed while its batch could still be cancelled.
+        cancellable_from = self.clock() + CANCEL_WINDOW_SECONDS + CANCEL_MARGIN_SECONDS
+        self.ledger.drop_stray_reservations(sorted(alive), cancellable_from)
 
     def _settle_batch(self, batch_id: str | None, rows: list[LedgerRow]) -> None:
         ids = [r.send_id for r in rows]
