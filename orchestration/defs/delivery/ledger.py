@@ -359,15 +359,16 @@ class SendLedger:
             )
         return self._insert_planned(values)
 
-    def plan_messages(self, messages: Iterable[Any], *, send_by: Callable[[Any], int] | None = None) -> int:
+    def plan_messages(self, messages: Sequence[Any], *, send_by: Sequence[int] | None = None) -> int:
         """`plan()` for outbound messages, whose send_id the message derived with `send_id()`.
 
         The sender's hot path: no re-hashing and no per-field lookups by name, so
         planning a million-message day costs little beyond the inserts themselves.
         Each message needs send_id, run_date (ISO), customer_id, campaign_id, variant and
-        send_at (unix time or None); `send_by(message)` gives the end of its send window.
+        send_at (unix time or None); `send_by` gives the end of each one's send window.
         """
         now = self._now()
+        ends = send_by if send_by is not None else [None] * len(messages)
         # In input order (not sorted by send_id): rowids then follow the order requests
         # are grouped in, so each request's claim and acceptance touch neighbouring rows.
         return self._insert_planned(
@@ -383,9 +384,9 @@ class SendLedger:
                     now,
                     now,
                     m.send_at,
-                    None if send_by is None else send_by(m),
+                    end,
                 )
-                for m in messages
+                for m, end in zip(messages, ends, strict=True)
             ]
         )
 

@@ -56,7 +56,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 
 from sendgrid import SendGridAPIClient
 
@@ -222,8 +221,8 @@ class _Delivery:
                 crashpoint("after_recovery")
             for chunk in _unique_chunks(messages, self.plan_chunk):
                 crashpoint("before_plan")
-                planned = self.clock()
-                new = self.ledger.plan_messages(chunk, send_by=partial(self._window_end, planned))
+                window_ends = self.windows.window_ends(chunk, self.clock())
+                new = self.ledger.plan_messages(chunk, send_by=window_ends)
                 crashpoint("after_plan")
                 chunk_dates = {m.run_date for m in chunk}
                 dates |= chunk_dates
@@ -233,7 +232,7 @@ class _Delivery:
                     self.settler.recover(sorted(chunk_dates - recovered))
                     recovered |= chunk_dates
                     crashpoint("after_recovery")
-                for group in grouper.add(self._sendable(chunk, planned if new == len(chunk) else None)):
+                for group in grouper.add(self._sendable(chunk, window_ends if new == len(chunk) else None)):
                     requests.send(group)
             for group in grouper.flush():
                 requests.send(group)
@@ -247,31 +246,27 @@ class _Delivery:
         self.report.run_dates = sorted(dates)
         return self._finish()
 
-    def _window_end(self, planned: float, message: OutboundMessage) -> int:
-        return self.windows.send_by(message.send_at, planned)
-
-    def _sendable(self, chunk: list[OutboundMessage], planned_at: float | None) -> list[OutboundMessage]:
+    def _sendable(
+        self, chunk: list[OutboundMessage], window_ends: list[int] | list[int | None] | None
+    ) -> list[OutboundMessage]:
         """The chunk's still-planned messages that can go now; the others are settled right here.
 
         A local refusal fails the row; a row whose window has closed is expired; a message
-        meant for more than 72 hours ahead waits (deferred) for a later run. `planned_at`:
-        planning just inserted every row at that time, so the ledger need not be asked
-        (a claim still takes only rows that are planned when it runs).
+        meant for more than 72 hours ahead waits (deferred) for a later run. `window_ends`:
+        planning just inserted every row with these window ends, so the ledger need not be
+        asked (a claim still takes only rows that are planned when it runs).
         """
         now = self.clock()
-        if planned_at is not None:
-            ends = {m.send_id: self.windows.send_by(m.send_at, planned_at) for m in chunk}
-        else:
-            ends = {
-                send_id: self.windows.row_send_by(send_by, at)
-                for send_id, (send_by, at) in self.ledger.planned_send_by([m.send_id for m in chunk]).items()
-            }
+        if window_ends is None:
+            planned = self.ledger.planned_send_by([m.send_id for m in chunk])
+            end_of = self.windows.row_send_by
+            window_ends = [None if (row := planned.get(m.send_id)) is None else end_of(*row) for m in chunk]
+        earliest_end = now + max(0.0, self.windows.min_lead_seconds)  # is_open(), once for the chunk
         horizon = self.windows.deferral_horizon(now)
         sendable: list[OutboundMessage] = []
         refused: dict[str, list[str]] = {}
         closed: dict[int, list[str]] = {}
-        for message in chunk:
-            end = ends.get(message.send_id)
+        for message, end in zip(chunk, window_ends, strict=True):
             if end is None:
                 continue  # no longer planned: settled already, or another sender's
             problem = local_problem(message)
@@ -279,7 +274,7 @@ class _Delivery:
                 refused.setdefault(problem, []).append(message.send_id)
             elif message.send_at is not None and message.send_at > horizon:
                 self.report.count("deferred")  # too early to schedule; a later run sends it
-            elif not self.windows.is_open(end, now):
+            elif end < earliest_end:
                 closed.setdefault(end, []).append(message.send_id)
             else:
                 self._send_by[message.send_id] = end
@@ -354,7 +349,7 @@ class _Delivery:
         """
         ids = [m.send_id for m in group]
         while True:
-            send_at = {m.send_id: self.windows.send_at(m.send_at, self.clock()) for m in group}
+            send_at = self.windows.send_times(group, self.clock())
             try:
                 claimed = self.ledger.claim_for_send(
                     ids,
@@ -503,7 +498,7 @@ class _Delivery:
             return False
         crashpoint("after_rebatch_new_batch")
         while True:
-            send_at = {m.send_id: self.windows.send_at(m.send_at, self.clock()) for m in request.pending}
+            send_at = self.windows.send_times(request.pending, self.clock())
             try:
                 moved = self.ledger.rebatch(
                     request.ids(),

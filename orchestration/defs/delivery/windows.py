@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from orchestration.defs.delivery.payloads import MAX_SEND_AT_AHEAD_SECONDS
 
@@ -37,15 +38,24 @@ class SendWindows:
         """Whether requests are scheduled far enough ahead to be cancelled (lead time > 0)."""
         return self.min_lead_seconds > 0
 
-    def send_at(self, own: int | None, now: float) -> int | None:
-        """The time to ask the provider for: the message's own, pushed to at least the lead time."""
+    def send_times(self, messages: Iterable[Any], now: float) -> dict[str, int | None]:
+        """{send_id: the time to ask the provider for}: each message's own, pushed to at least the lead."""
         if not self.cancellable_sends:
-            return own
-        return max(own or 0, math.ceil(now + self.min_lead_seconds))
+            return {m.send_id: m.send_at for m in messages}
+        floor = math.ceil(now + self.min_lead_seconds)
+        return {m.send_id: own if (own := m.send_at) is not None and own > floor else floor for m in messages}
 
     def send_by(self, own: int | None, planned: float) -> int:
         """The end of a message's window (what the ledger keeps as `send_by` at planning)."""
         return int(max(own or 0, planned) + self.max_delay_seconds)
+
+    def window_ends(self, messages: Iterable[Any], planned: float) -> list[int]:
+        """`send_by` of each message planned at `planned`, in order (the hot path's form of it)."""
+        delay = self.max_delay_seconds
+        floor = int(planned + delay)
+        return [
+            int(own + delay) if (own := m.send_at) is not None and own > planned else floor for m in messages
+        ]
 
     def row_send_by(self, send_by: int | None, planned_at: str) -> int:
         """A ledger row's window end; rows planned before windows existed count from planned_at."""
