@@ -38,10 +38,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from orchestration.demo.world import generate_world
+    from orchestration.demo import DEMO_PEPPER, generate_world
+    from orchestration.privacy.keys import PEPPER_ENV
     from orchestration.runs import failures, load_history, run_day
     from orchestration.summary import run_summary
 
+    if settings.privacy_pepper() is None:
+        # The demo world is generated data: its forget list may use the published demo pepper.
+        os.environ[PEPPER_ENV] = DEMO_PEPPER
     started = time.perf_counter()
     run_date = args.run_date or datetime.now(UTC).date()
     home = settings.home()
