@@ -151,3 +151,19 @@ def test_rows_left_in_doubt_past_their_cancel_window_are_expired_by_the_next_run
     for row in sim_ledger.rows(RUN_DATE):
         assert "could only be cancelled until" in row.last_error
         assert "the provider may have it, not resent" in row.last_error
+
+
+def test_a_cancel_that_fails_until_its_deadline_expires_the_rows_saying_the_provider_may_have_them(
+    sim_sink: SinkHandle, sim_ledger: SendLedger, sim: SimulatedTime
+) -> None:
+    # Guards the in-doubt rows the storm left behind: the cancel kept failing (503) until
+    # SendGrid's deadline, 10 minutes before send_at, passed; the rows stayed in doubt for the
+    # next run, which could only expire them. Now the run that tried settles them itself.
+    sim_sink.inject({"mode": "drop", "when": "after"}, {"status": 503, "count": 100, "path": SCHEDULED_SENDS})
+    slow = RetryPolicy(base_delay=60, max_delay=300, jitter=1, timeout_seconds=10)
+    report = run_sim(sim_ledger, sim_sink, sim, 2, batch_size=10, policy=slow)
+    assert (report.accepted, report.expired, report.in_doubt, report.pending) == (0, 2, 0, 0)
+    for row in sim_ledger.rows(RUN_DATE):
+        assert "was not confirmed before" in row.last_error
+        assert row.last_error.endswith("the provider may have it, not resent")
+    assert len(sim_sink.store.count_by_send_id()) == 2, "the provider did keep them: reported, never resent"

@@ -138,6 +138,10 @@ class CancelPlaces:
             return CancelResult(
                 "too_late", f"the provider refused to cancel batch {batch_id}: {outcome.reason}"
             )
-        if self.provider.clock() > deadline:
-            return CancelResult("too_late", f"the cancel of batch {batch_id} was not confirmed before {due}")
-        return CancelResult("unknown", f"the cancel of batch {batch_id} is not confirmed: {outcome.reason}")
+        # Transient answers are retried until the deadline leaves no time for another try: settled
+        # as too late. Only a provider that cannot be reached or refuses our key, while there is
+        # still time, leaves the rows in doubt for a later run to try again.
+        cut_off = outcome.kind in ("unreachable", "config") or (outcome.kind == "rejected" and status is None)
+        if cut_off and self.provider.clock() <= deadline:
+            return CancelResult("unknown", f"the cancel of batch {batch_id} is unconfirmed: {outcome.reason}")
+        return CancelResult("too_late", f"the cancel of batch {batch_id} was not confirmed before {due}")
