@@ -26,6 +26,8 @@ TIMEOUT_FAULT = {"mode": "timeout", "delay": 1.2}
 SCHEDULED_SENDS = "/v3/user/scheduled_sends"
 # The key may send but not cancel: the cancel that would settle an ambiguous request is refused.
 CANCEL_REFUSED = {"status": 403, "message": "access forbidden", "path": SCHEDULED_SENDS}
+# A request lost before the provider stored it, and the cancel that would settle it refused.
+LOST_UNCANCELLED = ({"mode": "drop", "when": "before"}, CANCEL_REFUSED)
 
 
 class SleepRecorder:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from delivery_helpers import (
     API_KEY,
-    CANCEL_REFUSED,
+    LOST_UNCANCELLED,
     OPTIONS,
     RUN_DATE,
     SCHEDULED_SENDS,
@@ -139,10 +139,7 @@ def test_rows_left_in_doubt_past_their_cancel_window_are_expired_by_the_next_run
 ) -> None:
     # Guards "never left silently": when the next run comes too late to cancel, the rows in
     # doubt end expired, saying the provider may have them, instead of staying in doubt.
-    sim_sink.inject(
-        {"mode": "drop", "when": "before"},
-        CANCEL_REFUSED,
-    )
+    sim_sink.inject(*LOST_UNCANCELLED)
     first = run_sim(sim_ledger, sim_sink, sim, 3, batch_size=10)
     assert (first.in_doubt, first.accepted) == (3, 0)
     sim.now += 3600

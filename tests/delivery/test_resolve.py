@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 import pytest
-from delivery_helpers import API_KEY, CANCEL_REFUSED, write_intervention_list
+from delivery_helpers import API_KEY, CANCEL_REFUSED, LOST_UNCANCELLED, write_intervention_list
 
 from orchestration import cli, settings
 from orchestration.defs.delivery.assets import campaign_sends
@@ -31,7 +31,7 @@ def in_doubt(sink: SinkHandle, monkeypatch: pytest.MonkeyPatch) -> SendLedger:
     monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
     monkeypatch.setenv("REENGAGE_SENDGRID_HOST", sink.url)
     write_intervention_list(settings.warehouse_path(), TODAY)
-    sink.inject({"mode": "drop", "when": "before"}, CANCEL_REFUSED)
+    sink.inject(*LOST_UNCANCELLED)
     dg.materialize(
         [campaign_sends],
         partition_key=TODAY.isoformat(),

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from delivery_helpers import (
     API_KEY,
-    CANCEL_REFUSED,
     FAST,
+    LOST_UNCANCELLED,
     OPTIONS,
     RUN_DATE,
     SHORT_TIMEOUT,
@@ -414,10 +414,7 @@ def test_an_unconfirmed_cancel_leaves_the_rows_in_doubt_and_the_next_run_sends_t
     # before the provider stores it and the cancel that would settle it is refused (the key
     # may not cancel): the rows stay in doubt, reported, and the next run, started at once,
     # cancels the batch and sends them. It used to wait five minutes before touching them.
-    sink.inject(
-        {"mode": "drop", "when": "before"},
-        CANCEL_REFUSED,
-    )
+    sink.inject(*LOST_UNCANCELLED)
     messages = make_messages(6)
     report = run(ledger, messages, client)
     assert (report.accepted, report.in_doubt, report.pending) == (0, 6, 0)

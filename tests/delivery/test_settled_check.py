@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from delivery_helpers import API_KEY, CANCEL_REFUSED, write_intervention_list
+from delivery_helpers import API_KEY, LOST_UNCANCELLED, write_intervention_list
 
 from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends
@@ -57,7 +57,7 @@ def test_a_run_that_leaves_messages_in_doubt_fails_its_blocking_check_with_how_m
 ) -> None:
     # Guards "a run that leaves messages of its day in flight or in doubt is not green": the
     # request's connection drops and the cancel that would settle it is refused.
-    sink.inject({"mode": "drop", "when": "before"}, CANCEL_REFUSED)
+    sink.inject(*LOST_UNCANCELLED)
     result, evaluation = deliver_today(sink)
     assert not result.success, "a failed blocking check fails the run"
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR

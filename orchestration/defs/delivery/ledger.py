@@ -789,30 +789,17 @@ class SendLedger:
                 counts["in_doubt"] += int(doubt or 0)
         return counts
 
-    def in_flight(self, run_dates: Sequence[str | date]) -> list[LedgerRow]:
-        """Every in-flight row of the run dates, by batch: what recovery looks at."""
+    def in_flight(
+        self, run_dates: Sequence[str | date], *, untouched_for: float | None = None
+    ) -> list[LedgerRow]:
+        """In-flight rows of the run dates, by batch (with `untouched_for`, only those not updated
+        for that many seconds): what recovery looks at."""
         dates = [_iso_date(d) for d in run_dates]
         if not dates:
             return []
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT * FROM send_ledger INDEXED BY send_ledger_in_flight WHERE state = 'in_flight' "
-                f"AND run_date IN ({', '.join('?' * len(dates))}) ORDER BY batch_id, send_id",
-                dates,
-            ).fetchall()
-        return [LedgerRow(**{**dict(r), "in_doubt": bool(r["in_doubt"])}) for r in rows]
-
-    def stale_in_flight(self, run_dates: Sequence[str | date], older_than_seconds: float) -> list[LedgerRow]:
-        """In-flight rows nobody has touched for a while: left behind by a crashed sender.
-
-        Live senders refresh updated_at on every attempt, so their rows stay fresh.
-        """
-        cutoff = datetime.fromtimestamp(self._clock() - older_than_seconds, tz=UTC).isoformat(
-            timespec="microseconds"
-        )
-        dates = [_iso_date(d) for d in run_dates]
-        if not dates:
-            return []
+        cutoff = "9999"  # sorts after every ISO time: no row is too fresh
+        if untouched_for is not None:
+            cutoff = datetime.fromtimestamp(self._clock() - untouched_for, tz=UTC).isoformat(timespec="microseconds")
         with self._connect() as conn:
             rows = conn.execute(
                 # The partial index holds only in-flight rows; the planner, without statistics,
@@ -823,6 +810,11 @@ class SendLedger:
                 [cutoff, *dates],
             ).fetchall()
         return [LedgerRow(**{**dict(r), "in_doubt": bool(r["in_doubt"])}) for r in rows]
+
+    def stale_in_flight(self, run_dates: Sequence[str | date], older_than_seconds: float) -> list[LedgerRow]:
+        """In-flight rows nobody has touched for a while: left behind by a crashed sender that
+        predates sender leases (live senders refresh updated_at on every attempt)."""
+        return self.in_flight(run_dates, untouched_for=older_than_seconds)
 
     # -- privacy -------------------------------------------------------------
 
