@@ -799,7 +799,8 @@ class SendLedger:
             return []
         cutoff = "9999"  # sorts after every ISO time: no row is too fresh
         if untouched_for is not None:
-            cutoff = datetime.fromtimestamp(self._clock() - untouched_for, tz=UTC).isoformat(timespec="microseconds")
+            since = datetime.fromtimestamp(self._clock() - untouched_for, tz=UTC)
+            cutoff = since.isoformat(timespec="microseconds")
         with self._connect() as conn:
             rows = conn.execute(
                 # The partial index holds only in-flight rows; the planner, without statistics,
