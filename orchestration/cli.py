@@ -1,4 +1,5 @@
-"""Command line: `python -m orchestration.cli demo` runs the daily job day after day on a responding world."""
+"""Command line: `demo` runs the daily job day after day on a responding world; `erase` carries out
+erasure requests; `resolve --date D` settles a day's unsettled deliveries."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from orchestration.defs.delivery.resolve import add_resolve_parser, run_resolve
 from orchestration.privacy.command import add_erase_parser, run_erase
 
 
@@ -27,9 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         "--run-date", type=date.fromisoformat, default=None, help="the last sending day (default: today, UTC)"
     )
     add_erase_parser(commands)
+    add_resolve_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "erase":
         return run_erase(args)
+    if args.command == "resolve":
+        return run_resolve(args)
     from orchestration.demo.loop import DemoConfig, run_demo
 
     if args.sending_days < 1 or args.history_days < 1:
