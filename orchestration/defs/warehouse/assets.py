@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,23 @@ dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=sett
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
-def dbt_env(warehouse_path: Path) -> None:
-    """dbt reads the warehouse path from the environment (see dbt_project/profiles.yml)."""
+@contextmanager
+def dbt_env(warehouse_path: Path) -> Iterator[None]:
+    """dbt reads the warehouse path from the environment (dbt_project/profiles.yml).
+
+    Set only while the dbt process starts (it copies the environment then): left set, it would
+    point every later stage and run in this process at this run's warehouse, whatever their own
+    REENGAGE_HOME says.
+    """
+    previous = os.environ.get("REENGAGE_WAREHOUSE")
     os.environ["REENGAGE_WAREHOUSE"] = str(warehouse_path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("REENGAGE_WAREHOUSE", None)
+        else:
+            os.environ["REENGAGE_WAREHOUSE"] = previous
 
 
 def ensure_manifest(project: DbtProject) -> Path:
@@ -57,7 +72,8 @@ def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
 
 
 def _parse(project: DbtProject) -> None:
-    os.environ.setdefault("REENGAGE_WAREHOUSE", str(settings.warehouse_path()))
+    # dbt's profile needs a warehouse path to parse; none is opened. Only the child sees it.
+    env = {**os.environ, "REENGAGE_WAREHOUSE": str(settings.warehouse_path())}
     subprocess.run(
         [
             DBT_EXECUTABLE,
@@ -70,6 +86,7 @@ def _parse(project: DbtProject) -> None:
         ],
         check=True,
         cwd=project.project_dir,
+        env=env,
     )
 
 
@@ -132,7 +149,6 @@ def warehouse_models(
     config: WarehouseBuildConfig,
 ) -> Iterator[Any]:
     """Build and test the dbt models as of the partition's run date."""
-    dbt_env(warehouse.resolved_path())
     # A one-run backfill covers a range: the incremental models take in from its first day.
     window = context.partition_key_range
     first_day, last_day = date.fromisoformat(window.start), date.fromisoformat(window.end)
@@ -150,7 +166,8 @@ def warehouse_models(
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
     if config.full_refresh:
         args.append("--full-refresh")
-    invocation = dbt.cli(args, context=context)
+    with dbt_env(warehouse.resolved_path()):
+        invocation = dbt.cli(args, context=context)
     # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
     yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
     with warehouse.connect() as con:
