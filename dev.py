@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run the project with nothing but Python 3.11 and pip.
 
-    python3 dev.py demo     # the daily job end to end on a generated demo world
+    python3 dev.py demo     # 14 days of the daily job on a demo world that answers its mail
     python3 dev.py test     # the test suite (what CI runs)
     python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000
 

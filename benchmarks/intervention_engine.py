@@ -104,6 +104,9 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
                     else 'business' end as plan,
                round(-ln(1 - r_ltv) * 120, 2) as lifetime_value,
                {_u("consent")} < 0.7 as marketing_consent,
+               -- about 1% whose newest CRM row was refused at ingest (int_customer_consent)
+               case when {_u("consent")} >= 0.7 then 'withdrawn'
+                    when {_u("consent")} < 0.007 then 'unverified' else 'granted' end as consent_status,
                timestamptz '2020-01-01 00:00:00+00' + to_days(cast(hash(i, 'signup') % 1900 as integer))
                    as signup_at,
                case when segment = 'new' then cast(hash(i, 't') % 14 as integer)

@@ -70,10 +70,11 @@ def generation_cpu_us(sample: int = 20_000) -> float:
     return (time.process_time() - started) / sample * 1e6
 
 
-def start_sink(store: Path, workers: int) -> tuple[subprocess.Popen[str], str]:
+def start_sink(store: Path, workers: int = 1, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """The sink in its own process(es); `options` go to `serve` as they are."""
     command = [sys.executable, "-m", "orchestration.sink", "serve", "--store", str(store), "--port", "0"]
     process = subprocess.Popen(
-        [*command, "--workers", str(workers)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [*command, "--workers", str(workers), *options], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
     line = process.stdout.readline().strip()

@@ -91,6 +91,16 @@ def sink_store_path() -> Path:
     return home() / "sink.sqlite"
 
 
+def privacy_pepper() -> str | None:
+    """The secret key of the forget list's hashes (REENGAGE_PRIVACY_PEPPER), None when unset.
+
+    There is no default: every stored key depends on it, so a built-in value would let a
+    deployment that forgot the setting quietly use a key everybody knows (docs/privacy.md).
+    """
+    value = os.environ.get("REENGAGE_PRIVACY_PEPPER", "")
+    return value if value.strip() else None
+
+
 def model_dir() -> Path:
     return home() / "model_registry"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # PostgreSQL modules start and stop one server (another worker would find it stopped under it),
 # and the users of the session-wide warehouse build would each build it again elsewhere.
 SHARED_WORKER_GROUPS = {"pytest.mark.postgres": "postgres", "warehouse_built_by_dagster": "warehouse_build"}
+# The suite's forget-list pepper: production code has no default, so the suite sets one, for every
+# test and every process a test starts (a developer's own pepper never reaches a test warehouse).
+TEST_PEPPER = "reengage-test-pepper-not-a-secret"
 
 
 @functools.cache
@@ -34,6 +38,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return worker_group(nodeid.split("::", 1)[0])
 
     return ModuleGroupScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def privacy_pepper() -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REENGAGE_PRIVACY_PEPPER", TEST_PEPPER)
+        yield TEST_PEPPER
 
 
 @pytest.fixture(autouse=True)

@@ -78,18 +78,29 @@ def session_purchase_probability(p_cart: np.ndarray, p_buy: np.ndarray) -> np.nd
     return P_PRODUCT_SESSION * p_cart * P_CHECKOUT * p_buy
 
 
-def customer_rate(pop: Population, window: Window, k: int) -> np.ndarray:
-    """Expected sessions of every customer on day index k (k >= days looks into the future)."""
+def customer_rate(
+    pop: Population, window: Window, k: int, who: np.ndarray | slice = slice(None)
+) -> np.ndarray:
+    """Expected sessions on day index k of every customer, or of the customers `who` (k >= days: future)."""
     t = k + 0.5
-    signup_rel = (pop.signup_ms - window.start_ms) / DAY_MS
+    signup_ms, lifecycle = pop.signup_ms[who], pop.lifecycle[who]
+    signup_rel = (signup_ms - window.start_ms) / DAY_MS
     age = np.maximum(t - signup_rel, 0.0)
-    life = np.ones(pop.n)
+    life = np.ones(len(signup_ms))
     life = np.where(
-        pop.lifecycle == DECAYING, np.exp(-np.maximum(0.0, t - pop.onset_day) / pop.tau_days), life
+        lifecycle == DECAYING, np.exp(-np.maximum(0.0, t - pop.onset_day[who]) / pop.tau_days[who]), life
     )
-    life = np.where(np.isin(pop.lifecycle, (STOPPED, NEVER)), (t < pop.stop_day).astype(float), life)
-    rate = pop.lam * weekday_factor(window.day(k)) * (1.0 + 2.0 * np.exp(-age / 5.0)) * life
-    return np.where(pop.signup_day <= k, rate, 0.0)
+    life = np.where(np.isin(lifecycle, (STOPPED, NEVER)), (t < pop.stop_day[who]).astype(float), life)
+    weekday = weekday_factor(window.day(k), pop.weekend_factor)
+    rate = pop.lam[who] * weekday * (1.0 + 2.0 * np.exp(-age / 5.0)) * life
+    return np.where(pop.signup_day[who] <= k, rate, 0.0)
+
+
+def identified_share(pop: Population, k: int, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Share of a customer's sessions on day k that can check out: a second device is anonymous until
+    the day it first logs in (``link_day``)."""
+    unlinked = pop.has_device2[who] & (k < pop.link_day[who])
+    return 1.0 - P_SECOND_DEVICE_SESSION * unlinked
 
 
 @dataclass
@@ -107,6 +118,7 @@ class EventBatch:
     device: np.ndarray  # int8
     channel: np.ndarray  # int8
     event_id: np.ndarray  # (n, 36) uint8 UUID codes
+    session_start: np.ndarray  # int64 epoch ms: with cust, names the session (never written out)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -134,6 +146,7 @@ class EventBatch:
             device=np.zeros(0, np.int8),
             channel=np.zeros(0, np.int8),
             event_id=np.zeros((0, 36), np.uint8),
+            session_start=np.zeros(0, np.int64),
         )
 
 
@@ -223,7 +236,11 @@ class ActivitySimulator:
         )
 
         vis, t = self.visitors, k + 0.5
-        vis_rate = vis.lam * ((vis.first_day <= t) & (t < vis.last_day)) * weekday_factor(self.window.day(k))
+        vis_rate = (
+            vis.lam
+            * ((vis.first_day <= t) & (t < vis.last_day))
+            * weekday_factor(self.window.day(k), vis.weekend_factor)
+        )
         v = np.repeat(np.arange(vis.n, dtype=np.int32), rng.poisson(vis_rate))
         visiting = Sessions(
             cust=np.full(len(v), -1, np.int32),
@@ -339,4 +356,5 @@ class ActivitySimulator:
             device=s.device[sess],
             channel=channel[sess],
             event_id=uuid4_codes(rng, total),
+            session_start=s.start[sess],
         )

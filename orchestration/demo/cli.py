@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date
 from pathlib import Path
 
 from orchestration import settings
 from orchestration.demo.exports import FORMATS, SOURCES
+from orchestration.demo.spec import WorldSpecError, load_spec
 from orchestration.demo.world import generate_world
 
 
@@ -24,7 +26,7 @@ def _format_option(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m orchestration.demo",
-        description="Generate a deterministic demo world: daily landing exports plus a ground-truth file.",
+        description="Generate a deterministic demo world's history: daily landing exports plus its truth.",
     )
     parser.add_argument("--home", type=Path, default=None, help="output folder (default: $REENGAGE_HOME)")
     parser.add_argument("--customers", type=int, default=20_000)
@@ -48,12 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete landing files of an earlier, different demo world first",
     )
+    parser.add_argument(
+        "--world", type=Path, default=None, help="a world specification (YAML; default: the built-in world)"
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        spec = load_spec(args.world)
+    except WorldSpecError as error:
+        print(f"Invalid world specification: {error}", file=sys.stderr)
+        return 2
     summary = generate_world(
         args.home or settings.home(),
         customers=args.customers,
@@ -63,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         dirty_share=args.dirty_share,
         formats=dict(args.formats),
         replace=args.replace,
+        spec=spec,
     )
     print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.describe())
     return 0

@@ -5,8 +5,8 @@ day; later snapshots hold only customers who signed up or changed that day
 (consent given or withdrawn, newsletter unsubscribe, plan change, lifetime
 value grown by that day's purchases, profile edit), each with a later
 ``updated_at``. A real CRM touches someone every day, and the volume gate
-blocks an empty customers export, so a small world that drew no change on a
-day gets one profile edit.
+blocks an empty customers export, so a small world that drew no change other
+than purchases on a day gets one profile edit.
 """
 
 from __future__ import annotations
@@ -89,7 +89,10 @@ class CrmState:
         np.maximum.at(changed_at, movers, when)
 
         editors = np.flatnonzero(existing & (rng.random(n) < P_PROFILE_EDIT_PER_DAY))
-        if k > 0 and not (changed_at >= 0).any() and existing.any():
+        # Purchases do not count here: they may come from a message, and whether someone else gets a
+        # profile edit must never depend on a message.
+        others = new.any() or len(flipped) or len(who) or len(movers) or len(editors)
+        if k > 0 and not others and existing.any():
             editors = rng.choice(np.flatnonzero(existing), 1)
         when = day_ms + rng.integers(0, DAY_MS // 1000, len(editors)) * 1000
         np.maximum.at(changed_at, editors, when)

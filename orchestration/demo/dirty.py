@@ -1,9 +1,13 @@
 """Deliberately bad rows, because bad input is normal input for this product.
 
 Each landing file gets a rare, counted sprinkle of defects. With
-``dirty_share`` s, every kind below is drawn as Binomial(rows, s / kinds of
-that source) per file, on distinct rows (a row carries at most one defect);
-``dirty_share=0`` writes a fully clean world.
+``dirty_share`` s, each row carries each kind below with probability
+s / (kinds of that source), at most one kind per row, so a file holds
+Binomial(rows, s / kinds) rows of each kind; ``dirty_share=0`` writes a fully
+clean world. Whether and how a row is damaged is drawn from the row's own key
+(the customer and day, the event id, the webhook event id; ``keyed``), so it
+never depends on other rows: a message to one user never moves a defect onto
+another user's row.
 
 customers (4 kinds):
 - ``invalid_email``: the address loses its ``@``, gets ``@@`` or a space.
@@ -33,6 +37,7 @@ import pyarrow.compute as pc
 
 from orchestration.demo.activity import EventBatch
 from orchestration.demo.clock import DAY_MS
+from orchestration.demo.keyed import KeyedDraws, codes_key, combine
 from orchestration.demo.newsletter import EmailBatch
 
 CUSTOMER_KINDS = ("invalid_email", "unknown_timezone", "negative_lifetime_value", "unparseable_timestamp")
@@ -44,13 +49,13 @@ UNKNOWN_TIMEZONES = ("Mars/Olympus_Mons", "America/Gotham", "Europe/Atlantis", "
 BAD_TIMESTAMPS = ("31/02/2024 25:61", "not a date", "2024-13-45T99:99:99Z", "yesterday")
 
 
-def _pick(rng: np.random.Generator, rows: int, share: float, kinds: int) -> list[np.ndarray]:
-    """Distinct sorted row numbers for each kind."""
-    counts = rng.binomial(rows, share / kinds, size=kinds) if rows and share > 0 else np.zeros(kinds, int)
-    total = min(int(counts.sum()), rows)
-    chosen = rng.choice(rows, size=total, replace=False) if total else np.zeros(0, np.int64)
-    bounds = np.minimum(np.cumsum(np.r_[0, counts]), total)
-    return [np.sort(chosen[bounds[i] : bounds[i + 1]]) for i in range(kinds)]
+def _kind_of_each_row(draws: KeyedDraws, share: float, kinds: int) -> np.ndarray:
+    """-1 for a clean row, else the index of the one defect the row carries."""
+    rows = len(draws)
+    if rows == 0 or share <= 0:
+        return np.full(rows, -1, np.int64)
+    kind = np.floor(draws.random(rows) * kinds / share).astype(np.int64)
+    return np.where(kind < kinds, kind, -1)
 
 
 def _replace(column: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
@@ -59,19 +64,23 @@ def _replace(column: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
     return pc.replace_with_mask(column, pa.array(mask), values.cast(column.type))
 
 
-def _choose(rng: np.random.Generator, options: tuple[str, ...], n: int) -> pa.Array:
-    return pa.array(options).take(pa.array(rng.integers(0, len(options), n)))
+def _choose(draws: KeyedDraws, options: tuple[str, ...], rows: np.ndarray) -> pa.Array:
+    picks = draws.integers(0, len(options), len(draws))[rows]
+    return pa.array(options).take(pa.array(picks))
 
 
 def dirty_customers(
-    rng: np.random.Generator, table: pa.Table, share: float
+    seed: int, day: int, table: pa.Table, customer: np.ndarray, share: float
 ) -> tuple[pa.Table, dict[str, int]]:
-    bad_email, bad_tz, bad_ltv, bad_ts = _pick(rng, table.num_rows, share, len(CUSTOMER_KINDS))
+    """`customer`: the customer index of each row (with the day, the key of the row's draws)."""
+    draws = KeyedDraws(seed, "dirt", combine(customer, day, 1))
+    kind = _kind_of_each_row(draws, share, len(CUSTOMER_KINDS))
+    bad_email, bad_tz, bad_ltv, bad_ts = (np.flatnonzero(kind == i) for i in range(len(CUSTOMER_KINDS)))
     if not pa.types.is_string(table.schema.field("signup_at").type):
         bad_ts = bad_ts[:0]  # typed Parquet timestamps cannot hold garbage text
 
     email = table["email"].combine_chunks().take(pa.array(bad_email, pa.int64()))
-    style = rng.integers(0, 3, len(bad_email))
+    style = draws.integers(0, 3, len(draws))[bad_email]
     broken = pc.if_else(
         pa.array(style == 0),
         pc.replace_substring(email, "@", ""),
@@ -85,9 +94,9 @@ def dirty_customers(
     negative = pc.subtract(pc.negate(pc.abs(ltv)), 1.0)
     columns = {
         "email": (bad_email, broken),
-        "timezone": (bad_tz, _choose(rng, UNKNOWN_TIMEZONES, len(bad_tz))),
+        "timezone": (bad_tz, _choose(draws, UNKNOWN_TIMEZONES, bad_tz)),
         "lifetime_value": (bad_ltv, negative),
-        "signup_at": (bad_ts, _choose(rng, BAD_TIMESTAMPS, len(bad_ts))),
+        "signup_at": (bad_ts, _choose(draws, BAD_TIMESTAMPS, bad_ts)),
     }
     for name, (rows, values) in columns.items():
         if len(rows):
@@ -97,21 +106,27 @@ def dirty_customers(
     return table, {kind: len(rows) for kind, rows in zip(CUSTOMER_KINDS, counts, strict=True)}
 
 
+def _with_copies(length: int, duplicate: np.ndarray) -> np.ndarray:
+    """Row order with a copy of each `duplicate` row right after it."""
+    return np.sort(np.concatenate([np.arange(length), duplicate]), kind="stable")
+
+
 def dirty_events(
-    rng: np.random.Generator, batch: EventBatch, share: float, day_ms: int
+    seed: int, batch: EventBatch, share: float, day_ms: int
 ) -> tuple[EventBatch, dict[str, int]]:
-    duplicate, missing, future = _pick(rng, len(batch), share, len(EVENT_KINDS))
+    draws = KeyedDraws(seed, "dirt", codes_key(batch.event_id))
+    kind = _kind_of_each_row(draws, share, len(EVENT_KINDS))
+    duplicate, missing, future = (np.flatnonzero(kind == i) for i in range(len(EVENT_KINDS)))
+    later = draws.integers(2 * DAY_MS, 365 * DAY_MS, len(draws))
     batch.identified[missing] = False
     batch.anon[missing] = -1
-    batch.ts[future] = day_ms + rng.integers(2 * DAY_MS, 365 * DAY_MS, len(future))
-    order = np.sort(np.concatenate([np.arange(len(batch)), duplicate]), kind="stable")
+    batch.ts[future] = day_ms + later[future]
     counts = (duplicate, missing, future)
-    return batch.take(order), {kind: len(rows) for kind, rows in zip(EVENT_KINDS, counts, strict=True)}
+    taken = batch.take(_with_copies(len(batch), duplicate))
+    return taken, {kind: len(rows) for kind, rows in zip(EVENT_KINDS, counts, strict=True)}
 
 
-def dirty_email_events(
-    rng: np.random.Generator, batch: EmailBatch, share: float
-) -> tuple[EmailBatch, dict[str, int]]:
-    (duplicate,) = _pick(rng, len(batch), share, 1)
-    order = np.sort(np.concatenate([np.arange(len(batch)), duplicate]), kind="stable")
-    return batch.take(order), {"duplicate_webhook": len(duplicate)}
+def dirty_email_events(seed: int, batch: EmailBatch, share: float) -> tuple[EmailBatch, dict[str, int]]:
+    draws = KeyedDraws(seed, "dirt", codes_key(batch.event_id))
+    duplicate = np.flatnonzero(_kind_of_each_row(draws, share, len(EMAIL_KINDS)) == 0)
+    return batch.take(_with_copies(len(batch), duplicate)), {"duplicate_webhook": len(duplicate)}

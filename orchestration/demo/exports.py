@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from orchestration.demo import catalog as cat
 from orchestration.demo.activity import EventBatch
 from orchestration.demo.clock import TZ_COUNTRIES, TZ_NAMES, Window
 from orchestration.demo.crm import Snapshot
-from orchestration.demo.newsletter import CAMPAIGN_ID, EMAIL_EVENTS, REASONS, VARIANTS, EmailBatch
+from orchestration.demo.newsletter import EMAIL_EVENTS, REASONS, EmailBatch
 from orchestration.demo.population import FIRST_NAMES, PLANS, Population
 from orchestration.demo.strings import from_codes, iso_utc
 
@@ -130,7 +131,10 @@ def render_events(
     )
 
 
-def render_email_events(batch: EmailBatch, pop: Population, window: Window) -> pa.Table:
+def render_email_events(
+    batch: EmailBatch, pop: Population, window: Window, campaigns: Sequence[str], variants: Sequence[str]
+) -> pa.Table:
+    """`campaigns` and `variants` name the batch's codes (the newsletter's are code 0 and "a", "b")."""
     run_dates = tuple(window.day(k).isoformat() for k in range(window.days))
     return pa.table(
         {
@@ -140,8 +144,8 @@ def render_email_events(batch: EmailBatch, pop: Population, window: Window) -> p
             "sg_message_id": from_codes(batch.message_id),
             "sg_event_id": from_codes(batch.event_id),
             "send_id": from_codes(batch.send_id),
-            "campaign_id": _lookup((CAMPAIGN_ID,), np.zeros(len(batch), np.int32)),
-            "variant": _lookup(VARIANTS, batch.variant),
+            "campaign_id": _lookup(tuple(campaigns), batch.campaign),
+            "variant": _lookup(tuple(variants), batch.variant),
             "run_date": _lookup(run_dates, batch.run_day),
             "reason": _lookup(REASONS, batch.reason, null=batch.reason < 0),
         }

@@ -1,8 +1,10 @@
 """Who lives in the demo world: customers with hidden traits, and visitors who never sign up.
 
 Every trait that later shapes behaviour (session rate, lifecycle, funnel
-propensities, email responsiveness) is drawn once here, so activity, email
-and the truth file all read the same numbers and stay consistent.
+propensities, email responsiveness, kind of user) is drawn once here, so
+activity, email, responses and the truth files all read the same numbers and
+stay consistent. The shares and medians come from the world specification
+(``spec``); the shapes (spreads, correlations) are fixed here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.demo.clock import DAY_MS, TZ_WEIGHTS, Window
+from orchestration.demo.spec import LIFECYCLES, PUT_OFF, WorldSpec
 from orchestration.demo.strings import from_codes, numbered_ids, uuid4_codes
 
 FIRST_NAMES = (
@@ -33,12 +36,9 @@ DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com", "inb
 PLANS = ("free", "basic", "pro", "enterprise")
 DEVICES = ("desktop", "mobile", "tablet")
 
-STEADY, DECAYING, STOPPED, NEVER = 0, 1, 2, 3
-LIFECYCLES = ("steady", "decaying", "stopped", "never_activated")
+STEADY, DECAYING, STOPPED, NEVER = (LIFECYCLES.index(name) for name in LIFECYCLES)
 
 SIGNUP_HISTORY_DAYS = 365  # signups spread over the year before the window, plus the window itself
-VISITOR_RATIO = 0.35  # anonymous-only visitors per customer
-MEDIAN_SESSIONS_PER_DAY = 0.14
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -78,8 +78,11 @@ class Population:
     spam_rate: np.ndarray
     dead_mailbox: np.ndarray
     newsletter_member: np.ndarray
-    persuadability: np.ndarray
-    sleeping_dog: np.ndarray
+    persuadability: np.ndarray  # the generic one-message uplift of user_truth.parquet
+    put_off: np.ndarray  # any message puts them off (kind put_off)
+    kind: np.ndarray  # int8 index into spec.KINDS: the lifecycle, or put_off
+    responsiveness: np.ndarray  # multiplies a campaign's extra_purchases (lognormal, mean 1)
+    weekend_factor: float
     plan0: np.ndarray
     ltv0: np.ndarray
     consent0: np.ndarray
@@ -97,6 +100,7 @@ class Visitors:
     first_day: np.ndarray
     last_day: np.ndarray
     device: np.ndarray
+    weekend_factor: float
 
 
 def _emails(rng: np.random.Generator, n: int, first_name: np.ndarray) -> pa.StringArray:
@@ -115,8 +119,15 @@ def _signup_days(rng: np.random.Generator, n: int, window: Window) -> np.ndarray
     return np.log(lo + rng.random(n) * (hi - lo)) / growth
 
 
-def build_population(rng: np.random.Generator, n: int, window: Window) -> Population:
-    """Draw every customer's identity and hidden traits in one vectorised pass."""
+def build_population(
+    rng: np.random.Generator, traits: np.random.Generator, n: int, window: Window, spec: WorldSpec
+) -> Population:
+    """Draw every customer's identity and hidden traits in one vectorised pass.
+
+    `traits` draws what the responding world added (responsiveness), on its own stream so
+    the history's draws stay as they were.
+    """
+    people, baseline, email = spec.population, spec.baseline, spec.email
     first_name = rng.integers(0, len(FIRST_NAMES), n).astype(np.int16)
     tz = rng.choice(len(TZ_WEIGHTS), n, p=TZ_WEIGHTS).astype(np.int8)
     signup_rel = _signup_days(rng, n, window)
@@ -124,19 +135,21 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
     signup_day = np.floor_divide(signup_ms - window.start_ms, DAY_MS)
     signup_f = (signup_ms - window.start_ms) / DAY_MS
 
-    log_lam = rng.normal(np.log(MEDIAN_SESSIONS_PER_DAY), 1.1, n)
+    median, spread = people.median_sessions_per_day, people.session_rate_spread
+    log_lam = rng.normal(np.log(median), spread, n)
     lam = np.exp(log_lam)
-    z = (log_lam - np.log(MEDIAN_SESSIONS_PER_DAY)) / 1.1
+    z = (log_lam - np.log(median)) / spread if spread > 0 else np.zeros(n)
 
-    lifecycle = rng.choice(4, n, p=[0.53, 0.20, 0.19, 0.08]).astype(np.int8)
+    shares = [people.lifecycle_shares[name] for name in LIFECYCLES]
+    lifecycle = rng.choice(len(LIFECYCLES), n, p=shares).astype(np.int8)
     onset_day = np.maximum(rng.uniform(-20, window.days - 3, n), signup_f)
     tau_days = rng.uniform(3.0, 25.0, n)
     stop_day = np.maximum(rng.uniform(-120, window.days, n), signup_f + rng.uniform(0, 10, n))
     stop_day = np.where(lifecycle == NEVER, signup_f, stop_day)
     inactive = np.isin(lifecycle, (STOPPED, NEVER))
 
-    p_cart = _sigmoid(_logit(0.2) + 0.3 * z + rng.normal(0, 0.5, n))
-    p_buy = _sigmoid(_logit(0.65) + rng.normal(0, 0.4, n))
+    p_cart = _sigmoid(_logit(baseline.median_cart_rate) + 0.3 * z + rng.normal(0, 0.5, n))
+    p_buy = _sigmoid(_logit(baseline.median_purchase_rate) + rng.normal(0, 0.4, n))
     pref_category = rng.integers(0, 12, n).astype(np.int16)
 
     device1 = rng.choice(3, n, p=[0.45, 0.45, 0.10]).astype(np.int8)
@@ -144,10 +157,11 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
     has_device2 = rng.random(n) < 0.35
     link_day = rng.integers(-30, window.days + 20, n).astype(np.int32)
 
-    open_rate = _sigmoid(-0.9 + 0.5 * z + rng.normal(0, 0.6, n) - 0.8 * inactive)
-    click_rate = open_rate * _sigmoid(-1.7 + 0.4 * z + rng.normal(0, 0.5, n))
-    unsubscribe_rate = _sigmoid(-5.5 - 0.4 * z + rng.normal(0, 0.5, n) + 0.6 * inactive)
-    spam_rate = 0.2 * unsubscribe_rate
+    open_rate = _sigmoid(_logit(email.median_open_rate) + 0.5 * z + rng.normal(0, 0.6, n) - 0.8 * inactive)
+    click_rate = open_rate * _sigmoid(_logit(email.median_click_rate) + 0.4 * z + rng.normal(0, 0.5, n))
+    unsub_logit = _logit(email.median_unsubscribe_rate)
+    unsubscribe_rate = _sigmoid(unsub_logit - 0.4 * z + rng.normal(0, 0.5, n) + 0.6 * inactive)
+    spam_rate = email.spam_per_unsubscribe * unsubscribe_rate
 
     plan_score = z + rng.normal(0, 1.0, n)
     plan0 = np.digitize(plan_score, [0.2, 1.1, 2.2]).astype(np.int8)  # ~55% free ... ~5% enterprise
@@ -155,7 +169,7 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
     orders = tenure * lam * 0.6 * p_cart * 0.55 * p_buy
     ltv0 = np.round(orders * 45.0 * rng.lognormal(0, 0.5, n) + plan0 * 20.0 * tenure / 30.0, 2)
 
-    consent0 = rng.random(n) < 0.70
+    consent0 = rng.random(n) < people.marketing_consent_share
     changed = (rng.random(n) < 0.2) & (signup_f < 0)
     consent_updated0_ms = np.where(
         changed,
@@ -165,11 +179,17 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
     consent_updated0_ms = consent_updated0_ms // 1000 * 1000
     profile_ms = signup_ms + (rng.random(n) * np.maximum(0, window.start_ms - signup_ms)).astype(np.int64)
     updated0_ms = np.maximum(consent_updated0_ms, np.where(rng.random(n) < 0.5, profile_ms // 1000 * 1000, 0))
+    email = _emails(rng, n, first_name)  # drawn here, between the traits, as it always was
+    dead_mailbox = rng.random(n) < people.dead_mailbox_share
+    newsletter_member = rng.random(n) < people.newsletter_member_share
+    persuadability = rng.lognormal(0, 0.5, n) * np.where(lifecycle == DECAYING, 1.5, 1.0)
+    put_off = rng.random(n) < people.put_off_share
+    sigma = spec.effects.responsiveness_spread
 
     return Population(
         n=n,
         customer_id=numbered_ids("cus_", np.arange(1, n + 1), max(7, len(str(n)))),
-        email=_emails(rng, n, first_name),
+        email=email,
         first_name=first_name,
         tz=tz,
         signup_ms=signup_ms,
@@ -190,10 +210,13 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
         click_rate=click_rate,
         unsubscribe_rate=unsubscribe_rate,
         spam_rate=spam_rate,
-        dead_mailbox=rng.random(n) < 0.015,
-        newsletter_member=rng.random(n) < 0.6,
-        persuadability=rng.lognormal(0, 0.5, n) * np.where(lifecycle == DECAYING, 1.5, 1.0),
-        sleeping_dog=rng.random(n) < 0.04,
+        dead_mailbox=dead_mailbox,
+        newsletter_member=newsletter_member,
+        persuadability=persuadability,
+        put_off=put_off,
+        kind=np.where(put_off, PUT_OFF, lifecycle).astype(np.int8),
+        responsiveness=traits.lognormal(-(sigma**2) / 2, sigma, n),
+        weekend_factor=baseline.weekend_factor,
         plan0=plan0,
         ltv0=ltv0,
         consent0=consent0,
@@ -202,9 +225,9 @@ def build_population(rng: np.random.Generator, n: int, window: Window) -> Popula
     )
 
 
-def build_visitors(rng: np.random.Generator, customers: int, window: Window) -> Visitors:
+def build_visitors(rng: np.random.Generator, customers: int, window: Window, spec: WorldSpec) -> Visitors:
     """Visitors arrive during (or shortly before) the window and drift away after a while."""
-    n = int(round(customers * VISITOR_RATIO))
+    n = int(round(customers * spec.population.visitors_per_customer))
     first_day = rng.uniform(-30, window.days, n)
     return Visitors(
         n=n,
@@ -213,6 +236,7 @@ def build_visitors(rng: np.random.Generator, customers: int, window: Window) -> 
         first_day=first_day,
         last_day=first_day + rng.exponential(10.0, n),
         device=rng.choice(3, n, p=[0.35, 0.55, 0.10]).astype(np.int8),
+        weekend_factor=spec.baseline.weekend_factor,
     )
 
 

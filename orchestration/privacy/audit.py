@@ -2,7 +2,10 @@
 
 One row per processed request: its id, the keyed hash of the identifier the
 request named (the requester can recompute it to find their request), who or
-what asked, when it was asked and finished, and how many rows each store lost.
+what asked, when it was asked and finished, how many rows each store lost, and
+when the DuckDB warehouse file was rewritten without the deleted rows' bytes
+(`file_rewritten_at`, empty until then: a run that finds such rows rewrites the
+file, so a crash between the erasure and the rewrite is finished by the next run).
 No plaintext identifier is ever written here.
 """
 
@@ -15,7 +18,7 @@ from datetime import datetime
 import duckdb
 
 from orchestration.privacy.forget_list import SCHEMA
-from orchestration.privacy.tables import table_exists
+from orchestration.privacy.tables import quote, table_exists
 
 TABLE = "privacy.erasure_audit"
 DDL = (
@@ -24,7 +27,7 @@ DDL = (
     "requested_by varchar not null, request_source varchar not null, "
     "requested_at timestamptz not null, completed_at timestamptz not null, "
     "identifiers_forgotten integer not null, rows_removed bigint not null, "
-    "rows_removed_by_table varchar not null)"
+    "rows_removed_by_table varchar not null, file_rewritten_at timestamptz)"
 )
 
 
@@ -48,12 +51,13 @@ class AuditRecord:
 def ensure_audit(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(DDL)
+    _add_file_rewritten_at(con)
 
 
 def write(con: duckdb.DuckDBPyConnection, record: AuditRecord) -> None:
     """Append the record; runs inside the caller's transaction, with the erasure it describes."""
     con.execute(
-        f"insert into {TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
         [
             record.request_id,
             record.subject_hash,
@@ -74,3 +78,29 @@ def done_request_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     if not table_exists(con, SCHEMA, "erasure_audit"):
         return set()
     return {r[0] for r in con.execute(f"select distinct request_id from {TABLE}").fetchall()}
+
+
+def awaiting_file_rewrite(con: duckdb.DuckDBPyConnection) -> int:
+    """Requests carried out whose deleted rows may still be bytes in the DuckDB file's free blocks."""
+    if not table_exists(con, SCHEMA, "erasure_audit"):
+        return 0
+    _add_file_rewritten_at(con)
+    return int(con.execute(f"select count(*) from {TABLE} where file_rewritten_at is null").fetchall()[0][0])
+
+
+def mark_file_rewritten(con: duckdb.DuckDBPyConnection, catalog: str, now: datetime) -> None:
+    """Stamp the waiting rows in the rewritten copy (`catalog`), so the stamp and the new file go together."""
+    con.execute(
+        f"update {quote(catalog)}.{TABLE} set file_rewritten_at = ? where file_rewritten_at is null", [now]
+    )
+
+
+def _add_file_rewritten_at(con: duckdb.DuckDBPyConnection) -> None:
+    """Audit tables made before the column existed: their rows count as not rewritten, which is true."""
+    (present,) = con.execute(
+        "select count(*) from information_schema.columns where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ? and column_name = ?",
+        [SCHEMA, "erasure_audit", "file_rewritten_at"],
+    ).fetchall()[0]
+    if not present:
+        con.execute(f"alter table {TABLE} add column file_rewritten_at timestamptz")

@@ -1,12 +1,19 @@
-"""Carry out one erasure request in every store: send ledger, sink, then warehouse with its audit row.
+"""Carry out erasure requests in every store: send ledger, sink, then warehouse with its audit row.
 
-Order matters for crash safety. The person's identifiers are looked up in the
-warehouse, so the warehouse goes last: the ledger and the sink are erased
+The pepper is checked first (forget_list.py): without the one the forget list
+was made with, nothing is touched. Order matters for crash safety. The person's
+identifiers are looked up in the warehouse, so the warehouse goes last: the
+ledger and the sink are erased
 first (each in its own transaction), then one warehouse transaction deletes
 the rows, adds the forget-list keys and writes the audit row. A crash before
 that commit leaves the warehouse intact, and running the request again finds
 everything it needs and finishes the job; running it after success finds
 nothing left and changes nothing (an audit row records the second request).
+
+Deleted rows stay in a DuckDB file as bytes of freed blocks, so `carry_out`
+finishes by rewriting the warehouse file (warehouse_file.py) whenever an audit
+row says its erasure has not been rewritten away yet, including one whose
+rewrite an earlier crash cut short.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ import duckdb
 
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.privacy import audit
-from orchestration.privacy.forget_list import add_keys, ensure_forget_list
+from orchestration.privacy.forget_list import add_keys, checked_pepper, ensure_forget_list
 from orchestration.privacy.identity import resolve
 from orchestration.privacy.requests import ErasureRequest
 from orchestration.privacy.tables import personal_tables
+from orchestration.privacy.warehouse_file import Rewrite, rewrite
 from orchestration.privacy.warehouse_rows import delete_person
 from orchestration.sink.store import SinkStore
-from orchestration.warehouse import transaction
+from orchestration.warehouse import connect, transaction
 
 LEDGER_TABLE = "ledger.send_ledger"
 SINK_TABLE = "sink.messages"
@@ -56,7 +64,11 @@ def erase(
     sink_store_path: Path | None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ErasureOutcome:
-    """Erase the person everywhere; `con` is a writable warehouse connection outside a transaction."""
+    """Erase the person everywhere; `con` is a writable warehouse connection outside a transaction.
+
+    The rows leave the tables here; their bytes leave the DuckDB file when `carry_out` rewrites it.
+    """
+    checked_pepper(con)  # before any store is touched
     tables = personal_tables(con)
     identity = resolve(con, tables, request.customer_id, request.email)
     removed: dict[str, int] = {}
@@ -93,7 +105,6 @@ def erase(
                 rows_removed_by_table=removed,
             ),
         )
-    _reclaim(con)
     return ErasureOutcome(
         request_id=request.request_id,
         subject_hash=request.subject_hash,
@@ -123,11 +134,39 @@ def erase_all(
     return outcomes
 
 
-def _reclaim(con: duckdb.DuckDBPyConnection) -> None:
-    """Write the deletions into the DuckDB file now rather than at some later checkpoint."""
-    try:
-        con.execute("checkpoint")
-    except duckdb.Error:
-        # Another connection holds the file (or the warehouse is PostgreSQL, which has its own
-        # vacuum): the deletions are committed either way; only the file rewrite waits.
-        pass
+@dataclass(frozen=True)
+class ErasureRun:
+    """The requests' outcomes, and the warehouse file's rewrite when one was due."""
+
+    outcomes: list[ErasureOutcome]
+    file_rewrite: Rewrite | None
+
+
+def carry_out(
+    requests: list[ErasureRequest],
+    *,
+    warehouse_path: Path,
+    warehouse_kind: str,
+    ledger_path: Path | None,
+    sink_store_path: Path | None,
+    skip_done: bool,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ErasureRun:
+    """Erase the requests, then rewrite the DuckDB file if any erasure's bytes may still be in it.
+
+    Called with no requests, it still finishes a rewrite an earlier crash cut short. On
+    PostgreSQL there is no file to rewrite (docs/privacy.md says what to run there).
+    """
+    with connect(warehouse_path, kind=warehouse_kind) as con:
+        outcomes = erase_all(
+            con, requests, ledger_path=ledger_path, sink_store_path=sink_store_path, skip_done=skip_done
+        )
+        due = warehouse_kind == "duckdb" and audit.awaiting_file_rewrite(con) > 0
+    if not due:
+        return ErasureRun(outcomes, None)
+
+    # The connection is closed: DuckDB lets a process hold a file once, and the rewrite takes it.
+    def stamp(copy: duckdb.DuckDBPyConnection, catalog: str) -> None:
+        audit.mark_file_rewritten(copy, catalog, clock())
+
+    return ErasureRun(outcomes, rewrite(warehouse_path, stamp=stamp))

@@ -6,6 +6,12 @@ their customer ids, email addresses and anonymous ids, which is enough to
 recognise and drop such rows at ingest without keeping who they were.
 Dropped rows are counted, never quarantined: quarantine would store the raw
 text the person asked us to forget.
+
+The keys are only as good as the pepper they were made with, so the list keeps
+the pepper's fingerprint (privacy.forget_list_pepper, recorded with the first
+key). Whenever the list has keys, ingest and erasure first check the configured
+pepper against it and stop on a missing or different one: otherwise reloading
+an erased person's old exports would bring them back without a word.
 """
 
 from __future__ import annotations
@@ -16,7 +22,19 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from orchestration.privacy.keys import COLUMN_KINDS, KINDS, hashes_of, key_hash, pepper, record_tokens
+from orchestration.privacy.keys import (
+    COLUMN_KINDS,
+    KINDS,
+    PEPPER_DOCS,
+    PEPPER_ENV,
+    PepperError,
+    fingerprint,
+    hashes_of,
+    key_hash,
+    pepper,
+    record_tokens,
+)
+from orchestration.privacy.tables import table_exists
 
 SCHEMA = "privacy"
 TABLE = "privacy.forget_list"
@@ -25,18 +43,80 @@ DDL = (
     "key_hash varchar not null, key_kind varchar not null, request_id varchar not null, "
     "added_at timestamptz not null)"
 )
+PEPPER_TABLE = "privacy.forget_list_pepper"
+PEPPER_DDL = (
+    f"create table if not exists {PEPPER_TABLE} "
+    "(fingerprint varchar not null, recorded_at timestamptz not null)"
+)
+# The command that records the fingerprint for a list made before fingerprints were kept.
+RECORD_PEPPER_COMMAND = "python -m orchestration.cli erase --record-pepper"
 
 
 def ensure_forget_list(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(DDL)
+    con.execute(PEPPER_DDL)
+
+
+def recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not table_exists(con, SCHEMA, "forget_list_pepper"):
+        return None
+    rows = con.execute(f"select fingerprint from {PEPPER_TABLE} order by recorded_at limit 1").fetchall()
+    return rows[0][0] if rows else None
+
+
+def listed_keys(con: duckdb.DuckDBPyConnection) -> int:
+    if not table_exists(con, SCHEMA, "forget_list"):
+        return 0
+    return int(con.execute(f"select count(*) from {TABLE}").fetchall()[0][0])
+
+
+def checked_pepper(con: duckdb.DuckDBPyConnection) -> str:
+    """The configured pepper, once it is known to be the one the forget list's keys were made with.
+
+    Raises PepperError when it is not set, when it differs from the recorded fingerprint, or
+    when the list has keys but no fingerprint (made before fingerprints were kept).
+    """
+    secret = pepper()
+    recorded = recorded_fingerprint(con)
+    if recorded is None:
+        keys = listed_keys(con)
+        if keys:
+            raise PepperError(
+                f"{TABLE} holds {keys} key(s) but no fingerprint of the pepper they were made with: if "
+                f"{PEPPER_ENV} is that pepper, record it with `{RECORD_PEPPER_COMMAND}`; nothing is "
+                f"loaded or erased until then ({PEPPER_DOCS})"
+            )
+        return secret
+    current = fingerprint(secret)
+    if current != recorded:
+        raise PepperError(
+            f"{PEPPER_ENV} is not the pepper {TABLE} was made with (fingerprint {recorded[:12]} recorded, "
+            f"{current[:12]} configured): erased people would not be recognised, so nothing is loaded "
+            f"or erased; set it back to the secret the list was made with ({PEPPER_DOCS})"
+        )
+    return secret
+
+
+def record_pepper(con: duckdb.DuckDBPyConnection, now: datetime) -> bool:
+    """Record the configured pepper's fingerprint unless one is recorded; True when it was written."""
+    ensure_forget_list(con)
+    if recorded_fingerprint(con) is not None:
+        return False
+    con.execute(f"insert into {PEPPER_TABLE} values (?, ?)", [fingerprint(pepper()), now])
+    return True
 
 
 def add_keys(
     con: duckdb.DuckDBPyConnection, keys: Iterable[tuple[str, str]], request_id: str, now: datetime
 ) -> int:
-    """Add (kind, hash) pairs not yet listed; returns how many were new (in the caller's transaction)."""
+    """Add (kind, hash) pairs not yet listed; returns how many were new (in the caller's transaction).
+
+    The first keys also record the pepper's fingerprint, in the same transaction.
+    """
     rows = sorted({(kind, h) for kind, h in keys if h})
+    if rows:
+        record_pepper(con, now)
     added = 0
     for kind, digest in rows:
         if kind not in KINDS:
@@ -52,12 +132,8 @@ def add_keys(
 
 def forgotten(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """Every listed hash by kind; empty when nobody was ever erased (the table may not exist yet)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [SCHEMA, "forget_list"],
-    ).fetchall()[0][0]
     out: dict[str, set[str]] = {kind: set() for kind in KINDS}
-    if not exists:
+    if not table_exists(con, SCHEMA, "forget_list"):
         return out
     for kind, digest in con.execute(f"select key_kind, key_hash from {TABLE}").fetchall():
         out.setdefault(kind, set()).add(digest)
@@ -103,13 +179,15 @@ def drop_forgotten(
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """A parsed export without the rows of erased people: (good, quarantine, rows dropped).
 
-    Free when nobody was ever erased: one look at the (empty) list and no hashing.
+    Free when nobody was ever erased: one look at the (empty) list and no hashing, and no
+    pepper needed. Otherwise the pepper must be the one the list was made with (PepperError).
     """
     listed = forgotten(con)
     if not any(listed.values()):
         return good, quarantine, 0
-    drop_good = forgotten_mask(good, listed)
-    drop_quarantined = quarantine_mask(quarantine, listed)
+    secret = checked_pepper(con)
+    drop_good = forgotten_mask(good, listed, secret)
+    drop_quarantined = quarantine_mask(quarantine, listed, secret)
     # A record quarantined on several columns appears once per column: count the record once.
     dropped_records = quarantine.loc[drop_quarantined, "row"].nunique() if "row" in quarantine else 0
     return (

@@ -3,20 +3,35 @@
 A plain SHA-256 of an email address is reversible by hashing a list of
 addresses; keying the hash with a secret (the pepper) stops that while still
 letting the loader look a value up. The pepper comes from
-`REENGAGE_PRIVACY_PEPPER`; the default is for the demo only, and changing the
-pepper later orphans every stored hash (docs/privacy.md says how to rotate).
+`REENGAGE_PRIVACY_PEPPER` and has no default outside the demo: every stored key
+depends on it, so a missing or changed pepper would let erased people back in
+unrecognised. The forget list records the pepper's fingerprint (below) so that
+both are caught and stop the run (docs/privacy.md, "The pepper").
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Iterable
 
+from orchestration import settings
+from orchestration.defs.ingest.reader import IngestError
+
 PEPPER_ENV = "REENGAGE_PRIVACY_PEPPER"
-DEMO_PEPPER = "reengage-demo-pepper-not-a-secret"
+PEPPER_DOCS = 'docs/privacy.md, "The pepper"'
+# HMAC message of the fingerprint: no identifier key's message ("<kind>|<value>") can equal it.
+_FINGERPRINT_LABEL = b"reengage forget-list pepper fingerprint v1"
+
+
+class PepperError(IngestError):
+    """The pepper is missing or is not the one the forget list was made with.
+
+    An IngestError, so ingest stops at once with the message (no retries: waiting does not
+    set a variable), and erasure refuses to start.
+    """
+
 
 # What an identifier is; the kind is part of the hash, so an id equal to an email hashes apart.
 KINDS = ("customer_id", "email", "anonymous_id")
@@ -31,7 +46,21 @@ COLUMN_KINDS: dict[str, str] = {
 
 
 def pepper() -> str:
-    return os.environ.get(PEPPER_ENV) or DEMO_PEPPER
+    """The configured pepper; raises PepperError when it is not set."""
+    secret = settings.privacy_pepper()
+    if secret is None:
+        raise PepperError(
+            f"{PEPPER_ENV} is not set: the forget list of erased people is keyed with this secret, so "
+            "nothing is erased or loaded without it; set it to the secret the forget list was made with "
+            "(before the first erasure: a new long random secret, kept with the other secrets) "
+            f"({PEPPER_DOCS})"
+        )
+    return secret
+
+
+def fingerprint(secret: str) -> str:
+    """Tells one pepper from another without revealing it: HMAC-SHA-256 keyed with the pepper, hex."""
+    return hmac.new(secret.encode("utf-8"), _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
 
 
 def normalise(kind: str, value: object) -> str | None:

@@ -1,6 +1,7 @@
 """Command line for the sink, so tests and users can run it in its own process.
 
     python -m orchestration.sink serve --store PATH [--port N] [--host H] [--workers N]
+        [--clock-speed X --clock-origin UNIX_TIME]
     python -m orchestration.sink events --store PATH --rates user_truth.parquet --landing DIR [--seed S]
 
 `serve` prints one line `sink listening on <url>` (flushed) once the port is bound,
@@ -14,15 +15,18 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 
+from orchestration.sink.clock import ScaledClock
 from orchestration.sink.server import make_server
 from orchestration.sink.store import SinkStore
 
 
 def _serve(args: argparse.Namespace) -> int:
-    server = make_server(args.store, args.port, args.host)
+    clock = ScaledClock(args.clock_origin if args.clock_origin is not None else time.time(), args.clock_speed)
+    server = make_server(args.store, args.port, args.host, clock=clock)
     if args.workers > 1:
         # Every worker's select() wakes for each new connection but only one accept()s it; a
         # blocking accept() in the others would hang there, deaf to shutdown. Non-blocking, the
@@ -82,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes sharing the port (faults need 1)"
+    )
+    serve.add_argument(
+        "--clock-speed", type=float, default=1.0, help="provider seconds per wall-clock second (tests)"
+    )
+    serve.add_argument(
+        "--clock-origin", type=float, default=None, help="unix time at which both clocks agree (default: now)"
     )
     serve.set_defaults(func=_serve)
     events = commands.add_parser("events", help="write Event Webhook records for accepted mail")

@@ -2,7 +2,8 @@
 
 Endpoints: `POST /v3/mail/send`, `POST /v3/mail/batch`, `GET /v3/mail/batch/{id}`,
 `GET|POST /v3/user/scheduled_sends`, `GET|PATCH|DELETE /v3/user/scheduled_sends/{id}`,
-and the admin endpoint `GET|POST|DELETE /__faults` (no auth) to inject faults.
+and the admin endpoints (no auth) `GET|POST|DELETE /__faults` to inject faults and
+`GET|POST|DELETE /__storm` to start, read and stop a storm of random faults.
 
 The handler validates like the real API (schema + rules in `validation.py`) and
 commits accepted mail to the store *before* answering 202, so an acknowledged
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from orchestration.sink.faults import Fault, FaultInjector
+from orchestration.sink.faults import Fault, FaultInjector, FaultStorm
 from orchestration.sink.store import BatchStatusError, SinkStore
 from orchestration.sink.validation import MAX_BODY_BYTES, effective_send_at, validate_mail_send
 
@@ -67,6 +68,12 @@ class SinkServer(ThreadingHTTPServer):
         self.faults = faults
         self.clock = clock
         self.max_body_bytes = max_body_bytes
+        self.storm: FaultStorm | None = None
+
+    def server_close(self) -> None:
+        if self.storm is not None:
+            self.storm.stop()
+        super().server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if path == "/__faults":
             self._reply(self._admin_faults(method, raw))
+            return
+        if path == "/__storm":
+            self._reply(self._admin_storm(method, raw))
             return
         if not self._authorized():
             self._reply(
@@ -230,6 +240,9 @@ class _Handler(BaseHTTPRequestHandler):
             return _Reply(400, _errors("status must be either cancel or pause", "status"))
         if not isinstance(batch_id, str) or not self.server.store.batch_exists(batch_id):
             return _Reply(400, _errors("invalid batch id", "batch_id"))
+        return self._logged(batch_id, status, self._scheduled_set(batch_id, status))
+
+    def _scheduled_set(self, batch_id: str, status: str) -> _Reply:
         if self.server.store.batch_status(batch_id) is not None:
             return _Reply(400, _errors("This batch already has a status; update it with PATCH.", "batch_id"))
         try:
@@ -237,6 +250,13 @@ class _Handler(BaseHTTPRequestHandler):
         except BatchStatusError as exc:
             return _Reply(400, _errors(str(exc), "batch_id"))
         return _Reply(201, {"batch_id": batch_id, "status": status})
+
+    def _logged(self, batch_id: str, status: str | None, reply: _Reply) -> _Reply:
+        """Record a cancel/pause/resume and its answer (`SinkStore.status_requests`)."""
+        errors = reply.body.get("errors") if isinstance(reply.body, dict) else None
+        message = errors[0].get("message") if errors else None
+        self.server.store.log_status_request(batch_id, status, reply.status, message, self.server.clock())
+        return reply
 
     def _scheduled_one(self, method: str, batch_id: str, raw: bytes) -> _Reply:
         store = self.server.store
@@ -248,8 +268,6 @@ class _Handler(BaseHTTPRequestHandler):
             return _Reply(200, [{"batch_id": batch_id, "status": current}] if current else [])
         if method not in ("PATCH", "DELETE"):
             return _Reply(405, _errors("method not allowed"))
-        if current is None:
-            return _Reply(404, _errors("This batch has no cancel or pause to change.", "batch_id"))
         status: str | None = None
         if method == "PATCH":
             try:
@@ -258,11 +276,35 @@ class _Handler(BaseHTTPRequestHandler):
                 return _Reply(400, _errors("The request body is not valid JSON."))
             if status not in ("cancel", "pause"):
                 return _Reply(400, _errors("status must be either cancel or pause", "status"))
+        if current is None:
+            reply = _Reply(404, _errors("This batch has no cancel or pause to change.", "batch_id"))
+            return self._logged(batch_id, status, reply)
         try:
             store.set_batch_status(batch_id, status, self.server.clock())
         except BatchStatusError as exc:
-            return _Reply(400, _errors(str(exc), "batch_id"))
-        return _Reply(204)
+            return self._logged(batch_id, status, _Reply(400, _errors(str(exc), "batch_id")))
+        return self._logged(batch_id, status, _Reply(204))
+
+    def _admin_storm(self, method: str, raw: bytes) -> _Reply:
+        """POST starts a storm (options as `FaultStorm`'s, JSON), GET reads it, DELETE stops it."""
+        server = self.server
+        if method == "POST":
+            if server.storm is not None and server.storm.running:
+                return _Reply(400, _errors("a storm is already running; DELETE it first"))
+            try:
+                options = json.loads(raw.decode("utf-8") or "{}")
+                server.storm = FaultStorm(server.faults, **options)
+            except (ValueError, TypeError) as exc:
+                return _Reply(400, _errors(f"bad storm: {exc}"))
+            server.storm.start()
+            return _Reply(201, server.storm.stats())
+        if method in ("GET", "DELETE"):
+            if server.storm is None:
+                return _Reply(404, _errors("no storm was started"))
+            if method == "DELETE":
+                server.storm.stop()
+            return _Reply(200, server.storm.stats())
+        return _Reply(405, _errors("method not allowed"))
 
     def _admin_faults(self, method: str, raw: bytes) -> _Reply:
         faults = self.server.faults

@@ -21,6 +21,8 @@ from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate
 
 CANCEL_WINDOW_SECONDS = 600
 MAX_PENDING_BATCH_STATUSES = 10
+# A paused batch keeps its mail past send_at; SendGrid discards it as Expired 72 hours after.
+PAUSE_KEEPS_SECONDS = 72 * 3600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -41,9 +43,19 @@ CREATE TABLE IF NOT EXISTS messages (
     run_date TEXT,
     email TEXT NOT NULL,
     send_at INTEGER,
-    status TEXT NOT NULL,       -- 'accepted', 'cancelled' or 'sandbox'
+    status TEXT NOT NULL,       -- 'accepted', 'cancelled', 'expired' (paused too long) or 'sandbox'
     received_at REAL NOT NULL,
     custom_args TEXT NOT NULL
+);
+-- Every cancel, pause or resume asked for, with the answer: tests check a sender against it.
+CREATE TABLE IF NOT EXISTS status_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    batch_id TEXT,
+    requested TEXT,             -- 'cancel', 'pause' or NULL (resume: the status deleted)
+    http_status INTEGER NOT NULL,
+    message TEXT,               -- the error message answered, if any
+    in_effect INTEGER NOT NULL  -- statuses holding one of the ten places after the answer
 );
 -- No index on send_id: nothing looks a message up by it, and random ids made every
 -- 1,000-recipient request dirty ~1,000 index pages (megabytes of WAL) on a big store.
@@ -147,56 +159,99 @@ class SinkStore:
     def set_batch_status(self, batch_id: str, status: str | None, now: float) -> None:
         """Cancel, pause or (status None) resume a batch, within SendGrid's rules.
 
-        A batch can be changed only while every message in it is still at least
-        10 minutes from its send time; a message without send_at went out on
-        arrival, so a batch holding one can never be cancelled. At most 10 batches
-        may be cancelled or paused and still pending at once.
+        A batch can be cancelled or paused only while every message in it is still at
+        least 10 minutes from its send time; a message without send_at went out on
+        arrival, so a batch holding one can never be cancelled. At most 10 batches may
+        be cancelled or paused at once (see `statuses_in_effect`). Deleting a status is
+        always allowed: mail whose send time has passed stays discarded (cancel) or, if
+        paused more than 72 hours past it, expired; the rest is scheduled again.
         """
         with self._write() as conn:
             row = conn.execute("SELECT status FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
             if row is None:
                 raise KeyError(batch_id)
-            times = conn.execute(
-                "SELECT COALESCE(send_at, CAST(received_at AS INTEGER)) FROM messages WHERE batch_id = ?",
-                (batch_id,),
-            ).fetchall()
-            if times and min(t for (t,) in times) < now + CANCEL_WINDOW_SECONDS:
-                raise BatchStatusError(
-                    "A batch can only be cancelled, paused or resumed until 10 minutes before its send_at."
-                )
-            if (
-                status is not None
-                and row[0] is None
-                and self._pending_statuses(conn, now) >= (MAX_PENDING_BATCH_STATUSES)
-            ):
-                raise BatchStatusError(
-                    f"You can't pause or cancel more than {MAX_PENDING_BATCH_STATUSES} batches at one time."
-                )
+            if status is not None:
+                times = conn.execute(
+                    "SELECT COALESCE(send_at, CAST(received_at AS INTEGER)) FROM messages WHERE batch_id = ?",
+                    (batch_id,),
+                ).fetchall()
+                if times and min(t for (t,) in times) < now + CANCEL_WINDOW_SECONDS:
+                    raise BatchStatusError(
+                        "A batch can only be cancelled or paused until 10 minutes before its send_at."
+                    )
+                if row[0] is None and self._in_effect(conn, now) >= MAX_PENDING_BATCH_STATUSES:
+                    n = MAX_PENDING_BATCH_STATUSES
+                    raise BatchStatusError(f"You can't pause or cancel more than {n} batches at one time.")
             conn.execute(
                 "UPDATE batches SET status = ?, status_updated_at = ? WHERE batch_id = ?",
                 (status, now, batch_id),
             )
-            new_message_status = "cancelled" if status == "cancel" else "accepted"
-            conn.execute(
-                "UPDATE messages SET status = ? WHERE batch_id = ? AND status IN ('accepted', 'cancelled')",
-                (new_message_status, batch_id),
-            )
+            if status == "cancel":
+                conn.execute(
+                    "UPDATE messages SET status = 'cancelled' WHERE batch_id = ? AND status = 'accepted'",
+                    (batch_id,),
+                )
+            elif status is None and row[0] == "cancel":
+                # Mail already past its send time was discarded; only what is still due comes back.
+                conn.execute(
+                    "UPDATE messages SET status = 'accepted' WHERE batch_id = ? AND status = 'cancelled' "
+                    "AND COALESCE(send_at, received_at) > ?",
+                    (batch_id, now),
+                )
+            elif status is None and row[0] == "pause":
+                conn.execute(
+                    "UPDATE messages SET status = 'expired' WHERE batch_id = ? AND status = 'accepted' "
+                    "AND COALESCE(send_at, received_at) + ? <= ?",
+                    (batch_id, PAUSE_KEEPS_SECONDS, now),
+                )
+            # pause (from nothing or from cancel) keeps the messages' status: the batch's status holds them
+
+    def statuses_in_effect(self, now: float) -> int:
+        """How many of the ten cancel/pause places are taken at `now`."""
+        with self._connect() as conn:
+            return self._in_effect(conn, now)
 
     @staticmethod
-    def _pending_statuses(conn: sqlite3.Connection, now: float) -> int:
-        """Cancelled/paused batches whose messages are not yet due (or that are still empty)."""
+    def _in_effect(conn: sqlite3.Connection, now: float) -> int:
+        """Cancelled or paused batches that still have something to act on.
+
+        A cancel holds its place until its last message's send time has passed (SendGrid
+        discards the mail then); a pause until 72 hours after it (the mail expires then).
+        A batch that never received mail holds its place until the status is deleted:
+        SendGrid does not say when an unused cancellation lapses, so the sink assumes never.
+        """
         (count,) = conn.execute(
             """
             SELECT COUNT(*) FROM batches b
             WHERE b.status IS NOT NULL AND (
-                EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.batch_id AND m.send_at > ?)
-                OR (NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.batch_id)
-                    AND b.status_updated_at > ?)
+                NOT EXISTS (SELECT 1 FROM messages m WHERE m.batch_id = b.batch_id)
+                OR EXISTS (
+                    SELECT 1 FROM messages m WHERE m.batch_id = b.batch_id
+                    AND COALESCE(m.send_at, m.received_at)
+                        + CASE WHEN b.status = 'pause' THEN ? ELSE 0 END > ?
+                )
             )
             """,
-            (now, now - 24 * 3600),
+            (PAUSE_KEEPS_SECONDS, now),
         ).fetchone()
         return int(count)
+
+    def log_status_request(
+        self, batch_id: str | None, requested: str | None, http_status: int, message: str | None, now: float
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO status_requests (at, batch_id, requested, http_status, message, in_effect) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now, batch_id, requested, http_status, message, self._in_effect(conn, now)),
+            )
+
+    def status_requests(self) -> list[dict[str, Any]]:
+        """Every cancel/pause/resume asked for, oldest first, with the answer and the places taken after."""
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute("SELECT * FROM status_requests ORDER BY id").fetchall()
+        return [dict(r) for r in rows]
 
     # -- messages ------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """A sender process for the crash suite: the real sender, client and ledger, killable at a crash point.
 
     python tests/delivery/crash_driver.py --ledger PATH --sink URL [--messages 30] [--batch-size 10]
+        [--from-warehouse RUN_DATE]
 
 Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
-By default recovery treats every in-flight row as abandoned (--stale-after 0), which is
-what a restart after a crash looks like once the lease has expired. Messages are streamed
+Recovery runs with the production defaults: a restart finds the killed sender's process
+gone and settles its rows at once, without waiting for any timeout. Messages are streamed
 in and planned 12 at a time (--plan-chunk), so requests (10 messages) span planning
 chunks and go out while later chunks are still unplanned. On a normal exit it
 prints the delivery report as one JSON line: counts and send ids, never an address.
@@ -29,6 +30,22 @@ def messages(n: int) -> Iterator[OutboundMessage]:
     yield from make_messages(n)
 
 
+def day_in_warehouse(run_date: str) -> Iterator[OutboundMessage]:
+    """The day's treatment messages from the intervention list in $REENGAGE_HOME, as the asset reads them."""
+    import duckdb
+
+    from orchestration import settings
+    from orchestration.defs.delivery.assets import to_messages
+
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        chosen = con.execute(
+            "select * from interventions.intervention_list where run_date = ? and arm = 'treatment' "
+            "order by send_id",
+            [run_date],
+        ).df()
+    yield from to_messages(chosen)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ledger", required=True)
@@ -40,7 +57,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--plan-chunk", type=int, default=12, help="messages planned per transaction")
     parser.add_argument("--max-retries", type=int, default=3)
-    parser.add_argument("--stale-after", type=float, default=0, help="0: every in-flight row is abandoned")
+    parser.add_argument("--from-warehouse", default=None, help="a run date: send its intervention list")
     args = parser.parse_args()
     policy = RetryPolicy(
         max_retries=args.max_retries,
@@ -51,17 +68,17 @@ def main() -> int:
     )
     report = deliver(
         SendLedger(args.ledger),
-        messages(args.messages),
+        day_in_warehouse(args.from_warehouse) if args.from_warehouse else messages(args.messages),
         make_client(API_KEY, args.sink),
         options=OPTIONS,
         policy=policy,
         batch_size=args.batch_size,
         min_lead_seconds=args.min_lead_seconds,
-        stale_after_seconds=args.stale_after,
         concurrency=args.concurrency,
         plan_chunk=args.plan_chunk,
     )
-    print(json.dumps(report.as_metadata() | {"in_doubt_ids": report.in_doubt_send_ids}), flush=True)
+    ids = {"in_doubt_ids": report.in_doubt_send_ids, "expired_ids": report.expired_send_ids}
+    print(json.dumps(report.as_metadata() | ids), flush=True)
     return 0
 
 

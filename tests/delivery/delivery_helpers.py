@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from orchestration.defs.delivery.ledger import SendLedger
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
 from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
+from orchestration.defs.interventions.policy import LIST_DDL
 
 RUN_DATE = "2024-05-01"
 API_KEY = "SG.test-secret-key-do-not-log"
@@ -15,6 +23,11 @@ OPTIONS = PayloadOptions(from_email="news@shop.example", from_name="Shop")
 FAST = RetryPolicy(max_retries=4, timeout_seconds=10, base_delay=0.01, max_delay=0.05, jitter=0.01)
 SHORT_TIMEOUT = RetryPolicy(max_retries=6, timeout_seconds=0.5, base_delay=0.01, max_delay=0.05, jitter=0.01)
 TIMEOUT_FAULT = {"mode": "timeout", "delay": 1.2}
+SCHEDULED_SENDS = "/v3/user/scheduled_sends"
+# The key may send but not cancel: the cancel that would settle an ambiguous request is refused.
+CANCEL_REFUSED = {"status": 403, "message": "access forbidden", "path": SCHEDULED_SENDS}
+# A request lost before the provider stored it, and the cancel that would settle it refused.
+LOST_UNCANCELLED = ({"mode": "drop", "when": "before"}, CANCEL_REFUSED)
 
 
 class SleepRecorder:
@@ -59,3 +72,49 @@ def deliver_in_process(ledger_path: str, sink_url: str, n: int) -> None:
     deliver(
         ledger, make_messages(n), make_client(API_KEY, sink_url), options=OPTIONS, batch_size=10, policy=FAST
     )
+
+
+class SimulatedTime:
+    """Provider time shared by a sink, a ledger and a sender, that moves only when the sender waits.
+
+    `sleep` advances the clock instead of waiting, so half an hour of waiting for a cancel
+    place, or hours of rate limiting, take no wall-clock time; every wait is recorded.
+    """
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+        self.waits: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += max(0.0, seconds)
+
+
+ARMS = ("treatment", "treatment", "treatment", "holdout")
+
+
+def intervention_rows(run_date: date, arms: tuple[str, ...] = ARMS) -> list[tuple]:
+    """Rows of `interventions.intervention_list` as the policy writes them: one per arm given."""
+    send_at = datetime.combine(run_date, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    return [
+        (send_id(f"c{i}", "winback", run_date), run_date, f"c{i}", f"user{i}@mail.example", f"Name{i}", "UTC",
+         "winback", "A", arm, "d-winback", None, None, json.dumps({"first_name": f"Name{i}"}), send_at,
+         "09:00", 1, 0.5)
+        for i, arm in enumerate(arms)
+    ]  # fmt: skip
+
+
+def write_intervention_list(warehouse: Path, *run_dates: date) -> None:
+    """A warehouse holding only the intervention list of the given days (three treatment rows and
+    one holdout row each): what the delivery asset reads."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists interventions")
+        con.execute(LIST_DDL)
+        for run_date in run_dates:
+            con.executemany(
+                f"insert into interventions.intervention_list values ({', '.join('?' * 17)})",
+                intervention_rows(run_date),
+            )

@@ -6,68 +6,28 @@ A temporary REENGAGE_HOME holds the warehouse (with a hand-built
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from delivery_helpers import API_KEY
+from delivery_helpers import API_KEY, write_intervention_list
 
 from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends
 from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.defs.interventions.policy import LIST_DDL
 from orchestration.sink import SinkHandle
 from orchestration.warehouse import WarehouseResource
 
 PAST = date(2024, 5, 1)
 
 
-def intervention_rows(run_date: date) -> list[tuple]:
-    """Three treatment rows and one holdout row, as the policy writes them."""
-    rows = []
-    for i, arm in enumerate(["treatment", "treatment", "treatment", "holdout"]):
-        customer = f"c{i}"
-        send_at = datetime.combine(run_date, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
-        rows.append(
-            (
-                send_id(customer, "winback", run_date),
-                run_date,
-                customer,
-                f"user{i}@mail.example",
-                f"Name{i}",
-                "UTC",
-                "winback",
-                "A",
-                arm,
-                "d-winback",
-                None,
-                None,
-                json.dumps({"first_name": f"Name{i}"}),
-                send_at,
-                "09:00",
-                1,
-                0.5,
-            )
-        )
-    return rows
-
-
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REENGAGE_HOME", str(tmp_path))
-    today = datetime.now(UTC).date()
-    with duckdb.connect(str(settings.warehouse_path())) as con:
-        con.execute("create schema if not exists interventions")
-        con.execute(LIST_DDL)
-        for run_date in (PAST, today):
-            con.executemany(
-                f"insert into interventions.intervention_list values ({', '.join('?' * 17)})",
-                intervention_rows(run_date),
-            )
+    write_intervention_list(settings.warehouse_path(), PAST, datetime.now(UTC).date())
     return tmp_path
 
 

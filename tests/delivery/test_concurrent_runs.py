@@ -37,7 +37,7 @@ def test_two_processes_in_a_fault_storm_store_each_message_once(tmp_path: Path) 
         command = [
             sys.executable, str(HERE / "crash_driver.py"), "--ledger", str(tmp_path / "ledger.sqlite"),
             "--sink", sink.url, "--messages", str(MESSAGES), "--batch-size", "10",
-            "--concurrency", "3", "--stale-after", "300", "--max-retries", "20",
+            "--concurrency", "3", "--max-retries", "20",
         ]  # fmt: skip
         senders = [
             subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in "ab"

@@ -8,9 +8,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from delivery_helpers import RUN_DATE, make_messages
+from delivery_helpers import API_KEY, OPTIONS, RUN_DATE, make_messages
 
-from orchestration.defs.delivery.ledger import SendLedger, send_id
+from orchestration.defs.delivery.ledger import NoCancelPlace, SendLedger, send_id
+from orchestration.defs.delivery.payloads import OutboundMessage
+from orchestration.defs.delivery.sender import deliver, make_client
+from orchestration.sink import SinkHandle
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_send_id_formula() -> None:
@@ -78,7 +83,7 @@ def test_claims_are_exclusive_and_transitions_guarded(ledger: SendLedger) -> Non
     assert ledger.mark_accepted(ids[:3], "wrong-batch") == 0, "only the owning batch may settle a row"
     assert ledger.mark_accepted(ids[:3], "b1") == 3
     assert ledger.mark_accepted(ids[:3], "b1") == 0
-    assert ledger.rebatch(ids[3:], "b2", "b3") == 1
+    assert ledger.rebatch(ids[3:], "b2", "b3") == ids[3:]
     assert ledger.mark_in_doubt(ids[3:], "b3", "in doubt: test") == 1
     counts = ledger.counts(RUN_DATE)
     assert (counts["accepted"], counts["in_flight"], counts["in_doubt"]) == (3, 1, 1)
@@ -157,3 +162,69 @@ def test_a_ledger_from_before_the_index_change_opens_with_its_rows(tmp_path: Pat
     assert not names & {"send_ledger_run_date_state", "send_ledger_batch_id"}
     ledger.claim([m.send_id for m in make_messages(3)][:2], "b1")
     assert len(ledger.stale_in_flight([RUN_DATE], older_than_seconds=-1)) == 2
+
+
+def test_a_ledger_written_before_the_expired_state_opens_with_its_rows_and_works(
+    tmp_path: Path, sink: SinkHandle
+) -> None:
+    # Guards the migration: SQLite cannot widen the state CHECK in place, so an existing ledger
+    # (dumped from the code before this change) is copied into the new table, every row kept.
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript((FIXTURES / "send_ledger_before_expired.sql").read_text())
+    now = 1_780_000_100.0  # a hundred seconds after the old rows were written
+    ledger = SendLedger(path, clock=lambda: now)
+    rows = {r.customer_id: r for r in ledger.rows("2026-06-01")}
+    assert {c: r.state for c, r in rows.items()} == {
+        "c0": "accepted", "c1": "failed", "c2": "in_flight", "c3": "in_flight", "c4": "in_flight",
+        "c5": "cancelled", "c6": "planned", "c9": "held",
+    }  # fmt: skip
+    assert rows["c2"].in_doubt and rows["c1"].last_error.startswith("HTTP 400: The template_id")
+    assert (rows["c3"].batch_id, rows["c3"].send_at, rows["c3"].claimed_by) == ("batch-a", 1780003600, None)
+    with sqlite3.connect(path) as conn:
+        indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"send_ledger_run_date", "send_ledger_in_flight", "send_ledger_batch"} <= indexes
+    assert sorted(r.customer_id for r in ledger.stale_in_flight(["2026-06-01"], 60)) == ["c2", "c3", "c4"]
+
+    # the new sender settles the planned row on it, and reopening changes nothing
+    c6 = OutboundMessage("c6", "winback", "A", "2026-06-01", "c6@mail.example", template_id="d-winback")
+    report = deliver(ledger, [c6], make_client(API_KEY, sink.url), options=OPTIONS, clock=lambda: now)
+    assert (report.accepted, report.failed, report.held, report.cancelled, report.in_doubt) == (2, 1, 1, 1, 1)
+    assert report.pending == 2, "the old in-flight rows are not stale yet: left to their sender"
+    assert ledger.expire([rows["c4"].send_id], "gave up", "batch-a") == 1, "the new state is accepted"
+    assert SendLedger(path, clock=lambda: now).counts("2026-06-01") == ledger.counts("2026-06-01")
+
+
+def test_a_request_is_claimed_only_with_a_cancel_place_and_gives_it_back_when_it_ends(
+    ledger: SendLedger,
+) -> None:
+    # Guards SendGrid's limit of ten cancels at once: each request reserves the place its cancel
+    # would need in the claim's own commit, so no more requests are out than could be cancelled.
+    messages = make_messages(4)
+    ledger.plan(messages)
+    ids = [m.send_id for m in messages]
+    assert ledger.claim(ids[:1], "b1", claimed_by="s1", place_limit=2) == ids[:1]
+    assert ledger.claim(ids[1:2], "b2", claimed_by="s1", place_limit=2) == ids[1:2]
+    with pytest.raises(NoCancelPlace):
+        ledger.claim(ids[2:3], "b3", claimed_by="s1", place_limit=2)
+    assert ledger.states(ids[2:3]) == {ids[2]: "planned"}, "nothing claimed without a place"
+    ledger.mark_accepted(ids[:1], "b1")
+    assert [p.batch_id for p in ledger.cancel_places()] == ["b2"], "an accepted request gives its place back"
+    ledger.hold_place("b2", frees_at=2_000_000_000, limit=2, sender_id="s1")
+    assert ledger.rebatch(ids[1:2], "b2", "b4", place_limit=2, sender_id="s1") == ids[1:2]
+    assert {(p.batch_id, p.state) for p in ledger.cancel_places()} == {("b2", "held"), ("b4", "reserved")}
+    ledger.release(ids[1:2], "b4")
+    assert [(p.batch_id, p.state) for p in ledger.cancel_places()] == [("b2", "held")]
+    ledger.free_place("b2")
+    assert ledger.cancel_places() == []
+
+
+def test_a_gone_senders_reservation_is_dropped_once_its_batch_can_no_longer_be_cancelled(
+    ledger: SendLedger,
+) -> None:
+    (message,) = make_messages(1)
+    ledger.plan([message])
+    ledger.claim([message.send_id], "b1", send_at={message.send_id: 5_000}, claimed_by="gone", place_limit=10)
+    assert ledger.drop_stray_reservations(["alive"], cancellable_from=4_000) == 0, "may need a cancel"
+    assert ledger.drop_stray_reservations(["gone"], cancellable_from=6_000) == 0, "its sender still works"
+    assert ledger.drop_stray_reservations(["alive"], cancellable_from=6_000) == 1

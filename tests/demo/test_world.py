@@ -22,6 +22,7 @@ from orchestration.demo import generate_world
 from orchestration.demo.catalog import ACTIVE_EVENTS
 from orchestration.demo.cli import main
 from orchestration.demo.exports import COLUMNS, SOURCES
+from orchestration.demo.spec import KINDS
 from orchestration.demo.truth import TRUTH_COLUMNS
 
 END = date(2024, 3, 31)  # the window crosses the EU daylight-saving change on 31 March
@@ -368,8 +369,9 @@ def test_truth_file(modest, modest_frames) -> None:
     assert list(truth.columns) == list(TRUTH_COLUMNS)
     assert len(truth) == summary.customers and truth["customer_id"].is_unique
     assert set(modest_frames["customers"]["customer_id"]) <= set(truth["customer_id"])
-    rates = truth.drop(columns="customer_id")
+    rates = truth.drop(columns=["customer_id", "kind", "responsiveness"])
     assert ((rates >= 0) & (rates <= 1)).all().all()
+    assert set(truth["kind"]) == set(KINDS) and (truth["responsiveness"] > 0).all()
     assert (truth["click_rate"] <= truth["open_rate"]).all()
     uplift = truth["treated_conversion_rate"] - truth["baseline_conversion_rate"]
     assert uplift.mean() > 0.005 and uplift.std() > 0.005 and (uplift < 0).any()

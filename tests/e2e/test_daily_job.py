@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from orchestration.demo.world import generate_world
@@ -32,6 +33,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
             patch.delenv(name, raising=False)
         generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)
+        refuse_two_of_todays_crm_rows(home / "landing" / "customers")
         instance = dg.DagsterInstance.ephemeral()
         history = load_history(
             RUN_DATE - timedelta(days=DAYS - 1), RUN_DATE - timedelta(days=1), instance, checks=False
@@ -40,6 +42,29 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         result = run_day(RUN_DATE, instance)
         assert result.success, failures(result)
         yield home, instance, result
+
+
+# Two customers of the first snapshot re-stated today in rows ingest refuses (issue 21): one withdraws
+# consent with a word ingest does not read as a boolean, the other has a time zone nobody knows.
+REFUSED_TODAY = {
+    "opted_out": {"marketing_consent": "opted_out"},
+    "unknown_zone": {"timezone": "Mars/Olympus_Mons"},
+}
+
+
+def refuse_two_of_todays_crm_rows(folder: Path) -> dict[str, str]:
+    """Append the REFUSED_TODAY rows to today's CRM export; returns the damaged customer per kind."""
+    first = pd.read_csv(sorted(folder.glob("customers_*.csv"))[0], dtype=str, keep_default_na=False)
+    today = folder / f"customers_{RUN_DATE}.csv"
+    changed_today = set(pd.read_csv(today, dtype=str)["customer_id"])
+    chosen = first[(first["marketing_consent"] == "true") & ~first["customer_id"].isin(changed_today)].head(2)
+    rows = chosen.assign(updated_at=f"{RUN_DATE}T05:00:00Z").reset_index(drop=True)
+    for index, damage in enumerate(REFUSED_TODAY.values()):
+        for column, value in damage.items():
+            rows.loc[index, column] = value
+    with today.open("a") as out:
+        rows.to_csv(out, header=False, index=False)
+    return dict(zip(REFUSED_TODAY, rows["customer_id"], strict=True))
 
 
 @pytest.fixture(autouse=True)
@@ -108,11 +133,37 @@ def test_nobody_without_consent_or_with_a_suppression_was_chosen(world) -> None:
         from interventions.intervention_list as l
         left join marts.fct_user_features as f using (customer_id)
         left join marts.fct_email_suppressions as s on s.email = l.email
-        where l.run_date = ? and (not coalesce(f.marketing_consent, false) or s.email is not null)
+        where l.run_date = ?
+          and (not coalesce(f.marketing_consent, false) or f.consent_status is distinct from 'granted'
+               or s.email is not null)
         """,
         [RUN_DATE],
     )[0][0]
     assert offenders == 0
+
+
+def test_todays_refused_crm_rows_hold_their_customers_back_and_the_run_counts_them(world) -> None:
+    # Guards issue 21 through the whole daily job: today's refused CRM rows (REFUSED_TODAY) hold their
+    # customers back (the test above: nobody but `granted` is listed) and the run says how many.
+    home, _, result = world
+    status = dict(
+        query(
+            home,
+            """
+            select r.refusal_reason, c.consent_status
+            from staging.stg_crm__refused_customers as r
+            join intermediate.int_customer_consent as c using (customer_id)
+            where r.partition_date = ?
+            """,
+            [RUN_DATE],
+        )
+    )
+    assert status == {"not a boolean (true/false)": "withdrawn", "not a known IANA timezone": "unverified"}
+    unverified = query(
+        home, "select count(*) from marts.fct_user_features where consent_status = 'unverified'"
+    )[0][0]
+    metadata = result.asset_materializations_for_node("intervention_list")[0].metadata
+    assert metadata["unverified_profiles"].value == unverified >= 1
 
 
 def test_held_out_users_are_recorded_and_never_sent(world) -> None:

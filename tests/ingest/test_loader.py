@@ -162,6 +162,28 @@ def test_json_lines_and_parquet_exports_load_like_csv(tmp_path: Path, con, fmt: 
     )
 
 
+def test_webhook_event_types_and_addresses_are_normalised_not_refused(tmp_path: Path, con) -> None:
+    # Guards issue 21: `Unsubscribe` with a capital U was quarantined as "not a SendGrid event type",
+    # so the address was never suppressed. Case and padding carry no meaning here; an unknown type
+    # is still refused.
+    write(
+        tmp_path,
+        "email_events",
+        f"email_events_{DAY}.csv",
+        "email,event,timestamp\n"
+        " Bob@Example.COM ,Unsubscribe,1773129600\n"
+        "ann@example.com, GROUP_UNSUBSCRIBE ,1773129600\n"
+        "cy@example.com,Spam Report,1773129600\n",
+    )
+    report = load_day(con, str(tmp_path), "email_events", DAY)
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 1)
+    assert con.execute("select email, event from raw.email_events order by _source_row").fetchall() == [
+        ("bob@example.com", "unsubscribe"),
+        ("ann@example.com", "group_unsubscribe"),
+    ]
+    assert con.execute('select row, "column" from raw.quarantine').fetchall() == [(3, "event")]
+
+
 def test_a_missing_column_names_the_file_and_the_likely_rename(tmp_path: Path, con) -> None:
     write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS.replace("event_ts", "event_time", 1))
     with pytest.raises(

@@ -21,6 +21,7 @@ DEFAULT_USER: dict[str, Any] = {
     "plan": "free",
     "lifetime_value": 50.0,
     "marketing_consent": True,
+    "consent_status": None,  # follows marketing_consent unless given (see user())
     "signup_at": datetime(2024, 1, 1),
     "tenure_days": 400,
     "days_since_last_active": 1,
@@ -52,6 +53,9 @@ def user(customer_id: str, **overrides: Any) -> dict[str, Any]:
     row = {"customer_id": customer_id, **DEFAULT_USER, **overrides}
     if "email" not in overrides:
         row["email"] = f"{customer_id}@example.com"
+    if "consent_status" not in overrides:
+        # As int_customer_consent decides it when no CRM row was refused.
+        row["consent_status"] = "granted" if row["marketing_consent"] is True else "withdrawn"
     return row
 
 

@@ -37,6 +37,8 @@ def warehouse(tmp_path: Path) -> WarehouseResource:
             user("vip", is_at_risk=True, is_high_value=True, lifetime_value=900.0, cart_abandoned=True),
             user("suppressed", cart_abandoned=True),
             user("browse", browse_abandoned=True, marketing_consent=False),
+            # the newest CRM row was refused at ingest (int_customer_consent)
+            user("unsure", cart_abandoned=True, consent_status="unverified"),
         ],
     )
     con.close()
@@ -69,10 +71,12 @@ def test_the_asset_writes_the_days_list_with_the_shipped_campaigns(warehouse: Wa
         "vip": "at_risk_concierge",  # outranks its own abandoned cart
     }
     assert metadata["dagster/row_count"].value == 4
-    assert metadata["candidates"].value == int(counts["n"].sum()) == 7
+    assert metadata["candidates"].value == int(counts["n"].sum()) == 8
     table = metadata["decisions"].value
     assert "| cart_abandonment |" in table and "suppressed" in table and "lower_priority" in table
-    assert metadata["suppressed_by_reason"].value == {"bounce": 1, "no_consent": 1}
+    assert metadata["suppressed_by_reason"].value == {"bounce": 1, "no_consent": 1, "unverified_profile": 1}
+    # Guards issue 21: the run says how many customers it held back as unverified.
+    assert metadata["unverified_profiles"].value == 1
     change = metadata["change_since_previous_day"].value
     assert "| cart_abandonment | campaign_holdout | 1 | 0 | +1 |" in change
     assert "| (all campaigns) | chosen | 3 | 0 | +3 |" in change

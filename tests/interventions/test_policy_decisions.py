@@ -76,6 +76,39 @@ def test_nobody_without_consent_or_with_a_suppressed_or_broken_address_is_chosen
     assert outcomes["bounced"] == "suppressed" and outcomes["ok"] == "chosen"
 
 
+def test_a_customer_whose_newest_crm_row_was_refused_is_held_back_as_unverified_and_counted(con) -> None:
+    # Guards issue 21: consent in doubt (the newest CRM row refused at ingest) must never mail, must say
+    # why in its own words, and the run must say how many. consent_status alone decides (it is made in
+    # int_customer_consent): a snapshot's marketing_consent = true lets no unverified or unknown status by.
+    write_features(
+        con,
+        [
+            user("ok"),
+            user("unverified", consent_status="unverified"),
+            user("unknown_status", consent_status=None),
+            user("refused_withdrawal", consent_status="withdrawn"),  # a refused row read as "opted_out"
+            user("unverified_and_bounced", consent_status="unverified"),
+            user("not_triggered", consent_status="unverified"),
+        ],
+    )
+    write_suppressions(con, [("unverified_and_bounced@example.com", "bounce")])
+    campaign = make_campaign("c", trigger=Trigger(sql="customer_id <> 'not_triggered'"))
+    result = run_policy(con, D, [campaign], NO_GLOBAL, NOW)
+
+    assert reasons(con) == {
+        ("ok", "c"): "chosen",
+        ("unverified", "c"): "suppressed:unverified_profile",
+        ("unknown_status", "c"): "suppressed:unverified_profile",
+        ("refused_withdrawal", "c"): "suppressed:no_consent",
+        # consent is checked before the suppression list (policy.py's reason order)
+        ("unverified_and_bounced", "c"): "suppressed:unverified_profile",
+    }
+    assert set(listed(con)) == {"ok"}
+    # every customer held back, triggered by a campaign or not
+    assert result.unverified_profiles == 4
+    assert any(note.startswith("4 customer(s) not mailed as unverified_profile") for note in result.notes)
+
+
 def test_one_winner_per_user_per_day_by_priority_then_churn_score(con) -> None:
     write_features(con, [user("a"), user("b"), user("c", cart_abandoned=True)])
     write_scores(con, D, {"a": 0.9, "b": 0.1, "c": 0.5})
@@ -449,7 +482,10 @@ def test_a_campaign_paused_by_a_measurement_guardrail_decides_campaign_paused(co
     outcomes = {o for (o,) in con.execute("select distinct outcome from interventions.decisions").fetchall()}
     assert "campaign_paused" in outcomes
     # Suppression is still the recorded reason for a suppressed user of a paused campaign.
-    con.execute("update marts.fct_user_features set marketing_consent = false where customer_id = 'u1'")
+    con.execute(
+        "update marts.fct_user_features set marketing_consent = false, consent_status = 'withdrawn' "
+        "where customer_id = 'u1'"
+    )
     run_policy(con, D, campaigns, NO_GLOBAL, NOW)
     assert reasons(con)[("u1", "a")] == "suppressed:no_consent"
 

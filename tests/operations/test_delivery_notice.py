@@ -12,6 +12,7 @@ from ops_helpers import CUSTOMERS, EVENTS_HEADER, Webhook, land
 
 from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends
+from orchestration.defs.delivery.checks import every_message_settled
 from orchestration.defs.delivery.ledger import send_id
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.defs.interventions.policy import LIST_DDL
@@ -60,7 +61,9 @@ def intervention_rows(run_date: date) -> list[tuple]:
     ]  # fmt: skip
 
 
-def deliver(run_date: date, instance: dg.DagsterInstance, sink_url: str) -> dg.ExecuteInProcessResult:
+def deliver(
+    run_date: date, instance: dg.DagsterInstance, sink_url: str, *checks: dg.AssetChecksDefinition
+) -> dg.ExecuteInProcessResult:
     with duckdb.connect(str(settings.warehouse_path())) as con:
         con.execute("create schema if not exists interventions")
         con.execute(LIST_DDL)
@@ -69,13 +72,14 @@ def deliver(run_date: date, instance: dg.DagsterInstance, sink_url: str) -> dg.E
             intervention_rows(run_date),
         )
     return dg.materialize(
-        [campaign_sends],
+        [campaign_sends, *checks],
         partition_key=run_date.isoformat(),
         instance=instance,
         resources={
             "warehouse": WarehouseResource(),
             "sendgrid": SendGridResource(api_key="SG.test-key-never-logged", host=sink_url),
         },
+        raise_on_error=False,
     )
 
 
@@ -96,4 +100,28 @@ def test_a_refused_past_date_sends_a_notice_and_a_normal_day_sends_none(
         f":warning: Delivery refused for {PAST} (run {past.run_id[:8]} of __ephemeral_asset_job__): "
         f"{PAST} is in the past: nothing sent (set allow_past_dates to force).\n"
         f"Send ledger for {PAST}: nothing planned."
+    )
+
+
+def test_a_run_that_leaves_messages_unsettled_sends_a_notice_saying_how_many(
+    tmp_path: Path, webhook: Webhook
+) -> None:
+    # Guards "the alert says how many": the request's connection drops and the cancel that
+    # would settle it is refused, so both messages stay in doubt; the blocking check fails
+    # the run and the notice counts them (no address, no id).
+    instance = dg.DagsterInstance.ephemeral()
+    cursor = tick(blocked_delivery_notice, instance, None)
+    with start_sink(tmp_path / "sink.sqlite") as sink:
+        sink.inject(
+            {"mode": "drop", "when": "before"},
+            {"status": 403, "message": "access forbidden", "path": "/v3/user/scheduled_sends"},
+        )
+        result = deliver(TODAY, instance, sink.url, every_message_settled)
+        tick(blocked_delivery_notice, instance, cursor)
+    assert not result.success
+    (post,) = webhook.wait_for(1)
+    assert post["text"] == (
+        f":warning: Delivery for {TODAY} not settled (run {result.run_id[:8]} of __ephemeral_asset_job__): "
+        "2 message(s) left unsettled (2 in doubt).\nA later run settles them, or "
+        f"`python -m orchestration.cli resolve --date {TODAY}` (docs/operations.md)."
     )

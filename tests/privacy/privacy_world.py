@@ -8,8 +8,11 @@ substring match would erase him too.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,6 +21,8 @@ import duckdb
 
 from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.ingest.loader import load_day
+from orchestration.privacy.erasure import erase
+from orchestration.privacy.requests import make_request
 from orchestration.sink.store import Recipient, SinkStore
 
 DAY1 = date(2026, 3, 10)
@@ -154,6 +159,17 @@ def build_world(home: Path) -> World:
     )
 
 
+def erase_person(world: World, customer_id: str | None = None, email: str | None = None):
+    """One request through `erase` on the world's files: tables, ledger and sink, no file rewrite
+    (what a run has done when it dies before the rewrite)."""
+    request = make_request(customer_id, email, requested_by="privacy-team", source="cli")
+    con = duckdb.connect(str(world.warehouse))
+    try:
+        return erase(con, request, ledger_path=world.ledger_path, sink_store_path=world.sink_path)
+    finally:
+        con.close()
+
+
 def plaintext_hits(con: duckdb.DuckDBPyConnection, values: list[str]) -> list[str]:
     """'schema.table.column' for every text cell of every table or view holding one of `values`.
 
@@ -183,3 +199,32 @@ def file_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     wal = path.with_name(path.name + "-wal")
     return data + (wal.read_bytes() if wal.exists() else b"")
+
+
+def file_contents(path: Path) -> bytes:
+    """A file's bytes as stored, and what its gzip or zip container holds (a model file is a zip)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        return data + gzip.decompress(data)
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return data + b"".join(archive.read(name) for name in archive.namelist())
+    return data
+
+
+def files_holding(roots: list[Path], patterns: dict[str, bytes], skip: tuple[Path, ...] = ()) -> list[str]:
+    """'<file>: <name>' for every file under `roots` (outside `skip`) whose bytes match a pattern.
+
+    Patterns are byte regexes, searched in the bytes as stored: the test is what `grep -a` would
+    find in the file, deleted-but-not-overwritten blocks, WALs and free pages included.
+    """
+    hits = []
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if any(path.is_relative_to(s) for s in skip):
+                continue
+            data = file_contents(path)
+            hits += [
+                f"{path.relative_to(root)}: {name}" for name, rx in patterns.items() if re.search(rx, data)
+            ]
+    return hits

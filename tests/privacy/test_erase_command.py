@@ -9,11 +9,24 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from privacy_world import ALICE, ALICE_NEW, ALICE_OLD, World, build_world
+from privacy_world import (
+    ALICE,
+    ALICE_NEW,
+    ALICE_OLD,
+    ALICE_PHONE,
+    BOB,
+    BOB_EMAIL,
+    World,
+    build_world,
+    files_holding,
+)
 
 from orchestration import settings
 from orchestration.cli import main
+from orchestration.defs.delivery.ledger import SendLedger
+from orchestration.privacy.keys import PEPPER_ENV
 from orchestration.settings import REPO_ROOT
+from orchestration.sink.store import SinkStore
 
 
 @pytest.fixture
@@ -81,3 +94,64 @@ def test_the_module_entry_point_runs_as_a_real_process(world: World) -> None:
     assert done.returncode == 0, done.stderr
     assert "row(s) removed or blanked" in done.stdout
     assert len(audit_rows(world)) == 1
+
+
+def test_after_erase_no_file_in_the_home_holds_the_person_as_bytes(world: World, capsys) -> None:
+    # Guards the DuckDB file keeping deleted rows in freed blocks: SQL found nothing, but `grep -a`
+    # still found Alice's id, addresses and name (her quarantined CRM record among them).
+    alice = {
+        "customer id": rb"cus_1(?![0-9])",  # cus_10 is Bob
+        "old address": re.escape(ALICE_OLD).encode(),
+        "new address": re.escape(ALICE_NEW).encode(),
+        "first name": b"Alice",
+        "own device": re.escape(ALICE_PHONE).encode(),
+    }
+    # The landing folder is the customer's own exports: theirs to purge (docs/privacy.md).
+    before = files_holding([world.home], alice, skip=(world.landing,))
+    assert any(hit.startswith("warehouse.duckdb:") for hit in before), before
+    assert main(["erase", "--email", ALICE_OLD]) == 0
+    assert files_holding([world.home], alice, skip=(world.landing,)) == []
+    assert "warehouse file rewritten" in capsys.readouterr().out
+    assert files_holding([world.home], {"Bob": re.escape(BOB_EMAIL).encode()}), "the search sees who is there"
+    con = duckdb.connect(str(world.warehouse), read_only=True)
+    try:
+        (stamped,) = con.execute("select file_rewritten_at from privacy.erasure_audit").fetchall()[0]
+        assert stamped is not None
+        assert con.execute("select count(*) from raw.customers").fetchall() == [(2,)]  # Bob and Carol
+    finally:
+        con.close()
+
+
+def untouched(world: World, customer_id: str, email: str) -> bool:
+    """The person is still in the warehouse, the ledger and the sink, as before any erasure."""
+    con = duckdb.connect(str(world.warehouse), read_only=True)
+    try:
+        (rows,) = con.execute(
+            "select count(*) from raw.customers where customer_id = ?", [customer_id]
+        ).fetchall()[0]
+    finally:
+        con.close()
+    ledger = {r.customer_id for r in SendLedger(world.ledger_path).rows()}
+    sink = {m.email for m in SinkStore(world.sink_path).messages()}
+    return rows > 0 and customer_id in ledger and email in sink
+
+
+def test_erasure_refuses_to_run_without_a_pepper(world: World, monkeypatch, capsys) -> None:
+    # Guards the built-in default pepper: the erasure went ahead and listed keys under a value
+    # anybody can read in the source, which any later run with a real pepper would not match.
+    monkeypatch.delenv(PEPPER_ENV)
+    assert main(["erase", "--customer-id", ALICE]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"FAILED: {PEPPER_ENV} is not set") and err.count("\n") == 1
+    assert untouched(world, ALICE, ALICE_OLD)
+
+
+def test_erasure_with_another_pepper_than_the_forget_lists_touches_nothing(
+    world: World, monkeypatch, capsys
+) -> None:
+    # The ledger and the sink are erased before the warehouse: the pepper is checked before either.
+    assert main(["erase", "--customer-id", ALICE]) == 0
+    monkeypatch.setenv(PEPPER_ENV, "a-new-secret")
+    assert main(["erase", "--email", BOB_EMAIL]) == 1
+    assert "is not the pepper privacy.forget_list was made with" in capsys.readouterr().err
+    assert untouched(world, BOB, BOB_EMAIL)

@@ -23,12 +23,13 @@ from privacy_world import (
     SHARED_TABLET,
     World,
     build_world,
+    erase_person,
     file_bytes,
     plaintext_hits,
 )
 
 from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
-from orchestration.privacy.erasure import LEDGER_TABLE, SINK_TABLE, erase, erase_all
+from orchestration.privacy.erasure import LEDGER_TABLE, SINK_TABLE, erase_all
 from orchestration.privacy.keys import key_hash
 from orchestration.privacy.requests import make_request
 from orchestration.sink.store import SinkStore
@@ -39,17 +40,6 @@ ALICE_VALUES = [ALICE, ALICE_OLD, ALICE_NEW, ALICE_PHONE]
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     return build_world(tmp_path)
-
-
-def run_erase(world: World, **subject: str):
-    request = make_request(
-        subject.get("customer_id"), subject.get("email"), requested_by="privacy-team", source="cli"
-    )
-    con = duckdb.connect(str(world.warehouse))
-    try:
-        return erase(con, request, ledger_path=world.ledger_path, sink_store_path=world.sink_path)
-    finally:
-        con.close()
 
 
 def query(world: World, sql: str, params: list | None = None) -> list[tuple]:
@@ -67,7 +57,7 @@ def test_erasing_by_an_old_email_removes_every_id_and_address_the_person_ever_ha
     finally:
         con.close()
 
-    outcome = run_erase(world, email=f"  {ALICE_OLD.upper()} ")
+    outcome = erase_person(world, email=f"  {ALICE_OLD.upper()} ")
 
     con = duckdb.connect(str(world.warehouse), read_only=True)
     try:
@@ -84,7 +74,7 @@ def test_erasing_by_an_old_email_removes_every_id_and_address_the_person_ever_ha
 
 
 def test_other_people_and_a_shared_device_are_kept(world: World) -> None:
-    run_erase(world, customer_id=ALICE)
+    erase_person(world, customer_id=ALICE)
 
     assert query(world, "select customer_id from raw.customers order by 1") == [(BOB,), (CAROL,)]
     events = query(world, "select event_id, anonymous_id from raw.events order by 1")
@@ -102,7 +92,7 @@ def test_the_ledger_keeps_send_ids_and_states_so_nothing_is_ever_sent_twice(worl
     before = {r.send_id: r.state for r in ledger.rows() if r.customer_id == ALICE}
     assert sorted(before.values()) == ["accepted", "planned"]
 
-    outcome = run_erase(world, customer_id=ALICE)
+    outcome = erase_person(world, customer_id=ALICE)
 
     after = {r.send_id: r for r in ledger.rows(send_ids=world.alice_send_ids)}
     assert set(after) == set(before), "send ids stay: a rerun must find them"
@@ -118,7 +108,7 @@ def test_the_ledger_keeps_send_ids_and_states_so_nothing_is_ever_sent_twice(worl
 
 def test_the_ledger_and_sink_files_keep_no_bytes_of_the_erased_address(world: World) -> None:
     assert ALICE_OLD.encode() in file_bytes(world.sink_path)
-    run_erase(world, email=ALICE_NEW)
+    erase_person(world, email=ALICE_NEW)
     sink_bytes = file_bytes(world.sink_path)
     ledger_bytes = file_bytes(world.ledger_path)
     for value in (ALICE_OLD, ALICE_NEW):
@@ -131,7 +121,7 @@ def test_the_ledger_and_sink_files_keep_no_bytes_of_the_erased_address(world: Wo
 
 
 def test_the_forget_list_and_audit_hold_hashes_only(world: World) -> None:
-    outcome = run_erase(world, email=ALICE_OLD)
+    outcome = erase_person(world, email=ALICE_OLD)
 
     listed = query(world, "select key_kind, key_hash from privacy.forget_list order by 1, 2")
     expected = sorted(
@@ -155,9 +145,9 @@ def test_the_forget_list_and_audit_hold_hashes_only(world: World) -> None:
 
 
 def test_erasing_twice_changes_nothing_and_records_the_second_request(world: World) -> None:
-    first = run_erase(world, customer_id=ALICE)
+    first = erase_person(world, customer_id=ALICE)
     listed = query(world, "select count(*) from privacy.forget_list")[0][0]
-    second = run_erase(world, customer_id=ALICE)
+    second = erase_person(world, customer_id=ALICE)
     assert first.rows_removed > 0
     assert second.rows_removed == 0 and second.rows_removed_by_table == {}
     assert query(world, "select count(*) from privacy.forget_list")[0][0] == listed
@@ -179,7 +169,7 @@ def test_a_request_file_line_is_carried_out_once_across_runs(world: World) -> No
 
 
 def test_a_person_never_seen_is_still_put_on_the_forget_list(world: World) -> None:
-    outcome = run_erase(world, email="nobody@example.com")
+    outcome = erase_person(world, email="nobody@example.com")
     assert outcome.rows_removed == 0
     assert query(world, "select key_kind, key_hash from privacy.forget_list") == [
         ("email", key_hash("email", "nobody@example.com"))

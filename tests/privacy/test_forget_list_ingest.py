@@ -18,31 +18,22 @@ from privacy_world import (
     World,
     build_world,
     customer,
+    erase_person,
     event,
     plaintext_hits,
     write,
 )
 
+from orchestration.cli import main
 from orchestration.defs.ingest.loader import load_day
-from orchestration.privacy.erasure import erase
-from orchestration.privacy.forget_list import forgotten_mask
-from orchestration.privacy.keys import key_hash
-from orchestration.privacy.requests import make_request
+from orchestration.privacy.forget_list import PEPPER_TABLE, forgotten_mask
+from orchestration.privacy.keys import PEPPER_ENV, PepperError, key_hash
 
 
 @pytest.fixture
 def erased(tmp_path: Path) -> World:
     world = build_world(tmp_path)
-    con = duckdb.connect(str(world.warehouse))
-    try:
-        erase(
-            con,
-            make_request(ALICE, None, requested_by="test", source="cli"),
-            ledger_path=world.ledger_path,
-            sink_store_path=world.sink_path,
-        )
-    finally:
-        con.close()
+    erase_person(world, customer_id=ALICE)
     return world
 
 
@@ -98,8 +89,10 @@ def test_events_of_an_erased_user_or_their_own_device_are_dropped(erased: World)
     assert report.rows_forgotten == 2
 
 
-def test_loading_without_any_erasure_is_unchanged(tmp_path: Path) -> None:
+def test_loading_without_any_erasure_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     world = build_world(tmp_path)
+    # Nobody erased, nothing to recognise: a deployment that never erased needs no pepper to load.
+    monkeypatch.delenv(PEPPER_ENV)
     con = duckdb.connect(str(world.warehouse))
     try:
         report = load_day(con, str(world.landing), "customers", DAY2)
@@ -115,3 +108,71 @@ def test_the_mask_matches_whole_normalised_values_only() -> None:
     listed = {"customer_id": {key_hash("customer_id", "cus_1")}, "email": set(), "anonymous_id": set()}
     frame = pd.DataFrame({"customer_id": ["cus_1", "cus_10", " cus_1 ", None, "CUS_1"]})
     assert forgotten_mask(frame, listed).tolist() == [True, False, True, False, False]
+
+
+def reload_alice(world: World) -> tuple[str, list[tuple]]:
+    """Re-export Alice beside Bob and load it: (the PepperError's message or "", raw rows of the day)."""
+    write(
+        world.landing,
+        "customers",
+        DAY2,
+        [customer(ALICE, ALICE_NEW, "Alice", DAY2), customer(BOB, "b@x.io", "Bob", DAY2)],
+    )
+    con = duckdb.connect(str(world.warehouse))
+    try:
+        try:
+            load_day(con, str(world.landing), "customers", DAY2)
+            message = ""
+        except PepperError as err:
+            message = str(err)
+        stored = con.execute(
+            "select customer_id from raw.customers where _partition_date = ? order by 1", [DAY2]
+        ).fetchall()
+    finally:
+        con.close()
+    return message, stored
+
+
+def test_without_the_pepper_ingest_stops_rather_than_load_an_erased_person(
+    erased: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the built-in default pepper: with the setting unset, the old exports' rows hashed to
+    # keys nobody had listed, and the erased person was silently loaded again.
+    monkeypatch.delenv(PEPPER_ENV)
+    message, stored = reload_alice(erased)
+    assert message.startswith(f"{PEPPER_ENV} is not set") and "\n" not in message
+    assert "docs/privacy.md" in message
+    assert stored == [], "nothing of the day may load, Alice least of all"
+
+
+def test_a_different_pepper_stops_ingest_and_says_so(erased: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Guards a changed pepper: every listed key was made with the old one, so none would match.
+    monkeypatch.setenv(PEPPER_ENV, "another-secret-entirely")
+    message, stored = reload_alice(erased)
+    assert message.startswith(f"{PEPPER_ENV} is not the pepper privacy.forget_list was made with")
+    assert "another-secret-entirely" not in message and "\n" not in message
+    assert stored == []
+
+
+def test_the_same_pepper_drops_the_erased_person_and_loads_the_others(erased: World) -> None:
+    message, stored = reload_alice(erased)
+    assert message == ""
+    assert stored == [(BOB,)]
+
+
+def test_a_forget_list_without_a_fingerprint_stops_ingest_until_the_pepper_is_recorded(
+    erased: World, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A list made before fingerprints were kept cannot be checked: an operator vouches for the
+    # pepper once, with the command the message names, and ingest goes on.
+    con = duckdb.connect(str(erased.warehouse))
+    try:
+        con.execute(f"delete from {PEPPER_TABLE}")
+    finally:
+        con.close()
+    message, stored = reload_alice(erased)
+    assert "erase --record-pepper" in message and stored == []
+    monkeypatch.setenv("REENGAGE_HOME", str(erased.home))
+    assert main(["erase", "--record-pepper"]) == 0
+    assert "recorded the fingerprint" in capsys.readouterr().out
+    assert reload_alice(erased) == ("", [(BOB,)])

@@ -6,7 +6,12 @@ the CRM export withdraws consent for a few of them, and an erasure request for
 another one lands in `<landing>/privacy/`, while the same export still carries
 that person. Day N+1 must email none of them, show the withdrawals as
 suppressed with their reason, and leave no trace of the erased person anywhere
-but the customer's own export files.
+but the customer's own export files: not in a table, and not as a byte of any
+file under the product's home or the Dagster home (a real instance on disk,
+with the local deployment's dagster.yaml: run and event-log storage, compute logs).
+
+Every customer's first name is made unique (`Hugo-0000007`), so that a byte
+search for the erased person's name finds them and nobody else.
 
 The world is small (300 customers, 8 days): the churn model needs 49 days of
 history and is simply absent here, which the pipeline handles (no scores).
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,13 +31,14 @@ import duckdb
 import pandas as pd
 import pytest
 from dagster._serdes import serialize_value
-from privacy_world import file_bytes, plaintext_hits
+from privacy_world import file_bytes, files_holding, plaintext_hits
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
 from orchestration.demo.world import generate_world
 from orchestration.privacy.keys import key_hash
 from orchestration.runs import DAILY_JOB, failures, load_history, run_day
+from orchestration.settings import REPO_ROOT
 from orchestration.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
@@ -104,6 +112,40 @@ def edit_todays_customers(home: Path, changes: dict[str, dict[str, str]]) -> Non
     today.to_csv(path, index=False)
 
 
+def give_everyone_a_unique_first_name(home: Path) -> None:
+    """`Hugo` becomes `Hugo-0000007` (the id's fixed-width number): no name is part of another."""
+    for path in (home / "landing" / "customers").glob("customers_*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["first_name"] = frame["first_name"] + "-" + frame["customer_id"].str.removeprefix("cus_")
+        frame.to_csv(path, index=False)
+
+
+def quarantine_a_record_of(home: Path, customer_id: str, day, instance: dg.DagsterInstance) -> None:
+    """Re-deliver `day`'s CRM export with a broken row of the customer's (a negative lifetime value)
+    and load the day again through Dagster: raw.quarantine holds their whole raw record, and the
+    run's log lines about it are in the Dagster home."""
+    path = home / "landing" / "customers" / f"customers_{day}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    ((email, first, country, tz, signup, plan),) = query(
+        home,
+        "select email, first_name, country, timezone, strftime(signup_at, '%Y-%m-%dT%H:%M:%SZ'), plan "
+        "from raw.customers where customer_id = ? order by updated_at desc limit 1",
+        [customer_id],
+    )
+    stamp = f"{day}T23:00:00Z"
+    broken = [customer_id, email, first, country, tz, signup, plan, "-5", "true", stamp, stamp]
+    pd.concat([frame, pd.DataFrame([broken], columns=frame.columns)]).to_csv(path, index=False)
+    reload = load_history(day, day, instance, checks=False)
+    assert reload.success, failures(reload)
+    quarantined = query(
+        home,
+        "select count(*) from raw.quarantine where source = 'customers' and _partition_date = ? "
+        "and strpos(raw_record, ?) > 0",
+        [day, customer_id],
+    )
+    assert quarantined == [(1,)]
+
+
 def every_customer_email(home: Path) -> set[str]:
     emails: set[str] = set()
     for path in (home / "landing" / "customers").glob("customers_*.csv"):
@@ -111,15 +153,26 @@ def every_customer_email(home: Path) -> set[str]:
     return {e for e in emails if e}
 
 
+def person_patterns(customer_id: str, email: str, first_name: str, devices: list[str]) -> dict[str, bytes]:
+    """Byte regexes of one person's values, as UTF-8: ids and names are fixed-width and unique here."""
+    values = {"email": email, "customer id": customer_id, "first name": first_name}
+    values |= {f"device {n}": device for n, device in enumerate(devices)}
+    return {what: re.escape(value).encode() for what, value in values.items()}
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("privacy_home")
-    with pytest.MonkeyPatch.context() as patch:
+    dagster_home = tmp_path_factory.mktemp("dagster_home")
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.local.yaml", dagster_home / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as patch, ExitStack() as stack:
         patch.setenv("REENGAGE_HOME", str(home))
+        patch.setenv("DAGSTER_HOME", str(dagster_home))
         for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
             patch.delenv(name, raising=False)
         generate_world(home, customers=CUSTOMERS, days=DAYS, end_date=RUN_DATE, seed=11)
-        instance = dg.DagsterInstance.ephemeral()
+        give_everyone_a_unique_first_name(home)
+        instance = stack.enter_context(dg.DagsterInstance.get())
         history = load_history(
             RUN_DATE - timedelta(days=DAYS - 1), DAY_N - timedelta(days=1), instance, checks=False
         )
@@ -132,6 +185,10 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         )
         assert len(mailed) > WITHDRAWALS, "day N must email enough people for the test to mean anything"
         erased_id, erased_email = mailed[0]
+        quarantine_a_record_of(home, erased_id, DAY_N, instance)
+        ((erased_name,),) = query(
+            home, "select distinct first_name from raw.customers where customer_id = ?", [erased_id]
+        )
         withdrawn = [cid for cid, _ in mailed[1 : 1 + WITHDRAWALS]]
         devices = [
             r[0]
@@ -143,6 +200,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             )
         ]
         sends_n = {r.send_id: r.state for r in SendLedger(home / "send_ledger.sqlite").rows(DAY_N)}
+        person = person_patterns(erased_id, erased_email, erased_name, devices)
+        before_erasure = files_holding([home, dagster_home], person, skip=(home / "landing",))
 
         # Before day N+1: the CRM withdraws consent, and still exports the person about to be erased.
         edit_todays_customers(
@@ -161,8 +220,11 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             "home": home,
             "instance": instance,
             "runs": [history, day_n, day_n1],
+            "dagster_home": dagster_home,
             "erased_id": erased_id,
             "erased_email": erased_email,
+            "person": person,
+            "before_erasure": before_erasure,
             "devices": devices,
             "withdrawn": withdrawn,
             "sends_n": sends_n,
@@ -232,6 +294,23 @@ def test_the_erased_person_is_in_no_table_ledger_or_sink(world) -> None:
     assert re.search(re.escape(world["erased_id"]).encode() + rb"(?![0-9])", sink_bytes) is None
     ledger_bytes = file_bytes(home / "send_ledger.sqlite")
     assert re.search(re.escape(world["erased_id"]).encode() + rb"(?![0-9])", ledger_bytes) is None
+
+
+def test_no_file_of_the_product_or_of_dagster_keeps_a_byte_of_the_erased_person(world) -> None:
+    # Guards the DuckDB file keeping deleted rows in its freed blocks: SQL found nothing after the
+    # erasure, but `grep -a` found the person's address, id and name in warehouse.duckdb, a whole
+    # quarantined raw record among them. The landing folder holds the customer's own exports.
+    home, dagster_home = world["home"], world["dagster_home"]
+    before = world["before_erasure"]
+    assert any(hit.startswith("warehouse.duckdb: ") for hit in before), before
+    assert any(hit.startswith("sink.sqlite") for hit in before), before
+    # Every store the run writes is searched: Dagster's runs, event logs and compute logs, the
+    # Data Docs, the report; the warehouse, ledger and sink with whatever WAL they have.
+    for written in ("history/runs.db", "history/runs", "storage"):
+        assert (dagster_home / written).exists(), written
+    assert list(dagster_home.glob("storage/*/compute_logs/*.out"))
+    assert list((home / "data_docs").rglob("*.html")) and list((home / "reports").glob("*.html"))
+    assert files_holding([home, dagster_home], world["person"], skip=(home / "landing",)) == []
 
 
 def test_the_ledger_still_knows_every_send_so_reruns_send_nothing_twice(world) -> None:

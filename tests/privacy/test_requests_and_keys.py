@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from orchestration.privacy.keys import PEPPER_ENV, key_hash, normalise, record_tokens
+from orchestration.privacy.keys import (
+    KINDS,
+    PEPPER_ENV,
+    PepperError,
+    fingerprint,
+    key_hash,
+    normalise,
+    pepper,
+    record_tokens,
+)
 from orchestration.privacy.requests import make_request, read_request_file, request_files
 
 
@@ -30,6 +43,44 @@ def test_the_hash_depends_on_the_kind_and_the_pepper(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(PEPPER_ENV, "a-real-secret")
     assert key_hash("email", "ann@example.com") != demo
     assert len(demo) == 64 and "ann" not in demo
+
+
+def test_production_code_has_no_default_pepper(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Guards the built-in demo pepper: with the setting forgotten, keys were made with a value
+    # printed in the source. Blank counts as unset.
+    for unset in (None, "", "   "):
+        if unset is None:
+            monkeypatch.delenv(PEPPER_ENV)
+        else:
+            monkeypatch.setenv(PEPPER_ENV, unset)
+        with pytest.raises(PepperError, match=f"^{PEPPER_ENV} is not set"):
+            pepper()
+        with pytest.raises(PepperError):
+            key_hash("email", "ann@example.com")
+
+
+peppers = st.text(min_size=8, max_size=200).filter(lambda text: text.strip() != "")
+
+
+def unkeyed_digests(secret: str) -> set[str]:
+    """What a fingerprint that leaked the pepper could look like: the pepper itself, encoded or hashed."""
+    raw = secret.encode("utf-8")
+    found = {secret, raw.hex(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()}
+    for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512", "sha3_256", "blake2b", "blake2s"):
+        found.add(hashlib.new(name, raw).hexdigest())
+    return found
+
+
+@given(secret=peppers, other=peppers)
+def test_the_fingerprint_tells_peppers_apart_without_revealing_them(secret: str, other: str) -> None:
+    # The fingerprint sits in the warehouse beside the keys: it must identify the pepper, never
+    # give it away, and never equal a forget-list key.
+    mark = fingerprint(secret)
+    assert mark == fingerprint(secret) and len(mark) == 64
+    assert mark not in unkeyed_digests(secret) and secret not in mark
+    assert all(mark != key_hash(kind, secret, secret) for kind in KINDS)
+    if other != secret:
+        assert fingerprint(other) != mark
 
 
 def test_raw_text_is_split_into_whole_values() -> None:

@@ -196,6 +196,24 @@ def test_email_addresses_never_appear_in_summaries_or_data_docs(
         assert address not in html
 
 
+def test_customer_ids_never_appear_in_summaries_or_data_docs(
+    warehouse: Path, load: Load, tmp_path: Path
+) -> None:
+    # Guards example values from identifier columns: a duplicated customer id was quoted in the
+    # check's description (Dagster's event log) and kept in the Data Docs, files that an erasure
+    # of that customer cannot reach.
+    docs = tmp_path / "docs"
+    twice = [good_row("customers", n, customer_id="cus_4242424") for n in (10, 11)]
+    load("customers", [good_row("customers", n) for n in range(3)] + twice)
+    outcome = _validate(warehouse, "customers", data_docs_dir=docs)
+    assert (UNIQUE, "customer_id", "critical") in _failed(outcome)
+    assert "values masked" in outcome.summary
+    text = outcome.summary + json.dumps([r.__dict__ for r in outcome.results], default=str)
+    assert "cus_4242424" not in text
+    written = [p for p in docs.rglob("*") if p.is_file()]
+    assert written and all(b"cus_4242424" not in p.read_bytes() for p in written)
+
+
 def test_data_docs_are_written_for_the_run(warehouse: Path, load: Load, tmp_path: Path) -> None:
     load("events", [good_row("events", n) for n in range(3)])
     outcome = _validate(warehouse, "events", data_docs_dir=tmp_path / "docs")
@@ -277,3 +295,26 @@ def test_a_warehouse_locked_by_a_writer_fails_closed_with_a_clear_message(
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_features_row_without_a_known_consent_status_fails_the_features_suite_critically(
+    warehouse: Path,
+) -> None:
+    # Guards issue 21: the policy mails only consent_status = 'granted'; a features mart whose
+    # consent logic changed (a null or a new word) must stop delivery, not be guessed at.
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("create schema marts")
+        con.execute(
+            "create table marts.fct_user_features as select * from (values "
+            "('c1', 'granted'), ('c2', 'withdrawn'), ('c3', 'unverified'), ('c4', null), ('c5', 'maybe')"
+            ") as t(customer_id, consent_status)"
+        )
+    finally:
+        con.close()
+    outcome = validate_table(warehouse, "marts.fct_user_features", "fct_user_features")
+    assert _failed(outcome) == {
+        (NOT_NULL, "consent_status", "critical"),
+        (IN_SET, "consent_status", "critical"),
+    }
+    assert outcome.has_critical_failure

@@ -33,3 +33,16 @@ def mail_body(n: int = 1, **overrides: Any) -> dict[str, Any]:
 
 def in_an_hour() -> int:
     return int(time.time()) + 3600
+
+
+class MovableClock:
+    """Provider time a test moves by hand: `clock.advance(3600)` is an hour later at the sink."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

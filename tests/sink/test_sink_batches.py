@@ -7,9 +7,9 @@ import time
 import pytest
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sink_helpers import in_an_hour, mail_body
+from sink_helpers import MovableClock, in_an_hour, mail_body
 
-from orchestration.sink import SinkHandle
+from orchestration.sink import SinkHandle, start_sink
 
 
 def new_batch(sg: SendGridAPIClient) -> str:
@@ -104,3 +104,101 @@ def test_at_most_ten_pending_cancellations(sg: SendGridAPIClient) -> None:
     with pytest.raises(HTTPError) as caught:
         cancel(sg, new_batch(sg))
     assert caught.value.status_code == 400
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def timed_sink(tmp_path, clock: MovableClock):
+    with start_sink(tmp_path / "timed.sqlite", clock=clock) as handle:
+        yield handle
+
+
+def test_a_cancelled_batch_gives_its_place_back_once_its_mail_is_past_send_at(
+    timed_sink: SinkHandle, clock: MovableClock
+) -> None:
+    # Guards the place count: SendGrid discards a cancelled batch's mail at send_at, and the
+    # sender's cancel budget relies on that place coming back.
+    sg = SendGridAPIClient(api_key="k", host=timed_sink.url)
+    due = int(clock.now) + 3600
+    for _ in range(10):
+        batch_id = new_batch(sg)
+        sg.client.mail.send.post(request_body=mail_body(1, batch_id=batch_id, send_at=due))
+        assert cancel(sg, batch_id) == 201
+    with pytest.raises(HTTPError) as caught:
+        cancel(sg, new_batch(sg))
+    assert caught.value.status_code == 400
+    clock.advance(3601)
+    assert timed_sink.store.statuses_in_effect(clock.now) == 0
+    assert cancel(sg, new_batch(sg)) == 201
+
+
+def test_deleting_a_cancel_after_send_at_keeps_the_mail_discarded(
+    timed_sink: SinkHandle, clock: MovableClock
+) -> None:
+    # Guards the resume rule: SendGrid allows removing a status at any time (that is how a
+    # paused batch is resumed after its send_at); mail already discarded stays discarded.
+    sg = SendGridAPIClient(api_key="k", host=timed_sink.url)
+    batch_id = new_batch(sg)
+    sg.client.mail.send.post(request_body=mail_body(2, batch_id=batch_id, send_at=int(clock.now) + 3600))
+    assert cancel(sg, batch_id) == 201
+    clock.advance(3700)
+    assert sg.client.user.scheduled_sends._(batch_id).delete().status_code == 204
+    assert timed_sink.store.counts_by_status() == {"cancelled": 2}
+    assert sg.client.user.scheduled_sends._(batch_id).get().to_dict == []
+
+
+def test_an_unused_cancellation_holds_its_place_until_deleted(
+    timed_sink: SinkHandle, clock: MovableClock
+) -> None:
+    # Guards the conservative rule for a batch that never received mail (the request was lost
+    # before the provider stored it): only deleting the status frees the place.
+    sg = SendGridAPIClient(api_key="k", host=timed_sink.url)
+    batch_id = new_batch(sg)
+    assert cancel(sg, batch_id) == 201
+    clock.advance(7 * 24 * 3600)
+    assert timed_sink.store.statuses_in_effect(clock.now) == 1
+    assert sg.client.user.scheduled_sends._(batch_id).delete().status_code == 204
+    assert timed_sink.store.statuses_in_effect(clock.now) == 0
+
+
+def test_a_paused_batch_keeps_its_mail_until_72_hours_after_send_at(
+    timed_sink: SinkHandle, clock: MovableClock
+) -> None:
+    # Guards SendGrid's pause rule: resumed within 72 hours of send_at the mail goes out,
+    # later it has expired.
+    sg = SendGridAPIClient(api_key="k", host=timed_sink.url)
+    early, late = new_batch(sg), new_batch(sg)
+    for batch_id in (early, late):
+        sg.client.mail.send.post(request_body=mail_body(1, batch_id=batch_id, send_at=int(clock.now) + 3600))
+        assert cancel(sg, batch_id, "pause") == 201
+    clock.advance(3600 + 71 * 3600)
+    assert timed_sink.store.statuses_in_effect(clock.now) == 2
+    assert sg.client.user.scheduled_sends._(early).delete().status_code == 204
+    clock.advance(2 * 3600)
+    assert timed_sink.store.statuses_in_effect(clock.now) == 0
+    assert sg.client.user.scheduled_sends._(late).delete().status_code == 204
+    by_batch = {m.batch_id: m.status for m in timed_sink.store.messages()}
+    assert by_batch == {early: "accepted", late: "expired"}
+
+
+def test_every_cancel_and_resume_is_logged_with_its_answer(sink: SinkHandle, sg: SendGridAPIClient) -> None:
+    # Guards the record tests judge a sender by: each status change, its HTTP answer and the
+    # places taken after it.
+    batch_id = new_batch(sg)
+    assert cancel(sg, batch_id) == 201
+    with pytest.raises(HTTPError):
+        cancel(sg, batch_id)
+    assert sg.client.user.scheduled_sends._(batch_id).delete().status_code == 204
+    log = [
+        (r["batch_id"], r["requested"], r["http_status"], r["message"], r["in_effect"])
+        for r in sink.store.status_requests()
+    ]
+    assert log == [
+        (batch_id, "cancel", 201, None, 1),
+        (batch_id, "cancel", 400, "This batch already has a status; update it with PATCH.", 1),
+        (batch_id, None, 204, None, 0),
+    ]

@@ -21,9 +21,9 @@ from orchestration.sink import SinkHandle, SinkStore
 REPO = Path(__file__).resolve().parents[2]
 
 
-def admin(sink_url: str, method: str, spec: object = None) -> dict:
+def admin(sink_url: str, method: str, spec: object = None, endpoint: str = "/__faults") -> dict:
     data = None if spec is None else json.dumps(spec).encode()
-    request = urllib.request.Request(f"{sink_url}/__faults", data=data, method=method)
+    request = urllib.request.Request(f"{sink_url}{endpoint}", data=data, method=method)
     with urllib.request.urlopen(request, timeout=5) as response:
         raw = response.read()
     return json.loads(raw) if raw else {}
@@ -165,3 +165,41 @@ def _only_child(pid: int, timeout: float = 10.0) -> int:
             (child,) = pids
             return child
         time.sleep(0.05)
+
+
+def test_a_storm_queues_random_faults_of_every_kind_one_waiting_per_path(sink: SinkHandle) -> None:
+    # Guards the fault-storm benchmark's weather: faults keep coming while it runs, never
+    # pile up behind a slow sender, and come in the kinds the benchmark claims.
+    storm = {"every": [0.01, 0.02], "seed": 5, "timeout_delay": 0.2}
+    started = admin(sink.url, "POST", storm, endpoint="/__storm")
+    assert started["running"] is True
+    sg = SendGridAPIClient(api_key="k", host=sink.url)
+    outcomes = set()
+    for i in range(80):
+        pending = admin(sink.url, "GET")["pending"]
+        assert len(pending) == len({f["path"] for f in pending}) <= 2, "one waiting fault per path at most"
+        body = mail_body(1)
+        body["personalizations"][0]["custom_args"]["send_id"] = f"storm{i}"
+        try:
+            outcomes.add(sg.client.mail.send.post(request_body=body, timeout=0.1).status_code)
+        except HTTPError as error:
+            outcomes.add(error.status_code)
+        except (OSError, http.client.HTTPException, urllib.error.URLError):
+            outcomes.add("no answer")
+        time.sleep(0.01)
+    stats = admin(sink.url, "DELETE", endpoint="/__storm")
+    assert stats["running"] is False
+    kinds = {k.removeprefix("cancel ") for k in stats["injected"]}
+    assert kinds <= {
+        "429",
+        "429x6",
+        "500",
+        "502",
+        "503",
+        "timeout stored",
+        "timeout lost",
+        "drop before",
+        "drop after",
+    }
+    assert sum(stats["injected"].values()) >= 10 and len(kinds) >= 5
+    assert {429, "no answer", 202} <= outcomes

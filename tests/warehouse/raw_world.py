@@ -8,6 +8,7 @@ explain: they are the spec of the expected outputs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,11 @@ create table raw.email_events (
     sg_event_id varchar, send_id varchar, campaign_id varchar, variant varchar,
     run_date date, reason varchar,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+
+create table raw.quarantine (
+    source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
+    _partition_date date, _loaded_at timestamptz
 );
 """
 
@@ -331,6 +337,95 @@ EMAIL_EVENTS: list[dict[str, Any]] = [
 ]
 
 
+def _refused(
+    source: str, partition: str, row: int, column: str | None, reason: str, record: dict[str, Any]
+) -> dict[str, Any]:
+    """A row ingest refused, as raw.quarantine keeps it (the record as JSON text)."""
+    extension = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}[source]
+    return {
+        "source": source,
+        "file": f"{source}/{source}_{partition}.{extension}",
+        "row": row,
+        "column": column,
+        "reason": reason,
+        "raw_record": json.dumps(record),
+        "_partition_date": partition,
+        "_loaded_at": _ts(f"{partition} 23:00:00"),
+    }
+
+
+QUARANTINE: list[dict[str, Any]] = [
+    # c_cooling withdraws consent on D-1 in a row refused for its consent_updated_at:
+    # its 2025-12-01 snapshot (consent true) no longer lets it be mailed.
+    _refused(
+        "customers",
+        "2026-01-09",
+        1,
+        "consent_updated_at",
+        "not a timestamp (expected ISO-8601 with offset)",
+        {
+            "customer_id": "c_cooling",
+            "marketing_consent": " Opted_Out ",
+            "consent_updated_at": "2026-01-09T25:00:00Z",
+        },
+    ),
+    # c_dormant's newest row (D-1) was refused for its time zone: unverified.
+    _refused(
+        "customers",
+        "2026-01-09",
+        2,
+        "timezone",
+        "not a known IANA timezone",
+        {"customer_id": "c_dormant", "marketing_consent": "true", "timezone": "Mars/Olympus_Mons"},
+    ),
+    # c_sessions' refused row predates its snapshot: the snapshot stands.
+    _refused(
+        "customers",
+        "2025-11-30",
+        1,
+        "lifetime_value",
+        "below the allowed minimum 0",
+        {"customer_id": "c_sessions", "marketing_consent": "false", "lifetime_value": "-5"},
+    ),
+    # c_fan's row superseded by a later row of the same file refused nothing.
+    _refused(
+        "customers",
+        "2026-01-09",
+        3,
+        "customer_id",
+        "superseded by a later updated_at for the same customer_id in this file (row 4)",
+        {"customer_id": "c_fan", "marketing_consent": "false"},
+    ),
+    # c_atrisk's refused withdrawal lands after D: not yet.
+    _refused(
+        "customers",
+        "2026-01-11",
+        1,
+        "marketing_consent",
+        "not a boolean (true/false)",
+        {"customer_id": "c_atrisk", "marketing_consent": "unsubscribed"},
+    ),
+    # an unsubscribe refused for its timestamp still suppresses the address, from its file's day
+    _refused(
+        "email_events",
+        "2026-01-08",
+        1,
+        "timestamp",
+        "not a Unix timestamp in seconds",
+        {"email": " Refused.Unsub@Example.com", "event": "unsubscribe", "timestamp": "yesterday"},
+    ),
+    # another source's refused rows are not the CRM's
+    _refused(
+        "events",
+        "2026-01-09",
+        1,
+        "event_ts",
+        "not a timestamp (expected ISO-8601 with offset)",
+        {"event_id": "x1", "user_id": "c_lapsed", "event_ts": "never"},
+    ),
+]
+
+
 def _number_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     numbered = []
     for position, row in enumerate(rows, start=1):
@@ -344,6 +439,7 @@ def raw_tables(extra_events: list[dict[str, Any]] | None = None) -> dict[str, li
         "customers": _number_rows(CUSTOMERS),
         "events": _number_rows([*EVENTS, *(extra_events or [])]),
         "email_events": _number_rows(EMAIL_EVENTS),
+        "quarantine": QUARANTINE,
     }
 
 

@@ -49,7 +49,10 @@ def test_models_land_in_the_documented_schemas(built_warehouse: BuiltWarehouse) 
         ("staging", "stg_crm__consent_changes"),
         ("staging", "stg_product__events"),
         ("staging", "stg_sendgrid__email_events"),
+        ("staging", "stg_crm__refused_customers"),
+        ("staging", "stg_sendgrid__refused_email_events"),
         ("intermediate", "int_identity_map"),
+        ("intermediate", "int_customer_consent"),
         ("intermediate", "int_events_stitched"),
         ("marts", "fct_sessions"),
         ("marts", "fct_user_daily_activity"),
@@ -228,9 +231,42 @@ def test_suppressions_list_bounces_and_unsubscribes_once_per_address(built_wareh
     assert {e: r["suppression_reason"] for e, r in suppressions.items()} == {
         "bounce@example.com": "bounce",  # retried webhook: still one event
         "c_cooling@example.com": "group_unsubscribe",  # address normalised
+        "refused.unsub@example.com": "unsubscribe",  # refused at ingest for its timestamp
     }
     assert suppressions["bounce@example.com"]["suppression_event_count"] == 1
     assert suppressions["bounce@example.com"]["first_suppressed_at"] == datetime(2026, 1, 3, 10, 0)
+
+
+def test_an_unsubscribe_refused_at_ingest_for_its_timestamp_still_suppresses_from_its_files_day(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    # Guards issue 21: a suppression event quarantined for a secondary field was lost, and the
+    # address was mailed. Its time cannot be read, so it counts from the start of its file's day.
+    refused = built_warehouse.rows_by_key("marts.fct_email_suppressions", key="email")[
+        "refused.unsub@example.com"
+    ]
+    assert (refused["first_suppressed_at"], refused["refused_event_count"]) == (datetime(2026, 1, 8), 1)
+
+
+def test_a_customer_whose_newest_crm_row_was_refused_is_not_granted_consent(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    # Guards issue 21: a refused CRM row was dropped and the older consent=true snapshot won,
+    # so a person who had just withdrawn consent was emailed the same day.
+    consent = built_warehouse.rows_by_key("intermediate.int_customer_consent")
+    features = built_warehouse.rows_by_key("marts.fct_user_features")
+    assert {c: r["consent_status"] for c, r in features.items()} == {
+        "c_active": "withdrawn",  # its snapshot says no
+        "c_cooling": "withdrawn",  # a refused row reads " Opted_Out "
+        "c_dormant": "unverified",  # its newest row was refused (time zone)
+        "c_sessions": "granted",  # its refused row predates its snapshot
+        "c_fan": "granted",  # a row superseded in its own file refused nothing
+        "c_atrisk": "granted",  # its refused withdrawal lands after D
+        "c_lapsed": "granted",
+        "c_new": "granted",
+    }
+    assert consent["c_dormant"]["newest_refusal_reason"] == "not a known IANA timezone"
+    assert consent["c_cooling"]["snapshot_marketing_consent"] is True
 
 
 def test_cohort_retention_counts_active_weeks_since_the_signup_week(built_warehouse: BuiltWarehouse) -> None:

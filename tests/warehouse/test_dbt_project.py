@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+
+from orchestration.defs.ingest.parse import FALSE_WORDS
 
 from .conftest import BuiltWarehouse, run_dbt
 from .raw_world import RUN_DATE
@@ -28,7 +31,12 @@ def test_dbt_parse_declares_the_raw_sources_dagster_keys_on(parsed_manifest: dic
     # The ingest assets use the keys ["raw", "customers"] etc.; dagster-dbt derives
     # them from these source names, so renaming one silently breaks lineage.
     sources = {(s["source_name"], s["name"], s["schema"]) for s in parsed_manifest["sources"].values()}
-    assert sources == {("raw", "customers", "raw"), ("raw", "events", "raw"), ("raw", "email_events", "raw")}
+    assert sources == {
+        ("raw", "customers", "raw"),
+        ("raw", "events", "raw"),
+        ("raw", "email_events", "raw"),
+        ("raw", "quarantine", "raw"),
+    }
 
 
 def test_every_model_states_its_grain(parsed_manifest: dict[str, Any]) -> None:
@@ -55,6 +63,15 @@ def test_every_threshold_is_a_project_var_with_a_default(parsed_manifest: dict[s
         "high_value_top_share",
     ):
         assert f"\n  {name}: " in text, name
+
+
+def test_every_value_ingest_reads_as_false_reads_as_a_withdrawal_when_a_row_is_refused() -> None:
+    # Guards the one vocabulary kept in two places: a consent value ingest would load as false must
+    # also withdraw consent when its row is refused for another field (stg_crm__refused_customers).
+    project = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml").read_text()
+    )
+    assert FALSE_WORDS <= set(project["vars"]["consent_withdrawal_values"])
 
 
 def test_dbt_docs_generate_documents_every_column_of_every_model(built_warehouse: BuiltWarehouse) -> None:

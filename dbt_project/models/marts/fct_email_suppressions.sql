@@ -1,8 +1,20 @@
+{#- Events after which an address is never mailed again, strongest first: the
+    order names the suppression when several share a second. A dropped message
+    means SendGrid itself refuses the address (it bounced, unsubscribed,
+    reported spam or is invalid). -#}
+{%- set suppressing_events = ['spamreport', 'bounce', 'dropped', 'unsubscribe', 'group_unsubscribe'] -%}
+
 with
 
 email_events as (
 
     select * from {{ ref('stg_sendgrid__email_events') }}
+
+),
+
+refused_email_events as (
+
+    select * from {{ ref('stg_sendgrid__refused_email_events') }}
 
 ),
 
@@ -13,15 +25,43 @@ suppressing_events as (
         event as suppression_reason,
         event_at,
         reason as provider_reason,
-        -- same-second events: the strongest signal names the suppression
-        case event
-            when 'spamreport' then 1
-            when 'bounce' then 2
-            when 'unsubscribe' then 3
-            when 'group_unsubscribe' then 4
-        end as reason_priority
+        false as is_refused_row
     from email_events
-    where event in ('bounce', 'spamreport', 'unsubscribe', 'group_unsubscribe')
+    where event in ('{{ suppressing_events | join("', '") }}')
+
+    union all
+
+    -- Refused at ingest for another field, the address and the event can
+    -- still be read: the address is suppressed all the same, from the event's
+    -- time when it can be read and is not after its file's day, else from
+    -- the start of the file's day.
+    select
+        email,
+        event as suppression_reason,
+        case
+            when event_at < cast({{ dbt.dateadd('day', 1, 'partition_date') }} as {{ dbt.type_timestamp() }})
+                then event_at
+            else cast(partition_date as {{ dbt.type_timestamp() }})
+        end as event_at,
+        provider_reason,
+        true as is_refused_row
+    from refused_email_events
+    where
+        email is not null
+        and event in ('{{ suppressing_events | join("', '") }}')
+
+),
+
+prioritised as (
+
+    select
+        *,
+        case suppression_reason
+            {%- for event in suppressing_events %}
+            when '{{ event }}' then {{ loop.index }}
+            {%- endfor %}
+        end as reason_priority
+    from suppressing_events
 
 ),
 
@@ -37,7 +77,7 @@ ranked as (
             partition by email
             order by event_at desc, reason_priority
         ) as last_rank
-    from suppressing_events
+    from prioritised
 
 ),
 
@@ -48,11 +88,13 @@ summary as (
         min(event_at) as first_suppressed_at,
         max(event_at) as last_suppressed_at,
         count(*) as suppression_event_count,
+        {{ count_where('is_refused_row') }} as refused_event_count,
         max(case when suppression_reason = 'bounce' then 1 else 0 end) = 1 as has_bounced,
+        max(case when suppression_reason = 'dropped' then 1 else 0 end) = 1 as has_been_dropped,
         max(case when suppression_reason = 'spamreport' then 1 else 0 end) = 1 as has_reported_spam,
         max(case when suppression_reason in ('unsubscribe', 'group_unsubscribe') then 1 else 0 end) = 1
             as has_unsubscribed
-    from suppressing_events
+    from prioritised
     group by email
 
 ),
@@ -68,7 +110,9 @@ final as (
         last_event.suppression_reason as latest_suppression_reason,
         summary.last_suppressed_at,
         summary.suppression_event_count,
+        summary.refused_event_count,
         summary.has_bounced,
+        summary.has_been_dropped,
         summary.has_reported_spam,
         summary.has_unsubscribed
 

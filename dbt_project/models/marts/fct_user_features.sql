@@ -18,6 +18,13 @@ flags as (
 
 ),
 
+consent as (
+
+    -- may this customer be mailed: granted, withdrawn or unverified
+    select * from {{ ref('int_customer_consent') }}
+
+),
+
 activity_summary as (
 
     -- 28- and 90-day counts, favourite category and preferred local hour,
@@ -38,6 +45,8 @@ joined as (
         customers.plan,
         customers.lifetime_value,
         customers.marketing_consent,
+        -- a customer missing from int_customer_consent is a bug; it must not be mailed
+        coalesce(consent.consent_status, 'unverified') as consent_status,
         customers.signup_at,
         flags.days_since_signup as tenure_days,
         dormancy.days_since_last_active,
@@ -64,6 +73,8 @@ joined as (
         on customers.customer_id = dormancy.customer_id
     inner join flags
         on customers.customer_id = flags.customer_id
+    left join consent
+        on customers.customer_id = consent.customer_id
     left join activity_summary
         on customers.customer_id = activity_summary.customer_id
 
@@ -161,6 +172,7 @@ final as (
         plan,
         lifetime_value,
         marketing_consent,
+        consent_status,
         signup_at,
         tenure_days,
         days_since_last_active,

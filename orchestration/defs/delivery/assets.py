@@ -44,7 +44,7 @@ def campaign_sends(
     warehouse: WarehouseResource,
     sendgrid: SendGridResource,
 ) -> dg.MaterializeResult:
-    """Every planned message of the day sent exactly once, or held, or failed with a reason."""
+    """Every planned message of the day sent exactly once, or held, or failed or expired with a reason."""
     run_date = date.fromisoformat(context.partition_key)
     ledger = SendLedger(settings.ledger_path())
     today = datetime.now(UTC).date()
@@ -73,7 +73,10 @@ def campaign_sends(
             for r in held.itertuples()
         )
         report = sendgrid.deliver(
-            ledger.path, to_messages(chosen[chosen["arm"] == "treatment"]), run_date=run_date.isoformat()
+            ledger.path,
+            to_messages(chosen[chosen["arm"] == "treatment"]),
+            run_date=run_date.isoformat(),
+            run_id=context.run_id,
         )
         context.log.info(f"delivery for {run_date}: {json.dumps(report.as_metadata())}")
     rows = mirror_ledger(warehouse, ledger, run_date)
@@ -114,8 +117,13 @@ def to_messages(rows: pd.DataFrame) -> Iterator[OutboundMessage]:
 
 
 def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: date) -> int:
-    """Copy the ledger's rows for the day into the warehouse, where caps and measurement read them."""
-    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)])
+    """Copy the ledger's rows for the day into the warehouse, where caps and measurement read them.
+
+    Only the contract's columns (SENDS_COLUMNS): the ledger's own bookkeeping (send windows,
+    which sender holds a row) stays in the ledger, and existing warehouses need no migration.
+    """
+    columns = [spec.split()[0] for spec in SENDS_COLUMNS.split(", ")]
+    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)], columns=columns)
     with warehouse.connect() as con:
         con.execute("create schema if not exists delivery")
         con.execute(f"create table if not exists delivery.campaign_sends ({SENDS_COLUMNS})")

@@ -9,16 +9,24 @@ concurrent process can never move a row it does not own; claims use
 States:
     planned    known, not yet handed to the provider
     held       intentionally not sent (e.g. holdout arm); never sent by the sender
-    in_flight  claimed under a batch id; a request may be on its way. `in_doubt=1`
-               marks rows a crash or an ambiguous failure left unresolvable: the
-               provider may or may not have them, and resending could duplicate
+    in_flight  claimed under a batch id by a sender (`claimed_by`); a request may be on
+               its way. `in_doubt=1` marks rows whose request may have reached the
+               provider while the cancel that would settle them is not confirmed yet
     accepted   the provider answered 2xx
-    failed     the provider refused (with its reason), or retries ran out
+    failed     the provider refused it, with its reason (a permanent answer, never a
+               transient error that ran out of retries)
+    expired    its send window closed before it could be sent, or it was in doubt when
+               cancelling was no longer possible; `last_error` says which, and whether
+               the provider may have it
     cancelled  withdrawn on purpose before acceptance
 
-The table adds two columns to the contract in docs/architecture.md: `send_at`
-(the unix time the provider was asked to send at; recovery needs it to know
-whether a batch can still be cancelled) and `in_doubt`.
+Besides the contract in docs/architecture.md the table keeps `send_at` (the unix time
+the message is meant to go out, then the one the provider was asked for: recovery needs
+it to know whether a batch can still be cancelled), `send_by` (the latest send time its
+window allows), `claimed_by` (the sender holding it in flight) and `in_doubt`.
+Two more tables: `senders` (one row per sender process, the lease that tells a later
+run whether an in-flight row's sender is gone) and `cancel_places` (the account's ten
+cancel/pause places this ledger's senders hold or have reserved).
 """
 
 from __future__ import annotations
@@ -37,9 +45,9 @@ from typing import Any
 from orchestration.defs.delivery.crashpoints import crashpoint
 from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 
-STATES = ("planned", "in_flight", "accepted", "failed", "cancelled", "held")
+STATES = ("planned", "in_flight", "accepted", "failed", "expired", "cancelled", "held")
 
-_SCHEMA = f"""
+_TABLE = f"""
 CREATE TABLE IF NOT EXISTS send_ledger (
     send_id TEXT PRIMARY KEY,
     run_date TEXT NOT NULL,
@@ -54,16 +62,40 @@ CREATE TABLE IF NOT EXISTS send_ledger (
     updated_at TEXT NOT NULL,
     accepted_at TEXT,
     send_at INTEGER,
-    in_doubt INTEGER NOT NULL DEFAULT 0
-);
--- Indexes that state changes do not touch (run_date never changes), or touch only while a
--- row is in flight (a few thousand entries at most): a (run_date, state) index moved every
--- row twice per send inside one ever-growing tree, the ledger's largest cost per message.
+    in_doubt INTEGER NOT NULL DEFAULT 0,
+    send_by INTEGER,
+    claimed_by TEXT
+)"""
+# Indexes that state changes do not touch (run_date never changes), or touch only while a
+# row is in flight (a few thousand entries at most): a (run_date, state) index moved every
+# row twice per send inside one ever-growing tree, the ledger's largest cost per message.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS send_ledger_run_date ON send_ledger (run_date)",
+    "CREATE INDEX IF NOT EXISTS send_ledger_in_flight ON send_ledger (run_date) WHERE state = 'in_flight'",
+    "CREATE INDEX IF NOT EXISTS send_ledger_batch ON send_ledger (batch_id) WHERE batch_id IS NOT NULL",
+)
+_SCHEMA = f"""
+{_TABLE};
 DROP INDEX IF EXISTS send_ledger_run_date_state;
 DROP INDEX IF EXISTS send_ledger_batch_id;
-CREATE INDEX IF NOT EXISTS send_ledger_run_date ON send_ledger (run_date);
-CREATE INDEX IF NOT EXISTS send_ledger_in_flight ON send_ledger (run_date) WHERE state = 'in_flight';
-CREATE INDEX IF NOT EXISTS send_ledger_batch ON send_ledger (batch_id) WHERE batch_id IS NOT NULL;
+{";".join(_INDEXES)};
+CREATE TABLE IF NOT EXISTS senders (
+    sender_id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_started TEXT,           -- the process's start time, so a reused pid is not taken for it
+    run_id TEXT,                -- the Dagster run (or command) the sender worked for
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS cancel_places (
+    batch_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'held')),
+    sender_id TEXT,
+    taken_at REAL NOT NULL,
+    frees_at INTEGER            -- held: when the cancelled batch's last send time is past
+);
 """
 
 # SQLite's default host-parameter limit is 32766; stay far below it per statement.
@@ -74,8 +106,12 @@ ERASED_MARKER = "erased"
 _ERASED_VALUES = {"customer_id": ERASED_MARKER, "last_error": "erased at the customer's request"}
 _LEDGER_BOOKKEEPING = frozenset(
     "send_id run_date campaign_id variant state batch_id attempts planned_at updated_at accepted_at "
-    "send_at in_doubt".split()
+    "send_at in_doubt send_by claimed_by".split()
 )
+
+
+class NoCancelPlace(Exception):
+    """Every cancel place this ledger may use is held or reserved: wait for one to free."""
 
 
 def send_id(customer_id: str, campaign_id: str, run_date: str | date) -> str:
@@ -121,6 +157,51 @@ class LedgerRow:
     accepted_at: str | None
     send_at: int | None
     in_doubt: bool
+    send_by: int | None = None
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class SenderRow:
+    """One sender process as it registered, with its last heartbeat (ledger clock)."""
+
+    sender_id: str
+    host: str
+    pid: int
+    pid_started: str | None
+    run_id: str | None
+    started_at: float
+    heartbeat_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class CancelPlace:
+    """One of the account's cancel/pause places: reserved for a request in flight, or held by a cancel."""
+
+    batch_id: str
+    state: str
+    sender_id: str | None
+    taken_at: float
+    frees_at: int | None
+
+
+def _reserve_place(
+    conn: sqlite3.Connection, batch_id: str, sender_id: str | None, now: float, limit: int
+) -> None:
+    """Inside a write transaction: reserve a cancel place for `batch_id`, or raise NoCancelPlace."""
+    (taken,) = conn.execute("SELECT COUNT(*) FROM cancel_places").fetchone()
+    if taken >= limit:
+        raise NoCancelPlace(f"all {limit} cancel places are held or reserved")
+    conn.execute(
+        "INSERT OR IGNORE INTO cancel_places (batch_id, state, sender_id, taken_at) "
+        "VALUES (?, 'reserved', ?, ?)",
+        (batch_id, sender_id, now),
+    )
+
+
+def _drop_reservation(conn: sqlite3.Connection, batch_id: str) -> None:
+    conn.execute("DELETE FROM cancel_places WHERE batch_id = ? AND state = 'reserved'", (batch_id,))
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -140,11 +221,46 @@ class SendLedger:
         self._clock = clock
         # 64 MiB of cache: the send_id index of a big day stays hot.
         self._db = SQLitePool(self.path, _SCHEMA, busy_timeout_seconds=60, cache_mib=64)
+        self._migrate()
 
     def __repr__(self) -> str:
         return f"SendLedger({str(self.path)!r})"
 
+    def clock(self) -> float:
+        """The ledger's time (unix seconds), in which heartbeats and row times are written."""
+        return self._clock()
+
     # -- plumbing ------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by earlier code to this schema, keeping every row.
+
+        SQLite cannot widen a CHECK constraint in place, so a table without the `expired`
+        state (or the send_by/claimed_by columns) is copied into a new one in a single
+        transaction: a crash leaves either the old table or the new, never half of each.
+        """
+        with self._connect() as conn:
+            if "'expired'" in self._table_sql(conn):
+                return
+            with immediate_transaction(conn):
+                if "'expired'" in self._table_sql(conn):  # another process migrated it meanwhile
+                    return
+                old_columns = [r[1] for r in conn.execute("PRAGMA table_info(send_ledger)")]
+                conn.execute(_TABLE.replace("send_ledger (", "send_ledger_migrating (", 1))
+                new_columns = {r[1] for r in conn.execute("PRAGMA table_info(send_ledger_migrating)")}
+                kept = ", ".join(c for c in old_columns if c in new_columns)
+                conn.execute(f"INSERT INTO send_ledger_migrating ({kept}) SELECT {kept} FROM send_ledger")
+                conn.execute("DROP TABLE send_ledger")
+                conn.execute("ALTER TABLE send_ledger_migrating RENAME TO send_ledger")
+                for statement in _INDEXES:
+                    conn.execute(statement)
+
+    @staticmethod
+    def _table_sql(conn: sqlite3.Connection) -> str:
+        row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'send_ledger'"
+        ).fetchone()
+        return str(row[0])
 
     def _now(self) -> str:
         return datetime.fromtimestamp(self._clock(), tz=UTC).isoformat(timespec="microseconds")
@@ -172,8 +288,13 @@ class SendLedger:
         from_states: Sequence[str],
         batch_id: str | None = None,
         sets: Mapping[str, Any] | None = None,
+        end_request: bool = False,
     ) -> int:
-        """Move rows between states, only if they are where the caller believes they are."""
+        """Move rows between states, only if they are where the caller believes they are.
+
+        `end_request`: the request under `batch_id` is over, so the cancel place reserved
+        for it is given back in the same commit.
+        """
         assignments = {"state": to_state, "updated_at": self._now(), **(sets or {})}
         set_sql = ", ".join(f"{column} = ?" for column in assignments)
         changed = 0
@@ -188,6 +309,8 @@ class SendLedger:
                     sql += " AND batch_id = ?"
                     params.append(batch_id)
                 changed += conn.execute(sql, params).rowcount
+            if end_request and batch_id is not None:
+                _drop_reservation(conn, batch_id)
         return changed
 
     # -- planning ------------------------------------------------------------
@@ -230,24 +353,40 @@ class SendLedger:
                     reason,
                     now,
                     now,
+                    None,
+                    None,
                 )
             )
         return self._insert_planned(values)
 
-    def plan_messages(self, messages: Iterable[Any]) -> int:
+    def plan_messages(self, messages: Sequence[Any], *, send_by: Sequence[int] | None = None) -> int:
         """`plan()` for outbound messages, whose send_id the message derived with `send_id()`.
 
         The sender's hot path: no re-hashing and no per-field lookups by name, so
         planning a million-message day costs little beyond the inserts themselves.
-        Each message needs send_id, run_date (ISO), customer_id, campaign_id, variant.
+        Each message needs send_id, run_date (ISO), customer_id, campaign_id, variant and
+        send_at (unix time or None); `send_by` gives the end of each one's send window.
         """
         now = self._now()
+        ends = send_by if send_by is not None else [None] * len(messages)
         # In input order (not sorted by send_id): rowids then follow the order requests
         # are grouped in, so each request's claim and acceptance touch neighbouring rows.
         return self._insert_planned(
             [
-                (m.send_id, m.run_date, m.customer_id, m.campaign_id, m.variant, "planned", None, now, now)
-                for m in messages
+                (
+                    m.send_id,
+                    m.run_date,
+                    m.customer_id,
+                    m.campaign_id,
+                    m.variant,
+                    "planned",
+                    None,
+                    now,
+                    now,
+                    m.send_at,
+                    end,
+                )
+                for m, end in zip(messages, ends, strict=True)
             ]
         )
 
@@ -259,8 +398,8 @@ class SendLedger:
                 """
                 INSERT OR IGNORE INTO send_ledger
                     (send_id, run_date, customer_id, campaign_id, variant, state, last_error,
-                     planned_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     planned_at, updated_at, send_at, send_by)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 values,
             )
@@ -268,62 +407,122 @@ class SendLedger:
 
     # -- sending -------------------------------------------------------------
 
-    def claim(
+    def claim(self, send_ids: Sequence[str], batch_id: str, **options: Any) -> list[str]:
+        """The ids `claim_for_send` claimed (same options), in the order asked."""
+        return list(self.claim_for_send(send_ids, batch_id, **options))
+
+    def claim_for_send(
         self,
         send_ids: Sequence[str],
         batch_id: str,
         *,
         send_at: Mapping[str, int | None] | None = None,
         count_attempt: bool = False,
-    ) -> list[str]:
+        claimed_by: str | None = None,
+        place_limit: int | None = None,
+    ) -> dict[str, int | None]:
         """Atomically take still-planned rows for one request under `batch_id`.
 
-        Returns the ids actually claimed (a concurrent sender may have taken some);
-        only those may be sent. `send_at` records when the provider will be asked
-        to send each one, which decides later whether the batch is cancellable.
-        `count_attempt` also counts the first POST (saving `record_attempt`'s commit).
+        Returns {send_id: send_by} for the rows actually claimed, in the order asked (a
+        concurrent sender may have taken some); only those may be sent. `send_at` records
+        when the provider will be asked to send each one, which decides later whether the
+        batch is cancellable. `count_attempt` also counts the first POST (saving
+        `record_attempt`'s commit). With `place_limit`, the same commit reserves a cancel
+        place for the batch, or raises `NoCancelPlace` (claiming nothing) when all
+        `place_limit` are taken: a request is only sent if it could be cancelled.
         """
         now = self._now()
-        claimed: list[str] = []
+        claimed: dict[str, int | None] = {}
         by_send_at: dict[int | None, list[str]] = {}
         for sid in dict.fromkeys(send_ids):
             by_send_at.setdefault((send_at or {}).get(sid), []).append(sid)
         with self._transaction("claim") as conn:
+            if place_limit is not None:
+                _reserve_place(conn, batch_id, claimed_by, self._clock(), place_limit)
             # One statement per chunk (rows sharing a send_at, usually all of them), not per row.
             for when, ids in by_send_at.items():
                 for chunk in _chunks(ids):
                     marks = ", ".join("?" * len(chunk))
                     rows = conn.execute(
                         "UPDATE send_ledger SET state = 'in_flight', batch_id = ?, send_at = ?, "
-                        f"in_doubt = 0, attempts = attempts + ?, updated_at = ? WHERE send_id IN ({marks}) "
-                        "AND state = 'planned' RETURNING send_id",
-                        [batch_id, when, int(count_attempt), now, *chunk],
+                        "in_doubt = 0, claimed_by = ?, attempts = attempts + ?, updated_at = ? "
+                        f"WHERE send_id IN ({marks}) AND state = 'planned' RETURNING send_id, send_by",
+                        [batch_id, when, claimed_by, int(count_attempt), now, *chunk],
                     ).fetchall()
-                    claimed.extend(r[0] for r in rows)
-        order = {sid: i for i, sid in enumerate(send_ids)}
-        return sorted(claimed, key=order.__getitem__)
+                    claimed.update((r[0], r[1]) for r in rows)
+            if place_limit is not None and not claimed:
+                _drop_reservation(conn, batch_id)
+        return {sid: claimed[sid] for sid in dict.fromkeys(send_ids) if sid in claimed}
 
-    def record_attempt(self, send_ids: Sequence[str], batch_id: str) -> None:
-        """Count a POST attempt; also refreshes updated_at, the lease recovery respects."""
+    def record_attempt(self, send_ids: Sequence[str], batch_id: str) -> list[str]:
+        """Count a POST attempt; returns the rows still in flight under `batch_id`, the only ones to send.
+
+        A row another sender has since recovered (cancelled and requeued, or expired) is
+        no longer this request's: the caller drops it instead of posting it again.
+        """
+        owned: list[str] = []
         with self._transaction("record_attempt") as conn:
             for chunk in _chunks(list(send_ids)):
                 marks = ", ".join("?" * len(chunk))
-                conn.execute(
+                rows = conn.execute(
                     "UPDATE send_ledger SET attempts = attempts + 1, updated_at = ? "
-                    f"WHERE state = 'in_flight' AND batch_id = ? AND send_id IN ({marks})",
+                    f"WHERE state = 'in_flight' AND batch_id = ? AND send_id IN ({marks}) RETURNING send_id",
                     [self._now(), batch_id, *chunk],
-                )
+                ).fetchall()
+                owned.extend(r[0] for r in rows)
+        return owned
 
-    def rebatch(self, send_ids: Sequence[str], old_batch_id: str, new_batch_id: str) -> int:
-        """Move in-flight rows to a fresh batch after their old batch was cancelled."""
-        return self._transition(
-            send_ids,
-            op="rebatch",
-            to_state="in_flight",
-            from_states=("in_flight",),
-            batch_id=old_batch_id,
-            sets={"batch_id": new_batch_id, "in_doubt": 0},
-        )
+    def rebatch(
+        self,
+        send_ids: Sequence[str],
+        old_batch_id: str,
+        new_batch_id: str,
+        *,
+        send_at: Mapping[str, int | None] | None = None,
+        place_limit: int | None = None,
+        sender_id: str | None = None,
+    ) -> list[str]:
+        """Move in-flight rows to a fresh batch (their old one is cancelled, or never reached the
+        provider); returns the ids moved, the only ones the caller still owns.
+
+        `send_at` gives the rows new send times. With `place_limit` the new batch needs a
+        cancel place: the old batch's reservation moves to it if the old batch did not
+        need its place, else a new one is reserved, or `NoCancelPlace` is raised and
+        nothing moves.
+        """
+        moved: list[str] = []
+        by_send_at: dict[int | None, list[str]] = {}
+        for sid in dict.fromkeys(send_ids):
+            by_send_at.setdefault((send_at or {}).get(sid), []).append(sid)
+        with self._transaction("rebatch") as conn:
+            if place_limit is not None:
+                kept = conn.execute(
+                    "UPDATE cancel_places SET batch_id = ? WHERE batch_id = ? AND state = 'reserved'",
+                    (new_batch_id, old_batch_id),
+                ).rowcount
+                if not kept:
+                    _reserve_place(conn, new_batch_id, sender_id, self._clock(), place_limit)
+            for when, ids in by_send_at.items():
+                for chunk in _chunks(ids):
+                    marks = ", ".join("?" * len(chunk))
+                    keep_send_at = "send_at" if send_at is None else "?"
+                    rows = conn.execute(
+                        f"UPDATE send_ledger SET batch_id = ?, send_at = {keep_send_at}, in_doubt = 0, "
+                        f"updated_at = ? WHERE send_id IN ({marks}) AND state = 'in_flight' AND batch_id = ? "
+                        "RETURNING send_id",
+                        [
+                            new_batch_id,
+                            *([] if send_at is None else [when]),
+                            self._now(),
+                            *chunk,
+                            old_batch_id,
+                        ],
+                    ).fetchall()
+                    moved.extend(r[0] for r in rows)
+            if place_limit is not None and not moved:
+                _drop_reservation(conn, new_batch_id)
+        order = {sid: i for i, sid in enumerate(send_ids)}
+        return sorted(moved, key=order.__getitem__)
 
     def mark_accepted(self, send_ids: Sequence[str], batch_id: str) -> int:
         return self._transition(
@@ -333,10 +532,13 @@ class SendLedger:
             from_states=("in_flight",),
             batch_id=batch_id,
             sets={"accepted_at": self._now(), "last_error": None, "in_doubt": 0},
+            end_request=True,
         )
 
-    def mark_failed(self, send_ids: Sequence[str], reason: str, batch_id: str | None = None) -> int:
-        """Fail rows with a reason (the provider's words, never an address or a body).
+    def mark_failed(
+        self, send_ids: Sequence[str], reason: str, batch_id: str | None = None, *, end_request: bool = False
+    ) -> int:
+        """Fail rows with the provider's reason (its words, never an address or a body).
 
         Without a batch id this also fails still-planned rows (a local check refused them).
         """
@@ -347,10 +549,27 @@ class SendLedger:
             from_states=("in_flight",) if batch_id is not None else ("planned", "in_flight"),
             batch_id=batch_id,
             sets={"last_error": reason, "in_doubt": 0},
+            end_request=end_request,
+        )
+
+    def expire(
+        self, send_ids: Sequence[str], reason: str, batch_id: str | None = None, *, end_request: bool = False
+    ) -> int:
+        """Give rows up for good, with the reason: their send window closed, or they were in doubt
+        when cancelling was no longer possible. Without a batch id only planned rows move."""
+        return self._transition(
+            send_ids,
+            op="expire",
+            to_state="expired",
+            from_states=("in_flight",) if batch_id is not None else ("planned",),
+            batch_id=batch_id,
+            sets={"last_error": reason, "in_doubt": 0},
+            end_request=end_request,
         )
 
     def mark_in_doubt(self, send_ids: Sequence[str], batch_id: str, reason: str) -> int:
-        """Flag in-flight rows whose fate is unknown; they are reported, never resent blindly."""
+        """Flag in-flight rows whose request may have reached the provider; never resent before
+        their batch is confirmed cancelled."""
         return self._transition(
             send_ids,
             op="mark_in_doubt",
@@ -368,7 +587,8 @@ class SendLedger:
             to_state="planned",
             from_states=("in_flight",),
             batch_id=batch_id,
-            sets={"batch_id": None, "send_at": None, "in_doubt": 0, "last_error": reason},
+            sets={"batch_id": None, "send_at": None, "in_doubt": 0, "last_error": reason, "claimed_by": None},
+            end_request=True,
         )
 
     def cancel(self, send_ids: Sequence[str], reason: str) -> int:
@@ -383,6 +603,91 @@ class SendLedger:
         return self._transition(
             ids, op="requeue_failed", to_state="planned", from_states=("failed",), sets={"batch_id": None}
         )
+
+    # -- cancel places -------------------------------------------------------
+
+    def hold_place(self, batch_id: str, frees_at: int, limit: int, sender_id: str | None) -> None:
+        """A cancel of `batch_id` is about to be asked for: its place is held until `frees_at`.
+
+        The request's reservation becomes the held place; a batch without one (left by a
+        crashed sender) takes a free place, or `NoCancelPlace` is raised.
+        """
+        with self._transaction("hold_place") as conn:
+            row = conn.execute("SELECT state FROM cancel_places WHERE batch_id = ?", (batch_id,)).fetchone()
+            if row is None:
+                _reserve_place(conn, batch_id, sender_id, self._clock(), limit)
+            conn.execute(
+                "UPDATE cancel_places SET state = 'held', frees_at = MAX(COALESCE(frees_at, 0), ?) "
+                "WHERE batch_id = ?",
+                (frees_at, batch_id),
+            )
+
+    def free_place(self, batch_id: str) -> None:
+        """The place is free again: no status was set, or the provider deleted it."""
+        with self._transaction("free_place") as conn:
+            conn.execute("DELETE FROM cancel_places WHERE batch_id = ?", (batch_id,))
+
+    def cancel_places(self) -> list[CancelPlace]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT batch_id, state, sender_id, taken_at, frees_at FROM cancel_places ORDER BY taken_at"
+            ).fetchall()
+        return [CancelPlace(*r) for r in rows]
+
+    def drop_stray_reservations(self, live_senders: Sequence[str], cancellable_from: float) -> int:
+        """Forget the reservations of senders that are gone, unless their batch may still need a cancel:
+        a row of it still in flight with a send time at or after `cancellable_from`."""
+        marks = ", ".join("?" * len(live_senders)) or "NULL"
+        with self._transaction("drop_stray_reservations") as conn:
+            return conn.execute(
+                "DELETE FROM cancel_places WHERE state = 'reserved' "
+                f"AND (sender_id IS NULL OR sender_id NOT IN ({marks})) AND batch_id NOT IN "
+                "(SELECT batch_id FROM send_ledger INDEXED BY send_ledger_in_flight "
+                "WHERE state = 'in_flight' AND batch_id IS NOT NULL AND send_at >= ?)",
+                [*live_senders, cancellable_from],
+            ).rowcount
+
+    # -- senders -------------------------------------------------------------
+
+    def register_sender(
+        self, sender_id: str, *, host: str, pid: int, pid_started: str | None, run_id: str | None
+    ) -> None:
+        now = self._clock()
+        with self._transaction("register_sender") as conn:
+            conn.execute(
+                "INSERT INTO senders (sender_id, host, pid, pid_started, run_id, started_at, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sender_id, host, pid, pid_started, run_id, now, now),
+            )
+
+    def heartbeat(self, sender_id: str) -> None:
+        with self._transaction("heartbeat") as conn:
+            conn.execute(
+                "UPDATE senders SET heartbeat_at = ? WHERE sender_id = ?", (self._clock(), sender_id)
+            )
+
+    def finish_sender(self, sender_id: str) -> None:
+        """The sender is done: its rows still in flight (cancel unconfirmed) are recoverable at once."""
+        with self._transaction("finish_sender") as conn:
+            conn.execute("UPDATE senders SET finished_at = ? WHERE sender_id = ?", (self._clock(), sender_id))
+            conn.execute(
+                "DELETE FROM cancel_places WHERE state = 'reserved' AND sender_id = ? AND batch_id NOT IN "
+                "(SELECT batch_id FROM send_ledger INDEXED BY send_ledger_in_flight "
+                "WHERE state = 'in_flight' AND batch_id IS NOT NULL)",
+                (sender_id,),
+            )
+
+    def senders(self, sender_ids: Sequence[str] | None = None) -> list[SenderRow]:
+        """Registered senders (all, or the given ids), oldest first."""
+        sql = "SELECT * FROM senders"
+        params: list[Any] = []
+        if sender_ids is not None:
+            sql += f" WHERE sender_id IN ({', '.join('?' * len(sender_ids)) or 'NULL'})"
+            params = list(sender_ids)
+        with self._connect() as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(sql + " ORDER BY started_at", params).fetchall()
+        return [SenderRow(**dict(r)) for r in rows]
 
     # -- reading -------------------------------------------------------------
 
@@ -430,6 +735,46 @@ class SendLedger:
                 out.update((r[0], r[1]) for r in conn.execute(sql, list(chunk)))
         return out
 
+    def planned_send_by(self, send_ids: Sequence[str]) -> dict[str, tuple[int | None, str]]:
+        """{send_id: (send_by, planned_at)} of the given rows that are still planned."""
+        out: dict[str, tuple[int | None, str]] = {}
+        with self._connect() as conn:
+            for chunk in _chunks(list(send_ids)):
+                marks = ", ".join("?" * len(chunk))
+                sql = (
+                    f"SELECT send_id, send_by, planned_at FROM send_ledger WHERE send_id IN ({marks}) "
+                    "AND state = 'planned'"
+                )
+                out.update((r[0], (r[1], r[2])) for r in conn.execute(sql, list(chunk)))
+        return out
+
+    def planned_windows(self, run_date: str | date) -> list[tuple[str, int | None, str]]:
+        """(send_id, send_by, planned_at) of a run date's planned rows, to find those whose window closed."""
+        with self._connect() as conn:
+            return conn.execute(
+                "SELECT send_id, send_by, planned_at FROM send_ledger "
+                "WHERE run_date = ? AND state = 'planned'",
+                [_iso_date(run_date)],
+            ).fetchall()
+
+    def settlement(self, run_date: str | date, horizon: float) -> dict[str, int]:
+        """What is not settled yet on a run date: rows in flight (of which in doubt) and planned rows,
+        split into those due now and those meant to go out after `horizon` (too far ahead to hand
+        over yet, a later run sends them)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                """
+                SELECT
+                    COUNT(*) FILTER (WHERE state = 'in_flight' AND in_doubt = 0),
+                    COUNT(*) FILTER (WHERE state = 'in_flight' AND in_doubt = 1),
+                    COUNT(*) FILTER (WHERE state = 'planned' AND (send_at IS NULL OR send_at <= ?)),
+                    COUNT(*) FILTER (WHERE state = 'planned' AND send_at > ?)
+                FROM send_ledger WHERE run_date = ?
+                """,
+                [horizon, horizon, _iso_date(run_date)],
+            ).fetchone()
+        return dict(zip(("in_flight", "in_doubt", "planned", "planned_later"), map(int, row), strict=True))
+
     def counts(self, run_date: str | date | None = None) -> dict[str, int]:
         """Rows per state (every state present, zeros included), plus `in_doubt`."""
         sql = "SELECT state, COUNT(*), SUM(in_doubt) FROM send_ledger"
@@ -444,17 +789,18 @@ class SendLedger:
                 counts["in_doubt"] += int(doubt or 0)
         return counts
 
-    def stale_in_flight(self, run_dates: Sequence[str | date], older_than_seconds: float) -> list[LedgerRow]:
-        """In-flight rows nobody has touched for a while: left behind by a crashed sender.
-
-        Live senders refresh updated_at on every attempt, so their rows stay fresh.
-        """
-        cutoff = datetime.fromtimestamp(self._clock() - older_than_seconds, tz=UTC).isoformat(
-            timespec="microseconds"
-        )
+    def in_flight(
+        self, run_dates: Sequence[str | date], *, untouched_for: float | None = None
+    ) -> list[LedgerRow]:
+        """In-flight rows of the run dates, by batch (with `untouched_for`, only those not updated
+        for that many seconds): what recovery looks at."""
         dates = [_iso_date(d) for d in run_dates]
         if not dates:
             return []
+        cutoff = "9999"  # sorts after every ISO time: no row is too fresh
+        if untouched_for is not None:
+            since = datetime.fromtimestamp(self._clock() - untouched_for, tz=UTC)
+            cutoff = since.isoformat(timespec="microseconds")
         with self._connect() as conn:
             rows = conn.execute(
                 # The partial index holds only in-flight rows; the planner, without statistics,
@@ -465,6 +811,11 @@ class SendLedger:
                 [cutoff, *dates],
             ).fetchall()
         return [LedgerRow(**{**dict(r), "in_doubt": bool(r["in_doubt"])}) for r in rows]
+
+    def stale_in_flight(self, run_dates: Sequence[str | date], older_than_seconds: float) -> list[LedgerRow]:
+        """In-flight rows nobody has touched for a while: left behind by a crashed sender that
+        predates sender leases (live senders refresh updated_at on every attempt)."""
+        return self.in_flight(run_dates, untouched_for=older_than_seconds)
 
     # -- privacy -------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The day's sends per campaign and failures per reason, as the delivery asset shows them in the UI.
+"""The day's sends per campaign, and failures and expiries per reason, as the delivery asset shows them.
 
 Read from the warehouse mirror of the ledger with one grouped query each. Failure reasons are cut to
 their first clause and scrubbed of addresses: Dagster metadata never holds an email address.
@@ -22,14 +22,18 @@ def delivery_breakdown(warehouse: WarehouseResource, run_date: date) -> dict[str
             "where run_date = ? group by all order by all",
             [run_date],
         ).fetchall()
-        failures = con.execute(
-            "select last_error, count(*) from delivery.campaign_sends "
-            "where run_date = ? and state = 'failed' group by all",
-            [run_date],
-        ).fetchall()
+        reasons = {
+            state: con.execute(
+                "select last_error, count(*) from delivery.campaign_sends "
+                "where run_date = ? and state = ? group by all",
+                [run_date, state],
+            ).fetchall()
+            for state in ("failed", "expired")
+        }
     return {
         "sends_by_campaign": dg.MetadataValue.md(campaign_table(by_campaign)),
-        "failed_by_reason": dg.MetadataValue.md(reason_table(failures)),
+        "failed_by_reason": dg.MetadataValue.md(reason_table(reasons["failed"], "failed")),
+        "expired_by_reason": dg.MetadataValue.md(reason_table(reasons["expired"], "expired")),
     }
 
 
@@ -48,9 +52,9 @@ def campaign_table(rows: list[tuple[str, str, str, int]]) -> str:
     return "\n".join(lines)
 
 
-def reason_table(rows: list[tuple[str | None, int]]) -> str:
+def reason_table(rows: list[tuple[str | None, int]], state: str = "failed") -> str:
     if not rows:
-        return "No failed sends."
+        return f"No {state} sends."
     totals: dict[str, int] = {}
     for error, n in rows:
         reason = short_reason(error)

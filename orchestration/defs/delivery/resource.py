@@ -21,9 +21,11 @@ from orchestration import settings
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
+from orchestration.defs.delivery.windows import MAX_CANCEL_PLACES
 
 EMBEDDED = "embedded"
 API_KEY_ENV_VAR = "SENDGRID_API_KEY"
+HOST_ENV_VAR = "REENGAGE_SENDGRID_HOST"
 # The embedded sink accepts any non-empty key; this one makes it obvious in a packet dump.
 LOCAL_PLACEHOLDER_KEY = "local-sink-placeholder-key"
 
@@ -48,7 +50,12 @@ class SendGridResource(dg.ConfigurableResource):
     asm_group_id: int | None = Field(default=None, description="Unsubscribe group id, if used.")
     batch_size: int = Field(default=1000, ge=1, le=1000, description="Personalizations per request.")
     timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request HTTP timeout.")
-    max_retries: int = Field(default=5, ge=0, description="Retries per request for 429/5xx/timeouts.")
+    max_retries: int = Field(
+        default=5,
+        ge=0,
+        description="Refused connections in a row before the run stops (429, 5xx and timeouts are "
+        "retried until the message's send window closes).",
+    )
     concurrency: int = Field(
         default=1, ge=1, le=16, description="Requests in flight at once (each with its own batch id)."
     )
@@ -56,6 +63,19 @@ class SendGridResource(dg.ConfigurableResource):
         default=1800,
         ge=0,
         description="Schedule each message at least this far ahead so an ambiguous send can be cancelled.",
+    )
+    max_delay_seconds: int = Field(
+        default=6 * 3600,
+        gt=0,
+        description="How late after its planned send time a message may still go out; after that it is "
+        "expired with the reason.",
+    )
+    cancel_places: int = Field(
+        default=MAX_CANCEL_PLACES,
+        ge=1,
+        le=MAX_CANCEL_PLACES,
+        description="How many of the account's ten cancel/pause places delivery may use (fewer if "
+        "something else on the account cancels batches).",
     )
 
     def base_url(self) -> str:
@@ -95,6 +115,7 @@ class SendGridResource(dg.ConfigurableResource):
         messages: Iterable[OutboundMessage],
         *,
         run_date: str | date | None = None,
+        run_id: str | None = None,
     ) -> DeliveryReport:
         """Send the messages exactly once via the ledger at `ledger_path`; see `sender.deliver`."""
         return deliver(
@@ -106,5 +127,20 @@ class SendGridResource(dg.ConfigurableResource):
             policy=RetryPolicy(max_retries=self.max_retries, timeout_seconds=self.timeout_seconds),
             batch_size=self.batch_size,
             min_lead_seconds=self.min_lead_seconds,
+            max_delay_seconds=self.max_delay_seconds,
+            cancel_places=self.cancel_places,
             concurrency=self.concurrency,
+            run_id=run_id,
         )
+
+
+def sendgrid_from_environment() -> SendGridResource:
+    """The resource as the code location configures it: key and host from the environment only.
+
+    The key is a `dg.EnvVar` (the UI shows the variable's name, never its value); without
+    one, the embedded local sink is used and accepts a placeholder.
+    """
+    return SendGridResource(
+        api_key=dg.EnvVar(API_KEY_ENV_VAR) if os.environ.get(API_KEY_ENV_VAR) else "",
+        host=os.environ.get(HOST_ENV_VAR, EMBEDDED),
+    )

@@ -12,6 +12,8 @@ from orchestration import settings
 from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
 from orchestration.defs.ingest.reader import IngestError
 from orchestration.defs.operations.retries import LANDING_READ_RETRY
+from orchestration.defs.warehouse import build_state
+from orchestration.defs.warehouse.assets import warehouse_models
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
@@ -46,6 +48,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         days = [date.fromisoformat(key) for key in context.partition_keys]
         reports: list[LoadReport] = []
         with warehouse.connect() as con:
+            _refuse_an_earlier_rebuild(context, con, days)
             for day in days:
                 try:
                     report = load_day(con, settings.landing_dir(), source, day)
@@ -66,6 +69,21 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=_metadata(reports))
 
     return _ingest
+
+
+def _refuse_an_earlier_rebuild(context: dg.AssetExecutionContext, con, days: list[date]) -> None:
+    """A run that goes on to build the warehouse stops here, before loading a day dbt would refuse.
+
+    Loading exports alone (a history load) is always allowed; see build_state for the rule.
+    """
+    if not warehouse_models.keys & context.job_def.asset_layer.executable_asset_keys:
+        return
+    ops_config = (context.run.run_config or {}).get("ops", {})
+    full_refresh = bool(ops_config.get(warehouse_models.op.name, {}).get("config", {}).get("full_refresh"))
+    try:
+        build_state.check_run_dates(con, days[0], days[-1], full_refresh)
+    except build_state.EarlierRunDateRefused as refused:
+        raise dg.Failure(description=str(refused), allow_retries=False) from refused
 
 
 def _log_report(context: dg.AssetExecutionContext, con, report: LoadReport) -> None:
@@ -109,3 +127,19 @@ def _unique_warnings(reports: list[LoadReport]) -> list[str]:
 raw_customers = build_ingest_asset("customers")
 raw_events = build_ingest_asset("events")
 raw_email_events = build_ingest_asset("email_events")
+
+# Each ingest asset replaces its own day's refused rows in raw.quarantine together with its good rows.
+# dbt reads them back (stg_crm__refused_customers, stg_sendgrid__refused_email_events) through the
+# source raw.quarantine, so the table is declared here, with the assets that write it, for lineage.
+raw_quarantine = dg.AssetSpec(
+    key=dg.AssetKey(["raw", "quarantine"]),
+    deps=[dg.AssetKey(["raw", source]) for source in DESCRIPTIONS],
+    description=(
+        "Rows refused at ingest, from every export: the first problem found and the record as exported."
+    ),
+    group_name="ingest",
+    kinds={"duckdb"},
+    partitions_def=daily_partitions,
+    owners=["team:data-engineering"],
+    tags={"domain": "ingest"},
+)

@@ -24,6 +24,9 @@ class Column:
     required: bool = False  # a null or empty value quarantines the row
     min_value: float | None = None
     max_value: float | None = None
+    # Lower-cased at ingest where case carries no meaning (a webhook's event type and address), so
+    # `Unsubscribe` or `Bob@Example.COM` is read, not refused, and matches what it means.
+    lowercase: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,8 @@ EVENTS = Contract(
 EMAIL_EVENTS = Contract(
     source="email_events",
     columns=(
-        Column("email", "text", required=True),
-        Column("event", "text", required=True),
+        Column("email", "text", required=True, lowercase=True),
+        Column("event", "text", required=True, lowercase=True),
         Column("timestamp", "unix_timestamp", required=True),
         Column("sg_message_id", "text"),
         Column("sg_event_id", "text"),

@@ -183,8 +183,9 @@ def _convert(
 ) -> pd.Series:
     present = text.notna()
     if col.type in ("text", "email", "timezone"):
-        if col.type == "email":
+        if col.type == "email" or col.lowercase:
             text = text.where(~present, text.str.lower())
+        if col.type == "email":
             flag(present & ~text.fillna("").str.match(EMAIL_PATTERN), col.name, "not a valid email address")
         if col.type == "timezone":
             flag(present & ~text.isin(known_timezones()), col.name, "not a known IANA timezone")

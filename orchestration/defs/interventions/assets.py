@@ -67,6 +67,8 @@ def intervention_list(
             "global_holdout": int(counts.loc[counts["reason"] == "global_holdout", "n"].sum()),
             "holdout_by_campaign": dg.MetadataValue.json(holdout_by_campaign),
             "suppressed_by_reason": dg.MetadataValue.json(suppression_counts(counts)),
+            # Not only candidates: every customer held back because their newest CRM row was refused.
+            "unverified_profiles": result.unverified_profiles,
             "decisions": dg.MetadataValue.md(counts_markdown(counts)),
             "change_since_previous_day": dg.MetadataValue.md(change.markdown()),
             "notes": dg.MetadataValue.json(result.notes),

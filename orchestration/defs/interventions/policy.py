@@ -4,8 +4,17 @@ Everything up to the rendered message is one set-based DuckDB query, so the
 cost is a few table scans whatever the number of users. Checks apply in a
 fixed order and the first that fails is recorded as the reason:
 
-1. `suppressed:<reason>`: no marketing consent, a suppression (unsubscribe,
-   bounce, spam report, ...), or a missing or malformed email address.
+1. `suppressed:<reason>`, itself in this order:
+   - `no_consent`: the features' `consent_status` is `withdrawn` (the CRM
+     snapshot says no, or a newer CRM row refused at ingest reads as a
+     withdrawal);
+   - `unverified_profile`: `consent_status` is anything but `granted` or
+     `withdrawn`; `unverified` means the customer's newest CRM row was refused
+     at ingest, so nobody can say whether they still agree. consent_status is
+     decided in one place, dbt's int_customer_consent; only `granted` mails;
+   - `<event>`: the address is in `marts.fct_email_suppressions` (bounce,
+     dropped, spamreport, unsubscribe, group_unsubscribe: the first one);
+   - `missing_email`, `invalid_email`: no address, or an obviously broken one.
 2. `global_holdout`: a stable share of all users never receives anything, so
    the programme as a whole can be measured.
 3. `campaign_paused`: a measurement guardrail paused the campaign for D
@@ -74,9 +83,12 @@ REQUIRED_FEATURE_COLUMNS = (
     "email",
     "first_name",
     "timezone",
-    "marketing_consent",
+    "consent_status",
     "preferred_local_hour",
 )
+# The only consent_status that may be mailed (int_customer_consent); the policy names the others.
+CONSENT_GRANTED = "granted"
+CONSENT_WITHDRAWN = "withdrawn"
 # Deliberately loose: the provider validates for real; this only catches the obviously broken.
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
 
@@ -177,6 +189,8 @@ class PolicyRun:
     holdout: int
     counts: pd.DataFrame  # campaign_id, outcome, reason, n
     notes: list[str] = field(default_factory=list)
+    # Customers (candidates or not) nobody may mail because their newest CRM row was refused at ingest.
+    unverified_profiles: int = 0
 
 
 # --- inputs ----------------------------------------------------------------------------
@@ -471,7 +485,8 @@ checked as (
     select c.*,
            b.churn_probability,
            case
-               when not coalesce(b.marketing_consent, false) then 'suppressed:no_consent'
+               when b.consent_status = '{CONSENT_WITHDRAWN}' then 'suppressed:no_consent'
+               when b.consent_status is distinct from '{CONSENT_GRANTED}' then 'suppressed:unverified_profile'
                when s.reason is not null then 'suppressed:' || s.reason
                when b.email_key is null then 'suppressed:missing_email'
                when not regexp_full_match(b.email_key, '{EMAIL_PATTERN}') then 'suppressed:invalid_email'
@@ -747,6 +762,15 @@ def _summarise(
             f"select arm, count(*) from {LIST_TABLE} where run_date = {_date(run_date)} group by 1"
         ).fetchall()
     )
+    unverified = con.execute(f"""
+        select count(*) from {BASE_TABLE}
+        where consent_status is distinct from '{CONSENT_GRANTED}'
+          and consent_status is distinct from '{CONSENT_WITHDRAWN}'""").fetchone()[0]
+    if unverified:
+        notes.append(
+            f"{unverified} customer(s) not mailed as unverified_profile: their newest CRM row was refused "
+            "at ingest (marts.fct_user_features.consent_status; int_customer_consent says why)"
+        )
     return PolicyRun(
         run_date=run_date,
         campaigns=[c.id for c in campaigns if c.enabled],
@@ -756,4 +780,5 @@ def _summarise(
         holdout=int(arms.get("holdout", 0)),
         counts=counts,
         notes=notes,
+        unverified_profiles=int(unverified),
     )

@@ -22,6 +22,7 @@ FEATURE_COLUMNS: dict[str, str] = {
     "plan": "varchar",
     "lifetime_value": "double",
     "marketing_consent": "boolean",
+    "consent_status": "varchar",
     "signup_at": "timestamptz",
     "tenure_days": "integer",
     "days_since_last_active": "integer",

@@ -1,4 +1,5 @@
-"""A notice when a daily run did not deliver: a quality gate blocked it, or it refused the date.
+"""A notice when a daily run did not deliver: a quality gate blocked it, it refused the date, or it
+left messages of its day unsettled (in flight, in doubt or planned).
 
 The notice names the run date, the reason and counts (which gates failed with their
 numeric results; the send ledger's counts for the day); never an address, a message
@@ -16,6 +17,7 @@ from orchestration.defs.operations.notify import send_alert
 
 DELIVERY_KEY = dg.AssetKey(["campaign_sends"])
 DELIVERY_STEP = "campaign_sends"
+SETTLED_CHECK = "every_message_settled"  # defs/delivery/checks.py
 
 
 def delivery_notice(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
@@ -45,6 +47,16 @@ def delivery_notice(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | N
         lines.append(f"{len(gates)} quality gate(s) failed:")
         lines += [f"- {g.asset_key.to_user_string()} {g.check_name}{_counts(g.metadata)}" for g in gates]
         return "\n".join(lines)
+    unsettled = [g for g in gates if g.asset_key == DELIVERY_KEY and g.check_name == SETTLED_CHECK]
+    if unsettled:
+        meta = {k: getattr(v, "value", v) for k, v in unsettled[0].metadata.items()}
+        labels = {"in_flight": "in flight", "in_doubt": "in doubt", "planned": "planned, unsent"}
+        parts = ", ".join(f"{meta[key]} {label}" for key, label in labels.items() if meta.get(key))
+        return (
+            f":warning: Delivery for {day} not settled {head}: {meta.get('unsettled', '?')} message(s) "
+            f"left unsettled ({parts}).\nA later run settles them, or "
+            f"`python -m orchestration.cli resolve --date {day}` (docs/operations.md)."
+        )
     refused = [
         e.dagster_event.event_specific_data.materialization
         for e in events
@@ -100,7 +112,8 @@ def _notify(context: dg.RunStatusSensorContext) -> None:
     run_status=dg.DagsterRunStatus.FAILURE,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Says when a daily run's delivery was stopped by a failed quality gate, with the gates "
-    "and their counts (log, and REENGAGE_ALERT_WEBHOOK_URL when set).",
+    "and their counts, or left messages of its day unsettled, with how many in flight, in doubt and "
+    "unsent (log, and REENGAGE_ALERT_WEBHOOK_URL when set).",
 )
 def blocked_delivery_notice(context: dg.RunStatusSensorContext) -> None:
     _notify(context)

@@ -11,9 +11,10 @@ Retried:
 
 Not retried, on purpose:
 - delivery (`campaign_sends`): the sender already retries 429, 5xx and timeouts with
-  backoff and honours Retry-After; what escapes it (a rejected API key, an outage longer
-  than its budget) needs a person. The ledger would make a retry duplicate-free, but
-  hammering a provider that refuses us can get an account throttled or suspended.
+  backoff, honouring Retry-After, until each message's send window closes; what escapes
+  it (a rejected API key, a host where nothing listens) needs a person. The ledger would
+  make a retry duplicate-free, but hammering a provider that refuses us can get an
+  account throttled or suspended.
 - scoring, interventions, measurement, quality: deterministic computations over the
   warehouse; a retry fails the same way and, for training, costs minutes.
 

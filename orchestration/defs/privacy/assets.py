@@ -10,8 +10,10 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.partitions import daily_partitions
-from orchestration.privacy.erasure import erase_all
+from orchestration.privacy.erasure import carry_out
+from orchestration.privacy.keys import PepperError
 from orchestration.privacy.requests import ErasureRequest, read_request_file, request_files
+from orchestration.privacy.warehouse_file import RewriteError
 from orchestration.warehouse import WarehouseResource
 
 ERASURE_REQUESTS_KEY = dg.AssetKey(["privacy", "erasure_requests"])
@@ -32,18 +34,23 @@ def erasure_requests(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     requests: list[ErasureRequest] = []
     problems: list[str] = []
     requested_by = f"request file (run {context.run.run_id[:8]})"
-    for path in files:
-        found, bad = read_request_file(path, default_requested_by=requested_by)
-        requests += found
-        problems += bad
-    with warehouse.connect() as con:
-        outcomes = erase_all(
-            con,
+    try:
+        for path in files:
+            found, bad = read_request_file(path, default_requested_by=requested_by)
+            requests += found
+            problems += bad
+        run = carry_out(
             requests,
+            warehouse_path=warehouse.resolved_path(),
+            warehouse_kind=warehouse.resolved_kind(),
             ledger_path=settings.ledger_path(),
             sink_store_path=settings.sink_store_path(),
             skip_done=True,
         )
+    except (PepperError, RewriteError) as err:
+        # Neither goes away on a retry; a person sets the pepper or frees the file (or disk).
+        raise dg.Failure(description=str(err), allow_retries=False) from err
+    outcomes = run.outcomes
     done = [o for o in outcomes if not o.skipped]
     by_table: dict[str, int] = {}
     for outcome in done:
@@ -55,6 +62,8 @@ def erasure_requests(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             f"erasure request {outcome.request_id}: {outcome.rows_removed} row(s) removed or blanked "
             f"in {len(outcome.rows_removed_by_table)} table(s)"
         )
+    if run.file_rewrite is not None:
+        context.log.info(run.file_rewrite.summary)
     metadata = {
         "dagster/row_count": len(done),
         "request_files": len(files),
@@ -63,6 +72,7 @@ def erasure_requests(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         "rows_removed": sum(by_table.values()),
         "rows_removed_by_table": dg.MetadataValue.json(dict(sorted(by_table.items()))),
         "bad_request_lines": len(problems),
+        "warehouse_file_rewritten": run.file_rewrite is not None,
     }
     if problems:
         # Fail closed: the good lines are done, but a request we could not read may be someone

@@ -53,6 +53,7 @@ from sqlalchemy.dialects import postgresql, registry
 
 from orchestration import settings
 from orchestration import warehouse as wh
+from orchestration.privacy.keys import COLUMN_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +97,15 @@ class QualityGateFailed(RuntimeError):
 
 
 def is_masked_column(column: str | None) -> bool:
-    """Personal data stays in the warehouse: no example values from email or name columns."""
+    """Personal data stays in the warehouse: no example values from identifier, email or name columns.
+
+    Identifiers too (customer_id, user_id, anonymous_id: the columns an erasure looks people up by),
+    since Data Docs and the Dagster event log are files an erasure cannot reach.
+    """
     if column is None:
         return False
     name = column.lower()
-    return "email" in name or name in {"first_name", "last_name"}
+    return "email" in name or name in COLUMN_KINDS or name in {"first_name", "last_name"}
 
 
 def scrub(text: str) -> str:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration import settings
 from orchestration.defs.operations.retries import DBT_BUILD_RETRY
+from orchestration.defs.warehouse import build_state
 from orchestration.defs.warehouse.check_descriptions import describe_dbt_test
 from orchestration.defs.warehouse.row_counts import with_row_counts
 from orchestration.partitions import daily_partitions
@@ -133,6 +135,14 @@ def warehouse_models(
     dbt_env(warehouse.resolved_path())
     # A one-run backfill covers a range: the incremental models take in from its first day.
     window = context.partition_key_range
+    first_day, last_day = date.fromisoformat(window.start), date.fromisoformat(window.end)
+    build_id = f"{context.run_id}:{context.retry_number}"
+    with warehouse.connect() as con:
+        try:
+            build_state.check_run_dates(con, first_day, last_day, config.full_refresh)
+        except build_state.EarlierRunDateRefused as refused:
+            raise dg.Failure(description=str(refused), allow_retries=False) from refused
+        build_state.record_start(con, build_id, first_day, last_day, config.full_refresh)
     dbt_vars = {"run_date": window.end}
     if window.start != window.end:
         dbt_vars["start_date"] = window.start
@@ -143,6 +153,8 @@ def warehouse_models(
     invocation = dbt.cli(args, context=context)
     # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
     yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
+    with warehouse.connect() as con:
+        build_state.record_completion(con, build_id)
 
 
 def model_key(model_name: str) -> dg.AssetKey:

@@ -45,7 +45,11 @@ final as (
         lifetime_value,
         marketing_consent,
         {{ to_utc_timestamp('consent_updated_at') }} as consent_updated_at,
-        {{ to_utc_timestamp('updated_at') }} as updated_at
+        {{ to_utc_timestamp('updated_at') }} as updated_at,
+        -- where the snapshot came from: int_customer_consent orders the CRM's
+        -- refused rows against it
+        _partition_date as snapshot_partition_date,
+        _source_row as snapshot_source_row
 
     from ranked
     where snapshot_rank = 1

@@ -1,0 +1,150 @@
+"""Benchmark the daily job on the responding demo world: wall time per day and per step.
+
+    .venv/bin/python benchmarks/daily_job.py                       # 20,000 customers, 60 + 4 days
+    .venv/bin/python benchmarks/daily_job.py --customers 200000 --sending-days 3 --rerun
+
+Writes the demo world's history and loads it (timed, as one figure), then runs the real daily
+job for each sending day exactly as the demo does (clock at 00:05 UTC of the day, the world
+answering the mail in between; the clock runs from there so that Dagster's event log holds
+real step times), and prints for every day the job's wall time and each step's
+(from the Dagster event log: STEP_START to STEP_SUCCESS), then the median over the sending
+days per step. The first sending day is reported but left out of the medians: it is the one
+day whose scores, caps and history start from nothing. `--rerun` runs the last day's job a
+second time, to show what a rerun of an unchanged day costs. Dagster's and dbt's output goes
+to <home>/benchmark.log. Writes into a temporary folder (or --home), deleted unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import dagster as dg  # noqa: E402
+
+from orchestration.demo import DEMO_PEPPER, World  # noqa: E402
+from orchestration.demo.loop import clock_at, output_to  # noqa: E402
+from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds from each step's start to its end (success or failure), by step key, in run order."""
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = record.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+            seconds[event.step_key] = record.timestamp - started[event.step_key]
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--history-days", type=int, default=60)
+    parser.add_argument("--sending-days", type=int, default=4, help="measured days (the first is warm-up)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rerun", action="store_true", help="run the last day's job again")
+    parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    if args.sending_days < 2:
+        parser.error("--sending-days must be at least 2 (the first is left out of the medians)")
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="daily_job_bench_"))
+    os.environ["REENGAGE_HOME"] = str(home)
+    os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)
+    from orchestration import settings
+    from orchestration.runs import failures, load_history, run_day
+    from orchestration.sink.store import SinkStore
+
+    log = home / "benchmark.log"
+    try:
+        last_day = datetime.now(UTC).date()
+        world = World(
+            home,
+            customers=args.customers,
+            days=args.history_days + args.sending_days,
+            end_date=last_day,
+            seed=args.seed,
+            replace=True,
+            sending_days=args.sending_days,
+        )
+        started = time.perf_counter()
+        for k in range(world.first_sending_day):
+            world.write_day(k)
+        print(
+            f"world: {args.customers:,} customers, history written in {time.perf_counter() - started:.1f} s"
+        )
+        first_day = world.day(world.first_sending_day)
+        instance = dg.DagsterInstance.ephemeral()
+        started = time.perf_counter()
+        with clock_at(first_day), output_to(log):
+            history = load_history(world.day(0), first_day - timedelta(days=1), instance)
+        if not history.success:
+            print("FAILED: loading the history:", *failures(history), sep="\n  ", file=sys.stderr)
+            return 1
+        loaded = time.perf_counter() - started
+        print(f"history: {args.history_days} days loaded (with the raw gates) in {loaded:.1f} s")
+
+        store = SinkStore(settings.sink_store_path())
+        per_step: dict[str, list[float]] = defaultdict(list)
+        walls: list[float] = []
+        days = list(range(world.first_sending_day, world.first_sending_day + args.sending_days))
+        runs = [(k, False) for k in days] + ([(days[-1], True)] if args.rerun else [])
+        for n, (k, rerun) in enumerate(runs):
+            day = world.day(k)
+            if not rerun:
+                world.write_day(k)
+            started = time.perf_counter()
+            with clock_at(day, tick=True), output_to(log):
+                result = run_day(day, instance)
+            wall = time.perf_counter() - started
+            if not result.success:
+                print(f"FAILED: the daily job for {day}:", *failures(result), sep="\n  ", file=sys.stderr)
+                return 1
+            steps = step_seconds(instance, result.run_id)
+            label = f"{day} rerun" if rerun else f"{day}" + (" (warm-up)" if n == 0 else "")
+            top = ", ".join(f"{s} {t:.1f}" for s, t in sorted(steps.items(), key=lambda x: -x[1])[:6])
+            print(f"day {label}: {wall:.1f} s; slowest steps: {top}", flush=True)
+            if not rerun:
+                answers = world.respond(store, k)
+                print(f"  world answered {answers.messages:,} messages", flush=True)
+            if n == 0 or rerun:
+                continue
+            walls.append(wall)
+            for step, seconds in steps.items():
+                per_step[step].append(seconds)
+
+        print(f"\nmedian over {len(walls)} days (first left out): daily job {statistics.median(walls):.1f} s")
+        print(f"  {'step':<44}{'median s':>10}{'max s':>9}")
+        for step, values in sorted(per_step.items(), key=lambda x: -statistics.median(x[1])):
+            print(f"  {step:<44}{statistics.median(values):>10.2f}{max(values):>9.2f}")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak memory: {peak:,.0f} MiB (this process), {child:,.0f} MiB (largest child, dbt)")
+        print(f"logs: {log}")
+    finally:
+        if not args.keep and args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

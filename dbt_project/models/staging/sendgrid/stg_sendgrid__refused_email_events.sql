@@ -1,0 +1,39 @@
+with
+
+refused_rows as (
+
+    {{ reengage.refused_rows('email_events') }}
+
+),
+
+read_back as (
+
+    select
+        *,
+        lower({{ reengage.refused_field('raw_record', 'email') }}) as email,
+        lower({{ reengage.refused_field('raw_record', 'event') }}) as event,
+        {{ reengage.refused_field('raw_record', 'timestamp') }} as timestamp_text,
+        {{ reengage.refused_field('raw_record', 'reason') }} as provider_reason
+    from refused_rows
+
+),
+
+final as (
+
+    select
+        refused_row_id,
+        email,
+        event,
+        {{ reengage.to_utc_timestamp(reengage.try_unix_timestamp('timestamp_text')) }} as event_at,
+        provider_reason,
+        partition_date,
+        source_file,
+        source_row,
+        refused_column,
+        refusal_reason
+
+    from read_back
+
+)
+
+select * from final
