@@ -32,6 +32,7 @@ from orchestration import settings
 from orchestration.defs.ingest.contracts import ColumnType, Contract
 from orchestration.defs.ingest.names import scrubbed
 from orchestration.defs.ingest.reader import NESTED_ATTR, NOT_UTF8_ATTR, NUL_ATTR, READ_COLUMNS, IngestError
+from orchestration.processes import process_exists
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "text": pa.string(),
@@ -167,15 +168,5 @@ def staged_file(contract: Contract, day: date, path: str, loaded_at: datetime) -
 def _remove_crashed_loads(root: Path) -> None:
     for folder in root.iterdir():
         match = FOLDER.fullmatch(folder.name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_exists(int(match.group(1))):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's live process
-    return True
