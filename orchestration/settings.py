@@ -68,6 +68,21 @@ def landing_dir() -> str:
     return os.environ.get("REENGAGE_LANDING", str(home() / "landing"))
 
 
+# A symbolic link in a local landing folder that leads outside it is refused unless this is on:
+# a link can make ingest read another folder's exports or any file the process may read.
+LANDING_FOLLOW_OUTSIDE_LINKS = "REENGAGE_LANDING_FOLLOW_OUTSIDE_LINKS"
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def landing_follows_outside_links() -> bool:
+    return flag(LANDING_FOLLOW_OUTSIDE_LINKS)
+
+
+def flag(name: str) -> bool:
+    """An on/off setting: on for 1, true, yes or on (any case); off when unset or anything else."""
+    return os.environ.get(name, "").strip().lower() in TRUE_WORDS
+
+
 def ledger_path() -> Path:
     return home() / "send_ledger.sqlite"
 

@@ -54,6 +54,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for name in (
         "REENGAGE_WAREHOUSE",
         "REENGAGE_LANDING",
+        "REENGAGE_LANDING_FOLLOW_OUTSIDE_LINKS",
         "SENDGRID_API_KEY",
         "REENGAGE_SENDGRID_HOST",
         # a developer's shell pointed at PostgreSQL must not move the DuckDB tests there

@@ -8,6 +8,8 @@ from good files, then lands the fixture as D's file (or as the file its kind nee
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import settings
+from orchestration.defs.ingest import contracts
 from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
 from orchestration.defs.ingest.reader import IngestError
 
@@ -143,6 +147,19 @@ class Kind:
     extra: Callable[[Landed, LoadReport], None] | None = None
 
 
+def _is_strict_json(text: str) -> bool:
+    """JSON as the standard has it: NaN and Infinity are Python's extensions, not JSON."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(name)
+
+    try:
+        json.loads(text, parse_constant=refuse)
+    except ValueError:
+        return False
+    return True
+
+
 def _utc_values(landed: Landed, report: LoadReport) -> None:
     rows = landed.con.execute(
         "select event_id, strftime(event_ts at time zone 'UTC', '%Y-%m-%dT%H:%M:%S') from raw.events "
@@ -201,6 +218,39 @@ def _whole_row_problems_are_described_without_a_column(landed: Landed, report: L
     assert report.quarantine_reasons == {
         "whole row: row has 12 fields, the header has 11 (an unquoted comma?)": 1
     }
+
+
+def _on_a_new_day_each_row_is_quarantined_with_its_column_and_reason(
+    landed: Landed, report: LoadReport
+) -> None:
+    later = D + timedelta(days=1)
+    landed.land("integer_event_ts.parquet", day=later)
+    fresh = landed.load(later)
+    assert (fresh.rows_loaded, fresh.rows_quarantined) == (0, 4)
+    assert landed.quarantine(later) == [
+        (n, "event_ts", "not a timestamp (expected ISO-8601 with offset)") for n in (1, 2, 3, 4)
+    ]
+
+
+def _nested_values_are_kept_as_json_in_the_quarantine(landed: Landed, report: LoadReport) -> None:
+    rows = landed.con.execute("select raw_record from raw.quarantine where source = 'events' order by row")
+    records = [json.loads(r) for (r,) in rows.fetchall()]
+    assert [r["user_id"] for r in records] == ['{"id": "u2"}', "u3", "u4"]
+    assert [r["page"] for r in records] == [None, '["/a", "/b"]', None]
+
+
+ADDRESS = "ann.lee@example.com"
+
+
+def _the_address_is_in_no_message(landed: Landed, report: LoadReport) -> None:
+    shown = [
+        report.summary,
+        *report.warnings,
+        *report.quarantine_reasons,
+        *describe_quarantine(landed.con, "customers", D),
+        *(r[1] or "" for r in landed.quarantine()),
+    ]
+    assert shown and not [line for line in shown if ADDRESS in line]
 
 
 def _header_only_on_a_new_day_is_a_day_without_rows(landed: Landed, report: LoadReport) -> None:
@@ -461,6 +511,77 @@ KINDS: list[Kind] = [
         kept=["g1"],
     ),
     Kind(
+        "Parquet event_ts as integers (over a loaded day: refused, naming column, reason and row; "
+        "on a new day: quarantined row by row)",
+        "events",
+        "integer_event_ts.parquet",
+        error="{file}: no loadable rows (4 read, 4 quarantined; column event_ts: not a timestamp (expected "
+        "ISO-8601 with offset): 4 rows, first at row 1), but raw.events already holds 3 rows for 2026-03-10; "
+        "they were kept (delete that partition by hand if the day really has no events)",
+        extra=_on_a_new_day_each_row_is_quarantined_with_its_column_and_reason,
+    ),
+    Kind(
+        "events older than the warehouse's look-back (dbt var lookback_days); a day late is kept",
+        "events",
+        "events_beyond_lookback.csv",
+        quarantine=[
+            (
+                n,
+                "event_ts",
+                "timestamp more than 2 days before the partition day (beyond the warehouse's look-back)",
+            )
+            for n in (4, 5, 6)
+        ],
+        kept=["e1", "e2", "e3"],
+    ),
+    Kind(
+        "NUL bytes in values",
+        "events",
+        "nul_bytes.csv",
+        quarantine=[(2, "event_name", "contains a NUL byte"), (3, "page", "contains a NUL byte")],
+        kept=["e1", "e4"],
+    ),
+    Kind(
+        "JSON objects and arrays where one value belongs",
+        "events",
+        "nested_values.jsonl",
+        quarantine=[
+            (2, "user_id", "a list or object, not a single value"),
+            (3, "page", "a list or object, not a single value"),
+            (4, "value", "a list or object, not a single value"),
+        ],
+        kept=["e1", "e5"],
+        extra=_nested_values_are_kept_as_json_in_the_quarantine,
+    ),
+    Kind(
+        "Parquet list and struct values where one value belongs",
+        "events",
+        "nested_values.parquet",
+        quarantine=[
+            (1, "product_id", "a list or object, not a single value"),
+            (2, "category", "a list or object, not a single value"),
+        ],
+        kept=["e3"],
+    ),
+    Kind(
+        "an email address as a header cell (shown by its position, never by name)",
+        "customers",
+        "address_in_header.csv",
+        quarantine=[(2, "<column at position 12>", "row has 11 of 12 fields (missing delimiters?)")],
+        kept=["c1", "c3"],
+        warnings=[
+            "{file}: header: the column at position 12 (name not shown) is not in the contract and was "
+            "ignored"
+        ],
+        extra=_the_address_is_in_no_message,
+    ),
+    Kind(
+        "an email address twice in the header",
+        "events",
+        "address_in_header_twice.csv",
+        error="{file}: header: the column at position 12 (name not shown) appears more than once",
+    ),
+    Kind(
         "corrupt Parquet",
         "events",
         "corrupt_parquet.parquet",
@@ -491,6 +612,10 @@ def test_each_kind_of_bad_export(kind: Kind, make_landed) -> None:
         for warning in kind.warnings:
             assert warning.format(file=target) in report.warnings, report.warnings
         assert sum(report.quarantine_reasons.values()) == len(kind.quarantine)
+        # Each quarantined record is JSON a person (or DuckDB's json functions) can read; the JSON Lines
+        # reader once wrote NaN for a null.
+        records = [r for (r,) in landed.con.execute("select raw_record from raw.quarantine").fetchall()]
+        assert all(_is_strict_json(r) for r in records), records
     assert landed.keys(BEFORE) == stored_before, "the previously loaded day must be intact"
     if kind.extra:
         kind.extra(landed, report)
@@ -595,3 +720,116 @@ def test_misnamed_landing_files_are_ignored_and_reported(make_landed) -> None:
         "(events_2026-03-10 (1).csv, events_latest.csv)" in report.warnings
     )
     assert landed.keys(D) == ["ok0310-0", "ok0310-1", "ok0310-2"]
+
+
+# --- Files that are not what their name says (made by the test: links, folders, pipes) ---------------
+
+
+def test_a_link_out_of_the_landing_folder_is_refused_unless_a_setting_allows_it(
+    make_landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards the regression where a link to another folder (or /etc/passwd) was read as the day's export."""
+    landed = make_landed("events")
+    elsewhere = tmp_path / "elsewhere" / "events.csv"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(good_file("events", D).replace("ok0310", "other"))
+    target = landed.path(D, "csv")
+    target.unlink()
+    target.symlink_to(elsewhere)
+    before = landed.snapshot()
+    with pytest.raises(IngestError) as raised:
+        landed.load()
+    assert str(raised.value) == (
+        f"{target}: a symbolic link to a file outside the landing folder {landed.landing}; not read "
+        "(set REENGAGE_LANDING_FOLLOW_OUTSIDE_LINKS=true to allow links that leave it)"
+    )
+    assert landed.snapshot() == before
+
+    monkeypatch.setenv(settings.LANDING_FOLLOW_OUTSIDE_LINKS, "true")
+    landed.load()
+    assert landed.keys() == ["other-0", "other-1", "other-2"]
+
+
+def test_a_link_to_a_system_file_is_refused_before_it_is_read(make_landed) -> None:
+    landed = make_landed("customers")
+    target = landed.path(D, "csv")
+    target.unlink()
+    target.symlink_to("/etc/passwd")
+    with pytest.raises(IngestError, match="a symbolic link to a file outside the landing folder"):
+        landed.load()
+
+
+def test_a_source_folder_linked_out_of_the_landing_folder_is_refused(make_landed, tmp_path: Path) -> None:
+    landed = make_landed("events")
+    folder = landed.path(D, "csv").parent
+    outside = tmp_path / "other_landing_events"
+    shutil.move(folder, outside)
+    folder.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(IngestError, match="a symbolic link to a file outside the landing folder"):
+        landed.load()
+
+
+def test_a_link_inside_the_landing_folder_is_followed(make_landed) -> None:
+    landed = make_landed("events")
+    archive = landed.root / "landing" / "archive" / "events.csv"
+    archive.parent.mkdir()
+    archive.write_text(good_file("events", D).replace("ok0310", "archived"))
+    target = landed.path(D, "csv")
+    target.unlink()
+    target.symlink_to(os.path.relpath(archive, target.parent))
+    landed.load()
+    assert landed.keys() == ["archived-0", "archived-1", "archived-2"]
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (
+            lambda path: path.symlink_to(path.parent / "gone.csv"),
+            "a symbolic link whose target does not exist",
+        ),
+        (lambda path: path.mkdir(), "a directory, not an export file"),
+        (lambda path: os.mkfifo(path), "not a regular file (a device, pipe or socket)"),
+    ],
+    ids=["dangling_link", "directory", "pipe"],
+)
+def test_a_name_like_an_export_that_is_no_readable_file_is_refused_by_name(
+    make_landed, make, problem: str
+) -> None:
+    """Guards the regression where these raised a raw FileNotFoundError / IsADirectoryError (retried by the
+    asset's retry policy) or, for a pipe, waited forever."""
+    landed = make_landed("events")
+    target = landed.path(D, "csv")
+    target.unlink()
+    make(target)
+    before = landed.snapshot()
+    with pytest.raises(IngestError) as raised:
+        landed.load()
+    assert str(raised.value) == f"{target}: {problem}; not read"
+    assert landed.snapshot() == before
+
+
+def test_the_lateness_bound_is_dbt_lookback_days_read_from_dbt_project_yml(
+    make_landed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards against a copy of the number drifting from the warehouse's look-back."""
+    project = tmp_path / "dbt_project"
+    project.mkdir()
+    text = (settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text()
+    (project / "dbt_project.yml").write_text(text.replace("lookback_days: 2\n", "lookback_days: 9\n"))
+    monkeypatch.setattr(settings, "DBT_PROJECT_DIR", project)
+    contracts.warehouse_lookback_days.cache_clear()
+    try:
+        landed = make_landed("events")
+        landed.land("events_beyond_lookback.csv")
+        landed.load()
+        assert landed.keys() == ["e1", "e2", "e3", "e4", "e5"]
+        assert landed.quarantine() == [
+            (
+                6,
+                "event_ts",
+                "timestamp more than 9 days before the partition day (beyond the warehouse's look-back)",
+            )
+        ]
+    finally:
+        contracts.warehouse_lookback_days.cache_clear()

@@ -127,3 +127,16 @@ def test_two_exports_for_one_source_and_day_are_reported_and_not_run(landing: Pa
     result = exports_landed_sensor(context)
     assert not result.run_requests
     assert "more than one export" in result.skip_reason.skip_message
+
+
+def test_a_dangling_link_named_like_an_export_is_reported_and_not_run(landing: Path) -> None:
+    """Guards the regression where the sensor itself raised FileNotFoundError on every tick."""
+    land_day(landing)
+    events = landing / "events" / f"events_{TODAY}.csv"
+    events.unlink()
+    events.symlink_to(landing / "gone.csv")
+    assert scan_day(str(landing), TODAY).problems == [
+        f"events for {TODAY}: events_{TODAY}.csv cannot be read (a dangling link?)"
+    ]
+    ticks = Ticks()
+    assert ticks.tick() == [] and ticks.tick() == []

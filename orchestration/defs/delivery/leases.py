@@ -23,6 +23,7 @@ import uuid
 from types import TracebackType
 
 from orchestration.defs.delivery.ledger import SenderRow, SendLedger
+from orchestration.processes import process_exists
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +39,6 @@ def process_started(pid: int) -> str | None:
         return None
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_alive(sender: SenderRow, now: float, lease_seconds: float) -> bool:
     """Whether the sender may still be working; see the module docstring."""
     if sender.finished_at is not None:
@@ -55,7 +46,7 @@ def is_alive(sender: SenderRow, now: float, lease_seconds: float) -> bool:
     if sender.host == socket.gethostname():
         if sender.pid_started is not None and os.path.exists("/proc/self/stat"):
             return process_started(sender.pid) == sender.pid_started
-        return _process_exists(sender.pid)
+        return process_exists(sender.pid)
     return now - sender.heartbeat_at <= lease_seconds
 
 

@@ -7,7 +7,12 @@ line here rather than a change to the loader.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
+
+import yaml
+
+from orchestration import settings
 
 ColumnType = Literal["text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "timezone"]
 
@@ -34,6 +39,9 @@ class Contract:
     unique_key: str | None = None
     latest_by: str | None = None
     optional_columns: frozenset[str] = field(default_factory=frozenset)  # may be absent from a file
+    # A timestamp dated more than the warehouse's look-back (warehouse_lookback_days) before its
+    # file's day is quarantined: no incremental dbt run would read it again.
+    late_column: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -76,6 +84,7 @@ EVENTS = Contract(
     ),
     unique_key="event_id",
     optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
+    late_column="event_ts",
 )
 
 EMAIL_EVENTS = Contract(
@@ -125,3 +134,16 @@ SQL_TYPES: dict[ColumnType, str] = {
     "double": "double",
     "date": "date",
 }
+
+
+@cache
+def warehouse_lookback_days() -> int:
+    """How many days before its run date an incremental dbt run re-reads events: dbt's var
+    `lookback_days`, read from dbt_project.yml (its one definition) rather than copied here."""
+    project = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    days = project["vars"]["lookback_days"]
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ValueError(
+            f"dbt_project.yml: var lookback_days must be a whole number of days >= 0, got {days!r}"
+        )
+    return days

@@ -5,24 +5,40 @@ same rows, and a load that fails half-way leaves the warehouse as it was. A file
 that yields no good rows never replaces a partition that holds rows (an empty
 re-delivery is far likelier a broken export than a day that un-happened).
 Files dated after the day are never read by its load; they are reported.
+
+The file is read and judged chunk by chunk, its rows kept on disk (staging.py) and
+published in that one transaction, so its size does not decide what must fit in
+memory. Rows sharing the unique key are looked for across the whole file: each good
+row's key is kept as a 64-bit hash, and only the rows whose hash repeats are taken
+back from staging and judged together (parse.py `_duplicates`), with exactly the
+reasons a file read at once gets.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import duckdb
+import numpy as np
 import pandas as pd
 
+from orchestration.defs.ingest import reader
 from orchestration.defs.ingest.contracts import CONTRACTS, SQL_TYPES, Contract
-from orchestration.defs.ingest.parse import parse_export
+from orchestration.defs.ingest.header import check_columns
+from orchestration.defs.ingest.names import scrubbed
+from orchestration.defs.ingest.parse import ParsedExport, naive_warning, parse_export
 from orchestration.defs.ingest.reader import (
+    Export,
     IngestError,
     list_landing,
     only_export,
-    read_export_with_warnings,
+    open_export,
 )
+from orchestration.defs.ingest.staging import StagedFile, staged_file
 from orchestration.privacy.forget_list import drop_forgotten
 from orchestration.warehouse import transaction
 
@@ -31,6 +47,8 @@ QUARANTINE_COLUMNS = (
     "_partition_date date, _loaded_at timestamptz"
 )
 LINEAGE_COLUMNS = "_source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz"
+# Reasons a refused file's message names (the most frequent first).
+REASONS_SHOWN = 3
 
 
 @dataclass
@@ -91,26 +109,168 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
     ensure_raw_tables(con)
     if path is None:
         return report
-    read = read_export_with_warnings(path)
-    parsed = parse_export(read.frame, contract, path, day)
-    good, quarantine, report.rows_forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
-    report.rows_read = len(read.frame)
-    report.rows_loaded = len(good)
-    report.rows_quarantined = len(quarantine)
-    report.quarantine_reasons = _reasons(quarantine)
-    report.warnings += read.warnings + parsed.warnings
+    stored = _stored_rows(con, contract.source, day)
+    with (
+        open_export(landing, path, contract.names) as export,
+        staged_file(contract, day, path, datetime.now(UTC)) as staged,
+    ):
+        # CSV and Parquet headers are judged before any row is read; JSON Lines keys once all are.
+        header_warnings = (
+            check_columns(export.columns, contract, path) if export.columns is not None else None
+        )
+        tally = _judge(con, contract, day, export, staged, report)
+        if header_warnings is None:
+            header_warnings = check_columns(export.columns or [], contract, path)
+        if report.rows_loaded == 0 and stored:
+            raise IngestError(
+                f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} "
+                f"quarantined{tally.describe()}), but raw.{source} already holds {stored} rows for "
+                f"{day}; they were kept (delete that partition by hand if the day really has no {source})"
+            )
+        try:
+            with transaction(con):
+                staged.publish(con)
+        except duckdb.Error as err:
+            # A DuckDB message can quote a value from the file: only its shape is kept.
+            raise IngestError(
+                f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
+            ) from None
+    report.warnings += export.warnings + header_warnings + tally.warnings(path)
     if report.rows_read == 0:
         report.warnings.append(f"{path}: the file has no data rows")
-    if parsed.good.empty:
-        stored = _stored_rows(con, contract.source, day)
-        if stored:
-            raise IngestError(
-                f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} quarantined), "
-                f"but raw.{source} already holds {stored} rows for {day}; they were kept "
-                f"(delete that partition by hand if the day really has no {source})"
-            )
-    _replace_partition(con, contract, day, path, good, quarantine.drop(columns="kind"))
     return report
+
+
+@dataclass
+class _Tally:
+    """What the chunks of one file came to, merged into what a file read at once reports."""
+
+    reasons: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)  # [rows, first row]
+    naive: dict[str, tuple[int, int]] = field(default_factory=dict)  # column -> (values, first row)
+    other_warnings: dict[str, None] = field(default_factory=dict)
+
+    def note(self, parsed: ParsedExport) -> None:
+        self.other_warnings.update(dict.fromkeys(parsed.warnings))
+        for column, (count, first) in parsed.naive_timestamps.items():
+            total, earliest = self.naive.get(column, (0, first))
+            self.naive[column] = (total + count, min(earliest, first))
+
+    def count(self, report: LoadReport, quarantine: pd.DataFrame, forgotten: int) -> None:
+        report.rows_quarantined += len(quarantine)
+        report.rows_forgotten += forgotten
+        if quarantine.empty:
+            return
+        kinds = quarantine["kind"].fillna(quarantine["reason"])
+        for column, kind, row in zip(quarantine["column"], kinds, quarantine["row"], strict=True):
+            tally = self.reasons.setdefault((column, kind), [0, int(row)])
+            tally[0] += 1
+            tally[1] = min(tally[1], int(row))
+        report.quarantine_reasons = {
+            f"{column or 'whole row'}: {kind}": rows for (column, kind), (rows, _) in self.reasons.items()
+        }
+
+    def warnings(self, path: str) -> list[str]:
+        naive = [naive_warning(path, column, n, first) for column, (n, first) in self.naive.items()]
+        return list(self.other_warnings) + naive
+
+    def describe(self) -> str:
+        """'; column C: reason: N rows, first at row R' for the most frequent reasons."""
+        if not self.reasons:
+            return ""
+        ranked = sorted(self.reasons.items(), key=lambda item: (-item[1][0], item[1][1]))
+        shown = [
+            f"{f'column {column}' if column else 'whole row'}: {kind}: {rows} rows, first at row {first}"
+            for (column, kind), (rows, first) in ranked[:REASONS_SHOWN]
+        ]
+        more = len(ranked) - REASONS_SHOWN
+        return "; " + "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
+
+
+def _judge(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    day: date,
+    export: Export,
+    staged: StagedFile,
+    report: LoadReport,
+) -> _Tally:
+    """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks."""
+    tally = _Tally()
+    keys = _KeyHashes() if contract.unique_key else None
+    for chunk in _collecting_once_a_chunk(export.chunks()):
+        parsed = parse_export(chunk, contract, export.path, day, find_duplicates=False)
+        good, quarantine, forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
+        staged.add_rows(good)
+        staged.add_quarantine(quarantine)
+        report.rows_read += len(chunk)
+        report.rows_loaded += len(good)
+        tally.note(parsed)
+        tally.count(report, quarantine, forgotten)
+        if keys is not None:
+            keys.add(good[contract.unique_key], good["_source_row"])
+            kept = chunk["_source_row"].isin(good["_source_row"])
+            columns = [*contract.names, "_source_row", "_source_line"]
+            staged.keep_texts(chunk.loc[kept].reindex(columns=columns, fill_value=None))
+    for rows in keys.repeated(reader.CHUNK_ROWS) if keys is not None else ():
+        # Judged together, the rows whose key hash repeats get what they would in a file read at once.
+        flagged = parse_export(staged.texts(rows), contract, export.path, day).quarantine
+        _, quarantine, forgotten = drop_forgotten(con, pd.DataFrame(), flagged)
+        staged.drop(flagged["row"])
+        staged.add_quarantine(quarantine)
+        report.rows_loaded -= len(flagged)
+        tally.count(report, quarantine, forgotten)
+    return tally
+
+
+def _collecting_once_a_chunk(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The chunks, with Python's cyclic garbage collector run once a chunk instead of whenever
+    700 containers were allocated: reading a chunk allocates a list per row, which made the
+    collector rescan every chunk's rows again and again (about a tenth of a load's CPU time).
+    The young generations are collected after each chunk, so cyclic garbage does not pile up."""
+    with _automatic_collection_paused():
+        for chunk in chunks:
+            yield chunk
+            gc.collect(1)
+
+
+@contextmanager
+def _automatic_collection_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _KeyHashes:
+    """Every good row's unique key as a 64-bit hash next to its row: 16 bytes a row, whatever the key."""
+
+    def __init__(self) -> None:
+        self._hashes: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+
+    def add(self, keys: pd.Series, rows: pd.Series) -> None:
+        present = keys.notna().to_numpy()
+        if present.any():
+            # Python's own string hash: 64 bits, stable within the process, several times faster
+            # than pandas' (a shared hash is only a candidate; the keys themselves are compared later).
+            values = keys.to_numpy(dtype=object)[present]
+            self._hashes.append(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
+            self._rows.append(rows.to_numpy(dtype=np.int64)[present])
+
+    def repeated(self, batch_rows: int) -> Iterator[set[int]]:
+        """The rows whose key hash repeats, in batches of whole hash groups (about `batch_rows` each)."""
+        if not self._hashes:
+            return
+        hashes, rows = np.concatenate(self._hashes), np.concatenate(self._rows)
+        self._hashes, self._rows = [], []
+        repeats = pd.Series(hashes).duplicated(keep=False).to_numpy()
+        hashes, rows = hashes[repeats], rows[repeats]
+        batches = -(-len(rows) // batch_rows)
+        for batch in range(batches):
+            yield set(rows[hashes % batches == batch].tolist())
 
 
 def describe_quarantine(con: duckdb.DuckDBPyConnection, source: str, day: date, limit: int = 5) -> list[str]:
@@ -129,42 +289,3 @@ def describe_quarantine(con: duckdb.DuckDBPyConnection, source: str, day: date, 
 def _stored_rows(con: duckdb.DuckDBPyConnection, source: str, day: date) -> int:
     rows = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchall()
     return int(rows[0][0])
-
-
-def _replace_partition(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    day: date,
-    path: str,
-    good: pd.DataFrame,
-    quarantine: pd.DataFrame,
-) -> None:
-    loaded_at = datetime.now(UTC)
-    good = good.assign(_source_file=path, _partition_date=day, _loaded_at=loaded_at)
-    quarantine = quarantine.assign(
-        source=contract.source, file=path, _partition_date=day, _loaded_at=loaded_at
-    )
-    con.register("incoming_rows", good)
-    con.register("incoming_quarantine", quarantine)
-    try:
-        with transaction(con):
-            con.execute(f"delete from raw.{contract.source} where _partition_date = ?", [day])
-            con.execute(f"insert into raw.{contract.source} by name select * from incoming_rows")
-            con.execute(
-                "delete from raw.quarantine where source = ? and _partition_date = ?", [contract.source, day]
-            )
-            con.execute("insert into raw.quarantine by name select * from incoming_quarantine")
-    except Exception as err:
-        raise IngestError(
-            f"{path}: load into raw.{contract.source} failed and was rolled back: {err}"
-        ) from err
-    finally:
-        con.unregister("incoming_rows")
-        con.unregister("incoming_quarantine")
-
-
-def _reasons(quarantine: pd.DataFrame) -> dict[str, int]:
-    if quarantine.empty:
-        return {}
-    keys = quarantine["column"].fillna("whole row") + ": " + quarantine["kind"].fillna(quarantine["reason"])
-    return {str(k): int(v) for k, v in keys.value_counts().items()}

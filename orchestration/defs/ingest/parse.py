@@ -1,25 +1,25 @@
 """Turn a frame of text columns into typed good rows and quarantined bad rows.
 
-Every check is vectorised over the whole file; each bad row keeps the first
-reason found, with the column it was found in, so a person can fix the export.
+Every check is vectorised over the rows given (a file, or a chunk of one); each
+bad row keeps the first reason found, with the column it was found in, so a
+person can fix the export.
 A reason is a stable text ("not a number") that counts group by, sometimes with
 a detail in parentheses that points at another row or at the CSV line.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 import numpy as np
 import pandas as pd
 
-from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES, Column, Contract
-from orchestration.defs.ingest.reader import NOT_UTF8, READ_COLUMNS, IngestError
+from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES, Column, Contract, warehouse_lookback_days
+from orchestration.defs.ingest.reader import NESTED_ATTR, NOT_UTF8, NOT_UTF8_ATTR, NUL_ATTR, NestedValue
 
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
@@ -38,6 +38,8 @@ class ParsedExport:
     good: pd.DataFrame  # typed columns of the contract + _source_row
     quarantine: pd.DataFrame  # row, column, reason, raw_record (+ kind: the reason without its detail)
     warnings: list[str]
+    # Per timestamp column: (values read as UTC for want of an offset, first such row); see naive_warning.
+    naive_timestamps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @cache
@@ -45,10 +47,18 @@ def known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) -> ParsedExport:
-    """Check `frame` (as read) against `contract` for partition `day`."""
-    frame = _conform_columns(frame, contract, path)
-    warnings = _extra_column_warnings(frame, contract, path)
+def parse_export(
+    frame: pd.DataFrame, contract: Contract, path: str, day: date, find_duplicates: bool = True
+) -> ParsedExport:
+    """Check `frame` (rows as read; its header already judged by header.check_columns) against
+    `contract` for partition `day`.
+
+    `find_duplicates=False` leaves rows sharing the unique key to the caller: a file read in
+    chunks looks for them across the whole file (loader.py).
+    """
+    frame = _with_contract_columns(frame, contract)
+    warnings: list[str] = []
+    naive: dict[str, tuple[int, int]] = {}
     n = len(frame)
     reason = pd.Series([None] * n, index=frame.index, dtype=object)
     kind = pd.Series([None] * n, index=frame.index, dtype=object)
@@ -66,12 +76,19 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
     # Rows the reader could not read as a record, then values that are not UTF-8 text.
     read_error = frame["_read_error"]
     flag(read_error.notna(), frame["_read_column"], read_error.where(read_error.notna(), ""))
-    for col in contract.columns if frame.attrs.get("not_utf8") else ():
+    for col in contract.columns if frame.attrs.get(NOT_UTF8_ATTR) else ():
         bad_bytes = frame[col.name].map(_has_bad_bytes).astype(bool)
         if bad_bytes.any():
             flag(bad_bytes, col.name, "contains bytes that are not UTF-8")
             # Shown as \xNN from here on (the quarantined record keeps them visible and is valid JSON).
             frame[col.name] = frame[col.name].where(~bad_bytes, frame[col.name].map(_show_bytes))
+    # Values a column of one value cannot hold: NUL bytes, and lists or objects (the reader marks them).
+    for col in contract.columns if frame.attrs.get(NUL_ATTR) else ():
+        flag(frame[col.name].map(_has_nul).astype(bool), col.name, "contains a NUL byte")
+    nested = frame.attrs.get(NESTED_ATTR, set())
+    for col in (c for c in contract.columns if c.name in nested):
+        is_nested = frame[col.name].map(lambda v: isinstance(v, NestedValue)).astype(bool)
+        flag(is_nested, col.name, "a list or object, not a single value")
 
     day_start = pd.Timestamp(datetime.combine(day, datetime.min.time(), tzinfo=UTC))
     typed: dict[str, pd.Series] = {}
@@ -83,10 +100,12 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
             flag(text.isna(), col.name, "required value is empty")
         slack = FUTURE_SLACK.get(col.name, FUTURE_SLACK["default"])
         end = day_start + timedelta(days=1)
-        typed[col.name] = _convert(col, text, flag, end, slack, warnings, path, frame["_source_row"])
+        typed[col.name] = _convert(col, text, flag, end, slack, naive, frame["_source_row"])
 
+    if contract.late_column:
+        _too_late(typed[contract.late_column], contract.late_column, day_start, flag)
     _row_rules(contract, typed, flag)
-    if contract.unique_key:
+    if contract.unique_key and find_duplicates:
         _duplicates(contract, frame, typed, reason, flag)
 
     good_mask = reason.isna()
@@ -100,7 +119,16 @@ def parse_export(frame: pd.DataFrame, contract: Contract, path: str, day: date) 
     quarantine = _quarantine_rows(
         frame[~good_mask], contract, reason[~good_mask], kind[~good_mask], column[~good_mask]
     )
-    return ParsedExport(good=good.reset_index(drop=True), quarantine=quarantine, warnings=warnings)
+    return ParsedExport(
+        good=good.reset_index(drop=True), quarantine=quarantine, warnings=warnings, naive_timestamps=naive
+    )
+
+
+def naive_warning(path: str, column: str, count: int, first_row: int) -> str:
+    return (
+        f"{path}: column {column!r}: {count} values have no UTC offset and were read as UTC "
+        f"(first at row {first_row})"
+    )
 
 
 def _strip(text: pd.Series) -> pd.Series:
@@ -123,39 +151,25 @@ def _show_bytes(value: object) -> object:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _conform_columns(frame: pd.DataFrame, contract: Contract, path: str) -> pd.DataFrame:
-    own = [c for c in frame.columns if c not in READ_COLUMNS]
-    present = set(own)
-    if not own and frame["_read_error"].isna().all() and frame.empty:
-        # An empty JSON Lines file has no header to check: it is simply a day with no rows.
-        return frame.assign(**dict.fromkeys(contract.names))
-    extras = sorted(present - set(contract.names))
-    missing: list[str] = []
-    hints: list[tuple[str, str]] = []
-    for name in contract.names:
-        if name in present:
-            continue
-        if name in contract.optional_columns or not own:
-            # A JSON Lines file where no record could be read has no columns at all: its rows
-            # are quarantined one by one by the reader's errors.
-            frame[name] = None
-            continue
-        missing.append(repr(name))
-        close = difflib.get_close_matches(name, extras, n=1, cutoff=0.6)
-        if close:
-            hints.append((name, close[0]))
-    if missing:
-        found = [f"found {c!r}" + (f" for {n!r}" if len(missing) > 1 else "") for n, c in hints]
-        hint = f" ({'; '.join(found)}: renamed?)" if found else ""
-        if len(missing) == 1:
-            raise IngestError(f"{path}: header: required column {missing[0]} is missing{hint}")
-        raise IngestError(f"{path}: header: required columns {', '.join(missing)} are missing{hint}")
-    return frame
+def _has_nul(value: object) -> bool:
+    return isinstance(value, str) and "\x00" in value
 
 
-def _extra_column_warnings(frame: pd.DataFrame, contract: Contract, path: str) -> list[str]:
-    extras = sorted(set(frame.columns) - set(contract.names) - set(READ_COLUMNS))
-    return [f"{path}: header: column {name!r} is not in the contract and was ignored" for name in extras]
+def _with_contract_columns(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
+    """Every contract column, absent ones as empty (a header missing a required one was refused)."""
+    absent = [name for name in contract.names if name not in frame.columns]
+    return frame.assign(**dict.fromkeys(absent)) if absent else frame
+
+
+def _too_late(values: pd.Series, column: str, day_start: pd.Timestamp, flag) -> None:
+    """Events dated before the warehouse's look-back from their file's day: no dbt run reads them again."""
+    days = warehouse_lookback_days()
+    flag(
+        values < day_start - timedelta(days=days),
+        column,
+        f"timestamp more than {days} day{'s' if days != 1 else ''} before the partition day "
+        "(beyond the warehouse's look-back)",
+    )
 
 
 def _convert(
@@ -164,8 +178,7 @@ def _convert(
     flag,
     day_end: pd.Timestamp,
     slack: timedelta,
-    warnings: list[str],
-    path: str,
+    naive_timestamps: dict[str, tuple[int, int]],
     rows: pd.Series,
 ) -> pd.Series:
     present = text.notna()
@@ -188,10 +201,7 @@ def _convert(
             flag(present & values.isna(), col.name, "not a timestamp (expected ISO-8601 with offset)")
             naive = present & values.notna() & ~text.fillna("").str.contains(HAS_OFFSET)
             if naive.any():
-                warnings.append(
-                    f"{path}: column {col.name!r}: {int(naive.sum())} values have no UTC offset and "
-                    f"were read as UTC (first at row {int(rows[naive].iloc[0])})"
-                )
+                naive_timestamps[col.name] = (int(naive.sum()), int(rows[naive].iloc[0]))
         flag(values < EARLIEST, col.name, "timestamp before 2000-01-01")
         if slack:
             why = f"timestamp in the future (more than {slack.days} day after the partition day)"

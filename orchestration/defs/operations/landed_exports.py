@@ -68,12 +68,14 @@ def scan_day(landing: str, day: date) -> DayExports:
             exports.problems.append(f"{source} for {day}: more than one export ({names}); keep one")
             continue
         if found:
-            info = fs.info(found[0])
+            name = found[0].rsplit("/", 1)[-1]
+            try:
+                info = fs.info(found[0])
+            except FileNotFoundError:  # a symbolic link whose target is gone: ingest refuses it by name
+                exports.problems.append(f"{source} for {day}: {name} cannot be read (a dangling link?)")
+                continue
             exports.files[source] = LandedFile(
-                source=source,
-                name=found[0].rsplit("/", 1)[-1],
-                size=int(info.get("size") or 0),
-                version=_version(info),
+                source=source, name=name, size=int(info.get("size") or 0), version=_version(info)
             )
     return exports
 
