@@ -332,6 +332,21 @@ EMAIL_EVENTS: list[dict[str, Any]] = [
     ),
     # an unsubscribe from the preference centre, without our send id
     _email_event("C_Cooling@example.com ", "group_unsubscribe", "2026-01-04 10:00:00"),
+    # c_fan clicks a message on D-1 (the webhook retried the click: exported again on D), then buys
+    # at 16:09 (fan_buy): a click and a conversion. c_active's purchase on D comes 8 days after s1
+    # reached alice@example.com, beyond the 7-day conversion window: only her open is a response.
+    _email_event("c_fan@example.com", "delivered", "2026-01-08 09:00:00", send_id="s4"),
+    _email_event(
+        "c_fan@example.com", "click", "2026-01-09 14:30:00", send_id="s4", sg_event_id="evt-fan-click"
+    ),
+    _email_event(
+        "c_fan@example.com",
+        "click",
+        "2026-01-09 14:30:00",
+        send_id="s4",
+        sg_event_id="evt-fan-click",
+        partition="2026-01-10",
+    ),
     # after the end of D: not suppressed yet
     _email_event("late@example.com", "spamreport", "2026-01-11 00:00:01", send_id="s3"),
 ]

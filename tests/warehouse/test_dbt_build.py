@@ -60,6 +60,7 @@ def test_models_land_in_the_documented_schemas(built_warehouse: BuiltWarehouse) 
         ("marts", "fct_user_behaviour_flags"),
         ("marts", "fct_user_features"),
         ("marts", "fct_email_suppressions"),
+        ("marts", "fct_user_responses"),
     } <= relations
 
 
@@ -246,6 +247,24 @@ def test_an_unsubscribe_refused_at_ingest_for_its_timestamp_still_suppresses_fro
         "refused.unsub@example.com"
     ]
     assert (refused["first_suppressed_at"], refused["refused_event_count"]) == (datetime(2026, 1, 8), 1)
+
+
+def test_responses_name_the_customer_holding_the_address_and_count_a_retried_click_once(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    # Guards issue 22: no model built marts.fct_user_responses, so the policy's pause after a
+    # response never held anybody out. The rows and why each is expected: raw_world.py, EMAIL_EVENTS.
+    responses = built_warehouse.query(
+        "select customer_id, send_id, response_type, responded_at, reached_at "
+        "from marts.fct_user_responses order by customer_id, responded_at, response_type"
+    )
+    assert responses == [
+        # alice@example.com, mixed case in the CRM, is c_active's address as of D
+        ("c_active", "s1", "open", datetime(2026, 1, 2, 11, 0), datetime(2026, 1, 2, 10, 0)),
+        # the click exported twice is one click; fan_buy follows the delivery within 7 days
+        ("c_fan", "s4", "click", datetime(2026, 1, 9, 14, 30), datetime(2026, 1, 8, 9, 0)),
+        ("c_fan", "s4", "conversion", datetime(2026, 1, 9, 16, 9), datetime(2026, 1, 8, 9, 0)),
+    ]
 
 
 def test_a_customer_whose_newest_crm_row_was_refused_is_not_granted_consent(

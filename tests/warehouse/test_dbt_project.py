@@ -61,6 +61,8 @@ def test_every_threshold_is_a_project_var_with_a_default(parsed_manifest: dict[s
         "enthusiast_window_minutes",
         "new_user_days",
         "high_value_top_share",
+        "response_conversion_event",
+        "response_conversion_window_days",
     ):
         assert f"\n  {name}: " in text, name
 
