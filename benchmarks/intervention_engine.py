@@ -4,7 +4,8 @@
 
 1. Synthesizes a warehouse with DuckDB SQL over range(): marts.fct_user_features
    (segments, flags, DST and non-DST timezones, ~70% consent, a few broken
-   addresses), marts.fct_email_suppressions, scoring.churn_scores and a week of
+   addresses), marts.fct_email_suppressions, marts.fct_user_responses (so the
+   pause after a response bites), scoring.churn_scores and a week of
    delivery.campaign_sends (so caps and cooldowns bite).
 2. Runs `run_policy` for the run date in a fresh child process, so the peak
    memory reported is the engine's alone (ru_maxrss of that process, which
@@ -173,11 +174,31 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
                cast(run_date as timestamptz) + to_minutes(cast(420 + hash(i, k, 'at') % 840 as integer))
                    as accepted_at
         from s""")
+    # ~8% answered a message in the last two weeks, a quarter of them another tool's newsletter.
+    con.execute(f"""
+        create table marts.fct_user_responses as
+        select md5(i || '|response') as response_id,
+               'c' || lpad(cast(i as varchar), 8, '0') as customer_id,
+               left(sha256(i || '|response'), 32) as send_id,
+               case when {_u("response_campaign")} < 0.25 then 'legacy_newsletter'
+                    else {campaigns}[1 + cast(hash(i, 'response_campaign') % 7 as integer)]
+               end as campaign_id,
+               'control' as variant,
+               {d} - 14 as message_run_date,
+               {_pick([("open", 60), ("click", 25), ("conversion", 15)], _u("response_type"))}
+                   as response_type,
+               cast({d} as timestamp) - to_minutes(cast(hash(i, 'responded_at') % (14 * 1440) as integer))
+                   as responded_at,
+               null::timestamp as reached_at,
+               {d} as as_of_date
+        from range({users}) t(i)
+        where {_u("responded")} < 0.08""")
     counts = {
         table: con.execute(f"select count(*) from {table}").fetchone()[0]
         for table in (
             "marts.fct_user_features",
             "marts.fct_email_suppressions",
+            "marts.fct_user_responses",
             "scoring.churn_scores",
             "delivery.campaign_sends",
         )

@@ -29,7 +29,7 @@ from tests.warehouse.conftest import run_dbt
 RUN_DATE = date(2026, 3, 10)
 NOW = datetime(2026, 3, 10, 6, tzinfo=UTC)
 # Only what decides who may be mailed, and what the features need to have a row per customer.
-MODELS = ["+fct_user_features", "+fct_email_suppressions"]
+MODELS = ["+fct_user_features", "+fct_email_suppressions", "+fct_user_responses"]
 EVERYONE = make_campaign("everyone", trigger=Trigger(sql="true"))
 NO_HOLDOUT = PolicyConfig(global_holdout_share=0.0)
 

@@ -85,6 +85,26 @@ def write_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str,
         )
 
 
+def write_responses(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str]] = ()) -> None:
+    """Replace marts.fct_user_responses with (customer_id, campaign_id, responded_at UTC) rows.
+
+    Empty by default: dbt builds the mart in every run, empty when nobody responded, and the
+    policy refuses to decide without it.
+    """
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.fct_user_responses (response_id varchar, customer_id varchar,"
+        " send_id varchar, campaign_id varchar, variant varchar, message_run_date date,"
+        " response_type varchar, responded_at timestamp, reached_at timestamp, as_of_date date)"
+    )
+    for n, (customer, campaign, at) in enumerate(rows):
+        con.execute(
+            "insert into marts.fct_user_responses (response_id, customer_id, send_id, campaign_id,"
+            " response_type, responded_at) values (?, ?, ?, ?, 'click', cast(? as timestamp))",
+            [f"r{n}", customer, f"s{n}", campaign, at],
+        )
+
+
 def write_scores(con: duckdb.DuckDBPyConnection, run_date: date, scores: dict[str, float]) -> None:
     con.execute("create schema if not exists scoring")
     con.execute(
@@ -147,5 +167,6 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect()
     connection.execute("set timezone = 'UTC'")
     write_suppressions(connection)
+    write_responses(connection)
     yield connection
     connection.close()

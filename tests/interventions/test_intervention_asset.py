@@ -18,7 +18,7 @@ from orchestration.defs.interventions.policy import PolicyConfig, run_policy
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.warehouse import WarehouseResource
 
-from .conftest import user, write_features, write_suppressions
+from .conftest import user, write_features, write_responses, write_suppressions
 
 PARTITION = "2025-03-10"
 
@@ -28,6 +28,7 @@ def warehouse(tmp_path: Path) -> WarehouseResource:
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     write_suppressions(con, [("suppressed@example.com", "bounce")])
+    write_responses(con)
     write_features(
         con,
         [
@@ -163,6 +164,8 @@ def test_the_asset_is_partitioned_grouped_and_described() -> None:
     assert {d.asset_key for d in spec.deps} == {
         model_key("fct_user_features"),
         model_key("fct_email_suppressions"),
+        # the pause after a response: built by dbt before every policy run (issue 22)
+        model_key("fct_user_responses"),
         dg.AssetKey(["churn_scores"]),
         dg.AssetKey(["preferred_send_hours"]),
     }

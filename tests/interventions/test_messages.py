@@ -62,11 +62,12 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
     from orchestration.defs.interventions.messages import columns_needed
     from orchestration.defs.interventions.policy import CHOSEN_TABLE, PolicyConfig, run_policy, table_columns
 
-    from .conftest import user, write_features, write_suppressions
+    from .conftest import user, write_features, write_responses, write_suppressions
 
     rng = random.Random(5)
     con = duckdb.connect()
     write_suppressions(con)
+    write_responses(con)
     write_features(
         con,
         [

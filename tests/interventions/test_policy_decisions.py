@@ -18,6 +18,7 @@ from .conftest import (
     record_sends,
     user,
     write_features,
+    write_responses,
     write_scores,
     write_suppressions,
 )
@@ -138,6 +139,7 @@ def test_one_winner_per_user_per_day_by_priority_then_churn_score(con) -> None:
 def test_priority_not_file_order_decides_the_winner() -> None:
     con = duckdb.connect()
     write_suppressions(con)
+    write_responses(con)
     write_features(con, [user("u")])
     campaigns = [make_campaign("z_first_in_file", 30), make_campaign("a_higher_priority", 10)]
     run_policy(con, D, campaigns, NO_GLOBAL, NOW)
@@ -238,6 +240,7 @@ def test_assignment_is_identical_across_reruns_days_and_row_order(tmp_path) -> N
     def run(order: list[dict], day: date = D) -> tuple[list, list]:
         con = duckdb.connect(str(tmp_path / f"w{random.random()}.duckdb"))
         write_suppressions(con)
+        write_responses(con)
         write_features(con, order)
         run_policy(con, day, campaigns, config, NOW)
         run_policy(con, day, campaigns, config, NOW)  # a rerun replaces, never duplicates
@@ -275,6 +278,7 @@ def test_assignment_is_identical_across_reruns_days_and_row_order(tmp_path) -> N
 def test_holdout_shares_and_variant_split_match_the_configuration_on_20000_users(tmp_path) -> None:
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     write_suppressions(con)
+    write_responses(con)
     write_features(con, [user(f"{i}") for i in range(20_000)])
     campaign = make_campaign(
         "big",
@@ -421,24 +425,50 @@ def test_disabled_campaigns_decide_nothing(con) -> None:
     assert con.execute("select count(*) from interventions.decisions").fetchone() == (0,)
 
 
-def test_a_recent_response_pauses_every_campaign_once_responses_exist(con) -> None:
-    write_features(con, [user("responded"), user("long_ago"), user("silent")])
-    result = run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
-    assert any("fct_user_responses does not exist" in note for note in result.notes)
-    con.execute(
-        "create table marts.fct_user_responses as select * from (values"
-        " ('responded', timestamptz '2025-03-08 12:00:00+00'),"
-        " ('long_ago', timestamptz '2025-01-01 12:00:00+00')"
-        ") t(customer_id, responded_at)"
+def test_a_response_to_a_campaign_message_in_the_last_pause_days_holds_the_user_out_of_every_campaign(
+    con,
+) -> None:
+    # Guards issue 22: the pause read a mart no model built, so it was always skipped. The window is
+    # the response_pause_days (7) UTC days ending D: D-6 is its last day, D-7 the day after it.
+    write_features(con, [user(c) for c in ("today", "d6", "d7", "tomorrow", "newsletter", "silent")])
+    write_responses(
+        con,
+        [
+            ("today", "a", "2025-03-10 23:59:59"),
+            ("d6", "b", "2025-03-04 00:00:00"),
+            ("d7", "a", "2025-03-03 23:59:59"),
+            ("tomorrow", "a", "2025-03-11 00:00:00"),  # after the run date: not yet
+            ("newsletter", "legacy_newsletter", "2025-03-09 12:00:00"),  # no campaign of ours
+        ],
     )
-    run_policy(
-        con, D, [make_campaign("c")], PolicyConfig(global_holdout_share=0.0, response_pause_days=7), NOW
-    )
+    campaigns = [make_campaign("a", 10), make_campaign("b", 20)]
+    result = run_policy(con, D, campaigns, PolicyConfig(global_holdout_share=0.0, response_pause_days=7), NOW)
     assert reasons(con) == {
-        ("responded", "c"): "paused_after_response",
-        ("long_ago", "c"): "chosen",
-        ("silent", "c"): "chosen",
+        ("today", "a"): "paused_after_response",
+        ("today", "b"): "paused_after_response",
+        ("d6", "a"): "paused_after_response",
+        ("d6", "b"): "paused_after_response",
+        **{(c, "a"): "chosen" for c in ("d7", "tomorrow", "newsletter", "silent")},
+        **{(c, "b"): "lower_priority" for c in ("d7", "tomorrow", "newsletter", "silent")},
     }
+    assert not any("pause" in note for note in result.notes)
+
+
+def test_without_the_responses_mart_the_policy_stops_unless_the_pause_is_off(con) -> None:
+    # Guards issue 22: a missing mart used to skip the pause with a note, mailing people who had just
+    # answered; now only a pause configured off runs without it, and says so.
+    write_features(con, [user("u1")])
+    con.execute("drop table marts.fct_user_responses")
+    with pytest.raises(PolicyError, match="fct_user_responses does not exist; build the dbt models"):
+        run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
+    result = run_policy(
+        con, D, [make_campaign("c")], PolicyConfig(global_holdout_share=0.0, response_pause_days=0), NOW
+    )
+    assert reasons(con) == {("u1", "c"): "chosen"}
+    assert "pause after response off: response_pause_days is 0" in result.notes
+    con.execute("create table marts.fct_user_responses as select 'u1' as customer_id, now() as responded_at")
+    with pytest.raises(PolicyError, match="fct_user_responses lacks column"):
+        run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
 
 
 def test_nonsense_configuration_is_rejected_before_deciding(con) -> None:
@@ -504,18 +534,21 @@ def test_held_out_users_are_comparable_to_treated_ones_because_they_pass_the_sam
     be handed to the next campaign, so the two arms would not be comparable.
     """
     rng = random.Random(11)
-    rows, suppressions, history = [], [], []
+    rows, suppressions, history, responses = [], [], [], []
     for i in range(800):
         customer = f"u{i}"
         rows.append(user(customer, cart_abandoned=rng.random() < 0.3, marketing_consent=rng.random() < 0.85))
         if rng.random() < 0.1:
             suppressions.append((f"{customer}@example.com", "unsubscribe"))
+        if rng.random() < 0.1:  # clicked a message two days ago: paused
+            responses.append((customer, rng.choice(["main", "cart"]), "2025-03-08 12:00:00"))
         for _ in range(rng.choice([0, 0, 1, 2, 3])):  # some users capped, some in cooldown
             days_ago = rng.randint(1, 6)
             history.append(
                 (f"s{len(history)}", D - timedelta(days=days_ago), customer, rng.choice(["main", "x"]))
             )
     write_suppressions(con, suppressions)
+    write_responses(con, responses)
     write_features(con, rows)
     con.execute("create schema delivery")
     con.execute(
@@ -544,4 +577,6 @@ def test_held_out_users_are_comparable_to_treated_ones_because_they_pass_the_sam
         c: v for c, v in without.items() if v[0] == "cart"
     }  # no held-out user was handed to another campaign, and nobody else moved
     assert 150 < len(would_send) and abs(len(held) / len(would_send) - 0.3) < 0.1
+    responders = {c for c, _, _ in responses}
+    assert not responders & set(with_holdout) and responders - set(without)  # paused in both arms
     assert all((bucket("reengage-v1", "holdout", c, "main") < 0.3) == (c in held) for c in would_send)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from orchestration.defs.interventions.campaigns import Trigger
 from orchestration.defs.interventions.policy import PolicyConfig, run_policy
 
-from .conftest import make_campaign, user, write_features, write_suppressions
+from .conftest import make_campaign, user, write_features, write_responses, write_suppressions
 
 D = date(2025, 5, 20)
 NOW = datetime(2025, 5, 20, tzinfo=UTC)
@@ -64,6 +64,7 @@ def test_only_consenting_unsuppressed_valid_addresses_are_ever_listed(population
         if person["consent"] is True and person["email"] == "valid" and not person["suppressed"]:
             eligible.add(customer)
     write_suppressions(con, suppressions)
+    write_responses(con)
     write_features(con, rows)
     run_policy(con, D, CAMPAIGNS, PolicyConfig(global_holdout_share=global_share), NOW)
 
@@ -94,6 +95,7 @@ history_rows = st.lists(
 def test_a_user_is_chosen_exactly_when_under_both_frequency_caps(history, per_day, per_week) -> None:
     con = duckdb.connect()
     write_suppressions(con)
+    write_responses(con)
     write_features(con, [user(f"c{i}") for i in range(5)])
     con.execute("create schema delivery")
     con.execute(

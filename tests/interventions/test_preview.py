@@ -17,7 +17,7 @@ from orchestration.defs.interventions.hashing import bucket
 from orchestration.defs.interventions.policy import PolicyConfig, run_policy
 from orchestration.defs.interventions.preview import ALL, main, preview_diff
 
-from .conftest import record_sends, user, write_features, write_suppressions
+from .conftest import record_sends, user, write_features, write_responses, write_suppressions
 
 D = date(2025, 3, 10)
 BEFORE = D - timedelta(days=1)
@@ -46,6 +46,7 @@ def build(path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("set timezone = 'UTC'")
     write_suppressions(con)
+    write_responses(con)
     people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
     write_features(con, people)
     campaigns = load_campaigns(settings.CAMPAIGNS_DIR)

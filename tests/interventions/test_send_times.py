@@ -11,7 +11,7 @@ import pytest
 from orchestration.defs.interventions.policy import PolicyConfig, run_policy
 from orchestration.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
 
-from .conftest import make_campaign, user, write_features, write_suppressions
+from .conftest import make_campaign, user, write_features, write_responses, write_suppressions
 
 NO_GLOBAL = PolicyConfig(global_holdout_share=0.0)
 
@@ -109,6 +109,7 @@ def test_the_local_time_text_carries_offset_and_zone() -> None:
 def test_the_intervention_list_schedules_every_user_in_their_own_timezone() -> None:
     con = duckdb.connect()
     write_suppressions(con)
+    write_responses(con)
     zones = [
         "America/New_York",
         "Europe/London",
@@ -151,6 +152,7 @@ def test_the_intervention_list_schedules_every_user_in_their_own_timezone() -> N
 def test_a_run_late_in_the_day_never_schedules_in_the_past() -> None:
     con = duckdb.connect()
     write_suppressions(con)
+    write_responses(con)
     zones = ["Pacific/Auckland", "Asia/Tokyo", "Europe/Paris", "America/Sao_Paulo", "Pacific/Honolulu"]
     write_features(con, [user(f"u{i}", timezone=zone) for i, zone in enumerate(zones)])
     now = datetime(2025, 7, 1, 15, 7, 30, tzinfo=UTC)
@@ -165,6 +167,7 @@ def test_a_run_late_in_the_day_never_schedules_in_the_past() -> None:
 def test_the_scoring_models_preferred_hour_wins_over_the_features_hour_when_present() -> None:
     con = duckdb.connect()
     write_suppressions(con)
+    write_responses(con)
     write_features(
         con,
         [

@@ -23,6 +23,7 @@ __all__ = ["intervention_list", "preview"]
     deps=[
         model_key("fct_user_features"),
         model_key("fct_email_suppressions"),
+        model_key("fct_user_responses"),
         dg.AssetKey(["churn_scores"]),
         # Optional inputs: the policy falls back when these tables are absent. The measurement
         # guardrails (measurement.campaign_guardrails) are read too, but are no dependency:

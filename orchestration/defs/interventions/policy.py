@@ -22,8 +22,10 @@ fixed order and the first that fails is recorded as the reason:
 4. `frequency_cap`: messages that reached the user on their local day D, or
    in the rolling 7 local days ending D, from earlier runs.
 5. `cooldown`: the same campaign reached the user within its cooldown.
-6. `paused_after_response`: the user responded recently (only when
-   `marts.fct_user_responses` exists).
+6. `paused_after_response`: the user responded (opened, clicked,
+   unsubscribed, reported spam or converted; `marts.fct_user_responses`) to
+   a message of one of these campaigns in the `response_pause_days` UTC days
+   ending D. The mart must exist unless the pause is off (0 days).
 7. One winner per user and day, by priority, then churn score (which only
    separates campaigns once scores are per campaign), then campaign id so
    ties never depend on row order; the others are `lower_priority`.
@@ -86,6 +88,8 @@ REQUIRED_FEATURE_COLUMNS = (
     "consent_status",
     "preferred_local_hour",
 )
+# What the pause after a response reads of marts.fct_user_responses (dbt states the whole contract).
+REQUIRED_RESPONSE_COLUMNS = ("customer_id", "campaign_id", "responded_at")
 # The only consent_status that may be mailed (int_customer_consent); the policy names the others.
 CONSENT_GRANTED = "granted"
 CONSENT_WITHDRAWN = "withdrawn"
@@ -151,7 +155,11 @@ class PolicyConfig(dg.Config):
     default_timezone: str = Field(
         "UTC", description="IANA zone for users with a missing or unknown timezone."
     )
-    response_pause_days: int = Field(7, description="Days without messages after a user responded.")
+    response_pause_days: int = Field(
+        7,
+        description="UTC days, D included, in which a response to a campaign's message "
+        "(marts.fct_user_responses) holds the user out of every campaign; 0 turns the pause off.",
+    )
     counted_send_states: list[str] = Field(
         ["planned", "in_flight", "accepted", "sent", "delivered"],
         description="Ledger states that count as a message for caps and cooldowns.",
@@ -343,19 +351,37 @@ def _history_sql(
     return "\nunion all\n".join(parts)
 
 
-def _paused_sql(con: duckdb.DuckDBPyConnection, run_date: date, days: int, notes: list[str]) -> str:
-    empty = "select null::varchar as customer_id where false"
+def _paused_sql(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    days: int,
+    campaigns: Sequence[Campaign],
+    notes: list[str],
+) -> str:
+    """Customers who responded to a message of one of `campaigns` in the `days` UTC days ending D.
+
+    dbt builds the responses mart in every run (it is an input of the policy asset), so a
+    missing mart or column is an error, not a skipped check: a silently skipped pause mails
+    people who just answered. Mail of other campaigns (a legacy newsletter tagged the same
+    way) is in the mart but pauses nobody.
+    """
+    if days == 0:
+        notes.append("pause after response off: response_pause_days is 0")
+        return "select null::varchar as customer_id where false"
     if not table_exists(con, RESPONSES_TABLE):
-        notes.append(f"pause after response skipped: {RESPONSES_TABLE} does not exist")
-        return empty
-    columns = table_columns(con, RESPONSES_TABLE)
-    if not {"customer_id", "responded_at"} <= set(columns):
-        notes.append(f"pause after response skipped: {RESPONSES_TABLE} lacks customer_id/responded_at")
-        return empty
+        raise PolicyError(
+            f"{RESPONSES_TABLE} does not exist; build the dbt models for {run_date} first "
+            "(or set response_pause_days to 0 to turn the pause after a response off)"
+        )
+    missing = [c for c in REQUIRED_RESPONSE_COLUMNS if c not in table_columns(con, RESPONSES_TABLE)]
+    if missing:
+        raise PolicyError(f"{RESPONSES_TABLE} lacks column(s) {', '.join(missing)}")
+    campaign_ids = ", ".join(sql_literal(c.id) for c in campaigns) or "null"
     return f"""
         select distinct cast(customer_id as varchar) as customer_id
         from {RESPONSES_TABLE}
-        where cast(responded_at as date) > {_date(run_date)} - {days}
+        where campaign_id in ({campaign_ids})
+          and cast(responded_at as date) > {_date(run_date)} - {days}
           and cast(responded_at as date) <= {_date(run_date)}"""
 
 
@@ -478,7 +504,7 @@ caps as (
 last_sent as (
     select customer_id, campaign_id, max(run_date) as last_run_date from history group by 1, 2
 ),
-paused as ({_paused_sql(con, run_date, config.response_pause_days, notes)}),
+paused as ({_paused_sql(con, run_date, config.response_pause_days, campaigns, notes)}),
 guardrails as ({_guardrails_sql(con, run_date, notes)}),
 candidates as ({candidates_sql(campaigns, config.salt)}),
 checked as (

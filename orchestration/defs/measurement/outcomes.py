@@ -5,6 +5,16 @@ and closes ``attribution_window_days`` later. An assignment is *matured* once it
 window closed before the end of the run date; comparisons use matured users only,
 so an outcome never changes after it enters a test. Emails are read to match
 unsubscribes but never written out.
+
+These are not the responses the policy pauses on (dbt's ``marts.fct_user_responses``),
+which answer "did this person just respond" rather than "did the message work": there a
+conversion is one event for every campaign (dbt var ``response_conversion_event``,
+purchase) within one window (``response_conversion_window_days``, 7) from when the
+message reached the customer (its first delivered, open or click record), only mailed
+customers respond, and an unsubscribe counts only with the message's send_id. Here each
+campaign's own ``target_event`` and ``attribution_window_days`` apply from the scheduled
+send time, to the held-out as well, and an unsubscribe of the address counts whatever
+mail it came from.
 """
 
 from __future__ import annotations
