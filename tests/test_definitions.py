@@ -43,3 +43,21 @@ def test_the_raw_tables_are_gated_by_blocking_quality_checks() -> None:
     checked = {spec.asset_key for node in graph.assets_defs for spec in node.check_specs if spec.blocking}
     for table in ("customers", "events", "email_events"):
         assert dg.AssetKey(["raw", table]) in checked
+
+
+def test_the_responses_mart_is_built_from_the_exports_before_the_policy_reads_it() -> None:
+    # Guards issue 22: the policy's pause read a table nothing built. The mart is now a dbt model
+    # upstream of the intervention list, fed by the raw exports only: reading a table the policy or
+    # delivery writes would make a cycle (and the definitions would not load at all).
+    from orchestration.defs.warehouse.assets import model_key
+
+    graph = build_definitions().resolve_asset_graph()
+    responses = model_key("fct_user_responses")
+    assert responses in graph.get(dg.AssetKey(["intervention_list"])).parent_keys
+    upstream = graph.upstream_key_iterator(responses)
+    assert {dg.AssetKey(["raw", s]) for s in ("customers", "events", "email_events")} <= set(upstream)
+    assert not {dg.AssetKey(["intervention_list"]), dg.AssetKey(["campaign_sends"])} & set(
+        graph.upstream_key_iterator(responses)
+    )
+    checked = {spec.asset_key for node in graph.assets_defs for spec in node.check_specs if spec.blocking}
+    assert responses in checked

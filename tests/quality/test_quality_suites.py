@@ -9,9 +9,11 @@ from pathlib import Path
 
 import great_expectations as gx
 import pytest
+import yaml
 
 from orchestration import settings
 from orchestration.defs.ingest.contracts import CONTRACTS, EMAIL_EVENT_TYPES
+from orchestration.defs.interventions.policy import REQUIRED_RESPONSE_COLUMNS
 from orchestration.defs.quality.validation import QualityGateError, load_suite
 
 SUITE_FILES = sorted(settings.EXPECTATIONS_DIR.glob("*.json"))
@@ -29,6 +31,7 @@ def test_the_skeleton_suites_and_the_downstream_ones_are_all_there() -> None:
         "raw_events",
         "raw_email_events",
         "fct_user_features",
+        "fct_user_responses",
         "intervention_list",
     }
 
@@ -104,3 +107,19 @@ def test_raw_suites_only_name_columns_the_ingest_contract_loads(suite: str, sour
         kwargs = raw["kwargs"]
         named = set(kwargs.get("column_set") or []) | ({kwargs["column"]} if "column" in kwargs else set())
         assert named <= known, raw
+
+
+def test_the_responses_suite_holds_the_columns_the_policys_pause_reads_and_dbt_builds() -> None:
+    # Guards the contract between the mart and the pause after a response (issue 22): a column the
+    # policy reads must be gated critically, and must be one fct_user_responses documents.
+    expectations = _expectations("fct_user_responses")
+    columns = next(e for e in expectations if e["type"] == "expect_table_columns_to_match_set")
+    assert columns["severity"] == "critical"
+    assert set(columns["kwargs"]["column_set"]) == set(REQUIRED_RESPONSE_COLUMNS)
+    model = yaml.safe_load(
+        (settings.DBT_PROJECT_DIR / "models" / "marts" / "fct_user_responses.yml").read_text()
+    )["models"][0]
+    assert set(REQUIRED_RESPONSE_COLUMNS) <= {c["name"] for c in model["columns"]}
+    response_types = next(e for e in expectations if e["type"] == "expect_column_values_to_be_in_set")
+    accepted = next(c for c in model["columns"] if c["name"] == "response_type")["data_tests"][1]
+    assert response_types["kwargs"]["value_set"] == accepted["accepted_values"]["arguments"]["values"]

@@ -6,10 +6,7 @@ runs in that run: bad data stops before it reaches a customer's inbox. Failed
 warnings give a WARN result and let the run continue.
 
 Adding a gate is one line at the bottom: the asset key, the table and the suite
-file's name. `expectations/fct_user_features.json` and
-`expectations/intervention_list.json` are ready for the dbt mart and the
-intervention list; attach them here once those assets exist (the mart's key via
-`dagster_dbt.get_asset_key_for_model`, not a hard-coded key).
+file's name (a dbt model's key via `model_key`, not a hard-coded key).
 
 No `from __future__ import annotations` here: Dagster reads the check function's
 annotations at definition time to recognise the context and the resource.
@@ -170,6 +167,10 @@ raw_email_events_expectations = build_suite_check(
 )
 fct_user_features_expectations = build_suite_check(
     SuiteCheckSpec(model_key("fct_user_features"), "marts.fct_user_features", "fct_user_features")
+)
+# The pause after a response reads it: a response the policy cannot read would mail someone who just answered.
+fct_user_responses_expectations = build_suite_check(
+    SuiteCheckSpec(model_key("fct_user_responses"), "marts.fct_user_responses", "fct_user_responses")
 )
 # Gates delivery directly: a malformed list (duplicate send ids, missing send times) never reaches SendGrid.
 intervention_list_expectations = build_suite_check(
