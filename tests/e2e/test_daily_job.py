@@ -7,16 +7,14 @@ reads what that run left behind, or reruns a step and checks nothing changed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import pandas as pd
 import pytest
+from daily_world import generated_world, query
 
-from orchestration.demo.world import generate_world
-from orchestration.runs import failures, load_history, run_day
+from orchestration.runs import failures, run_day
 from orchestration.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
@@ -28,17 +26,8 @@ DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("e2e_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REENGAGE_HOME", str(home))
-        for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
-            patch.delenv(name, raising=False)
-        generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)
+    with generated_world(home, customers=1_500, days=DAYS, run_date=RUN_DATE, seed=11) as instance:
         refuse_two_of_todays_crm_rows(home / "landing" / "customers")
-        instance = dg.DagsterInstance.ephemeral()
-        history = load_history(
-            RUN_DATE - timedelta(days=DAYS - 1), RUN_DATE - timedelta(days=1), instance, checks=False
-        )
-        assert history.success, failures(history)
         result = run_day(RUN_DATE, instance)
         assert result.success, failures(result)
         yield home, instance, result
@@ -71,14 +60,6 @@ def refuse_two_of_todays_crm_rows(folder: Path) -> dict[str, str]:
 def world_home(world, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point each test at the module's world (the suite-wide fixture gives every test an empty home)."""
     monkeypatch.setenv("REENGAGE_HOME", str(world[0]))
-
-
-def query(home: Path, sql: str, params: list | None = None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_every_stage_produced_rows_for_the_run_date(world) -> None:

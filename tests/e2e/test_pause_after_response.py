@@ -11,26 +11,16 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-import dagster as dg
-import duckdb
 import pytest
+from daily_world import generated_world, query
 
 from orchestration.defs.interventions.hashing import send_id
-from orchestration.demo.world import generate_world
-from orchestration.runs import failures, load_history, run_day
+from orchestration.runs import failures, run_day
 
 pytestmark = pytest.mark.e2e
 
 RUN_DATE = datetime.now(UTC).date()
 DAYS = 14  # no churn model (it needs 49 days): the policy ranks without scores, which is enough here
-
-
-def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def decisions(home: Path) -> dict[tuple[str, str], str]:
@@ -85,16 +75,7 @@ def add_a_click(home: Path, customer: str, campaign: str, variant: str) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("pause_home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("REENGAGE_HOME", str(home))
-        for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
-            patch.delenv(name, raising=False)
-        generate_world(home, customers=400, days=DAYS, end_date=RUN_DATE, seed=5)
-        instance = dg.DagsterInstance.ephemeral()
-        history = load_history(
-            RUN_DATE - timedelta(days=DAYS - 1), RUN_DATE - timedelta(days=1), instance, checks=False
-        )
-        assert history.success, failures(history)
+    with generated_world(home, customers=400, days=DAYS, run_date=RUN_DATE, seed=5) as instance:
         without = run_day(RUN_DATE, instance)
         assert without.success, failures(without)
         before = decisions(home)

@@ -1,0 +1,43 @@
+"""What the daily-job tests share: a generated demo world with its history loaded, and queries of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.demo.world import generate_world
+from orchestration.runs import failures, load_history
+
+
+@contextmanager
+def generated_world(
+    home: Path, *, customers: int, days: int, run_date: date, seed: int
+) -> Iterator[dg.DagsterInstance]:
+    """A world of `days` days ending `run_date` in `home` (REENGAGE_HOME inside the block), every day
+    before `run_date` loaded into the raw tables; run_date's own exports are left for its daily run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REENGAGE_HOME", str(home))
+        for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
+            patch.delenv(name, raising=False)
+        generate_world(home, customers=customers, days=days, end_date=run_date, seed=seed)
+        instance = dg.DagsterInstance.ephemeral()
+        history = load_history(
+            run_date - timedelta(days=days - 1), run_date - timedelta(days=1), instance, checks=False
+        )
+        assert history.success, failures(history)
+        yield instance
+
+
+def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Rows of `sql` on the world's warehouse, opened read-only."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
