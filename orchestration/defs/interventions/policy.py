@@ -88,7 +88,7 @@ REQUIRED_FEATURE_COLUMNS = (
     "consent_status",
     "preferred_local_hour",
 )
-# What the pause after a response reads of marts.fct_user_responses (dbt states the whole contract).
+# What the pause after a response reads of marts.fct_user_responses (its dbt YAML describes every column).
 REQUIRED_RESPONSE_COLUMNS = ("customer_id", "campaign_id", "responded_at")
 # The only consent_status that may be mailed (int_customer_consent); the policy names the others.
 CONSENT_GRANTED = "granted"
