@@ -45,6 +45,18 @@ def test_every_model_states_its_grain(parsed_manifest: dict[str, Any]) -> None:
     assert [m["name"] for m in models if "One row per" not in m["description"]] == []
 
 
+# PostgreSQL truncates no identifier: it refuses one longer than 63 bytes, and
+# dbt names the relation of each unit test's fixture after the test.
+POSTGRES_MAX_IDENTIFIER = 63
+
+
+def test_every_unit_test_name_fits_a_postgresql_relation_name(parsed_manifest: dict[str, Any]) -> None:
+    unit_tests = list(parsed_manifest["unit_tests"].values())
+    assert len(unit_tests) >= 29
+    too_long = [u["name"] for u in unit_tests if len(u["name"].encode()) > POSTGRES_MAX_IDENTIFIER]
+    assert too_long == []
+
+
 def test_every_threshold_is_a_project_var_with_a_default(parsed_manifest: dict[str, Any]) -> None:
     project_vars = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
     text = project_vars.read_text()
