@@ -30,7 +30,7 @@ What it does, all in one run so the figures are comparable:
    `dbt build` for it. The day's verdicts use the medians; a table lists
    the models whose median grows most with history.
 
-Targets (issue 3, on a 2-core machine): full build within 4x the read-and-sort
+Targets (on a 2-core machine): full build within 4x the read-and-sort
 time; incremental day within 60 s and at most 1.3x the 14-day-history time;
 peak memory under 6 GiB. The DuckDB memory limit is passed to dbt through
 REENGAGE_DUCKDB_MEMORY_LIMIT (see dbt_project/profiles.yml).

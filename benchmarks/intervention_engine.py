@@ -11,7 +11,7 @@
    memory reported is the engine's alone (ru_maxrss of that process, which
    includes DuckDB's native memory), with a per-stage breakdown.
 
-Target (DESIGN.md / issue 6): under 20 s wall and under 4 GiB on a 2-core machine.
+Target: under 20 s wall and under 4 GiB on a 2-core machine.
 """
 
 from __future__ import annotations

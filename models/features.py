@@ -142,7 +142,7 @@ def snapshot_features(
     Returns `customer_id`, `snapshot_date` and `FEATURES`, sorted by customer_id
     (a stable order keeps training fingerprints reproducible). Windows are whole
     UTC days ending on `as_of`: "7d" is as_of-6..as_of, "prior 28d" the 28 days
-    before those 7, matching the at-risk rule in DESIGN.md.
+    before those 7, matching the at-risk rule (docs/meanings.md, "Dormancy and at risk").
     ``frame.attrs["max_event_ts_used"]`` records the leakage guard's evidence.
     """
     end = cutoff(as_of)

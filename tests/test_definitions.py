@@ -46,7 +46,7 @@ def test_the_raw_tables_are_gated_by_blocking_quality_checks() -> None:
 
 
 def test_the_responses_mart_is_built_from_the_exports_before_the_policy_reads_it() -> None:
-    # Guards issue 22: the policy's pause read a table nothing built. The mart is now a dbt model
+    # Guards the pause after a response: it read a table nothing built. The mart is now a dbt model
     # upstream of the intervention list, fed by the raw exports only: reading a table the policy or
     # delivery writes would make a cycle (and the definitions would not load at all).
     from orchestration.defs.warehouse.assets import model_key

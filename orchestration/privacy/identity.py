@@ -3,8 +3,8 @@
 A request names a customer id or an email; the warehouse knows the rest. The
 CRM may have changed the address over time, so ids and emails are followed to
 a fixed point through every table that holds both. Anonymous ids (devices)
-belong to the person when they were only ever seen with them (DESIGN.md's
-identity stitching); a device also seen with another customer is kept, since
+belong to the person when they were only ever seen with them (identity
+stitching, docs/meanings.md); a device also seen with another customer is kept, since
 erasing it would erase part of somebody else.
 """
 

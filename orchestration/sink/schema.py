@@ -3,8 +3,8 @@
 Validating against Twilio's published schema (vendored in `openapi/`, MIT) instead
 of a hand-written copy means the sink rejects what the real API rejects for shape
 and type reasons, and a future refresh of the file updates the sink for free.
-The description has two known gaps (see DESIGN.md) that are patched here, in one
-place, so the patch is visible and reviewable.
+The description has two known gaps, against the live API and the official client, that are
+patched here, in one place, so the patch is visible and reviewable (`_patch_known_gaps`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _resolve_refs(node: Any, root: dict[str, Any]) -> Any:
 
 
 def _patch_known_gaps(schema: dict[str, Any]) -> dict[str, Any]:
-    """Fix the two gaps DESIGN.md lists, so the sink matches the live API.
+    """Fix the description's two known gaps, so the sink matches the live API.
 
     1. Message-level `custom_args` is typed as a string; the live API and the
        official client send an object of string values.

@@ -1,6 +1,6 @@
 """Nobody is mailed whose consent is in doubt: CRM rows and webhook records refused at ingest still count.
 
-Issue 21: a CRM row withdrawing consent was refused at ingest (an unparseable or future
+The regression: a CRM row withdrawing consent was refused at ingest (an unparseable or future
 consent_updated_at, a consent value like `opted_out`), the older consent=true snapshot won, and the
 person was emailed the same day; an `Unsubscribe` with a capital U, or an unsubscribe refused for its
 timestamp, never suppressed the address. Each test reads one world built once through the real path

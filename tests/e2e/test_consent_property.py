@@ -1,4 +1,4 @@
-"""Over random CRM histories with random corruptions of their rows, consent holds (issue 21).
+"""Over random CRM histories with random corruptions of their rows, consent holds: never mail in doubt.
 
 Each example writes a few days of CRM exports for a few dozen customers, damages some rows the way
 exports break (each damage makes ingest refuse the row, but leaves the customer identifiable), and sends
@@ -96,7 +96,7 @@ HISTORIES = st.lists(
 
 
 def expected_reason(history: list[list[Row]]) -> str | None:
-    """The specification (issue 21): None when the customer never had a valid snapshot (not a customer)."""
+    """The specification (docs/meanings.md, "Consent"): None when the customer never had a valid snapshot."""
     rows = [row for day in history for row in day]
     valid = [i for i, row in enumerate(rows) if not row.refused]
     if not valid:

@@ -33,7 +33,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         yield home, instance, result
 
 
-# Two customers of the first snapshot re-stated today in rows ingest refuses (issue 21): one withdraws
+# Two customers of the first snapshot re-stated today in rows ingest refuses (consent in doubt): one withdraws
 # consent with a word ingest does not read as a boolean, the other has a time zone nobody knows.
 REFUSED_TODAY = {
     "opted_out": {"marketing_consent": "opted_out"},
@@ -124,8 +124,8 @@ def test_nobody_without_consent_or_with_a_suppression_was_chosen(world) -> None:
 
 
 def test_todays_refused_crm_rows_hold_their_customers_back_and_the_run_counts_them(world) -> None:
-    # Guards issue 21 through the whole daily job: today's refused CRM rows (REFUSED_TODAY) hold their
-    # customers back (the test above: nobody but `granted` is listed) and the run says how many.
+    # Guards consent failing safe through the whole daily job: today's refused CRM rows (REFUSED_TODAY) hold
+    # their customers back (the test above: nobody but `granted` is listed) and the run says how many.
     home, _, result = world
     status = dict(
         query(

@@ -1,4 +1,4 @@
-"""The pause after a response through the real daily job (issue 22).
+"""The pause after a response through the real daily job.
 
 A small generated world runs its day once; a customer the policy chose that day then turns out,
 in the day's webhook export, to have clicked one of our campaign messages the day before, and the
@@ -100,8 +100,8 @@ def world_home(world, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_customer_who_clicked_a_campaign_message_yesterday_is_held_out_of_every_campaign_today(
     world,
 ) -> None:
-    # Guards issue 22: the policy read marts.fct_user_responses, which no model built, so the pause
-    # was skipped in every real run and this customer was chosen again.
+    # Guards the pause after a response: the policy read marts.fct_user_responses, which no model built, so
+    # the pause was skipped in every real run and this customer was chosen again.
     home, customer, before, _, _ = world
     after = decisions(home)
     theirs = {campaign: reason for (who, campaign), reason in after.items() if who == customer}

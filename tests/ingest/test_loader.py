@@ -163,9 +163,9 @@ def test_json_lines_and_parquet_exports_load_like_csv(tmp_path: Path, con, fmt: 
 
 
 def test_webhook_event_types_and_addresses_are_normalised_not_refused(tmp_path: Path, con) -> None:
-    # Guards issue 21: `Unsubscribe` with a capital U was quarantined as "not a SendGrid event type",
-    # so the address was never suppressed. Case and padding carry no meaning here; an unknown type
-    # is still refused.
+    # Guards suppressions failing safe: `Unsubscribe` with a capital U was quarantined as "not a SendGrid
+    # event type", so the address was never suppressed. Case and padding carry no meaning here; an unknown
+    # type is still refused.
     write(
         tmp_path,
         "email_events",

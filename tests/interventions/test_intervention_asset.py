@@ -76,7 +76,7 @@ def test_the_asset_writes_the_days_list_with_the_shipped_campaigns(warehouse: Wa
     table = metadata["decisions"].value
     assert "| cart_abandonment |" in table and "suppressed" in table and "lower_priority" in table
     assert metadata["suppressed_by_reason"].value == {"bounce": 1, "no_consent": 1, "unverified_profile": 1}
-    # Guards issue 21: the run says how many customers it held back as unverified.
+    # Guards consent failing safe: the run says how many customers it held back as unverified.
     assert metadata["unverified_profiles"].value == 1
     change = metadata["change_since_previous_day"].value
     assert "| cart_abandonment | campaign_holdout | 1 | 0 | +1 |" in change
@@ -164,7 +164,7 @@ def test_the_asset_is_partitioned_grouped_and_described() -> None:
     assert {d.asset_key for d in spec.deps} == {
         model_key("fct_user_features"),
         model_key("fct_email_suppressions"),
-        # the pause after a response: built by dbt before every policy run (issue 22)
+        # the pause after a response reads it: built by dbt before every policy run, never assumed
         model_key("fct_user_responses"),
         dg.AssetKey(["churn_scores"]),
         dg.AssetKey(["preferred_send_hours"]),

@@ -78,9 +78,9 @@ def test_nobody_without_consent_or_with_a_suppressed_or_broken_address_is_chosen
 
 
 def test_a_customer_whose_newest_crm_row_was_refused_is_held_back_as_unverified_and_counted(con) -> None:
-    # Guards issue 21: consent in doubt (the newest CRM row refused at ingest) must never mail, must say
-    # why in its own words, and the run must say how many. consent_status alone decides (it is made in
-    # int_customer_consent): a snapshot's marketing_consent = true lets no unverified or unknown status by.
+    # Guards consent failing safe: consent in doubt (the newest CRM row refused at ingest) must never mail,
+    # must say why in its own words, and the run must say how many. consent_status alone decides (it is made
+    # in int_customer_consent): a snapshot's marketing_consent = true lets no unverified or unknown status by.
     write_features(
         con,
         [
@@ -428,8 +428,8 @@ def test_disabled_campaigns_decide_nothing(con) -> None:
 def test_a_response_to_a_campaign_message_in_the_last_pause_days_holds_the_user_out_of_every_campaign(
     con,
 ) -> None:
-    # Guards issue 22: the pause read a mart no model built, so it was always skipped. The window is
-    # the response_pause_days (7) UTC days ending D: D-6 is its last day, D-7 the day after it.
+    # Guards the pause after a response: it read a mart no model built, so it was always skipped. The window
+    # is the response_pause_days (7) UTC days ending D: D-6 is its last day, D-7 the day after it.
     write_features(con, [user(c) for c in ("today", "d6", "d7", "tomorrow", "newsletter", "silent")])
     write_responses(
         con,
@@ -455,8 +455,8 @@ def test_a_response_to_a_campaign_message_in_the_last_pause_days_holds_the_user_
 
 
 def test_without_the_responses_mart_the_policy_stops_unless_the_pause_is_off(con) -> None:
-    # Guards issue 22: a missing mart used to skip the pause with a note, mailing people who had just
-    # answered; now only a pause configured off runs without it, and says so.
+    # Guards the pause after a response: a missing mart used to skip the pause with a note, mailing people who
+    # had just answered; now only a pause configured off runs without it, and says so.
     write_features(con, [user("u1")])
     con.execute("drop table marts.fct_user_responses")
     with pytest.raises(PolicyError, match="fct_user_responses does not exist; build the dbt models"):
@@ -529,7 +529,7 @@ def test_held_out_users_are_comparable_to_treated_ones_because_they_pass_the_sam
     campaign would have sent to: every held-out user passed consent,
     suppression, the global holdout, caps, cooldown, the response pause and
     priority, like every treated user, and got nothing else that day. Had the
-    holdout come before the caps (the order DESIGN.md lists), capped, cooled
+    holdout come before the caps (the obvious order), capped, cooled
     down or outranked users would sit in the holdout and held-out users would
     be handed to the next campaign, so the two arms would not be comparable.
     """

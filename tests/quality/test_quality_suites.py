@@ -110,7 +110,7 @@ def test_raw_suites_only_name_columns_the_ingest_contract_loads(suite: str, sour
 
 
 def test_the_responses_suite_holds_the_columns_the_policys_pause_reads_and_dbt_builds() -> None:
-    # Guards the contract between the mart and the pause after a response (issue 22): a column the
+    # Guards the contract between the mart and the pause after a response: a column the
     # policy reads must be gated critically, and must be one fct_user_responses documents.
     expectations = _expectations("fct_user_responses")
     columns = next(e for e in expectations if e["type"] == "expect_table_columns_to_match_set")

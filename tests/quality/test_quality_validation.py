@@ -300,7 +300,7 @@ def test_a_warehouse_locked_by_a_writer_fails_closed_with_a_clear_message(
 def test_a_features_row_without_a_known_consent_status_fails_the_features_suite_critically(
     warehouse: Path,
 ) -> None:
-    # Guards issue 21: the policy mails only consent_status = 'granted'; a features mart whose
+    # Guards consent failing safe: the policy mails only consent_status = 'granted'; a features mart whose
     # consent logic changed (a null or a new word) must stop delivery, not be guessed at.
     con = duckdb.connect(str(warehouse))
     try:

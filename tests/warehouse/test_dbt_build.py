@@ -1,4 +1,4 @@
-"""The dbt project builds cleanly and its models mean what DESIGN.md says.
+"""The dbt project builds cleanly and its models mean what their YAML and docs/meanings.md say.
 
 Every assertion reads the output of one real `dbt build` (conftest.py) over the
 rows in raw_world.py, whose comments explain why each expected value is right.
@@ -241,8 +241,8 @@ def test_suppressions_list_bounces_and_unsubscribes_once_per_address(built_wareh
 def test_an_unsubscribe_refused_at_ingest_for_its_timestamp_still_suppresses_from_its_files_day(
     built_warehouse: BuiltWarehouse,
 ) -> None:
-    # Guards issue 21: a suppression event quarantined for a secondary field was lost, and the
-    # address was mailed. Its time cannot be read, so it counts from the start of its file's day.
+    # Guards suppressions failing safe: a suppression event quarantined for a secondary field was lost, and
+    # the address was mailed. Its time cannot be read, so it counts from the start of its file's day.
     refused = built_warehouse.rows_by_key("marts.fct_email_suppressions", key="email")[
         "refused.unsub@example.com"
     ]
@@ -252,8 +252,8 @@ def test_an_unsubscribe_refused_at_ingest_for_its_timestamp_still_suppresses_fro
 def test_responses_name_the_customer_holding_the_address_and_count_a_retried_click_once(
     built_warehouse: BuiltWarehouse,
 ) -> None:
-    # Guards issue 22: no model built marts.fct_user_responses, so the policy's pause after a
-    # response never held anybody out. The rows and why each is expected: raw_world.py, EMAIL_EVENTS.
+    # Guards the pause after a response: no model built marts.fct_user_responses, so the policy's pause after
+    # a response never held anybody out. The rows and why each is expected: raw_world.py, EMAIL_EVENTS.
     responses = built_warehouse.query(
         "select customer_id, send_id, response_type, responded_at, reached_at "
         "from marts.fct_user_responses order by customer_id, responded_at, response_type"
@@ -270,7 +270,7 @@ def test_responses_name_the_customer_holding_the_address_and_count_a_retried_cli
 def test_a_customer_whose_newest_crm_row_was_refused_is_not_granted_consent(
     built_warehouse: BuiltWarehouse,
 ) -> None:
-    # Guards issue 21: a refused CRM row was dropped and the older consent=true snapshot won,
+    # Guards consent failing safe: a refused CRM row was dropped and the older consent=true snapshot won,
     # so a person who had just withdrawn consent was emailed the same day.
     consent = built_warehouse.rows_by_key("intermediate.int_customer_consent")
     features = built_warehouse.rows_by_key("marts.fct_user_features")

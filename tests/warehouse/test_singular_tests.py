@@ -83,7 +83,7 @@ NAMES_NOBODY_TEST = "assert_every_refused_crm_row_names_a_customer_or_an_address
 def test_a_refused_crm_row_that_names_nobody_raises_a_warning(
     built_warehouse: BuiltWarehouse, tmp_path: Path, raw_record: str, status: str
 ) -> None:
-    # Guards the one gap issue 21's rule leaves: such a row cannot hold anybody back, so a person
+    # Guards the one gap the refused-row rule leaves: such a row cannot hold anybody back, so a person
     # must hear of it rather than find it in the quarantine by chance.
     # same file name: DuckDB views (the staging model) name the database they were made in
     warehouse = tmp_path / built_warehouse.path.name

@@ -1,4 +1,4 @@
-"""The input contracts of DESIGN.md as data: columns, types and what makes a row bad.
+"""The input contracts as data: columns, types and what makes a row bad (docs/architecture.md).
 
 Ingest reads every export through these, so a new column or a new rule is one
 line here rather than a change to the loader.
@@ -108,7 +108,7 @@ EMAIL_EVENTS = Contract(
 
 CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
 
-# SendGrid Event Webhook event types (DESIGN.md "email events").
+# SendGrid Event Webhook event types, the values an email event's `event` may take.
 EMAIL_EVENT_TYPES = frozenset(
     {
         "processed",

@@ -37,8 +37,8 @@ The campaign holdout is applied to the winner (after caps, cooldown and
 priority) rather than before them: a held-out row then stands for exactly
 the message that would have been sent, so treatment and holdout arms pass
 through the same funnel and are comparable (tests/interventions name this
-guarantee). DESIGN.md lists the campaign holdout before the caps; applying it
-there would put users into the holdout who would never have been sent the
+guarantee). Drawing the campaign holdout before the caps, the obvious place,
+would put users into the holdout who would never have been sent the
 message (capped, cooled down, or won by another campaign) and hand held-out
 users to the next campaign, so both arms would differ. Held-out winners are
 recorded in the intervention list with arm `holdout` and count, like real
@@ -134,7 +134,7 @@ class PolicyError(RuntimeError):
 
 
 class PolicyConfig(dg.Config):
-    """Run-time knobs of the policy; defaults follow DESIGN.md (descriptions show in the launchpad)."""
+    """Run-time knobs of the policy, defaults as in docs/meanings.md (descriptions show in the launchpad)."""
 
     salt: str = Field(
         "reengage-v1",

@@ -57,7 +57,7 @@ MESSAGE_VARIABLES: frozenset[str] = frozenset({"campaign_id", "variant", "run_da
 
 SEGMENTS = ["new", "engaged", "high_value", "at_risk", "dormant", "lapsed"]
 DORMANCY_STAGES = ["active", "cooling", "dormant", "lapsed"]
-# The behaviour flags of DESIGN.md plus the two boolean risk/value markers, so a
+# The behaviour flags of fct_user_behaviour_flags plus the two boolean risk/value markers, so a
 # trigger such as "at risk and high value" needs no hand-written SQL.
 FLAGS = [
     "cart_abandoned",

@@ -1,7 +1,7 @@
 """Start a day's run when that day's exports have landed, once per set of files.
 
 A file has finished landing when its size and version are unchanged between two
-ticks (DESIGN.md names no `_SUCCESS` marker, and exporters that write in place give
+ticks (the landing contract has no `_SUCCESS` marker, and exporters that write in place give
 no other sign). The required sources (customers, events: ingest fails without them)
 must be there; email events are optional for ingest, so the sensor waits for them
 for a grace period and then starts without them.

@@ -344,8 +344,9 @@ class GXReadOnlyDuckDBDialect(duckdb_engine.Dialect):
     * GE's `execute_query` returns a result after leaving `with engine.connect()`; closing
       the connection rolls back its transaction, and duckdb-engine's cursor *is* the DuckDB
       connection, so the ROLLBACK replaces the pending result and every metric comes back
-      empty (`IndexError` in `resolve_metric_bundle`, GE issues #10738 and #11579). A
-      validation connection only reads, so transactions are no-ops here.
+      empty (`IndexError` in `resolve_metric_bundle`; reported upstream at
+      https://github.com/great-expectations/great_expectations/issues/10738 and .../issues/11579).
+      A validation connection only reads, so transactions are no-ops here.
     * GE chooses regex and LIKE SQL by probing `dialect.dialect` for a PostgreSQL dialect and
       raises "Regex is not supported for dialect duckdb" otherwise; DuckDB speaks
       PostgreSQL's `~` and LIKE, so the probe is pointed there (on the instance: SQLAlchemy

@@ -35,7 +35,7 @@ _METRIC_KEYS = ("roc_auc", "pr_auc", "brier", "top_decile_lift")
 
 
 class ChurnModelConfig(dg.Config):
-    """Run-time knobs for training; defaults follow DESIGN.md (14-day churn horizon)."""
+    """Run-time knobs for training; the 14-day horizon is the churn label's (docs/meanings.md)."""
 
     horizon_days: int = 14
     snapshot_every_days: int = 7
