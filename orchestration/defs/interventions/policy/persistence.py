@@ -1,7 +1,9 @@
 """The policy's two warehouse tables, and replacing one run date's rows in both at once.
 
 Each column is declared once, with its type and the work-table expression that
-fills it; the DDL and the insert both come from that declaration.
+fills it; the DDL and the insert both come from that declaration, and the insert
+names its columns, so a table whose columns stand in another order (built by an
+earlier version, or by hand) still gets every value in the right column.
 """
 
 from __future__ import annotations
@@ -62,9 +64,11 @@ def _ddl(table: str, columns: tuple[Column, ...]) -> str:
     return f"create table if not exists {table} (\n{body}\n)"
 
 
-def _insert(table: str, columns: tuple[Column, ...], rows: str) -> str:
+def _insert_by_name(table: str, columns: tuple[Column, ...], rows: str) -> str:
+    """Insert naming every target column, never relying on the order the table keeps them in."""
+    names = ", ".join(c.name for c in columns)
     sources = ", ".join(c.source for c in columns)
-    return f"insert into {table}\nselect {sources}\n{rows}"
+    return f"insert into {table} ({names})\nselect {sources}\n{rows}"
 
 
 DECISIONS_DDL = _ddl(DECISIONS_TABLE, DECISION_COLUMNS)
@@ -90,7 +94,7 @@ def write_run(
         con.execute(LIST_DDL)
         con.execute(f"delete from {DECISIONS_TABLE} where run_date = {d}")
         con.execute(
-            _insert(
+            _insert_by_name(
                 DECISIONS_TABLE,
                 DECISION_COLUMNS,
                 f"from {decisions_table}\norder by campaign_id, customer_id",
@@ -98,7 +102,7 @@ def write_run(
         )
         con.execute(f"delete from {LIST_TABLE} where run_date = {d}")
         con.execute(
-            _insert(
+            _insert_by_name(
                 LIST_TABLE,
                 LIST_COLUMNS,
                 f"from {chosen_table} c\njoin {rendered_table} m on m.send_id = c.send_id\n"
