@@ -12,7 +12,7 @@ import duckdb
 from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
 from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
-from orchestration.defs.interventions.policy import LIST_DDL
+from orchestration.defs.interventions.policy.persistence import LIST_DDL
 
 RUN_DATE = "2024-05-01"
 API_KEY = "SG.test-secret-key-do-not-log"

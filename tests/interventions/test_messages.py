@@ -60,7 +60,9 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
     import duckdb
 
     from orchestration.defs.interventions.messages import columns_needed
-    from orchestration.defs.interventions.policy import CHOSEN_TABLE, PolicyConfig, run_policy, table_columns
+    from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+    from orchestration.defs.interventions.policy.chosen import CHOSEN_TABLE
+    from orchestration.defs.interventions.policy.inputs import table_columns
 
     from .conftest import user, write_features, write_responses, write_suppressions
 

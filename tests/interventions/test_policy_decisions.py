@@ -101,7 +101,7 @@ def test_a_customer_whose_newest_crm_row_was_refused_is_held_back_as_unverified_
         ("unverified", "c"): "suppressed:unverified_profile",
         ("unknown_status", "c"): "suppressed:unverified_profile",
         ("refused_withdrawal", "c"): "suppressed:no_consent",
-        # consent is checked before the suppression list (policy.py's reason order)
+        # consent is checked before the suppression list (the policy's reason order)
         ("unverified_and_bounced", "c"): "suppressed:unverified_profile",
     }
     assert set(listed(con)) == {"ok"}
@@ -348,11 +348,11 @@ def test_a_rerun_replaces_only_its_own_run_date(con) -> None:
 
 
 def test_a_failed_write_leaves_the_previous_run_in_place(con, monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestration.defs.interventions import policy
+    from orchestration.defs.interventions.policy import persistence
 
     write_features(con, [user("u1")])
     run_policy(con, D, [make_campaign("a")], NO_GLOBAL, NOW)
-    monkeypatch.setattr(policy, "LIST_TABLE", "interventions.no_such_table")
+    monkeypatch.setattr(persistence, "LIST_TABLE", "interventions.no_such_table")
     with pytest.raises(duckdb.Error):
         run_policy(con, D, [make_campaign("b")], NO_GLOBAL, NOW)
     monkeypatch.undo()

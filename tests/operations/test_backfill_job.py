@@ -11,7 +11,7 @@ import pytest
 from orchestration import settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.assets import SENDS_COLUMNS
-from orchestration.defs.interventions.policy import LIST_DDL
+from orchestration.defs.interventions.policy.persistence import LIST_DDL
 from orchestration.demo.world import generate_world
 from orchestration.runs import failures
 

@@ -15,7 +15,7 @@ from orchestration.defs.delivery.assets import campaign_sends
 from orchestration.defs.delivery.checks import every_message_settled
 from orchestration.defs.delivery.ledger import send_id
 from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.defs.interventions.policy import LIST_DDL
+from orchestration.defs.interventions.policy.persistence import LIST_DDL
 from orchestration.defs.operations.delivery_notice import blocked_delivery_notice, refused_delivery_notice
 from orchestration.runs import run_day
 from orchestration.sink import start_sink

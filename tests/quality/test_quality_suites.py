@@ -13,7 +13,7 @@ import yaml
 
 from orchestration import settings
 from orchestration.defs.ingest.contracts import CONTRACTS, EMAIL_EVENT_TYPES
-from orchestration.defs.interventions.policy import REQUIRED_RESPONSE_COLUMNS
+from orchestration.defs.interventions.policy.inputs import REQUIRED_RESPONSE_COLUMNS
 from orchestration.defs.quality.validation import QualityGateError, load_suite
 
 SUITE_FILES = sorted(settings.EXPECTATIONS_DIR.glob("*.json"))

@@ -27,17 +27,10 @@ import duckdb
 import pandas as pd
 
 from orchestration.defs.interventions.campaigns import Campaign
-from orchestration.defs.interventions.policy import (
-    BASE_TABLE,
-    DECISIONS_TABLE,
-    DECISIONS_WORK_TABLE,
-    FEATURES_TABLE,
-    LIST_TABLE,
-    PolicyConfig,
-    decide,
-    table_columns,
-    table_exists,
-)
+from orchestration.defs.interventions.policy import PolicyConfig, decide
+from orchestration.defs.interventions.policy.decisions import BASE_TABLE, DECISIONS_WORK_TABLE
+from orchestration.defs.interventions.policy.inputs import FEATURES_TABLE, table_columns, table_exists
+from orchestration.defs.interventions.policy.persistence import DECISIONS_TABLE, LIST_TABLE
 from orchestration.defs.interventions.summary import REASON_ORDER
 
 Previous = Literal["auto", "stored", "dry_run"]

@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from orchestration.defs.interventions.policy import DECISIONS_TABLE
+from orchestration.defs.interventions.policy.persistence import DECISIONS_TABLE
 
 # Columns of the Markdown table, in the order the policy applies its checks.
 REASON_ORDER = (

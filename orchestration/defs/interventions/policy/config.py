@@ -1,0 +1,65 @@
+"""Run-time knobs of the policy, and the error it raises rather than decide on unsafe ground."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from orchestration.defs.interventions.scheduling import SendWindow
+
+
+class PolicyError(RuntimeError):
+    """The inputs cannot be decided on safely (missing table or column, duplicate customers)."""
+
+
+class PolicyConfig(dg.Config):
+    """Run-time knobs of the policy, defaults as in docs/meanings.md (descriptions show in the launchpad)."""
+
+    salt: str = Field(
+        "reengage-v1",
+        description="Hash salt for holdouts and variants; changing it reshuffles every assignment.",
+    )
+    global_holdout_share: float = Field(
+        0.05, description="Share of all users who never receive any campaign."
+    )
+    max_per_day: int = Field(1, description="Messages a user may receive on one local day.")
+    max_per_week: int = Field(
+        3, description="Messages a user may receive in the rolling 7 local days ending D."
+    )
+    default_local_hour: int = Field(10, description="Local send hour when the user has no preferred hour.")
+    send_window_start_hour: int = Field(8, description="First local hour messages may go out.")
+    send_window_end_hour: int = Field(
+        20, description="Local hour from which no message goes out (exclusive)."
+    )
+    default_timezone: str = Field(
+        "UTC", description="IANA zone for users with a missing or unknown timezone."
+    )
+    response_pause_days: int = Field(
+        7,
+        description="UTC days, D included, in which a response to a campaign's message "
+        "(marts.fct_user_responses) holds the user out of every campaign; 0 turns the pause off.",
+    )
+    counted_send_states: list[str] = Field(
+        ["planned", "in_flight", "accepted", "sent", "delivered"],
+        description="Ledger states that count as a message for caps and cooldowns.",
+    )
+
+    def window(self) -> SendWindow:
+        return SendWindow(self.send_window_start_hour, self.send_window_end_hour, self.default_local_hour)
+
+    def check(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Reject nonsense before it turns into a silent mass send or a mass skip."""
+        try:
+            self.window()
+        except ValueError as error:
+            raise PolicyError(str(error)) from error
+        if not 0 <= self.global_holdout_share < 1:
+            raise PolicyError(f"global_holdout_share must be in [0, 1), got {self.global_holdout_share}")
+        if self.max_per_day < 0 or self.max_per_week < 0 or self.response_pause_days < 0:
+            raise PolicyError("caps and pause days must not be negative")
+        known = con.execute(
+            "select count(*) from pg_timezone_names() where name = ?", [self.default_timezone]
+        )
+        if known.fetchone() != (1,):
+            raise PolicyError(f"default_timezone {self.default_timezone!r} is not an IANA timezone name")

@@ -1,0 +1,169 @@
+"""Every decision of D computed in the warehouse, written nowhere but to temp tables.
+
+`decide` builds two temp tables: BASE_TABLE, the features of D with what every
+check reads, and DECISIONS_WORK_TABLE, one row per candidate with its reason,
+from the query in decisions.sql. The Python here generates only what depends on
+the campaign files and settings (candidates, variants, hash draws) and hands it
+to that query by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from orchestration.defs.interventions.campaigns import Campaign
+from orchestration.defs.interventions.hashing import bucket_sql
+from orchestration.defs.interventions.policy.config import PolicyConfig
+from orchestration.defs.interventions.policy.inputs import (
+    FEATURES_TABLE,
+    features_sql,
+    guardrails_sql,
+    history_sql,
+    paused_sql,
+    scores_sql,
+    send_hours_sql,
+    suppressions_sql,
+    table_columns,
+)
+from orchestration.defs.interventions.policy.sql import date_literal, fill_query
+from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
+
+BASE_TABLE = "_interventions_base"
+DECISIONS_WORK_TABLE = "_interventions_decisions"
+
+# The only consent_status that may be mailed (int_customer_consent); the policy names the others.
+CONSENT_GRANTED = "granted"
+CONSENT_WITHDRAWN = "withdrawn"
+# Deliberately loose: the provider validates for real; this only catches the obviously broken.
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
+
+
+def _variant_sql(campaign: Campaign, salt: str) -> str:
+    """Pick a variant by cumulative weight from a hash of (salt, customer, campaign)."""
+    draw = bucket_sql(sql_literal(salt), "'variant'", "customer_id", sql_literal(campaign.id))
+    total = sum(v.weight for v in campaign.variants)
+    cases, running = [], 0.0
+    for variant in campaign.variants[:-1]:
+        running += variant.weight
+        cases.append(f"when {draw} < {running / total!r} then {sql_literal(variant.name)}")
+    last = sql_literal(campaign.variants[-1].name)
+    return f"case {' '.join(cases)} else {last} end" if cases else last
+
+
+def variant_case_sql(campaigns: Sequence[Campaign], salt: str) -> str:
+    """SQL for the variant of a (customer_id, campaign_id) row; evaluated for winners only (md5 costs)."""
+    cases = [f"when {sql_literal(c.id)} then {_variant_sql(c, salt)}" for c in campaigns if c.enabled]
+    return f"case campaign_id {' '.join(cases)} end" if cases else "null::varchar"
+
+
+def candidates_sql(campaigns: Sequence[Campaign]) -> str:
+    """One row per (customer, enabled campaign) whose trigger and audience hold."""
+    selects = [
+        f"""
+        select customer_id,
+               {sql_literal(c.id)} as campaign_id,
+               {c.priority} as priority,
+               {c.holdout_share!r} as holdout_share,
+               {c.cooldown_days} as cooldown_days
+        from base
+        where ({trigger_sql(c.trigger)}) and ({audience_sql(c.audience)})"""
+        for c in campaigns
+        if c.enabled
+    ]
+    if not selects:
+        return (
+            "select null::varchar as customer_id, null::varchar as campaign_id,"
+            " null::integer as priority, null::double as holdout_share,"
+            " null::integer as cooldown_days where false"
+        )
+    return "\nunion all\n".join(selects)
+
+
+def base_sql(
+    con: duckdb.DuckDBPyConnection, run_date: date, config: PolicyConfig, notes: list[str] | None = None
+) -> str:
+    """Features as of D with the churn score, a valid IANA send zone and a match key for the email."""
+    features = features_sql(con, run_date)  # checks the table first
+    columns = table_columns(con, FEATURES_TABLE)
+    shadowed = [c for c in ("churn_probability", "send_timezone", "email_key") if c in columns]
+    exclude = f" exclude ({', '.join(shadowed)})" if shadowed else ""
+    hours = send_hours_sql(con, run_date, notes if notes is not None else [])
+    replace = "cast(f.customer_id as varchar) as customer_id"
+    join_hours = ""
+    if hours:
+        # The scoring model's hour wins; the features' own hour is the fallback.
+        valid = "case when h.preferred_local_hour between 0 and 23 then h.preferred_local_hour end"
+        replace += f", cast(coalesce({valid}, f.preferred_local_hour) as integer) as preferred_local_hour"
+        join_hours = f"\nleft join ({hours}) h on h.customer_id = cast(f.customer_id as varchar)"
+    return f"""
+with
+features as ({features}),
+scores as ({scores_sql(con, run_date)}),
+zones as (
+    -- Matched case-insensitively; unknown or missing zones fall back to the configured default.
+    select lower(name) as zone_key, min(name) as zone from pg_timezone_names() group by 1
+)
+select f.*{exclude} replace ({replace}),
+       s.churn_probability,
+       coalesce(z.zone, {sql_literal(config.default_timezone)}) as send_timezone,
+       nullif(lower(trim(f.email)), '') as email_key
+from features f
+left join scores s on s.customer_id = cast(f.customer_id as varchar)
+left join zones z on z.zone_key = lower(trim(f.timezone)){join_hours}"""
+
+
+def decisions_sql(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    campaigns: Sequence[Campaign],
+    config: PolicyConfig,
+    notes: list[str],
+    suppressions: str,
+) -> str:
+    """The whole decision as one query (one row per candidate, work columns included).
+
+    Reads BASE_TABLE; `suppressions` is the checked suppressions subquery (`suppressions_sql`).
+    """
+    lookback = max([7, *(c.cooldown_days for c in campaigns if c.enabled)])
+    salt = sql_literal(config.salt)
+    return fill_query(
+        "decisions.sql",
+        run_date=date_literal(run_date),
+        base_table=BASE_TABLE,
+        suppressions=suppressions,
+        sends=history_sql(con, run_date, lookback, config.counted_send_states),
+        paused=paused_sql(con, run_date, config.response_pause_days, campaigns, notes),
+        guardrails=guardrails_sql(con, run_date, notes),
+        candidates=candidates_sql(campaigns),
+        consent_withdrawn=sql_literal(CONSENT_WITHDRAWN),
+        consent_granted=sql_literal(CONSENT_GRANTED),
+        email_pattern=sql_literal(EMAIL_PATTERN),
+        global_holdout_draw=bucket_sql(salt, "'global'", "c.customer_id"),
+        global_holdout_share=sql_literal(config.global_holdout_share),
+        max_per_day=sql_literal(config.max_per_day),
+        max_per_week=sql_literal(config.max_per_week),
+        campaign_holdout_draw=bucket_sql(salt, "'holdout'", "customer_id", "campaign_id"),
+        variant=variant_case_sql(campaigns, config.salt),
+    )
+
+
+def decide(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    campaigns: Sequence[Campaign],
+    config: PolicyConfig | None = None,
+    notes: list[str] | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """Compute every decision into a temp table without writing the warehouse (dry runs use this)."""
+    config = config or PolicyConfig()
+    config.check(con)
+    notes = notes if notes is not None else []
+    con.execute("set timezone = 'UTC'")
+    suppressions = suppressions_sql(con)  # first: without the suppression list nothing else matters
+    con.execute(f"create or replace temp table {BASE_TABLE} as {base_sql(con, run_date, config, notes)}")
+    sql = decisions_sql(con, run_date, campaigns, config, notes, suppressions)
+    con.execute(f"create or replace temp table {DECISIONS_WORK_TABLE} as {sql}")
+    return con.table(DECISIONS_WORK_TABLE)

@@ -1,0 +1,227 @@
+"""The warehouse tables the policy reads, each turned into a subquery the decision joins.
+
+Required inputs fail loudly when missing: the features (nothing to decide on),
+the suppression list (nobody may be mailed without it) and the responses mart
+while the pause after a response is on. Optional inputs fall back to what the
+policy did before they existed: no scores rank by campaign id, no send hours
+use the features' hour, no guardrails pause nothing, no history caps nothing.
+An optional table that exists but lacks a column the policy cannot guess is an
+error too, because guessing would either mail too much or stop everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from orchestration.defs.interventions.campaigns import Campaign
+from orchestration.defs.interventions.policy.config import PolicyError
+from orchestration.defs.interventions.policy.persistence import LIST_TABLE
+from orchestration.defs.interventions.policy.sql import date_literal
+from orchestration.defs.interventions.predicates import sql_literal
+
+FEATURES_TABLE = "marts.fct_user_features"
+SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
+RESPONSES_TABLE = "marts.fct_user_responses"
+SCORES_TABLE = "scoring.churn_scores"
+SEND_HOURS_TABLE = "scoring.preferred_send_hours"
+GUARDRAILS_TABLE = "measurement.campaign_guardrails"
+SENDS_TABLE = "delivery.campaign_sends"
+
+REQUIRED_FEATURE_COLUMNS = (
+    "customer_id",
+    "email",
+    "first_name",
+    "timezone",
+    "consent_status",
+    "preferred_local_hour",
+)
+# What the pause after a response reads of marts.fct_user_responses (its dbt YAML describes every column).
+REQUIRED_RESPONSE_COLUMNS = ("customer_id", "campaign_id", "responded_at")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether a table or view (dbt may build marts as either) exists in the current database."""
+    schema, name = qualified.split(".")
+    row = con.execute(
+        """
+        select count(*) from (
+            select database_name, schema_name, table_name as name from duckdb_tables()
+            union all
+            select database_name, schema_name, view_name from duckdb_views()
+        ) where database_name = current_database() and schema_name = ? and name = ?""",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Column names of a table, view or temp table, in order."""
+    return [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+
+
+def _require_columns(con: duckdb.DuckDBPyConnection, table: str, required: Sequence[str]) -> list[str]:
+    """The table's columns, once it is certain to have every one of `required`."""
+    columns = table_columns(con, table)
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise PolicyError(f"{table} lacks column(s) {', '.join(missing)}")
+    return columns
+
+
+def features_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
+    """The features of D, one row per customer (checked: present, complete, no duplicates)."""
+    if not table_exists(con, FEATURES_TABLE):
+        raise PolicyError(f"{FEATURES_TABLE} does not exist; run the dbt models for {run_date} first")
+    columns = _require_columns(con, FEATURES_TABLE, REQUIRED_FEATURE_COLUMNS)
+    # A features table that keeps history is read as of the run date.
+    as_of = next((c for c in ("run_date", "as_of_date") if c in columns), None)
+    where = f" where cast({as_of} as date) = {date_literal(run_date)}" if as_of else ""
+    sql = f"select * from {FEATURES_TABLE}{where}"
+    rows, customers = con.execute(f"select count(*), count(distinct customer_id) from ({sql})").fetchone()
+    if rows != customers:
+        raise PolicyError(
+            f"{FEATURES_TABLE} has {rows - customers} duplicate customer_id rows for {run_date}"
+        )
+    return sql
+
+
+def suppressions_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """Each suppressed address (as a match key) with its first suppression's reason, in snake case."""
+    if not table_exists(con, SUPPRESSIONS_TABLE):
+        # Fail closed: without the suppression list nobody may be mailed.
+        raise PolicyError(f"{SUPPRESSIONS_TABLE} does not exist; refusing to decide without suppressions")
+    return f"""
+        select lower(trim(s.email)) as email_key,
+               arg_min(coalesce(nullif(regexp_replace(lower(trim(s.suppression_reason)),
+                                                       '[^a-z0-9]+', '_', 'g'), ''),
+                                'unspecified'),
+                       s.first_suppressed_at) as reason
+        from {SUPPRESSIONS_TABLE} as s
+        where s.email is not null
+        group by 1"""
+
+
+def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
+    if not table_exists(con, SCORES_TABLE):
+        return "select null::varchar as customer_id, null::double as churn_probability where false"
+    # The latest score on or before D: a day's missing scores should not erase the ranking.
+    return f"""
+        select cast(customer_id as varchar) as customer_id, churn_probability
+        from {SCORES_TABLE}
+        where cast(run_date as date) <= {date_literal(run_date)}
+        qualify row_number() over (
+            partition by customer_id order by run_date desc, model_version desc
+        ) = 1"""
+
+
+def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str | None:
+    """The scoring model's preferred local send hour per customer, when that table exists."""
+    if not table_exists(con, SEND_HOURS_TABLE):
+        return None
+    columns = table_columns(con, SEND_HOURS_TABLE)
+    if not {"customer_id", "preferred_local_hour"} <= set(columns):
+        notes.append(f"{SEND_HOURS_TABLE} lacks customer_id/preferred_local_hour; using the features' hour")
+        return None
+    # A table keeping history is read as of D (latest on or before D); one row per customer either way.
+    dated = next((c for c in ("run_date", "as_of_date", "scored_at") if c in columns), None)
+    where = f"where cast({dated} as date) <= {date_literal(run_date)}" if dated else ""
+    order = f"{dated} desc, " if dated else ""
+    return f"""
+        select cast(customer_id as varchar) as customer_id,
+               cast(preferred_local_hour as integer) as preferred_local_hour
+        from {SEND_HOURS_TABLE}
+        {where}
+        qualify row_number() over (
+            partition by customer_id
+            order by {order}(preferred_local_hour is null), preferred_local_hour
+        ) = 1"""
+
+
+def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str:
+    """Campaigns a measurement guardrail has paused on D: the latest row on or before D decides.
+
+    A pause therefore lasts until a later row says `paused = false` (a NULL
+    `paused` counts as paused); a table written once per day reads the same way.
+    """
+    empty = "select null::varchar as campaign_id where false"
+    if not table_exists(con, GUARDRAILS_TABLE):
+        return empty
+    # Guessing would either stop every campaign or ignore a pause: refuse loudly instead.
+    columns = _require_columns(con, GUARDRAILS_TABLE, ("campaign_id", "run_date", "paused"))
+    reason = "cast(reason as varchar)" if "reason" in columns else "null::varchar"
+    latest = f"""
+        select cast(campaign_id as varchar) as campaign_id, {reason} as reason
+        from {GUARDRAILS_TABLE}
+        where cast(run_date as date) <= {date_literal(run_date)}
+        qualify row_number() over (
+            partition by campaign_id order by run_date desc, coalesce(paused, true) desc
+        ) = 1 and coalesce(paused, true)"""
+    for campaign_id, why in con.execute(f"select * from ({latest}) order by 1").fetchall():
+        notes.append(f"campaign {campaign_id} paused by a guardrail: {why or 'no reason given'}")
+    return f"select campaign_id from ({latest})"
+
+
+def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]) -> str:
+    """Messages of earlier runs: ledger sends plus held-out winners (as if they had been sent)."""
+    low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
+    parts: list[str] = []
+    if table_exists(con, SENDS_TABLE):
+        # Fail closed: without a usable history caps and cooldowns cannot be enforced.
+        columns = _require_columns(
+            con, SENDS_TABLE, ("send_id", "run_date", "customer_id", "campaign_id", "state")
+        )
+        reached = "cast(accepted_at as timestamptz)" if "accepted_at" in columns else "null::timestamptz"
+        state_list = ", ".join(sql_literal(s) for s in states) or "null"
+        parts.append(f"""
+            select cast(send_id as varchar) as send_id, cast(customer_id as varchar) as customer_id,
+                   cast(campaign_id as varchar) as campaign_id, cast(run_date as date) as run_date,
+                   {reached} as reached_at
+            from {SENDS_TABLE}
+            where state in ({state_list})
+              and cast(run_date as date) >= {low} and cast(run_date as date) < {high}""")
+    if table_exists(con, LIST_TABLE):
+        parts.append(f"""
+            select send_id, customer_id, campaign_id, run_date, scheduled_send_at_utc as reached_at
+            from {LIST_TABLE}
+            where arm = 'holdout' and run_date >= {low} and run_date < {high}""")
+    if not parts:
+        return (
+            "select null::varchar as send_id, null::varchar as customer_id, null::varchar as campaign_id,"
+            " null::date as run_date, null::timestamptz as reached_at where false"
+        )
+    return "\nunion all\n".join(parts)
+
+
+def paused_sql(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    days: int,
+    campaigns: Sequence[Campaign],
+    notes: list[str],
+) -> str:
+    """Customers who responded to a message of one of `campaigns` in the `days` UTC days ending D.
+
+    dbt builds the responses mart in every run (it is an input of the policy asset), so a
+    missing mart or column is an error, not a skipped check: a silently skipped pause mails
+    people who just answered. Mail of other campaigns (a legacy newsletter tagged the same
+    way) is in the mart but pauses nobody.
+    """
+    if days == 0:
+        notes.append("pause after response off: response_pause_days is 0")
+        return "select null::varchar as customer_id where false"
+    if not table_exists(con, RESPONSES_TABLE):
+        raise PolicyError(
+            f"{RESPONSES_TABLE} does not exist; build the dbt models for {run_date} first "
+            "(or set response_pause_days to 0 to turn the pause after a response off)"
+        )
+    _require_columns(con, RESPONSES_TABLE, REQUIRED_RESPONSE_COLUMNS)
+    campaign_ids = ", ".join(sql_literal(c.id) for c in campaigns) or "null"
+    return f"""
+        select distinct cast(customer_id as varchar) as customer_id
+        from {RESPONSES_TABLE}
+        where campaign_id in ({campaign_ids})
+          and cast(responded_at as date) > {date_literal(run_date)} - {days}
+          and cast(responded_at as date) <= {date_literal(run_date)}"""
