@@ -6,7 +6,8 @@ and the admin endpoints (no auth) `GET|POST|DELETE /__faults` to inject faults a
 `GET|POST|DELETE /__storm` to start, read and stop a storm of random faults.
 
 The handler validates like the real API (schema + rules in `validation.py`) and
-commits accepted mail to the store *before* answering 202, so an acknowledged
+commits accepted mail, each recipient with the message they receive (substitutions
+applied, `rendering.py`), to the store *before* answering 202, so an acknowledged
 request is never lost. It logs paths and statuses only, never bodies or keys.
 """
 
@@ -28,7 +29,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orchestration.sink.faults import Fault, FaultInjector, FaultStorm
-from orchestration.sink.store import BatchStatusError, SinkStore
+from orchestration.sink.rendering import delivered
+from orchestration.sink.store import BatchStatusError, Recipient, SinkStore
 from orchestration.sink.validation import MAX_BODY_BYTES, effective_send_at, validate_mail_send
 
 logger = logging.getLogger(__name__)
@@ -323,21 +325,21 @@ class _Handler(BaseHTTPRequestHandler):
         return _Reply(405, _errors("method not allowed"))
 
 
-def _recipients(body: dict[str, Any]) -> list[tuple[str, int | None, dict[str, str]]]:
-    """(email, send_at, custom_args) per recipient of a valid body, in request order.
+def _recipients(body: dict[str, Any]) -> list[Recipient]:
+    """Each recipient of a valid body, in request order, with what they receive (rendering.py).
 
-    Plain tuples (the store's `Recipient` shape): up to 1,000 per request, so no
-    per-recipient objects; recipients of one personalization share its merged args.
+    Recipients of one personalization share its merged args and its message.
     """
     message_args = body.get("custom_args") or {}
-    out: list[tuple[str, int | None, dict[str, str]]] = []
+    out: list[Recipient] = []
     for p in body["personalizations"]:
         own_args = p.get("custom_args") or {}
         args = {**message_args, **own_args} if message_args else own_args
         when = effective_send_at(body, p)
+        message = delivered(body, p)
         for kind in ("to", "cc", "bcc"):
             for recipient in p.get(kind) or ():
-                out.append((recipient["email"], when, args))
+                out.append(Recipient(recipient["email"], when, args, message))
     return out
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from orchestration.sink.rendering import Delivered
 from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 
 CANCEL_WINDOW_SECONDS = 600
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS messages (
     status TEXT NOT NULL,       -- 'accepted', 'cancelled', 'expired' (paused too long) or 'sandbox'
     received_at REAL NOT NULL,
     custom_args TEXT NOT NULL
+    -- and DELIVERED_COLUMNS, added by SinkStore to files made before they existed
 );
 -- Every cancel, pause or resume asked for, with the answer: tests check a sender against it.
 CREATE TABLE IF NOT EXISTS status_requests (
@@ -65,9 +67,17 @@ CREATE INDEX IF NOT EXISTS messages_run_date ON messages (run_date);
 """
 
 
+# What the recipient receives (rendering.py): subject and content with the substitutions applied,
+# or the dynamic template and its data. Personal data: erased with the message.
+DELIVERED_COLUMNS = ("subject", "content", "template_id", "template_data")
+
+
 @dataclass(frozen=True)
 class StoredMessage:
-    """One recipient of one accepted request, as the sink recorded it."""
+    """One recipient of one accepted request, as the sink recorded it, with what they receive:
+    `subject` and `content` (MIME type -> body) as delivered, or the dynamic `template_id` and
+    the `template_data` SendGrid renders it from. Messages stored before the sink kept
+    content have None there."""
 
     x_message_id: str
     sg_message_id: str
@@ -82,6 +92,10 @@ class StoredMessage:
     status: str
     received_at: float
     custom_args: dict[str, str]
+    subject: str | None = None
+    content: dict[str, str] | None = None
+    template_id: str | None = None
+    template_data: dict[str, Any] | None = None
 
     def __repr__(self) -> str:  # keep addresses out of test failure output and logs
         return (
@@ -94,16 +108,21 @@ class Recipient(NamedTuple):
     """What the HTTP layer hands the store for one recipient of a request.
 
     A named tuple: a request brings up to 1,000 of them, and a plain
-    `(email, send_at, custom_args)` tuple is accepted as well.
+    `(email, send_at, custom_args)` tuple (nothing known of its content) is accepted as well.
     """
 
     email: str
     send_at: int | None
     custom_args: dict[str, str]
+    delivered: Delivered = Delivered(None, None, None, None)
 
 
 # One encoder for every row: `json.dumps(..., sort_keys=True)` builds a new one per call.
 _encode_args = json.JSONEncoder(sort_keys=True).encode
+
+
+def _decode(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 class BatchStatusError(Exception):
@@ -117,9 +136,23 @@ class SinkStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db = SQLitePool(self.path, _SCHEMA, busy_timeout_seconds=30, cache_mib=32)
+        self._add_delivered_columns()
 
     def __repr__(self) -> str:
         return f"SinkStore({str(self.path)!r})"
+
+    def _add_delivered_columns(self) -> None:
+        """Files from before the sink kept what recipients receive get the columns (empty)."""
+        with self._connect() as conn:
+            have = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+            for column in DELIVERED_COLUMNS:
+                if column in have:
+                    continue
+                try:
+                    conn.execute(f"ALTER TABLE messages ADD COLUMN {column} TEXT")
+                except sqlite3.OperationalError as err:  # another process added it meanwhile
+                    if "duplicate column" not in str(err):
+                        raise
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -271,7 +304,8 @@ class SinkStore:
         """
         status = "sandbox" if sandbox else "accepted"
         rows = []
-        for i, (email, send_at, args) in enumerate(recipients):
+        for i, recipient in enumerate(recipients):
+            email, send_at, args, delivered = Recipient(*recipient)
             get = args.get
             rows.append(
                 (
@@ -288,6 +322,7 @@ class SinkStore:
                     status,
                     now,
                     _encode_args(args),
+                    *delivered,
                 )
             )
         with self._write() as conn:
@@ -298,8 +333,9 @@ class SinkStore:
             conn.executemany(
                 """
                 INSERT INTO messages (x_message_id, sg_message_id, batch_id, send_id, customer_id,
-                    campaign_id, variant, run_date, email, send_at, status, received_at, custom_args)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    campaign_id, variant, run_date, email, send_at, status, received_at, custom_args,
+                    subject, content, template_id, template_data)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 rows,
             )
@@ -336,6 +372,10 @@ class SinkStore:
                 status=r["status"],
                 received_at=r["received_at"],
                 custom_args=json.loads(r["custom_args"]),
+                subject=r["subject"],
+                content=_decode(r["content"]),
+                template_id=r["template_id"],
+                template_data=_decode(r["template_data"]),
             )
             for r in rows
         ]

@@ -2,8 +2,8 @@
 
 Two layers: the OpenAPI schema (shape, types, sizes the description encodes) and
 the rules the description cannot express (subject or template, content unless
-template, recipient totals, duplicates, custom_args bytes, the send_at horizon,
-known batch ids). Error messages never repeat a submitted value: the sender stores
+template, recipient totals, duplicates, custom_args and substitutions bytes, the
+send_at horizon, known batch ids). Error messages never repeat a submitted value: the sender stores
 the provider's reason in its ledger and that must never carry an email address.
 """
 
@@ -22,6 +22,7 @@ from orchestration.sink.schema import build_validator
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_SUBSTITUTIONS_BYTES = 10_000
 MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
 MAX_BODY_BYTES = 30 * 1024 * 1024
 
@@ -118,7 +119,7 @@ def _size_bound(args: dict[str, Any]) -> int:
     """An upper bound of `_json_bytes` for string maps (6 bytes per character at most, \\uXXXX)."""
     values = args.values()
     if not set(map(type, values)) <= _STR_ONLY:
-        return MAX_CUSTOM_ARGS_BYTES  # unknown: take the exact count
+        return 2**31  # unknown: take the exact count
     return 2 + 6 * (sum(map(len, args)) + sum(map(len, values)) + len(args))
 
 
@@ -165,6 +166,7 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
     seen: set[str] = set()
     duplicates: list[FieldError] = []
     oversized_args: list[FieldError] = []
+    oversized_substitutions: list[FieldError] = []
     too_late: list[FieldError] = []
     for i, p in enumerate(personalizations):
         for kind in _RECIPIENT_KINDS:
@@ -194,6 +196,19 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
                         f"personalizations.{i}.custom_args",
                     )
                 )
+        substitutions = p.get("substitutions")
+        if (
+            substitutions
+            and _size_bound(substitutions) > MAX_SUBSTITUTIONS_BYTES
+            and _json_bytes(substitutions) > MAX_SUBSTITUTIONS_BYTES
+        ):
+            oversized_substitutions.append(
+                FieldError(
+                    "The total collective size of your substitutions may not exceed 10,000 bytes "
+                    "per personalization object.",
+                    f"personalizations.{i}.substitutions",
+                )
+            )
         send_at = p.get("send_at")
         if send_at is not None and send_at > horizon:
             too_late.append(_too_late(f"personalizations.{i}.send_at"))
@@ -209,6 +224,7 @@ def _rule_errors(body: dict[str, Any], now: float, batch_exists: Callable[[str],
     if not message_args_fit:
         errors.append(FieldError("The custom_args field must be less than 10,000 bytes.", "custom_args"))
     errors += oversized_args
+    errors += oversized_substitutions
     body_send_at = body.get("send_at")
     if body_send_at is not None and body_send_at > horizon:
         errors.append(_too_late("send_at"))

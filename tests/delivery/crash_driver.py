@@ -1,7 +1,7 @@
 """A sender process for the crash suite: the real sender, client and ledger, killable at a crash point.
 
     python tests/delivery/crash_driver.py --ledger PATH --sink URL [--messages 30] [--batch-size 10]
-        [--from-warehouse RUN_DATE]
+        [--from-warehouse RUN_DATE] [--rendered]
 
 Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
 Recovery runs with the production defaults: a restart finds the killed sender's process
@@ -18,16 +18,17 @@ import json
 import sys
 from collections.abc import Iterator
 
-from delivery_helpers import API_KEY, OPTIONS, make_messages
+from delivery_helpers import API_KEY, OPTIONS, make_messages, make_rendered_messages
 
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
 
 
-def messages(n: int) -> Iterator[OutboundMessage]:
-    """The input as a stream, as the delivery asset hands it over."""
-    yield from make_messages(n)
+def messages(n: int, rendered: bool = False) -> Iterator[OutboundMessage]:
+    """The input as a stream, as the delivery asset hands it over (`rendered`: each message
+    rendered for its customer, sharing requests as substitutions, instead of one template)."""
+    yield from make_rendered_messages(n) if rendered else make_messages(n)
 
 
 def day_in_warehouse(run_date: str) -> Iterator[OutboundMessage]:
@@ -58,6 +59,7 @@ def main() -> int:
     parser.add_argument("--plan-chunk", type=int, default=12, help="messages planned per transaction")
     parser.add_argument("--max-retries", type=int, default=3)
     parser.add_argument("--from-warehouse", default=None, help="a run date: send its intervention list")
+    parser.add_argument("--rendered", action="store_true", help="messages rendered per customer")
     args = parser.parse_args()
     policy = RetryPolicy(
         max_retries=args.max_retries,
@@ -68,7 +70,9 @@ def main() -> int:
     )
     report = deliver(
         SendLedger(args.ledger),
-        day_in_warehouse(args.from_warehouse) if args.from_warehouse else messages(args.messages),
+        day_in_warehouse(args.from_warehouse)
+        if args.from_warehouse
+        else messages(args.messages, args.rendered),
         make_client(API_KEY, args.sink),
         options=OPTIONS,
         policy=policy,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -64,6 +65,24 @@ def make_messages(
         )
         for i in range(n)
     ]
+
+
+def make_rendered_messages(n: int) -> list[OutboundMessage]:
+    """`make_messages` (same send ids) rendered per customer: each its own subject and body."""
+    return [
+        replace(
+            message,
+            template_id=None,
+            subject=f"Name{i}, {i % 7 + 3} orders in 90 days - thank you!",
+            html_content=f"<p>Hi Name{i},</p>\n<p>You have placed {i % 7 + 3} orders.</p>\n<p>Thanks</p>\n",
+        )
+        for i, message in enumerate(make_messages(n))
+    ]
+
+
+def received(message: OutboundMessage) -> tuple[str | None, dict[str, str]]:
+    """What the recipient of a rendered message must receive: its own subject and bodies."""
+    return message.subject, dict(message.contents())
 
 
 def deliver_in_process(ledger_path: str, sink_url: str, n: int) -> None:

@@ -64,6 +64,7 @@ class Scenario:
     min_lead_seconds: float = 1800
     settle_seconds: float = 0.0  # wait for late (slow-answer) requests to land before judging
     concurrency: int = 1
+    rendered: bool = False  # messages rendered per customer (test_per_customer_content.py)
 
 
 def crash(point: str, *faults: dict[str, Any], then: tuple[Run, ...] = ()) -> Scenario:
@@ -155,7 +156,12 @@ class Outcome:
 
 
 def run_driver(
-    ledger: Path, url: str, crash_at: str | None, min_lead_seconds: float, concurrency: int = 1
+    ledger: Path,
+    url: str,
+    crash_at: str | None,
+    min_lead_seconds: float,
+    concurrency: int = 1,
+    rendered: bool = False,
 ) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
@@ -164,6 +170,7 @@ def run_driver(
     command = [sys.executable, str(DRIVER), "--ledger", str(ledger), "--sink", url]
     command += ["--messages", str(MESSAGES), "--batch-size", str(BATCH_SIZE)]
     command += ["--min-lead-seconds", str(min_lead_seconds), "--concurrency", str(concurrency)]
+    command += ["--rendered"] if rendered else []
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
     return done.returncode, done.stdout if done.returncode == 0 else done.stderr[-2000:]
 
@@ -177,14 +184,21 @@ def play(scenario: Scenario, workdir: Path) -> Outcome:
             sink.faults.clear()
             sink.inject(*run.faults)
             code, output = run_driver(
-                ledger_path, sink.url, run.crash, scenario.min_lead_seconds, scenario.concurrency
+                ledger_path,
+                sink.url,
+                run.crash,
+                scenario.min_lead_seconds,
+                scenario.concurrency,
+                scenario.rendered,
             )
             if code == -signal.SIGKILL:
                 outcome.killed += 1
             else:
                 outcome.problems.append(f"armed at {run.crash} but exited {code}: {output.strip()[-300:]}")
         sink.faults.clear()
-        code, output = run_driver(ledger_path, sink.url, None, scenario.min_lead_seconds)
+        code, output = run_driver(
+            ledger_path, sink.url, None, scenario.min_lead_seconds, rendered=scenario.rendered
+        )
         if code != 0:
             outcome.problems.append(f"final run exited {code}: {output.strip()[-500:]}")
             return outcome

@@ -141,45 +141,64 @@ def test_message_needs_content_and_hides_its_address() -> None:
     assert "@" not in repr(OPTIONS)
 
 
-def _varied_messages() -> list[OutboundMessage]:
+def _varied_messages() -> dict[str, list[OutboundMessage]]:
     base = dict(campaign_id="winback", variant="A", run_date=RUN_DATE)
-    return [
-        OutboundMessage(customer_id="t1", email="a@mail.example", template_id="d-1", **base),
-        OutboundMessage(
-            customer_id="t2",
-            email="b@mail.example",
-            template_id="d-1",
-            to_name="Bé",
-            send_at=1_900_000_000,
-            template_data={"first_name": "Bé", "days": 3, "nested": {"k": [1, 2]}},
-            **base,
-        ),
-        OutboundMessage(customer_id="t3", email="c@mail.example", template_id="d-1", send_at=0, **base),
-    ], [
-        OutboundMessage(
-            customer_id=f"r{i}",
-            email=f"r{i}@mail.example",
-            subject="Hi -first_name-",
-            html_content="<p>Hi</p>",
-            text_content="Hi",
-            to_name="R" if i % 2 else None,
-            template_data={"first_name": f"N{i}", "n": i} if i != 1 else {},
-            **base,
-        )
-        for i in range(3)
-    ]
+    return {
+        "template": [
+            OutboundMessage(customer_id="t1", email="a@mail.example", template_id="d-1", **base),
+            OutboundMessage(
+                customer_id="t2",
+                email="b@mail.example",
+                template_id="d-1",
+                to_name="Bé",
+                send_at=1_900_000_000,
+                template_data={"first_name": "Bé", "days": 3, "nested": {"k": [1, 2]}},
+                **base,
+            ),
+            OutboundMessage(customer_id="t3", email="c@mail.example", template_id="d-1", send_at=0, **base),
+        ],
+        # the text holds its own substitution tag: one text, each message's template data as substitutions
+        "tagged": [
+            OutboundMessage(
+                customer_id=f"r{i}",
+                email=f"r{i}@mail.example",
+                subject="Hi -first_name-",
+                html_content="<p>Hi</p>",
+                text_content="Hi",
+                to_name="R" if i % 2 else None,
+                template_data={"first_name": f"N{i}", "n": i},
+                **base,
+            )
+            for i in range(3)
+        ],
+        # rendered per customer: own subjects, own parts of both bodies as substitutions
+        "per customer": [
+            OutboundMessage(
+                customer_id=f"p{i}",
+                email=f"p{i}@mail.example",
+                subject=f"{name}, {i} orders",
+                html_content=f"<p>Hi {name},</p>\n<p>{i} orders</p>\n",
+                text_content=f"Hi {name}, {i} orders",
+                to_name=name if i % 2 else None,
+                template_data={"first_name": name},
+                **base,
+            )
+            for i, name in enumerate(["Ann", "Bé", "Ann", "Zoë"])
+        ],
+    }
 
 
-@pytest.mark.parametrize("kind", ["template", "rendered"])
+@pytest.mark.parametrize("kind", ["template", "tagged", "per customer"])
 @pytest.mark.parametrize(
     "options", [OPTIONS, PayloadOptions("x@shop.example", None, 12, True)], ids=["plain", "asm"]
 )
 def test_fast_bodies_equal_what_the_official_helpers_build(kind: str, options: PayloadOptions) -> None:
-    messages = _varied_messages()[0 if kind == "template" else 1]
+    messages = _varied_messages()[kind]
+    (request,) = group_messages(messages)
     send_at = {messages[0].send_id: 1_900_000_100}
     for batch_id in (None, "batch-1"):
-        fast = build_mail(messages, options, batch_id=batch_id, send_at=send_at)
-        reference = build_mail_with_helpers(messages, options, batch_id=batch_id, send_at=send_at)
+        fast = build_mail(request, options, batch_id=batch_id, send_at=send_at)
+        reference = build_mail_with_helpers(request, options, batch_id=batch_id, send_at=send_at)
         assert fast == reference
 
 

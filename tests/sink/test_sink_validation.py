@@ -165,6 +165,11 @@ REJECTIONS = [
     ("address twice in a request", _duplicate_address, "personalizations.1.to.0.email"),
     ("custom_args of 10,000 bytes", _big_custom_args, "personalizations.0.custom_args"),
     ("message custom_args of 10,000 bytes", _set("custom_args", {"blob": "y" * 10_000}), "custom_args"),
+    (
+        "substitutions over 10,000 bytes",
+        _set("personalizations.0.substitutions", {"-body-": "z" * 9_990}),
+        "personalizations.0.substitutions",
+    ),
     ("custom_args value not a string", _set("personalizations.0.custom_args.send_id", 7), None),
     ("eleven categories", _set("categories", [f"c{i}" for i in range(11)]), "categories"),
     ("send_at beyond 72 hours", _set("send_at", 10**10), "send_at"),

@@ -4,7 +4,10 @@ The bodies are built with the official client's `sendgrid.helpers.mail` classes,
 so what we send is what the client library itself would produce. Grouping rules
 come from the API: at most 1,000 personalizations per request, no address twice in
 a request (a repeat goes to a later request), and message-level fields (template,
-subject, content, category) shared by every personalization of a request.
+category) shared by every personalization of a request. Messages the pipeline
+rendered per customer share a request too: each personalization carries its own
+subject and, as substitutions, the parts of the body that are its own
+(personal_parts.py), so a campaign's day goes in requests of 1,000 whatever its template.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from orchestration.defs.delivery import personal_parts
 from orchestration.defs.delivery.ledger import send_id as compute_send_id
 
 MAX_PERSONALIZATIONS = 1000
@@ -63,7 +67,9 @@ class OutboundMessage:
 
     Either `template_id` (a SendGrid dynamic template; `template_data` becomes
     `dynamic_template_data`) or `subject` plus `html_content`/`text_content`
-    (pipeline-rendered; `template_data` becomes legacy substitutions, tag `-key-`).
+    (pipeline-rendered, final: sent as rendered, sharing a request with the campaign's other
+    renderings; only if the text holds a tag `-key-` of `template_data` does `template_data`
+    become legacy substitutions, and the message then shares a request only with the same text).
     `send_at` is the unix time it should go out (None: as soon as possible).
     The repr leaves out the address and content so a message can be logged safely.
     """
@@ -89,12 +95,28 @@ class OutboundMessage:
         object.__setattr__(
             self, "_send_id", compute_send_id(self.customer_id, self.campaign_id, self.run_date)
         )
-        key = (self.campaign_id, self.template_id, self.subject, self.html_content, self.text_content)
-        object.__setattr__(self, "_request_key", key)
         if not self.template_id and not (self.subject and (self.html_content or self.text_content)):
             raise ValueError(
                 f"message {self.send_id}: needs a template_id, or a subject and html/text content"
             )
+        object.__setattr__(self, "_request_key", self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        if not self.template_id and self._shares_content():
+            return (self.campaign_id, None, _RENDERED, bool(self.text_content), bool(self.html_content))
+        return (self.campaign_id, self.template_id, self.subject, self.html_content, self.text_content)
+
+    def _shares_content(self) -> bool:
+        """Rendered text that needs no substitution of its own can go out beside other renderings."""
+        texts = (self.subject or "", *(body for _, body in self.contents()))
+        if any(f"-{key}-" in text for key in self.template_data for text in texts):
+            return False
+        return personal_parts.shareable(texts[0], texts[1:])
+
+    def contents(self) -> tuple[tuple[str, str], ...]:
+        """(MIME type, rendered body) pairs, in the order SendGrid wants them: text/plain, then text/html."""
+        pairs = (("text/plain", self.text_content), ("text/html", self.html_content))
+        return tuple((kind, body) for kind, body in pairs if body)
 
     @property
     def send_id(self) -> str:
@@ -112,8 +134,14 @@ class OutboundMessage:
         }
 
     def request_key(self) -> tuple[Any, ...]:
-        """Messages with equal keys can share one request's message-level fields."""
+        """Messages with equal keys can share one request: the same template, or renderings of
+        the same campaign with the same kinds of body (or, with their own substitution tags,
+        the same text)."""
         return self._request_key  # type: ignore[attr-defined]
+
+
+# Marks the request key of rendered messages that go out as shared text plus their own parts.
+_RENDERED = "rendered per message"
 
 
 @dataclass(frozen=True)
@@ -281,23 +309,81 @@ def build_mail(
     `send_at` maps send_id to the time to put on that personalization (overriding
     the message's own), which is how the sender enforces a cancellable lead time.
 
-    The message-level fields are built by the official helpers (`build_mail_with_helpers`
-    on the first message, which also runs their checks, e.g. no API key in the content);
-    the personalizations, up to 1,000 per request and the sender's hot path, are built
-    directly as the same dicts the helpers produce (a test holds the two equal).
+    The message-level fields are built by the official helpers (`_message_level`, which also
+    runs their checks, e.g. no API key in the content); the personalizations, up to 1,000 per
+    request and the sender's hot path, are built directly as the same dicts the helpers
+    produce (`build_mail_with_helpers` is the reference; a test holds the two equal).
     """
-    if messages and any(m.request_key() != messages[0].request_key() for m in messages):
-        raise ValueError("all messages of one request must share campaign, template, subject and content")
-    body = build_mail_with_helpers(messages[:1], options, batch_id=batch_id, send_at=send_at)
-    template = bool(messages[0].template_id)
+    _check_one_request(messages)
+    content = _request_content(messages)
+    body = _message_level(messages[0], content, options, batch_id).get()
     when_by_id = send_at or {}
     body["personalizations"] = [
-        _personalization(m, template, when_by_id.get(m.send_id, m.send_at)) for m in messages
+        _personalization(m, i, content, when_by_id.get(m.send_id, m.send_at)) for i, m in enumerate(messages)
     ]
     return body
 
 
-def _personalization(message: OutboundMessage, template: bool, when: int | None) -> dict[str, Any]:
+def _check_one_request(messages: Sequence[OutboundMessage]) -> None:
+    if not messages:
+        raise ValueError("build_mail needs at least one message")
+    key = messages[0].request_key()
+    if any(m.request_key() != key for m in messages):
+        raise ValueError("all messages of one request must share campaign, template and kind of content")
+
+
+def _request_content(messages: Sequence[OutboundMessage]) -> personal_parts.SharedContent | None:
+    """Subject and bodies of a request of rendered messages, and what each personalization adds
+    (None for a dynamic template: SendGrid renders it from `dynamic_template_data`)."""
+    first = messages[0]
+    if first.template_id:
+        return None
+    if first.request_key()[2] == _RENDERED:
+        contents = [m.contents() for m in messages]
+        kinds = range(len(contents[0]))
+        return personal_parts.share(
+            [m.subject or "" for m in messages], [[each[k][1] for each in contents] for k in kinds]
+        )
+    # One text for the whole request, completed by each message's own substitution tags.
+    return personal_parts.SharedContent(
+        subject=first.subject,
+        subjects=None,
+        bodies=[body for _, body in first.contents()],
+        substitutions=[{f"-{k}-": str(v) for k, v in m.template_data.items()} for m in messages],
+    )
+
+
+def _message_level(
+    first: OutboundMessage,
+    content: personal_parts.SharedContent | None,
+    options: PayloadOptions,
+    batch_id: str | None,
+) -> Mail:
+    """The request's own fields, through the official helpers (and their checks)."""
+    mail = Mail()
+    mail.from_email = _address(From, options.from_email, options.from_name)
+    if content is None:
+        mail.template_id = TemplateId(first.template_id)
+    else:
+        if content.subject is not None:
+            mail.subject = Subject(content.subject)
+        types = [kind for kind, _ in first.contents()]
+        for kind, value in zip(types, content.bodies, strict=True):
+            mail.add_content(Content(kind, value))
+    mail.add_category(Category(first.campaign_id))
+    if options.asm_group_id is not None:
+        mail.asm = Asm(GroupId(options.asm_group_id))
+    if batch_id is not None:
+        mail.batch_id = BatchId(batch_id)
+    settings = MailSettings()
+    settings.sandbox_mode = SandBoxMode(options.sandbox_mode)
+    mail.mail_settings = settings
+    return mail
+
+
+def _personalization(
+    message: OutboundMessage, index: int, content: personal_parts.SharedContent | None, when: int | None
+) -> dict[str, Any]:
     """What `Personalization().get()` returns for one message, without the helper objects."""
     to: dict[str, str] = (
         {"name": message.to_name, "email": message.email} if message.to_name else {"email": message.email}
@@ -305,13 +391,14 @@ def _personalization(message: OutboundMessage, template: bool, when: int | None)
     personalization: dict[str, Any] = {"to": [to]}
     if when:
         personalization["send_at"] = int(when)
-    if template:
+    if content is None:
         if message.template_data:
             personalization["dynamic_template_data"] = dict(message.template_data)
-    elif message.template_data:
-        personalization["substitutions"] = {
-            f"-{key}-": str(value) for key, value in message.template_data.items()
-        }
+    else:
+        if content.subjects is not None:
+            personalization["subject"] = content.subjects[index]
+        if content.substitutions[index]:
+            personalization["substitutions"] = content.substitutions[index]
     personalization["custom_args"] = message.custom_args()
     return personalization
 
@@ -324,42 +411,24 @@ def build_mail_with_helpers(
     send_at: Mapping[str, int | None] | None = None,
 ) -> dict[str, Any]:
     """`build_mail` entirely through the `sendgrid.helpers.mail` classes (the reference)."""
-    if not messages:
-        raise ValueError("build_mail needs at least one message")
-    first = messages[0]
-    if any(m.request_key() != first.request_key() for m in messages):
-        raise ValueError("all messages of one request must share campaign, template, subject and content")
-    mail = Mail()
-    mail.from_email = _address(From, options.from_email, options.from_name)
-    if first.template_id:
-        mail.template_id = TemplateId(first.template_id)
-    else:
-        mail.subject = Subject(first.subject)
-        if first.text_content:
-            mail.add_content(Content("text/plain", first.text_content))
-        if first.html_content:
-            mail.add_content(Content("text/html", first.html_content))
+    _check_one_request(messages)
+    content = _request_content(messages)
+    mail = _message_level(messages[0], content, options, batch_id)
     for index, message in enumerate(messages):
         personalization = Personalization()
         personalization.add_to(_address(To, message.email, message.to_name))
-        if first.template_id:
+        if content is None:
             if message.template_data:
                 personalization.dynamic_template_data = dict(message.template_data)
         else:
-            for key, value in message.template_data.items():
-                personalization.add_substitution(Substitution(f"-{key}-", str(value)))
+            if content.subjects is not None:
+                personalization.subject = content.subjects[index]
+            for key, value in content.substitutions[index].items():
+                personalization.add_substitution(Substitution(key, value))
         for key, value in message.custom_args().items():
             personalization.add_custom_arg(CustomArg(key, value))
         when = (send_at or {}).get(message.send_id, message.send_at)
         if when is not None:
             personalization.send_at = int(when)
         mail.add_personalization(personalization, index=index)
-    mail.add_category(Category(first.campaign_id))
-    if options.asm_group_id is not None:
-        mail.asm = Asm(GroupId(options.asm_group_id))
-    if batch_id is not None:
-        mail.batch_id = BatchId(batch_id)
-    settings = MailSettings()
-    settings.sandbox_mode = SandBoxMode(options.sandbox_mode)
-    mail.mail_settings = settings
     return mail.get()
