@@ -1,7 +1,21 @@
-"""Benchmark: N messages (default 200,000) through a fault storm, then a healthy rerun: nothing lost or twice.
+"""Benchmark: a day of mail, healthy and through a fault storm then a rerun: how fast, nothing lost or twice.
 
-    .venv/bin/python benchmarks/delivery_storm.py [--messages 200000] [--concurrency 4] [--speed 60]
-        [--min-lead 1800] [--timeout 2] [--every 0.5 2] [--runs 1] [--seed 7] [--workdir DIR]
+    .venv/bin/python benchmarks/delivery_storm.py [--content identical demo] [--messages 200000]
+        [--demo-customers 20000] [--concurrency 4] [--speed 60] [--min-lead 1800] [--timeout 2]
+        [--every 0.5 2] [--runs 1] [--seed 7] [--workdir DIR]
+
+Two kinds of day (`--content`, both by default):
+
+* identical: `--messages` messages of one dynamic template (the same content for everyone,
+  template data per person), 1,000 to a request;
+* demo: one message for each of `--demo-customers` customers (the demo world's size) from the
+  demo's own campaign files (`campaigns/`), rendered by the policy's rendering code with the
+  personal fields the templates read (first names, categories, purchase counts; see
+  orchestration/demo/mail_day.py), read as the delivery asset reads the intervention list.
+  Five of the demo's seven campaigns render a subject and body per customer.
+
+Each kind is first delivered to a healthy sink (the daily job's case: requests, messages per
+request, msg/s), then, to a fresh sink, through the storm below and a healthy rerun.
 
 The real sender (`deliver()`, the official sendgrid client over HTTP, the SQLite ledger on
 disk) against the real sink in its own process (`python -m orchestration.sink serve`).
@@ -23,16 +37,19 @@ about 31 s after the cancel instead of 31 minutes, and a Retry-After of 2 minute
 2 s. The sender's waits (`sleep`) and the ledger's times are in provider seconds too;
 network timeouts (`--timeout`) and the storm's pace stay in wall-clock seconds.
 
-Printed per run: accepted, failed and expired by reason, requests, retries, cancels and
-waits for a cancel place, the storm's faults by kind, the sink's answers to cancels, and
-throughput (messages per wall-clock second) of the storm run, the rerun and both; with
---runs > 1, medians.
+Printed per run and kind: the healthy delivery's requests, messages per request and msg/s;
+for the storm: accepted, failed and expired by reason, requests, retries, cancels and waits
+for a cancel place, the storm's faults by kind, the sink's answers to cancels, and
+throughput (messages per wall-clock second) of the storm run, the rerun and both. At the
+end, per kind, the medians over `--runs` and the load average (other processes share the
+machine's cores).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import statistics
 import sys
@@ -40,21 +57,86 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import pandas as pd  # noqa: E402
 from send_messages import messages, start_sink  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
+from orchestration.defs.delivery.assets import to_messages  # noqa: E402
 from orchestration.defs.delivery.ledger import SendLedger  # noqa: E402
-from orchestration.defs.delivery.payloads import PayloadOptions  # noqa: E402
+from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions  # noqa: E402
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client  # noqa: E402
+from orchestration.demo.mail_day import demo_mail_day  # noqa: E402
 from orchestration.sink.clock import ScaledClock  # noqa: E402
 from orchestration.sink.store import SinkStore  # noqa: E402
 
 MAY_HAVE = "the provider may have it"
+OPTIONS = PayloadOptions(from_email="news@shop.example")
+
+
+@dataclass
+class Day:
+    """One kind of day: how many messages, and a fresh stream of them per delivery."""
+
+    kind: str
+    n: int
+    messages: Callable[[], Iterable[OutboundMessage]]
+
+
+def make_day(kind: str, args: argparse.Namespace) -> Day:
+    if kind == "identical":
+        return Day(kind, args.messages, lambda: messages(args.messages))
+    # Rendered once, as the policy writes the intervention list; the delivery reads it row by row.
+    rows: pd.DataFrame = demo_mail_day(args.demo_customers, datetime.now(UTC).date(), seed=args.seed)
+    return Day(kind, len(rows), lambda: to_messages(rows))
+
+
+@dataclass
+class Healthy:
+    """A day delivered to a healthy sink."""
+
+    n: int
+    seconds: float
+    requests: int
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.seconds
+
+    @property
+    def per_request(self) -> float:
+        return self.n / self.requests if self.requests else 0.0
+
+
+def run_healthy(args: argparse.Namespace, day: Day) -> Healthy:
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        work = Path(tmp)
+        sink, url = start_sink(work / "sink.sqlite", 1)
+        try:
+            ledger = SendLedger(work / "send_ledger.sqlite")
+            client = make_client("benchmark-placeholder-key", url)
+            started = time.perf_counter()
+            report = deliver(
+                ledger,
+                day.messages(),
+                client,
+                options=OPTIONS,
+                concurrency=args.concurrency,
+                min_lead_seconds=1800,
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            sink.terminate()
+            sink.wait(timeout=60)
+        stored = SinkStore(work / "sink.sqlite")
+        assert report.sent_this_run == day.n and not stored.duplicates(), "a healthy delivery lost or doubled"
+        return Healthy(day.n, seconds, stored.request_count())
 
 
 def admin(url: str, method: str, body: object = None) -> dict:
@@ -88,7 +170,7 @@ class Result:
         return self.n / (self.storm_seconds + self.rerun_seconds)
 
 
-def run_once(args: argparse.Namespace, seed: int) -> Result:
+def run_once(args: argparse.Namespace, seed: int, day: Day) -> Result:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         clock = ScaledClock(time.time(), args.speed)
@@ -103,9 +185,9 @@ def run_once(args: argparse.Namespace, seed: int) -> Result:
             def send() -> DeliveryReport:
                 return deliver(
                     ledger,
-                    messages(args.messages),
+                    day.messages(),
                     client,
-                    options=PayloadOptions(from_email="news@shop.example"),
+                    options=OPTIONS,
                     policy=policy,
                     concurrency=args.concurrency,
                     min_lead_seconds=args.min_lead,
@@ -133,7 +215,7 @@ def run_once(args: argparse.Namespace, seed: int) -> Result:
         finally:
             sink.terminate()
             sink.wait(timeout=60)
-        result = Result(args.messages, storm_seconds, rerun_seconds, storm_report, rerun_report, faults)
+        result = Result(day.n, storm_seconds, rerun_seconds, storm_report, rerun_report, faults)
         judge(result, ledger, SinkStore(work / "sink.sqlite"))
     return result
 
@@ -182,9 +264,13 @@ def short(reason: str) -> str:
     return " ".join("<batch>" if len(w) > 24 else w for w in words)[:110]
 
 
-def report(number: int, r: Result) -> None:
+def report(number: int, kind: str, h: Healthy, r: Result) -> None:
     print(
-        f"run {number}: {r.n:,} messages; storm run {r.storm_seconds:.1f} s ({r.storm_rate:,.0f} msg/s), "
+        f"run {number}, {kind} content: healthy: {h.n:,} messages in {h.requests:,} requests "
+        f"({h.per_request:,.1f} per request), {h.seconds:.1f} s ({h.rate:,.0f} msg/s)"
+    )
+    print(
+        f"  storm: {r.n:,} messages; storm run {r.storm_seconds:.1f} s ({r.storm_rate:,.0f} msg/s), "
         f"healthy rerun {r.rerun_seconds:.1f} s, overall {r.overall_rate:,.0f} msg/s"
     )
     faults = ", ".join(f"{kind} {n}" for kind, n in sorted(r.faults.items()))
@@ -214,7 +300,17 @@ def report(number: int, r: Result) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument(
+        "--content",
+        nargs="+",
+        choices=("identical", "demo"),
+        default=["identical", "demo"],
+        help="kinds of day",
+    )
+    parser.add_argument("--messages", type=int, default=200_000, help="messages of the identical-content day")
+    parser.add_argument(
+        "--demo-customers", type=int, default=20_000, help="messages of the demo-campaigns day"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once")
     parser.add_argument("--speed", type=float, default=60.0, help="provider seconds per wall-clock second")
     parser.add_argument("--min-lead", type=float, default=1800, help="lead time, provider seconds")
@@ -228,25 +324,39 @@ def main() -> int:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    days = [make_day(kind, args) for kind in args.content]
     print(
-        f"{args.messages:,} messages, 1,000 per request, {args.concurrency} in flight; "
+        ", ".join(f"{d.kind} content: {d.n:,} messages" for d in days) + f"; {args.concurrency} in flight; "
         f"provider clock x{args.speed:g}, "
         f"lead {args.min_lead:g} provider s, HTTP timeout {args.timeout:g} s; "
         f"a fault every {args.every[0]:g}-{args.every[1]:g} s"
     )
-    results = []
+    load_before = os.getloadavg()
+    results: dict[str, list[tuple[Healthy, Result]]] = {d.kind: [] for d in days}
     for number in range(1, args.runs + 1):
-        results.append(run_once(args, args.seed + number - 1))
-        report(number, results[-1])
-    if args.runs > 1:
+        for day in days:
+            healthy = run_healthy(args, day)
+            storm = run_once(args, args.seed + number - 1, day)
+            results[day.kind].append((healthy, storm))
+            report(number, day.kind, healthy, storm)
+    load_after = os.getloadavg()
+    print(f"medians of {args.runs} run(s):")
+    for kind, pairs in results.items():
+        healthy = [h for h, _ in pairs]
+        storms = [r for _, r in pairs]
         print(
-            f"median of {args.runs}: storm run {statistics.median(r.storm_rate for r in results):,.0f} msg/s,"
-            " "
-            f"overall {statistics.median(r.overall_rate for r in results):,.0f} msg/s, "
-            f"cancels {statistics.median(r.storm.cancels for r in results):g}, "
-            f"expired {statistics.median(r.rerun.expired for r in results):g}"
+            f"  {kind} content: {healthy[0].n:,} messages, "
+            f"requests {statistics.median(h.requests for h in healthy):,g}, "
+            f"{statistics.median(h.per_request for h in healthy):,.1f} messages per request, "
+            f"healthy {statistics.median(h.rate for h in healthy):,.0f} msg/s; "
+            f"storm run {statistics.median(r.storm_rate for r in storms):,.0f} msg/s, "
+            f"storm and rerun {statistics.median(r.overall_rate for r in storms):,.0f} msg/s, "
+            f"cancels {statistics.median(r.storm.cancels for r in storms):g}, "
+            f"expired {statistics.median(r.rerun.expired for r in storms):g}"
         )
-    broken = [r for r in results if r.problems]
+    before, after = (" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
+    print(f"load average (1, 5, 15 min): {before} before, {after} after")
+    broken = [r for pairs in results.values() for _, r in pairs if r.problems]
     assert not broken, f"{len(broken)} run(s) broke a promise: {broken[0].problems[:5]}"
     return 0
 
