@@ -53,7 +53,7 @@ def test_streamed_grouping_makes_the_same_requests_as_grouping_all_at_once() -> 
 
 
 def test_a_stream_of_distinct_requests_goes_out_part_full_before_memory_fills() -> None:
-    """Per-customer rendered content makes every message its own request: never hold them all."""
+    """Many distinct request keys (many campaigns, texts with their own tags): never hold them all."""
     messages = [make_messages(1, campaign_id=f"campaign-{i}")[0] for i in range(20)]
     grouper = RequestGrouper(10, max_held=5)
     ready: list[list[OutboundMessage]] = []

@@ -217,7 +217,7 @@ class RequestGrouper:
 
     `max_held` bounds memory: when more messages than that wait in open (part-full)
     requests, the oldest open request is handed out part-full. Without it, many
-    distinct request keys (say, a subject rendered per customer) would hold the day.
+    distinct request keys (say, texts that each carry their own substitution tags) would hold the day.
     """
 
     def __init__(self, max_per_request: int = MAX_PERSONALIZATIONS, max_held: int | None = None) -> None:
