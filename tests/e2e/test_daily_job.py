@@ -7,6 +7,9 @@ reads what that run left behind, or reruns a step and checks nothing changed.
 
 from __future__ import annotations
 
+import json
+import math
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,6 +106,31 @@ def test_every_treated_message_reached_the_sink_exactly_once(world) -> None:
     assert treated, "the demo world should trigger some campaign"
     assert set(accepted) == treated
     assert set(accepted.values()) == {1}
+
+
+def test_each_campaigns_mail_goes_1000_to_a_request_and_each_recipient_receives_their_own(world) -> None:
+    # Guards the daily job's sending: campaigns rendered per customer went out one request per
+    # distinct rendering; now one request per campaign and started thousand, and what the sink
+    # delivers (substitutions applied) is exactly the subject and body rendered for each person.
+    home, _, _ = world
+    rows = query(
+        home,
+        "select send_id, campaign_id, template_id, subject, body, template_data "
+        "from interventions.intervention_list where run_date = ? and arm = 'treatment'",
+        [RUN_DATE],
+    )
+    accepted = {m.send_id: m for m in SinkStore(home / "sink.sqlite").messages(status="accepted")}
+    per_campaign = Counter(campaign for _, campaign, *_ in rows)
+    assert any(template is None for _, _, template, *_ in rows), "some campaign renders per customer"
+    assert len({accepted[row[0]].x_message_id for row in rows}) == sum(
+        math.ceil(n / 1_000) for n in per_campaign.values()
+    )
+    for send_id, _, template_id, subject, body, data in rows:
+        message = accepted[send_id]
+        if template_id is None:
+            assert (message.subject, message.content) == (subject, {"text/html": body})
+        else:
+            assert (message.template_id, message.template_data) == (template_id, json.loads(data))
 
 
 def test_nobody_without_consent_or_with_a_suppression_was_chosen(world) -> None:

@@ -140,8 +140,9 @@ class OutboundMessage:
         return self._request_key  # type: ignore[attr-defined]
 
 
-# Marks the request key of rendered messages that go out as shared text plus their own parts.
-_RENDERED = "rendered per message"
+# Marks the request key of rendered messages that go out as shared text plus their own parts
+# (a tuple, where other keys hold the subject: no subject can be taken for it).
+_RENDERED = ("rendered per message",)
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ def _request_content(messages: Sequence[OutboundMessage]) -> personal_parts.Shar
     first = messages[0]
     if first.template_id:
         return None
-    if first.request_key()[2] == _RENDERED:
+    if first.request_key()[2] is _RENDERED:
         contents = [m.contents() for m in messages]
         kinds = range(len(contents[0]))
         return personal_parts.share(
