@@ -68,8 +68,9 @@ class OutboundMessage:
     Either `template_id` (a SendGrid dynamic template; `template_data` becomes
     `dynamic_template_data`) or `subject` plus `html_content`/`text_content`
     (pipeline-rendered, final: sent as rendered, sharing a request with the campaign's other
-    renderings; only if the text holds a tag `-key-` of `template_data` does `template_data`
-    become legacy substitutions, and the message then shares a request only with the same text).
+    renderings; a text that cannot share, because it holds a tag `-key-` of `template_data` or
+    the marker `-sgp`, or is too big for SendGrid's substitutions, goes in a request of the
+    same text with `template_data` as legacy substitutions).
     `send_at` is the unix time it should go out (None: as soon as possible).
     The repr leaves out the address and content so a message can be logged safely.
     """
