@@ -113,10 +113,10 @@ def _groups(o: pd.DataFrame, row) -> tuple[pd.Series, pd.Series]:
 def _why_missing(o: pd.DataFrame, campaign: str) -> str:
     mine = o[o["campaign_id"] == campaign]
     if not len(mine):
-        return "no assignments"
+        return "nobody assigned"
     if not mine["matured"].any():
         first = pd.to_datetime(mine["window_end_at"]).min()
-        return f"no assignment matured yet (its attribution window closes {first:%Y-%m-%d} at the earliest)"
+        return f"no user matured yet (the first attribution window closes {first:%Y-%m-%d})"
     return "no matured users on one side"
 
 
