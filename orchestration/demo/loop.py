@@ -284,7 +284,10 @@ def run_demo(config: DemoConfig) -> int:
     run.phases["closing table (truth)"] = time.perf_counter() - step
 
     print()
-    print(f"Conversion lift per campaign and variant on {run.last_day} (matured assignments; pp = points):")
+    print(
+        f"Conversion lift per campaign and variant on {run.last_day} "
+        "(matured users, each once from their first assignment; pp = points):"
+    )
     print(board.describe())
     if run.churn_note:
         print(run.churn_note)

@@ -3,10 +3,11 @@
 The measured side is read from the tables the pipeline wrote for the last
 run date (``measurement.campaign_comparisons``, conversion rows: lift with
 its 95% interval and the sequential decision). The true side comes from the
-world: for the same matured assignments (``measurement.assignment_outcomes``)
-the world computes each user's true probability of converting in their
-attribution window as assigned (the message's effect if it was delivered,
-the baseline if held out; ``World.conversion_truth``), and the true lift of a
+world: for the same matured users (``measurement.assignment_outcomes``, one
+row per user and campaign, from their first assignment) the world computes
+each user's true probability of converting in the attribution window of their
+first assignment as assigned (that message's effect if it was delivered, the
+baseline if held out; ``World.conversion_truth``), and the true lift of a
 comparison is the mean over its variant's users minus the mean over its
 baseline's users. Where a figure is missing the table says why.
 """
@@ -85,7 +86,7 @@ def _ms(values: pd.Series) -> np.ndarray:
 
 
 def true_probabilities(world: World, outcomes: pd.DataFrame) -> np.ndarray:
-    """Each assignment's true P(convert within its window) as assigned (sent: with the message's effect)."""
+    """Each user's true P(convert in their window) as assigned (sent: with their first message's effect)."""
     if not len(outcomes):
         return np.zeros(0)
     who = customer_index(list(outcomes["customer_id"]), world.pop)
@@ -112,10 +113,10 @@ def _groups(o: pd.DataFrame, row) -> tuple[pd.Series, pd.Series]:
 def _why_missing(o: pd.DataFrame, campaign: str) -> str:
     mine = o[o["campaign_id"] == campaign]
     if not len(mine):
-        return "no assignments"
+        return "nobody assigned"
     if not mine["matured"].any():
         first = pd.to_datetime(mine["window_end_at"]).min()
-        return f"no assignment matured yet (its attribution window closes {first:%Y-%m-%d} at the earliest)"
+        return f"no user matured yet (the first attribution window closes {first:%Y-%m-%d})"
     return "no matured users on one side"
 
 
@@ -128,7 +129,7 @@ def _verdict(row, min_per_arm: int) -> str:
 def build_scoreboard(
     con: duckdb.DuckDBPyConnection, world: World, run_date: date, campaigns: list[str], min_per_arm: int
 ) -> tuple[Scoreboard, pd.DataFrame]:
-    """The closing table for `run_date`, and the per-assignment truth it was computed from."""
+    """The closing table for `run_date`, and the per-user truth it was computed from."""
     comparisons = con.execute(COMPARISON_SQL, [run_date]).df()
     outcomes = con.execute(OUTCOMES_SQL).df()
     outcomes["true_conversion_probability"] = true_probabilities(world, outcomes)

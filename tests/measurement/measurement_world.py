@@ -93,48 +93,7 @@ def build_world(con: duckdb.DuckDBPyConnection, run_date: date = RUN_DATE, per_d
                     events.append(
                         (cid, "purchase", at + timedelta(days=plan.attribution_window_days + 2), 10.0)
                     )
-    con.execute("create schema if not exists interventions")
-    con.execute("create schema if not exists delivery")
-    con.execute("create schema if not exists staging")
-    con.execute("create schema if not exists intermediate")
-    con.execute("create schema if not exists marts")
-    frames = {
-        "interventions.intervention_list": pd.DataFrame(
-            lists,
-            columns=[
-                "send_id",
-                "run_date",
-                "customer_id",
-                "email",
-                "campaign_id",
-                "variant",
-                "arm",
-                "send_at",
-            ],
-        ),
-        "delivery.campaign_sends": pd.DataFrame(
-            sends, columns=["send_id", "run_date", "customer_id", "campaign_id", "variant", "state"]
-        ),
-        "staging.stg_sendgrid__email_events": pd.DataFrame(
-            emails, columns=["send_id", "email", "event", "event_at"]
-        ),
-        "intermediate.int_events_stitched": pd.DataFrame(
-            events, columns=["customer_id", "event_name", "event_ts", "value"]
-        ),
-        "marts.fct_user_daily_activity": pd.DataFrame(
-            activity, columns=["customer_id", "activity_date", "active_action_count"]
-        ).drop_duplicates(["customer_id", "activity_date"]),
-    }
-    for name, df in frames.items():
-        con.register("_frame", df)
-        if name == "interventions.intervention_list":
-            con.execute(
-                f"create or replace table {name} as select * exclude (send_at), "
-                "timezone('UTC', send_at) as scheduled_send_at_utc from _frame"
-            )
-        else:
-            con.execute(f"create or replace table {name} as select * from _frame")
-        con.unregister("_frame")
+    write_warehouse(con, lists, sends, emails, events, activity)
     # later activity (for retention) and today's features (for the dormancy plot)
     after = [
         (cid, d + timedelta(days=k), 1)
@@ -164,6 +123,65 @@ def build_world(con: duckdb.DuckDBPyConnection, run_date: date = RUN_DATE, per_d
     con.execute("create or replace table marts.fct_user_features as select * from _features")
     con.unregister("_features")
     return World(run_date, n_customers, len(lists))
+
+
+INTERVENTION_COLUMNS = [
+    "send_id",
+    "run_date",
+    "customer_id",
+    "email",
+    "campaign_id",
+    "variant",
+    "arm",
+    "send_at",
+]
+
+
+def write_warehouse(
+    con: duckdb.DuckDBPyConnection,
+    lists: list[tuple],
+    sends: list[tuple] = (),
+    emails: list[tuple] = (),
+    events: list[tuple] = (),
+    activity: list[tuple] = (),
+) -> None:
+    """The tables measurement reads, from rows shaped as the pipeline writes them.
+
+    `lists`: (send_id, run_date, customer_id, email, campaign_id, variant, arm, send_at UTC);
+    `sends`: (send_id, run_date, customer_id, campaign_id, variant, state);
+    `emails`: (send_id, email, event, event_at); `events`: (customer_id, event_name, event_ts,
+    value); `activity`: (customer_id, activity_date, active_action_count). A table without rows
+    is not created: measurement reads a missing one as empty.
+    """
+    for schema in ("interventions", "delivery", "staging", "intermediate", "marts"):
+        con.execute(f"create schema if not exists {schema}")
+    frames = {
+        "interventions.intervention_list": pd.DataFrame(lists, columns=INTERVENTION_COLUMNS),
+        "delivery.campaign_sends": pd.DataFrame(
+            sends, columns=["send_id", "run_date", "customer_id", "campaign_id", "variant", "state"]
+        ),
+        "staging.stg_sendgrid__email_events": pd.DataFrame(
+            emails, columns=["send_id", "email", "event", "event_at"]
+        ),
+        "intermediate.int_events_stitched": pd.DataFrame(
+            events, columns=["customer_id", "event_name", "event_ts", "value"]
+        ),
+        "marts.fct_user_daily_activity": pd.DataFrame(
+            activity, columns=["customer_id", "activity_date", "active_action_count"]
+        ).drop_duplicates(["customer_id", "activity_date"]),
+    }
+    for name, df in frames.items():
+        if not len(df):
+            continue
+        con.register("_frame", df)
+        if name == "interventions.intervention_list":
+            con.execute(
+                f"create or replace table {name} as select * exclude (send_at), "
+                "timezone('UTC', send_at) as scheduled_send_at_utc from _frame"
+            )
+        else:
+            con.execute(f"create or replace table {name} as select * from _frame")
+        con.unregister("_frame")
 
 
 CAMPAIGN_FILES = {

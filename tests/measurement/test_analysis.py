@@ -12,7 +12,7 @@ import pytest
 
 from orchestration.defs.measurement.analysis import analyse, winners, write_tables
 from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.outcomes import compute_outcomes
+from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, OUTCOME_NAMES, compute_outcomes
 from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
@@ -26,12 +26,17 @@ def computed(world_db: Path):
     return outcomes, analyse(outcomes, PLANS, RUN_DATE, MeasurementConfig())
 
 
-def test_every_assignment_has_one_outcome_row_and_no_email(world_db: Path, computed) -> None:
+def test_every_assigned_user_has_one_outcome_row_per_campaign_and_no_email(world_db: Path, computed) -> None:
+    # The unit is the user in a campaign (this world assigns each user once, so rows and users agree
+    # here; tests/measurement/test_user_unit.py re-assigns them).
     outcomes, _ = computed
     con = duckdb.connect(str(world_db), read_only=True)
-    assigned = con.execute("select count(*) from interventions.intervention_list").fetchall()[0][0]
+    users = con.execute(
+        "select count(distinct (customer_id, campaign_id)) from interventions.intervention_list"
+    ).fetchall()[0][0]
     con.close()
-    assert len(outcomes) == assigned == outcomes["send_id"].nunique()
+    assert len(outcomes) == users == outcomes["send_id"].nunique()
+    assert (outcomes["assignments"] == 1).all()
     assert not any("email" in c for c in outcomes.columns)
     assert not outcomes.astype(str).apply(lambda s: s.str.contains("@")).any().any()
     held = outcomes[outcomes["arm"] == "holdout"]
@@ -144,6 +149,31 @@ def test_tables_are_written_idempotently(world_db: Path, computed, tmp_path: Pat
     ]
     paused = con.execute("select campaign_id from measurement.campaign_guardrails where paused").fetchall()
     assert paused == [("spammy",)]
+    con.close()
+
+
+def test_an_outcomes_table_of_the_daily_row_layout_is_replaced_by_the_user_layout(
+    world_db: Path, computed, tmp_path: Path
+) -> None:
+    # Guards the upgrade of a warehouse written when a row was a daily assignment: the table holds
+    # the latest run only, so it is rebuilt with the per-user columns instead of failing the insert.
+    outcomes, t = computed
+    db = tmp_path / "old.duckdb"
+    shutil.copy(world_db, db)
+    con = duckdb.connect(str(db))
+    con.execute("create schema measurement")
+    daily_layout = OUTCOME_COLUMNS.replace("assignments integer, ", "")  # the columns before users
+    con.execute(f"create table measurement.assignment_outcomes ({daily_layout})")
+    con.execute(
+        "insert into measurement.assignment_outcomes (send_id, run_date) values ('old', '2025-06-01')"
+    )
+    write_tables(con, t, outcomes)
+    columns = [c[0] for c in con.execute("describe measurement.assignment_outcomes").fetchall()]
+    assert columns == OUTCOME_NAMES
+    rows = con.execute(
+        "select count(*), count(*) filter (where send_id = 'old') from measurement.assignment_outcomes"
+    ).fetchall()
+    assert rows == [(len(outcomes), 0)]
     con.close()
 
 

@@ -81,6 +81,15 @@ def test_report_is_self_contained_html(materialized) -> None:
     assert "@" not in page
 
 
+def test_report_says_its_counts_are_users_counted_once_from_their_first_assignment(materialized) -> None:
+    # Guards the report's wording: its tables count users (each once per campaign), not daily sends.
+    home, _, _ = materialized
+    page = (home / "reports" / f"campaign_report_{RUN_DATE}.html").read_text()
+    assert "Every count is of users" in page and "counts once, in the arm and variant of their first" in page
+    for header in ("Users by campaign, variant and arm", "users (vs / variant)", "users expected"):
+        assert header in page
+
+
 def test_report_renders_in_headless_chromium(materialized, tmp_path: Path) -> None:
     """A person opens the page: the screenshot must show a real page, not a blank or error screen."""
     home, _, _ = materialized

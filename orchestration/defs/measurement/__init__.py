@@ -1,15 +1,17 @@
 """Measurement: did the nudge work?
 
 - ``stats``     pure statistics (z-test, Welch, beta-binomial, SRM, BH, mSPRT, CUPED, power/MDE)
-- ``outcomes``  per assigned user: target event within the attribution window after the
-  scheduled send time (same clock for the holdout), opens, clicks, times, revenue
+- ``outcomes``  per user and campaign, counted once from their first assignment: target event
+  within the attribution window after that scheduled send time (same clock for the holdout),
+  opens, clicks, times, revenue
+- ``results``   per assignment day: assignments and their messages (operational counts, not users)
 - ``analysis``  the day's tables: summary, comparisons with sequential decisions, SRM,
   guardrails and the pauses the intervention engine reads the next day
 - ``report``    the self-contained HTML campaign report with plots
 - ``assets``    ``campaign_results``, ``campaign_measurement`` and ``campaign_report``
 
-Warehouse tables (schema ``measurement``): campaign_results, assignment_outcomes (latest
-run only, no email), campaign_summary, campaign_comparisons, campaign_srm,
+Warehouse tables (schema ``measurement``): campaign_results, assignment_outcomes (one row per
+user and campaign, latest run only, no email), campaign_summary, campaign_comparisons, campaign_srm,
 guardrail_metrics, campaign_daily (one set of rows per run date) and campaign_guardrails
 (campaign_id, run_date, paused, reason).
 """

@@ -1,13 +1,19 @@
 """From per-user outcomes to the day's measurement tables (pure pandas over `outcomes.compute_outcomes`).
 
-- ``summary``      per campaign, variant and arm: counts, rates, revenue, response times
+A row of the outcomes is a user in one campaign, counted once from their first assignment, so
+every count below is of users, never of daily assignments or messages.
+
+- ``summary``      per campaign, variant and arm: users, rates, revenue, response times
 - ``comparisons``  lift of each variant (and the pooled treatment) against the holdout and
   each variant against the control: conversion (two-proportion z-test, CUPED, P(beat),
   mSPRT sequential decision) and revenue per user (Welch); BH across the whole day
-- ``srm``          sample-ratio mismatch of (variant, arm) cells against the campaign file
-- ``guardrails``   unsubscribe, spam-report and bounce rates against limits
+- ``srm``          sample-ratio mismatch of the users in each (variant, arm) cell against the
+  split the campaign file plans
+- ``guardrails``   shares of delivered (or mailed) users who unsubscribed, reported spam or
+  bounced, against limits
 - ``pauses``       one row per campaign for ``measurement.campaign_guardrails``
-- ``daily``        per assignment date: treatment vs holdout rates (lift over time)
+- ``daily``        per first-assignment date (the day users entered): treatment vs holdout
+  rates (lift over time)
 
 A winner is declared only by the sequential rule: the first daily look at which the
 always-valid p-value of the mSPRT reaches alpha, recomputed from matured users at every
@@ -476,16 +482,20 @@ GUARDRAILS_DDL = (
 
 def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict[str, int]:
     """Replace the run date's rows of every measurement table (and the per-user outcomes) in one go."""
-    from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, exists
+    from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, OUTCOME_NAMES, column_names, exists
 
     written: dict[str, int] = {}
     con.execute("create schema if not exists measurement")
     con.execute(GUARDRAILS_DDL)
+    if exists(con, "measurement", "assignment_outcomes") and (
+        column_names(con, "measurement", "assignment_outcomes") != OUTCOME_NAMES
+    ):
+        # An older layout (one row per daily assignment): the table holds the latest run only.
+        con.execute("drop table measurement.assignment_outcomes")
     con.execute(f"create table if not exists measurement.assignment_outcomes ({OUTCOME_COLUMNS})")
     try:
         with transaction(con):
-            cols = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
-            con.register("_new_outcomes", outcomes[cols] if len(outcomes) else outcomes)
+            con.register("_new_outcomes", outcomes[OUTCOME_NAMES] if len(outcomes) else outcomes)
             con.execute("delete from measurement.assignment_outcomes")
             if len(outcomes):
                 con.execute("insert into measurement.assignment_outcomes by name select * from _new_outcomes")

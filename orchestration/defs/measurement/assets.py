@@ -1,4 +1,5 @@
-"""Measurement: what happened after each assignment, by campaign, variant and arm, and the report."""
+"""Measurement: the day's messages per campaign, variant and arm; what each user did after their first
+assignment to a campaign, compared between arms; and the report."""
 
 import base64
 from datetime import date
@@ -50,7 +51,7 @@ def _plans() -> dict[str, CampaignPlan]:
     owners=["team:analytics"],
 )
 def campaign_results(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Sends, deliveries, opens, clicks and conversions per campaign, variant and arm, every day so far."""
+    """Per assignment day: assignments, sends, deliveries, opens, clicks and conversions (rows, not users)."""
     run_date = date.fromisoformat(context.partition_key)
     with warehouse.connect() as con:
         results = compute_campaign_results(con, run_date, _targets())
@@ -81,9 +82,11 @@ def campaign_results(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 def campaign_measurement(
     context: dg.AssetExecutionContext, config: MeasurementConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Per-user outcomes, lifts with intervals, sequential decisions, SRM and guardrails for the run date.
+    """Per-user outcomes from each user's first assignment, lifts, sequential decisions, SRM and guardrails.
 
-    Writes measurement.assignment_outcomes, campaign_summary, campaign_comparisons, campaign_srm,
+    Each user counts once per campaign (in the arm and variant of their first assignment), from that
+    assignment's scheduled send time over the campaign's attribution window. Writes
+    measurement.assignment_outcomes, campaign_summary, campaign_comparisons, campaign_srm,
     guardrail_metrics, campaign_daily and campaign_guardrails (paused campaigns are skipped by the
     intervention engine the next day).
     """
@@ -107,7 +110,7 @@ def campaign_measurement(
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(outcomes),
-            "matured_assignments": int(outcomes["matured"].sum()) if len(outcomes) else 0,
+            "matured_users": int(outcomes["matured"].sum()) if len(outcomes) else 0,
             "comparisons": len(tables.comparisons),
             "winners": dg.MetadataValue.json(
                 [f"{r.campaign_id}:{r.variant}" for r in won.itertuples()] if len(won) else []

@@ -16,14 +16,21 @@ class MeasurementConfig(dg.Config):
     min_per_arm: int = Field(
         default=100, description="Matured users needed in each arm before a sequential decision."
     )
-    pre_period_days: int = Field(default=28, description="Days before assignment for the CUPED covariate.")
-    max_unsubscribe_rate: float = Field(
-        default=0.01, description="Unsubscribes per delivered message, in excess of the holdout's rate."
+    pre_period_days: int = Field(
+        default=28, description="Days before the first assignment for the CUPED covariate."
     )
-    max_spam_rate: float = Field(default=0.002, description="Spam reports per delivered message.")
-    max_bounce_rate: float = Field(default=0.05, description="Bounces and drops per sent message.")
+    max_unsubscribe_rate: float = Field(
+        default=0.01,
+        description="Share of users with a delivered message who unsubscribed within the window, "
+        "in excess of the holdout's share.",
+    )
+    max_spam_rate: float = Field(
+        default=0.002, description="Share of users with a delivered message who reported it as spam."
+    )
+    max_bounce_rate: float = Field(default=0.05, description="Share of mailed users with a bounce or drop.")
     min_delivered: int = Field(
-        default=200, description="Delivered messages a campaign needs before a guardrail can trip."
+        default=200,
+        description="Users with a delivered message a campaign needs before a guardrail can trip.",
     )
     min_guardrail_events: int = Field(
         default=3, description="Events (e.g. spam reports) needed before a guardrail can trip."

@@ -1,10 +1,20 @@
-"""One row per assigned user (sent or held out): what they did within the attribution window.
+"""One row per user and campaign (sent or held out): what they did within the attribution window.
 
-The window opens at the scheduled send time, for the holdout too (the same clock),
-and closes ``attribution_window_days`` later. An assignment is *matured* once its
-window closed before the end of the run date; comparisons use matured users only,
-so an outcome never changes after it enters a test. Emails are read to match
-unsubscribes but never written out.
+The unit of analysis is the user, as in experimentation tools: a daily job assigns the same
+user to the same campaign on many days (the holdout is a hash of user and campaign, so the
+arm never changes), and held-out users come back more often than treated ones: no message to
+them brings an unsubscribe, a bounce or a pause after a response. Each user enters a campaign's
+experiment once, at their first assignment (intention to treat: arm and variant are the first
+assignment's; later assignments neither restart nor extend the window). ``assignments`` counts
+the daily rows they had, and ``send_id`` is the first one's.
+
+The window opens at the first assignment's scheduled send time, for the holdout too (the
+same clock), and closes ``attribution_window_days`` later. Message outcomes (sent, delivered,
+opened, clicked, bounced, spam report) cover the campaign's messages to the user scheduled
+within the window; an unsubscribe of the address and a target event count within the window.
+A user is *matured* once their window closed before the end of the run date; comparisons use
+matured users only, so an outcome never changes after it enters a test. Emails are read to
+match unsubscribes but never written out.
 
 These are not the responses the policy pauses on (dbt's ``marts.fct_user_responses``),
 which answer "did this person just respond" rather than "did the message work": there a
@@ -12,9 +22,9 @@ conversion is one event for every campaign (dbt var ``response_conversion_event`
 purchase) within one window (``response_conversion_window_days``, 7) from when the
 message reached the customer (its first delivered, open or click record), only mailed
 customers respond, and an unsubscribe counts only with the message's send_id. Here each
-campaign's own ``target_event`` and ``attribution_window_days`` apply from the scheduled
-send time, to the held-out as well, and an unsubscribe of the address counts whatever
-mail it came from.
+campaign's own ``target_event`` and ``attribution_window_days`` apply from the first
+scheduled send time, to the held-out as well, and an unsubscribe of the address counts
+whatever mail it came from.
 """
 
 from __future__ import annotations
@@ -26,24 +36,46 @@ import pandas as pd
 
 OUTCOME_COLUMNS = (
     "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
-    "arm varchar, scheduled_at timestamp, window_end_at timestamp, matured boolean, sent boolean, "
-    "delivered boolean, opened boolean, clicked boolean, bounced boolean, spam_reported boolean, "
-    "unsubscribed boolean, converted boolean, hours_to_open double, hours_to_click double, "
-    "hours_to_convert double, revenue double, pre_active_days integer, as_of date"
+    "arm varchar, assignments integer, scheduled_at timestamp, window_end_at timestamp, matured boolean, "
+    "sent boolean, delivered boolean, opened boolean, clicked boolean, bounced boolean, "
+    "spam_reported boolean, unsubscribed boolean, converted boolean, hours_to_open double, "
+    "hours_to_click double, hours_to_convert double, revenue double, pre_active_days integer, as_of date"
 )
+OUTCOME_NAMES = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
 
+# Every user-level CTE is keyed by the first assignment's send_id (one per user and campaign).
 OUTCOMES_SQL = """
-with assigned as (
+with daily_rows as (
     select l.send_id, l.run_date, l.customer_id, l.campaign_id, l.variant, l.arm,
            {scheduled} as scheduled_at,
-           lower(trim(l.email)) as email_key,
-           coalesce(t.target_event, 'purchase') as target_event,
-           {scheduled} + to_days(coalesce(t.attribution_window_days, 7)::integer) as window_end_at
+           lower(trim(l.email)) as email_key
     from interventions.intervention_list as l
-    left join campaign_targets as t on t.campaign_id = l.campaign_id
     where l.run_date <= $run_date and l.arm in ('treatment', 'holdout')
 ),
-sends as (
+first_assignment as (
+    -- the user enters the campaign's experiment once, at their first assignment (intention to treat)
+    select *, count(*) over (partition by customer_id, campaign_id) as assignments
+    from daily_rows
+    qualify row_number() over (
+        partition by customer_id, campaign_id order by run_date, scheduled_at, send_id
+    ) = 1
+),
+assigned as (
+    select f.*,
+           coalesce(t.target_event, 'purchase') as target_event,
+           f.scheduled_at + to_days(coalesce(t.attribution_window_days, 7)::integer) as window_end_at
+    from first_assignment as f
+    left join campaign_targets as t on t.campaign_id = f.campaign_id
+),
+window_messages as (
+    -- the campaign's messages to the user scheduled before their window closes
+    select a.send_id, r.send_id as message_id
+    from assigned as a
+    inner join daily_rows as r
+        on r.customer_id = a.customer_id and r.campaign_id = a.campaign_id
+        and r.scheduled_at < a.window_end_at
+),
+ledger as (
     select send_id, bool_or(state = 'accepted') as sent from {sends} group by send_id
 ),
 email as (
@@ -57,6 +89,20 @@ email as (
     from email_events
     where send_id is not null and event_at < $as_of
     group by send_id
+),
+messages as (
+    select
+        w.send_id,
+        bool_or(coalesce(s.sent, false)) as sent,
+        min(m.delivered_at) as delivered_at,
+        min(m.opened_at) as opened_at,
+        min(m.clicked_at) as clicked_at,
+        bool_or(coalesce(m.bounced, false)) as bounced,
+        bool_or(coalesce(m.spam_reported, false)) as spam_reported
+    from window_messages as w
+    left join ledger as s on s.send_id = w.message_id
+    left join email as m on m.send_id = w.message_id
+    group by w.send_id
 ),
 unsubscribes as (
     -- by address, so the holdout's unsubscribes (other mail, preference centre) count too
@@ -89,9 +135,10 @@ pre as (
 )
 select
     a.send_id, a.run_date, a.customer_id, a.campaign_id, a.variant, a.arm,
+    a.assignments::integer as assignments,
     a.scheduled_at, a.window_end_at,
     a.window_end_at <= $as_of as matured,
-    coalesce(s.sent, false) and a.arm = 'treatment' as sent,
+    coalesce(m.sent, false) as sent,
     m.delivered_at is not null as delivered,
     m.opened_at is not null as opened,
     m.clicked_at is not null as clicked,
@@ -109,8 +156,7 @@ select
     coalesce(p.pre_active_days, 0)::integer as pre_active_days,
     $run_date::date as as_of
 from assigned as a
-left join sends as s on s.send_id = a.send_id
-left join email as m on m.send_id = a.send_id
+left join messages as m on m.send_id = a.send_id
 left join unsubscribes as u on u.send_id = a.send_id
 left join activity as c on c.send_id = a.send_id
 left join pre as p on p.send_id = a.send_id
@@ -125,6 +171,17 @@ def column_type(con: duckdb.DuckDBPyConnection, schema: str, table: str, column:
         [schema, table, column],
     ).fetchall()
     return row[0][0].upper() if row else None
+
+
+def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
 
 
 def exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
@@ -146,7 +203,7 @@ def _utc(expr: str, type_name: str | None) -> str:
 def compute_outcomes(
     con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame, pre_period_days: int = 28
 ) -> pd.DataFrame:
-    """Per-user outcomes for every assignment up to `run_date`, observed up to the end of that day.
+    """One row per user and campaign assigned up to `run_date`, observed up to the end of that day.
 
     `targets`: campaign_id, target_event, attribution_window_days (from the campaign files).
     """
@@ -217,5 +274,4 @@ def compute_outcomes(
 
 
 def empty_outcomes() -> pd.DataFrame:
-    cols = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in OUTCOME_NAMES})

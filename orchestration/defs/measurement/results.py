@@ -1,6 +1,10 @@
-"""Sends and responses per campaign, variant and arm, for every run date up to D.
+"""Daily assignments and their messages per campaign, variant and arm, for every run date up to D.
 
-Outcomes keep arriving for days after a send (opens, late conversions), so each
+A row counts daily assignments (one per user, campaign and run date), so a user assigned on
+several days counts on each: these are the operational counts, to check against the send
+ledger, not experiment results. The experiment counts each user once per campaign, from their
+first assignment (``outcomes`` and ``analysis``, tables ``campaign_summary`` and
+``campaign_comparisons``). Outcomes keep arriving for days after a send (opens, late conversions), so each
 run recomputes every run date so far; the clock for a held-out user is the same
 scheduled send time a treated user got.
 """

@@ -1,14 +1,15 @@
 """Experiment statistics, pure functions over counts and arrays (numpy and scipy only).
 
-Conventions: arm ``a`` is the baseline (holdout or control variant), arm ``b`` the
-treatment; a lift is ``b - a`` (absolute) or ``b / a - 1`` (relative). Every
-interval is two-sided at ``1 - alpha``.
+Every test treats its observations as independent units: the measurement passes one per
+user (a user assigned on several days is still one observation). Conventions: arm ``a`` is
+the baseline (holdout or control variant), arm ``b`` the treatment; a lift is ``b - a``
+(absolute) or ``b / a - 1`` (relative). Every interval is two-sided at ``1 - alpha``.
 
 - :func:`two_proportion_test`  z-test (pooled SE for the p-value, unpooled Wald CI for
   the difference, Katz log CI for the ratio)
 - :func:`welch_test`           Welch's t-test and CI for a difference in means (revenue)
 - :func:`prob_b_beats_a`       Beta-binomial posterior P(p_b > p_a), exact closed form
-- :func:`srm_test`             sample-ratio-mismatch chi-square against planned shares
+- :func:`srm_test`             sample-ratio-mismatch chi-square of units against planned shares
 - :func:`benjamini_hochberg`   BH-adjusted p-values (step-up, monotone)
 - :func:`msprt`                mixture SPRT for a difference of proportions (normal
   approximation): always-valid p-value and confidence sequence, valid when looked
@@ -375,7 +376,11 @@ def holdout_plan(
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> dict[str, float]:
-    """MDE of treatment vs holdout after `days` of a campaign with this holdout share."""
+    """MDE of treatment vs holdout after `days` of a campaign with this holdout share.
+
+    `eligible_per_day`: users entering the campaign per day (first assignments), not daily
+    assignments: a user assigned again adds no observation.
+    """
     n = eligible_per_day * days
     n_h, n_t = n * holdout_share, n * (1 - holdout_share)
     mde = mde_two_proportions(baseline_rate, n_h, n_t, alpha, power) if n_h > 0 and n_t > 0 else float("nan")

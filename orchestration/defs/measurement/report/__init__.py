@@ -4,7 +4,8 @@
     path = write_report(report, settings.home() / "reports")
 
 Written for a marketer: every campaign opens with a plain sentence (did it work, is a
-variant better, is a guardrail tripped), then the numbers with their intervals.
+variant better, is a guardrail tripped), then the numbers with their intervals. Every count
+is of users: each user counts once per campaign, from their first assignment.
 No personal data: only campaign-level aggregates appear.
 """
 
@@ -42,7 +43,7 @@ class Report:
 def retention_data(
     con: duckdb.DuckDBPyConnection, outcomes: pd.DataFrame, run_date: date, days: int = 14
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(curves by arm and day, weekly cohorts x weeks) from marts.fct_user_daily_activity."""
+    """(curves by arm and day, weekly cohorts x weeks) after each user's first assignment."""
     empty = (
         pd.DataFrame(columns=["arm", "day", "share", "users"]),
         pd.DataFrame(columns=["cohort", "week", "share"]),
@@ -145,8 +146,8 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
             lines.append(
                 f"Campaign vs holdout: {r['decision']} (lift so far {_pts(r['abs_lift'])}, "
                 f"95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}, "
-                f"{int(r['n_variant']):,} treated vs {int(r['n_baseline']):,} held out "
-                "with complete windows)."
+                f"{int(r['n_variant']):,} treated vs {int(r['n_baseline']):,} held-out users "
+                "whose windows have closed)."
             )
     for r in c[c["comparison"] == "variant_vs_control"].itertuples():
         if r.decision == WINNER:
@@ -172,8 +173,8 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
     srm = tables.srm[tables.srm["campaign_id"] == campaign]
     if len(srm) and bool(srm.iloc[0]["mismatch"]):
         lines.append(
-            f"Sample ratio mismatch (p = {srm.iloc[0]['p_value']:.2g}): assignment counts do not match the "
-            "planned split, so results are not trustworthy until the cause is found."
+            f"Sample ratio mismatch (p = {srm.iloc[0]['p_value']:.2g}): the users in each arm do not match "
+            "the planned split, so results are not trustworthy until the cause is found."
         )
     return lines
 
@@ -197,7 +198,13 @@ def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
             lambda v: "n/a" if pd.isna(v) else f"{v:.0f} h"
         )
         return out.rename(
-            columns={"converted_matured": "converted", "median_hours_to_convert": "time to convert"}
+            columns={
+                "assigned": "users",
+                "matured": "matured users",
+                "sent": "mailed",
+                "converted_matured": "converted",
+                "median_hours_to_convert": "time to convert",
+            }
         )
     if kind == "comparisons":
         rows = []
@@ -211,7 +218,7 @@ def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
                     "variant": r.variant,
                     "vs": r.baseline,
                     "metric": r.metric,
-                    "n (vs / variant)": f"{int(r.n_baseline):,} / {int(r.n_variant):,}",
+                    "users (vs / variant)": f"{int(r.n_baseline):,} / {int(r.n_variant):,}",
                     "baseline": val(r.value_baseline),
                     "variant value": val(r.value_variant),
                     "lift [95% CI]": f"{diff(r.abs_lift)} [{diff(r.abs_ci_low)}, {diff(r.abs_ci_high)}]",
@@ -237,12 +244,12 @@ def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
         for col in ("rate", "holdout_rate", "limit_value"):
             out[col] = out[col].map(lambda v: _pct(v, 2))
         out["breached"] = out["breached"].map(lambda b: "BREACHED" if b else "ok")
-        return out
+        return out.rename(columns={"numerator": "users", "denominator": "out of users"})
     if kind == "srm":
         out = df[["campaign_id", "cells", "observed", "expected", "p_value", "mismatch"]].copy()
         out["p_value"] = out["p_value"].map(lambda v: f"{v:.3g}")
         out["mismatch"] = out["mismatch"].map(lambda b: "MISMATCH" if b else "ok")
-        return out
+        return out.rename(columns={"observed": "users", "expected": "users expected"})
     return df
 
 
@@ -295,15 +302,18 @@ def build_report(
     }
     campaigns = sorted(set(tables.summary["campaign_id"])) if len(tables.summary) else []
     sections = {
-        "Results by campaign, variant and arm": _fmt_table(tables.summary, "summary"),
+        "Users by campaign, variant and arm": _fmt_table(tables.summary, "summary"),
         "Lift against holdout and control": _fmt_table(tables.comparisons, "comparisons"),
         "Guardrails": _fmt_table(tables.guardrails, "guardrails"),
         "Sample ratio check": _fmt_table(tables.srm, "srm"),
     }
     intro = (
-        f"Run date {run_date}. Conversions are counted within each campaign's attribution window after the "
-        "scheduled send time, for held-out users on the same clock; comparisons use users whose window has "
-        "closed. Intervals are 95%. A winner is declared only by the always-valid sequential test (mSPRT), "
+        f"Run date {run_date}. Every count is of users: a user assigned to a campaign on several days "
+        "counts once, in the arm and variant of their first assignment. Conversions are counted within "
+        "the campaign's attribution window after that first scheduled send time, for held-out users on "
+        "the same clock; comparisons use users whose window has closed, and the sample ratio check counts "
+        "users against the planned split. Intervals are 95%. "
+        "A winner is declared only by the always-valid sequential test (mSPRT), "
         "which stays valid although this report is read every day; "
         "p (BH) adjusts for all comparisons of the day."
     )

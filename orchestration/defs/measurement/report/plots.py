@@ -35,7 +35,7 @@ def lift_intervals(comparisons: pd.DataFrame) -> bytes:
     c = comparisons[comparisons["metric"] == "conversion"].dropna(subset=["abs_lift"])
     title = "Conversion lift with 95% intervals (percentage points)"
     if not len(c):
-        return _empty(title, "No matured assignments to compare yet.")
+        return _empty(title, "No matured users to compare yet.")
     c = c.iloc[::-1]
     labels = [
         f"{r.campaign_id}: {r.variant} vs {r.baseline}"
@@ -65,8 +65,8 @@ def lift_intervals(comparisons: pd.DataFrame) -> bytes:
 
 
 def lift_over_time(daily: pd.DataFrame) -> bytes:
-    """Per campaign and assignment day: conversion lift vs holdout (matured days) and open/click rates."""
-    title = "Engagement and conversion lift by assignment day"
+    """Per campaign and day users entered: conversion lift vs holdout (matured days), open/click rates."""
+    title = "Engagement and conversion lift by the day users entered (first assignment)"
     if not len(daily):
         return _empty(title, "No assignments yet.")
     campaigns = sorted(daily["campaign_id"].unique())
@@ -98,8 +98,8 @@ def lift_over_time(daily: pd.DataFrame) -> bytes:
 
 
 def retention(curves: pd.DataFrame) -> bytes:
-    """Share of each arm active k days after assignment (columns: arm, day, share, users)."""
-    title = "Retention after assignment: share active k days later"
+    """Share of each arm's users active k days after their first assignment (arm, day, share, users)."""
+    title = "Retention after first assignment: share of users active k days later"
     if not len(curves):
         return _empty(title, "No activity table (marts.fct_user_daily_activity) or no assignments yet.")
     fig, ax = plt.subplots(figsize=(9, 3.6))
@@ -107,7 +107,7 @@ def retention(curves: pd.DataFrame) -> bytes:
         c = curves[curves["arm"] == arm].sort_values("day")
         if len(c):
             ax.plot(c["day"], 100 * c["share"], marker="o", color=colour, label=arm)
-    ax.set_xlabel("days after assignment")
+    ax.set_xlabel("days after first assignment")
     ax.set_ylabel("% active")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -117,8 +117,8 @@ def retention(curves: pd.DataFrame) -> bytes:
 
 
 def cohort_heatmap(cohorts: pd.DataFrame) -> bytes:
-    """Weekly assignment cohorts x weeks since assignment: share active (columns: cohort, week, share)."""
-    title = "Retention by weekly assignment cohort (share active in week k)"
+    """Weekly cohorts of first assignment x weeks since: share of users active (cohort, week, share)."""
+    title = "Retention by week of first assignment (share of users active in week k)"
     if not len(cohorts):
         return _empty(title, "No cohorts yet.")
     pivot = cohorts.pivot_table(index="cohort", columns="week", values="share")
@@ -152,7 +152,7 @@ def funnel(summary: pd.DataFrame) -> bytes:
         for b, s in zip(bars, share, strict=True):
             ax.text(b.get_x() + b.get_width() / 2, s + 1, f"{s:.0f}%", ha="center", fontsize=7)
     ax.set_xticks(np.arange(len(FUNNEL_STEPS)) + 0.4 - width / 2, FUNNEL_STEPS)
-    ax.set_ylabel("% of assigned")
+    ax.set_ylabel("% of assigned users")
     ax.legend(fontsize=8)
     ax.set_title(title, loc="left")
     return _png(fig)
