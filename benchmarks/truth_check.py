@@ -65,12 +65,12 @@ KEEP = [
 
 def run_seed(seed: int, args: argparse.Namespace, home: Path) -> pd.DataFrame:
     """One world through the real daily job; its closing table's rows (empty when a day failed)."""
+    from orchestration import settings
     from orchestration.defs.interventions.campaigns import load_campaigns
     from orchestration.defs.measurement.config import MeasurementConfig
     from orchestration.demo.loop import DemoConfig, simulate
     from orchestration.demo.scoreboard import build_scoreboard
     from orchestration.warehouse import connect
-    from orchestration import settings
 
     os.environ["REENGAGE_HOME"] = str(home)
     config = DemoConfig(
