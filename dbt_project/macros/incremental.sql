@@ -7,8 +7,8 @@
     dated (UTC) from `lookback_days` days before the first run date on, and
     every event loaded in a landing partition from that day on (so an event
     that arrives late, however late, is picked up by the run of the day it
-    lands). The first run date is var('start_date') when a multi-day range
-    is built in one run (a backfill), else the run date itself.
+    lands). The first run date is the start date when a multi-day range
+    is built in one run (a backfill; macros/as_of.sql), else the run date itself.
 
     Everything an event in the window can change is then recomputed exactly,
     not approximately: a late login re-stitches the device's earlier
@@ -17,17 +17,17 @@
     crossed midnight into the window included). See int_session_rebuilds.
 #}
 
-{# First run date of this run: var('start_date') when set (a range), else D. #}
+{# First run date of this run: the start date when set (a range, macros/as_of.sql), else D. #}
 {% macro first_run_date() -%}
-    {%- set start = var('start_date', none) -%}
-    {%- set run_date = var('run_date') | string -%}
-    {%- if start is none or (start | string | trim) in ('', 'None', 'none', 'null') -%}
+    {%- set start = reengage.start_date() -%}
+    {%- set run_date = reengage.run_date() -%}
+    {%- if start is none -%}
         {{ return(run_date) }}
     {%- endif -%}
-    {%- if (start | string) > run_date -%}
-        {{ exceptions.raise_compiler_error("var start_date (" ~ start ~ ") is after run_date (" ~ run_date ~ ")") }}
+    {%- if start > run_date -%}
+        {{ exceptions.raise_compiler_error("the start date (" ~ start ~ ") is after the run date (" ~ run_date ~ ")") }}
     {%- endif -%}
-    {{ return(start | string) }}
+    {{ return(start) }}
 {%- endmacro %}
 
 {# The first day of the window, 'YYYY-MM-DD' (a Jinja string, so it can be a literal the scan can prune on). #}
@@ -81,7 +81,7 @@
 
 {# 'YYYY-MM-DD' of the day after the run date (the exclusive end of the as-of cut). #}
 {% macro day_after_run_date() -%}
-    {{ return((modules.datetime.datetime.strptime(var('run_date') | string, '%Y-%m-%d')
+    {{ return((modules.datetime.datetime.strptime(reengage.run_date(), '%Y-%m-%d')
         + modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d')) }}
 {%- endmacro %}
 

@@ -1,4 +1,4 @@
-"""The dbt build as Dagster runs it (the warehouse_models asset), on a test warehouse file for RUN_DATE."""
+"""The dbt build as Dagster runs it (the warehouse_models asset) on a test warehouse file, for a run date."""
 
 from __future__ import annotations
 
@@ -15,9 +15,20 @@ from tests.warehouse.raw_world import RUN_DATE
 
 
 def materialize_warehouse_models(
-    home: Path, warehouse: Path, run_config: dict[str, Any] | None = None
+    home: Path,
+    warehouse: Path,
+    run_config: dict[str, Any] | None = None,
+    partition_key: str = RUN_DATE,
+    first_partition: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every dbt model on the DuckDB file `warehouse` (REENGAGE_HOME `home`)."""
+    """Materialize every dbt model on the DuckDB file `warehouse` (REENGAGE_HOME `home`).
+
+    With `first_partition`, one run over the days from it to `partition_key`, as a backfill runs.
+    """
+    one_run_range = {
+        "dagster/asset_partition_range_start": first_partition,
+        "dagster/asset_partition_range_end": partition_key,
+    }
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REENGAGE_HOME", str(home))
         patch.setenv("REENGAGE_WAREHOUSE", str(warehouse))
@@ -25,7 +36,8 @@ def materialize_warehouse_models(
         patch.delenv("REENGAGE_DBT_TARGET", raising=False)
         return dg.materialize(
             [warehouse_models],
-            partition_key=RUN_DATE,
+            partition_key=None if first_partition else partition_key,
+            tags=one_run_range if first_partition else None,
             run_config=run_config,
             resources={
                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),

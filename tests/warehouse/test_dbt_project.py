@@ -61,7 +61,6 @@ def test_every_threshold_is_a_project_var_with_a_default(parsed_manifest: dict[s
     project_vars = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
     text = project_vars.read_text()
     for name in (
-        "run_date",
         "session_gap_minutes",
         "cooling_after_days",
         "dormant_after_days",

@@ -126,7 +126,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IncrementalHis
             finally:
                 con.close()
         command = "build" if run_date in (FIRST_RUN_DATE, LAST_RUN_DATE) else "run"
-        result = run_dbt([command, "--vars", json.dumps({"run_date": run_date})], warehouse, work_dir)
+        # the run date as Dagster passes it (macros/as_of.sql): one parse serves every day
+        result = run_dbt([command], warehouse, work_dir, extra_env={"REENGAGE_RUN_DATE": run_date})
         assert result.returncode == 0, f"{command} for {run_date}:\n{result.explain()}"
         runs[run_date] = result
 

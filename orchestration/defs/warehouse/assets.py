@@ -1,7 +1,6 @@
 """The dbt project as Dagster assets: staging, intermediate and marts, one run date per partition."""
 
 import fcntl
-import json
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration import settings
 from orchestration.defs.operations.retries import DBT_BUILD_RETRY
-from orchestration.defs.warehouse import build_state
+from orchestration.defs.warehouse import build_state, parse_state
 from orchestration.defs.warehouse.check_descriptions import describe_dbt_test
 from orchestration.defs.warehouse.row_counts import with_row_counts
 from orchestration.partitions import daily_partitions
@@ -26,24 +25,43 @@ dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=sett
 # The dbt installed beside this interpreter, so nothing depends on an activated virtual environment.
 DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
+# What dbt reads from the environment: the warehouse path (dbt_project/profiles.yml), and the run date
+# and a range's first day, which the macros read only when nodes run (macros/as_of.sql).
+WAREHOUSE_ENV = "REENGAGE_WAREHOUSE"
+RUN_DATE_ENV = "REENGAGE_RUN_DATE"
+START_DATE_ENV = "REENGAGE_START_DATE"
+
 
 @contextmanager
-def dbt_env(warehouse_path: Path) -> Iterator[None]:
-    """dbt reads the warehouse path from the environment (dbt_project/profiles.yml).
+def dbt_env(warehouse_path: Path, first_day: str, last_day: str) -> Iterator[None]:
+    """The warehouse path and the run dates in the environment, only while a dbt process starts.
 
-    Set only while the dbt process starts (it copies the environment then): left set, it would
-    point every later stage and run in this process at this run's warehouse, whatever their own
-    REENGAGE_HOME says.
+    The dbt process copies the environment when it starts. Left set, the warehouse path would point
+    every later stage and run in this process at this run's warehouse, whatever their own
+    REENGAGE_HOME says, and a date would reach whatever starts dbt next. The dates are not `--vars`:
+    dbt parses the whole project again whenever a command's vars change, so a run date passed as a
+    var cost every daily build a full parse.
     """
-    previous = os.environ.get("REENGAGE_WAREHOUSE")
-    os.environ["REENGAGE_WAREHOUSE"] = str(warehouse_path)
+    values = {
+        WAREHOUSE_ENV: str(warehouse_path),
+        RUN_DATE_ENV: last_day,
+        START_DATE_ENV: first_day if first_day != last_day else None,
+    }
+    saved = {name: os.environ.get(name) for name in values}
     try:
+        for name, value in values.items():
+            _set_env(name, value)
         yield
     finally:
-        if previous is None:
-            os.environ.pop("REENGAGE_WAREHOUSE", None)
-        else:
-            os.environ["REENGAGE_WAREHOUSE"] = previous
+        for name, value in saved.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def ensure_manifest(project: DbtProject) -> Path:
@@ -73,7 +91,7 @@ def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
 
 def _parse(project: DbtProject) -> None:
     # dbt's profile needs a warehouse path to parse; none is opened. Only the child sees it.
-    env = {**os.environ, "REENGAGE_WAREHOUSE": str(settings.warehouse_path())}
+    env = {**os.environ, WAREHOUSE_ENV: str(settings.warehouse_path())}
     subprocess.run(
         [
             DBT_EXECUTABLE,
@@ -159,17 +177,18 @@ def warehouse_models(
         except build_state.EarlierRunDateRefused as refused:
             raise dg.Failure(description=str(refused), allow_retries=False) from refused
         build_state.record_start(con, build_id, first_day, last_day, config.full_refresh)
-    dbt_vars = {"run_date": window.end}
-    if window.start != window.end:
-        dbt_vars["start_date"] = window.start
     # dbt unit tests check the SQL's logic, not the day's data: they run in the test suite, not daily.
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
-    with dbt_env(warehouse.resolved_path()):
-        invocation = dbt.cli(args, context=context)
-    # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
-    yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
+    target = parse_state.new_target(f"{context.run.run_id}-{context.retry_number}")
+    with dbt_env(warehouse.resolved_path(), window.start, window.end):
+        invocation = dbt.cli(args, context=context, target_path=target)
+    try:
+        # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
+        yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
+    finally:
+        parse_state.keep(target)
     with warehouse.connect() as con:
         build_state.record_completion(con, build_id)
 
