@@ -1,10 +1,10 @@
 """Resources every domain shares: the warehouse file, dbt and SendGrid."""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.defs.delivery.resource import sendgrid_from_environment
-from orchestration.defs.warehouse.assets import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.warehouse.assets import dbt_project
+from orchestration.defs.warehouse.dbt_cli import DBT_EXECUTABLE, WarehouseDbtCliResource
 from orchestration.warehouse import WarehouseResource
 
 
@@ -13,7 +13,7 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "warehouse": WarehouseResource(),
-            "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+            "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
             "sendgrid": sendgrid_from_environment(),
         }
     )

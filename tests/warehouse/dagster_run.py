@@ -7,9 +7,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_dbt import DbtCliResource
 
-from orchestration.defs.warehouse.assets import DBT_EXECUTABLE, dbt_project, warehouse_models
+from orchestration.defs.warehouse.assets import dbt_project, warehouse_models
+from orchestration.defs.warehouse.dbt_cli import DBT_EXECUTABLE, WarehouseDbtCliResource
 from orchestration.warehouse import WarehouseResource
 from tests.warehouse.raw_world import RUN_DATE
 
@@ -40,7 +40,7 @@ def materialize_warehouse_models(
             tags=one_run_range if first_partition else None,
             run_config=run_config,
             resources={
-                "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+                "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
                 "warehouse": WarehouseResource(path=str(warehouse)),
             },
         )

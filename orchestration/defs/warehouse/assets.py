@@ -3,7 +3,6 @@
 import fcntl
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -17,13 +16,12 @@ from orchestration import settings
 from orchestration.defs.operations.retries import DBT_BUILD_RETRY
 from orchestration.defs.warehouse import build_state, parse_state
 from orchestration.defs.warehouse.check_descriptions import describe_dbt_test
+from orchestration.defs.warehouse.dbt_cli import DBT_EXECUTABLE
 from orchestration.defs.warehouse.row_counts import with_row_counts
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-# The dbt installed beside this interpreter, so nothing depends on an activated virtual environment.
-DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 # What dbt reads from the environment: the warehouse path (dbt_project/profiles.yml), and the run date
 # and a range's first day, which the macros read only when nodes run (macros/as_of.sql).
