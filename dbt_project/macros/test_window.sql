@@ -1,21 +1,42 @@
 {#
-    Data tests on the event-level and session-level tables look at the
-    incremental window only, except on a full refresh, so that a daily run
-    costs in proportion to the new data (a unique test over every event ever
-    stored would dominate it). A model opts its generic tests in with
+    Data tests on the incremental tables look at the rows of the run's
+    incremental window only (what the day changed), so that a daily run costs
+    in proportion to the new data (a unique test over every event ever stored
+    would dominate it). Every row is checked on a full refresh and on the run
+    dates that fall on var('whole_table_tests_weekday'), once a week by
+    default, so rows rewritten outside the window (a late login
+    re-attributing old anonymous events) are checked within a week. A model
+    opts its generic tests in with
 
         config:
           meta:
             incremental_test_window: event_date   # a date column of the model
 
     and singular tests filter with test_window_filter('<date column>').
-    Rows rewritten outside the window (a late login re-attributing old
-    anonymous events) are checked by the next full refresh.
 #}
 
-{# `date_column` in the window (or `days_before` days earlier); always true on a full refresh. #}
-{% macro test_window_filter(date_column, days_before=0) -%}
+{#
+    True when this run's data tests check every row: a full refresh, or a run
+    date on the ISO weekday var('whole_table_tests_weekday') (1 Monday .. 7
+    Sunday; 0 every run).
+#}
+{% macro tests_check_whole_tables() -%}
     {%- if flags.FULL_REFRESH -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set weekday = var('whole_table_tests_weekday') | int -%}
+    {%- if weekday < 0 or weekday > 7 -%}
+        {{ exceptions.raise_compiler_error(
+            "var whole_table_tests_weekday must be 0 (every run) or an ISO weekday 1-7, got " ~ weekday
+        ) }}
+    {%- endif -%}
+    {%- set run_day = modules.datetime.datetime.strptime(reengage.run_date(), '%Y-%m-%d') -%}
+    {{ return(weekday == 0 or run_day.isoweekday() == weekday) }}
+{%- endmacro %}
+
+{# `date_column` in the window (or `days_before` days earlier); always true when tests check whole tables. #}
+{% macro test_window_filter(date_column, days_before=0) -%}
+    {%- if reengage.tests_check_whole_tables() -%}
         1 = 1
     {%- else -%}
         {%- set start = modules.datetime.datetime.strptime(reengage.incremental_window_start_day(), '%Y-%m-%d')
@@ -34,7 +55,7 @@
     {%- endif -%}
     {%- set conditions = [] -%}
     {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
-    {%- if window_column and not flags.FULL_REFRESH -%}
+    {%- if window_column and not reengage.tests_check_whole_tables() -%}
         {%- do conditions.append(reengage.test_window_filter(window_column)) -%}
     {%- endif -%}
     {%- if conditions -%}

@@ -72,6 +72,7 @@ def test_every_threshold_is_a_project_var_with_a_default(parsed_manifest: dict[s
         "enthusiast_window_minutes",
         "new_user_days",
         "high_value_top_share",
+        "whole_table_tests_weekday",
         "response_conversion_event",
         "response_conversion_window_days",
     ):
