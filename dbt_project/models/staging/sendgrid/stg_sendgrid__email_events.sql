@@ -1,3 +1,8 @@
+-- A table, not a view like most staging models: six data tests, two models and
+-- the measurement stage read it, and each read of a view would deduplicate every
+-- email event ever received again (the largest raw table after the events).
+{{ config(materialized='table') }}
+
 with
 
 email_events as (
