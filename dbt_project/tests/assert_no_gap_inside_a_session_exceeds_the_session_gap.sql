@@ -5,7 +5,14 @@
 -- would be merged or split and every session metric would drift.
 
 -- Incremental runs check the events of their window (plus the day before,
--- so the first event of the window is compared with its predecessor).
+-- so the first event of the window is compared with its predecessor) and the
+-- events of the owners they rebuilt from before it, from the rebuild point on
+-- (macros/test_window.sql; a rebuild point is always a session start).
+
+{%- set by_owner_and_time = {
+    'owner_column': 'session_owner', 'owner_key': 'session_owner',
+    'since_column': 'event_ts', 'since_key': 'rebuild_from',
+} %}
 
 with
 
@@ -17,8 +24,9 @@ events as (
         *,
         coalesce(customer_id, anonymous_id) as owner_id,
         customer_id is null as is_anonymous_owner
-    from {{ ref('int_events_sessionized') }}
-    where {{ reengage.test_window_filter('event_date', days_before=1) }}
+    from {{ reengage.test_window_rows(
+        ref('int_events_sessionized'), 'event_date', by_owner_and_time, days_before=1
+    ) }}
 
 ),
 
@@ -42,7 +50,10 @@ with_previous as (
 select *
 from with_previous
 where
-    {{ reengage.test_window_filter('event_date') }}
+    (
+        {{ reengage.test_window_filter('event_date') }}
+        or {{ reengage.rebuilt_owner_rows(by_owner_and_time, reengage.test_window_start_day()) }}
+    )
     and (
         -- an owner's first event (in an incremental window: its predecessor is
         -- more than a day earlier) opens a session

@@ -2,13 +2,17 @@
 -- day, or rebuilding history, gives every session the same id (delivery and
 -- measurement join on it). A failure means the id is no longer deterministic.
 
+-- Incremental runs check the sessions their build wrote (macros/test_window.sql).
+
 select
     session_id,
     session_owner,
     session_start_at
-from {{ ref('fct_sessions') }}
+from {{ reengage.test_window_rows(ref('fct_sessions'), 'session_date', {
+    'owner_column': 'session_owner', 'owner_key': 'session_owner',
+    'since_column': 'session_start_at', 'since_key': 'rebuild_from',
+}) }}
 where
-    {{ reengage.test_window_filter('session_date') }}
-    and session_id != {{ dbt.hash(dbt.concat([
+    session_id != {{ dbt.hash(dbt.concat([
         "session_owner", "'|'", "cast(session_start_at as " ~ dbt.type_string() ~ ")"
     ])) }}
