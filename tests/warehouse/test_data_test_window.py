@@ -106,8 +106,8 @@ def test_a_daily_build_tests_only_the_rows_its_build_wrote(
 def test_a_daily_build_tests_the_old_events_a_late_login_re_attributed(
     built_warehouse: BuiltWarehouse, work_dir: Path
 ) -> None:
-    # Guards issue 22: windowed tests checked only the window's dates, while a late login rewrites the
-    # device's anonymous events of any age (strategy append_with_relinks); those rows went untested.
+    # Guards against untested rewrites: windowed tests checked only the window's dates, while a late
+    # login rewrites the device's anonymous events of any age (strategy append_with_relinks).
     def relinked_duplicate(con: duckdb.DuckDBPyConnection) -> None:
         device = _duplicate_an_old_event(con)
         con.execute("insert into intermediate.int_identity_relinks (anonymous_id) values (?)", [device])
@@ -133,8 +133,8 @@ def _an_old_session_duplicated_and_rebuilt(seconds_after_its_start: int) -> Setu
 def test_a_daily_build_tests_the_old_sessions_of_an_owner_it_rebuilt(
     built_warehouse: BuiltWarehouse, work_dir: Path
 ) -> None:
-    # Guards issue 22: an owner whose sessions the build rebuilt from before the window (a device's
-    # history moved to a customer) had those sessions rewritten but not tested.
+    # Guards against untested rewrites: an owner whose sessions the build rebuilt from before the
+    # window (a device's history moved to a customer) had those sessions rewritten but not tested.
     rebuilt_at_its_start = _an_old_session_duplicated_and_rebuilt(0)
     assert _status(built_warehouse, work_dir, rebuilt_at_its_start, UNIQUE_SESSIONS, RUN_DATE) == "fail"
 
@@ -159,7 +159,7 @@ def test_a_daily_build_skips_the_sessions_before_an_owners_rebuild_point(
 def test_the_weekly_and_the_full_refresh_builds_test_every_row(
     built_warehouse: BuiltWarehouse, work_dir: Path, run_date: str, args: list[str]
 ) -> None:
-    # Guards issue 22: windowed tests must not mean rows outside the window are never tested again
+    # Guards the weekly check: windowed tests must not mean rows outside the window are never tested again
     # (a row changed outside any build); the daily schedule reaches the weekly day by itself.
     # Last in the module: --vars and --full-refresh make the next command parse in full.
     status = _status(built_warehouse, work_dir, _duplicate_an_old_event, UNIQUE_EVENTS, run_date, *args)

@@ -12,7 +12,7 @@ from orchestration.defs.resources import resources
 def test_the_pipelines_dbt_resource_loads_no_dbt_inside_the_dagster_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Guards issue 22's fixed start-up costs: before each build dagster-dbt ran `dbt --version`
+    # Guards the dbt build's fixed start-up costs: before each build dagster-dbt ran `dbt --version`
     # (a second dbt process, which also asked PyPI for the latest releases) and built a dbt adapter
     # in the Dagster process (dbt's imports and macros), used only by row-count helpers this
     # project does not call. The adapter is the observable half.

@@ -32,8 +32,8 @@ def _dbt_log(run_id: str) -> str:
 def test_the_next_days_build_reuses_dbts_parse_of_the_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Guards issue 22: the run date reached dbt as a --vars value, and dbt parses the whole project
-    # again whenever a command's vars change, so every daily build paid a full parse.
+    # Guards the daily parse cost: the run date reached dbt as a --vars value, and dbt parses the
+    # whole project again whenever a command's vars change, so every daily build paid a full parse.
     warehouse = tmp_path / "warehouse.duckdb"
     create_raw_warehouse(warehouse, last_partition=DAY_BEFORE)
     first = materialize_warehouse_models(tmp_path, warehouse, partition_key=DAY_BEFORE)
