@@ -218,6 +218,18 @@ def files_holding(roots: list[Path], patterns: dict[str, bytes], skip: tuple[Pat
     Patterns are byte regexes, searched in the bytes as stored: the test is what `grep -a` would
     find in the file, deleted-but-not-overwritten blocks, WALs and free pages included.
     """
+    # A SQLite -wal or -shm file can vanish between listing and reading when the last connection
+    # to its database closes, and a WAL's pages then live in the database file, perhaps already
+    # read. So a scan that meets a vanished file starts again, over what is there now.
+    for _ in range(5):
+        try:
+            return _scan(roots, patterns, skip)
+        except FileNotFoundError:
+            continue
+    return _scan(roots, patterns, skip)
+
+
+def _scan(roots: list[Path], patterns: dict[str, bytes], skip: tuple[Path, ...]) -> list[str]:
     hits = []
     for root in roots:
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
