@@ -79,8 +79,17 @@ def fingerprint(**parts: object) -> str:
 def unchanged_since(
     con: duckdb.DuckDBPyConnection, step: str, run_date: date, inputs: str, output: str
 ) -> Recorded | None:
-    """The run whose recorded inputs and output for `run_date` match these, or None (recompute)."""
-    con.execute(_DDL)
+    """The run whose recorded inputs and output for `run_date` match these, or None (recompute).
+
+    Reads only, so a step holding a read-only connection can ask before doing its work.
+    """
+    (exists,) = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?",
+        TABLE.split("."),
+    ).fetchall()[0]
+    if not exists:
+        return None
     rows = con.execute(
         f"select fingerprint, output, run_id, recorded_at from {TABLE} where step = ? and run_date = ?",
         [step, run_date],

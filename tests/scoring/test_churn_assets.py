@@ -153,13 +153,29 @@ def test_the_weekly_training_config_trains_even_when_the_model_is_current(
     daily_run: DailyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse, _ = copy_run(daily_run, tmp_path, monkeypatch)
+    with duckdb.connect(str(warehouse)) as con:  # a late event: the day's training rows are not the same
+        (customer,) = con.execute("select customer_id from scoring.churn_scores limit 1").fetchall()[0]
+        append_events(con, future_events([customer], RUN_DATE - timedelta(days=1), days=1))
 
     result = run(warehouse, {"ops": {"churn_model": {"config": {"retrain": True}}}})
 
     model_meta = metadata(result, "churn_model")
     assert model_meta["trained"] is True
     assert "requested" in model_meta["why_trained"]
-    assert "already current" in model_meta["reason"]  # same data, config and contract: same version
+
+
+def test_the_weekly_training_of_a_day_already_trained_on_the_same_rows_is_not_repeated(
+    daily_run: DailyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same rows, config and features contract give the same candidate (its version is their digest).
+    warehouse, _ = copy_run(daily_run, tmp_path, monkeypatch)
+
+    result = run(warehouse, {"ops": {"churn_model": {"config": {"retrain": True}}}})
+
+    model_meta = metadata(result, "churn_model")
+    assert model_meta["trained"] is False
+    assert f"unchanged since run {daily_run.result.run_id}" in model_meta["unchanged"]
+    assert model_meta["model_version"] == metadata(daily_run.result, "churn_model")["model_version"]
 
 
 def copy_run(daily_run: DailyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
@@ -178,7 +194,8 @@ def score_of(con: duckdb.DuckDBPyConnection, customer: str) -> float:
     ).fetchall()[0][0]
 
 
-def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_scores(tmp_path: Path) -> None:
+def one_customer_one_event(tmp_path: Path) -> Path:
+    """A warehouse with far too little history to train on."""
     warehouse = tmp_path / "small.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         load_world(
@@ -187,6 +204,11 @@ def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_score
                 [("a", "2024-05-01T00:00:00Z", "free")], [("a", "purchase", "2024-05-02T10:00:00Z", 1.0)]
             ),
         )
+    return warehouse
+
+
+def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_scores(tmp_path: Path) -> None:
+    warehouse = one_customer_one_event(tmp_path)
 
     result = run(warehouse)
 
@@ -198,6 +220,30 @@ def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_score
     assert scores_meta["dagster/row_count"] == 0
     assert "no promoted churn model" in scores_meta["reason"]
     assert stored_rows(warehouse) == []  # the table exists, so downstream readers do not fail
+
+
+def test_a_cold_start_that_could_not_train_tries_again_only_when_the_days_rows_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the rerun rule for a new install: until a model is promoted every daily run tries to
+    # train, and a rerun of the same day trained again on the same rows to reach the same verdict.
+    monkeypatch.setenv("REENGAGE_HOME", str(tmp_path / "home"))
+    warehouse = one_customer_one_event(tmp_path)
+    first = run(warehouse)
+
+    rerun = run(warehouse)
+
+    assert metadata(first, "churn_model")["why_trained"].startswith("cold start")
+    unchanged = metadata(rerun, "churn_model")["unchanged"]
+    assert f"unchanged since run {first.run_id}" in unchanged and "keeping no model" in unchanged
+    with duckdb.connect(str(warehouse)) as con:
+        append_events(con, future_events(["a"], RUN_DATE - timedelta(days=1), days=1))
+
+    changed = run(warehouse)
+
+    model_meta = metadata(changed, "churn_model")
+    assert "unchanged" not in model_meta
+    assert "history too short" in model_meta["reason"]  # tried again on the new rows
 
 
 def test_assets_are_described_grouped_and_partitioned() -> None:

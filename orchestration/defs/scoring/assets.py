@@ -25,6 +25,7 @@ from typing import Any, Literal
 import dagster as dg
 import duckdb
 
+import models.churn
 import models.clusters
 import models.features
 import models.scoring
@@ -149,24 +150,39 @@ def churn_model(
                 data_version=dg.DataVersion(card["model_version"]),
             )
         context.log.info(due.reason)
-        try:
-            model = train(con, run_date, config.to_training_config(), dict(contract.parts))
-        except TrainingError as exc:
-            current = registry.current_version(model_dir)
-            reason = f"training skipped: {exc}; keeping {current or 'no model (scores will not be produced)'}"
-            context.log.warning(reason)
-            return dg.MaterializeResult(
-                metadata={
-                    "trained": False,
-                    "why_trained": due.reason,
-                    "promoted": False,
-                    "reason": reason,
-                    "model_version": current or "none",
-                    "features_contract": contract.fingerprint,
-                }
+        # A rerun of the day on the same rows would train the same model again (its version is a
+        # digest of the data and config) and reach the same decision: skip it while the promoted
+        # model is the one the earlier attempt left.
+        training_config = config.to_training_config()
+        inputs = fingerprints.fingerprint(
+            contract=contract.fingerprint,
+            config=training_config,
+            rows=[fingerprints.rows_digest(con, sql, params) for sql, params in snapshot_inputs(run_date)],
+            code=fingerprints.code_digest(models.churn, models.features, registry),
+        )
+        current = card["model_version"] if card else None
+        kept = f"keeping {current or 'no model (scores will not be produced)'}"
+        recorded = fingerprints.unchanged_since(con, "churn_model", run_date, inputs, current or "none")
+        if recorded is not None:
+            reason = (
+                f"training {recorded.describe()}: this day's rows, config and features contract are "
+                f"those it tried then; {kept}"
             )
+            context.log.info(reason)
+            return _not_trained(due.reason, reason, current, contract.fingerprint, unchanged=reason)
+        try:
+            model: TrainedModel | None = train(con, run_date, training_config, dict(contract.parts))
+        except TrainingError as exc:
+            model, untrainable = None, exc
+
+    if model is None:
+        reason = f"training skipped: {untrainable}; {kept}"
+        context.log.warning(reason)
+        _record_training(warehouse, context, run_date, inputs, current)
+        return _not_trained(due.reason, reason, current, contract.fingerprint, promoted=False)
 
     decision = registry.promote_if_better(model_dir, model)
+    _record_training(warehouse, context, run_date, inputs, decision.current_version)
     log = context.log.info if decision.promoted else context.log.warning
     log(decision.reason)
     metadata: dict[str, Any] = {
@@ -253,6 +269,35 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             + histogram_plot_md(values, f"Churn scores {run_date}")
         )
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _not_trained(
+    why_trained: str, reason: str, current: str | None, contract: str, **extra: Any
+) -> dg.MaterializeResult:
+    """churn_model's result when a fit was due but no candidate was trained this run."""
+    return dg.MaterializeResult(
+        metadata={
+            "trained": False,
+            "why_trained": why_trained,
+            "reason": reason,
+            "model_version": current or "none",
+            "features_contract": contract,
+            **extra,
+        },
+        data_version=dg.DataVersion(current) if current else None,
+    )
+
+
+def _record_training(
+    warehouse: WarehouseResource,
+    context: dg.AssetExecutionContext,
+    run_date: date,
+    inputs: str,
+    current: str | None,
+) -> None:
+    """Remember a training attempt's inputs and the promoted model it left (see churn_model)."""
+    with warehouse.connect() as con:
+        fingerprints.record(con, "churn_model", run_date, inputs, current or "none", context.run.run_id)
 
 
 def _output_digest(con: duckdb.DuckDBPyConnection, table: str, run_date: date) -> str:
