@@ -6,7 +6,8 @@
 Writes the demo world's history and loads it (timed, as one figure), then runs the real daily
 job for each sending day exactly as the demo does (clock at 00:05 UTC of the day, the world
 answering the mail in between; the clock runs from there so that Dagster's event log holds
-real step times), and prints for every day the job's wall time and each step's
+real step times), and prints for every day the job's wall time, its CPU time (this process
+and its finished children, dbt; steadier than wall time on a shared machine) and each step's
 (from the Dagster event log: STEP_START to STEP_SUCCESS), then the median over the sending
 days per step. The first sending day is reported but left out of the medians: it is the one
 day whose scores, caps and history start from nothing. `--rerun` runs the last day's job a
@@ -52,6 +53,12 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
     return seconds
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (dbt), in seconds."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,45 +101,53 @@ def main() -> int:
         )
         first_day = world.day(world.first_sending_day)
         instance = dg.DagsterInstance.ephemeral()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         with clock_at(first_day), output_to(log):
             history = load_history(world.day(0), first_day - timedelta(days=1), instance)
         if not history.success:
             print("FAILED: loading the history:", *failures(history), sep="\n  ", file=sys.stderr)
             return 1
-        loaded = time.perf_counter() - started
-        print(f"history: {args.history_days} days loaded (with the raw gates) in {loaded:.1f} s")
+        loaded, loaded_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+        print(
+            f"history: {args.history_days} days loaded (with the raw gates) in {loaded:.1f} s "
+            f"(CPU {loaded_cpu:.1f} s)"
+        )
 
         store = SinkStore(settings.sink_store_path())
         per_step: dict[str, list[float]] = defaultdict(list)
         walls: list[float] = []
+        cpus: list[float] = []
         days = list(range(world.first_sending_day, world.first_sending_day + args.sending_days))
         runs = [(k, False) for k in days] + ([(days[-1], True)] if args.rerun else [])
         for n, (k, rerun) in enumerate(runs):
             day = world.day(k)
             if not rerun:
                 world.write_day(k)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), cpu_seconds()
             with clock_at(day, tick=True), output_to(log):
                 result = run_day(day, instance)
-            wall = time.perf_counter() - started
+            wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
             if not result.success:
                 print(f"FAILED: the daily job for {day}:", *failures(result), sep="\n  ", file=sys.stderr)
                 return 1
             steps = step_seconds(instance, result.run_id)
             label = f"{day} rerun" if rerun else f"{day}" + (" (warm-up)" if n == 0 else "")
             top = ", ".join(f"{s} {t:.1f}" for s, t in sorted(steps.items(), key=lambda x: -x[1])[:6])
-            print(f"day {label}: {wall:.1f} s; slowest steps: {top}", flush=True)
+            print(f"day {label}: {wall:.1f} s (CPU {cpu:.1f} s); slowest steps: {top}", flush=True)
             if not rerun:
                 answers = world.respond(store, k)
                 print(f"  world answered {answers.messages:,} messages", flush=True)
             if n == 0 or rerun:
                 continue
             walls.append(wall)
+            cpus.append(cpu)
             for step, seconds in steps.items():
                 per_step[step].append(seconds)
 
-        print(f"\nmedian over {len(walls)} days (first left out): daily job {statistics.median(walls):.1f} s")
+        print(
+            f"\nmedian over {len(walls)} days (first left out): daily job {statistics.median(walls):.1f} s "
+            f"(CPU {statistics.median(cpus):.1f} s)"
+        )
         print(f"  {'step':<44}{'median s':>10}{'max s':>9}")
         for step, values in sorted(per_step.items(), key=lambda x: -statistics.median(x[1])):
             print(f"  {step:<44}{statistics.median(values):>10.2f}{max(values):>9.2f}")

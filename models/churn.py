@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -123,6 +124,8 @@ class TrainedModel:
     `pipeline` is the `CalibratedClassifierCV` wrapping the feature `Pipeline`;
     `holdout` (the latest labelled snapshot) is kept in memory so the registry
     can compare the current model on the same rows, and is never persisted.
+    `features_contract` names what the features meant when the model learned them
+    (named digests, see orchestration/defs/scoring/contracts.py; empty if not given).
     """
 
     pipeline: CalibratedClassifierCV
@@ -134,6 +137,7 @@ class TrainedModel:
     library_versions: dict[str, str]
     config: dict[str, Any]
     holdout: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    features_contract: dict[str, str] = field(default_factory=dict)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated P(churn) for each row of a `snapshot_features` frame."""
@@ -260,10 +264,19 @@ def fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def derive_model_version(data_fingerprint: str, config: TrainingConfig) -> str:
-    """Deterministic id: same data, same config, same pipeline spec -> same version (no clock in it)."""
+def derive_model_version(
+    data_fingerprint: str, config: TrainingConfig, features_contract: Mapping[str, str] | None = None
+) -> str:
+    """Deterministic id: same data, config, pipeline spec and features contract -> same version (no clock).
+
+    The contract is part of it so that a model retrained on unchanged rows after a change of
+    meaning (a new card) never collides with the folder of the model it replaces.
+    """
     settings = {k: v for k, v in asdict(config).items() if k not in _NOT_VERSIONED}
-    payload = json.dumps({"data": data_fingerprint, "config": settings, "spec": MODEL_SPEC}, sort_keys=True)
+    content = {"data": data_fingerprint, "config": settings, "spec": MODEL_SPEC}
+    if features_contract:
+        content["features_contract"] = dict(sorted(features_contract.items()))
+    payload = json.dumps(content, sort_keys=True)
     return "churn-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -293,9 +306,12 @@ def _check_trainable(name: str, frame: pd.DataFrame, config: TrainingConfig, min
 
 
 def train(
-    con: duckdb.DuckDBPyConnection, run_date: date, config: TrainingConfig | None = None
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    config: TrainingConfig | None = None,
+    features_contract: Mapping[str, str] | None = None,
 ) -> TrainedModel:
-    """Fit on the training snapshots and judge on the holdout one.
+    """Fit on the training snapshots and judge on the holdout one; `features_contract` goes on the card.
 
     Raises `TrainingError` (with a sentence a person can act on) when the
     warehouse cannot support a trustworthy model: too little history, too few
@@ -332,7 +348,7 @@ def train(
     data_fingerprint = fingerprint(pd.concat([train_frame, holdout], ignore_index=True))
     return TrainedModel(
         pipeline=estimator,
-        model_version=derive_model_version(data_fingerprint, config),
+        model_version=derive_model_version(data_fingerprint, config, features_contract),
         features=FEATURES,
         training_window=window,
         data_fingerprint=data_fingerprint,
@@ -340,4 +356,5 @@ def train(
         library_versions=library_versions(),
         config=asdict(config),
         holdout=holdout,
+        features_contract=dict(features_contract or {}),
     )

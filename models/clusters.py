@@ -13,6 +13,11 @@ Shape of the method and why:
   its clusters arbitrarily, clusters are renumbered by a canonical order
   (size descending, then centroid), so the same input and seed always give the
   same ``cluster_id`` and ``cluster_label`` for every customer.
+* Fit once, assign every day: `fit_clusters` learns a `ClusterModel` (the
+  scaling, the centroids and their labels, a few kilobytes of JSON) and
+  `assign_clusters` puts each customer in the nearest cluster. Between two fits
+  a customer's cluster changes only when their behaviour does, and ids and
+  labels keep their meaning from one day to the next.
 * Each cluster is described by its distinguishing traits: the features whose
   cluster mean is furthest from the population mean in standardised units
   (|z| >= ``trait_min_z``), at most ``max_traits`` of them, phrased as "long
@@ -23,8 +28,13 @@ Shape of the method and why:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -110,6 +120,56 @@ class ClusterResult:
         return dict(zip(self.profile["cluster_id"], self.profile["cluster_label"], strict=True))
 
 
+@dataclass(frozen=True)
+class ClusterModel:
+    """A fitted clustering: enough to assign any customer later, as plain numbers (stored as JSON).
+
+    `mean` and `scale` standardise the transformed features as on the day of the fit;
+    `centroids` are in those standardised units, in canonical order (row i is cluster i).
+    """
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    centroids: tuple[tuple[float, ...], ...]
+    labels: tuple[str, ...]
+    silhouette_by_k: dict[int, float]
+    fitted_on: str  # the run date whose customers it was fitted on
+    fitted_customers: int
+    config: dict[str, Any]
+    features_contract: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.centroids)
+
+    @property
+    def version(self) -> str:
+        """A digest of the whole model: the same fit gives the same version."""
+        payload = json.dumps(self.to_dict(), sort_keys=True)
+        return "clusters-" + hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["silhouette_by_k"] = {str(k): v for k, v in self.silhouette_by_k.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterModel:
+        return cls(
+            features=tuple(data["features"]),
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            centroids=tuple(tuple(c) for c in data["centroids"]),
+            labels=tuple(data["labels"]),
+            silhouette_by_k={int(k): float(v) for k, v in data["silhouette_by_k"].items()},
+            fitted_on=data["fitted_on"],
+            fitted_customers=int(data["fitted_customers"]),
+            config=dict(data["config"]),
+            features_contract=dict(data.get("features_contract") or {}),
+        )
+
+
 def transform(values: np.ndarray) -> np.ndarray:
     """Signed log1p: tames heavy tails and keeps negative values (e.g. activity_trend) meaningful."""
     return np.sign(values) * np.log1p(np.abs(values))
@@ -139,19 +199,22 @@ def _describe(z: np.ndarray, features: tuple[str, ...], config: ClusterConfig) -
     return ", ".join(traits) if traits else "typical"
 
 
-def cluster_behaviour(
+def fit_clusters(
     frame: pd.DataFrame,
     config: ClusterConfig | None = None,
     features: tuple[str, ...] = BEHAVIOUR_FEATURES,
-) -> ClusterResult:
-    """Cluster the customers of `frame` (a `customer_id` column plus `features`)."""
+    *,
+    fitted_on: date | None = None,
+) -> ClusterModel:
+    """Learn the clusters of the customers of `frame` (a `customer_id` column plus `features`)."""
     config = config or ClusterConfig()
     frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
     n = len(frame)
     if n < config.k_min + 1:
         raise ValueError(f"{n} customers are too few to form {config.k_min} clusters")
     raw = frame[list(features)].apply(pd.to_numeric, errors="coerce").fillna(0.0)
-    x = StandardScaler().fit_transform(_matrix(frame, features))
+    scaler = StandardScaler().fit(_matrix(frame, features))
+    x = scaler.transform(_matrix(frame, features))
 
     rng = np.random.default_rng(config.seed)
     fit_idx = np.sort(rng.choice(n, size=min(n, config.max_fit_rows), replace=False))
@@ -182,25 +245,56 @@ def cluster_behaviour(
     order = sorted(range(best_k), key=lambda c: (-sizes[c], *np.round(centres[c], 6)))
     remap = np.empty(best_k, dtype=np.int64)
     remap[order] = np.arange(best_k)
-    cluster_id = remap[raw_ids]
+    profile = _profile(raw, x, remap[raw_ids], best_k, features, config, labels=None)
+    return ClusterModel(
+        features=tuple(features),
+        mean=tuple(float(v) for v in scaler.mean_),
+        scale=tuple(float(v) for v in scaler.scale_),
+        centroids=tuple(tuple(float(v) for v in centres[c]) for c in order),
+        labels=tuple(profile["cluster_label"]),
+        silhouette_by_k=silhouettes,
+        fitted_on=fitted_on.isoformat() if fitted_on else "",
+        fitted_customers=n,
+        config=asdict(config),
+    )
 
-    profile = _profile(raw, x, cluster_id, best_k, features, config)
-    labels = dict(zip(profile["cluster_id"], profile["cluster_label"], strict=True))
+
+def assign_clusters(model: ClusterModel, frame: pd.DataFrame) -> ClusterResult:
+    """Put every customer of `frame` in the nearest of `model`'s clusters, with today's profile."""
+    frame = frame.sort_values("customer_id", kind="stable", ignore_index=True)
+    raw = frame[list(model.features)].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+    x = (_matrix(frame, model.features) - np.asarray(model.mean)) / np.asarray(model.scale)
+    centroids = np.asarray(model.centroids)
+    # One column per cluster (a customers x clusters x features array would not fit at a million).
+    distances = np.column_stack([((x - centre) ** 2).sum(axis=1) for centre in centroids])
+    cluster_id = distances.argmin(axis=1).astype("int64")  # ties: the lower id
+    config = ClusterConfig(**model.config)
+    profile = _profile(raw, x, cluster_id, model.k, model.features, config, labels=model.labels)
+    labels = dict(enumerate(model.labels))
     assignments = pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(object).to_numpy(),
-            "cluster_id": cluster_id.astype("int64"),
+            "cluster_id": cluster_id,
             "cluster_label": pd.Series(cluster_id).map(labels).to_numpy(dtype=object),
         }
     )
     return ClusterResult(
         assignments=assignments,
-        k=best_k,
-        silhouette_by_k=silhouettes,
+        k=model.k,
+        silhouette_by_k=dict(model.silhouette_by_k),
         profile=profile,
-        features=tuple(features),
-        centroids=centres[order],
+        features=model.features,
+        centroids=centroids,
     )
+
+
+def cluster_behaviour(
+    frame: pd.DataFrame,
+    config: ClusterConfig | None = None,
+    features: tuple[str, ...] = BEHAVIOUR_FEATURES,
+) -> ClusterResult:
+    """Fit on the customers of `frame` and assign them: `assign_clusters(fit_clusters(...), frame)`."""
+    return assign_clusters(fit_clusters(frame, config, features), frame)
 
 
 def _profile(
@@ -210,21 +304,27 @@ def _profile(
     k: int,
     features: tuple[str, ...],
     config: ClusterConfig,
+    labels: tuple[str, ...] | None,
 ) -> pd.DataFrame:
+    """Size, share and per-feature mean and z of each cluster; labels named from z unless given."""
     rows = []
     used: dict[str, int] = {}
     for c in range(k):
         members = cluster_id == c
-        z = x[members].mean(axis=0)  # x is standardised: the mean is the z of the cluster
-        label = _describe(z, features, config)
-        used[label] = used.get(label, 0) + 1
-        if used[label] > 1:  # two clusters with the same top traits stay distinguishable
-            label = f"{label} ({used[label]})"
+        # x is standardised: the mean is the z of the cluster (NaN for a cluster empty today)
+        z = x[members].mean(axis=0) if members.any() else np.full(len(features), np.nan)
+        if labels is not None:
+            label = labels[c]
+        else:
+            label = _describe(z, features, config)
+            used[label] = used.get(label, 0) + 1
+            if used[label] > 1:  # two clusters with the same top traits stay distinguishable
+                label = f"{label} ({used[label]})"
         row: dict[str, object] = {
             "cluster_id": c,
             "cluster_label": label,
             "size": int(members.sum()),
-            "share": float(members.mean()),
+            "share": float(members.mean()) if len(members) else 0.0,
         }
         means = raw[members].mean()
         for i, name in enumerate(features):
@@ -262,9 +362,37 @@ create table if not exists {CLUSTERS_TABLE} (
 """
 
 
+def ensure_clusters_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create scoring.behaviour_clusters if missing."""
+    con.execute(_CREATE_SQL)
+
+
 def write_clusters(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows of scoring.behaviour_clusters atomically; returns rows written."""
-    con.execute(_CREATE_SQL)
+    ensure_clusters_table(con)
     return replace_run_date(
         con, CLUSTERS_TABLE, assignments, ["customer_id", "cluster_id", "cluster_label"], run_date
     )
+
+
+MODEL_FILE = "behaviour_clusters.json"
+
+
+def save_cluster_model(directory: Path | str, model: ClusterModel) -> Path:
+    """Write the model as `<dir>/behaviour_clusters.json`, atomically (a reader sees old or new)."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{MODEL_FILE}.tmp"
+    tmp.write_text(json.dumps({"version": model.version, **model.to_dict()}, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, root / MODEL_FILE)
+    return root / MODEL_FILE
+
+
+def load_cluster_model(directory: Path | str) -> ClusterModel | None:
+    """The saved model, or None before the first fit."""
+    path = Path(directory) / MODEL_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    data.pop("version", None)
+    return ClusterModel.from_dict(data)

@@ -162,6 +162,28 @@ def snapshot_features(
     return frame[["customer_id", "snapshot_date", *FEATURES]]
 
 
+def snapshot_inputs(
+    as_of: date, *, events_table: str = EVENTS_TABLE, customers_table: str = CUSTOMERS_TABLE
+) -> list[tuple[str, dict[str, object]]]:
+    """The queries (sql, params) selecting every row and column `snapshot_features(as_of)` reads.
+
+    For a fingerprint of a snapshot's inputs: the same rows give the same features.
+    """
+    end = cutoff(as_of)
+    return [
+        (
+            f"select customer_id, event_ts, is_active_action, event_name, value from {events_table} "
+            "where customer_id is not null and event_ts < $cutoff",
+            {"cutoff": end},
+        ),
+        (
+            f"select customer_id, signup_at, plan from {customers_table} "
+            "where customer_id is not null and signup_at < $cutoff",
+            {"cutoff": end},
+        ),
+    ]
+
+
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> pd.DataFrame:
     """Run a query into pandas through Arrow.
 

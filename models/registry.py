@@ -117,6 +117,7 @@ def model_card(model: TrainedModel) -> dict[str, Any]:
         "metrics": model.metrics,
         "library_versions": model.library_versions,
         "config": model.config,
+        "features_contract": dict(sorted(model.features_contract.items())),
         "trusted_types": list(TRUSTED_TYPES),
     }
 
@@ -148,6 +149,7 @@ def load(directory: Path | str, model_version: str) -> TrainedModel:
         metrics=card["metrics"],
         library_versions=card["library_versions"],
         config=card["config"],
+        features_contract=card.get("features_contract", {}),  # absent on cards saved before contracts
     )
 
 
@@ -157,6 +159,22 @@ def current_version(directory: Path | str) -> str | None:
     if not pointer.exists():
         return None
     return pointer.read_text().strip() or None
+
+
+def current_card(directory: Path | str) -> dict[str, Any] | None:
+    """The promoted model's card (no estimator loaded), or None before the first promotion."""
+    current = current_version(directory)
+    return json.loads((Path(directory) / current / CARD_FILE).read_text()) if current else None
+
+
+def trained_under(directory: Path | str, features_contract: dict[str, str]) -> list[str]:
+    """Saved versions (promoted or not) whose card records exactly this features contract."""
+    found = []
+    for card_path in sorted(Path(directory).glob(f"*/{CARD_FILE}")):
+        card = json.loads(card_path.read_text())
+        if card.get("features_contract") == features_contract:
+            found.append(card["model_version"])
+    return found
 
 
 def load_current(directory: Path | str) -> TrainedModel | None:

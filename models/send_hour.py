@@ -1,10 +1,15 @@
 """Preferred send hour per customer, in the customer's own time zone, from their activity history.
 
-* History: the customer's events in the ``lookback_days`` ending on the run
-  date D (never after D), converted to local time with the customer's IANA
+* History: the customer's activity in the ``lookback_days`` UTC days ending on the
+  run date D (never after D), converted to local time with the customer's IANA
   time zone (UTC when missing or unknown to the database). What counts is the
   number of distinct local *clock hours* with activity (a date + hour slot), not
   raw events: a burst of 40 page views in one sitting is one signal, not 40.
+* Read from the warehouse's rollup `intermediate.int_customer_quarter_hours`
+  (events per customer and UTC quarter hour, kept by dbt), not from the events:
+  every time zone's offset is a whole number of quarter hours, so a UTC quarter
+  hour lies in one local clock hour and the distinct slots are exactly those of
+  the events. One time-zone conversion per zone and quarter hour, not per event.
 * Per customer: a 24-hour histogram of those slots, smoothed circularly with
   the neighbouring hours (weights 1-2-1, so 23:00 and 00:00 are neighbours);
   the preferred hour is its peak (ties: the earliest hour).
@@ -25,10 +30,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from models.features import EVENTS_TABLE, cutoff, fetch_frame
+from models.features import fetch_frame
 from models.tables import replace_run_date
 
 SEND_HOURS_TABLE = "scoring.preferred_send_hours"
+# Naive UTC timestamps, as every warehouse timestamp (dbt_project/macros/timestamps.sql).
+QUARTER_HOURS_TABLE = "intermediate.int_customer_quarter_hours"
 FEATURES_TABLE = "marts.fct_user_features"
 SOURCES = ("user", "segment", "default")
 
@@ -63,21 +70,33 @@ customers as (
     left join known_zones as z on c.timezone = z.name
 ),
 
-events as (
+quarter_hours as (
     select
         c.{key} as customer_key,
-        date_trunc('hour', timezone(c.tz, e.event_ts)) as local_slot
-    from {events} as e
-    inner join customers as c on e.customer_id = c.customer_id
-    where e.event_ts >= $start and e.event_ts < $cutoff
+        c.tz,
+        q.quarter_hour_start
+    from {quarter_hours} as q
+    inner join customers as c on q.customer_id = c.customer_id
+    where q.activity_date >= $first_day and q.activity_date <= $as_of
+),
+
+local_slot_of_quarter as (
+    -- one time-zone conversion per zone and quarter hour, not per customer or event
+    select
+        tz,
+        quarter_hour_start,
+        date_trunc('hour', timezone(tz, timezone('UTC', quarter_hour_start))) as local_slot
+    from (select distinct tz, quarter_hour_start from quarter_hours) as distinct_quarters
 )
 
 select
-    customer_key as {key},
-    cast(extract(hour from local_slot) as tinyint) as local_hour,
-    cast(count(distinct local_slot) as integer) as slots
-from events
-group by customer_key, local_hour
+    q.customer_key as {key},
+    cast(extract(hour from l.local_slot) as tinyint) as local_hour,
+    cast(count(distinct l.local_slot) as integer) as slots
+from quarter_hours as q
+inner join local_slot_of_quarter as l
+    on q.tz = l.tz and q.quarter_hour_start = l.quarter_hour_start
+group by q.customer_key, local_hour
 """
 
 
@@ -87,7 +106,7 @@ def activity_slots(
     as_of: date,
     config: SendHourConfig,
     *,
-    events_table: str = EVENTS_TABLE,
+    quarter_hours_table: str = QUARTER_HOURS_TABLE,
     by_position: bool = False,
 ) -> pd.DataFrame:
     """customer_id, local_hour (0-23), slots: distinct local clock hours with activity, lookback ending D.
@@ -96,17 +115,36 @@ def activity_slots(
     (`_pos`) instead of its id: at a million customers that keeps tens of
     millions of rows as small integers instead of Python strings.
     """
-    end = cutoff(as_of)
-    start = end - timedelta(days=config.lookback_days)
     frame = customers[["customer_id", "timezone"]].assign(_pos=np.arange(len(customers), dtype=np.int64))
     con.register("_send_hour_customers", frame)
     key = "_pos" if by_position else "customer_id"
     try:
         return fetch_frame(
-            con, _SLOTS_SQL.format(events=events_table, key=key), {"start": start, "cutoff": end}
+            con,
+            _SLOTS_SQL.format(quarter_hours=quarter_hours_table, key=key),
+            _window(as_of, config),
         )
     finally:
         con.unregister("_send_hour_customers")
+
+
+def slot_inputs(
+    as_of: date, config: SendHourConfig, *, quarter_hours_table: str = QUARTER_HOURS_TABLE
+) -> tuple[str, dict[str, object]]:
+    """The query (sql, params) selecting every rollup row and column `activity_slots` reads.
+
+    For a fingerprint of the send hours' inputs (with the customers' zones and segments).
+    """
+    return (
+        f"select customer_id, quarter_hour_start from {quarter_hours_table} "
+        "where activity_date >= $first_day and activity_date <= $as_of",
+        _window(as_of, config),
+    )
+
+
+def _window(as_of: date, config: SendHourConfig) -> dict[str, object]:
+    """The `lookback_days` UTC days ending D, as the rollup's activity_date bounds."""
+    return {"first_day": as_of - timedelta(days=config.lookback_days - 1), "as_of": as_of}
 
 
 def _smooth(hist: np.ndarray) -> np.ndarray:
@@ -189,11 +227,13 @@ def preferred_send_hours(
     customers: pd.DataFrame,
     config: SendHourConfig | None = None,
     *,
-    events_table: str = EVENTS_TABLE,
+    quarter_hours_table: str = QUARTER_HOURS_TABLE,
 ) -> pd.DataFrame:
     """Preferred local send hour for every customer in `customers` (customer_id, timezone, segment)."""
     config = config or SendHourConfig()
-    slots = activity_slots(con, customers, as_of, config, events_table=events_table, by_position=True)
+    slots = activity_slots(
+        con, customers, as_of, config, quarter_hours_table=quarter_hours_table, by_position=True
+    )
     return choose_hours(slots, customers, config)
 
 
@@ -209,9 +249,14 @@ create table if not exists {SEND_HOURS_TABLE} (
 """
 
 
+def ensure_send_hours_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create scoring.preferred_send_hours if missing."""
+    con.execute(_CREATE_SQL)
+
+
 def write_send_hours(con: duckdb.DuckDBPyConnection, hours: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows of scoring.preferred_send_hours atomically; returns rows written."""
-    con.execute(_CREATE_SQL)
+    ensure_send_hours_table(con)
     return replace_run_date(
         con,
         SEND_HOURS_TABLE,

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 from daily_world import generated_world, query
 
+from models.send_hour import SendHourConfig, choose_hours, read_customers
 from orchestration.runs import failures, run_day
 from orchestration.sink.store import SinkStore
 
@@ -202,24 +205,98 @@ def test_measurement_counts_match_the_ledger(world) -> None:
     assert measured == ledger
 
 
-def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_decisions(world) -> None:
+DECISIONS_SQL = (
+    "select send_id, variant, arm from interventions.intervention_list where run_date = ? order by send_id"
+)
+
+
+@pytest.fixture(scope="module")
+def rerun(world):
+    """The same day run a second time on the same exports, with what the first run had left behind."""
     home, instance, _ = world
-    before = query(
-        home,
-        "select send_id, variant, arm from interventions.intervention_list "
-        "where run_date = ? order by send_id",
-        [RUN_DATE],
-    )
+    before = query(home, DECISIONS_SQL, [RUN_DATE])
     requests_before = SinkStore(home / "sink.sqlite").request_count()
-    rerun = run_day(RUN_DATE, instance)
-    assert rerun.success, failures(rerun)
-    after = query(
-        home,
-        "select send_id, variant, arm from interventions.intervention_list "
-        "where run_date = ? order by send_id",
-        [RUN_DATE],
-    )
+    result = run_day(RUN_DATE, instance)
+    assert result.success, failures(result)
+    return before, requests_before, result
+
+
+def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_decisions(world, rerun) -> None:
+    home, _, _ = world
+    before, requests_before, _ = rerun
+    after = query(home, DECISIONS_SQL, [RUN_DATE])
     store = SinkStore(home / "sink.sqlite")
     assert before == after
     assert store.request_count() == requests_before
     assert store.duplicates() == {}
+
+
+def materialization(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, object]:
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey([asset])]
+    return {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+
+
+def test_the_first_run_fits_the_models_and_a_rerun_of_the_unchanged_day_recomputes_nothing(
+    world, rerun
+) -> None:
+    # Guards the daily job's cost: it retrained the churn model and refitted the clusters every day,
+    # and a rerun of the same day repeated scoring, clusters, send hours and the report.
+    _, _, first = world
+    _, _, again = rerun
+    assert materialization(first, "churn_model")["cold_start"] is True  # a new install: the first run trains
+    assert materialization(first, "behaviour_cluster_model")["cold_start"] is True
+    assert materialization(again, "churn_model")["trained"] is False
+    assert materialization(again, "behaviour_cluster_model")["fitted"] is False
+    for asset in ("churn_scores", "behaviour_clusters", "preferred_send_hours", "campaign_report"):
+        assert f"unchanged since run {first.run_id}" in materialization(again, asset).get("unchanged", ""), (
+            asset
+        )
+
+
+def test_preferred_send_hours_are_the_local_hours_of_each_customers_own_activity(world) -> None:
+    # Guards the send hours against the warehouse's naive UTC timestamps: read as local times they
+    # moved every customer outside UTC by twice their offset. The expected hours are computed here
+    # from the stitched events with Python's own time zones, then chosen by the same rule.
+    home, _, _ = world
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        customers = read_customers(con)
+        events = con.execute(
+            "select customer_id, event_ts from intermediate.int_events_stitched "
+            "where customer_id is not null and event_ts >= ? and event_ts < ?",
+            [RUN_DATE - timedelta(days=89), RUN_DATE + timedelta(days=1)],
+        ).df()
+        stored = con.execute(
+            "select customer_id, preferred_local_hour, source from scoring.preferred_send_hours "
+            "where run_date = ? order by customer_id",
+            [RUN_DATE],
+        ).df()
+    finally:
+        con.close()
+    zones = customers.set_index("customer_id")["timezone"].fillna("UTC")
+    assert (zones != "UTC").any(), "the test world should have customers outside UTC"
+    events = events[events["customer_id"].isin(zones.index)]
+    local_slots = pd.concat(
+        pd.DataFrame(
+            {
+                "customer_id": group["customer_id"],
+                "slot": pd.to_datetime(group["event_ts"])
+                .dt.tz_localize("UTC")
+                .dt.tz_convert(zone)
+                .dt.tz_localize(None)
+                .dt.floor("h"),
+            }
+        )
+        for zone, group in events.groupby(events["customer_id"].map(zones))
+    )
+    slots = (
+        local_slots.drop_duplicates()
+        .assign(local_hour=lambda f: f["slot"].dt.hour)
+        .groupby(["customer_id", "local_hour"])
+        .size()
+        .reset_index(name="slots")
+    )
+    expected = choose_hours(slots, customers, SendHourConfig())
+    assert stored["customer_id"].tolist() == expected["customer_id"].tolist()
+    assert stored["preferred_local_hour"].tolist() == expected["preferred_local_hour"].tolist()
+    assert stored["source"].tolist() == expected["source"].tolist()

@@ -70,6 +70,59 @@ def test_assets_write_the_tables_and_the_report(materialized) -> None:
         assert "@" not in str(mat.event_specific_data.materialization.metadata)
 
 
+def rerun_report(home: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> dg.ExecuteInProcessResult:
+    monkeypatch.setenv("REENGAGE_HOME", str(home))
+    monkeypatch.setattr(settings, "CAMPAIGNS_DIR", home / "campaigns")
+    return dg.materialize(
+        [campaign_report],
+        partition_key=RUN_DATE.isoformat(),
+        resources={"warehouse": WarehouseResource(path=str(db))},
+    )
+
+
+def test_a_rerun_of_an_unchanged_day_does_not_redraw_the_report(
+    materialized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the cost of a rerun: it repeated every step, the report's plots included, although
+    # nothing it is drawn from had changed.
+    home, db = copy_home(materialized, tmp_path)
+    page = home / "reports" / f"campaign_report_{RUN_DATE}.html"
+    written = page.stat().st_mtime_ns
+
+    result = rerun_report(home, db, monkeypatch)
+
+    metadata = result.asset_materializations_for_node("campaign_report")[0].metadata
+    assert f"unchanged since run {materialized[2].run_id}" in metadata["unchanged"].value
+    assert page.stat().st_mtime_ns == written
+
+
+def test_the_report_is_redrawn_when_a_table_it_shows_changed_or_its_file_is_gone(
+    materialized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, db = copy_home(materialized, tmp_path)
+    page = home / "reports" / f"campaign_report_{RUN_DATE}.html"
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "update measurement.campaign_guardrails set reason = 'edited' where run_date = ?", [RUN_DATE]
+        )
+    assert (
+        "unchanged"
+        not in rerun_report(home, db, monkeypatch)
+        .asset_materializations_for_node("campaign_report")[0]
+        .metadata
+    )
+    page.unlink()
+    rerun_report(home, db, monkeypatch)
+    assert page.exists()
+
+
+def copy_home(materialized, tmp_path: Path) -> tuple[Path, Path]:  # noqa: ANN001
+    """A private copy of the module's home (warehouse, reports, campaigns) for a test that changes it."""
+    home = tmp_path / "home"
+    shutil.copytree(materialized[0], home)
+    return home, home / "warehouse.duckdb"
+
+
 def test_report_is_self_contained_html(materialized) -> None:
     home, _, _ = materialized
     page = (home / "reports" / f"campaign_report_{RUN_DATE}.html").read_text()

@@ -150,6 +150,23 @@ def append_events(con: duckdb.DuckDBPyConnection, events: pd.DataFrame) -> None:
     con.unregister("_events")
 
 
+def build_quarter_hours(con: duckdb.DuckDBPyConnection) -> None:
+    """intermediate.int_customer_quarter_hours from the events, as dbt builds it (naive UTC quarter hours)."""
+    con.execute(
+        """
+        create or replace table intermediate.int_customer_quarter_hours as
+        select
+            customer_id,
+            cast(timezone('UTC', event_ts) as date) as activity_date,
+            time_bucket(interval 15 minutes, timezone('UTC', event_ts)) as quarter_hour_start,
+            count(*) as event_count
+        from intermediate.int_events_stitched
+        where customer_id is not null
+        group by all
+        """
+    )
+
+
 def make_world(
     customers: list[tuple[str, str, str | None]], events: list[tuple[str | None, str, str, float | None]]
 ) -> World:

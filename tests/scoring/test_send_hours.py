@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 import pytest
-from churn_world import load_world, make_world
+from churn_world import build_quarter_hours, load_world, make_world
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from models.send_hour import (
     SEND_HOURS_TABLE,
@@ -102,6 +105,7 @@ def tz_con(tmp_path):  # noqa: ANN001, ANN201
         events.append(("ny", "add_to_cart", f"2024-05-06T0{hour}:00:00Z", None))
     world = make_world([(c, "2024-01-01T00:00:00Z", "free") for c in ("ny", "tk", "bad", "quiet")], events)
     load_world(con, world)
+    build_quarter_hours(con)
     try:
         yield con
     finally:
@@ -134,3 +138,44 @@ def test_hours_are_local_and_only_from_history_up_to_the_run_date(tz_con) -> Non
     ).fetchall()
     assert stored[0] == ("bad", as_of, 16, "user")
     assert len(stored) == 4
+
+
+# Zones with whole-, half- and three-quarter-hour offsets, and daylight saving in both hemispheres.
+ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Adelaide"]
+SECONDS_IN_WINDOW = 20 * 24 * 3600
+WINDOW_START = datetime(2024, 3, 20, tzinfo=UTC)  # spans the March/April clock changes of every zone above
+
+
+def local_slots_of_events(events: pd.DataFrame, zones: dict[str, str]) -> dict[tuple[str, int], int]:
+    """The meaning, straight from the events: distinct local clock hours (date + hour) per customer, hour."""
+    seen: dict[tuple[str, int], set[datetime]] = {}
+    for customer_id, ts in zip(events["customer_id"], events["event_ts"], strict=True):
+        local = ts.to_pydatetime().astimezone(ZoneInfo(zones[customer_id]))
+        seen.setdefault((customer_id, local.hour), set()).add(local.replace(minute=0, second=0, tzinfo=None))
+    return {key: len(slots) for key, slots in seen.items()}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, SECONDS_IN_WINDOW - 1)), min_size=1, max_size=60),
+    st.lists(st.sampled_from(ZONES), min_size=4, max_size=4),
+)
+def test_slots_read_from_the_quarter_hour_rollup_are_the_distinct_local_clock_hours_of_the_events(
+    tmp_path_factory: pytest.TempPathFactory, draws: list[tuple[int, int]], zone_of: list[str]
+) -> None:
+    # Guards the change of input: send hours are read from dbt's quarter-hour rollup instead of
+    # 90 days of events; that is exact only because no zone's local hour changes inside a UTC quarter
+    # hour (half- and three-quarter-hour offsets, clock changes). The oracle converts every event.
+    customers = [f"c{i}" for i in range(4)]
+    zones = dict(zip(customers, zone_of, strict=True))
+    events = [
+        (customers[c], "page_view", (WINDOW_START + timedelta(seconds=s)).isoformat(), None) for c, s in draws
+    ]
+    world = make_world([(c, "2024-01-01T00:00:00Z", "free") for c in customers], events)
+    with duckdb.connect(str(tmp_path_factory.mktemp("slots") / "w.duckdb")) as con:
+        load_world(con, world)
+        build_quarter_hours(con)
+        people = pd.DataFrame({"customer_id": customers, "timezone": zone_of, "segment": "engaged"})
+        found = activity_slots(con, people, date(2024, 4, 10), SendHourConfig(lookback_days=30))
+    got = {(r.customer_id, int(r.local_hour)): int(r.slots) for r in found.itertuples()}
+    assert got == local_slots_of_events(world.events, zones)

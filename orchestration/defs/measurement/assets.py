@@ -2,17 +2,29 @@
 assignment to a campaign, compared between arms; and the report."""
 
 import base64
+import dataclasses
+import hashlib
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
-from orchestration import settings
+from models.churn import fingerprint as frame_fingerprint
+from orchestration import fingerprints, settings
 from orchestration.defs.interventions.campaigns import load_campaigns
-from orchestration.defs.measurement.analysis import CampaignPlan, analyse, winners, write_tables
+from orchestration.defs.measurement import report as report_module
+from orchestration.defs.measurement.analysis import (
+    CampaignPlan,
+    MeasurementTables,
+    analyse,
+    winners,
+    write_tables,
+)
 from orchestration.defs.measurement.config import MeasurementConfig
 from orchestration.defs.measurement.outcomes import compute_outcomes
-from orchestration.defs.measurement.report import build_report, write_report
+from orchestration.defs.measurement.report import build_report, report_data, report_path, write_report
+from orchestration.defs.measurement.report import plots as report_plots
 from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.partitions import daily_partitions
@@ -134,10 +146,9 @@ def campaign_measurement(
 )
 def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The marketer's report: $REENGAGE_HOME/reports/campaign_report_<date>.html (self-contained)."""
-    from orchestration.defs.measurement.analysis import MeasurementTables
-
     run_date = date.fromisoformat(context.partition_key)
     plans = _plans()
+    folder = settings.home() / "reports"
     with warehouse.connect() as con:
         frames = {}
         for name in ("campaign_summary", "campaign_comparisons", "campaign_srm", "guardrail_metrics",
@@ -158,8 +169,24 @@ def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             pauses=frames["campaign_guardrails"],
             daily=frames["campaign_daily"].drop(columns=["run_date"]),
         )
-        report = build_report(con, tables, outcomes, plans)
-    path = write_report(report, settings.home() / "reports")
+        data = report_data(con, outcomes, run_date)
+        # Drawing the plots is the cost; the tables they are drawn from are small to read and hash.
+        inputs = fingerprints.fingerprint(
+            frames={name: frame_fingerprint(df) for name, df in {**frames, **data.frames()}.items()},
+            plans={campaign: dataclasses.asdict(plan) for campaign, plan in sorted(plans.items())},
+            code=fingerprints.code_digest(report_module, report_plots),
+        )
+        path = report_path(folder, run_date)
+        recorded = fingerprints.unchanged_since(con, "campaign_report", run_date, inputs, _file_digest(path))
+        if recorded is not None:
+            reason = f"{recorded.describe()}: the tables it is drawn from and its file are the same"
+            context.log.info(f"campaign_report for {run_date}: {reason}")
+            return dg.MaterializeResult(
+                metadata={"path": dg.MetadataValue.path(str(path)), "unchanged": reason}
+            )
+        report = build_report(tables, data, plans)
+        path = write_report(report, folder)
+        fingerprints.record(con, "campaign_report", run_date, inputs, _file_digest(path), context.run.run_id)
     metadata: dict[str, object] = {
         "path": dg.MetadataValue.path(str(path)),
         "report": dg.MetadataValue.md(report.markdown),
@@ -171,3 +198,7 @@ def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         b64 = base64.b64encode(png).decode("ascii")
         metadata[f"plot_{name}"] = dg.MetadataValue.md(f"![{name}](data:image/png;base64,{b64})")
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"

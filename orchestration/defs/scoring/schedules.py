@@ -1,9 +1,12 @@
-"""Scoring jobs and schedules: retrain the churn model weekly, score every day.
+"""Scoring jobs and schedules: fit the models weekly, apply them every day.
 
 Both jobs run one run-date partition in one process (DuckDB has a single
-writer). The daily scoring job uses the current promoted model; the weekly
-training job trains a candidate on the latest complete labels and promotes it
-only if it beats the baseline and the current model (models/registry.py).
+writer). The weekly `model_training` job trains a churn model candidate on the
+latest complete labels, promoted only if it beats the baseline and the current
+model (models/registry.py), and refits the behaviour clusters. The daily jobs
+(`daily_scoring` here, and `daily_reengagement`, which runs every asset) apply
+the current models; they fit one only on a cold start or a features-contract
+change (training.py).
 """
 
 import os
@@ -12,6 +15,7 @@ from datetime import timedelta
 import dagster as dg
 
 from orchestration.defs.scoring.assets import (
+    behaviour_cluster_model,
     behaviour_clusters,
     churn_model,
     churn_scores,
@@ -19,20 +23,30 @@ from orchestration.defs.scoring.assets import (
 )
 from orchestration.partitions import daily_partitions
 
-churn_training_job = dg.define_asset_job(
-    name="churn_training",
-    selection=dg.AssetSelection.assets(churn_model),
+model_training_job = dg.define_asset_job(
+    name="model_training",
+    selection=dg.AssetSelection.assets(churn_model, behaviour_cluster_model),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    description="Train a churn model candidate for the run date and promote it if it is better.",
+    config={
+        "ops": {
+            "churn_model": {"config": {"retrain": True}},
+            "behaviour_cluster_model": {"config": {"refit": True}},
+        }
+    },
+    description="Train a churn model candidate for the run date (promoted if it is better) and refit the "
+    "behaviour clusters.",
 )
 
 daily_scoring_job = dg.define_asset_job(
     name="daily_scoring",
-    selection=dg.AssetSelection.assets(churn_scores, behaviour_clusters, preferred_send_hours),
+    selection=dg.AssetSelection.assets(
+        churn_model, churn_scores, behaviour_cluster_model, behaviour_clusters, preferred_send_hours
+    ),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
-    description="Churn scores with the current model, behaviour clusters and preferred send hours.",
+    description="Churn scores and behaviour clusters with the current models (fitted only on a cold start "
+    "or a features-contract change) and preferred send hours.",
 )
 
 daily_scoring_schedule = dg.build_schedule_from_partitioned_job(
@@ -42,17 +56,18 @@ daily_scoring_schedule = dg.build_schedule_from_partitioned_job(
     description="Scores the day's partition every morning, after the warehouse build.",
 )
 
-# Monday 05:00 UTC by default: before the daily scoring run, so the week's scores use the new model.
+# Monday 05:00 UTC by default: before the daily scoring run, so the week's scores use the new models.
 RETRAIN_CRON = os.environ.get("REENGAGE_RETRAIN_CRON", "0 5 * * 1")
 
 
 @dg.schedule(
-    name="weekly_churn_retrain",
+    name="weekly_model_training",
     cron_schedule=RETRAIN_CRON,
-    job=churn_training_job,
+    job=model_training_job,
     execution_timezone="UTC",
-    description="Retrains the churn model weekly on the previous day's partition (labels complete to then).",
+    description="Retrains the churn model and refits the behaviour clusters weekly, on the previous day's "
+    "partition (labels complete to then).",
 )
-def weekly_churn_retrain(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def weekly_model_training(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     run_date = (context.scheduled_execution_time - timedelta(days=1)).date()
     return dg.RunRequest(run_key=f"retrain-{run_date.isoformat()}", partition_key=run_date.isoformat())

@@ -1,6 +1,7 @@
 """The campaign report: one self-contained HTML page (plots embedded as base64 PNG) plus Markdown.
 
-    report = build_report(con, tables, outcomes, plans)
+    data = report_data(con, outcomes, run_date)  # what the plots read besides the tables
+    report = build_report(tables, data, plans)
     path = write_report(report, settings.home() / "reports")
 
 Written for a marketer: every campaign opens with a plain sentence (did it work, is a
@@ -25,7 +26,7 @@ from orchestration.defs.measurement.analysis import WINNER, WORSE, CampaignPlan,
 from orchestration.defs.measurement.outcomes import column_type, exists
 from orchestration.defs.measurement.report import plots
 
-__all__ = ["Report", "build_report", "write_report", "headline"]
+__all__ = ["Report", "ReportData", "build_report", "report_data", "write_report", "headline"]
 
 
 @dataclass
@@ -38,6 +39,23 @@ class Report:
 
 
 # --- data for the plots ------------------------------------------------------------------------
+
+
+@dataclass
+class ReportData:
+    """What the plots read from the warehouse besides the measurement tables."""
+
+    curves: pd.DataFrame  # retention by arm and day after assignment
+    cohorts: pd.DataFrame  # weekly cohorts x weeks
+    dormancy: pd.DataFrame  # customers by dormancy stage
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"curves": self.curves, "cohorts": self.cohorts, "dormancy": self.dormancy}
+
+
+def report_data(con: duckdb.DuckDBPyConnection, outcomes: pd.DataFrame, run_date: date) -> ReportData:
+    curves, cohorts = retention_data(con, outcomes, run_date)
+    return ReportData(curves=curves, cohorts=cohorts, dormancy=dormancy_data(con))
 
 
 def retention_data(
@@ -284,21 +302,15 @@ PLOT_TITLES = {
 }
 
 
-def build_report(
-    con: duckdb.DuckDBPyConnection,
-    tables: MeasurementTables,
-    outcomes: pd.DataFrame,
-    plans: dict[str, CampaignPlan],
-) -> Report:
+def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, CampaignPlan]) -> Report:
     run_date = tables.run_date
-    curves, cohorts = retention_data(con, outcomes, run_date)
     images = {
         "lift_intervals": plots.lift_intervals(tables.comparisons),
         "lift_over_time": plots.lift_over_time(tables.daily),
-        "retention": plots.retention(curves),
-        "retention_cohorts": plots.cohort_heatmap(cohorts),
+        "retention": plots.retention(data.curves),
+        "retention_cohorts": plots.cohort_heatmap(data.cohorts),
         "funnel": plots.funnel(tables.summary),
-        "dormancy": plots.dormancy(dormancy_data(con)),
+        "dormancy": plots.dormancy(data.dormancy),
     }
     campaigns = sorted(set(tables.summary["campaign_id"])) if len(tables.summary) else []
     sections = {
@@ -351,10 +363,14 @@ def build_report(
     return Report(run_date, "\n".join(parts), "\n".join(md), images, all_headlines)
 
 
+def report_path(folder: Path, run_date: date) -> Path:
+    return folder / f"campaign_report_{run_date}.html"
+
+
 def write_report(report: Report, folder: Path) -> Path:
     """campaign_report_<date>.html, plus its plots as PNG files next to it."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"campaign_report_{report.run_date}.html"
+    path = report_path(folder, report.run_date)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(report.html, encoding="utf-8")
     tmp.replace(path)
