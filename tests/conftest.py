@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_benchmark(filename: str) -> ModuleType:
+    """A script of benchmarks/ as a module, so tests can read its report code without running it."""
+    spec = importlib.util.spec_from_file_location(Path(filename).stem, ROOT / "benchmarks" / filename)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def benchmark_module() -> Callable[[str], ModuleType]:
+    """`load_benchmark`, for test modules that cannot import from this file."""
+    return load_benchmark
+
+
 # Modules that must share one pytest-xdist worker, found by what their source names: the
 # PostgreSQL modules start and stop one server (another worker would find it stopped under it),
 # and the users of the session-wide warehouse build would each build it again elsewhere.

@@ -7,25 +7,16 @@ columns, a seed counted twice) cannot hide behind a long run.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pandas as pd
 import pytest
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "truth_check.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("truth_check", BENCHMARK)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_module: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_module("truth_check.py")
 
 
 def _row(seed: int, campaign: str, low: float, high: float, truth: float, decision: str, n: int = 50) -> dict:

@@ -9,24 +9,15 @@ benchmark itself takes half an hour and is not run by the suite.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "build_warehouse.py"
-
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("build_warehouse", BENCHMARK)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_module: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_module("build_warehouse.py")
 
 
 def _run(bench: ModuleType, seconds: float, models: dict[str, float]) -> object:
