@@ -12,6 +12,7 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.definitions import build_definitions
+from orchestration.defs.delivery.assets import past_dates_allowed
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.defs.operations.run_tags import file_tags
 
@@ -41,8 +42,13 @@ def load_history(
     )
 
 
-def run_day(day: date, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    """The daily job for one run date, exactly as the schedule would start it."""
+def run_day(
+    day: date, instance: dg.DagsterInstance | None = None, allow_past_dates: bool = False
+) -> dg.ExecuteInProcessResult:
+    """The daily job for one run date, exactly as the schedule would start it.
+
+    Delivery refuses a date already past unless `allow_past_dates` says the sends are meant.
+    """
     defs = build_definitions()
     job = defs.resolve_job_def(DAILY_JOB)
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
@@ -52,6 +58,7 @@ def run_day(day: date, instance: dg.DagsterInstance | None = None) -> dg.Execute
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags=file_tags(exports.fingerprint, "run_day"),
+        run_config=past_dates_allowed() if allow_past_dates else None,
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 from delivery_helpers import API_KEY, CANCEL_REFUSED, LOST_UNCANCELLED, write_intervention_list
 
 from orchestration import cli, settings
-from orchestration.defs.delivery.assets import campaign_sends
+from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.sink import SinkHandle
@@ -40,6 +40,7 @@ def in_doubt(sink: SinkHandle, monkeypatch: pytest.MonkeyPatch) -> SendLedger:
             "warehouse": WarehouseResource(),
             "sendgrid": SendGridResource(api_key=API_KEY, host=sink.url),
         },
+        run_config=past_dates_allowed(),  # TODAY is read at import; the suite may pass midnight
     )
     ledger = SendLedger(settings.ledger_path())
     assert ledger.counts(TODAY)["in_doubt"] == 3

@@ -18,7 +18,7 @@ import pytest
 from delivery_helpers import API_KEY, LOST_UNCANCELLED, write_intervention_list
 
 from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends
+from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
 from orchestration.defs.delivery.checks import CHECK_NAME, every_message_settled
 from orchestration.defs.delivery.crashpoints import ENV_VAR
 from orchestration.defs.delivery.ledger import SendLedger
@@ -46,6 +46,7 @@ def deliver_today(sink: SinkHandle) -> tuple[dg.ExecuteInProcessResult, dg.Asset
             "sendgrid": SendGridResource(api_key=API_KEY, host=sink.url),
         },
         raise_on_error=False,
+        run_config=past_dates_allowed(),  # TODAY is read at import; the suite may pass midnight
     )
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == CHECK_NAME

@@ -25,7 +25,7 @@ from orchestration.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
 
-RUN_DATE = datetime.now(UTC).date()
+RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
 DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
 
 
@@ -34,7 +34,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("e2e_home")
     with generated_world(home, customers=1_500, days=DAYS, run_date=RUN_DATE, seed=11) as instance:
         refuse_two_of_todays_crm_rows(home / "landing" / "customers")
-        result = run_day(RUN_DATE, instance)
+        result = run_day(RUN_DATE, instance, allow_past_dates=True)
         assert result.success, failures(result)
         yield home, instance, result
 
@@ -216,7 +216,7 @@ def rerun(world):
     home, instance, _ = world
     before = query(home, DECISIONS_SQL, [RUN_DATE])
     requests_before = SinkStore(home / "sink.sqlite").request_count()
-    result = run_day(RUN_DATE, instance)
+    result = run_day(RUN_DATE, instance, allow_past_dates=True)
     assert result.success, failures(result)
     return before, requests_before, result
 

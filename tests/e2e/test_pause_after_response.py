@@ -19,7 +19,7 @@ from orchestration.runs import failures, run_day
 
 pytestmark = pytest.mark.e2e
 
-RUN_DATE = datetime.now(UTC).date()
+RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
 DAYS = 14  # no churn model (it needs 49 days): the policy ranks without scores, which is enough here
 
 
@@ -76,7 +76,7 @@ def add_a_click(home: Path, customer: str, campaign: str, variant: str) -> str:
 def world(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("pause_home")
     with generated_world(home, customers=400, days=DAYS, run_date=RUN_DATE, seed=5) as instance:
-        without = run_day(RUN_DATE, instance)
+        without = run_day(RUN_DATE, instance, allow_past_dates=True)
         assert without.success, failures(without)
         before = decisions(home)
         # The first customer (by id) the policy chose today, for the campaign it chose them for.
@@ -87,7 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             [RUN_DATE],
         )
         clicked = add_a_click(home, customer, campaign, variant)
-        rerun = run_day(RUN_DATE, instance)
+        rerun = run_day(RUN_DATE, instance, allow_past_dates=True)
         assert rerun.success, failures(rerun)
         yield home, customer, before, rerun, clicked
 

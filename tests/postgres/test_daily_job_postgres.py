@@ -34,7 +34,7 @@ pytestmark = pytest.mark.postgres
 
 # Its own database: tests/warehouse/test_postgres.py uses another one on the same server.
 TEST_DATABASE = "reengage_daily_job"
-RUN_DATE = datetime.now(UTC).date()
+RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
 DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
 
 
@@ -87,7 +87,7 @@ def world(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         # The raw gates are left out of the set-up history; the daily run checks its own day on PostgreSQL.
         history = load_history(first_day, RUN_DATE - timedelta(days=1), instance, checks=False)
         assert history.success, failures(history)
-        result = run_day(RUN_DATE, instance)
+        result = run_day(RUN_DATE, instance, allow_past_dates=True)
         assert result.success, failures(result)
         yield World(home, postgres_env, instance, result)
 
@@ -234,7 +234,7 @@ def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_rows(world_hom
     before = (w.query(listed, (RUN_DATE,)), w.query(ledger, (RUN_DATE,)), w.count("raw.events"))
     store = SinkStore(w.home / "sink.sqlite")
     requests_before = store.request_count()
-    rerun = run_day(RUN_DATE, w.instance)
+    rerun = run_day(RUN_DATE, w.instance, allow_past_dates=True)
     assert rerun.success, failures(rerun)
     after = (w.query(listed, (RUN_DATE,)), w.query(ledger, (RUN_DATE,)), w.count("raw.events"))
     assert before == after

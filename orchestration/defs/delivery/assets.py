@@ -30,6 +30,12 @@ class DeliveryConfig(dg.Config):
     allow_past_dates: bool = False
 
 
+def past_dates_allowed() -> dict:
+    """Run config that lets delivery send for a date already past: a deliberate backfill, or a
+    run that started on its day and reaches delivery after midnight UTC."""
+    return {"ops": {"campaign_sends": {"config": {"allow_past_dates": True}}}}
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="delivery",
