@@ -29,11 +29,20 @@ def test_two_proportion_test_matches_statsmodels(x_a, n_a, x_b, n_b) -> None:
     z, p = proportions_ztest([x_b, x_a], [n_b, n_a])
     assert r.z == pytest.approx(z, rel=1e-10)
     assert r.p_value == pytest.approx(p, rel=1e-10)
-    lo, hi = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="wald", compare="diff")
+    lo, hi = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="newcomb", compare="diff")
     assert (r.abs_ci_low, r.abs_ci_high) == pytest.approx((lo, hi), rel=1e-10)
     lo, hi = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="log", compare="ratio")
     assert (r.rel_ci_low, r.rel_ci_high) == pytest.approx((lo - 1, hi - 1), rel=1e-9)
     assert r.abs_lift == pytest.approx(x_b / n_b - x_a / n_a)
+
+
+@pytest.mark.parametrize(("x_a", "n_a", "x_b", "n_b"), [(0, 4, 3, 50), (4, 4, 0, 7), (0, 12, 0, 30)])
+def test_small_arms_get_newcombe_intervals_of_real_width(x_a, n_a, x_b, n_b) -> None:
+    # A holdout of 4 users none of whom converted: the Wald interval had zero width there.
+    r = st.two_proportion_test(x_a, n_a, x_b, n_b)
+    lo, hi = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="newcomb", compare="diff")
+    assert (r.abs_ci_low, r.abs_ci_high) == pytest.approx((lo, hi), rel=1e-10, abs=1e-12)
+    assert r.abs_ci_high - r.abs_ci_low > 0.2
 
 
 def test_two_proportion_test_degenerate_arms() -> None:

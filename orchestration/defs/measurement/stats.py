@@ -5,7 +5,7 @@ user (a user assigned on several days is still one observation). Conventions: ar
 the baseline (holdout or control variant), arm ``b`` the treatment; a lift is ``b - a``
 (absolute) or ``b / a - 1`` (relative). Every interval is two-sided at ``1 - alpha``.
 
-- :func:`two_proportion_test`  z-test (pooled SE for the p-value, unpooled Wald CI for
+- :func:`two_proportion_test`  z-test (pooled SE for the p-value, Newcombe's score CI for
   the difference, Katz log CI for the ratio)
 - :func:`welch_test`           Welch's t-test and CI for a difference in means (revenue)
 - :func:`prob_b_beats_a`       Beta-binomial posterior P(p_b > p_a), exact closed form
@@ -59,9 +59,13 @@ def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0
     """Two-sided z-test of p_b = p_a with CIs for the absolute and relative lift.
 
     The p-value uses the pooled standard error (as ``statsmodels.proportions_ztest``),
-    the absolute CI the unpooled Wald SE and the relative CI the log ratio (Katz),
-    as ``statsmodels.confint_proportions_2indep(method="wald"|"log")``. Undefined
-    quantities (an empty arm, zero successes for the ratio) are NaN.
+    the absolute CI Newcombe's hybrid score interval (from each arm's Wilson interval) and
+    the relative CI the log ratio (Katz), as
+    ``statsmodels.confint_proportions_2indep(method="newcomb"|"log")``. Newcombe rather than
+    Wald because re-engagement arms are often small with few conversions: with 0 of 4
+    converted the Wald interval has zero width and never covers a true lift, while
+    Newcombe's stays near its 95% in small arms. Undefined quantities (an empty arm,
+    zero successes for the ratio) are NaN.
     """
     nan = float("nan")
     if n_a <= 0 or n_b <= 0:
@@ -76,8 +80,10 @@ def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0
         p = float(2 * stats.norm.sf(abs(z)))
     else:
         z, p = 0.0, 1.0
-    se = math.sqrt(pa * (1 - pa) / n_a + pb * (1 - pb) / n_b)
-    lo, hi = diff - z_crit * se, diff + z_crit * se
+    low_a, high_a = wilson_interval(x_a, n_a, alpha)
+    low_b, high_b = wilson_interval(x_b, n_b, alpha)
+    lo = diff - math.sqrt((pb - low_b) ** 2 + (high_a - pa) ** 2)
+    hi = diff + math.sqrt((high_b - pb) ** 2 + (pa - low_a) ** 2)
     if x_a > 0 and x_b > 0:
         ratio = pb / pa
         se_log = math.sqrt(1 / x_b - 1 / n_b + 1 / x_a - 1 / n_a)
