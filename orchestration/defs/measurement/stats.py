@@ -1,4 +1,9 @@
-"""Experiment statistics, pure functions over counts and arrays (numpy and scipy only).
+"""Experiment statistics, pure functions over counts and arrays.
+
+The standard tests and intervals come from statsmodels and scipy, which the statistics
+community maintains and checks; this module only adapts their answers to the report's
+conventions (NaN where a quantity is undefined). The sequential test and CUPED, which those
+libraries do not offer in this form, are written out here.
 
 Every test treats its observations as independent units: the measurement passes one per
 user (a user assigned on several days is still one observation). Conventions: arm ``a`` is
@@ -28,11 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, special, stats
-
-
-def _z(alpha: float) -> float:
-    return float(stats.norm.ppf(1 - alpha / 2))
-
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 # --- two proportions ---------------------------------------------------------------------
 
@@ -70,43 +73,33 @@ def two_proportion_test(x_a: int, n_a: int, x_b: int, n_b: int, alpha: float = 0
     nan = float("nan")
     if n_a <= 0 or n_b <= 0:
         return ProportionTest(n_a, x_a, n_b, x_b, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan)
-    z_crit = _z(alpha)
     pa, pb = x_a / n_a, x_b / n_b
     diff = pb - pa
     pooled = (x_a + x_b) / (n_a + n_b)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    if se0 > 0:
+    if se0 > 0:  # the same statistic as statsmodels' proportions_ztest, without its 0/0 warning
         z = diff / se0
         p = float(2 * stats.norm.sf(abs(z)))
     else:
         z, p = 0.0, 1.0
-    low_a, high_a = wilson_interval(x_a, n_a, alpha)
-    low_b, high_b = wilson_interval(x_b, n_b, alpha)
-    lo = diff - math.sqrt((pb - low_b) ** 2 + (high_a - pa) ** 2)
-    hi = diff + math.sqrt((high_b - pb) ** 2 + (pa - low_a) ** 2)
+    lo, hi = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="newcomb", compare="diff", alpha=alpha)
     if x_a > 0 and x_b > 0:
-        ratio = pb / pa
-        se_log = math.sqrt(1 / x_b - 1 / n_b + 1 / x_a - 1 / n_a)
-        rel, rlo, rhi = (
-            ratio - 1,
-            ratio * math.exp(-z_crit * se_log) - 1,
-            ratio * math.exp(z_crit * se_log) - 1,
-        )
+        rlo, rhi = confint_proportions_2indep(x_b, n_b, x_a, n_a, method="log", compare="ratio", alpha=alpha)
+        rel, rlo, rhi = pb / pa - 1, rlo - 1, rhi - 1
     else:
         rel = (pb / pa - 1) if x_a > 0 else nan
         rlo = rhi = nan
-    return ProportionTest(n_a, x_a, n_b, x_b, pa, pb, diff, lo, hi, rel, rlo, rhi, float(z), p)
+    return ProportionTest(
+        n_a, x_a, n_b, x_b, pa, pb, diff, float(lo), float(hi), rel, float(rlo), float(rhi), float(z), p
+    )
 
 
 def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
     """Wilson score interval for one proportion (as statsmodels ``proportion_confint(method="wilson")``)."""
     if n <= 0:
         return float("nan"), float("nan")
-    z = _z(alpha)
-    p = x / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    low, high = proportion_confint(x, n, alpha=alpha, method="wilson")
+    return float(low), float(high)
 
 
 # --- means (revenue) ---------------------------------------------------------------------
@@ -142,11 +135,10 @@ def welch_test(
     rel = diff / ma if ma else nan
     if se == 0:
         return MeanTest(ma, mb, diff, diff, diff, nan, nan, 1.0 if diff == 0 else 0.0, rel)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    t = diff / se
-    p = float(2 * stats.t.sf(abs(t), df))
-    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
-    return MeanTest(ma, mb, diff, diff - half, diff + half, float(t), float(df), p, rel)
+    test = stats.ttest_ind(b, a, equal_var=False)
+    ci = test.confidence_interval(1 - alpha)
+    t, df, p = float(test.statistic), float(test.df), float(test.pvalue)
+    return MeanTest(ma, mb, diff, float(ci.low), float(ci.high), t, df, p, rel)
 
 
 # --- Bayesian ----------------------------------------------------------------------------
@@ -199,10 +191,8 @@ def srm_test(observed: Sequence[int], expected_shares: Sequence[float], threshol
     obs, shares = obs[keep], shares[keep] / shares[keep].sum()
     if len(obs) < 2 or obs.sum() == 0:
         return SrmTest(0.0, 1.0, False)
-    exp = shares * obs.sum()
-    chi2 = float(np.sum((obs - exp) ** 2 / exp))
-    p = float(stats.chi2.sf(chi2, len(obs) - 1))
-    return SrmTest(chi2, p, p < threshold)
+    chi2, p = stats.chisquare(obs, shares * obs.sum())
+    return SrmTest(float(chi2), float(p), float(p) < threshold)
 
 
 # --- multiple comparisons ------------------------------------------------------------------
@@ -213,16 +203,9 @@ def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
+    if not ok.any():
         return out
-    pv = p[ok]
-    order = np.argsort(pv)
-    ranked = pv[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    res = np.empty(m)
-    res[order] = np.minimum(adjusted, 1.0)
-    out[ok] = res
+    out[ok] = multipletests(p[ok], method="fdr_bh")[1]
     return out
 
 
@@ -342,9 +325,7 @@ def power_two_proportions(
 ) -> float:
     """Power of the two-sided two-proportion test (normal approximation on Cohen's h)."""
     h = abs(cohens_h(p_treatment, p_control))
-    scale = math.sqrt(1 / (1 / n_control + 1 / n_treatment))
-    z = _z(alpha)
-    return float(stats.norm.sf(z - h * scale) + stats.norm.cdf(-z - h * scale))
+    return float(NormalIndPower().power(h, nobs1=n_treatment, alpha=alpha, ratio=n_control / n_treatment))
 
 
 def sample_size_two_proportions(
