@@ -94,6 +94,7 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
             from range({users}) t(i)
         )
         select 'c' || lpad(cast(i as varchar), 8, '0') as customer_id,
+               {d} as as_of_date,
                case when {_u("email")} < 0.004 then null
                     when {_u("email")} < 0.008 then 'not-an-address'
                     else 'user' || i || '@example.com' end as email,
@@ -127,6 +128,7 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
                case when segment in ('engaged', 'high_value') then cast(hash(i, 'p') % 8 as integer)
                     else cast(hash(i, 'p') % 2 as integer) end as purchases_90d,
                round({_u("rev")} * 300, 2) as revenue_90d,
+               round(-ln(1 - r_ltv) * 120, 2) + round({_u("rev")} * 300, 2) as customer_value,
                1 + cast(hash(i, 'rs') % 5 as integer) as recency_score,
                1 + cast(hash(i, 'fs') % 5 as integer) as frequency_score,
                1 + cast(hash(i, 'ms') % 5 as integer) as monetary_score,

@@ -59,10 +59,26 @@ def user(customer_id: str, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-def write_features(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Replace marts.fct_user_features with `rows` (typed as the contract says)."""
+def write_features(
+    con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]], as_of: date | Sequence[date]
+) -> None:
+    """Replace marts.fct_user_features with `rows` as of `as_of`, typed as the mart's dbt contract says.
+
+    Several dates write the rows once per date: a features table that keeps history, which the
+    policy reads as of each run date (tests that decide several days in a row).
+    """
+    days = [as_of] if isinstance(as_of, date) else list(as_of)
+    derived = {"customer_value": lambda row: row["lifetime_value"] + row["revenue_90d"]}
     frame = pd.DataFrame(
-        [[row[name] for name in FEATURE_COLUMNS] for row in rows], columns=list(FEATURE_COLUMNS)
+        [
+            [
+                day if name == "as_of_date" else row[name] if name in row else derived[name](row)
+                for name in FEATURE_COLUMNS
+            ]
+            for day in days
+            for row in rows
+        ],
+        columns=list(FEATURE_COLUMNS),
     )
     con.execute("create schema if not exists marts")
     columns = ", ".join(f'"{name}" {kind}' for name, kind in FEATURE_COLUMNS.items())

@@ -207,4 +207,4 @@ def test_the_editor_schema_file_matches_the_schema_the_loader_uses() -> None:
     from orchestration.defs.interventions.schema import CAMPAIGN_SCHEMA
 
     on_disk = json.loads((settings.CAMPAIGNS_DIR / "campaign.schema.json").read_text())
-    assert on_disk == CAMPAIGN_SCHEMA, "regenerate campaigns/campaign.schema.json from schema.py"
+    assert on_disk == CAMPAIGN_SCHEMA, "regenerate it: python -m orchestration.defs.interventions.schema"

@@ -41,6 +41,7 @@ def warehouse(tmp_path: Path) -> WarehouseResource:
             # the newest CRM row was refused at ingest (int_customer_consent)
             user("unsure", cart_abandoned=True, consent_status="unverified"),
         ],
+        as_of=date.fromisoformat(PARTITION),
     )
     con.close()
     return WarehouseResource(path=str(path))
@@ -92,6 +93,8 @@ def test_the_asset_shows_the_change_since_the_stored_day_before(warehouse: Wareh
             load_campaigns(settings.CAMPAIGNS_DIR),
             PolicyConfig(global_holdout_share=0.0),
         )
+        # The same people, as the features mart describes them on the 11th.
+        con.execute("update marts.fct_user_features set as_of_date = date '2025-03-11'")
     result = dg.materialize(
         [intervention_list],
         partition_key="2025-03-11",

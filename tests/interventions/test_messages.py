@@ -90,6 +90,7 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
             )
             for i in range(600)
         ],
+        as_of=date(2025, 3, 10),
     )
     campaigns = [
         *load_campaigns(settings.CAMPAIGNS_DIR),

@@ -24,6 +24,8 @@ from .conftest import (
 )
 
 D = date(2025, 3, 10)
+# Tests that decide several days read the same people on each of them.
+EVERY_DAY = [D + timedelta(days=k) for k in range(-2, 31)]
 NOW = datetime(2025, 3, 10, 0, 0, tzinfo=UTC)  # before every send window of the day
 NO_GLOBAL = PolicyConfig(global_holdout_share=0.0)
 
@@ -58,6 +60,7 @@ def test_nobody_without_consent_or_with_a_suppressed_or_broken_address_is_chosen
             user("blank", email="  "),
             user("invalid", email="not-an-address"),
         ],
+        as_of=EVERY_DAY,
     )
     write_suppressions(con, [("bounced@example.com", "bounce"), ("complained@example.com", "Spam Report")])
     run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
@@ -91,6 +94,7 @@ def test_a_customer_whose_newest_crm_row_was_refused_is_held_back_as_unverified_
             user("unverified_and_bounced", consent_status="unverified"),
             user("not_triggered", consent_status="unverified"),
         ],
+        as_of=EVERY_DAY,
     )
     write_suppressions(con, [("unverified_and_bounced@example.com", "bounce")])
     campaign = make_campaign("c", trigger=Trigger(sql="customer_id <> 'not_triggered'"))
@@ -111,7 +115,7 @@ def test_a_customer_whose_newest_crm_row_was_refused_is_held_back_as_unverified_
 
 
 def test_one_winner_per_user_per_day_by_priority_then_churn_score(con) -> None:
-    write_features(con, [user("a"), user("b"), user("c", cart_abandoned=True)])
+    write_features(con, [user("a"), user("b"), user("c", cart_abandoned=True)], as_of=EVERY_DAY)
     write_scores(con, D, {"a": 0.9, "b": 0.1, "c": 0.5})
     campaigns = [
         make_campaign("low_number_wins", 5, trigger=Trigger(flags=("cart_abandoned",))),
@@ -140,7 +144,7 @@ def test_priority_not_file_order_decides_the_winner() -> None:
     con = duckdb.connect()
     write_suppressions(con)
     write_responses(con)
-    write_features(con, [user("u")])
+    write_features(con, [user("u")], as_of=EVERY_DAY)
     campaigns = [make_campaign("z_first_in_file", 30), make_campaign("a_higher_priority", 10)]
     run_policy(con, D, campaigns, NO_GLOBAL, NOW)
     assert listed(con)["u"][0] == "a_higher_priority"
@@ -148,7 +152,7 @@ def test_priority_not_file_order_decides_the_winner() -> None:
 
 def test_caps_hold_over_consecutive_days_across_campaigns(con) -> None:
     users = [user(f"u{i}", timezone=tz) for i, tz in enumerate(["UTC", "America/New_York", "Asia/Tokyo"] * 4)]
-    write_features(con, users)
+    write_features(con, users, as_of=EVERY_DAY)
     campaigns = [make_campaign("a", 10), make_campaign("b", 20), make_campaign("c", 30)]
     config = PolicyConfig(global_holdout_share=0.0, max_per_day=1, max_per_week=3)
     for offset in range(10):
@@ -171,7 +175,7 @@ def test_caps_hold_over_consecutive_days_across_campaigns(con) -> None:
 
 
 def test_a_message_of_yesterdays_run_that_arrived_today_counts_towards_todays_cap(con) -> None:
-    write_features(con, [user("late", timezone="America/Los_Angeles"), user("on_time")])
+    write_features(con, [user("late", timezone="America/Los_Angeles"), user("on_time")], as_of=EVERY_DAY)
     con.execute("create schema delivery")
     con.execute(
         "create table delivery.campaign_sends as select * from (values"
@@ -188,7 +192,7 @@ def test_a_message_of_yesterdays_run_that_arrived_today_counts_towards_todays_ca
 
 
 def test_cooldown_blocks_the_same_campaign_and_lets_the_next_one_win(con) -> None:
-    write_features(con, [user("u")])
+    write_features(con, [user("u")], as_of=EVERY_DAY)
     campaigns = [make_campaign("main", 10, cooldown_days=3), make_campaign("fallback", 20, cooldown_days=0)]
     config = PolicyConfig(global_holdout_share=0.0, max_per_week=10)
     winners = []
@@ -203,7 +207,7 @@ def test_cooldown_blocks_the_same_campaign_and_lets_the_next_one_win(con) -> Non
 
 
 def test_a_held_out_winner_is_recorded_as_if_sent_and_cools_down_like_a_treated_user(con) -> None:
-    write_features(con, [user(f"u{i}") for i in range(300)])
+    write_features(con, [user(f"u{i}") for i in range(300)], as_of=EVERY_DAY)
     campaigns = [make_campaign("main", 10, holdout_share=0.5, cooldown_days=7), make_campaign("other", 20)]
     run_policy(con, D, campaigns, NO_GLOBAL, NOW)
     record_sends(con, D)
@@ -241,7 +245,7 @@ def test_assignment_is_identical_across_reruns_days_and_row_order(tmp_path) -> N
         con = duckdb.connect(str(tmp_path / f"w{random.random()}.duckdb"))
         write_suppressions(con)
         write_responses(con)
-        write_features(con, order)
+        write_features(con, order, as_of=EVERY_DAY)
         run_policy(con, day, campaigns, config, NOW)
         run_policy(con, day, campaigns, config, NOW)  # a rerun replaces, never duplicates
         decisions = con.execute(
@@ -279,7 +283,7 @@ def test_holdout_shares_and_variant_split_match_the_configuration_on_20000_users
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     write_suppressions(con)
     write_responses(con)
-    write_features(con, [user(f"{i}") for i in range(20_000)])
+    write_features(con, [user(f"{i}") for i in range(20_000)], as_of=D)
     campaign = make_campaign(
         "big",
         holdout_share=0.1,
@@ -302,7 +306,7 @@ def test_holdout_shares_and_variant_split_match_the_configuration_on_20000_users
 
 
 def test_templates_are_rendered_per_variant_and_escaped(con) -> None:
-    write_features(con, [user("u1", first_name="<b>Eve</b>"), user("u2", first_name=None)])
+    write_features(con, [user("u1", first_name="<b>Eve</b>"), user("u2", first_name=None)], as_of=EVERY_DAY)
     campaign = make_campaign(
         "t",
         template=Template(
@@ -324,7 +328,7 @@ def test_templates_are_rendered_per_variant_and_escaped(con) -> None:
 
 
 def test_a_template_failing_for_one_user_does_not_stop_the_others(con) -> None:
-    write_features(con, [user("fine"), user("broken", first_name=None)])
+    write_features(con, [user("fine"), user("broken", first_name=None)], as_of=EVERY_DAY)
     campaign = make_campaign("t", template=Template(subject="{{ first_name.upper() }}", body="x"))
     result = run_policy(con, D, [campaign], NO_GLOBAL, NOW)
     assert reasons(con) == {("fine", "t"): "chosen", ("broken", "t"): "render_error:UndefinedError"}
@@ -333,7 +337,7 @@ def test_a_template_failing_for_one_user_does_not_stop_the_others(con) -> None:
 
 
 def test_a_rerun_replaces_only_its_own_run_date(con) -> None:
-    write_features(con, [user("u1"), user("u2")])
+    write_features(con, [user("u1"), user("u2")], as_of=EVERY_DAY)
     run_policy(con, D, [make_campaign("a")], NO_GLOBAL, NOW)
     run_policy(con, D + timedelta(days=1), [make_campaign("a")], NO_GLOBAL, NOW)
     run_policy(con, D, [make_campaign("b")], NO_GLOBAL, NOW)
@@ -350,7 +354,7 @@ def test_a_rerun_replaces_only_its_own_run_date(con) -> None:
 def test_a_failed_write_leaves_the_previous_run_in_place(con, monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestration.defs.interventions.policy import persistence
 
-    write_features(con, [user("u1")])
+    write_features(con, [user("u1")], as_of=EVERY_DAY)
     run_policy(con, D, [make_campaign("a")], NO_GLOBAL, NOW)
     monkeypatch.setattr(persistence, "LIST_TABLE", "interventions.no_such_table")
     with pytest.raises(duckdb.Error):
@@ -367,20 +371,13 @@ def test_the_engine_refuses_to_run_without_suppressions_or_features_or_with_dupl
     write_suppressions(con)
     with pytest.raises(PolicyError, match="fct_user_features does not exist"):
         decide(con, D, [make_campaign("a")])
-    write_features(con, [user("u1"), user("u1")])
+    write_features(con, [user("u1"), user("u1")], as_of=EVERY_DAY)
     with pytest.raises(PolicyError, match="1 duplicate customer_id"):
         decide(con, D, [make_campaign("a")])
 
 
 def test_a_features_table_with_history_is_read_as_of_the_run_date(con) -> None:
-    write_features(con, [user("u1"), user("u2", cart_abandoned=True)])
-    con.execute("alter table marts.fct_user_features add column run_date date")
-    con.execute("update marts.fct_user_features set run_date = ?", [D])
-    con.execute(
-        "insert into marts.fct_user_features by name select * replace (? as run_date)"
-        " from marts.fct_user_features",
-        [D - timedelta(days=1)],
-    )
+    write_features(con, [user("u1"), user("u2", cart_abandoned=True)], as_of=[D - timedelta(days=1), D])
     run_policy(con, D, [make_campaign("a", trigger=Trigger(flags=("cart_abandoned",)))], NO_GLOBAL, NOW)
     assert set(listed(con)) == {"u2"}
 
@@ -397,6 +394,7 @@ def test_triggers_and_audience_filters_select_the_intended_users(con) -> None:
             user("de_cheap", country="DE", plan="pro", lifetime_value=5.0, segment="at_risk"),
             user("de_engaged", country="DE", plan="pro", lifetime_value=500.0, segment="engaged"),
         ],
+        as_of=EVERY_DAY,
     )
     write_scores(con, D, {"de_pro": 0.8, "de_free": 0.8, "de_cheap": 0.8, "de_engaged": 0.8, "us_pro": 0.8})
     campaign = make_campaign(
@@ -409,7 +407,7 @@ def test_triggers_and_audience_filters_select_the_intended_users(con) -> None:
 
 
 def test_scores_absent_or_stale_still_rank_deterministically(con) -> None:
-    write_features(con, [user("u1")])
+    write_features(con, [user("u1")], as_of=EVERY_DAY)
     campaigns = [make_campaign("a", 10), make_campaign("b", 10)]
     run_policy(con, D, campaigns, NO_GLOBAL, NOW)  # no scoring schema at all
     assert listed(con)["u1"][0] == "a"
@@ -419,7 +417,7 @@ def test_scores_absent_or_stale_still_rank_deterministically(con) -> None:
 
 
 def test_disabled_campaigns_decide_nothing(con) -> None:
-    write_features(con, [user("u1")])
+    write_features(con, [user("u1")], as_of=EVERY_DAY)
     result = run_policy(con, D, [make_campaign("off", enabled=False)], NO_GLOBAL, NOW)
     assert result.candidates == 0 and result.list_rows == 0
     assert con.execute("select count(*) from interventions.decisions").fetchone() == (0,)
@@ -430,7 +428,9 @@ def test_a_response_to_a_campaign_message_in_the_last_pause_days_holds_the_user_
 ) -> None:
     # Guards the pause after a response: it read a mart no model built, so it was always skipped. The window
     # is the response_pause_days (7) UTC days ending D: D-6 is its last day, D-7 the day after it.
-    write_features(con, [user(c) for c in ("today", "d6", "d7", "tomorrow", "newsletter", "silent")])
+    write_features(
+        con, [user(c) for c in ("today", "d6", "d7", "tomorrow", "newsletter", "silent")], as_of=EVERY_DAY
+    )
     write_responses(
         con,
         [
@@ -457,7 +457,7 @@ def test_a_response_to_a_campaign_message_in_the_last_pause_days_holds_the_user_
 def test_without_the_responses_mart_the_policy_stops_unless_the_pause_is_off(con) -> None:
     # Guards the pause after a response: a missing mart used to skip the pause with a note, mailing people who
     # had just answered; now only a pause configured off runs without it, and says so.
-    write_features(con, [user("u1")])
+    write_features(con, [user("u1")], as_of=EVERY_DAY)
     con.execute("drop table marts.fct_user_responses")
     with pytest.raises(PolicyError, match="fct_user_responses does not exist; build the dbt models"):
         run_policy(con, D, [make_campaign("c")], NO_GLOBAL, NOW)
@@ -472,7 +472,7 @@ def test_without_the_responses_mart_the_policy_stops_unless_the_pause_is_off(con
 
 
 def test_nonsense_configuration_is_rejected_before_deciding(con) -> None:
-    write_features(con, [user("u")])
+    write_features(con, [user("u")], as_of=EVERY_DAY)
     for bad in (
         PolicyConfig(global_holdout_share=1.0),
         PolicyConfig(send_window_start_hour=21),
@@ -484,7 +484,7 @@ def test_nonsense_configuration_is_rejected_before_deciding(con) -> None:
 
 
 def test_a_campaign_paused_by_a_measurement_guardrail_decides_campaign_paused(con) -> None:
-    write_features(con, [user("u1"), user("u2", cart_abandoned=True)])
+    write_features(con, [user("u1"), user("u2", cart_abandoned=True)], as_of=EVERY_DAY)
     campaigns = [make_campaign("a", 10), make_campaign("b", 20), make_campaign("c", 30)]
     result = run_policy(con, D, campaigns, NO_GLOBAL, NOW)
     assert not any("guardrail" in note for note in result.notes)  # optional table: absent is fine
@@ -549,7 +549,7 @@ def test_held_out_users_are_comparable_to_treated_ones_because_they_pass_the_sam
             )
     write_suppressions(con, suppressions)
     write_responses(con, responses)
-    write_features(con, rows)
+    write_features(con, rows, as_of=EVERY_DAY)
     con.execute("create schema delivery")
     con.execute(
         "create table delivery.campaign_sends (send_id varchar, run_date date, customer_id varchar,"

@@ -32,7 +32,9 @@ create table interventions.intervention_list (
 def decide_a_day(con: duckdb.DuckDBPyConnection) -> None:
     write_suppressions(con)
     write_responses(con)
-    write_features(con, [user(f"u{i}", first_name=f"Name{i}", timezone="Europe/Berlin") for i in range(40)])
+    write_features(
+        con, [user(f"u{i}", first_name=f"Name{i}", timezone="Europe/Berlin") for i in range(40)], as_of=D
+    )
     campaigns = [make_campaign("a", 10, holdout_share=0.3), make_campaign("b", 20)]
     run_policy(con, D, campaigns, PolicyConfig(global_holdout_share=0.1), NOW)
 

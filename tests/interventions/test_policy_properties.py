@@ -65,7 +65,7 @@ def test_only_consenting_unsuppressed_valid_addresses_are_ever_listed(population
             eligible.add(customer)
     write_suppressions(con, suppressions)
     write_responses(con)
-    write_features(con, rows)
+    write_features(con, rows, as_of=D)
     run_policy(con, D, CAMPAIGNS, PolicyConfig(global_holdout_share=global_share), NOW)
 
     listed = con.execute("select customer_id, email from interventions.intervention_list").fetchall()
@@ -96,7 +96,7 @@ def test_a_user_is_chosen_exactly_when_under_both_frequency_caps(history, per_da
     con = duckdb.connect()
     write_suppressions(con)
     write_responses(con)
-    write_features(con, [user(f"c{i}") for i in range(5)])
+    write_features(con, [user(f"c{i}") for i in range(5)], as_of=D)
     con.execute("create schema delivery")
     con.execute(
         "create table delivery.campaign_sends (send_id varchar, run_date date, customer_id varchar,"

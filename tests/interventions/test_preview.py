@@ -48,12 +48,16 @@ def build(path: Path) -> None:
     write_suppressions(con)
     write_responses(con)
     people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
-    write_features(con, people)
+    write_features(con, people, as_of=[BEFORE, D, D + timedelta(days=5)])
     campaigns = load_campaigns(settings.CAMPAIGNS_DIR)
     run_policy(con, BEFORE, campaigns, PolicyConfig(), datetime(2025, 3, 9, tzinfo=UTC))
     record_sends(con, BEFORE)
     write_suppressions(con, [(f"{NEW[0]}@example.com", "Bounce")])
-    write_features(con, [*people, *(user(c, browse_abandoned=True) for c in BROWSE)])
+    write_features(
+        con,
+        [*people, *(user(c, browse_abandoned=True) for c in BROWSE)],
+        as_of=[BEFORE, D, D + timedelta(days=5)],
+    )
     con.close()
 
 

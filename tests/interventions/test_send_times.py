@@ -124,6 +124,7 @@ def test_the_intervention_list_schedules_every_user_in_their_own_timezone() -> N
             user(f"u{i}", timezone=zone, preferred_local_hour=[None, 6, 12, 23][i % 4])
             for i, zone in enumerate(zones)
         ],
+        as_of=date(2025, 3, 30),
     )
     run_date = date(2025, 3, 30)  # London changes to BST this morning
     run_policy(con, run_date, [make_campaign("c")], NO_GLOBAL, datetime(2025, 3, 29, tzinfo=UTC))
@@ -154,7 +155,9 @@ def test_a_run_late_in_the_day_never_schedules_in_the_past() -> None:
     write_suppressions(con)
     write_responses(con)
     zones = ["Pacific/Auckland", "Asia/Tokyo", "Europe/Paris", "America/Sao_Paulo", "Pacific/Honolulu"]
-    write_features(con, [user(f"u{i}", timezone=zone) for i, zone in enumerate(zones)])
+    write_features(
+        con, [user(f"u{i}", timezone=zone) for i, zone in enumerate(zones)], as_of=date(2025, 7, 1)
+    )
     now = datetime(2025, 7, 1, 15, 7, 30, tzinfo=UTC)
     run_policy(con, date(2025, 7, 1), [make_campaign("c")], NO_GLOBAL, now)
     for zone, at in con.execute(
@@ -176,6 +179,7 @@ def test_the_scoring_models_preferred_hour_wins_over_the_features_hour_when_pres
             user("nonsense", timezone="Europe/Berlin", preferred_local_hour=12),
             user("null", timezone="Europe/Berlin", preferred_local_hour=None),
         ],
+        as_of=date(2025, 3, 30),
     )
     run_date, now = date(2025, 3, 30), datetime(2025, 3, 29, tzinfo=UTC)  # Berlin changes to CEST
 

@@ -66,8 +66,9 @@ def run_dbt(
     *,
     target: str = "dev",
     extra_env: dict[str, str] | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
 ) -> DbtResult:
-    """Run the real dbt CLI on the project, with artifacts and logs in `work_dir`."""
+    """Run the real dbt CLI on the project (or a copy of it), with artifacts and logs in `work_dir`."""
     target_path = work_dir / "target"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.pop("REENGAGE_DBT_TARGET", None)
@@ -81,9 +82,9 @@ def run_dbt(
             "--no-use-colors",
             *args,
             "--project-dir",
-            str(DBT_PROJECT_DIR),
+            str(project_dir),
             "--profiles-dir",
-            str(DBT_PROJECT_DIR),
+            str(project_dir),
             "--target",
             target,
             "--target-path",

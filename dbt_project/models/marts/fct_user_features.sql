@@ -210,4 +210,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

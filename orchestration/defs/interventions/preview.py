@@ -29,7 +29,7 @@ import pandas as pd
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.policy import PolicyConfig, decide
 from orchestration.defs.interventions.policy.decisions import BASE_TABLE, DECISIONS_WORK_TABLE
-from orchestration.defs.interventions.policy.inputs import FEATURES_TABLE, table_columns, table_exists
+from orchestration.defs.interventions.policy.inputs import FEATURES_TABLE, table_exists
 from orchestration.defs.interventions.policy.persistence import DECISIONS_TABLE, LIST_TABLE
 from orchestration.defs.interventions.summary import REASON_ORDER
 
@@ -174,8 +174,6 @@ def preview_diff(
         decide(con, day_before, campaigns, config, [])
         _note_missing_features(con, day_before, notes)
         before = work_counts(con)
-        if not {"run_date", "as_of_date"} & set(table_columns(con, FEATURES_TABLE)):
-            notes.append(f"{FEATURES_TABLE} keeps no history: the {day_before} dry run uses today's features")
     if not _stored_list_exists(con, day_before):
         notes.append(
             f"no stored list for {day_before}: caps and cooldowns on {run_date} cannot count its messages"

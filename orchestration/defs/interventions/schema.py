@@ -2,71 +2,39 @@
 
 Kept apart from the loader so the contract an analyst writes to is one
 readable page: the JSON Schema below rejects structural mistakes (unknown or
-missing fields, wrong types, out-of-range numbers) and the column list lets
-the loader check SQL predicates, template variables and data mappings against
-`marts.fct_user_features` before anything runs.
+missing fields, wrong types, out-of-range numbers) and the column list, read
+from the enforced dbt contract of `marts.fct_user_features`, lets the loader
+check SQL predicates, template variables and data mappings against the mart
+before anything runs.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-# Columns of `marts.fct_user_features` (one row per customer as of the run date)
-# with their DuckDB types. Predicates and templates may use any of them.
-FEATURE_COLUMNS: dict[str, str] = {
-    "customer_id": "varchar",
-    "email": "varchar",
-    "first_name": "varchar",
-    "country": "varchar",
-    "timezone": "varchar",
-    "plan": "varchar",
-    "lifetime_value": "double",
-    "marketing_consent": "boolean",
-    "consent_status": "varchar",
-    "signup_at": "timestamptz",
-    "tenure_days": "integer",
-    "days_since_last_active": "integer",
-    "dormancy_stage": "varchar",
-    "is_at_risk": "boolean",
-    "active_actions_7d": "integer",
-    "active_actions_prior_28d": "integer",
-    "activity_trend": "double",
-    "sessions_28d": "integer",
-    "events_28d": "integer",
-    "purchases_90d": "integer",
-    "revenue_90d": "double",
-    "recency_score": "integer",
-    "frequency_score": "integer",
-    "monetary_score": "integer",
-    "favourite_category": "varchar",
-    "preferred_local_hour": "integer",
-    "cart_abandoned": "boolean",
-    "browse_abandoned": "boolean",
-    "category_enthusiast": "boolean",
-    "enthusiast_category": "varchar",
-    "is_new_user": "boolean",
-    "segment": "varchar",
-    "is_high_value": "boolean",
-}
+from orchestration.defs.warehouse import manifest
+
+FEATURES_MODEL = "fct_user_features"
+
+# The columns of `marts.fct_user_features` (one row per customer as of the run date) with their
+# types, as its enforced dbt contract declares them: predicates and templates may use any of them.
+FEATURE_COLUMNS: dict[str, str] = manifest.contract_columns(FEATURES_MODEL)
 
 # Joined onto every features row by the policy engine (null when no score exists).
-SCORE_COLUMNS: dict[str, str] = {"churn_probability": "double"}
+SCORE_COLUMNS: dict[str, str] = {"churn_probability": "double precision"}
 
 # Extra names a template can use besides the columns above and its own data.
 MESSAGE_VARIABLES: frozenset[str] = frozenset({"campaign_id", "variant", "run_date", "send_id"})
 
-SEGMENTS = ["new", "engaged", "high_value", "at_risk", "dormant", "lapsed"]
-DORMANCY_STAGES = ["active", "cooling", "dormant", "lapsed"]
-# The behaviour flags of fct_user_behaviour_flags plus the two boolean risk/value markers, so a
-# trigger such as "at risk and high value" needs no hand-written SQL.
-FLAGS = [
-    "cart_abandoned",
-    "browse_abandoned",
-    "category_enthusiast",
-    "is_new_user",
-    "is_at_risk",
-    "is_high_value",
-]
+# The values the mart's own tests accept for these columns.
+SEGMENTS = manifest.accepted_values(FEATURES_MODEL, "segment")
+DORMANCY_STAGES = manifest.accepted_values(FEATURES_MODEL, "dormancy_stage")
+# The boolean columns the mart marks `campaign_flag` (the behaviour flags of
+# fct_user_behaviour_flags plus the risk and value markers), so a trigger such as "at risk and
+# high value" needs no hand-written SQL.
+FLAGS = manifest.columns_marked(FEATURES_MODEL, "campaign_flag")
 
 
 def _one_or_many(values: list[str]) -> dict[str, Any]:
@@ -197,3 +165,14 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
         "target_event": {"type": "string", "minLength": 1},
     },
 }
+
+
+def write_json_schema(path: Path) -> None:
+    """campaigns/campaign.schema.json for editors; run after editing this file or the mart's YAML."""
+    path.write_text(json.dumps(CAMPAIGN_SCHEMA, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    from orchestration import settings
+
+    write_json_schema(settings.CAMPAIGNS_DIR / "campaign.schema.json")

@@ -19,7 +19,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import yaml
 
 from models import clusters, features
 from orchestration.defs.warehouse.assets import dbt_project
+from orchestration.defs.warehouse.manifest import load_manifest
 
 PER_RUN_VARS = frozenset({"run_date", "start_date"})
 _VAR = re.compile(r"""\bvar\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
@@ -127,16 +127,6 @@ def dbt_definition(models: Iterable[str], manifest: Mapping[str, Any]) -> dict[s
     for name in sorted({n for text in texts for n in _VAR.findall(text)} - PER_RUN_VARS):
         parts[f"dbt var {name}"] = _digest(project_vars.get(name))
     return parts
-
-
-def load_manifest() -> dict[str, Any]:
-    path = Path(dbt_project.manifest_path)
-    return _read_manifest(path, path.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=2)
-def _read_manifest(path: Path, mtime_ns: int) -> dict[str, Any]:  # mtime: reread after a parse
-    return json.loads(path.read_text())
 
 
 def _project_vars() -> dict[str, Any]:

@@ -21,6 +21,7 @@ from orchestration.defs.interventions.policy.config import PolicyError
 from orchestration.defs.interventions.policy.persistence import LIST_TABLE
 from orchestration.defs.interventions.policy.sql import date_literal
 from orchestration.defs.interventions.predicates import sql_literal
+from orchestration.defs.interventions.schema import FEATURE_COLUMNS
 
 FEATURES_TABLE = "marts.fct_user_features"
 SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
@@ -30,14 +31,9 @@ SEND_HOURS_TABLE = "scoring.preferred_send_hours"
 GUARDRAILS_TABLE = "measurement.campaign_guardrails"
 SENDS_TABLE = "delivery.campaign_sends"
 
-REQUIRED_FEATURE_COLUMNS = (
-    "customer_id",
-    "email",
-    "first_name",
-    "timezone",
-    "consent_status",
-    "preferred_local_hour",
-)
+# Every column of the mart's dbt contract: a warehouse built before a column was added is refused
+# with the names it lacks, not read with a guess.
+REQUIRED_FEATURE_COLUMNS = tuple(FEATURE_COLUMNS)
 # What the pause after a response reads of marts.fct_user_responses (its dbt YAML describes every column).
 REQUIRED_RESPONSE_COLUMNS = ("customer_id", "campaign_id", "responded_at")
 
@@ -75,11 +71,9 @@ def features_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
     """The features of D, one row per customer (checked: present, complete, no duplicates)."""
     if not table_exists(con, FEATURES_TABLE):
         raise PolicyError(f"{FEATURES_TABLE} does not exist; run the dbt models for {run_date} first")
-    columns = _require_columns(con, FEATURES_TABLE, REQUIRED_FEATURE_COLUMNS)
-    # A features table that keeps history is read as of the run date.
-    as_of = next((c for c in ("run_date", "as_of_date") if c in columns), None)
-    where = f" where cast({as_of} as date) = {date_literal(run_date)}" if as_of else ""
-    sql = f"select * from {FEATURES_TABLE}{where}"
+    _require_columns(con, FEATURES_TABLE, REQUIRED_FEATURE_COLUMNS)
+    # The mart holds the run date it was last built for; one that keeps history is read as of D.
+    sql = f"select * from {FEATURES_TABLE} where as_of_date = {date_literal(run_date)}"
     rows, customers = con.execute(f"select count(*), count(distinct customer_id) from ({sql})").fetchone()
     if rows != customers:
         raise PolicyError(
