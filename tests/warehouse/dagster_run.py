@@ -20,6 +20,7 @@ def materialize_warehouse_models(
     run_config: dict[str, Any] | None = None,
     partition_key: str = RUN_DATE,
     first_partition: str | None = None,
+    raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every dbt model on the DuckDB file `warehouse` (REENGAGE_HOME `home`).
 
@@ -43,4 +44,5 @@ def materialize_warehouse_models(
                 "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
                 "warehouse": WarehouseResource(path=str(warehouse)),
             },
+            raise_on_error=raise_on_error,
         )

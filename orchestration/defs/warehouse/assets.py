@@ -1,8 +1,6 @@
 """The dbt project as Dagster assets: staging, intermediate and marts, one run date per partition."""
 
-import fcntl
 import os
-import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -14,18 +12,15 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration import settings
 from orchestration.defs.operations.retries import DBT_BUILD_RETRY
-from orchestration.defs.warehouse import build_state, parse_state
+from orchestration.defs.warehouse import build_state, meanings, parse_state
 from orchestration.defs.warehouse.check_descriptions import describe_dbt_test
-from orchestration.defs.warehouse.dbt_cli import DBT_EXECUTABLE
+from orchestration.defs.warehouse.project import WAREHOUSE_ENV, dbt_project, ensure_manifest
 from orchestration.defs.warehouse.row_counts import with_row_counts
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
-dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
-
 # What dbt reads from the environment: the warehouse path (dbt_project/profiles.yml), and the run date
 # and a range's first day, which the macros read only when nodes run (macros/as_of.sql).
-WAREHOUSE_ENV = "REENGAGE_WAREHOUSE"
 RUN_DATE_ENV = "REENGAGE_RUN_DATE"
 START_DATE_ENV = "REENGAGE_START_DATE"
 
@@ -60,50 +55,6 @@ def _set_env(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
-
-
-def ensure_manifest(project: DbtProject) -> Path:
-    """Parse the project when its manifest is missing or older than its files, so a fresh clone loads.
-
-    Under a file lock: processes starting together (parallel test workers, the UI beside a CLI run)
-    parse once, and none reads a manifest another is still writing.
-    """
-    manifest = project.manifest_path
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(manifest.parent / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not _manifest_is_current(project, manifest):
-            _parse(project)
-    return manifest
-
-
-def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
-    sources = [
-        p
-        for p in project.project_dir.rglob("*")
-        if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts and "dbt_packages" not in p.parts
-    ]
-    newest = max((p.stat().st_mtime for p in sources), default=0)
-    return manifest.exists() and manifest.stat().st_mtime >= newest
-
-
-def _parse(project: DbtProject) -> None:
-    # dbt's profile needs a warehouse path to parse; none is opened. Only the child sees it.
-    env = {**os.environ, WAREHOUSE_ENV: str(settings.warehouse_path())}
-    subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(project.project_dir),
-            "--profiles-dir",
-            str(project.profiles_dir),
-        ],
-        check=True,
-        cwd=project.project_dir,
-        env=env,
-    )
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -169,10 +120,12 @@ def warehouse_models(
     window = context.partition_key_range
     first_day, last_day = date.fromisoformat(window.start), date.fromisoformat(window.end)
     build_id = f"{context.run_id}:{context.retry_number}"
+    settings_of_history = meanings.current_meanings()
     with warehouse.connect() as con:
         try:
             build_state.check_run_dates(con, first_day, last_day, config.full_refresh)
-        except build_state.EarlierRunDateRefused as refused:
+            meanings.check(con, settings_of_history, config.full_refresh)
+        except (build_state.EarlierRunDateRefused, meanings.MeaningChanged) as refused:
             raise dg.Failure(description=str(refused), allow_retries=False) from refused
         build_state.record_start(con, build_id, first_day, last_day, config.full_refresh)
     # dbt unit tests check the SQL's logic, not the day's data: they run in the test suite, not daily.
@@ -189,6 +142,7 @@ def warehouse_models(
         parse_state.keep(target)
     with warehouse.connect() as con:
         build_state.record_completion(con, build_id)
+        meanings.record(con, settings_of_history, build_id)
 
 
 def model_key(model_name: str) -> dg.AssetKey:

@@ -9,12 +9,21 @@ a copy, so a column renamed in dbt is renamed here too, and whatever still uses 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from orchestration.defs.warehouse.assets import dbt_project, ensure_manifest
+import yaml
+
+from orchestration.defs.warehouse.project import dbt_project, ensure_manifest
+
+# Vars that only say which run date to build: they change every day and change no meaning.
+PER_RUN_VARS = frozenset({"run_date", "start_date"})
+_VAR = re.compile(r"""\bvar\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 
 
 def load_manifest() -> dict[str, Any]:
@@ -72,3 +81,72 @@ def columns_marked(model: str, key: str, manifest: dict[str, Any] | None = None)
     """The model's columns whose YAML `meta` sets `key` to true, in the YAML's order."""
     node = model_node(model, manifest)
     return [name for name, column in node["columns"].items() if (column.get("meta") or {}).get(key)]
+
+
+def dbt_definition(models: Iterable[str], manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Digests of the dbt definition behind `models`: each node upstream, its macros, its vars."""
+    nodes = manifest["nodes"]
+    wanted = {
+        uid for uid, node in nodes.items() if node["resource_type"] == "model" and node["name"] in models
+    }
+    closure = _upstream(wanted, manifest["parent_map"]) | wanted
+    parts: dict[str, str] = {}
+    macros: set[str] = set()
+    texts: list[str] = []
+    for uid in sorted(closure):
+        node = nodes.get(uid)
+        if node is None:  # a source: its columns are the warehouse's part of the contract
+            continue
+        parts[f"dbt {node['resource_type']} {node['name']}"] = node["checksum"]["checksum"]
+        macros |= set(node.get("depends_on", {}).get("macros", []))
+        texts.append(node.get("raw_code") or "")
+    project = manifest["metadata"]["project_name"]
+    for uid in sorted(_macro_closure(macros, manifest["macros"])):
+        macro = manifest["macros"][uid]
+        if macro["package_name"] == project:
+            parts[f"dbt macro {macro['name']}"] = digest(macro["macro_sql"])
+            texts.append(macro["macro_sql"])
+    values = project_vars()
+    for name in sorted({n for text in texts for n in _VAR.findall(text)} - PER_RUN_VARS):
+        parts[f"dbt var {name}"] = digest(values.get(name))
+    return parts
+
+
+def project_vars() -> dict[str, Any]:
+    project = yaml.safe_load((Path(dbt_project.project_dir) / "dbt_project.yml").read_text())
+    return dict(project.get("vars") or {})
+
+
+def _upstream(start: set[str], parent_map: Mapping[str, list[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(start)
+    while todo:
+        for parent in parent_map.get(todo.pop(), []):
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def _macro_closure(start: set[str], macros: Mapping[str, Any]) -> set[str]:
+    """The macros called, directly or not, including each one's adapter.dispatch implementations."""
+    implementations: dict[str, list[str]] = {}
+    for uid, macro in macros.items():
+        if "__" in macro["name"]:
+            dispatched = f"{macro['package_name']}.{macro['name'].split('__', 1)[1]}"
+            implementations.setdefault(dispatched, []).append(uid)
+    seen: set[str] = set()
+    todo = [m for m in start if m in macros]
+    while todo:
+        uid = todo.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        macro = macros[uid]
+        todo += [m for m in macro.get("depends_on", {}).get("macros", []) if m in macros]
+        todo += implementations.get(f"{macro['package_name']}.{macro['name']}", [])
+    return seen
+
+
+def digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,62 @@
+"""The dbt project: where it lives and its manifest, parsed when the files are newer than it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration import settings
+from orchestration.defs.warehouse.dbt_cli import DBT_EXECUTABLE
+
+dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+# Where dbt finds the warehouse file (dbt_project/profiles.yml).
+WAREHOUSE_ENV = "REENGAGE_WAREHOUSE"
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parse the project when its manifest is missing or older than its files, so a fresh clone loads.
+
+    Under a file lock: processes starting together (parallel test workers, the UI beside a CLI run)
+    parse once, and none reads a manifest another is still writing.
+    """
+    manifest = project.manifest_path
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _manifest_is_current(project, manifest):
+            _parse(project)
+    return manifest
+
+
+def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
+    sources = [
+        p
+        for p in project.project_dir.rglob("*")
+        if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts and "dbt_packages" not in p.parts
+    ]
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    return manifest.exists() and manifest.stat().st_mtime >= newest
+
+
+def _parse(project: DbtProject) -> None:
+    # dbt's profile needs a warehouse path to parse; none is opened. Only the child sees it.
+    env = {**os.environ, WAREHOUSE_ENV: str(settings.warehouse_path())}
+    subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+        ],
+        check=True,
+        cwd=project.project_dir,
+        env=env,
+    )
