@@ -6,9 +6,10 @@ import copy
 
 import pytest
 
-from orchestration.defs.scoring import contracts
-from orchestration.defs.scoring.contracts import FeaturesContract, dbt_definition, load_manifest
+from orchestration.defs.scoring.contracts import FeaturesContract
 from orchestration.defs.scoring.training import fit_decision
+from orchestration.defs.warehouse import manifest as dbt_manifest
+from orchestration.defs.warehouse.manifest import dbt_definition, load_manifest
 
 TODAY = FeaturesContract({"code: models/features.py": "a", "dbt seed event_catalog": "b"})
 
@@ -78,9 +79,11 @@ def test_editing_the_event_catalog_seed_or_a_var_changes_the_contract(
         dbt_definition(["fct_user_features"], edited)["dbt seed event_catalog"]
         != before["dbt seed event_catalog"]
     )
-    project_vars = contracts._project_vars()
+    project_vars = dbt_manifest.project_vars()
     monkeypatch.setattr(
-        contracts, "_project_vars", lambda: {**project_vars, "long_window_days": 60, "run_date": "2030-01-01"}
+        dbt_manifest,
+        "project_vars",
+        lambda: {**project_vars, "long_window_days": 60, "run_date": "2030-01-01"},
     )
     after = dbt_definition(["fct_user_features"], manifest)
     assert FeaturesContract(after).changes_from(before) == ["dbt var long_window_days"]
