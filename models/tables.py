@@ -5,6 +5,9 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.tables import replace_run_date as replace_rows_of_run_date
+from orchestration.tables import transaction
+
 
 def replace_run_date(
     con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str], run_date: date
@@ -15,16 +18,5 @@ def replace_run_date(
     """
     if frame["customer_id"].duplicated().any():
         raise ValueError(f"{table} rows for {run_date} contain duplicate customer_ids")
-    staged = frame[columns].assign(run_date=run_date)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {table} where run_date = $d", {"d": run_date})
-        con.register("_run_date_rows", staged)
-        con.execute(f"insert into {table} by name select * from _run_date_rows")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
-        con.unregister("_run_date_rows")
-    return len(staged)
+    with transaction(con):
+        return replace_rows_of_run_date(con, table, run_date, frame[columns].assign(run_date=run_date))

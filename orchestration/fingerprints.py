@@ -25,6 +25,7 @@ from types import ModuleType
 
 import duckdb
 
+from orchestration.tables import relation_exists
 from orchestration.warehouse import transaction
 
 SCHEMA = "operations"
@@ -83,12 +84,7 @@ def unchanged_since(
 
     Reads only, so a step holding a read-only connection can ask before doing its work.
     """
-    (exists,) = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ?",
-        TABLE.split("."),
-    ).fetchall()[0]
-    if not exists:
+    if not relation_exists(con, TABLE):
         return None
     rows = con.execute(
         f"select fingerprint, output, run_id, recorded_at from {TABLE} where step = ? and run_date = ?",

@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.tables import transaction  # noqa: F401  (the stages' one import for a connection)
 
 # The attached PostgreSQL database's catalog name: the same as a file called warehouse.duckdb.
 CATALOG = "warehouse"
@@ -53,18 +54,6 @@ def connect(
         yield con
     finally:
         con.close()
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: commit when the block ends, roll back on any error, so nothing is half-written."""
-    con.begin()
-    try:
-        yield con
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
 
 
 def describe(path: Path | str | None = None, kind: str | None = None) -> str:

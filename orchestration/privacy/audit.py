@@ -18,7 +18,8 @@ from datetime import datetime
 import duckdb
 
 from orchestration.privacy.forget_list import SCHEMA
-from orchestration.privacy.tables import quote, table_exists
+from orchestration.privacy.tables import quote
+from orchestration.tables import column_types, relation_exists
 
 TABLE = "privacy.erasure_audit"
 DDL = (
@@ -75,14 +76,14 @@ def write(con: duckdb.DuckDBPyConnection, record: AuditRecord) -> None:
 
 def done_request_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Requests already carried out: a request file is read every day, each line acted on once."""
-    if not table_exists(con, SCHEMA, "erasure_audit"):
+    if not relation_exists(con, f"{SCHEMA}.erasure_audit"):
         return set()
     return {r[0] for r in con.execute(f"select distinct request_id from {TABLE}").fetchall()}
 
 
 def awaiting_file_rewrite(con: duckdb.DuckDBPyConnection) -> int:
     """Requests carried out whose deleted rows may still be bytes in the DuckDB file's free blocks."""
-    if not table_exists(con, SCHEMA, "erasure_audit"):
+    if not relation_exists(con, f"{SCHEMA}.erasure_audit"):
         return 0
     _add_file_rewritten_at(con)
     return int(con.execute(f"select count(*) from {TABLE} where file_rewritten_at is null").fetchall()[0][0])
@@ -97,10 +98,5 @@ def mark_file_rewritten(con: duckdb.DuckDBPyConnection, catalog: str, now: datet
 
 def _add_file_rewritten_at(con: duckdb.DuckDBPyConnection) -> None:
     """Audit tables made before the column existed: their rows count as not rewritten, which is true."""
-    (present,) = con.execute(
-        "select count(*) from information_schema.columns where table_catalog = current_database() "
-        "and table_schema = ? and table_name = ? and column_name = ?",
-        [SCHEMA, "erasure_audit", "file_rewritten_at"],
-    ).fetchall()[0]
-    if not present:
+    if "file_rewritten_at" not in column_types(con, TABLE):
         con.execute(f"alter table {TABLE} add column file_rewritten_at timestamptz")

@@ -34,7 +34,7 @@ from orchestration.privacy.keys import (
     pepper,
     record_tokens,
 )
-from orchestration.privacy.tables import table_exists
+from orchestration.tables import relation_exists
 
 SCHEMA = "privacy"
 TABLE = "privacy.forget_list"
@@ -59,14 +59,14 @@ def ensure_forget_list(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    if not table_exists(con, SCHEMA, "forget_list_pepper"):
+    if not relation_exists(con, f"{SCHEMA}.forget_list_pepper"):
         return None
     rows = con.execute(f"select fingerprint from {PEPPER_TABLE} order by recorded_at limit 1").fetchall()
     return rows[0][0] if rows else None
 
 
 def listed_keys(con: duckdb.DuckDBPyConnection) -> int:
-    if not table_exists(con, SCHEMA, "forget_list"):
+    if not relation_exists(con, f"{SCHEMA}.forget_list"):
         return 0
     return int(con.execute(f"select count(*) from {TABLE}").fetchall()[0][0])
 
@@ -133,7 +133,7 @@ def add_keys(
 def forgotten(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     """Every listed hash by kind; empty when nobody was ever erased (the table may not exist yet)."""
     out: dict[str, set[str]] = {kind: set() for kind in KINDS}
-    if not table_exists(con, SCHEMA, "forget_list"):
+    if not relation_exists(con, f"{SCHEMA}.forget_list"):
         return out
     for kind, digest in con.execute(f"select key_kind, key_hash from {TABLE}").fetchall():
         out.setdefault(kind, set()).add(digest)

@@ -62,14 +62,5 @@ def personal_tables(con: duckdb.DuckDBPyConnection) -> list[PersonalTable]:
     return [PersonalTable(name, columns) for name, columns in tables.items()]
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return bool(rows[0][0])
-
-
 def _plain(*identifiers: str) -> bool:
     return all(i.isidentifier() and i == i.lower() for i in identifiers)

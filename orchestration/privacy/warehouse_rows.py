@@ -13,6 +13,7 @@ import duckdb
 from orchestration.privacy.identity import Identity
 from orchestration.privacy.keys import normalise, record_tokens
 from orchestration.privacy.tables import QUARANTINE, PersonalTable, quote
+from orchestration.tables import relation_exists
 
 
 def delete_person(
@@ -54,13 +55,7 @@ def _match(table: PersonalTable, identity: Identity) -> tuple[list[str], list[st
 
 def _delete_quarantined(con: duckdb.DuckDBPyConnection, identity: Identity) -> int:
     """Quarantined records whose raw text carries one of the person's identifiers as a whole value."""
-    schema, table = QUARANTINE.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0]
-    if not exists:
+    if not relation_exists(con, QUARANTINE):
         return 0
     wanted = {
         "customer_id": identity.customer_ids,

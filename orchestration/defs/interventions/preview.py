@@ -29,9 +29,10 @@ import pandas as pd
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.policy import PolicyConfig, decide
 from orchestration.defs.interventions.policy.decisions import BASE_TABLE, DECISIONS_WORK_TABLE
-from orchestration.defs.interventions.policy.inputs import FEATURES_TABLE, table_exists
+from orchestration.defs.interventions.policy.inputs import FEATURES_TABLE
 from orchestration.defs.interventions.policy.persistence import DECISIONS_TABLE, LIST_TABLE
 from orchestration.defs.interventions.summary import REASON_ORDER
+from orchestration.tables import relation_exists
 
 Previous = Literal["auto", "stored", "dry_run"]
 COLUMNS = ["campaign_id", "reason", "count", "previous_count", "change"]
@@ -117,7 +118,7 @@ def work_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def stored_counts(con: duckdb.DuckDBPyConnection, run_date: date) -> pd.DataFrame | None:
     """Counts of a stored run, or None when no decisions were stored for that date."""
-    if not table_exists(con, DECISIONS_TABLE):
+    if not relation_exists(con, DECISIONS_TABLE):
         return None
     counts = con.execute(
         f"select campaign_id, reason, count(*) as n from {DECISIONS_TABLE} where run_date = ? group by all",
@@ -198,7 +199,7 @@ def _note_missing_features(con: duckdb.DuckDBPyConnection, run_date: date, notes
 
 
 def _stored_list_exists(con: duckdb.DuckDBPyConnection, run_date: date) -> bool:
-    if not table_exists(con, LIST_TABLE):
+    if not relation_exists(con, LIST_TABLE):
         return False
     row = con.execute(f"select count(*) from {LIST_TABLE} where run_date = ?", [run_date]).fetchone()
     return bool(row and row[0])

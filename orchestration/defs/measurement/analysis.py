@@ -31,6 +31,7 @@ import pandas as pd
 
 from orchestration.defs.measurement import stats as st
 from orchestration.defs.measurement.config import MeasurementConfig
+from orchestration.tables import column_types, relation_exists, replace_run_date
 from orchestration.warehouse import transaction
 
 WINNER, WORSE, NO_DIFFERENCE, INSUFFICIENT, SRM_HOLD = (
@@ -482,13 +483,13 @@ GUARDRAILS_DDL = (
 
 def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict[str, int]:
     """Replace the run date's rows of every measurement table (and the per-user outcomes) in one go."""
-    from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, OUTCOME_NAMES, column_names, exists
+    from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, OUTCOME_NAMES
 
     written: dict[str, int] = {}
     con.execute("create schema if not exists measurement")
     con.execute(GUARDRAILS_DDL)
-    if exists(con, "measurement", "assignment_outcomes") and (
-        column_names(con, "measurement", "assignment_outcomes") != OUTCOME_NAMES
+    if relation_exists(con, "measurement.assignment_outcomes") and (
+        list(column_types(con, "measurement.assignment_outcomes")) != OUTCOME_NAMES
     ):
         # An older layout (one row per daily assignment): the table holds the latest run only.
         con.execute("drop table measurement.assignment_outcomes")
@@ -505,20 +506,11 @@ def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict
                 if "run_date" not in df.columns:
                     df.insert(0, "run_date", tables.run_date)
                 if name == "campaign_guardrails":
-                    con.execute(
-                        "delete from measurement.campaign_guardrails where run_date = ?", [tables.run_date]
-                    )
-                    if len(df):
-                        con.register("_new_rows", df)
-                        con.execute(
-                            "insert into measurement.campaign_guardrails by name "
-                            "select campaign_id, run_date::date as run_date, paused::boolean as paused, "
-                            "reason::varchar as reason from _new_rows"
-                        )
-                        con.unregister("_new_rows")
-                    written[name] = len(df)
+                    rows = df[["campaign_id", "run_date", "paused", "reason"]]
+                    table = "measurement.campaign_guardrails"
+                    written[name] = replace_run_date(con, table, tables.run_date, rows)
                     continue
-                if exists(con, "measurement", name):
+                if relation_exists(con, f"measurement.{name}"):
                     old = con.execute(
                         f"select * from measurement.{name} where run_date <> ?", [tables.run_date]
                     ).df()

@@ -34,6 +34,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.tables import column_types, relation_exists
+
 OUTCOME_COLUMNS = (
     "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
     "arm varchar, assignments integer, scheduled_at timestamp, window_end_at timestamp, matured boolean, "
@@ -164,35 +166,6 @@ order by a.run_date, a.campaign_id, a.send_id
 """
 
 
-def column_type(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> str | None:
-    row = con.execute(
-        "select data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? and column_name = ?",
-        [schema, table, column],
-    ).fetchall()
-    return row[0][0].upper() if row else None
-
-
-def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position",
-            [schema, table],
-        ).fetchall()
-    ]
-
-
-def exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
-
-
 def _utc(expr: str, type_name: str | None) -> str:
     """A naive UTC timestamp, whether the column is timestamptz or already naive UTC."""
     if type_name and "TIME ZONE" in type_name:
@@ -207,7 +180,7 @@ def compute_outcomes(
 
     `targets`: campaign_id, target_event, attribution_window_days (from the campaign files).
     """
-    if not exists(con, "interventions", "intervention_list"):
+    if not relation_exists(con, "interventions.intervention_list"):
         return empty_outcomes()
     views: list[str] = []
 
@@ -217,8 +190,8 @@ def compute_outcomes(
 
     con.register("campaign_targets", targets)
     try:
-        if exists(con, "staging", "stg_sendgrid__email_events"):
-            at = _utc("event_at", column_type(con, "staging", "stg_sendgrid__email_events", "event_at"))
+        if relation_exists(con, "staging.stg_sendgrid__email_events"):
+            at = _utc("event_at", column_types(con, "staging.stg_sendgrid__email_events").get("event_at"))
             view(
                 "email_events",
                 f"select send_id, email, event, {at} as event_at from staging.stg_sendgrid__email_events",
@@ -229,8 +202,8 @@ def compute_outcomes(
                 "select null::varchar as send_id, null::varchar as email, null::varchar as event, "
                 "null::timestamp as event_at where false",
             )
-        if exists(con, "intermediate", "int_events_stitched"):
-            ts = _utc("event_ts", column_type(con, "intermediate", "int_events_stitched", "event_ts"))
+        if relation_exists(con, "intermediate.int_events_stitched"):
+            ts = _utc("event_ts", column_types(con, "intermediate.int_events_stitched").get("event_ts"))
             view(
                 "stitched",
                 f"select customer_id, event_name, {ts} as event_ts, try_cast(value as double) as value "
@@ -242,8 +215,8 @@ def compute_outcomes(
                 "select null::varchar as customer_id, null::varchar as event_name, "
                 "null::timestamp as event_ts, null::double as value where false",
             )
-        if exists(con, "marts", "fct_user_daily_activity"):
-            has_active = column_type(con, "marts", "fct_user_daily_activity", "active_action_count")
+        if relation_exists(con, "marts.fct_user_daily_activity"):
+            has_active = column_types(con, "marts.fct_user_daily_activity").get("active_action_count")
             view(
                 "pre_activity",
                 "select customer_id, activity_date from marts.fct_user_daily_activity"
@@ -255,12 +228,12 @@ def compute_outcomes(
                 "select distinct customer_id, cast(event_ts as date) as activity_date from stitched",
             )
         sends = "delivery.campaign_sends"
-        if not exists(con, "delivery", "campaign_sends"):
+        if not relation_exists(con, "delivery.campaign_sends"):
             view("no_sends", "select null::varchar as send_id, null::varchar as state where false")
             sends = "no_sends"
         scheduled = _utc(
             "l.scheduled_send_at_utc",
-            column_type(con, "interventions", "intervention_list", "scheduled_send_at_utc"),
+            column_types(con, "interventions.intervention_list").get("scheduled_send_at_utc"),
         )
         sql = OUTCOMES_SQL.format(scheduled=scheduled, sends=sends)
         as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)

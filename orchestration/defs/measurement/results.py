@@ -16,6 +16,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.tables import relation_exists
 from orchestration.warehouse import transaction
 
 RESULT_COLUMNS = (
@@ -96,13 +97,13 @@ def compute_campaign_results(
     con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame
 ) -> pd.DataFrame:
     """`targets`: campaign_id, target_event, attribution_window_days (from the campaign files)."""
-    if not _exists(con, "interventions", "intervention_list"):
+    if not relation_exists(con, "interventions.intervention_list"):
         # Nothing has been assigned yet (e.g. a backfill before the first daily run): no results.
         con.execute(f"create or replace temp table _no_results ({RESULT_COLUMNS})")
         return con.execute("select * from _no_results").df()
     con.register("campaign_targets", targets)
     sql = RESULTS_SQL
-    if not _exists(con, "delivery", "campaign_sends"):
+    if not relation_exists(con, "delivery.campaign_sends"):
         con.execute(EMPTY_SENDS)
         sql = sql.replace("delivery.campaign_sends", "_no_sends")
     try:
@@ -122,12 +123,3 @@ def write_campaign_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame
             con.execute("insert into measurement.campaign_results by name select * from new_results")
     finally:
         con.unregister("new_results")
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )

@@ -39,6 +39,7 @@ import duckdb
 from orchestration import settings
 from orchestration.defs.ingest.reader import IngestError, find_export
 from orchestration.defs.quality.checks import partition_dates
+from orchestration.tables import relation_exists
 from orchestration.warehouse import WarehouseResource
 
 ENV_PREFIX = "REENGAGE_VOLUME_"
@@ -186,21 +187,13 @@ def evaluate_volume(
     )
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return rows[0][0] > 0
-
-
 def _day_counts(con: duckdb.DuckDBPyConnection, source: str, day: date) -> tuple[int, int]:
     rows = quarantined = 0
-    if _table_exists(con, "raw", source):
+    if relation_exists(con, f"raw.{source}"):
         rows = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchall()[
             0
         ][0]
-    if _table_exists(con, "raw", "quarantine"):
+    if relation_exists(con, "raw.quarantine"):
         quarantined = con.execute(
             "select count(*) from raw.quarantine where source = ? and _partition_date = ?", [source, day]
         ).fetchall()[0][0]
@@ -211,7 +204,7 @@ def _history(
     con: duckdb.DuckDBPyConnection, source: str, day: date, days: int
 ) -> tuple[tuple[date, int], ...]:
     """The `days` most recent loaded days before `day`, newest first."""
-    if not _table_exists(con, "raw", source):
+    if not relation_exists(con, f"raw.{source}"):
         return ()
     rows = con.execute(
         f"select _partition_date, count(*) from raw.{source} where _partition_date < ? "

@@ -54,6 +54,7 @@ from sqlalchemy.dialects import postgresql, registry
 from orchestration import settings
 from orchestration import warehouse as wh
 from orchestration.privacy.keys import COLUMN_KINDS
+from orchestration.tables import column_types
 
 logger = logging.getLogger(__name__)
 
@@ -437,11 +438,7 @@ def _split_table(table: str) -> tuple[str, str]:
 
 
 def _table_columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return {r[0] for r in rows}
+    return set(column_types(con, f"{schema}.{name}"))
 
 
 # --- Great Expectations context, results and Data Docs --------------------------------------

@@ -23,6 +23,7 @@ import duckdb
 
 from models import clusters, features
 from orchestration.defs.warehouse.manifest import dbt_definition, digest, load_manifest
+from orchestration.tables import column_types as warehouse_column_types
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,8 @@ def cluster_features_contract(con: duckdb.DuckDBPyConnection, table: str) -> Fea
 
 def column_types(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> dict[str, str]:
     """`column <table>.<name>` -> its type in the warehouse (`missing` when absent)."""
-    schema, name = table.split(".")
-    found = dict(
-        con.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()
-    )
-    return {f"column {table}.{column}": str(found.get(column, "missing")) for column in columns}
+    found = warehouse_column_types(con, table)
+    return {f"column {table}.{column}": found.get(column, "missing") for column in columns}
 
 
 def _model_names(*tables: str) -> list[str]:

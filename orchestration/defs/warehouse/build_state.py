@@ -20,6 +20,8 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
+from orchestration.tables import relation_exists
+
 SCHEMA = "operations"
 TABLE = f"{SCHEMA}.warehouse_builds"
 DDL = f"""
@@ -37,18 +39,9 @@ class EarlierRunDateRefused(RuntimeError):
     """A run would rebuild the warehouse as of a date before the one it is built as of."""
 
 
-def _exists(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [SCHEMA, TABLE.split(".")[1]],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def built_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     """The latest run date whose rows the warehouse's incremental tables may hold (None: never built)."""
-    if not _exists(con):
+    if not relation_exists(con, TABLE):
         return None
     (built,) = con.execute(f"""
         with last_full_refresh as (

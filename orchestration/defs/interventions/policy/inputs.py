@@ -22,6 +22,7 @@ from orchestration.defs.interventions.policy.persistence import LIST_TABLE
 from orchestration.defs.interventions.policy.sql import date_literal
 from orchestration.defs.interventions.predicates import sql_literal
 from orchestration.defs.interventions.schema import FEATURE_COLUMNS
+from orchestration.tables import relation_exists
 
 FEATURES_TABLE = "marts.fct_user_features"
 SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
@@ -36,21 +37,6 @@ SENDS_TABLE = "delivery.campaign_sends"
 REQUIRED_FEATURE_COLUMNS = tuple(FEATURE_COLUMNS)
 # What the pause after a response reads of marts.fct_user_responses (its dbt YAML describes every column).
 REQUIRED_RESPONSE_COLUMNS = ("customer_id", "campaign_id", "responded_at")
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    """Whether a table or view (dbt may build marts as either) exists in the current database."""
-    schema, name = qualified.split(".")
-    row = con.execute(
-        """
-        select count(*) from (
-            select database_name, schema_name, table_name as name from duckdb_tables()
-            union all
-            select database_name, schema_name, view_name from duckdb_views()
-        ) where database_name = current_database() and schema_name = ? and name = ?""",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -69,7 +55,7 @@ def _require_columns(con: duckdb.DuckDBPyConnection, table: str, required: Seque
 
 def features_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
     """The features of D, one row per customer (checked: present, complete, no duplicates)."""
-    if not table_exists(con, FEATURES_TABLE):
+    if not relation_exists(con, FEATURES_TABLE):
         raise PolicyError(f"{FEATURES_TABLE} does not exist; run the dbt models for {run_date} first")
     _require_columns(con, FEATURES_TABLE, REQUIRED_FEATURE_COLUMNS)
     # The mart holds the run date it was last built for; one that keeps history is read as of D.
@@ -84,7 +70,7 @@ def features_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
 
 def suppressions_sql(con: duckdb.DuckDBPyConnection) -> str:
     """Each suppressed address (as a match key) with its first suppression's reason, in snake case."""
-    if not table_exists(con, SUPPRESSIONS_TABLE):
+    if not relation_exists(con, SUPPRESSIONS_TABLE):
         # Fail closed: without the suppression list nobody may be mailed.
         raise PolicyError(f"{SUPPRESSIONS_TABLE} does not exist; refusing to decide without suppressions")
     return f"""
@@ -99,7 +85,7 @@ def suppressions_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
-    if not table_exists(con, SCORES_TABLE):
+    if not relation_exists(con, SCORES_TABLE):
         return "select null::varchar as customer_id, null::double as churn_probability where false"
     # The latest score on or before D: a day's missing scores should not erase the ranking.
     return f"""
@@ -113,7 +99,7 @@ def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
 
 def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str | None:
     """The scoring model's preferred local send hour per customer, when that table exists."""
-    if not table_exists(con, SEND_HOURS_TABLE):
+    if not relation_exists(con, SEND_HOURS_TABLE):
         return None
     columns = table_columns(con, SEND_HOURS_TABLE)
     if not {"customer_id", "preferred_local_hour"} <= set(columns):
@@ -141,7 +127,7 @@ def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[s
     `paused` counts as paused); a table written once per day reads the same way.
     """
     empty = "select null::varchar as campaign_id where false"
-    if not table_exists(con, GUARDRAILS_TABLE):
+    if not relation_exists(con, GUARDRAILS_TABLE):
         return empty
     # Guessing would either stop every campaign or ignore a pause: refuse loudly instead.
     columns = _require_columns(con, GUARDRAILS_TABLE, ("campaign_id", "run_date", "paused"))
@@ -162,7 +148,7 @@ def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: i
     """Messages of earlier runs: ledger sends plus held-out winners (as if they had been sent)."""
     low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
     parts: list[str] = []
-    if table_exists(con, SENDS_TABLE):
+    if relation_exists(con, SENDS_TABLE):
         # Fail closed: without a usable history caps and cooldowns cannot be enforced.
         columns = _require_columns(
             con, SENDS_TABLE, ("send_id", "run_date", "customer_id", "campaign_id", "state")
@@ -176,7 +162,7 @@ def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: i
             from {SENDS_TABLE}
             where state in ({state_list})
               and cast(run_date as date) >= {low} and cast(run_date as date) < {high}""")
-    if table_exists(con, LIST_TABLE):
+    if relation_exists(con, LIST_TABLE):
         parts.append(f"""
             select send_id, customer_id, campaign_id, run_date, scheduled_send_at_utc as reached_at
             from {LIST_TABLE}
@@ -206,7 +192,7 @@ def paused_sql(
     if days == 0:
         notes.append("pause after response off: response_pause_days is 0")
         return "select null::varchar as customer_id where false"
-    if not table_exists(con, RESPONSES_TABLE):
+    if not relation_exists(con, RESPONSES_TABLE):
         raise PolicyError(
             f"{RESPONSES_TABLE} does not exist; build the dbt models for {run_date} first "
             "(or set response_pause_days to 0 to turn the pause after a response off)"

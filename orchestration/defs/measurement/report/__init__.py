@@ -23,8 +23,8 @@ import duckdb
 import pandas as pd
 
 from orchestration.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables
-from orchestration.defs.measurement.outcomes import column_type, exists
 from orchestration.defs.measurement.report import plots
+from orchestration.tables import column_types, relation_exists
 
 __all__ = ["Report", "ReportData", "build_report", "report_data", "write_report", "headline"]
 
@@ -66,7 +66,7 @@ def retention_data(
         pd.DataFrame(columns=["arm", "day", "share", "users"]),
         pd.DataFrame(columns=["cohort", "week", "share"]),
     )
-    if not len(outcomes) or not exists(con, "marts", "fct_user_daily_activity"):
+    if not len(outcomes) or not relation_exists(con, "marts.fct_user_daily_activity"):
         return empty
     con.register("_assigned", outcomes[["customer_id", "run_date", "arm"]])
     try:
@@ -117,11 +117,11 @@ def retention_data(
 
 
 def dormancy_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    if not exists(con, "marts", "fct_user_features"):
+    if not relation_exists(con, "marts.fct_user_features"):
         return pd.DataFrame(columns=["dormancy_stage", "customers"])
     latest = (
         "where as_of_date = (select max(as_of_date) from marts.fct_user_features)"
-        if column_type(con, "marts", "fct_user_features", "as_of_date")
+        if column_types(con, "marts.fct_user_features").get("as_of_date")
         else ""
     )
     return con.execute(
