@@ -68,6 +68,25 @@ def privacy_pepper() -> Iterator[str]:
         yield TEST_PEPPER
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_outside_sink() -> Iterator[None]:
+    """No test delivers to a sink a developer's shell names; a test names its own (`local_sink`).
+
+    Session-wide, not per test: a module's world keeps its sink named for all of its tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("REENGAGE_LOCAL_SINK_URL", raising=False)
+        yield
+
+
+@pytest.fixture
+def local_sink(isolated_home: Path) -> Iterator[Any]:
+    """A local sink storing into the test's home (sink.sqlite), named to delivery while the test runs."""
+    from reengage_dev.sink import serving_local_sink
+
+    with serving_local_sink() as sink:
+        yield sink
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     home = tmp_path_factory.mktemp("reengage_home")

@@ -22,10 +22,10 @@ import pytest
 
 from orchestration import settings
 from orchestration.defs.quality.validation import QualityGateError, validate_table
-from orchestration.demo.world import generate_world
 from orchestration.runs import failures, load_history, run_day
-from orchestration.sink.store import SinkStore
 from orchestration.warehouse import WarehouseConnectionError, connect
+from reengage_dev.demo.world import generate_world
+from reengage_dev.sink.store import SinkStore
 
 from .pg_server import PG_VARIABLES, drop_user_schemas, running_server
 from .pg_server import connect as pg_connect
