@@ -5,16 +5,16 @@ was made with, nothing is touched. Order matters for crash safety. The person's
 identifiers are looked up in the warehouse, so the warehouse goes last: the
 ledger and the other stores are erased
 first (each in its own transaction), then one warehouse transaction deletes
-the rows, adds the forget-list keys and writes the audit row.
+the rows, adds the forget-list keys and writes the audit row. A crash before
+that commit leaves the warehouse intact, and running the request again finds
+everything it needs and finishes the job; running it after success finds
+nothing left and changes nothing (an audit row records the second request).
 
 Other stores that hold copies of addresses (the development package's local sink,
 or a deployment's own) join without the product importing them: an installed
 package declares an entry point in the group `reengage.erasure_stores` whose name is
 the table the audit row counts its rows under and whose object is a callable
-`(emails, customer_ids) -> rows removed` (see `EraseCopies`). A crash before
-that commit leaves the warehouse intact, and running the request again finds
-everything it needs and finishes the job; running it after success finds
-nothing left and changes nothing (an audit row records the second request).
+`(emails, customer_ids) -> rows removed` (see `EraseCopies`; docs/privacy.md).
 
 Deleted rows stay in a DuckDB file as bytes of freed blocks, so `carry_out`
 finishes by rewriting the warehouse file (warehouse_file.py) whenever an audit

@@ -31,8 +31,10 @@ def test_a_local_sink_named_by_the_setting_needs_no_account(
 
 
 def test_a_local_sink_can_be_named_in_the_resource_config(sink: SinkHandle, tmp_path: Path) -> None:
+    messages = make_messages(3)
     resource = SendGridResource(local_sink_url=sink.url)
-    assert resource.deliver(tmp_path / "ledger.sqlite", make_messages(3), run_date=RUN_DATE).accepted == 3
+    assert resource.deliver(tmp_path / "ledger.sqlite", messages, run_date=RUN_DATE).accepted == 3
+    assert sink.store.count_by_send_id() == {m.send_id: 1 for m in messages}, "in the named sink"
 
 
 def test_by_default_mail_goes_to_the_real_sendgrid_api() -> None:
