@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from delivery_helpers import API_KEY, RUN_DATE, make_messages
+from delivery_helpers import API_KEY, RUN_DATE, make_messages, write_intervention_list
 
+from orchestration import settings
+from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
+from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.resource import (
     LOCAL_PLACEHOLDER_KEY,
     SendGridResource,
     sendgrid_from_environment,
 )
+from orchestration.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle, SinkStore
 
 
@@ -97,3 +102,26 @@ def test_works_as_a_dagster_resource(
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["accepted"] == 3
     assert API_KEY not in repr(metadata) and "@" not in repr(metadata)
+
+
+def test_the_delivery_asset_refuses_to_start_without_a_provider_and_plans_nothing(
+    isolated_home: Path,
+) -> None:
+    # Guards production's daily job: with no key and no local sink named, the delivery step used to
+    # start an in-process sink and report every message accepted; now it fails in one line naming
+    # the settings, before the ledger plans even the held-out rows.
+    today = datetime.now(UTC).date()
+    write_intervention_list(settings.warehouse_path(), today)
+    result = dg.materialize(
+        [campaign_sends],
+        partition_key=today.isoformat(),
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"warehouse": WarehouseResource(), "sendgrid": sendgrid_from_environment()},
+        run_config=past_dates_allowed(),  # the suite may pass midnight
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error.to_string()
+    assert "SendGridResource: no SendGrid API key" in error and "REENGAGE_LOCAL_SINK_URL" in error
+    assert not any(SendLedger(settings.ledger_path()).counts(today).values()), "nothing planned"
