@@ -8,9 +8,12 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from reengage_dev.sink import SinkHandle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +82,7 @@ def no_outside_sink() -> Iterator[None]:
 
 
 @pytest.fixture
-def local_sink(isolated_home: Path) -> Iterator[Any]:
+def local_sink(isolated_home: Path) -> Iterator[SinkHandle]:
     """A local sink storing into the test's home (sink.sqlite), named to delivery while the test runs."""
     from reengage_dev.sink import serving_local_sink
 
