@@ -3,10 +3,10 @@
 
     python3 dev.py demo     # 14 days of the daily job on a demo world that answers its mail
     python3 dev.py test     # the test suite (what CI runs)
-    python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000
+    python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000 (no account: mail to a local sink)
 
 The first call creates `.venv` from the pinned `requirements.lock`; later calls
-reuse it until the lock or pyproject.toml changes.
+reuse it until the lock or a pyproject.toml (the product's or devkit's) changes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".reengage-installed"
 LOCK = ROOT / "requirements.lock"
+# The development package (the demo world and the local sink): installed for the demo and the tests,
+# never a dependency of the product.
+DEVKIT = ROOT / "devkit"
+LOCAL_SINK_URL = "REENGAGE_LOCAL_SINK_URL"  # orchestration/settings.py reads it
 
 
 def main(argv: list[str]) -> int:
@@ -48,11 +52,12 @@ def bootstrap() -> None:
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     _run([*pip, "-r", str(LOCK)])
     _run([*pip, "--no-deps", "-e", str(ROOT)])
+    _run([*pip, "--no-deps", "-e", str(DEVKIT)])
     STAMP.write_text(wanted)
 
 
 def demo(args: list[str]) -> int:
-    return _call([str(BIN / "python"), "-m", "orchestration.cli", "demo", *args])
+    return _call([str(BIN / "python"), "-m", "reengage_dev.demo", *args])
 
 
 # pytest-xdist workers (one per core, at most 4) take whole modules (tests/conftest.py groups
@@ -69,7 +74,25 @@ def ui(args: list[str]) -> int:
     env_home = ROOT / ".data" / "dagster_home"
     env_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(env_home))
-    return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
+    if os.environ.get("SENDGRID_API_KEY") or os.environ.get(LOCAL_SINK_URL):
+        return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
+    # Without an account, runs started in the UI deliver to a local sink (the demo's store), as the
+    # demo does: delivery sends to a sink only when REENGAGE_LOCAL_SINK_URL names it.
+    home = Path(os.environ.get("REENGAGE_HOME", ROOT / ".data"))
+    home.mkdir(parents=True, exist_ok=True)
+    serve = [str(BIN / "python"), "-m", "reengage_dev.sink", "serve", "--store", str(home / "sink.sqlite")]
+    sink = subprocess.Popen(serve, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        url = (sink.stdout.readline() if sink.stdout else "").rpartition(" ")[2].strip()
+        if not url:
+            print("the local sink did not start", file=sys.stderr)
+            return 1
+        print(f"Mail from runs in the UI goes to the local sink at {url} ({LOCAL_SINK_URL})", flush=True)
+        os.environ[LOCAL_SINK_URL] = url
+        return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
 
 
 COMMANDS = {"demo": demo, "test": test, "ui": ui}
@@ -97,7 +120,7 @@ def ensure_system_packages() -> None:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in (LOCK, ROOT / "pyproject.toml"):
+    for path in (LOCK, ROOT / "pyproject.toml", DEVKIT / "pyproject.toml"):
         digest.update(path.read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()

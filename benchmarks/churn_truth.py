@@ -51,10 +51,10 @@ sys.path.insert(0, str(REPO))
 from models.churn import TrainingConfig, top_decile_lift, train  # noqa: E402
 from models.features import LABEL, label_examples  # noqa: E402
 from orchestration.defs.ingest.loader import load_day  # noqa: E402
-from orchestration.demo.clock import Window  # noqa: E402
-from orchestration.demo.population import build_population  # noqa: E402
-from orchestration.demo.truth import CHURN_HORIZON_DAYS, truth_table  # noqa: E402
-from orchestration.demo.world import _rng, generate_world  # noqa: E402
+from reengage_dev.demo.clock import Window  # noqa: E402
+from reengage_dev.demo.population import build_population  # noqa: E402
+from reengage_dev.demo.truth import CHURN_HORIZON_DAYS, truth_table  # noqa: E402
+from reengage_dev.demo.world import _rng, generate_world  # noqa: E402
 
 SOURCES = ("customers", "events")
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dagster as dg  # noqa: E402
 
-from orchestration.demo import DEMO_PEPPER, World  # noqa: E402
-from orchestration.demo.loop import clock_at, output_to  # noqa: E402
 from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage_dev.demo import DEMO_PEPPER, World  # noqa: E402
+from reengage_dev.demo.loop import clock_at, output_to  # noqa: E402
 
 
 def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
@@ -77,9 +77,8 @@ def main() -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="daily_job_bench_"))
     os.environ["REENGAGE_HOME"] = str(home)
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)
-    from orchestration import settings
     from orchestration.runs import failures, load_history, run_day
-    from orchestration.sink.store import SinkStore
+    from reengage_dev.sink import serving_local_sink
 
     log = home / "benchmark.log"
     try:
@@ -113,36 +112,38 @@ def main() -> int:
             f"(CPU {loaded_cpu:.1f} s)"
         )
 
-        store = SinkStore(settings.sink_store_path())
-        per_step: dict[str, list[float]] = defaultdict(list)
-        walls: list[float] = []
-        cpus: list[float] = []
-        days = list(range(world.first_sending_day, world.first_sending_day + args.sending_days))
-        runs = [(k, False) for k in days] + ([(days[-1], True)] if args.rerun else [])
-        for n, (k, rerun) in enumerate(runs):
-            day = world.day(k)
-            if not rerun:
-                world.write_day(k)
-            started, cpu_started = time.perf_counter(), cpu_seconds()
-            with clock_at(day, tick=True), output_to(log):
-                result = run_day(day, instance)
-            wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
-            if not result.success:
-                print(f"FAILED: the daily job for {day}:", *failures(result), sep="\n  ", file=sys.stderr)
-                return 1
-            steps = step_seconds(instance, result.run_id)
-            label = f"{day} rerun" if rerun else f"{day}" + (" (warm-up)" if n == 0 else "")
-            top = ", ".join(f"{s} {t:.1f}" for s, t in sorted(steps.items(), key=lambda x: -x[1])[:6])
-            print(f"day {label}: {wall:.1f} s (CPU {cpu:.1f} s); slowest steps: {top}", flush=True)
-            if not rerun:
-                answers = world.respond(store, k)
-                print(f"  world answered {answers.messages:,} messages", flush=True)
-            if n == 0 or rerun:
-                continue
-            walls.append(wall)
-            cpus.append(cpu)
-            for step, seconds in steps.items():
-                per_step[step].append(seconds)
+        # The local sink receives the mail; delivery sends there because this names it.
+        with serving_local_sink() as sink:
+            store = sink.store
+            per_step: dict[str, list[float]] = defaultdict(list)
+            walls: list[float] = []
+            cpus: list[float] = []
+            days = list(range(world.first_sending_day, world.first_sending_day + args.sending_days))
+            runs = [(k, False) for k in days] + ([(days[-1], True)] if args.rerun else [])
+            for n, (k, rerun) in enumerate(runs):
+                day = world.day(k)
+                if not rerun:
+                    world.write_day(k)
+                started, cpu_started = time.perf_counter(), cpu_seconds()
+                with clock_at(day, tick=True), output_to(log):
+                    result = run_day(day, instance)
+                wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+                if not result.success:
+                    print(f"FAILED: the daily job for {day}:", *failures(result), sep="\n  ", file=sys.stderr)
+                    return 1
+                steps = step_seconds(instance, result.run_id)
+                label = f"{day} rerun" if rerun else f"{day}" + (" (warm-up)" if n == 0 else "")
+                top = ", ".join(f"{s} {t:.1f}" for s, t in sorted(steps.items(), key=lambda x: -x[1])[:6])
+                print(f"day {label}: {wall:.1f} s (CPU {cpu:.1f} s); slowest steps: {top}", flush=True)
+                if not rerun:
+                    answers = world.respond(store, k)
+                    print(f"  world answered {answers.messages:,} messages", flush=True)
+                if n == 0 or rerun:
+                    continue
+                walls.append(wall)
+                cpus.append(cpu)
+                for step, seconds in steps.items():
+                    per_step[step].append(seconds)
 
         print(
             f"\nmedian over {len(walls)} days (first left out): daily job {statistics.median(walls):.1f} s "

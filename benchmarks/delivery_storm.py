@@ -11,15 +11,15 @@ Two kinds of day (`--content`, both by default):
 * demo: one message for each of `--demo-customers` customers (the demo world's size) from the
   demo's own campaign files (`campaigns/`), rendered by the policy's rendering code with the
   personal fields the templates read (first names, categories, purchase counts; see
-  orchestration/demo/mail_day.py), read as the delivery asset reads the intervention list.
+  devkit/reengage_dev/demo/mail_day.py), read as the delivery asset reads the intervention list.
   Five of the demo's seven campaigns render a subject and body per customer.
 
 Each kind is first delivered to a healthy sink (the daily job's case: requests, messages per
 request, msg/s), then, to a fresh sink, through the storm below and a healthy rerun.
 
 The real sender (`deliver()`, the official sendgrid client over HTTP, the SQLite ledger on
-disk) against the real sink in its own process (`python -m orchestration.sink serve`).
-While the first run sends, the sink's fault storm (`POST /__storm`, orchestration/sink/
+disk) against the real sink in its own process (`python -m reengage_dev.sink serve`).
+While the first run sends, the sink's fault storm (`POST /__storm`, devkit/reengage_dev/sink/
 faults.py) queues a random fault every 0.5-2 s: 429 with Retry-After (a quarter of them
 six in a row), 500, 502, 503, timeouts that do and do not store the request, connections
 dropped before and after storing; one in ten hits the cancel endpoint instead. The storm
@@ -32,7 +32,7 @@ sender never asked for an eleventh cancel.
 Time: SendGrid's rules are in hours and minutes (send_at 30 minutes ahead, cancels until
 10 minutes before it, a cancelled batch holding one of ten places until its send time),
 so the sink and the sender share a provider clock running `--speed` times faster than the
-wall clock (orchestration/sink/clock.py): at the default 60, a cancel place comes back
+wall clock (devkit/reengage_dev/sink/clock.py): at the default 60, a cancel place comes back
 about 31 s after the cancel instead of 31 minutes, and a Retry-After of 2 minutes takes
 2 s. The sender's waits (`sleep`) and the ledger's times are in provider seconds too;
 network timeouts (`--timeout`) and the storm's pace stay in wall-clock seconds.
@@ -72,9 +72,9 @@ from orchestration.defs.delivery.assets import to_messages  # noqa: E402
 from orchestration.defs.delivery.ledger import SendLedger  # noqa: E402
 from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions  # noqa: E402
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client  # noqa: E402
-from orchestration.demo.mail_day import demo_mail_day  # noqa: E402
-from orchestration.sink.clock import ScaledClock  # noqa: E402
-from orchestration.sink.store import SinkStore  # noqa: E402
+from reengage_dev.demo.mail_day import demo_mail_day  # noqa: E402
+from reengage_dev.sink.clock import ScaledClock  # noqa: E402
+from reengage_dev.sink.store import SinkStore  # noqa: E402
 
 MAY_HAVE = "the provider may have it"
 OPTIONS = PayloadOptions(from_email="news@shop.example")

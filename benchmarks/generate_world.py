@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestration.demo.world import generate_world  # noqa: E402
+from reengage_dev.demo.world import generate_world  # noqa: E402
 
 
 def _peak_rss_mib() -> float:

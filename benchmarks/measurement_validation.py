@@ -47,7 +47,7 @@ def load_truth(path: Path | None) -> tuple[pd.DataFrame, str]:
     path = path or settings.truth_path()
     if path.exists():
         return pd.read_parquet(path), str(path)
-    from orchestration.demo.world import generate_world
+    from reengage_dev.demo.world import generate_world
 
     home = Path(tempfile.mkdtemp(prefix="measurement_validation_"))
     generate_world(home, customers=5_000, days=60, end_date=date(2026, 1, 31), seed=7)

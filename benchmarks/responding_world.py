@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from orchestration.demo.world import World  # noqa: E402
-from orchestration.sink.store import Recipient, SinkStore  # noqa: E402
+from reengage_dev.demo.world import World  # noqa: E402
+from reengage_dev.sink.store import Recipient, SinkStore  # noqa: E402
 
 CAMPAIGNS = (
     ("cart_abandonment", ("control", "free_shipping")),

@@ -4,7 +4,7 @@
         [--concurrency 4] [--plan-chunk 50000] [--sink-workers 1] [--runs 1] [--workdir DIR]
         [--profile]
 
-The sink runs in its own process(es) (`python -m orchestration.sink serve`), as a
+The sink runs in its own process(es) (`python -m reengage_dev.sink serve`), as a
 provider would; this process is the sender: the official sendgrid client over HTTP on
 127.0.0.1, the SQLite ledger on disk, the real `deliver()` with batch ids and
 scheduled sends. Messages are generated lazily and streamed into `deliver()`, as the
@@ -72,7 +72,7 @@ def generation_cpu_us(sample: int = 20_000) -> float:
 
 def start_sink(store: Path, workers: int = 1, *options: str) -> tuple[subprocess.Popen[str], str]:
     """The sink in its own process(es); `options` go to `serve` as they are."""
-    command = [sys.executable, "-m", "orchestration.sink", "serve", "--store", str(store), "--port", "0"]
+    command = [sys.executable, "-m", "reengage_dev.sink", "serve", "--store", str(store), "--port", "0"]
     process = subprocess.Popen(
         [*command, "--workers", str(workers), *options], cwd=REPO, stdout=subprocess.PIPE, text=True
     )

@@ -6,7 +6,7 @@
 For each seed: a fresh responding demo world (its own folder), its history loaded, then the
 real daily job for every sending day exactly as ``python3 dev.py demo`` runs it (the world
 answering each day's mail before the next day's exports). After the last day the demo's closing
-table is built (``orchestration.demo.scoreboard``): per campaign and comparison, the measured
+table is built (``reengage_dev.demo.scoreboard``): per campaign and comparison, the measured
 conversion lift with its 95% interval and the sequential verdict, beside the true lift the world
 computes for the same matured users. Each seed's rows are appended to --out as soon as it
 finishes, so an interrupted run keeps what it measured and a rerun with the same --out skips the
@@ -42,8 +42,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from orchestration.defs.measurement.analysis import WINNER, WORSE  # noqa: E402
-from orchestration.demo import DEMO_PEPPER  # noqa: E402
 from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage_dev.demo import DEMO_PEPPER  # noqa: E402
 
 KEEP = [
     "seed",
@@ -68,9 +68,9 @@ def run_seed(seed: int, args: argparse.Namespace, home: Path) -> pd.DataFrame:
     from orchestration import settings
     from orchestration.defs.interventions.campaigns import load_campaigns
     from orchestration.defs.measurement.config import MeasurementConfig
-    from orchestration.demo.loop import DemoConfig, simulate
-    from orchestration.demo.scoreboard import build_scoreboard
     from orchestration.warehouse import connect
+    from reengage_dev.demo.loop import DemoConfig, simulate
+    from reengage_dev.demo.scoreboard import build_scoreboard
 
     os.environ["REENGAGE_HOME"] = str(home)
     config = DemoConfig(

@@ -87,8 +87,21 @@ def ledger_path() -> Path:
     return home() / "send_ledger.sqlite"
 
 
-def sink_store_path() -> Path:
-    return home() / "sink.sqlite"
+# Where delivery sends: the real SendGrid API unless REENGAGE_SENDGRID_HOST names another base URL (with
+# SENDGRID_API_KEY), or REENGAGE_LOCAL_SINK_URL names a local SendGrid-compatible sink (no key needed).
+# Nothing else ever sends to a sink: production refuses to deliver without a key or this explicit setting.
+SENDGRID_API = "https://api.sendgrid.com"
+SENDGRID_HOST = "REENGAGE_SENDGRID_HOST"
+LOCAL_SINK_URL = "REENGAGE_LOCAL_SINK_URL"
+
+
+def sendgrid_host() -> str:
+    return os.environ.get(SENDGRID_HOST, "").strip() or SENDGRID_API
+
+
+def local_sink_url() -> str:
+    """The local sink's base URL, or "" when none is named (then delivery needs a real API key)."""
+    return os.environ.get(LOCAL_SINK_URL, "").strip()
 
 
 def privacy_pepper() -> str | None:

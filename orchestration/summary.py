@@ -6,7 +6,6 @@ from datetime import date
 
 import duckdb
 
-from orchestration import settings
 from orchestration.warehouse import connect
 
 STAGE_TABLES = [
@@ -67,20 +66,7 @@ def run_summary(day: date) -> str:
                 [],
             ),
         ]
-    sections.append(_sink_summary())
     return "\n\n".join(s for s in sections if s)
-
-
-def _sink_summary() -> str:
-    """What the local sink accepted (absent when a real SendGrid account is configured)."""
-    path = settings.sink_store_path()
-    if not path.exists():
-        return "Local sink\n  (not used)"
-    from orchestration.sink.store import SinkStore
-
-    store = SinkStore(path)
-    counts = ", ".join(f"{status} {n:,}" for status, n in sorted(store.counts_by_status().items())) or "none"
-    return f"Local sink\n  messages by status: {counts}; requests: {store.request_count():,}"
 
 
 def _rows_per_stage(con: duckdb.DuckDBPyConnection) -> str:

@@ -8,9 +8,12 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from reengage_dev.sink import SinkHandle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,6 +69,25 @@ def privacy_pepper() -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REENGAGE_PRIVACY_PEPPER", TEST_PEPPER)
         yield TEST_PEPPER
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_outside_sink() -> Iterator[None]:
+    """No test delivers to a sink a developer's shell names; a test names its own (`local_sink`).
+
+    Session-wide, not per test: a module's world keeps its sink named for all of its tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("REENGAGE_LOCAL_SINK_URL", raising=False)
+        yield
+
+
+@pytest.fixture
+def local_sink(isolated_home: Path) -> Iterator[SinkHandle]:
+    """A local sink storing into the test's home (sink.sqlite), named to delivery while the test runs."""
+    from reengage_dev.sink import serving_local_sink
+
+    with serving_local_sink() as sink:
+        yield sink
 
 
 @pytest.fixture(autouse=True)

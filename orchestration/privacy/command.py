@@ -14,7 +14,7 @@ import uuid
 def add_erase_parser(commands: argparse._SubParsersAction) -> None:
     erase = commands.add_parser(
         "erase",
-        help="GDPR/CCPA erasure: remove people from the warehouse, send ledger and sink, and forget them",
+        help="GDPR/CCPA erasure: remove people from the warehouse, ledger and other stores; forget them",
         description="Erase people everywhere the pipeline keeps them and add them to the forget list "
         "(docs/privacy.md).",
     )
@@ -57,7 +57,6 @@ def run_erase(args: argparse.Namespace) -> int:
             warehouse_path=settings.warehouse_path(),
             warehouse_kind=settings.warehouse_kind(),
             ledger_path=settings.ledger_path(),
-            sink_store_path=settings.sink_store_path(),
             skip_done=bool(args.file),
         )
     except PepperError as err:

@@ -1,14 +1,20 @@
-"""Carry out erasure requests in every store: send ledger, sink, then warehouse with its audit row.
+"""Carry out erasure requests in every store: send ledger, other stores, then warehouse with its audit row.
 
 The pepper is checked first (forget_list.py): without the one the forget list
 was made with, nothing is touched. Order matters for crash safety. The person's
 identifiers are looked up in the warehouse, so the warehouse goes last: the
-ledger and the sink are erased
+ledger and the other stores are erased
 first (each in its own transaction), then one warehouse transaction deletes
 the rows, adds the forget-list keys and writes the audit row. A crash before
 that commit leaves the warehouse intact, and running the request again finds
 everything it needs and finishes the job; running it after success finds
 nothing left and changes nothing (an audit row records the second request).
+
+Other stores that hold copies of addresses (the development package's local sink,
+or a deployment's own) join without the product importing them: an installed
+package declares an entry point in the group `reengage.erasure_stores` whose name is
+the table the audit row counts its rows under and whose object is a callable
+`(emails, customer_ids) -> rows removed` (see `EraseCopies`; docs/privacy.md).
 
 Deleted rows stay in a DuckDB file as bytes of freed blocks, so `carry_out`
 finishes by rewriting the warehouse file (warehouse_file.py) whenever an audit
@@ -18,9 +24,10 @@ rewrite an earlier crash cut short.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import duckdb
@@ -33,11 +40,18 @@ from orchestration.privacy.requests import ErasureRequest
 from orchestration.privacy.tables import personal_tables
 from orchestration.privacy.warehouse_file import Rewrite, rewrite
 from orchestration.privacy.warehouse_rows import delete_person
-from orchestration.sink.store import SinkStore
 from orchestration.warehouse import connect, transaction
 
 LEDGER_TABLE = "ledger.send_ledger"
-SINK_TABLE = "sink.messages"
+ERASURE_STORES_GROUP = "reengage.erasure_stores"
+# Deletes every copy it holds of these addresses or customers (sorted lists), idempotently, and
+# returns how many rows it removed. It must not create its store when there is none.
+EraseCopies = Callable[[Sequence[str], Sequence[str]], int]
+
+
+def registered_stores() -> dict[str, EraseCopies]:
+    """The other stores installed packages declare, by the table name the audit row uses."""
+    return {point.name: point.load() for point in entry_points(group=ERASURE_STORES_GROUP)}
 
 
 @dataclass(frozen=True)
@@ -61,12 +75,13 @@ def erase(
     request: ErasureRequest,
     *,
     ledger_path: Path | None,
-    sink_store_path: Path | None,
+    other_stores: Mapping[str, EraseCopies] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ErasureOutcome:
     """Erase the person everywhere; `con` is a writable warehouse connection outside a transaction.
 
-    The rows leave the tables here; their bytes leave the DuckDB file when `carry_out` rewrites it.
+    `other_stores` defaults to the registered ones. The rows leave the tables here; their bytes
+    leave the DuckDB file when `carry_out` rewrites it.
     """
     checked_pepper(con)  # before any store is touched
     tables = personal_tables(con)
@@ -78,12 +93,11 @@ def erase(
         cancelled = ledger["cancelled"]
         if ledger["blanked"]:
             removed[LEDGER_TABLE] = ledger["blanked"]
-    if sink_store_path is not None and sink_store_path.exists():
-        deleted = SinkStore(sink_store_path).erase_recipients(
-            sorted(identity.emails), sorted(identity.customer_ids)
-        )
+    stores = registered_stores() if other_stores is None else other_stores
+    for table, erase_copies in stores.items():
+        deleted = erase_copies(sorted(identity.emails), sorted(identity.customer_ids))
         if deleted:
-            removed[SINK_TABLE] = deleted
+            removed[table] = deleted
 
     ensure_forget_list(con)
     audit.ensure_audit(con)
@@ -119,7 +133,6 @@ def erase_all(
     requests: list[ErasureRequest],
     *,
     ledger_path: Path | None,
-    sink_store_path: Path | None,
     skip_done: bool,
 ) -> list[ErasureOutcome]:
     """Each request in turn; with `skip_done`, requests already in the audit are reported, not redone."""
@@ -129,7 +142,7 @@ def erase_all(
         if request.request_id in done:
             outcomes.append(ErasureOutcome(request.request_id, request.subject_hash, skipped=True))
             continue
-        outcomes.append(erase(con, request, ledger_path=ledger_path, sink_store_path=sink_store_path))
+        outcomes.append(erase(con, request, ledger_path=ledger_path))
         done.add(request.request_id)
     return outcomes
 
@@ -148,7 +161,6 @@ def carry_out(
     warehouse_path: Path,
     warehouse_kind: str,
     ledger_path: Path | None,
-    sink_store_path: Path | None,
     skip_done: bool,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ErasureRun:
@@ -158,9 +170,7 @@ def carry_out(
     PostgreSQL there is no file to rewrite (docs/privacy.md says what to run there).
     """
     with connect(warehouse_path, kind=warehouse_kind) as con:
-        outcomes = erase_all(
-            con, requests, ledger_path=ledger_path, sink_store_path=sink_store_path, skip_done=skip_done
-        )
+        outcomes = erase_all(con, requests, ledger_path=ledger_path, skip_done=skip_done)
         due = warehouse_kind == "duckdb" and audit.awaiting_file_rewrite(con) > 0
     if not due:
         return ErasureRun(outcomes, None)

@@ -11,7 +11,7 @@ from sendgrid import SendGridAPIClient
 
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.sender import make_client
-from orchestration.sink import SinkHandle, start_sink
+from reengage_dev.sink import SinkHandle, start_sink
 
 
 @pytest.fixture

@@ -3,7 +3,13 @@
     python tests/delivery/crash_driver.py --ledger PATH --sink URL [--messages 30] [--batch-size 10]
         [--from-warehouse RUN_DATE] [--rendered]
 
-Arm a crash point with REENGAGE_CRASH_AT (see orchestration/defs/delivery/crashpoints.py).
+Arm a crash point with REENGAGE_CRASH_AT, which only this driver reads and hands to
+`crashpoints.arm` (orchestration/defs/delivery/crashpoints.py):
+
+    REENGAGE_CRASH_AT=after_post_ok        SIGKILL on the first pass through that point
+    REENGAGE_CRASH_AT=between_batches:2    SIGKILL on the second pass
+    REENGAGE_CRASH_AT=during_post@0.3      on the first pass, SIGKILL 0.3 s later
+
 Recovery runs with the production defaults: a restart finds the killed sender's process
 gone and settles its rows at once, without waiting for any timeout. Messages are streamed
 in and planned 12 at a time (--plan-chunk), so requests (10 messages) span planning
@@ -15,14 +21,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 
 from delivery_helpers import API_KEY, OPTIONS, make_messages, make_rendered_messages
 
+from orchestration.defs.delivery import crashpoints
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
+
+ENV_VAR = "REENGAGE_CRASH_AT"
+
+
+def arm_from_environment() -> None:
+    """Arm the point REENGAGE_CRASH_AT names (`name[:nth][@delay]`), if any."""
+    spec = os.environ.get(ENV_VAR)
+    if not spec:
+        return
+    name, _, delay = spec.partition("@")
+    name, _, nth = name.partition(":")
+    crashpoints.arm(name.strip(), int(nth or 1), float(delay) if delay else None)
 
 
 def messages(n: int, rendered: bool = False) -> Iterator[OutboundMessage]:
@@ -61,6 +81,7 @@ def main() -> int:
     parser.add_argument("--from-warehouse", default=None, help="a run date: send its intervention list")
     parser.add_argument("--rendered", action="store_true", help="messages rendered per customer")
     args = parser.parse_args()
+    arm_from_environment()
     policy = RetryPolicy(
         max_retries=args.max_retries,
         timeout_seconds=args.timeout,

@@ -18,8 +18,8 @@ from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends
 from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.sink import SinkHandle
 from orchestration.warehouse import WarehouseResource
+from reengage_dev.sink import SinkHandle
 
 PAST = date(2024, 5, 1)
 

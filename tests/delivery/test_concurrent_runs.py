@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+from crash_driver import ENV_VAR
 from delivery_helpers import FAST, OPTIONS, make_messages
 from sendgrid import SendGridAPIClient
 
-from orchestration.defs.delivery.crashpoints import ENV_VAR
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.sender import deliver
-from orchestration.sink import SinkHandle, start_sink
+from reengage_dev.sink import SinkHandle, start_sink
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

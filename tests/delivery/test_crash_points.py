@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crash_driver import ENV_VAR
 from delivery_helpers import SCHEDULED_SENDS, make_messages
 
-from orchestration.defs.delivery.crashpoints import ENV_VAR
 from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.sink import SinkStore, start_sink
+from reengage_dev.sink import SinkStore, start_sink
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -26,7 +26,7 @@ from sendgrid import SendGridAPIClient
 
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
-from orchestration.sink import SinkHandle, start_sink
+from reengage_dev.sink import SinkHandle, start_sink
 
 # Production's retry policy with tiny backoff delays (rate-limit waits follow the headers).
 QUICK = RetryPolicy(base_delay=0.01, max_delay=0.05, jitter=0.01, timeout_seconds=10)

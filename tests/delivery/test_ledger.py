@@ -13,7 +13,7 @@ from delivery_helpers import API_KEY, OPTIONS, RUN_DATE, make_messages
 from orchestration.defs.delivery.ledger import NoCancelPlace, SendLedger, send_id
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.sender import deliver, make_client
-from orchestration.sink import SinkHandle
+from reengage_dev.sink import SinkHandle
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

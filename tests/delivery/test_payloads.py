@@ -18,7 +18,7 @@ from orchestration.defs.delivery.payloads import (
     group_messages,
     local_problem,
 )
-from orchestration.sink.validation import validate_mail_send
+from reengage_dev.sink.validation import validate_mail_send
 
 
 def test_requests_hold_at_most_1000_personalizations() -> None:

@@ -1,7 +1,7 @@
 """Messages rendered per customer go out 1,000 to a request, and each recipient receives exactly their own.
 
 The content is the demo's: its campaign files rendered by the policy's own rendering code
-(orchestration/demo/mail_day.py), delivered by the real sender through the official client
+(devkit/reengage_dev/demo/mail_day.py), delivered by the real sender through the official client
 to the local sink, which applies SendGrid's substitutions as the provider would.
 """
 
@@ -33,10 +33,10 @@ from orchestration.defs.delivery.assets import to_messages
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.payloads import build_mail, group_messages
 from orchestration.defs.delivery.sender import deliver, make_client
-from orchestration.demo.mail_day import demo_mail_day
-from orchestration.sink import SinkHandle, SinkStore, start_sink
-from orchestration.sink.schema import build_validator
-from orchestration.sink.validation import validate_mail_send
+from reengage_dev.demo.mail_day import demo_mail_day
+from reengage_dev.sink import SinkHandle, SinkStore, start_sink
+from reengage_dev.sink.schema import build_validator
+from reengage_dev.sink.validation import validate_mail_send
 
 TODAY = datetime.now(UTC).date()
 

@@ -14,7 +14,7 @@ from orchestration.defs.delivery.personal_parts import (
     share,
     shareable,
 )
-from orchestration.sink.rendering import substituter
+from reengage_dev.sink.rendering import substituter
 
 # Characters that make tags, line ends of every kind, and multi-byte text.
 ALPHABET = "ab -sgp01\n\r\u2028é€"

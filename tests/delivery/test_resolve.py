@@ -18,8 +18,8 @@ from orchestration import cli, settings
 from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.sink import SinkHandle
 from orchestration.warehouse import WarehouseResource
+from reengage_dev.sink import SinkHandle
 
 TODAY = datetime.now(UTC).date()
 

@@ -33,7 +33,7 @@ from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.outcomes import rate_limit_wait
 from orchestration.defs.delivery.payloads import OutboundMessage, build_mail
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client, redact
-from orchestration.sink import SinkHandle, SinkStore, start_sink
+from reengage_dev.sink import SinkHandle, SinkStore, start_sink
 
 
 def run(

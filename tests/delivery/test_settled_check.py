@@ -15,16 +15,16 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from crash_driver import ENV_VAR
 from delivery_helpers import API_KEY, LOST_UNCANCELLED, write_intervention_list
 
 from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
 from orchestration.defs.delivery.checks import CHECK_NAME, every_message_settled
-from orchestration.defs.delivery.crashpoints import ENV_VAR
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.sink import SinkHandle
 from orchestration.warehouse import WarehouseResource
+from reengage_dev.sink import SinkHandle
 
 TODAY = datetime.now(UTC).date()
 HERE = Path(__file__).resolve().parent

@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.demo.spec import load_spec
-from orchestration.demo.world import World
-from orchestration.sink.store import Recipient, SinkStore
+from reengage_dev.demo.spec import load_spec
+from reengage_dev.demo.world import World
+from reengage_dev.sink.store import Recipient, SinkStore
 
 END = date(2024, 3, 31)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "worlds"

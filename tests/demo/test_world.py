@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.demo import generate_world
-from orchestration.demo.catalog import ACTIVE_EVENTS
-from orchestration.demo.cli import main
-from orchestration.demo.exports import COLUMNS, SOURCES
-from orchestration.demo.spec import KINDS
-from orchestration.demo.truth import TRUTH_COLUMNS
+from reengage_dev.demo import generate_world
+from reengage_dev.demo.catalog import ACTIVE_EVENTS
+from reengage_dev.demo.exports import COLUMNS, SOURCES
+from reengage_dev.demo.generate import main
+from reengage_dev.demo.spec import KINDS
+from reengage_dev.demo.truth import TRUTH_COLUMNS
 
 END = date(2024, 3, 31)  # the window crosses the EU daylight-saving change on 31 March
 SMALL = {"customers": 300, "days": 10, "end_date": END, "seed": 11, "dirty_share": 0.03}
@@ -398,8 +398,8 @@ def test_the_demo_and_the_warehouse_agree_on_which_events_are_active() -> None:
     """Guards the truth file: its churn probabilities assume the warehouse's active-action catalog."""
     import csv
 
-    from orchestration.demo.catalog import ACTIVE_EVENTS
     from orchestration.settings import DBT_PROJECT_DIR
+    from reengage_dev.demo.catalog import ACTIVE_EVENTS
 
     with open(DBT_PROJECT_DIR / "seeds" / "event_catalog.csv") as handle:
         seed = {row["event_name"] for row in csv.DictReader(handle) if row["is_active_action"] == "true"}

@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestration import settings as reengage_settings
-from orchestration.cli import main
 from orchestration.defs.interventions.campaigns import load_campaigns
-from orchestration.demo.clock import DAY_MS
-from orchestration.demo.keyed import KeyedDraws
-from orchestration.demo.spec import KINDS, WORLDS_DIR, Effect, WorldSpecError, load_spec
-from orchestration.demo.truth import SentEffect, conversion_probabilities, truth_table
-from orchestration.demo.world import World
+from reengage_dev.demo.clock import DAY_MS
+from reengage_dev.demo.command import main
+from reengage_dev.demo.keyed import KeyedDraws
+from reengage_dev.demo.spec import KINDS, WORLDS_DIR, Effect, WorldSpecError, load_spec
+from reengage_dev.demo.truth import SentEffect, conversion_probabilities, truth_table
+from reengage_dev.demo.world import World
 
 EXAMPLES = ("nothing_works", "against_churn_risk", "harms_a_segment")
 
@@ -172,7 +172,7 @@ def test_the_demo_refuses_a_bad_world_file_before_touching_the_home(
     keep = reengage_settings.home() / "warehouse.duckdb"
     keep.parent.mkdir(parents=True, exist_ok=True)
     keep.write_bytes(b"an earlier demo")
-    assert main(["demo", "--world", str(path)]) == 2
+    assert main(["--world", str(path)]) == 2
     assert f"{path}:2: effects.duration_days: expected a number above 0" in capsys.readouterr().err
     assert keep.read_bytes() == b"an earlier demo"
 

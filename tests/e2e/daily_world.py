@@ -11,8 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.demo.world import generate_world
 from orchestration.runs import failures, load_history
+from reengage_dev.demo.world import generate_world
+from reengage_dev.sink import serving_local_sink
 
 
 @contextmanager
@@ -20,8 +21,9 @@ def generated_world(
     home: Path, *, customers: int, days: int, run_date: date, seed: int
 ) -> Iterator[dg.DagsterInstance]:
     """A world of `days` days ending `run_date` in `home` (REENGAGE_HOME inside the block), every day
-    before `run_date` loaded into the raw tables; run_date's own exports are left for its daily run."""
-    with pytest.MonkeyPatch.context() as patch:
+    before `run_date` loaded into the raw tables; run_date's own exports are left for its daily run.
+    A local sink storing into `home` receives the block's mail (REENGAGE_LOCAL_SINK_URL)."""
+    with pytest.MonkeyPatch.context() as patch, serving_local_sink(home / "sink.sqlite"):
         patch.setenv("REENGAGE_HOME", str(home))
         for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
             patch.delenv(name, raising=False)

@@ -9,9 +9,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.demo.world import generate_world
 from orchestration.runs import failures, load_history, run_day
-from orchestration.sink.store import SinkStore
+from reengage_dev.demo.world import generate_world
+from reengage_dev.sink import serving_local_sink
+from reengage_dev.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,8 @@ def test_an_empty_events_export_blocks_delivery(tmp_path, monkeypatch) -> None:
     instance = dg.DagsterInstance.ephemeral()
     history = load_history(RUN_DATE - timedelta(days=DAYS - 1), RUN_DATE - timedelta(days=1), instance)
     assert history.success, failures(history)
-    result = run_day(RUN_DATE, instance, allow_past_dates=True)
+    with serving_local_sink(tmp_path / "sink.sqlite"):  # where delivery would send, were it not blocked
+        result = run_day(RUN_DATE, instance, allow_past_dates=True)
 
     assert not result.success
     failed_checks = [

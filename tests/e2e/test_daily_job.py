@@ -21,7 +21,7 @@ from daily_world import generated_world, query
 
 from models.send_hour import SendHourConfig, choose_hours, read_customers
 from orchestration.runs import failures, run_day
-from orchestration.sink.store import SinkStore
+from reengage_dev.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
 

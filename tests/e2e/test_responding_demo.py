@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.demo.loop import DemoConfig, simulate
-from orchestration.demo.scoreboard import build_scoreboard
-from orchestration.sink.store import SinkStore
 from orchestration.warehouse import connect
+from reengage_dev.demo.loop import DemoConfig, simulate
+from reengage_dev.demo.scoreboard import build_scoreboard
+from reengage_dev.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
 

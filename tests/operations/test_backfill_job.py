@@ -12,8 +12,8 @@ from orchestration import settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.assets import SENDS_COLUMNS
 from orchestration.defs.interventions.policy.persistence import LIST_DDL
-from orchestration.demo.world import generate_world
 from orchestration.runs import failures
+from reengage_dev.demo.world import generate_world
 
 pytestmark = pytest.mark.e2e
 

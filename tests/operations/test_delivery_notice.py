@@ -18,8 +18,8 @@ from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.defs.interventions.policy.persistence import LIST_DDL
 from orchestration.defs.operations.delivery_notice import blocked_delivery_notice, refused_delivery_notice
 from orchestration.runs import run_day
-from orchestration.sink import start_sink
 from orchestration.warehouse import WarehouseResource
+from reengage_dev.sink import start_sink
 
 TODAY = datetime.now(UTC).date()
 PAST = date(2024, 5, 1)

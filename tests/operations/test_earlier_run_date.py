@@ -16,8 +16,8 @@ import pytest
 from orchestration import settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.warehouse import build_state
-from orchestration.demo.world import generate_world
 from orchestration.runs import failures, load_history, run_day
+from reengage_dev.demo.world import generate_world
 
 pytestmark = pytest.mark.e2e
 

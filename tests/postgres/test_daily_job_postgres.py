@@ -22,10 +22,11 @@ import pytest
 
 from orchestration import settings
 from orchestration.defs.quality.validation import QualityGateError, validate_table
-from orchestration.demo.world import generate_world
 from orchestration.runs import failures, load_history, run_day
-from orchestration.sink.store import SinkStore
 from orchestration.warehouse import WarehouseConnectionError, connect
+from reengage_dev.demo.world import generate_world
+from reengage_dev.sink import serving_local_sink
+from reengage_dev.sink.store import SinkStore
 
 from .pg_server import PG_VARIABLES, drop_user_schemas, running_server
 from .pg_server import connect as pg_connect
@@ -78,7 +79,7 @@ class World:
 def world(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     drop_user_schemas(postgres_env)  # a fresh database on every run
     home = tmp_path_factory.mktemp("postgres_home")
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, serving_local_sink(home / "sink.sqlite"):
         patch.setenv("REENGAGE_HOME", str(home))
         use_postgres(patch, postgres_env)
         generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)

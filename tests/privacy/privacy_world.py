@@ -23,7 +23,7 @@ from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.ingest.loader import load_day
 from orchestration.privacy.erasure import erase
 from orchestration.privacy.requests import make_request
-from orchestration.sink.store import Recipient, SinkStore
+from reengage_dev.sink.store import Recipient, SinkStore
 
 DAY1 = date(2026, 3, 10)
 DAY2 = date(2026, 3, 11)
@@ -165,7 +165,7 @@ def erase_person(world: World, customer_id: str | None = None, email: str | None
     request = make_request(customer_id, email, requested_by="privacy-team", source="cli")
     con = duckdb.connect(str(world.warehouse))
     try:
-        return erase(con, request, ledger_path=world.ledger_path, sink_store_path=world.sink_path)
+        return erase(con, request, ledger_path=world.ledger_path)
     finally:
         con.close()
 

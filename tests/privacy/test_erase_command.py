@@ -26,7 +26,7 @@ from orchestration.cli import main
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.privacy.keys import PEPPER_ENV
 from orchestration.settings import REPO_ROOT
-from orchestration.sink.store import SinkStore
+from reengage_dev.sink.store import SinkStore
 
 
 @pytest.fixture

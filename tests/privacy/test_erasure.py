@@ -29,17 +29,19 @@ from privacy_world import (
 )
 
 from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
-from orchestration.privacy.erasure import LEDGER_TABLE, SINK_TABLE, erase_all
+from orchestration.privacy.erasure import LEDGER_TABLE, erase, erase_all, registered_stores
 from orchestration.privacy.keys import key_hash
 from orchestration.privacy.requests import make_request
-from orchestration.sink.store import SinkStore
+from reengage_dev.sink.erasure import SINK_TABLE, erase_recipients
+from reengage_dev.sink.store import SinkStore
 
 ALICE_VALUES = [ALICE, ALICE_OLD, ALICE_NEW, ALICE_PHONE]
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return build_world(tmp_path)
+def world(isolated_home: Path) -> World:
+    # In REENGAGE_HOME: the local sink's erasure (an entry point) clears the home's sink store.
+    return build_world(isolated_home)
 
 
 def query(world: World, sql: str, params: list | None = None) -> list[tuple]:
@@ -158,7 +160,7 @@ def test_a_request_file_line_is_carried_out_once_across_runs(world: World) -> No
     request = make_request(ALICE, None, requested_by="ticket-7", source="erasure_requests_2026-03-11.csv")
     con = duckdb.connect(str(world.warehouse))
     try:
-        kwargs = {"ledger_path": world.ledger_path, "sink_store_path": world.sink_path, "skip_done": True}
+        kwargs = {"ledger_path": world.ledger_path, "skip_done": True}
         (first,) = erase_all(con, [request], **kwargs)
         (again,) = erase_all(con, [request], **kwargs)
     finally:
@@ -174,3 +176,33 @@ def test_a_person_never_seen_is_still_put_on_the_forget_list(world: World) -> No
     assert query(world, "select key_kind, key_hash from privacy.forget_list") == [
         ("email", key_hash("email", "nobody@example.com"))
     ]
+
+
+def test_a_store_registered_for_erasure_is_cleared_with_every_address_and_id_and_counted_in_the_audit(
+    world: World,
+) -> None:
+    # Guards the extension point that replaced erasure's own import of the local sink: another store
+    # holding copies of addresses gets every address and id the person had, and its rows are counted
+    # in the audit row under its name.
+    asked: list[tuple[list[str], list[str]]] = []
+
+    def crm_copies(emails: list[str], customer_ids: list[str]) -> int:
+        asked.append((list(emails), list(customer_ids)))
+        return 4
+
+    request = make_request(ALICE, None, requested_by="dpo", source="cli")
+    con = duckdb.connect(str(world.warehouse))
+    try:
+        outcome = erase(con, request, ledger_path=world.ledger_path, other_stores={"crm.copies": crm_copies})
+    finally:
+        con.close()
+    assert asked == [(sorted({ALICE_OLD, ALICE_NEW}), [ALICE])]
+    assert outcome.rows_removed_by_table["crm.copies"] == 4
+    (audited,) = query(world, "select rows_removed_by_table from privacy.erasure_audit")[0]
+    assert json.loads(audited)["crm.copies"] == 4
+
+
+def test_the_local_sink_is_registered_as_an_erasure_store() -> None:
+    # Guards the privacy promise for the demo and the tests: the development package declares its
+    # store under the product's entry point group, so erasure clears it without importing it.
+    assert registered_stores()[SINK_TABLE] is erase_recipients

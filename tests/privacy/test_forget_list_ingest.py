@@ -31,8 +31,8 @@ from orchestration.privacy.keys import PEPPER_ENV, PepperError, key_hash
 
 
 @pytest.fixture
-def erased(tmp_path: Path) -> World:
-    world = build_world(tmp_path)
+def erased(isolated_home: Path) -> World:
+    world = build_world(isolated_home)
     erase_person(world, customer_id=ALICE)
     return world
 

@@ -35,11 +35,12 @@ from privacy_world import file_bytes, files_holding, plaintext_hits
 
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
-from orchestration.demo.world import generate_world
 from orchestration.privacy.keys import key_hash
 from orchestration.runs import DAILY_JOB, failures, load_history, run_day
 from orchestration.settings import REPO_ROOT
-from orchestration.sink.store import SinkStore
+from reengage_dev.demo.world import generate_world
+from reengage_dev.sink import serving_local_sink
+from reengage_dev.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e
 
@@ -170,6 +171,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv("DAGSTER_HOME", str(dagster_home))
         for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
             patch.delenv(name, raising=False)
+        stack.enter_context(serving_local_sink(home / "sink.sqlite"))
         generate_world(home, customers=CUSTOMERS, days=DAYS, end_date=RUN_DATE, seed=11)
         give_everyone_a_unique_first_name(home)
         instance = stack.enter_context(dg.DagsterInstance.get())

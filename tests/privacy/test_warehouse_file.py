@@ -144,7 +144,6 @@ def test_a_rewrite_cut_short_by_a_crash_is_finished_by_the_next_run(isolated_hom
             warehouse_path=world.warehouse,
             warehouse_kind="duckdb",
             ledger_path=world.ledger_path,
-            sink_store_path=world.sink_path,
             skip_done=True,
         )
 

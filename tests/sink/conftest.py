@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sendgrid import SendGridAPIClient
 
-from orchestration.sink import SinkHandle, start_sink
+from reengage_dev.sink import SinkHandle, start_sink
 
 
 @pytest.fixture

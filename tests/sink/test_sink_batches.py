@@ -9,7 +9,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sink_helpers import MovableClock, in_an_hour, mail_body
 
-from orchestration.sink import SinkHandle, start_sink
+from reengage_dev.sink import SinkHandle, start_sink
 
 
 def new_batch(sg: SendGridAPIClient) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from sendgrid import SendGridAPIClient
 from sink_helpers import mail_body
 
-from orchestration.sink import SinkHandle, SinkStore
+from reengage_dev.sink import SinkHandle, SinkStore
 
 
 def test_each_recipient_receives_the_content_with_their_own_substitutions_applied(

@@ -10,7 +10,7 @@ import pytest
 from sendgrid import SendGridAPIClient
 from sink_helpers import in_an_hour, mail_body
 
-from orchestration.sink import SinkHandle, export_events, simulate_events
+from reengage_dev.sink import SinkHandle, export_events, simulate_events
 
 EVENTS = {"processed", "delivered", "open", "click", "bounce", "unsubscribe", "spamreport"}
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sink_helpers import mail_body
 
-from orchestration.sink import validation
+from reengage_dev.sink import validation
 
 
 def full_validation(body: dict[str, Any], now: float) -> list[validation.FieldError]:

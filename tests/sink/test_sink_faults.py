@@ -16,7 +16,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sink_helpers import mail_body
 
-from orchestration.sink import SinkHandle, SinkStore
+from reengage_dev.sink import SinkHandle, SinkStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,7 +109,7 @@ def test_timeout_without_storing(sink: SinkHandle, sg: SendGridAPIClient) -> Non
 def test_cli_serves_in_another_process(tmp_path: Path) -> None:
     store_path = tmp_path / "cli.sqlite"
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.sink", "serve", "--store", str(store_path), "--port", "0"],
+        [sys.executable, "-m", "reengage_dev.sink", "serve", "--store", str(store_path), "--port", "0"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -133,7 +133,7 @@ def test_cli_serves_in_another_process(tmp_path: Path) -> None:
 
 def test_cli_with_two_worker_processes_shares_one_store_and_stops_cleanly(tmp_path: Path) -> None:
     store_path = tmp_path / "workers.sqlite"
-    command = [sys.executable, "-m", "orchestration.sink", "serve", "--store", str(store_path)]
+    command = [sys.executable, "-m", "reengage_dev.sink", "serve", "--store", str(store_path)]
     process = subprocess.Popen(
         [*command, "--port", "0", "--workers", "2"], cwd=REPO, stdout=subprocess.PIPE, text=True
     )

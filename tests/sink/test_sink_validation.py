@@ -15,9 +15,9 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sink_helpers import in_an_hour, mail_body
 
-from orchestration.sink import SinkHandle, start_sink
-from orchestration.sink.schema import VENDORED_SPEC, mail_send_schema
-from orchestration.sink.validation import MAX_BODY_BYTES, validate_mail_send
+from reengage_dev.sink import SinkHandle, start_sink
+from reengage_dev.sink.schema import VENDORED_SPEC, mail_send_schema
+from reengage_dev.sink.validation import MAX_BODY_BYTES, validate_mail_send
 
 
 def post_expecting_error(sg: SendGridAPIClient, body: Any) -> HTTPError:

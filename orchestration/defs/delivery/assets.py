@@ -61,6 +61,7 @@ def campaign_sends(
         skipped = True
     else:
         skipped = False
+        sendgrid.check_configured()  # no provider named: stop before the ledger plans anything
         with warehouse.connect(read_only=True) as con:
             chosen = con.execute(
                 "select * from interventions.intervention_list where run_date = ? order by send_id",

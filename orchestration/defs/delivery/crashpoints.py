@@ -1,13 +1,14 @@
 """Deterministic crash points for the fault-injection suite: `crashpoint("after_post_ok")`.
 
 The sender and the ledger call `crashpoint(name)` at every step where a crash would
-leave a different state behind. In production nothing is armed and a call costs one
-comparison with None. A test arms one point through the environment of the sender
-process it starts:
+leave a different state behind. Nothing is armed unless test code calls `arm` in the
+process (the crash suite's sender process does, tests/delivery/crash_driver.py): no
+setting or environment variable arms a point, so in production a call costs one
+comparison with None and does nothing.
 
-    REENGAGE_CRASH_AT=after_post_ok        SIGKILL on the first pass through that point
-    REENGAGE_CRASH_AT=between_batches:2    SIGKILL on the second pass
-    REENGAGE_CRASH_AT=during_post@0.3      on the first pass, SIGKILL 0.3 s later from a
+    arm("after_post_ok")                   SIGKILL on the first pass through that point
+    arm("between_batches", nth=2)          SIGKILL on the second pass
+    arm("during_post", delay=0.3)          on the first pass, SIGKILL 0.3 s later from a
                                            timer thread (to die inside a blocking call)
 
 SIGKILL, not an exception: no `finally`, no rollback, no flush runs, exactly as when
@@ -19,20 +20,23 @@ from __future__ import annotations
 import os
 import signal
 import threading
-
-ENV_VAR = "REENGAGE_CRASH_AT"
-
-
-def _parse(spec: str | None) -> tuple[str, int, float | None] | None:
-    if not spec:
-        return None
-    name, _, delay = spec.partition("@")
-    name, _, nth = name.partition(":")
-    return name.strip(), int(nth or 1), float(delay) if delay else None
+from typing import NamedTuple
 
 
-_armed = _parse(os.environ.get(ENV_VAR))
+class _Armed(NamedTuple):
+    name: str
+    nth: int
+    delay: float | None
+
+
+_armed: _Armed | None = None
 _hits = 0
+
+
+def arm(name: str, nth: int = 1, delay: float | None = None) -> None:
+    """Make the `nth` pass through `name` kill this process (after `delay` seconds, if given)."""
+    global _armed, _hits
+    _armed, _hits = _Armed(name, nth, delay), 0
 
 
 def _kill() -> None:
@@ -41,14 +45,14 @@ def _kill() -> None:
 
 def crashpoint(name: str) -> None:
     """Die here (SIGKILL) if this point is armed and this is the armed pass."""
-    if _armed is None or _armed[0] != name:
+    if _armed is None or _armed.name != name:
         return
     global _hits
     _hits += 1
-    if _hits != _armed[1]:
+    if _hits != _armed.nth:
         return
-    if _armed[2] is None:
+    if _armed.delay is None:
         _kill()
-    timer = threading.Timer(_armed[2], _kill)
+    timer = threading.Timer(_armed.delay, _kill)
     timer.daemon = True
     timer.start()

@@ -1,7 +1,7 @@
 """`python -m orchestration.cli resolve --date D`: settle what a crashed or stopped delivery left.
 
-For run date D, with the SendGrid settings of the code location (SENDGRID_API_KEY,
-REENGAGE_SENDGRID_HOST, else the embedded sink):
+For run date D, with the SendGrid settings of the code location (SENDGRID_API_KEY and
+REENGAGE_SENDGRID_HOST, or REENGAGE_LOCAL_SINK_URL naming a local sink):
 
 1. rows in flight whose sender is gone are settled (settling.py): their batch is
    cancelled while SendGrid still allows it and they are requeued, or, too late for
@@ -19,7 +19,6 @@ not confirm a cancel), or planned without an intervention list to send it from.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -30,7 +29,7 @@ from orchestration import settings
 from orchestration.defs.delivery.assets import mirror_ledger, to_messages
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.payloads import OutboundMessage
-from orchestration.defs.delivery.resource import EMBEDDED, HOST_ENV_VAR, SendGridResource
+from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.defs.delivery.windows import SendWindows
 from orchestration.warehouse import WarehouseResource
 
@@ -57,7 +56,7 @@ def run_resolve(args: argparse.Namespace) -> int:
     warehouse = WarehouseResource()
     messages, note = _messages_to_settle(warehouse, ledger, day)
     # Outside Dagster the key cannot be an EnvVar: the resource reads SENDGRID_API_KEY itself.
-    sendgrid = SendGridResource(host=os.environ.get(HOST_ENV_VAR, EMBEDDED))
+    sendgrid = SendGridResource(host=settings.sendgrid_host(), local_sink_url=settings.local_sink_url())
     report = sendgrid.deliver(ledger.path, messages, run_date=day.isoformat(), run_id="resolve")
     try:
         mirror_ledger(warehouse, ledger, day)

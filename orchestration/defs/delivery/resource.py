@@ -1,9 +1,13 @@
-"""`SendGridResource`: how Dagster assets reach SendGrid, or the local sink by default.
+"""`SendGridResource`: how Dagster assets reach SendGrid, or a local sink when one is named.
 
 The resource is configuration plus two verbs, `client()` and `deliver()`; the
 exactly-once logic lives in `sender.py` so it can be tested without Dagster.
 The API key is never part of the repr, and should be given as
 `dg.EnvVar("SENDGRID_API_KEY")` so Dagster's UI shows the variable name, not the key.
+
+By default mail goes to the real SendGrid API and needs a key. A local SendGrid-compatible
+sink (the development package's) is used only when `local_sink_url` or REENGAGE_LOCAL_SINK_URL
+names it: without a key and without that setting, delivery stops before any request.
 """
 
 from __future__ import annotations
@@ -23,26 +27,24 @@ from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
 from orchestration.defs.delivery.windows import MAX_CANCEL_PLACES
 
-EMBEDDED = "embedded"
 API_KEY_ENV_VAR = "SENDGRID_API_KEY"
-HOST_ENV_VAR = "REENGAGE_SENDGRID_HOST"
-# The embedded sink accepts any non-empty key; this one makes it obvious in a packet dump.
+# A local sink accepts any non-empty key; this one makes it obvious in a packet dump.
 LOCAL_PLACEHOLDER_KEY = "local-sink-placeholder-key"
 
 
 class SendGridResource(dg.ConfigurableResource):
-    """Sends the pipeline's mail through SendGrid's v3 API (or the embedded local sink)."""
+    """Sends the pipeline's mail through SendGrid's v3 API (or a local sink named by its URL)."""
 
     api_key: str = Field(
         default="",
         repr=False,
-        description=(
-            f"SendGrid API key; empty means ${API_KEY_ENV_VAR}, or a placeholder for the embedded sink."
-        ),
+        description=f"SendGrid API key; empty means ${API_KEY_ENV_VAR}, or a placeholder for a local sink.",
     )
-    host: str = Field(
-        default=EMBEDDED,
-        description="'embedded' starts the local sink in-process; otherwise the API base URL.",
+    host: str = Field(default=settings.SENDGRID_API, description="The SendGrid API's base URL.")
+    local_sink_url: str = Field(
+        default="",
+        description=f"A local SendGrid-compatible sink's base URL (also ${settings.LOCAL_SINK_URL}); "
+        "when set, mail goes there instead of the host, and no key is needed.",
     )
     from_email: str = Field(default="reengage@example.com", description="Verified sender address.")
     from_name: str | None = Field(default="Re-engagement", description="Sender display name.")
@@ -79,23 +81,27 @@ class SendGridResource(dg.ConfigurableResource):
     )
 
     def base_url(self) -> str:
-        """Where requests go; starts the embedded sink on first use."""
-        if self.host == EMBEDDED:
-            from orchestration.sink.server import embedded_sink
+        """Where requests go: the named local sink, else the host."""
+        return (self._local_sink() or self.host).rstrip("/")
 
-            return embedded_sink(settings.sink_store_path()).url
-        return self.host.rstrip("/")
+    def _local_sink(self) -> str:
+        return self.local_sink_url or settings.local_sink_url()
 
     def _resolved_key(self) -> str:
         key = self.api_key or os.environ.get(API_KEY_ENV_VAR, "")
         if key:
             return key
-        if self.host == EMBEDDED:
+        if self._local_sink():
             return LOCAL_PLACEHOLDER_KEY
+        # One line, before the ledger or the network is touched: production never falls back to a sink.
         raise dg.DagsterInvariantViolationError(
-            f"SendGridResource: no API key for host {self.host!r}; set {API_KEY_ENV_VAR} "
-            "or configure api_key with dg.EnvVar."
+            f"SendGridResource: no SendGrid API key for {self.host}; set {API_KEY_ENV_VAR} "
+            f"(or api_key with dg.EnvVar), or set {settings.LOCAL_SINK_URL} to a local sink's URL."
         )
+
+    def check_configured(self) -> None:
+        """Raise the one-line error `client()` would, without building a client."""
+        self._resolved_key()
 
     def client(self) -> SendGridAPIClient:
         """The official sendgrid client, configured for this resource's host and key."""
@@ -118,10 +124,11 @@ class SendGridResource(dg.ConfigurableResource):
         run_id: str | None = None,
     ) -> DeliveryReport:
         """Send the messages exactly once via the ledger at `ledger_path`; see `sender.deliver`."""
+        client = self.client()  # a missing key or sink stops here, before the ledger is opened
         return deliver(
             SendLedger(ledger_path),
             messages,
-            self.client(),
+            client,
             options=self.payload_options(),
             run_date=run_date,
             policy=RetryPolicy(max_retries=self.max_retries, timeout_seconds=self.timeout_seconds),
@@ -135,12 +142,13 @@ class SendGridResource(dg.ConfigurableResource):
 
 
 def sendgrid_from_environment() -> SendGridResource:
-    """The resource as the code location configures it: key and host from the environment only.
+    """The resource as the code location configures it: key, host and local sink from the environment.
 
-    The key is a `dg.EnvVar` (the UI shows the variable's name, never its value); without
-    one, the embedded local sink is used and accepts a placeholder.
+    The key is a `dg.EnvVar` (the UI shows the variable's name, never its value). Without
+    one, delivery needs REENGAGE_LOCAL_SINK_URL and sends there with a placeholder key.
     """
     return SendGridResource(
         api_key=dg.EnvVar(API_KEY_ENV_VAR) if os.environ.get(API_KEY_ENV_VAR) else "",
-        host=os.environ.get(HOST_ENV_VAR, EMBEDDED),
+        host=settings.sendgrid_host(),
+        local_sink_url=settings.local_sink_url(),
     )

@@ -28,7 +28,7 @@ ERASURE_REQUESTS_KEY = dg.AssetKey(["privacy", "erasure_requests"])
     tags={"domain": "privacy"},
 )
 def erasure_requests(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """People who asked to be erased: gone from every table, the ledger and the sink, never reloaded."""
+    """People who asked to be erased: gone from every table, the ledger and other stores, never reloaded."""
     landing = settings.landing_dir()
     files = request_files(landing)
     requests: list[ErasureRequest] = []
@@ -44,7 +44,6 @@ def erasure_requests(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             warehouse_path=warehouse.resolved_path(),
             warehouse_kind=warehouse.resolved_kind(),
             ledger_path=settings.ledger_path(),
-            sink_store_path=settings.sink_store_path(),
             skip_done=True,
         )
     except (PepperError, RewriteError) as err:

@@ -1,4 +1,4 @@
-"""Command line for the demo-world generator: ``python -m orchestration.demo --home PATH ...``."""
+"""Command line for the demo-world generator: ``python -m reengage_dev.demo.generate --home PATH ...``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 
 from orchestration import settings
-from orchestration.demo.exports import FORMATS, SOURCES
-from orchestration.demo.spec import WorldSpecError, load_spec
-from orchestration.demo.world import generate_world
+from reengage_dev.demo.exports import FORMATS, SOURCES
+from reengage_dev.demo.spec import WorldSpecError, load_spec
+from reengage_dev.demo.world import generate_world
 
 
 def _format_option(text: str) -> tuple[str, str]:
@@ -25,7 +25,7 @@ def _format_option(text: str) -> tuple[str, str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.demo",
+        prog="python -m reengage_dev.demo.generate",
         description="Generate a deterministic demo world's history: daily landing exports plus its truth.",
     )
     parser.add_argument("--home", type=Path, default=None, help="output folder (default: $REENGAGE_HOME)")
@@ -77,3 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.describe())
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

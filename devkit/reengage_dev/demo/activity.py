@@ -25,8 +25,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from orchestration.demo import catalog as cat
-from orchestration.demo.clock import (
+from reengage_dev.demo import catalog as cat
+from reengage_dev.demo.clock import (
     DAY_MS,
     MINUTE_MS,
     Window,
@@ -34,8 +34,8 @@ from orchestration.demo.clock import (
     utc_offsets_ms,
     weekday_factor,
 )
-from orchestration.demo.population import DECAYING, NEVER, STOPPED, Population, Visitors
-from orchestration.demo.strings import uuid4_codes
+from reengage_dev.demo.population import DECAYING, NEVER, STOPPED, Population, Visitors
+from reengage_dev.demo.strings import uuid4_codes
 
 ANON, LOGIN_MID, IDENT = 0, 1, 2  # session identity modes
 

@@ -22,8 +22,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.demo.responses import customer_index
-from orchestration.demo.world import World
+from reengage_dev.demo.responses import customer_index
+from reengage_dev.demo.world import World
 
 COMPARISON_SQL = """
 select campaign_id, comparison, variant, baseline, n_baseline, n_variant, abs_lift, abs_ci_low,

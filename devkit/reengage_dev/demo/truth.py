@@ -48,15 +48,15 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from orchestration.demo.activity import (
+from reengage_dev.demo.activity import (
     customer_rate,
     identified_share,
     session_active_probability,
     session_purchase_probability,
 )
-from orchestration.demo.clock import DAY_MS, Window, start_share, utc_offsets_ms
-from orchestration.demo.population import Population
-from orchestration.demo.spec import KINDS
+from reengage_dev.demo.clock import DAY_MS, Window, start_share, utc_offsets_ms
+from reengage_dev.demo.population import Population
+from reengage_dev.demo.spec import KINDS
 
 TRUTH_COLUMNS = (
     "customer_id",

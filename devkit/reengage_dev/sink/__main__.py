@@ -1,8 +1,8 @@
 """Command line for the sink, so tests and users can run it in its own process.
 
-    python -m orchestration.sink serve --store PATH [--port N] [--host H] [--workers N]
+    python -m reengage_dev.sink serve --store PATH [--port N] [--host H] [--workers N]
         [--clock-speed X --clock-origin UNIX_TIME]
-    python -m orchestration.sink events --store PATH --rates user_truth.parquet --landing DIR [--seed S]
+    python -m reengage_dev.sink events --store PATH --rates user_truth.parquet --landing DIR [--seed S]
 
 `serve` prints one line `sink listening on <url>` (flushed) once the port is bound,
 then serves until SIGINT/SIGTERM.
@@ -19,9 +19,9 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
-from orchestration.sink.clock import ScaledClock
-from orchestration.sink.server import make_server
-from orchestration.sink.store import SinkStore
+from reengage_dev.sink.clock import ScaledClock
+from reengage_dev.sink.server import make_server
+from reengage_dev.sink.store import SinkStore
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -66,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _events(args: argparse.Namespace) -> int:
     import pandas as pd  # only this command needs pandas; keep `serve` quick to start
 
-    from orchestration.sink.events import export_events
+    from reengage_dev.sink.events import export_events
 
     rates = pd.read_parquet(args.rates) if args.rates.endswith(".parquet") else pd.read_csv(args.rates)
     export = export_events(
@@ -78,7 +78,7 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.sink", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m reengage_dev.sink", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SendGrid-compatible sink")
     serve.add_argument("--store", required=True, help="SQLite file for accepted mail")

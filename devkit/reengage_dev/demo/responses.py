@@ -22,14 +22,14 @@ from datetime import date
 
 import numpy as np
 
-from orchestration.demo.clock import DAY_MS, MINUTE_MS
-from orchestration.demo.keyed import KeyedDraws, codes_key, combine
-from orchestration.demo.newsletter import WebhookDraw, draw_webhook_events
-from orchestration.demo.population import Population
-from orchestration.demo.spec import Effect, WorldSpec
-from orchestration.demo.strings import token_codes
-from orchestration.demo.truth import SentEffect
-from orchestration.sink.store import SinkStore
+from reengage_dev.demo.clock import DAY_MS, MINUTE_MS
+from reengage_dev.demo.keyed import KeyedDraws, codes_key, combine
+from reengage_dev.demo.newsletter import WebhookDraw, draw_webhook_events
+from reengage_dev.demo.population import Population
+from reengage_dev.demo.spec import Effect, WorldSpec
+from reengage_dev.demo.strings import token_codes
+from reengage_dev.demo.truth import SentEffect
+from reengage_dev.sink.store import SinkStore
 
 SEND_ID_WIDTH = 32
 MESSAGE_SUFFIX = b".filterdrecv-1.0"

@@ -35,10 +35,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.demo.activity import EventBatch
-from orchestration.demo.clock import DAY_MS
-from orchestration.demo.keyed import KeyedDraws, codes_key, combine
-from orchestration.demo.newsletter import EmailBatch
+from reengage_dev.demo.activity import EventBatch
+from reengage_dev.demo.clock import DAY_MS
+from reengage_dev.demo.keyed import KeyedDraws, codes_key, combine
+from reengage_dev.demo.newsletter import EmailBatch
 
 CUSTOMER_KINDS = ("invalid_email", "unknown_timezone", "negative_lifetime_value", "unparseable_timestamp")
 EVENT_KINDS = ("duplicate_event_id", "missing_identity", "future_timestamp")

@@ -37,7 +37,7 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
-from orchestration.sink.store import SinkStore, StoredMessage
+from reengage_dev.sink.store import SinkStore, StoredMessage
 
 BOUNCE_REASONS = (
     "550 5.1.1 The email account that you tried to reach does not exist.",

@@ -24,8 +24,8 @@ from orchestration.defs.interventions.campaigns import Campaign, load_campaigns
 from orchestration.defs.interventions.hashing import bucket, send_id
 from orchestration.defs.interventions.messages import render_messages
 from orchestration.defs.interventions.policy import PolicyConfig
-from orchestration.demo.catalog import CATEGORIES, CATEGORY_WEIGHTS
-from orchestration.demo.population import FIRST_NAMES
+from reengage_dev.demo.catalog import CATEGORIES, CATEGORY_WEIGHTS
+from reengage_dev.demo.population import FIRST_NAMES
 
 SALT = PolicyConfig().salt
 

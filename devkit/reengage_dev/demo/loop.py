@@ -2,10 +2,11 @@
 
 Day by day: the world writes day D's exports (with the answers to the mail
 of the days before), the real daily job runs for D exactly as the schedule
-would start it, and the world reads what the mail provider (the local sink)
-accepted for D and draws each recipient's reactions into the exports of
-D + 1 and later. So each day's exports come from the days before, and the
-attribution windows of the first days mature while the demo runs.
+would start it, and the world reads what the mail provider (the local sink,
+started here and named to delivery by REENGAGE_LOCAL_SINK_URL) accepted for
+D and draws each recipient's reactions into the exports of D + 1 and later.
+So each day's exports come from the days before, and the attribution windows
+of the first days mature while the demo runs.
 
 The clock: the pipeline reads the wall clock (a message is never scheduled in
 the past, a past run date sends nothing, the provider accepts ``send_at`` at
@@ -32,8 +33,10 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-from orchestration.demo.spec import WorldSpecError, load_spec
-from orchestration.demo.world import DayAnswers, World
+from reengage_dev.demo.spec import WorldSpecError, load_spec
+from reengage_dev.demo.world import DayAnswers, World
+from reengage_dev.sink.local import serving_local_sink, store_path
+from reengage_dev.sink.store import SinkStore
 
 RUN_TIME = timedelta(minutes=5)  # each simulated day's job runs at 00:05 UTC of its run date
 DEMO_FILES = (
@@ -145,10 +148,6 @@ def _churn_note(result: dg.ExecuteInProcessResult) -> str:
 
 def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
     """Write the history, load it, then run the sending days; one line per phase and day through `say`."""
-    from orchestration.defs.delivery.ledger import SendLedger
-    from orchestration.runs import failures, load_history, run_day
-    from orchestration.sink.store import SinkStore
-
     home = settings.home()
     home.mkdir(parents=True, exist_ok=True)
     last_day = config.last_day or datetime.now(UTC).date()
@@ -178,6 +177,24 @@ def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
     )
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    with serving_local_sink(store_path(home)) as sink:
+        _run_days(config, run, instance, sink.store, say)
+    return run
+
+
+def _run_days(
+    config: DemoConfig,
+    run: DemoRun,
+    instance: dg.DagsterInstance,
+    store: SinkStore,
+    say: Callable[[str], None],
+) -> None:
+    """Load the history, then each sending day's job and the world's answers to the mail it sent."""
+    from orchestration.defs.delivery.ledger import SendLedger
+    from orchestration.runs import failures, load_history, run_day
+
+    world, first_day = run.world, run.first_day
+    total_days = config.history_days + config.sending_days
     step = time.perf_counter()
     with clock_at(first_day), output_to(run.log_path):
         history = load_history(
@@ -186,10 +203,9 @@ def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
     run.phases["loading the history"] = time.perf_counter() - step
     if not history.success:
         run.failed = [f"loading the history: {line}" for line in failures(history)]
-        return run
+        return
     say(f"Loaded {config.history_days} days of exports in {run.phases['loading the history']:.1f} s")
 
-    store = SinkStore(settings.sink_store_path())
     exports_s = answers_s = 0.0
     for n, k in enumerate(range(world.first_sending_day, total_days), start=1):
         day = world.day(k)
@@ -202,7 +218,7 @@ def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
         run.job_seconds.append(job := time.perf_counter() - step)
         if not result.success:
             run.failed = [f"the daily job for {day}: {line}" for line in failures(result)]
-            return run
+            return
         step = time.perf_counter()
         answers = world.respond(store, k)
         answers_s += (answered := time.perf_counter() - step)
@@ -216,7 +232,12 @@ def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
     run.phases["world: exports of the sending days"] = exports_s
     run.phases["world: answers to the mail"] = answers_s
     run.phases["daily job (all days)"] = sum(run.job_seconds)
-    return run
+
+
+def sink_summary(store: SinkStore) -> str:
+    """What the local sink accepted, for the log's closing summary."""
+    counts = ", ".join(f"{status} {n:,}" for status, n in sorted(store.counts_by_status().items())) or "none"
+    return f"Local sink\n  messages by status: {counts}; requests: {store.request_count():,}"
 
 
 def phase_lines(run: DemoRun) -> list[str]:
@@ -247,11 +268,11 @@ def run_demo(config: DemoConfig) -> int:
     """The `demo` command: reset the home, simulate, then print the closing table and where to look."""
     from orchestration.defs.interventions.campaigns import load_campaigns
     from orchestration.defs.measurement.config import MeasurementConfig
-    from orchestration.demo import DEMO_PEPPER
-    from orchestration.demo.scoreboard import build_scoreboard, write_truth
     from orchestration.privacy.keys import PEPPER_ENV
     from orchestration.summary import run_summary
     from orchestration.warehouse import connect
+    from reengage_dev.demo import DEMO_PEPPER
+    from reengage_dev.demo.scoreboard import build_scoreboard, write_truth
 
     if settings.privacy_pepper() is None:
         # The demo world is generated data: its forget list may use the published demo pepper.
@@ -280,7 +301,7 @@ def run_demo(config: DemoConfig) -> int:
         )
     lift = write_truth(board, outcomes, home / "truth")
     with open(run.log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n{run_summary(run.last_day)}\n")
+        log.write(f"\n{run_summary(run.last_day)}\n\n{sink_summary(SinkStore(store_path(home)))}\n")
     run.phases["closing table (truth)"] = time.perf_counter() - step
 
     print()

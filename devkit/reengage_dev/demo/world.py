@@ -44,20 +44,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.demo import dirty, exports
-from orchestration.demo.activity import ActivitySimulator, EventBatch
-from orchestration.demo.catalog import PURCHASE, build_catalog
-from orchestration.demo.clock import DAY_MS, Window
-from orchestration.demo.crm import CrmState
-from orchestration.demo.effects import BehaviourChanges
-from orchestration.demo.keyed import codes_key
-from orchestration.demo.newsletter import CAMPAIGN_ID, VARIANTS, EmailBatch, Newsletter
-from orchestration.demo.population import anonymous_ids, build_population, build_visitors
-from orchestration.demo.responses import draw_reactions, read_accepted
-from orchestration.demo.spec import KINDS, Effect, WorldSpec, load_spec
-from orchestration.demo.strings import from_codes
-from orchestration.demo.truth import SentEffect, conversion_probabilities, truth_table
-from orchestration.sink.store import SinkStore
+from reengage_dev.demo import dirty, exports
+from reengage_dev.demo.activity import ActivitySimulator, EventBatch
+from reengage_dev.demo.catalog import PURCHASE, build_catalog
+from reengage_dev.demo.clock import DAY_MS, Window
+from reengage_dev.demo.crm import CrmState
+from reengage_dev.demo.effects import BehaviourChanges
+from reengage_dev.demo.keyed import codes_key
+from reengage_dev.demo.newsletter import CAMPAIGN_ID, VARIANTS, EmailBatch, Newsletter
+from reengage_dev.demo.population import anonymous_ids, build_population, build_visitors
+from reengage_dev.demo.responses import draw_reactions, read_accepted
+from reengage_dev.demo.spec import KINDS, Effect, WorldSpec, load_spec
+from reengage_dev.demo.strings import from_codes
+from reengage_dev.demo.truth import SentEffect, conversion_probabilities, truth_table
+from reengage_dev.sink.store import SinkStore
 
 _STREAMS = {
     "population": 1,

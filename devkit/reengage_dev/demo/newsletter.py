@@ -24,9 +24,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from orchestration.demo.clock import DAY_MS, HOUR_MS, MINUTE_MS, Window
-from orchestration.demo.population import Population
-from orchestration.demo.strings import token_codes
+from reengage_dev.demo.clock import DAY_MS, HOUR_MS, MINUTE_MS, Window
+from reengage_dev.demo.population import Population
+from reengage_dev.demo.strings import token_codes
 
 CAMPAIGN_ID = "legacy_newsletter"
 SEND_WEEKDAY = 1  # Tuesday

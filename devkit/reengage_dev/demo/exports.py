@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from orchestration.demo import catalog as cat
-from orchestration.demo.activity import EventBatch
-from orchestration.demo.clock import TZ_COUNTRIES, TZ_NAMES, Window
-from orchestration.demo.crm import Snapshot
-from orchestration.demo.newsletter import EMAIL_EVENTS, REASONS, EmailBatch
-from orchestration.demo.population import FIRST_NAMES, PLANS, Population
-from orchestration.demo.strings import from_codes, iso_utc
+from reengage_dev.demo import catalog as cat
+from reengage_dev.demo.activity import EventBatch
+from reengage_dev.demo.clock import TZ_COUNTRIES, TZ_NAMES, Window
+from reengage_dev.demo.crm import Snapshot
+from reengage_dev.demo.newsletter import EMAIL_EVENTS, REASONS, EmailBatch
+from reengage_dev.demo.population import FIRST_NAMES, PLANS, Population
+from reengage_dev.demo.strings import from_codes, iso_utc
 
 SOURCES = ("customers", "events", "email_events")
 FORMATS = ("csv", "jsonl", "parquet")

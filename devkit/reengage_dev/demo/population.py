@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.demo.clock import DAY_MS, TZ_WEIGHTS, Window
-from orchestration.demo.spec import LIFECYCLES, PUT_OFF, WorldSpec
-from orchestration.demo.strings import from_codes, numbered_ids, uuid4_codes
+from reengage_dev.demo.clock import DAY_MS, TZ_WEIGHTS, Window
+from reengage_dev.demo.spec import LIFECYCLES, PUT_OFF, WorldSpec
+from reengage_dev.demo.strings import from_codes, numbered_ids, uuid4_codes
 
 FIRST_NAMES = (
     "Emma", "Liam", "Olivia", "Noah", "Ava", "Lucas", "Mia", "Ethan", "Sofia", "Mateo", "Amelia", "Leon",

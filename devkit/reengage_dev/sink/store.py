@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestration.sink.rendering import Delivered
 from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
+from reengage_dev.sink.rendering import Delivered
 
 CANCEL_WINDOW_SECONDS = 600
 MAX_PENDING_BATCH_STATUSES = 10

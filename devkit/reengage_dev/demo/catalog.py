@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.demo.strings import numbered_ids
+from reengage_dev.demo.strings import numbered_ids
 
 EVENT_NAMES = (
     "page_view",

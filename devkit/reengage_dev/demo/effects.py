@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.demo import catalog as cat
-from orchestration.demo.activity import EventBatch
-from orchestration.demo.clock import DAY_MS, MINUTE_MS, Window
-from orchestration.demo.keyed import KeyedDraws, combine
-from orchestration.demo.population import Population
-from orchestration.demo.strings import uuid4_codes
-from orchestration.demo.truth import SentEffect
+from reengage_dev.demo import catalog as cat
+from reengage_dev.demo.activity import EventBatch
+from reengage_dev.demo.clock import DAY_MS, MINUTE_MS, Window
+from reengage_dev.demo.keyed import KeyedDraws, combine
+from reengage_dev.demo.population import Population
+from reengage_dev.demo.strings import uuid4_codes
+from reengage_dev.demo.truth import SentEffect
 
 EMAIL_CHANNEL = cat.CHANNELS.index("email")
 MAX_PRODUCT_VIEWS = 3

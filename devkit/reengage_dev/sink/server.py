@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from orchestration.sink.faults import Fault, FaultInjector, FaultStorm
-from orchestration.sink.rendering import delivered
-from orchestration.sink.store import BatchStatusError, Recipient, SinkStore
-from orchestration.sink.validation import MAX_BODY_BYTES, effective_send_at, validate_mail_send
+from reengage_dev.sink.faults import Fault, FaultInjector, FaultStorm
+from reengage_dev.sink.rendering import delivered
+from reengage_dev.sink.store import BatchStatusError, Recipient, SinkStore
+from reengage_dev.sink.validation import MAX_BODY_BYTES, effective_send_at, validate_mail_send
 
 logger = logging.getLogger(__name__)
 
@@ -400,22 +400,3 @@ def start_sink(
     )
     thread.start()
     return SinkHandle(f"http://{bound_host}:{bound_port}", server.store, server.faults, server, thread)
-
-
-_embedded: dict[Path, SinkHandle] = {}
-_embedded_lock = threading.Lock()
-
-
-def embedded_sink(store_path: str | Path) -> SinkHandle:
-    """The process-wide sink for a store file, started on first use and kept for the process.
-
-    Resources and assets may ask for it many times (one per run, per step); they all
-    share one server so its port and store stay stable within the process.
-    """
-    key = Path(store_path).resolve()
-    with _embedded_lock:
-        handle = _embedded.get(key)
-        if handle is None or not handle._thread.is_alive():
-            handle = start_sink(key)
-            _embedded[key] = handle
-        return handle

@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from orchestration.sink.schema import build_validator
+from reengage_dev.sink.schema import build_validator
 
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orchestration.demo.clock import DAY_MS, Window
-from orchestration.demo.population import PLANS, Population
+from reengage_dev.demo.clock import DAY_MS, Window
+from reengage_dev.demo.population import PLANS, Population
 
 P_WITHDRAW_PER_DAY = 0.0008  # consenting customers who opt out on their own
 P_OPT_IN_PER_DAY = 0.0003
