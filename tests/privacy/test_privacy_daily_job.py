@@ -301,7 +301,8 @@ def test_the_erased_person_is_in_no_table_ledger_or_sink(world) -> None:
 def test_no_file_of_the_product_or_of_dagster_keeps_a_byte_of_the_erased_person(world) -> None:
     # Guards the DuckDB file keeping deleted rows in its freed blocks: SQL found nothing after the
     # erasure, but `grep -a` found the person's address, id and name in warehouse.duckdb, a whole
-    # quarantined raw record among them. The landing folder holds the customer's own exports.
+    # quarantined raw record among them. The landing folder holds the customer's own exports, the
+    # truth folder the simulated world's hidden truth written beside them: neither is the product's.
     home, dagster_home = world["home"], world["dagster_home"]
     before = world["before_erasure"]
     assert any(hit.startswith("warehouse.duckdb: ") for hit in before), before
@@ -312,7 +313,7 @@ def test_no_file_of_the_product_or_of_dagster_keeps_a_byte_of_the_erased_person(
         assert (dagster_home / written).exists(), written
     assert list(dagster_home.glob("storage/*/compute_logs/*.out"))
     assert list((home / "data_docs").rglob("*.html")) and list((home / "reports").glob("*.html"))
-    assert files_holding([home, dagster_home], world["person"], skip=(home / "landing",)) == []
+    assert files_holding([home, dagster_home], world["person"], skip=(home / "landing", home / "truth")) == []
 
 
 def test_the_ledger_still_knows_every_send_so_reruns_send_nothing_twice(world) -> None:
