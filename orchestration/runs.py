@@ -13,6 +13,7 @@ import dagster as dg
 from orchestration import settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.assets import past_dates_allowed
+from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.defs.operations.run_tags import file_tags
 
@@ -29,7 +30,7 @@ def load_history(
     """
     defs = build_definitions()
     job = defs.get_implicit_global_asset_job_def().get_subset(
-        asset_selection={dg.AssetKey(["raw", s]) for s in ("customers", "events", "email_events")},
+        asset_selection={dg.AssetKey(["raw", s]) for s in SOURCES},
         **({} if checks else {"asset_check_selection": set()}),
     )
     return job.execute_in_process(

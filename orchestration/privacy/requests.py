@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import fsspec
 
-from orchestration.defs.ingest.parse import EMAIL_PATTERN
+from orchestration.emails import VALID_ADDRESS
 from orchestration.privacy.keys import key_hash, normalise
 
 FOLDER = "privacy"
@@ -72,7 +72,7 @@ def make_request(
     mail = normalise("email", email)
     if cid is None and mail is None:
         raise ValueError("an erasure request needs a customer id or an email address")
-    if mail is not None and not re.match(EMAIL_PATTERN, mail):
+    if mail is not None and not re.match(VALID_ADDRESS, mail):
         raise ValueError("not a valid email address")
     subject = key_hash("customer_id", cid) if cid else key_hash("email", mail)
     derived = hashlib.sha256(f"{source}|{subject}".encode()).hexdigest()[:32]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from daily_world import generated_world, query
 
-from orchestration.defs.interventions.hashing import send_id
 from orchestration.runs import failures, run_day
+from orchestration.send_ids import send_id
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,12 @@ import pytest
 from dagster_shared.serdes import serialize_value
 
 from orchestration import settings
-from orchestration.defs.ingest.assets import raw_customers, raw_email_events, raw_events
+from orchestration.defs.ingest.assets import ingest_asset
 from orchestration.warehouse import WarehouseResource
+
+raw_customers = ingest_asset("customers")
+raw_email_events = ingest_asset("email_events")
+raw_events = ingest_asset("events")
 
 D = date(2026, 3, 10)
 ADDRESS = "ann.lee@example.com"

@@ -9,9 +9,10 @@ import duckdb
 import pytest
 
 from orchestration.defs.interventions.campaigns import Template, Trigger, Variant
-from orchestration.defs.interventions.hashing import bucket, send_id
+from orchestration.defs.interventions.hashing import bucket
 from orchestration.defs.interventions.policy import PolicyConfig, PolicyError, decide, run_policy
 from orchestration.defs.interventions.summary import preview
+from orchestration.send_ids import send_id
 
 from .conftest import (
     make_campaign,

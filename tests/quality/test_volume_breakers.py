@@ -15,12 +15,15 @@ import duckdb
 import pytest
 
 from orchestration import settings
-from orchestration.defs.ingest.assets import raw_customers, raw_events
+from orchestration.defs.ingest.assets import ingest_asset
 from orchestration.defs.ingest.loader import load_day
 from orchestration.defs.quality import breakers
 from orchestration.defs.quality.breakers import VolumeRule, evaluate_volume
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
+
+raw_customers = ingest_asset("customers")
+raw_events = ingest_asset("events")
 
 D = date(2026, 3, 10)
 EVENTS_HEADER = (

@@ -28,7 +28,6 @@ from reengage_dev.demo.newsletter import EMAIL_EVENTS, REASONS, EmailBatch
 from reengage_dev.demo.population import FIRST_NAMES, PLANS, Population
 from reengage_dev.demo.strings import from_codes, iso_utc
 
-SOURCES = ("customers", "events", "email_events")
 FORMATS = ("csv", "jsonl", "parquet")
 DEFAULT_FORMATS = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}
 

@@ -21,9 +21,10 @@ import pandas as pd
 
 from orchestration import settings
 from orchestration.defs.interventions.campaigns import Campaign, load_campaigns
-from orchestration.defs.interventions.hashing import bucket, send_id
+from orchestration.defs.interventions.hashing import bucket
 from orchestration.defs.interventions.messages import render_messages
 from orchestration.defs.interventions.policy import PolicyConfig
+from orchestration.send_ids import send_id
 from reengage_dev.demo.catalog import CATEGORIES, CATEGORY_WEIGHTS
 from reengage_dev.demo.population import FIRST_NAMES
 

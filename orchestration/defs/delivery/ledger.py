@@ -31,21 +31,24 @@ cancel/pause places this ledger's senders hold or have reserved).
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from orchestration.defs.delivery.crashpoints import crashpoint
+from orchestration.send_ids import iso_date, send_id
 from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 
 STATES = ("planned", "in_flight", "accepted", "failed", "expired", "cancelled", "held")
+# The states in which a message went, or may still go, out: caps and cooldowns count them. Held-out
+# winners count too, as if sent; the policy reads those from the intervention list.
+COUNTED_STATES = ("planned", "in_flight", "accepted")
 
 _TABLE = f"""
 CREATE TABLE IF NOT EXISTS send_ledger (
@@ -112,31 +115,6 @@ _LEDGER_BOOKKEEPING = frozenset(
 
 class NoCancelPlace(Exception):
     """Every cancel place this ledger may use is held or reserved: wait for one to free."""
-
-
-def send_id(customer_id: str, campaign_id: str, run_date: str | date) -> str:
-    """The one id of a (customer, campaign, run date) message: stable across runs and machines."""
-    return _hash_key(f"{customer_id}|{campaign_id}|{_iso_date(run_date)}")
-
-
-def _hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-
-
-def _iso_date(value: str | date | datetime) -> str:
-    if type(value) is str:
-        return _iso_date_str(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return date.fromisoformat(str(value)[:10]).isoformat()
-
-
-@lru_cache(maxsize=4096)
-def _iso_date_str(value: str) -> str:
-    """Run dates repeat (one or a few per run): parse each distinct string once."""
-    return date.fromisoformat(value[:10]).isoformat()
 
 
 @dataclass(frozen=True)
@@ -329,8 +307,8 @@ class SendLedger:
             get = row.get if isinstance(row, Mapping) else partial(getattr, row)
             customer_id = str(get("customer_id", None))
             campaign_id = str(get("campaign_id", None))
-            run_date = _iso_date(get("run_date", None))
-            computed = _hash_key(f"{customer_id}|{campaign_id}|{run_date}")
+            run_date = iso_date(get("run_date", None))
+            computed = send_id(customer_id, campaign_id, run_date)
             given = get("send_id", None)
             if given not in (None, "") and given != computed:
                 raise ValueError(
@@ -703,7 +681,7 @@ class SendLedger:
         params: list[Any] = []
         if run_date is not None:
             where.append("run_date = ?")
-            params.append(_iso_date(run_date))
+            params.append(iso_date(run_date))
         if state is not None:
             where.append("state = ?")
             params.append(state)
@@ -754,7 +732,7 @@ class SendLedger:
             return conn.execute(
                 "SELECT send_id, send_by, planned_at FROM send_ledger "
                 "WHERE run_date = ? AND state = 'planned'",
-                [_iso_date(run_date)],
+                [iso_date(run_date)],
             ).fetchall()
 
     def settlement(self, run_date: str | date, horizon: float) -> dict[str, int]:
@@ -771,7 +749,7 @@ class SendLedger:
                     COUNT(*) FILTER (WHERE state = 'planned' AND send_at > ?)
                 FROM send_ledger WHERE run_date = ?
                 """,
-                [horizon, horizon, _iso_date(run_date)],
+                [horizon, horizon, iso_date(run_date)],
             ).fetchone()
         return dict(zip(("in_flight", "in_doubt", "planned", "planned_later"), map(int, row), strict=True))
 
@@ -781,7 +759,7 @@ class SendLedger:
         params: list[Any] = []
         if run_date is not None:
             sql += " WHERE run_date = ?"
-            params.append(_iso_date(run_date))
+            params.append(iso_date(run_date))
         counts = dict.fromkeys(STATES, 0) | {"in_doubt": 0}
         with self._connect() as conn:
             for state, n, doubt in conn.execute(sql + " GROUP BY state", params):
@@ -794,7 +772,7 @@ class SendLedger:
     ) -> list[LedgerRow]:
         """In-flight rows of the run dates, by batch (with `untouched_for`, only those not updated
         for that many seconds): what recovery looks at."""
-        dates = [_iso_date(d) for d in run_dates]
+        dates = [iso_date(d) for d in run_dates]
         if not dates:
             return []
         cutoff = "9999"  # sorts after every ISO time: no row is too fresh

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,15 +24,16 @@ from urllib.error import URLError
 
 from python_http_client.exceptions import HTTPError
 
+from orchestration.emails import IN_TEXT
+
 AMBIGUOUS_STATUSES = frozenset({502, 504})
 # Worth another try later: the provider did not say no for good.
 TRANSIENT = frozenset({"rate_limited", "server_error", "ambiguous", "unreachable"})
-_EMAIL_LIKE = re.compile(r"[^\s@<>\"',;:()\[\]]+@[^\s@<>\"',;:()\[\]]+")
 
 
 def redact(text: str, limit: int = 500) -> str:
     """Provider reasons may quote an address (SendGrid's duplicate error does); strip it."""
-    return _EMAIL_LIKE.sub("<address>", text)[:limit]
+    return IN_TEXT.sub("<address>", text)[:limit]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration import settings
+from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES
 from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
 from orchestration.defs.ingest.reader import IngestError
 from orchestration.defs.operations.retries import LANDING_READ_RETRY
@@ -17,17 +18,6 @@ from orchestration.defs.warehouse.assets import warehouse_models
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
-# A day without customers or events means the export is late or lost: fail rather than decide on stale data.
-REQUIRED_DAILY = {"customers": True, "events": True, "email_events": False}
-
-DESCRIPTIONS = {
-    "customers": "CRM snapshots as exported: one row per customer per snapshot day, bad rows quarantined.",
-    "events": "Product-analytics events as exported, one partition per UTC day, bad rows quarantined.",
-    "email_events": (
-        "SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined."
-    ),
-}
-
 
 def build_ingest_asset(source: str) -> dg.AssetsDefinition:
     @dg.asset(
@@ -35,7 +25,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         key_prefix="raw",
         group_name="ingest",
         kinds={"duckdb", "python"},
-        description=DESCRIPTIONS[source],
+        description=CONTRACTS[source].description,
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         # Erasure requests are carried out first, so an erased person's rows never load again.
@@ -57,7 +47,7 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 reports.append(report)
                 _log_report(context, con, report)
         missing = [r.day.isoformat() for r in reports if r.missing]
-        if missing and REQUIRED_DAILY[source]:
+        if missing and CONTRACTS[source].required_daily:
             # The volume breaker says the same when it runs on its own; here the run stops at once.
             raise dg.Failure(
                 description=f"No {source} export for {', '.join(missing)} in {settings.landing_dir()} "
@@ -124,16 +114,21 @@ def _unique_warnings(reports: list[LoadReport]) -> list[str]:
     return sorted({w for r in reports for w in r.warnings})[:20]
 
 
-raw_customers = build_ingest_asset("customers")
-raw_events = build_ingest_asset("events")
-raw_email_events = build_ingest_asset("email_events")
+# One asset per source of the contracts' registry: a new source needs no line here.
+raw_sources = [build_ingest_asset(source) for source in SOURCES]
+
+
+def ingest_asset(source: str) -> dg.AssetsDefinition:
+    """The ingest asset of one source (`raw/<source>`)."""
+    return next(asset for asset in raw_sources if asset.key == dg.AssetKey(["raw", source]))
+
 
 # Each ingest asset replaces its own day's refused rows in raw.quarantine together with its good rows.
 # dbt reads them back (stg_crm__refused_customers, stg_sendgrid__refused_email_events) through the
 # source raw.quarantine, so the table is declared here, with the assets that write it, for lineage.
 raw_quarantine = dg.AssetSpec(
     key=dg.AssetKey(["raw", "quarantine"]),
-    deps=[dg.AssetKey(["raw", source]) for source in DESCRIPTIONS],
+    deps=[dg.AssetKey(["raw", source]) for source in SOURCES],
     description=(
         "Rows refused at ingest, from every export: the first problem found and the record as exported."
     ),

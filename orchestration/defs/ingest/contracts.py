@@ -1,7 +1,9 @@
-"""The input contracts as data: columns, types and what makes a row bad (docs/architecture.md).
+"""The input contracts as data: the sources, their columns, types and what makes a row bad.
 
-Ingest reads every export through these, so a new column or a new rule is one
-line here rather than a change to the loader.
+The one registry of sources: ingest, the quality gates, the exports sensor, the schedule, the
+Python entry points and the demo world all read `CONTRACTS` (and `SOURCES`, its keys), so a new
+source is a contract here (plus its staging model in dbt) and a new column or rule is one line
+(docs/architecture.md, Landing files).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class Contract:
     # A timestamp dated more than the warehouse's look-back (warehouse_lookback_days) before its
     # file's day is quarantined: no incremental dbt run would read it again.
     late_column: str | None = None
+    # A day without this export means it is late or lost: the run fails rather than decide on
+    # stale data. Sources that may be quiet on a day (nobody opened a mail) are not required.
+    required_daily: bool = True
+    description: str = ""
 
     @property
     def names(self) -> list[str]:
@@ -65,6 +71,7 @@ CUSTOMERS = Contract(
     ),
     unique_key="customer_id",
     latest_by="updated_at",
+    description="CRM snapshots as exported: one row per customer per snapshot day, bad rows quarantined.",
 )
 
 EVENTS = Contract(
@@ -85,6 +92,7 @@ EVENTS = Contract(
     unique_key="event_id",
     optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
     late_column="event_ts",
+    description="Product-analytics events as exported, one partition per UTC day, bad rows quarantined.",
 )
 
 EMAIL_EVENTS = Contract(
@@ -104,9 +112,13 @@ EMAIL_EVENTS = Contract(
     optional_columns=frozenset(
         {"sg_message_id", "sg_event_id", "send_id", "campaign_id", "variant", "run_date", "reason"}
     ),
+    required_daily=False,
+    description="SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined.",
 )
 
 CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
+SOURCES: tuple[str, ...] = tuple(CONTRACTS)
+REQUIRED_SOURCES: tuple[str, ...] = tuple(s for s, c in CONTRACTS.items() if c.required_daily)
 
 # SendGrid Event Webhook event types, the values an email event's `event` may take.
 EMAIL_EVENT_TYPES = frozenset(

@@ -20,8 +20,8 @@ import pandas as pd
 
 from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES, Column, Contract, warehouse_lookback_days
 from orchestration.defs.ingest.reader import NESTED_ATTR, NOT_UTF8, NOT_UTF8_ATTR, NUL_ATTR, NestedValue
+from orchestration.emails import VALID_ADDRESS
 
-EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 # Clocks drift and CRM exports are cut late: allow a day past the partition before calling a CRM
 # timestamp "future". Events are partitioned by their own time, so an event after its day is wrong
@@ -186,7 +186,7 @@ def _convert(
         if col.type == "email" or col.lowercase:
             text = text.where(~present, text.str.lower())
         if col.type == "email":
-            flag(present & ~text.fillna("").str.match(EMAIL_PATTERN), col.name, "not a valid email address")
+            flag(present & ~text.fillna("").str.match(VALID_ADDRESS), col.name, "not a valid email address")
         if col.type == "timezone":
             flag(present & ~text.isin(known_timezones()), col.name, "not a known IANA timezone")
         return text

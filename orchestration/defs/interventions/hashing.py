@@ -10,7 +10,6 @@ an assignment without a warehouse.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 
 # 13 hex digits = 52 bits: converts exactly to a double, so SQL and Python agree exactly.
 _HEX_DIGITS = 13
@@ -27,16 +26,3 @@ def bucket(*parts: object) -> float:
     """Python twin of `bucket_sql` for the same values."""
     key = "|".join(str(p) for p in parts)
     return int(hashlib.md5(key.encode("utf-8")).hexdigest()[:_HEX_DIGITS], 16) / _SCALE
-
-
-def send_id_sql(customer_id: str, campaign_id: str, run_date: str) -> str:
-    """SQL for the ledger's send id: sha256("customer_id|campaign_id|run_date"), 32 hex chars."""
-    return (
-        f"left(sha256(cast({customer_id} as varchar) || '|' || cast({campaign_id} as varchar)"
-        f" || '|' || strftime(cast({run_date} as date), '%Y-%m-%d')), 32)"
-    )
-
-
-def send_id(customer_id: str, campaign_id: str, run_date: date) -> str:
-    """Python twin of `send_id_sql`, identical to the delivery ledger's send id."""
-    return hashlib.sha256(f"{customer_id}|{campaign_id}|{run_date.isoformat()}".encode()).hexdigest()[:32]

@@ -18,14 +18,14 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.ingest.assets import REQUIRED_DAILY
+from orchestration.defs.ingest.contracts import REQUIRED_SOURCES
 from orchestration.defs.jobs import daily_reengagement
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.defs.operations.run_tags import file_tags, run_exists_for_files
 from orchestration.defs.operations.timezone import schedule_hour, schedule_timezone
 
 TRIGGER = "schedule"
-REQUIRED = tuple(source for source, required in REQUIRED_DAILY.items() if required)
+REQUIRED = REQUIRED_SOURCES
 
 
 def run_date_at(fired_at: datetime) -> date:

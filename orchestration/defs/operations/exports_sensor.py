@@ -23,14 +23,14 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.ingest.assets import REQUIRED_DAILY
+from orchestration.defs.ingest.contracts import REQUIRED_SOURCES, SOURCES
 from orchestration.defs.jobs import daily_reengagement
-from orchestration.defs.operations.landed_exports import SOURCES, DayExports, scan_day
+from orchestration.defs.operations.landed_exports import DayExports, scan_day
 from orchestration.defs.operations.run_tags import file_tags, run_exists_for_files
 from orchestration.partitions import daily_partitions
 
-REQUIRED = tuple(s for s in SOURCES if REQUIRED_DAILY[s])
-OPTIONAL = tuple(s for s in SOURCES if not REQUIRED_DAILY[s])
+REQUIRED = REQUIRED_SOURCES
+OPTIONAL = tuple(s for s in SOURCES if s not in REQUIRED_SOURCES)
 TRIGGER = "exports_landed"
 
 

@@ -17,9 +17,9 @@ from datetime import date
 
 import fsspec
 
+from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.defs.ingest.reader import list_landing
 
-SOURCES = ("customers", "events", "email_events")
 # What fsspec implementations call a file's version, most specific first.
 VERSION_KEYS = (
     *("ETag", "etag", "md5Hash", "crc32c", "checksum"),

@@ -4,10 +4,9 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
-
-SOURCES = ("customers", "events", "email_events")
 
 
 @dg.asset(

@@ -53,6 +53,7 @@ from sqlalchemy.dialects import postgresql, registry
 
 from orchestration import settings
 from orchestration import warehouse as wh
+from orchestration.emails import IN_TEXT
 from orchestration.privacy.keys import COLUMN_KINDS
 from orchestration.tables import column_types
 
@@ -69,9 +70,6 @@ EXAMPLES_PER_EXPECTATION = 3
 # and 1.3 GiB with this one (DuckDB spills the rest to disk).
 DEFAULT_DUCKDB_CONFIG: Mapping[str, str] = {"memory_limit": "1GB"}
 MASK = "<masked>"
-# Any token with an @ in it is masked wherever it appears, whatever the column is called: a
-# malformed address ("a@@b", "a@b") is as personal as a valid one.
-EMAIL_PATTERN = re.compile(r"[^\s'\"<>(),;\[\]{}]*@[^\s'\"<>(),;\[\]{}]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESULT_VALUE_KEYS = (
     "partial_unexpected_list",
@@ -111,7 +109,7 @@ def is_masked_column(column: str | None) -> bool:
 
 def scrub(text: str) -> str:
     """Mask email addresses in free text (values, error messages) before it reaches logs or the UI."""
-    return EMAIL_PATTERN.sub(MASK, text)
+    return IN_TEXT.sub(MASK, text)
 
 
 @dataclasses.dataclass(frozen=True)

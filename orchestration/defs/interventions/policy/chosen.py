@@ -6,12 +6,12 @@ from datetime import date, datetime
 
 import duckdb
 
-from orchestration.defs.interventions.hashing import send_id_sql
 from orchestration.defs.interventions.policy.config import PolicyConfig
 from orchestration.defs.interventions.policy.decisions import BASE_TABLE, DECISIONS_WORK_TABLE
 from orchestration.defs.interventions.policy.inputs import table_columns
 from orchestration.defs.interventions.policy.sql import date_literal, instant_literal
 from orchestration.defs.interventions.scheduling import local_text_sql, scheduled_utc_sql
+from orchestration.send_ids import send_id_sql
 
 CHOSEN_TABLE = "_interventions_chosen"
 

@@ -40,10 +40,6 @@ class PolicyConfig(dg.Config):
         description="UTC days, D included, in which a response to a campaign's message "
         "(marts.fct_user_responses) holds the user out of every campaign; 0 turns the pause off.",
     )
-    counted_send_states: list[str] = Field(
-        ["planned", "in_flight", "accepted", "sent", "delivered"],
-        description="Ledger states that count as a message for caps and cooldowns.",
-    )
 
     def window(self) -> SendWindow:
         return SendWindow(self.send_window_start_hour, self.send_window_end_hour, self.default_local_hour)

@@ -14,6 +14,7 @@ from datetime import date
 
 import duckdb
 
+from orchestration.defs.delivery.ledger import COUNTED_STATES
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.hashing import bucket_sql
 from orchestration.defs.interventions.policy.config import PolicyConfig
@@ -30,6 +31,7 @@ from orchestration.defs.interventions.policy.inputs import (
 )
 from orchestration.defs.interventions.policy.sql import date_literal, fill_query
 from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
+from orchestration.emails import VALID_ADDRESS
 
 BASE_TABLE = "_interventions_base"
 DECISIONS_WORK_TABLE = "_interventions_decisions"
@@ -37,8 +39,6 @@ DECISIONS_WORK_TABLE = "_interventions_decisions"
 # The only consent_status that may be mailed (int_customer_consent); the policy names the others.
 CONSENT_GRANTED = "granted"
 CONSENT_WITHDRAWN = "withdrawn"
-# Deliberately loose: the provider validates for real; this only catches the obviously broken.
-EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s.]+"
 
 
 def _variant_sql(campaign: Campaign, salt: str) -> str:
@@ -134,13 +134,13 @@ def decisions_sql(
         run_date=date_literal(run_date),
         base_table=BASE_TABLE,
         suppressions=suppressions,
-        sends=history_sql(con, run_date, lookback, config.counted_send_states),
+        sends=history_sql(con, run_date, lookback, COUNTED_STATES),
         paused=paused_sql(con, run_date, config.response_pause_days, campaigns, notes),
         guardrails=guardrails_sql(con, run_date, notes),
         candidates=candidates_sql(campaigns),
         consent_withdrawn=sql_literal(CONSENT_WITHDRAWN),
         consent_granted=sql_literal(CONSENT_GRANTED),
-        email_pattern=sql_literal(EMAIL_PATTERN),
+        email_pattern=sql_literal(VALID_ADDRESS),
         global_holdout_draw=bucket_sql(salt, "'global'", "c.customer_id"),
         global_holdout_share=sql_literal(config.global_holdout_share),
         max_per_day=sql_literal(config.max_per_day),

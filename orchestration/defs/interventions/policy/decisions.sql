@@ -17,7 +17,7 @@
 --                          select over `base` per enabled campaign, its trigger and audience
 --   consent_withdrawn      the consent_status that reads as a refusal, quoted
 --   consent_granted        the only consent_status that may be mailed, quoted
---   email_pattern          a deliberately loose address pattern, quoted
+--   email_pattern          what counts as an email address (orchestration/emails.py), quoted
 --   global_holdout_draw    a stable number in [0, 1) per customer (hash of salt and customer)
 --   global_holdout_share   the share of all users who never receive anything
 --   max_per_day            messages a user may receive on one local day
