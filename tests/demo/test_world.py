@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.defs.ingest.contracts import SOURCES
 from reengage_dev.demo import generate_world
 from reengage_dev.demo.catalog import ACTIVE_EVENTS
-from reengage_dev.demo.exports import COLUMNS, SOURCES
+from reengage_dev.demo.exports import COLUMNS
 from reengage_dev.demo.generate import main
 from reengage_dev.demo.spec import KINDS
 from reengage_dev.demo.truth import TRUTH_COLUMNS

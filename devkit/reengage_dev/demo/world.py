@@ -44,6 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from orchestration.defs.ingest.contracts import SOURCES
 from reengage_dev.demo import dirty, exports
 from reengage_dev.demo.activity import ActivitySimulator, EventBatch
 from reengage_dev.demo.catalog import PURCHASE, build_catalog
@@ -111,7 +112,7 @@ class WorldSummary:
             f"truth:   {self.truth_path}",
             f"world specification: {self.spec}",
         ]
-        for source in exports.SOURCES:
+        for source in SOURCES:
             lines.append(
                 f"  {source:<13} {self.rows[source]:>12,} rows in {self.files[source]} "
                 f"{self.formats[source]} files"
@@ -199,8 +200,8 @@ class _Sent:
 def _formats(formats: dict[str, str] | None) -> dict[str, str]:
     chosen = dict(exports.DEFAULT_FORMATS)
     for source, fmt in (formats or {}).items():
-        if source not in exports.SOURCES:
-            raise ValueError(f"unknown source {source!r}; expected one of {exports.SOURCES}")
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
         if fmt not in exports.FORMATS:
             raise ValueError(f"unknown format {fmt!r} for {source}; expected one of {exports.FORMATS}")
         chosen[source] = fmt
@@ -210,7 +211,7 @@ def _formats(formats: dict[str, str] | None) -> dict[str, str]:
 def _foreign_landing_files(landing: Path, fmt: dict[str, str], window: Window) -> list[Path]:
     """Landing files of the demo's naming pattern that this world would not overwrite."""
     found = []
-    for source in exports.SOURCES:
+    for source in SOURCES:
         ours = {
             exports.landing_path(landing, source, window.day(k).isoformat(), fmt[source])
             for k in range(window.days)
@@ -298,7 +299,7 @@ class World:
         self.sent = _Sent()
         self.effect_pairs: set[tuple[str, str]] = set()
         self.next_day = 0
-        self.rows = dict.fromkeys(exports.SOURCES, 0)
+        self.rows = dict.fromkeys(SOURCES, 0)
         self.dirty_rows = {source: dict.fromkeys(kinds, 0) for source, kinds in dirty.KINDS.items()}
         self.answered = 0
 
@@ -500,7 +501,7 @@ class World:
             anonymous_visitors=self.visitors.n,
             formats=self.fmt,
             rows=dict(self.rows),
-            files=dict.fromkeys(exports.SOURCES, self.next_day),
+            files=dict.fromkeys(SOURCES, self.next_day),
             dirty_rows={source: dict(kinds) for source, kinds in self.dirty_rows.items()},
             newsletter_messages=self.newsletter.messages,
             spec=self.spec.source,
