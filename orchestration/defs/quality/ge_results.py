@@ -30,6 +30,11 @@ def suite_outcome(
     day: date | None,
     note: str | None,
 ) -> SuiteOutcome:
+    """The suite's findings; `day` is None for a suite that validates the whole table.
+
+    The row count is what the row-count expectation observed, else the first element count
+    an expectation reports (a suite need not have a row-count expectation).
+    """
     outcomes = tuple(_expectation_outcome(r) for r in result.results)
     row_count = next(
         (
