@@ -4,8 +4,8 @@
 (naming file, row and column), an erasure request must pass it, and the policy re-checks every
 address it would mail with it (a hand-edited warehouse row gets no message). `IN_TEXT` finds
 anything address-like in messages that may quote one (Great Expectations results, provider
-errors) so it is masked before it reaches a log or metadata: it is deliberately broader, since
-a malformed address ("a@@b", "a@b") is as personal as a valid one.
+errors) so `mask_addresses` can mask it before it reaches a log or metadata: it is deliberately
+broader, since a malformed address ("a@@b", "a@b") is as personal as a valid one.
 """
 
 from __future__ import annotations
@@ -14,3 +14,8 @@ import re
 
 VALID_ADDRESS = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 IN_TEXT = re.compile(r"[^\s'\"<>(),;\[\]{}]*@[^\s'\"<>(),;\[\]{}]*")
+
+
+def mask_addresses(text: str, mask: str) -> str:
+    """`text` with everything address-like replaced by `mask`."""
+    return IN_TEXT.sub(mask, text)

@@ -21,7 +21,8 @@ import duckdb
 import pytest
 
 from orchestration import settings
-from orchestration.defs.quality.validation import QualityGateError, validate_table
+from orchestration.defs.quality.findings import QualityGateError
+from orchestration.defs.quality.validation import validate_table
 from orchestration.runs import failures, load_history, run_day
 from orchestration.warehouse import WarehouseConnectionError, connect
 from reengage_dev.demo.world import generate_world

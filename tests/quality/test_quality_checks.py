@@ -10,11 +10,12 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from great_expectations.expectations.metadata_types import FailureSeverity
 from quality_world import DAY, create_raw_tables, good_row, insert_rows
 
 from orchestration.defs.quality import checks
 from orchestration.defs.quality.checks import SuiteCheckSpec, build_suite_check, check_result
-from orchestration.defs.quality.validation import ExpectationOutcome, FailureSeverity, SuiteOutcome
+from orchestration.defs.quality.findings import ExpectationOutcome, SuiteOutcome
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 

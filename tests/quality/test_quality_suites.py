@@ -14,7 +14,8 @@ import yaml
 from orchestration import settings
 from orchestration.defs.ingest.contracts import CONTRACTS, EMAIL_EVENT_TYPES
 from orchestration.defs.interventions.policy.inputs import REQUIRED_RESPONSE_COLUMNS
-from orchestration.defs.quality.validation import QualityGateError, load_suite
+from orchestration.defs.quality.findings import QualityGateError
+from orchestration.defs.quality.suites import load_suite
 
 SUITE_FILES = sorted(settings.EXPECTATIONS_DIR.glob("*.json"))
 RAW_SUITES = {"raw_customers": "customers", "raw_events": "events", "raw_email_events": "email_events"}

@@ -16,12 +16,8 @@ import pytest
 from quality_world import DAY, good_row
 
 from orchestration import settings
-from orchestration.defs.quality.validation import (
-    QualityGateError,
-    QualityGateFailed,
-    SuiteOutcome,
-    validate_table,
-)
+from orchestration.defs.quality.findings import QualityGateError, QualityGateFailed, SuiteOutcome
+from orchestration.defs.quality.validation import validate_table
 
 Load = Callable[..., None]
 TABLES = {"customers": "raw_customers", "events": "raw_events", "email_events": "raw_email_events"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,16 +25,17 @@ from urllib.error import URLError
 
 from python_http_client.exceptions import HTTPError
 
-from orchestration.emails import IN_TEXT
+from orchestration.emails import mask_addresses
 
 AMBIGUOUS_STATUSES = frozenset({502, 504})
 # Worth another try later: the provider did not say no for good.
 TRANSIENT = frozenset({"rate_limited", "server_error", "ambiguous", "unreachable"})
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)(\.|$)")
 
 
 def redact(text: str, limit: int = 500) -> str:
     """Provider reasons may quote an address (SendGrid's duplicate error does); strip it."""
-    return IN_TEXT.sub("<address>", text)[:limit]
+    return mask_addresses(text, "<address>")[:limit]
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,20 @@ def rate_limit_wait(headers: Mapping[str, str] | None, now: float, default: floa
         except ValueError:
             pass
     return max([0.0, *waits]) if waits else default
+
+
+def refused_personalizations(outcome: Outcome, count: int) -> dict[int, list[str]]:
+    """{index: reasons} of the personalizations a rejection names, when it names only those.
+
+    Empty when any error is about the request as a whole (or names an index the request
+    of `count` personalizations does not have): then the whole request is refused.
+    """
+    refused: dict[int, list[str]] = {}
+    for error in outcome.errors:
+        match = _PERSONALIZATION_FIELD.match(str(error.get("field") or ""))
+        if match is None or int(match[1]) >= count:
+            return {}
+        refused.setdefault(int(match[1]), []).append(
+            redact(f"HTTP {outcome.status}: {error.get('field')}: {error.get('message')}")
+        )
+    return refused

@@ -4,6 +4,9 @@ Housekeeping calls (batch ids, cancels, deleting a cancel) are idempotent or saf
 repeat, so `retrying` repeats them through anything transient until a deadline: a rate
 limit waits as its headers say, other errors back off exponentially, a refused
 connection is tried `max_retries` times (nothing listens: a wrong host or an outage).
+
+The client library's own debug logging would print the Authorization header and the
+payload, so it is capped at INFO whenever a client is built or used for a delivery.
 """
 
 from __future__ import annotations
@@ -19,6 +22,19 @@ from sendgrid import SendGridAPIClient
 from orchestration.defs.delivery.outcomes import TRANSIENT, Outcome, call
 
 logger = logging.getLogger(__name__)
+
+
+def quiet_client_logging() -> None:
+    """python_http_client logs headers (the API key) and payloads (addresses) at DEBUG."""
+    client_logger = logging.getLogger("python_http_client.client")
+    if client_logger.level < logging.INFO:  # NOTSET (0) or DEBUG: would inherit or emit DEBUG
+        client_logger.setLevel(logging.INFO)
+
+
+def make_client(api_key: str, host: str) -> SendGridAPIClient:
+    """The official client pointed at `host` (the real API or a sink URL)."""
+    quiet_client_logging()
+    return SendGridAPIClient(api_key=api_key, host=host.rstrip("/"))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """`SendGridResource`: how Dagster assets reach SendGrid, or a local sink when one is named.
 
 The resource is configuration plus two verbs, `client()` and `deliver()`; the
-exactly-once logic lives in `sender.py` so it can be tested without Dagster.
+exactly-once logic lives in `sender.py` (and the modules it names) so it can be tested
+without Dagster.
 The API key is never part of the repr, and should be given as
 `dg.EnvVar("SENDGRID_API_KEY")` so Dagster's UI shows the variable name, not the key.
 

@@ -20,7 +20,9 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.quality.validation import QualityGateError, SuiteOutcome, scrub, validate_table
+from orchestration.defs.quality.findings import QualityGateError, SuiteOutcome
+from orchestration.defs.quality.masking import scrub
+from orchestration.defs.quality.validation import validate_table
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.warehouse import WarehouseResource
 
