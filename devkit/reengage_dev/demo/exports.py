@@ -20,7 +20,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from orchestration.defs.ingest.contracts import SOURCES as SOURCES  # the one registry, re-exported
 from reengage_dev.demo import catalog as cat
 from reengage_dev.demo.activity import EventBatch
 from reengage_dev.demo.clock import TZ_COUNTRIES, TZ_NAMES, Window
