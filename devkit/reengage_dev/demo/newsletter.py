@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES
 from reengage_dev.demo.clock import DAY_MS, HOUR_MS, MINUTE_MS, Window
 from reengage_dev.demo.population import Population
 from reengage_dev.demo.strings import token_codes
@@ -32,18 +33,7 @@ CAMPAIGN_ID = "legacy_newsletter"
 SEND_WEEKDAY = 1  # Tuesday
 SEND_HOUR = 14
 VARIANTS = ("a", "b")
-EMAIL_EVENTS = (
-    "processed",
-    "delivered",
-    "open",
-    "click",
-    "bounce",
-    "dropped",
-    "deferred",
-    "spamreport",
-    "unsubscribe",
-    "group_unsubscribe",
-)
+EMAIL_EVENTS = EMAIL_EVENT_TYPES
 PROCESSED, DELIVERED, OPEN, CLICK, BOUNCE, DROPPED, DEFERRED, SPAMREPORT, UNSUBSCRIBE, GROUP_UNSUBSCRIBE = (
     range(10)
 )

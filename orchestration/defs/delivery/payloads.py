@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from sendgrid.helpers.mail import (
@@ -38,27 +36,12 @@ from sendgrid.helpers.mail import (
 )
 
 from orchestration.defs.delivery import personal_parts
-from orchestration.defs.delivery.ledger import send_id as compute_send_id
+from orchestration.send_ids import iso_date
+from orchestration.send_ids import send_id as compute_send_id
 
 MAX_PERSONALIZATIONS = 1000
 MAX_CUSTOM_ARGS_BYTES = 10_000
 MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
-
-
-def _iso(value: str | date | datetime) -> str:
-    if type(value) is str:
-        return _iso_str(value)
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return date.fromisoformat(str(value)[:10]).isoformat()
-
-
-@lru_cache(maxsize=4096)
-def _iso_str(value: str) -> str:
-    """Run dates repeat (one or a few per day): parse each distinct string once."""
-    return date.fromisoformat(value[:10]).isoformat()
 
 
 @dataclass(frozen=True)
@@ -89,7 +72,7 @@ class OutboundMessage:
     to_name: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "run_date", _iso(self.run_date))
+        object.__setattr__(self, "run_date", iso_date(self.run_date))
         for name in ("customer_id", "campaign_id", "variant"):
             object.__setattr__(self, name, str(getattr(self, name)))
         # Not a field (so eq/repr ignore it): the hash is needed many times per send.
