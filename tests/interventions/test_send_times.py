@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
+from models.send_hour import ensure_send_hours_table
 from orchestration.defs.interventions.policy import PolicyConfig, run_policy
 from orchestration.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
 
@@ -192,11 +193,13 @@ def test_the_scoring_models_preferred_hour_wins_over_the_features_hour_when_pres
 
     fallback = {"scored": 12, "unscored": 12, "nonsense": 12, "null": 10}
     assert hours() == fallback  # no scoring table: the features' hour
-    con.execute("create schema scoring")
+    ensure_send_hours_table(con)  # the send-hour model's own table; an older day's hour is superseded
     con.execute(
-        "create table scoring.preferred_send_hours as select * from (values"
-        " ('scored', 16, 'model'), ('nonsense', 31, 'model'), ('null', 9, 'model'), ('null', null, 'x')"
-        ") t(customer_id, preferred_local_hour, source)"
+        "insert into scoring.preferred_send_hours by name select * from (values"
+        " ('scored', 16, date '2025-03-29'), ('scored', 7, date '2025-03-20'),"
+        " ('nonsense', 31, date '2025-03-29'), ('null', 9, date '2025-03-29'),"
+        " ('future', 3, date '2025-04-01')"
+        ") t(customer_id, preferred_local_hour, run_date), (select 'model' as source, 1 as activity_slots)"
     )
     assert hours() == {"scored": 16, "unscored": 12, "nonsense": 12, "null": 9}
     # Quiet hours still apply to the model's hour.

@@ -90,7 +90,7 @@ def base_sql(
     columns = table_columns(con, FEATURES_TABLE)
     shadowed = [c for c in ("churn_probability", "send_timezone", "email_key") if c in columns]
     exclude = f" exclude ({', '.join(shadowed)})" if shadowed else ""
-    hours = send_hours_sql(con, run_date, notes if notes is not None else [])
+    hours = send_hours_sql(con, run_date)
     replace = "cast(f.customer_id as varchar) as customer_id"
     join_hours = ""
     if hours:

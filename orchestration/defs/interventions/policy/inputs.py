@@ -97,27 +97,20 @@ def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
         ) = 1"""
 
 
-def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str | None:
-    """The scoring model's preferred local send hour per customer, when that table exists."""
+def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str | None:
+    """The scoring model's preferred local send hour per customer, once that table exists.
+
+    The table is the send-hour model's (models/send_hour.py declares it): it keeps every run
+    date, so it is read as of D (the latest on or before D), one row per customer.
+    """
     if not relation_exists(con, SEND_HOURS_TABLE):
         return None
-    columns = table_columns(con, SEND_HOURS_TABLE)
-    if not {"customer_id", "preferred_local_hour"} <= set(columns):
-        notes.append(f"{SEND_HOURS_TABLE} lacks customer_id/preferred_local_hour; using the features' hour")
-        return None
-    # A table keeping history is read as of D (latest on or before D); one row per customer either way.
-    dated = next((c for c in ("run_date", "as_of_date", "scored_at") if c in columns), None)
-    where = f"where cast({dated} as date) <= {date_literal(run_date)}" if dated else ""
-    order = f"{dated} desc, " if dated else ""
+    _require_columns(con, SEND_HOURS_TABLE, ("customer_id", "run_date", "preferred_local_hour"))
     return f"""
-        select cast(customer_id as varchar) as customer_id,
-               cast(preferred_local_hour as integer) as preferred_local_hour
+        select customer_id, preferred_local_hour
         from {SEND_HOURS_TABLE}
-        {where}
-        qualify row_number() over (
-            partition by customer_id
-            order by {order}(preferred_local_hour is null), preferred_local_hour
-        ) = 1"""
+        where run_date <= {date_literal(run_date)}
+        qualify row_number() over (partition by customer_id order by run_date desc) = 1"""
 
 
 def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[str]) -> str:
