@@ -488,9 +488,8 @@ def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict
     written: dict[str, int] = {}
     con.execute("create schema if not exists measurement")
     con.execute(GUARDRAILS_DDL)
-    if relation_exists(con, "measurement.assignment_outcomes") and (
-        list(column_types(con, "measurement.assignment_outcomes")) != OUTCOME_NAMES
-    ):
+    stored = list(column_types(con, "measurement.assignment_outcomes"))  # empty: no table yet
+    if stored and stored != OUTCOME_NAMES:
         # An older layout (one row per daily assignment): the table holds the latest run only.
         con.execute("drop table measurement.assignment_outcomes")
     con.execute(f"create table if not exists measurement.assignment_outcomes ({OUTCOME_COLUMNS})")
