@@ -33,14 +33,23 @@ def ensure_manifest(project: DbtProject) -> Path:
     return manifest
 
 
+# What dbt reads to build its manifest. Everything else under the project (its target folder of
+# compiled SQL from every run, installed packages, logs: tens of thousands of files) is not walked,
+# since this check runs each time a stage reads the manifest.
+PROJECT_FILE_SUFFIXES = (".sql", ".yml", ".csv")
+NOT_PROJECT_FILES = frozenset({"target", "dbt_packages", "logs"})
+
+
 def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
-    sources = [
-        p
-        for p in project.project_dir.rglob("*")
-        if p.suffix in {".sql", ".yml", ".csv"} and "target" not in p.parts and "dbt_packages" not in p.parts
-    ]
-    newest = max((p.stat().st_mtime for p in sources), default=0)
-    return manifest.exists() and manifest.stat().st_mtime >= newest
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    for folder, subfolders, files in os.walk(project.project_dir):
+        subfolders[:] = [name for name in subfolders if name not in NOT_PROJECT_FILES]
+        for name in files:
+            if name.endswith(PROJECT_FILE_SUFFIXES) and os.stat(os.path.join(folder, name)).st_mtime > built:
+                return False
+    return True
 
 
 def _parse(project: DbtProject) -> None:
