@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,16 @@ from orchestration.defs.quality.findings import ExpectationOutcome, SuiteOutcome
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
 
 def _run(
-    warehouse: Path, table: str, rows: Sequence[dict[str, Any]]
+    warehouse: Path, table: str, rows: Sequence[dict[str, Any]], days: tuple[date, date] | None = None
 ) -> tuple[dg.ExecuteInProcessResult, list[str]]:
-    """Materialize a stand-in for the ingest asset (same key) that writes `rows`, its check and a consumer."""
+    """Materialize a stand-in for the ingest asset (same key) that writes `rows`, its check and a consumer.
+
+    `days` (first, last) makes it one ranged run, as a backfill of the history is; else DAY alone.
+    """
     downstream_ran: list[str] = []
 
     @dg.asset(key=["raw", table], partitions_def=daily_partitions)
@@ -37,9 +43,14 @@ def _run(
         downstream_ran.append("consumer")
 
     check = getattr(checks, f"raw_{table}_expectations")
+    first, last = days or (DAY, DAY)
     result = dg.materialize(
         [raw_table, consumer, check],
-        partition_key=DAY.isoformat(),
+        **(
+            {"partition_key": DAY.isoformat()}
+            if days is None
+            else {"tags": {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}}
+        ),
         resources={"warehouse": WarehouseResource(path=str(warehouse))},
         raise_on_error=False,
     )
@@ -76,6 +87,25 @@ def test_a_critical_failure_is_an_error_that_stops_downstream_assets(tmp_path: P
     assert Path(metadata["data_docs_path"]).as_uri() == metadata["data_docs"]
     assert metadata["data_docs_index"].endswith("/data_docs/index.html")
     assert "event_id" in (evaluation.description or "")
+
+
+def test_a_backfill_renders_data_docs_for_its_last_day_and_its_failed_days_only(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    # Guards the history load's cost (a page costs as much as a validation: 60 days x 3 gates
+    # rendered every page) without losing a page anyone opens: a failed day's and the last day's.
+    days = [DAY - timedelta(days=k) for k in (3, 2, 1, 0)]
+    failed = days[1]
+    rows = [good_row("events", n, day) for day in days for n in range(3)]
+    rows.append(good_row("events", 9, failed, event_id=None))
+    result, _ = _run(tmp_path / "w.duckdb", "events", rows, days=(days[0], days[-1]))
+
+    metadata = _metadata(_evaluation(result))
+    assert metadata["partition_dates"] == ", ".join(d.isoformat() for d in days)
+    pages = isolated_home / "data_docs" / "validations" / "raw_events"
+    assert sorted(p.name for p in pages.iterdir()) == [failed.isoformat(), DAY.isoformat()]
+    # The page the UI links to first is the failed day's.
+    assert Path(metadata["data_docs_path"]).is_relative_to(pages / failed.isoformat())
 
 
 def test_warnings_alone_warn_and_let_downstream_assets_run(tmp_path: Path) -> None:

@@ -45,13 +45,15 @@ def validate_table(
     data_docs_dir: Path | str | None = None,
     duckdb_config: Mapping[str, str] | None = None,
     kind: str | None = None,
+    data_docs_when_passed: bool = True,
 ) -> SuiteOutcome:
     """Validate `table` with the suite `<expectations_dir>/<suite_name>.json`.
 
     With a `partition_column` in the suite's meta, only that day's rows are validated: the
     given `partition_date`, or the latest loaded one when it is None. A suite without one
     validates the whole table (a mart rebuilt every run). `data_docs_dir`, when given, gets
-    GE Data Docs HTML for this run. `duckdb_config` adds to or overrides
+    GE Data Docs HTML for this run (only when an expectation failed, if `data_docs_when_passed` is
+    False). `duckdb_config` adds to or overrides
     `ge_connections.DEFAULT_DUCKDB_CONFIG` (memory_limit, threads) on the validation connection.
     `kind` is the warehouse's (default `settings.warehouse_kind()`); on PostgreSQL
     `warehouse_path` is unused and the PG* variables say where the database is.
@@ -104,7 +106,7 @@ def validate_table(
     )
     mask_personal_values(result)
     outcome = suite_outcome(result, suite_name, table, day if partition_column else None, note)
-    if data_docs_dir:
+    if data_docs_dir and (data_docs_when_passed or outcome.failures):
         docs = write_data_docs(context, result, suite.name, run_id)
         outcome = dataclasses.replace(outcome, data_docs_path=docs)
     return outcome
