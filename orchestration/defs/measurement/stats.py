@@ -222,7 +222,7 @@ class MsprtLook:
     cs_high: float
 
 
-def msprt(x_a: int, n_a: int, x_b: int, n_b: int, tau: float = 0.02, alpha: float = 0.05) -> MsprtLook:
+def msprt(x_a: int, n_a: int, x_b: int, n_b: int, tau: float, alpha: float = 0.05) -> MsprtLook:
     """Mixture SPRT for theta = p_b - p_a with a N(0, tau^2) mixing distribution.
 
     With the difference estimate d ~ N(theta, V) the mixture
@@ -261,7 +261,7 @@ class SequentialResult:
 
 
 def msprt_path(
-    counts: Sequence[tuple[int, int, int, int]], tau: float = 0.02, alpha: float = 0.05
+    counts: Sequence[tuple[int, int, int, int]], tau: float, alpha: float = 0.05
 ) -> SequentialResult:
     """Run :func:`msprt` over cumulative ``(x_a, n_a, x_b, n_b)`` at each look, in order."""
     p, lo, hi, first, last = 1.0, -math.inf, math.inf, None, None
