@@ -4,7 +4,7 @@ Each stage takes its insert column lists from here (inserts name their columns, 
 the order a table keeps them in), and `migrations.py` brings every warehouse to this shape. A
 declaration is what the code expects *now*; the migrations are how a warehouse gets there, so
 adding a column is two edits: the column here and a migration that adds it (docs/operations.md,
-Warehouse schema). `tests/schema/test_declared_schema.py` fails when the two disagree.
+Warehouse schema). `tests/schema/test_migrations.py` fails when the two disagree.
 
 The raw tables are the ingest contracts' own columns (contracts.py, one line per column) plus
 the lineage columns every load adds; they are declared from the contracts, so a contract that
@@ -29,6 +29,9 @@ class Column:
 class Table:
     name: str  # schema.table
     columns: tuple[Column, ...]
+    # False for a table its writer creates (from this declaration) the first time it writes, and
+    # whose absence therefore says that writer never ran; a migration changing it must allow for that.
+    created_by_migrations: bool = True
 
     @property
     def schema(self) -> str:
@@ -60,8 +63,8 @@ class Table:
         return f"insert into {self.name} ({self.column_list(chosen)}) values ({placeholders})"
 
 
-def _table(name: str, *columns: tuple[str, str]) -> Table:
-    return Table(name, tuple(Column(n, t) for n, t in columns))
+def _table(name: str, *columns: tuple[str, str], created_by_migrations: bool = True) -> Table:
+    return Table(name, tuple(Column(n, t) for n, t in columns), created_by_migrations)
 
 
 # --- operations: the warehouse's own bookkeeping ----------------------------------------------
@@ -184,6 +187,9 @@ INTERVENTION_LIST = _table(
 
 # --- delivery: the send ledger's rows, mirrored for caps and measurement ------------------------
 
+# Created by the first delivery (defs/delivery/assets.py, mirror_ledger), not by a migration: a
+# warehouse without it is one whose delivery never ran (a blocked first day), which readers treat
+# as "no sends yet" and the end-to-end tests check.
 CAMPAIGN_SENDS = _table(
     "delivery.campaign_sends",
     ("send_id", "varchar"),
@@ -200,6 +206,7 @@ CAMPAIGN_SENDS = _table(
     ("accepted_at", "timestamptz"),
     ("send_at", "bigint"),
     ("in_doubt", "boolean"),
+    created_by_migrations=False,
 )
 
 # --- measurement ---------------------------------------------------------------------------------

@@ -113,9 +113,14 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MI
     pending = [m for m in sorted(migrations, key=lambda m: m.number) if m.number not in applied]
     if not pending:
         return []
-    with transaction(con):
-        con.execute(f"create schema if not exists {SCHEMA_MIGRATIONS.schema}")
-        con.execute(SCHEMA_MIGRATIONS.ddl())
+    try:
+        with transaction(con):
+            con.execute(f"create schema if not exists {SCHEMA_MIGRATIONS.schema}")
+            con.execute(SCHEMA_MIGRATIONS.ddl())
+    except duckdb.Error:
+        if not relation_exists(con, SCHEMA_MIGRATIONS.name):
+            raise
+        # Another process created it meanwhile (PostgreSQL runs steps side by side).
     done: list[int] = []
     for migration in pending:
         try:

@@ -35,6 +35,7 @@ DAILY_ROW_LAYOUT = (
     "hours_to_convert double, revenue double, pre_active_days integer, as_of date"
 )
 
+
 def test_every_assigned_user_has_one_outcome_row_per_campaign_and_no_email(world_db: Path, computed) -> None:
     # The unit is the user in a campaign (this world assigns each user once, so rows and users agree
     # here; tests/measurement/test_user_unit.py re-assigns them).

@@ -11,6 +11,7 @@ import pytest
 from orchestration import settings
 from orchestration.definitions import build_definitions
 from orchestration.runs import failures
+from orchestration.schema.declared import CAMPAIGN_SENDS
 from orchestration.schema.migrations import migrate
 from reengage_dev.demo.world import generate_world
 
@@ -56,6 +57,8 @@ def test_a_backfill_over_a_past_range_materializes_every_day(job, isolated_home)
     with duckdb.connect(str(settings.warehouse_path())) as con:
         # A deployment that ran daily has these; measurement reads them (empty: nothing was sent then).
         migrate(con)
+        con.execute("create schema if not exists delivery")
+        con.execute(CAMPAIGN_SENDS.ddl())
     per_day = {dg.AssetKey(["quarantine_summary"]), dg.AssetKey(["campaign_results"])}
     for day in (END - timedelta(days=1), END):
         result = job.get_subset(asset_selection=per_day).execute_in_process(

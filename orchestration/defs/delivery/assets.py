@@ -125,5 +125,8 @@ def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: da
     (send windows, which sender holds a row) stays in the ledger.
     """
     frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)], columns=CAMPAIGN_SENDS.names)
-    with warehouse.connect() as con, transaction(con):
-        return replace_run_date(con, CAMPAIGN_SENDS.name, run_date, frame)
+    with warehouse.connect() as con:
+        con.execute(f"create schema if not exists {CAMPAIGN_SENDS.schema}")
+        con.execute(CAMPAIGN_SENDS.ddl())  # the first delivery creates it (schema.declared says why)
+        with transaction(con):
+            return replace_run_date(con, CAMPAIGN_SENDS.name, run_date, frame)

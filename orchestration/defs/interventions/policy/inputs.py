@@ -2,11 +2,12 @@
 
 The dbt marts fail loudly when missing: the features (nothing to decide on), the suppression
 list (nobody may be mailed without it) and the responses mart while the pause after a response
-is on. The tables the Python stages write (scores, send hours, guardrails, sends, the list) are
+is on. The tables the Python stages write (scores, send hours, guardrails, the list) are
 declared in `orchestration.schema` and exist in every migrated warehouse (`decide` migrates
-first), empty until their stage first writes: no scores rank by campaign id, no send hours use
-the features' hour, no guardrails pause nothing, no history caps nothing. A column one of them
-lacks is an error naming it, because guessing would either mail too much or stop everything.
+first), empty until their stage first writes; the sends table appears with the first delivery.
+No scores rank by campaign id, no send hours use the features' hour, no guardrails pause
+nothing, no history caps nothing. A column one of them lacks is an error naming it, because
+guessing would either mail too much or stop everything.
 """
 
 from __future__ import annotations
@@ -141,20 +142,22 @@ def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[s
 def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]) -> str:
     """Messages of earlier runs: ledger sends plus held-out winners (as if they had been sent)."""
     low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
-    # Fail closed: without a usable history caps and cooldowns cannot be enforced.
-    require(
-        con, CAMPAIGN_SENDS, ("send_id", "run_date", "customer_id", "campaign_id", "state", "accepted_at")
-    )
     require(con, INTERVENTION_LIST, ("send_id", "run_date", "customer_id", "campaign_id", "arm"))
-    state_list = ", ".join(sql_literal(s) for s in states) or "null"
-    return f"""
+    sent = ""
+    if relation_exists(con, SENDS_TABLE):  # absent until the first delivery: no sends yet
+        # Fail closed: without a usable history caps and cooldowns cannot be enforced.
+        sends_columns = ("send_id", "run_date", "customer_id", "campaign_id", "state", "accepted_at")
+        require(con, CAMPAIGN_SENDS, sends_columns)
+        state_list = ", ".join(sql_literal(s) for s in states) or "null"
+        sent = f"""
             select cast(send_id as varchar) as send_id, cast(customer_id as varchar) as customer_id,
                    cast(campaign_id as varchar) as campaign_id, cast(run_date as date) as run_date,
                    cast(accepted_at as timestamptz) as reached_at
             from {SENDS_TABLE}
             where state in ({state_list})
               and cast(run_date as date) >= {low} and cast(run_date as date) < {high}
-            union all
+            union all"""
+    return f"""{sent}
             select send_id, customer_id, campaign_id, run_date, scheduled_send_at_utc as reached_at
             from {LIST_TABLE}
             where arm = 'holdout' and run_date >= {low} and run_date < {high}"""
