@@ -44,6 +44,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from models.tables import replace_run_date
+from orchestration.schema.declared import BEHAVIOUR_CLUSTERS
 
 # Behaviour columns of marts.fct_user_features (one row per customer as of D).
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -85,7 +86,7 @@ TRAIT_PHRASES: dict[str, tuple[str, str]] = {
     "customer_value": ("low value", "high value"),
 }
 
-CLUSTERS_TABLE = "scoring.behaviour_clusters"
+CLUSTERS_TABLE = BEHAVIOUR_CLUSTERS.name
 
 
 @dataclass(frozen=True)
@@ -351,25 +352,8 @@ def profile_markdown(result: ClusterResult) -> str:
     return "\n".join(lines)
 
 
-_CREATE_SQL = f"""
-create schema if not exists scoring;
-create table if not exists {CLUSTERS_TABLE} (
-    customer_id varchar not null,
-    run_date date not null,
-    cluster_id integer not null,
-    cluster_label varchar not null
-);
-"""
-
-
-def ensure_clusters_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create scoring.behaviour_clusters if missing."""
-    con.execute(_CREATE_SQL)
-
-
 def write_clusters(con: duckdb.DuckDBPyConnection, assignments: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows of scoring.behaviour_clusters atomically; returns rows written."""
-    ensure_clusters_table(con)
     return replace_run_date(
         con, CLUSTERS_TABLE, assignments, ["customer_id", "cluster_id", "cluster_label"], run_date
     )

@@ -18,19 +18,10 @@ from threadpoolctl import threadpool_limits
 from models.churn import TrainedModel
 from models.features import snapshot_features
 from models.tables import replace_run_date
+from orchestration.schema.declared import CHURN_SCORES
 
-SCORES_TABLE = "scoring.churn_scores"
+SCORES_TABLE = CHURN_SCORES.name
 SCORE_COLUMNS = ["customer_id", "churn_probability", "model_version"]
-
-_CREATE_SQL = f"""
-create schema if not exists scoring;
-create table if not exists {SCORES_TABLE} (
-    customer_id varchar not null,
-    run_date date not null,
-    churn_probability double not null,
-    model_version varchar not null
-);
-"""
 
 
 def score(
@@ -68,14 +59,6 @@ def empty_scores() -> pd.DataFrame:
     )
 
 
-def ensure_scores_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create `scoring.churn_scores` if missing, so readers never fail on a day without scores."""
-    con.execute(_CREATE_SQL)
-
-
 def write_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows with `scores` atomically; returns the number of rows written."""
-    ensure_scores_table(con)
-    return replace_run_date(
-        con, SCORES_TABLE, scores, ["customer_id", "churn_probability", "model_version"], run_date
-    )
+    return replace_run_date(con, SCORES_TABLE, scores, SCORE_COLUMNS, run_date)

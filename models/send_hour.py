@@ -32,8 +32,9 @@ import pandas as pd
 
 from models.features import fetch_frame
 from models.tables import replace_run_date
+from orchestration.schema.declared import PREFERRED_SEND_HOURS
 
-SEND_HOURS_TABLE = "scoring.preferred_send_hours"
+SEND_HOURS_TABLE = PREFERRED_SEND_HOURS.name
 # Naive UTC timestamps, as every warehouse timestamp (dbt_project/macros/timestamps.sql).
 QUARTER_HOURS_TABLE = "intermediate.int_customer_quarter_hours"
 FEATURES_TABLE = "marts.fct_user_features"
@@ -237,26 +238,8 @@ def preferred_send_hours(
     return choose_hours(slots, customers, config)
 
 
-_CREATE_SQL = f"""
-create schema if not exists scoring;
-create table if not exists {SEND_HOURS_TABLE} (
-    customer_id varchar not null,
-    run_date date not null,
-    preferred_local_hour integer not null,
-    source varchar not null,
-    activity_slots integer not null
-);
-"""
-
-
-def ensure_send_hours_table(con: duckdb.DuckDBPyConnection) -> None:
-    """Create scoring.preferred_send_hours if missing."""
-    con.execute(_CREATE_SQL)
-
-
 def write_send_hours(con: duckdb.DuckDBPyConnection, hours: pd.DataFrame, run_date: date) -> int:
     """Replace `run_date`'s rows of scoring.preferred_send_hours atomically; returns rows written."""
-    ensure_send_hours_table(con)
     return replace_run_date(
         con,
         SEND_HOURS_TABLE,

@@ -1,10 +1,15 @@
-"""Writing one run date's rows of a scoring table: replaced whole, in one transaction."""
+"""Writing one run date's rows of a scoring table: replaced whole, in one transaction.
+
+The tables are declared in `orchestration.schema.declared`; a warehouse handed over bare is
+migrated first, so the table exists in its declared shape.
+"""
 
 from datetime import date
 
 import duckdb
 import pandas as pd
 
+from orchestration.schema.migrations import migrate
 from orchestration.tables import replace_run_date as replace_rows_of_run_date
 from orchestration.tables import transaction
 
@@ -18,5 +23,6 @@ def replace_run_date(
     """
     if frame["customer_id"].duplicated().any():
         raise ValueError(f"{table} rows for {run_date} contain duplicate customer_ids")
+    migrate(con)
     with transaction(con):
         return replace_rows_of_run_date(con, table, run_date, frame[columns].assign(run_date=run_date))

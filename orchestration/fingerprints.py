@@ -25,21 +25,11 @@ from types import ModuleType
 
 import duckdb
 
-from orchestration.tables import relation_exists
+from orchestration.schema.declared import STEP_INPUTS
+from orchestration.schema.migrations import migrate, require
 from orchestration.warehouse import transaction
 
-SCHEMA = "operations"
-TABLE = f"{SCHEMA}.step_inputs"
-_DDL = f"""
-create schema if not exists {SCHEMA};
-create table if not exists {TABLE} (
-    step varchar not null,
-    run_date date not null,
-    fingerprint varchar not null,
-    output varchar not null,
-    run_id varchar not null,
-    recorded_at timestamptz not null
-)"""
+TABLE = STEP_INPUTS.name
 
 
 @dataclass(frozen=True)
@@ -84,8 +74,7 @@ def unchanged_since(
 
     Reads only, so a step holding a read-only connection can ask before doing its work.
     """
-    if not relation_exists(con, TABLE):
-        return None
+    require(con, STEP_INPUTS)
     rows = con.execute(
         f"select fingerprint, output, run_id, recorded_at from {TABLE} where step = ? and run_date = ?",
         [step, run_date],
@@ -100,10 +89,10 @@ def record(
     con: duckdb.DuckDBPyConnection, step: str, run_date: date, inputs: str, output: str, run_id: str
 ) -> None:
     """Remember that `run_id` computed `step`'s output for `run_date` (digest `output`) from `inputs`."""
-    con.execute(_DDL)
+    migrate(con)
     with transaction(con):
         con.execute(f"delete from {TABLE} where step = ? and run_date = ?", [step, run_date])
         con.execute(
-            f"insert into {TABLE} values (?, ?, ?, ?, ?, ?)",
+            STEP_INPUTS.insert_values(["step", "run_date", "fingerprint", "output", "run_id", "recorded_at"]),
             [step, run_date, inputs, output, run_id, datetime.now(UTC)],
         )

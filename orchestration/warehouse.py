@@ -7,18 +7,24 @@ attaches the PostgreSQL database through DuckDB's postgres extension (shipped as
 same SQL (`raw.events`, `marts.fct_user_features`, ...) reads and writes PostgreSQL
 tables. DuckDB lets one process write a file at a time, and dbt runs in its own
 process, so every stage opens a connection, does its work and closes it.
+
+Every connection first brings the warehouse to the declared schema (`orchestration.schema`;
+one catalog look-up when it is current), so a warehouse built by an earlier version upgrades
+itself before any stage reads or writes it: a read-only one migrates through a short writable
+connection the first time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.schema.migrations import is_current, migrate
 from orchestration.tables import transaction  # noqa: F401  (the stages' one import for a connection)
 
 # The attached PostgreSQL database's catalog name: the same as a file called warehouse.duckdb.
@@ -43,6 +49,24 @@ def connect(
     reader can never change a table by mistake.
     """
     kind = kind or settings.warehouse_kind()
+    con = _open(path, read_only, kind)
+    try:
+        if not read_only:
+            migrate(con)  # one catalog look-up when the warehouse is already current
+        elif not is_current(con):
+            # A reader is the first to open a warehouse an earlier version built: migrate it through
+            # a short writable connection. One another process holds for writing cannot be; the
+            # reader then names the table it misses (schema.migrations.require).
+            con.close()
+            with suppress(duckdb.IOException), connect(path, kind=kind):
+                pass
+            con = _open(path, read_only, kind)
+        yield con
+    finally:
+        con.close()
+
+
+def _open(path: Path | str | None, read_only: bool, kind: str) -> duckdb.DuckDBPyConnection:
     if kind == "postgres":
         con = _attach_postgres(read_only)
     else:
@@ -51,9 +75,10 @@ def connect(
         con = duckdb.connect(str(target), read_only=read_only)
     try:
         con.execute("set timezone = 'UTC'")
-        yield con
-    finally:
+    except duckdb.Error:
         con.close()
+        raise
+    return con
 
 
 def describe(path: Path | str | None = None, kind: str | None = None) -> str:

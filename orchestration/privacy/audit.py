@@ -17,19 +17,10 @@ from datetime import datetime
 
 import duckdb
 
-from orchestration.privacy.forget_list import SCHEMA
 from orchestration.privacy.tables import quote
-from orchestration.tables import column_types, relation_exists
+from orchestration.schema.declared import ERASURE_AUDIT
 
-TABLE = "privacy.erasure_audit"
-DDL = (
-    f"create table if not exists {TABLE} ("
-    "request_id varchar not null, subject_hash varchar not null, subject_kind varchar not null, "
-    "requested_by varchar not null, request_source varchar not null, "
-    "requested_at timestamptz not null, completed_at timestamptz not null, "
-    "identifiers_forgotten integer not null, rows_removed bigint not null, "
-    "rows_removed_by_table varchar not null, file_rewritten_at timestamptz)"
-)
+TABLE = ERASURE_AUDIT.name
 
 
 @dataclass(frozen=True)
@@ -49,16 +40,23 @@ class AuditRecord:
         return sum(self.rows_removed_by_table.values())
 
 
-def ensure_audit(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(DDL)
-    _add_file_rewritten_at(con)
-
-
 def write(con: duckdb.DuckDBPyConnection, record: AuditRecord) -> None:
     """Append the record; runs inside the caller's transaction, with the erasure it describes."""
     con.execute(
-        f"insert into {TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)",
+        ERASURE_AUDIT.insert_values(
+            [
+                "request_id",
+                "subject_hash",
+                "subject_kind",
+                "requested_by",
+                "request_source",
+                "requested_at",
+                "completed_at",
+                "identifiers_forgotten",
+                "rows_removed",
+                "rows_removed_by_table",
+            ]
+        ),
         [
             record.request_id,
             record.subject_hash,
@@ -76,16 +74,11 @@ def write(con: duckdb.DuckDBPyConnection, record: AuditRecord) -> None:
 
 def done_request_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     """Requests already carried out: a request file is read every day, each line acted on once."""
-    if not relation_exists(con, f"{SCHEMA}.erasure_audit"):
-        return set()
     return {r[0] for r in con.execute(f"select distinct request_id from {TABLE}").fetchall()}
 
 
 def awaiting_file_rewrite(con: duckdb.DuckDBPyConnection) -> int:
     """Requests carried out whose deleted rows may still be bytes in the DuckDB file's free blocks."""
-    if not relation_exists(con, f"{SCHEMA}.erasure_audit"):
-        return 0
-    _add_file_rewritten_at(con)
     return int(con.execute(f"select count(*) from {TABLE} where file_rewritten_at is null").fetchall()[0][0])
 
 
@@ -94,9 +87,3 @@ def mark_file_rewritten(con: duckdb.DuckDBPyConnection, catalog: str, now: datet
     con.execute(
         f"update {quote(catalog)}.{TABLE} set file_rewritten_at = ? where file_rewritten_at is null", [now]
     )
-
-
-def _add_file_rewritten_at(con: duckdb.DuckDBPyConnection) -> None:
-    """Audit tables made before the column existed: their rows count as not rewritten, which is true."""
-    if "file_rewritten_at" not in column_types(con, TABLE):
-        con.execute(f"alter table {TABLE} add column file_rewritten_at timestamptz")

@@ -34,12 +34,13 @@ import duckdb
 
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.privacy import audit
-from orchestration.privacy.forget_list import add_keys, checked_pepper, ensure_forget_list
+from orchestration.privacy.forget_list import add_keys, checked_pepper
 from orchestration.privacy.identity import resolve
 from orchestration.privacy.requests import ErasureRequest
 from orchestration.privacy.tables import personal_tables
 from orchestration.privacy.warehouse_file import Rewrite, rewrite
 from orchestration.privacy.warehouse_rows import delete_person
+from orchestration.schema.migrations import migrate
 from orchestration.warehouse import connect, transaction
 
 LEDGER_TABLE = "ledger.send_ledger"
@@ -99,8 +100,7 @@ def erase(
         if deleted:
             removed[table] = deleted
 
-    ensure_forget_list(con)
-    audit.ensure_audit(con)
+    migrate(con)  # the forget list and the audit, before the transaction that writes them
     keys = identity.keys()
     with transaction(con):
         add_keys(con, keys, request.request_id, clock())

@@ -34,40 +34,21 @@ from orchestration.privacy.keys import (
     pepper,
     record_tokens,
 )
-from orchestration.tables import relation_exists
+from orchestration.schema.declared import FORGET_LIST, FORGET_LIST_PEPPER
 
-SCHEMA = "privacy"
-TABLE = "privacy.forget_list"
-DDL = (
-    f"create table if not exists {TABLE} ("
-    "key_hash varchar not null, key_kind varchar not null, request_id varchar not null, "
-    "added_at timestamptz not null)"
-)
-PEPPER_TABLE = "privacy.forget_list_pepper"
-PEPPER_DDL = (
-    f"create table if not exists {PEPPER_TABLE} "
-    "(fingerprint varchar not null, recorded_at timestamptz not null)"
-)
+SCHEMA = FORGET_LIST.schema
+TABLE = FORGET_LIST.name
+PEPPER_TABLE = FORGET_LIST_PEPPER.name
 # The command that records the fingerprint for a list made before fingerprints were kept.
 RECORD_PEPPER_COMMAND = "python -m orchestration.cli erase --record-pepper"
 
 
-def ensure_forget_list(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(DDL)
-    con.execute(PEPPER_DDL)
-
-
 def recorded_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    if not relation_exists(con, f"{SCHEMA}.forget_list_pepper"):
-        return None
     rows = con.execute(f"select fingerprint from {PEPPER_TABLE} order by recorded_at limit 1").fetchall()
     return rows[0][0] if rows else None
 
 
 def listed_keys(con: duckdb.DuckDBPyConnection) -> int:
-    if not relation_exists(con, f"{SCHEMA}.forget_list"):
-        return 0
     return int(con.execute(f"select count(*) from {TABLE}").fetchall()[0][0])
 
 
@@ -100,10 +81,11 @@ def checked_pepper(con: duckdb.DuckDBPyConnection) -> str:
 
 def record_pepper(con: duckdb.DuckDBPyConnection, now: datetime) -> bool:
     """Record the configured pepper's fingerprint unless one is recorded; True when it was written."""
-    ensure_forget_list(con)
     if recorded_fingerprint(con) is not None:
         return False
-    con.execute(f"insert into {PEPPER_TABLE} values (?, ?)", [fingerprint(pepper()), now])
+    con.execute(
+        FORGET_LIST_PEPPER.insert_values(["fingerprint", "recorded_at"]), [fingerprint(pepper()), now]
+    )
     return True
 
 
@@ -125,16 +107,17 @@ def add_keys(
             f"select count(*) from {TABLE} where key_hash = ? and key_kind = ?", [digest, kind]
         ).fetchall()[0][0]
         if not present:
-            con.execute(f"insert into {TABLE} values (?, ?, ?, ?)", [digest, kind, request_id, now])
+            con.execute(
+                FORGET_LIST.insert_values(["key_hash", "key_kind", "request_id", "added_at"]),
+                [digest, kind, request_id, now],
+            )
             added += 1
     return added
 
 
 def forgotten(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """Every listed hash by kind; empty when nobody was ever erased (the table may not exist yet)."""
+    """Every listed hash by kind; empty when nobody was ever erased."""
     out: dict[str, set[str]] = {kind: set() for kind in KINDS}
-    if not relation_exists(con, f"{SCHEMA}.forget_list"):
-        return out
     for kind, digest in con.execute(f"select key_kind, key_hash from {TABLE}").fetchall():
         out.setdefault(kind, set()).add(digest)
     return out

@@ -13,7 +13,6 @@ import duckdb
 from orchestration.privacy.identity import Identity
 from orchestration.privacy.keys import normalise, record_tokens
 from orchestration.privacy.tables import QUARANTINE, PersonalTable, quote
-from orchestration.tables import relation_exists
 
 
 def delete_person(
@@ -55,8 +54,6 @@ def _match(table: PersonalTable, identity: Identity) -> tuple[list[str], list[st
 
 def _delete_quarantined(con: duckdb.DuckDBPyConnection, identity: Identity) -> int:
     """Quarantined records whose raw text carries one of the person's identifiers as a whole value."""
-    if not relation_exists(con, QUARANTINE):
-        return 0
     wanted = {
         "customer_id": identity.customer_ids,
         "email": identity.emails,

@@ -13,7 +13,8 @@ import duckdb
 from orchestration.defs.delivery.ledger import SendLedger, send_id
 from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
 from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
-from orchestration.defs.interventions.policy.persistence import LIST_DDL
+from orchestration.schema.declared import INTERVENTION_LIST
+from orchestration.schema.migrations import migrate
 
 RUN_DATE = "2024-05-01"
 API_KEY = "SG.test-secret-key-do-not-log"
@@ -130,10 +131,9 @@ def write_intervention_list(warehouse: Path, *run_dates: date) -> None:
     """A warehouse holding only the intervention list of the given days (three treatment rows and
     one holdout row each): what the delivery asset reads."""
     with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema if not exists interventions")
-        con.execute(LIST_DDL)
+        migrate(con)
         for run_date in run_dates:
             con.executemany(
-                f"insert into interventions.intervention_list values ({', '.join('?' * 17)})",
+                INTERVENTION_LIST.insert_values(),
                 intervention_rows(run_date),
             )

@@ -11,9 +11,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.ingest.contracts import EVENTS, SQL_TYPES
-from orchestration.defs.ingest.loader import LINEAGE_COLUMNS, describe_quarantine, load_day
+from orchestration.defs.ingest.loader import describe_quarantine, load_day
 from orchestration.defs.ingest.reader import IngestError
+from orchestration.schema.declared import RAW_TABLES
 
 DAY = date(2026, 3, 10)
 EVENT_HEADER = (
@@ -209,10 +209,9 @@ def test_a_load_that_fails_midway_rolls_back_to_the_stored_partition(tmp_path: P
     write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS)
     load_day(con, str(tmp_path), "events", DAY)
     # A constraint the new file breaks makes the insert fail after the partition's delete.
-    columns = ", ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in EVENTS.columns)
     con.execute("create table events_copy as select * from raw.events")
     con.execute("drop table raw.events")
-    con.execute(f"create table raw.events ({columns}, {LINEAGE_COLUMNS}, check (value < 100))")
+    con.execute(f"create table raw.events ({RAW_TABLES['events'].columns_sql()}, check (value < 100))")
     con.execute("insert into raw.events select * from events_copy")
     write(tmp_path, "events", f"events_{DAY}.csv", GOOD_EVENTS.replace("49.5", "500"))
     with pytest.raises(IngestError, match="rolled back"):

@@ -142,6 +142,7 @@ def record_sends(con: duckdb.DuckDBPyConnection, run_date: date, state: str = "a
     )
     con.execute(
         "insert into delivery.campaign_sends"
+        " (send_id, run_date, customer_id, campaign_id, variant, state, accepted_at)"
         " select send_id, run_date, customer_id, campaign_id, variant, ?, scheduled_send_at_utc"
         " from interventions.intervention_list where run_date = ? and arm = 'treatment'",
         [state, run_date],

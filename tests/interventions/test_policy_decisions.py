@@ -489,9 +489,8 @@ def test_a_campaign_paused_by_a_measurement_guardrail_decides_campaign_paused(co
     campaigns = [make_campaign("a", 10), make_campaign("b", 20), make_campaign("c", 30)]
     result = run_policy(con, D, campaigns, NO_GLOBAL, NOW)
     assert not any("guardrail" in note for note in result.notes)  # optional table: absent is fine
-    con.execute("create schema measurement")
     con.execute(
-        "create table measurement.campaign_guardrails as select * from (values"
+        "insert into measurement.campaign_guardrails by name select * from (values"
         # a: paused two days ago and still paused (the latest row on or before D decides)
         " ('a', date '2025-03-08', true, 'unsubscribe rate above guardrail'),"
         # b: paused, then resumed on D

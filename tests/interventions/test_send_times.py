@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from models.send_hour import ensure_send_hours_table
 from orchestration.defs.interventions.policy import PolicyConfig, run_policy
 from orchestration.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
 
@@ -193,7 +192,7 @@ def test_the_scoring_models_preferred_hour_wins_over_the_features_hour_when_pres
 
     fallback = {"scored": 12, "unscored": 12, "nonsense": 12, "null": 10}
     assert hours() == fallback  # no scoring table: the features' hour
-    ensure_send_hours_table(con)  # the send-hour model's own table; an older day's hour is superseded
+    # The send-hour model's own table (the policy's run migrated it in); an older day's hour is superseded.
     con.execute(
         "insert into scoring.preferred_send_hours by name select * from (values"
         " ('scored', 16, date '2025-03-29'), ('scored', 7, date '2025-03-20'),"

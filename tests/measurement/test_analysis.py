@@ -12,7 +12,7 @@ import pytest
 
 from orchestration.defs.measurement.analysis import analyse, winners, write_tables
 from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, OUTCOME_NAMES, compute_outcomes
+from orchestration.defs.measurement.outcomes import OUTCOME_NAMES, compute_outcomes
 from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
@@ -24,6 +24,16 @@ def computed(world_db: Path):
     outcomes = compute_outcomes(con, RUN_DATE, TARGETS)
     con.close()
     return outcomes, analyse(outcomes, PLANS, RUN_DATE, MeasurementConfig())
+
+
+# The outcomes table as measurement wrote it when a row was a daily assignment (before `assignments`).
+DAILY_ROW_LAYOUT = (
+    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
+    "arm varchar, scheduled_at timestamp, window_end_at timestamp, matured boolean, sent boolean, "
+    "delivered boolean, opened boolean, clicked boolean, bounced boolean, spam_reported boolean, "
+    "unsubscribed boolean, converted boolean, hours_to_open double, hours_to_click double, "
+    "hours_to_convert double, revenue double, pre_active_days integer, as_of date"
+)
 
 
 def test_every_assigned_user_has_one_outcome_row_per_campaign_and_no_email(world_db: Path, computed) -> None:
@@ -162,8 +172,7 @@ def test_an_outcomes_table_of_the_daily_row_layout_is_replaced_by_the_user_layou
     shutil.copy(world_db, db)
     con = duckdb.connect(str(db))
     con.execute("create schema measurement")
-    daily_layout = OUTCOME_COLUMNS.replace("assignments integer, ", "")  # the columns before users
-    con.execute(f"create table measurement.assignment_outcomes ({daily_layout})")
+    con.execute(f"create table measurement.assignment_outcomes ({DAILY_ROW_LAYOUT})")
     con.execute(
         "insert into measurement.assignment_outcomes (send_id, run_date) values ('old', '2025-06-01')"
     )

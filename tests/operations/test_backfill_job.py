@@ -10,9 +10,9 @@ import pytest
 
 from orchestration import settings
 from orchestration.definitions import build_definitions
-from orchestration.defs.delivery.assets import SENDS_COLUMNS
-from orchestration.defs.interventions.policy.persistence import LIST_DDL
 from orchestration.runs import failures
+from orchestration.schema.declared import CAMPAIGN_SENDS
+from orchestration.schema.migrations import migrate
 from reengage_dev.demo.world import generate_world
 
 pytestmark = pytest.mark.e2e
@@ -56,10 +56,9 @@ def test_a_backfill_over_a_past_range_materializes_every_day(job, isolated_home)
     assert ranged.success, failures(ranged)
     with duckdb.connect(str(settings.warehouse_path())) as con:
         # A deployment that ran daily has these; measurement reads them (empty: nothing was sent then).
-        con.execute("create schema if not exists interventions")
-        con.execute(LIST_DDL)
+        migrate(con)
         con.execute("create schema if not exists delivery")
-        con.execute(f"create table if not exists delivery.campaign_sends ({SENDS_COLUMNS})")
+        con.execute(CAMPAIGN_SENDS.ddl())
     per_day = {dg.AssetKey(["quarantine_summary"]), dg.AssetKey(["campaign_results"])}
     for day in (END - timedelta(days=1), END):
         result = job.get_subset(asset_selection=per_day).execute_in_process(

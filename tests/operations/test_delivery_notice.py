@@ -15,9 +15,10 @@ from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowe
 from orchestration.defs.delivery.checks import every_message_settled
 from orchestration.defs.delivery.ledger import send_id
 from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.defs.interventions.policy.persistence import LIST_DDL
 from orchestration.defs.operations.delivery_notice import blocked_delivery_notice, refused_delivery_notice
 from orchestration.runs import run_day
+from orchestration.schema.declared import INTERVENTION_LIST
+from orchestration.schema.migrations import migrate
 from orchestration.warehouse import WarehouseResource
 from reengage_dev.sink import start_sink
 
@@ -65,10 +66,9 @@ def deliver(
     run_date: date, instance: dg.DagsterInstance, sink_url: str, *checks: dg.AssetChecksDefinition
 ) -> dg.ExecuteInProcessResult:
     with duckdb.connect(str(settings.warehouse_path())) as con:
-        con.execute("create schema if not exists interventions")
-        con.execute(LIST_DDL)
+        migrate(con)
         con.executemany(
-            f"insert into interventions.intervention_list values ({', '.join('?' * 17)})",
+            INTERVENTION_LIST.insert_values(),
             intervention_rows(run_date),
         )
     return dg.materialize(

@@ -113,9 +113,9 @@ def build_world(home: Path) -> World:
             "where _partition_date = ? or customer_id <> ?",
             [DAY2, ALICE],
         )
-        con.execute("create schema interventions")
+        # load_day migrated the warehouse; the stand-in replaces the declared (empty) list.
         con.execute(
-            "create table interventions.intervention_list "
+            "create or replace table interventions.intervention_list "
             "(send_id varchar, run_date date, customer_id varchar, email varchar, template_data varchar)"
         )
         for cid, email in ((ALICE, ALICE_NEW), (BOB, BOB_EMAIL)):

@@ -4,7 +4,6 @@ from datetime import date
 
 import dagster as dg
 
-from orchestration.defs.ingest.loader import ensure_raw_tables
 from orchestration.defs.quality.quarantine import quarantine_summary
 from orchestration.warehouse import WarehouseResource, connect
 
@@ -13,8 +12,7 @@ DAY = date(2026, 3, 10)
 
 def test_quarantine_summary_counts_refused_rows_by_reason_and_never_shows_their_values(tmp_path) -> None:
     path = tmp_path / "warehouse.duckdb"
-    with connect(path) as con:
-        ensure_raw_tables(con)
+    with connect(path) as con:  # migrates: raw.quarantine exists
         con.execute(
             "insert into raw.quarantine values "
             "('customers', 'c.csv', 2, 'email', 'not a valid email address', '{\"e\": \"x@\"}', ?, now()),"

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from orchestration.defs.warehouse import build_state, manifest, meanings
+from orchestration.schema.migrations import migrate
 from tests.warehouse.dagster_run import materialize_warehouse_models
 
 DAY = date(2025, 3, 10)
@@ -64,8 +65,7 @@ def test_a_changed_session_gap_refuses_the_next_build_until_a_full_refresh(
 
 def test_a_warehouse_that_recorded_no_meanings_adopts_todays_and_then_holds_them(tmp_path: Path) -> None:
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
-        con.execute(f"create schema {build_state.SCHEMA}")
-        con.execute(build_state.DDL)
+        migrate(con)
         build_state.record_start(con, "b1", DAY, DAY, False)
         build_state.record_completion(con, "b1")
         meanings.check(con, {"dbt var session_gap_minutes": "a"}, full_refresh=False)  # nothing recorded

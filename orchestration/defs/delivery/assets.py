@@ -14,14 +14,9 @@ from orchestration.defs.delivery.metadata import delivery_breakdown
 from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.partitions import daily_partitions
+from orchestration.schema.declared import CAMPAIGN_SENDS
+from orchestration.tables import replace_run_date
 from orchestration.warehouse import WarehouseResource, transaction
-
-SENDS_COLUMNS = (
-    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
-    "state varchar, "
-    "batch_id varchar, attempts integer, last_error varchar, planned_at timestamptz, updated_at timestamptz, "
-    "accepted_at timestamptz, send_at bigint, in_doubt boolean"
-)
 
 
 class DeliveryConfig(dg.Config):
@@ -126,18 +121,12 @@ def to_messages(rows: pd.DataFrame) -> Iterator[OutboundMessage]:
 def mirror_ledger(warehouse: WarehouseResource, ledger: SendLedger, run_date: date) -> int:
     """Copy the ledger's rows for the day into the warehouse, where caps and measurement read them.
 
-    Only the contract's columns (SENDS_COLUMNS): the ledger's own bookkeeping (send windows,
-    which sender holds a row) stays in the ledger, and existing warehouses need no migration.
+    Only the declared columns (schema.declared.CAMPAIGN_SENDS): the ledger's own bookkeeping
+    (send windows, which sender holds a row) stays in the ledger.
     """
-    columns = [spec.split()[0] for spec in SENDS_COLUMNS.split(", ")]
-    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)], columns=columns)
+    frame = pd.DataFrame([asdict(row) for row in ledger.rows(run_date)], columns=CAMPAIGN_SENDS.names)
     with warehouse.connect() as con:
-        con.execute("create schema if not exists delivery")
-        con.execute(f"create table if not exists delivery.campaign_sends ({SENDS_COLUMNS})")
+        con.execute(f"create schema if not exists {CAMPAIGN_SENDS.schema}")
+        con.execute(CAMPAIGN_SENDS.ddl())  # the first delivery creates it (schema.declared says why)
         with transaction(con):
-            con.execute("delete from delivery.campaign_sends where run_date = ?", [run_date])
-            if not frame.empty:
-                con.register("ledger_rows", frame)
-                con.execute("insert into delivery.campaign_sends by name select * from ledger_rows")
-                con.unregister("ledger_rows")
-    return len(frame)
+            return replace_run_date(con, CAMPAIGN_SENDS.name, run_date, frame)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.defs.ingest import reader
-from orchestration.defs.ingest.contracts import CONTRACTS, SQL_TYPES, Contract
+from orchestration.defs.ingest.contracts import CONTRACTS, Contract
 from orchestration.defs.ingest.header import check_columns
 from orchestration.defs.ingest.names import scrubbed
 from orchestration.defs.ingest.parse import ParsedExport, naive_warning, parse_export
@@ -40,13 +40,9 @@ from orchestration.defs.ingest.reader import (
 )
 from orchestration.defs.ingest.staging import StagedFile, staged_file
 from orchestration.privacy.forget_list import drop_forgotten
+from orchestration.schema.migrations import migrate
 from orchestration.warehouse import transaction
 
-QUARANTINE_COLUMNS = (
-    'source varchar, file varchar, row bigint, "column" varchar, reason varchar, raw_record varchar, '
-    "_partition_date date, _loaded_at timestamptz"
-)
-LINEAGE_COLUMNS = "_source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz"
 # Reasons a refused file's message names (the most frequent first).
 REASONS_SHOWN = 3
 
@@ -82,14 +78,6 @@ class LoadReport:
         )
 
 
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    for contract in CONTRACTS.values():
-        columns = ", ".join(f'"{c.name}" {SQL_TYPES[c.type]}' for c in contract.columns)
-        con.execute(f"create table if not exists raw.{contract.source} ({columns}, {LINEAGE_COLUMNS})")
-    con.execute(f"create table if not exists raw.quarantine ({QUARANTINE_COLUMNS})")
-
-
 def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date) -> LoadReport:
     """Load `source`'s export for `day`; a missing file leaves what is stored untouched."""
     contract = CONTRACTS[source]
@@ -106,7 +94,7 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
             f"{source}: landing file(s) not named {source}_YYYY-MM-DD.csv|jsonl|parquet were ignored "
             f"({', '.join(listing.misnamed[:3])}{', ...' if len(listing.misnamed) > 3 else ''})"
         )
-    ensure_raw_tables(con)
+    migrate(con)  # the raw tables are declared in orchestration.schema, from the contracts
     if path is None:
         return report
     stored = _stored_rows(con, contract.source, day)

@@ -32,7 +32,6 @@ from orchestration.defs.interventions.policy.decisions import BASE_TABLE, DECISI
 from orchestration.defs.interventions.policy.inputs import FEATURES_TABLE
 from orchestration.defs.interventions.policy.persistence import DECISIONS_TABLE, LIST_TABLE
 from orchestration.defs.interventions.summary import REASON_ORDER
-from orchestration.tables import relation_exists
 
 Previous = Literal["auto", "stored", "dry_run"]
 COLUMNS = ["campaign_id", "reason", "count", "previous_count", "change"]
@@ -118,8 +117,6 @@ def work_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def stored_counts(con: duckdb.DuckDBPyConnection, run_date: date) -> pd.DataFrame | None:
     """Counts of a stored run, or None when no decisions were stored for that date."""
-    if not relation_exists(con, DECISIONS_TABLE):
-        return None
     counts = con.execute(
         f"select campaign_id, reason, count(*) as n from {DECISIONS_TABLE} where run_date = ? group by all",
         [run_date],
@@ -199,8 +196,6 @@ def _note_missing_features(con: duckdb.DuckDBPyConnection, run_date: date, notes
 
 
 def _stored_list_exists(con: duckdb.DuckDBPyConnection, run_date: date) -> bool:
-    if not relation_exists(con, LIST_TABLE):
-        return False
     row = con.execute(f"select count(*) from {LIST_TABLE} where run_date = ?", [run_date]).fetchone()
     return bool(row and row[0])
 

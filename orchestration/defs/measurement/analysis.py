@@ -31,7 +31,9 @@ import pandas as pd
 
 from orchestration.defs.measurement import stats as st
 from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.tables import column_types, relation_exists, replace_run_date
+from orchestration.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_GUARDRAILS
+from orchestration.schema.migrations import migrate
+from orchestration.tables import relation_exists, replace_run_date
 from orchestration.warehouse import transaction
 
 WINNER, WORSE, NO_DIFFERENCE, INSUFFICIENT, SRM_HOLD = (
@@ -475,27 +477,14 @@ def config_run_date(*frames: pd.DataFrame) -> date:
 
 # --- warehouse ---------------------------------------------------------------------------------
 
-GUARDRAILS_DDL = (
-    "create table if not exists measurement.campaign_guardrails "
-    "(campaign_id varchar not null, run_date date not null, paused boolean not null, reason varchar)"
-)
-
 
 def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict[str, int]:
     """Replace the run date's rows of every measurement table (and the per-user outcomes) in one go."""
-    from orchestration.defs.measurement.outcomes import OUTCOME_COLUMNS, OUTCOME_NAMES
-
     written: dict[str, int] = {}
-    con.execute("create schema if not exists measurement")
-    con.execute(GUARDRAILS_DDL)
-    stored = list(column_types(con, "measurement.assignment_outcomes"))  # empty: no table yet
-    if stored and stored != OUTCOME_NAMES:
-        # An older layout (one row per daily assignment): the table holds the latest run only.
-        con.execute("drop table measurement.assignment_outcomes")
-    con.execute(f"create table if not exists measurement.assignment_outcomes ({OUTCOME_COLUMNS})")
+    migrate(con)  # an outcomes table of the older per-assignment layout is replaced by migration 3
     try:
         with transaction(con):
-            con.register("_new_outcomes", outcomes[OUTCOME_NAMES] if len(outcomes) else outcomes)
+            con.register("_new_outcomes", outcomes[ASSIGNMENT_OUTCOMES.names] if len(outcomes) else outcomes)
             con.execute("delete from measurement.assignment_outcomes")
             if len(outcomes):
                 con.execute("insert into measurement.assignment_outcomes by name select * from _new_outcomes")
@@ -505,9 +494,8 @@ def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict
                 if "run_date" not in df.columns:
                     df.insert(0, "run_date", tables.run_date)
                 if name == "campaign_guardrails":
-                    rows = df[["campaign_id", "run_date", "paused", "reason"]]
-                    table = "measurement.campaign_guardrails"
-                    written[name] = replace_run_date(con, table, tables.run_date, rows)
+                    rows = df[CAMPAIGN_GUARDRAILS.names]
+                    written[name] = replace_run_date(con, CAMPAIGN_GUARDRAILS.name, tables.run_date, rows)
                     continue
                 if relation_exists(con, f"measurement.{name}"):
                     old = con.execute(

@@ -34,16 +34,10 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.schema.declared import ASSIGNMENT_OUTCOMES
 from orchestration.tables import column_types, relation_exists
 
-OUTCOME_COLUMNS = (
-    "send_id varchar, run_date date, customer_id varchar, campaign_id varchar, variant varchar, "
-    "arm varchar, assignments integer, scheduled_at timestamp, window_end_at timestamp, matured boolean, "
-    "sent boolean, delivered boolean, opened boolean, clicked boolean, bounced boolean, "
-    "spam_reported boolean, unsubscribed boolean, converted boolean, hours_to_open double, "
-    "hours_to_click double, hours_to_convert double, revenue double, pre_active_days integer, as_of date"
-)
-OUTCOME_NAMES = [c.strip().split(" ")[0] for c in OUTCOME_COLUMNS.split(",")]
+OUTCOME_NAMES = ASSIGNMENT_OUTCOMES.names
 
 # Every user-level CTE is keyed by the first assignment's send_id (one per user and campaign).
 OUTCOMES_SQL = """

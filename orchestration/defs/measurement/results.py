@@ -16,14 +16,10 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.schema.declared import CAMPAIGN_RESULTS, INTERVENTION_LIST
+from orchestration.schema.migrations import migrate
 from orchestration.tables import relation_exists
 from orchestration.warehouse import transaction
-
-RESULT_COLUMNS = (
-    "run_date date, campaign_id varchar, variant varchar, arm varchar, assigned bigint, sent bigint, "
-    "delivered bigint, opened bigint, clicked bigint, unsubscribed bigint, converted bigint, "
-    "click_rate double, conversion_rate double, computed_at timestamptz"
-)
 
 RESULTS_SQL = """
 with assigned as (
@@ -97,9 +93,9 @@ def compute_campaign_results(
     con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame
 ) -> pd.DataFrame:
     """`targets`: campaign_id, target_event, attribution_window_days (from the campaign files)."""
-    if not relation_exists(con, "interventions.intervention_list"):
+    if not _assigned_by(con, run_date):
         # Nothing has been assigned yet (e.g. a backfill before the first daily run): no results.
-        con.execute(f"create or replace temp table _no_results ({RESULT_COLUMNS})")
+        con.execute(f"create or replace temp table _no_results ({CAMPAIGN_RESULTS.columns_sql()})")
         return con.execute("select * from _no_results").df()
     con.register("campaign_targets", targets)
     sql = RESULTS_SQL
@@ -112,10 +108,17 @@ def compute_campaign_results(
         con.unregister("campaign_targets")
 
 
+def _assigned_by(con: duckdb.DuckDBPyConnection, run_date: date) -> bool:
+    """Whether the list holds a row on or before `run_date` (a bare connection may have no list at all)."""
+    if not relation_exists(con, INTERVENTION_LIST.name):
+        return False
+    sql = f"select exists (select 1 from {INTERVENTION_LIST.name} where run_date <= ?)"
+    return bool(con.execute(sql, [run_date]).fetchone()[0])
+
+
 def write_campaign_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> None:
     """Replace the whole results table in one transaction (every run date is recomputed)."""
-    con.execute("create schema if not exists measurement")
-    con.execute(f"create table if not exists measurement.campaign_results ({RESULT_COLUMNS})")
+    migrate(con)
     con.register("new_results", results)
     try:
         with transaction(con):

@@ -39,7 +39,6 @@ import duckdb
 from orchestration import settings
 from orchestration.defs.ingest.reader import IngestError, find_export
 from orchestration.defs.quality.checks import partition_dates
-from orchestration.tables import relation_exists
 from orchestration.warehouse import WarehouseResource
 
 ENV_PREFIX = "REENGAGE_VOLUME_"
@@ -188,15 +187,11 @@ def evaluate_volume(
 
 
 def _day_counts(con: duckdb.DuckDBPyConnection, source: str, day: date) -> tuple[int, int]:
-    rows = quarantined = 0
-    if relation_exists(con, f"raw.{source}"):
-        rows = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchall()[
-            0
-        ][0]
-    if relation_exists(con, "raw.quarantine"):
-        quarantined = con.execute(
-            "select count(*) from raw.quarantine where source = ? and _partition_date = ?", [source, day]
-        ).fetchall()[0][0]
+    # Both tables exist in every migrated warehouse (orchestration.schema), empty before a first load.
+    (rows,) = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchone()
+    (quarantined,) = con.execute(
+        "select count(*) from raw.quarantine where source = ? and _partition_date = ?", [source, day]
+    ).fetchone()
     return int(rows), int(quarantined)
 
 
@@ -204,8 +199,6 @@ def _history(
     con: duckdb.DuckDBPyConnection, source: str, day: date, days: int
 ) -> tuple[tuple[date, int], ...]:
     """The `days` most recent loaded days before `day`, newest first."""
-    if not relation_exists(con, f"raw.{source}"):
-        return ()
     rows = con.execute(
         f"select _partition_date, count(*) from raw.{source} where _partition_date < ? "
         "group by 1 order by 1 desc limit ?",

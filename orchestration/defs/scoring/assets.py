@@ -37,7 +37,6 @@ from models.clusters import (
     CLUSTERS_TABLE,
     ClusterConfig,
     assign_clusters,
-    ensure_clusters_table,
     fit_clusters,
     load_cluster_model,
     profile_markdown,
@@ -46,11 +45,10 @@ from models.clusters import (
 )
 from models.diagnostics import histogram_plot_md, score_distribution, table_markdown, training_report
 from models.features import fetch_frame, snapshot_inputs
-from models.scoring import SCORES_TABLE, empty_scores, ensure_scores_table, score, write_scores
+from models.scoring import SCORES_TABLE, empty_scores, score, write_scores
 from models.send_hour import (
     SEND_HOURS_TABLE,
     SendHourConfig,
-    ensure_send_hours_table,
     read_customers,
     slot_inputs,
     write_send_hours,
@@ -231,7 +229,6 @@ def churn_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     run_date = date.fromisoformat(context.partition_key)
     model_version = registry.current_version(settings.model_dir())
     with warehouse.connect() as con:
-        ensure_scores_table(con)
         inputs = fingerprints.fingerprint(
             model=model_version,
             rows=[fingerprints.rows_digest(con, sql, params) for sql, params in snapshot_inputs(run_date)],
@@ -436,7 +433,6 @@ def behaviour_clusters(
     run_date = date.fromisoformat(context.partition_key)
     model = load_cluster_model(settings.model_dir())
     with warehouse.connect() as con:
-        ensure_clusters_table(con)
         columns = ", ".join(["customer_id", *BEHAVIOUR_FEATURES])
         inputs = fingerprints.fingerprint(
             model=model.version if model else None,
@@ -498,7 +494,6 @@ def preferred_send_hours(
     run_date = date.fromisoformat(context.partition_key)
     send_hour_config = config.to_send_hour_config()
     with warehouse.connect() as con:
-        ensure_send_hours_table(con)
         slots_sql, slots_params = slot_inputs(run_date, send_hour_config)
         inputs = fingerprints.fingerprint(
             rows=fingerprints.rows_digest(con, slots_sql, slots_params),

@@ -20,19 +20,10 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from orchestration.tables import relation_exists
+from orchestration.schema.declared import WAREHOUSE_BUILDS
+from orchestration.schema.migrations import migrate, require
 
-SCHEMA = "operations"
-TABLE = f"{SCHEMA}.warehouse_builds"
-DDL = f"""
-create table if not exists {TABLE} (
-    build_id varchar not null,
-    run_date date not null,
-    start_date date not null,
-    full_refresh boolean not null,
-    started_at timestamptz not null,
-    completed_at timestamptz
-)"""
+TABLE = WAREHOUSE_BUILDS.name
 
 
 class EarlierRunDateRefused(RuntimeError):
@@ -41,8 +32,7 @@ class EarlierRunDateRefused(RuntimeError):
 
 def built_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
     """The latest run date whose rows the warehouse's incremental tables may hold (None: never built)."""
-    if not relation_exists(con, TABLE):
-        return None
+    require(con, WAREHOUSE_BUILDS)
     (built,) = con.execute(f"""
         with last_full_refresh as (
             select max(started_at) as started_at
@@ -76,10 +66,9 @@ def check_run_dates(
 def record_start(
     con: duckdb.DuckDBPyConnection, build_id: str, first_day: date, last_day: date, full_refresh: bool
 ) -> None:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(DDL)
+    migrate(con)
     con.execute(
-        f"insert into {TABLE} values (?, ?, ?, ?, ?, null)",
+        WAREHOUSE_BUILDS.insert_values(["build_id", "run_date", "start_date", "full_refresh", "started_at"]),
         [build_id, last_day, first_day, full_refresh, datetime.now(UTC)],
     )
 

@@ -23,19 +23,14 @@ import duckdb
 
 from orchestration.defs.warehouse import build_state
 from orchestration.defs.warehouse.manifest import dbt_definition, load_manifest
+from orchestration.schema.declared import WAREHOUSE_MEANINGS
+from orchestration.schema.migrations import migrate
 
 # How much of the late data a run takes in, when whole-table tests run, how a full build splits
 # its work: none changes what a stored row means.
 OPERATIONAL_VARS = frozenset({"lookback_days", "whole_table_tests_weekday", "full_build_owner_buckets"})
 
-TABLE = f"{build_state.SCHEMA}.warehouse_meanings"
-DDL = f"""
-create table if not exists {TABLE} (
-    setting varchar not null primary key,
-    digest varchar not null,
-    build_id varchar not null,
-    recorded_at timestamptz not null
-)"""
+TABLE = WAREHOUSE_MEANINGS.name
 
 REBUILD = (
     "rebuild the warehouse in the new meaning with the warehouse_models config full_refresh: true "
@@ -65,8 +60,6 @@ def current_meanings(manifest: Mapping[str, Any] | None = None) -> dict[str, str
 
 
 def recorded_meanings(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    con.execute(f"create schema if not exists {build_state.SCHEMA}")
-    con.execute(DDL)
     return dict(con.execute(f"select setting, digest from {TABLE}").fetchall())
 
 
@@ -90,10 +83,10 @@ def check(con: duckdb.DuckDBPyConnection, current: Mapping[str, str], full_refre
 
 def record(con: duckdb.DuckDBPyConnection, current: Mapping[str, str], build_id: str) -> None:
     """After a completed build: the values the stored history now has (settings it no longer reads go)."""
-    recorded_meanings(con)  # creates the table
+    migrate(con)
     now = datetime.now(UTC)
     con.execute(f"delete from {TABLE}")
     con.executemany(
-        f"insert into {TABLE} values (?, ?, ?, ?)",
+        WAREHOUSE_MEANINGS.insert_values(["setting", "digest", "build_id", "recorded_at"]),
         [(name, value, build_id, now) for name, value in sorted(current.items())],
     )

@@ -32,6 +32,7 @@ from orchestration.defs.interventions.policy.inputs import (
 from orchestration.defs.interventions.policy.sql import date_literal, fill_query
 from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
 from orchestration.emails import VALID_ADDRESS
+from orchestration.schema.migrations import migrate
 
 BASE_TABLE = "_interventions_base"
 DECISIONS_WORK_TABLE = "_interventions_decisions"
@@ -90,14 +91,15 @@ def base_sql(
     columns = table_columns(con, FEATURES_TABLE)
     shadowed = [c for c in ("churn_probability", "send_timezone", "email_key") if c in columns]
     exclude = f" exclude ({', '.join(shadowed)})" if shadowed else ""
-    hours = send_hours_sql(con, run_date)
-    replace = "cast(f.customer_id as varchar) as customer_id"
-    join_hours = ""
-    if hours:
-        # The scoring model's hour wins; the features' own hour is the fallback.
-        valid = "case when h.preferred_local_hour between 0 and 23 then h.preferred_local_hour end"
-        replace += f", cast(coalesce({valid}, f.preferred_local_hour) as integer) as preferred_local_hour"
-        join_hours = f"\nleft join ({hours}) h on h.customer_id = cast(f.customer_id as varchar)"
+    # The scoring model's hour wins; the features' own hour is the fallback.
+    valid = "case when h.preferred_local_hour between 0 and 23 then h.preferred_local_hour end"
+    replace = (
+        "cast(f.customer_id as varchar) as customer_id, "
+        f"cast(coalesce({valid}, f.preferred_local_hour) as integer) as preferred_local_hour"
+    )
+    join_hours = (
+        f"\nleft join ({send_hours_sql(con, run_date)}) h on h.customer_id = cast(f.customer_id as varchar)"
+    )
     return f"""
 with
 features as ({features}),
@@ -157,7 +159,12 @@ def decide(
     config: PolicyConfig | None = None,
     notes: list[str] | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """Compute every decision into a temp table without writing the warehouse (dry runs use this)."""
+    """Compute every decision into a temp table without writing the warehouse (dry runs use this).
+
+    A warehouse not at the declared schema (a bare connection to one an earlier version built)
+    is migrated first, so every table the policy reads exists; a current one is only read.
+    """
+    migrate(con)
     config = config or PolicyConfig()
     config.check(con)
     notes = notes if notes is not None else []

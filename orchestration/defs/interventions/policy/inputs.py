@@ -1,12 +1,13 @@
 """The warehouse tables the policy reads, each turned into a subquery the decision joins.
 
-Required inputs fail loudly when missing: the features (nothing to decide on),
-the suppression list (nobody may be mailed without it) and the responses mart
-while the pause after a response is on. Optional inputs fall back to what the
-policy did before they existed: no scores rank by campaign id, no send hours
-use the features' hour, no guardrails pause nothing, no history caps nothing.
-An optional table that exists but lacks a column the policy cannot guess is an
-error too, because guessing would either mail too much or stop everything.
+The dbt marts fail loudly when missing: the features (nothing to decide on), the suppression
+list (nobody may be mailed without it) and the responses mart while the pause after a response
+is on. The tables the Python stages write (scores, send hours, guardrails, the list) are
+declared in `orchestration.schema` and exist in every migrated warehouse (`decide` migrates
+first), empty until their stage first writes; the sends table appears with the first delivery.
+No scores rank by campaign id, no send hours use the features' hour, no guardrails pause
+nothing, no history caps nothing. A column one of them lacks is an error naming it, because
+guessing would either mail too much or stop everything.
 """
 
 from __future__ import annotations
@@ -22,15 +23,23 @@ from orchestration.defs.interventions.policy.persistence import LIST_TABLE
 from orchestration.defs.interventions.policy.sql import date_literal
 from orchestration.defs.interventions.predicates import sql_literal
 from orchestration.defs.interventions.schema import FEATURE_COLUMNS
+from orchestration.schema.declared import (
+    CAMPAIGN_GUARDRAILS,
+    CAMPAIGN_SENDS,
+    CHURN_SCORES,
+    INTERVENTION_LIST,
+    PREFERRED_SEND_HOURS,
+)
+from orchestration.schema.migrations import require
 from orchestration.tables import relation_exists
 
 FEATURES_TABLE = "marts.fct_user_features"
 SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
 RESPONSES_TABLE = "marts.fct_user_responses"
-SCORES_TABLE = "scoring.churn_scores"
-SEND_HOURS_TABLE = "scoring.preferred_send_hours"
-GUARDRAILS_TABLE = "measurement.campaign_guardrails"
-SENDS_TABLE = "delivery.campaign_sends"
+SCORES_TABLE = CHURN_SCORES.name
+SEND_HOURS_TABLE = PREFERRED_SEND_HOURS.name
+GUARDRAILS_TABLE = CAMPAIGN_GUARDRAILS.name
+SENDS_TABLE = CAMPAIGN_SENDS.name
 
 # Every column of the mart's dbt contract: a warehouse built before a column was added is refused
 # with the names it lacks, not read with a guess.
@@ -85,8 +94,7 @@ def suppressions_sql(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
-    if not relation_exists(con, SCORES_TABLE):
-        return "select null::varchar as customer_id, null::double as churn_probability where false"
+    require(con, CHURN_SCORES, ("customer_id", "run_date", "churn_probability", "model_version"))
     # The latest score on or before D: a day's missing scores should not erase the ranking.
     return f"""
         select cast(customer_id as varchar) as customer_id, churn_probability
@@ -97,15 +105,13 @@ def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
         ) = 1"""
 
 
-def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str | None:
-    """The scoring model's preferred local send hour per customer, once that table exists.
+def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
+    """The scoring model's preferred local send hour per customer (none before the model first ran).
 
-    The table is the send-hour model's (models/send_hour.py declares it): it keeps every run
+    The table is the send-hour model's (models/send_hour.py writes it): it keeps every run
     date, so it is read as of D (the latest on or before D), one row per customer.
     """
-    if not relation_exists(con, SEND_HOURS_TABLE):
-        return None
-    _require_columns(con, SEND_HOURS_TABLE, ("customer_id", "run_date", "preferred_local_hour"))
+    require(con, PREFERRED_SEND_HOURS, ("customer_id", "run_date", "preferred_local_hour"))
     return f"""
         select customer_id, preferred_local_hour
         from {SEND_HOURS_TABLE}
@@ -119,14 +125,10 @@ def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[s
     A pause therefore lasts until a later row says `paused = false` (a NULL
     `paused` counts as paused); a table written once per day reads the same way.
     """
-    empty = "select null::varchar as campaign_id where false"
-    if not relation_exists(con, GUARDRAILS_TABLE):
-        return empty
     # Guessing would either stop every campaign or ignore a pause: refuse loudly instead.
-    columns = _require_columns(con, GUARDRAILS_TABLE, ("campaign_id", "run_date", "paused"))
-    reason = "cast(reason as varchar)" if "reason" in columns else "null::varchar"
+    require(con, CAMPAIGN_GUARDRAILS, ("campaign_id", "run_date", "paused", "reason"))
     latest = f"""
-        select cast(campaign_id as varchar) as campaign_id, {reason} as reason
+        select cast(campaign_id as varchar) as campaign_id, cast(reason as varchar) as reason
         from {GUARDRAILS_TABLE}
         where cast(run_date as date) <= {date_literal(run_date)}
         qualify row_number() over (
@@ -140,32 +142,25 @@ def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[s
 def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]) -> str:
     """Messages of earlier runs: ledger sends plus held-out winners (as if they had been sent)."""
     low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
-    parts: list[str] = []
-    if relation_exists(con, SENDS_TABLE):
+    require(con, INTERVENTION_LIST, ("send_id", "run_date", "customer_id", "campaign_id", "arm"))
+    sent = ""
+    if relation_exists(con, SENDS_TABLE):  # absent until the first delivery: no sends yet
         # Fail closed: without a usable history caps and cooldowns cannot be enforced.
-        columns = _require_columns(
-            con, SENDS_TABLE, ("send_id", "run_date", "customer_id", "campaign_id", "state")
-        )
-        reached = "cast(accepted_at as timestamptz)" if "accepted_at" in columns else "null::timestamptz"
+        sends_columns = ("send_id", "run_date", "customer_id", "campaign_id", "state", "accepted_at")
+        require(con, CAMPAIGN_SENDS, sends_columns)
         state_list = ", ".join(sql_literal(s) for s in states) or "null"
-        parts.append(f"""
+        sent = f"""
             select cast(send_id as varchar) as send_id, cast(customer_id as varchar) as customer_id,
                    cast(campaign_id as varchar) as campaign_id, cast(run_date as date) as run_date,
-                   {reached} as reached_at
+                   cast(accepted_at as timestamptz) as reached_at
             from {SENDS_TABLE}
             where state in ({state_list})
-              and cast(run_date as date) >= {low} and cast(run_date as date) < {high}""")
-    if relation_exists(con, LIST_TABLE):
-        parts.append(f"""
+              and cast(run_date as date) >= {low} and cast(run_date as date) < {high}
+            union all"""
+    return f"""{sent}
             select send_id, customer_id, campaign_id, run_date, scheduled_send_at_utc as reached_at
             from {LIST_TABLE}
-            where arm = 'holdout' and run_date >= {low} and run_date < {high}""")
-    if not parts:
-        return (
-            "select null::varchar as send_id, null::varchar as customer_id, null::varchar as campaign_id,"
-            " null::date as run_date, null::timestamptz as reached_at where false"
-        )
-    return "\nunion all\n".join(parts)
+            where arm = 'holdout' and run_date >= {low} and run_date < {high}"""
 
 
 def paused_sql(

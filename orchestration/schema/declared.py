@@ -1,0 +1,314 @@
+"""Every warehouse table the Python stages write, declared once: its columns, types and constraints.
+
+Each stage takes its insert column lists from here (inserts name their columns, never rely on
+the order a table keeps them in), and `migrations.py` brings every warehouse to this shape. A
+declaration is what the code expects *now*; the migrations are how a warehouse gets there, so
+adding a column is two edits: the column here and a migration that adds it (docs/operations.md,
+Warehouse schema). `tests/schema/test_migrations.py` fails when the two disagree.
+
+The raw tables are the ingest contracts' own columns (contracts.py, one line per column) plus
+the lineage columns every load adds; they are declared from the contracts, so a contract that
+gains a column needs a migration like any other table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from orchestration.defs.ingest.contracts import CONTRACTS, SQL_TYPES
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # the DuckDB type with its constraint, as written in the DDL: "varchar not null"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # schema.table
+    columns: tuple[Column, ...]
+    # False for a table its writer creates (from this declaration) the first time it writes, and
+    # whose absence therefore says that writer never ran; a migration changing it must allow for that.
+    created_by_migrations: bool = True
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def columns_sql(self) -> str:
+        """The column definitions of a create statement: `"a" varchar not null, "b" date`."""
+        return ", ".join(f'"{c.name}" {c.type}' for c in self.columns)
+
+    def ddl(self) -> str:
+        return f"create table if not exists {self.name} ({self.columns_sql()})"
+
+    def column_list(self, names: Sequence[str] | None = None) -> str:
+        """`"a", "b"`: the declared columns (or `names`, each checked to be declared), quoted."""
+        chosen = list(names) if names is not None else self.names
+        unknown = [n for n in chosen if n not in self.names]
+        if unknown:
+            raise KeyError(f"{self.name} declares no column(s) {', '.join(unknown)}")
+        return ", ".join(f'"{n}"' for n in chosen)
+
+    def insert_values(self, names: Sequence[str] | None = None) -> str:
+        """`insert into T ("a", "b") values (?, ?)`: by name, for the declared columns or `names`."""
+        chosen = list(names) if names is not None else self.names
+        placeholders = ", ".join("?" for _ in chosen)
+        return f"insert into {self.name} ({self.column_list(chosen)}) values ({placeholders})"
+
+
+def _table(name: str, *columns: tuple[str, str], created_by_migrations: bool = True) -> Table:
+    return Table(name, tuple(Column(n, t) for n, t in columns), created_by_migrations)
+
+
+# --- operations: the warehouse's own bookkeeping ----------------------------------------------
+
+SCHEMA_MIGRATIONS = _table(
+    "operations.schema_migrations",
+    ("version", "integer not null primary key"),
+    ("description", "varchar not null"),
+    ("applied_at", "timestamptz not null"),
+)
+WAREHOUSE_BUILDS = _table(
+    "operations.warehouse_builds",
+    ("build_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("start_date", "date not null"),
+    ("full_refresh", "boolean not null"),
+    ("started_at", "timestamptz not null"),
+    ("completed_at", "timestamptz"),
+)
+WAREHOUSE_MEANINGS = _table(
+    "operations.warehouse_meanings",
+    ("setting", "varchar not null primary key"),
+    ("digest", "varchar not null"),
+    ("build_id", "varchar not null"),
+    ("recorded_at", "timestamptz not null"),
+)
+STEP_INPUTS = _table(
+    "operations.step_inputs",
+    ("step", "varchar not null"),
+    ("run_date", "date not null"),
+    ("fingerprint", "varchar not null"),
+    ("output", "varchar not null"),
+    ("run_id", "varchar not null"),
+    ("recorded_at", "timestamptz not null"),
+)
+
+# --- raw: the ingest contracts' columns, then where each row came from -------------------------
+
+LINEAGE_COLUMNS = (
+    ("_source_file", "varchar"),
+    ("_source_row", "bigint"),
+    ("_partition_date", "date"),
+    ("_loaded_at", "timestamptz"),
+)
+RAW_TABLES = {
+    source: _table(
+        f"raw.{source}", *((c.name, SQL_TYPES[c.type]) for c in contract.columns), *LINEAGE_COLUMNS
+    )
+    for source, contract in CONTRACTS.items()
+}
+QUARANTINE = _table(
+    "raw.quarantine",
+    ("source", "varchar"),
+    ("file", "varchar"),
+    ("row", "bigint"),
+    ("column", "varchar"),
+    ("reason", "varchar"),
+    ("raw_record", "varchar"),
+    ("_partition_date", "date"),
+    ("_loaded_at", "timestamptz"),
+)
+
+# --- scoring: the models' outputs, one row per customer and run date ---------------------------
+
+CHURN_SCORES = _table(
+    "scoring.churn_scores",
+    ("customer_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("churn_probability", "double not null"),
+    ("model_version", "varchar not null"),
+)
+PREFERRED_SEND_HOURS = _table(
+    "scoring.preferred_send_hours",
+    ("customer_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("preferred_local_hour", "integer not null"),
+    ("source", "varchar not null"),
+    ("activity_slots", "integer not null"),
+)
+BEHAVIOUR_CLUSTERS = _table(
+    "scoring.behaviour_clusters",
+    ("customer_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("cluster_id", "integer not null"),
+    ("cluster_label", "varchar not null"),
+)
+
+# --- interventions: the policy's decisions and the day's list -----------------------------------
+
+DECISIONS = _table(
+    "interventions.decisions",
+    ("run_date", "date not null"),
+    ("customer_id", "varchar not null"),
+    ("campaign_id", "varchar not null"),
+    ("outcome", "varchar not null"),
+    ("reason", "varchar not null"),
+    ("priority", "integer not null"),
+    ("churn_probability", "double"),
+)
+INTERVENTION_LIST = _table(
+    "interventions.intervention_list",
+    ("send_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("customer_id", "varchar not null"),
+    ("email", "varchar not null"),
+    ("first_name", "varchar"),
+    ("timezone", "varchar not null"),  # the zone the message is scheduled in
+    ("campaign_id", "varchar not null"),
+    ("variant", "varchar not null"),
+    ("arm", "varchar not null"),
+    ("template_id", "varchar"),
+    ("subject", "varchar"),
+    ("body", "varchar"),
+    ("template_data", "varchar not null"),
+    ("scheduled_send_at_utc", "timestamptz not null"),
+    ("scheduled_send_at_local", "varchar not null"),
+    ("priority", "integer not null"),
+    ("churn_probability", "double"),
+)
+
+# --- delivery: the send ledger's rows, mirrored for caps and measurement ------------------------
+
+# Created by the first delivery (defs/delivery/assets.py, mirror_ledger), not by a migration: a
+# warehouse without it is one whose delivery never ran (a blocked first day), which readers treat
+# as "no sends yet" and the end-to-end tests check.
+CAMPAIGN_SENDS = _table(
+    "delivery.campaign_sends",
+    ("send_id", "varchar"),
+    ("run_date", "date"),
+    ("customer_id", "varchar"),
+    ("campaign_id", "varchar"),
+    ("variant", "varchar"),
+    ("state", "varchar"),
+    ("batch_id", "varchar"),
+    ("attempts", "integer"),
+    ("last_error", "varchar"),
+    ("planned_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+    ("accepted_at", "timestamptz"),
+    ("send_at", "bigint"),
+    ("in_doubt", "boolean"),
+    created_by_migrations=False,
+)
+
+# --- measurement ---------------------------------------------------------------------------------
+
+CAMPAIGN_RESULTS = _table(
+    "measurement.campaign_results",
+    ("run_date", "date"),
+    ("campaign_id", "varchar"),
+    ("variant", "varchar"),
+    ("arm", "varchar"),
+    ("assigned", "bigint"),
+    ("sent", "bigint"),
+    ("delivered", "bigint"),
+    ("opened", "bigint"),
+    ("clicked", "bigint"),
+    ("unsubscribed", "bigint"),
+    ("converted", "bigint"),
+    ("click_rate", "double"),
+    ("conversion_rate", "double"),
+    ("computed_at", "timestamptz"),
+)
+CAMPAIGN_GUARDRAILS = _table(
+    "measurement.campaign_guardrails",
+    ("campaign_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("paused", "boolean not null"),
+    ("reason", "varchar"),
+)
+ASSIGNMENT_OUTCOMES = _table(
+    "measurement.assignment_outcomes",
+    ("send_id", "varchar"),
+    ("run_date", "date"),
+    ("customer_id", "varchar"),
+    ("campaign_id", "varchar"),
+    ("variant", "varchar"),
+    ("arm", "varchar"),
+    ("assignments", "integer"),
+    ("scheduled_at", "timestamp"),
+    ("window_end_at", "timestamp"),
+    ("matured", "boolean"),
+    ("sent", "boolean"),
+    ("delivered", "boolean"),
+    ("opened", "boolean"),
+    ("clicked", "boolean"),
+    ("bounced", "boolean"),
+    ("spam_reported", "boolean"),
+    ("unsubscribed", "boolean"),
+    ("converted", "boolean"),
+    ("hours_to_open", "double"),
+    ("hours_to_click", "double"),
+    ("hours_to_convert", "double"),
+    ("revenue", "double"),
+    ("pre_active_days", "integer"),
+    ("as_of", "date"),
+)
+
+# --- privacy: what erasure keeps (hashes and counts, never an identifier) ------------------------
+
+FORGET_LIST = _table(
+    "privacy.forget_list",
+    ("key_hash", "varchar not null"),
+    ("key_kind", "varchar not null"),
+    ("request_id", "varchar not null"),
+    ("added_at", "timestamptz not null"),
+)
+FORGET_LIST_PEPPER = _table(
+    "privacy.forget_list_pepper",
+    ("fingerprint", "varchar not null"),
+    ("recorded_at", "timestamptz not null"),
+)
+ERASURE_AUDIT = _table(
+    "privacy.erasure_audit",
+    ("request_id", "varchar not null"),
+    ("subject_hash", "varchar not null"),
+    ("subject_kind", "varchar not null"),
+    ("requested_by", "varchar not null"),
+    ("request_source", "varchar not null"),
+    ("requested_at", "timestamptz not null"),
+    ("completed_at", "timestamptz not null"),
+    ("identifiers_forgotten", "integer not null"),
+    ("rows_removed", "bigint not null"),
+    ("rows_removed_by_table", "varchar not null"),
+    ("file_rewritten_at", "timestamptz"),
+)
+
+TABLES: tuple[Table, ...] = (
+    SCHEMA_MIGRATIONS,
+    WAREHOUSE_BUILDS,
+    WAREHOUSE_MEANINGS,
+    STEP_INPUTS,
+    *RAW_TABLES.values(),
+    QUARANTINE,
+    CHURN_SCORES,
+    PREFERRED_SEND_HOURS,
+    BEHAVIOUR_CLUSTERS,
+    DECISIONS,
+    INTERVENTION_LIST,
+    CAMPAIGN_SENDS,
+    CAMPAIGN_RESULTS,
+    CAMPAIGN_GUARDRAILS,
+    ASSIGNMENT_OUTCOMES,
+    FORGET_LIST,
+    FORGET_LIST_PEPPER,
+    ERASURE_AUDIT,
+)

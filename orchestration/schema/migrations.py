@@ -1,0 +1,158 @@
+"""Versioned migrations: how a warehouse built by any earlier version reaches the declared schema.
+
+An ordered list, each a number, a one-line description and SQL (a file in `sql/`) or a
+function. `migrate` applies the ones a warehouse has not had, each in its own transaction
+together with its row in `operations.schema_migrations`, so a failing migration leaves the
+warehouse exactly at the version before it and says which one failed. The warehouse connection
+helper (`orchestration.warehouse.connect`) migrates the first time a process opens a warehouse
+for writing; writers handed a bare connection call `migrate` first, which costs one catalog
+look-up when nothing is pending.
+
+A migration is never edited once released: a change is a new one at the end of the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.schema.declared import SCHEMA_MIGRATIONS, Table
+from orchestration.tables import column_types, relation_exists, transaction
+
+SQL_DIR = Path(__file__).parent / "sql"
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    description: str
+    change: str | Callable[[duckdb.DuckDBPyConnection], None]  # an SQL file name in sql/, or a function
+
+    def apply(self, con: duckdb.DuckDBPyConnection) -> None:
+        if callable(self.change):
+            self.change(con)
+        else:
+            con.execute((SQL_DIR / self.change).read_text())
+
+
+class MigrationFailed(RuntimeError):
+    """A migration raised; its transaction was rolled back, so the warehouse is at the version before it."""
+
+
+class WarehouseTooNew(RuntimeError):
+    """The warehouse has migrations this code does not know: it was upgraded by a later version."""
+
+
+class MissingTable(RuntimeError):
+    """A declared table, or one of its declared columns, is not in the warehouse a reader was given."""
+
+
+def _outcomes_per_user(con: duckdb.DuckDBPyConnection) -> None:
+    # The per-assignment layout had no `assignments` column. The table holds only the latest
+    # run's outcomes and every run recomputes them all, so dropping it loses nothing; migration
+    # 1's SQL (every statement `if not exists`) then creates it in the per-user layout.
+    if "assignments" not in column_types(con, "measurement.assignment_outcomes"):
+        con.execute("drop table measurement.assignment_outcomes")
+        con.execute((SQL_DIR / "0001_initial_schema.sql").read_text())
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "every table the Python stages wrote before versioning, created if missing",
+        "0001_initial_schema.sql",
+    ),
+    Migration(
+        2,
+        "privacy.erasure_audit gains file_rewritten_at (audit rows made before it: not rewritten yet)",
+        "0002_erasure_audit_file_rewritten_at.sql",
+    ),
+    Migration(
+        3,
+        "measurement.assignment_outcomes in the per-user layout (one row per user and campaign)",
+        _outcomes_per_user,
+    ),
+)
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The migrations this warehouse has had (none when it was never migrated)."""
+    if not relation_exists(con, SCHEMA_MIGRATIONS.name):
+        return set()
+    return {version for (version,) in con.execute(f"select version from {SCHEMA_MIGRATIONS.name}").fetchall()}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration applied: 0 for a warehouse never migrated."""
+    return max(applied_versions(con), default=0)
+
+
+def is_current(con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS) -> bool:
+    """Whether every migration has been applied (reads only: safe on a read-only connection)."""
+    return {m.number for m in migrations} <= applied_versions(con)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, migrations: Sequence[Migration] = MIGRATIONS) -> list[int]:
+    """Apply the pending migrations in order, each all or nothing; returns the numbers applied.
+
+    Call it outside a transaction: each migration commits on its own, so a later failure never
+    undoes an earlier success, and the failing one is named in the error.
+    """
+    applied = applied_versions(con)
+    known = {m.number for m in migrations}
+    unknown = sorted(applied - known)
+    if unknown:
+        raise WarehouseTooNew(
+            f"the warehouse has schema migration(s) {', '.join(map(str, unknown))}, which this version "
+            "does not know: it was upgraded by a later version; run that version (or a later one)"
+        )
+    pending = [m for m in sorted(migrations, key=lambda m: m.number) if m.number not in applied]
+    if not pending:
+        return []
+    try:
+        with transaction(con):
+            con.execute(f"create schema if not exists {SCHEMA_MIGRATIONS.schema}")
+            con.execute(SCHEMA_MIGRATIONS.ddl())
+    except duckdb.Error:
+        if not relation_exists(con, SCHEMA_MIGRATIONS.name):
+            raise
+        # Another process created it meanwhile (PostgreSQL runs steps side by side).
+    done: list[int] = []
+    for migration in pending:
+        try:
+            with transaction(con):
+                migration.apply(con)
+                con.execute(
+                    SCHEMA_MIGRATIONS.insert_values(),
+                    [migration.number, migration.description, datetime.now(UTC)],
+                )
+        except Exception as exc:
+            if migration.number in applied_versions(con):
+                continue  # another process (PostgreSQL runs steps side by side) applied it meanwhile
+            raise MigrationFailed(
+                f"warehouse schema migration {migration.number} ({migration.description}) failed and was "
+                f"rolled back; the warehouse stays at version {max(applied | set(done), default=0)}: {exc}"
+            ) from exc
+        done.append(migration.number)
+    return done
+
+
+def require(con: duckdb.DuckDBPyConnection, table: Table, columns: Sequence[str] | None = None) -> None:
+    """Raise MissingTable naming the declared table, or the ones of `columns` (default: all), `con` lacks.
+
+    For readers: a migrated warehouse has every declared table (empty until written), so a
+    missing one means a warehouse no writer has opened since it was made, never "no data yet".
+    """
+    found = column_types(con, table.name)
+    missing = [name for name in (table.names if columns is None else columns) if name not in found]
+    if missing:
+        what = f"table {table.name}" if not found else f"column(s) {', '.join(missing)} of {table.name}"
+        raise MissingTable(
+            f"the warehouse has no {what} (schema version {schema_version(con)}, this code expects "
+            f"{MIGRATIONS[-1].number}): open it for writing once (orchestration.warehouse.connect) so "
+            "its migrations run"
+        )

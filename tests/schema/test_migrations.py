@@ -1,0 +1,299 @@
+"""The warehouse schema: declared once, reached from any earlier version by versioned migrations."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from models.scoring import write_scores
+from orchestration.defs.warehouse import build_state
+from orchestration.privacy import audit
+from orchestration.schema.declared import TABLES
+from orchestration.schema.migrations import (
+    MIGRATIONS,
+    Migration,
+    MigrationFailed,
+    MissingTable,
+    WarehouseTooNew,
+    migrate,
+    schema_version,
+)
+from orchestration.warehouse import connect
+
+DAY1, DAY2 = date(2026, 3, 9), date(2026, 3, 10)
+AT = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)
+LATEST = MIGRATIONS[-1].number
+
+# The Python stages' tables exactly as the version before versioned migrations created them (each
+# stage its own `create table if not exists`), with no operations.schema_migrations. Kept literal:
+# this is what deployed warehouses hold, whatever the declarations say today.
+PREVIOUS_VERSION_DDL = """
+create schema operations; create schema raw; create schema scoring; create schema interventions;
+create schema delivery; create schema measurement; create schema privacy;
+create table operations.warehouse_builds (build_id varchar not null, run_date date not null,
+    start_date date not null, full_refresh boolean not null, started_at timestamptz not null,
+    completed_at timestamptz);
+create table operations.warehouse_meanings (setting varchar not null primary key, digest varchar not null,
+    build_id varchar not null, recorded_at timestamptz not null);
+create table operations.step_inputs (step varchar not null, run_date date not null,
+    fingerprint varchar not null, output varchar not null, run_id varchar not null,
+    recorded_at timestamptz not null);
+create table raw.customers ("customer_id" varchar, "email" varchar, "first_name" varchar,
+    "country" varchar, "timezone" varchar, "signup_at" timestamptz, "plan" varchar,
+    "lifetime_value" double, "marketing_consent" boolean, "consent_updated_at" timestamptz,
+    "updated_at" timestamptz, _source_file varchar, _source_row bigint, _partition_date date,
+    _loaded_at timestamptz);
+create table raw.events ("event_id" varchar, "user_id" varchar, "anonymous_id" varchar,
+    "event_name" varchar, "event_ts" timestamptz, "page" varchar, "product_id" varchar,
+    "category" varchar, "value" double, "device" varchar, "channel" varchar, _source_file varchar,
+    _source_row bigint, _partition_date date, _loaded_at timestamptz);
+create table raw.email_events ("email" varchar, "event" varchar, "timestamp" timestamptz,
+    "sg_message_id" varchar, "sg_event_id" varchar, "send_id" varchar, "campaign_id" varchar,
+    "variant" varchar, "run_date" date, "reason" varchar, _source_file varchar, _source_row bigint,
+    _partition_date date, _loaded_at timestamptz);
+create table raw.quarantine (source varchar, file varchar, row bigint, "column" varchar, reason varchar,
+    raw_record varchar, _partition_date date, _loaded_at timestamptz);
+create table scoring.churn_scores (customer_id varchar not null, run_date date not null,
+    churn_probability double not null, model_version varchar not null);
+create table scoring.preferred_send_hours (customer_id varchar not null, run_date date not null,
+    preferred_local_hour integer not null, source varchar not null, activity_slots integer not null);
+create table scoring.behaviour_clusters (customer_id varchar not null, run_date date not null,
+    cluster_id integer not null, cluster_label varchar not null);
+create table interventions.decisions (run_date date not null, customer_id varchar not null,
+    campaign_id varchar not null, outcome varchar not null, reason varchar not null,
+    priority integer not null, churn_probability double);
+create table interventions.intervention_list (send_id varchar not null, run_date date not null,
+    customer_id varchar not null, email varchar not null, first_name varchar, timezone varchar not null,
+    campaign_id varchar not null, variant varchar not null, arm varchar not null, template_id varchar,
+    subject varchar, body varchar, template_data varchar not null, scheduled_send_at_utc timestamptz not null,
+    scheduled_send_at_local varchar not null, priority integer not null, churn_probability double);
+create table delivery.campaign_sends (send_id varchar, run_date date, customer_id varchar,
+    campaign_id varchar, variant varchar, state varchar, batch_id varchar, attempts integer,
+    last_error varchar, planned_at timestamptz, updated_at timestamptz, accepted_at timestamptz,
+    send_at bigint, in_doubt boolean);
+create table measurement.campaign_results (run_date date, campaign_id varchar, variant varchar,
+    arm varchar, assigned bigint, sent bigint, delivered bigint, opened bigint, clicked bigint,
+    unsubscribed bigint, converted bigint, click_rate double, conversion_rate double,
+    computed_at timestamptz);
+create table measurement.campaign_guardrails (campaign_id varchar not null, run_date date not null,
+    paused boolean not null, reason varchar);
+create table measurement.assignment_outcomes (send_id varchar, run_date date, customer_id varchar,
+    campaign_id varchar, variant varchar, arm varchar, assignments integer, scheduled_at timestamp,
+    window_end_at timestamp, matured boolean, sent boolean, delivered boolean, opened boolean,
+    clicked boolean, bounced boolean, spam_reported boolean, unsubscribed boolean, converted boolean,
+    hours_to_open double, hours_to_click double, hours_to_convert double, revenue double,
+    pre_active_days integer, as_of date);
+create table privacy.forget_list (key_hash varchar not null, key_kind varchar not null,
+    request_id varchar not null, added_at timestamptz not null);
+create table privacy.forget_list_pepper (fingerprint varchar not null, recorded_at timestamptz not null);
+create table privacy.erasure_audit (request_id varchar not null, subject_hash varchar not null,
+    subject_kind varchar not null, requested_by varchar not null, request_source varchar not null,
+    requested_at timestamptz not null, completed_at timestamptz not null,
+    identifiers_forgotten integer not null, rows_removed bigint not null,
+    rows_removed_by_table varchar not null, file_rewritten_at timestamptz);
+"""
+
+# A row in a table of each stage, as that version wrote them (positionally, in its column order).
+PREVIOUS_VERSION_ROWS = """
+insert into operations.warehouse_builds values ('b1', '2026-03-09', '2026-03-09', false,
+    '2026-03-09 05:00:00+00', '2026-03-09 05:10:00+00');
+insert into raw.events values ('e1', 'u1', null, 'purchase', '2026-03-09 04:00:00+00', null, null, null,
+    20.0, 'web', 'seo', 'events_2026-03-09.csv', 2, '2026-03-09', '2026-03-09 05:00:00+00');
+insert into scoring.churn_scores values ('u1', '2026-03-09', 0.25, 'v1');
+insert into interventions.intervention_list values ('s1', '2026-03-09', 'u1', 'u1@example.com', 'Ann',
+    'UTC', 'winback', 'control', 'treatment', 't1', null, null, '{}', '2026-03-09 12:00:00+00',
+    '2026-03-09 12:00', 10, 0.25);
+insert into delivery.campaign_sends values ('s1', '2026-03-09', 'u1', 'winback', 'control', 'accepted',
+    'b1', 1, null, '2026-03-09 06:00:00+00', '2026-03-09 06:01:00+00', '2026-03-09 06:01:00+00',
+    1773057600, false);
+insert into measurement.campaign_guardrails values ('winback', '2026-03-09', false, null);
+insert into privacy.erasure_audit values ('r1', 'h1', 'customer_id', 'dpo', 'cli',
+    '2026-03-09 05:00:00+00', '2026-03-09 05:01:00+00', 1, 3, '{"raw.events": 3}', null);
+"""
+ROW_TABLES = (
+    "operations.warehouse_builds",
+    "raw.events",
+    "scoring.churn_scores",
+    "interventions.intervention_list",
+    "delivery.campaign_sends",
+    "measurement.campaign_guardrails",
+    "privacy.erasure_audit",
+)
+
+
+def previous_version_warehouse(path: Path) -> dict[str, list[tuple]]:
+    """A warehouse file as the previous version left it; returns each table's rows."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(PREVIOUS_VERSION_DDL)
+        con.execute(PREVIOUS_VERSION_ROWS)
+        return {table: rows(con, table) for table in ROW_TABLES}
+
+
+def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    return con.execute(f"select * from {table} order by all").fetchall()
+
+
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str]]:
+    """(name, type, nullable) of each column in order, as the catalog reports them."""
+    schema, name = table.split(".")
+    return con.execute(
+        "select column_name, data_type, is_nullable from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+
+
+def test_a_warehouse_built_by_the_previous_version_upgrades_itself_on_open_and_keeps_every_row(
+    tmp_path: Path,
+) -> None:
+    # Guards "nothing ever alters a table": each stage created its own table once, so a warehouse
+    # from before a schema change kept the old shape forever. Opening it now migrates it, and a real
+    # stage writes its next day next to the rows the previous version stored.
+    path = tmp_path / "warehouse.duckdb"
+    before = previous_version_warehouse(path)
+
+    with connect(path) as con:  # where every stage opens the warehouse
+        assert schema_version(con) == LATEST
+        scores = pd.DataFrame({"customer_id": ["u1", "u2"], "churn_probability": [0.5, 0.1]})
+        assert write_scores(con, scores.assign(model_version="v2"), DAY2) == 2
+        build_state.record_start(con, "b2", DAY2, DAY2, full_refresh=False)
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        applied = con.execute("select version, description from operations.schema_migrations order by 1")
+        assert [version for version, _ in applied.fetchall()] == [m.number for m in MIGRATIONS]
+        for table in ROW_TABLES:
+            kept = rows(con, table)
+            assert [row for row in before[table] if row not in kept] == [], f"{table} lost rows"
+        assert rows(con, "scoring.churn_scores") == [
+            ("u1", DAY1, 0.25, "v1"),
+            ("u1", DAY2, 0.5, "v2"),
+            ("u2", DAY2, 0.1, "v2"),
+        ]
+        assert build_state.built_as_of(con) == DAY2
+        for table in TABLES:
+            assert columns(con, table.name), f"{table.name} missing after the upgrade"
+
+
+def test_tables_of_layouts_older_than_the_previous_version_gain_their_new_columns(tmp_path: Path) -> None:
+    # Guards the two ad-hoc upgrades this replaces: the erasure audit added file_rewritten_at only
+    # when an erasure next ran, and measurement dropped an outcomes table of the per-assignment
+    # layout only when it next wrote. Both are migrations now, run when the warehouse is opened.
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "create schema privacy; create table privacy.erasure_audit (request_id varchar not null, "
+            "subject_hash varchar not null, subject_kind varchar not null, requested_by varchar not null, "
+            "request_source varchar not null, requested_at timestamptz not null, "
+            "completed_at timestamptz not null, identifiers_forgotten integer not null, "
+            "rows_removed bigint not null, rows_removed_by_table varchar not null)"
+        )
+        con.execute(
+            "insert into privacy.erasure_audit values ('r1', 'h1', 'customer_id', 'dpo', 'cli', "
+            "'2026-03-09 05:00:00+00', '2026-03-09 05:01:00+00', 1, 3, '{}')"
+        )
+        con.execute(
+            "create schema measurement; create table measurement.assignment_outcomes (send_id varchar, "
+            "run_date date, customer_id varchar, campaign_id varchar, variant varchar, arm varchar, "
+            "scheduled_at timestamp, window_end_at timestamp, matured boolean, sent boolean, "
+            "delivered boolean, opened boolean, clicked boolean, bounced boolean, spam_reported boolean, "
+            "unsubscribed boolean, converted boolean, hours_to_open double, hours_to_click double, "
+            "hours_to_convert double, revenue double, pre_active_days integer, as_of date)"
+        )
+
+    with connect(path) as con:
+        assert "file_rewritten_at" in [name for name, *_ in columns(con, "privacy.erasure_audit")]
+        assert con.execute("select request_id, file_rewritten_at from privacy.erasure_audit").fetchall() == [
+            ("r1", None)
+        ]
+        assert audit.awaiting_file_rewrite(con) == 1, "an old erasure's file still needs rewriting"
+        assert "assignments" in [name for name, *_ in columns(con, "measurement.assignment_outcomes")]
+        # The next erasure writes its audit row by name into the upgraded table.
+        audit.write(
+            con,
+            audit.AuditRecord("r2", "h2", "email", "dpo", "cli", AT, AT, 1, {"raw.events": 2}),
+        )
+        assert con.execute(
+            "select rows_removed_by_table from privacy.erasure_audit where request_id = 'r2'"
+        ).fetchall() == [(json.dumps({"raw.events": 2}),)]
+
+
+def test_a_reader_that_opens_a_previous_version_warehouse_first_finds_it_migrated(tmp_path: Path) -> None:
+    # Guards read-only steps (quality checks, the preview) that may be the first to open an upgraded
+    # deployment's warehouse: they cannot write, so they would meet the old shape.
+    path = tmp_path / "warehouse.duckdb"
+    previous_version_warehouse(path)
+    with connect(path, read_only=True) as con:
+        assert schema_version(con) == LATEST
+
+
+def test_a_failing_migration_leaves_the_warehouse_at_the_previous_version_and_names_the_migration(
+    tmp_path: Path,
+) -> None:
+    # Guards a half-applied upgrade: a migration that changes one table and then fails must leave
+    # nothing of itself behind, and say which migration it was, so the fix is known.
+    path = tmp_path / "warehouse.duckdb"
+    before = previous_version_warehouse(path)
+
+    def add_a_column_then_fail(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute("alter table scoring.churn_scores add column segment varchar")
+        con.execute("update scoring.churn_scores set churn_probability = 1")
+        con.execute("select error('the data does not fit the new column')")
+
+    broken = (*MIGRATIONS, Migration(LATEST + 1, "churn scores gain a segment", add_a_column_then_fail))
+    with duckdb.connect(str(path)) as con:
+        with pytest.raises(MigrationFailed) as failed:
+            migrate(con, broken)
+        message = str(failed.value)
+        assert f"migration {LATEST + 1} (churn scores gain a segment)" in message
+        assert f"stays at version {LATEST}" in message
+        assert "the data does not fit the new column" in message
+        assert schema_version(con) == LATEST, "the migrations before it are kept"
+        assert "segment" not in [name for name, *_ in columns(con, "scoring.churn_scores")]
+        assert rows(con, "scoring.churn_scores") == before["scoring.churn_scores"]
+
+
+def test_a_warehouse_migrated_by_a_later_version_is_refused_rather_than_written_in_the_old_shape(
+    tmp_path: Path,
+) -> None:
+    # Guards a rollback of the code: an older release would write a table whose shape it does not know.
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as con:
+        con.execute(
+            "insert into operations.schema_migrations values (?, 'from the future', now())", [LATEST + 1]
+        )
+    with pytest.raises(WarehouseTooNew, match=f"migration\\(s\\) {LATEST + 1}"), connect(path):
+        pass
+
+
+def test_a_reader_given_a_warehouse_without_a_declared_table_names_it_instead_of_guessing() -> None:
+    # Guards the readers that used to answer "never built" for a table that was not there at all.
+    with duckdb.connect() as con, pytest.raises(MissingTable, match="no table operations.warehouse_builds"):
+        build_state.built_as_of(con)
+
+
+def test_every_declared_table_has_exactly_its_declared_columns_after_migrating_a_fresh_warehouse(
+    tmp_path: Path,
+) -> None:
+    # Guards a column declared without a migration (or a migration without its declaration): the
+    # stages would write a column fresh and upgraded warehouses do not have, or miss one they do.
+    migrated_tables = [t for t in TABLES if t.created_by_migrations]
+    with connect(tmp_path / "warehouse.duckdb") as migrated, duckdb.connect() as declared:
+        for table in migrated_tables:
+            declared.execute(f"create schema if not exists {table.schema}")
+            declared.execute(table.ddl())
+            assert columns(migrated, table.name) == columns(declared, table.name), table.name
+        owned = {t.schema for t in TABLES}
+        created = {
+            f"{schema}.{name}"
+            for schema, name in migrated.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+            ).fetchall()
+            if schema in owned
+        }
+        assert created == {t.name for t in migrated_tables}, "every table a migration creates is declared"
