@@ -145,4 +145,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}
