@@ -33,5 +33,5 @@ final as (
 
 )
 
-{{ contract_columns('final') }}
+select * from final
 {{ reengage.in_date_order('activity_date') }}

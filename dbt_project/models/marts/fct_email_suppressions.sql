@@ -128,4 +128,4 @@ final as (
 
 )
 
-{{ contract_columns('final') }}
+select * from final

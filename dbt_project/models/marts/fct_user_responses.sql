@@ -152,4 +152,4 @@ final as (
 
 )
 
-{{ contract_columns('final') }}
+select * from final

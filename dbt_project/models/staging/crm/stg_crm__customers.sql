@@ -56,4 +56,4 @@ final as (
 
 )
 
-{{ contract_columns('final') }}
+select * from final

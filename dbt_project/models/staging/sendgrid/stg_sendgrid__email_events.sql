@@ -82,4 +82,4 @@ final as (
 
 )
 
-{{ contract_columns('final') }}
+select * from final
