@@ -7,6 +7,7 @@ the whole pipeline at a temporary folder by setting `REENGAGE_HOME`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,3 +121,64 @@ def model_dir() -> Path:
 
 def truth_path() -> Path:
     return home() / "truth" / "user_truth.parquet"
+
+
+# Schedules, the exports sensor and alerts. Each is read when it is used, so a deployment's
+# environment (or a test's) applies without a restart of anything but the code location.
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for the settings parsed with their own rules elsewhere
+    (the schedule's zone and hour, the volume breakers' REENGAGE_VOLUME_* family)."""
+    return os.environ
+
+
+def scoring_hour() -> int:
+    """UTC hour of the daily scoring schedule (REENGAGE_SCORING_HOUR, default 7)."""
+    return int(os.environ.get("REENGAGE_SCORING_HOUR", "7"))
+
+
+def retrain_cron() -> str:
+    """When the models are refitted (REENGAGE_RETRAIN_CRON, UTC; default Monday 05:00)."""
+    return os.environ.get("REENGAGE_RETRAIN_CRON", "0 5 * * 1")
+
+
+def sensor_lookback_days() -> int:
+    """Days before today whose exports the landing sensor still watches (REENGAGE_SENSOR_LOOKBACK_DAYS)."""
+    return int(os.environ.get("REENGAGE_SENSOR_LOOKBACK_DAYS", "2"))
+
+
+def email_events_grace_minutes() -> float:
+    """How long the sensor waits for the email events once the other exports settled."""
+    return float(os.environ.get("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "60"))
+
+
+def sensor_interval_seconds() -> int:
+    return int(os.environ.get("REENGAGE_SENSOR_INTERVAL_SECONDS", "60"))
+
+
+ALERT_WEBHOOK_URL = "REENGAGE_ALERT_WEBHOOK_URL"
+ALERT_TIMEOUT_SECONDS = "REENGAGE_ALERT_TIMEOUT_SECONDS"
+DAGSTER_URL = "REENGAGE_DAGSTER_URL"
+
+
+def alert_webhook_url() -> str:
+    """Where alerts are posted (a Slack-compatible incoming webhook); "" when none. It holds a token."""
+    return os.environ.get(ALERT_WEBHOOK_URL, "").strip()
+
+
+def alert_timeout_seconds() -> float:
+    return float(os.environ.get(ALERT_TIMEOUT_SECONDS, "5"))
+
+
+def dagster_url() -> str:
+    """The UI's base URL (e.g. https://dagster.example.com), to link a failed run in its alert."""
+    return os.environ.get(DAGSTER_URL, "").rstrip("/")
+
+
+SENDGRID_API_KEY = "SENDGRID_API_KEY"
+
+
+def sendgrid_api_key() -> str:
+    """The SendGrid key, read from the environment only and never logged."""
+    return os.environ.get(SENDGRID_API_KEY, "")

@@ -13,7 +13,6 @@ names it: without a key and without that setting, delivery stops before any requ
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,7 @@ from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
 from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
 from orchestration.defs.delivery.windows import MAX_CANCEL_PLACES
 
-API_KEY_ENV_VAR = "SENDGRID_API_KEY"
+API_KEY_ENV_VAR = settings.SENDGRID_API_KEY
 # A local sink accepts any non-empty key; this one makes it obvious in a packet dump.
 LOCAL_PLACEHOLDER_KEY = "local-sink-placeholder-key"
 
@@ -89,7 +88,7 @@ class SendGridResource(dg.ConfigurableResource):
         return self.local_sink_url or settings.local_sink_url()
 
     def _resolved_key(self) -> str:
-        key = self.api_key or os.environ.get(API_KEY_ENV_VAR, "")
+        key = self.api_key or settings.sendgrid_api_key()
         if key:
             return key
         if self._local_sink():
@@ -149,7 +148,7 @@ def sendgrid_from_environment() -> SendGridResource:
     one, delivery needs REENGAGE_LOCAL_SINK_URL and sends there with a placeholder key.
     """
     return SendGridResource(
-        api_key=dg.EnvVar(API_KEY_ENV_VAR) if os.environ.get(API_KEY_ENV_VAR) else "",
+        api_key=dg.EnvVar(API_KEY_ENV_VAR) if settings.sendgrid_api_key() else "",
         host=settings.sendgrid_host(),
         local_sink_url=settings.local_sink_url(),
     )

@@ -15,7 +15,6 @@ No `from __future__ import annotations` here: Dagster inspects the sensor's sign
 """
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -43,9 +42,9 @@ class WatchSettings:
     @classmethod
     def from_env(cls) -> "WatchSettings":
         return cls(
-            lookback_days=int(os.environ.get("REENGAGE_SENSOR_LOOKBACK_DAYS", "2")),
-            optional_grace_seconds=60 * float(os.environ.get("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "60")),
-            interval_seconds=int(os.environ.get("REENGAGE_SENSOR_INTERVAL_SECONDS", "60")),
+            lookback_days=settings.sensor_lookback_days(),
+            optional_grace_seconds=60 * settings.email_events_grace_minutes(),
+            interval_seconds=settings.sensor_interval_seconds(),
         )
 
 

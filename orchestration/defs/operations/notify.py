@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-WEBHOOK_VAR = "REENGAGE_ALERT_WEBHOOK_URL"
-TIMEOUT_VAR = "REENGAGE_ALERT_TIMEOUT_SECONDS"
+from orchestration import settings
+
+WEBHOOK_VAR = settings.ALERT_WEBHOOK_URL
+TIMEOUT_VAR = settings.ALERT_TIMEOUT_SECONDS
 # Defence in depth: alert texts are built from names and counts, but error messages are free text.
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 SECRET = re.compile(r"\bSG\.[\w-]{8,}(\.[\w-]+)?")  # SendGrid API keys
@@ -51,10 +52,10 @@ def send_alert(text: str, log: logging.Logger | None = None) -> Delivery:
     log = log or logger
     text = redact(text)
     log.warning(text)
-    url = os.environ.get(WEBHOOK_VAR, "").strip()
+    url = settings.alert_webhook_url()
     if not url:
         return Delivery(text=text, webhook="not configured")
-    timeout = float(os.environ.get(TIMEOUT_VAR, "5"))
+    timeout = settings.alert_timeout_seconds()
     request = urllib.request.Request(
         url,
         data=json.dumps(slack_payload(text)).encode(),
@@ -78,5 +79,5 @@ def send_alert(text: str, log: logging.Logger | None = None) -> Delivery:
 def _short(reason: object) -> str:
     # URLError reasons can quote the URL, which holds the webhook's token: keep only a short cause.
     text = str(reason)
-    url = os.environ.get(WEBHOOK_VAR, "")
+    url = settings.alert_webhook_url()
     return (text.replace(url, "[webhook]") if url else text)[:120]

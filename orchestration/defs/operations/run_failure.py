@@ -3,13 +3,12 @@
 No `from __future__ import annotations` here: Dagster inspects the sensor's signature.
 """
 
-import os
-
 import dagster as dg
 
+from orchestration import settings
 from orchestration.defs.operations.notify import send_alert
 
-URL_VAR = "REENGAGE_DAGSTER_URL"  # e.g. https://dagster.example.com, to link the run in the alert
+URL_VAR = settings.DAGSTER_URL  # e.g. https://dagster.example.com, to link the run in the alert
 
 
 def failure_text(context: dg.RunFailureSensorContext) -> str:
@@ -24,7 +23,7 @@ def failure_text(context: dg.RunFailureSensorContext) -> str:
         lines.append(f"- {event.step_key}: {first}")
     if len(lines) == 1:
         lines.append(f"- {context.failure_event.message or 'the run failed before any step ran'}")
-    base = os.environ.get(URL_VAR, "").rstrip("/")
+    base = settings.dagster_url()
     if base:
         lines.append(f"{base}/runs/{run.run_id}")
     return "\n".join(lines)

@@ -6,9 +6,10 @@ partition of the UTC date at the moment it fires (see docs/operations.md).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from orchestration import settings
 
 TIMEZONE_VAR = "REENGAGE_TIMEZONE"
 HOUR_VAR = "REENGAGE_SCHEDULE_HOUR"
@@ -20,7 +21,7 @@ class ScheduleSettingsError(ValueError):
 
 def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
     """The IANA zone the schedule's hour is read in (default UTC), checked against the tz database."""
-    env = os.environ if env is None else env
+    env = settings.environment() if env is None else env
     name = env.get(TIMEZONE_VAR, "").strip() or "UTC"
     try:
         ZoneInfo(name)
@@ -34,7 +35,7 @@ def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
 
 def schedule_hour(env: Mapping[str, str] | None = None) -> int:
     """The local hour (0-23) at which the daily run starts (default 6)."""
-    env = os.environ if env is None else env
+    env = settings.environment() if env is None else env
     text = env.get(HOUR_VAR, "").strip() or "6"
     try:
         hour = int(text)

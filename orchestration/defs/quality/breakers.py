@@ -26,7 +26,6 @@ No `from __future__ import annotations` here: Dagster reads the check function's
 annotations at definition time to recognise the context and the resource.
 """
 
-import os
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -57,7 +56,7 @@ class VolumeRule:
     @classmethod
     def from_env(cls, source: str, env: Mapping[str, str] | None = None, **defaults: Any) -> "VolumeRule":
         """Defaults, then `REENGAGE_VOLUME_<NAME>`, then `REENGAGE_VOLUME_<SOURCE>_<NAME>`."""
-        env = os.environ if env is None else env
+        env = settings.environment() if env is None else env
         rule = replace(cls(), **defaults)
         values: dict[str, Any] = {}
         for f in fields(cls):

@@ -9,11 +9,11 @@ the current models; they fit one only on a cold start or a features-contract
 change (training.py).
 """
 
-import os
 from datetime import timedelta
 
 import dagster as dg
 
+from orchestration import settings
 from orchestration.defs.scoring.assets import (
     behaviour_cluster_model,
     behaviour_clusters,
@@ -51,13 +51,13 @@ daily_scoring_job = dg.define_asset_job(
 
 daily_scoring_schedule = dg.build_schedule_from_partitioned_job(
     daily_scoring_job,
-    hour_of_day=int(os.environ.get("REENGAGE_SCORING_HOUR", "7")),
+    hour_of_day=settings.scoring_hour(),
     minute_of_hour=0,
     description="Scores the day's partition every morning, after the warehouse build.",
 )
 
 # Monday 05:00 UTC by default: before the daily scoring run, so the week's scores use the new models.
-RETRAIN_CRON = os.environ.get("REENGAGE_RETRAIN_CRON", "0 5 * * 1")
+RETRAIN_CRON = settings.retrain_cron()
 
 
 @dg.schedule(
