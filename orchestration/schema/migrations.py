@@ -4,9 +4,9 @@ An ordered list, each a number, a one-line description and SQL (a file in `sql/`
 function. `migrate` applies the ones a warehouse has not had, each in its own transaction
 together with its row in `operations.schema_migrations`, so a failing migration leaves the
 warehouse exactly at the version before it and says which one failed. The warehouse connection
-helper (`orchestration.warehouse.connect`) migrates the first time a process opens a warehouse
-for writing; writers handed a bare connection call `migrate` first, which costs one catalog
-look-up when nothing is pending.
+helper (`orchestration.warehouse.connect`) migrates on every writable connection; writers that
+may be handed a bare connection call `migrate` too. Both cost one catalog look-up when nothing
+is pending.
 
 A migration is never edited once released: a change is a new one at the end of the list.
 """
