@@ -23,7 +23,6 @@ from orchestration.defs.interventions.policy.persistence import LIST_TABLE
 from orchestration.defs.interventions.policy.sql import date_literal
 from orchestration.defs.interventions.predicates import sql_literal
 from orchestration.defs.interventions.schema import FEATURE_COLUMNS
-from orchestration.defs.warehouse import manifest
 from orchestration.schema.declared import (
     CAMPAIGN_GUARDRAILS,
     CAMPAIGN_SENDS,
@@ -36,8 +35,7 @@ from orchestration.tables import relation_exists
 
 FEATURES_TABLE = "marts.fct_user_features"
 SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
-RESPONSES_MODEL = "fct_user_responses"
-RESPONSES_TABLE = f"marts.{RESPONSES_MODEL}"
+RESPONSES_TABLE = "marts.fct_user_responses"
 SCORES_TABLE = CHURN_SCORES.name
 SEND_HOURS_TABLE = PREFERRED_SEND_HOURS.name
 GUARDRAILS_TABLE = CAMPAIGN_GUARDRAILS.name
@@ -46,9 +44,8 @@ SENDS_TABLE = CAMPAIGN_SENDS.name
 # Every column of the mart's dbt contract: a warehouse built before a column was added is refused
 # with the names it lacks, not read with a guess.
 REQUIRED_FEATURE_COLUMNS = tuple(FEATURE_COLUMNS)
-# Every column of the responses mart's dbt contract, as for the features: a mart built before a
-# column was added, or renamed since, is refused with the names it lacks.
-REQUIRED_RESPONSE_COLUMNS = tuple(manifest.contract_columns(RESPONSES_MODEL))
+# What the pause after a response reads of marts.fct_user_responses (its dbt YAML describes every column).
+REQUIRED_RESPONSE_COLUMNS = ("customer_id", "campaign_id", "responded_at")
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
