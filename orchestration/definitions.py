@@ -10,6 +10,7 @@ from dagster_shared.record import replace  # what Definitions.map_asset_specs us
 OWNERS_BY_GROUP = {
     "ingest": "team:data-engineering",
     "warehouse": "team:analytics",
+    "warehouse_internals": "team:analytics",  # the dbt incremental state, apart from the business lineage
     "quality": "team:data-engineering",
     "scoring": "team:data-science",
     "interventions": "team:lifecycle-marketing",

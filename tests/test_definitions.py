@@ -10,6 +10,7 @@ STAGE_GROUPS = {
     "privacy",
     "ingest",
     "warehouse",
+    "warehouse_internals",
     "quality",
     "scoring",
     "interventions",

@@ -15,7 +15,7 @@
     30 s more at 50M events).
     Pass a relation, or a CTE that may be read twice; owner_filter (a
     predicate on its customer_id and anonymous_id) limits it to some owners
-    (macros/owner_buckets.sql).
+    (macros/incremental/owner_buckets.sql).
 #}
 {% macro sessionize_events(events, owner_filter=none) -%}
 {%- set gap_minutes = var('session_gap_minutes') %}
@@ -126,4 +126,12 @@ final as (
 )
 
 select * from final
+{%- endmacro %}
+
+{# Whose events a session groups: `customer:<id>`, else `anonymous:<id>` (null when neither). #}
+{% macro session_owner(customer_id, anonymous_id) -%}
+    case
+        when {{ customer_id }} is not null then {{ dbt.concat(["'customer:'", customer_id]) }}
+        when {{ anonymous_id }} is not null then {{ dbt.concat(["'anonymous:'", anonymous_id]) }}
+    end
 {%- endmacro %}

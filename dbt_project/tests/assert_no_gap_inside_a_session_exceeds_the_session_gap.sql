@@ -7,7 +7,7 @@
 -- Incremental runs check the events of their window (plus the day before,
 -- so the first event of the window is compared with its predecessor) and the
 -- events of the owners they rebuilt from before it, from the rebuild point on
--- (macros/test_window.sql; a rebuild point is always a session start).
+-- (macros/incremental/test_window.sql; a rebuild point is always a session start).
 
 {%- set by_owner_and_time = {
     'owner_column': 'session_owner', 'owner_key': 'session_owner',

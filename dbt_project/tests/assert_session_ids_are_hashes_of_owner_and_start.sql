@@ -2,7 +2,7 @@
 -- day, or rebuilding history, gives every session the same id (delivery and
 -- measurement join on it). A failure means the id is no longer deterministic.
 
--- Incremental runs check the sessions their build wrote (macros/test_window.sql).
+-- Incremental runs check the sessions their build wrote (macros/incremental/test_window.sql).
 
 select
     session_id,

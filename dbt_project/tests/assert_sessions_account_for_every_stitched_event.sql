@@ -3,7 +3,7 @@
 -- failure means events are lost or double counted between the layers (for an
 -- incremental run: that patching the window went wrong). Incremental runs
 -- compare the window's days and the owners they rebuilt from before it, from
--- their rebuild point on (macros/test_window.sql), each layer by the same rule;
+-- their rebuild point on (macros/incremental/test_window.sql), each layer by the same rule;
 -- a full refresh and the weekly whole-table run compare everything.
 
 {%- set by_owner_and_time = {

@@ -35,6 +35,15 @@ def test_the_backfill_job_holds_warehouse_quality_and_measurement_but_not_delive
     assert {"raw_events_expectations", "events_volume_and_freshness"} <= checks, "the gates run in backfills"
 
 
+def test_the_backfill_job_builds_every_dbt_model(job) -> None:
+    """The incremental state included: without it a ranged build leaves the sessions behind the events."""
+    graph = build_definitions().resolve_asset_graph()
+    dbt_models = {node.key for node in graph.asset_nodes if "dbt" in node.kinds and node.is_executable}
+    assert dg.AssetKey(["intermediate", "int_session_rebuilds"]) in dbt_models
+    missing = dbt_models - set(job.asset_layer.executable_asset_keys)
+    assert not missing, sorted(key.to_user_string() for key in missing)
+
+
 def test_a_backfill_over_a_past_range_materializes_every_day(job, isolated_home) -> None:
     generate_world(isolated_home, customers=150, days=DAYS, end_date=END, seed=3)
     instance = dg.DagsterInstance.ephemeral()

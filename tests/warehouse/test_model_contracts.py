@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.defs.interventions.schema import FEATURE_COLUMNS, FEATURES_MODEL
 from orchestration.defs.warehouse import manifest
@@ -13,8 +15,6 @@ from orchestration.settings import DBT_PROJECT_DIR
 
 from .conftest import BuiltWarehouse, run_dbt
 from .raw_world import RUN_DATE
-
-FEATURES_SQL = Path("models") / "marts" / f"{FEATURES_MODEL}.sql"
 
 
 def test_the_features_mart_has_exactly_the_columns_and_types_python_reads(
@@ -43,27 +43,60 @@ def test_the_campaign_vocabulary_is_read_from_the_marts_own_declaration() -> Non
     assert all(FEATURE_COLUMNS[flag] == "boolean" for flag in flags)
 
 
+# Every model Python reads by column name, with a column its SQL names: (SQL file, schema, the SQL that
+# names the column, the column).
+CONTRACTED_RENAMES = [
+    ("marts/fct_user_features", "marts", "end as segment", "segment"),
+    ("marts/fct_user_responses", "marts", " as responded_at", "responded_at"),
+    ("marts/fct_email_suppressions", "marts", "event as suppression_reason", "suppression_reason"),
+    ("marts/fct_user_daily_activity", "marts", " as active_action_count", "active_action_count"),
+    (
+        "intermediate/int_customer_quarter_hours",
+        "intermediate",
+        " as quarter_hour_start",
+        "quarter_hour_start",
+    ),
+    ("intermediate/int_events_stitched", "intermediate", "end as identity_source", "identity_source"),
+    ("staging/sendgrid/stg_sendgrid__email_events", "staging", " as event_at", "event_at"),
+    ("staging/crm/stg_crm__customers", "staging", " as signup_at", "signup_at"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql_path", "schema", "names_it", "column"), CONTRACTED_RENAMES, ids=[r[0] for r in CONTRACTED_RENAMES]
+)
 def test_a_column_renamed_in_the_sql_alone_fails_the_build_naming_it(
-    built_warehouse: BuiltWarehouse, tmp_path: Path
+    built_warehouse: BuiltWarehouse, tmp_path: Path, sql_path: str, schema: str, names_it: str, column: str
 ) -> None:
     # Guards the day-of-send failure: a column renamed in dbt used to pass both suites and break
-    # only when the policy read the mart. Now dbt refuses the build that drifts from the contract.
+    # only when Python read the table (the policy, scoring, measurement). Now dbt refuses the build
+    # that drifts from the contract.
+    model = Path(sql_path).name
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
-    sql = project / FEATURES_SQL
-    assert "end as segment" in sql.read_text()
-    sql.write_text(sql.read_text().replace("end as segment", "end as primary_segment"))
+    sql = project / "models" / f"{sql_path}.sql"
+    assert names_it in sql.read_text()
+    sql.write_text(sql.read_text().replace(names_it, names_it.replace(column, f"renamed_{column}")))
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_warehouse.path, warehouse)
     result = run_dbt(
-        ["run", "--select", FEATURES_MODEL, "--vars", f'{{"run_date": "{RUN_DATE}"}}'],
+        # --full-refresh: an incremental model's daily run already stops at a changed column
+        # (on_schema_change='fail'); a rebuild from scratch is where only the contract catches it
+        ["run", "--select", model, "--full-refresh", "--vars", f'{{"run_date": "{RUN_DATE}"}}'],
         warehouse,
         tmp_path / "work",
         project_dir=project,
     )
     assert result.returncode != 0
     output = "\n".join(result.messages)
-    assert 'Column "segment"' in output, output[-2000:]
-    with duckdb.connect(str(warehouse), read_only=True) as con:  # the mart stays as it was
-        columns = [r[0] for r in con.execute(f"describe marts.{FEATURES_MODEL}").fetchall()]
-    assert "segment" in columns and "primary_segment" not in columns
+    # DuckDB names it: 'Column "x" ...', 'Referenced column "x" not found', 'does not have a column named "x"'
+    assert re.search(rf'column (named )?"{column}"', output, re.IGNORECASE), output[-2000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the table stays as it was
+        columns = [r[0] for r in con.execute(f"describe {schema}.{model}").fetchall()]
+    assert column in columns and f"renamed_{column}" not in columns
+
+
+def test_every_model_python_reads_by_column_name_has_an_enforced_contract() -> None:
+    # Guards a reader added without a contract: Python would again keep its own copy of the columns.
+    for sql_path, *_ in CONTRACTED_RENAMES:
+        assert manifest.contract_columns(Path(sql_path).name)

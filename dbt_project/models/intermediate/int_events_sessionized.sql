@@ -40,7 +40,7 @@ sessionized as (
 -- depends_on: {{ ref('int_events_resessionized') }}, {{ ref('int_session_rebuilds') }}
 sessionized as (
 
-    -- owner by owner in a few branches, each within DuckDB's memory (macros/owner_buckets.sql)
+    -- owner by owner in a few branches, each within DuckDB's memory (macros/incremental/owner_buckets.sql)
     {% call(owner_filter) reengage.union_all_owner_buckets('sessionize', 'coalesce(customer_id, anonymous_id)') -%}
         {{ reengage.sessionize_events(ref('int_events_stitched'), owner_filter) }}
     {%- endcall %}

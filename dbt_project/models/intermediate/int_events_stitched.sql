@@ -5,11 +5,11 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}, {{ ref('int_identity_relinks') }}
+-- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}, {{ ref('stg_product__events') }}, {{ ref('int_identity_relinks') }}
 {#-
     Full build: every staged event stitched to its customer. Incremental
-    run (strategy append_with_relinks, macros/incremental.sql): the window's
-    events not stored yet, and the stored anonymous events of the devices in
+    run (strategy append_with_relinks, macros/incremental/strategies.sql): the
+    window's events not stored yet, staged by the SQL of stg_product__events, and the stored anonymous events of the devices in
     int_identity_relinks whose customer changes now (a late login
     re-attributes a device's whole anonymous history, however old), stitched
     again; the stored copies of the latter are replaced.
@@ -33,14 +33,14 @@ identity_map as (
 
 window_rows as (
 
-    -- the raw rows of this run's window (macros/incremental.sql)
+    -- the raw rows of this run's window (macros/incremental/window.sql)
     select * from {{ reengage.raw_events_of_window() }} as raw_window
 
 ),
 
-unstored_rows as (
+unstored_rows as materialized (
 
-    -- of those, the rows whose event is not stored yet: a copy of a stored
+    -- computed once, read three times by the staging SQL; of those, the rows whose event is not stored yet: a copy of a stored
     -- event (loaded again later) is not new, the first load wins. Checked on
     -- the raw id before staging, so only new rows are staged. A re-sent
     -- event is a copy (same time), so only stored events from the window's
@@ -63,10 +63,10 @@ unstored_rows as (
 
 new_events as (
 
-    -- staged like stg_product__events (copies within the window: first load wins)
+    -- staged by the SQL of stg_product__events (copies within the window: first load wins)
     select {{ staged_columns | join(', ') }}
     from (
-        {{ reengage.stage_product_events('unstored_rows') }}
+        {{ reengage.stage_like_stg_product__events('unstored_rows') }}
     ) as staged
 
 ),
@@ -145,4 +145,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

@@ -6,23 +6,38 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ ref('stg_product__events') }}
+-- depends_on: {{ ref('stg_product__events') }}, {{ source('raw', 'events') }}, {{ ref('event_catalog') }}
 
 with
 
+{% if is_incremental() %}
+
+window_rows as materialized (
+
+    -- the raw rows of this run's window (macros/incremental/window.sql),
+    -- read three times by the staging SQL
+    select * from {{ reengage.raw_events_of_window() }} as raw_window
+
+),
+
 events as (
 
-    -- raw rows staged without deduplication: a copy of an event observes the
-    -- same link again, which changes nothing; an incremental run reads only
-    -- the raw rows of its window (see macros/incremental.sql)
+    -- staged by the SQL of stg_product__events
     select * from (
-        {{ reengage.stage_product_events(
-            reengage.raw_events_of_window() if is_incremental() else none,
-            deduplicate=false,
-        ) }}
+        {{ reengage.stage_like_stg_product__events('window_rows') }}
     ) as staged
 
 ),
+
+{% else %}
+
+events as (
+
+    select * from {{ ref('stg_product__events') }}
+
+),
+
+{% endif %}
 
 observations as (
 

@@ -128,4 +128,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

@@ -16,7 +16,7 @@
 
 {#-
     A full build aggregates every sessionized event, owner by owner in a few
-    branches that each fit in DuckDB's memory (macros/owner_buckets.sql). An
+    branches that each fit in DuckDB's memory (macros/incremental/owner_buckets.sql). An
     incremental run aggregates the sessions it recomputed, each from its
     owner's rebuild point (a session start) on; the strategy first deletes
     the owner's stored sessions from that point.

@@ -152,4 +152,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

@@ -12,7 +12,9 @@ backfill daemon plans them.
 
 import dagster as dg
 
-BACKFILL_GROUPS = ("ingest", "warehouse", "quality", "measurement")
+# warehouse_internals: the dbt incremental state; without it a ranged build would leave the
+# sessions as the previous build left them.
+BACKFILL_GROUPS = ("ingest", "warehouse", "warehouse_internals", "quality", "measurement")
 
 reengagement_backfill = dg.define_asset_job(
     name="reengagement_backfill",

@@ -60,6 +60,10 @@ def _set_env(name: str, value: str | None) -> None:
 class WarehouseTranslator(DagsterDbtTranslator):
     """Every dbt model lands in the `warehouse` group; sources keep their `raw/<table>` keys.
 
+    Except the incremental state (dbt_project/models/incremental_state): its `meta: {dagster:
+    {group: warehouse_internals}}` puts it in a group of its own, so the `warehouse` group's lineage
+    is the business lineage, staging -> intermediate -> marts.
+
     Owners come from a model's `meta: {dagster: {owners: [...]}}` or else from the group
     (orchestration/definitions.py); every dbt test's check gets a readable description.
     """
@@ -70,7 +74,10 @@ class WarehouseTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("source."):
             return spec
-        return spec.replace_attributes(group_name="warehouse", kinds={"dbt", _warehouse_kind(spec)})
+        declared = manifest["nodes"][unique_id]["config"].get("meta", {}).get("dagster", {}).get("group")
+        return spec.replace_attributes(
+            group_name=declared or "warehouse", kinds={"dbt", _warehouse_kind(spec)}
+        )
 
     def get_asset_check_spec(
         self,

@@ -56,4 +56,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

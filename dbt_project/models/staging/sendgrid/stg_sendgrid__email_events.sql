@@ -82,4 +82,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

@@ -2,7 +2,7 @@
     Shared by the per-owner-day tables (fct_user_daily_activity,
     int_customer_category_days, int_customer_quarter_hours by customer_id;
     int_visitor_funnel_days by session_owner): incremental with the
-    rebuild_owner_tails strategy (macros/incremental.sql), each owner's days
+    rebuild_owner_tails strategy (macros/incremental/strategies.sql), each owner's days
     deleted from its rebuild date on and recomputed.
 #}
 {% macro owner_day_rollup_config(owner_column) -%}

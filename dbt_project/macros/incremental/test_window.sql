@@ -4,7 +4,7 @@
     proportion to what the day changed (a unique test over every event ever
     stored would dominate it). Those rows are:
 
-    - the rows dated in the run's incremental window (macros/incremental.sql);
+    - the rows dated in the run's incremental window (macros/incremental/window.sql);
     - the rows of the owners the run rebuilt from before the window, from
       their rebuild point on (int_session_rebuilds: a late login
       re-attributing a device's old anonymous events to a customer, a session

@@ -1,7 +1,7 @@
 {#
     The devices whose stitched anonymous events this run may re-attribute:
     devices seen logged in within the run's window (its raw rows, see
-    macros/incremental.sql) whose mapping may have moved — linked to several
+    macros/incremental/window.sql) whose mapping may have moved — linked to several
     customers, or linked for the first time now. A device only ever linked
     to one customer, before, cannot change hands. With the customer each now
     maps to (int_identity_map).

@@ -15,7 +15,7 @@
     models rebuild everything.
 
     It reads the sessions of the previous run without ref() (the session
-    models depend on this one); see macros/incremental.sql.
+    models depend on this one); see macros/incremental/window.sql.
 #}
 {%- set gap_minutes = var('session_gap_minutes') | int -%}
 {%- set incremental = reengage.sessions_are_incremental() -%}
