@@ -87,7 +87,7 @@ def test_cancelled_and_unknown_customers(sink: SinkHandle, sg: SendGridAPIClient
     send(sg, 5, batch_id=batch_id, send_at=in_an_hour())
     sg.client.user.scheduled_sends.post(request_body={"batch_id": batch_id, "status": "cancel"})
     send(sg, 3, offset=5)
-    events = simulate_events(sink.store, rates(0, 0, 0, 0), seed=0, bounce_rate=0.0)
+    events = simulate_events(sink.store, rates(0, 0, 0, 0), seed=0, bounce_rate=0.0, spamreport_rate=0.0)
     assert {e["send_id"] for e in events} == {"s5", "s6", "s7"}, "cancelled mail never produces events"
     assert {e["event"] for e in events} == {"processed", "delivered"}
 
