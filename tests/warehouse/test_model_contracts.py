@@ -100,3 +100,63 @@ def test_every_model_python_reads_by_column_name_has_an_enforced_contract() -> N
     # Guards a reader added without a contract: Python would again keep its own copy of the columns.
     for sql_path, *_ in CONTRACTED_RENAMES:
         assert manifest.contract_columns(Path(sql_path).name)
+
+
+def _not_null_constraints(manifest_: dict) -> dict[tuple[str, str], set[str]]:
+    """(schema, table) -> the columns an enforced contract of a table model declares not null."""
+    constrained: dict[tuple[str, str], set[str]] = {}
+    for node in manifest_["nodes"].values():
+        config = node.get("config", {})
+        if node["resource_type"] != "model" or not config.get("contract", {}).get("enforced"):
+            continue
+        if config.get("materialized") not in ("table", "incremental"):
+            continue
+        columns = {
+            name
+            for name, column in node["columns"].items()
+            if any(constraint["type"] == "not_null" for constraint in column.get("constraints", []))
+        }
+        if columns:
+            constrained[(node["schema"], node["alias"])] = columns
+    return constrained
+
+
+def test_every_not_null_constraint_is_enforced_by_the_built_table(built_warehouse: BuiltWarehouse) -> None:
+    # The constraints replace not_null data tests (which read whole tables every day): they must
+    # hold in the warehouse itself, so a null is refused by the insert that would write it.
+    constrained = _not_null_constraints(manifest.load_manifest())
+    assert constrained, "no enforced not_null constraints found in the manifest"
+    enforced = {
+        (schema, table, column)
+        for schema, table, column in built_warehouse.query(
+            "select schema_name, table_name, unnest(constraint_column_names) from duckdb_constraints() "
+            "where constraint_type = 'NOT NULL'"
+        )
+    }
+    missing = sorted(
+        f"{schema}.{table}.{column}"
+        for (schema, table), columns in constrained.items()
+        for column in columns
+        if (schema, table, column) not in enforced
+    )
+    assert not missing
+
+
+def test_no_column_is_checked_for_nulls_twice() -> None:
+    # A not_null data test on a column whose constraint the table enforces costs a scan a day
+    # and checks nothing more.
+    manifest_ = manifest.load_manifest()
+    constrained = _not_null_constraints(manifest_)
+    by_node = {
+        node["unique_id"]: (node["schema"], node["alias"])
+        for node in manifest_["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    twice = sorted(
+        f"{test['attached_node']}.{test['column_name']}"
+        for test in manifest_["nodes"].values()
+        if test["resource_type"] == "test"
+        and test.get("test_metadata", {}).get("name") == "not_null"
+        and test.get("column_name") in constrained.get(by_node.get(test.get("attached_node")), set())
+    )
+    assert not twice
