@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
+from reengage_dev.demo.run_history import run_history_without_fsync
 from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import DayAnswers, World
 from reengage_dev.sink.local import serving_local_sink, store_path
@@ -176,8 +177,12 @@ def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
         f"({run.phases['world: history']:.1f} s); specification {spec.source}"
     )
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    with serving_local_sink(store_path(home)) as sink:
+    dagster_home = os.environ.get("DAGSTER_HOME")
+    instance = dg.DagsterInstance.get() if dagster_home else dg.DagsterInstance.ephemeral()
+    with ExitStack() as stack:
+        if dagster_home:
+            stack.enter_context(run_history_without_fsync(Path(dagster_home)))
+        sink = stack.enter_context(serving_local_sink(store_path(home)))
         _run_days(config, run, instance, sink.store, say)
     return run
 
