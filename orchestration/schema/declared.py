@@ -56,6 +56,19 @@ class Table:
             raise KeyError(f"{self.name} declares no column(s) {', '.join(unknown)}")
         return ", ".join(f'"{n}"' for n in chosen)
 
+    def check_columns(self, names: Sequence[str]) -> None:
+        """Raise ValueError naming this table and the declared columns `names` lacks or the ones it adds.
+
+        For rows built in Python (a DataFrame's columns) before they are written by name: a
+        column renamed or dropped by mistake must stop the write, not leave a null behind.
+        """
+        missing = [n for n in self.names if n not in names]
+        unknown = [n for n in names if n not in self.names]
+        if missing or unknown:
+            problems = [f"lack declared column(s) {', '.join(missing)}"] if missing else []
+            problems += [f"have undeclared column(s) {', '.join(unknown)}"] if unknown else []
+            raise ValueError(f"the rows for {self.name} {' and '.join(problems)}")
+
     def insert_values(self, names: Sequence[str] | None = None) -> str:
         """`insert into T ("a", "b") values (?, ?)`: by name, for the declared columns or `names`."""
         chosen = list(names) if names is not None else self.names
