@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,10 +42,16 @@ def days(world_db: Path) -> dict:
 
 
 @pytest.fixture
-def warehouse(world_db: Path, tmp_path: Path) -> Path:
+def first_day_written(days: dict, world_db: Path, tmp_path: Path) -> Iterator[tuple]:
+    """(connection, the first run date's stored rows) of a copy of the world with that day written."""
     path = tmp_path / "warehouse.duckdb"
     shutil.copy(world_db, path)
-    return path
+    outcomes, tables = days[DAY1]
+    with connect(path) as con:
+        write_tables(con, tables, outcomes)
+        first = stored(con, DAY1)
+        assert all(first.values()), "the first day has rows in every table"
+        yield con, first
 
 
 def stored(con: duckdb.DuckDBPyConnection, day) -> dict[str, list[tuple]]:
@@ -64,42 +70,38 @@ def lengths(tables: MeasurementTables) -> dict[str, int]:
 
 
 def test_a_second_run_date_keeps_the_first_and_rewriting_a_run_date_replaces_only_its_rows(
-    days: dict, warehouse: Path
+    days: dict, first_day_written: tuple
 ) -> None:
     # Guards the tables measurement recreated from each day's DataFrame: typed as pandas inferred
     # (run_date a timestamp, a decision date a double), and every earlier run date's rows dropped
     # whenever a frame's columns differed. Each run now replaces its own run date's rows in the
     # declared table.
-    outcomes1, tables1 = days[DAY1]
-    outcomes2, tables2 = days[DAY2]
-    with connect(warehouse) as con:
-        write_tables(con, tables1, outcomes1)
-        first = stored(con, DAY1)
-        assert all(first.values()), "the first day has rows in every table"
-        write_tables(con, tables2, outcomes2)
-        assert stored(con, DAY1) == first, "the first run date's rows are kept"
-        assert counts(con, DAY2) == lengths(tables2)
-        types = {
-            (table, name): kind
-            for table in TABLE_OF_FRAME.values()
-            for name, kind, *_ in con.execute(f"describe {table}").fetchall()
-        }
-        dates = [key for key, kind in types.items() if kind == "DATE"]
-        assert sorted(dates) == sorted(
-            [(table, "run_date") for table in TABLE_OF_FRAME.values()]
-            + [("measurement.campaign_comparisons", "seq_first_decision_date")]
-            + [("measurement.campaign_daily", "assigned_date")]
-        ), "the tables keep their declared types"
+    con, first = first_day_written
+    outcomes, tables = days[DAY2]
+    write_tables(con, tables, outcomes)
+    assert stored(con, DAY1) == first, "the first run date's rows are kept"
+    assert counts(con, DAY2) == lengths(tables)
+    types = {
+        (table, name): kind
+        for table in TABLE_OF_FRAME.values()
+        for name, kind, *_ in con.execute(f"describe {table}").fetchall()
+    }
+    dates = [key for key, kind in types.items() if kind == "DATE"]
+    assert sorted(dates) == sorted(
+        [(table, "run_date") for table in TABLE_OF_FRAME.values()]
+        + [("measurement.campaign_comparisons", "seq_first_decision_date")]
+        + [("measurement.campaign_daily", "assigned_date")]
+    ), "the tables keep their declared types"
 
-        relaxed = analyse(outcomes2, PLANS, DAY2, RELAXED)
-        written = write_tables(con, relaxed, outcomes2)
-        assert stored(con, DAY1) == first, "rewriting the second run date leaves the first alone"
-        assert counts(con, DAY2) == lengths(relaxed), "one copy of the rewritten day"
-        assert {table: written[table] for table in TABLE_OF_FRAME.values()} == lengths(relaxed)
-        paused = (
-            "select paused from measurement.campaign_guardrails where campaign_id = 'spammy' and run_date = ?"
-        )
-        assert con.execute(paused, [DAY2]).fetchall() == [(False,)]
+    relaxed = analyse(outcomes, PLANS, DAY2, RELAXED)
+    written = write_tables(con, relaxed, outcomes)
+    assert stored(con, DAY1) == first, "rewriting the second run date leaves the first alone"
+    assert counts(con, DAY2) == lengths(relaxed), "one copy of the rewritten day"
+    assert {table: written[table] for table in TABLE_OF_FRAME.values()} == lengths(relaxed)
+    paused = (
+        "select paused from measurement.campaign_guardrails where campaign_id = 'spammy' and run_date = ?"
+    )
+    assert con.execute(paused, [DAY2]).fetchall() == [(False,)]
 
 
 @pytest.mark.parametrize(
@@ -115,22 +117,21 @@ def test_a_second_run_date_keeps_the_first_and_rewriting_a_run_date_replaces_onl
     ],
 )
 def test_a_frame_whose_columns_differ_from_its_table_is_refused_and_nothing_stored_changes(
-    days: dict, warehouse: Path, frame: str, change: Callable[[pd.DataFrame], pd.DataFrame], named: str
+    days: dict,
+    first_day_written: tuple,
+    frame: str,
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+    named: str,
 ) -> None:
     # Guards the silent loss of history: a frame with a column added or dropped used to replace the
     # table with that day's rows alone. Now the write stops, names the table and the columns, and
     # every stored row stays (the outcomes too: the day is written all or nothing).
-    outcomes1, tables1 = days[DAY1]
-    outcomes2, tables2 = days[DAY2]
-    with connect(warehouse) as con:
-        write_tables(con, tables1, outcomes1)
-        before = stored(con, DAY1)
-        outcomes_before = con.execute("select count(*) from measurement.assignment_outcomes").fetchone()
-        broken = MeasurementTables(**{**vars(tables2), frame: change(getattr(tables2, frame))})
-        with pytest.raises(ValueError, match=re.escape(f"{TABLE_OF_FRAME[frame]} {named}")):
-            write_tables(con, broken, outcomes2)
-        assert stored(con, DAY1) == before
-        assert (
-            con.execute("select count(*) from measurement.assignment_outcomes").fetchone() == outcomes_before
-        )
-        assert set(counts(con, DAY2).values()) == {0}, "nothing of the refused day is written"
+    con, first = first_day_written
+    outcomes, tables = days[DAY2]
+    outcomes_before = con.execute("select count(*) from measurement.assignment_outcomes").fetchone()
+    broken = MeasurementTables(**{**vars(tables), frame: change(getattr(tables, frame))})
+    with pytest.raises(ValueError, match=re.escape(f"{TABLE_OF_FRAME[frame]} {named}")):
+        write_tables(con, broken, outcomes)
+    assert stored(con, DAY1) == first
+    assert con.execute("select count(*) from measurement.assignment_outcomes").fetchone() == outcomes_before
+    assert set(counts(con, DAY2).values()) == {0}, "nothing of the refused day is written"
