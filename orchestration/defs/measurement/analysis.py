@@ -478,7 +478,7 @@ def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict
     frames = [(ASSIGNMENT_OUTCOMES, outcomes), *tables.items()]
     for table, frame in frames:
         table.check_columns(list(frame.columns))
-    migrate(con)
+    migrate(con)  # a bare connection (a test, a script) reaches the declared tables first
     written: dict[str, int] = {}
     con.register("_new_outcomes", outcomes)
     try:
