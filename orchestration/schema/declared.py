@@ -56,6 +56,19 @@ class Table:
             raise KeyError(f"{self.name} declares no column(s) {', '.join(unknown)}")
         return ", ".join(f'"{n}"' for n in chosen)
 
+    def check_columns(self, names: Sequence[str]) -> None:
+        """Raise ValueError naming this table and the declared columns `names` lacks or the ones it adds.
+
+        For rows built in Python (a DataFrame's columns) before they are written by name: a
+        column renamed or dropped by mistake must stop the write, not leave a null behind.
+        """
+        missing = [n for n in self.names if n not in names]
+        unknown = [n for n in names if n not in self.names]
+        if missing or unknown:
+            problems = [f"lack declared column(s) {', '.join(missing)}"] if missing else []
+            problems += [f"have undeclared column(s) {', '.join(unknown)}"] if unknown else []
+            raise ValueError(f"the rows for {self.name} {' and '.join(problems)}")
+
     def insert_values(self, names: Sequence[str] | None = None) -> str:
         """`insert into T ("a", "b") values (?, ?)`: by name, for the declared columns or `names`."""
         chosen = list(names) if names is not None else self.names
@@ -263,6 +276,111 @@ ASSIGNMENT_OUTCOMES = _table(
     ("as_of", "date"),
 )
 
+# The day's experiment tables (orchestration/defs/measurement/analysis.py): one set of rows per run
+# date, each run replacing its own date's rows. Counts are of users.
+CAMPAIGN_SUMMARY = _table(
+    "measurement.campaign_summary",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("variant", "varchar not null"),
+    ("arm", "varchar not null"),
+    ("assigned", "bigint"),
+    ("matured", "bigint"),
+    ("sent", "bigint"),
+    ("delivered", "bigint"),
+    ("opened", "bigint"),
+    ("clicked", "bigint"),
+    ("bounced", "bigint"),
+    ("spam_reported", "bigint"),
+    ("unsubscribed", "bigint"),
+    ("converted", "bigint"),
+    ("converted_matured", "bigint"),
+    ("click_through_rate", "double"),
+    ("conversion_rate", "double"),
+    ("revenue", "double"),
+    ("revenue_per_user", "double"),
+    ("median_hours_to_convert", "double"),
+    ("median_hours_to_click", "double"),
+)
+CAMPAIGN_COMPARISONS = _table(
+    "measurement.campaign_comparisons",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("comparison", "varchar not null"),  # treatment_vs_holdout, variant_vs_holdout, variant_vs_control
+    ("variant", "varchar not null"),
+    ("baseline", "varchar not null"),
+    ("metric", "varchar not null"),  # conversion or revenue_per_user
+    ("n_baseline", "bigint"),
+    ("x_baseline", "bigint"),  # conversions; null for revenue
+    ("n_variant", "bigint"),
+    ("x_variant", "bigint"),
+    ("value_baseline", "double"),
+    ("value_variant", "double"),
+    ("abs_lift", "double"),
+    ("abs_ci_low", "double"),
+    ("abs_ci_high", "double"),
+    ("rel_lift", "double"),
+    ("rel_ci_low", "double"),
+    ("rel_ci_high", "double"),
+    ("p_value", "double"),
+    ("p_adjusted", "double"),
+    ("prob_beat", "double"),
+    ("cuped_abs_lift", "double"),
+    ("cuped_ci_low", "double"),
+    ("cuped_ci_high", "double"),
+    ("cuped_p_value", "double"),
+    ("cuped_variance_reduction", "double"),
+    ("seq_looks", "bigint"),
+    ("seq_p_value", "double"),
+    ("seq_ci_low", "double"),
+    ("seq_ci_high", "double"),
+    ("seq_first_decision_date", "date"),  # the daily look at which the sequential test decided
+    ("decision", "varchar"),
+)
+CAMPAIGN_SRM = _table(
+    "measurement.campaign_srm",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("cells", "varchar"),  # "control/holdout, control/treatment, ...": the planned (variant, arm) cells
+    ("observed", "varchar"),  # users per cell, in the same order
+    ("expected", "varchar"),
+    ("chi2", "double"),
+    ("p_value", "double"),
+    ("mismatch", "boolean"),
+)
+GUARDRAIL_METRICS = _table(
+    "measurement.guardrail_metrics",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("variant", "varchar not null"),
+    ("metric", "varchar not null"),
+    ("numerator", "bigint"),
+    ("denominator", "bigint"),
+    ("rate", "double"),
+    ("ci_low", "double"),
+    ("ci_high", "double"),
+    ("holdout_rate", "double"),
+    ("excess", "double"),
+    ("limit_value", "double"),
+    ("breached", "boolean"),
+)
+CAMPAIGN_DAILY = _table(
+    "measurement.campaign_daily",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("assigned_date", "date not null"),  # the day the users entered (their first assignment)
+    ("matured", "boolean"),
+    ("n_treatment", "bigint"),
+    ("n_holdout", "bigint"),
+    ("open_rate", "double"),
+    ("click_rate", "double"),
+    ("conversion_treatment", "double"),
+    ("conversion_holdout", "double"),
+    ("abs_lift", "double"),
+    ("abs_ci_low", "double"),
+    ("abs_ci_high", "double"),
+)
+
 # --- privacy: what erasure keeps (hashes and counts, never an identifier) ------------------------
 
 FORGET_LIST = _table(
@@ -308,6 +426,11 @@ TABLES: tuple[Table, ...] = (
     CAMPAIGN_RESULTS,
     CAMPAIGN_GUARDRAILS,
     ASSIGNMENT_OUTCOMES,
+    CAMPAIGN_SUMMARY,
+    CAMPAIGN_COMPARISONS,
+    CAMPAIGN_SRM,
+    GUARDRAIL_METRICS,
+    CAMPAIGN_DAILY,
     FORGET_LIST,
     FORGET_LIST_PEPPER,
     ERASURE_AUDIT,

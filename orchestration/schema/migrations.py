@@ -60,6 +60,71 @@ def _outcomes_per_user(con: duckdb.DuckDBPyConnection) -> None:
         con.execute((SQL_DIR / "0001_initial_schema.sql").read_text())
 
 
+# Migration 4's tables. Before it measurement recreated each of them from a DataFrame every run
+# (`create or replace table ... as select *`), so a warehouse holds them with the types pandas
+# inferred: run_date a timestamp, a count with a missing value a double, a date column that has no
+# date yet (every value missing) a double or, in a table never given a row, an integer.
+PANDAS_TYPED_TABLES = (
+    "measurement.campaign_summary",
+    "measurement.campaign_comparisons",
+    "measurement.campaign_srm",
+    "measurement.guardrail_metrics",
+    "measurement.campaign_daily",
+)
+FLOATS = ("FLOAT", "DOUBLE")
+NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", *FLOATS)
+
+
+def _experiment_tables_declared(con: duckdb.DuckDBPyConnection) -> None:
+    # Each existing table's rows move aside, the SQL creates the declared table, and the rows come
+    # back converted. Copies, not renames: the same statements then run on PostgreSQL.
+    moved = []
+    for table in PANDAS_TYPED_TABLES:
+        if column_types(con, table):
+            aside = f"{table}_before_migration_4"
+            con.execute(f"create table {aside} as select * from {table}")
+            con.execute(f"drop table {table}")
+            moved.append((table, aside))
+    con.execute((SQL_DIR / "0004_measurement_tables.sql").read_text())
+    for table, aside in moved:
+        old, new = column_types(con, aside), column_types(con, table)
+        unknown = [name for name in old if name not in new]
+        if unknown:
+            raise ValueError(
+                f"{table} has column(s) {', '.join(unknown)}, which no version of measurement wrote: "
+                "move them to a table of your own, drop them, and open the warehouse again"
+            )
+        names = [name for name in new if name in old]
+        values = ", ".join(_converted(table, name, old[name], new[name]) for name in names)
+        quoted = ", ".join(f'"{name}"' for name in names)
+        con.execute(f"insert into {table} ({quoted}) select {values} from {aside}")
+        con.execute(f"drop table {aside}")
+
+
+def _converted(table: str, column: str, source: str, target: str) -> str:
+    """SQL for `column`, of the pandas-inferred `source` type, as the declared `target` type.
+
+    A value that would not convert exactly (a time of day in a date, a fraction in a count, a
+    number in a date) fails the migration, naming it, rather than being changed on the way.
+    """
+    c = f'"{column}"'
+    if source == target:
+        return c
+    if target == "DATE" and source.startswith("TIMESTAMP"):
+        exact, value = f"{c} = date_trunc('day', {c})", f"cast({c} as date)"
+    elif target == "DATE" and source in NUMBERS:
+        exact, value = "false", "null::date"  # only a missing value converts
+    elif target == "BIGINT" and source in FLOATS:
+        exact, value = f"{c} = trunc({c})", f"cast({c} as bigint)"
+    else:
+        return f"cast({c} as {target.lower()})"  # text, a wider number: exact, or the cast fails
+    missing = f"{c} is null" + (f" or isnan({c})" if source in FLOATS else "")
+    return (
+        f"case when {missing} then null when {exact} then {value} else error('{table}.{column} holds ' "
+        f"|| cast({c} as varchar) || ', which is not a {target.lower()}') end"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -75,6 +140,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "measurement.assignment_outcomes in the per-user layout (one row per user and campaign)",
         _outcomes_per_user,
+    ),
+    Migration(
+        4,
+        "measurement's experiment tables (campaign_summary, campaign_comparisons, campaign_srm, "
+        "guardrail_metrics, campaign_daily) with declared types, their rows kept",
+        _experiment_tables_declared,
     ),
 )
 

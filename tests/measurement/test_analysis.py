@@ -14,6 +14,8 @@ from orchestration.defs.measurement.analysis import analyse, winners, write_tabl
 from orchestration.defs.measurement.config import MeasurementConfig
 from orchestration.defs.measurement.outcomes import OUTCOME_NAMES, compute_outcomes
 from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
+from orchestration.schema.migrations import MissingTable
+from orchestration.warehouse import connect
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
 
@@ -187,12 +189,23 @@ def test_an_outcomes_table_of_the_daily_row_layout_is_replaced_by_the_user_layou
 
 
 def test_nothing_assigned_yet_gives_empty_tables(tmp_path: Path) -> None:
-    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
-    outcomes = compute_outcomes(con, RUN_DATE, TARGETS)
-    t = analyse(outcomes, PLANS, RUN_DATE, MeasurementConfig())
-    assert all(len(df) == 0 for _, df in t.items())
-    write_tables(con, t, outcomes)
-    assert con.execute("select count(*) from measurement.campaign_guardrails").fetchall()[0][0] == 0
-    write_campaign_results(con, compute_campaign_results(con, RUN_DATE, TARGETS))
-    assert con.execute("select count(*) from measurement.campaign_results").fetchall()[0][0] == 0
-    con.close()
+    # A migrated warehouse before the first assignment: every table there, the day's list empty.
+    with connect(tmp_path / "empty.duckdb") as con:
+        outcomes = compute_outcomes(con, RUN_DATE, TARGETS)
+        t = analyse(outcomes, PLANS, RUN_DATE, MeasurementConfig())
+        assert all(len(df) == 0 for _, df in t.items())
+        write_tables(con, t, outcomes)
+        assert con.execute("select count(*) from measurement.campaign_guardrails").fetchall()[0][0] == 0
+        write_campaign_results(con, compute_campaign_results(con, RUN_DATE, TARGETS))
+        assert con.execute("select count(*) from measurement.campaign_results").fetchall()[0][0] == 0
+
+
+def test_a_warehouse_never_migrated_is_named_rather_than_read_as_nothing_assigned(tmp_path: Path) -> None:
+    # Guards the old probe that answered "no assignments" for a missing list: a migrated warehouse
+    # always has it (empty before the first assignment), so its absence is a warehouse no stage
+    # has opened for writing, and measuring it as empty would report campaigns that ran as idle.
+    with duckdb.connect(str(tmp_path / "bare.duckdb")) as con:
+        with pytest.raises(MissingTable, match="interventions.intervention_list"):
+            compute_outcomes(con, RUN_DATE, TARGETS)
+        with pytest.raises(MissingTable, match="interventions.intervention_list"):
+            compute_campaign_results(con, RUN_DATE, TARGETS)

@@ -70,6 +70,20 @@ def test_assets_write_the_tables_and_the_report(materialized) -> None:
         assert "@" not in str(mat.event_specific_data.materialization.metadata)
 
 
+def test_the_report_names_the_day_the_sequential_rule_declared_a_winner_as_a_date(materialized) -> None:
+    # Guards the report drawn from the stored tables: the decision date came back from the warehouse
+    # as a timestamp and read "declared by the sequential rule on 2025-06-07 00:00:00".
+    home, db, result = materialized
+    with duckdb.connect(str(db), read_only=True) as con:
+        (decided,) = con.execute(
+            "select seq_first_decision_date from measurement.campaign_comparisons where run_date = ? "
+            "and variant = 'bold' and comparison = 'variant_vs_control' and metric = 'conversion'",
+            [RUN_DATE],
+        ).fetchone()
+    text = result.asset_materializations_for_node("campaign_report")[0].metadata["report"].value
+    assert f"declared by the sequential rule on {decided:%Y-%m-%d}. Consider" in text
+
+
 def rerun_report(home: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> dg.ExecuteInProcessResult:
     monkeypatch.setenv("REENGAGE_HOME", str(home))
     monkeypatch.setattr(settings, "CAMPAIGNS_DIR", home / "campaigns")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,7 +14,15 @@ import pytest
 from models.scoring import write_scores
 from orchestration.defs.warehouse import build_state
 from orchestration.privacy import audit
-from orchestration.schema.declared import TABLES
+from orchestration.schema.declared import (
+    CAMPAIGN_COMPARISONS,
+    CAMPAIGN_DAILY,
+    CAMPAIGN_SRM,
+    CAMPAIGN_SUMMARY,
+    GUARDRAIL_METRICS,
+    TABLES,
+    Table,
+)
 from orchestration.schema.migrations import (
     MIGRATIONS,
     Migration,
@@ -297,3 +306,154 @@ def test_every_declared_table_has_exactly_its_declared_columns_after_migrating_a
             if schema in owned
         }
         assert created == {t.name for t in migrated_tables}, "every table a migration creates is declared"
+
+
+# The experiment tables as measurement left them before migration 4: recreated from its DataFrames
+# every run, so typed as pandas inferred (read from a warehouse that version built). run_date and
+# assigned_date are timestamps, counts with a missing value doubles, and a sequential decision date
+# never reached yet a double. Two run dates of rows each.
+PANDAS_TYPED_DDL = """
+create table measurement.campaign_summary (run_date timestamp, campaign_id varchar, variant varchar,
+    arm varchar, assigned bigint, matured bigint, sent bigint, delivered bigint, opened bigint,
+    clicked bigint, bounced bigint, spam_reported bigint, unsubscribed bigint, converted bigint,
+    converted_matured bigint, click_through_rate double, conversion_rate double, revenue double,
+    revenue_per_user double, median_hours_to_convert double, median_hours_to_click double);
+insert into measurement.campaign_summary values
+    ('2026-03-09', 'winback', 'control', 'treatment', 40, 30, 40, 38, 12, 4, 1, 0, 0, 3, 2, 0.105,
+     0.0667, 120.5, 2.5, 20.0, null),
+    ('2026-03-10', 'winback', 'control', 'treatment', 45, 33, 45, 43, 13, 5, 1, 0, 1, 4, 3, 0.116,
+     0.0909, 160.0, 3.1, 18.5, 4.0);
+create table measurement.campaign_comparisons (run_date timestamp, campaign_id varchar,
+    comparison varchar, variant varchar, baseline varchar, metric varchar, n_baseline bigint,
+    x_baseline double, n_variant bigint, x_variant double, value_baseline double, value_variant double,
+    abs_lift double, abs_ci_low double, abs_ci_high double, rel_lift double, rel_ci_low double,
+    rel_ci_high double, p_value double, p_adjusted double, prob_beat double, cuped_abs_lift double,
+    cuped_ci_low double, cuped_ci_high double, cuped_p_value double, cuped_variance_reduction double,
+    seq_looks double, seq_p_value double, seq_ci_low double, seq_ci_high double,
+    seq_first_decision_date double, decision varchar);
+insert into measurement.campaign_comparisons values
+    ('2026-03-09', 'winback', 'treatment_vs_holdout', 'all', 'holdout', 'conversion', 10, 1, 30, 5,
+     0.1, 0.167, 0.067, -0.1, 0.23, 0.67, -0.5, 3.0, 0.6, 0.6, 0.7, 0.05, -0.1, 0.2, 0.5, 0.1, 2, 0.9,
+     -0.3, 0.4, 'nan', 'no difference yet'),
+    ('2026-03-10', 'winback', 'treatment_vs_holdout', 'all', 'holdout', 'revenue_per_user', 11, null,
+     33, null, 1.5, 3.0, 1.5, -0.5, 3.5, 1.0, null, null, 0.2, 0.4, null, null, null, null, null, null,
+     null, null, null, null, null, null);
+create table measurement.campaign_srm (run_date timestamp, campaign_id varchar, cells varchar,
+    observed varchar, expected varchar, chi2 double, p_value double, mismatch boolean);
+insert into measurement.campaign_srm values
+    ('2026-03-09', 'winback', 'control/holdout, control/treatment', '10, 30', '8, 32', 0.6, 0.44, false),
+    ('2026-03-10', 'winback', 'control/holdout, control/treatment', '11, 33', '9, 35', 0.5, 0.48, false);
+create table measurement.guardrail_metrics (run_date timestamp, campaign_id varchar, variant varchar,
+    metric varchar, numerator bigint, denominator bigint, rate double, ci_low double, ci_high double,
+    holdout_rate double, excess double, limit_value double, breached boolean);
+insert into measurement.guardrail_metrics values
+    ('2026-03-09', 'winback', 'all', 'unsubscribe_rate', 0, 38, 0.0, 0.0, 0.09, 0.0, 0.0, 0.02, false),
+    ('2026-03-10', 'winback', 'all', 'spam_rate', 0, 43, 0.0, 0.0, 0.08, null, 0.0, 0.001, false);
+create table measurement.campaign_daily (run_date timestamp, campaign_id varchar,
+    assigned_date timestamp, matured boolean, n_treatment bigint, n_holdout bigint, open_rate double,
+    click_rate double, conversion_treatment double, conversion_holdout double, abs_lift double,
+    abs_ci_low double, abs_ci_high double);
+insert into measurement.campaign_daily values
+    ('2026-03-09', 'winback', '2026-03-02', true, 30, 10, 0.3, 0.1, 0.1, 0.1, 0.0, -0.2, 0.2),
+    ('2026-03-10', 'winback', '2026-03-02', true, 30, 10, 0.3, 0.1, 0.1, 0.1, 0.0, -0.2, 0.2),
+    ('2026-03-10', 'winback', '2026-03-03', false, 3, 1, null, null, 0.0, 0.0, 0.0, null, null);
+"""
+EXPERIMENT_TABLES = (CAMPAIGN_SUMMARY, CAMPAIGN_COMPARISONS, CAMPAIGN_SRM, GUARDRAIL_METRICS, CAMPAIGN_DAILY)
+
+
+def warehouse_at_version_3_with_pandas_typed_tables(path: Path) -> dict[str, list[tuple]]:
+    """A warehouse the version before migration 4 migrated and measured on two days; each table's rows."""
+    with duckdb.connect(str(path)) as con:
+        migrate(con, [m for m in MIGRATIONS if m.number <= 3])
+        con.execute(PANDAS_TYPED_DDL)
+        return {table.name: rows(con, table.name) for table in EXPERIMENT_TABLES}
+
+
+def text_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    """Every value as text, so a NaN compares equal to itself."""
+    return con.execute(f"select columns(*)::varchar from {table} order by all").fetchall()
+
+
+def as_declared(row: tuple, table: Table) -> tuple:
+    """A row read from a pandas-typed table, with each value as its declared column holds it."""
+
+    def value(v: object, declared: str) -> object:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        if declared.startswith("date"):
+            return v.date()  # a timestamp at midnight
+        if declared.startswith("bigint"):
+            return int(v)
+        return v
+
+    return tuple(value(v, c.type) for v, c in zip(row, table.columns, strict=True))
+
+
+def test_experiment_tables_measurement_wrote_with_pandas_types_get_the_declared_types_and_keep_every_row(
+    tmp_path: Path,
+) -> None:
+    # Guards the pandas-typed experiment tables: run_date a timestamp, counts doubles, a decision
+    # date a double, and every earlier run date's rows dropped the day a frame's columns changed.
+    # Opening the warehouse converts them in place and keeps both run dates' rows.
+    path = tmp_path / "warehouse.duckdb"
+    before = warehouse_at_version_3_with_pandas_typed_tables(path)
+
+    with connect(path) as con, duckdb.connect() as declared:
+        assert schema_version(con) == LATEST
+        declared.execute("create schema measurement")
+        for table in EXPERIMENT_TABLES:
+            declared.execute(table.ddl())
+            assert columns(con, table.name) == columns(declared, table.name), table.name
+            expected = [as_declared(row, table) for row in before[table.name]]  # the same order
+            assert rows(con, table.name) == expected, table.name
+        assert con.execute(
+            "select run_date, seq_first_decision_date, x_baseline, seq_looks "
+            "from measurement.campaign_comparisons order by run_date"
+        ).fetchall() == [(DAY1, None, 1, 2), (DAY2, None, None, None)]
+        leftovers = con.execute(
+            "select table_name from duckdb_tables() where table_name like '%before_migration%'"
+        ).fetchall()
+        assert leftovers == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            "update measurement.campaign_daily set assigned_date = '2026-03-03 10:30' where not matured",
+            "measurement.campaign_daily.assigned_date holds 2026-03-03 10:30:00, which is not a date",
+        ),
+        (
+            "alter table measurement.guardrail_metrics alter numerator type double; "
+            "update measurement.guardrail_metrics set numerator = 2.5 where metric = 'spam_rate'",
+            "measurement.guardrail_metrics.numerator holds 2.5, which is not a bigint",
+        ),
+        (
+            "alter table measurement.campaign_srm add column note varchar",
+            "measurement.campaign_srm has column(s) note, which no version of measurement wrote",
+        ),
+    ],
+)
+def test_a_pandas_typed_table_that_would_not_convert_exactly_stops_the_migration_and_keeps_its_rows(
+    tmp_path: Path, change: str, named: str
+) -> None:
+    # Guards a conversion that changes data on the way: a cast would cut a time of day off a date,
+    # round a fraction in a count, or leave a column out. The migration fails, names the table,
+    # column and value, and leaves every table as it was (rows and types), so nothing is lost.
+    path = tmp_path / "warehouse.duckdb"
+    warehouse_at_version_3_with_pandas_typed_tables(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute(change)
+        before = {table.name: text_rows(con, table.name) for table in EXPERIMENT_TABLES}
+        types = {table.name: columns(con, table.name) for table in EXPERIMENT_TABLES}
+
+    with pytest.raises(MigrationFailed) as failed, connect(path):
+        pass
+    message = str(failed.value)
+    assert "migration 4" in message and "stays at version 3" in message
+    assert named in message
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert schema_version(con) == 3
+        for table in EXPERIMENT_TABLES:
+            assert text_rows(con, table.name) == before[table.name], table.name
+            assert columns(con, table.name) == types[table.name], table.name

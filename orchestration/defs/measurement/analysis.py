@@ -15,6 +15,8 @@ every count below is of users, never of daily assignments or messages.
 - ``daily``        per first-assignment date (the day users entered): treatment vs holdout
   rates (lift over time)
 
+Each frame has exactly the columns of its declared table (orchestration/schema/declared.py).
+
 A winner is declared only by the sequential rule: the first daily look at which the
 always-valid p-value of the mSPRT reaches alpha, recomputed from matured users at every
 past look so the decision is reproducible.
@@ -31,9 +33,18 @@ import pandas as pd
 
 from orchestration.defs.measurement import stats as st
 from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_GUARDRAILS
-from orchestration.schema.migrations import migrate
-from orchestration.tables import relation_exists, replace_run_date
+from orchestration.schema.declared import (
+    ASSIGNMENT_OUTCOMES,
+    CAMPAIGN_COMPARISONS,
+    CAMPAIGN_DAILY,
+    CAMPAIGN_GUARDRAILS,
+    CAMPAIGN_SRM,
+    CAMPAIGN_SUMMARY,
+    GUARDRAIL_METRICS,
+    Table,
+)
+from orchestration.schema.migrations import migrate, require
+from orchestration.tables import replace_run_date
 from orchestration.warehouse import transaction
 
 WINNER, WORSE, NO_DIFFERENCE, INSUFFICIENT, SRM_HOLD = (
@@ -70,6 +81,17 @@ class CampaignPlan:
         )
 
 
+# Each of the day's frames and the table it is stored in.
+TABLE_OF_FRAME: dict[str, Table] = {
+    "summary": CAMPAIGN_SUMMARY,
+    "comparisons": CAMPAIGN_COMPARISONS,
+    "srm": CAMPAIGN_SRM,
+    "guardrails": GUARDRAIL_METRICS,
+    "pauses": CAMPAIGN_GUARDRAILS,
+    "daily": CAMPAIGN_DAILY,
+}
+
+
 @dataclass
 class MeasurementTables:
     run_date: date
@@ -81,13 +103,9 @@ class MeasurementTables:
     daily: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
-    def items(self) -> Iterable[tuple[str, pd.DataFrame]]:
-        yield "campaign_summary", self.summary
-        yield "campaign_comparisons", self.comparisons
-        yield "campaign_srm", self.srm
-        yield "guardrail_metrics", self.guardrails
-        yield "campaign_guardrails", self.pauses
-        yield "campaign_daily", self.daily
+    def items(self) -> Iterable[tuple[Table, pd.DataFrame]]:
+        for frame, table in TABLE_OF_FRAME.items():
+            yield table, getattr(self, frame)
 
 
 def analyse(
@@ -103,7 +121,7 @@ def analyse(
         srm=_srm(o, plans, run_date, config),
         guardrails=(g := _guardrails(o, run_date, config)),
         pauses=_pauses(o, g, run_date, config),
-        daily=_daily(o),
+        daily=_daily(o, run_date),
     )
 
 
@@ -111,12 +129,7 @@ def analyse(
 
 
 def _summary(o: pd.DataFrame, run_date: date) -> pd.DataFrame:
-    cols = [
-        "run_date", "campaign_id", "variant", "arm", "assigned", "matured", "sent", "delivered", "opened",
-        "clicked", "bounced", "spam_reported", "unsubscribed", "converted", "converted_matured",
-        "click_through_rate", "conversion_rate", "revenue", "revenue_per_user", "median_hours_to_convert",
-        "median_hours_to_click",
-    ]  # fmt: skip
+    cols = CAMPAIGN_SUMMARY.names
     if not len(o):
         return pd.DataFrame(columns=cols)
     rows = []
@@ -162,15 +175,6 @@ def _median(s: pd.Series) -> float:
 # --- comparisons -----------------------------------------------------------------------------
 
 
-COMPARISON_COLUMNS = [
-    "run_date", "campaign_id", "comparison", "variant", "baseline", "metric", "n_baseline", "x_baseline",
-    "n_variant", "x_variant", "value_baseline", "value_variant", "abs_lift", "abs_ci_low", "abs_ci_high",
-    "rel_lift", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted", "prob_beat", "cuped_abs_lift",
-    "cuped_ci_low", "cuped_ci_high", "cuped_p_value", "cuped_variance_reduction", "seq_looks",
-    "seq_p_value", "seq_ci_low", "seq_ci_high", "seq_first_decision_date", "decision",
-]  # fmt: skip
-
-
 def _arms(o: pd.DataFrame, plan: CampaignPlan | None) -> list[tuple[str, str, str, pd.Series, pd.Series]]:
     """(comparison, variant, baseline, baseline mask, variant mask) for one campaign's users."""
     treated, held = o["arm"] == "treatment", o["arm"] == "holdout"
@@ -196,7 +200,7 @@ def _comparisons(
     o: pd.DataFrame, plans: dict[str, CampaignPlan], run_date: date, config: MeasurementConfig
 ) -> pd.DataFrame:
     if not len(o):
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+        return pd.DataFrame(columns=CAMPAIGN_COMPARISONS.names)
     rows: list[dict] = []
     for campaign, g in o.groupby("campaign_id", sort=True):
         g = g.reset_index(drop=True)
@@ -213,7 +217,7 @@ def _comparisons(
             }
             rows.append({**base, **_conversion(a, b, g[a_mask], g[b_mask], config, bool(srm_flag))})
             rows.append({**base, **_revenue(a, b, config)})
-    df = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    df = pd.DataFrame(rows, columns=CAMPAIGN_COMPARISONS.names)
     df["p_adjusted"] = st.benjamini_hochberg(df["p_value"].astype(float).to_numpy())
     return df
 
@@ -303,9 +307,6 @@ def _revenue(a: pd.DataFrame, b: pd.DataFrame, config: MeasurementConfig) -> dic
 # --- sample ratio mismatch -------------------------------------------------------------------
 
 
-SRM_COLUMNS = ["run_date", "campaign_id", "cells", "observed", "expected", "chi2", "p_value", "mismatch"]
-
-
 def _srm_row(g: pd.DataFrame, plan: CampaignPlan, run_date: date, config: MeasurementConfig) -> dict:
     total_w = sum(plan.weights.values())
     cells, shares = [], []
@@ -339,21 +340,15 @@ def _srm(o: pd.DataFrame, plans: dict[str, CampaignPlan], run_date: date, config
     rows = [
         _srm_row(g, plans[c], run_date, config) for c, g in o.groupby("campaign_id", sort=True) if c in plans
     ] if len(o) else []  # fmt: skip
-    return pd.DataFrame(rows, columns=SRM_COLUMNS)
+    return pd.DataFrame(rows, columns=CAMPAIGN_SRM.names)
 
 
 # --- guardrails ----------------------------------------------------------------------------
 
 
-GUARDRAIL_COLUMNS = [
-    "run_date", "campaign_id", "variant", "metric", "numerator", "denominator", "rate", "ci_low",
-    "ci_high", "holdout_rate", "excess", "limit_value", "breached",
-]  # fmt: skip
-
-
 def _guardrails(o: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
     if not len(o):
-        return pd.DataFrame(columns=GUARDRAIL_COLUMNS)
+        return pd.DataFrame(columns=GUARDRAIL_METRICS.names)
     rows = []
     for campaign, g in o.groupby("campaign_id", sort=True):
         held = g[g["arm"] == "holdout"]
@@ -397,11 +392,11 @@ def _guardrails(o: pd.DataFrame, run_date: date, config: MeasurementConfig) -> p
                         ),
                     }
                 )
-    return pd.DataFrame(rows, columns=GUARDRAIL_COLUMNS)
+    return pd.DataFrame(rows, columns=GUARDRAIL_METRICS.names)
 
 
 def _pauses(o: pd.DataFrame, g: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
-    cols = ["campaign_id", "run_date", "paused", "reason"]
+    cols = CAMPAIGN_GUARDRAILS.names
     if not len(o):
         return pd.DataFrame(columns=cols)
     rows = []
@@ -427,21 +422,16 @@ def _pauses(o: pd.DataFrame, g: pd.DataFrame, run_date: date, config: Measuremen
 # --- lift over time ----------------------------------------------------------------------------
 
 
-DAILY_COLUMNS = [
-    "campaign_id", "assigned_date", "matured", "n_treatment", "n_holdout", "open_rate", "click_rate",
-    "conversion_treatment", "conversion_holdout", "abs_lift", "abs_ci_low", "abs_ci_high",
-]  # fmt: skip
-
-
-def _daily(o: pd.DataFrame) -> pd.DataFrame:
+def _daily(o: pd.DataFrame, run_date: date) -> pd.DataFrame:
     if not len(o):
-        return pd.DataFrame(columns=DAILY_COLUMNS)
+        return pd.DataFrame(columns=CAMPAIGN_DAILY.names)
     rows = []
     for (campaign, day), g in o.groupby(["campaign_id", "run_date"], sort=True):
         t, h = g[g["arm"] == "treatment"], g[g["arm"] == "holdout"]
         test = st.two_proportion_test(int(h["converted"].sum()), len(h), int(t["converted"].sum()), len(t))
         rows.append(
             {
+                "run_date": run_date,
                 "campaign_id": campaign,
                 "assigned_date": day,
                 "matured": bool(g["matured"].all()),
@@ -456,7 +446,7 @@ def _daily(o: pd.DataFrame) -> pd.DataFrame:
                 "abs_ci_high": test.abs_ci_high,
             }
         )
-    return pd.DataFrame(rows, columns=DAILY_COLUMNS)
+    return pd.DataFrame(rows, columns=CAMPAIGN_DAILY.names)
 
 
 def winners(comparisons: pd.DataFrame) -> pd.DataFrame:
@@ -479,34 +469,37 @@ def config_run_date(*frames: pd.DataFrame) -> date:
 
 
 def write_tables(con, tables: MeasurementTables, outcomes: pd.DataFrame) -> dict[str, int]:
-    """Replace the run date's rows of every measurement table (and the per-user outcomes) in one go."""
+    """Replace the per-user outcomes and the run date's rows of every measurement table, in one transaction.
+
+    Each table keeps its other run dates' rows. A frame whose columns are not exactly its table's
+    declared ones stops the write before anything changes: a bug in the analysis must not touch
+    the history. Returns the rows written per table.
+    """
+    frames = [(ASSIGNMENT_OUTCOMES, outcomes), *tables.items()]
+    for table, frame in frames:
+        table.check_columns(list(frame.columns))
+    migrate(con)  # a bare connection (a test, a script) reaches the declared tables first
     written: dict[str, int] = {}
-    migrate(con)  # an outcomes table of the older per-assignment layout is replaced by migration 3
+    con.register("_new_outcomes", outcomes)
     try:
         with transaction(con):
-            con.register("_new_outcomes", outcomes[ASSIGNMENT_OUTCOMES.names] if len(outcomes) else outcomes)
-            con.execute("delete from measurement.assignment_outcomes")
+            # The outcomes are recomputed for every user at every run: only the latest run is kept.
+            con.execute(f"delete from {ASSIGNMENT_OUTCOMES.name}")
             if len(outcomes):
-                con.execute("insert into measurement.assignment_outcomes by name select * from _new_outcomes")
-            written["assignment_outcomes"] = len(outcomes)
-            for name, df in tables.items():
-                df = df.copy()
-                if "run_date" not in df.columns:
-                    df.insert(0, "run_date", tables.run_date)
-                if name == "campaign_guardrails":
-                    rows = df[CAMPAIGN_GUARDRAILS.names]
-                    written[name] = replace_run_date(con, CAMPAIGN_GUARDRAILS.name, tables.run_date, rows)
-                    continue
-                if relation_exists(con, f"measurement.{name}"):
-                    old = con.execute(
-                        f"select * from measurement.{name} where run_date <> ?", [tables.run_date]
-                    ).df()
-                    if len(old) and list(old.columns) == list(df.columns):
-                        df = pd.concat([old, df], ignore_index=True) if len(df) else old
-                con.register("_new_rows", df)
-                con.execute(f"create or replace table measurement.{name} as select * from _new_rows")
-                con.unregister("_new_rows")
-                written[name] = len(df)
+                con.execute(f"insert into {ASSIGNMENT_OUTCOMES.name} by name select * from _new_outcomes")
+            written[ASSIGNMENT_OUTCOMES.name] = len(outcomes)
+            for table, frame in tables.items():
+                written[table.name] = replace_run_date(con, table.name, tables.run_date, frame)
     finally:
         con.unregister("_new_outcomes")
     return written
+
+
+def read_tables(con, run_date: date) -> MeasurementTables:
+    """The run date's rows of every measurement table: what `write_tables` stored for that day."""
+    frames = {}
+    for frame, table in TABLE_OF_FRAME.items():
+        require(con, table)
+        sql = f"select {table.column_list()} from {table.name} where run_date = ?"
+        frames[frame] = con.execute(sql, [run_date]).df()
+    return MeasurementTables(run_date=run_date, **frames)

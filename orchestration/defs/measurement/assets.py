@@ -16,8 +16,8 @@ from orchestration.defs.interventions.campaigns import load_campaigns
 from orchestration.defs.measurement import report as report_module
 from orchestration.defs.measurement.analysis import (
     CampaignPlan,
-    MeasurementTables,
     analyse,
+    read_tables,
     winners,
     write_tables,
 )
@@ -150,25 +150,12 @@ def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     plans = _plans()
     folder = settings.home() / "reports"
     with warehouse.connect() as con:
-        frames = {}
-        for name in ("campaign_summary", "campaign_comparisons", "campaign_srm", "guardrail_metrics",
-                     "campaign_guardrails", "campaign_daily"):  # fmt: skip
-            frames[name] = con.execute(
-                f"select * from measurement.{name} where run_date = ?", [run_date]
-            ).df()
+        tables = read_tables(con, run_date)
+        frames = {table.name: frame for table, frame in tables.items()}
         outcomes = con.execute(
             "select customer_id, run_date, arm from measurement.assignment_outcomes where as_of = ?",
             [run_date],
         ).df()
-        tables = MeasurementTables(
-            run_date=run_date,
-            summary=frames["campaign_summary"],
-            comparisons=frames["campaign_comparisons"],
-            srm=frames["campaign_srm"],
-            guardrails=frames["guardrail_metrics"],
-            pauses=frames["campaign_guardrails"],
-            daily=frames["campaign_daily"].drop(columns=["run_date"]),
-        )
         data = report_data(con, outcomes, run_date)
         # Drawing the plots is the cost; the tables they are drawn from are small to read and hash.
         inputs = fingerprints.fingerprint(

@@ -34,16 +34,21 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from orchestration.schema.declared import ASSIGNMENT_OUTCOMES
+from orchestration.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_SENDS, INTERVENTION_LIST
+from orchestration.schema.migrations import require
 from orchestration.tables import column_types, relation_exists
 
 OUTCOME_NAMES = ASSIGNMENT_OUTCOMES.names
+# What the outcomes read of the day's lists (a migrated warehouse always has the table, empty
+# before the first assignment).
+LIST_COLUMNS = ("send_id", "run_date", "customer_id", "email", "campaign_id", "variant", "arm",
+                "scheduled_send_at_utc")  # fmt: skip
 
 # Every user-level CTE is keyed by the first assignment's send_id (one per user and campaign).
 OUTCOMES_SQL = """
 with daily_rows as (
     select l.send_id, l.run_date, l.customer_id, l.campaign_id, l.variant, l.arm,
-           {scheduled} as scheduled_at,
+           timezone('UTC', l.scheduled_send_at_utc) as scheduled_at,  -- timestamptz, as naive UTC
            lower(trim(l.email)) as email_key
     from interventions.intervention_list as l
     where l.run_date <= $run_date and l.arm in ('treatment', 'holdout')
@@ -174,8 +179,7 @@ def compute_outcomes(
 
     `targets`: campaign_id, target_event, attribution_window_days (from the campaign files).
     """
-    if not relation_exists(con, "interventions.intervention_list"):
-        return empty_outcomes()
+    require(con, INTERVENTION_LIST, LIST_COLUMNS)
     views: list[str] = []
 
     def view(name: str, sql: str) -> None:
@@ -221,15 +225,11 @@ def compute_outcomes(
                 "pre_activity",
                 "select distinct customer_id, cast(event_ts as date) as activity_date from stitched",
             )
-        sends = "delivery.campaign_sends"
-        if not relation_exists(con, "delivery.campaign_sends"):
+        sends = CAMPAIGN_SENDS.name
+        if not relation_exists(con, CAMPAIGN_SENDS.name):  # absent until the first delivery: no sends yet
             view("no_sends", "select null::varchar as send_id, null::varchar as state where false")
             sends = "no_sends"
-        scheduled = _utc(
-            "l.scheduled_send_at_utc",
-            column_types(con, "interventions.intervention_list").get("scheduled_send_at_utc"),
-        )
-        sql = OUTCOMES_SQL.format(scheduled=scheduled, sends=sends)
+        sql = OUTCOMES_SQL.format(sends=sends)
         as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)
         return con.execute(
             sql, {"run_date": run_date, "as_of": as_of.to_pydatetime(), "pre_days": pre_period_days}
@@ -238,7 +238,3 @@ def compute_outcomes(
         con.unregister("campaign_targets")
         for name in views:
             con.execute(f"drop view if exists {name}")
-
-
-def empty_outcomes() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in OUTCOME_NAMES})

@@ -16,8 +16,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from orchestration.schema.declared import CAMPAIGN_RESULTS, INTERVENTION_LIST
-from orchestration.schema.migrations import migrate
+from orchestration.schema.declared import CAMPAIGN_RESULTS, CAMPAIGN_SENDS, INTERVENTION_LIST
+from orchestration.schema.migrations import migrate, require
 from orchestration.tables import relation_exists
 from orchestration.warehouse import transaction
 
@@ -83,6 +83,16 @@ group by all
 order by run_date, campaign_id, variant, arm
 """
 
+# What the results read of the day's lists.
+LIST_COLUMNS = (
+    "send_id",
+    "run_date",
+    "customer_id",
+    "campaign_id",
+    "variant",
+    "arm",
+    "scheduled_send_at_utc",
+)
 EMPTY_SENDS = (
     "create temp table if not exists _no_sends as "
     "select ''::varchar as send_id, ''::varchar as state where false"
@@ -99,9 +109,9 @@ def compute_campaign_results(
         return con.execute("select * from _no_results").df()
     con.register("campaign_targets", targets)
     sql = RESULTS_SQL
-    if not relation_exists(con, "delivery.campaign_sends"):
+    if not relation_exists(con, CAMPAIGN_SENDS.name):  # absent until the first delivery: no sends yet
         con.execute(EMPTY_SENDS)
-        sql = sql.replace("delivery.campaign_sends", "_no_sends")
+        sql = sql.replace(CAMPAIGN_SENDS.name, "_no_sends")
     try:
         return con.execute(sql, {"run_date": run_date}).df()
     finally:
@@ -109,9 +119,8 @@ def compute_campaign_results(
 
 
 def _assigned_by(con: duckdb.DuckDBPyConnection, run_date: date) -> bool:
-    """Whether the list holds a row on or before `run_date` (a bare connection may have no list at all)."""
-    if not relation_exists(con, INTERVENTION_LIST.name):
-        return False
+    """Whether the list holds a row on or before `run_date` (a migrated warehouse has it, maybe empty)."""
+    require(con, INTERVENTION_LIST, LIST_COLUMNS)
     sql = f"select exists (select 1 from {INTERVENTION_LIST.name} where run_date <= ?)"
     return bool(con.execute(sql, [run_date]).fetchone()[0])
 

@@ -173,7 +173,8 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
                 f"Variant '{r.variant}' beats control '{r.baseline}' by {_pts(r.abs_lift)} "
                 f"(95% CI {_pts(r.abs_ci_low)} to {_pts(r.abs_ci_high)}; always-valid "
                 f"{_pts(r.seq_ci_low)} to {_pts(r.seq_ci_high)}), declared by the sequential rule on "
-                f"{r.seq_first_decision_date}. Consider shifting its weight in the campaign file."
+                f"{pd.Timestamp(r.seq_first_decision_date):%Y-%m-%d}. Consider shifting its weight in the "
+                "campaign file."
             )
         elif r.decision == WORSE:
             lines.append(
