@@ -102,6 +102,20 @@ def test_every_model_python_reads_by_column_name_has_an_enforced_contract() -> N
         assert manifest.contract_columns(Path(sql_path).name)
 
 
+def test_every_table_the_build_writes_has_an_enforced_contract() -> None:
+    # Guards a table model added (or left) without one: its not_null checks would go back to data
+    # tests that rescan it every day, and its column types would differ between DuckDB and
+    # PostgreSQL. Views cannot enforce a constraint; they keep their tests.
+    uncontracted = sorted(
+        node["name"]
+        for node in manifest.load_manifest()["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") in ("table", "incremental")
+        and not node["config"].get("contract", {}).get("enforced")
+    )
+    assert not uncontracted
+
+
 def _not_null_constraints(manifest_: dict) -> dict[tuple[str, str], set[str]]:
     """(schema, table) -> the columns an enforced contract of a table model declares not null."""
     constrained: dict[tuple[str, str], set[str]] = {}
