@@ -54,7 +54,7 @@ def test_dbt_test_results_still_follow_the_model_they_judge(warehouse_built_by_d
             checked += 1
             evaluation = event.event_specific_data
             assert evaluation.asset_key in seen, f"{evaluation.check_name} came before its model"
-    assert checked > 100
+    assert checked > 50  # the dbt data tests (not_null is a constraint, not a test)
 
 
 def test_after_the_dbt_step_the_same_process_can_still_open_the_warehouse_read_only(

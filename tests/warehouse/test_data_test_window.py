@@ -110,7 +110,11 @@ def test_a_daily_build_tests_the_old_events_a_late_login_re_attributed(
     # login rewrites the device's anonymous events of any age (strategy append_with_relinks).
     def relinked_duplicate(con: duckdb.DuckDBPyConnection) -> None:
         device = _duplicate_an_old_event(con)
-        con.execute("insert into intermediate.int_identity_relinks (anonymous_id) values (?)", [device])
+        # the customer it maps to now does not matter to the test (the table refuses a null one)
+        con.execute(
+            "insert into intermediate.int_identity_relinks (anonymous_id, customer_id) values (?, 'c_new')",
+            [device],
+        )
 
     assert _status(built_warehouse, work_dir, relinked_duplicate, UNIQUE_EVENTS, RUN_DATE) == "fail"
 
@@ -121,10 +125,13 @@ def _an_old_session_duplicated_and_rebuilt(seconds_after_its_start: int) -> Setu
     def setup(con: duckdb.DuckDBPyConnection) -> None:
         owner, start = _duplicate_an_old_session(con)
         con.execute(
-            "insert into intermediate.int_session_rebuilds (session_owner, rebuild_from, rebuild_from_date) "
-            "select ?, cast(? as timestamp) + to_seconds(cast(? as bigint)), "
-            "cast(cast(? as timestamp) as date)",
-            [owner, start, seconds_after_its_start, start],
+            "insert into intermediate.int_session_rebuilds (session_owner, customer_id, anonymous_id, "
+            "owner_id, is_anonymous, rebuild_from, rebuild_from_date) "
+            "select session_owner, customer_id, anonymous_id, coalesce(customer_id, anonymous_id), "
+            "is_anonymous, session_start_at + to_seconds(cast(? as bigint)), session_date "
+            "from marts.fct_sessions "
+            "where session_owner = ? and session_start_at = cast(? as timestamp) limit 1",
+            [seconds_after_its_start, owner, start],
         )
 
     return setup

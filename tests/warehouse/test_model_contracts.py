@@ -102,14 +102,30 @@ def test_every_model_python_reads_by_column_name_has_an_enforced_contract() -> N
         assert manifest.contract_columns(Path(sql_path).name)
 
 
-def _not_null_constraints(manifest_: dict) -> dict[tuple[str, str], set[str]]:
+def test_every_table_the_build_writes_has_an_enforced_contract() -> None:
+    # Guards a table model added (or left) without one: its not_null checks would go back to data
+    # tests that rescan it every day, and its column types would differ between DuckDB and
+    # PostgreSQL. Views cannot enforce a constraint; they keep their tests.
+    uncontracted = sorted(
+        node["name"]
+        for node in manifest.load_manifest()["nodes"].values()
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") in ("table", "incremental")
+        and not node["config"].get("contract", {}).get("enforced")
+    )
+    assert not uncontracted
+
+
+def _not_null_constraints(
+    manifest_: dict, materialized: tuple[str, ...] = ("table", "incremental")
+) -> dict[tuple[str, str], set[str]]:
     """(schema, table) -> the columns an enforced contract of a table model declares not null."""
     constrained: dict[tuple[str, str], set[str]] = {}
     for node in manifest_["nodes"].values():
         config = node.get("config", {})
         if node["resource_type"] != "model" or not config.get("contract", {}).get("enforced"):
             continue
-        if config.get("materialized") not in ("table", "incremental"):
+        if config.get("materialized") not in materialized:
             continue
         columns = {
             name
@@ -121,25 +137,85 @@ def _not_null_constraints(manifest_: dict) -> dict[tuple[str, str], set[str]]:
     return constrained
 
 
-def test_every_not_null_constraint_is_enforced_by_the_built_table(built_warehouse: BuiltWarehouse) -> None:
-    # The constraints replace not_null data tests (which read whole tables every day): they must
-    # hold in the warehouse itself, so a null is refused by the insert that would write it.
-    constrained = _not_null_constraints(manifest.load_manifest())
-    assert constrained, "no enforced not_null constraints found in the manifest"
-    enforced = {
-        (schema, table, column)
-        for schema, table, column in built_warehouse.query(
-            "select schema_name, table_name, unnest(constraint_column_names) from duckdb_constraints() "
-            "where constraint_type = 'NOT NULL'"
+def _unenforced(warehouse: Path, constrained: dict[tuple[str, str], set[str]]) -> list[str]:
+    """The declared not_null constraints the warehouse's tables do not enforce, as schema.table.column."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        enforced = set(
+            con.execute(
+                "select schema_name, table_name, unnest(constraint_column_names) from duckdb_constraints() "
+                "where constraint_type = 'NOT NULL'"
+            ).fetchall()
         )
-    }
-    missing = sorted(
+    return sorted(
         f"{schema}.{table}.{column}"
         for (schema, table), columns in constrained.items()
         for column in columns
         if (schema, table, column) not in enforced
     )
-    assert not missing
+
+
+def test_every_not_null_constraint_is_enforced_by_the_built_table(built_warehouse: BuiltWarehouse) -> None:
+    # The constraints replace not_null data tests (which read whole tables every day): they must
+    # hold in the warehouse itself, so a null is refused by the insert that would write it.
+    constrained = _not_null_constraints(manifest.load_manifest())
+    assert constrained, "no enforced not_null constraints found in the manifest"
+    assert not _unenforced(built_warehouse.path, constrained)
+
+
+def _drop_not_null(warehouse: Path, constrained: dict[tuple[str, str], set[str]]) -> None:
+    """Make the tables look as a version before their contracts created them: no not_null constraints."""
+    with duckdb.connect(str(warehouse)) as con:
+        for (schema, table), columns in constrained.items():
+            for column in columns:
+                con.execute(f"alter table {schema}.{table} alter column {column} drop not null")
+
+
+def test_an_incremental_table_created_without_its_not_null_constraints_gains_them_on_its_next_run(
+    built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    # Guards a warehouse built by an earlier version: dbt writes a contract's constraints only when
+    # it creates a table, and incremental runs append to the stored one, so without the pre-hook
+    # nulls went unchecked there (the not_null tests being gone) until a full refresh.
+    constrained = _not_null_constraints(manifest.load_manifest(), materialized=("incremental",))
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_warehouse.path, warehouse)
+    _drop_not_null(warehouse, constrained)
+    assert _unenforced(warehouse, constrained)
+    result = run_dbt(
+        ["run", "--select", "config.materialized:incremental"],
+        warehouse,
+        tmp_path / "work",
+        extra_env={"REENGAGE_RUN_DATE": RUN_DATE},
+    )
+    assert result.returncode == 0, result.explain()
+    assert not _unenforced(warehouse, constrained)
+
+
+def test_a_null_stored_before_the_constraint_fails_the_run_naming_the_column_and_writes_nothing(
+    built_warehouse: BuiltWarehouse, tmp_path: Path
+) -> None:
+    # Guards the same upgrade when the stored table already holds a null: the run must stop and say
+    # where, not add rows beside it or drop the row.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built_warehouse.path, warehouse)
+    _drop_not_null(warehouse, {("marts", "fct_sessions"): {"session_owner"}})
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "update marts.fct_sessions set session_owner = null "
+            "where session_id = (select min(session_id) from marts.fct_sessions)"
+        )
+        stored = sorted(con.execute("select * from marts.fct_sessions").fetchall(), key=repr)
+    result = run_dbt(
+        ["run", "--select", "fct_sessions"],
+        warehouse,
+        tmp_path / "work",
+        extra_env={"REENGAGE_RUN_DATE": RUN_DATE},
+    )
+    assert result.returncode != 0
+    output = "\n".join(result.messages)
+    assert "fct_sessions.session_owner" in output, output[-2000:]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert sorted(con.execute("select * from marts.fct_sessions").fetchall(), key=repr) == stored
 
 
 def test_no_column_is_checked_for_nulls_twice() -> None:

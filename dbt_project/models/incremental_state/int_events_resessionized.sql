@@ -79,8 +79,14 @@ in_scope as (
         {%- endif %}
     {%- endfor %}
 
+),
+
+resessionized as (
+
+    select * from (
+        {{ reengage.sessionize_events('in_scope') }}
+    ) as sessionized
+
 )
 
-select * from (
-    {{ reengage.sessionize_events('in_scope') }}
-) as resessionized
+{{ contract_columns('resessionized') }}

@@ -53,4 +53,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

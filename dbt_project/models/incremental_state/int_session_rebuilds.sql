@@ -238,4 +238,4 @@ final as (
 
 {% endif %}
 
-select * from final
+{{ contract_columns('final') }}

@@ -392,4 +392,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

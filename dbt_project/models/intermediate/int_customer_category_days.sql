@@ -30,5 +30,5 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}
 {{ reengage.in_date_order('activity_date') }}

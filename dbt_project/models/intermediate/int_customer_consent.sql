@@ -107,4 +107,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

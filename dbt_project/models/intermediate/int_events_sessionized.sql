@@ -49,4 +49,4 @@ sessionized as (
 
 {% endif %}
 
-select * from sessionized
+{{ contract_columns('sessionized') }}

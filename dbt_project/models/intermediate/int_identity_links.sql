@@ -95,4 +95,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

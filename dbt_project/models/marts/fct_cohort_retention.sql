@@ -126,4 +126,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

@@ -114,4 +114,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

@@ -90,5 +90,5 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}
 {{ reengage.in_date_order('session_start_at') }}

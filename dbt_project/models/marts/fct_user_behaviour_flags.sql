@@ -224,4 +224,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

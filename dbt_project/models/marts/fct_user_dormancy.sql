@@ -49,7 +49,7 @@ staged as (
             when days_since_last_active < {{ var('lapsed_after_days') }} then 'dormant'
             else 'lapsed'
         end as dormancy_stage,
-        cast(active_actions_prior_28d as {{ dbt.type_float() }})
+        cast(active_actions_prior_28d as {{ reengage.type_double() }})
             * {{ recent_days }} / {{ baseline_days }} as baseline_weekly_active_actions
     from joined
 
@@ -74,4 +74,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}

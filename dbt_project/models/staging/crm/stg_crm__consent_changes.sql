@@ -83,4 +83,4 @@ final as (
 
 )
 
-select * from final
+{{ contract_columns('final') }}
