@@ -84,6 +84,11 @@ create or replace table raw.email_events (
     run_date date, reason varchar,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
+-- rows ingest refused: none here, but the staging of refused rows reads the table
+create or replace table raw.quarantine (
+    source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
+    _partition_date date, _loaded_at timestamptz
+);
 create schema if not exists bench;
 create or replace table bench.pending_events as select * from raw.events limit 0;
 """
@@ -465,6 +470,7 @@ def copy_recent_history(source: Path, dest: Path, first_day: date) -> int:
     con.execute("create schema bench")
     con.execute("create table raw.customers as select * from src.raw.customers")
     con.execute("create table raw.email_events as select * from src.raw.email_events")
+    con.execute("create table raw.quarantine as select * from src.raw.quarantine")
     con.execute(
         f"create table raw.events as select * from src.raw.events where _partition_date >= date '{first_day}'"
     )
