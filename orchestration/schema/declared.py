@@ -69,6 +69,11 @@ class Table:
             problems += [f"have undeclared column(s) {', '.join(unknown)}"] if unknown else []
             raise ValueError(f"the rows for {self.name} {' and '.join(problems)}")
 
+    def empty_select(self) -> str:
+        """A query of this table's columns, with their declared types, that returns no rows."""
+        columns = ", ".join(f'null::{c.type.removesuffix(" not null")} as "{c.name}"' for c in self.columns)
+        return f"select {columns} where false"
+
     def insert_values(self, names: Sequence[str] | None = None) -> str:
         """`insert into T ("a", "b") values (?, ?)`: by name, for the declared columns or `names`."""
         chosen = list(names) if names is not None else self.names

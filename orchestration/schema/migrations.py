@@ -227,3 +227,14 @@ def require(con: duckdb.DuckDBPyConnection, table: Table, columns: Sequence[str]
             f"{MIGRATIONS[-1].number}): open it for writing once (orchestration.warehouse.connect) so "
             "its migrations run"
         )
+
+
+def stored_or_empty(con: duckdb.DuckDBPyConnection, table: Table) -> str:
+    """What to read `table` from: its name, or a query of its columns with no rows while it does not exist.
+
+    Only for a table its writer creates on its first write (created_by_migrations=False), whose
+    absence means that writer never ran: delivery.campaign_sends before the first delivery.
+    """
+    if table.created_by_migrations:
+        raise ValueError(f"{table.name} is created by the migrations: read it after require()")
+    return table.name if relation_exists(con, table.name) else f"({table.empty_select()})"

@@ -17,6 +17,7 @@ from orchestration.privacy import audit
 from orchestration.schema.declared import (
     CAMPAIGN_COMPARISONS,
     CAMPAIGN_DAILY,
+    CAMPAIGN_SENDS,
     CAMPAIGN_SRM,
     CAMPAIGN_SUMMARY,
     GUARDRAIL_METRICS,
@@ -31,6 +32,7 @@ from orchestration.schema.migrations import (
     WarehouseTooNew,
     migrate,
     schema_version,
+    stored_or_empty,
 )
 from orchestration.warehouse import connect
 
@@ -284,6 +286,22 @@ def test_a_reader_given_a_warehouse_without_a_declared_table_names_it_instead_of
     # Guards the readers that used to answer "never built" for a table that was not there at all.
     with duckdb.connect() as con, pytest.raises(MissingTable, match="no table operations.warehouse_builds"):
         build_state.built_as_of(con)
+
+
+def test_a_table_its_writer_creates_reads_as_no_rows_of_its_declared_columns_until_written() -> None:
+    # Guards measurement before the first delivery: delivery.campaign_sends does not exist yet.
+    with duckdb.connect() as con:
+        migrate(con)
+        before = con.execute(f"select * from {stored_or_empty(con, CAMPAIGN_SENDS)} as sends")
+        described = [(column[0], str(column[1])) for column in before.description]
+        assert before.fetchall() == []
+        con.execute("create schema if not exists delivery")
+        con.execute(CAMPAIGN_SENDS.ddl())
+        built = con.execute(f"select * from {CAMPAIGN_SENDS.name}").description
+        assert described == [(column[0], str(column[1])) for column in built]
+        assert stored_or_empty(con, CAMPAIGN_SENDS) == CAMPAIGN_SENDS.name
+        with pytest.raises(ValueError, match="created by the migrations"):
+            stored_or_empty(con, CAMPAIGN_SUMMARY)
 
 
 def test_every_declared_table_has_exactly_its_declared_columns_after_migrating_a_fresh_warehouse(

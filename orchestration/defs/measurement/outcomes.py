@@ -35,7 +35,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_SENDS, INTERVENTION_LIST
-from orchestration.schema.migrations import require
+from orchestration.schema.migrations import require, stored_or_empty
 from orchestration.tables import column_types, relation_exists
 
 OUTCOME_NAMES = ASSIGNMENT_OUTCOMES.names
@@ -77,7 +77,7 @@ window_messages as (
         and r.scheduled_at < a.window_end_at
 ),
 ledger as (
-    select send_id, bool_or(state = 'accepted') as sent from {sends} group by send_id
+    select send_id, bool_or(state = 'accepted') as sent from {sends} as sends group by send_id
 ),
 email as (
     select
@@ -225,11 +225,7 @@ def compute_outcomes(
                 "pre_activity",
                 "select distinct customer_id, cast(event_ts as date) as activity_date from stitched",
             )
-        sends = CAMPAIGN_SENDS.name
-        if not relation_exists(con, CAMPAIGN_SENDS.name):  # absent until the first delivery: no sends yet
-            view("no_sends", "select null::varchar as send_id, null::varchar as state where false")
-            sends = "no_sends"
-        sql = OUTCOMES_SQL.format(sends=sends)
+        sql = OUTCOMES_SQL.format(sends=stored_or_empty(con, CAMPAIGN_SENDS))
         as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)
         return con.execute(
             sql, {"run_date": run_date, "as_of": as_of.to_pydatetime(), "pre_days": pre_period_days}

@@ -17,8 +17,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.schema.declared import CAMPAIGN_RESULTS, CAMPAIGN_SENDS, INTERVENTION_LIST
-from orchestration.schema.migrations import migrate, require
-from orchestration.tables import relation_exists
+from orchestration.schema.migrations import migrate, require, stored_or_empty
 from orchestration.warehouse import transaction
 
 RESULTS_SQL = """
@@ -28,7 +27,7 @@ with assigned as (
     where run_date <= $run_date
 ),
 sends as (
-    select send_id, state from delivery.campaign_sends
+    select send_id, state from {sends} as stored_sends
 ),
 email as (
     select
@@ -93,10 +92,6 @@ LIST_COLUMNS = (
     "arm",
     "scheduled_send_at_utc",
 )
-EMPTY_SENDS = (
-    "create temp table if not exists _no_sends as "
-    "select ''::varchar as send_id, ''::varchar as state where false"
-)
 
 
 def compute_campaign_results(
@@ -105,13 +100,9 @@ def compute_campaign_results(
     """`targets`: campaign_id, target_event, attribution_window_days (from the campaign files)."""
     if not _assigned_by(con, run_date):
         # Nothing has been assigned yet (e.g. a backfill before the first daily run): no results.
-        con.execute(f"create or replace temp table _no_results ({CAMPAIGN_RESULTS.columns_sql()})")
-        return con.execute("select * from _no_results").df()
+        return con.execute(CAMPAIGN_RESULTS.empty_select()).df()
     con.register("campaign_targets", targets)
-    sql = RESULTS_SQL
-    if not relation_exists(con, CAMPAIGN_SENDS.name):  # absent until the first delivery: no sends yet
-        con.execute(EMPTY_SENDS)
-        sql = sql.replace(CAMPAIGN_SENDS.name, "_no_sends")
+    sql = RESULTS_SQL.replace("{sends}", stored_or_empty(con, CAMPAIGN_SENDS))
     try:
         return con.execute(sql, {"run_date": run_date}).df()
     finally:
