@@ -44,4 +44,6 @@ def test_a_decision_taken_for_certain_is_refused_as_evidence(propensity):
     # A row that could only have gone one way says nothing about the other arm; dividing by
     # zero would hide that as an infinite score.
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        effect_scores(np.array([1.0]), np.array([1.0]), np.array([propensity]), np.array([0.0]), np.array([0.0]))
+        effect_scores(
+            np.array([1.0]), np.array([1.0]), np.array([propensity]), np.array([0.0]), np.array([0.0])
+        )
