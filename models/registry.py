@@ -84,20 +84,25 @@ class PromotionDecision:
 
 
 def save(model: TrainedModel, directory: Path | str) -> Path:
-    """Write `<dir>/<model_version>/` atomically; a version already saved is left as it is.
+    """Write `<dir>/<model_version>/` atomically; a version already saved is left as it is."""
+    return save_version(directory, model.model_version, model.pipeline, model_card(model))
+
+
+def save_version(directory: Path | str, model_version: str, estimator: Any, card: dict[str, Any]) -> Path:
+    """Write `<dir>/<model_version>/` (estimator by skops, card as JSON) atomically; keep an existing one.
 
     A version is a hash of the data and config, so an existing folder already
     holds this model; keeping it means a rerun never removes a file a scorer is reading.
     """
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
-    target = root / model.model_version
+    target = root / model_version
     if (target / MODEL_FILE).exists() and (target / CARD_FILE).exists():
         return target
-    staging = Path(tempfile.mkdtemp(prefix=f".{model.model_version}.", dir=root))
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_version}.", dir=root))
     try:
-        sio.dump(model.pipeline, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
-        (staging / CARD_FILE).write_text(json.dumps(model_card(model), indent=2, sort_keys=True) + "\n")
+        sio.dump(estimator, staging / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
         if target.exists():  # an incomplete folder from before atomic saves, or a hand edit
             shutil.rmtree(target)
         staging.rename(target)
@@ -124,22 +129,7 @@ def model_card(model: TrainedModel) -> dict[str, Any]:
 
 def load(directory: Path | str, model_version: str) -> TrainedModel:
     """Rebuild a saved version, refusing any type not in `TRUSTED_TYPES`."""
-    folder = Path(directory) / model_version
-    if not (folder / MODEL_FILE).exists():
-        raise FileNotFoundError(f"no saved model {model_version!r} in {Path(directory)}")
-    untrusted = sorted(set(sio.get_untrusted_types(file=folder / MODEL_FILE)) - set(TRUSTED_TYPES))
-    if untrusted:
-        raise UntrustedModelError(f"{folder / MODEL_FILE} contains types outside the allow-list: {untrusted}")
-    estimator = sio.load(folder / MODEL_FILE, trusted=list(TRUSTED_TYPES))
-    card = json.loads((folder / CARD_FILE).read_text())
-    saved_with = card["library_versions"].get("scikit-learn")
-    if saved_with != library_versions()["scikit-learn"]:
-        # skops rebuilds across versions, but tree internals can change; retraining is the safe fix.
-        warnings.warn(
-            f"{model_version} was saved with scikit-learn {saved_with}, running "
-            f"{library_versions()['scikit-learn']}; retrain if scores look off",
-            stacklevel=2,
-        )
+    estimator, card = load_version(directory, model_version, TRUSTED_TYPES)
     return TrainedModel(
         pipeline=estimator,
         model_version=card["model_version"],
@@ -151,6 +141,29 @@ def load(directory: Path | str, model_version: str) -> TrainedModel:
         config=card["config"],
         features_contract=card.get("features_contract", {}),  # absent on cards saved before contracts
     )
+
+
+def load_version(
+    directory: Path | str, model_version: str, trusted_types: tuple[str, ...]
+) -> tuple[Any, dict[str, Any]]:
+    """(estimator, card) of a saved version; a file with a type outside `trusted_types` is refused."""
+    folder = Path(directory) / model_version
+    if not (folder / MODEL_FILE).exists():
+        raise FileNotFoundError(f"no saved model {model_version!r} in {Path(directory)}")
+    untrusted = sorted(set(sio.get_untrusted_types(file=folder / MODEL_FILE)) - set(trusted_types))
+    if untrusted:
+        raise UntrustedModelError(f"{folder / MODEL_FILE} contains types outside the allow-list: {untrusted}")
+    estimator = sio.load(folder / MODEL_FILE, trusted=list(trusted_types))
+    card = json.loads((folder / CARD_FILE).read_text())
+    saved_with = card["library_versions"].get("scikit-learn")
+    if saved_with != library_versions()["scikit-learn"]:
+        # skops rebuilds across versions, but tree internals can change; retraining is the safe fix.
+        warnings.warn(
+            f"{model_version} was saved with scikit-learn {saved_with}, running "
+            f"{library_versions()['scikit-learn']}; retrain if scores look off",
+            stacklevel=3,
+        )
+    return estimator, card
 
 
 def current_version(directory: Path | str) -> str | None:
@@ -246,13 +259,23 @@ def promote_if_better(directory: Path | str, candidate: TrainedModel) -> Promoti
     save(candidate, root)
     current = load_current(root)
     promoted, reason = decide(candidate, current)
+    return record_decision(
+        root, candidate.model_version, current.model_version if current else None, promoted, reason
+    )
+
+
+def record_decision(
+    directory: Path | str, candidate_version: str, current: str | None, promoted: bool, reason: str
+) -> PromotionDecision:
+    """Move `CURRENT` to a saved candidate if promoted, and append the decision to `promotions.jsonl`."""
+    root = Path(directory)
     if promoted:
-        set_current(root, candidate.model_version)
+        set_current(root, candidate_version)
     decision = PromotionDecision(
         promoted=promoted,
         reason=reason,
-        candidate_version=candidate.model_version,
-        current_version=candidate.model_version if promoted else (current.model_version if current else None),
+        candidate_version=candidate_version,
+        current_version=candidate_version if promoted else current,
     )
     with (root / LOG_FILE).open("a") as log:
         entry = {"decided_at": datetime.now(UTC).isoformat(), **decision.__dict__}
