@@ -24,11 +24,11 @@ Definitions (n evaluation rows, ranked by predicted uplift, highest first):
   gain(s) - s * gain(1). Random targeting scores 0 and a ranking worse than random is negative.
   It is in outcome units per user and does not grow with n, so a perfect ranking of the same
   population scores the same at 5,000 rows and at 500,000 (the rank-weighted average treatment
-  effect with Qini weights of Yadlowsky et al.).
+  effect with Qini weights, RATE-Qini).
 * AUUC: the area under the uplift curve, where the uplift curve is the average effect among the
   targeted, gain(s) / s, measured against the average effect of treating everyone: integral over
   s of gain(s) / s - gain(1). Random scores 0; it weights the top of the ranking more than the
-  Qini coefficient does (the AUTOC of Yadlowsky et al.).
+  Qini coefficient does (known as the AUTOC).
 * Rows with equal predictions are one block: the curve is straight across a block (the expected
   curve over the block's orderings), so a constant prediction scores exactly 0 on both.
 * Intervals: percentile bootstrap over evaluation rows (seeded, `bootstrap` resamples): rows are

@@ -1,6 +1,6 @@
 """Per-row uplift (the effect of sending on the target outcome) learned from randomized decisions.
 
-The learner is a doubly robust learner (DR-learner, Kennedy 2020) with cross-fitting:
+The learner is a doubly robust learner (the "DR-learner") with cross-fitting:
 
 1. An outcome model mu(x, t) (gradient boosting, the treatment flag as one more input) is fitted
    on all but one of `n_folds` stratified folds and predicts mu0 = mu(x, 0) and mu1 = mu(x, 1)
