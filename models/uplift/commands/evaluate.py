@@ -96,7 +96,7 @@ def report(model: TrainedUplift) -> str:
 
     def figure(name: str, interval: Interval) -> str:
         estimate, low, high = interval.estimate, interval.low, interval.high
-        return f"{name:<16}{estimate: .5f}   {level} interval {low: .5f} to {high: .5f}"
+        return f"{name:<17}{estimate: .5f}   {level} interval {low: .5f} to {high: .5f}"
 
     deciles = evaluation.calibration.to_string(index=False, float_format=lambda v: f"{v: .4f}")
     promoted, reason = promotion_verdict(evaluation)
