@@ -147,6 +147,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "guardrail_metrics, campaign_daily) with declared types, their rows kept",
         _experiment_tables_declared,
     ),
+    Migration(
+        5,
+        "interventions.decisions records each decision's probabilities and targeting; "
+        "scoring.uplift_scores holds the uplift models' predictions",
+        "0005_decision_probabilities_and_uplift_scores.sql",
+    ),
 )
 
 
