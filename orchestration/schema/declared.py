@@ -199,6 +199,9 @@ DECISIONS = _table(
     ("targeting", "varchar"),  # the mode applied: rules, uplift, risk or random
     ("predicted_uplift", "double"),  # the uplift model's prediction, for uplift targeting
     ("uplift_model_version", "varchar"),
+    # When its message went or would have gone (rows chance could have sent), so outcomes of
+    # every arm are counted from the same clock.
+    ("scheduled_send_at_utc", "timestamptz"),
 )
 INTERVENTION_LIST = _table(
     "interventions.intervention_list",

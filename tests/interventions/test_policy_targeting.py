@@ -25,7 +25,7 @@ def decisions(con: duckdb.DuckDBPyConnection, run_date: date = D) -> list[dict]:
         "select d.*, l.variant from interventions.decisions d left join interventions.intervention_list l"
         " using (run_date, customer_id, campaign_id) where d.run_date = ?",
         [run_date],
-    ).df()
+    ).to_arrow_table().to_pandas()
     return frame.to_dict("records")
 
 
@@ -205,3 +205,21 @@ def test_ranked_and_random_targeting_assign_their_budget(con, targeting) -> None
         assert abs(len(assigned) - 500) < 4 * math.sqrt(2000 * 0.25 * 0.75)
         assert all(r["exploration"] for r in assigned)
         assert {r["reason"] for r in rows} == {"chosen", "targeting:not_drawn"}
+
+
+def test_every_decision_chance_could_have_sent_records_when_its_message_would_go(con) -> None:
+    # Guards the clock of evaluation data: a held-out or untargeted row's outcome must be counted
+    # from the time its message would have gone, the same time a sent one's is counted from.
+    write_features(con, [user(f"u{i:03d}", preferred_local_hour=i % 24) for i in range(400)], as_of=D)
+    campaign = make_campaign("c", holdout_share=0.3, targeting=Targeting(mode="random", budget_share=0.5))
+    run_policy(con, D, [campaign], CONFIG, NOW)
+    rows = con.execute(
+        "select d.reason, d.treatment_probability, d.scheduled_send_at_utc, l.scheduled_send_at_utc"
+        " from interventions.decisions d left join interventions.intervention_list l"
+        " using (run_date, customer_id, campaign_id)"
+    ).fetchall()
+    reasons = {r[0] for r in rows}
+    assert {"chosen", "campaign_holdout", "global_holdout", "targeting:not_drawn"} <= reasons
+    for reason, chance, decided_at, listed_at in rows:
+        assert chance > 0 and decided_at is not None, reason
+        assert listed_at is None or listed_at == decided_at

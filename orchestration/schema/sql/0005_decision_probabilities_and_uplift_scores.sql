@@ -7,6 +7,7 @@ alter table interventions.decisions add column if not exists exploration boolean
 alter table interventions.decisions add column if not exists targeting varchar;
 alter table interventions.decisions add column if not exists predicted_uplift double;
 alter table interventions.decisions add column if not exists uplift_model_version varchar;
+alter table interventions.decisions add column if not exists scheduled_send_at_utc timestamptz;
 create table if not exists scoring.uplift_scores (
     "customer_id" varchar not null,
     "campaign_id" varchar not null,
