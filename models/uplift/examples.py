@@ -1,0 +1,102 @@
+"""What an uplift model learns from: a campaign's past randomized decisions and what followed them.
+
+One row per decision of the campaign that chance could have gone either way (its recorded
+`treatment_probability` strictly between 0 and 1: the day's winner, whatever the global holdout,
+exploration or campaign holdout then drew) whose attribution window has closed by the end of
+`as_of`. Each row carries:
+
+- the churn features as of its run date (`models.features.snapshot_features`: the same
+  point-in-time features, with the same leakage guard, the churn model uses);
+- `treated`: 1 when the row was chosen (its message was sent), 0 when a draw held it back;
+- `propensity`: the recorded treatment_probability, the chance the day's draws sent it;
+- `converted`: 1 when the customer's `target_event` followed within the attribution window,
+  counted from the time the message went or would have gone (the decision's
+  scheduled_send_at_utc), so both arms run on the same clock;
+- `exploration`, `run_date`, `customer_id`: for validation by day and for audits.
+
+A message whose template failed (`render_error:*`) was never sent and is left out: its arm was
+decided by a bug, not by a draw. Rows decided before probabilities were recorded have none and
+are left out too.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from models.features import EVENTS_TABLE, FEATURES, cutoff, fetch_frame, snapshot_features
+from orchestration.schema.declared import DECISIONS
+from orchestration.tables import column_types, utc_naive_sql
+
+EXAMPLE_COLUMNS = ("run_date", "customer_id", "treated", "propensity", "converted", "exploration")
+
+_EXAMPLES_SQL = """
+with decided as (
+    select run_date, customer_id, reason, treatment_probability, coalesce(exploration, false) as exploration,
+           timezone('UTC', scheduled_send_at_utc) as opens_at
+    from {decisions}
+    where campaign_id = $campaign
+      and treatment_probability > 0 and treatment_probability < 1
+      and scheduled_send_at_utc is not null
+      and reason not like 'render_error%'
+      and run_date <= $last_day
+),
+windows as (
+    select *, opens_at + to_days(cast($window_days as integer)) as closes_at
+    from decided
+),
+matured as (
+    select * from windows where closes_at <= $cutoff
+),
+conversions as (
+    select m.run_date, m.customer_id
+    from matured m
+    join {events} e
+      on e.customer_id = m.customer_id
+     and e.event_name = $target_event
+     and {event_ts} > m.opens_at and {event_ts} <= m.closes_at
+    group by all
+)
+select m.run_date, m.customer_id,
+       cast(m.reason = 'chosen' as integer) as treated,
+       m.treatment_probability as propensity,
+       cast(c.customer_id is not null as integer) as converted,
+       m.exploration
+from matured m
+left join conversions c using (run_date, customer_id)
+order by m.run_date, m.customer_id
+"""
+
+
+def decision_examples(
+    con: duckdb.DuckDBPyConnection,
+    campaign_id: str,
+    target_event: str,
+    window_days: int,
+    as_of: date,
+) -> pd.DataFrame:
+    """The campaign's matured randomized decisions up to `as_of`, with features, arm, chance and outcome."""
+    end = cutoff(as_of)  # the end of as_of (UTC): nothing after it is read
+    event_ts = utc_naive_sql("e.event_ts", column_types(con, EVENTS_TABLE).get("event_ts"))
+    decisions = fetch_frame(
+        con,
+        _EXAMPLES_SQL.format(decisions=DECISIONS.name, events=EVENTS_TABLE, event_ts=event_ts),
+        {
+            "campaign": campaign_id,
+            "target_event": target_event,
+            "window_days": window_days,
+            "cutoff": end.replace(tzinfo=None),
+            "last_day": as_of - timedelta(days=window_days),
+        },
+    )
+    if decisions.empty:
+        return pd.DataFrame(columns=[*EXAMPLE_COLUMNS, *FEATURES])
+    decisions["run_date"] = pd.to_datetime(decisions["run_date"]).dt.date
+    frames = []
+    for day, rows in decisions.groupby("run_date", sort=True):
+        features = snapshot_features(con, day).drop(columns=["snapshot_date"])
+        frames.append(rows.merge(features, on="customer_id", how="inner", validate="one_to_one"))
+    examples = pd.concat(frames, ignore_index=True)
+    return examples[[*EXAMPLE_COLUMNS, *FEATURES]]
