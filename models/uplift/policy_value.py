@@ -348,8 +348,9 @@ def _bootstrap(
     rng = np.random.default_rng(seed)
     replicates = []
     uniform = np.full(n_clusters, 1 / n_clusters)
-    for start in range(0, draws, 64):  # in chunks: a draw is a vector of counts per cluster
-        counts = rng.multinomial(n_clusters, uniform, size=min(64, draws - start))
+    chunk = max(1, min(64, 2_000_000 // n_clusters))  # a draw is a vector of counts per cluster
+    for start in range(0, draws, chunk):
+        counts = rng.multinomial(n_clusters, uniform, size=min(chunk, draws - start))
         replicates.append(counts @ per_cluster)
     sums = np.vstack(replicates).reshape(draws, len(contrasts), 4)
     resampled = _ratio_difference(sums)
