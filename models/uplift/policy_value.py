@@ -33,7 +33,7 @@ those rows and says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -152,6 +152,10 @@ class DecisionLog:
                     f"no column '{column}' (the {key}); columns are: {', '.join(map(str, frame))}"
                 )
         return cls(**{key: frame[column].to_numpy() for key, column in columns.items()}, names=columns)
+
+    def with_outcome_models(self, mu0: ArrayLike, mu1: ArrayLike) -> DecisionLog:
+        """The same log with outcome-model predictions, e.g. from cross_fitted_outcome_models."""
+        return replace(self, mu0=mu0, mu1=mu1)
 
     @property
     def rows(self) -> int:
@@ -452,7 +456,9 @@ def estimate_policies(
         off_support = int(np.sum(((p > 0) & (e == 0)) | ((p < 1) & (e == 1))))
         off_support_incremental = int(np.sum((p > 0) & ((e == 0) | (e == 1))))
         w = p * arms.w1 + (1 - p) * arms.w0
-        effective_rows = float(w.sum() ** 2 / np.sum(w**2)) if np.any(w > 0) else 0.0
+        # Kish's effective sample size, on w scaled by its largest value so tiny weights cannot underflow.
+        scaled = w / w.max() if np.any(w > 0) else w
+        effective_rows = float(scaled.sum() ** 2 / np.sum(scaled**2)) if np.any(w > 0) else 0.0
         results[name] = PolicyValue(
             policy=name,
             rows=log.rows,

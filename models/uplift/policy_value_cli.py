@@ -9,7 +9,6 @@ column when the table cannot be used.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -133,7 +132,7 @@ def run_policy_value(args: argparse.Namespace) -> int:
                 cluster=frame[args.cluster] if args.cluster else None,
                 seed=args.seed,
             )
-            log = dataclasses.replace(log, mu0=mu0, mu1=mu1)
+            log = log.with_outcome_models(mu0, mu1)
         results = estimate_policies(
             log,
             policies,
