@@ -44,7 +44,6 @@ from scipy import stats
 from models.uplift.doubly_robust import arm_scores
 
 ESTIMATORS = ("ips", "snips", "dr")
-IntervalKind = Literal["clt", "bootstrap"]
 
 # Below these, the normal interval is an optimistic guess; the result says so.
 FEW_CLUSTERS = 30
@@ -53,6 +52,25 @@ FEW_EFFECTIVE_ROWS = 100
 
 class PolicyLogError(ValueError):
     """A log or a candidate policy the estimates cannot use; the message names the column and rows."""
+
+
+@dataclass(frozen=True)
+class IntervalConfig:
+    """How intervals are computed: the normal (CLT) interval, or a bootstrap of `draws` resamples
+    drawn with `seed`, at `level` (two-sided)."""
+
+    method: Literal["clt", "bootstrap"] = "clt"
+    level: float = 0.95
+    draws: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("clt", "bootstrap"):
+            raise PolicyLogError(f"interval method must be 'clt' or 'bootstrap', not {self.method!r}")
+        if not 0 < self.level < 1:
+            raise PolicyLogError(f"interval level must be between 0 and 1, not {self.level}")
+        if self.draws < 2:
+            raise PolicyLogError(f"a bootstrap needs at least 2 resamples, not {self.draws}")
 
 
 def _rows(mask: np.ndarray) -> str:
@@ -76,7 +94,7 @@ def _numbers(values: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: equality of two logs has no single answer
 class DecisionLog:
     """Logged decisions: treated 0/1, outcome, the propensity the row was treated with, and optionally
     outcome-model predictions (mu0, mu1) and a cluster key (the user), kept only as codes.
@@ -90,7 +108,7 @@ class DecisionLog:
     mu0: np.ndarray | None = None
     mu1: np.ndarray | None = None
     cluster: np.ndarray | None = None
-    names: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    names: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         def name(key: str) -> str:
@@ -198,7 +216,7 @@ class PolicyValue:
     off_support_rows_incremental: int
     dr_uses_outcome_model_off_support: bool
     effective_rows: float
-    interval: IntervalKind
+    interval: Literal["clt", "bootstrap"]
     level: float
     caveats: tuple[str, ...]
 
@@ -341,7 +359,7 @@ def _clt(contrast: _Contrast, clusters: np.ndarray, n_clusters: int, z: float) -
 
 
 def _bootstrap(
-    contrasts: list[_Contrast], clusters: np.ndarray, n_clusters: int, draws: int, seed: int, level: float
+    contrasts: list[_Contrast], clusters: np.ndarray, n_clusters: int, config: IntervalConfig
 ) -> list[Estimate | None]:
     """Percentile intervals from resampling whole clusters (rows when unclustered), the same
     resamples for every contrast so that estimates compared side by side share their luck."""
@@ -349,7 +367,8 @@ def _bootstrap(
     per_cluster = np.column_stack(
         [np.bincount(clusters, weights=column, minlength=n_clusters) for column in per_row.T]
     )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(config.seed)
+    draws = config.draws
     replicates = []
     uniform = np.full(n_clusters, 1 / n_clusters)
     chunk = max(1, min(64, 2_000_000 // n_clusters))  # a draw is a vector of counts per cluster
@@ -359,7 +378,7 @@ def _bootstrap(
     sums = np.vstack(replicates).reshape(draws, len(contrasts), 4)
     resampled = _ratio_difference(sums)
     point = _ratio_difference(per_cluster.sum(axis=0).reshape(len(contrasts), 4))
-    tail = (1 - level) / 2 * 100
+    tail = (1 - config.level) / 2 * 100
     found: list[Estimate | None] = []
     for k in range(len(contrasts)):
         defined = resampled[:, k][np.isfinite(resampled[:, k])]
@@ -421,35 +440,28 @@ def estimate_policies(
     log: DecisionLog,
     policies: Mapping[str, ArrayLike],
     *,
-    interval: IntervalKind = "clt",
-    draws: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    intervals: IntervalConfig = IntervalConfig(),
 ) -> dict[str, PolicyValue]:
     """Each candidate (name -> per-row probability of treating) judged on the log."""
     if not policies:
         raise PolicyLogError("no candidate policy to judge")
-    if interval not in ("clt", "bootstrap"):
-        raise PolicyLogError(f"interval must be 'clt' or 'bootstrap', not {interval!r}")
-    if not 0 < level < 1:
-        raise PolicyLogError(f"level must be between 0 and 1, not {level}")
     clustered = log.cluster is not None
     clusters = log.cluster if log.cluster is not None else np.arange(log.rows)
     n_clusters = int(clusters.max()) + 1
     if n_clusters < 2:
         raise PolicyLogError("the log has one cluster only: no interval can be computed")
     arms = _LoggedArms.of(log)
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    z = float(stats.norm.ppf(0.5 + intervals.level / 2))
     e = log.propensity
     results = {}
     for name, values in policies.items():
         p = _probabilities(values, log.rows, name)
         keys_and_contrasts = _contrasts(log, arms, p)
         present = [(key, c) for key, c in keys_and_contrasts.items() if c is not None]
-        if interval == "clt":
+        if intervals.method == "clt":
             estimates = [_clt(c, clusters, n_clusters, z) for _, c in present]
         else:
-            estimates = _bootstrap([c for _, c in present], clusters, n_clusters, draws, seed, level)
+            estimates = _bootstrap([c for _, c in present], clusters, n_clusters, intervals)
         found: dict[tuple[str, str], Estimate | None] = dict.fromkeys(keys_and_contrasts)
         found.update(zip([key for key, _ in present], estimates, strict=True))
         # The value needs the arm the policy picks; the increment needs both arms wherever it treats.
@@ -472,8 +484,8 @@ def estimate_policies(
             dr_uses_outcome_model_off_support=log.has_outcome_model
             and off_support + off_support_incremental > 0,
             effective_rows=effective_rows,
-            interval=interval,
-            level=level,
+            interval=intervals.method,
+            level=intervals.level,
             caveats=_caveats(log, off_support, off_support_incremental, n_clusters, effective_rows),
         )
     return results
@@ -484,15 +496,10 @@ def estimate_policy_value(
     policy: ArrayLike,
     *,
     name: str = "candidate",
-    interval: IntervalKind = "clt",
-    draws: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    intervals: IntervalConfig = IntervalConfig(),
 ) -> PolicyValue:
     """One candidate policy (per-row probability of treating) judged on the log."""
-    return estimate_policies(log, {name: policy}, interval=interval, draws=draws, seed=seed, level=level)[
-        name
-    ]
+    return estimate_policies(log, {name: policy}, intervals=intervals)[name]
 
 
 TABLE_COLUMNS = (
@@ -538,11 +545,7 @@ def compare_policies(
     log: DecisionLog,
     policies: Mapping[str, ArrayLike],
     *,
-    interval: IntervalKind = "clt",
-    draws: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
+    intervals: IntervalConfig = IntervalConfig(),
 ) -> pd.DataFrame:
     """Several candidates on one log, as the table a report prints (see comparison_table)."""
-    results = estimate_policies(log, policies, interval=interval, draws=draws, seed=seed, level=level)
-    return comparison_table(results)
+    return comparison_table(estimate_policies(log, policies, intervals=intervals))

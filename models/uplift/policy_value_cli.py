@@ -15,7 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from models.uplift.outcome_models import cross_fitted_outcome_models
-from models.uplift.policy_value import DecisionLog, PolicyLogError, comparison_table, estimate_policies
+from models.uplift.policy_value import (
+    DecisionLog,
+    IntervalConfig,
+    PolicyLogError,
+    comparison_table,
+    estimate_policies,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -133,13 +139,12 @@ def run_policy_value(args: argparse.Namespace) -> int:
                 seed=args.seed,
             )
             log = log.with_outcome_models(mu0, mu1)
-        results = estimate_policies(
-            log,
-            policies,
-            interval="bootstrap" if args.bootstrap else "clt",
-            draws=args.bootstrap or 1000,
-            seed=args.seed,
+        intervals = (
+            IntervalConfig("bootstrap", draws=args.bootstrap, seed=args.seed)
+            if args.bootstrap
+            else IntervalConfig()
         )
+        results = estimate_policies(log, policies, intervals=intervals)
     except (PolicyLogError, ValueError, OSError) as err:
         print(f"FAILED: {path}: {err}", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ from models.uplift.policy_value import (
     ESTIMATORS,
     TABLE_COLUMNS,
     DecisionLog,
+    IntervalConfig,
     PolicyLogError,
     compare_policies,
     estimate_policies,
@@ -294,8 +295,9 @@ def test_the_bootstrap_interval_is_seeded_and_agrees_with_the_normal_one_on_a_la
     # against resampling something other than the clusters.
     log = users_with_correlated_rows(users=300, rows_per_user=5, seed=9)
     policy = np.ones(log.rows)
-    first = estimate_policy_value(log, policy, interval="bootstrap", draws=400, seed=3)
-    again = estimate_policy_value(log, policy, interval="bootstrap", draws=400, seed=3)
+    bootstrap = IntervalConfig("bootstrap", draws=400, seed=3)
+    first = estimate_policy_value(log, policy, intervals=bootstrap)
+    again = estimate_policy_value(log, policy, intervals=bootstrap)
     normal = estimate_policy_value(log, policy)
     assert first == again
     for estimator in ("ips", "snips"):
@@ -376,3 +378,17 @@ def test_a_candidate_probability_outside_zero_and_one_is_refused_naming_the_poli
     log = logged(20, seed=13)
     with pytest.raises(PolicyLogError, match="policy 'greedy': row 2 not a probability"):
         estimate_policies(log.decisions(), {"greedy": np.where(np.arange(20) == 1, 1.2, 0.5)})
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (dict(method="jackknife"), "'clt' or 'bootstrap'"),
+        (dict(level=95), "between 0 and 1"),
+        (dict(method="bootstrap", draws=1), "at least 2 resamples"),
+    ],
+)
+def test_an_interval_setting_that_means_nothing_is_refused(config, message):
+    # Guards against a level given in percent silently producing a 0-width or infinite interval.
+    with pytest.raises(PolicyLogError, match=message):
+        IntervalConfig(**config)

@@ -90,3 +90,15 @@ def test_the_command_names_the_missing_policy_column_and_the_bad_row(tmp_path, c
 def test_the_command_refuses_a_file_that_is_not_there(tmp_path, capsys):
     assert run([str(tmp_path / "nowhere.csv"), *LOG_COLUMNS, "--policy", "a=b"]) == 1
     assert "nowhere.csv: no such file" in capsys.readouterr().err
+
+
+def test_the_bootstrap_option_prints_the_same_table_for_the_same_seed(tmp_path, capsys):
+    # Guards a rerun of a report: resampled intervals must not change between two runs.
+    path = write_log(tmp_path / "decisions.csv")
+    argv = [str(path), *LOG_COLUMNS, "--policy", "uplift=uplift_top", "--cluster", "user_id"]
+    assert run([*argv, "--bootstrap", "200", "--seed", "5"]) == 0
+    first = capsys.readouterr().out
+    assert run([*argv, "--bootstrap", "200", "--seed", "5"]) == 0
+    assert capsys.readouterr().out == first
+    assert run(argv) == 0
+    assert capsys.readouterr().out != first  # the normal interval differs: the option was used
