@@ -371,7 +371,8 @@ def _bootstrap(
     draws = config.draws
     replicates = []
     uniform = np.full(n_clusters, 1 / n_clusters)
-    chunk = max(1, min(64, 2_000_000 // n_clusters))  # a draw is a vector of counts per cluster
+    # A resample is a vector of counts per cluster; a chunk of them holds at most ~2M counts in memory.
+    chunk = max(1, min(64, 2_000_000 // n_clusters))
     for start in range(0, draws, chunk):
         counts = rng.multinomial(n_clusters, uniform, size=min(chunk, draws - start))
         replicates.append(counts @ per_cluster)
@@ -401,6 +402,15 @@ def _probabilities(values: ArrayLike, rows: int, policy: str) -> np.ndarray:
     if outside.any():
         raise PolicyLogError(f"policy '{policy}': {_rows(outside)} not a probability of treating in [0, 1]")
     return p
+
+
+def _effective_rows(weights: np.ndarray) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2, on weights scaled by the largest so that
+    tiny ones cannot underflow when squared."""
+    if weights.max() <= 0:
+        return 0.0
+    scaled = weights / weights.max()
+    return float(scaled.sum() ** 2 / np.sum(scaled**2))
 
 
 def _caveats(
@@ -467,10 +477,7 @@ def estimate_policies(
         # The value needs the arm the policy picks; the increment needs both arms wherever it treats.
         off_support = int(np.sum(((p > 0) & (e == 0)) | ((p < 1) & (e == 1))))
         off_support_incremental = int(np.sum((p > 0) & ((e == 0) | (e == 1))))
-        w = p * arms.w1 + (1 - p) * arms.w0
-        # Kish's effective sample size, on w scaled by its largest value so tiny weights cannot underflow.
-        scaled = w / w.max() if np.any(w > 0) else w
-        effective_rows = float(scaled.sum() ** 2 / np.sum(scaled**2)) if np.any(w > 0) else 0.0
+        effective_rows = _effective_rows(p * arms.w1 + (1 - p) * arms.w0)
         results[name] = PolicyValue(
             policy=name,
             rows=log.rows,
