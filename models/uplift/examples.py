@@ -12,7 +12,8 @@ exploration or campaign holdout then drew) whose attribution window has closed b
 - `converted`: 1 when the customer's `target_event` followed within the attribution window,
   counted from the time the message went or would have gone (the decision's
   scheduled_send_at_utc), so both arms run on the same clock;
-- `exploration`, `run_date`, `customer_id`: for validation by day and for audits.
+- `exploration`, `run_date`, `customer_id`: for validation by day and for audits;
+- `churn_probability`: the score the day's decision saw, for judging risk targeting.
 
 A message whose template failed (`render_error:*`) was never sent and is left out: its arm was
 decided by a bug, not by a draw. Rows decided before probabilities were recorded have none and
@@ -30,11 +31,20 @@ from models.features import EVENTS_TABLE, FEATURES, cutoff, fetch_frame, snapsho
 from orchestration.schema.declared import DECISIONS
 from orchestration.tables import column_types, utc_naive_sql
 
-EXAMPLE_COLUMNS = ("run_date", "customer_id", "treated", "propensity", "converted", "exploration")
+EXAMPLE_COLUMNS = (
+    "run_date",
+    "customer_id",
+    "treated",
+    "propensity",
+    "converted",
+    "exploration",
+    "churn_probability",
+)
 
 _EXAMPLES_SQL = """
 with decided as (
     select run_date, customer_id, reason, treatment_probability, coalesce(exploration, false) as exploration,
+           churn_probability,
            timezone('UTC', scheduled_send_at_utc) as opens_at
     from {decisions}
     where campaign_id = $campaign
@@ -63,7 +73,8 @@ select m.run_date, m.customer_id,
        cast(m.reason = 'chosen' as integer) as treated,
        m.treatment_probability as propensity,
        cast(c.customer_id is not null as integer) as converted,
-       m.exploration
+       m.exploration,
+       m.churn_probability
 from matured m
 left join conversions c using (run_date, customer_id)
 order by m.run_date, m.customer_id
