@@ -22,6 +22,8 @@ are left out too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
@@ -51,7 +53,7 @@ with decided as (
       and treatment_probability > 0 and treatment_probability < 1
       and scheduled_send_at_utc is not null
       and reason not like 'render_error%'
-      and run_date <= $last_day
+      and run_date >= $first_day and run_date <= $last_day
 ),
 windows as (
     select *, opens_at + to_days(cast($window_days as integer)) as closes_at
@@ -81,33 +83,55 @@ order by m.run_date, m.customer_id
 """
 
 
+@dataclass(frozen=True)
+class ExampleSpec:
+    """Which decisions and outcome make a campaign's examples (its file's target and window)."""
+
+    campaign_id: str
+    target_event: str
+    window_days: int
+
+
 def decision_examples(
     con: duckdb.DuckDBPyConnection,
-    campaign_id: str,
-    target_event: str,
-    window_days: int,
+    specs: Sequence[ExampleSpec],
     as_of: date,
-) -> pd.DataFrame:
-    """The campaign's matured randomized decisions up to `as_of`, with features, arm, chance and outcome."""
+    lookback_days: int | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Each campaign's matured randomized decisions up to `as_of`, with features, arm, chance and outcome.
+
+    `lookback_days` keeps decisions made in that many days before `as_of` only (None: all). The
+    features of a day are computed once for every campaign that decided on it.
+    """
     end = cutoff(as_of)  # the end of as_of (UTC): nothing after it is read
     event_ts = utc_naive_sql("e.event_ts", column_types(con, EVENTS_TABLE).get("event_ts"))
-    decisions = fetch_frame(
-        con,
-        _EXAMPLES_SQL.format(decisions=DECISIONS.name, events=EVENTS_TABLE, event_ts=event_ts),
-        {
-            "campaign": campaign_id,
-            "target_event": target_event,
-            "window_days": window_days,
-            "cutoff": end.replace(tzinfo=None),
-            "last_day": as_of - timedelta(days=window_days),
-        },
-    )
-    if decisions.empty:
+    first_day = as_of - timedelta(days=lookback_days) if lookback_days is not None else date.min
+    decided = {}
+    for spec in specs:
+        rows = fetch_frame(
+            con,
+            _EXAMPLES_SQL.format(decisions=DECISIONS.name, events=EVENTS_TABLE, event_ts=event_ts),
+            {
+                "campaign": spec.campaign_id,
+                "target_event": spec.target_event,
+                "window_days": spec.window_days,
+                "cutoff": end.replace(tzinfo=None),
+                "first_day": first_day,
+                "last_day": as_of - timedelta(days=spec.window_days),
+            },
+        )
+        rows["run_date"] = pd.to_datetime(rows["run_date"]).dt.date
+        decided[spec.campaign_id] = rows
+    days = sorted({day for rows in decided.values() for day in rows["run_date"]})
+    features = {day: snapshot_features(con, day).drop(columns=["snapshot_date"]) for day in days}
+    return {campaign: _with_features(rows, features) for campaign, rows in decided.items()}
+
+
+def _with_features(rows: pd.DataFrame, features: dict[date, pd.DataFrame]) -> pd.DataFrame:
+    if rows.empty:
         return pd.DataFrame(columns=[*EXAMPLE_COLUMNS, *FEATURES])
-    decisions["run_date"] = pd.to_datetime(decisions["run_date"]).dt.date
-    frames = []
-    for day, rows in decisions.groupby("run_date", sort=True):
-        features = snapshot_features(con, day).drop(columns=["snapshot_date"])
-        frames.append(rows.merge(features, on="customer_id", how="inner", validate="one_to_one"))
-    examples = pd.concat(frames, ignore_index=True)
-    return examples[[*EXAMPLE_COLUMNS, *FEATURES]]
+    parts = [
+        day_rows.merge(features[day], on="customer_id", how="inner", validate="one_to_one")
+        for day, day_rows in rows.groupby("run_date", sort=True)
+    ]
+    return pd.concat(parts, ignore_index=True)[[*EXAMPLE_COLUMNS, *FEATURES]]

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from models.features import FEATURES
-from models.uplift.examples import decision_examples
+from models.uplift.examples import ExampleSpec, decision_examples
 from orchestration.schema.migrations import migrate
 
 D = date(2025, 3, 10)
@@ -56,10 +56,14 @@ def con() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def examples_of(con: duckdb.DuckDBPyConnection, window_days: int, as_of: date):
+    return decision_examples(con, [ExampleSpec("c", "purchase", window_days)], as_of)["c"]
+
+
 def test_only_matured_decisions_chance_could_have_gone_either_way_are_examples(con) -> None:
     # Guards the training data's meaning: a suppressed row, a render failure, a row without a
     # recorded chance or one whose window is still open would each teach the model something false.
-    examples = decision_examples(con, "c", "purchase", window_days=3, as_of=date(2025, 3, 15))
+    examples = examples_of(con, 3, date(2025, 3, 15))
     assert list(examples["customer_id"]) == ["c1", "c2", "c3"]
     assert list(examples["treated"]) == [1, 0, 0]
     assert list(examples["propensity"]) == [0.8, 0.8, 0.8]
@@ -72,14 +76,14 @@ def test_a_conversion_counts_only_within_the_window_from_the_time_the_message_we
 ) -> None:
     # Guards the shared clock of both arms: c2's purchase came before its would-be send, c3's
     # after the window closed; neither is the message's doing.
-    examples = decision_examples(con, "c", "purchase", window_days=3, as_of=date(2025, 3, 15))
+    examples = examples_of(con, 3, date(2025, 3, 15))
     assert dict(zip(examples["customer_id"], examples["converted"], strict=True)) == {
         "c1": 1,
         "c2": 0,
         "c3": 0,
     }
     # A longer window takes in c3's purchase, and the 2025-03-14 row matures a few days later.
-    later = decision_examples(con, "c", "purchase", window_days=4, as_of=date(2025, 3, 25))
+    later = examples_of(con, 4, date(2025, 3, 25))
     assert list(
         zip(later["run_date"].astype(str), later["customer_id"], later["converted"], strict=True)
     ) == [
@@ -93,6 +97,13 @@ def test_a_conversion_counts_only_within_the_window_from_the_time_the_message_we
 def test_the_features_of_an_example_are_as_of_its_run_date(con) -> None:
     # Guards against leakage: c1's purchase on 2025-03-11 is after its decision day, so the
     # features the model learns from must not count it.
-    examples = decision_examples(con, "c", "purchase", window_days=3, as_of=date(2025, 3, 15))
+    examples = examples_of(con, 3, date(2025, 3, 15))
     c1 = examples.set_index("customer_id").loc["c1"]
     assert c1["purchases_90d"] == 0 and c1["days_since_last_active"] == (D - date(2025, 1, 1)).days
+
+
+def test_a_look_back_keeps_only_the_recent_decisions_and_an_unknown_campaign_has_none(con) -> None:
+    specs = [ExampleSpec("c", "purchase", 4), ExampleSpec("never_ran", "purchase", 4)]
+    recent = decision_examples(con, specs, date(2025, 3, 25), lookback_days=12)
+    assert list(recent["c"]["run_date"].astype(str)) == ["2025-03-14"]
+    assert recent["never_ran"].empty and list(recent["never_ran"].columns) == list(recent["c"].columns)
