@@ -13,7 +13,9 @@ exploration or campaign holdout then drew) whose attribution window has closed b
   counted from the time the message went or would have gone (the decision's
   scheduled_send_at_utc), so both arms run on the same clock;
 - `exploration`, `run_date`, `customer_id`: for validation by day and for audits;
-- `churn_probability`: the score the day's decision saw, for judging risk targeting.
+- `churn_probability`: the score the day's decision saw, for judging risk targeting;
+- `selection_probability`: the targeting's chance of assigning the row: `propensity` divided by
+  it is the share of assigned rows the holdouts leave to be sent.
 
 A message whose template failed (`render_error:*`) was never sent and is left out: its arm was
 decided by a bug, not by a draw. Rows decided before probabilities were recorded have none and
@@ -41,12 +43,13 @@ EXAMPLE_COLUMNS = (
     "converted",
     "exploration",
     "churn_probability",
+    "selection_probability",
 )
 
 _EXAMPLES_SQL = """
 with decided as (
     select run_date, customer_id, reason, treatment_probability, coalesce(exploration, false) as exploration,
-           churn_probability,
+           churn_probability, selection_probability,
            timezone('UTC', scheduled_send_at_utc) as opens_at
     from {decisions}
     where campaign_id = $campaign
@@ -76,7 +79,8 @@ select m.run_date, m.customer_id,
        m.treatment_probability as propensity,
        cast(c.customer_id is not null as integer) as converted,
        m.exploration,
-       m.churn_probability
+       m.churn_probability,
+       m.selection_probability
 from matured m
 left join conversions c using (run_date, customer_id)
 order by m.run_date, m.customer_id

@@ -45,15 +45,19 @@ MIN_EXAMPLES = 200
 def candidate_chances(
     examples: pd.DataFrame,
     *,
-    holdout_share: float,
-    global_holdout_share: float,
     budget_share: float,
     exploration_share: float,
     min_uplift: float,
     uplift: np.ndarray | None,
 ) -> dict[str, np.ndarray]:
-    """Every candidate's chance of sending each logged row (name -> array), as the policy would draw it."""
-    sent = (1 - global_holdout_share) * (1 - holdout_share)
+    """Every candidate's chance of sending each logged row (name -> array), as the policy would draw it.
+
+    A candidate changes the targeting only: the share of assigned rows the global and campaign
+    holdouts leave to be sent is each row's own, as logged (propensity / selection_probability).
+    """
+    sent = examples["propensity"].to_numpy(dtype=float) / examples["selection_probability"].to_numpy(
+        dtype=float
+    )
     day, customer = examples["run_date"].to_numpy(), examples["customer_id"].to_numpy()
     nothing = np.full(len(examples), np.nan)
 
@@ -63,7 +67,7 @@ def candidate_chances(
 
     chances = {
         "as run": examples["propensity"].to_numpy(dtype=float),
-        "send to every contender": np.full(len(examples), sent),
+        "send to every contender": sent,
         f"random, {budget_share:.0%} a day": at_budget("random", nothing),
         f"churn risk, {budget_share:.0%} a day": at_budget(
             "risk", examples["churn_probability"].to_numpy(dtype=float)

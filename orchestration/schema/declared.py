@@ -194,6 +194,7 @@ DECISIONS = _table(
     # variant), given everything the policy decided without chance. Null on rows decided before
     # they were recorded: never recomputed, since the policy of that day is gone.
     ("treatment_probability", "double"),  # of being sent this campaign's message
+    ("selection_probability", "double"),  # of the campaign's targeting assigning it (either arm)
     ("assignment_probability", "double"),  # of the assignment recorded (reason and variant)
     ("exploration", "boolean"),  # the exploration draw picked the row, whatever its score
     ("targeting", "varchar"),  # the mode applied: rules, uplift, risk or random

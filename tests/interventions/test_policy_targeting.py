@@ -256,3 +256,4 @@ def test_the_python_twin_of_targeting_gives_every_contender_the_chance_the_daily
     twin = selection_probabilities(rule, [D] * len(rows), score, [r["customer_id"] for r in rows])
     recorded = [r["treatment_probability"] / ((1 - CONFIG.global_holdout_share) * 0.8) for r in rows]
     assert twin.tolist() == pytest.approx(recorded)
+    assert twin.tolist() == pytest.approx([r["selection_probability"] for r in rows])

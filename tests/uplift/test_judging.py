@@ -24,6 +24,7 @@ def _log(n: int = 6000, seed: int = 4) -> tuple[pd.DataFrame, np.ndarray]:
     )
     frame["churn_probability"] = 1 - frame["active_days_28d"] / 20  # risk ranks the helped last
     frame["propensity"] = 0.9
+    frame["selection_probability"] = 1.0
     frame["treated"] = (rng.random(n) < 0.9).astype(int)
     base = 0.1
     frame["converted"] = (rng.random(n) < base + effect * frame["treated"]).astype(int)
@@ -38,8 +39,6 @@ def test_the_judged_gain_of_each_targeting_covers_its_true_gain_and_ranks_uplift
     examples, effect = _log()
     chances = candidate_chances(
         examples,
-        holdout_share=0.1,
-        global_holdout_share=0.0,
         budget_share=0.3,
         exploration_share=0.1,
         min_uplift=0.0,

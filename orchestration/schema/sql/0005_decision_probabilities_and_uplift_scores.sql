@@ -12,6 +12,7 @@ create table if not exists interventions.decisions (
     priority integer not null,
     churn_probability double,
     treatment_probability double,
+    selection_probability double,
     assignment_probability double,
     exploration boolean,
     targeting varchar,

@@ -200,6 +200,7 @@ select run_date,
        -- Each factor is one draw's chance of the way it fell: global holdout, targeting, campaign
        -- holdout, variant. A row no draw could change (suppressed, capped, outranked) has 1 or 0.
        (1 - ${global_holdout_share}) * selection_probability * (1 - holdout_share) as treatment_probability,
+       selection_probability,
        case
            when reason like 'suppressed:%' then 1.0
            when reason = 'global_holdout' then ${global_holdout_share}
