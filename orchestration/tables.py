@@ -53,6 +53,17 @@ def column_types(con: duckdb.DuckDBPyConnection, qualified: str) -> dict[str, st
     return dict(rows)
 
 
+def utc_naive_sql(expr: str, type_name: str | None) -> str:
+    """A naive UTC timestamp, whether the column is timestamptz or already naive UTC.
+
+    `type_name` is the column's type as `column_types` gives it. dbt builds event times as naive
+    UTC; a table made by hand (or on another engine) may hold them with their zone.
+    """
+    if type_name and "TIME ZONE" in type_name:
+        return f"timezone('UTC', {expr})"
+    return f"cast({expr} as timestamp)"
+
+
 def replace_run_date(
     con: duckdb.DuckDBPyConnection, table: str, run_date: date, rows: pd.DataFrame, column: str = "run_date"
 ) -> int:

@@ -170,6 +170,15 @@ BEHAVIOUR_CLUSTERS = _table(
     ("cluster_label", "varchar not null"),
 )
 
+UPLIFT_SCORES = _table(
+    "scoring.uplift_scores",
+    ("customer_id", "varchar not null"),
+    ("campaign_id", "varchar not null"),
+    ("run_date", "date not null"),
+    ("predicted_uplift", "double not null"),  # absolute change of the target event's probability
+    ("model_version", "varchar not null"),
+)
+
 # --- interventions: the policy's decisions and the day's list -----------------------------------
 
 DECISIONS = _table(
@@ -181,6 +190,19 @@ DECISIONS = _table(
     ("reason", "varchar not null"),
     ("priority", "integer not null"),
     ("churn_probability", "double"),
+    # The probabilities of the day's random draws (global holdout, exploration, campaign holdout,
+    # variant), given everything the policy decided without chance. Null on rows decided before
+    # they were recorded: never recomputed, since the policy of that day is gone.
+    ("treatment_probability", "double"),  # of being sent this campaign's message
+    ("selection_probability", "double"),  # of the campaign's targeting assigning it (either arm)
+    ("assignment_probability", "double"),  # of the assignment recorded (reason and variant)
+    ("exploration", "boolean"),  # the exploration draw picked the row, whatever its score
+    ("targeting", "varchar"),  # the mode applied: rules, uplift, risk or random
+    ("predicted_uplift", "double"),  # the uplift model's prediction, for uplift targeting
+    ("uplift_model_version", "varchar"),
+    # When its message went or would have gone (rows chance could have sent), so outcomes of
+    # every arm are counted from the same clock.
+    ("scheduled_send_at_utc", "timestamptz"),
 )
 INTERVENTION_LIST = _table(
     "interventions.intervention_list",
@@ -425,6 +447,7 @@ TABLES: tuple[Table, ...] = (
     CHURN_SCORES,
     PREFERRED_SEND_HOURS,
     BEHAVIOUR_CLUSTERS,
+    UPLIFT_SCORES,
     DECISIONS,
     INTERVENTION_LIST,
     CAMPAIGN_SENDS,

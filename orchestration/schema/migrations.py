@@ -101,6 +101,22 @@ def _experiment_tables_declared(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop table {aside}")
 
 
+def _decision_probabilities(con: duckdb.DuckDBPyConnection) -> None:
+    # New columns by a copy rather than `alter table ... add column`: DuckDB passes an added
+    # column's type to PostgreSQL as it spells it, and PostgreSQL has no type `double`.
+    table = "interventions.decisions"
+    aside = f"{table}_before_migration_5"
+    old = column_types(con, table)
+    if old and "treatment_probability" not in old:
+        con.execute(f"create table {aside} as select * from {table}")
+        con.execute(f"drop table {table}")
+    con.execute((SQL_DIR / "0005_decision_probabilities_and_uplift_scores.sql").read_text())
+    if column_types(con, aside):
+        quoted = ", ".join(f'"{name}"' for name in old)
+        con.execute(f"insert into {table} ({quoted}) select {quoted} from {aside}")
+        con.execute(f"drop table {aside}")
+
+
 def _converted(table: str, column: str, source: str, target: str) -> str:
     """SQL for `column`, of the pandas-inferred `source` type, as the declared `target` type.
 
@@ -146,6 +162,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "measurement's experiment tables (campaign_summary, campaign_comparisons, campaign_srm, "
         "guardrail_metrics, campaign_daily) with declared types, their rows kept",
         _experiment_tables_declared,
+    ),
+    Migration(
+        5,
+        "interventions.decisions records each decision's probabilities and targeting; "
+        "scoring.uplift_scores holds the uplift models' predictions",
+        _decision_probabilities,
     ),
 )
 

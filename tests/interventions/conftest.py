@@ -10,8 +10,16 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.interventions.campaigns import Audience, Campaign, Template, Trigger, Variant
+from orchestration.defs.interventions.campaigns import (
+    Audience,
+    Campaign,
+    Targeting,
+    Template,
+    Trigger,
+    Variant,
+)
 from orchestration.defs.interventions.schema import FEATURE_COLUMNS
+from orchestration.schema.migrations import migrate
 
 DEFAULT_USER: dict[str, Any] = {
     "email": None,  # filled from customer_id
@@ -133,6 +141,19 @@ def write_scores(con: duckdb.DuckDBPyConnection, run_date: date, scores: dict[st
     )
 
 
+def write_uplift_scores(
+    con: duckdb.DuckDBPyConnection, run_date: date, campaign_id: str, scores: dict[str, float]
+) -> None:
+    """An uplift model's predictions for one campaign on `run_date`, as the scoring stage writes them."""
+    migrate(con)
+    con.executemany(
+        "insert into scoring.uplift_scores"
+        " (customer_id, campaign_id, run_date, predicted_uplift, model_version)"
+        " values (?, ?, ?, ?, 'uplift-test')",
+        [[customer, campaign_id, run_date, uplift] for customer, uplift in scores.items()],
+    )
+
+
 def record_sends(con: duckdb.DuckDBPyConnection, run_date: date, state: str = "accepted") -> int:
     """Copy the run date's treatment rows into delivery.campaign_sends, as delivery would."""
     con.execute("create schema if not exists delivery")
@@ -163,6 +184,7 @@ def make_campaign(
     variants: Sequence[Variant] = (Variant("control", 1.0, control=True),),
     template: Template | None = None,
     enabled: bool = True,
+    targeting: Targeting | None = None,
 ) -> Campaign:
     return Campaign(
         id=campaign_id,
@@ -176,6 +198,7 @@ def make_campaign(
         priority=priority,
         cooldown_days=cooldown_days,
         enabled=enabled,
+        targeting=targeting or Targeting(),
     )
 
 

@@ -49,6 +49,7 @@ def test_the_reference_file_is_valid(tmp_path: Path) -> None:
     assert campaign.audience.countries == ("US", "GB")
 
 
+T = "cooldown_days: 7\n"
 INVALID = [
     # (old text, new text, expected line, words the reason must contain)
     ("  flag: cart_abandoned\n", "  flag: cart_abandoned\n   bad: [\n", 5, "not valid YAML"),
@@ -105,6 +106,14 @@ INVALID = [
         17,
         "cannot override",
     ),
+    # Targeting: lines 21-24 of the appended block.
+    (T, T + "targeting:\n  mode: uplift\n", 22, "needs a budget"),
+    (T, T + "targeting:\n  mode: best\n", 22, "targeting.mode"),
+    (T, T + "targeting:\n  mode: rules\n  budget: {share: 0.2}\n", 23, "only ranked targeting"),
+    (T, T + "targeting:\n  mode: uplift\n  budget: {share: 0.2}\n  exploration_share: 0\n", 24, "above 0"),
+    (T, T + "targeting:\n  mode: uplift\n  budget: {share: 0.05}\n", 23, "below the exploration share"),
+    (T, T + "targeting:\n  mode: risk\n  budget: {share: 0.2}\n  min_uplift: 0.01\n", 24, "only uplift"),
+    (T, T + "targeting:\n  mode: random\n  budget: {share: 0.2, sends: 5}\n", 23, "budget"),
 ]
 
 
@@ -121,6 +130,14 @@ def test_an_invalid_file_names_the_file_the_line_and_the_reason(
     # A mistake can cause more than one problem (a misspelt field is also a missing one).
     assert any(p.line == line and reason in p.reason for p in error.problems), str(error)
     assert f"{path}:{line}:" in str(error)
+
+
+def test_uplift_targeting_reads_its_budget_and_explores_by_default(tmp_path: Path) -> None:
+    text = VALID + "targeting:\n  mode: uplift\n  budget: {sends: 500}\n  min_uplift: 0.02\n"
+    targeting = load_campaign(write(tmp_path, text)).targeting
+    assert (targeting.mode, targeting.budget_sends, targeting.budget_share) == ("uplift", 500, None)
+    assert (targeting.min_uplift, targeting.exploration_share) == (0.02, 0.1)
+    assert load_campaign(write(tmp_path, VALID)).targeting.mode == "rules"
 
 
 def test_a_sendgrid_template_needs_no_subject_or_body(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from orchestration.schema.declared import (
     CAMPAIGN_SENDS,
     CAMPAIGN_SRM,
     CAMPAIGN_SUMMARY,
+    DECISIONS,
     GUARDRAIL_METRICS,
     TABLES,
     Table,
@@ -475,3 +476,30 @@ def test_a_pandas_typed_table_that_would_not_convert_exactly_stops_the_migration
         for table in EXPERIMENT_TABLES:
             assert text_rows(con, table.name) == before[table.name], table.name
             assert columns(con, table.name) == types[table.name], table.name
+
+
+def test_decisions_made_before_probabilities_were_recorded_keep_every_value_and_get_none_guessed(
+    tmp_path: Path,
+) -> None:
+    # Guards migration 5: the decisions table gains its probability, targeting and send-time
+    # columns by a copy (PostgreSQL cannot take DuckDB's `double` in an added column), so every
+    # stored decision must come back whole, and the chances of a day whose policy is gone stay empty.
+    path = tmp_path / "warehouse.duckdb"
+    previous_version_warehouse(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "insert into interventions.decisions values"
+            " ('2026-03-09', 'u1', 'winback', 'chosen', 'chosen', 10, 0.25),"
+            " ('2026-03-09', 'u2', 'winback', 'suppressed', 'suppressed:bounce', 10, null)"
+        )
+    with connect(path) as con:
+        stored = con.execute(
+            "select customer_id, reason, priority, churn_probability, treatment_probability,"
+            " assignment_probability, exploration, targeting, scheduled_send_at_utc"
+            " from interventions.decisions order by customer_id"
+        ).fetchall()
+        assert [name for name, _, _ in columns(con, "interventions.decisions")] == DECISIONS.names
+    assert stored == [
+        ("u1", "chosen", 10, 0.25, None, None, None, None, None),
+        ("u2", "suppressed:bounce", 10, None, None, None, None, None, None),
+    ]

@@ -15,7 +15,7 @@ folder (exit code 1 and `file:line: reason` lines on failure), e.g. in CI.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,32 @@ class Variant:
     sendgrid_template_id: str | None = None
 
 
+# Exploration share of an uplift campaign that does not set one: enough random sends to keep
+# learning and to measure every kind of user, few enough that targeting still decides most sends.
+DEFAULT_EXPLORATION_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Targeting:
+    """Which of the users a campaign's trigger matched it assigns (campaigns/README.md, "Targeting").
+
+    `rules` assigns every one; the other modes assign about `budget` of them a day: `uplift` the
+    highest predicted uplift (never a predicted harm, never below `min_uplift`), `risk` the highest
+    churn probability, `random` a random draw. `exploration_share` of the users that may be sent
+    are assigned at random on top of the ranking, whatever their score.
+    """
+
+    mode: str = "rules"
+    budget_share: float | None = None  # of the users the campaign won the day for
+    budget_sends: int | None = None  # assignments a day (both arms)
+    min_uplift: float = 0.0  # predicted absolute lift of the target event's probability
+    exploration_share: float = 0.0
+
+    @property
+    def ranked(self) -> bool:
+        return self.mode != "rules"
+
+
 @dataclass(frozen=True)
 class Campaign:
     id: str
@@ -124,6 +150,7 @@ class Campaign:
     attribution_window_days: int = 7
     target_event: str = "purchase"
     enabled: bool = True
+    targeting: Targeting = field(default_factory=Targeting)
     source: Path | None = None
 
     @property
@@ -320,7 +347,38 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
     low, high = audience.get("min_lifetime_value"), audience.get("max_lifetime_value")
     if low is not None and high is not None and low > high:
         add(("audience", "max_lifetime_value"), "is below min_lifetime_value")
+    _check_targeting(data.get("targeting"), add)
     return found
+
+
+def _check_targeting(targeting: dict[str, Any] | None, add: Callable[[JsonPath, str], None]) -> None:
+    """What the schema cannot say about `targeting`: which fields each mode takes and needs."""
+    if targeting is None:
+        return
+    mode = targeting["mode"]
+    path = ("targeting",)
+    if mode == "rules":
+        for key in ("budget", "min_uplift", "exploration_share"):
+            if key in targeting:
+                add((*path, key), "only ranked targeting (uplift, risk, random) takes a budget or shares")
+        return
+    if "budget" not in targeting:
+        add((*path, "mode"), f"{mode} targeting needs a budget (share: or sends:)")
+    if "min_uplift" in targeting and mode != "uplift":
+        add((*path, "min_uplift"), "only uplift targeting has a minimum predicted uplift")
+    if mode == "random" and "exploration_share" in targeting:
+        add((*path, "exploration_share"), "random targeting draws every assignment at random already")
+    if mode == "uplift" and targeting.get("exploration_share") == 0:
+        # Without random sends the model only ever sees users it chose: it stops learning and
+        # measurement can no longer compare like with like.
+        add((*path, "exploration_share"), "uplift targeting needs an exploration share above 0")
+    share = (targeting.get("budget") or {}).get("share")
+    exploration = targeting.get("exploration_share", DEFAULT_EXPLORATION_SHARE if mode == "uplift" else 0)
+    if share is not None and share < exploration:
+        add(
+            (*path, "budget", "share"),
+            f"is below the exploration share ({exploration}): exploration alone would exceed the budget",
+        )
 
 
 def _as_tuple(value: str | list[str] | None) -> tuple[str, ...]:
@@ -379,7 +437,23 @@ def _build(data: dict[str, Any], source: Path) -> Campaign:
         attribution_window_days=int(data.get("attribution_window_days", 7)),
         target_event=data.get("target_event", "purchase"),
         enabled=bool(data.get("enabled", True)),
+        targeting=_targeting(data.get("targeting")),
         source=source,
+    )
+
+
+def _targeting(data: dict[str, Any] | None) -> Targeting:
+    if data is None:
+        return Targeting()
+    mode = data["mode"]
+    budget = data.get("budget") or {}
+    default_exploration = DEFAULT_EXPLORATION_SHARE if mode == "uplift" else 0.0
+    return Targeting(
+        mode=mode,
+        budget_share=budget.get("share"),
+        budget_sends=budget.get("sends"),
+        min_uplift=float(data.get("min_uplift", 0.0)),
+        exploration_share=float(data.get("exploration_share", default_exploration)),
     )
 
 

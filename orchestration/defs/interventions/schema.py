@@ -52,6 +52,10 @@ def _one_or_many(values: list[str]) -> dict[str, Any]:
     }
 
 
+# How a campaign picks among the users its trigger and audience matched (campaigns/README.md,
+# "Targeting"): everyone, the highest predicted uplift, the highest churn risk, or at random.
+TARGETING_MODES = ("rules", "uplift", "risk", "random")
+
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
 _SENDGRID_TEMPLATE_ID = {"type": "string", "pattern": "^d-[0-9a-fA-F]{32}$"}
@@ -163,6 +167,26 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
         "cooldown_days": {"type": "integer", "minimum": 0},
         "attribution_window_days": {"type": "integer", "minimum": 1, "maximum": 90},
         "target_event": {"type": "string", "minLength": 1},
+        "targeting": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["mode"],
+            "properties": {
+                "mode": {"type": "string", "enum": list(TARGETING_MODES)},
+                "budget": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "properties": {
+                        "share": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                        "sends": {"type": "integer", "minimum": 1},
+                    },
+                },
+                "min_uplift": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                "exploration_share": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+            },
+        },
     },
 }
 

@@ -17,6 +17,7 @@ from orchestration.defs.interventions.policy.persistence import DECISIONS_TABLE
 REASON_ORDER = (
     "chosen",
     "campaign_holdout",
+    "targeting",
     "lower_priority",
     "paused_after_response",
     "cooldown",

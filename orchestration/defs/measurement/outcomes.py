@@ -36,7 +36,7 @@ import pandas as pd
 
 from orchestration.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_SENDS, INTERVENTION_LIST
 from orchestration.schema.migrations import require, stored_or_empty
-from orchestration.tables import column_types, relation_exists
+from orchestration.tables import column_types, relation_exists, utc_naive_sql
 
 OUTCOME_NAMES = ASSIGNMENT_OUTCOMES.names
 # What the outcomes read of the day's lists (a migrated warehouse always has the table, empty
@@ -165,13 +165,6 @@ order by a.run_date, a.campaign_id, a.send_id
 """
 
 
-def _utc(expr: str, type_name: str | None) -> str:
-    """A naive UTC timestamp, whether the column is timestamptz or already naive UTC."""
-    if type_name and "TIME ZONE" in type_name:
-        return f"timezone('UTC', {expr})"
-    return f"cast({expr} as timestamp)"
-
-
 def compute_outcomes(
     con: duckdb.DuckDBPyConnection, run_date: date, targets: pd.DataFrame, pre_period_days: int = 28
 ) -> pd.DataFrame:
@@ -189,7 +182,9 @@ def compute_outcomes(
     con.register("campaign_targets", targets)
     try:
         if relation_exists(con, "staging.stg_sendgrid__email_events"):
-            at = _utc("event_at", column_types(con, "staging.stg_sendgrid__email_events").get("event_at"))
+            at = utc_naive_sql(
+                "event_at", column_types(con, "staging.stg_sendgrid__email_events").get("event_at")
+            )
             view(
                 "email_events",
                 f"select send_id, email, event, {at} as event_at from staging.stg_sendgrid__email_events",
@@ -201,7 +196,9 @@ def compute_outcomes(
                 "null::timestamp as event_at where false",
             )
         if relation_exists(con, "intermediate.int_events_stitched"):
-            ts = _utc("event_ts", column_types(con, "intermediate.int_events_stitched").get("event_ts"))
+            ts = utc_naive_sql(
+                "event_ts", column_types(con, "intermediate.int_events_stitched").get("event_ts")
+            )
             view(
                 "stitched",
                 f"select customer_id, event_name, {ts} as event_ts, try_cast(value as double) as value "

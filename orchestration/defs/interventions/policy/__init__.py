@@ -29,7 +29,12 @@ Checks apply in a fixed order and the first that fails is recorded as the reason
 7. One winner per user and day, by priority, then churn score (which only
    separates campaigns once scores are per campaign), then campaign id so
    ties never depend on row order; the others are `lower_priority`.
-8. The winner is `chosen`, or `campaign_holdout` when it falls in the
+8. `targeting:<why>`: a campaign with ranked targeting (uplift, risk,
+   random; campaigns/README.md, "Targeting") did not assign its winner today.
+   The winner is still this campaign's: a user's day has one winner, and
+   letting the next campaign take it would make that campaign's assignments
+   depend on this one's draws.
+9. The assigned winner is `chosen`, or `campaign_holdout` when it falls in the
    campaign's holdout share. A chosen message whose template fails on the
    user's data becomes `render_error:<type>` and is left out of the list.
 
@@ -44,6 +49,12 @@ users to the next campaign, so both arms would differ. Held-out winners are
 recorded in the intervention list with arm `holdout` and count, like real
 sends, towards later frequency caps and cooldowns (otherwise a held-out user
 would be "chosen" again every day and shut out of every other campaign).
+
+Every row records `treatment_probability` and `assignment_probability`: the
+product, over the day's random draws (global holdout, exploration, campaign
+holdout, variant), of the chance each fell the way it did, given everything
+decided without chance. For the global holdout's rows they are those of the
+campaign that would have won the day, so held-out users are evaluation data too.
 
 Reruns of a run date are idempotent: history only counts runs before D, the
 run date's rows are replaced in one transaction, and assignments are hashes

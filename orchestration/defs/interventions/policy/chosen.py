@@ -14,12 +14,18 @@ from orchestration.defs.interventions.scheduling import local_text_sql, schedule
 from orchestration.send_ids import send_id_sql
 
 CHOSEN_TABLE = "_interventions_chosen"
+SLOTS_TABLE = "_interventions_send_slots"
 
 
 def materialise_chosen(
     con: duckdb.DuckDBPyConnection, run_date: date, now: datetime, config: PolicyConfig
 ) -> None:
-    """Chosen rows (both arms) with every features column, send id and scheduled time, in CHOSEN_TABLE."""
+    """Chosen rows (both arms) with every features column, send id and scheduled time, in CHOSEN_TABLE.
+
+    Every decision that chance could have sent (treatment_probability above 0) gets the time its
+    message went or would have gone, in the decisions work table: a row's outcome is then counted
+    from the same clock whichever way its draws fell.
+    """
     decision_columns = set(table_columns(con, DECISIONS_WORK_TABLE))
     shadowed = sorted((decision_columns | {"email"}) & set(table_columns(con, BASE_TABLE)))
     scheduled = scheduled_utc_sql(
@@ -28,24 +34,33 @@ def materialise_chosen(
     # The send time is a function of (zone, preferred hour) only: computed once per distinct pair
     # (a few hundred) instead of once per message, then joined back.
     con.execute(f"""
-        create or replace temp table {CHOSEN_TABLE} as
-        with chosen as (
-            select d.*, trim(b.email) as email, b.* exclude ({", ".join(shadowed)}),
-                   {send_id_sql("d.customer_id", "d.campaign_id", "d.run_date")} as send_id
-            from {DECISIONS_WORK_TABLE} d
-            join {BASE_TABLE} b on b.customer_id = d.customer_id
-            where d.arm is not null
-        ),
-        slots as (
+        create or replace temp table {SLOTS_TABLE} as
+        with slots as (
             select send_timezone, preferred_local_hour, {scheduled} as scheduled_send_at_utc
-            from (select distinct send_timezone, preferred_local_hour from chosen)
-        ),
-        local_slots as (
-            select *, {local_text_sql("send_timezone", "scheduled_send_at_utc")} as scheduled_send_at_local
-            from slots
+            from (
+                select distinct b.send_timezone, b.preferred_local_hour
+                from {DECISIONS_WORK_TABLE} d
+                join {BASE_TABLE} b on b.customer_id = d.customer_id
+                where d.treatment_probability > 0
+            )
         )
-        select c.*, s.scheduled_send_at_utc, s.scheduled_send_at_local
-        from chosen c
-        join local_slots s
-          on s.send_timezone = c.send_timezone
-         and coalesce(s.preferred_local_hour, -1) = coalesce(c.preferred_local_hour, -1)""")
+        select *, {local_text_sql("send_timezone", "scheduled_send_at_utc")} as scheduled_send_at_local
+        from slots""")
+    slot_of = f"""join {BASE_TABLE} b on b.customer_id = d.customer_id
+        {{kind}} join {SLOTS_TABLE} s
+          on s.send_timezone = b.send_timezone
+         and coalesce(s.preferred_local_hour, -1) = coalesce(b.preferred_local_hour, -1)
+         and d.treatment_probability > 0"""
+    con.execute(f"""
+        create or replace temp table {DECISIONS_WORK_TABLE} as
+        select d.*, s.scheduled_send_at_utc
+        from {DECISIONS_WORK_TABLE} d
+        {slot_of.format(kind="left")}""")
+    con.execute(f"""
+        create or replace temp table {CHOSEN_TABLE} as
+        select d.*, trim(b.email) as email, b.* exclude ({", ".join(shadowed)}),
+               {send_id_sql("d.customer_id", "d.campaign_id", "d.run_date")} as send_id,
+               s.scheduled_send_at_local
+        from {DECISIONS_WORK_TABLE} d
+        {slot_of.format(kind="inner")}
+        where d.arm is not null""")

@@ -24,10 +24,12 @@ from orchestration.defs.interventions.policy.inputs import (
     guardrails_sql,
     history_sql,
     paused_sql,
+    scored_campaigns,
     scores_sql,
     send_hours_sql,
     suppressions_sql,
     table_columns,
+    uplift_scores_sql,
 )
 from orchestration.defs.interventions.policy.sql import date_literal, fill_query
 from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
@@ -58,6 +60,52 @@ def variant_case_sql(campaigns: Sequence[Campaign], salt: str) -> str:
     """SQL for the variant of a (customer_id, campaign_id) row; evaluated for winners only (md5 costs)."""
     cases = [f"when {sql_literal(c.id)} then {_variant_sql(c, salt)}" for c in campaigns if c.enabled]
     return f"case campaign_id {' '.join(cases)} end" if cases else "null::varchar"
+
+
+def variant_share_sql(campaigns: Sequence[Campaign]) -> str:
+    """SQL for the share of its campaign's assignments the row's `variant` gets (its hash interval)."""
+    cases = []
+    for c in campaigns:
+        if not c.enabled:
+            continue
+        total = sum(v.weight for v in c.variants)
+        shares = " ".join(f"when {sql_literal(v.name)} then {v.weight / total!r}" for v in c.variants)
+        cases.append(f"when {sql_literal(c.id)} then case variant {shares} end")
+    return f"case campaign_id {' '.join(cases)} end" if cases else "null::double"
+
+
+def targeting_sql(campaigns: Sequence[Campaign], scored: set[str], notes: list[str]) -> str:
+    """One row per enabled campaign: the targeting it gets on D.
+
+    An uplift campaign without predictions for D (no promoted uplift model yet: its cold start)
+    falls back to its trigger rules, and the run says so.
+    """
+    rows = []
+    for c in campaigns:
+        if not c.enabled:
+            continue
+        t = c.targeting
+        mode = t.mode
+        if mode == "uplift" and c.id not in scored:
+            notes.append(
+                f"campaign {c.id} targets by its trigger rules: uplift targeting has no promoted uplift "
+                "model to predict with yet"
+            )
+            mode = "rules"
+        values = (c.id, mode, t.budget_share, t.budget_sends, t.min_uplift, t.exploration_share)
+        rows.append(_typed_row(values))
+    columns = "campaign_id, mode, budget_share, budget_sends, min_uplift, exploration_share"
+    if not rows:
+        return f"select * from (values {_typed_row((None,) * 6)}) t({columns}) where false"
+    return f"select * from (values {', '.join(rows)}) t({columns})"
+
+
+def _typed_row(values: tuple[object, ...]) -> str:
+    """(id, mode, four numbers) as a VALUES row whose numbers are doubles even when missing."""
+    texts = [f"{sql_literal(v)}::varchar" for v in values[:2]] + [
+        f"{sql_literal(v)}::double" for v in values[2:]
+    ]
+    return f"({', '.join(texts)})"
 
 
 def candidates_sql(campaigns: Sequence[Campaign]) -> str:
@@ -147,8 +195,14 @@ def decisions_sql(
         global_holdout_share=sql_literal(config.global_holdout_share),
         max_per_day=sql_literal(config.max_per_day),
         max_per_week=sql_literal(config.max_per_week),
-        campaign_holdout_draw=bucket_sql(salt, "'holdout'", "customer_id", "campaign_id"),
+        campaign_holdout_draw=bucket_sql(salt, "'holdout'", "r.customer_id", "r.campaign_id"),
         variant=variant_case_sql(campaigns, config.salt),
+        variant_share=variant_share_sql(campaigns),
+        uplift_scores=uplift_scores_sql(con, run_date),
+        targeting=targeting_sql(campaigns, scored_campaigns(con, run_date), notes),
+        exploration_draw=bucket_sql(
+            salt, "'explore'", "r.customer_id", "r.campaign_id", date_literal(run_date)
+        ),
     )
 
 

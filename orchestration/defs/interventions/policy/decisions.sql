@@ -24,6 +24,13 @@
 --   max_per_week           messages a user may receive in the rolling 7 local days ending D
 --   campaign_holdout_draw  a stable number in [0, 1) per (customer, campaign)
 --   variant                a case expression: the variant of a (customer_id, campaign_id) row
+--   variant_share          a case expression: the share of its campaign's assignments a row's variant gets
+--   uplift_scores          customer_id, campaign_id, predicted_uplift, model_version: the uplift
+--                          models' predictions for D (inputs.py)
+--   targeting              campaign_id, mode, budget_share, budget_sends, min_uplift,
+--                          exploration_share: one row per enabled campaign; an uplift campaign
+--                          without predictions for D comes as `rules` (its cold start)
+--   exploration_draw       a number in [0, 1) per (customer, campaign, D): a new draw every day
 
 with
 base as (select * from ${base_table}),
@@ -50,6 +57,8 @@ paused as (${paused}),
 guardrails as (${guardrails}),
 candidates as (${candidates}),
 checked as (
+    -- Each check apart, so every row also knows whether chance decided it: the global holdout is a
+    -- draw, the other checks are not (the probabilities below need both).
     select c.*,
            b.churn_probability,
            case
@@ -58,13 +67,15 @@ checked as (
                when s.reason is not null then 'suppressed:' || s.reason
                when b.email_key is null then 'suppressed:missing_email'
                when not regexp_full_match(b.email_key, ${email_pattern}) then 'suppressed:invalid_email'
-               when ${global_holdout_draw} < ${global_holdout_share} then 'global_holdout'
+           end as suppressed_reason,
+           ${global_holdout_draw} < ${global_holdout_share} as global_held,
+           case
                when g.campaign_id is not null then 'campaign_paused'
                when coalesce(k.sent_today, 0) >= ${max_per_day}
                  or coalesce(k.sent_week, 0) >= ${max_per_week} then 'frequency_cap'
                when l.last_run_date > ${run_date} - c.cooldown_days then 'cooldown'
                when p.customer_id is not null then 'paused_after_response'
-           end as blocked_reason
+           end as later_reason
     from candidates c
     join base b on b.customer_id = c.customer_id
     left join suppressions s on s.email_key = b.email_key
@@ -74,27 +85,103 @@ checked as (
     left join guardrails g on g.campaign_id = c.campaign_id
 ),
 ranked as (
+    -- The winner among the rows no check without chance stopped. The global holdout holds all of
+    -- a user's rows or none, so this is the day's winner for a user it spared and, for a user it
+    -- held, the campaign that would have won: the global holdout's counterfactual.
     select *,
+           suppressed_reason is null and later_reason is null as eligible,
            row_number() over (
-               partition by customer_id, blocked_reason is null
+               partition by customer_id, suppressed_reason is null and later_reason is null
                order by priority, churn_probability desc nulls last, campaign_id
            ) as rank_in_user
     from checked
 ),
+scores as (${uplift_scores}),
+targeting as (${targeting}),
+contenders as (
+    -- Each user's would-be winner, where the campaign's targeting picks among the day's contenders.
+    select r.customer_id, r.campaign_id, t.mode, t.budget_share, t.budget_sends, t.min_uplift,
+           t.exploration_share, u.predicted_uplift, u.model_version as uplift_model_version,
+           case t.mode when 'uplift' then u.predicted_uplift when 'risk' then r.churn_probability end as score,
+           t.mode = 'uplift' and coalesce(u.predicted_uplift < 0, false) as predicted_harm,
+           ${exploration_draw} as exploration_draw
+    from ranked r
+    join targeting t on t.campaign_id = r.campaign_id
+    left join scores u on u.customer_id = r.customer_id and u.campaign_id = r.campaign_id
+    where r.eligible and r.rank_in_user = 1
+),
+budgeted as (
+    -- The day's budget in assignments, and the exploration share: random targeting explores
+    -- exactly its budget; uplift and risk targeting rank for what exploration leaves of it.
+    select *,
+           coalesce(budget_sends::double, budget_share * count(*) over (partition by campaign_id))
+               as budget,
+           count(*) filter (where not predicted_harm) over (partition by campaign_id) as sendable,
+           score is not null and not predicted_harm
+               and (mode <> 'uplift' or predicted_uplift >= min_uplift) as rankable
+    from contenders
+),
+shares as (
+    select *,
+           case mode
+               when 'rules' then 1.0
+               when 'random' then least(budget / greatest(sendable, 1), 1.0)
+               else exploration_share
+           end as explore_share
+    from budgeted
+),
+picks as (
+    select *,
+           case when mode in ('uplift', 'risk')
+                -- Expected assignments = explored + ranked picks outside exploration = budget.
+                then greatest(round((budget - explore_share * sendable) / (1 - explore_share)), 0)
+                else 0 end as ranked_picks,
+           row_number() over (
+               partition by campaign_id, rankable order by score desc, customer_id
+           ) as score_rank
+    from shares
+),
+selected as (
+    select customer_id, campaign_id, mode, predicted_uplift, uplift_model_version, predicted_harm,
+           mode <> 'rules' and not predicted_harm and exploration_draw < explore_share as explored,
+           rankable and score_rank <= ranked_picks as ranked_pick,
+           -- The probability the row is assigned (either arm), over the exploration draw alone:
+           -- whether the ranking picks it is not chance (it never reads the draw).
+           case when mode = 'rules' then 1.0
+                when predicted_harm then 0.0
+                when rankable and score_rank <= ranked_picks then 1.0
+                else explore_share end as selection_probability,
+           case when predicted_harm then 'targeting:predicted_harm'
+                when mode = 'random' then 'targeting:not_drawn'
+                when mode = 'uplift' and predicted_uplift is null then 'targeting:not_scored'
+                when mode = 'uplift' and predicted_uplift < min_uplift then 'targeting:low_predicted_uplift'
+                else 'targeting:over_budget' end as not_selected_reason
+    from picks
+),
 final as (
     select ${run_date} as run_date,
-           customer_id,
-           campaign_id,
+           r.customer_id,
+           r.campaign_id,
            coalesce(
-               blocked_reason,
-               case when rank_in_user > 1 then 'lower_priority'
-                    -- Hashed only for the day's winners: the holdout is drawn among them.
-                    when ${campaign_holdout_draw} < holdout_share then 'campaign_holdout'
+               r.suppressed_reason,
+               case when r.global_held then 'global_holdout' end,
+               r.later_reason,
+               case when r.rank_in_user > 1 then 'lower_priority'
+                    when not (x.mode = 'rules' or x.explored or x.ranked_pick) then x.not_selected_reason
+                    -- Hashed only for the assigned winners: the holdout is drawn among them.
+                    when ${campaign_holdout_draw} < r.holdout_share then 'campaign_holdout'
                     else 'chosen' end
            ) as reason,
-           priority,
-           churn_probability
-    from ranked
+           r.priority,
+           r.churn_probability,
+           r.holdout_share,
+           coalesce(x.selection_probability, 0.0) as selection_probability,
+           coalesce(x.explored, false) as exploration,
+           coalesce(x.mode, 'rules') as targeting,
+           x.predicted_uplift,
+           x.uplift_model_version
+    from ranked r
+    left join selected x on x.customer_id = r.customer_id and x.campaign_id = r.campaign_id
 ),
 with_variant as (
     select *,
@@ -109,5 +196,23 @@ select run_date,
        priority,
        churn_probability,
        variant,
-       case when reason = 'chosen' then 'treatment' when reason = 'campaign_holdout' then 'holdout' end as arm
+       case when reason = 'chosen' then 'treatment' when reason = 'campaign_holdout' then 'holdout' end as arm,
+       -- Each factor is one draw's chance of the way it fell: global holdout, targeting, campaign
+       -- holdout, variant. A row no draw could change (suppressed, capped, outranked) has 1 or 0.
+       (1 - ${global_holdout_share}) * selection_probability * (1 - holdout_share) as treatment_probability,
+       selection_probability,
+       case
+           when reason like 'suppressed:%' then 1.0
+           when reason = 'global_holdout' then ${global_holdout_share}
+           when reason like 'targeting:%' then (1 - ${global_holdout_share}) * (1 - selection_probability)
+           when reason = 'campaign_holdout'
+               then (1 - ${global_holdout_share}) * selection_probability * holdout_share * ${variant_share}
+           when reason = 'chosen'
+               then (1 - ${global_holdout_share}) * selection_probability * (1 - holdout_share) * ${variant_share}
+           else 1 - ${global_holdout_share}
+       end as assignment_probability,
+       exploration,
+       targeting,
+       predicted_uplift,
+       uplift_model_version
 from with_variant

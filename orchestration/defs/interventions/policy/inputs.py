@@ -29,6 +29,7 @@ from orchestration.schema.declared import (
     CHURN_SCORES,
     INTERVENTION_LIST,
     PREFERRED_SEND_HOURS,
+    UPLIFT_SCORES,
 )
 from orchestration.schema.migrations import require
 from orchestration.tables import relation_exists
@@ -103,6 +104,27 @@ def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
         qualify row_number() over (
             partition by customer_id order by run_date desc, model_version desc
         ) = 1"""
+
+
+def uplift_scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
+    """The uplift models' predictions for D itself: a campaign without any targets by its rules.
+
+    Never an earlier day's: a prediction is made with that day's features, and a campaign whose
+    model stopped predicting is safer on its trigger rules than on stale ranks.
+    """
+    require(
+        con, UPLIFT_SCORES, ("customer_id", "campaign_id", "run_date", "predicted_uplift", "model_version")
+    )
+    return f"""
+        select customer_id, campaign_id, predicted_uplift, model_version
+        from {UPLIFT_SCORES.name}
+        where run_date = {date_literal(run_date)}"""
+
+
+def scored_campaigns(con: duckdb.DuckDBPyConnection, run_date: date) -> set[str]:
+    """Campaigns with uplift predictions for D."""
+    rows = con.execute(f"select distinct campaign_id from ({uplift_scores_sql(con, run_date)})").fetchall()
+    return {campaign_id for (campaign_id,) in rows}
 
 
 def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
