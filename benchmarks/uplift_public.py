@@ -28,7 +28,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.uplift.commands.evaluate import read_table, report  # noqa: E402
+from models.uplift.evaluate_cli import read_table, report  # noqa: E402
 from models.uplift.learner import LearnerConfig, UpliftInputError, require_columns  # noqa: E402
 from models.uplift.training import UpliftConfig, train_and_evaluate  # noqa: E402
 

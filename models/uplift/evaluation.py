@@ -7,11 +7,11 @@ Every figure rests on each row's doubly robust effect score (`models.uplift.doub
 with e the logged probability that the row was treated. Dividing by the probability of the arm
 the row actually got is what handles arms of any size (90/10 as well as 50/50) and a probability
 that differs from row to row: each arm's rows stand for the whole population. mu0 and mu1 are
-outcome predictions from models that never saw these rows (the learner's cross-fitted outcome
-models); without them, the propensity-weighted mean outcome of each arm is used for every row,
-and psi's mean over a group is the propensity-weighted difference of the arms' means. Either
-way the mean of psi over any group of rows is an unbiased estimate of that group's average
-effect, because e is known exactly.
+outcome predictions from models that never saw these rows (cross-fitted outcome models,
+`outcome_models.py`); without them, the propensity-weighted mean outcome of each arm is used
+for every row, and psi's mean over a group is the propensity-weighted difference of the arms'
+means. Either way the mean of psi over any group of rows is an unbiased estimate of that group's
+average effect, because e is known exactly.
 
 Definitions (n evaluation rows, ranked by predicted uplift, highest first):
 
@@ -31,9 +31,10 @@ Definitions (n evaluation rows, ranked by predicted uplift, highest first):
   Qini coefficient does (known as the AUTOC).
 * Rows with equal predictions are one block: the curve is straight across a block (the expected
   curve over the block's orderings), so a constant prediction scores exactly 0 on both.
-* Intervals: percentile bootstrap over evaluation rows (seeded, `bootstrap` resamples): rows are
-  drawn with replacement, the ranking and outcome predictions stay fixed. They describe the
-  uncertainty of judging this model on a sample of users, not of refitting it.
+* Intervals: percentile bootstrap over evaluation rows (seeded, `bootstrap` resamples): rows, or
+  users with a cluster key, are drawn with replacement; the ranking and outcome predictions stay
+  fixed. They describe the uncertainty of judging this model on a sample of users, not of
+  refitting it.
 * Calibration: rows in deciles of predicted uplift (decile 1 = highest; rows with equal
   predictions stay together, so there can be fewer than ten), with counts per arm, the mean
   prediction and the realised uplift (mean psi) with a normal interval.
@@ -49,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy.stats import norm
 
 from models.uplift.doubly_robust import arm_scores, effect_scores
@@ -155,6 +157,7 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
 class _Ranking:
     """Rows sorted by prediction (highest first) and the start of each block of equal predictions."""
 
+    order: np.ndarray  # row positions, highest prediction first
     scores: np.ndarray  # psi in ranked order
     block_starts: np.ndarray
 
@@ -170,7 +173,7 @@ class _Ranking:
         order = np.argsort(-predicted, kind="stable")
         ranked = predicted[order]
         starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-        return cls(scores=np.asarray(scores, dtype="float64")[order], block_starts=starts)
+        return cls(order=order, scores=np.asarray(scores, dtype="float64")[order], block_starts=starts)
 
     def curve(self, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(share, gain) at each block's end, from (0, 0); `counts` = each ranked row's bootstrap weight."""
@@ -267,8 +270,13 @@ def evaluate_uplift(
     bootstrap: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    cluster: ArrayLike | None = None,
 ) -> UpliftEvaluation:
-    """Qini, AUUC and the average effect with bootstrap intervals, the curve and the calibration table."""
+    """Qini, AUUC and the average effect with bootstrap intervals, the curve and the calibration table.
+
+    With `cluster` (e.g. the user id) the bootstrap draws users, not rows: one user's daily
+    decisions move together, and drawing them one by one would make the intervals too narrow.
+    """
     if bootstrap < 1:
         raise ValueError(f"bootstrap needs at least 1 resample, got {bootstrap}")
     if not 0 < confidence < 1:
@@ -279,10 +287,16 @@ def evaluate_uplift(
 
     rng = np.random.default_rng(seed)
     n = len(scores)
+    # Each ranked row's group: itself, or its cluster; a resample draws groups and counts rows.
+    groups = (
+        np.arange(n) if cluster is None else pd.factorize(pd.Series(np.asarray(cluster, dtype=object)))[0]
+    )
+    ranked_groups = groups[ranking.order]
+    n_groups = int(groups.max()) + 1
     resampled = np.empty((bootstrap, 3))
     for i in range(bootstrap):
-        counts = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        s, g = ranking.curve(counts)
+        drawn = np.bincount(rng.integers(0, n_groups, size=n_groups), minlength=n_groups)
+        s, g = ranking.curve(drawn[ranked_groups])
         resampled[i] = (qini_coefficient(s, g), auuc(s, g), g[-1])
     tail = (1 - confidence) / 2
     low, high = np.quantile(resampled, [tail, 1 - tail], axis=0)

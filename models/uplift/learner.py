@@ -2,9 +2,9 @@
 
 The learner is a doubly robust learner (the "DR-learner") with cross-fitting:
 
-1. An outcome model mu(x, t) (gradient boosting, the treatment flag as one more input) is fitted
-   on all but one of `n_folds` stratified folds and predicts mu0 = mu(x, 0) and mu1 = mu(x, 1)
-   on the fold it did not see.
+1. Outcome models mu0(x), mu1(x), one per arm, each row's predictions coming from models fitted
+   on the other folds (`models.uplift.outcome_models.cross_fitted_outcome_models`, the same
+   models the policy estimates use; a user's rows stay in one fold when a cluster key is given).
 2. Each row gets its doubly robust score psi (`models.uplift.doubly_robust.effect_scores`),
    computed with the row's *logged* propensity.
 3. A shallow gradient-boosted regression of psi on x is the uplift model: E[psi | x] is the
@@ -15,27 +15,27 @@ or 80/20, a few thousand to a few hundred thousand rows, conversions at a few pe
 propensities known exactly because assignment is a hash):
 
 * The propensity is known, so psi is an unbiased score of each row's effect however wrong the
-  outcome model is; its errors only add variance. The final regression then learns the effect
-  directly, at the rate of a regression on the true effect, instead of as the difference of
-  two separately regularised fits.
+  outcome models are; their errors only add variance. The final regression then learns the
+  effect directly, at the rate of a regression on the true effect, instead of as the
+  difference of two separately regularised fits.
 * Propensities will vary by row: the targeting policy treats users by their predicted uplift,
   with an exploration share. psi weights every row by the probability it actually had, so the
-  learner stays unbiased whatever drove that probability. A T- or X-learner fits one model per
-  arm and is biased as soon as the probability depends on anything outside the features.
-* A T-learner fits the 10% arm alone and subtracts two noisy fits; regularisation that suits
-  the large arm does not suit the small one, and the difference shows effects that are not
-  there. In the synthetic checks it ranked worst at every size.
-* The pooled outcome model learns the baseline (which carries nearly all of the outcome's
-  variance) from both arms at once; the small arm does not have to learn it alone.
+  learner stays unbiased whatever drove that probability. A T- or X-learner regresses within
+  each arm and is biased as soon as the probability depends on anything outside the features.
+* A T-learner's answer is the difference of two fits, one of them on the 10% arm alone;
+  regularisation that suits the large arm does not suit the small one, and the difference shows
+  effects that are not there. In the synthetic checks it ranked worst at every size. Here the
+  per-arm models only centre psi.
 * Cross-fitting keeps a row's psi free of a model that saw its own outcome, which would
   otherwise leak its noise into the final regression.
 * The final stage is shallow (depth 2) because psi is very noisy (a holdout conversion at
-  e = 0.9 scores -10): deeper trees fit that noise.
+  e = 0.9 scores about -10): deeper trees fit that noise.
 
 The cost: at a few thousand rows an X-learner ranked better in the synthetic checks (Qini as a
-share of the perfect ranking's, 3,000 rows at 90/10: 0.72 DR, 0.92 X; 20,000 rows: 0.87 DR,
-0.79 X; 100,000 rows: 0.99 both). The promotion rule (the Qini interval must be above zero)
-keeps a small-sample model that cannot rank from being used.
+share of the perfect ranking's, mean of 5 draws at 90/10: 3,000 rows 0.68 DR, 0.92 X, 0.62 T;
+20,000 rows 0.86 DR, 0.79 X, 0.63 T; 100,000 rows 0.99 DR, 0.99 X, 0.93 T). The promotion rule
+(the Qini interval must be above zero) keeps a small-sample model that cannot rank from being
+used.
 
 Features: numbers (and booleans) go through a signed log1p and scaling, text and categories
 through one-hot encoding (at most `max_categories` columns each, the rarest grouped; unknown
@@ -50,24 +50,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.model_selection import StratifiedKFold
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from models.clusters import transform as signed_log1p
 from models.uplift.doubly_robust import effect_scores
+from models.uplift.outcome_models import cross_fitted_outcome_models
 
 # Bump when the learner's structure changes: it is part of every uplift model version.
 LEARNER_SPEC = "uplift-dr-learner-hgb-v1"
 LEARNER_CHOICE = (
-    "doubly robust learner: cross-fitted gradient-boosted outcome model (treatment as an input), "
-    "doubly robust scores with the logged propensity, shallow gradient-boosted regression of the scores"
+    "doubly robust learner: cross-fitted gradient-boosted outcome models per arm, doubly robust "
+    "scores with the logged propensity, shallow gradient-boosted regression of the scores"
 )
-TREATED_INPUT = "__treated__"  # the outcome model's treatment column; a name no table uses
 MISSING_CATEGORY = "missing"
+# Gradient boosting's native categories (the outcome models') hold at most 255 values; a text
+# column with more is an identifier, not a feature.
+MAX_CATEGORY_LEVELS = 255
 
 
 class UpliftInputError(ValueError):
@@ -79,10 +82,7 @@ class LearnerConfig:
     """Knobs of the learner; all but `n_threads` are part of an uplift model's version."""
 
     seed: int = 0
-    n_folds: int = 3  # cross-fitting folds of the outcome model
-    outcome_max_iter: int = 100
-    outcome_max_leaf_nodes: int = 15
-    outcome_min_samples_leaf: int = 40
+    n_folds: int = 3  # cross-fitting folds of the outcome models
     effect_max_iter: int = 100
     effect_max_depth: int = 2
     effect_min_samples_leaf: int = 100
@@ -134,49 +134,30 @@ def model_input(frame: pd.DataFrame, numeric: Sequence[str], categorical: Sequen
 
 
 def _preprocess(
-    numeric: Sequence[str], categorical: Sequence[str], config: LearnerConfig, passthrough: Sequence[str] = ()
+    numeric: Sequence[str], categorical: Sequence[str], config: LearnerConfig
 ) -> ColumnTransformer:
-    steps = [
-        (
-            "numeric",
-            Pipeline(
-                [
-                    ("signed_log1p", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
-                    ("scale", StandardScaler()),
-                ]
+    return ColumnTransformer(
+        [
+            (
+                "numeric",
+                Pipeline(
+                    [
+                        ("signed_log1p", FunctionTransformer(signed_log1p, feature_names_out="one-to-one")),
+                        ("scale", StandardScaler()),
+                    ]
+                ),
+                list(numeric),
             ),
-            list(numeric),
-        ),
-        (
-            "categorical",
-            OneHotEncoder(
-                handle_unknown="infrequent_if_exist",
-                max_categories=config.max_categories,
-                sparse_output=False,
+            (
+                "categorical",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    max_categories=config.max_categories,
+                    sparse_output=False,
+                ),
+                list(categorical),
             ),
-            list(categorical),
-        ),
-    ]
-    if passthrough:
-        steps.append(("treated", "passthrough", list(passthrough)))
-    return ColumnTransformer(steps)
-
-
-def build_outcome_model(
-    numeric: Sequence[str], categorical: Sequence[str], *, binary: bool, config: LearnerConfig
-) -> Pipeline:
-    """mu(x, t): P(outcome) for a 0/1 outcome, its mean otherwise; the treatment is one more input."""
-    settings = dict(
-        learning_rate=config.learning_rate,
-        max_iter=config.outcome_max_iter,
-        max_leaf_nodes=config.outcome_max_leaf_nodes,
-        min_samples_leaf=config.outcome_min_samples_leaf,
-        l2_regularization=config.l2_regularization,
-        random_state=config.seed,
-    )
-    model = (HistGradientBoostingClassifier if binary else HistGradientBoostingRegressor)(**settings)
-    return Pipeline(
-        [("preprocess", _preprocess(numeric, categorical, config, (TREATED_INPUT,))), ("outcome", model)]
+        ]
     )
 
 
@@ -196,17 +177,11 @@ def build_effect_model(numeric: Sequence[str], categorical: Sequence[str], confi
 
 @dataclass
 class UpliftLearner:
-    """A fitted uplift model: `predict_uplift` is all a scorer needs.
-
-    `effect_model` is what is saved. The cross-fitted `outcome_models` stay in memory: they
-    give the evaluation rows' doubly robust scores (they never saw those rows).
-    """
+    """A fitted uplift model: `effect_model` (what is saved) and the features it reads."""
 
     effect_model: Pipeline
     features: tuple[str, ...]
     categorical_features: tuple[str, ...]
-    binary_outcome: bool
-    outcome_models: tuple[Pipeline, ...] = field(default=(), repr=False, compare=False)
     # Threads for predicting (None = all cores); not saved: the scorer's machine decides.
     n_threads: int | None = field(default=None, compare=False)
 
@@ -226,37 +201,19 @@ class UpliftLearner:
         with threadpool_limits(limits=self.n_threads):
             return self.effect_model.predict(self._input(frame)).astype("float64")
 
-    def predict_outcomes(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(mu0, mu1) on rows the outcome models did not see: the mean over the cross-fitting folds."""
-        if not self.outcome_models:
-            raise RuntimeError("this uplift model was loaded from disk: its outcome models are not kept")
-        features = self._input(frame)
-        with threadpool_limits(limits=self.n_threads):
-            pairs = [_outcome_pair(model, features, self.binary_outcome) for model in self.outcome_models]
-        return np.mean([m0 for m0, _ in pairs], axis=0), np.mean([m1 for _, m1 in pairs], axis=0)
-
-
-def _outcome_pair(model: Pipeline, features: pd.DataFrame, binary: bool) -> tuple[np.ndarray, np.ndarray]:
-    predictions = []
-    for arm in (0.0, 1.0):
-        with_arm = features.assign(**{TREATED_INPUT: arm})
-        predictions.append(model.predict_proba(with_arm)[:, 1] if binary else model.predict(with_arm))
-    return predictions[0].astype("float64"), predictions[1].astype("float64")
-
-
-def is_binary(outcome: np.ndarray) -> bool:
-    return bool(np.isin(outcome, (0.0, 1.0)).all())
-
 
 def fit_uplift(
     features: pd.DataFrame,
-    treated: np.ndarray,
-    outcome: np.ndarray,
-    propensity: np.ndarray,
+    treated: ArrayLike,
+    outcome: ArrayLike,
+    propensity: ArrayLike,
     config: LearnerConfig | None = None,
+    *,
+    cluster: ArrayLike | None = None,
 ) -> UpliftLearner:
     """Fit the DR-learner on logged decisions: `treated` 0/1, `outcome` 0/1 or real, `propensity`
-    the logged probability that the row was treated (strictly between 0 and 1).
+    the logged probability that the row was treated (strictly between 0 and 1); `cluster` (e.g.
+    the user id) keeps a user's rows in one cross-fitting fold.
 
     Every column of `features` is used; numbers and booleans as numbers, anything else as a category.
     """
@@ -271,29 +228,26 @@ def fit_uplift(
         )
     if not np.isfinite(y).all():
         raise UpliftInputError("outcome must be a finite number on every row")
-    binary = is_binary(y)
     if len(np.unique(y)) < 2:
         raise UpliftInputError(f"outcome is {y[0] if len(y) else 'absent'} on every row: nothing to learn")
     numeric, categorical = split_feature_kinds(features, list(features.columns))
+    for column in categorical:
+        levels = features[column].nunique()
+        if levels > MAX_CATEGORY_LEVELS:
+            raise UpliftInputError(
+                f"feature column {column!r} has {levels:,} distinct values (a category may have at most "
+                f"{MAX_CATEGORY_LEVELS}): an identifier is not a feature; name the features to use"
+            )
     inputs = model_input(features.reset_index(drop=True), numeric, categorical)
-    # Folds keep each arm's share of outcomes (2t + y: four strata for a 0/1 outcome).
-    strata = 2 * t + (y if binary else 0)
-    folds = StratifiedKFold(n_splits=config.n_folds, shuffle=True, random_state=config.seed)
-    mu0, mu1 = np.zeros(len(y)), np.zeros(len(y))
-    outcome_models = []
+    mu0, mu1 = cross_fitted_outcome_models(
+        features, t, y, cluster=cluster, folds=config.n_folds, seed=config.seed, n_threads=config.n_threads
+    )
+    psi = effect_scores(t, y, e, mu0, mu1)
     with threadpool_limits(limits=config.n_threads):
-        for train_rows, predict_rows in folds.split(inputs, strata):
-            model = build_outcome_model(numeric, categorical, binary=binary, config=config)
-            model.fit(inputs.iloc[train_rows].assign(**{TREATED_INPUT: t[train_rows]}), y[train_rows])
-            mu0[predict_rows], mu1[predict_rows] = _outcome_pair(model, inputs.iloc[predict_rows], binary)
-            outcome_models.append(model)
-        psi = effect_scores(t, y, e, mu0, mu1)
         effect_model = build_effect_model(numeric, categorical, config).fit(inputs, psi)
     return UpliftLearner(
         effect_model=effect_model,
         features=tuple(features.columns),
         categorical_features=categorical,
-        binary_outcome=binary,
-        outcome_models=tuple(outcome_models),
         n_threads=config.n_threads,
     )

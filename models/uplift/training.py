@@ -45,6 +45,7 @@ from models.uplift.learner import (
     fit_uplift,
     require_columns,
 )
+from models.uplift.outcome_models import cross_fitted_outcome_models
 
 DEFAULT_HOLDOUT_SHARE = 0.25
 _NOT_VERSIONED = frozenset({"n_threads"})
@@ -66,9 +67,12 @@ class UpliftConfig:
     treatment_column: str = "treated"
     outcome_column: str = "converted"
     propensity_column: str = "propensity"
-    day_column: str | None = "decision_day"
+    day_column: str | None = "run_date"  # as `models.uplift.examples` names it
     features: tuple[str, ...] | None = None  # None: every column not named above
     feature_ts_column: str | None = None
+    # Rows of one user (e.g. customer_id) share a cross-fitting fold and are drawn together by
+    # the bootstrap: one user's daily decisions are not independent.
+    cluster_column: str | None = None
     holdout_days: int | None = None
     holdout_share: float | None = None
     gap_days: int = 0
@@ -95,7 +99,7 @@ class UpliftConfig:
     def roles(self) -> tuple[str, ...]:
         """The columns that are not features."""
         named = (self.treatment_column, self.outcome_column, self.propensity_column)
-        return named + tuple(c for c in (self.day_column, self.feature_ts_column) if c)
+        return named + tuple(c for c in (self.day_column, self.feature_ts_column, self.cluster_column) if c)
 
 
 @dataclass
@@ -188,6 +192,7 @@ def validated_roles(table: pd.DataFrame, config: UpliftConfig, source: str = "ta
         "propensity": config.propensity_column,
         "day": config.day_column,
         "feature timestamp": config.feature_ts_column,
+        "cluster": config.cluster_column,
     }
     for role, column in named.items():
         if column and column not in table.columns:
@@ -200,7 +205,7 @@ def validated_roles(table: pd.DataFrame, config: UpliftConfig, source: str = "ta
     if both:
         raise UpliftInputError(
             f"{source}: column(s) {both} are named as features and also as treatment, outcome, "
-            "propensity, day or feature timestamp"
+            "propensity, day, feature timestamp or cluster"
         )
     treated = _numbers(table, config.treatment_column, source)
     not_binary = ~np.isin(treated, (0.0, 1.0))
@@ -223,6 +228,10 @@ def validated_roles(table: pd.DataFrame, config: UpliftConfig, source: str = "ta
         unreadable = (stamps.isna() & column.notna()).to_numpy()
         _refuse(source, config.feature_ts_column, unreadable, column, "must be a timestamp")
         clean["feature_ts"] = stamps
+    if config.cluster_column:
+        column = table[config.cluster_column]
+        _refuse(source, config.cluster_column, column.isna().to_numpy(), column, "must name the user")
+        clean["cluster"] = column.astype(str).to_numpy()
     return clean
 
 
@@ -319,10 +328,30 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
     _check_enough("evaluation data", counts["evaluation"], config.min_evaluation_rows, config)
 
     x = used[list(features)]
-    learner = fit_uplift(x[in_training], t[in_training], y[in_training], e[in_training], config.learner)
+    clusters = roles["cluster"].to_numpy() if config.cluster_column else None
+    training_clusters = clusters[in_training] if clusters is not None else None
+    learner = fit_uplift(
+        x[in_training],
+        t[in_training],
+        y[in_training],
+        e[in_training],
+        config.learner,
+        cluster=training_clusters,
+    )
     held_out = x[in_evaluation].reset_index(drop=True)
-    mu0, mu1 = learner.predict_outcomes(held_out)
     t_eval, y_eval, e_eval = t[in_evaluation], y[in_evaluation], e[in_evaluation]
+    evaluation_clusters = clusters[in_evaluation] if clusters is not None else None
+    # The evaluation rows' own cross-fitted outcome models: no model that learned a row's outcome
+    # corrects it, and nothing from the training days is needed to judge the ranking.
+    mu0, mu1 = cross_fitted_outcome_models(
+        held_out,
+        t_eval,
+        y_eval,
+        cluster=evaluation_clusters,
+        folds=config.learner.n_folds,
+        seed=config.learner.seed,
+        n_threads=config.learner.n_threads,
+    )
     evaluation = evaluate_uplift(
         learner.predict_uplift(held_out),
         t_eval,
@@ -333,6 +362,7 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         bootstrap=config.bootstrap,
         seed=config.learner.seed,
         confidence=config.confidence,
+        cluster=evaluation_clusters,
     )
     data_fingerprint = fingerprint(used)
     return TrainedUplift(

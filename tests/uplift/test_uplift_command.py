@@ -31,7 +31,7 @@ def test_evaluate_prints_qini_auuc_deciles_and_the_verdict_for_a_csv(decisions_c
             "--treatment=sent",
             "--outcome=bought",
             "--propensity=p_send",
-            "--day=decision_day",
+            "--day=run_date",
             "--features=affinity,sessions_28d,recency_days,plan",
             "--holdout-days=5",
             "--bootstrap=50",
@@ -55,8 +55,8 @@ def test_evaluate_fails_naming_the_file_and_a_missing_column(decisions_csv: Path
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
 
-    assert result.returncode == 2
-    assert f"{decisions_csv}: no column 'propensity' (the propensity column)" in result.stderr
+    assert result.returncode == 1
+    assert f"FAILED: {decisions_csv}: no column 'propensity' (the propensity column)" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -70,5 +70,14 @@ def test_evaluate_names_the_row_of_a_value_it_cannot_use(tmp_path: Path, capsys)
         ["evaluate", str(path), "--treatment=treated", "--outcome=converted", "--propensity=propensity"]
     )
 
-    assert code == 2
-    assert f"{path}: column 'treated', row 10: must be 0 or 1 (found 2)" in capsys.readouterr().err
+    assert code == 1
+    assert f"FAILED: {path}: column 'treated', row 10: must be 0 or 1 (found 2)" in capsys.readouterr().err
+
+
+def test_the_program_offers_evaluate_and_policy_value(capsys):
+    # Guards the wiring: each subcommand module registers itself on the one program.
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    listing = capsys.readouterr().out
+    assert "evaluate" in listing and "policy-value" in listing

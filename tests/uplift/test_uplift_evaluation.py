@@ -163,3 +163,20 @@ def test_promotion_needs_the_whole_qini_interval_above_random_and_says_why(low, 
 
     assert verdict is promoted
     assert phrase in reason and "Qini coefficient 0.01000" in reason
+
+
+def test_one_users_repeated_decisions_do_not_narrow_the_interval_when_drawn_by_user():
+    # Guards the clustered bootstrap: a user decided on four days is one user, not four pieces of
+    # evidence; drawing rows one by one would halve the interval's width.
+    table = decisions(4_000, seed=10)
+    repeated = pd.concat([table] * 4, ignore_index=True)
+
+    def width(evaluation: UpliftEvaluation) -> float:
+        return evaluation.qini.high - evaluation.qini.low
+
+    alone = width(_evaluate(table, bootstrap=300))
+    by_user = width(_evaluate(repeated, bootstrap=300, cluster=repeated["customer_id"]))
+    by_row = width(_evaluate(repeated, bootstrap=300))
+
+    assert by_user == pytest.approx(alone, rel=0.2)
+    assert by_row == pytest.approx(alone / 2, rel=0.2)

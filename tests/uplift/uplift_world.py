@@ -56,8 +56,8 @@ def decisions(
     converted = (u < baseline + treated * uplift).astype("int64")
     return pd.DataFrame(
         {
-            "user_id": [f"user-{seed}-{i}" for i in range(n)],
-            "decision_day": day,
+            "customer_id": [f"customer-{seed}-{i}" for i in range(n)],
+            "run_date": day,
             "affinity": affinity,
             "sessions_28d": sessions,
             "recency_days": recency,

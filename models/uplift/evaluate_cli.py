@@ -1,15 +1,19 @@
 """`evaluate TABLE ...`: train the uplift learner on a CSV or Parquet file of logged decisions,
 judge it on the latest days (or a random share) and print Qini, AUUC, the decile calibration
-and the promotion verdict."""
+and the promotion verdict; exits 1 with a message naming the file, column and rows when the
+table cannot be used."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from models.churn import TrainingError
+from models.features import LeakageError
 from models.uplift.evaluation import Interval, promotion_verdict
 from models.uplift.learner import LearnerConfig, UpliftInputError
 from models.uplift.training import TrainedUplift, UpliftConfig, train_and_evaluate
@@ -30,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--day", help="column: decision day (without it, a random share is evaluated)")
     parser.add_argument("--features", help="comma-separated feature columns (default: every other column)")
     parser.add_argument("--feature-ts", help="column: latest event each row's features read (leakage guard)")
+    parser.add_argument("--cluster", help="column grouping one user's rows, e.g. the user id")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--holdout-days", type=int, help="evaluate on the latest N decision days")
     split.add_argument(
@@ -60,6 +65,17 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    try:
+        model = _train(arguments)
+    except (OSError, ValueError, LeakageError, TrainingError) as error:
+        # Bad input is expected here: one line naming the file, column and rows, no traceback.
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    print(report(model))
+    return 0
+
+
+def _train(arguments: argparse.Namespace) -> TrainedUplift:
     table = read_table(arguments.table)
     features = (
         tuple(c.strip() for c in arguments.features.split(",") if c.strip()) if arguments.features else None
@@ -71,14 +87,14 @@ def run(arguments: argparse.Namespace) -> int:
         day_column=arguments.day,
         features=features,
         feature_ts_column=arguments.feature_ts,
+        cluster_column=arguments.cluster,
         holdout_days=arguments.holdout_days,
         holdout_share=arguments.holdout_share,
         gap_days=arguments.gap_days,
         bootstrap=arguments.bootstrap,
         learner=LearnerConfig(seed=arguments.seed, n_threads=arguments.threads),
     )
-    print(report(train_and_evaluate(table, config, source=str(arguments.table))))
-    return 0
+    return train_and_evaluate(table, config, source=str(arguments.table))
 
 
 def report(model: TrainedUplift) -> str:
