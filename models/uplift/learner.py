@@ -88,8 +88,8 @@ class LearnerConfig:
     effect_min_samples_leaf: int = 100
     learning_rate: float = 0.05
     l2_regularization: float = 1.0
-    # Categories per column beyond this share one "infrequent" column: an id-like column cannot
-    # blow the one-hot matrix up to one column per user.
+    # Categories per column beyond this share one "infrequent" column: a rare value does not get
+    # a column of its own learned from a handful of noisy scores.
     max_categories: int = 20
     # OpenMP threads for fitting (None = all cores): changes speed, not results.
     n_threads: int | None = None
