@@ -391,6 +391,22 @@ GUARDRAIL_METRICS = _table(
     ("limit_value", "double"),
     ("breached", "boolean"),
 )
+# What each candidate targeting would have achieved for a campaign, judged on its logged
+# decisions (models/uplift/judging.py): one set of rows per campaign and run date it was judged on.
+TARGETING_ESTIMATES = _table(
+    "measurement.targeting_estimates",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("targeting", "varchar not null"),  # "as run", "uplift, 30% a day", ...
+    ("sends_per_1000", "double not null"),
+    ("incremental_per_1000", "double not null"),  # conversions against sending nobody (doubly robust)
+    ("incremental_per_1000_low", "double not null"),
+    ("incremental_per_1000_high", "double not null"),
+    ("incremental_total", "double not null"),
+    ("decisions", "bigint not null"),  # the matured randomized decisions judged on
+    ("first_day", "date not null"),
+    ("last_day", "date not null"),
+)
 CAMPAIGN_DAILY = _table(
     "measurement.campaign_daily",
     ("run_date", "date not null"),
@@ -459,6 +475,7 @@ TABLES: tuple[Table, ...] = (
     CAMPAIGN_SRM,
     GUARDRAIL_METRICS,
     CAMPAIGN_DAILY,
+    TARGETING_ESTIMATES,
     FORGET_LIST,
     FORGET_LIST_PEPPER,
     ERASURE_AUDIT,

@@ -169,6 +169,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "scoring.uplift_scores holds the uplift models' predictions",
         _decision_probabilities,
     ),
+    Migration(
+        6,
+        "measurement.targeting_estimates: each campaign's candidate targetings judged on its decisions",
+        "0006_targeting_estimates.sql",
+    ),
 )
 
 

@@ -170,5 +170,7 @@ def test_the_asset_is_partitioned_grouped_and_described() -> None:
         # the pause after a response reads it: built by dbt before every policy run, never assumed
         model_key("fct_user_responses"),
         dg.AssetKey(["churn_scores"]),
+        # uplift targeting ranks by the day's predictions: computed before the policy reads them
+        dg.AssetKey(["uplift_scores"]),
         dg.AssetKey(["preferred_send_hours"]),
     }

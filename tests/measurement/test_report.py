@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -187,3 +188,36 @@ def test_plots_degrade_to_a_message_without_data() -> None:
     ):
         img = Image.open(io.BytesIO(png))
         assert img.width > 300
+
+
+def test_the_report_shows_each_campaigns_latest_judgement_of_its_targetings(
+    materialized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards "judged before launch" reaching the marketer: the report shows, per campaign, what
+    # each candidate targeting would have brought, from the latest judgement on or before the day.
+    home, db = copy_home(materialized, tmp_path)
+    rows = [
+        # run_date, campaign, targeting, sends, incremental, low, high
+        (RUN_DATE.replace(day=1), "winback", "as run", 900.0, 1.0, -1.0, 3.0),  # older: not shown
+        (RUN_DATE, "winback", "as run", 900.0, 12.5, 4.0, 21.0),
+        (RUN_DATE, "winback", "uplift, 30% a day", 270.0, 30.25, 18.5, 42.0),
+        (RUN_DATE.replace(year=RUN_DATE.year + 1), "winback", "as run", 1.0, 99.0, 98.0, 100.0),  # later
+    ]
+    with duckdb.connect(str(db)) as con:
+        for day, campaign, targeting, sends, mean, low, high in rows:
+            con.execute(
+                "insert into measurement.targeting_estimates values (?, ?, ?, ?, ?, ?, ?, 0, 4000, ?, ?)",
+                [day, campaign, targeting, sends, mean, low, high, RUN_DATE.replace(day=1), day],
+            )
+    text = (
+        rerun_report(home, db, monkeypatch)
+        .asset_materializations_for_node("campaign_report")[0]
+        .metadata["report"]
+        .value
+    )
+    section = re.sub(r" +", " ", text.split("## Targeting judged on past decisions")[1].split("\n## ")[0])
+    assert "winback: judged on 4000 decisions" in section
+    assert "| uplift, 30% a day | 270 | +30.2 (+18.5 to +42.0) |" in section
+    assert "| as run | 900 | +12.5 (+4.0 to +21.0) |" in section
+    assert "+1.0" not in section and "+99.0" not in section
+    assert section.index("| uplift, 30% a day") < section.index("| as run")  # best first

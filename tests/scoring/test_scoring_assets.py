@@ -184,6 +184,7 @@ def test_scoring_jobs_and_schedules_are_in_the_definitions() -> None:
     assert {k.to_user_string() for k in training.asset_layer.executable_asset_keys} == {
         "churn_model",
         "behaviour_cluster_model",
+        "uplift_scores",
     }
     assert {k.to_user_string() for k in scoring.asset_layer.executable_asset_keys} == {
         "churn_model",
@@ -191,6 +192,7 @@ def test_scoring_jobs_and_schedules_are_in_the_definitions() -> None:
         "behaviour_cluster_model",
         "behaviour_clusters",
         "preferred_send_hours",
+        "uplift_scores",
     }
     assert dg.AssetKey("behaviour_clusters") in graph.get_all_asset_keys()
 

@@ -25,6 +25,7 @@ __all__ = ["intervention_list", "preview"]
         model_key("fct_email_suppressions"),
         model_key("fct_user_responses"),
         dg.AssetKey(["churn_scores"]),
+        dg.AssetKey(["uplift_scores"]),
         # Optional inputs: the policy falls back when these tables are absent. The measurement
         # guardrails (measurement.campaign_guardrails) are read too, but are no dependency:
         # they come from earlier days' results, downstream of this asset.

@@ -6,7 +6,10 @@ Decisions for D are computed with `policy.decide` into session temp tables on
 a read-only connection, so a preview can never send, write `interventions.*`
 or touch the ledger. Day D-1 comes from the stored `interventions.decisions`
 when that run exists (what really happened), else from a dry run of D-1 as
-well. Only campaign ids, reasons and counts are printed: no address, no body.
+well. Only campaign ids, reasons and counts are printed: no address, no body. Below them, each
+campaign's latest judgement of its candidate targetings (measurement.targeting_estimates:
+what uplift, churn-risk or random targeting at a budget would have brought, estimated from
+its logged decisions) shows what a change of targeting would do before it goes live.
 
 Caveats the output states when they apply: a dry run renders no templates (so
 it shows no `render_error`), and a dry run of D cannot count messages of a D-1
@@ -204,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from orchestration import settings
     from orchestration.defs.interventions.campaigns import CampaignError, load_campaigns
     from orchestration.defs.interventions.policy import PolicyError
+    from orchestration.defs.measurement.targeting import estimates_markdown, latest_estimates
+    from orchestration.schema.migrations import MissingTable
 
     parser = argparse.ArgumentParser(
         prog="python -m orchestration.defs.interventions.preview",
@@ -240,10 +245,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with connect(warehouse, read_only=True, kind=kind) as con:
             diff = preview_diff(con, args.date, campaigns, previous=args.previous)
+            try:
+                judged = estimates_markdown(latest_estimates(con, args.date))
+            except MissingTable as missing:  # a warehouse no writer has opened since an upgrade
+                judged = f"not available: {missing}"
     except PolicyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(diff.markdown() if args.markdown else diff.text())
+    print()
+    print("Targeting judged on past decisions (the latest judgement of each campaign, on or before D):")
+    print(judged or "nothing judged yet: no campaign has enough matured decisions")
     return 0
 
 

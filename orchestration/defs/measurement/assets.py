@@ -141,7 +141,11 @@ def campaign_measurement(
     partitions_def=daily_partitions,
     group_name="measurement",
     kinds={"python", "html"},
-    deps=[dg.AssetKey(["campaign_measurement"]), model_key("fct_user_features")],
+    deps=[
+        dg.AssetKey(["campaign_measurement"]),
+        dg.AssetKey(["targeting_estimates"]),
+        model_key("fct_user_features"),
+    ],
     owners=["team:analytics"],
 )
 def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:

@@ -3,7 +3,8 @@
 Both jobs run one run-date partition in one process (DuckDB has a single
 writer). The weekly `model_training` job trains a churn model candidate on the
 latest complete labels, promoted only if it beats the baseline and the current
-model (models/registry.py), and refits the behaviour clusters. The daily jobs
+model (models/registry.py), refits the behaviour clusters and fits an uplift candidate for every
+campaign that targets by uplift (promoted only when it ranks better than random). The daily jobs
 (`daily_scoring` here, and `daily_reengagement`, which runs every asset) apply
 the current models; they fit one only on a cold start or a features-contract
 change (training.py).
@@ -21,27 +22,34 @@ from orchestration.defs.scoring.assets import (
     churn_scores,
     preferred_send_hours,
 )
+from orchestration.defs.scoring.uplift import uplift_scores
 from orchestration.partitions import daily_partitions
 
 model_training_job = dg.define_asset_job(
     name="model_training",
-    selection=dg.AssetSelection.assets(churn_model, behaviour_cluster_model),
+    selection=dg.AssetSelection.assets(churn_model, behaviour_cluster_model, uplift_scores),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     config={
         "ops": {
             "churn_model": {"config": {"retrain": True}},
             "behaviour_cluster_model": {"config": {"refit": True}},
+            "uplift_scores": {"config": {"retrain": True}},
         }
     },
-    description="Train a churn model candidate for the run date (promoted if it is better) and refit the "
-    "behaviour clusters.",
+    description="Train a churn model candidate for the run date (promoted if it is better), refit the "
+    "behaviour clusters, and fit an uplift model candidate for every campaign that targets by uplift.",
 )
 
 daily_scoring_job = dg.define_asset_job(
     name="daily_scoring",
     selection=dg.AssetSelection.assets(
-        churn_model, churn_scores, behaviour_cluster_model, behaviour_clusters, preferred_send_hours
+        churn_model,
+        churn_scores,
+        behaviour_cluster_model,
+        behaviour_clusters,
+        preferred_send_hours,
+        uplift_scores,
     ),
     partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,

@@ -24,6 +24,7 @@ import pandas as pd
 
 from orchestration.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables
 from orchestration.defs.measurement.report import plots
+from orchestration.defs.measurement.targeting import latest_estimates
 from orchestration.tables import column_types, relation_exists
 
 __all__ = ["Report", "ReportData", "build_report", "report_data", "write_report", "headline"]
@@ -48,14 +49,26 @@ class ReportData:
     curves: pd.DataFrame  # retention by arm and day after assignment
     cohorts: pd.DataFrame  # weekly cohorts x weeks
     dormancy: pd.DataFrame  # customers by dormancy stage
+    # Each campaign's latest judgement of its candidate targetings (measurement.targeting_estimates).
+    targeting: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        return {"curves": self.curves, "cohorts": self.cohorts, "dormancy": self.dormancy}
+        return {
+            "curves": self.curves,
+            "cohorts": self.cohorts,
+            "dormancy": self.dormancy,
+            "targeting": self.targeting,
+        }
 
 
 def report_data(con: duckdb.DuckDBPyConnection, outcomes: pd.DataFrame, run_date: date) -> ReportData:
     curves, cohorts = retention_data(con, outcomes, run_date)
-    return ReportData(curves=curves, cohorts=cohorts, dormancy=dormancy_data(con))
+    return ReportData(
+        curves=curves,
+        cohorts=cohorts,
+        dormancy=dormancy_data(con),
+        targeting=latest_estimates(con, run_date),
+    )
 
 
 def retention_data(
@@ -356,12 +369,56 @@ def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, C
     for title, df in sections.items():
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(df)]
         md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "Nothing to show yet.", ""]
+    parts += [
+        "<h2>Targeting judged on past decisions</h2>",
+        f"<p class='muted'>{html.escape(TARGETING_NOTE)}</p>",
+    ]
+    md += ["## Targeting judged on past decisions", "", TARGETING_NOTE, ""]
+    if len(data.targeting):
+        for campaign_id, rows in data.targeting.groupby("campaign_id", sort=True):
+            first = rows.iloc[0]
+            caption = (
+                f"{campaign_id}: judged on {int(first['decisions'])} decisions of "
+                f"{first['first_day']:%Y-%m-%d} to {first['last_day']:%Y-%m-%d}"
+            )
+            table = _targeting_table(rows)
+            parts += [f"<h3>{html.escape(caption)}</h3>", _html_table(table)]
+            md += [f"### {caption}", "", table.to_markdown(index=False), ""]
+    else:
+        parts.append("<p>Nothing judged yet: a campaign needs some matured randomized decisions first.</p>")
+        md += ["Nothing judged yet: a campaign needs some matured randomized decisions first.", ""]
     parts.append("<h2>Plots</h2>")
     for name, png in images.items():
         b64 = base64.b64encode(png).decode("ascii")
         parts.append(f"<h3>{PLOT_TITLES[name]}</h3><img alt='{name}' src='data:image/png;base64,{b64}'>")
     parts.append("</body></html>")
     return Report(run_date, "\n".join(parts), "\n".join(md), images, all_headlines)
+
+
+TARGETING_NOTE = (
+    "What each targeting would have brought, estimated from the campaign's own randomized decisions "
+    "before it is tried: extra conversions per 1,000 users the campaign won the day for, against "
+    "sending them nothing (doubly robust estimate, 95% interval). 'as run' is the targeting the "
+    "campaign used; the others apply another rule to the same users on the same days."
+)
+
+
+def _targeting_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "targeting": rows["targeting"],
+            "sends per 1,000": rows["sends_per_1000"].map(lambda x: f"{x:.0f}"),
+            "extra conversions per 1,000": [
+                f"{m:+.1f} ({lo:+.1f} to {hi:+.1f})"
+                for m, lo, hi in zip(
+                    rows["incremental_per_1000"],
+                    rows["incremental_per_1000_low"],
+                    rows["incremental_per_1000_high"],
+                    strict=True,
+                )
+            ],
+        }
+    )
 
 
 def report_path(folder: Path, run_date: date) -> Path:
