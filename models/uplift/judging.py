@@ -42,6 +42,9 @@ JUDGED_COLUMNS = (
 )
 # Outcome models need a few rows of each arm per fold; below this the estimate is not made.
 MIN_EXAMPLES = 200
+# Uplift predictions are cross-fitted over whole days (one fold per day at most): fewer days than
+# folds would judge uplift targeting on predictions from a model that saw too little, or none.
+MIN_DAYS = 3
 
 
 def candidate_chances(

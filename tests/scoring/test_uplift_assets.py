@@ -177,3 +177,12 @@ def test_each_campaigns_targetings_are_judged_and_uplift_comes_out_ahead_where_t
     assert uplift["sends_per_1000"] == pytest.approx(0.3 * 800, rel=0.05)
     again = _materialize(home, targeting_estimates, RUN_DATE + timedelta(days=1))
     assert again["why"].value["upl"] == "judged within the last 7 days"
+
+
+def test_a_campaign_is_not_judged_on_fewer_than_three_days_of_decisions(home) -> None:
+    # Guards a judgement that would stand for a week: on one or two days uplift cannot be
+    # cross-fitted over whole days, and the judgement would not be repeated until seven days later.
+    metadata = _materialize(home, targeting_estimates, FIRST_DAY + timedelta(days=4))  # 02-01 and 02-02
+    assert metadata["why"].value["upl"] == "matured decisions of 2 day(s), fewer than the 3 needed"
+    later = _materialize(home, targeting_estimates, FIRST_DAY + timedelta(days=5))
+    assert later["why"].value["upl"].startswith("judged on")

@@ -18,7 +18,13 @@ import duckdb
 import pandas as pd
 
 from models.uplift.examples import ExampleSpec, decision_examples
-from models.uplift.judging import MIN_EXAMPLES, candidate_chances, cross_fitted_uplift, judge_targetings
+from models.uplift.judging import (
+    MIN_DAYS,
+    MIN_EXAMPLES,
+    candidate_chances,
+    cross_fitted_uplift,
+    judge_targetings,
+)
 from models.uplift.learner import LearnerConfig
 from orchestration import settings
 from orchestration.defs.interventions.campaigns import DEFAULT_EXPLORATION_SHARE, Campaign, load_campaigns
@@ -65,6 +71,9 @@ def judge_campaign(
     """The campaign's candidates judged (TARGETING_ESTIMATES' rows without run_date), or why not."""
     if len(examples) < MIN_EXAMPLES:
         return None, f"{len(examples)} matured randomized decisions, fewer than the {MIN_EXAMPLES} needed"
+    if examples["run_date"].nunique() < MIN_DAYS:
+        days = examples["run_date"].nunique()
+        return None, f"matured decisions of {days} day(s), fewer than the {MIN_DAYS} needed"
     try:
         uplift = cross_fitted_uplift(examples, LearnerConfig(seed=config.seed))
         note = ""
