@@ -10,15 +10,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
 from models.churn import TrainingError
 from models.features import LeakageError
 from models.uplift.evaluation import Interval, promotion_verdict
-from models.uplift.learner import LearnerConfig, UpliftInputError
+from models.uplift.learner import LearnerConfig
+from models.uplift.table_file import read_table
 from models.uplift.training import TrainedUplift, UpliftConfig, train_and_evaluate
-
-_READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,19 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--threads", type=int, help="threads for fitting (default: all cores)")
     parser.set_defaults(run=run)
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet file as a frame, or an error naming the file."""
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise UpliftInputError(f"{path}: unsupported file type {path.suffix!r} (use .csv or .parquet)")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        return reader(path)
-    except (ValueError, OSError) as error:  # pandas' parser errors are ValueErrors; pyarrow's are too
-        raise UpliftInputError(f"{path}: cannot be read: {error}") from error
 
 
 def run(arguments: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from models.uplift.policy_value import (
     comparison_table,
     estimate_policies,
 )
+from models.uplift.table_file import TableFileError, read_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,16 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     command.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the outcome models")
     command.set_defaults(run=run_policy_value)
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise PolicyLogError("no such file")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise PolicyLogError(f"cannot read a '{path.suffix}' file: give a .csv or .parquet table")
 
 
 def _policies(specs: list[str], frame: pd.DataFrame) -> dict[str, object]:
@@ -113,7 +104,11 @@ def _printable(table: pd.DataFrame) -> pd.DataFrame:
 def run_policy_value(args: argparse.Namespace) -> int:
     path = Path(args.table)
     try:
-        frame = _read_table(path)
+        frame = read_table(path)
+    except TableFileError as err:
+        print(f"FAILED: {err}", file=sys.stderr)
+        return 1
+    try:
         policies = _policies(args.policy, frame)
         log = DecisionLog.from_frame(
             frame,
