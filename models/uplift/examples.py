@@ -14,6 +14,7 @@ exploration or campaign holdout then drew) whose attribution window has closed b
   scheduled_send_at_utc), so both arms run on the same clock;
 - `exploration`, `run_date`, `customer_id`: for validation by day and for audits;
 - `churn_probability`: the score the day's decision saw, for judging risk targeting;
+- `opens_at`: when the attribution window opened (naive UTC);
 - `selection_probability`: the targeting's chance of assigning the row: `propensity` divided by
   it is the share of assigned rows the holdouts leave to be sent.
 
@@ -44,6 +45,7 @@ EXAMPLE_COLUMNS = (
     "exploration",
     "churn_probability",
     "selection_probability",
+    "opens_at",
 )
 
 _EXAMPLES_SQL = """
@@ -80,7 +82,8 @@ select m.run_date, m.customer_id,
        cast(c.customer_id is not null as integer) as converted,
        m.exploration,
        m.churn_probability,
-       m.selection_probability
+       m.selection_probability,
+       m.opens_at
 from matured m
 left join conversions c using (run_date, customer_id)
 order by m.run_date, m.customer_id

@@ -257,3 +257,15 @@ def test_the_python_twin_of_targeting_gives_every_contender_the_chance_the_daily
     recorded = [r["treatment_probability"] / ((1 - CONFIG.global_holdout_share) * 0.8) for r in rows]
     assert twin.tolist() == pytest.approx(recorded)
     assert twin.tolist() == pytest.approx([r["selection_probability"] for r in rows])
+
+
+def test_risk_targeting_before_any_churn_score_targets_by_its_rules_and_says_so(con) -> None:
+    # Guards a campaign that would send nothing: ranking by churn risk with no score to rank by
+    # picked nobody, silently, until the first churn model was promoted.
+    write_features(con, [user(f"u{i}") for i in range(40)], as_of=D)
+    campaign = make_campaign("c", targeting=Targeting(mode="risk", budget_share=0.25))
+    run = run_policy(con, D, [campaign], PolicyConfig(global_holdout_share=0.0), NOW)
+    assert {r["reason"] for r in decisions(con)} == {"chosen"}
+    assert any(
+        "campaign c targets by its trigger rules: risk targeting has no churn scores" in n for n in run.notes
+    )

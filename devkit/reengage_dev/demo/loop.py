@@ -147,7 +147,18 @@ def _churn_note(result: dg.ExecuteInProcessResult) -> str:
     return "churn model not trained"
 
 
-def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
+# Benchmarks steer a world day by day: `before_day(day, world)` runs before each sending day's
+# job (to change a campaign file, say), and `run_job(day, instance)` replaces the daily job.
+BeforeDay = Callable[[date, World], None]
+RunJob = Callable[[date, dg.DagsterInstance], dg.ExecuteInProcessResult]
+
+
+def simulate(
+    config: DemoConfig,
+    say: Callable[[str], None] = print,
+    before_day: BeforeDay | None = None,
+    run_job: RunJob | None = None,
+) -> DemoRun:
     """Write the history, load it, then run the sending days; one line per phase and day through `say`."""
     home = settings.home()
     home.mkdir(parents=True, exist_ok=True)
@@ -183,7 +194,7 @@ def simulate(config: DemoConfig, say: Callable[[str], None] = print) -> DemoRun:
         if dagster_home:
             stack.enter_context(run_history_without_fsync(Path(dagster_home)))
         sink = stack.enter_context(serving_local_sink(store_path(home)))
-        _run_days(config, run, instance, sink.store, say)
+        _run_days(config, run, instance, sink.store, say, before_day, run_job)
     return run
 
 
@@ -193,6 +204,8 @@ def _run_days(
     instance: dg.DagsterInstance,
     store: SinkStore,
     say: Callable[[str], None],
+    before_day: BeforeDay | None = None,
+    run_job: RunJob | None = None,
 ) -> None:
     """Load the history, then each sending day's job and the world's answers to the mail it sent."""
     from orchestration.defs.delivery.ledger import SendLedger
@@ -217,9 +230,11 @@ def _run_days(
         step = time.perf_counter()
         world.write_day(k)
         exports_s += (written := time.perf_counter() - step)
+        if before_day is not None:
+            before_day(day, world)
         step = time.perf_counter()
         with clock_at(day), output_to(run.log_path):
-            result = run_day(day, instance)
+            result = (run_job or run_day)(day, instance)
         run.job_seconds.append(job := time.perf_counter() - step)
         if not result.success:
             run.failed = [f"the daily job for {day}: {line}" for line in failures(result)]

@@ -54,7 +54,7 @@ from reengage_dev.demo.effects import BehaviourChanges
 from reengage_dev.demo.keyed import codes_key
 from reengage_dev.demo.newsletter import CAMPAIGN_ID, VARIANTS, EmailBatch, Newsletter
 from reengage_dev.demo.population import anonymous_ids, build_population, build_visitors
-from reengage_dev.demo.responses import draw_reactions, read_accepted
+from reengage_dev.demo.responses import customer_index, draw_reactions, read_accepted
 from reengage_dev.demo.spec import KINDS, Effect, WorldSpec, load_spec
 from reengage_dev.demo.strings import from_codes
 from reengage_dev.demo.truth import SentEffect, conversion_probabilities, truth_table
@@ -489,6 +489,46 @@ class World:
             self.sent.effect(at),
             self.spec.effects.mean_delay_days * DAY_MS,
         )
+
+    def uplift_truth(
+        self,
+        customer_ids: list[str],
+        campaign: str,
+        variant: str,
+        run_dates: list[date],
+        send_ms: np.ndarray,
+        window_days: float,
+    ) -> np.ndarray:
+        """The true uplift of a (campaign, variant) message decided on `run_dates`, sent at `send_ms`.
+
+        P(convert in (send, send + window_days]) had it been sent minus had nothing been sent, the
+        message taking effect from the day after its run date (that day's exports are written
+        before the mail goes out) or its send, if later, and doing nothing to a dead mailbox: what
+        an oracle would target by, and the gain a message truly brings.
+        """
+        who = customer_index(customer_ids, self.pop)
+        send = np.asarray(send_ms, np.int64)
+        after = [self.window.day_ms((d - self.window.start).days + 1) for d in run_dates]
+        day_after = np.array(after, np.int64)
+        cells = self.spec.effects.by_kind(campaign, variant)
+        kind = self.pop.kind[who]
+        sent = SentEffect(
+            start_ms=np.maximum(send, day_after),
+            end_ms=send + int(self.spec.effects.duration_days * DAY_MS),
+            extra=np.array([c.extra_purchases for c in cells])[kind] * self.pop.responsiveness[who],
+            factor=np.array([c.activity_factor for c in cells])[kind],
+            delivered=~self.pop.dead_mailbox[who],
+        )
+        without, with_message = conversion_probabilities(
+            self.pop,
+            self.window,
+            who,
+            send,
+            send + int(window_days * DAY_MS),
+            sent,
+            self.spec.effects.mean_delay_days * DAY_MS,
+        )
+        return with_message - without
 
     def summary(self) -> WorldSummary:
         return WorldSummary(

@@ -20,6 +20,7 @@ from orchestration.defs.interventions.hashing import bucket_sql
 from orchestration.defs.interventions.policy.config import PolicyConfig
 from orchestration.defs.interventions.policy.inputs import (
     FEATURES_TABLE,
+    churn_scores_exist,
     features_sql,
     guardrails_sql,
     history_sql,
@@ -74,11 +75,14 @@ def variant_share_sql(campaigns: Sequence[Campaign]) -> str:
     return f"case campaign_id {' '.join(cases)} end" if cases else "null::double"
 
 
-def targeting_sql(campaigns: Sequence[Campaign], scored: set[str], notes: list[str]) -> str:
+def targeting_sql(
+    campaigns: Sequence[Campaign], scored: set[str], churn_scored: bool, notes: list[str]
+) -> str:
     """One row per enabled campaign: the targeting it gets on D.
 
-    An uplift campaign without predictions for D (no promoted uplift model yet: its cold start)
-    falls back to its trigger rules, and the run says so.
+    A ranked campaign with nothing to rank by falls back to its trigger rules, and the run says
+    so: an uplift campaign without predictions for D (no promoted uplift model yet: its cold
+    start), a risk campaign before any churn score exists. Ranking nobody would send nothing.
     """
     rows = []
     for c in campaigns:
@@ -90,6 +94,12 @@ def targeting_sql(campaigns: Sequence[Campaign], scored: set[str], notes: list[s
             notes.append(
                 f"campaign {c.id} targets by its trigger rules: uplift targeting has no promoted uplift "
                 "model to predict with yet"
+            )
+            mode = "rules"
+        if mode == "risk" and not churn_scored:
+            notes.append(
+                f"campaign {c.id} targets by its trigger rules: risk targeting has no churn scores to "
+                "rank by yet"
             )
             mode = "rules"
         values = (c.id, mode, t.budget_share, t.budget_sends, t.min_uplift, t.exploration_share)
@@ -199,7 +209,9 @@ def decisions_sql(
         variant=variant_case_sql(campaigns, config.salt),
         variant_share=variant_share_sql(campaigns),
         uplift_scores=uplift_scores_sql(con, run_date),
-        targeting=targeting_sql(campaigns, scored_campaigns(con, run_date), notes),
+        targeting=targeting_sql(
+            campaigns, scored_campaigns(con, run_date), churn_scores_exist(con, run_date), notes
+        ),
         exploration_draw=bucket_sql(
             salt, "'explore'", "r.customer_id", "r.campaign_id", date_literal(run_date)
         ),

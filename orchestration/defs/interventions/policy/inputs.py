@@ -127,6 +127,11 @@ def scored_campaigns(con: duckdb.DuckDBPyConnection, run_date: date) -> set[str]
     return {campaign_id for (campaign_id,) in rows}
 
 
+def churn_scores_exist(con: duckdb.DuckDBPyConnection, run_date: date) -> bool:
+    """Whether any churn score was written on or before D (risk targeting has something to rank by)."""
+    return bool(con.execute(f"select exists ({scores_sql(con, run_date)})").fetchone()[0])
+
+
 def send_hours_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
     """The scoring model's preferred local send hour per customer (none before the model first ran).
 

@@ -1,0 +1,363 @@
+"""Uplift targeting against churn-risk, random and oracle targeting, on the responding world.
+
+    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 4,000 customers
+    .venv/bin/python benchmarks/uplift_targeting.py --seeds 3 --out uplift.csv
+
+Per seed, one world (devkit's worlds/uplift_benchmark.yaml: a "nudge" that works on the
+customers who were going to stay and does nothing for, or puts off, those drifting away, and a
+"placebo" that changes nobody) runs four times through the real daily job, each run with the
+same two campaign files but one targeting of the nudge:
+
+- uplift: the product's uplift targeting (its own models, exploration 10%);
+- churn risk: the highest churn probabilities;
+- random;
+- oracle: ranked by each contender's true uplift, written from the world before each day's job
+  (whose uplift stage is then left out), with a token exploration share.
+
+Every run targets 30% of the day's contenders. For the first --warmup-days every run sends to a
+random 30% (the runs are identical up to then: same seed, same draws), so uplift targeting
+starts with randomized decisions to learn from, as a campaign switching to it would. The placebo
+targets by uplift in every run; no model may ever be promoted for it.
+
+Printed per policy, over the days after the warm-up: sends, realised incremental conversions
+(the world's true uplift of every message sent: P(convert | sent) - P(convert | not) in its
+attribution window), unsubscribes per incremental conversion, and the doubly robust estimate of
+the run's own incremental conversions on its matured randomized decisions beside the truth on
+the same decisions; then the targets: uplift >= 1.5x churn risk and >= 75% of the oracle, its
+unsubscribes per incremental conversion no higher than churn risk's, the estimate's interval
+holding the truth in >= 90% of seeds, and no promoted placebo model. Each seed's rows are
+appended to --out as it finishes; a rerun with the same --out skips the seeds there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage_dev.demo import DEMO_PEPPER  # noqa: E402
+
+WORLD = Path(__file__).resolve().parent.parent / "devkit/reengage_dev/demo/worlds/uplift_benchmark.yaml"
+POLICIES = ("uplift", "churn risk", "random", "oracle")
+BUDGET = 0.3
+WINDOW_DAYS = 3
+# Half the customers (by the last digit of their id) are the nudge's, half the placebo's.
+PLACEBO_SQL = "right(customer_id, 1) in ('0', '1', '2', '3', '4')"
+TARGETING = {
+    "warm-up": "mode: random\n  budget: {share: 0.3}",
+    "uplift": "mode: uplift\n  budget: {share: 0.3}\n  exploration_share: 0.1",
+    "churn risk": "mode: risk\n  budget: {share: 0.3}",
+    "random": "mode: random\n  budget: {share: 0.3}",
+    "oracle": "mode: uplift\n  budget: {share: 0.3}\n  exploration_share: 0.001",
+}
+CAMPAIGN = """\
+id: {id}
+description: Benchmark campaign {id}.
+trigger:
+  sql: "{sql}"
+channel: email
+template:
+  subject: "Hello"
+  body: "<p>Hello {{{{ first_name or 'there' }}}}</p>"
+holdout_share: 0.1
+priority: {priority}
+cooldown_days: 7
+attribution_window_days: {window}
+target_event: purchase
+targeting:
+  {targeting}
+"""
+
+
+def write_campaigns(folder: Path, nudge_targeting: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    nudge = CAMPAIGN.format(
+        id="nudge", sql=f"not ({PLACEBO_SQL})", priority=10, window=WINDOW_DAYS, targeting=nudge_targeting
+    )
+    placebo = CAMPAIGN.format(
+        id="placebo", sql=PLACEBO_SQL, priority=20, window=WINDOW_DAYS, targeting=TARGETING["uplift"]
+    )
+    (folder / "nudge.yaml").write_text(nudge)
+    (folder / "placebo.yaml").write_text(placebo)
+
+
+def _ms(values: pd.Series) -> np.ndarray:
+    return (
+        pd.to_datetime(values, utc=True)
+        .dt.tz_localize(None)
+        .to_numpy(dtype="datetime64[ms]")
+        .astype(np.int64)
+    )
+
+
+def write_oracle_scores(day: date, world) -> None:  # noqa: ANN001
+    """Every customer's true uplift from a nudge sent at noon UTC on `day`, as the day's predictions."""
+    from orchestration.schema.declared import UPLIFT_SCORES
+    from orchestration.tables import replace_run_date, transaction
+    from orchestration.warehouse import connect
+
+    ids = [str(c) for c in world.pop.customer_id.to_pylist()]
+    noon = int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000) + 12 * 3_600_000
+    truth = world.uplift_truth(
+        ids, "nudge", "control", [day] * len(ids), np.full(len(ids), noon), WINDOW_DAYS
+    )
+    rows = pd.DataFrame(
+        {"customer_id": ids, "campaign_id": "nudge", "predicted_uplift": truth, "model_version": "oracle"}
+    ).assign(run_date=day)
+    with connect() as con, transaction(con):
+        replace_run_date(con, UPLIFT_SCORES.name, day, rows)
+
+
+def job_without_uplift_stage(day: date, instance):  # noqa: ANN001, ANN201
+    """The daily job as `orchestration.runs.run_day` starts it, less the uplift stage (the oracle's)."""
+    import dagster as dg
+
+    from orchestration import settings
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.operations.landed_exports import scan_day
+    from orchestration.defs.operations.run_tags import file_tags
+    from orchestration.runs import DAILY_JOB
+
+    defs = build_definitions()
+    job = defs.resolve_job_def(DAILY_JOB)
+    keys = [
+        key for key in defs.resolve_asset_graph().get_all_asset_keys() if key != dg.AssetKey("uplift_scores")
+    ]
+    exports = scan_day(settings.landing_dir(), day)
+    return job.execute_in_process(
+        partition_key=day.isoformat(),
+        instance=instance,
+        raise_on_error=False,
+        tags=file_tags(exports.fingerprint, "run_day"),
+        asset_selection=[k for k in keys if k in job.asset_layer.executable_asset_keys],
+    )
+
+
+def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> dict[str, object]:
+    """One run of the world with the nudge targeted by `policy` after the warm-up; its figures."""
+    from models.uplift import registry as uplift_registry
+    from models.uplift.examples import ExampleSpec, decision_examples
+    from models.uplift.judging import judge_targetings
+    from orchestration import settings
+    from orchestration.warehouse import connect
+    from reengage_dev.demo.loop import DemoConfig, simulate
+
+    os.environ["REENGAGE_HOME"] = str(home)
+    campaigns = home / "campaigns"
+    settings.CAMPAIGNS_DIR = campaigns
+    write_campaigns(campaigns, TARGETING["warm-up"])
+    first_targeted = args.last_day - timedelta(days=args.sending_days - args.warmup_days - 1)
+
+    def before_day(day: date, world) -> None:  # noqa: ANN001
+        if day == first_targeted:
+            write_campaigns(campaigns, TARGETING[policy])
+        if policy == "oracle" and day >= first_targeted:
+            write_oracle_scores(day, world)
+
+    oracle_days = policy == "oracle"
+    config = DemoConfig(
+        customers=args.customers,
+        history_days=args.history_days,
+        sending_days=args.sending_days,
+        seed=seed,
+        world=WORLD,
+        last_day=args.last_day,
+        history_checks=False,
+    )
+    run_job = None
+    if oracle_days:
+
+        def run_job(day, instance):  # noqa: ANN001, ANN202
+            from orchestration.runs import run_day
+
+            return (
+                job_without_uplift_stage(day, instance) if day >= first_targeted else run_day(day, instance)
+            )
+
+    started = time.perf_counter()
+    run = simulate(config, say=lambda line: None, before_day=before_day, run_job=run_job)
+    if run.failed:
+        raise RuntimeError(f"seed {seed} {policy}: {run.failed[0]} (log {run.log_path})")
+    world = run.world
+    with connect(read_only=True) as con:
+        sent = con.execute(
+            "select customer_id, run_date, scheduled_send_at_utc from interventions.intervention_list"
+            " where campaign_id = 'nudge' and arm = 'treatment' and run_date >= ?",
+            [first_targeted],
+        ).df()
+        contenders = con.execute(
+            "select count(*) from interventions.decisions where campaign_id = 'nudge' and run_date >= ?"
+            " and selection_probability > 0",
+            [first_targeted],
+        ).fetchone()[0]
+        examples = decision_examples(con, [ExampleSpec("nudge", "purchase", WINDOW_DAYS)], args.last_day)[
+            "nudge"
+        ]
+    examples = examples[pd.to_datetime(examples["run_date"]).dt.date >= first_targeted].reset_index(drop=True)
+    realised = world.uplift_truth(
+        list(sent["customer_id"]),
+        "nudge",
+        "control",
+        list(pd.to_datetime(sent["run_date"]).dt.date),
+        _ms(sent["scheduled_send_at_utc"]),
+        WINDOW_DAYS,
+    )
+    unsubscribes = sum(
+        a.unsubscribed for a, day in zip(run.answers, _days(run), strict=True) if day >= first_targeted
+    )
+    figures: dict[str, object] = {
+        "seed": seed,
+        "policy": policy,
+        "contenders": int(contenders),
+        "sends": len(sent),
+        "incremental": float(realised.sum()),
+        "unsubscribes": int(unsubscribes),
+        "placebo_model": uplift_registry.current_version(settings.model_dir() / "uplift", "placebo") or "",
+        "nudge_model": uplift_registry.current_version(settings.model_dir() / "uplift", "nudge") or "",
+        "seconds": round(time.perf_counter() - started),
+    }
+    if len(examples) >= 200:
+        # The truth of the same decisions: each row's chance of being sent times its true uplift.
+        tau = world.uplift_truth(
+            list(examples["customer_id"]),
+            "nudge",
+            "control",
+            list(pd.to_datetime(examples["run_date"]).dt.date),
+            _ms(examples["opens_at"]),
+            WINDOW_DAYS,
+        )
+        judged = judge_targetings(examples, {"as run": examples["propensity"].to_numpy()}).iloc[0]
+        per_row = judged["decisions" if "decisions" in judged else "rows"] / 1000
+        figures.update(
+            judged_decisions=len(examples),
+            dr_incremental=judged["incremental_total"],
+            dr_low=judged["incremental_per_1000_low"] * per_row,
+            dr_high=judged["incremental_per_1000_high"] * per_row,
+            truth_on_decisions=float(np.sum(examples["propensity"].to_numpy() * tau)),
+        )
+    return figures
+
+
+def _days(run) -> list[date]:  # noqa: ANN001
+    return [run.first_day + timedelta(days=i) for i in range(len(run.answers))]
+
+
+def summarize(rows: pd.DataFrame) -> list[str]:
+    """The table over seeds and the targets."""
+    lines = [
+        f"seeds: {rows['seed'].nunique()}",
+        "",
+        "policy       sends/seed  incremental conversions/seed: median [min, max]"
+        "  unsubscribes per incremental",
+    ]
+    per = {}
+    for policy in POLICIES:
+        mine = rows[rows["policy"] == policy]
+        if not len(mine):
+            continue
+        inc = mine["incremental"]
+        ratio = mine["unsubscribes"].sum() / inc.sum() if inc.sum() > 0 else float("inf")
+        per[policy] = mine.set_index("seed")
+        lines.append(
+            f"{policy:<12} {mine['sends'].median():>10.0f}  {inc.median():>8.1f} "
+            f"[{inc.min():.1f}, {inc.max():.1f}]{'':>24}{ratio:>8.3f}"
+        )
+    if {"uplift", "churn risk", "oracle"} <= set(per):
+        seeds = per["uplift"].index.intersection(per["churn risk"].index).intersection(per["oracle"].index)
+        up, risk, oracle = (per[p].loc[seeds, "incremental"] for p in ("uplift", "churn risk", "oracle"))
+        vs_risk = up.sum() / risk.sum() if risk.sum() > 0 else float("inf")
+        lines += [
+            "",
+            f"uplift / churn risk, incremental conversions over {len(seeds)} seeds: {vs_risk:.2f}x "
+            f"(target >= 1.5x); seeds where uplift beats 1.5x churn risk: "
+            f"{int((up >= 1.5 * risk).sum())} of {len(seeds)}",
+            f"uplift / oracle: {up.sum() / oracle.sum():.1%} (target >= 75%)",
+        ]
+        unsub = {
+            p: per[p].loc[seeds, "unsubscribes"].sum() / per[p].loc[seeds, "incremental"].sum() for p in per
+        }
+        lines.append(
+            f"unsubscribes per incremental conversion: uplift {unsub['uplift']:.3f}, churn risk "
+            f"{unsub['churn risk']:.3f} (target: uplift no higher)"
+        )
+    judged = rows.dropna(subset=["dr_low", "dr_high", "truth_on_decisions"])
+    if len(judged):
+        covered = (judged["dr_low"] <= judged["truth_on_decisions"]) & (
+            judged["truth_on_decisions"] <= judged["dr_high"]
+        )
+        lines += [
+            "",
+            "doubly robust estimate of each run's own incremental conversions, truth on the same decisions:",
+        ]
+        for policy, hit in covered.groupby(judged["policy"]):
+            lines.append(f"  {policy}: interval holds the truth in {int(hit.sum())} of {len(hit)} seeds")
+        lines.append(f"  all: {covered.mean():.0%} (target >= 90%)")
+    promoted = rows[rows["placebo_model"].fillna("").astype(str) != ""]
+    nudge_models = int((rows["nudge_model"].fillna("").astype(str) != "").sum())
+    lines += [
+        "",
+        f"placebo (no effect): a promoted uplift model in {len(promoted)} of {len(rows)} runs (target 0)",
+        f"nudge: a promoted uplift model in {nudge_models} of {len(rows)} runs",
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--customers", type=int, default=4_000)
+    parser.add_argument("--history-days", type=int, default=60)
+    parser.add_argument("--sending-days", type=int, default=21)
+    parser.add_argument("--warmup-days", type=int, default=7)
+    parser.add_argument("--last-day", type=date.fromisoformat, default=date(2025, 6, 30))
+    parser.add_argument(
+        "--out", type=Path, default=Path("uplift_targeting.csv"), help="rows per run (appended)"
+    )
+    parser.add_argument("--summarize-only", action="store_true", help="print the figures of --out and stop")
+    args = parser.parse_args()
+
+    os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)  # generated people only
+    done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=["seed", "policy"])
+    if not args.summarize_only:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for policy in POLICIES:
+                if ((done["seed"] == seed) & (done["policy"] == policy)).any():
+                    continue
+                home = Path(tempfile.mkdtemp(prefix=f"uplift_{seed}_"))
+                try:
+                    figures = run_policy(seed, policy, args, home)
+                finally:
+                    shutil.rmtree(home, ignore_errors=True)
+                row = pd.DataFrame([figures])
+                row.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
+                done = pd.read_csv(args.out)
+                print(
+                    f"seed {seed} {policy}: {figures['sends']} sends, {figures['incremental']:.1f} "
+                    f"incremental conversions, {figures['unsubscribes']} unsubscribes "
+                    f"({figures['seconds']} s)",
+                    flush=True,
+                )
+    print(
+        f"World {WORLD.name}: {args.customers:,} customers, {args.history_days} days of history, "
+        f"{args.sending_days} sending days to {args.last_day} ({args.warmup_days} warm-up); "
+        f"rows in {args.out}"
+    )
+    print("\n".join(summarize(done)))
+
+
+if __name__ == "__main__":
+    main()
