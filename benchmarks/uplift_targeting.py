@@ -50,6 +50,23 @@ from reengage_dev.demo import DEMO_PEPPER  # noqa: E402
 
 WORLD = Path(__file__).resolve().parent.parent / "devkit/reengage_dev/demo/worlds/uplift_benchmark.yaml"
 POLICIES = ("uplift", "churn risk", "random", "oracle")
+# One row per run; the estimate's columns stay empty when too few decisions matured to judge.
+COLUMNS = (
+    "seed",
+    "policy",
+    "contenders",
+    "sends",
+    "incremental",
+    "unsubscribes",
+    "placebo_model",
+    "nudge_model",
+    "seconds",
+    "judged_decisions",
+    "dr_incremental",
+    "dr_low",
+    "dr_high",
+    "truth_on_decisions",
+)
 BUDGET = 0.3
 WINDOW_DAYS = 3
 # Half the customers (by the last digit of their id) are the nudge's, half the placebo's.
@@ -195,7 +212,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
             "select customer_id, run_date, scheduled_send_at_utc from interventions.intervention_list"
             " where campaign_id = 'nudge' and arm = 'treatment' and run_date >= ?",
             [first_targeted],
-        ).df()
+        ).fetch_arrow_table().to_pandas()
         contenders = con.execute(
             "select count(*) from interventions.decisions where campaign_id = 'nudge' and run_date >= ?"
             " and selection_probability > 0",
@@ -331,7 +348,7 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)  # generated people only
-    done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=["seed", "policy"])
+    done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=list(COLUMNS))
     if not args.summarize_only:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for policy in POLICIES:
@@ -342,7 +359,7 @@ def main() -> None:
                     figures = run_policy(seed, policy, args, home)
                 finally:
                     shutil.rmtree(home, ignore_errors=True)
-                row = pd.DataFrame([figures])
+                row = pd.DataFrame([figures]).reindex(columns=list(COLUMNS))
                 row.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
                 done = pd.read_csv(args.out)
                 print(
