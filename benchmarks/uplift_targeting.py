@@ -19,7 +19,8 @@ random 30% (the runs are identical up to then: same seed, same draws), so uplift
 starts with randomized decisions to learn from, as a campaign switching to it would. The placebo
 targets by uplift in every run; no model may ever be promoted for it.
 
-Printed per policy, over the days after the warm-up: sends, realised incremental conversions
+Printed per policy, over the days after the warm-up: sends (an uplift run whose model was not
+promoted targets by its rules, so it sends more: compare per 100 sends then), realised incremental conversions
 (the world's true uplift of every message sent: P(convert | sent) - P(convert | not) in its
 attribution window), unsubscribes per incremental conversion, and the doubly robust estimate of
 the run's own incremental conversions on its matured randomized decisions beside the truth on
@@ -208,11 +209,15 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
         raise RuntimeError(f"seed {seed} {policy}: {run.failed[0]} (log {run.log_path})")
     world = run.world
     with connect(read_only=True) as con:
-        sent = con.execute(
-            "select customer_id, run_date, scheduled_send_at_utc from interventions.intervention_list"
-            " where campaign_id = 'nudge' and arm = 'treatment' and run_date >= ?",
-            [first_targeted],
-        ).fetch_arrow_table().to_pandas()
+        sent = (
+            con.execute(
+                "select customer_id, run_date, scheduled_send_at_utc from interventions.intervention_list"
+                " where campaign_id = 'nudge' and arm = 'treatment' and run_date >= ?",
+                [first_targeted],
+            )
+            .to_arrow_table()
+            .to_pandas()
+        )
         contenders = con.execute(
             "select count(*) from interventions.decisions where campaign_id = 'nudge' and run_date >= ?"
             " and selection_probability > 0",
@@ -276,7 +281,7 @@ def summarize(rows: pd.DataFrame) -> list[str]:
         f"seeds: {rows['seed'].nunique()}",
         "",
         "policy       sends/seed  incremental conversions/seed: median [min, max]"
-        "  unsubscribes per incremental",
+        "  per 100 sends  unsubscribes per incremental",
     ]
     per = {}
     for policy in POLICIES:
@@ -288,7 +293,8 @@ def summarize(rows: pd.DataFrame) -> list[str]:
         per[policy] = mine.set_index("seed")
         lines.append(
             f"{policy:<12} {mine['sends'].median():>10.0f}  {inc.median():>8.1f} "
-            f"[{inc.min():.1f}, {inc.max():.1f}]{'':>24}{ratio:>8.3f}"
+            f"[{inc.min():.1f}, {inc.max():.1f}]{'':>16}{100 * inc.sum() / max(mine['sends'].sum(), 1):>8.2f}"
+            f"{ratio:>14.3f}"
         )
     if {"uplift", "churn risk", "oracle"} <= set(per):
         seeds = per["uplift"].index.intersection(per["churn risk"].index).intersection(per["oracle"].index)
@@ -320,8 +326,8 @@ def summarize(rows: pd.DataFrame) -> list[str]:
         for policy, hit in covered.groupby(judged["policy"]):
             lines.append(f"  {policy}: interval holds the truth in {int(hit.sum())} of {len(hit)} seeds")
         lines.append(f"  all: {covered.mean():.0%} (target >= 90%)")
-    promoted = rows[rows["placebo_model"].fillna("").astype(str) != ""]
-    nudge_models = int((rows["nudge_model"].fillna("").astype(str) != "").sum())
+    promoted = rows[rows["placebo_model"].notna() & (rows["placebo_model"].astype(str) != "")]
+    nudge_models = int((rows["nudge_model"].notna() & (rows["nudge_model"].astype(str) != "")).sum())
     lines += [
         "",
         f"placebo (no effect): a promoted uplift model in {len(promoted)} of {len(rows)} runs (target 0)",
