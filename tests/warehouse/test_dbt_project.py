@@ -85,7 +85,7 @@ def test_every_value_ingest_reads_as_false_reads_as_a_withdrawal_when_a_row_is_r
     project = yaml.safe_load(
         (Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml").read_text()
     )
-    assert FALSE_WORDS <= set(project["vars"]["consent_withdrawal_values"])
+    assert set(FALSE_WORDS) <= set(project["vars"]["consent_withdrawal_values"])
 
 
 def test_dbt_docs_generate_documents_every_column_of_every_model(built_warehouse: BuiltWarehouse) -> None:

@@ -29,6 +29,11 @@ class Column:
     # Lower-cased at ingest where case carries no meaning (a webhook's event type and address), so
     # `Unsubscribe` or `Bob@Example.COM` is read, not refused, and matches what it means.
     lowercase: bool = False
+    # The only values the column may hold (after lower-casing), and what a refusal calls them.
+    allowed: tuple[str, ...] = ()
+    allowed_name: str = ""
+    # A value as an export would hold it: shown in the generated contract docs, and loaded by a test.
+    example: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,78 +52,14 @@ class Contract:
     # A day without this export means it is late or lost: the run fails rather than decide on
     # stale data. Sources that may be quiet on a day (nobody opened a mail) are not required.
     required_daily: bool = True
+    # Columns of which a row needs at least one value (its first column is named in the refusal).
+    at_least_one_of: tuple[str, ...] = ()
     description: str = ""
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-
-CUSTOMERS = Contract(
-    source="customers",
-    columns=(
-        Column("customer_id", "text", required=True),
-        Column("email", "email", required=True),
-        Column("first_name", "text"),
-        Column("country", "text"),
-        Column("timezone", "timezone", required=True),
-        Column("signup_at", "timestamp", required=True),
-        Column("plan", "text"),
-        Column("lifetime_value", "double", min_value=0, max_value=1e9),
-        Column("marketing_consent", "boolean", required=True),
-        Column("consent_updated_at", "timestamp"),
-        Column("updated_at", "timestamp", required=True),
-    ),
-    unique_key="customer_id",
-    latest_by="updated_at",
-    description="CRM snapshots as exported: one row per customer per snapshot day, bad rows quarantined.",
-)
-
-EVENTS = Contract(
-    source="events",
-    columns=(
-        Column("event_id", "text", required=True),
-        Column("user_id", "text"),
-        Column("anonymous_id", "text"),
-        Column("event_name", "text", required=True),
-        Column("event_ts", "timestamp", required=True),
-        Column("page", "text"),
-        Column("product_id", "text"),
-        Column("category", "text"),
-        Column("value", "double", min_value=-1e7, max_value=1e7),
-        Column("device", "text"),
-        Column("channel", "text"),
-    ),
-    unique_key="event_id",
-    optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
-    late_column="event_ts",
-    description="Product-analytics events as exported, one partition per UTC day, bad rows quarantined.",
-)
-
-EMAIL_EVENTS = Contract(
-    source="email_events",
-    columns=(
-        Column("email", "text", required=True, lowercase=True),
-        Column("event", "text", required=True, lowercase=True),
-        Column("timestamp", "unix_timestamp", required=True),
-        Column("sg_message_id", "text"),
-        Column("sg_event_id", "text"),
-        Column("send_id", "text"),
-        Column("campaign_id", "text"),
-        Column("variant", "text"),
-        Column("run_date", "date"),
-        Column("reason", "text"),
-    ),
-    optional_columns=frozenset(
-        {"sg_message_id", "sg_event_id", "send_id", "campaign_id", "variant", "run_date", "reason"}
-    ),
-    required_daily=False,
-    description="SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined.",
-)
-
-CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
-SOURCES: tuple[str, ...] = tuple(CONTRACTS)
-REQUIRED_SOURCES: tuple[str, ...] = tuple(s for s, c in CONTRACTS.items() if c.required_daily)
 
 # SendGrid Event Webhook event types, the values an email event's `event` may take (in the order
 # SendGrid's docs list them; the demo world encodes them by this position).
@@ -134,6 +75,82 @@ EMAIL_EVENT_TYPES: tuple[str, ...] = (
     "unsubscribe",
     "group_unsubscribe",
 )
+
+CUSTOMERS = Contract(
+    source="customers",
+    columns=(
+        Column("customer_id", "text", required=True, example="c-1042"),
+        Column("email", "email", required=True, example="Ann.Lee@example.com"),
+        Column("first_name", "text", example="Ann"),
+        Column("country", "text", example="DE"),
+        Column("timezone", "timezone", required=True, example="Europe/Berlin"),
+        Column("signup_at", "timestamp", required=True, example="2026-01-05T09:00:00Z"),
+        Column("plan", "text", example="free"),
+        Column("lifetime_value", "double", min_value=0, max_value=1e9, example="249.90"),
+        Column("marketing_consent", "boolean", required=True, example="true"),
+        Column("consent_updated_at", "timestamp", example="2026-01-05T09:00:00Z"),
+        Column("updated_at", "timestamp", required=True, example="2026-03-10T07:00:00+01:00"),
+    ),
+    unique_key="customer_id",
+    latest_by="updated_at",
+    description="CRM snapshots as exported: one row per customer per snapshot day, bad rows quarantined.",
+)
+
+EVENTS = Contract(
+    source="events",
+    columns=(
+        Column("event_id", "text", required=True, example="evt-8f14e45f"),
+        Column("user_id", "text", example="c-1042"),
+        Column("anonymous_id", "text", example="anon-7c9e6679"),
+        Column("event_name", "text", required=True, example="add_to_cart"),
+        Column("event_ts", "timestamp", required=True, example="2026-03-10T08:15:00Z"),
+        Column("page", "text", example="/p/sku-123"),
+        Column("product_id", "text", example="sku-123"),
+        Column("category", "text", example="shoes"),
+        Column("value", "double", min_value=-1e7, max_value=1e7, example="49.90"),
+        Column("device", "text", example="mobile"),
+        Column("channel", "text", example="email"),
+    ),
+    unique_key="event_id",
+    optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
+    late_column="event_ts",
+    at_least_one_of=("user_id", "anonymous_id"),
+    description="Product-analytics events as exported, one partition per UTC day, bad rows quarantined.",
+)
+
+EMAIL_EVENTS = Contract(
+    source="email_events",
+    columns=(
+        Column("email", "text", required=True, lowercase=True, example="ann.lee@example.com"),
+        Column(
+            "event",
+            "text",
+            required=True,
+            lowercase=True,
+            allowed=EMAIL_EVENT_TYPES,
+            allowed_name="a SendGrid event type",
+            example="open",
+        ),
+        Column("timestamp", "unix_timestamp", required=True, example="1773130500"),
+        Column("sg_message_id", "text", example="14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"),
+        Column("sg_event_id", "text", example="sg-event-5e6f7a"),
+        Column("send_id", "text", example="3f2a9c0e5b7d41e8a6c2f09b1d4e7a35"),
+        Column("campaign_id", "text", example="dormant_win_back"),
+        Column("variant", "text", example="control"),
+        Column("run_date", "date", example="2026-03-10"),
+        Column("reason", "text", example="550 5.1.1 mailbox unavailable"),
+    ),
+    optional_columns=frozenset(
+        {"sg_message_id", "sg_event_id", "send_id", "campaign_id", "variant", "run_date", "reason"}
+    ),
+    required_daily=False,
+    description="SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined.",
+)
+
+CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
+SOURCES: tuple[str, ...] = tuple(CONTRACTS)
+REQUIRED_SOURCES: tuple[str, ...] = tuple(s for s, c in CONTRACTS.items() if c.required_daily)
+
 
 SQL_TYPES: dict[ColumnType, str] = {
     "text": "varchar",

@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES, Column, Contract, warehouse_lookback_days
+from orchestration.defs.ingest.contracts import Column, ColumnType, Contract, warehouse_lookback_days
 from orchestration.defs.ingest.reader import NESTED_ATTR, NOT_UTF8, NOT_UTF8_ATTR, NUL_ATTR, NestedValue
 from orchestration.emails import VALID_ADDRESS
 
@@ -27,10 +27,30 @@ EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 # timestamp "future". Events are partitioned by their own time, so an event after its day is wrong
 # (the raw_events suite fails such a row critically; ingest quarantines it first).
 FUTURE_SLACK = {"default": timedelta(days=1), "event_ts": timedelta(0)}
-TRUE_WORDS = {"true", "t", "1", "yes", "y"}
-FALSE_WORDS = {"false", "f", "0", "no", "n"}
+TRUE_WORDS = ("true", "t", "1", "yes", "y")
+FALSE_WORDS = ("false", "f", "0", "no", "n")
 # An ISO-8601 text with a UTC offset or Z at the end; without one a value is read as UTC and warned about.
 HAS_OFFSET = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+# A Unix timestamp this large is no longer seconds (it would be after the year 5138): milliseconds?
+MAX_UNIX_SECONDS = 1e11
+DATE_FORMAT, DATE_FORMAT_SHOWN = "%Y-%m-%d", "YYYY-MM-DD"
+# Values of each type that ingest accepts, as the generated contract docs show them
+# (orchestration/contract_doc.py); tests/ingest/test_contract_doc.py loads every one.
+ACCEPTED_SAMPLES: dict[ColumnType, tuple[str, ...]] = {
+    "timestamp": (
+        "2026-03-10T08:15:00Z",
+        "2026-03-10 10:15:00+02:00",
+        "2026-03-10T10:15:00.250+0200",
+        "2026-03-10",
+    ),
+    "unix_timestamp": ("1773130500", "1773130500.25"),
+    "boolean": TRUE_WORDS + FALSE_WORDS + ("Yes", "FALSE"),
+    "double": ("12.5", "-3", "1e3"),
+    "date": ("2026-03-10",),
+    "timezone": ("Europe/Paris", "America/New_York", "UTC"),
+    "email": ("Ann.Lee@Example.com", "o'brien+news@mail.example.co.uk"),
+    "text": ("any text",),
+}
 
 
 @dataclass
@@ -193,7 +213,7 @@ def _convert(
     if col.type in ("timestamp", "unix_timestamp"):
         if col.type == "unix_timestamp":
             seconds = pd.to_numeric(text, errors="coerce")
-            seconds = seconds.where(seconds.abs() < 1e11)  # beyond year 5138: not seconds (milliseconds?)
+            seconds = seconds.where(seconds.abs() < MAX_UNIX_SECONDS)
             values = pd.to_datetime(seconds, unit="s", utc=True, errors="coerce")
             flag(present & values.isna(), col.name, "not a Unix timestamp in seconds")
         else:
@@ -230,22 +250,90 @@ def _convert(
             flag(values > col.max_value, col.name, f"above the allowed maximum {col.max_value:g}")
         return values.astype("float64")
     if col.type == "date":
-        values = pd.to_datetime(text, errors="coerce", format="%Y-%m-%d")
-        flag(present & values.isna(), col.name, "not a date (expected YYYY-MM-DD)")
+        values = pd.to_datetime(text, errors="coerce", format=DATE_FORMAT)
+        flag(present & values.isna(), col.name, f"not a date (expected {DATE_FORMAT_SHOWN})")
         return values.dt.date
     raise ValueError(f"unknown column type {col.type}")
 
 
 def _row_rules(contract: Contract, typed: dict[str, pd.Series], flag) -> None:
-    if contract.source == "events":
-        flag(
-            typed["user_id"].isna() & typed["anonymous_id"].isna(),
-            "user_id",
-            "both user_id and anonymous_id are empty",
+    for col in contract.columns:
+        if col.allowed:
+            values = typed[col.name]
+            flag(values.notna() & ~values.isin(col.allowed), col.name, f"not {col.allowed_name}")
+    if contract.at_least_one_of:
+        names = contract.at_least_one_of
+        empty = pd.concat([typed[name].isna() for name in names], axis=1).all(axis=1)
+        flag(empty, names[0], f"{_all_of(names)} are empty")
+
+
+def _all_of(names: tuple[str, ...]) -> str:
+    return f"both {names[0]} and {names[1]}" if len(names) == 2 else "all of " + ", ".join(names)
+
+
+# Each type as the generated contract docs name it (orchestration/contract_doc.py).
+TYPE_NAMES: dict[ColumnType, str] = {
+    "text": "text",
+    "email": "email address",
+    "timezone": "time zone",
+    "timestamp": "timestamp",
+    "unix_timestamp": "Unix timestamp",
+    "boolean": "boolean",
+    "double": "number",
+    "date": "date",
+}
+
+
+def type_format(column_type: ColumnType) -> str:
+    """What a value of `column_type` must look like, in words and samples: what `_convert` accepts."""
+    samples = ", ".join(f"`{v}`" for v in ACCEPTED_SAMPLES[column_type])
+    if column_type == "text":
+        return "any text"
+    if column_type == "email":
+        return f"an address matching `{VALID_ADDRESS}` ({samples}); lower-cased"
+    if column_type == "timezone":
+        return f"a time-zone name the IANA tz database knows ({samples}), not an offset such as `+02:00`"
+    if column_type == "timestamp":
+        return (
+            f"ISO-8601 ({samples}); a value without a UTC offset or `Z` is read as UTC, with a warning "
+            "naming the column"
         )
-    if contract.source == "email_events":
-        event = typed["event"]
-        flag(event.notna() & ~event.isin(EMAIL_EVENT_TYPES), "event", "not a SendGrid event type")
+    if column_type == "unix_timestamp":
+        return (
+            f"seconds since 1970-01-01 UTC ({samples}); {MAX_UNIX_SECONDS:,.0f} or more is not seconds "
+            "(milliseconds?) and is refused"
+        )
+    if column_type == "boolean":
+        true, false = (", ".join(f"`{w}`" for w in words) for words in (TRUE_WORDS, FALSE_WORDS))
+        return f"{true} for true, {false} for false, in any case"
+    if column_type == "double":
+        return f"a finite number ({samples})"
+    if column_type == "date":
+        return f"`{DATE_FORMAT_SHOWN}` ({samples})"
+    raise ValueError(f"unknown column type {column_type}")
+
+
+def column_rules(col: Column, contract: Contract) -> list[str]:
+    """The checks on `col` beyond its type and presence, as `_convert` and `_row_rules` apply them."""
+    rules = []
+    if col.allowed:
+        rules.append("one of " + ", ".join(f"`{v}`" for v in col.allowed))
+    if col.lowercase:
+        rules.append("lower-cased")
+    if col.min_value is not None and col.max_value is not None:
+        rules.append(f"from {_number(col.min_value)} to {_number(col.max_value)}")
+    if col.type in ("timestamp", "unix_timestamp"):
+        slack = FUTURE_SLACK.get(col.name, FUTURE_SLACK["default"])
+        end = "the end of the file's day" + (f" plus {slack.days} day" if slack else "")
+        rules.append(f"from {EARLIEST:%Y-%m-%d} to {end}")
+    if col.name == contract.late_column:
+        days = warehouse_lookback_days()
+        rules.append(f"not more than {days} days before the file's day (dbt var `lookback_days`)")
+    return rules
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if value == int(value) else f"{value:,}"
 
 
 def _duplicates(contract: Contract, frame: pd.DataFrame, typed: dict[str, pd.Series], reason, flag) -> None:
