@@ -87,7 +87,7 @@ create or replace table raw.email_events (
 -- rows ingest refused: none here, but the staging of refused rows reads the table
 create or replace table raw.quarantine (
     source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
-    _partition_date date, _loaded_at timestamptz
+    row_kept boolean not null, _partition_date date, _loaded_at timestamptz
 );
 create schema if not exists bench;
 create or replace table bench.pending_events as select * from raw.events limit 0;

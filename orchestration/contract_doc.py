@@ -47,8 +47,8 @@ def _source(contract: Contract) -> list[str]:
     lines += [f"- {rule}" for rule in _file_rules(contract)]
     lines += [
         "",
-        "| column | presence | type | rule | example |",
-        "|---|---|---|---|---|",
+        "| column | presence | type | rule | a bad value | example |",
+        "|---|---|---|---|---|---|",
         *(_row(column, contract) for column in contract.columns),
     ]
     return lines
@@ -83,7 +83,10 @@ def _row(column: Column, contract: Contract) -> str:
     else:
         presence = "optional"
     rules = "; ".join(column_rules(column, contract))
-    return f"| `{column.name}` | {presence} | {TYPE_NAMES[column.type]} | {rules} | `{column.example}` |"
+    bad = "is set to null, the row kept" if column.soft else "refuses the row"
+    return (
+        f"| `{column.name}` | {presence} | {TYPE_NAMES[column.type]} | {rules} | {bad} | `{column.example}` |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

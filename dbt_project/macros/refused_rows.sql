@@ -19,7 +19,9 @@
 {#
     The refused rows of one export in landing files up to D, with what every
     reading of them shares: a key, where each came from and why it was
-    refused, and the record itself for refused_field.
+    refused, and the record itself for refused_field. A value of a soft
+    column set to null in a row that was loaded (row_kept) refused nothing:
+    the loaded row says it all.
 #}
 {% macro refused_rows(export) -%}
     select
@@ -34,6 +36,7 @@
     from {{ source('raw', 'quarantine') }}
     where
         source = '{{ export }}'
+        and not row_kept
         and _partition_date <= {{ reengage.as_of_date() }}
 {%- endmacro %}
 

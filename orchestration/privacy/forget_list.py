@@ -171,8 +171,14 @@ def drop_forgotten(
     secret = checked_pepper(con)
     drop_good = forgotten_mask(good, listed, secret)
     drop_quarantined = quarantine_mask(quarantine, listed, secret)
-    # A record quarantined on several columns appears once per column: count the record once.
-    dropped_records = quarantine.loc[drop_quarantined, "row"].nunique() if "row" in quarantine else 0
+    # A record quarantined on several columns appears once per column, and a loaded row with a value
+    # set to null appears in both frames: count each record once.
+    dropped_rows = (
+        quarantine.loc[drop_quarantined, "row"] if "row" in quarantine else pd.Series(dtype="int64")
+    )
+    if "_source_row" in good:
+        dropped_rows = dropped_rows[~dropped_rows.isin(good.loc[drop_good, "_source_row"])]
+    dropped_records = dropped_rows.nunique()
     return (
         good.loc[~drop_good],
         quarantine.loc[~drop_quarantined],

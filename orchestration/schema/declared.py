@@ -141,6 +141,9 @@ QUARANTINE = _table(
     ("column", "varchar"),
     ("reason", "varchar"),
     ("raw_record", "varchar"),
+    # False: the row was refused (not loaded). True: the row was loaded with this soft column's value
+    # set to null (contracts.py, Column.soft).
+    ("row_kept", "boolean not null"),
     ("_partition_date", "date"),
     ("_loaded_at", "timestamptz"),
 )

@@ -117,6 +117,21 @@ def _decision_probabilities(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop table {aside}")
 
 
+def _quarantine_row_kept(con: duckdb.DuckDBPyConnection) -> None:
+    # Copied aside and back, as in migration 5: a not-null column cannot be added to rows in place.
+    table = "raw.quarantine"
+    aside = f"{table}_before_migration_7"
+    old = column_types(con, table)
+    if old and "row_kept" not in old:
+        con.execute(f"create table {aside} as select * from {table}")
+        con.execute(f"drop table {table}")
+    con.execute((SQL_DIR / "0007_quarantine_row_kept.sql").read_text())
+    if column_types(con, aside):
+        quoted = ", ".join(f'"{name}"' for name in old)
+        con.execute(f'insert into {table} ({quoted}, "row_kept") select {quoted}, false from {aside}')
+        con.execute(f"drop table {aside}")
+
+
 def _converted(table: str, column: str, source: str, target: str) -> str:
     """SQL for `column`, of the pandas-inferred `source` type, as the declared `target` type.
 
@@ -173,6 +188,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "measurement.targeting_estimates: each campaign's candidate targetings judged on its decisions",
         "0006_targeting_estimates.sql",
+    ),
+    Migration(
+        7,
+        "raw.quarantine tells refused rows (row_kept false) from values set to null in loaded rows (true)",
+        _quarantine_row_kept,
     ),
 )
 

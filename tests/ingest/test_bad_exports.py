@@ -91,13 +91,14 @@ class Landed:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def quarantine(self, day: date = D) -> list[tuple[int, str | None, str]]:
+    def quarantine(self, day: date = D, row_kept: bool = False) -> list[tuple[int, str | None, str]]:
+        """The rows refused for `day`; with `row_kept`, the values set to null in rows it loaded."""
         return [
             tuple(r)
             for r in self.con.execute(
                 'select row, "column", reason from raw.quarantine where source = ? and _partition_date = ? '
-                "order by row",
-                [self.source, day],
+                "and row_kept = ? order by row",
+                [self.source, day, row_kept],
             ).fetchall()
         ]
 
@@ -133,8 +134,9 @@ class Kind:
     """One kind of bad export: its fixture, and exactly what loading it must say and keep.
 
     `error`: the exact IngestError message ({file} is the landed path); the warehouse must be unchanged.
-    Otherwise `quarantine` (row, column, reason) and `kept` (keys loaded for D, in file order) are exact,
-    and every line of `warnings` must be among the report's warnings.
+    Otherwise `quarantine` (row, column, reason: rows refused), `nulled` (the same, for values of soft
+    columns set to null in rows that were loaded) and `kept` (keys loaded for D, in file order) are
+    exact, and every line of `warnings` must be among the report's warnings.
     """
 
     name: str
@@ -142,6 +144,7 @@ class Kind:
     fixture: str
     error: str | None = None
     quarantine: list[tuple[int, str | None, str]] = field(default_factory=list)
+    nulled: list[tuple[int, str, str]] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     extra: Callable[[Landed, LoadReport], None] | None = None
@@ -239,6 +242,20 @@ def _nested_values_are_kept_as_json_in_the_quarantine(landed: Landed, report: Lo
     assert [r["page"] for r in records] == [None, '["/a", "/b"]', None]
 
 
+def _absurd_values_are_null_in_the_loaded_rows(landed: Landed, report: LoadReport) -> None:
+    values = landed.con.execute(
+        "select event_id, value from raw.events where _partition_date = ? order by event_id", [D]
+    ).fetchall()
+    assert values == [("e1", 49.5), ("e2", None), ("e3", None), ("e4", None), ("e5", 1e7)]
+
+
+def _negative_lifetime_values_are_loaded_as_exported(landed: Landed, report: LoadReport) -> None:
+    values = landed.con.execute(
+        "select customer_id, lifetime_value from raw.customers where _partition_date = ? order by all", [D]
+    ).fetchall()
+    assert values == [("c1", -0.01), ("c2", 0.0), ("c3", -250.0)]
+
+
 ADDRESS = "ann.lee@example.com"
 
 
@@ -307,11 +324,11 @@ KINDS: list[Kind] = [
         "customers",
         "wrong_type.csv",
         quarantine=[
-            (2, "lifetime_value", "not a number"),
             (3, "marketing_consent", "not a boolean (true/false)"),
             (4, "signup_at", "not a timestamp (expected ISO-8601 with offset)"),
         ],
-        kept=["c1", "c5"],
+        nulled=[(2, "lifetime_value", "not a number")],
+        kept=["c1", "c2", "c5"],
     ),
     Kind("empty file", "events", "empty_file.csv", error="{file}: the file is empty (no header row)"),
     Kind(
@@ -426,8 +443,8 @@ KINDS: list[Kind] = [
         "non-UTF-8 bytes",
         "customers",
         "non_utf8_bytes.csv",
-        quarantine=[(2, "first_name", "contains bytes that are not UTF-8")],
-        kept=["c1", "c3"],
+        nulled=[(2, "first_name", "contains bytes that are not UTF-8")],
+        kept=["c1", "c2", "c3"],
         warnings=[
             "{file}: line 3: not UTF-8 (byte 0xe9 at offset 262); rows with such bytes are quarantined"
         ],
@@ -473,22 +490,20 @@ KINDS: list[Kind] = [
         "absurd numeric values",
         "events",
         "absurd_numeric_values.csv",
-        quarantine=[
+        nulled=[
             (2, "value", "above the allowed maximum 1e+07"),
             (3, "value", "not a finite number"),
             (4, "value", "below the allowed minimum -1e+07"),
         ],
-        kept=["e1", "e5"],
+        kept=["e1", "e2", "e3", "e4", "e5"],
+        extra=_absurd_values_are_null_in_the_loaded_rows,
     ),
     Kind(
-        "negative lifetime value",
+        "negative lifetime value (refunds above orders: a value a retailer has, loaded as it is)",
         "customers",
         "negative_lifetime_value.csv",
-        quarantine=[
-            (1, "lifetime_value", "below the allowed minimum 0"),
-            (3, "lifetime_value", "below the allowed minimum 0"),
-        ],
-        kept=["c2"],
+        kept=["c1", "c2", "c3"],
+        extra=_negative_lifetime_values_are_loaded_as_exported,
     ),
     Kind(
         "broken JSON line",
@@ -538,30 +553,29 @@ KINDS: list[Kind] = [
         "NUL bytes in values",
         "events",
         "nul_bytes.csv",
-        quarantine=[(2, "event_name", "contains a NUL byte"), (3, "page", "contains a NUL byte")],
-        kept=["e1", "e4"],
+        quarantine=[(2, "event_name", "contains a NUL byte")],
+        nulled=[(3, "page", "contains a NUL byte")],
+        kept=["e1", "e3", "e4"],
     ),
     Kind(
         "JSON objects and arrays where one value belongs",
         "events",
         "nested_values.jsonl",
-        quarantine=[
-            (2, "user_id", "a list or object, not a single value"),
+        quarantine=[(2, "user_id", "a list or object, not a single value")],
+        nulled=[
             (3, "page", "a list or object, not a single value"),
             (4, "value", "a list or object, not a single value"),
         ],
-        kept=["e1", "e5"],
+        kept=["e1", "e3", "e4", "e5"],
         extra=_nested_values_are_kept_as_json_in_the_quarantine,
     ),
     Kind(
         "Parquet list and struct values where one value belongs",
         "events",
         "nested_values.parquet",
-        quarantine=[
-            (1, "product_id", "a list or object, not a single value"),
-            (2, "category", "a list or object, not a single value"),
-        ],
-        kept=["e3"],
+        quarantine=[(1, "product_id", "a list or object, not a single value")],
+        nulled=[(2, "category", "a list or object, not a single value")],
+        kept=["e2", "e3"],
     ),
     Kind(
         "an email address as a header cell (shown by its position, never by name)",
@@ -607,11 +621,13 @@ def test_each_kind_of_bad_export(kind: Kind, make_landed) -> None:
     else:
         report = landed.load()
         assert landed.quarantine() == kind.quarantine
+        assert landed.quarantine(row_kept=True) == kind.nulled
         assert landed.keys() == kind.kept
         assert (report.rows_loaded, report.rows_quarantined) == (len(kind.kept), len(kind.quarantine))
         for warning in kind.warnings:
             assert warning.format(file=target) in report.warnings, report.warnings
         assert sum(report.quarantine_reasons.values()) == len(kind.quarantine)
+        assert sum(report.values_set_to_null.values()) == len(kind.nulled)
         # Each quarantined record is JSON a person (or DuckDB's json functions) can read; the JSON Lines
         # reader once wrote NaN for a null.
         records = [r for (r,) in landed.con.execute("select raw_record from raw.quarantine").fetchall()]

@@ -36,7 +36,7 @@ def test_a_column_added_to_a_contract_shows_in_the_generated_docs(monkeypatch) -
         customers, columns=(*customers.columns, Column("loyalty_tier", "text", example="gold"))
     )
     monkeypatch.setitem(contracts.CONTRACTS, "customers", grown)
-    assert "| `loyalty_tier` | optional | text |  | `gold` |" in contract_doc.render()
+    assert "| `loyalty_tier` | optional | text |  | refuses the row | `gold` |" in contract_doc.render()
     assert contract_doc.render().strip() != contract_doc.BLOCK.current()
 
 

@@ -65,6 +65,29 @@ def test_a_re_export_of_an_erased_person_is_dropped_and_counted(erased: World) -
     assert "dropped 3 of erased people" in report.summary
 
 
+def test_a_re_exported_row_of_an_erased_person_with_a_value_set_to_null_is_dropped_and_counted_once(
+    erased: World,
+) -> None:
+    # Guards the count of dropped rows: a loaded row with a bad lifetime value is both a row and a
+    # quarantine warning, and was counted twice; and neither copy may be stored.
+    write(
+        erased.landing,
+        "customers",
+        DAY2,
+        [
+            customer(ALICE, ALICE_NEW, "Alice", DAY2, value="lots"),
+            customer(BOB, "bob@example.com", "Bob", DAY2),
+        ],
+    )
+    con = duckdb.connect(str(erased.warehouse))
+    try:
+        report = load_day(con, str(erased.landing), "customers", DAY2)
+        assert plaintext_hits(con, [ALICE, ALICE_NEW]) == []
+    finally:
+        con.close()
+    assert (report.rows_forgotten, report.rows_loaded, report.values_set_to_null) == (1, 1, {})
+
+
 def test_events_of_an_erased_user_or_their_own_device_are_dropped(erased: World) -> None:
     write(
         erased.landing,

@@ -58,7 +58,7 @@ create table raw.email_events (
 
 create table raw.quarantine (
     source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
-    _partition_date date, _loaded_at timestamptz
+    row_kept boolean not null, _partition_date date, _loaded_at timestamptz
 );
 """
 
@@ -77,7 +77,7 @@ def _customer(
     email: str | None = None,
     timezone: str = "UTC",
     plan: str = "basic",
-    lifetime_value: float = 100.0,
+    lifetime_value: float | None = 100.0,
     marketing_consent: bool = True,
     consent_updated_at: str | None = None,
 ) -> dict[str, Any]:
@@ -129,7 +129,14 @@ CUSTOMERS: list[dict[str, Any]] = [
     _customer("c_cooling", "2025-05-01 10:00:00"),
     _customer("c_dormant", "2025-05-01 10:00:00"),
     _customer("c_lapsed", "2025-10-01 10:00:00"),  # no events at all (one after D)
-    _customer("c_new", "2026-01-08 10:00:00", updated_at="2026-01-08 10:00:00", partition="2026-01-08"),
+    # c_new's lifetime value was set to null at ingest (raw.quarantine keeps why, row_kept)
+    _customer(
+        "c_new",
+        "2026-01-08 10:00:00",
+        updated_at="2026-01-08 10:00:00",
+        partition="2026-01-08",
+        lifetime_value=None,
+    ),
     _customer("c_atrisk", "2025-05-01 10:00:00"),
     _customer("c_sessions", "2025-05-01 10:00:00"),
     _customer("c_fan", "2025-05-01 10:00:00", lifetime_value=5000.0),
@@ -353,9 +360,16 @@ EMAIL_EVENTS: list[dict[str, Any]] = [
 
 
 def _refused(
-    source: str, partition: str, row: int, column: str | None, reason: str, record: dict[str, Any]
+    source: str,
+    partition: str,
+    row: int,
+    column: str | None,
+    reason: str,
+    record: dict[str, Any],
+    row_kept: bool = False,
 ) -> dict[str, Any]:
-    """A row ingest refused, as raw.quarantine keeps it (the record as JSON text)."""
+    """A row ingest refused, as raw.quarantine keeps it (the record as JSON text); with `row_kept`,
+    a value ingest set to null in a row it loaded."""
     extension = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}[source]
     return {
         "source": source,
@@ -364,6 +378,7 @@ def _refused(
         "column": column,
         "reason": reason,
         "raw_record": json.dumps(record),
+        "row_kept": row_kept,
         "_partition_date": partition,
         "_loaded_at": _ts(f"{partition} 23:00:00"),
     }
@@ -428,6 +443,22 @@ QUARANTINE: list[dict[str, Any]] = [
         "timestamp",
         "not a Unix timestamp in seconds",
         {"email": " Refused.Unsub@Example.com", "event": "unsubscribe", "timestamp": "yesterday"},
+    ),
+    # c_new's loaded snapshot (row 7 of its file) with its lifetime value set to null: a value, not
+    # the row, was refused, so it holds nobody back
+    _refused(
+        "customers",
+        "2026-01-08",
+        7,
+        "lifetime_value",
+        "above the allowed maximum 1e+09",
+        {
+            "customer_id": "c_new",
+            "marketing_consent": "true",
+            "lifetime_value": "1e12",
+            "updated_at": "2026-01-08T10:00:00Z",
+        },
+        row_kept=True,
     ),
     # another source's refused rows are not the CRM's
     _refused(

@@ -288,6 +288,17 @@ def test_a_customer_whose_newest_crm_row_was_refused_is_not_granted_consent(
     assert consent["c_cooling"]["snapshot_marketing_consent"] is True
 
 
+def test_a_crm_value_set_to_null_at_ingest_holds_nobody_back(built_warehouse: BuiltWarehouse) -> None:
+    # Guards "refuse values, not people": c_new's snapshot was loaded with its absurd lifetime value
+    # set to null, and the quarantine's note of it (row_kept) was read back as a refused CRM row
+    # newer than the snapshot, holding the customer back as unverified.
+    features = built_warehouse.rows_by_key("marts.fct_user_features")
+    assert features["c_new"]["consent_status"] == "granted"
+    assert features["c_new"]["lifetime_value"] is None
+    refused = built_warehouse.rows_by_key("staging.stg_crm__refused_customers", key="customer_id")
+    assert "c_new" not in refused
+
+
 def test_cohort_retention_counts_active_weeks_since_the_signup_week(built_warehouse: BuiltWarehouse) -> None:
     # Cohorts of the last 26 weeks: c_lapsed (signed up 2025-10-01, never
     # active) and c_new (2026-01-08, an add_to_cart on 01-09).

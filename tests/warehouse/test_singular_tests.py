@@ -91,7 +91,7 @@ def test_a_refused_crm_row_that_names_nobody_raises_a_warning(
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "insert into raw.quarantine values ('customers', 'customers/customers_2026-01-10.csv', 9, null, "
-            "'malformed CSV', ?, date '2026-01-10', now())",
+            "'malformed CSV', ?, false, date '2026-01-10', now())",
             [raw_record],
         )
     assert run_singular_test(NAMES_NOBODY_TEST, warehouse, tmp_path) == status

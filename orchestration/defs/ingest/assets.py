@@ -90,15 +90,19 @@ def _log_report(context: dg.AssetExecutionContext, con, report: LoadReport) -> N
 
 
 def _metadata(reports: list[LoadReport]) -> dict[str, dg.MetadataValue | int | str]:
-    reasons: dict[str, int] = {}
-    for report in reports:
-        for reason, count in report.quarantine_reasons.items():
-            reasons[reason] = reasons.get(reason, 0) + count
+    reasons = _summed(r.quarantine_reasons for r in reports)
+    nulled = _summed(r.values_set_to_null for r in reports)
     table = "\n".join(f"| {reason} | {count} |" for reason, count in sorted(reasons.items()))
+    nulled_table = "\n".join(f"| {reason} | {count} |" for reason, count in sorted(nulled.items()))
     return {
         "dagster/row_count": sum(r.rows_loaded for r in reports),
         "rows_read": sum(r.rows_read for r in reports),
         "rows_quarantined": sum(r.rows_quarantined for r in reports),
+        # Bad values of soft columns (contracts.py): the row was loaded with the value null.
+        "values_set_to_null": sum(nulled.values()),
+        "values_set_to_null_by_reason": dg.MetadataValue.md(
+            "| column: reason | values |\n|---|---|\n" + nulled_table if nulled_table else "None."
+        ),
         "rows_dropped_erased_people": sum(r.rows_forgotten for r in reports),
         "days_loaded": sum(not r.missing for r in reports),
         "days_missing": sum(r.missing for r in reports),
@@ -108,6 +112,14 @@ def _metadata(reports: list[LoadReport]) -> dict[str, dg.MetadataValue | int | s
         ),
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in _unique_warnings(reports)) or "None."),
     }
+
+
+def _summed(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for count in counts:
+        for key, n in count.items():
+            total[key] = total.get(key, 0) + n
+    return total
 
 
 def _unique_warnings(reports: list[LoadReport]) -> list[str]:
@@ -130,7 +142,8 @@ raw_quarantine = dg.AssetSpec(
     key=dg.AssetKey(["raw", "quarantine"]),
     deps=[dg.AssetKey(["raw", source]) for source in SOURCES],
     description=(
-        "Rows refused at ingest, from every export: the first problem found and the record as exported."
+        "Rows refused at ingest, and values set to null in the rows it loaded, from every export: the "
+        "problem found and the record as exported."
     ),
     group_name="ingest",
     kinds={"duckdb"},

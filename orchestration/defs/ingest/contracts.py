@@ -34,6 +34,12 @@ class Column:
     allowed_name: str = ""
     # A value as an export would hold it: shown in the generated contract docs, and loaded by a test.
     example: str = ""
+    # Soft: a bad value is set to null and the row is kept, with a warning row in raw.quarantine
+    # (row_kept = true) naming row, column and reason, so one odd number never drops a customer or
+    # an event. Only for columns that describe a row; a column that identifies it, decides consent,
+    # dates or orders it, or ties it to another row (keys, ids, timestamps, consent) is strict: a bad
+    # value there refuses the row, since a guess would decide who is mailed, when, or about what.
+    soft: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,9 +62,22 @@ class Contract:
     at_least_one_of: tuple[str, ...] = ()
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # A soft column's value may become null: it cannot be one a row needs to mean anything.
+        needed = {self.unique_key, self.latest_by, self.late_column, *self.at_least_one_of}
+        wrong = [c.name for c in self.columns if c.soft and (c.required or c.name in needed)]
+        if wrong:
+            raise ValueError(
+                f"{self.source}: required, key or time columns cannot be soft: {', '.join(wrong)}"
+            )
+
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def soft_columns(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.columns if c.soft)
 
 
 # SendGrid Event Webhook event types, the values an email event's `event` may take (in the order
@@ -81,12 +100,13 @@ CUSTOMERS = Contract(
     columns=(
         Column("customer_id", "text", required=True, example="c-1042"),
         Column("email", "email", required=True, example="Ann.Lee@example.com"),
-        Column("first_name", "text", example="Ann"),
-        Column("country", "text", example="DE"),
+        Column("first_name", "text", soft=True, example="Ann"),
+        Column("country", "text", soft=True, example="DE"),
         Column("timezone", "timezone", required=True, example="Europe/Berlin"),
         Column("signup_at", "timestamp", required=True, example="2026-01-05T09:00:00Z"),
-        Column("plan", "text", example="free"),
-        Column("lifetime_value", "double", min_value=0, max_value=1e9, example="249.90"),
+        Column("plan", "text", soft=True, example="free"),
+        # Negative is normal: refunds can exceed a customer's orders. Beyond a billion is no amount.
+        Column("lifetime_value", "double", min_value=-1e9, max_value=1e9, soft=True, example="249.90"),
         Column("marketing_consent", "boolean", required=True, example="true"),
         Column("consent_updated_at", "timestamp", example="2026-01-05T09:00:00Z"),
         Column("updated_at", "timestamp", required=True, example="2026-03-10T07:00:00+01:00"),
@@ -104,12 +124,12 @@ EVENTS = Contract(
         Column("anonymous_id", "text", example="anon-7c9e6679"),
         Column("event_name", "text", required=True, example="add_to_cart"),
         Column("event_ts", "timestamp", required=True, example="2026-03-10T08:15:00Z"),
-        Column("page", "text", example="/p/sku-123"),
+        Column("page", "text", soft=True, example="/p/sku-123"),
         Column("product_id", "text", example="sku-123"),
-        Column("category", "text", example="shoes"),
-        Column("value", "double", min_value=-1e7, max_value=1e7, example="49.90"),
-        Column("device", "text", example="mobile"),
-        Column("channel", "text", example="email"),
+        Column("category", "text", soft=True, example="shoes"),
+        Column("value", "double", min_value=-1e7, max_value=1e7, soft=True, example="49.90"),
+        Column("device", "text", soft=True, example="mobile"),
+        Column("channel", "text", soft=True, example="email"),
     ),
     unique_key="event_id",
     optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
@@ -138,7 +158,7 @@ EMAIL_EVENTS = Contract(
         Column("campaign_id", "text", example="dormant_win_back"),
         Column("variant", "text", example="control"),
         Column("run_date", "date", example="2026-03-10"),
-        Column("reason", "text", example="550 5.1.1 mailbox unavailable"),
+        Column("reason", "text", soft=True, example="550 5.1.1 mailbox unavailable"),
     ),
     optional_columns=frozenset(
         {"sg_message_id", "sg_event_id", "send_id", "campaign_id", "variant", "run_date", "reason"}

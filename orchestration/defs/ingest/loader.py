@@ -57,6 +57,8 @@ class LoadReport:
     rows_quarantined: int = 0
     rows_forgotten: int = 0  # rows of erased people (privacy.forget_list): dropped, never stored
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # "column: reason" -> values of a soft column set to null in rows that were loaded (contracts.py)
+    values_set_to_null: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
 
@@ -71,9 +73,11 @@ class LoadReport:
             return (
                 f"{self.source} for {self.day}: no export file ({self.source}_{self.day}.csv|jsonl|parquet)"
             )
+        nulled = sum(self.values_set_to_null.values())
         return (
             f"{self.file}: read {self.rows_read}, loaded {self.rows_loaded}, "
             f"quarantined {self.rows_quarantined}"
+            + (f", {nulled} bad values set to null in loaded rows" if nulled else "")
             + (f", dropped {self.rows_forgotten} of erased people" if self.rows_forgotten else "")
         )
 
@@ -123,7 +127,11 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
             raise IngestError(
                 f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
             ) from None
-    report.warnings += export.warnings + header_warnings + tally.warnings(path)
+        nulled = staged.values_set_to_null(con)
+    report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
+    report.warnings += (
+        export.warnings + header_warnings + tally.warnings(path) + _nulled_warnings(path, nulled)
+    )
     if report.rows_read == 0:
         report.warnings.append(f"{path}: the file has no data rows")
     return report
@@ -174,6 +182,13 @@ class _Tally:
         return "; " + "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
 
 
+def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) -> list[str]:
+    return [
+        f"{path}: column {column!r}: {n} values set to null, their rows kept ({kind}; first at row {first})"
+        for (column, kind), (n, first) in sorted(nulled.items())
+    ]
+
+
 def _judge(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
@@ -193,21 +208,33 @@ def _judge(
         report.rows_read += len(chunk)
         report.rows_loaded += len(good)
         tally.note(parsed)
-        tally.count(report, quarantine, forgotten)
+        tally.count(report, quarantine[~quarantine["row_kept"]], forgotten)
         if keys is not None:
             keys.add(good[contract.unique_key], good["_source_row"])
             kept = chunk["_source_row"].isin(good["_source_row"])
             columns = [*contract.names, "_source_row", "_source_line"]
-            staged.keep_texts(chunk.loc[kept].reindex(columns=columns, fill_value=None))
+            staged.keep_texts(
+                _as_loaded(chunk.loc[kept].reindex(columns=columns, fill_value=None), quarantine)
+            )
     for rows in keys.repeated(reader.CHUNK_ROWS) if keys is not None else ():
         # Judged together, the rows whose key hash repeats get what they would in a file read at once.
         flagged = parse_export(staged.texts(rows), contract, export.path, day).quarantine
+        flagged = flagged[~flagged["row_kept"]]
         _, quarantine, forgotten = drop_forgotten(con, pd.DataFrame(), flagged)
         staged.drop(flagged["row"])
         staged.add_quarantine(quarantine)
         report.rows_loaded -= len(flagged)
         tally.count(report, quarantine, forgotten)
     return tally
+
+
+def _as_loaded(texts: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Kept rows as read, with the values set to null emptied, as they were loaded: judged again
+    for duplicates, they compare as a file read at once compares them."""
+    nulled = quarantine[quarantine["row_kept"]]
+    for column, rows in nulled.groupby("column")["row"]:
+        texts.loc[texts["_source_row"].isin(rows), column] = None
+    return texts
 
 
 def _collecting_once_a_chunk(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -264,13 +291,16 @@ class _KeyHashes:
 def describe_quarantine(con: duckdb.DuckDBPyConnection, source: str, day: date, limit: int = 5) -> list[str]:
     """A few quarantined rows as 'file: row R, column C: reason' lines for the run log."""
     rows = con.execute(
-        'select file, row, "column", reason from raw.quarantine '
-        "where source = ? and _partition_date = ? order by row limit ?",
+        'select file, row, "column", reason, row_kept from raw.quarantine '
+        "where source = ? and _partition_date = ? order by row, row_kept limit ?",
         [source, day, limit],
     ).fetchall()
     return [
-        f"{file}: row {row}, " + (f"column {column}" if column else "whole row") + f": {reason}"
-        for file, row, column, reason in rows
+        f"{file}: row {row}, "
+        + (f"column {column}" if column else "whole row")
+        + f": {reason}"
+        + (" (value set to null, row kept)" if row_kept else "")
+        for file, row, column, reason, row_kept in rows
     ]
 
 

@@ -56,7 +56,9 @@ ACCEPTED_SAMPLES: dict[ColumnType, tuple[str, ...]] = {
 @dataclass
 class ParsedExport:
     good: pd.DataFrame  # typed columns of the contract + _source_row
-    quarantine: pd.DataFrame  # row, column, reason, raw_record (+ kind: the reason without its detail)
+    # row, column, reason, raw_record, row_kept (+ kind: the reason without its detail): a refused row
+    # (row_kept false), or a value of a soft column set to null in a row that was kept (true)
+    quarantine: pd.DataFrame
     warnings: list[str]
     # Per timestamp column: (values read as UTC for want of an offset, first such row); see naive_warning.
     naive_timestamps: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -83,8 +85,14 @@ def parse_export(
     reason = pd.Series([None] * n, index=frame.index, dtype=object)
     kind = pd.Series([None] * n, index=frame.index, dtype=object)
     column = pd.Series([None] * n, index=frame.index, dtype=object)
+    # Per soft column, the first problem of each row's value: the value is set to null, the row kept.
+    nulled = {name: pd.Series([None] * n, index=frame.index, dtype=object) for name in contract.soft_columns}
 
     def flag(mask: pd.Series, col: str | None, why: str | pd.Series, detail: pd.Series | None = None) -> None:
+        if isinstance(col, str) and col in nulled:
+            first = mask.fillna(False).astype(bool) & nulled[col].isna()
+            nulled[col][first] = why[first] if isinstance(why, pd.Series) else why
+            return
         fresh = mask.fillna(False).astype(bool) & reason.isna()
         if not fresh.any():
             return
@@ -125,23 +133,51 @@ def parse_export(
     if contract.late_column:
         _too_late(typed[contract.late_column], contract.late_column, day_start, flag)
     _row_rules(contract, typed, flag)
+    for name, why in nulled.items():
+        typed[name] = typed[name].where(why.isna(), None)
     if contract.unique_key and find_duplicates:
         _duplicates(contract, frame, typed, reason, flag)
 
     good_mask = reason.isna()
-    # A quoted line break moves a CSV row off line row + 1: name the line too.
     line = frame["_source_line"]
-    moved = ~good_mask & line.notna()
-    reason[moved] = reason[moved] + " (CSV line " + line[moved].astype("Int64").astype(str) + ")"
 
     good = pd.DataFrame({name: series[good_mask] for name, series in typed.items()})
     good.insert(0, "_source_row", frame.loc[good_mask, "_source_row"].astype("int64"))
-    quarantine = _quarantine_rows(
-        frame[~good_mask], contract, reason[~good_mask], kind[~good_mask], column[~good_mask]
+    refused = _quarantine_rows(
+        frame[~good_mask],
+        contract,
+        _naming_the_line(reason[~good_mask], line[~good_mask]),
+        kind[~good_mask],
+        column[~good_mask],
     )
+    # A refused row's soft problems go unreported: the row is in the quarantine for its first problem.
+    kept_with_nulls = [
+        _quarantine_rows(
+            frame[warned],
+            contract,
+            _naming_the_line(why[warned], line[warned]),
+            why[warned],
+            pd.Series(name, index=frame.index[warned], dtype=object),
+            row_kept=True,
+        )
+        for name, why in nulled.items()
+        if (warned := why.notna() & good_mask).any()
+    ]
+    quarantine = pd.concat([refused, *kept_with_nulls], ignore_index=True) if kept_with_nulls else refused
+    if kept_with_nulls:
+        quarantine = quarantine.sort_values("row", kind="stable", ignore_index=True)
     return ParsedExport(
         good=good.reset_index(drop=True), quarantine=quarantine, warnings=warnings, naive_timestamps=naive
     )
+
+
+def _naming_the_line(reasons: pd.Series, line: pd.Series) -> pd.Series:
+    """A quoted line break moves a CSV row off line row + 1: its reason names the line too."""
+    moved = line.notna()
+    if not moved.any():
+        return reasons
+    shown = " (CSV line " + line[moved].astype("Int64").astype(str) + ")"
+    return reasons.where(~moved, reasons + shown.reindex(reasons.index, fill_value=""))
 
 
 def naive_warning(path: str, column: str, count: int, first_row: int) -> str:
@@ -395,9 +431,15 @@ def _duplicates(contract: Contract, frame: pd.DataFrame, typed: dict[str, pd.Ser
 
 
 def _quarantine_rows(
-    bad: pd.DataFrame, contract: Contract, reason: pd.Series, kind: pd.Series, column: pd.Series
+    bad: pd.DataFrame,
+    contract: Contract,
+    reason: pd.Series,
+    kind: pd.Series,
+    column: pd.Series,
+    row_kept: bool = False,
 ) -> pd.DataFrame:
-    """Bad rows as the person fixing the export needs them (kept in the warehouse, never logged)."""
+    """Bad rows, or rows kept with a value set to null, as the person fixing the export needs them
+    (kept in the warehouse, never logged)."""
     shown = [c for c in contract.names if c in bad.columns]
     records = [json.dumps(row, default=str) for row in bad[shown].to_dict(orient="records")]
     raw = bad["_raw_record"]
@@ -408,6 +450,7 @@ def _quarantine_rows(
             "column": column.to_numpy(),
             "reason": reason.to_numpy(),
             "raw_record": records,
+            "row_kept": np.full(len(bad), row_kept),
             "kind": kind.to_numpy(),
         }
     )

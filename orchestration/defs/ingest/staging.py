@@ -58,8 +58,10 @@ QUARANTINE = pa.schema(
         ("column", pa.string()),
         ("reason", pa.string()),
         ("raw_record", pa.string()),
+        ("row_kept", pa.bool_()),
         ("_partition_date", pa.date32()),
         ("_loaded_at", pa.timestamp("us", tz="UTC")),
+        ("kind", pa.string()),  # the reason without its detail: counted, not published
     ]
 )
 # A staging folder is named `<source>-<pid>-<random>`: a dead pid means a load that crashed.
@@ -90,10 +92,9 @@ class StagedFile:
             self._write("rows", good.assign(**self._lineage), self._rows)
 
     def add_quarantine(self, quarantine: pd.DataFrame) -> None:
-        """Keep quarantined rows (row, column, reason, raw_record, kind)."""
+        """Keep quarantined rows (row, column, reason, raw_record, row_kept, kind)."""
         if not quarantine.empty:
-            rows = quarantine.drop(columns="kind").assign(**self._quarantine_lineage)
-            self._write("quarantine", rows, QUARANTINE)
+            self._write("quarantine", quarantine.assign(**self._quarantine_lineage), QUARANTINE)
 
     def keep_texts(self, rows: pd.DataFrame) -> None:
         """Keep good rows as read (text columns, _source_row, _source_line) for `texts`."""
@@ -115,7 +116,8 @@ class StagedFile:
         return frame
 
     def drop(self, rows: pd.Series) -> None:
-        """Good rows found to be duplicates after they were kept: not published."""
+        """Good rows found to be duplicates after they were kept: not published, nor the values of
+        theirs that were set to null (a refused row is in the quarantine for its refusal alone)."""
         if not rows.empty:
             self._write("dropped", pd.DataFrame({"row": rows}), pa.schema([("row", pa.int64())]))
 
@@ -133,10 +135,32 @@ class StagedFile:
                 [self._files["rows"], *([self._files["dropped"]] if keep else [])],
             )
         if self._files["quarantine"]:
+            published = self._published_quarantine()
             con.execute(
-                "insert into raw.quarantine by name select * from read_parquet(?)",
-                [self._files["quarantine"]],
+                f"insert into raw.quarantine by name select * exclude (kind) from ({published})",
+                self._quarantine_parameters(),
             )
+
+    def values_set_to_null(self, con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[int, int]]:
+        """(column, reason without detail) -> (values set to null, first row) among the published rows."""
+        if not self._files["quarantine"]:
+            return {}
+        rows = con.execute(
+            f'select "column", kind, count(*), min(row) from ({self._published_quarantine()}) '
+            "where row_kept group by all",
+            self._quarantine_parameters(),
+        ).fetchall()
+        return {(column, kind): (int(n), int(first)) for column, kind, n, first in rows}
+
+    def _published_quarantine(self) -> str:
+        if not self._files["dropped"]:
+            return "select * from read_parquet(?)"
+        return (
+            "select * from read_parquet(?) where not (row_kept and row in (select row from read_parquet(?)))"
+        )
+
+    def _quarantine_parameters(self) -> list[list[str]]:
+        return [self._files["quarantine"], *([self._files["dropped"]] if self._files["dropped"] else [])]
 
     def _write(self, kind: str, frame: pd.DataFrame, schema: pa.Schema) -> None:
         target = self._folder / f"{kind}-{len(self._files[kind]):06d}.parquet"

@@ -189,7 +189,8 @@ def _day_counts(con: duckdb.DuckDBPyConnection, source: str, day: date) -> tuple
     # Both tables exist in every migrated warehouse (orchestration.schema), empty before a first load.
     (rows,) = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchone()
     (quarantined,) = con.execute(
-        "select count(*) from raw.quarantine where source = ? and _partition_date = ?", [source, day]
+        "select count(*) from raw.quarantine where source = ? and _partition_date = ? and not row_kept",
+        [source, day],
     ).fetchone()
     return int(rows), int(quarantined)
 

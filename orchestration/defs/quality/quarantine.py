@@ -19,12 +19,13 @@ from orchestration.warehouse import WarehouseResource
 def quarantine_summary(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Rows refused at ingest for the day, by source, column and reason (the rows are in raw.quarantine)."""
+    """Rows refused at ingest for the day, and values set to null in the rows it loaded, by source,
+    column and reason (the rows are in raw.quarantine)."""
     day = date.fromisoformat(context.partition_key)
     with warehouse.connect(read_only=True) as con:
         rows = con.execute(
-            'select source, "column", reason, count(*) as n_rows, count(distinct file) as files '
-            "from raw.quarantine where _partition_date = ? group by all order by n_rows desc",
+            'select source, "column", reason, row_kept, count(*) as n_rows from raw.quarantine '
+            'where _partition_date = ? group by all order by n_rows desc, source, "column", reason',
             [day],
         ).fetchall()
         loaded = {
@@ -33,16 +34,20 @@ def quarantine_summary(
             ).fetchall()[0][0]
             for source in SOURCES
         }
-    table = "\n".join(f"| {s} | {c} | {r} | {n} |" for s, c, r, n, _ in rows)
-    quarantined = sum(row[3] for row in rows)
-    share = quarantined / max(1, quarantined + sum(loaded.values()))
+    table = "\n".join(
+        f"| {s} | {c} | {r} | {'value set to null, row kept' if kept else 'row refused'} | {n} |"
+        for s, c, r, kept, n in rows
+    )
+    refused = sum(n for *_, kept, n in rows if not kept)
+    share = refused / max(1, refused + sum(loaded.values()))
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": quarantined,
+            "dagster/row_count": refused,
             "quarantined_share": round(share, 6),
+            "values_set_to_null": sum(n for *_, kept, n in rows if kept),
             **{f"loaded/{source}": n for source, n in loaded.items()},
             "by_reason": dg.MetadataValue.md(
-                "| source | column | reason | rows |\n|---|---|---|---|\n" + table
+                "| source | column | reason | outcome | rows |\n|---|---|---|---|---|\n" + table
                 if rows
                 else "Nothing quarantined."
             ),
