@@ -82,7 +82,12 @@ def _row(column: Column, contract: Contract) -> str:
         presence = "may be absent"
     else:
         presence = "optional"
-    rules = "; ".join(column_rules(column, contract))
+    checks = column_rules(column, contract)
+    if column.vocabulary is not None:
+        checks.append(f"a value not in `{column.vocabulary_source}` is loaded, and counted per value")
+    if column.references:
+        checks.append(f"a value naming no `{column.references}` loaded by then is loaded, and counted")
+    rules = "; ".join(checks)
     bad = "is set to null, the row kept" if column.soft else "refuses the row"
     return (
         f"| `{column.name}` | {presence} | {TYPE_NAMES[column.type]} | {rules} | {bad} | `{column.example}` |"

@@ -112,3 +112,32 @@ def test_a_dangling_link_named_like_an_export_fails_ingest_at_once_naming_it_wit
         f"{path}: a symbolic link whose target does not exist; not read"
     )
     assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+
+
+def test_event_names_outside_the_event_catalog_are_reported_with_their_counts_in_the_events_metadata() -> (
+    None
+):
+    # Guards against a tracker's new event (order_shipped, say) loading silently: it was only a
+    # warning-level expectation, with no count and no name, and it counted as a passive event.
+    rows = [
+        "e1,u1,a1,page_view,2026-03-10T08:00:00Z",
+        "e2,u1,a1,Order_Shipped,2026-03-10T08:01:00Z",
+        "e3,u2,a2, order_shipped ,2026-03-10T08:02:00Z",
+        "e4,u2,a2,wishlist_add,2026-03-10T08:03:00Z",
+        f"e5,u2,a2,{ADDRESS},2026-03-10T08:04:00Z",
+    ]
+    header = "event_id,user_id,anonymous_id,event_name,event_ts"
+    land("events", f"events_{D}.csv", "\n".join([header, *rows]) + "\n")
+    result = dg.materialize(
+        [raw_events], partition_key=D.isoformat(), resources={"warehouse": WarehouseResource()}
+    )
+    metadata = result.asset_materializations_for_node("raw__events")[0].metadata
+    assert metadata["unknown_event_name_rows"].value == 4
+    assert metadata["unknown_event_name_values"].value == (
+        "| event_name | rows |\n|---|---|\n| order_shipped | 2 |\n| wishlist_add | 1 |\n"
+        "| (1 values not shown) | 1 |"
+    )
+    assert (
+        "column 'event_name': 4 rows hold 3 values not in dbt_project/seeds/event_catalog.csv (loaded; "
+        "describe them there)" in metadata["warnings"].value
+    )

@@ -59,3 +59,31 @@ def test_quarantine_summary_counts_values_set_to_null_apart_from_refused_rows(tm
     assert (metadata["dagster/row_count"].value, metadata["values_set_to_null"].value) == (1, 2)
     table = metadata["by_reason"].value
     assert "| customers | lifetime_value | not a number | value set to null, row kept | 1 |" in table
+
+
+def test_the_days_events_of_customers_the_crm_has_not_exported_are_counted_not_dropped(tmp_path) -> None:
+    # Guards against orphaned events: an event whose user_id names no customer loaded by its day (a
+    # signup the CRM export has not caught up with, or a customer whose every row was refused)
+    # belonged to nobody downstream, and nothing said how many there were.
+    path = tmp_path / "warehouse.duckdb"
+    with connect(path) as con:
+        con.execute(
+            "insert into raw.customers (customer_id, _partition_date) values "
+            "('c1', '2026-03-09'), ('c3', '2026-03-11')"
+        )
+        con.execute(
+            "insert into raw.events (event_id, user_id, anonymous_id, _partition_date) values "
+            "('e1', 'c1', null, ?), ('e2', 'c2', null, ?), ('e3', 'c2', 'a1', ?), ('e4', null, 'a2', ?), "
+            "('e5', 'c3', null, ?), ('e6', 'c9', null, '2026-03-09')",
+            [DAY] * 5,
+        )
+    result = dg.materialize(
+        [quarantine_summary],
+        partition_key=DAY.isoformat(),
+        resources={"warehouse": WarehouseResource(path=str(path))},
+        selection=[quarantine_summary],
+    )
+    metadata = result.asset_materializations_for_node("quarantine_summary")[0].metadata
+    # e2 and e3 (c2 was never exported), e5 (c3 only arrives the day after); e4 is anonymous
+    assert metadata["events_naming_unknown_customers"].value == 3
+    assert "| events | user_id | customers.customer_id | 3 | 2 |" in metadata["unknown_references"].value

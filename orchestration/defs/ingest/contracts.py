@@ -8,6 +8,7 @@ source is a contract here (plus its staging model in dbt) and a new column or ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -15,6 +16,7 @@ from typing import Literal
 import yaml
 
 from orchestration import settings
+from orchestration.event_catalog import SEED, known_event_names
 
 ColumnType = Literal["text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "timezone"]
 
@@ -34,6 +36,14 @@ class Column:
     allowed_name: str = ""
     # A value as an export would hold it: shown in the generated contract docs, and loaded by a test.
     example: str = ""
+    # Values outside this vocabulary (compared lower-cased, as dbt staging compares them) are loaded
+    # and counted per value in the ingest asset's metadata, and `vocabulary_source` (a file of the
+    # repository) is where to describe them. Read when used, so an edit needs no restart.
+    vocabulary: Callable[[], frozenset[str]] | None = None
+    vocabulary_source: str = ""
+    # "<source>.<column>" whose values this column names: the day's rows naming none loaded up to
+    # that day are loaded, and counted in the quarantine summary (never guessed at or dropped).
+    references: str = ""
     # Soft: a bad value is set to null and the row is kept, with a warning row in raw.quarantine
     # (row_kept = true) naming row, column and reason, so one odd number never drops a customer or
     # an event. Only for columns that describe a row; a column that identifies it, decides consent,
@@ -74,6 +84,9 @@ class Contract:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
 
     @property
     def soft_columns(self) -> frozenset[str]:
@@ -120,9 +133,16 @@ EVENTS = Contract(
     source="events",
     columns=(
         Column("event_id", "text", required=True, example="evt-8f14e45f"),
-        Column("user_id", "text", example="c-1042"),
+        Column("user_id", "text", references="customers.customer_id", example="c-1042"),
         Column("anonymous_id", "text", example="anon-7c9e6679"),
-        Column("event_name", "text", required=True, example="add_to_cart"),
+        Column(
+            "event_name",
+            "text",
+            required=True,
+            vocabulary=known_event_names,
+            vocabulary_source=str(SEED.relative_to(settings.REPO_ROOT)),
+            example="add_to_cart",
+        ),
         Column("event_ts", "timestamp", required=True, example="2026-03-10T08:15:00Z"),
         Column("page", "text", soft=True, example="/p/sku-123"),
         Column("product_id", "text", example="sku-123"),

@@ -59,6 +59,8 @@ class LoadReport:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     # "column: reason" -> values of a soft column set to null in rows that were loaded (contracts.py)
     values_set_to_null: dict[str, int] = field(default_factory=dict)
+    # column -> value -> rows loaded with a value outside the column's vocabulary (contracts.py)
+    unknown_values: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
 
@@ -128,6 +130,13 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
                 f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
             ) from None
         nulled = staged.values_set_to_null(con)
+    report.unknown_values = _unknown_values(con, contract, day)
+    for column, values in report.unknown_values.items():
+        if values:
+            report.warnings.append(
+                f"{path}: column {column!r}: {sum(values.values())} rows hold {len(values)} values not in "
+                f"{contract.column(column).vocabulary_source} (loaded; describe them there)"
+            )
     report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
     report.warnings += (
         export.warnings + header_warnings + tally.warnings(path) + _nulled_warnings(path, nulled)
@@ -180,6 +189,23 @@ class _Tally:
         ]
         more = len(ranked) - REASONS_SHOWN
         return "; " + "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
+
+
+def _unknown_values(
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: date
+) -> dict[str, dict[str, int]]:
+    """Per column with a vocabulary, the loaded values outside it and their rows (lower-cased, as dbt
+    staging reads them)."""
+    found = {}
+    for column in (c for c in contract.columns if c.vocabulary is not None):
+        rows = con.execute(
+            f'select lower("{column.name}"), count(*) from raw.{contract.source} '
+            f'where _partition_date = ? and not list_contains(?, lower("{column.name}")) '
+            "group by 1 order by 2 desc, 1",
+            [day, sorted(column.vocabulary())],
+        ).fetchall()
+        found[column.name] = {value: int(n) for value, n in rows}
+    return found
 
 
 def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) -> list[str]:

@@ -1,10 +1,12 @@
-"""The day's quarantined rows, summarised where the people who fix exports will look."""
+"""The day's quarantined rows, and the rows naming what no export holds, summarised where the
+people who fix exports will look."""
 
 from datetime import date
 
 import dagster as dg
+import duckdb
 
-from orchestration.defs.ingest.contracts import SOURCES
+from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
 
@@ -20,7 +22,8 @@ def quarantine_summary(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Rows refused at ingest for the day, and values set to null in the rows it loaded, by source,
-    column and reason (the rows are in raw.quarantine)."""
+    column and reason (the rows are in raw.quarantine); and the day's events of customers the CRM
+    has not exported."""
     day = date.fromisoformat(context.partition_key)
     with warehouse.connect(read_only=True) as con:
         rows = con.execute(
@@ -34,6 +37,7 @@ def quarantine_summary(
             ).fetchall()[0][0]
             for source in SOURCES
         }
+        references = unknown_references(con, day)
     table = "\n".join(
         f"| {s} | {c} | {r} | {'value set to null, row kept' if kept else 'row refused'} | {n} |"
         for s, c, r, kept, n in rows
@@ -51,8 +55,37 @@ def quarantine_summary(
                 if rows
                 else "Nothing quarantined."
             ),
+            **{
+                f"{source}_naming_unknown_{target.split('.')[0]}": n for source, _, target, n, _ in references
+            },
+            "unknown_references": dg.MetadataValue.md(
+                "| rows of | column | names a | rows | distinct values |\n|---|---|---|---|---|\n"
+                + "\n".join(f"| {s} | {c} | {t} | {n} | {v} |" for s, c, t, n, v in references)
+            ),
             "inspect": dg.MetadataValue.md(
                 f"`select * from raw.quarantine where _partition_date = '{day}' order by source, file, row`"
             ),
         }
     )
+
+
+def unknown_references(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str, str, int, int]]:
+    """Per column naming another export's rows (contracts.py, `references`): the day's loaded rows
+    whose value no row of that export loaded up to the day holds, and how many distinct values.
+
+    Such rows are kept and counted, never matched by a guess: an event of a customer the CRM has not
+    exported (yet, or whose every row was refused) belongs to nobody downstream.
+    """
+    found = []
+    for contract in CONTRACTS.values():
+        for column in (c for c in contract.columns if c.references):
+            target, key = column.references.split(".")
+            rows, values = con.execute(
+                f'select count(*), count(distinct r."{column.name}") from raw.{contract.source} as r '
+                f'where r._partition_date = ? and r."{column.name}" is not null and not exists ('
+                f'select 1 from raw.{target} as t where t."{key}" = r."{column.name}" '
+                "and t._partition_date <= ?)",
+                [day, day],
+            ).fetchone()
+            found.append((contract.source, column.name, column.references, int(rows), int(values)))
+    return found
