@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import duckdb
 import pandas as pd
 
+from orchestration.event_catalog import is_purchase_sql, revenue_sql
+
 EVENTS_TABLE = "intermediate.int_events_stitched"
 CUSTOMERS_TABLE = "staging.stg_crm__customers"
 
@@ -78,8 +80,9 @@ events as (
         event_ts,
         cast(timezone('UTC', event_ts) as date) as event_day,
         coalesce(is_active_action, false) as is_active,
-        event_name = 'purchase' as is_purchase,
-        value
+        {is_purchase} as is_purchase,
+        -- net: a refund or cancellation takes its amount off (orchestration/event_catalog.py)
+        {revenue} as revenue
     from {events}
     where customer_id is not null
       and event_ts < $cutoff
@@ -99,8 +102,8 @@ per_customer as (
             where is_active and event_day > $as_of - 28
         ) as active_days_28d,
         count(*) filter (where is_purchase and event_day > $as_of - 90) as purchases_90d,
-        sum(cast(coalesce(value, 0) as decimal(18, 4))) filter (
-            where is_purchase and event_day > $as_of - 90
+        sum(cast(coalesce(revenue, 0) as decimal(18, 4))) filter (
+            where event_day > $as_of - 90
         ) as revenue_90d
     from events
     group by customer_id
@@ -146,7 +149,12 @@ def snapshot_features(
     ``frame.attrs["max_event_ts_used"]`` records the leakage guard's evidence.
     """
     end = cutoff(as_of)
-    sql = _FEATURES_SQL.format(events=events_table, customers=customers_table)
+    sql = _FEATURES_SQL.format(
+        events=events_table,
+        customers=customers_table,
+        is_purchase=is_purchase_sql("event_name"),
+        revenue=revenue_sql("event_name", "value"),
+    )
     frame = fetch_frame(con, sql, {"as_of": as_of, "cutoff": end})
 
     max_used = _max_timestamp(frame.pop("_max_event_ts_used"))

@@ -112,6 +112,7 @@ final as (
         events.value,
         events.device,
         events.channel,
+        events.event_kind,
         events.is_active_action,
         events.is_known_event
 

@@ -85,6 +85,32 @@ def test_conversion_window_uses_the_scheduled_time_for_both_arms(tmp_path: Path)
     con.close()
 
 
+def test_a_refund_in_the_window_comes_off_the_users_revenue_and_converts_nobody(tmp_path: Path) -> None:
+    # Guards revenue per user against counting money given back: a refund in the attribution window
+    # (an order_refunded event, its amount sent positive) left the measured revenue at the full purchase.
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    at = datetime(2025, 6, 1, 10)
+    con.execute("create schema interventions; create schema intermediate")
+    con.execute(
+        "create table interventions.intervention_list as "
+        "select 's' || i as send_id, date '2025-06-01' as run_date, 'u' || i as customer_id, "
+        "'x' || i || '@x.test' as email, 'win_back' as campaign_id, 'control' as variant, "
+        "'treatment' as arm, timezone('UTC', $1::timestamp) as scheduled_send_at_utc from range(1, 3) t(i)",
+        [at],
+    )
+    events = [
+        ("u1", "purchase", at + timedelta(hours=1), 20.0),
+        ("u1", "order_refunded", at + timedelta(hours=2), 5.0),
+        ("u2", "order_cancelled", at + timedelta(hours=1), -8.0),  # a sign the tracker chose: still off
+    ]
+    con.register("_e", pd.DataFrame(events, columns=["customer_id", "event_name", "event_ts", "value"]))
+    con.execute("create table intermediate.int_events_stitched as select * from _e")
+    out = compute_outcomes(con, datetime(2025, 6, 20).date(), TARGETS).set_index("customer_id")
+    con.close()
+    assert out["revenue"].to_dict() == {"u1": 15.0, "u2": -8.0}
+    assert out["converted"].to_dict() == {"u1": True, "u2": False}
+
+
 def test_strong_variant_wins_by_the_sequential_rule(computed) -> None:
     _, t = computed
     c = t.comparisons.set_index(["campaign_id", "comparison", "variant", "metric"])

@@ -200,10 +200,11 @@ def _atrisk_baseline() -> list[dict[str, Any]]:
 
 
 EVENTS: list[dict[str, Any]] = [
-    # c_active: a purchase on D at 09:00 UTC (10:00 in Paris) and an event name
-    # the catalog does not know.
+    # c_active: a purchase on D at 09:00 UTC (10:00 in Paris), a refund of part of
+    # it (sent with a positive amount) and an event name the catalog does not know.
     _event("act_1", "page_view", "2026-01-10 08:55:00", user_id="c_active", page="/home"),
     _event("act_2", "purchase", "2026-01-10 09:00:00", user_id="c_active", value=40.0, category="books"),
+    _event("act_4", "order_refunded", "2026-01-10 09:03:00", user_id="c_active", page=None, value=15.0),
     _event("act_3", "Video_Play ", "2026-01-10 09:05:00", user_id="c_active"),
     # c_cooling: last active action D-7; a passive page view on D-1 does not count.
     _event("cool_1", "form_submit", "2026-01-03 12:00:00", user_id="c_cooling"),

@@ -7,7 +7,11 @@ rows in raw_world.py, whose comments explain why each expected value is right.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
+
+import duckdb
+
+from models.features import snapshot_features
 
 from .conftest import BuiltWarehouse
 from .raw_world import RUN_DATE
@@ -155,6 +159,31 @@ def test_unknown_event_names_are_kept_but_never_active(built_warehouse: BuiltWar
     ) == [("video_play", False, False)]
 
 
+def test_a_refund_is_neither_a_purchase_nor_an_action_and_comes_off_revenue(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    # Guards refunds as first-class events: order_refunded was an unknown name, so c_active's refund
+    # of 15.00 (of a 40.00 purchase) left every revenue figure at 40.00, and an analyst adding it to
+    # the catalog as an ordinary known event would have made it a passive action.
+    assert built_warehouse.query(
+        "select event_name, event_kind, is_known_event, is_active_action from staging.stg_product__events "
+        "where event_id = 'act_4'"
+    ) == [("order_refunded", "reversal", True, False)]
+    assert built_warehouse.query(
+        "select event_count, active_action_count, passive_action_count, unknown_event_count, purchase_count, "
+        "revenue from marts.fct_user_daily_activity where customer_id = 'c_active' "
+        "and activity_date = date '2026-01-10'"
+    ) == [(4, 1, 1, 1, 1, 25.0)]
+    assert built_warehouse.query(
+        "select active_action_count, purchase_count, revenue from marts.fct_sessions "
+        "where customer_id = 'c_active' and session_date = date '2026-01-10'"
+    ) == [(1, 1, 25.0)]
+    # the churn model's features read the catalog too, and agree with the mart
+    with duckdb.connect(str(built_warehouse.path), read_only=True) as con:
+        churn = snapshot_features(con, date.fromisoformat(RUN_DATE)).set_index("customer_id").loc["c_active"]
+    assert (churn["purchases_90d"], churn["revenue_90d"]) == (1, 25.0)
+
+
 def test_nothing_after_the_end_of_the_run_date_is_counted(built_warehouse: BuiltWarehouse) -> None:
     # a purchase at midnight starting D+1, a CRM snapshot and a spam report after D
     assert built_warehouse.query(
@@ -216,7 +245,8 @@ def test_features_are_computed_in_the_customers_own_time_zone_and_windows(
     alice = features["c_active"]
     assert alice["timezone"] == "Europe/Paris"
     assert alice["preferred_local_hour"] == 10  # events at 08:55-09:05 UTC
-    assert (alice["purchases_90d"], alice["revenue_90d"], alice["favourite_category"]) == (1, 40.0, "books")
+    # 40.00 bought, 15.00 of it refunded
+    assert (alice["purchases_90d"], alice["revenue_90d"], alice["favourite_category"]) == (1, 25.0, "books")
     assert features["c_lapsed"]["preferred_local_hour"] is None
     assert features["c_atrisk"]["activity_trend"] == -3.0  # 1 this week vs 4 a week before
     for row in features.values():

@@ -18,7 +18,7 @@
 {%- set staged_columns = [
     'event_id', 'user_id', 'anonymous_id', 'event_name', 'event_ts', 'event_date',
     'page', 'product_id', 'category', 'value', 'device', 'channel',
-    'is_active_action', 'is_known_event', 'funnel_step', 'funnel_step_order', '_partition_date',
+    'event_kind', 'is_active_action', 'is_known_event', 'funnel_step', 'funnel_step_order', '_partition_date',
 ] %}
 
 with
@@ -127,6 +127,7 @@ stitched as (
         events.value,
         events.device,
         events.channel,
+        events.event_kind,
         events.is_active_action,
         events.is_known_event,
         events.funnel_step,

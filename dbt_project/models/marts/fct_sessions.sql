@@ -44,8 +44,8 @@ aggregated as (
             {{ count_where("event_name = 'page_view'") }} as page_view_count,
             {{ count_where("event_name = 'product_view'") }} as product_view_count,
             {{ count_where("event_name = 'add_to_cart'") }} as add_to_cart_count,
-            {{ count_where("event_name = 'purchase'") }} as purchase_count,
-            coalesce(sum(case when event_name = 'purchase' then value end), 0) as revenue,
+            {{ count_where("event_kind = 'purchase'") }} as purchase_count,
+            coalesce(sum({{ reengage.event_revenue('event_kind', 'value') }}), 0) as revenue,
             -- entry page, device and channel come from the session's first event
             -- that has one (a login or search event often carries no page);
             -- session_event_number orders them as (event_ts, event_id) does

@@ -56,7 +56,7 @@ purchases as (
     from {{ ref('int_events_stitched') }} as events
     where
         customer_id is not null
-        and event_name = 'purchase'
+        and event_kind = 'purchase'
         and event_date >= {{ window_start(lookback_days + 2 + (cart_hours // 24)) }}
         and event_ts >= {{ dbt.dateadd('hour', -cart_hours, dbt.dateadd('day', -lookback_days, as_of_end())) }}
 

@@ -34,6 +34,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from orchestration.event_catalog import revenue_sql
 from orchestration.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_SENDS, INTERVENTION_LIST
 from orchestration.schema.migrations import require, stored_or_empty
 from orchestration.tables import column_types, relation_exists, utc_naive_sql
@@ -119,7 +120,7 @@ activity as (
     select
         a.send_id,
         min(e.event_ts) filter (where e.event_name = a.target_event) as converted_at,
-        coalesce(sum(e.value) filter (where e.event_name = 'purchase'), 0) as revenue
+        coalesce(sum({revenue}), 0) as revenue  -- net of refunds and cancellations
     from assigned as a
     inner join stitched as e
         on e.customer_id = a.customer_id
@@ -222,7 +223,9 @@ def compute_outcomes(
                 "pre_activity",
                 "select distinct customer_id, cast(event_ts as date) as activity_date from stitched",
             )
-        sql = OUTCOMES_SQL.format(sends=stored_or_empty(con, CAMPAIGN_SENDS))
+        sql = OUTCOMES_SQL.format(
+            sends=stored_or_empty(con, CAMPAIGN_SENDS), revenue=revenue_sql("e.event_name", "e.value")
+        )
         as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)
         return con.execute(
             sql, {"run_date": run_date, "as_of": as_of.to_pydatetime(), "pre_days": pre_period_days}

@@ -118,6 +118,7 @@ final as (
         as_of_events.value,
         as_of_events.device,
         as_of_events.channel,
+        event_catalog.kind as event_kind,
         coalesce(event_catalog.is_active_action, false) as is_active_action,
         event_catalog.event_name is not null as is_known_event,
         event_catalog.funnel_step,
