@@ -1,8 +1,9 @@
 """Over random CRM histories with random corruptions of their rows, consent holds: never mail in doubt.
 
 Each example writes a few days of CRM exports for a few dozen customers, damages some rows the way
-exports break (each damage makes ingest refuse the row, but leaves the customer identifiable), and sends
-them through the real path: ingest, the dbt models that decide consent, the policy (consent_world.py).
+exports break (most damages make ingest refuse the row, but leave the customer identifiable; a negative
+or absurd lifetime value does not: ingest refuses values, not people), and sends them through the real
+path: ingest, the dbt models that decide consent, the policy (consent_world.py).
 Nobody whose latest readable consent is a withdrawal, or whose latest row was refused, may be chosen;
 everyone else whose latest valid snapshot agrees must be (one campaign for all, no holdouts).
 
@@ -27,6 +28,8 @@ DAYS = [RUN_DATE - timedelta(days=n) for n in (3, 2, 1, 0)]
 # Consent values ingest refuses but that read as a withdrawal (ingest's own false words load).
 WITHDRAWAL_WORDS = ("opted_out", " Opted Out ", "UNSUBSCRIBED", "withdrawn", "opt-out", "Revoked")
 UNKNOWN_WORDS = ("maybe", "pending", "?", "yes please")
+# Damages to a soft column: the row loads (an absurd value set to null, a negative one as it is).
+VALUE_DAMAGES = frozenset({"negative_lifetime_value", "absurd_lifetime_value"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class Row:
 
     @property
     def refused(self) -> bool:
-        return self.damage is not None
+        return self.damage is not None and self.damage not in VALUE_DAMAGES
 
     @property
     def reads_as_withdrawal(self) -> bool:
@@ -58,6 +61,7 @@ class Row:
             "bad_updated_at": {"updated_at": "yesterday"},
             "unknown_timezone": {"timezone": "Mars/Olympus_Mons"},
             "negative_lifetime_value": {"lifetime_value": "-1"},
+            "absurd_lifetime_value": {"lifetime_value": "1e12"},
             "no_customer_id": {"customer_id": ""},
             "invalid_email": {"email": f"{customer}.example.com"},
         }
@@ -80,6 +84,7 @@ DAMAGES = st.one_of(
                 "bad_updated_at",
                 "unknown_timezone",
                 "negative_lifetime_value",
+                "absurd_lifetime_value",
                 "no_customer_id",
                 "invalid_email",
                 "cut_short",

@@ -82,8 +82,8 @@ def build_world(home: Path) -> World:
             customer(ALICE, ALICE_OLD.upper(), "Alice", DAY1),
             customer(BOB, BOB_EMAIL, "Bob", DAY1),
             customer(CAROL, CAROL_EMAIL, "Carol", DAY1),
-            # quarantined (negative value): the raw text keeps her id and address
-            customer(ALICE, ALICE_OLD, "Alice", DAY1, value="-5").replace("08:00", "09:00"),
+            # quarantined (a consent value that is no boolean): the raw text keeps her id and address
+            customer(ALICE, ALICE_OLD, "Alice", DAY1, consent="maybe").replace("08:00", "09:00"),
         ],
     )
     write(landing, "customers", DAY2, [customer(ALICE, ALICE_NEW, "Alice", DAY2)])

@@ -122,7 +122,7 @@ def give_everyone_a_unique_first_name(home: Path) -> None:
 
 
 def quarantine_a_record_of(home: Path, customer_id: str, day, instance: dg.DagsterInstance) -> None:
-    """Re-deliver `day`'s CRM export with a broken row of the customer's (a negative lifetime value)
+    """Re-deliver `day`'s CRM export with a broken row of the customer's (a consent that is no boolean)
     and load the day again through Dagster: raw.quarantine holds their whole raw record, and the
     run's log lines about it are in the Dagster home."""
     path = home / "landing" / "customers" / f"customers_{day}.csv"
@@ -134,7 +134,7 @@ def quarantine_a_record_of(home: Path, customer_id: str, day, instance: dg.Dagst
         [customer_id],
     )
     stamp = f"{day}T23:00:00Z"
-    broken = [customer_id, email, first, country, tz, signup, plan, "-5", "true", stamp, stamp]
+    broken = [customer_id, email, first, country, tz, signup, plan, "5", "maybe", stamp, stamp]
     pd.concat([frame, pd.DataFrame([broken], columns=frame.columns)]).to_csv(path, index=False)
     reload = load_history(day, day, instance, checks=False)
     assert reload.success, failures(reload)

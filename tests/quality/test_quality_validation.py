@@ -68,7 +68,7 @@ BAD_ROWS: dict[str, list[tuple[dict[str, Any], str, str, str]]] = {
         ({"email": "no-at-sign.example.com"}, REGEX, "email", "warning"),
         ({"timezone": None}, NOT_NULL, "timezone", "critical"),
         ({"timezone": "Not A Zone"}, REGEX, "timezone", "warning"),
-        ({"lifetime_value": -5.0}, BETWEEN, "lifetime_value", "warning"),
+        ({"lifetime_value": -5e9}, BETWEEN, "lifetime_value", "warning"),
         ({"marketing_consent": None}, NOT_NULL, "marketing_consent", "critical"),
         ({"signup_at": "2024-05-03 00:00:00+00"}, BETWEEN, "signup_at", "warning"),
     ],
