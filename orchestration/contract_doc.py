@@ -11,12 +11,11 @@ loads every example and accepted sample through the real parser.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from orchestration.defs.ingest.contracts import CONTRACTS, Column, ColumnType, Contract
 from orchestration.defs.ingest.parse import TYPE_NAMES, column_rules, type_format
-from orchestration.generated_docs import GeneratedBlock
+from orchestration.generated_docs import GeneratedBlock, command
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 BLOCK = GeneratedBlock(
@@ -95,20 +94,7 @@ def _row(column: Column, contract: Contract) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--write", action="store_true", help="replace the tables in docs/architecture.md")
-    args = parser.parse_args(argv)
-    if args.write:
-        print(
-            "docs/architecture.md updated"
-            if BLOCK.write(render())
-            else "docs/architecture.md already up to date"
-        )
-    else:
-        print(render())
-    return 0
+    return command(BLOCK, render, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,12 @@ document holds something else.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from orchestration import settings
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,20 @@ class GeneratedBlock:
         head, rest = text.split(self.start, 1)
         inside, tail = rest.split(self.end, 1)
         return head, inside, tail
+
+
+def command(
+    block: GeneratedBlock, render: Callable[[], str], description: str, argv: list[str] | None
+) -> int:
+    """A generator's command line: print the block, or with --write put it in its document."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    shown = block.path.relative_to(settings.REPO_ROOT)
+    parser.add_argument("--write", action="store_true", help=f"replace the generated block in {shown}")
+    args = parser.parse_args(argv)
+    if args.write:
+        print(f"{shown} updated" if block.write(render()) else f"{shown} already up to date")
+    else:
+        print(render())
+    return 0

@@ -102,33 +102,52 @@ def _experiment_tables_declared(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _decision_probabilities(con: duckdb.DuckDBPyConnection) -> None:
-    # New columns by a copy rather than `alter table ... add column`: DuckDB passes an added
-    # column's type to PostgreSQL as it spells it, and PostgreSQL has no type `double`.
-    table = "interventions.decisions"
-    aside = f"{table}_before_migration_5"
-    old = column_types(con, table)
-    if old and "treatment_probability" not in old:
-        con.execute(f"create table {aside} as select * from {table}")
-        con.execute(f"drop table {table}")
-    con.execute((SQL_DIR / "0005_decision_probabilities_and_uplift_scores.sql").read_text())
-    if column_types(con, aside):
-        quoted = ", ".join(f'"{name}"' for name in old)
-        con.execute(f"insert into {table} ({quoted}) select {quoted} from {aside}")
-        con.execute(f"drop table {aside}")
+    _recreated_with_new_columns(
+        con,
+        "interventions.decisions",
+        5,
+        "0005_decision_probabilities_and_uplift_scores.sql",
+        first_new_column="treatment_probability",
+    )
 
 
 def _quarantine_row_kept(con: duckdb.DuckDBPyConnection) -> None:
-    # Copied aside and back, as in migration 5: a not-null column cannot be added to rows in place.
-    table = "raw.quarantine"
-    aside = f"{table}_before_migration_7"
+    # Every row stored before was a refused row.
+    _recreated_with_new_columns(
+        con,
+        "raw.quarantine",
+        7,
+        "0007_quarantine_row_kept.sql",
+        first_new_column="row_kept",
+        filled={"row_kept": "false"},
+    )
+
+
+def _recreated_with_new_columns(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    number: int,
+    sql_file: str,
+    first_new_column: str,
+    filled: dict[str, str] | None = None,
+) -> None:
+    """`table` as `sql_file` creates it, its rows kept: new columns null, or the SQL of `filled`.
+
+    By a copy rather than `alter table ... add column`: DuckDB passes an added column's type to
+    PostgreSQL as it spells it (PostgreSQL has no type `double`), and a not-null column cannot be
+    added to rows in place.
+    """
+    aside = f"{table}_before_migration_{number}"
     old = column_types(con, table)
-    if old and "row_kept" not in old:
+    if old and first_new_column not in old:
         con.execute(f"create table {aside} as select * from {table}")
         con.execute(f"drop table {table}")
-    con.execute((SQL_DIR / "0007_quarantine_row_kept.sql").read_text())
+    con.execute((SQL_DIR / sql_file).read_text())
     if column_types(con, aside):
-        quoted = ", ".join(f'"{name}"' for name in old)
-        con.execute(f'insert into {table} ({quoted}, "row_kept") select {quoted}, false from {aside}')
+        filled = filled or {}
+        names = ", ".join(f'"{name}"' for name in [*old, *filled])
+        values = ", ".join([*(f'"{name}"' for name in old), *filled.values()])
+        con.execute(f"insert into {table} ({names}) select {values} from {aside}")
         con.execute(f"drop table {aside}")
 
 

@@ -55,25 +55,34 @@ def test_every_assigned_user_has_one_outcome_row_per_campaign_and_no_email(world
     assert not held["sent"].any() and not held["delivered"].any()
 
 
-def test_conversion_window_uses_the_scheduled_time_for_both_arms(tmp_path: Path) -> None:
+def one_campaign_world(
+    tmp_path: Path, arm: str, users: int, sent_at: datetime, events: list[tuple]
+) -> duckdb.DuckDBPyConnection:
+    """Users u1..u<users> assigned to win_back's `arm` on 2025-06-01, scheduled at `sent_at`, and
+    their stitched `events` (customer_id, event_name, event_ts, value)."""
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    at = datetime(2025, 6, 1, 10)
     con.execute("create schema interventions; create schema intermediate")
     con.execute(
         "create table interventions.intervention_list as "
         "select 's' || i as send_id, date '2025-06-01' as run_date, 'u' || i as customer_id, "
         "'x' || i || '@x.test' as email, 'win_back' as campaign_id, 'control' as variant, "
-        "'holdout' as arm, timezone('UTC', $1::timestamp) as scheduled_send_at_utc from range(1, 5) t(i)",
-        [at],
+        "$2 as arm, timezone('UTC', $1::timestamp) as scheduled_send_at_utc from range(1, $3 + 1) t(i)",
+        [sent_at, arm, users],
     )
+    con.register("_e", pd.DataFrame(events, columns=["customer_id", "event_name", "event_ts", "value"]))
+    con.execute("create table intermediate.int_events_stitched as select * from _e")
+    return con
+
+
+def test_conversion_window_uses_the_scheduled_time_for_both_arms(tmp_path: Path) -> None:
+    at = datetime(2025, 6, 1, 10)
     events = [
         ("u1", "purchase", at + timedelta(hours=1), 20.0),  # inside: converts
         ("u2", "purchase", at - timedelta(minutes=5), 20.0),  # before the send: no
         ("u3", "purchase", at + timedelta(days=7, minutes=1), 20.0),  # after the 7-day window: no
         ("u4", "page_view", at + timedelta(hours=1), None),  # not the target event
     ]
-    con.register("_e", pd.DataFrame(events, columns=["customer_id", "event_name", "event_ts", "value"]))
-    con.execute("create table intermediate.int_events_stitched as select * from _e")
+    con = one_campaign_world(tmp_path, "holdout", users=4, sent_at=at, events=events)
     out = compute_outcomes(con, datetime(2025, 6, 20).date(), TARGETS).set_index("customer_id")
     assert out["converted"].to_dict() == {"u1": True, "u2": False, "u3": False, "u4": False}
     assert out.loc["u1", "hours_to_convert"] == pytest.approx(1.0)
@@ -88,23 +97,13 @@ def test_conversion_window_uses_the_scheduled_time_for_both_arms(tmp_path: Path)
 def test_a_refund_in_the_window_comes_off_the_users_revenue_and_converts_nobody(tmp_path: Path) -> None:
     # Guards revenue per user against counting money given back: a refund in the attribution window
     # (an order_refunded event, its amount sent positive) left the measured revenue at the full purchase.
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
     at = datetime(2025, 6, 1, 10)
-    con.execute("create schema interventions; create schema intermediate")
-    con.execute(
-        "create table interventions.intervention_list as "
-        "select 's' || i as send_id, date '2025-06-01' as run_date, 'u' || i as customer_id, "
-        "'x' || i || '@x.test' as email, 'win_back' as campaign_id, 'control' as variant, "
-        "'treatment' as arm, timezone('UTC', $1::timestamp) as scheduled_send_at_utc from range(1, 3) t(i)",
-        [at],
-    )
     events = [
         ("u1", "purchase", at + timedelta(hours=1), 20.0),
         ("u1", "order_refunded", at + timedelta(hours=2), 5.0),
         ("u2", "order_cancelled", at + timedelta(hours=1), -8.0),  # a sign the tracker chose: still off
     ]
-    con.register("_e", pd.DataFrame(events, columns=["customer_id", "event_name", "event_ts", "value"]))
-    con.execute("create table intermediate.int_events_stitched as select * from _e")
+    con = one_campaign_world(tmp_path, "treatment", users=2, sent_at=at, events=events)
     out = compute_outcomes(con, datetime(2025, 6, 20).date(), TARGETS).set_index("customer_id")
     con.close()
     assert out["revenue"].to_dict() == {"u1": 15.0, "u2": -8.0}

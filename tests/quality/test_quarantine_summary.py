@@ -1,4 +1,5 @@
-"""The quality group's summary shows a person what was refused at ingest, without any raw values."""
+"""The quality group's summary shows a person what was refused at ingest, without any raw values, and
+what was loaded but names nothing known."""
 
 from datetime import date
 
@@ -8,6 +9,17 @@ from orchestration.defs.quality.quarantine import quarantine_summary
 from orchestration.warehouse import WarehouseResource, connect
 
 DAY = date(2026, 3, 10)
+
+
+def summary_metadata(path) -> dict:
+    """The quarantine summary's metadata for DAY, materialized over the warehouse at `path`."""
+    result = dg.materialize(
+        [quarantine_summary],
+        partition_key=DAY.isoformat(),
+        resources={"warehouse": WarehouseResource(path=str(path))},
+        selection=[quarantine_summary],
+    )
+    return result.asset_materializations_for_node("quarantine_summary")[0].metadata
 
 
 def test_quarantine_summary_counts_refused_rows_by_reason_and_never_shows_their_values(tmp_path) -> None:
@@ -24,13 +36,7 @@ def test_quarantine_summary_counts_refused_rows_by_reason_and_never_shows_their_
             "now())",
             [DAY, DAY, DAY],
         )
-    result = dg.materialize(
-        [quarantine_summary],
-        partition_key=DAY.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(path))},
-        selection=[quarantine_summary],
-    )
-    metadata = result.asset_materializations_for_node("quarantine_summary")[0].metadata
+    metadata = summary_metadata(path)
     assert metadata["dagster/row_count"].value == 3
     table = metadata["by_reason"].value
     assert "| customers | email | not a valid email address | row refused | 2 |" in table
@@ -49,13 +55,7 @@ def test_quarantine_summary_counts_values_set_to_null_apart_from_refused_rows(tm
             "('events', 'e.csv', 4, 'value', 'not a finite number', '{}', true, ?, now())",
             [DAY, DAY, DAY],
         )
-    result = dg.materialize(
-        [quarantine_summary],
-        partition_key=DAY.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(path))},
-        selection=[quarantine_summary],
-    )
-    metadata = result.asset_materializations_for_node("quarantine_summary")[0].metadata
+    metadata = summary_metadata(path)
     assert (metadata["dagster/row_count"].value, metadata["values_set_to_null"].value) == (1, 2)
     table = metadata["by_reason"].value
     assert "| customers | lifetime_value | not a number | value set to null, row kept | 1 |" in table
@@ -77,13 +77,7 @@ def test_the_days_events_of_customers_the_crm_has_not_exported_are_counted_not_d
             "('e5', 'c3', null, ?), ('e6', 'c9', null, '2026-03-09')",
             [DAY] * 5,
         )
-    result = dg.materialize(
-        [quarantine_summary],
-        partition_key=DAY.isoformat(),
-        resources={"warehouse": WarehouseResource(path=str(path))},
-        selection=[quarantine_summary],
-    )
-    metadata = result.asset_materializations_for_node("quarantine_summary")[0].metadata
+    metadata = summary_metadata(path)
     # e2 and e3 (c2 was never exported), e5 (c3 only arrives the day after); e4 is anonymous
     assert metadata["events_naming_unknown_customers"].value == 3
     assert "| events | user_id | customers.customer_id | 3 | 2 |" in metadata["unknown_references"].value
