@@ -1,6 +1,6 @@
 """Uplift targeting against churn-risk, random and oracle targeting, on the responding world.
 
-    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 4,000 customers
+    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 6,000 customers
     .venv/bin/python benchmarks/uplift_targeting.py --seeds 3 --out uplift.csv
 
 Per seed, one world (devkit's worlds/uplift_benchmark.yaml: a "nudge" that works on the
@@ -342,29 +342,32 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--customers", type=int, default=4_000)
+    parser.add_argument("--customers", type=int, default=6_000)
     parser.add_argument("--history-days", type=int, default=60)
     parser.add_argument("--sending-days", type=int, default=21)
-    parser.add_argument("--warmup-days", type=int, default=7)
+    parser.add_argument("--warmup-days", type=int, default=10)
     parser.add_argument("--last-day", type=date.fromisoformat, default=date(2025, 6, 30))
     parser.add_argument(
         "--out", type=Path, default=Path("uplift_targeting.csv"), help="rows per run (appended)"
     )
     parser.add_argument("--summarize-only", action="store_true", help="print the figures of --out and stop")
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
+    parser.add_argument("--keep", type=Path, help="keep each run's home (warehouse, logs) in this folder")
     args = parser.parse_args()
 
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)  # generated people only
     done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=list(COLUMNS))
     if not args.summarize_only:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for policy in POLICIES:
+            for policy in args.policies:
                 if ((done["seed"] == seed) & (done["policy"] == policy)).any():
                     continue
-                home = Path(tempfile.mkdtemp(prefix=f"uplift_{seed}_"))
+                home = Path(tempfile.mkdtemp(prefix=f"uplift_{seed}_", dir=args.keep))
                 try:
                     figures = run_policy(seed, policy, args, home)
                 finally:
-                    shutil.rmtree(home, ignore_errors=True)
+                    if args.keep is None:
+                        shutil.rmtree(home, ignore_errors=True)
                 row = pd.DataFrame([figures]).reindex(columns=list(COLUMNS))
                 row.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
                 done = pd.read_csv(args.out)
