@@ -15,7 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.defs.ingest.formats import EVENT_FORMATS
 from orchestration.defs.ingest.formats.snowplow import ENRICHED_TSV_COLUMNS
+from orchestration.defs.ingest.formats.spec import EventFormat, HashOf
 from orchestration.defs.ingest.loader import load_day
 from orchestration.defs.ingest.reader import IngestError
 
@@ -446,3 +448,22 @@ def test_the_declaration_file_is_not_reported_as_a_misnamed_export(tmp_path: Pat
     sample = SAMPLE["segment"]
     report = load_day(con, str(landing_with(tmp_path, sample)), "events", sample.day)
     assert not any("not named" in warning for warning in report.warnings)
+
+
+def mapping_table(fmt: EventFormat) -> str:
+    """A format's mapping as docs/formats.md shows it."""
+    lines = ["| column | from the export (first non-empty wins) |", "|---|---|"]
+    for column, source in fmt.columns.items():
+        paths = source.paths if isinstance(source, HashOf) else source
+        shown = ", ".join(f"`{path}`" for path in paths)
+        lines.append(f"| `{column}` | {'hash of ' if isinstance(source, HashOf) else ''}{shown} |")
+    names = ", ".join(f"`{vendor}` -> `{ours}`" for vendor, ours in fmt.event_names.items()) or "as exported"
+    lines += ["", f"Time: `{fmt.timestamp}`. Event names: {names}."]
+    return f"### {fmt.title} (`format: {fmt.name}`)\n\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("fmt", list(EVENT_FORMATS))
+def test_the_docs_show_each_formats_mapping_as_the_code_has_it(fmt: str) -> None:
+    # Guards docs/formats.md against drifting from the mappings (the code is their one definition).
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
+    assert mapping_table(EVENT_FORMATS[fmt]) in docs
