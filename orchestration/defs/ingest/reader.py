@@ -1,5 +1,8 @@
 """Find one day's export file and read it, whatever its format, as chunks of text columns.
 
+CSV, JSON Lines and Parquet; and, for a folder that declares Snowplow's enriched events
+(formats/declaration.py), tab-separated lines without a header in the format's column order.
+
 Everything is read as text first so that a bad value becomes a quarantined row with its
 row and column, never a whole-file type error. Problems that belong to one row (a short
 or long CSV row, a broken JSON line, a line too long to read) are kept on that row in
