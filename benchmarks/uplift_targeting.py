@@ -230,14 +230,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
             "nudge"
         ]
     examples = examples[pd.to_datetime(examples["run_date"]).dt.date >= first_targeted].reset_index(drop=True)
-    realised = world.uplift_truth(
-        list(sent["customer_id"]),
-        "nudge",
-        "control",
-        list(pd.to_datetime(sent["run_date"]).dt.date),
-        _ms(sent["scheduled_send_at_utc"]),
-        WINDOW_DAYS,
-    )
+    realised = _true_uplift(world, sent, "scheduled_send_at_utc")
     unsubscribes = sum(
         a.unsubscribed for a, day in zip(run.answers, _days(run), strict=True) if day >= first_targeted
     )
@@ -254,14 +247,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
     }
     if len(examples) >= 200:
         # The truth of the same decisions: each row's chance of being sent times its true uplift.
-        tau = world.uplift_truth(
-            list(examples["customer_id"]),
-            "nudge",
-            "control",
-            list(pd.to_datetime(examples["run_date"]).dt.date),
-            _ms(examples["opens_at"]),
-            WINDOW_DAYS,
-        )
+        tau = _true_uplift(world, examples, "opens_at")
         judged = judge_targetings(examples, {"as run": examples["propensity"].to_numpy()}).iloc[0]
         per_row = judged["decisions" if "decisions" in judged else "rows"] / 1000
         figures.update(
@@ -272,6 +258,14 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
             truth_on_decisions=float(np.sum(examples["propensity"].to_numpy() * tau)),
         )
     return figures
+
+
+def _true_uplift(world, rows: pd.DataFrame, sent_at: str) -> np.ndarray:  # noqa: ANN001
+    """The world's true uplift of the nudge for each row (customer, run date, send time in `sent_at`)."""
+    days = list(pd.to_datetime(rows["run_date"]).dt.date)
+    return world.uplift_truth(
+        list(rows["customer_id"]), "nudge", "control", days, _ms(rows[sent_at]), WINDOW_DAYS
+    )
 
 
 def _days(run) -> list[date]:  # noqa: ANN001
