@@ -1,6 +1,6 @@
 """Uplift targeting against churn-risk, random and oracle targeting, on the responding world.
 
-    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 4,000 customers
+    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 6,000 customers, 28 days
     .venv/bin/python benchmarks/uplift_targeting.py --seeds 3 --out uplift.csv
 
 Per seed, one world (devkit's worlds/uplift_benchmark.yaml: a "nudge" that works on the
@@ -14,9 +14,12 @@ same two campaign files but one targeting of the nudge:
 - oracle: ranked by each contender's true uplift, written from the world before each day's job
   (whose uplift stage is then left out), with a token exploration share.
 
-Every run targets 30% of the day's contenders. For the first --warmup-days every run sends to a
-random 30% (the runs are identical up to then: same seed, same draws), so uplift targeting
-starts with randomized decisions to learn from, as a campaign switching to it would. The placebo
+Every run targets 30% of the day's contenders. For the first --warmup-days (14 of 28) every run
+sends to a random 30% (the runs are identical up to then: same seed, same draws), so uplift
+targeting starts with randomized decisions to learn from, as a campaign switching to it would.
+Its model is fitted on the first targeted day and promoted only if it ranks better than random;
+until one is, the campaign targets by its rules (and sends more): with ten days of warm-up at
+this size the first fit was not promoted in a trial seed, the second a week later was. The placebo
 targets by uplift in every run; no model may ever be promoted for it.
 
 Printed per policy, over the days after the warm-up: sends (an uplift run whose model was not
@@ -227,14 +230,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
             "nudge"
         ]
     examples = examples[pd.to_datetime(examples["run_date"]).dt.date >= first_targeted].reset_index(drop=True)
-    realised = world.uplift_truth(
-        list(sent["customer_id"]),
-        "nudge",
-        "control",
-        list(pd.to_datetime(sent["run_date"]).dt.date),
-        _ms(sent["scheduled_send_at_utc"]),
-        WINDOW_DAYS,
-    )
+    realised = _true_uplift(world, sent, "scheduled_send_at_utc")
     unsubscribes = sum(
         a.unsubscribed for a, day in zip(run.answers, _days(run), strict=True) if day >= first_targeted
     )
@@ -251,14 +247,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
     }
     if len(examples) >= 200:
         # The truth of the same decisions: each row's chance of being sent times its true uplift.
-        tau = world.uplift_truth(
-            list(examples["customer_id"]),
-            "nudge",
-            "control",
-            list(pd.to_datetime(examples["run_date"]).dt.date),
-            _ms(examples["opens_at"]),
-            WINDOW_DAYS,
-        )
+        tau = _true_uplift(world, examples, "opens_at")
         judged = judge_targetings(examples, {"as run": examples["propensity"].to_numpy()}).iloc[0]
         per_row = judged["decisions" if "decisions" in judged else "rows"] / 1000
         figures.update(
@@ -269,6 +258,14 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
             truth_on_decisions=float(np.sum(examples["propensity"].to_numpy() * tau)),
         )
     return figures
+
+
+def _true_uplift(world, rows: pd.DataFrame, sent_at: str) -> np.ndarray:  # noqa: ANN001
+    """The world's true uplift of the nudge for each row (customer, run date, send time in `sent_at`)."""
+    days = list(pd.to_datetime(rows["run_date"]).dt.date)
+    return world.uplift_truth(
+        list(rows["customer_id"]), "nudge", "control", days, _ms(rows[sent_at]), WINDOW_DAYS
+    )
 
 
 def _days(run) -> list[date]:  # noqa: ANN001
@@ -342,29 +339,32 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--customers", type=int, default=4_000)
+    parser.add_argument("--customers", type=int, default=6_000)
     parser.add_argument("--history-days", type=int, default=60)
-    parser.add_argument("--sending-days", type=int, default=21)
-    parser.add_argument("--warmup-days", type=int, default=7)
+    parser.add_argument("--sending-days", type=int, default=28)
+    parser.add_argument("--warmup-days", type=int, default=14)
     parser.add_argument("--last-day", type=date.fromisoformat, default=date(2025, 6, 30))
     parser.add_argument(
         "--out", type=Path, default=Path("uplift_targeting.csv"), help="rows per run (appended)"
     )
     parser.add_argument("--summarize-only", action="store_true", help="print the figures of --out and stop")
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
+    parser.add_argument("--keep", type=Path, help="keep each run's home (warehouse, logs) in this folder")
     args = parser.parse_args()
 
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)  # generated people only
     done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=list(COLUMNS))
     if not args.summarize_only:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for policy in POLICIES:
+            for policy in args.policies:
                 if ((done["seed"] == seed) & (done["policy"] == policy)).any():
                     continue
-                home = Path(tempfile.mkdtemp(prefix=f"uplift_{seed}_"))
+                home = Path(tempfile.mkdtemp(prefix=f"uplift_{seed}_", dir=args.keep))
                 try:
                     figures = run_policy(seed, policy, args, home)
                 finally:
-                    shutil.rmtree(home, ignore_errors=True)
+                    if args.keep is None:
+                        shutil.rmtree(home, ignore_errors=True)
                 row = pd.DataFrame([figures]).reindex(columns=list(COLUMNS))
                 row.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
                 done = pd.read_csv(args.out)

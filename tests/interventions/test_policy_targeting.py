@@ -151,6 +151,8 @@ def test_uplift_targeting_sends_the_highest_predicted_uplift_within_budget_and_n
         if customer in ranked or customer in harmed or customer not in assigned:
             assert row["treatment_probability"] == pytest.approx(chance * 0.9), customer
     assert not [n for n in run.notes if "trigger rules" in n]
+    explored = sum(1 for c in rows if rows[c]["exploration"])
+    assert run.targeting == {"upl": {"mode": "uplift", "uplift_model": "uplift-test", "explored": explored}}
 
 
 def test_the_exploration_share_is_honoured_in_expectation_and_drawn_anew_each_day(con) -> None:

@@ -266,3 +266,18 @@ def test_any_owner_split_of_a_full_build_gives_the_same_sessions(
     assert spread == buckets
     for table in OWNER_SPLIT_MODELS:
         assert table_rows(warehouse, table) == table_rows(history.full_refresh, table), table
+
+
+def test_a_tests_window_matches_each_rebuilt_owner_with_its_own_rebuild_point(
+    history: IncrementalHistory,
+) -> None:
+    # Guards a false failure that stopped a day's build: inside the EXISTS that matches a checked row
+    # with its owner's rebuild point, an unqualified `session_owner` named the rebuilds' own column,
+    # so the match compared it with itself and let every rebuilt owner's rows through from the
+    # earliest rebuild point of any owner. A session open across that point then lacked its first
+    # events, and the gap test reported a session that does not start at 1 (seen on a demo world).
+    tests = [p.read_text() for p in (history.last_build.target_path / "compiled").rglob("*.sql")]
+    windows = [sql for sql in tests if "int_session_rebuilds" in sql and "exists (" in sql]
+    assert windows, "no compiled data test reads the rebuilt owners: the check below would prove nothing"
+    assert not [sql for sql in windows if "rebuilt.session_owner = session_owner" in sql]
+    assert any("owner_rebuild.rebuilt_owner = session_owner" in sql for sql in windows)

@@ -104,13 +104,20 @@
             select rebuilt.{{ rebuilt['owner_key'] }} from {{ rebuilds }} as rebuilt where {{ listed }}
         )
         {%- if since_key %}
+        {#- the rebuilds under names no checked table has: an owner column named like their
+            key (session_owner) would otherwise resolve to the rebuilds' own column here,
+            compare it with itself, and let every rebuilt owner's rows through from the
+            earliest rebuild point of any owner -#}
         and exists (
             select 1
-            from {{ rebuilds }} as rebuilt
+            from (
+                select rebuilt.{{ rebuilt['owner_key'] }} as rebuilt_owner, rebuilt.{{ since_key }} as rebuilt_since
+                from {{ rebuilds }} as rebuilt
+                where {{ listed }}
+            ) as owner_rebuild
             where
-                rebuilt.{{ rebuilt['owner_key'] }} = {{ rebuilt['owner_column'] }}
-                and {{ listed }}
-                and {{ rebuilt['since_column'] }} >= rebuilt.{{ since_key }}
+                owner_rebuild.rebuilt_owner = {{ rebuilt['owner_column'] }}
+                and {{ rebuilt['since_column'] }} >= owner_rebuild.rebuilt_since
         )
         {%- endif %}
     {%- endif -%}

@@ -84,7 +84,7 @@ def _log_report(context: dg.AssetExecutionContext, con, report: LoadReport) -> N
             context.log.warning(line)
         return
     context.log.info(report.summary)
-    for line in report.warnings:
+    for line in report.warnings + report.unknown_values_lines():
         context.log.warning(line)
     for line in describe_quarantine(con, report.source, report.day):
         context.log.warning(line)

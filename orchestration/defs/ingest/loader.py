@@ -28,6 +28,9 @@ import pandas as pd
 
 from orchestration.defs.ingest import reader
 from orchestration.defs.ingest.contracts import CONTRACTS, Contract
+from orchestration.defs.ingest.formats.convert import to_canonical
+from orchestration.defs.ingest.formats.declaration import DeclaredFormat, declared_format
+from orchestration.defs.ingest.formats.header import check_format_columns, undeclared_hint
 from orchestration.defs.ingest.header import check_columns
 from orchestration.defs.ingest.names import scrubbed
 from orchestration.defs.ingest.parse import ParsedExport, naive_warning, parse_export
@@ -68,6 +71,16 @@ class LoadReport:
     def missing(self) -> bool:
         return self.file is None
 
+    def unknown_values_lines(self) -> list[str]:
+        """Per column with values outside its vocabulary, one line for the run log (counts, no values)."""
+        contract = CONTRACTS[self.source]
+        return [
+            f"{self.file}: column {column!r}: {sum(values.values())} rows hold {len(values)} values not in "
+            f"{contract.column(column).vocabulary_source} (loaded; describe them there)"
+            for column, values in self.unknown_values.items()
+            if values
+        ]
+
     @property
     def summary(self) -> str:
         """One line for the run log (file names and counts only, never values)."""
@@ -103,18 +116,21 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
     migrate(con)  # the raw tables are declared in orchestration.schema, from the contracts
     if path is None:
         return report
+    declared = declared_format(landing, source)  # None: the project's own contract
+    keep = contract.names if declared is None else declared.format.fields_read
+    tsv_columns = () if declared is None else declared.format.tsv_columns
     stored = _stored_rows(con, contract.source, day)
     with (
-        open_export(landing, path, contract.names) as export,
+        open_export(landing, path, keep, tsv_columns) as export,
         staged_file(contract, day, path, datetime.now(UTC)) as staged,
     ):
         # CSV and Parquet headers are judged before any row is read; JSON Lines keys once all are.
         header_warnings = (
-            check_columns(export.columns, contract, path) if export.columns is not None else None
+            _judge_header(export.columns, contract, declared, path) if export.columns is not None else None
         )
-        tally = _judge(con, contract, day, export, staged, report)
+        tally = _judge(con, contract, day, export, staged, report, declared)
         if header_warnings is None:
-            header_warnings = check_columns(export.columns or [], contract, path)
+            header_warnings = _judge_header(export.columns or [], contract, declared, path)
         if report.rows_loaded == 0 and stored:
             raise IngestError(
                 f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} "
@@ -131,12 +147,6 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
             ) from None
         nulled = staged.values_set_to_null(con)
     report.unknown_values = _unknown_values(con, contract, day)
-    for column, values in report.unknown_values.items():
-        if values:
-            report.warnings.append(
-                f"{path}: column {column!r}: {sum(values.values())} rows hold {len(values)} values not in "
-                f"{contract.column(column).vocabulary_source} (loaded; describe them there)"
-            )
     report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
     report.warnings += (
         export.warnings + header_warnings + tally.warnings(path) + _nulled_warnings(path, nulled)
@@ -144,6 +154,17 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
     if report.rows_read == 0:
         report.warnings.append(f"{path}: the file has no data rows")
     return report
+
+
+def _judge_header(
+    columns: list[str], contract: Contract, declared: DeclaredFormat | None, path: str
+) -> list[str]:
+    if declared is not None:
+        return check_format_columns(columns, declared, path)
+    try:
+        return check_columns(columns, contract, path)
+    except IngestError as err:  # a vendor's export in a folder that does not declare it
+        raise IngestError(f"{err}{undeclared_hint(columns, contract.source)}") from None
 
 
 @dataclass
@@ -222,11 +243,16 @@ def _judge(
     export: Export,
     staged: StagedFile,
     report: LoadReport,
+    declared: DeclaredFormat | None = None,
 ) -> _Tally:
-    """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks."""
+    """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks.
+
+    A vendor format's chunk is first turned into the contract's columns (formats/convert.py).
+    """
     tally = _Tally()
     keys = _KeyHashes() if contract.unique_key else None
-    for chunk in _collecting_once_a_chunk(export.chunks()):
+    for read in _collecting_once_a_chunk(export.chunks()):
+        chunk = read if declared is None else to_canonical(read, declared.format)
         parsed = parse_export(chunk, contract, export.path, day, find_duplicates=False)
         good, quarantine, forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
         staged.add_rows(good)

@@ -1,5 +1,8 @@
 """Find one day's export file and read it, whatever its format, as chunks of text columns.
 
+CSV, JSON Lines and Parquet; and, for a folder that declares Snowplow's enriched events
+(formats/declaration.py), tab-separated lines without a header in the format's column order.
+
 Everything is read as text first so that a bad value becomes a quarantined row with its
 row and column, never a whole-file type error. Problems that belong to one row (a short
 or long CSV row, a broken JSON line, a line too long to read) are kept on that row in
@@ -41,7 +44,9 @@ from fsspec.implementations.local import LocalFileSystem
 from orchestration import settings
 from orchestration.defs.ingest.names import column_label, file_label, looks_like_identifier, scrubbed
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = ("csv", "jsonl", "parquet", "tsv")  # tsv: only for a declared format with fixed columns
+# A source folder's declaration of the export format it holds (formats/declaration.py); not an export.
+DECLARATION_FILE = "format.yml"
 # Columns the reader adds next to the file's own: lineage and row-level read problems.
 READ_COLUMNS = ("_source_row", "_source_line", "_read_error", "_read_column", "_raw_record")
 # Bytes that are not UTF-8 are decoded with surrogateescape: each becomes one of these code points.
@@ -94,7 +99,7 @@ def list_landing(landing: str, source: str, day: date) -> LandingListing:
         match = pattern.fullmatch(name)
         file_day = _parse_day(match.group(1)) if match else None
         if file_day is None:
-            if not name.startswith("."):
+            if not name.startswith(".") and name != DECLARATION_FILE:
                 listing.misnamed.append(file_label(name))
         elif file_day == day:
             listing.day_files.append(f"{protocol}{folder}/{name}")
@@ -130,17 +135,30 @@ def only_export(listing: LandingListing, source: str, day: date) -> str | None:
 
 
 @contextmanager
-def open_export(landing: str, path: str, keep: Sequence[str]) -> Iterator[Export]:
+def open_export(
+    landing: str, path: str, keep: Sequence[str], tsv_columns: Sequence[str] = ()
+) -> Iterator[Export]:
     """The export at `path` (found in `landing` by `list_landing`), ready to be read in chunks.
 
     Only the columns named in `keep` are built. On a local filesystem the file must resolve to
     a regular file inside the landing folder (a symbolic link that leaves it is refused unless
     REENGAGE_LANDING_FOLLOW_OUTSIDE_LINKS allows it); elsewhere it must be a file, not a folder.
+    A `.tsv` file has no header: it is read only with the column order `tsv_columns` of the
+    source's declared format (Snowplow's enriched events).
     """
+    extension = path.rsplit(".", 1)[-1].lower()
+    if extension == "tsv" and not tsv_columns:
+        raise IngestError(
+            f"{path}: a .tsv export is read only as Snowplow enriched events (declare `format: snowplow` "
+            f"in its folder's {DECLARATION_FILE}); export CSV, JSON Lines or Parquet otherwise"
+        )
     handle = _open_checked(landing, path)
     try:
-        kind = {"csv": CsvExport, "jsonl": JsonLinesExport, "parquet": ParquetExport}
-        yield kind[path.rsplit(".", 1)[-1].lower()](path, handle, keep)
+        if extension == "tsv":
+            yield EnrichedTsvExport(path, handle, keep, tsv_columns)
+        else:
+            kind = {"csv": CsvExport, "jsonl": JsonLinesExport, "parquet": ParquetExport}
+            yield kind[extension](path, handle, keep)
     finally:
         handle.close()
 
@@ -335,9 +353,9 @@ class _LineFeeder:
 class _CsvRecords:
     """csv.reader over a _LineFeeder: (fields, first line, problem) per record, None at the end."""
 
-    def __init__(self, text: TextIO) -> None:
+    def __init__(self, text: TextIO, **dialect: object) -> None:
         self.feeder = _LineFeeder(text)
-        self._reader = csv.reader(self.feeder, strict=True)
+        self._reader = csv.reader(self.feeder, strict=True, **dialect)  # type: ignore[arg-type]
         self._previous_line = 0
         self.last_error = ""
 
@@ -408,9 +426,11 @@ def _with_read_columns(frame: pd.DataFrame, rows: Sequence[int], lines: Sequence
 class CsvExport(_TextExport):
     """A CSV file with a header row; quoted fields may hold delimiters and line breaks."""
 
+    header_lines = 1  # lines before the first data row
+
     def __init__(self, path: str, handle: BinaryIO, keep: Sequence[str]) -> None:
         super().__init__(path, handle, keep)
-        self._records = _CsvRecords(self._text)
+        self._records = self._new_records()
         self._header = self._read_header()
         kept: dict[str, int] = {}
         wanted = set(self._keep)
@@ -422,6 +442,9 @@ class CsvExport(_TextExport):
     @property
     def columns(self) -> list[str]:
         return self._header
+
+    def _new_records(self) -> _CsvRecords:
+        return _CsvRecords(self._text)
 
     def _read_header(self) -> list[str]:
         path, records = self.path, self._records
@@ -470,7 +493,9 @@ class CsvExport(_TextExport):
                 chunk, chunk_chars = _Rows(names), 0
             chunk_chars += feeder.record_chars
             # The header is line 1, so data row r starts on line r + 1 unless a quoted line break moved it.
-            moved = line if line != row + 1 else None
+            moved = line if line != row + self.header_lines else None
+            if row == 1 and problem is None:
+                self._judge_first_row(fields)
             if problem is None and len(fields) == width:
                 chunk.add(row, [fields[i] or None for i in indices], moved)
             elif problem is not None:
@@ -494,9 +519,39 @@ class CsvExport(_TextExport):
                 chunk.errors[-1] = (index, reason, column, raw_record)
         yield self._frame(chunk)
 
+    def _judge_first_row(self, fields: list[str]) -> None:
+        """A file whose rows have a header: its rows are judged one by one."""
+
     def _frame(self, chunk: _Rows) -> pd.DataFrame:
         chunk.has_nul = self._watch.saw_nul
         return super()._frame(chunk)
+
+
+class EnrichedTsvExport(CsvExport):
+    """Tab-separated lines without a header, in a column order the declared format fixes.
+
+    Snowplow's enriched events: no quoting (a field never holds a tab or a line break), so a
+    JSON field's quotes are its own. A first line of another width is another file, refused.
+    """
+
+    header_lines = 0
+
+    def __init__(self, path: str, handle: BinaryIO, keep: Sequence[str], names: Sequence[str]) -> None:
+        self._names = list(names)
+        super().__init__(path, handle, keep)
+
+    def _new_records(self) -> _CsvRecords:
+        return _CsvRecords(self._text, delimiter="\t", quoting=csv.QUOTE_NONE)
+
+    def _read_header(self) -> list[str]:
+        return self._names
+
+    def _judge_first_row(self, fields: list[str]) -> None:
+        if len(fields) != len(self._names):
+            raise IngestError(
+                f"{self.path}: line 1 has {len(fields)} tab-separated fields, not the {len(self._names)} "
+                "of an enriched event: not an enriched-event file"
+            )
 
 
 class JsonLinesExport(_TextExport):
@@ -554,7 +609,7 @@ class JsonLinesExport(_TextExport):
                 value = record.get(name)
                 if isinstance(value, dict | list):
                     chunk.nested.add(name)
-                values.append(_as_text(value))
+                values.append(as_text(value))
             chunk.add(number, values)
         self._columns = list(seen)
         yield self._frame(chunk)
@@ -635,7 +690,7 @@ def _parquet_frame(batch: pa.RecordBatch, names: list[str], rows: np.ndarray) ->
             values = [text if isinstance(text, str) else None for text in texts]
         else:
             # Python values, not a pandas Series: pandas infers a string dtype and turns None into NaN.
-            values = [_as_text(value) for value in column.to_pylist()]
+            values = [as_text(value) for value in column.to_pylist()]
         columns[name] = pd.Series(values, dtype=object)
     frame = _with_read_columns(pd.DataFrame(columns, index=range(len(rows))), rows, [None] * len(rows))
     frame.attrs.update({NOT_UTF8_ATTR: False, NUL_ATTR: has_nul, NESTED_ATTR: nested})
@@ -646,7 +701,8 @@ def _detail(err: Exception) -> str:
     return scrubbed(str(err)) or type(err).__name__
 
 
-def _as_text(value: object) -> str | None:
+def as_text(value: object) -> str | None:
+    """A value of a JSON record or Parquet column as the text the parser reads."""
     if value is None or (isinstance(value, float) and value != value):  # NaN: no value
         return None
     if isinstance(value, bool):

@@ -71,6 +71,8 @@ def intervention_list(
             "suppressed_by_reason": dg.MetadataValue.json(suppression_counts(counts)),
             # Not only candidates: every customer held back because their newest CRM row was refused.
             "unverified_profiles": result.unverified_profiles,
+            # Each campaign's targeting of the day: rules, or a ranked mode with its model and explored rows.
+            "targeting": dg.MetadataValue.json(result.targeting),
             "decisions": dg.MetadataValue.md(counts_markdown(counts)),
             "change_since_previous_day": dg.MetadataValue.md(change.markdown()),
             "notes": dg.MetadataValue.json(result.notes),

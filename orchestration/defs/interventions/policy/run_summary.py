@@ -35,6 +35,8 @@ class PolicyRun:
     notes: list[str] = field(default_factory=list)
     # Customers (candidates or not) nobody may mail because their newest CRM row was refused at ingest.
     unverified_profiles: int = 0
+    # Per campaign: the targeting applied, the uplift model ranked by (if any) and the rows explored.
+    targeting: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def summarise_run(
@@ -55,6 +57,15 @@ def summarise_run(
         select count(*) from {BASE_TABLE}
         where consent_status is distinct from {sql_literal(CONSENT_GRANTED)}
           and consent_status is distinct from {sql_literal(CONSENT_WITHDRAWN)}""").fetchone()[0]
+    targeting = {
+        str(campaign): {"mode": str(mode), "uplift_model": model or "none", "explored": int(explored)}
+        for campaign, mode, model, explored in con.execute(f"""
+            select campaign_id, any_value(targeting), max(uplift_model_version),
+                   count(*) filter (where exploration)
+            from {DECISIONS_WORK_TABLE}
+            where selection_probability > 0 or reason like 'targeting:%'
+            group by 1 order by 1""").fetchall()
+    }
     if unverified:
         notes.append(
             f"{unverified} customer(s) not mailed as unverified_profile: their newest CRM row was refused "
@@ -70,4 +81,5 @@ def summarise_run(
         counts=counts,
         notes=notes,
         unverified_profiles=int(unverified),
+        targeting=targeting,
     )
