@@ -186,7 +186,6 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
         if policy == "oracle" and day >= first_targeted:
             write_oracle_scores(day, world)
 
-    oracle_days = policy == "oracle"
     config = DemoConfig(
         customers=args.customers,
         history_days=args.history_days,
@@ -197,7 +196,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
         history_checks=False,
     )
     run_job = None
-    if oracle_days:
+    if policy == "oracle":
 
         def run_job(day, instance):  # noqa: ANN001, ANN202
             from orchestration.runs import run_day

@@ -42,10 +42,10 @@ def selection_probabilities(
 ) -> np.ndarray:
     """Each contender's chance of being assigned (either arm) under `rule`, day by day."""
     frame = pd.DataFrame({"day": np.asarray(day), "score": np.asarray(score, dtype=float)})
-    frame["tie"] = np.asarray(tie_break)
-    chance = np.ones(len(frame)) if rule.mode == "rules" else np.zeros(len(frame))
     if rule.mode == "rules":
-        return chance
+        return np.ones(len(frame))
+    frame["tie"] = np.asarray(tie_break)
+    chance = np.zeros(len(frame))
     for _, rows in frame.groupby("day", sort=False):
         index = rows.index.to_numpy()
         s = rows["score"].to_numpy()

@@ -35,7 +35,6 @@ from orchestration.defs.interventions.campaigns import Campaign, load_campaigns
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.partitions import daily_partitions
 from orchestration.schema.declared import STEP_INPUTS, UPLIFT_SCORES
-from orchestration.schema.migrations import migrate
 from orchestration.tables import replace_run_date, transaction
 from orchestration.warehouse import WarehouseResource
 
@@ -170,8 +169,7 @@ def uplift_scores(
     campaigns = uplift_campaigns()
     done: list[CampaignUplift] = []
     frames: list[pd.DataFrame] = []
-    with warehouse.connect() as con:
-        migrate(con)
+    with warehouse.connect() as con:  # migrated on open: scoring.uplift_scores exists
         features = snapshot_features(con, run_date) if campaigns else None
         for campaign in campaigns:
             fit = fit_if_due(con, campaign, run_date, config, context.run.run_id)
