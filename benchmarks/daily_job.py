@@ -125,7 +125,7 @@ def main() -> int:
                 if not rerun:
                     world.write_day(k)
                 started, cpu_started = time.perf_counter(), cpu_seconds()
-                with clock_at(day, tick=True), output_to(log):
+                with clock_at(day), output_to(log):
                     result = run_day(day, instance)
                 wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
                 if not result.success:

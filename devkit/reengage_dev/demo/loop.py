@@ -11,9 +11,10 @@ of the first days mature while the demo runs.
 The clock: the pipeline reads the wall clock (a message is never scheduled in
 the past, a past run date sends nothing, the provider accepts ``send_at`` at
 most 72 hours ahead). The demo therefore runs each day's job with the
-process clock set to 00:05 UTC on that day, standing still, so every run
-sees the same "now" and the same decisions give the same exports. Dagster's
-and dbt's output goes to a log file; the console gets one line per day.
+process clock set to 00:05 UTC on that day. The clock runs on from there (a
+frozen one would leave Dagster waiting for ever before a retry): the seconds a
+job takes can move a send that is due at once by a minute, nothing more.
+Dagster's and dbt's output goes to a log file; the console gets one line per day.
 """
 
 from __future__ import annotations
@@ -120,15 +121,15 @@ def output_to(log: Path) -> Iterator[None]:
 
 
 @contextmanager
-def clock_at(day: date, tick: bool = False) -> Iterator[None]:
-    """The process clock (time.time, datetime.now, in every thread) at 00:05 UTC on `day`.
+def clock_at(day: date) -> Iterator[None]:
+    """The process clock (time.time, datetime.now, in every thread) at 00:05 UTC on `day`, running on.
 
-    Standing still by default; `tick=True` lets it run from there (a benchmark reads step times
-    from Dagster's event log, whose timestamps come from this clock).
+    It runs from there rather than standing still: Dagster waits for a retried step's deadline and
+    stamps its event log from this clock, so a frozen clock left a failing day waiting for ever.
     """
     import time_machine
 
-    with time_machine.travel(datetime(day.year, day.month, day.day, tzinfo=UTC) + RUN_TIME, tick=tick):
+    with time_machine.travel(datetime(day.year, day.month, day.day, tzinfo=UTC) + RUN_TIME, tick=True):
         yield
 
 
