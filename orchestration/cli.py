@@ -1,7 +1,7 @@
 """The `reengage` command line.
 
 For your own data: `check-exports PATH` validates export files without loading anything,
-`backfill --from A --to B` loads past days (no delivery), `run --date D` runs the daily job.
+`run --date D` runs the daily job.
 Operations: `erase` carries out erasure requests; `resolve --date D` settles a day's unsettled
 deliveries. (The demo is the development package's: `python -m reengage_dev.demo`.)
 
@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 
 from orchestration.commands.check_exports import add_check_exports_parser, run_check_exports
 from orchestration.commands.common import CANNOT_START, FAILED, CommandError, OneLineParser
+from orchestration.commands.run import add_run_parser, run_run
 from orchestration.defs.delivery.resolve import add_resolve_parser, run_resolve
 from orchestration.privacy.command import add_erase_parser, run_erase
 
@@ -24,6 +26,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-exports": run_check_exports,
     "erase": run_erase,
     "resolve": run_resolve,
+    "run": run_run,
 }
 
 
@@ -36,11 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_exports_parser(commands)
     add_erase_parser(commands)
     add_resolve_parser(commands)
+    add_run_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Dagster's warnings about its own definitions are for whoever writes them, not for a terminal.
+    warnings.filterwarnings("ignore", module=r"dagster(\.|$)")
     try:
         return COMMANDS[args.command](args)
     except CommandError as err:
