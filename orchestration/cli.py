@@ -1,7 +1,7 @@
 """The `reengage` command line.
 
 For your own data: `check-exports PATH` validates export files without loading anything,
-`run --date D` runs the daily job.
+`backfill --from A --to B` loads past days (no delivery), `run --date D` runs the daily job.
 Operations: `erase` carries out erasure requests; `resolve --date D` settles a day's unsettled
 deliveries. (The demo is the development package's: `python -m reengage_dev.demo`.)
 
@@ -16,6 +16,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 
+from orchestration.commands.backfill import add_backfill_parser, run_backfill
 from orchestration.commands.check_exports import add_check_exports_parser, run_check_exports
 from orchestration.commands.common import CANNOT_START, FAILED, CommandError, OneLineParser
 from orchestration.commands.run import add_run_parser, run_run
@@ -23,6 +24,7 @@ from orchestration.defs.delivery.resolve import add_resolve_parser, run_resolve
 from orchestration.privacy.command import add_erase_parser, run_erase
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "backfill": run_backfill,
     "check-exports": run_check_exports,
     "erase": run_erase,
     "resolve": run_resolve,
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full trace of an error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     add_check_exports_parser(commands)
+    add_backfill_parser(commands)
     add_erase_parser(commands)
     add_resolve_parser(commands)
     add_run_parser(commands)

@@ -1,12 +1,15 @@
 """Runs started from the command line: a persistent instance, quiet logs, one line per step as it ends.
 
-A command-line run is the job the schedule starts, with two differences a person at a terminal
-needs. Its steps are not retried: the retry policies (defs/operations/retries.py) wait 15 s to
-two minutes for a landing folder or a lock to come back, which at a terminal only delays a
-deterministic error (a failing dbt test is retried once after a minute); the commands check the
-lock and the exports before they start and say so in one line, and running the command again is
-safe. And Dagster's own console log is silenced: each step prints one line when it ends, and the
-run stays in the instance the UI reads, with every log line, for whoever wants the detail.
+A command-line run is the job the schedule starts, in this process (`execute_in_process`), with
+Dagster's own console log silenced: each step prints one line when it ends, and the run stays in
+the instance the UI reads, with every log line, for whoever wants the detail.
+
+Retries: `execute_in_process` keeps the steps' retry policies whatever the run config says (it
+replaces the executor and its config), so a command-line run retries as a scheduled one does
+(defs/operations/retries.py). What a terminal would wait for most, a warehouse another process
+holds and a missing export, is checked before the run starts and told in one line; data problems
+(a refused file, a missing export, a bad pepper) are never retried; a failing dbt build is
+retried once, after about a minute.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from orchestration.warehouse import connect, describe
 
 # Run config of every command-line run (merged with the job's own).
 COMMAND_LINE_RUN_CONFIG = {
-    "execution": {"config": {"retries": {"disabled": {}}}},
     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
 }
 HELD_BY = re.compile(r"\(PID (\d+)\)")

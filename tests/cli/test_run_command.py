@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -39,28 +38,25 @@ def test_run_runs_the_daily_job_prints_each_step_and_the_summary_and_keeps_the_r
         assert con.execute("select count(*) from raw.events where _partition_date = ?", [DAY]).fetchone()[0]
 
 
-def test_a_failing_step_is_one_line_exits_one_and_is_not_retried(isolated_home, monkeypatch, capsys) -> None:
-    # Guards a terminal waiting out the retry policies (15 s, 30 s, 60 s for ingest) on an error
-    # that does not go away: a forget list with keys and no pepper stops ingest every time.
+def test_a_failing_step_is_one_line_with_its_reason_and_exit_one(isolated_home, monkeypatch, capsys) -> None:
+    # Guards runs.failures printing Dagster's wrapper ("RetryRequested but retries are disabled",
+    # "Error occurred while executing op") instead of the step's reason: a forget list with keys
+    # and no pepper stops every ingest step, each saying which setting to set.
     world(isolated_home, days=1)
     with connect() as con:
         add_keys(con, [("customer_id", "0" * 64)], "req-1", datetime.now(UTC))
     monkeypatch.delenv("REENGAGE_PRIVACY_PEPPER")
-    started = time.perf_counter()
     code, out, err = reengage(capsys, "run", "--date", DAY.isoformat())
     assert code == 1
     failed = out.split(f"The daily job for {DAY} FAILED:\n", 1)[1].split("In the Dagster UI")[0]
-    assert failed.strip().splitlines(), out
-    assert all(
-        line.startswith("  ") and "REENGAGE_PRIVACY_PEPPER" in line
-        for line in failed.strip("\n").splitlines()
-    )
+    lines = failed.strip("\n").splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "  raw__customers",
+        "  raw__email_events",
+        "  raw__events",
+    ]
+    assert all("REENGAGE_PRIVACY_PEPPER" in line for line in lines)
     assert "Traceback" not in out + err
-    run_id = out.split("/runs/", 1)[1].split()[0]
-    instance = dg.DagsterInstance.from_config(str(isolated_home / "dagster_home"))
-    retried = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
-    assert retried == [], "a command-line run does not retry its steps"
-    assert time.perf_counter() - started < 60
 
 
 def test_a_missing_required_export_stops_before_any_run_in_one_line(isolated_home, capsys) -> None:
@@ -83,7 +79,8 @@ def test_a_warehouse_held_by_another_process_is_one_line_naming_it(isolated_home
         [
             sys.executable,
             "-c",
-            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(60)",
             str(settings.warehouse_path()),
         ],
         stdout=subprocess.PIPE,
@@ -97,8 +94,9 @@ def test_a_warehouse_held_by_another_process_is_one_line_naming_it(isolated_home
         holder.wait()
     assert code == 2
     assert err.strip().splitlines() == [
-        f"reengage run: the warehouse {settings.warehouse_path()} is in use by another process (PID {holder.pid}): "
-        "wait for it to finish (a run in the UI, the demo, another command) and run this again"
+        f"reengage run: the warehouse {settings.warehouse_path()} is in use by another process "
+        f"(PID {holder.pid}): wait for it to finish (a run in the UI, the demo, another command) and run "
+        "this again"
     ]
 
 
@@ -107,7 +105,8 @@ def test_a_warehouse_held_by_another_process_is_one_line_naming_it(isolated_home
     [
         (
             ["run", "--date", "10/03/2026"],
-            "reengage run: argument --date: '10/03/2026' is not a date (write it YYYY-MM-DD) (see reengage run --help)",
+            "reengage run: argument --date: '10/03/2026' is not a date (write it YYYY-MM-DD) "
+            "(see reengage run --help)",
         ),
         (
             ["run", "--date", "2026-03-10"],
