@@ -71,7 +71,7 @@ def test(args: list[str]) -> int:
 
 
 def ui(args: list[str]) -> int:
-    env_home = ROOT / ".data" / "dagster_home"
+    env_home = _dagster_home()
     env_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(env_home))
     if os.environ.get("SENDGRID_API_KEY") or os.environ.get(LOCAL_SINK_URL):
@@ -133,10 +133,15 @@ def _run(cmd: list[str]) -> None:
 
 
 def _call(cmd: list[str]) -> int:
-    os.environ.setdefault("DAGSTER_HOME", str(ROOT / ".data" / "dagster_home"))
+    os.environ.setdefault("DAGSTER_HOME", str(_dagster_home()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     install_instance_config(Path(os.environ["DAGSTER_HOME"]))
     return subprocess.run(cmd, cwd=ROOT).returncode
+
+
+def _dagster_home() -> Path:
+    """The product home's Dagster folder, where `reengage run` and `backfill` keep their runs too."""
+    return Path(os.environ.get("REENGAGE_HOME", ROOT / ".data")) / "dagster_home"
 
 
 def install_instance_config(dagster_home: Path) -> None:

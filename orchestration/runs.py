@@ -44,14 +44,20 @@ def load_history(
 
 
 def run_day(
-    day: date, instance: dg.DagsterInstance | None = None, allow_past_dates: bool = False
+    day: date,
+    instance: dg.DagsterInstance | None = None,
+    allow_past_dates: bool = False,
+    run_config: dict | None = None,
+    run_id: str | None = None,
+    job: dg.JobDefinition | None = None,
 ) -> dg.ExecuteInProcessResult:
     """The daily job for one run date, exactly as the schedule would start it.
 
     Delivery refuses a date already past unless `allow_past_dates` says the sends are meant.
+    `run_config` adds to the job's (the command line turns retries off and Dagster's console log
+    down); `job` is the daily job when the caller already built it.
     """
-    defs = build_definitions()
-    job = defs.resolve_job_def(DAILY_JOB)
+    job = job or daily_job()
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
     exports = scan_day(settings.landing_dir(), day)
     return job.execute_in_process(
@@ -59,15 +65,31 @@ def run_day(
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags=file_tags(exports.fingerprint, "run_day"),
-        run_config=past_dates_allowed() if allow_past_dates else None,
+        run_config={**(past_dates_allowed() if allow_past_dates else {}), **(run_config or {})} or None,
+        run_id=run_id,
     )
 
 
+def daily_job() -> dg.JobDefinition:
+    return build_definitions().resolve_job_def(DAILY_JOB)
+
+
 def failures(result: dg.ExecuteInProcessResult) -> list[str]:
-    """Each failed step with its error message, for a readable exit."""
+    """Each failed step with the first line of its reason, for a readable exit.
+
+    The reason is a `Failure`'s description, else the error the step raised: the innermost
+    cause, since Dagster wraps it (in "RetryRequested but retries are disabled", for one).
+    """
     lines = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            lines.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+            data = event.step_failure_data
+            user = data.user_failure_data
+            error = data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            reason = (user.description if user and user.description else None) or (
+                error.message if error else ""
+            )
+            lines.append(f"{event.step_key}: {(reason.strip().splitlines() or ['failed'])[0]}")
     return lines

@@ -171,6 +171,12 @@ def alert_timeout_seconds() -> float:
     return float(os.environ.get(ALERT_TIMEOUT_SECONDS, "5"))
 
 
+def dagster_home() -> Path:
+    """Where Dagster keeps runs for the UI: DAGSTER_HOME, else the home's `dagster_home` (where
+    `python3 dev.py ui` and the demo keep them)."""
+    return Path(os.environ.get("DAGSTER_HOME") or home() / "dagster_home")
+
+
 def dagster_url() -> str:
     """The UI's base URL (e.g. https://dagster.example.com), to link a failed run in its alert."""
     return os.environ.get(DAGSTER_URL, "").rstrip("/")

@@ -11,7 +11,7 @@ import dagster as dg
 from orchestration import settings
 from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES
 from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
-from orchestration.defs.ingest.names import looks_like_identifier
+from orchestration.defs.ingest.names import shown_values
 from orchestration.defs.ingest.reader import IngestError
 from orchestration.defs.operations.retries import LANDING_READ_RETRY
 from orchestration.defs.warehouse import build_state
@@ -122,13 +122,10 @@ def _unknown_values_metadata(reports: list[LoadReport]) -> dict[str, dg.Metadata
     metadata: dict[str, dg.MetadataValue | int] = {}
     for column in sorted({c for r in reports for c in r.unknown_values}):
         counts = _summed(r.unknown_values.get(column, {}) for r in reports)
-        shown = {v: n for v, n in counts.items() if looks_like_identifier(v)}
-        hidden = {v: n for v, n in counts.items() if v not in shown}
-        lines = [
-            f"| {value} | {n} |" for value, n in sorted(shown.items(), key=lambda item: (-item[1], item[0]))
-        ]
-        if hidden:
-            lines.append(f"| ({len(hidden)} values not shown) | {sum(hidden.values())} |")
+        shown, hidden_values, hidden_rows = shown_values(counts)
+        lines = [f"| {value} | {n} |" for value, n in shown.items()]
+        if hidden_values:
+            lines.append(f"| ({hidden_values} values not shown) | {hidden_rows} |")
         metadata[f"unknown_{column}_rows"] = sum(counts.values())
         metadata[f"unknown_{column}_values"] = dg.MetadataValue.md(
             f"| {column} | rows |\n|---|---|\n" + "\n".join(lines) if lines else "None."

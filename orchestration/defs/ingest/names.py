@@ -46,3 +46,15 @@ def scrubbed(message: str, limit: int = 200) -> str:
     """
     first = message.splitlines()[0] if message else ""
     return _QUOTED_OR_ADDRESS.sub("<not shown>", first)[:limit]
+
+
+def shown_values(counts: dict[str, int]) -> tuple[dict[str, int], int, int]:
+    """Values and their rows, most rows first, that may be shown (those that look like identifiers),
+    then how many others there are and their rows: an export's text may hold anything."""
+    shown = {
+        v: n
+        for v, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if looks_like_identifier(v)
+    }
+    hidden = {v: n for v, n in counts.items() if v not in shown}
+    return shown, len(hidden), sum(hidden.values())

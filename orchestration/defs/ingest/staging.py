@@ -9,7 +9,8 @@ does not. The good rows' text, as read, is kept too, so the few rows found to sh
 key with another chunk's can be judged again without reading the export twice.
 
 The folder is removed when the load ends, and a folder left by a load that crashed is
-removed by the next load (it holds exported personal data).
+removed by the next load (it holds exported personal data). A check of exports that must leave
+the home untouched (`reengage check-exports`) stages under its own folder (`staging_under`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from pathlib import Path
 
@@ -66,6 +68,8 @@ QUARANTINE = pa.schema(
 )
 # A staging folder is named `<source>-<pid>-<random>`: a dead pid means a load that crashed.
 FOLDER = re.compile(r"[a-z_]+-(\d+)-.*")
+# Where loads stage instead of the home's `ingest_staging`, while `staging_under` says so.
+_STAGING_ROOT: ContextVar[Path | None] = ContextVar("staging_root", default=None)
 
 
 class StagedFile:
@@ -179,7 +183,7 @@ class StagedFile:
 
 @contextmanager
 def staged_file(contract: Contract, day: date, path: str, loaded_at: datetime) -> Iterator[StagedFile]:
-    root = settings.home() / "ingest_staging"
+    root = _STAGING_ROOT.get() or settings.home() / "ingest_staging"
     root.mkdir(parents=True, exist_ok=True)
     _remove_crashed_loads(root)
     folder = Path(tempfile.mkdtemp(prefix=f"{contract.source}-{os.getpid()}-", dir=root))
@@ -187,6 +191,16 @@ def staged_file(contract: Contract, day: date, path: str, loaded_at: datetime) -
         yield StagedFile(folder, contract, day, path, loaded_at)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def staging_under(root: Path) -> Iterator[None]:
+    """Loads inside stage their rows under `root` instead of the product home."""
+    token = _STAGING_ROOT.set(root)
+    try:
+        yield
+    finally:
+        _STAGING_ROOT.reset(token)
 
 
 def _remove_crashed_loads(root: Path) -> None:
