@@ -185,13 +185,14 @@ def make_campaign(
     template: Template | None = None,
     enabled: bool = True,
     targeting: Targeting | None = None,
+    channels: Sequence[str] = ("email",),
 ) -> Campaign:
     return Campaign(
         id=campaign_id,
         description=f"test campaign {campaign_id}",
         trigger=trigger or Trigger(sql="true"),
         audience=audience or Audience(),
-        channel="email",
+        channels=tuple(channels),
         template=template or Template(subject="Hi {{ first_name }}", body="<p>{{ campaign_id }}</p>"),
         variants=tuple(variants),
         holdout_share=holdout_share,
