@@ -1,7 +1,7 @@
 """Channels as a seam: each channel (email today) says how a person is reached on it.
 
 `definition.py` is what a channel is (contact column, consent, suppressions, renderer limits,
-sender, quiet hours, send ids), `email.py` the email channel, `registry.py` the channels campaign
+sender, quiet hours), `email.py` the email channel, `registry.py` the channels campaign
 files may name. Everything that once assumed email (the policy, the intervention list, the
 ledger, delivery, measurement) asks a channel instead.
 """

@@ -64,9 +64,6 @@ class Channel:
     provider_events_source: str  # the ingest source of the provider's event export
     # Local hours [start, end) a message may go out; None: the policy's send window (PolicyConfig).
     quiet_hours: tuple[int, int] | None = None
-    # Send ids made before channels existed hash (customer, campaign, run date) only; the first
-    # channel keeps that id so every ledger row written before finds its message again.
-    send_id_includes_channel: bool = True
 
     def contact_key_sql(self, column: str) -> str:
         """SQL of the key a contact is matched on (suppressions, provider events), null when blank."""

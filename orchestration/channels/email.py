@@ -25,5 +25,4 @@ EMAIL = Channel(
     sender="sendgrid",
     provider_events_source="email_events",
     quiet_hours=None,  # the policy's send window, as before channels
-    send_id_includes_channel=False,
 )
