@@ -189,6 +189,9 @@ DECISIONS = _table(
     ("run_date", "date not null"),
     ("customer_id", "varchar not null"),
     ("campaign_id", "varchar not null"),
+    # The channel the campaign would reach the user on (the first usable of its channels, else its
+    # first), whatever the outcome; rows decided before channels existed are email.
+    ("channel", "varchar not null"),
     ("outcome", "varchar not null"),
     ("reason", "varchar not null"),
     ("priority", "integer not null"),
@@ -212,7 +215,8 @@ INTERVENTION_LIST = _table(
     ("send_id", "varchar not null"),
     ("run_date", "date not null"),
     ("customer_id", "varchar not null"),
-    ("email", "varchar not null"),
+    ("channel", "varchar not null"),
+    ("contact", "varchar not null"),  # the channel's contact key: an address for email
     ("first_name", "varchar"),
     ("timezone", "varchar not null"),  # the zone the message is scheduled in
     ("campaign_id", "varchar not null"),
@@ -239,6 +243,7 @@ CAMPAIGN_SENDS = _table(
     ("run_date", "date"),
     ("customer_id", "varchar"),
     ("campaign_id", "varchar"),
+    ("channel", "varchar"),
     ("variant", "varchar"),
     ("state", "varchar"),
     ("batch_id", "varchar"),
@@ -258,6 +263,7 @@ CAMPAIGN_RESULTS = _table(
     "measurement.campaign_results",
     ("run_date", "date"),
     ("campaign_id", "varchar"),
+    ("channel", "varchar"),
     ("variant", "varchar"),
     ("arm", "varchar"),
     ("assigned", "bigint"),
@@ -284,6 +290,7 @@ ASSIGNMENT_OUTCOMES = _table(
     ("run_date", "date"),
     ("customer_id", "varchar"),
     ("campaign_id", "varchar"),
+    ("channel", "varchar"),  # the channel of the first assignment (the one the user entered on)
     ("variant", "varchar"),
     ("arm", "varchar"),
     ("assignments", "integer"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.schema.declared import SCHEMA_MIGRATIONS, Table
+from orchestration.schema.declared import CAMPAIGN_SENDS, SCHEMA_MIGRATIONS, Table
 from orchestration.tables import column_types, relation_exists, transaction
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -106,7 +106,7 @@ def _decision_probabilities(con: duckdb.DuckDBPyConnection) -> None:
         con,
         "interventions.decisions",
         5,
-        "0005_decision_probabilities_and_uplift_scores.sql",
+        _sql("0005_decision_probabilities_and_uplift_scores.sql"),
         first_new_column="treatment_probability",
     )
 
@@ -117,36 +117,80 @@ def _quarantine_row_kept(con: duckdb.DuckDBPyConnection) -> None:
         con,
         "raw.quarantine",
         7,
-        "0007_quarantine_row_kept.sql",
+        _sql("0007_quarantine_row_kept.sql"),
         first_new_column="row_kept",
         filled={"row_kept": "false"},
     )
+
+
+def _channels(con: duckdb.DuckDBPyConnection) -> None:
+    # Every message decided, listed or sent before channels existed was an email; its send id
+    # (orchestration/send_ids.py) stays what it was, so the ledger still finds it.
+    email = "'email'"
+    create = _sql("0008_channels.sql")
+    _recreated_with_new_columns(
+        con, "interventions.decisions", 8, create, first_new_column="channel", filled={"channel": email}
+    )
+    _recreated_with_new_columns(
+        con,
+        "interventions.intervention_list",
+        8,
+        create,
+        first_new_column="channel",
+        filled={"channel": email, "contact": '"email"'},
+        dropped=("email",),
+    )
+    # Created by the first delivery, not by a migration: upgraded only where delivery ran.
+    if column_types(con, CAMPAIGN_SENDS.name):
+        _recreated_with_new_columns(
+            con,
+            CAMPAIGN_SENDS.name,
+            8,
+            CAMPAIGN_SENDS.ddl(),
+            first_new_column="channel",
+            filled={"channel": email},
+        )
+
+
+def _measurement_channels(con: duckdb.DuckDBPyConnection) -> None:
+    create = _sql("0009_measurement_channels.sql")
+    for table in ("measurement.campaign_results", "measurement.assignment_outcomes"):
+        _recreated_with_new_columns(
+            con, table, 9, create, first_new_column="channel", filled={"channel": "'email'"}
+        )
+
+
+def _sql(file_name: str) -> str:
+    return (SQL_DIR / file_name).read_text()
 
 
 def _recreated_with_new_columns(
     con: duckdb.DuckDBPyConnection,
     table: str,
     number: int,
-    sql_file: str,
+    create: str,
     first_new_column: str,
     filled: dict[str, str] | None = None,
+    dropped: tuple[str, ...] = (),
 ) -> None:
-    """`table` as `sql_file` creates it, its rows kept: new columns null, or the SQL of `filled`.
+    """`table` as the SQL `create` makes it, its rows kept: new columns null, or the SQL of `filled`.
 
-    By a copy rather than `alter table ... add column`: DuckDB passes an added column's type to
-    PostgreSQL as it spells it (PostgreSQL has no type `double`), and a not-null column cannot be
-    added to rows in place.
+    `filled` values are SQL over the old row's columns; `dropped` names old columns the new table
+    no longer has (their values live on in a filled column). By a copy rather than `alter table ...
+    add column`: DuckDB passes an added column's type to PostgreSQL as it spells it (PostgreSQL has
+    no type `double`), and a not-null column cannot be added to rows in place.
     """
     aside = f"{table}_before_migration_{number}"
     old = column_types(con, table)
     if old and first_new_column not in old:
         con.execute(f"create table {aside} as select * from {table}")
         con.execute(f"drop table {table}")
-    con.execute((SQL_DIR / sql_file).read_text())
+    con.execute(create)
     if column_types(con, aside):
         filled = filled or {}
-        names = ", ".join(f'"{name}"' for name in [*old, *filled])
-        values = ", ".join([*(f'"{name}"' for name in old), *filled.values()])
+        kept = [name for name in old if name not in dropped]
+        names = ", ".join(f'"{name}"' for name in [*kept, *filled])
+        values = ", ".join([*(f'"{name}"' for name in kept), *filled.values()])
         con.execute(f"insert into {table} ({names}) select {values} from {aside}")
         con.execute(f"drop table {aside}")
 
@@ -212,6 +256,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         7,
         "raw.quarantine tells refused rows (row_kept false) from values set to null in loaded rows (true)",
         _quarantine_row_kept,
+    ),
+    Migration(
+        8,
+        "decisions, the intervention list and delivery.campaign_sends name each message's channel; the "
+        "list's contact key replaces its email column (rows stored before are emails)",
+        _channels,
+    ),
+    Migration(
+        9,
+        "measurement.campaign_results and assignment_outcomes name the channel "
+        "(rows measured before are emails)",
+        _measurement_channels,
     ),
 )
 

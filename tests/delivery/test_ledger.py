@@ -195,6 +195,57 @@ def test_a_ledger_written_before_the_expired_state_opens_with_its_rows_and_works
     assert SendLedger(path, clock=lambda: now).counts("2026-06-01") == ledger.counts("2026-06-01")
 
 
+# The ledger table as the code before channels created it (send_by and claimed_by, no channel).
+LEDGER_BEFORE_CHANNELS = """
+CREATE TABLE send_ledger (
+    send_id TEXT PRIMARY KEY, run_date TEXT NOT NULL, customer_id TEXT NOT NULL, campaign_id TEXT NOT NULL,
+    variant TEXT,
+    state TEXT NOT NULL CHECK (state IN ('planned', 'in_flight', 'accepted', 'failed', 'expired',
+                                         'cancelled', 'held')),
+    batch_id TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, planned_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, accepted_at TEXT, send_at INTEGER, in_doubt INTEGER NOT NULL DEFAULT 0,
+    send_by INTEGER, claimed_by TEXT
+);
+INSERT INTO send_ledger (send_id, run_date, customer_id, campaign_id, variant, state, batch_id, planned_at,
+    updated_at, accepted_at, send_at)
+VALUES ('{sid}', '2026-06-01', 'c0', 'winback', 'A', 'accepted', 'batch-a', '2026-05-28T20:26:40+00:00',
+    '2026-05-28T20:26:40+00:00', '2026-05-28T20:26:40+00:00', 1780003600);
+"""
+
+
+def test_a_ledger_written_before_channels_keeps_its_rows_as_emails_and_a_rerun_sends_none_of_them_again(
+    tmp_path: Path, sink: SinkHandle
+) -> None:
+    # Guards exactly-once across the channel upgrade: the rows an earlier version wrote carry the
+    # send ids of (customer, campaign, run date); email keeps that id, so a rerun of their day finds
+    # them instead of planning (and sending) the same emails under new ids.
+    path = tmp_path / "old.sqlite"
+    old_id = hashlib.sha256(b"c0|winback|2026-06-01").hexdigest()[:32]
+    with sqlite3.connect(path) as conn:
+        conn.executescript(LEDGER_BEFORE_CHANNELS.format(sid=old_id))
+    ledger = SendLedger(path)
+    [row] = ledger.rows("2026-06-01")
+    assert (row.send_id, row.channel, row.state) == (old_id, "email", "accepted")
+
+    again = OutboundMessage("c0", "winback", "A", "2026-06-01", "c0@mail.example", template_id="d-winback")
+    assert again.send_id == old_id
+    report = deliver(ledger, [again], make_client(API_KEY, sink.url), options=OPTIONS)
+    assert report.accepted == 1 and sink.store.count_by_send_id() == {}, "nothing sent again"
+    assert ledger.plan([{"customer_id": "c0", "campaign_id": "winback", "run_date": "2026-06-01"}]) == 0
+
+
+def test_a_message_on_another_channel_gets_its_own_ledger_row_beside_the_email(ledger: SendLedger) -> None:
+    # Guards one id per channel: the same campaign, customer and day on two channels are two messages.
+    key = {"customer_id": "c1", "campaign_id": "winback", "run_date": RUN_DATE}
+    assert ledger.plan([key, {**key, "channel": "postcard"}]) == 2
+    assert {(r.channel, r.send_id) for r in ledger.rows(RUN_DATE)} == {
+        ("email", send_id("c1", "winback", RUN_DATE)),
+        ("postcard", send_id("c1", "winback", RUN_DATE, "postcard")),
+    }
+    with pytest.raises(ValueError, match="channel 'postcard'"):
+        ledger.plan([{**key, "channel": "postcard", "send_id": send_id("c1", "winback", RUN_DATE)}])
+
+
 def test_a_request_is_claimed_only_with_a_cancel_place_and_gives_it_back_when_it_ends(
     ledger: SendLedger,
 ) -> None:

@@ -144,7 +144,7 @@ def test_nobody_without_consent_or_with_a_suppression_was_chosen(world) -> None:
         select count(*)
         from interventions.intervention_list as l
         left join marts.fct_user_features as f using (customer_id)
-        left join marts.fct_email_suppressions as s on s.email = l.email
+        left join marts.fct_email_suppressions as s on s.email = l.contact and l.channel = 'email'
         where l.run_date = ?
           and (not coalesce(f.marketing_consent, false) or f.consent_status is distinct from 'granted'
                or s.email is not null)

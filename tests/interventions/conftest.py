@@ -159,12 +159,13 @@ def record_sends(con: duckdb.DuckDBPyConnection, run_date: date, state: str = "a
     con.execute("create schema if not exists delivery")
     con.execute(
         "create table if not exists delivery.campaign_sends (send_id varchar, run_date date,"
-        " customer_id varchar, campaign_id varchar, variant varchar, state varchar, accepted_at timestamptz)"
+        " customer_id varchar, campaign_id varchar, channel varchar, variant varchar, state varchar,"
+        " accepted_at timestamptz)"
     )
     con.execute(
         "insert into delivery.campaign_sends"
-        " (send_id, run_date, customer_id, campaign_id, variant, state, accepted_at)"
-        " select send_id, run_date, customer_id, campaign_id, variant, ?, scheduled_send_at_utc"
+        " (send_id, run_date, customer_id, campaign_id, channel, variant, state, accepted_at)"
+        " select send_id, run_date, customer_id, campaign_id, channel, variant, ?, scheduled_send_at_utc"
         " from interventions.intervention_list where run_date = ? and arm = 'treatment'",
         [state, run_date],
     )
@@ -185,13 +186,14 @@ def make_campaign(
     template: Template | None = None,
     enabled: bool = True,
     targeting: Targeting | None = None,
+    channels: Sequence[str] = ("email",),
 ) -> Campaign:
     return Campaign(
         id=campaign_id,
         description=f"test campaign {campaign_id}",
         trigger=trigger or Trigger(sql="true"),
         audience=audience or Audience(),
-        channel="email",
+        channels=tuple(channels),
         template=template or Template(subject="Hi {{ first_name }}", body="<p>{{ campaign_id }}</p>"),
         variants=tuple(variants),
         holdout_share=holdout_share,

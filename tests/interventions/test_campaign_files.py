@@ -68,7 +68,14 @@ INVALID = [
     ("  - name: treatment\n    weight: 1\n", "  - name: treatment\n    weight: -2\n", 17, "weight"),
     ("holdout_share: 0.1\n", "holdout_share: 1.0\n", 18, "holdout_share"),
     ("holdout_share: 0.1\n", "holdout_share: -0.1\n", 18, "holdout_share"),
-    ("channel: email\n", "channel: sms\n", 7, "channel"),
+    ("channel: email\n", "channel: sms\n", 7, "channel 'sms' is not available"),
+    # Channels: an unknown one names the available ones; a list of preferences is checked item by item.
+    ("channel: email\n", "channel: fax\n", 7, "'fax' is not a channel (available: email"),
+    ("channel: email\n", "channels: [sms, email]\n", 7, "channels[0]: channel 'sms' is not available"),
+    ("channel: email\n", "channels:\n  - email\n  - fax\n", 9, "channels[1]: 'fax' is not a channel"),
+    ("channel: email\n", "channels: [email, email]\n", 7, "channels"),
+    ("channel: email\n", "channel: email\nchannels: [email]\n", 8, "not both"),
+    ("channel: email\n", "", 1, "needs channel"),
     # YAML 1.1 reads NO (Norway) as false: the schema catches it at the right line.
     ("  countries: [US, GB]\n", "  countries:\n    - US\n    - NO\n", 8, "audience.countries[1]"),
     (
@@ -130,6 +137,14 @@ def test_an_invalid_file_names_the_file_the_line_and_the_reason(
     # A mistake can cause more than one problem (a misspelt field is also a missing one).
     assert any(p.line == line and reason in p.reason for p in error.problems), str(error)
     assert f"{path}:{line}:" in str(error)
+
+
+def test_a_campaign_names_one_channel_or_several_in_order_of_preference(tmp_path: Path) -> None:
+    # Guards the campaign files written before channels (`channel: email`) and the list form that
+    # names channels in order of preference: both load, and the list keeps its order.
+    assert load_campaign(write(tmp_path, VALID)).channels == ("email",)
+    listed = load_campaign(write(tmp_path, VALID.replace("channel: email\n", "channels: [email]\n")))
+    assert listed.channels == ("email",)
 
 
 def test_uplift_targeting_reads_its_budget_and_explores_by_default(tmp_path: Path) -> None:
@@ -205,7 +220,7 @@ def test_the_shipped_campaigns_all_load_and_cover_the_product(tmp_path: Path) ->
         "category_enthusiast",
     }
     assert len({c.priority for c in campaigns}) == len(campaigns), "ties would be broken by churn score only"
-    assert all(c.enabled and c.channel == "email" and 0 <= c.holdout_share < 1 for c in campaigns)
+    assert all(c.enabled and c.channels == ("email",) and 0 <= c.holdout_share < 1 for c in campaigns)
 
 
 def test_the_command_line_check_exits_non_zero_on_a_bad_folder(

@@ -68,7 +68,7 @@ def test_only_consenting_unsuppressed_valid_addresses_are_ever_listed(population
     write_features(con, rows, as_of=D)
     run_policy(con, D, CAMPAIGNS, PolicyConfig(global_holdout_share=global_share), NOW)
 
-    listed = con.execute("select customer_id, email from interventions.intervention_list").fetchall()
+    listed = con.execute("select customer_id, contact from interventions.intervention_list").fetchall()
     assert {c for c, _ in listed} <= eligible
     assert len(listed) == len({c for c, _ in listed}), "one message (or holdout) per user per day"
     decisions = con.execute("select customer_id, reason from interventions.decisions").fetchall()

@@ -129,7 +129,7 @@ INTERVENTION_COLUMNS = [
     "send_id",
     "run_date",
     "customer_id",
-    "email",
+    "contact",  # an email address: every message of this world is an email
     "campaign_id",
     "variant",
     "arm",
@@ -147,7 +147,7 @@ def write_warehouse(
 ) -> None:
     """The tables measurement reads, from rows shaped as the pipeline writes them.
 
-    `lists`: (send_id, run_date, customer_id, email, campaign_id, variant, arm, send_at UTC);
+    `lists`: (send_id, run_date, customer_id, email address, campaign_id, variant, arm, send_at UTC);
     `sends`: (send_id, run_date, customer_id, campaign_id, variant, state);
     `emails`: (send_id, email, event, event_at); `events`: (customer_id, event_name, event_ts,
     value); `activity`: (customer_id, activity_date, active_action_count). A table without rows
@@ -176,7 +176,7 @@ def write_warehouse(
         con.register("_frame", df)
         if name == "interventions.intervention_list":
             con.execute(
-                f"create or replace table {name} as select * exclude (send_at), "
+                f"create or replace table {name} as select * exclude (send_at), 'email' as channel, "
                 "timezone('UTC', send_at) as scheduled_send_at_utc from _frame"
             )
         else:

@@ -65,7 +65,8 @@ def one_campaign_world(
     con.execute(
         "create table interventions.intervention_list as "
         "select 's' || i as send_id, date '2025-06-01' as run_date, 'u' || i as customer_id, "
-        "'x' || i || '@x.test' as email, 'win_back' as campaign_id, 'control' as variant, "
+        "'email' as channel, 'x' || i || '@x.test' as contact, 'win_back' as campaign_id, "
+        "'control' as variant, "
         "$2 as arm, timezone('UTC', $1::timestamp) as scheduled_send_at_utc from range(1, $3 + 1) t(i)",
         [sent_at, arm, users],
     )

@@ -146,8 +146,21 @@ def previous_version_warehouse(path: Path) -> dict[str, list[tuple]]:
         return {table: rows(con, table) for table in ROW_TABLES}
 
 
-def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
-    return con.execute(f"select * from {table} order by all").fetchall()
+# Columns a later migration renamed, read back under their old names (migration 8: the list's email
+# is its contact now).
+RENAMED = {"interventions.intervention_list": {"email": "contact"}}
+
+
+def rows(con: duckdb.DuckDBPyConnection, table: str, as_before: bool = False) -> list[tuple]:
+    """Every row; `as_before`: only the previous version's columns, in its order (after an upgrade)."""
+    if not as_before:
+        return con.execute(f"select * from {table} order by all").fetchall()
+    with duckdb.connect() as old:
+        old.execute(PREVIOUS_VERSION_DDL)
+        names = [name for name, *_ in columns(old, table)]
+    renamed = RENAMED.get(table, {})
+    select = ", ".join(f'"{renamed.get(name, name)}"' for name in names)
+    return con.execute(f"select {select} from {table} order by all").fetchall()
 
 
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, str]]:
@@ -180,7 +193,7 @@ def test_a_warehouse_built_by_the_previous_version_upgrades_itself_on_open_and_k
         applied = con.execute("select version, description from operations.schema_migrations order by 1")
         assert [version for version, _ in applied.fetchall()] == [m.number for m in MIGRATIONS]
         for table in ROW_TABLES:
-            kept = rows(con, table)
+            kept = rows(con, table, as_before=True)
             assert [row for row in before[table] if row not in kept] == [], f"{table} lost rows"
         assert rows(con, "scoring.churn_scores") == [
             ("u1", DAY1, 0.25, "v1"),
@@ -190,6 +203,55 @@ def test_a_warehouse_built_by_the_previous_version_upgrades_itself_on_open_and_k
         assert build_state.built_as_of(con) == DAY2
         for table in TABLES:
             assert columns(con, table.name), f"{table.name} missing after the upgrade"
+
+
+def test_messages_stored_before_channels_are_emails_with_their_send_ids_and_addresses_kept(
+    tmp_path: Path,
+) -> None:
+    # Guards the channel upgrade (migration 8): every decision, listed message and mirrored send an
+    # earlier version stored was an email, keeps its send id (reruns and caps find it) and its address
+    # (now the list's contact), and a warehouse with no delivery yet gets no sends table from it.
+    path = tmp_path / "warehouse.duckdb"
+    previous_version_warehouse(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "insert into interventions.decisions values "
+            "('2026-03-09', 'u1', 'winback', 'chosen', 'chosen', 10, 0.25)"
+        )
+        con.execute(
+            "insert into measurement.campaign_results values "
+            "('2026-03-09', 'winback', 'control', 'treatment',"
+            " 1, 1, 1, 0, 0, 0, 0, 0.0, 0.0, '2026-03-10 06:00:00+00')"
+        )
+    with connect(path) as con:
+        assert con.execute(
+            "select send_id, channel, contact from interventions.intervention_list"
+        ).fetchall() == [("s1", "email", "u1@example.com")]
+        assert "email" not in [name for name, *_ in columns(con, "interventions.intervention_list")]
+        assert con.execute("select customer_id, channel from interventions.decisions").fetchall() == [
+            ("u1", "email")
+        ]
+        assert con.execute("select send_id, channel, state from delivery.campaign_sends").fetchall() == [
+            ("s1", "email", "accepted")
+        ]
+        assert con.execute(
+            "select campaign_id, channel, assigned from measurement.campaign_results"
+        ).fetchall() == [("winback", "email", 1)]
+        assert columns(con, CAMPAIGN_SENDS.name) == columns(declared_warehouse(), CAMPAIGN_SENDS.name)
+    fresh = tmp_path / "before_any_delivery.duckdb"
+    with duckdb.connect(str(fresh)) as con:
+        migrate(con, [m for m in MIGRATIONS if m.number < 8])
+    with connect(fresh) as con:
+        assert columns(con, CAMPAIGN_SENDS.name) == [], "delivery creates it, not a migration"
+
+
+def declared_warehouse() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse with every declared table created from its declaration."""
+    con = duckdb.connect()
+    for table in TABLES:
+        con.execute(f"create schema if not exists {table.schema}")
+        con.execute(table.ddl())
+    return con
 
 
 def test_tables_of_layouts_older_than_the_previous_version_gain_their_new_columns(tmp_path: Path) -> None:

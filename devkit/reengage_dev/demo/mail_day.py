@@ -87,6 +87,7 @@ def demo_mail_day(
                 "purchases_90d": int(purchases[i]),
                 "lifetime_value": float(lifetime_value[i]),
                 "email": f"{(names[i] or 'customer').lower()}.{i}@example.com",
+                "channel": "email",
                 "scheduled_send_at_utc": midnight + timedelta(hours=int(hours[i])),
             }
         )
@@ -94,5 +95,6 @@ def demo_mail_day(
     if failed:
         raise ValueError(f"{len(failed)} demo message(s) failed to render: {sorted({e for *_, e in failed})}")
     frame = pd.DataFrame(rows).merge(rendered.to_pandas(), on="send_id")
+    frame["contact"] = frame["email"]  # the list's contact key: the address, on the email channel
     frame["template_data"] = frame["template_data"].map(lambda text: json.dumps(json.loads(text)))
     return frame.sort_values("send_id", ignore_index=True)

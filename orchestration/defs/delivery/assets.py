@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from orchestration import settings
+from orchestration.channels import CHANNELS
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.metadata import delivery_breakdown
 from orchestration.defs.delivery.payloads import OutboundMessage
@@ -62,12 +63,14 @@ def campaign_sends(
                 "select * from interventions.intervention_list where run_date = ? order by send_id",
                 [run_date],
             ).df()
+        refuse_channels_without_this_sender(chosen, sendgrid_channel_names())
         held = chosen[chosen["arm"] == "holdout"]
         ledger.plan(
             {
                 "customer_id": r.customer_id,
                 "campaign_id": r.campaign_id,
                 "run_date": run_date,
+                "channel": r.channel,
                 "variant": r.variant,
                 "state": "held",
                 "reason": "holdout",
@@ -95,6 +98,25 @@ def campaign_sends(
     )
 
 
+def sendgrid_channel_names() -> set[str]:
+    """The channels SendGrid sends (email)."""
+    return {name for name, channel in CHANNELS.items() if channel.sender == "sendgrid"}
+
+
+def refuse_channels_without_this_sender(chosen: pd.DataFrame, sent_here: set[str]) -> None:
+    """Stop before the ledger plans anything when the list holds a channel this step cannot send.
+
+    Leaving such rows out would lose them silently; planning them here would have them sent, or
+    held, by the wrong provider.
+    """
+    others = sorted(set(chosen["channel"]) - sent_here)
+    if others:
+        raise dg.Failure(
+            f"the intervention list holds messages on channel(s) {', '.join(others)}, which no delivery "
+            f"step sends (this one sends {', '.join(sorted(sent_here))}); nothing was planned or sent"
+        )
+
+
 def to_messages(rows: pd.DataFrame) -> Iterator[OutboundMessage]:
     """Intervention-list rows as outbound messages: a dynamic template, or the rendered subject and body.
 
@@ -108,7 +130,7 @@ def to_messages(rows: pd.DataFrame) -> Iterator[OutboundMessage]:
             campaign_id=r.campaign_id,
             variant=r.variant,
             run_date=r.run_date,
-            email=r.email,
+            email=r.contact,
             template_id=r.template_id,
             subject=None if r.template_id else r.subject,
             html_content=None if r.template_id else r.body,

@@ -1,4 +1,4 @@
-"""The send ledger: one row per (customer, campaign, run date), the memory that makes sends exactly-once.
+"""The send ledger: one row per (customer, campaign, run date, channel), the memory of exactly-once sends.
 
 SQLite in WAL mode with synchronous=FULL: every state change is its own durable
 commit, so a crash at any point leaves a row in a state that says what is known.
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.defs.delivery.crashpoints import crashpoint
-from orchestration.send_ids import iso_date, send_id
+from orchestration.send_ids import UNNAMED_CHANNEL, iso_date, send_id
 from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 
 STATES = ("planned", "in_flight", "accepted", "failed", "expired", "cancelled", "held")
@@ -67,8 +67,11 @@ CREATE TABLE IF NOT EXISTS send_ledger (
     send_at INTEGER,
     in_doubt INTEGER NOT NULL DEFAULT 0,
     send_by INTEGER,
-    claimed_by TEXT
+    claimed_by TEXT,
+    channel TEXT NOT NULL DEFAULT 'email'
 )"""
+# Added by `_migrate` to ledgers written before channels, whose rows are all emails.
+_CHANNEL_COLUMN = "channel TEXT NOT NULL DEFAULT 'email'"
 # Indexes that state changes do not touch (run_date never changes), or touch only while a
 # row is in flight (a few thousand entries at most): a (run_date, state) index moved every
 # row twice per send inside one ever-growing tree, the ledger's largest cost per message.
@@ -109,7 +112,7 @@ ERASED_MARKER = "erased"
 _ERASED_VALUES = {"customer_id": ERASED_MARKER, "last_error": "erased at the customer's request"}
 _LEDGER_BOOKKEEPING = frozenset(
     "send_id run_date campaign_id variant state batch_id attempts planned_at updated_at accepted_at "
-    "send_at in_doubt send_by claimed_by".split()
+    "send_at in_doubt send_by claimed_by channel".split()
 )
 
 
@@ -137,6 +140,7 @@ class LedgerRow:
     in_doubt: bool
     send_by: int | None = None
     claimed_by: str | None = None
+    channel: str = "email"
 
 
 @dataclass(frozen=True)
@@ -216,9 +220,12 @@ class SendLedger:
         SQLite cannot widen a CHECK constraint in place, so a table without the `expired`
         state (or the send_by/claimed_by columns) is copied into a new one in a single
         transaction: a crash leaves either the old table or the new, never half of each.
+        A ledger from before channels gains `channel` in place, every row an email (their send
+        ids, hashed without a channel, are what email's ids still are).
         """
         with self._connect() as conn:
             if "'expired'" in self._table_sql(conn):
+                self._add_channel(conn)
                 return
             with immediate_transaction(conn):
                 if "'expired'" in self._table_sql(conn):  # another process migrated it meanwhile
@@ -232,6 +239,17 @@ class SendLedger:
                 conn.execute("ALTER TABLE send_ledger_migrating RENAME TO send_ledger")
                 for statement in _INDEXES:
                     conn.execute(statement)
+
+    @staticmethod
+    def _add_channel(conn: sqlite3.Connection) -> None:
+        def has_channel() -> bool:
+            return "channel" in {r[1] for r in conn.execute("PRAGMA table_info(send_ledger)")}
+
+        if has_channel():
+            return
+        with immediate_transaction(conn):
+            if not has_channel():  # another process may have added it meanwhile
+                conn.execute(f"ALTER TABLE send_ledger ADD COLUMN {_CHANNEL_COLUMN}")
 
     @staticmethod
     def _table_sql(conn: sqlite3.Connection) -> str:
@@ -296,8 +314,9 @@ class SendLedger:
     def plan(self, rows: Iterable[Any]) -> int:
         """Record intended sends; rows already known are left exactly as they are.
 
-        Each row (mapping or object) needs customer_id, campaign_id, run_date and may
-        carry variant, state ('planned' or 'held') and reason (kept in last_error for
+        Each row (mapping or object) needs customer_id, campaign_id, run_date and may carry
+        channel (a row without one is an email, as every row before channels was), variant,
+        state ('planned' or 'held') and reason (kept in last_error for
         held rows). A given send_id must match the one computed from the key, which
         catches a stage that hashes differently. Returns how many rows were new.
         """
@@ -308,12 +327,13 @@ class SendLedger:
             customer_id = str(get("customer_id", None))
             campaign_id = str(get("campaign_id", None))
             run_date = iso_date(get("run_date", None))
-            computed = send_id(customer_id, campaign_id, run_date)
+            channel = get("channel", None) or UNNAMED_CHANNEL
+            computed = send_id(customer_id, campaign_id, run_date, channel)
             given = get("send_id", None)
             if given not in (None, "") and given != computed:
                 raise ValueError(
-                    f"send_id {given!r} does not match sha256(customer_id|campaign_id|run_date) for "
-                    f"campaign {campaign_id!r}, run date {run_date}"
+                    f"send_id {given!r} does not match the id of (customer_id, campaign_id, run_date, "
+                    f"channel) for campaign {campaign_id!r}, run date {run_date}, channel {channel!r}"
                 )
             state = get("state", None) or "planned"
             if state not in ("planned", "held"):
@@ -333,6 +353,7 @@ class SendLedger:
                     now,
                     None,
                     None,
+                    str(channel),
                 )
             )
         return self._insert_planned(values)
@@ -342,8 +363,8 @@ class SendLedger:
 
         The sender's hot path: no re-hashing and no per-field lookups by name, so
         planning a million-message day costs little beyond the inserts themselves.
-        Each message needs send_id, run_date (ISO), customer_id, campaign_id, variant and
-        send_at (unix time or None); `send_by` gives the end of each one's send window.
+        Each message needs send_id, run_date (ISO), customer_id, campaign_id, channel, variant
+        and send_at (unix time or None); `send_by` gives the end of each one's send window.
         """
         now = self._now()
         ends = send_by if send_by is not None else [None] * len(messages)
@@ -363,6 +384,7 @@ class SendLedger:
                     now,
                     m.send_at,
                     end,
+                    m.channel,
                 )
                 for m, end in zip(messages, ends, strict=True)
             ]
@@ -376,8 +398,8 @@ class SendLedger:
                 """
                 INSERT OR IGNORE INTO send_ledger
                     (send_id, run_date, customer_id, campaign_id, variant, state, last_error,
-                     planned_at, updated_at, send_at, send_by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     planned_at, updated_at, send_at, send_by, channel)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 values,
             )

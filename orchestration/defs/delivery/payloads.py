@@ -35,6 +35,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from orchestration.channels import EMAIL
 from orchestration.defs.delivery import personal_parts
 from orchestration.send_ids import iso_date
 from orchestration.send_ids import send_id as compute_send_id
@@ -77,7 +78,7 @@ class OutboundMessage:
             object.__setattr__(self, name, str(getattr(self, name)))
         # Not a field (so eq/repr ignore it): the hash is needed many times per send.
         object.__setattr__(
-            self, "_send_id", compute_send_id(self.customer_id, self.campaign_id, self.run_date)
+            self, "_send_id", compute_send_id(self.customer_id, self.campaign_id, self.run_date, self.channel)
         )
         if not self.template_id and not (self.subject and (self.html_content or self.text_content)):
             raise ValueError(
@@ -101,6 +102,11 @@ class OutboundMessage:
         """(MIME type, rendered body) pairs, in the order SendGrid wants them: text/plain, then text/html."""
         pairs = (("text/plain", self.text_content), ("text/html", self.html_content))
         return tuple((kind, body) for kind, body in pairs if body)
+
+    @property
+    def channel(self) -> str:
+        """SendGrid sends email only: another channel's messages are its own sender's."""
+        return EMAIL.name
 
     @property
     def send_id(self) -> str:

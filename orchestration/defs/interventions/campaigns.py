@@ -25,6 +25,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
+from orchestration.channels import CHANNELS, refusal
 from orchestration.defs.interventions import templating
 from orchestration.defs.interventions.predicates import check_predicate
 from orchestration.defs.interventions.schema import (
@@ -141,7 +142,7 @@ class Campaign:
     description: str
     trigger: Trigger
     audience: Audience
-    channel: str
+    channels: tuple[str, ...]  # in order of preference: the first the user can be reached on
     template: Template
     variants: tuple[Variant, ...]
     holdout_share: float
@@ -229,6 +230,10 @@ def _schema_problems(data: Any, root: yaml.Node) -> list[tuple[int, str]]:
         if error.validator == "oneOf" and error.context:
             error = best_match(error.context)
         path: JsonPath = tuple(error.absolute_path)
+        if error.validator == "enum" and path[:1] in (("channel",), ("channels",)):
+            line, _ = _node_at(root, path)
+            found.append((line, f"{_dotted(path)}: {refusal(str(error.instance))}"))
+            continue
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = set(error.schema.get("properties", {}))
             for extra in sorted(set(error.instance) - allowed, key=str):
@@ -313,6 +318,8 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
                 kind = "a SendGrid template" if is_sendgrid else "a Jinja template"
                 add(("variants", index, part), f"cannot override '{part}' of {kind}")
 
+    _check_channels(data, "sendgrid" if is_sendgrid else "jinja", add)
+
     columns = set(FEATURE_COLUMNS) | set(SCORE_COLUMNS)
     for key, column in (template.get("data") or {}).items():
         if column not in columns:
@@ -349,6 +356,25 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
         add(("audience", "max_lifetime_value"), "is below min_lifetime_value")
     _check_targeting(data.get("targeting"), add)
     return found
+
+
+def _check_channels(data: dict[str, Any], template_kind: str, add: Callable[[JsonPath, str], None]) -> None:
+    """Exactly one of `channel` and `channels`, each channel able to send the campaign's template."""
+    if "channel" in data and "channels" in data:
+        add(("channels",), "give either channel (one) or channels (in order of preference), not both")
+        return
+    if "channel" not in data and "channels" not in data:
+        add((), "needs channel (e.g. channel: email) or channels (a list)")
+        return
+    for path, name in _channel_paths(data):
+        if template_kind not in CHANNELS[name].limits.template_kinds:
+            add(path, f"channel '{name}' cannot send a {template_kind} template")
+
+
+def _channel_paths(data: dict[str, Any]) -> list[tuple[JsonPath, str]]:
+    if "channel" in data:
+        return [(("channel",), data["channel"])]
+    return [(("channels", i), name) for i, name in enumerate(data["channels"])]
 
 
 def _check_targeting(targeting: dict[str, Any] | None, add: Callable[[JsonPath, str], None]) -> None:
@@ -421,7 +447,7 @@ def _build(data: dict[str, Any], source: Path) -> Campaign:
             max_lifetime_value=audience.get("max_lifetime_value"),
             min_tenure_days=audience.get("min_tenure_days"),
         ),
-        channel=data["channel"],
+        channels=tuple(name for _, name in _channel_paths(data)),
         template=Template(
             sendgrid_template_id=template.get("sendgrid_template_id"),
             subject=template.get("subject"),

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from orchestration.channels import CHANNELS
 from orchestration.defs.warehouse import manifest
 
 FEATURES_MODEL = "fct_user_features"
@@ -69,7 +70,6 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
         "id",
         "description",
         "trigger",
-        "channel",
         "template",
         "priority",
         "holdout_share",
@@ -118,7 +118,15 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
                 "min_tenure_days": {"type": "integer", "minimum": 0},
             },
         },
-        "channel": {"type": "string", "enum": ["email"]},
+        # One channel, or several in order of preference (the first the user can be reached on);
+        # exactly one of the two (the loader says so with the line).
+        "channel": {"type": "string", "enum": list(CHANNELS)},
+        "channels": {
+            "type": "array",
+            "items": {"type": "string", "enum": list(CHANNELS)},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
         "template": {
             "type": "object",
             "additionalProperties": False,

@@ -42,15 +42,16 @@ from orchestration.tables import column_types, relation_exists, utc_naive_sql
 OUTCOME_NAMES = ASSIGNMENT_OUTCOMES.names
 # What the outcomes read of the day's lists (a migrated warehouse always has the table, empty
 # before the first assignment).
-LIST_COLUMNS = ("send_id", "run_date", "customer_id", "email", "campaign_id", "variant", "arm",
+LIST_COLUMNS = ("send_id", "run_date", "customer_id", "channel", "contact", "campaign_id", "variant", "arm",
                 "scheduled_send_at_utc")  # fmt: skip
 
 # Every user-level CTE is keyed by the first assignment's send_id (one per user and campaign).
 OUTCOMES_SQL = """
 with daily_rows as (
-    select l.send_id, l.run_date, l.customer_id, l.campaign_id, l.variant, l.arm,
+    select l.send_id, l.run_date, l.customer_id, l.campaign_id, l.channel, l.variant, l.arm,
            timezone('UTC', l.scheduled_send_at_utc) as scheduled_at,  -- timestamptz, as naive UTC
-           lower(trim(l.email)) as email_key
+           -- the address email events name: only an email row has one
+           case when l.channel = 'email' then lower(trim(l.contact)) end as email_key
     from interventions.intervention_list as l
     where l.run_date <= $run_date and l.arm in ('treatment', 'holdout')
 ),
@@ -136,7 +137,7 @@ pre as (
     group by a.send_id
 )
 select
-    a.send_id, a.run_date, a.customer_id, a.campaign_id, a.variant, a.arm,
+    a.send_id, a.run_date, a.customer_id, a.campaign_id, a.channel, a.variant, a.arm,
     a.assignments::integer as assignments,
     a.scheduled_at, a.window_end_at,
     a.window_end_at <= $as_of as matured,

@@ -1,4 +1,4 @@
-"""Daily assignments and their messages per campaign, variant and arm, for every run date up to D.
+"""Daily assignments and their messages per campaign, channel, variant and arm, for every run date up to D.
 
 A row counts daily assignments (one per user, campaign and run date), so a user assigned on
 several days counts on each: these are the operational counts, to check against the send
@@ -22,7 +22,7 @@ from orchestration.warehouse import transaction
 
 RESULTS_SQL = """
 with assigned as (
-    select send_id, run_date, customer_id, campaign_id, variant, arm, scheduled_send_at_utc
+    select send_id, run_date, customer_id, campaign_id, channel, variant, arm, scheduled_send_at_utc
     from interventions.intervention_list
     where run_date <= $run_date
 ),
@@ -53,7 +53,7 @@ conversions as (
 ),
 per_user as (
     select
-        a.run_date, a.campaign_id, a.variant, a.arm,
+        a.run_date, a.campaign_id, a.channel, a.variant, a.arm,
         coalesce(s.state = 'accepted', false) as sent,
         coalesce(m.delivered, false) as delivered,
         coalesce(m.opened, false) as opened,
@@ -66,7 +66,7 @@ per_user as (
     left join conversions as c on c.send_id = a.send_id
 )
 select
-    run_date, campaign_id, variant, arm,
+    run_date, campaign_id, channel, variant, arm,
     count(*) as assigned,
     count(*) filter (where sent) as sent,
     count(*) filter (where delivered) as delivered,
@@ -79,7 +79,7 @@ select
     now() as computed_at
 from per_user
 group by all
-order by run_date, campaign_id, variant, arm
+order by run_date, campaign_id, channel, variant, arm
 """
 
 # What the results read of the day's lists.
@@ -88,6 +88,7 @@ LIST_COLUMNS = (
     "run_date",
     "customer_id",
     "campaign_id",
+    "channel",
     "variant",
     "arm",
     "scheduled_send_at_utc",

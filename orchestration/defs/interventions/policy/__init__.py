@@ -73,11 +73,12 @@ A run, in the order `run_policy` takes it, one module each:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import duckdb
 
+from orchestration.channels import CHANNELS, Channel
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.policy.chosen import CHOSEN_TABLE, materialise_chosen
 from orchestration.defs.interventions.policy.config import PolicyConfig, PolicyError
@@ -99,13 +100,17 @@ def run_policy(
     campaigns: Sequence[Campaign],
     config: PolicyConfig | None = None,
     now: datetime | None = None,
+    channels: Mapping[str, Channel] = CHANNELS,
 ) -> PolicyRun:
-    """Decide, render and schedule the run date's messages and replace its rows in one transaction."""
+    """Decide, render and schedule the run date's messages and replace its rows in one transaction.
+
+    `channels`: the channels campaigns may name (the product's registry; tests add their own).
+    """
     config = config or PolicyConfig()
     now = now or datetime.now(UTC)
     notes: list[str] = []
-    decide(con, run_date, campaigns, config, notes)
-    materialise_chosen(con, run_date, now, config)
+    decide(con, run_date, campaigns, config, notes, channels)
+    materialise_chosen(con, run_date, now, config, channels)
 
     failures = render_chosen(con, campaigns)
     if failures:

@@ -9,11 +9,12 @@ to that query by name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import duckdb
 
+from orchestration.channels import CHANNELS, Channel, channel
 from orchestration.defs.delivery.ledger import COUNTED_STATES
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.hashing import bucket_sql
@@ -34,15 +35,14 @@ from orchestration.defs.interventions.policy.inputs import (
 )
 from orchestration.defs.interventions.policy.sql import date_literal, fill_query
 from orchestration.defs.interventions.predicates import audience_sql, sql_literal, trigger_sql
-from orchestration.emails import VALID_ADDRESS
 from orchestration.schema.migrations import migrate
 
 BASE_TABLE = "_interventions_base"
 DECISIONS_WORK_TABLE = "_interventions_decisions"
 
 # The only consent_status that may be mailed (int_customer_consent); the policy names the others.
-CONSENT_GRANTED = "granted"
-CONSENT_WITHDRAWN = "withdrawn"
+CONSENT_GRANTED = CHANNELS["email"].consent.granted_value
+CONSENT_WITHDRAWN = CHANNELS["email"].consent.withdrawn_value
 
 
 def _variant_sql(campaign: Campaign, salt: str) -> str:
@@ -118,36 +118,100 @@ def _typed_row(values: tuple[object, ...]) -> str:
     return f"({', '.join(texts)})"
 
 
+def campaign_channels(campaigns: Sequence[Campaign], channels: Mapping[str, Channel]) -> list[Channel]:
+    """The channels the enabled campaigns name, each once, in the order first named."""
+    names = dict.fromkeys(name for c in campaigns if c.enabled for name in c.channels)
+    return [channel(name, channels) for name in names]
+
+
 def candidates_sql(campaigns: Sequence[Campaign]) -> str:
-    """One row per (customer, enabled campaign) whose trigger and audience hold."""
-    selects = [
-        f"""
+    """One row per (customer, enabled campaign, channel of it) whose trigger and audience hold.
+
+    `channel_rank` is the channel's place in the campaign's order of preference (1 first).
+    """
+    selects = []
+    for c in campaigns:
+        if not c.enabled:
+            continue
+        ranks = ", ".join(f"({sql_literal(name)}, {rank})" for rank, name in enumerate(c.channels, start=1))
+        selects.append(f"""
         select customer_id,
                {sql_literal(c.id)} as campaign_id,
+               ch.channel,
+               ch.channel_rank,
                {c.priority} as priority,
                {c.holdout_share!r} as holdout_share,
                {c.cooldown_days} as cooldown_days
         from base
-        where ({trigger_sql(c.trigger)}) and ({audience_sql(c.audience)})"""
-        for c in campaigns
-        if c.enabled
-    ]
+        cross join (values {ranks}) as ch(channel, channel_rank)
+        where ({trigger_sql(c.trigger)}) and ({audience_sql(c.audience)})""")
     if not selects:
         return (
-            "select null::varchar as customer_id, null::varchar as campaign_id,"
-            " null::integer as priority, null::double as holdout_share,"
+            "select null::varchar as customer_id, null::varchar as campaign_id, null::varchar as channel,"
+            " null::integer as channel_rank, null::integer as priority, null::double as holdout_share,"
             " null::integer as cooldown_days where false"
         )
     return "\nunion all\n".join(selects)
 
 
+def contacts_sql(channels: Sequence[Channel]) -> str:
+    """One row per (customer, channel): the contact, its match key and the channel's consent status.
+
+    Columns customer_id, channel, contact (trimmed, as sent), contact_key, consent_status,
+    consent_granted, consent_withdrawn, contact_label.
+    """
+    selects = [
+        f"""
+        select customer_id,
+               {sql_literal(ch.name)} as channel,
+               trim(cast("{ch.contact_column}" as varchar)) as contact,
+               {ch.contact_key_sql(f'cast("{ch.contact_column}" as varchar)')} as contact_key,
+               cast("{ch.consent.status_column}" as varchar) as consent_status,
+               {sql_literal(ch.consent.granted_value)} as consent_granted,
+               {sql_literal(ch.consent.withdrawn_value)} as consent_withdrawn,
+               {sql_literal(ch.contact_label)} as contact_label
+        from base"""
+        for ch in channels
+    ]
+    if not selects:
+        columns = ("customer_id", "channel", "contact", "contact_key", "consent_status", "consent_granted",
+                   "consent_withdrawn", "contact_label")  # fmt: skip
+        return f"select {', '.join(f'null::varchar as {c}' for c in columns)} where false"
+    return "\nunion all\n".join(selects)
+
+
+def contact_valid_sql(channels: Sequence[Channel]) -> str:
+    """SQL (over `k.channel`, `k.contact_key`): whether a contact key is one the channel can use."""
+    cases = " ".join(
+        f"when {sql_literal(ch.name)} then "
+        f"regexp_full_match(k.contact_key, {sql_literal(ch.contact_pattern)})"
+        for ch in channels
+    )
+    return f"case k.channel {cases} end" if cases else "false"
+
+
+def channel_limits_sql(channels: Sequence[Channel], config: PolicyConfig) -> str:
+    """One row per channel: its own caps and cooldown from the policy config (null: none)."""
+    rows = [
+        f"({sql_literal(ch.name)}::varchar, {sql_literal(config.channel_max_per_day.get(ch.name))}::integer, "
+        f"{sql_literal(config.channel_max_per_week.get(ch.name))}::integer, "
+        f"{sql_literal(config.channel_cooldown_days.get(ch.name))}::integer)"
+        for ch in channels
+    ]
+    columns = "channel, max_per_day, max_per_week, cooldown_days"
+    if not rows:
+        empty = "(null::varchar, null::integer, null::integer, null::integer)"
+        return f"select * from (values {empty}) t({columns}) where false"
+    return f"select * from (values {', '.join(rows)}) t({columns})"
+
+
 def base_sql(
     con: duckdb.DuckDBPyConnection, run_date: date, config: PolicyConfig, notes: list[str] | None = None
 ) -> str:
-    """Features as of D with the churn score, a valid IANA send zone and a match key for the email."""
+    """Features as of D with the churn score and a valid IANA send zone."""
     features = features_sql(con, run_date)  # checks the table first
     columns = table_columns(con, FEATURES_TABLE)
-    shadowed = [c for c in ("churn_probability", "send_timezone", "email_key") if c in columns]
+    shadowed = [c for c in ("churn_probability", "send_timezone") if c in columns]
     exclude = f" exclude ({', '.join(shadowed)})" if shadowed else ""
     # The scoring model's hour wins; the features' own hour is the fallback.
     valid = "case when h.preferred_local_hour between 0 and 23 then h.preferred_local_hour end"
@@ -168,8 +232,7 @@ zones as (
 )
 select f.*{exclude} replace ({replace}),
        s.churn_probability,
-       coalesce(z.zone, {sql_literal(config.default_timezone)}) as send_timezone,
-       nullif(lower(trim(f.email)), '') as email_key
+       coalesce(z.zone, {sql_literal(config.default_timezone)}) as send_timezone
 from features f
 left join scores s on s.customer_id = cast(f.customer_id as varchar)
 left join zones z on z.zone_key = lower(trim(f.timezone)){join_hours}"""
@@ -182,12 +245,15 @@ def decisions_sql(
     config: PolicyConfig,
     notes: list[str],
     suppressions: str,
+    channels: Sequence[Channel],
 ) -> str:
     """The whole decision as one query (one row per candidate, work columns included).
 
-    Reads BASE_TABLE; `suppressions` is the checked suppressions subquery (`suppressions_sql`).
+    Reads BASE_TABLE; `suppressions` is the checked suppressions subquery (`suppressions_sql`) of
+    `channels`, the channels the campaigns name.
     """
-    lookback = max([7, *(c.cooldown_days for c in campaigns if c.enabled)])
+    channel_cooldowns = [config.channel_cooldown_days.get(ch.name) or 0 for ch in channels]
+    lookback = max([7, *(c.cooldown_days for c in campaigns if c.enabled), *channel_cooldowns])
     salt = sql_literal(config.salt)
     return fill_query(
         "decisions.sql",
@@ -198,9 +264,9 @@ def decisions_sql(
         paused=paused_sql(con, run_date, config.response_pause_days, campaigns, notes),
         guardrails=guardrails_sql(con, run_date, notes),
         candidates=candidates_sql(campaigns),
-        consent_withdrawn=sql_literal(CONSENT_WITHDRAWN),
-        consent_granted=sql_literal(CONSENT_GRANTED),
-        email_pattern=sql_literal(VALID_ADDRESS),
+        contacts=contacts_sql(channels),
+        contact_valid=contact_valid_sql(channels),
+        channel_limits=channel_limits_sql(channels, config),
         global_holdout_draw=bucket_sql(salt, "'global'", "c.customer_id"),
         global_holdout_share=sql_literal(config.global_holdout_share),
         max_per_day=sql_literal(config.max_per_day),
@@ -224,19 +290,22 @@ def decide(
     campaigns: Sequence[Campaign],
     config: PolicyConfig | None = None,
     notes: list[str] | None = None,
+    channels: Mapping[str, Channel] = CHANNELS,
 ) -> duckdb.DuckDBPyRelation:
     """Compute every decision into a temp table without writing the warehouse (dry runs use this).
 
     A warehouse not at the declared schema (a bare connection to one an earlier version built)
     is migrated first, so every table the policy reads exists; a current one is only read.
+    `channels` are the channels campaigns may name (the product's registry).
     """
     migrate(con)
     config = config or PolicyConfig()
-    config.check(con)
+    config.check(con, tuple(channels))
     notes = notes if notes is not None else []
     con.execute("set timezone = 'UTC'")
-    suppressions = suppressions_sql(con)  # first: without the suppression list nothing else matters
+    used = campaign_channels(campaigns, channels)
+    suppressions = suppressions_sql(con, used)  # first: without the suppression lists nothing else matters
     con.execute(f"create or replace temp table {BASE_TABLE} as {base_sql(con, run_date, config, notes)}")
-    sql = decisions_sql(con, run_date, campaigns, config, notes, suppressions)
+    sql = decisions_sql(con, run_date, campaigns, config, notes, suppressions, used)
     con.execute(f"create or replace temp table {DECISIONS_WORK_TABLE} as {sql}")
     return con.table(DECISIONS_WORK_TABLE)

@@ -7,21 +7,26 @@
 -- decisions.py (every one must be filled, and nothing else may be given):
 --   run_date               D, a date literal
 --   base_table             the temp table of features as of D: one row per customer, with
---                          churn_probability, send_timezone and email_key (`base_sql`)
---   suppressions           email_key, reason: each suppressed address's first reason (inputs.py)
---   sends                  send_id, customer_id, campaign_id, run_date, reached_at: messages of
+--                          churn_probability and send_timezone (`base_sql`)
+--   suppressions           channel, contact_key, reason: each channel's suppressed contacts with their
+--                          first reason (inputs.py)
+--   sends                  send_id, customer_id, campaign_id, channel, run_date, reached_at: messages of
 --                          earlier runs in the look-back, held-out winners included (inputs.py)
 --   paused                 customer_id: who responded to one of the campaigns lately (inputs.py)
 --   guardrails             campaign_id: campaigns a measurement guardrail paused on D (inputs.py)
---   candidates             customer_id, campaign_id, priority, holdout_share, cooldown_days: one
---                          select over `base` per enabled campaign, its trigger and audience
---   consent_withdrawn      the consent_status that reads as a refusal, quoted
---   consent_granted        the only consent_status that may be mailed, quoted
---   email_pattern          what counts as an email address (orchestration/emails.py), quoted
+--   candidates             customer_id, campaign_id, channel, channel_rank, priority, holdout_share,
+--                          cooldown_days: one select over `base` per enabled campaign, its trigger and
+--                          audience, a row per channel it names (rank 1 its first preference)
+--   contacts               customer_id, channel, contact, contact_key, consent_status, consent_granted,
+--                          consent_withdrawn, contact_label: each customer's contact and consent on
+--                          each channel the campaigns name (orchestration/channels/)
+--   contact_valid          SQL over k.channel and k.contact_key: whether the channel can use the key
+--   channel_limits         channel, max_per_day, max_per_week, cooldown_days: each channel's own caps
+--                          and cooldown (null: none; the policy config)
 --   global_holdout_draw    a stable number in [0, 1) per customer (hash of salt and customer)
 --   global_holdout_share   the share of all users who never receive anything
---   max_per_day            messages a user may receive on one local day
---   max_per_week           messages a user may receive in the rolling 7 local days ending D
+--   max_per_day            messages a user may receive on one local day, on all channels together
+--   max_per_week           messages a user may receive in the rolling 7 local days ending D, all channels
 --   campaign_holdout_draw  a stable number in [0, 1) per (customer, campaign)
 --   variant                a case expression: the variant of a (customer_id, campaign_id) row
 --   variant_share          a case expression: the share of its campaign's assignments a row's variant gets
@@ -37,7 +42,7 @@ base as (select * from ${base_table}),
 suppressions as (${suppressions}),
 sends as (${sends}),
 history as (
-    select h.customer_id, h.campaign_id, h.run_date,
+    select h.customer_id, h.campaign_id, h.channel, h.run_date,
            coalesce(cast(timezone(b.send_timezone, h.reached_at) as date), h.run_date) as local_day
     from sends h
     left join base b on b.customer_id = h.customer_id
@@ -50,35 +55,72 @@ caps as (
     from history
     group by 1
 ),
+channel_caps as (
+    select customer_id, channel,
+           count(*) filter (where local_day = ${run_date}) as sent_today,
+           count(*) filter (where local_day between ${run_date} - 6 and ${run_date}) as sent_week,
+           max(run_date) as last_run_date
+    from history
+    group by 1, 2
+),
 last_sent as (
+    -- A campaign's cooldown counts its messages on every channel.
     select customer_id, campaign_id, max(run_date) as last_run_date from history group by 1, 2
 ),
 paused as (${paused}),
 guardrails as (${guardrails}),
 candidates as (${candidates}),
+contacts as (${contacts}),
+channel_limits as (${channel_limits}),
+channel_checked as (
+    -- Each of a campaign's channels for the user: may they be reached on it, and is it capped.
+    select c.*,
+           k.contact,
+           case
+               when k.consent_status = k.consent_withdrawn then 'suppressed:no_consent'
+               when k.consent_status is distinct from k.consent_granted then 'suppressed:unverified_profile'
+               when s.reason is not null then 'suppressed:' || s.reason
+               when k.contact_key is null then 'suppressed:missing_' || k.contact_label
+               when not ${contact_valid} then 'suppressed:invalid_' || k.contact_label
+           end as suppressed_reason,
+           case
+               when coalesce(h.sent_today, 0) >= m.max_per_day
+                 or coalesce(h.sent_week, 0) >= m.max_per_week then 'frequency_cap'
+               when h.last_run_date > ${run_date} - m.cooldown_days then 'cooldown'
+           end as channel_reason
+    from candidates c
+    join contacts k on k.customer_id = c.customer_id and k.channel = c.channel
+    left join suppressions s on s.channel = c.channel and s.contact_key = k.contact_key
+    left join channel_caps h on h.customer_id = c.customer_id and h.channel = c.channel
+    left join channel_limits m on m.channel = c.channel
+),
+channel_picked as (
+    -- The campaign's channel for the user: the first in its order of preference on which they may be
+    -- reached and are not capped, else its first one, whose reason then stands for the campaign.
+    select *
+    from channel_checked
+    qualify row_number() over (
+        partition by customer_id, campaign_id
+        order by suppressed_reason is not null, channel_reason is not null, channel_rank
+    ) = 1
+),
 checked as (
     -- Each check apart, so every row also knows whether chance decided it: the global holdout is a
     -- draw, the other checks are not (the probabilities below need both).
     select c.*,
            b.churn_probability,
-           case
-               when b.consent_status = ${consent_withdrawn} then 'suppressed:no_consent'
-               when b.consent_status is distinct from ${consent_granted} then 'suppressed:unverified_profile'
-               when s.reason is not null then 'suppressed:' || s.reason
-               when b.email_key is null then 'suppressed:missing_email'
-               when not regexp_full_match(b.email_key, ${email_pattern}) then 'suppressed:invalid_email'
-           end as suppressed_reason,
            ${global_holdout_draw} < ${global_holdout_share} as global_held,
            case
                when g.campaign_id is not null then 'campaign_paused'
                when coalesce(k.sent_today, 0) >= ${max_per_day}
-                 or coalesce(k.sent_week, 0) >= ${max_per_week} then 'frequency_cap'
-               when l.last_run_date > ${run_date} - c.cooldown_days then 'cooldown'
+                 or coalesce(k.sent_week, 0) >= ${max_per_week}
+                 or c.channel_reason = 'frequency_cap' then 'frequency_cap'
+               when l.last_run_date > ${run_date} - c.cooldown_days or c.channel_reason = 'cooldown'
+                   then 'cooldown'
                when p.customer_id is not null then 'paused_after_response'
            end as later_reason
-    from candidates c
+    from channel_picked c
     join base b on b.customer_id = c.customer_id
-    left join suppressions s on s.email_key = b.email_key
     left join caps k on k.customer_id = c.customer_id
     left join last_sent l on l.customer_id = c.customer_id and l.campaign_id = c.campaign_id
     left join paused p on p.customer_id = c.customer_id
@@ -162,6 +204,8 @@ final as (
     select ${run_date} as run_date,
            r.customer_id,
            r.campaign_id,
+           r.channel,
+           r.contact,
            coalesce(
                r.suppressed_reason,
                case when r.global_held then 'global_holdout' end,
@@ -191,6 +235,7 @@ with_variant as (
 select run_date,
        customer_id,
        campaign_id,
+       channel,
        case when reason = 'campaign_holdout' then 'holdout' else split_part(reason, ':', 1) end as outcome,
        reason,
        priority,
@@ -214,5 +259,6 @@ select run_date,
        exploration,
        targeting,
        predicted_uplift,
-       uplift_model_version
+       uplift_model_version,
+       contact  -- for the list only: decisions never store a contact
 from with_variant

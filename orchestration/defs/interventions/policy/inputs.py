@@ -17,6 +17,7 @@ from datetime import date
 
 import duckdb
 
+from orchestration.channels import Channel
 from orchestration.defs.interventions.campaigns import Campaign
 from orchestration.defs.interventions.policy.config import PolicyError
 from orchestration.defs.interventions.policy.persistence import LIST_TABLE
@@ -35,7 +36,6 @@ from orchestration.schema.migrations import require
 from orchestration.tables import relation_exists
 
 FEATURES_TABLE = "marts.fct_user_features"
-SUPPRESSIONS_TABLE = "marts.fct_email_suppressions"
 RESPONSES_TABLE = "marts.fct_user_responses"
 SCORES_TABLE = CHURN_SCORES.name
 SEND_HOURS_TABLE = PREFERRED_SEND_HOURS.name
@@ -78,20 +78,36 @@ def features_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
     return sql
 
 
-def suppressions_sql(con: duckdb.DuckDBPyConnection) -> str:
-    """Each suppressed address (as a match key) with its first suppression's reason, in snake case."""
-    if not relation_exists(con, SUPPRESSIONS_TABLE):
-        # Fail closed: without the suppression list nobody may be mailed.
-        raise PolicyError(f"{SUPPRESSIONS_TABLE} does not exist; refusing to decide without suppressions")
-    return f"""
-        select lower(trim(s.email)) as email_key,
-               arg_min(coalesce(nullif(regexp_replace(lower(trim(s.suppression_reason)),
+def suppressions_sql(con: duckdb.DuckDBPyConnection, channels: Sequence[Channel]) -> str:
+    """Each channel's suppressed contacts (as match keys) with the first suppression's reason, in snake case.
+
+    Columns channel, contact_key, reason.
+    """
+    parts = []
+    for channel in channels:
+        listed = channel.suppressions
+        if not relation_exists(con, listed.table):
+            # Fail closed: without its suppression list nobody may be reached on the channel.
+            raise PolicyError(
+                f"{listed.table} does not exist; refusing to decide without the {channel.name} suppressions"
+            )
+        _require_columns(
+            con, listed.table, (listed.contact_column, listed.reason_column, listed.first_suppressed_column)
+        )
+        parts.append(f"""
+        select {sql_literal(channel.name)} as channel,
+               {channel.contact_key_sql(f's."{listed.contact_column}"')} as contact_key,
+               arg_min(coalesce(nullif(regexp_replace(lower(trim(s."{listed.reason_column}")),
                                                        '[^a-z0-9]+', '_', 'g'), ''),
                                 'unspecified'),
-                       s.first_suppressed_at) as reason
-        from {SUPPRESSIONS_TABLE} as s
-        where s.email is not null
-        group by 1"""
+                       s."{listed.first_suppressed_column}") as reason
+        from {listed.table} as s
+        where s."{listed.contact_column}" is not null
+        group by 1, 2""")
+    empty = (
+        "select null::varchar as channel, null::varchar as contact_key, null::varchar as reason where false"
+    )
+    return "\n        union all".join(parts) or empty
 
 
 def scores_sql(con: duckdb.DuckDBPyConnection, run_date: date) -> str:
@@ -167,25 +183,33 @@ def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[s
 
 
 def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]) -> str:
-    """Messages of earlier runs: ledger sends plus held-out winners (as if they had been sent)."""
+    """Messages of earlier runs, with their channel: ledger sends plus held-out winners (as if sent)."""
     low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
-    require(con, INTERVENTION_LIST, ("send_id", "run_date", "customer_id", "campaign_id", "arm"))
+    require(con, INTERVENTION_LIST, ("send_id", "run_date", "customer_id", "campaign_id", "channel", "arm"))
     sent = ""
     if relation_exists(con, SENDS_TABLE):  # absent until the first delivery: no sends yet
         # Fail closed: without a usable history caps and cooldowns cannot be enforced.
-        sends_columns = ("send_id", "run_date", "customer_id", "campaign_id", "state", "accepted_at")
+        sends_columns = (
+            "send_id",
+            "run_date",
+            "customer_id",
+            "campaign_id",
+            "channel",
+            "state",
+            "accepted_at",
+        )
         require(con, CAMPAIGN_SENDS, sends_columns)
         state_list = ", ".join(sql_literal(s) for s in states) or "null"
         sent = f"""
             select cast(send_id as varchar) as send_id, cast(customer_id as varchar) as customer_id,
-                   cast(campaign_id as varchar) as campaign_id, cast(run_date as date) as run_date,
-                   cast(accepted_at as timestamptz) as reached_at
+                   cast(campaign_id as varchar) as campaign_id, cast(channel as varchar) as channel,
+                   cast(run_date as date) as run_date, cast(accepted_at as timestamptz) as reached_at
             from {SENDS_TABLE}
             where state in ({state_list})
               and cast(run_date as date) >= {low} and cast(run_date as date) < {high}
             union all"""
     return f"""{sent}
-            select send_id, customer_id, campaign_id, run_date, scheduled_send_at_utc as reached_at
+            select send_id, customer_id, campaign_id, channel, run_date, scheduled_send_at_utc as reached_at
             from {LIST_TABLE}
             where arm = 'holdout' and run_date >= {low} and run_date < {high}"""
 

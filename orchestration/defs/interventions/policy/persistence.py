@@ -28,7 +28,8 @@ LIST_SOURCES = {
     "send_id": "c.send_id",
     "run_date": "c.run_date",
     "customer_id": "c.customer_id",
-    "email": "c.email",
+    "channel": "c.channel",
+    "contact": "c.contact",
     "first_name": "c.first_name",
     # The zone the message is scheduled in: the features' zone when valid, else the default.
     "timezone": "c.send_timezone",
