@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ from orchestration.defs.scoring.assets import (
 )
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.warehouse import WarehouseResource
+from tests.privacy.privacy_world import files_holding
 
 
 @dataclass(frozen=True)
@@ -277,3 +279,22 @@ def test_training_and_scoring_metadata_carry_plots_and_importance(daily_run: Dai
     assert model_meta["top_feature"].split(" ")[0] in model_meta["feature_importance"]
     scores_meta = metadata(daily_run.result, "churn_scores")
     assert "data:image/png;base64," in scores_meta["score_distribution"]
+
+
+def test_a_saved_churn_model_holds_no_customer_id_or_address_as_bytes(daily_run: DailyRun) -> None:
+    # Guards erasure leaving a person in a file the product owns: the byte search after an erasure
+    # (tests/privacy) runs on a world too young to train a model, so no model file was ever searched.
+    # A model keeps what it learned from people, never who they were: then erasing the warehouse rows
+    # is enough, and no model needs retraining or rewriting for an erasure.
+    with duckdb.connect(str(daily_run.warehouse), read_only=True) as con:
+        people = con.execute("select customer_id, email from staging.stg_crm__customers").fetchall()
+    ids = b"|".join(re.escape(customer.encode()) for customer, _ in people)
+    patterns = {
+        "customer id": rb"(?<![0-9A-Za-z_])(?:" + ids + rb")(?![0-9A-Za-z_])",
+        "address": b"|".join(re.escape(email.encode()) for _, email in people),
+    }
+    registry_dir = daily_run.home / "model_registry"
+    assert list(registry_dir.rglob(registry.MODEL_FILE)) and list(registry_dir.rglob(registry.CARD_FILE))
+    # Model files are zip archives: the search reads what they hold as well as their stored bytes.
+    assert files_holding([daily_run.home], patterns) == []
+    assert files_holding([daily_run.warehouse.parent], patterns), "the search sees who is in the warehouse"
