@@ -9,11 +9,15 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
+from dagster._core.execution.api import execute_run
+from dagster._core.utils import make_new_run_id
 
 from orchestration import settings
 from orchestration.definitions import build_definitions
 from orchestration.defs.delivery.assets import past_dates_allowed
 from orchestration.defs.ingest.contracts import SOURCES
+from orchestration.defs.operations.backfill import reengagement_backfill
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.defs.operations.run_tags import file_tags
 
@@ -49,23 +53,27 @@ def run_day(
     allow_past_dates: bool = False,
     run_config: dict | None = None,
     run_id: str | None = None,
-    job: dg.JobDefinition | None = None,
-) -> dg.ExecuteInProcessResult:
+    retries: bool = True,
+) -> dg.ExecuteInProcessResult | dg.JobExecutionResult:
     """The daily job for one run date, exactly as the schedule would start it.
 
     Delivery refuses a date already past unless `allow_past_dates` says the sends are meant.
-    `run_config` adds to the job's (the command line turns retries off and Dagster's console log
-    down); `job` is the daily job when the caller already built it.
+    `run_config` adds to the job's (the command line turns Dagster's console log down);
+    `retries=False` runs each step once (`run_once`); it needs a persistent `instance`.
     """
-    job = job or daily_job()
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
     exports = scan_day(settings.landing_dir(), day)
-    return job.execute_in_process(
+    tags = file_tags(exports.fingerprint, "run_day")
+    config = {**(past_dates_allowed() if allow_past_dates else {}), **(run_config or {})}
+    if not retries:
+        tags = {**tags, "dagster/partition": day.isoformat()}
+        return run_once(dg.reconstructable(daily_job), instance, tags, config, run_id)
+    return daily_job().execute_in_process(
         partition_key=day.isoformat(),
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        tags=file_tags(exports.fingerprint, "run_day"),
-        run_config={**(past_dates_allowed() if allow_past_dates else {}), **(run_config or {})} or None,
+        tags=tags,
+        run_config=config or None,
         run_id=run_id,
     )
 
@@ -74,7 +82,44 @@ def daily_job() -> dg.JobDefinition:
     return build_definitions().resolve_job_def(DAILY_JOB)
 
 
-def failures(result: dg.ExecuteInProcessResult) -> list[str]:
+def backfill_job() -> dg.JobDefinition:
+    return build_definitions().resolve_job_def(reengagement_backfill.name)
+
+
+# The steps' retry policies (defs/operations/retries.py) wait out a lost lock or a dropped
+# connection. A person at a terminal wants the failure at once instead: the retry would wait a
+# minute to fail the same way on a data problem, and they can run the command again.
+NO_STEP_RETRIES = {"execution": {"config": {"retries": {"disabled": {}}}}}
+
+
+def run_once(
+    job: ReconstructableJob,
+    instance: dg.DagsterInstance | None,
+    tags: dict[str, str],
+    run_config: dict | None = None,
+    run_id: str | None = None,
+) -> dg.JobExecutionResult:
+    """Run `job` (a `dg.reconstructable` job, or a subset of one) with every step tried once.
+
+    `execute_in_process` cannot do this: it always runs with retries on, whatever the run config
+    says. Here the run is created in `instance` (persistent: the UI shows it) under `run_id` and
+    executed by the job's own executor, configured not to retry.
+    """
+    if instance is None:
+        raise ValueError("a run without retries needs a persistent Dagster instance")
+    definition = job.get_definition()
+    run = instance.create_run_for_job(
+        job_def=definition,
+        run_id=run_id or make_new_run_id(),
+        run_config={**(run_config or {}), **NO_STEP_RETRIES},
+        tags=tags,
+        job_code_origin=job.get_python_origin(),
+        asset_selection=job.asset_selection,
+    )
+    return execute_run(job, run, instance)
+
+
+def failures(result: dg.ExecuteInProcessResult | dg.JobExecutionResult) -> list[str]:
     """Each failed step with the first line of its reason, for a readable exit.
 
     The reason is a `Failure`'s description, else the error the step raised: the innermost

@@ -26,9 +26,7 @@ import duckdb
 from orchestration import runs
 from orchestration.commands import progress
 from orchestration.commands.common import FAILED, CommandError, configured_landing, run_date
-from orchestration.definitions import build_definitions
 from orchestration.defs.ingest.contracts import SOURCES
-from orchestration.defs.operations.backfill import reengagement_backfill
 from orchestration.schema.declared import CAMPAIGN_SENDS
 from orchestration.warehouse import connect
 
@@ -64,37 +62,41 @@ def run_backfill(args: argparse.Namespace) -> int:
     landing = configured_landing()
     progress.warehouse_free()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    job = build_definitions().resolve_job_def(reengagement_backfill.name)
+    job = runs.backfill_job()
+    recon = dg.reconstructable(runs.backfill_job)
     instance = progress.instance()
     say = progress.say()
     say(f"Backfill of {len(days)} days, {first} to {last}, from {landing} (no delivery)")
     log = progress.log_path("backfill", f"{first}_{last}")
-    ranged_job = job.get_subset(asset_selection=_keys(job, lambda group: group in SINGLE_RUN_GROUPS))
-    with progress.watched(instance, ranged_job, log, say) as run_id:
-        ranged = ranged_job.execute_in_process(
-            instance=instance,
-            run_config=progress.run_config(),
-            run_id=run_id,
-            raise_on_error=False,
-            tags={
+    ranged_keys = _keys(job, lambda group: group in SINGLE_RUN_GROUPS)
+    with progress.watched(instance, job.get_subset(asset_selection=ranged_keys), log, say) as run_id:
+        ranged = runs.run_once(
+            recon.get_subset(asset_selection=frozenset(ranged_keys)),
+            instance,
+            {
                 "dagster/asset_partition_range_start": first.isoformat(),
                 "dagster/asset_partition_range_end": last.isoformat(),
             },
+            progress.run_config(),
+            run_id,
         )
     run_ids, failed = [run_id], [f"{first} to {last}: {line}" for line in runs.failures(ranged)]
     counts = _counts(days)
     say("Days:")
     if ranged.success:
-        per_day_job = job.get_subset(asset_selection=_keys(job, _per_day_groups()))
+        per_day_keys = _keys(job, _per_day_groups())
+        per_day_job = recon.get_subset(asset_selection=frozenset(per_day_keys))
         for day in days:
             started = time.perf_counter()
-            with progress.watched(instance, per_day_job, log, lambda _: None) as day_run:
-                result = per_day_job.execute_in_process(
-                    instance=instance,
-                    run_config=progress.run_config(),
-                    run_id=day_run,
-                    partition_key=day.isoformat(),
-                    raise_on_error=False,
+            with progress.watched(
+                instance, job.get_subset(asset_selection=per_day_keys), log, lambda _: None
+            ) as day_run:
+                result = runs.run_once(
+                    per_day_job,
+                    instance,
+                    {"dagster/partition": day.isoformat()},
+                    progress.run_config(),
+                    day_run,
                 )
             run_ids.append(day_run)
             failed += [f"{day}: {line}" for line in runs.failures(result)]

@@ -4,12 +4,11 @@ A command-line run is the job the schedule starts, in this process (`execute_in_
 Dagster's own console log silenced: each step prints one line when it ends, and the run stays in
 the instance the UI reads, with every log line, for whoever wants the detail.
 
-Retries: `execute_in_process` keeps the steps' retry policies whatever the run config says (it
-replaces the executor and its config), so a command-line run retries as a scheduled one does
-(defs/operations/retries.py). What a terminal would wait for most, a warehouse another process
-holds and a missing export, is checked before the run starts and told in one line; data problems
-(a refused file, a missing export, a bad pepper) are never retried; a failing dbt build is
-retried once, after about a minute.
+Retries: a command-line run tries each step once (`runs.run_once`): a person at a terminal gets
+the failure at once, where a scheduled run would wait out the steps' retry policies
+(defs/operations/retries.py) and usually fail the same way. What a terminal meets most, a
+warehouse another process holds and a missing export, is checked before the run starts and
+told in one line.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def run_run(args: argparse.Namespace) -> int:
             allow_past_dates=args.allow_past_dates,
             run_config=progress.run_config(),
             run_id=run_id,
-            job=job,
+            retries=False,
         )
     print()
     print(run_summary(day))

@@ -59,6 +59,24 @@ def test_a_failing_step_is_one_line_with_its_reason_and_exit_one(isolated_home, 
     assert "Traceback" not in out + err
 
 
+def test_a_step_that_fails_is_tried_once_not_retried_after_its_policys_wait(isolated_home, capsys) -> None:
+    # Guards a command-line run sitting through the dbt step's retry policy (a minute's wait, then
+    # the same failure): execute_in_process retries whatever the run config says. A dbt target the
+    # profile does not have fails the warehouse build the same way every time.
+    world(isolated_home, days=1)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("REENGAGE_DBT_TARGET", "no_such_target")
+        code, out, _ = reengage(capsys, "run", "--date", DAY.isoformat())
+    assert code == 1
+    failed = out.split(f"The daily job for {DAY} FAILED:\n", 1)[1].split("In the Dagster UI")[0]
+    assert failed.strip().startswith("warehouse_models:"), failed
+    run_id = out.split("In the Dagster UI: http://127.0.0.1:3000/runs/", 1)[1].split()[0]
+    instance = dg.DagsterInstance.from_config(str(isolated_home / "dagster_home"))
+    kinds = [e.dagster_event.event_type_value for e in instance.all_logs(run_id) if e.dagster_event]
+    assert "STEP_UP_FOR_RETRY" not in kinds and "STEP_RESTARTED" not in kinds
+    assert kinds.count("STEP_FAILURE") == 1
+
+
 def test_a_missing_required_export_stops_before_any_run_in_one_line(isolated_home, capsys) -> None:
     # Guards a run failing deep in ingest for a file that is simply not there.
     landing = world(isolated_home, days=1)
