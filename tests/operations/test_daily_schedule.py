@@ -112,8 +112,9 @@ def test_the_schedule_skips_a_day_the_sensor_already_ran_on_the_same_files(
 
 
 def test_the_schedule_still_runs_a_day_whose_exports_are_late_so_the_failure_alerts(
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REENGAGE_EVENTS_MISSING_FILE", "required")  # a day without events is late
     fired_at = datetime(2026, 3, 10, 6, 0, tzinfo=ZoneInfo("UTC"))
     request, _ = evaluate(build_daily_schedule("UTC", 6), fired_at, instance)
     assert request.partition_key == "2026-03-10" and request.tags[FINGERPRINT_TAG] == "incomplete"

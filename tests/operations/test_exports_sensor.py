@@ -79,7 +79,9 @@ def test_a_file_still_growing_is_not_run_until_it_stops_changing(landing: Path) 
     assert request.tags[FINGERPRINT_TAG] == scan_day(str(landing), TODAY).fingerprint
 
 
-def test_a_day_without_its_required_exports_waits(landing: Path) -> None:
+def test_a_day_without_its_required_exports_waits(landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REENGAGE_EVENTS_MISSING_FILE", "required")
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "0")  # only the required events hold it
     ticks = Ticks()
     land(landing, "customers", TODAY, CUSTOMERS)
     assert ticks.tick() == [] and ticks.tick() == [], "events are required: no run without them"

@@ -153,7 +153,10 @@ def test_an_export_whose_every_row_is_quarantined_counts_as_empty() -> None:
     assert ran == []
 
 
-def test_a_missing_export_stops_the_run_before_downstream_with_the_reason() -> None:
+def test_a_missing_export_stops_the_run_before_downstream_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "required")
     history("customers", [5, 5, 5])
     result, ran = run("customers")
     assert not result.success and ran == []
@@ -166,7 +169,7 @@ def test_a_missing_export_stops_the_run_before_downstream_with_the_reason() -> N
 def test_the_breaker_names_a_missing_export_when_run_on_its_own() -> None:
     history("events", [60, 60, 60])
     with duckdb.connect(str(settings.warehouse_path())) as con:
-        verdict = evaluate_volume(con, settings.landing_dir(), "events", D, VolumeRule())
+        verdict = evaluate_volume(con, settings.landing_dir(), "events", D, VolumeRule(), "required")
     assert not verdict.passed
     assert verdict.reason == (
         "events for 2026-03-10: no export in the landing folder (expected "
@@ -175,8 +178,11 @@ def test_the_breaker_names_a_missing_export_when_run_on_its_own() -> None:
     )
 
 
-def test_customers_use_the_median_so_the_first_full_snapshot_does_not_trip_the_breaker() -> None:
+def test_customers_use_the_median_so_the_first_full_snapshot_does_not_trip_the_breaker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Day one holds every customer; later snapshots only the day's changes.
+    monkeypatch.setenv("REENGAGE_VOLUME_CUSTOMERS_COMPARE", "recent_days")
     history("customers", [2000, 80, 90, 70])
     land_customers(D, 85, first=5000)
     result, ran = run("customers")
@@ -191,8 +197,8 @@ def test_thresholds_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("REENGAGE_VOLUME_EVENTS_MAX_RATIO", "1.1")
     monkeypatch.setenv("REENGAGE_VOLUME_MIN_BASELINE_ROWS", "1")
     monkeypatch.setenv("REENGAGE_VOLUME_CUSTOMERS_ALLOW_EMPTY", "yes")
-    events = VolumeRule.from_env("events", **breakers.SOURCE_DEFAULTS["events"])
-    customers = VolumeRule.from_env("customers", **breakers.SOURCE_DEFAULTS["customers"])
+    events = VolumeRule.for_source("events")
+    customers = VolumeRule.for_source("customers")
     assert (events.min_ratio, events.max_ratio, events.statistic, events.min_baseline_rows) == (
         0.9,
         1.1,
@@ -201,8 +207,8 @@ def test_thresholds_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     )
     assert (customers.max_ratio, customers.statistic, customers.allow_empty) == (2.0, "median", True)
     monkeypatch.setenv("REENGAGE_VOLUME_STATISTIC", "mode")
-    with pytest.raises(ValueError, match="mean or median"):
-        VolumeRule.from_env("events")
+    with pytest.raises(ValueError, match="REENGAGE_VOLUME_STATISTIC='mode' is not one of mean, median"):
+        VolumeRule.for_source("events")
 
 
 def test_small_baselines_and_short_histories_only_judge_emptiness() -> None:
