@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -118,3 +118,13 @@ def test_the_schedule_still_runs_a_day_whose_exports_are_late_so_the_failure_ale
     fired_at = datetime(2026, 3, 10, 6, 0, tzinfo=ZoneInfo("UTC"))
     request, _ = evaluate(build_daily_schedule("UTC", 6), fired_at, instance)
     assert request.partition_key == "2026-03-10" and request.tags[FINGERPRINT_TAG] == "incomplete"
+
+
+def test_the_schedule_runs_a_closed_day_without_any_file_on_its_empty_set_of_files(
+    instance: dg.DagsterInstance,
+) -> None:
+    # Guards a closed day being started as "incomplete" (to fail) when every source may lack its file.
+    fired_at = datetime(2026, 3, 8, 6, 0, tzinfo=ZoneInfo("UTC"))
+    request, _ = evaluate(build_daily_schedule("UTC", 6), fired_at, instance)
+    assert request.partition_key == "2026-03-08"
+    assert request.tags[FINGERPRINT_TAG] == scan_day(settings.landing_dir(), date(2026, 3, 8)).fingerprint
