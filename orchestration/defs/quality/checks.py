@@ -64,7 +64,7 @@ def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         all_days = partition_dates(context)
-        without_file = _allowed_without_file(spec.source, all_days)
+        without_file = _empty_without_file(spec, all_days, warehouse)
         days = [day for day in all_days if day not in without_file]
         if not days:
             note = (
@@ -108,12 +108,26 @@ def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _allowed_without_file(source: str | None, days: Sequence[date | None]) -> list[date]:
-    """The days among `days` that have no file of `source`, where its rule says that is no error."""
-    if source is None or missing_file_rule(source) == "required":
+def _empty_without_file(
+    spec: SuiteCheckSpec, days: Sequence[date | None], warehouse: WarehouseResource
+) -> list[date]:
+    """The days among `days` with neither a file of the spec's source nor a row, where the source's
+    missing_file rule says a day without a file is no error (rows loaded earlier are still validated)."""
+    if spec.source is None or missing_file_rule(spec.source) == "required":
         return []
     landing = settings.landing_dir()
-    return [day for day in days if day is not None and find_export(landing, source, day) is None]
+    without_file = [day for day in days if day is not None and find_export(landing, spec.source, day) is None]
+    if not without_file:
+        return []
+    with warehouse.connect(read_only=True) as con:
+        return [
+            day
+            for day in without_file
+            if con.execute(f"select count(*) from {spec.table} where _partition_date = ?", [day]).fetchone()[
+                0
+            ]
+            == 0
+        ]
 
 
 def partition_dates(context: dg.AssetCheckExecutionContext) -> Sequence[date | None]:
