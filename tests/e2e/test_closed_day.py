@@ -17,6 +17,7 @@ import pytest
 from daily_world import query
 
 from orchestration.runs import failures, load_history, run_day
+from orchestration.summary import run_summary
 from reengage_dev.demo.loop import clock_at
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
@@ -90,7 +91,9 @@ def _ingest_metadata(result: dg.ExecuteInProcessResult, source: str) -> dict:
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
-def test_a_closed_sunday_runs_the_daily_job_green_and_says_which_sources_had_no_file(closed_sunday) -> None:
+def test_a_closed_sunday_runs_the_daily_job_green_and_says_which_sources_had_no_file(
+    closed_sunday, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Guards "14 missing Sundays failed the run": a day without files was "late or lost" for every source.
     home, sunday, _, _ = closed_sunday
     assert sunday.success, failures(sunday)
@@ -108,6 +111,14 @@ def test_a_closed_sunday_runs_the_daily_job_green_and_says_which_sources_had_no_
     assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
     assert query(home, "select count(*) from raw.events where _partition_date = ?", [SUNDAY]) == [(0,)]
     assert query(home, "select count(*) from interventions.decisions where run_date = ?", [SUNDAY])[0][0] > 0
+    monkeypatch.setenv("REENGAGE_HOME", str(home))  # the run summary reads the world's home
+    summary = run_summary(SUNDAY).splitlines()
+    assert summary[:4] == [
+        f"Exports for {SUNDAY}",
+        "  customers     no file (no change)",
+        "  events        no file (no activity)",
+        "  email_events  no file (no activity)",
+    ]
 
 
 def test_the_monday_after_a_closed_sunday_counts_mondays_activity_and_no_sunday(closed_sunday) -> None:
