@@ -163,11 +163,9 @@ def test_a_required_sources_missing_file_still_fails_the_run(tmp_path: Path, mon
     monkeypatch.setenv("REENGAGE_EVENTS_MISSING_FILE", "required")
     day = date(2026, 3, 10)
     generate_world(tmp_path, customers=50, days=2, end_date=day, seed=4)
-    (tmp_path / "landing" / "events" / f"events_{day}.parquet").unlink(missing_ok=True)
     for path in (tmp_path / "landing" / "events").glob(f"events_{day}.*"):
         path.unlink()
     result = load_history(day, day, dg.DagsterInstance.ephemeral(), checks=False)
     assert not result.success
-    assert any(
-        "No events export for 2026-03-10" in line and "late or lost" in line for line in failures(result)
-    )
+    (refusal,) = [line for line in failures(result) if "No events export for 2026-03-10" in line]
+    assert "late or lost" in refusal and "missing_file rule is required" in refusal
