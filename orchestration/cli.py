@@ -1,7 +1,8 @@
 """The `reengage` command line.
 
-For your own data: `check-exports PATH` validates export files without loading anything,
-`backfill --from A --to B` loads past days (no delivery), `run --date D` runs the daily job.
+For your own data: `init` writes a commented settings file, `check-exports PATH` validates
+export files without loading anything, `backfill --from A --to B` loads past days (no
+delivery), `run --date D` runs the daily job.
 Operations: `erase` carries out erasure requests; `resolve --date D` settles a day's unsettled
 deliveries. (The demo is the development package's: `python -m reengage_dev.demo`.)
 
@@ -21,12 +22,16 @@ from orchestration.commands.check_exports import add_check_exports_parser, run_c
 from orchestration.commands.common import CANNOT_START, FAILED, CommandError, OneLineParser
 from orchestration.commands.run import add_run_parser, run_run
 from orchestration.defs.delivery.resolve import add_resolve_parser, run_resolve
+from orchestration.partitions import RunDateOutsideHistory
 from orchestration.privacy.command import add_erase_parser, run_erase
+from orchestration.settings import SettingsError
+from orchestration.settings_template import add_init_parser, run_init
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "backfill": run_backfill,
     "check-exports": run_check_exports,
     "erase": run_erase,
+    "init": run_init,
     "resolve": run_resolve,
     "run": run_run,
 }
@@ -38,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show the full trace of an error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    add_init_parser(commands)
     add_check_exports_parser(commands)
     add_backfill_parser(commands)
     add_erase_parser(commands)
@@ -52,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module=r"dagster(\.|$)")
     try:
         return COMMANDS[args.command](args)
-    except CommandError as err:
+    except (CommandError, SettingsError, RunDateOutsideHistory) as err:
         return _one_line(args, err, CANNOT_START)
     except KeyboardInterrupt:
         print("reengage: interrupted", file=sys.stderr)

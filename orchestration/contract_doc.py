@@ -53,12 +53,19 @@ def _source(contract: Contract) -> list[str]:
     return lines
 
 
+# What a day without a file means under each rule (sources.<source>.missing_file in the settings).
+MISSING_FILE_DOC = {
+    "required": "A file is expected every day: a day without one stops the run "
+    '(`missing_file = "required"`; the settings may say `no_change` or `no_activity`).',
+    "no_activity": "A day without a file had no activity: it is loaded as empty and its volume counts as "
+    'zero (`missing_file = "no_activity"`; the settings may say `required`).',
+    "no_change": "A day without a file changed nothing: it is loaded as empty and the rows stored stand "
+    '(`missing_file = "no_change"`; the settings may say `required`).',
+}
+
+
 def _file_rules(contract: Contract) -> list[str]:
-    rules = [
-        "A file is expected every day: a day without one stops the run."
-        if contract.required_daily
-        else "A day may have no file (nothing happened)."
-    ]
+    rules = [MISSING_FILE_DOC[contract.missing_file]]
     key = contract.unique_key
     if key and contract.latest_by:
         rules.append(

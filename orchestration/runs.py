@@ -20,6 +20,7 @@ from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.defs.operations.backfill import reengagement_backfill
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.defs.operations.run_tags import file_tags
+from orchestration.partitions import check_run_dates
 
 DAILY_JOB = "daily_reengagement"
 
@@ -30,8 +31,10 @@ def load_history(
     """Load every export from `day_from` to `day_to` into the raw tables in one run.
 
     `checks=False` leaves the raw tables' gates out (a set-up step: every validation takes a
-    second or two, and the daily run that follows runs them all on its own day).
+    second or two, and the daily run that follows runs them all on its own day). Days outside the
+    partitions raise `RunDateOutsideHistory` (one line naming the setting) before anything runs.
     """
+    check_run_dates(day_from, day_to)
     defs = build_definitions()
     job = defs.get_implicit_global_asset_job_def().get_subset(
         asset_selection={dg.AssetKey(["raw", s]) for s in SOURCES},
@@ -57,10 +60,12 @@ def run_day(
 ) -> dg.ExecuteInProcessResult | dg.JobExecutionResult:
     """The daily job for one run date, exactly as the schedule would start it.
 
-    Delivery refuses a date already past unless `allow_past_dates` says the sends are meant.
+    Delivery refuses a date already past unless `allow_past_dates` says the sends are meant. A day
+    outside the partitions raises `RunDateOutsideHistory` (one line naming the setting) before anything runs.
     `run_config` adds to the job's (the command line turns Dagster's console log down);
     `retries=False` runs each step once (`run_once`); it needs a persistent `instance`.
     """
+    check_run_dates(day)
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
     exports = scan_day(settings.landing_dir(), day)
     tags = file_tags(exports.fingerprint, "run_day")

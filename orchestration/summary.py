@@ -6,6 +6,9 @@ from datetime import date
 
 import duckdb
 
+from orchestration import settings
+from orchestration.defs.ingest.contracts import SOURCES, missing_file_rule
+from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.warehouse import connect
 
 STAGE_TABLES = [
@@ -29,6 +32,7 @@ STAGE_TABLES = [
 def run_summary(day: date) -> str:
     with connect(read_only=True) as con:
         sections = [
+            _exports(day),
             _rows_per_stage(con),
             # unverified: the newest CRM row was refused at ingest, so the customer is not mailed
             _table(
@@ -67,6 +71,18 @@ def run_summary(day: date) -> str:
             ),
         ]
     return "\n\n".join(s for s in sections if s)
+
+
+def _exports(day: date) -> str:
+    """The day's export per source, and what a missing one meant (its missing_file rule)."""
+    exports = scan_day(settings.landing_dir(), day)
+    lines = [f"Exports for {day}"]
+    for source in SOURCES:
+        found = exports.files.get(source)
+        rule = missing_file_rule(source)
+        shown = f"{found.name} ({found.size:,} bytes)" if found else f"no file ({rule.replace('_', ' ')})"
+        lines.append(f"  {source:<14}{shown}")
+    return "\n".join(lines)
 
 
 def _rows_per_stage(con: duckdb.DuckDBPyConnection) -> str:

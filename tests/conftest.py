@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,15 @@ if TYPE_CHECKING:
     from reengage_dev.sink import SinkHandle
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The run-date partitions start on the first day of history, read once when the code location is
+# imported (orchestration/partitions.py): before any test has landed its world's exports. The suite
+# names its first day, as a deployment whose history lands after it started would; tests of the
+# first day itself start a process of their own.
+os.environ["REENGAGE_FIRST_DAY"] = "2024-01-01"
+# No settings file a developer keeps in the working directory reaches a test (an empty
+# REENGAGE_SETTINGS means none); a test of the file names its own.
+os.environ["REENGAGE_SETTINGS"] = ""
 
 
 def load_benchmark(filename: str) -> ModuleType:

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.commands.common import FAILED, CommandError, existing_landing, run_date
-from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES
+from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, required_sources
 from orchestration.defs.ingest.loader import LoadReport, load_day
 from orchestration.defs.ingest.names import shown_values
 from orchestration.defs.ingest.reader import FORMATS, IngestError, list_landing
@@ -116,13 +116,14 @@ def check_exports(landing: str, sources: tuple[str, ...], days: list[date] | Non
     found = sorted({_day_of(name) for listing in listed.values() for name in listing.later_files})
     result = ExportsCheck(landing, days if days is not None else found)
     result.misnamed = [f"{s}/{name}" for s, listing in listed.items() for name in listing.misnamed]
+    required = required_sources()
     with _scratch() as con:
         for day in result.days:
             day_files = []
             for source in sources:
                 check = _check_file(con, landing, source, day)
                 if check is None:
-                    if CONTRACTS[source].required_daily:
+                    if source in required:
                         result.missing.append(f"{source}/{source}_{day}.csv|jsonl|parquet")
                     continue
                 day_files.append(check)

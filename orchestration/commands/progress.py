@@ -28,7 +28,7 @@ from dagster._core.utils import make_new_run_id
 
 from orchestration import settings
 from orchestration.commands.common import CommandError, ui_url
-from orchestration.defs.ingest.contracts import REQUIRED_SOURCES
+from orchestration.defs.ingest.contracts import required_sources
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.warehouse import connect, describe
 
@@ -70,14 +70,14 @@ def warehouse_free() -> None:
 def required_exports(landing: str, day: date) -> None:
     """CommandError naming the day's required exports that are missing or ambiguous."""
     exports = scan_day(landing, day)
-    missing = exports.missing(REQUIRED_SOURCES)
+    missing = exports.missing(required_sources())
     if exports.problems:
         raise CommandError(f"{exports.problems[0]} in {landing}")
     if missing:
         names = ", ".join(f"{s}/{s}_{day}.csv|jsonl|parquet" for s in missing)
         raise CommandError(
-            f"no {' or '.join(missing)} export for {day} in {landing} (expected {names}): the daily job "
-            "needs every required export of its day; land it, or check the date"
+            f"no {' or '.join(missing)} export for {day} in {landing} (expected {names}): the settings make "
+            'it required (missing_file = "required"), so the daily job needs it; land it, or check the date'
         )
 
 

@@ -77,16 +77,18 @@ def test_a_step_that_fails_is_tried_once_not_retried_after_its_policys_wait(isol
     assert kinds.count("STEP_FAILURE") == 1
 
 
-def test_a_missing_required_export_stops_before_any_run_in_one_line(isolated_home, capsys) -> None:
-    # Guards a run failing deep in ingest for a file that is simply not there.
+def test_a_missing_required_export_stops_before_any_run_in_one_line(isolated_home, monkeypatch, capsys) -> None:
+    # Guards a run failing deep in ingest for a file that is simply not there (customers' rule made
+    # "required": by default a day without a customers file means no change).
     landing = world(isolated_home, days=1)
     (landing / "customers" / f"customers_{DAY}.csv").unlink()
+    monkeypatch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "required")
     code, out, err = reengage(capsys, "run", "--date", DAY.isoformat())
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"reengage run: no customers export for {DAY} in {landing} (expected "
-        f"customers/customers_{DAY}.csv|jsonl|parquet): the daily job needs every required export of its "
-        "day; land it, or check the date"
+        f"customers/customers_{DAY}.csv|jsonl|parquet): the settings make it required (missing_file = "
+        '"required"), so the daily job needs it; land it, or check the date'
     ]
 
 

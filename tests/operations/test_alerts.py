@@ -22,7 +22,8 @@ def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str 
     return sensor.evaluate_tick(context).cursor
 
 
-def test_a_failed_daily_run_is_posted_to_the_webhook_once(webhook: Webhook) -> None:
+def test_a_failed_daily_run_is_posted_to_the_webhook_once(webhook: Webhook, monkeypatch) -> None:
+    monkeypatch.setenv("REENGAGE_MISSING_FILE", "required")  # every export is due every day
     instance = dg.DagsterInstance.ephemeral()
     cursor = tick(run_failure_alert, instance, None)  # the first tick only marks where to start
     # The landing folder is empty: the day's exports are late, so ingest fails (a real failed run).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -112,8 +112,19 @@ def test_the_schedule_skips_a_day_the_sensor_already_ran_on_the_same_files(
 
 
 def test_the_schedule_still_runs_a_day_whose_exports_are_late_so_the_failure_alerts(
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REENGAGE_EVENTS_MISSING_FILE", "required")  # a day without events is late
     fired_at = datetime(2026, 3, 10, 6, 0, tzinfo=ZoneInfo("UTC"))
     request, _ = evaluate(build_daily_schedule("UTC", 6), fired_at, instance)
     assert request.partition_key == "2026-03-10" and request.tags[FINGERPRINT_TAG] == "incomplete"
+
+
+def test_the_schedule_runs_a_closed_day_without_any_file_on_its_empty_set_of_files(
+    instance: dg.DagsterInstance,
+) -> None:
+    # Guards a closed day being started as "incomplete" (to fail) when every source may lack its file.
+    fired_at = datetime(2026, 3, 8, 6, 0, tzinfo=ZoneInfo("UTC"))
+    request, _ = evaluate(build_daily_schedule("UTC", 6), fired_at, instance)
+    assert request.partition_key == "2026-03-08"
+    assert request.tags[FINGERPRINT_TAG] == scan_day(settings.landing_dir(), date(2026, 3, 8)).fingerprint

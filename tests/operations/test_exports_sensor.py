@@ -79,7 +79,9 @@ def test_a_file_still_growing_is_not_run_until_it_stops_changing(landing: Path) 
     assert request.tags[FINGERPRINT_TAG] == scan_day(str(landing), TODAY).fingerprint
 
 
-def test_a_day_without_its_required_exports_waits(landing: Path) -> None:
+def test_a_day_without_its_required_exports_waits(landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REENGAGE_EVENTS_MISSING_FILE", "required")
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "0")  # only the required events hold it
     ticks = Ticks()
     land(landing, "customers", TODAY, CUSTOMERS)
     assert ticks.tick() == [] and ticks.tick() == [], "events are required: no run without them"
@@ -140,3 +142,26 @@ def test_a_dangling_link_named_like_an_export_is_reported_and_not_run(landing: P
     ]
     ticks = Ticks()
     assert ticks.tick() == [] and ticks.tick() == []
+
+
+def test_a_day_may_lack_a_file_of_a_source_that_may_be_quiet_after_the_grace_period(
+    landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the sensor waiting forever for events on a day the shop was closed (events: no activity).
+    land(landing, "customers", TODAY, CUSTOMERS)
+    waiting = Ticks()
+    assert waiting.tick() == [] and waiting.tick() == [], "an hour's grace for the other exports by default"
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "0")
+    (request,) = waiting.tick()
+    assert request.tags[FINGERPRINT_TAG] == scan_day(str(landing), TODAY).fingerprint
+
+
+def test_a_day_without_any_file_is_left_to_the_schedule(
+    landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards a run started at midnight on nothing, before the day's exports land.
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "0")
+    ticks = Ticks()
+    assert ticks.tick() == [] and ticks.tick() == []
+    context = dg.build_sensor_context(instance=ticks.instance, cursor=ticks.cursor)
+    assert "no exports yet" in exports_landed_sensor(context).skip_reason.skip_message

@@ -62,7 +62,7 @@ def history(source: str, counts: list[int]) -> None:
             load_day(con, settings.landing_dir(), source, day)
 
 
-def run(source: str) -> tuple[dg.ExecuteInProcessResult, list[str]]:
+def run(source: str, day: date = D) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     ran: list[str] = []
 
     @dg.asset(
@@ -77,7 +77,7 @@ def run(source: str) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     check = getattr(breakers, f"{source}_volume_and_freshness")
     result = dg.materialize(
         [asset, check, send_campaigns],
-        partition_key=D.isoformat(),
+        partition_key=day.isoformat(),
         resources={"warehouse": WarehouseResource()},
         raise_on_error=False,
     )
@@ -153,7 +153,10 @@ def test_an_export_whose_every_row_is_quarantined_counts_as_empty() -> None:
     assert ran == []
 
 
-def test_a_missing_export_stops_the_run_before_downstream_with_the_reason() -> None:
+def test_a_missing_export_stops_the_run_before_downstream_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "required")
     history("customers", [5, 5, 5])
     result, ran = run("customers")
     assert not result.success and ran == []
@@ -166,7 +169,7 @@ def test_a_missing_export_stops_the_run_before_downstream_with_the_reason() -> N
 def test_the_breaker_names_a_missing_export_when_run_on_its_own() -> None:
     history("events", [60, 60, 60])
     with duckdb.connect(str(settings.warehouse_path())) as con:
-        verdict = evaluate_volume(con, settings.landing_dir(), "events", D, VolumeRule())
+        verdict = evaluate_volume(con, settings.landing_dir(), "events", D, VolumeRule(), "required")
     assert not verdict.passed
     assert verdict.reason == (
         "events for 2026-03-10: no export in the landing folder (expected "
@@ -175,8 +178,11 @@ def test_the_breaker_names_a_missing_export_when_run_on_its_own() -> None:
     )
 
 
-def test_customers_use_the_median_so_the_first_full_snapshot_does_not_trip_the_breaker() -> None:
+def test_customers_use_the_median_so_the_first_full_snapshot_does_not_trip_the_breaker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Day one holds every customer; later snapshots only the day's changes.
+    monkeypatch.setenv("REENGAGE_VOLUME_CUSTOMERS_COMPARE", "recent_days")
     history("customers", [2000, 80, 90, 70])
     land_customers(D, 85, first=5000)
     result, ran = run("customers")
@@ -191,8 +197,8 @@ def test_thresholds_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("REENGAGE_VOLUME_EVENTS_MAX_RATIO", "1.1")
     monkeypatch.setenv("REENGAGE_VOLUME_MIN_BASELINE_ROWS", "1")
     monkeypatch.setenv("REENGAGE_VOLUME_CUSTOMERS_ALLOW_EMPTY", "yes")
-    events = VolumeRule.from_env("events", **breakers.SOURCE_DEFAULTS["events"])
-    customers = VolumeRule.from_env("customers", **breakers.SOURCE_DEFAULTS["customers"])
+    events = VolumeRule.for_source("events")
+    customers = VolumeRule.for_source("customers")
     assert (events.min_ratio, events.max_ratio, events.statistic, events.min_baseline_rows) == (
         0.9,
         1.1,
@@ -201,8 +207,8 @@ def test_thresholds_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     )
     assert (customers.max_ratio, customers.statistic, customers.allow_empty) == (2.0, "median", True)
     monkeypatch.setenv("REENGAGE_VOLUME_STATISTIC", "mode")
-    with pytest.raises(ValueError, match="mean or median"):
-        VolumeRule.from_env("events")
+    with pytest.raises(ValueError, match="REENGAGE_VOLUME_STATISTIC='mode' is not one of mean, median"):
+        VolumeRule.for_source("events")
 
 
 def test_small_baselines_and_short_histories_only_judge_emptiness() -> None:
@@ -224,3 +230,69 @@ def test_the_breakers_are_blocking_checks_on_raw_events_and_customers() -> None:
     ]
     assert {s.asset_key for s in specs} == {dg.AssetKey(["raw", "events"]), dg.AssetKey(["raw", "customers"])}
     assert all(s.blocking for s in specs)
+
+
+SUNDAY = date(2026, 3, 8)
+
+
+def weeks_of_customers(weekday_rows: int, sunday_rows: int, weeks: int = 4) -> None:
+    """Land and load `weeks` weeks of change-only CRM exports before SUNDAY: few changes on Sundays."""
+    with duckdb.connect(str(settings.warehouse_path())) as con:
+        for back in range(7 * weeks, 0, -1):
+            day = SUNDAY - timedelta(days=back)
+            land_customers(day, sunday_rows if day.weekday() == 6 else weekday_rows, first=back * 1000)
+            load_day(con, settings.landing_dir(), "customers", day)
+
+
+def test_a_small_sunday_crm_export_passes_when_compared_with_past_sundays() -> None:
+    # Guards the issue's breaker: a changes-only CRM export swings with the weekday and tripped on Sundays.
+    weeks_of_customers(weekday_rows=400, sunday_rows=60)
+    land_customers(SUNDAY, 55, first=0)
+    result, ran = run("customers", SUNDAY)
+    check = evaluation(result)
+    assert check.passed and ran == ["send_campaigns"], check.description
+    assert check.description == (
+        "customers for 2026-03-08: 55 rows loaded, within the expected 30-120 (0.5x-2x the median of 60.0 "
+        "rows/day over the 4 earlier Sundays 2026-02-08..2026-03-01)"
+    )
+    assert {k: v.value for k, v in check.metadata.items()}["rule"] == (
+        "0.5x-2x median of 4 same weekdays (min history 3, min baseline 50, empty blocks)"
+    )
+
+
+def test_a_real_drop_on_a_sunday_still_trips_the_weekday_breaker() -> None:
+    weeks_of_customers(weekday_rows=400, sunday_rows=60)
+    land_customers(SUNDAY, 20, first=0)
+    result, ran = run("customers", SUNDAY)
+    check = evaluation(result)
+    assert not check.passed and ran == []
+    assert check.description.startswith(
+        "customers for 2026-03-08: 20 rows loaded, fewer than the expected 30-120 (0.5x-2x the median of 60.0"
+    )
+
+
+def test_days_without_a_file_count_as_zero_only_where_no_file_means_no_activity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Guards a closed day's zero being left out of the events baseline (no activity) and a CRM day
+    # without changes being counted as a zero (no change): either would move the expected range.
+    monkeypatch.setenv("REENGAGE_VOLUME_COMPARE", "recent_days")
+    monkeypatch.setenv("REENGAGE_VOLUME_STATISTIC", "mean")
+    history("events", [100, 100, 100, 100])  # D-4 .. D-1
+    history("customers", [100, 100, 100, 100])
+    for source in ("events", "customers"):  # D-3 had no file
+        (Path(settings.landing_dir()) / source / f"{source}_{D - timedelta(days=3)}.csv").unlink()
+    with duckdb.connect(str(settings.warehouse_path())) as con:
+        for source in ("events", "customers"):
+            con.execute(f"delete from raw.{source} where _partition_date = ?", [D - timedelta(days=3)])
+    land_events(D, 70)
+    land_customers(D, 70)
+    with duckdb.connect(str(settings.warehouse_path())) as con:
+        for source in ("events", "customers"):
+            load_day(con, settings.landing_dir(), source, D)
+        events = evaluate_volume(con, settings.landing_dir(), "events", D, VolumeRule.for_source("events"))
+        crm = evaluate_volume(con, settings.landing_dir(), "customers", D, VolumeRule.for_source("customers"))
+    assert events.baseline == 75.0 and events.passed
+    assert "over the 4 loaded days 2026-03-06..2026-03-09, 1 without a file counted as 0" in events.reason
+    assert crm.baseline == 100.0 and crm.passed
+    assert [d for d, _ in crm.history] == [D - timedelta(days=n) for n in (1, 2, 4)]

@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES
+from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
 from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
 from orchestration.defs.ingest.names import shown_values
 from orchestration.defs.ingest.reader import IngestError
@@ -48,18 +48,30 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
                 reports.append(report)
                 _log_report(context, con, report)
         missing = [r.day.isoformat() for r in reports if r.missing]
-        if missing and CONTRACTS[source].required_daily:
+        rule = missing_file_rule(source)
+        if missing and rule == "required":
             # The volume breaker says the same when it runs on its own; here the run stops at once.
             raise dg.Failure(
                 description=f"No {source} export for {', '.join(missing)} in {settings.landing_dir()} "
                 f"(expected {source}/{source}_<day>.csv|jsonl|parquet): the export is late or lost, so "
-                "nothing downstream (delivery included) runs on stale data",
+                "nothing downstream (delivery included) runs on stale data (the source's missing_file rule "
+                "is required)",
                 metadata={"missing_days": missing},
                 allow_retries=False,  # a late export is the sensor's and the schedule's business
             )
-        return dg.MaterializeResult(metadata=_metadata(reports))
+        return dg.MaterializeResult(metadata={**_metadata(reports), **_without_file(missing, rule)})
 
     return _ingest
+
+
+def _without_file(missing: list[str], rule: str) -> dict[str, str]:
+    """Which days had no file and what that meant: loaded as empty, nothing stored deleted or guessed."""
+    meaning = {"no_activity": "no activity", "no_change": "no change"}.get(rule, rule)
+    return {
+        "missing_file_rule": rule,
+        "days_without_file": ", ".join(missing) or "None.",
+        "without_file_meaning": f"{meaning}: the day was loaded as empty" if missing else "None.",
+    }
 
 
 def _refuse_an_earlier_rebuild(context: dg.AssetExecutionContext, con, days: list[date]) -> None:

@@ -8,7 +8,7 @@ source is a contract here (plus its staging model in dbt) and a new column or ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -18,6 +18,7 @@ import yaml
 from orchestration import settings
 from orchestration.event_catalog import SEED, known_event_names
 
+MissingFile = Literal["required", "no_activity", "no_change"]
 ColumnType = Literal["text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "timezone"]
 
 
@@ -65,9 +66,15 @@ class Contract:
     # A timestamp dated more than the warehouse's look-back (warehouse_lookback_days) before its
     # file's day is quarantined: no incremental dbt run would read it again.
     late_column: str | None = None
-    # A day without this export means it is late or lost: the run fails rather than decide on
-    # stale data. Sources that may be quiet on a day (nobody opened a mail) are not required.
-    required_daily: bool = True
+    # What a day without this export means, unless the settings say otherwise (sources.<source>.
+    # missing_file): "required", it is late or lost and the run fails rather than decide on stale
+    # data; "no_activity", nothing happened that day (nobody opened a mail, the shop was closed);
+    # "no_change", nothing changed (an export that carries only what changed). Either of the last
+    # two loads the day as empty: nothing stored is deleted and nothing is guessed.
+    missing_file: MissingFile = "required"
+    # The volume breaker's rule for this source where it differs from the [volume] defaults
+    # (settings.py declares each name and what it means).
+    volume: Mapping[str, settings.Value] = field(default_factory=dict, hash=False)
     # Columns of which a row needs at least one value (its first column is named in the refusal).
     at_least_one_of: tuple[str, ...] = ()
     description: str = ""
@@ -126,6 +133,13 @@ CUSTOMERS = Contract(
     ),
     unique_key="customer_id",
     latest_by="updated_at",
+    # The CRM export carries consent: by default a day without one is late or lost, and nobody is
+    # decided on yesterday's consent (a team whose CRM exports only changed customers and skips
+    # quiet days sets missing_file = "no_change"). Its size follows the weekday (few changes on a
+    # Sunday), so it is compared with the same weekday (the median: one full snapshot in the window
+    # is no trend).
+    missing_file="required",
+    volume={"compare": "same_weekday", "lookback_days": 4, "statistic": "median"},
     description="CRM snapshots as exported: one row per customer per snapshot day, bad rows quarantined.",
 )
 
@@ -155,6 +169,7 @@ EVENTS = Contract(
     optional_columns=frozenset({"page", "product_id", "category", "value", "device", "channel"}),
     late_column="event_ts",
     at_least_one_of=("user_id", "anonymous_id"),
+    missing_file="no_activity",  # a day without events: nobody came (the shop was closed)
     description="Product-analytics events as exported, one partition per UTC day, bad rows quarantined.",
 )
 
@@ -183,13 +198,28 @@ EMAIL_EVENTS = Contract(
     optional_columns=frozenset(
         {"sg_message_id", "sg_event_id", "send_id", "campaign_id", "variant", "run_date", "reason"}
     ),
-    required_daily=False,
+    # The email events carry unsubscribes, bounces and spam reports: by default a day without them is
+    # late or lost, so nobody is mailed before yesterday's opt-outs are known ("no_activity" for a
+    # sender small enough to have days without any event).
+    missing_file="required",
     description="SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined.",
 )
 
 CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
 SOURCES: tuple[str, ...] = tuple(CONTRACTS)
-REQUIRED_SOURCES: tuple[str, ...] = tuple(s for s, c in CONTRACTS.items() if c.required_daily)
+
+
+def missing_file_rule(source: str) -> MissingFile:
+    """What a day without `source`'s export means: the settings' rule, else the contract's own."""
+    rule = settings.value(
+        "sources.missing_file", source=source, source_default=CONTRACTS[source].missing_file
+    )
+    return rule  # type: ignore[return-value]  # one of settings.MISSING_FILE_RULES, checked on reading
+
+
+def required_sources() -> tuple[str, ...]:
+    """The sources whose export every day needs (read when used: the settings may change the rule)."""
+    return tuple(source for source in SOURCES if missing_file_rule(source) == "required")
 
 
 SQL_TYPES: dict[ColumnType, str] = {

@@ -94,7 +94,7 @@ def list_landing(landing: str, source: str, day: date) -> LandingListing:
         names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False))
     except FileNotFoundError:
         return listing
-    pattern = re.compile(rf"{re.escape(source)}_(\d{{4}}-\d{{2}}-\d{{2}})\.({'|'.join(FORMATS)})")
+    pattern = export_name_pattern(source)
     for name in names:
         match = pattern.fullmatch(name)
         file_day = _parse_day(match.group(1)) if match else None
@@ -106,6 +106,11 @@ def list_landing(landing: str, source: str, day: date) -> LandingListing:
         elif file_day > day:
             listing.later_files.append(name)
     return listing
+
+
+def export_name_pattern(source: str) -> re.Pattern[str]:
+    """An export's file name: `{source}_{YYYY-MM-DD}.{format}`, the day as the first group."""
+    return re.compile(rf"{re.escape(source)}_(\d{{4}}-\d{{2}}-\d{{2}})\.({'|'.join(FORMATS)})")
 
 
 def _parse_day(text: str) -> date | None:

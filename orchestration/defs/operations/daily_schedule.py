@@ -6,9 +6,11 @@ UTC can therefore run the previous UTC date at an early local hour (06:00 in Tok
 is 21:00 UTC the day before); docs/operations.md has the table.
 
 When the exports-landed sensor has already started a run on the day's current
-files, the schedule skips instead of running the day twice. When the required
-exports are missing, it still starts the run: ingest fails with "late or lost",
-which the run-failure alert reports (the schedule is then the lateness alarm).
+files, the schedule skips instead of running the day twice. When a required
+export is missing, it still starts the run: ingest fails with "late or lost",
+which the run-failure alert reports (the schedule is then the lateness alarm). A day
+without any file (a closed day, where every source may lack one) is run here: it is
+loaded as empty. A run date before the first day of history is skipped, with the reason.
 
 No `from __future__ import annotations` here: Dagster inspects the schedule's signature.
 """
@@ -18,14 +20,14 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.ingest.contracts import REQUIRED_SOURCES
+from orchestration.defs.ingest.contracts import required_sources
 from orchestration.defs.jobs import daily_reengagement
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.defs.operations.run_tags import file_tags, run_exists_for_files
 from orchestration.defs.operations.timezone import schedule_hour, schedule_timezone
+from orchestration.partitions import RunDateOutsideHistory, check_run_dates
 
 TRIGGER = "schedule"
-REQUIRED = REQUIRED_SOURCES
 
 
 def run_date_at(fired_at: datetime) -> date:
@@ -49,8 +51,12 @@ def build_daily_schedule(timezone: str, hour: int) -> dg.ScheduleDefinition:
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
         fired_at = context.scheduled_execution_time or datetime.now(UTC)
         day = run_date_at(fired_at)
+        try:
+            check_run_dates(day)
+        except RunDateOutsideHistory as outside:
+            return dg.SkipReason(str(outside))
         exports = scan_day(settings.landing_dir(), day)
-        complete = not exports.problems and not exports.missing(REQUIRED)
+        complete = not exports.problems and not exports.missing(required_sources())
         fingerprint = exports.fingerprint if complete else "incomplete"
         if complete and run_exists_for_files(context.instance, day, fingerprint):
             return dg.SkipReason(f"{day}: already run on these exports ({exports.describe()})")

@@ -2,9 +2,10 @@
 
 A file has finished landing when its size and version are unchanged between two
 ticks (the landing contract has no `_SUCCESS` marker, and exporters that write in place give
-no other sign). The required sources (customers, events: ingest fails without them)
-must be there; email events are optional for ingest, so the sensor waits for them
-for a grace period and then starts without them.
+no other sign). The sources whose `missing_file` rule is required (ingest fails without them)
+must be there; a source a day may lack (no activity, no change: by default every source) is
+waited for for a grace period once the others settled, and then the day starts without it. A day
+without any file is not started here: the daily schedule runs it (a closed day is loaded as empty).
 
 The run key is the day plus the files' fingerprint, so the same files never start a
 second run (even if the cursor is lost: Dagster drops a repeated run key), while a
@@ -22,28 +23,28 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.ingest.contracts import REQUIRED_SOURCES, SOURCES
+from orchestration.defs.ingest.contracts import SOURCES, required_sources
 from orchestration.defs.jobs import daily_reengagement
 from orchestration.defs.operations.landed_exports import DayExports, scan_day
 from orchestration.defs.operations.run_tags import file_tags, run_exists_for_files
-from orchestration.partitions import daily_partitions
+from orchestration.partitions import first_partition_day
 
-REQUIRED = REQUIRED_SOURCES
-OPTIONAL = tuple(s for s in SOURCES if s not in REQUIRED_SOURCES)
 TRIGGER = "exports_landed"
 
 
 @dataclass(frozen=True)
 class WatchSettings:
     lookback_days: int = 2  # today and the two days before (UTC dates)
-    optional_grace_seconds: float = 3600.0  # how long to wait for email events after the rest settled
+    optional_grace_seconds: float = (
+        3600.0  # how long to wait for exports a day may lack after the rest settled
+    )
     interval_seconds: int = 60
 
     @classmethod
     def from_env(cls) -> "WatchSettings":
         return cls(
             lookback_days=settings.sensor_lookback_days(),
-            optional_grace_seconds=60 * settings.email_events_grace_minutes(),
+            optional_grace_seconds=60 * settings.missing_file_grace_minutes(),
             interval_seconds=settings.sensor_interval_seconds(),
         )
 
@@ -68,27 +69,39 @@ def dump_cursor(states: dict[str, DayState]) -> str:
 
 
 def watched_days(today: date, lookback_days: int) -> list[date]:
-    first = date.fromisoformat(daily_partitions.get_first_partition_key())
+    first = first_partition_day()
     return [d for d in (today - timedelta(days=n) for n in range(lookback_days, -1, -1)) if d >= first]
 
 
-def evaluate_day(exports: DayExports, state: DayState, now: float, grace_seconds: float) -> tuple[bool, str]:
-    """Whether to request a run for the day now, and why (or why not); updates `state`."""
+def evaluate_day(
+    exports: DayExports,
+    state: DayState,
+    now: float,
+    grace_seconds: float,
+    required: tuple[str, ...] | None = None,
+) -> tuple[bool, str]:
+    """Whether to request a run for the day now, and why (or why not); updates `state`.
+
+    `required` are the sources the day cannot run without (default: the settings' missing_file rules)."""
+    required = required_sources() if required is None else required
+    optional = tuple(source for source in SOURCES if source not in required)
     day = exports.day
     if exports.problems:
         return False, f"{day}: " + "; ".join(exports.problems)
+    if not exports.files:
+        return False, f"{day}: no exports yet (the daily schedule runs a day that has none)"
     fingerprint = exports.fingerprint
     if fingerprint != state.seen:
         state.seen, state.since = fingerprint, now
-        if not exports.missing(REQUIRED):
+        if not exports.missing(required):
             note = f"{day}: files new or changing ({exports.describe()}); waiting a tick for them to settle"
             return False, note
-    missing = exports.missing(REQUIRED)
+    missing = exports.missing(required)
     if missing:
         return False, f"{day}: waiting for {', '.join(missing)}"
     if state.launched == fingerprint:
         return False, f"{day}: already started on these files"
-    optional_missing = exports.missing(OPTIONAL)
+    optional_missing = exports.missing(optional)
     if optional_missing and now - state.since < grace_seconds:
         left = int(grace_seconds - (now - state.since))
         return False, f"{day}: waiting up to {left}s more for {', '.join(optional_missing)}"
@@ -100,8 +113,8 @@ def evaluate_day(exports: DayExports, state: DayState, now: float, grace_seconds
     job=daily_reengagement,
     minimum_interval_seconds=WatchSettings.from_env().interval_seconds,
     default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Starts a day's run once its customers and events exports (and email events, or a grace "
-    "period) have landed and stopped changing; never twice for the same files.",
+    description="Starts a day's run once its required exports have landed and stopped changing, and the "
+    "exports a day may lack have landed too or a grace period has passed; never twice for the same files.",
 )
 def exports_landed_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     watch = WatchSettings.from_env()

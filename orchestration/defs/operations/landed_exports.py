@@ -18,7 +18,7 @@ from datetime import date
 import fsspec
 
 from orchestration.defs.ingest.contracts import SOURCES
-from orchestration.defs.ingest.reader import list_landing
+from orchestration.defs.ingest.reader import export_name_pattern, list_landing
 
 # What fsspec implementations call a file's version, most specific first.
 VERSION_KEYS = (
@@ -85,3 +85,20 @@ def _version(info: dict) -> str:
         if info.get(key) not in (None, ""):
             return f"{key}={info[key]}"
     return "unknown"
+
+
+def export_days(landing: str, source: str) -> set[date]:
+    """Every day `source` has an export for in the landing folder (by file name; none: empty)."""
+    fs, root = fsspec.core.url_to_fs(landing)
+    try:
+        names = [path.rsplit("/", 1)[-1] for path in fs.ls(f"{root.rstrip('/')}/{source}", detail=False)]
+    except FileNotFoundError:
+        return set()
+    pattern = export_name_pattern(source)
+    days = set()
+    for match in filter(None, (pattern.fullmatch(name) for name in names)):
+        try:
+            days.add(date.fromisoformat(match.group(1)))
+        except ValueError:  # 2026-02-30: not a day, and list_landing reports the name as misnamed
+            continue
+    return days

@@ -11,36 +11,41 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orchestration import settings
 
-TIMEZONE_VAR = "REENGAGE_TIMEZONE"
-HOUR_VAR = "REENGAGE_SCHEDULE_HOUR"
+TIMEZONE_SETTING = "schedule.timezone"
+HOUR_SETTING = "schedule.hour"
+TIMEZONE_VAR = settings.BY_KEY[TIMEZONE_SETTING].env
+HOUR_VAR = settings.BY_KEY[HOUR_SETTING].env
 
 
 class ScheduleSettingsError(ValueError):
-    """A schedule setting in the environment is not usable; the message names the variable."""
+    """A schedule setting is not usable; the message names the variable or the file's key."""
 
 
 def schedule_timezone(env: Mapping[str, str] | None = None) -> str:
     """The IANA zone the schedule's hour is read in (default UTC), checked against the tz database."""
-    env = settings.environment() if env is None else env
-    name = env.get(TIMEZONE_VAR, "").strip() or "UTC"
+    zone = _resolved(TIMEZONE_SETTING, env)
+    name = str(zone.value)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
         raise ScheduleSettingsError(
-            f"{TIMEZONE_VAR}={name!r} is not an IANA time zone name "
-            "(examples: UTC, Europe/Berlin, America/New_York)"
+            f"{zone.origin}={name!r} is not {settings.BY_KEY[TIMEZONE_SETTING].describe_accepted()}"
         ) from err
     return name
 
 
 def schedule_hour(env: Mapping[str, str] | None = None) -> int:
     """The local hour (0-23) at which the daily run starts (default 6)."""
-    env = settings.environment() if env is None else env
-    text = env.get(HOUR_VAR, "").strip() or "6"
+    hour = _resolved(HOUR_SETTING, env)
+    if not 0 <= int(hour.value) <= 23:  # type: ignore[arg-type]
+        raise ScheduleSettingsError(
+            f"{hour.origin}={hour.value!r} is not {settings.BY_KEY[HOUR_SETTING].describe_accepted()}"
+        )
+    return int(hour.value)  # type: ignore[arg-type]
+
+
+def _resolved(key: str, env: Mapping[str, str] | None) -> settings.Resolved:
     try:
-        hour = int(text)
-    except ValueError as err:
-        raise ScheduleSettingsError(f"{HOUR_VAR}={text!r} is not a whole hour from 0 to 23") from err
-    if not 0 <= hour <= 23:
-        raise ScheduleSettingsError(f"{HOUR_VAR}={text!r} is not a whole hour from 0 to 23")
-    return hour
+        return settings.resolve(key, env=env)
+    except settings.SettingsError as err:
+        raise ScheduleSettingsError(str(err)) from None

@@ -1,26 +1,21 @@
 """Volume and freshness circuit breakers: blocking checks on raw/events and raw/customers.
 
 A day's decisions are only as good as the day's exports. When today's export is
-missing (late or lost), empty, or its row count is far from the trailing average of
-the previous loaded days, the check fails with severity ERROR; the check is blocking,
-so nothing downstream of the raw table runs in that run (dbt, scoring, the
-intervention list, delivery) and the run says which day, how many rows and what range
-was expected. Counts only: no value of any row reaches the logs or the UI.
+missing and the source's rule says a missing file is an error (`missing_file = "required"`), when
+it is empty, or when its row count is far from the baseline of earlier days, the check fails with
+severity ERROR; the check is blocking, so nothing downstream of the raw table runs in that run
+(dbt, scoring, the intervention list, delivery) and the run says which day, how many rows and what
+range was expected. Counts only: no value of any row reaches the logs or the UI.
 
-Thresholds (environment variables; a per-source variable wins over the global one):
+The baseline is the mean or median of earlier days' row counts: the loaded days just before
+(`compare = "recent_days"`) or the same weekday's earlier days (`"same_weekday"`, for exports whose
+size follows the weekday, such as a CRM export of the day's changes, small on Sundays). A day
+without a file counts as zero rows only where the source's rule says a missing file means no
+activity; under "no change" such days are left out of the baseline (nothing was measured).
 
-| variable | default | meaning |
-|---|---|---|
-| `REENGAGE_VOLUME_LOOKBACK_DAYS` | 7 | how many previous loaded days make the baseline |
-| `REENGAGE_VOLUME_MIN_HISTORY_DAYS` | 3 | fewer loaded days than this: volume is not judged yet |
-| `REENGAGE_VOLUME_MIN_RATIO` / `_MAX_RATIO` | 0.5 / 2.0 | allowed range, as multiples of the baseline |
-| `REENGAGE_VOLUME_STATISTIC` | mean (customers: median) | `mean` or `median` of the previous days |
-| `REENGAGE_VOLUME_MIN_BASELINE_ROWS` | 50 | below this baseline only emptiness is judged (noisy) |
-| `REENGAGE_VOLUME_ALLOW_EMPTY` | false | whether a day with zero rows passes |
-
-Per source: `REENGAGE_VOLUME_EVENTS_MIN_RATIO`, `REENGAGE_VOLUME_CUSTOMERS_STATISTIC`, ...
-Customers default to the median because the first CRM snapshot holds everyone and later
-ones only the day's changes: one full snapshot in the window would drag a mean far up.
+Every threshold and rule is a setting ([volume] in reengage.toml, REENGAGE_VOLUME_* variables; a
+per-source value wins over the general one, and each source's own defaults are in its contract):
+orchestration/settings.py declares them and docs/operations.md lists them.
 
 No `from __future__ import annotations` here: Dagster reads the check function's
 annotations at definition time to recognise the context and the resource.
@@ -29,65 +24,65 @@ annotations at definition time to recognise the context and the resource.
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.defs.ingest.contracts import CONTRACTS, missing_file_rule
 from orchestration.defs.ingest.reader import IngestError, find_export
+from orchestration.defs.operations.landed_exports import export_days
 from orchestration.defs.quality.checks import partition_dates
 from orchestration.warehouse import WarehouseResource
 
-ENV_PREFIX = "REENGAGE_VOLUME_"
+
+def _default(name: str):  # noqa: ANN202 - the declared default, whatever its type
+    return settings.BY_KEY[f"volume.{name}"].default
 
 
 @dataclass(frozen=True)
 class VolumeRule:
-    lookback_days: int = 7
-    min_history_days: int = 3
-    min_ratio: float = 0.5
-    max_ratio: float = 2.0
-    statistic: str = "mean"
-    min_baseline_rows: int = 50
-    allow_empty: bool = False
+    compare: str = _default("compare")
+    lookback_days: int = _default("lookback_days")
+    min_history_days: int = _default("min_history_days")
+    min_ratio: float = _default("min_ratio")
+    max_ratio: float = _default("max_ratio")
+    statistic: str = _default("statistic")
+    min_baseline_rows: int = _default("min_baseline_rows")
+    allow_empty: bool = _default("allow_empty")
 
     @classmethod
-    def from_env(cls, source: str, env: Mapping[str, str] | None = None, **defaults: Any) -> "VolumeRule":
-        """Defaults, then `REENGAGE_VOLUME_<NAME>`, then `REENGAGE_VOLUME_<SOURCE>_<NAME>`."""
-        env = settings.environment() if env is None else env
-        rule = replace(cls(), **defaults)
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            for name in (f"{ENV_PREFIX}{f.name.upper()}", f"{ENV_PREFIX}{source.upper()}_{f.name.upper()}"):
-                if name in env:
-                    values[f.name] = _convert(name, env[name], type(getattr(rule, f.name)))
-        rule = replace(rule, **values)
-        if rule.statistic not in ("mean", "median"):
-            raise ValueError(f"{ENV_PREFIX}STATISTIC must be mean or median, not {rule.statistic!r}")
+    def for_source(cls, source: str, env: Mapping[str, str] | None = None) -> "VolumeRule":
+        """The source's rule from the settings ([volume.<source>], then [volume]), else its contract's."""
+        own = CONTRACTS[source].volume
+        rule = cls(
+            **{
+                f.name: settings.value(
+                    f"volume.{f.name}", source=source, source_default=own.get(f.name), env=env
+                )
+                for f in fields(cls)
+            }
+        )
         if not 0 <= rule.min_ratio <= 1 <= rule.max_ratio:
-            raise ValueError(
-                f"volume ratios must satisfy 0 <= min <= 1 <= max (got {rule.min_ratio}, {rule.max_ratio})"
+            raise settings.SettingsError(
+                f"volume ratios for {source} must satisfy 0 <= min_ratio <= 1 <= max_ratio "
+                f"(got {rule.min_ratio}, {rule.max_ratio})"
             )
         return rule
 
-
-def _convert(name: str, text: str, kind: type) -> Any:
-    try:
-        if kind is bool:
-            if text.strip().lower() not in {"1", "true", "yes", "0", "false", "no"}:
-                raise ValueError(text)
-            return text.strip().lower() in {"1", "true", "yes"}
-        return kind(text.strip())
-    except ValueError as err:
-        raise ValueError(f"{name}={text!r} is not a valid {kind.__name__}") from err
-
-
-SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "events": {},
-    "customers": {"statistic": "median"},
-}
+    def describe(self) -> str:
+        days = (
+            f"{self.lookback_days} same weekdays"
+            if self.compare == "same_weekday"
+            else f"{self.lookback_days} days"
+        )
+        return (
+            f"{self.min_ratio:g}x-{self.max_ratio:g}x {self.statistic} of {days} "
+            f"(min history {self.min_history_days}, min baseline {self.min_baseline_rows}, "
+            f"empty {'allowed' if self.allow_empty else 'blocks'})"
+        )
 
 
 @dataclass(frozen=True)
@@ -119,10 +114,22 @@ class VolumeVerdict:
         return meta
 
 
+# What a day without a file means, as a verdict says it.
+MISSING_FILE_MEANS = {"no_activity": "no activity", "no_change": "no change"}
+
+
 def evaluate_volume(
-    con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date, rule: VolumeRule
+    con: duckdb.DuckDBPyConnection,
+    landing: str,
+    source: str,
+    day: date,
+    rule: VolumeRule,
+    missing_file: str | None = None,
 ) -> VolumeVerdict:
-    """Judge one day's export of `source` against its file, its row count and the previous days."""
+    """Judge one day's export of `source` against its file, its row count and the earlier days.
+
+    `missing_file` is the source's rule for a day without a file (default: its setting)."""
+    missing_file = missing_file or missing_file_rule(source)
     try:
         path = find_export(landing, source, day)
     except IngestError as err:
@@ -131,6 +138,12 @@ def evaluate_volume(
     base = VolumeVerdict(source, day, True, "", rows=rows, quarantined=quarantined, file=path)
     expected_name = f"{source}_{day.isoformat()}.csv|jsonl|parquet"
     if path is None and rows == 0:
+        if missing_file in MISSING_FILE_MEANS:
+            return replace(
+                base,
+                reason=f"{source} for {day}: no export, which means {MISSING_FILE_MEANS[missing_file]} "
+                f"(missing_file = {missing_file}): the day is loaded as empty",
+            )
         return replace(
             base,
             passed=False,
@@ -146,12 +159,15 @@ def evaluate_volume(
             reason=f"{source} for {day}: the export is empty: 0 rows loaded ({quarantined} quarantined); "
             "expected at least 1",
         )
-    history = _history(con, source, day, rule.lookback_days)
+    without_file = export_days(landing, source) if missing_file == "no_activity" else None
+    history = _history(con, source, day, rule, without_file)
     base = replace(base, history=history)
+    weekday = f"earlier {day.strftime('%A')}s" if rule.compare == "same_weekday" else ""
     if len(history) < rule.min_history_days:
         return replace(
             base,
-            reason=f"{source} for {day}: {rows:,} rows loaded; only {len(history)} earlier loaded day(s) "
+            reason=f"{source} for {day}: {rows:,} rows loaded; only {len(history)} "
+            f"{weekday or 'earlier loaded day(s)'} "
             f"(need {rule.min_history_days}), so the volume is not judged yet",
         )
     counts = [n for _, n in history]
@@ -159,9 +175,11 @@ def evaluate_volume(
     low, high = baseline * rule.min_ratio, baseline * rule.max_ratio
     base = replace(base, baseline=baseline, expected=(low, high))
     window = f"{history[-1][0]}..{history[0][0]}"
+    zeros = sum(1 for _, n in history if n == 0)  # a loaded day has rows: these had no file
+    counted = f", {zeros} without a file counted as 0" if zeros else ""
     explained = (
         f"{rule.min_ratio:g}x-{rule.max_ratio:g}x the {rule.statistic} of {baseline:,.1f} rows/day "
-        f"over the {len(history)} loaded days {window}"
+        f"over the {len(history)} {weekday or 'loaded days'} {window}{counted}"
     )
     if baseline < rule.min_baseline_rows:
         return replace(
@@ -196,15 +214,29 @@ def _day_counts(con: duckdb.DuckDBPyConnection, source: str, day: date) -> tuple
 
 
 def _history(
-    con: duckdb.DuckDBPyConnection, source: str, day: date, days: int
+    con: duckdb.DuckDBPyConnection, source: str, day: date, rule: VolumeRule, export_days: set[date] | None
 ) -> tuple[tuple[date, int], ...]:
-    """The `days` most recent loaded days before `day`, newest first."""
-    rows = con.execute(
-        f"select _partition_date, count(*) from raw.{source} where _partition_date < ? "
-        "group by 1 order by 1 desc limit ?",
-        [day, days],
-    ).fetchall()
-    return tuple((d, int(n)) for d, n in rows)
+    """The baseline's days before `day`, newest first, with their row counts: the `lookback_days` most
+    recent loaded days (with same_weekday, of the same weekday). With `export_days` (the source's rule
+    is no_activity), a day since the first loaded one that has no file counts too, as 0 rows."""
+    loaded = dict(
+        con.execute(
+            f"select _partition_date, count(*) from raw.{source} where _partition_date < ? group by 1",
+            [day],
+        ).fetchall()
+    )
+    if not loaded:
+        return ()
+    step = timedelta(days=7 if rule.compare == "same_weekday" else 1)
+    history: list[tuple[date, int]] = []
+    candidate, first = day - step, min(loaded)
+    while candidate >= first and len(history) < rule.lookback_days:
+        if candidate in loaded:
+            history.append((candidate, int(loaded[candidate])))
+        elif export_days is not None and candidate not in export_days:
+            history.append((candidate, 0))
+        candidate -= step
+    return tuple(history)
 
 
 def build_volume_check(source: str) -> dg.AssetChecksDefinition:
@@ -212,12 +244,13 @@ def build_volume_check(source: str) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["raw", source]),
         name=f"{source}_volume_and_freshness",
         blocking=True,
-        description=f"Circuit breaker: today's {source} export must exist, be non-empty and have a row count "
-        "near the trailing average of the previous loaded days (REENGAGE_VOLUME_* settings); otherwise "
-        "nothing downstream, delivery included, runs.",
+        description=f"Circuit breaker: today's {source} export must be non-empty, have a row count near the "
+        "baseline of earlier days (or of the same weekday's) and, where its missing_file rule is required, "
+        "exist ([volume] settings, REENGAGE_VOLUME_*); otherwise nothing downstream, delivery included, "
+        "runs.",
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        rule = VolumeRule.from_env(source, **SOURCE_DEFAULTS[source])
+        rule = VolumeRule.for_source(source)
         days = [d or datetime.now(UTC).date() for d in partition_dates(context)]
         try:
             with warehouse.connect(read_only=True) as con:
@@ -244,11 +277,7 @@ def volume_result(verdicts: Sequence[VolumeVerdict], rule: VolumeRule) -> dg.Ass
     metadata: dict[str, Any] = dict(shown[-1].metadata()) if shown else {}
     metadata["days_checked"] = len(verdicts)
     metadata["days_failed"] = len(failed)
-    metadata["rule"] = (
-        f"{rule.min_ratio:g}x-{rule.max_ratio:g}x {rule.statistic} of {rule.lookback_days} days "
-        f"(min history {rule.min_history_days}, min baseline {rule.min_baseline_rows}, "
-        f"empty {'allowed' if rule.allow_empty else 'blocks'})"
-    )
+    metadata["rule"] = rule.describe()
     return dg.AssetCheckResult(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
