@@ -10,6 +10,7 @@ a detail in parentheses that points at another row or at the CSV line.
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -241,6 +242,8 @@ def _convert(
     if col.type in ("text", "email", "timezone"):
         if col.type == "email" or col.lowercase:
             text = text.where(~present, text.str.lower())
+        if col.allowed:
+            text = text.where(~present, named_value(text, col.allowed))
         if col.type == "email":
             flag(present & ~text.fillna("").str.match(VALID_ADDRESS), col.name, "not a valid email address")
         if col.type == "timezone":
@@ -290,6 +293,24 @@ def _convert(
         flag(present & values.isna(), col.name, f"not a date (expected {DATE_FORMAT_SHOWN})")
         return values.dt.date
     raise ValueError(f"unknown column type {col.type}")
+
+
+def name_key(value: str) -> str:
+    """A name with case and every space, hyphen, underscore or dot left out: what it names."""
+    return re.sub(r"[^a-z0-9]", "", value.lower())
+
+
+def named_value(text: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
+    """Each value that names one of `allowed` but for case and separators (`Group-Unsubscribe`,
+    `spam report`) as that value; any other value as it was, for the allowed-values rule to refuse.
+
+    Exporters and spreadsheets rewrite separators and case; the meaning stays unambiguous, and a
+    suppression event refused for its spelling would leave an unsubscribed address mailable.
+    """
+    names = {name_key(name): name for name in allowed}
+    if len(names) < len(allowed):
+        raise ValueError(f"allowed values {allowed} are not told apart without their separators")
+    return text.map(lambda value: names.get(name_key(value), value) if isinstance(value, str) else value)
 
 
 def _row_rules(contract: Contract, typed: dict[str, pd.Series], flag) -> None:
@@ -354,7 +375,10 @@ def column_rules(col: Column, contract: Contract) -> list[str]:
     rules = []
     if col.allowed:
         rules.append("one of " + ", ".join(f"`{v}`" for v in col.allowed))
-    if col.lowercase:
+        rules.append(
+            "read in any case and with any spaces, hyphens, underscores or dots (`Group-Unsubscribe`)"
+        )
+    elif col.lowercase:
         rules.append("lower-cased")
     if col.min_value is not None and col.max_value is not None:
         rules.append(f"from {_number(col.min_value)} to {_number(col.max_value)}")
