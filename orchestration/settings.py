@@ -292,6 +292,15 @@ SETTINGS: tuple[Setting, ...] = (
         per_source=True,
     ),
     Setting(
+        "data_docs.retention_days",
+        "REENGAGE_DATA_DOCS_RETENTION_DAYS",
+        "int",
+        30,
+        "How many days a Great Expectations validation result and its Data Docs page are kept (the newest "
+        "of each suite always stays; 0 keeps every one).",
+        accepted="a whole number of days, 0 or more",
+    ),
+    Setting(
         "delivery.sendgrid_host",
         "REENGAGE_SENDGRID_HOST",
         "text",
@@ -561,6 +570,19 @@ def landing_follows_outside_links() -> bool:
 def first_day() -> Resolved:
     """The first day of history when set (value None otherwise), and where it was set."""
     return resolve("first_day")
+
+
+def data_docs_dir() -> Path:
+    """The Data Docs root: the HTML site and the validation results it is built from."""
+    return home() / "data_docs"
+
+
+def data_docs_retention_days() -> int:
+    found = resolve("data_docs.retention_days")
+    if int(found.value) < 0:  # type: ignore[arg-type]
+        setting = BY_KEY["data_docs.retention_days"]
+        raise SettingsError(f"{found.origin}={found.value!r} is not {setting.describe_accepted()}")
+    return int(found.value)  # type: ignore[arg-type]
 
 
 def ledger_path() -> Path:

@@ -85,7 +85,7 @@ def test_a_critical_failure_is_an_error_that_stops_downstream_assets(tmp_path: P
     assert metadata["data_docs"].startswith("file:///") and metadata["data_docs"].endswith(".html")
     assert Path(metadata["data_docs_path"]).exists()
     assert Path(metadata["data_docs_path"]).as_uri() == metadata["data_docs"]
-    assert metadata["data_docs_index"].endswith("/data_docs/index.html")
+    assert metadata["data_docs_index"].endswith("/data_docs/site/index.html")
     assert "event_id" in (evaluation.description or "")
 
 
@@ -102,10 +102,25 @@ def test_a_backfill_renders_data_docs_for_its_last_day_and_its_failed_days_only(
 
     metadata = _metadata(_evaluation(result))
     assert metadata["partition_dates"] == ", ".join(d.isoformat() for d in days)
-    pages = isolated_home / "data_docs" / "validations" / "raw_events"
+    pages = isolated_home / "data_docs" / "site" / "validations" / "raw_events"
     assert sorted(p.name for p in pages.iterdir()) == [failed.isoformat(), DAY.isoformat()]
     # The page the UI links to first is the failed day's.
     assert Path(metadata["data_docs_path"]).is_relative_to(pages / failed.isoformat())
+
+
+def test_every_checks_data_docs_link_still_opens_after_the_other_checks_ran(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    # Guards the site where only the last suite validated kept its HTML: each raw_* check's link
+    # in the UI opened a missing file, and the index listed one suite.
+    warehouse = tmp_path / "w.duckdb"
+    pages = []
+    for table in ("customers", "events", "email_events"):
+        result, _ = _run(warehouse, table, [good_row(table, n) for n in range(3)])
+        pages.append(_metadata(_evaluation(result))["data_docs_path"])
+    assert all(Path(page).is_file() for page in pages), pages
+    index = (isolated_home / "data_docs" / "site" / "index.html").read_text()
+    assert all(suite in index for suite in ("raw_customers", "raw_events", "raw_email_events"))
 
 
 def test_warnings_alone_warn_and_let_downstream_assets_run(tmp_path: Path) -> None:

@@ -45,11 +45,6 @@ class SuiteCheckSpec:
         return f"{self.suite_name}_expectations"
 
 
-def data_docs_dir() -> str:
-    """Resolved at run time, not import time, so REENGAGE_HOME set by a test or a deployment applies."""
-    return str(settings.home() / "data_docs")
-
-
 def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
     """A blocking check that validates the run's partition(s) of `spec.table` with its suite."""
     suite_file = settings.EXPECTATIONS_DIR / f"{spec.suite_name}.json"
@@ -84,7 +79,7 @@ def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
                     spec.table,
                     spec.suite_name,
                     day,
-                    data_docs_dir=data_docs_dir(),
+                    data_docs_dir=settings.data_docs_dir(),
                     data_docs_when_passed=day == days[-1],
                 )
                 for day in days
