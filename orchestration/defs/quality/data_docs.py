@@ -9,16 +9,17 @@ a context over those stores: every suite's pages stay, and the index lists them 
     <root>/site/    the HTML site (index.html, expectations/, validations/, static/): what is served
     <root>/store/   the masked validation results and the suites the site is built from
 
-Results validated more than `retention_days` ago are pruned with their pages (the newest of each
-suite always stays, so the index lists every suite); Great Expectations removes a pruned result's
-page when it rebuilds the index. One writer at a time, under a file lock: checks of one run
-validate in parallel processes, and an index written from a stale list of results would drop a page.
+Every page loads its CSS, scripts and fonts from the site itself (`offline_assets.py`), so the
+site renders with no network. Results validated more than `retention_days` ago are pruned with
+their pages (the newest of each suite always stays, so the index lists every suite); Great
+Expectations removes a pruned result's page when it rebuilds the index. One writer at a time,
+under a file lock: checks of one run validate in parallel processes, and an index written from a
+stale list of results would drop a page.
 """
 
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
-logger = logging.getLogger(__name__)
+from orchestration.defs.quality.offline_assets import make_pages_offline
 
 SITE_NAME = "local"
 
@@ -81,7 +82,14 @@ def publish(
         context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[key, suite_id])
         _remove_empty_folders(site_dir(root) / "validations")
         _remove_empty_folders(store_dir(root) / "validations")
-        url = context.get_docs_sites_urls(resource_identifier=key, site_names=[SITE_NAME])[0]["site_url"]
+        page, suite_page, index = (_page(context, resource) for resource in (key, suite_id, None))
+        make_pages_offline(site_dir(root), [page, suite_page, index])
+    return page
+
+
+def _page(context: Any, resource: Any) -> Path:
+    """Where the site keeps the page of `resource` (None: the index)."""
+    url = context.get_docs_sites_urls(resource_identifier=resource, site_names=[SITE_NAME])[0]["site_url"]
     return Path(unquote(url.removeprefix("file://")))
 
 
