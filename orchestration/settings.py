@@ -301,6 +301,15 @@ SETTINGS: tuple[Setting, ...] = (
         accepted="a whole number of days, 0 or more",
     ),
     Setting(
+        "data_docs.url",
+        "REENGAGE_DATA_DOCS_URL",
+        "text",
+        "http://127.0.0.1:3001",
+        "The base URL the Data Docs site is served at (`reengage docs` serves it there; `python3 dev.py ui` "
+        "starts it). Each quality check links its page under it, so the link opens from the Dagster UI. "
+        '"" (in the settings file): file:// links, which a browser opens from a shell but not from the UI.',
+    ),
+    Setting(
         "delivery.sendgrid_host",
         "REENGAGE_SENDGRID_HOST",
         "text",
@@ -583,6 +592,11 @@ def data_docs_retention_days() -> int:
         setting = BY_KEY["data_docs.retention_days"]
         raise SettingsError(f"{found.origin}={found.value!r} is not {setting.describe_accepted()}")
     return int(found.value)  # type: ignore[arg-type]
+
+
+def data_docs_url() -> str:
+    """The Data Docs site's base URL, without a trailing slash ("" when pages are linked as files)."""
+    return str(value("data_docs.url")).strip().rstrip("/")
 
 
 def ledger_path() -> Path:

@@ -14,6 +14,7 @@ import pytest
 from great_expectations.expectations.metadata_types import FailureSeverity
 from quality_world import DAY, create_raw_tables, good_row, insert_rows
 
+from orchestration import settings
 from orchestration.defs.quality import checks
 from orchestration.defs.quality.checks import SuiteCheckSpec, build_suite_check, check_result
 from orchestration.defs.quality.findings import ExpectationOutcome, SuiteOutcome
@@ -80,12 +81,14 @@ def test_a_critical_failure_is_an_error_that_stops_downstream_assets(tmp_path: P
     assert metadata["failed_critical"] == 1 and metadata["failed_warning"] == 0
     assert "critical · expect_column_values_to_not_be_null · event_id" in metadata["failing_expectations"]
     assert metadata["rows_validated"] == 6
-    # Data Docs are one click away in the UI: a file:// URL to this run's page, and the site's index.
+    # Data Docs are one click away in the UI: this run's page and the site's index under the URL
+    # `reengage docs` serves (data_docs.url), and the page's path for a shell.
     assert isinstance(evaluation.metadata["data_docs"], dg.UrlMetadataValue)
-    assert metadata["data_docs"].startswith("file:///") and metadata["data_docs"].endswith(".html")
-    assert Path(metadata["data_docs_path"]).exists()
-    assert Path(metadata["data_docs_path"]).as_uri() == metadata["data_docs"]
-    assert metadata["data_docs_index"].endswith("/data_docs/site/index.html")
+    page = Path(metadata["data_docs_path"])
+    assert page.exists() and page.is_relative_to(settings.data_docs_dir() / "site")
+    relative = page.relative_to(settings.data_docs_dir() / "site").as_posix()
+    assert metadata["data_docs"] == f"http://127.0.0.1:3001/{relative}"
+    assert metadata["data_docs_index"] == "http://127.0.0.1:3001/index.html"
     assert "event_id" in (evaluation.description or "")
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -173,13 +174,14 @@ def check_result(outcomes: Sequence[SuiteOutcome]) -> dg.AssetCheckResult:
         "failing_expectations": dg.MetadataValue.md("\n".join(failing) or "None."),
     }
     if docs:
-        # A file:// link the UI renders as clickable; the path as well, for copying to a shell.
         page = Path(docs[-1]).resolve()
-        metadata["data_docs"] = dg.MetadataValue.url(page.as_uri())
-        metadata["data_docs_path"] = dg.MetadataValue.path(str(page))
         index = _site_index(page)
+        # Links the UI opens: under the served site's URL (a browser follows no file:// link from an
+        # http:// page); file:// links when none is set. The path as well, for copying to a shell.
+        metadata["data_docs"] = dg.MetadataValue.url(_link(page, index))
+        metadata["data_docs_path"] = dg.MetadataValue.path(str(page))
         if index is not None:
-            metadata["data_docs_index"] = dg.MetadataValue.url(index.as_uri())
+            metadata["data_docs_index"] = dg.MetadataValue.url(_link(index, index))
     return dg.AssetCheckResult(
         passed=passed,
         severity=severity,
@@ -194,6 +196,14 @@ def _site_index(page: Path) -> Path | None:
         if (folder / "index.html").exists():
             return folder / "index.html"
     return None
+
+
+def _link(page: Path, index: Path | None) -> str:
+    """`page` under the data_docs.url setting's base URL, or its file:// URL when that is empty."""
+    base = settings.data_docs_url()
+    if not base or index is None:
+        return page.as_uri()
+    return f"{base}/{quote(page.relative_to(index.parent).as_posix())}"
 
 
 raw_customers_expectations = build_suite_check(
