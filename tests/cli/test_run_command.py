@@ -78,8 +78,8 @@ def test_a_step_that_fails_is_tried_once_not_retried_after_its_policys_wait(isol
 
 
 def test_a_missing_required_export_stops_before_any_run_in_one_line(isolated_home, monkeypatch, capsys) -> None:
-    # Guards a run failing deep in ingest for a file that is simply not there (customers' rule made
-    # "required": by default a day without a customers file means no change).
+    # Guards a run failing deep in ingest for a file that is simply not there (customers' rule is
+    # "required", the default: the CRM export carries consent).
     landing = world(isolated_home, days=1)
     (landing / "customers" / f"customers_{DAY}.csv").unlink()
     monkeypatch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "required")
