@@ -201,7 +201,7 @@ SETTINGS: tuple[Setting, ...] = (
         "float",
         60.0,
         "How long the exports-landed sensor waits for the exports a day may lack (sources whose missing_file "
-        "is not required: email events, and by default events and customers) once the others settled.",
+        "is not required: by default events) once the others settled.",
     ),
     Setting(
         "sensor.interval_seconds",

@@ -23,9 +23,8 @@ from pathlib import Path
 import duckdb
 
 from orchestration.commands.common import FAILED, CommandError, existing_landing, run_date
-from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, required_sources
-from orchestration.defs.ingest.loader import LoadReport, load_day
-from orchestration.defs.ingest.names import shown_values
+from orchestration.defs.ingest.contracts import SOURCES, required_sources
+from orchestration.defs.ingest.loader import LoadReport, load_day, unknown_values_phrases
 from orchestration.defs.ingest.reader import FORMATS, IngestError, list_landing
 from orchestration.defs.ingest.staging import staging_under
 from orchestration.defs.quality.quarantine import unknown_references
@@ -230,14 +229,7 @@ def _file_lines(check: FileCheck) -> list[str]:
     if report.rows_quarantined > len(check.refused_rows):
         reasons = sorted(report.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))
         lines.append("  refused by reason: " + "; ".join(f"{why}: {n:,}" for why, n in reasons))
-    for column, counts in report.unknown_values.items():
-        if counts:
-            shown, hidden_values, hidden_rows = shown_values(counts)
-            names = [f"{value} ({n:,})" for value, n in shown.items()]
-            if hidden_values:
-                names.append(f"{hidden_values} more not shown ({hidden_rows:,})")
-            source = CONTRACTS[check.source].column(column).vocabulary_source
-            lines.append(f"  {column} not in {source} (loaded, counted): {', '.join(names)}")
+    lines += [f"  {phrase}" for phrase in unknown_values_phrases(check.source, report.unknown_values)]
     lines += [f"  {line}" for line in check.unknown_references]
     # The file's own warnings (the landing's other files are told once, above the files).
     path = report.file or check.label

@@ -32,7 +32,7 @@ from orchestration.defs.ingest.formats.convert import to_canonical
 from orchestration.defs.ingest.formats.declaration import DeclaredFormat, declared_format
 from orchestration.defs.ingest.formats.header import check_format_columns, undeclared_hint
 from orchestration.defs.ingest.header import check_columns
-from orchestration.defs.ingest.names import scrubbed
+from orchestration.defs.ingest.names import scrubbed, shown_values
 from orchestration.defs.ingest.parse import ParsedExport, naive_warning, parse_export
 from orchestration.defs.ingest.reader import (
     Export,
@@ -146,7 +146,7 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
                 f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
             ) from None
         nulled = staged.values_set_to_null(con)
-    report.unknown_values = _unknown_values(con, contract, day)
+    report.unknown_values = unknown_values(con, contract, day)
     report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
     report.warnings += (
         export.warnings + header_warnings + tally.warnings(path) + _nulled_warnings(path, nulled)
@@ -212,7 +212,7 @@ class _Tally:
         return "; " + "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
 
 
-def _unknown_values(
+def unknown_values(
     con: duckdb.DuckDBPyConnection, contract: Contract, day: date
 ) -> dict[str, dict[str, int]]:
     """Per column with a vocabulary, the loaded values outside it and their rows (lower-cased, as dbt
@@ -227,6 +227,21 @@ def _unknown_values(
         ).fetchall()
         found[column.name] = {value: int(n) for value, n in rows}
     return found
+
+
+def unknown_values_phrases(source: str, unknown: dict[str, dict[str, int]]) -> list[str]:
+    """Per column with values outside its vocabulary, the values with their rows, for a person at a
+    terminal; a value that does not look like an identifier is counted, not shown."""
+    phrases = []
+    for column, counts in unknown.items():
+        if counts:
+            shown, hidden_values, hidden_rows = shown_values(counts)
+            names = [f"{value} ({n:,})" for value, n in shown.items()]
+            if hidden_values:
+                names.append(f"{hidden_values} more not shown ({hidden_rows:,})")
+            vocabulary = CONTRACTS[source].column(column).vocabulary_source
+            phrases.append(f"{column} not in {vocabulary} (loaded, counted): {', '.join(names)}")
+    return phrases
 
 
 def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) -> list[str]:
