@@ -10,7 +10,6 @@ a detail in parentheses that points at another row or at the CSV line.
 from __future__ import annotations
 
 import json
-import re
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.defs.ingest.contracts import Column, ColumnType, Contract, warehouse_lookback_days
+from orchestration.defs.ingest.names import name_key
 from orchestration.defs.ingest.reader import NESTED_ATTR, NOT_UTF8, NOT_UTF8_ATTR, NUL_ATTR, NestedValue
 from orchestration.emails import VALID_ADDRESS
 from orchestration.phones import VALID_NUMBER
@@ -297,11 +297,6 @@ def _convert(
         flag(present & values.isna(), col.name, f"not a date (expected {DATE_FORMAT_SHOWN})")
         return values.dt.date
     raise ValueError(f"unknown column type {col.type}")
-
-
-def name_key(value: str) -> str:
-    """A name with case and every space, hyphen, underscore or dot left out: what it names."""
-    return re.sub(r"[^a-z0-9]", "", value.lower())
 
 
 def named_value(text: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
