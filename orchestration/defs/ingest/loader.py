@@ -4,7 +4,7 @@ A partition is replaced in one transaction: loading the same day twice leaves th
 same rows, and a load that fails half-way leaves the warehouse as it was. A file
 that yields no good rows never replaces a partition that holds rows (an empty
 re-delivery is far likelier a broken export than a day that un-happened).
-Files dated after the day are never read by its load; they are reported.
+Files dated after the day are never read by its load; they are counted.
 
 The file is read and judged chunk by chunk, its rows kept on disk (staging.py) and
 published in that one transaction, so its size does not decide what must fit in
@@ -102,12 +102,9 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
     contract = CONTRACTS[source]
     listing = list_landing(landing, source, day)
     path = only_export(listing, source, day)
+    # Files of later days are counted (the asset's `later_files_not_loaded`), not warned about: every
+    # day of a history load sees all the days after it, and each is loaded on its own day.
     report = LoadReport(source=source, day=day, file=path, later_files=listing.later_files)
-    if listing.later_files:
-        report.warnings.append(
-            f"{source}: {len(listing.later_files)} landing file(s) dated after {day} were not loaded "
-            f"with it ({', '.join(listing.later_files[:3])}{', ...' if len(listing.later_files) > 3 else ''})"
-        )
     if listing.misnamed:
         report.warnings.append(
             f"{source}: landing file(s) not named {source}_YYYY-MM-DD.csv|jsonl|parquet were ignored "
