@@ -11,14 +11,11 @@ then serves until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
-from types import FrameType
 
+from reengage_dev.provider_sink.cli import serve_until_stopped
 from reengage_dev.sink.clock import ScaledClock
 from reengage_dev.sink.server import make_server
 from reengage_dev.sink.store import SinkStore
@@ -27,40 +24,7 @@ from reengage_dev.sink.store import SinkStore
 def _serve(args: argparse.Namespace) -> int:
     clock = ScaledClock(args.clock_origin if args.clock_origin is not None else time.time(), args.clock_speed)
     server = make_server(args.store, args.port, args.host, clock=clock)
-    if args.workers > 1:
-        # Every worker's select() wakes for each new connection but only one accept()s it; a
-        # blocking accept() in the others would hang there, deaf to shutdown. Non-blocking, the
-        # losers get an OSError, which socketserver ignores.
-        server.socket.setblocking(False)
-    host, port = server.server_address[:2]
-    # Pre-fork: extra processes accept on the same socket and share the store file (SQLite
-    # locking); each has its own GIL. Injected faults live in one process, so tests use one.
-    children: list[int] = []
-    parent = True
-    for _ in range(max(1, args.workers) - 1):
-        pid = os.fork()
-        if pid == 0:
-            children, parent = [], False
-            break
-        children.append(pid)
-    if parent:  # once every worker exists
-        print(f"sink listening on http://{host}:{port}", flush=True)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() blocks until serve_forever returns, so it must run on another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-        for child in children:
-            os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        for child in children:
-            os.waitpid(child, 0)
-    return 0
+    return serve_until_stopped(server, "sink", args.workers)
 
 
 def _events(args: argparse.Namespace) -> int:
