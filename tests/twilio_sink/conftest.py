@@ -1,4 +1,4 @@
-"""Fixtures for the Twilio sink tests: a live sink on a free port, its clock, and the official client aimed at it."""
+"""Fixtures for the Twilio sink tests: a live sink on a free port, its clock, the official client."""
 
 from __future__ import annotations
 

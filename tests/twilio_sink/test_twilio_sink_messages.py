@@ -1,4 +1,4 @@
-"""The Messages API through the official `twilio` client over HTTP: create, fetch, list, cancel, time passing."""
+"""The Messages API through the official `twilio` client over HTTP: create, fetch, list, cancel, time."""
 
 from __future__ import annotations
 
@@ -34,7 +34,12 @@ def test_a_scheduled_message_is_created_fetched_and_stored_as_scheduled(
     assert created.status == "scheduled"
     assert created.date_sent is None and created.num_segments == "0"
     fetched = twilio.messages(created.sid).fetch()
-    assert (fetched.sid, fetched.status, fetched.to, fetched.body) == (created.sid, "scheduled", TO, "Come back")
+    assert (fetched.sid, fetched.status, fetched.to, fetched.body) == (
+        created.sid,
+        "scheduled",
+        TO,
+        "Come back",
+    )
     assert fetched.messaging_service_sid == SERVICE and fetched.account_sid == ACCOUNT
     [stored] = sink.store.texts()
     assert (stored.sid, stored.status, stored.send_at) == (created.sid, "scheduled", clock.now + 3600)

@@ -75,7 +75,7 @@ def status_callbacks(store: TwilioSinkStore, *, as_of: float, outcomes: Outcomes
                 "ApiVersion": API_VERSION,
             }
         )
-    return sorted(records, key=lambda r: (r["Timestamp"], r["EventId"]))
+    return sorted(records, key=lambda r: (r["Timestamp"], r["To"] or "", r["From"] or "", r["EventId"]))
 
 
 def export_status_callbacks(
