@@ -17,8 +17,8 @@ from reengage_dev.twilio_sink import (
     status_callbacks,
 )
 from tests.sink.sink_helpers import MovableClock
-from tests.twilio_sink.conftest import client_for
-from tests.twilio_sink.test_twilio_sink_messages import schedule
+from tests.twilio_sink.conftest import SERVICE, client_for
+from tests.twilio_sink.test_twilio_sink_messages import at, schedule
 
 NUMBERS = [f"+49151000{i:05d}" for i in range(60)]
 MIXED = Outcomes(Rates(delivered=0.7, undelivered=0.2, failed=0.1, stop=0.3), seed=7)
@@ -85,11 +85,19 @@ def test_a_stop_reply_puts_the_number_on_the_opt_out_list(tmp_path: Path) -> Non
 
 
 def test_the_daily_files_are_written_once_and_a_rerun_adds_nothing(tmp_path: Path) -> None:
-    # Guards the later sms_events ingest: one file per UTC day, no record twice, nothing lost on rerun.
+    # Guards the later sms_events ingest: one file per UTC day, no record twice, nothing lost on rerun,
+    # and each record with the query of the StatusCallback URL it would be posted to (the send id).
     clock = MovableClock(1_800_000_000.0)
     with start_twilio_sink(tmp_path / "files.sqlite", clock=clock) as sink:
         twilio = client_for(sink)
-        schedule(twilio, clock, to=NUMBERS[0], ahead=600)
+        twilio.messages.create(
+            to=NUMBERS[0],
+            messaging_service_sid=SERVICE,
+            body="hi",
+            schedule_type="fixed",
+            send_at=at(clock, 600),
+            status_callback="https://hooks.example/sms?send_id=s-1%7Csms",
+        )
         first = export_status_callbacks(
             sink.store, tmp_path / "landing", as_of=clock.now, outcomes=Outcomes()
         )
@@ -102,3 +110,4 @@ def test_the_daily_files_are_written_once_and_a_rerun_adds_nothing(tmp_path: Pat
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["MessageStatus"] for r in lines] == ["scheduled", "queued", "sent", "delivered"]
     assert len({r["EventId"] for r in lines}) == 4
+    assert {r["StatusCallbackQuery"]["send_id"] for r in lines} == {"s-1|sms"}

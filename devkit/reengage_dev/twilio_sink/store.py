@@ -346,7 +346,7 @@ class TwilioSinkStore:
             rows = conn.execute(
                 """
                 SELECT e.sid, e.status, e.at, e.error_code, m.account_sid, m.to_number, m.from_number,
-                    m.messaging_service_sid
+                    m.messaging_service_sid, m.status_callback
                 FROM status_events e JOIN messages m ON m.sid = e.sid
                 ORDER BY e.at, e.id
                 """
