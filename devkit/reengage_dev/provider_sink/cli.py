@@ -1,13 +1,33 @@
-"""The `serve` command's loop, shared by the local sinks' command lines."""
+"""The `serve` command's options and loop, shared by the local sinks' command lines."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import threading
+import time
 from types import FrameType
 
 from reengage_dev.provider_sink.http import ProviderServer
+from reengage_dev.sink.clock import ScaledClock
+
+
+def add_serve_options(serve: argparse.ArgumentParser, stored: str) -> None:
+    """--store, --port, --host and the provider clock's --clock-speed and --clock-origin."""
+    serve.add_argument("--store", required=True, help=f"SQLite file for accepted {stored}")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--clock-speed", type=float, default=1.0, help="provider seconds per wall-clock second (tests)"
+    )
+    serve.add_argument(
+        "--clock-origin", type=float, default=None, help="unix time at which both clocks agree (default: now)"
+    )
+
+
+def provider_clock(args: argparse.Namespace) -> ScaledClock:
+    return ScaledClock(args.clock_origin if args.clock_origin is not None else time.time(), args.clock_speed)
 
 
 def serve_until_stopped(server: ProviderServer, name: str, workers: int = 1) -> int:

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 
-from reengage_dev.provider_sink.cli import serve_until_stopped
-from reengage_dev.sink.clock import ScaledClock
+from reengage_dev.provider_sink.cli import add_serve_options, provider_clock, serve_until_stopped
 from reengage_dev.sink.server import make_server
 from reengage_dev.sink.store import SinkStore
 
 
 def _serve(args: argparse.Namespace) -> int:
-    clock = ScaledClock(args.clock_origin if args.clock_origin is not None else time.time(), args.clock_speed)
-    server = make_server(args.store, args.port, args.host, clock=clock)
+    server = make_server(args.store, args.port, args.host, clock=provider_clock(args))
     return serve_until_stopped(server, "sink", args.workers)
 
 
@@ -45,17 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reengage_dev.sink", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SendGrid-compatible sink")
-    serve.add_argument("--store", required=True, help="SQLite file for accepted mail")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--host", default="127.0.0.1")
+    add_serve_options(serve, "mail")
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes sharing the port (faults need 1)"
-    )
-    serve.add_argument(
-        "--clock-speed", type=float, default=1.0, help="provider seconds per wall-clock second (tests)"
-    )
-    serve.add_argument(
-        "--clock-origin", type=float, default=None, help="unix time at which both clocks agree (default: now)"
     )
     serve.set_defaults(func=_serve)
     events = commands.add_parser("events", help="write Event Webhook records for accepted mail")

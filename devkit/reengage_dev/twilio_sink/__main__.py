@@ -15,8 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from reengage_dev.provider_sink.cli import serve_until_stopped
-from reengage_dev.sink.clock import ScaledClock
+from reengage_dev.provider_sink.cli import add_serve_options, provider_clock, serve_until_stopped
 from reengage_dev.twilio_sink.callbacks import export_status_callbacks
 from reengage_dev.twilio_sink.outcomes import Outcomes, Rates
 from reengage_dev.twilio_sink.server import make_server
@@ -29,8 +28,9 @@ def _outcomes(args: argparse.Namespace) -> Outcomes:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    clock = ScaledClock(args.clock_origin if args.clock_origin is not None else time.time(), args.clock_speed)
-    server = make_server(args.store, args.port, args.host, clock=clock, outcomes=_outcomes(args))
+    server = make_server(
+        args.store, args.port, args.host, clock=provider_clock(args), outcomes=_outcomes(args)
+    )
     return serve_until_stopped(server, "twilio sink")
 
 
@@ -57,13 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the Twilio-compatible sink")
-    serve.add_argument("--store", required=True, help="SQLite file for accepted texts")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument(
-        "--clock-speed", type=float, default=1.0, help="provider seconds per wall-clock second"
-    )
-    serve.add_argument("--clock-origin", type=float, default=None, help="unix time both clocks agree at")
+    add_serve_options(serve, "texts")
     _add_outcome_options(serve)
     serve.set_defaults(func=_serve)
     callbacks = commands.add_parser("callbacks", help="write status-callback records to the landing folder")
