@@ -10,7 +10,7 @@ CLI: `python -m reengage_dev.sink serve --store PATH --port N`.
 
 from typing import TYPE_CHECKING, Any
 
-from reengage_dev.sink.faults import Fault, FaultInjector
+from reengage_dev.provider_sink.faults import Fault, FaultInjector
 from reengage_dev.sink.local import serving_local_sink, store_path
 from reengage_dev.sink.server import SinkHandle, make_server, start_sink
 from reengage_dev.sink.store import SinkStore, StoredMessage

@@ -11,56 +11,17 @@ then serves until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
-import time
 from collections.abc import Sequence
-from types import FrameType
 
-from reengage_dev.sink.clock import ScaledClock
+from reengage_dev.provider_sink.cli import add_serve_options, provider_clock, serve_until_stopped
 from reengage_dev.sink.server import make_server
 from reengage_dev.sink.store import SinkStore
 
 
 def _serve(args: argparse.Namespace) -> int:
-    clock = ScaledClock(args.clock_origin if args.clock_origin is not None else time.time(), args.clock_speed)
-    server = make_server(args.store, args.port, args.host, clock=clock)
-    if args.workers > 1:
-        # Every worker's select() wakes for each new connection but only one accept()s it; a
-        # blocking accept() in the others would hang there, deaf to shutdown. Non-blocking, the
-        # losers get an OSError, which socketserver ignores.
-        server.socket.setblocking(False)
-    host, port = server.server_address[:2]
-    # Pre-fork: extra processes accept on the same socket and share the store file (SQLite
-    # locking); each has its own GIL. Injected faults live in one process, so tests use one.
-    children: list[int] = []
-    parent = True
-    for _ in range(max(1, args.workers) - 1):
-        pid = os.fork()
-        if pid == 0:
-            children, parent = [], False
-            break
-        children.append(pid)
-    if parent:  # once every worker exists
-        print(f"sink listening on http://{host}:{port}", flush=True)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() blocks until serve_forever returns, so it must run on another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
-        for child in children:
-            os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
-        for child in children:
-            os.waitpid(child, 0)
-    return 0
+    server = make_server(args.store, args.port, args.host, clock=provider_clock(args))
+    return serve_until_stopped(server, "sink", args.workers)
 
 
 def _events(args: argparse.Namespace) -> int:
@@ -81,17 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reengage_dev.sink", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SendGrid-compatible sink")
-    serve.add_argument("--store", required=True, help="SQLite file for accepted mail")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--host", default="127.0.0.1")
+    add_serve_options(serve, "mail")
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes sharing the port (faults need 1)"
-    )
-    serve.add_argument(
-        "--clock-speed", type=float, default=1.0, help="provider seconds per wall-clock second (tests)"
-    )
-    serve.add_argument(
-        "--clock-origin", type=float, default=None, help="unix time at which both clocks agree (default: now)"
     )
     serve.set_defaults(func=_serve)
     events = commands.add_parser("events", help="write Event Webhook records for accepted mail")

@@ -13,30 +13,24 @@ and spamreport ~ Bernoulli(spamreport_rate), independent of opens. A share
 rates times (1 - bounce_rate).
 
 Files follow the landing contract: `{landing}/email_events/email_events_{YYYY-MM-DD}.jsonl`,
-one file per UTC day of the event timestamp. Writing merges with the day's
-existing file and skips events whose `sg_event_id` is already there, so a rerun
-neither loses earlier records nor duplicates its own.
+one file per UTC day of the event timestamp, merged by `sg_event_id`
+(reengage_dev/provider_sink/daily_files.py): a rerun neither loses earlier records nor
+duplicates its own.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import os
 import random
-import tempfile
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import fsspec
 import pandas as pd
-from fsspec.implementations.local import LocalFileSystem
 
+from reengage_dev.provider_sink.daily_files import EventExport, merge_daily
 from reengage_dev.sink.store import SinkStore, StoredMessage
 
 BOUNCE_REASONS = (
@@ -45,15 +39,6 @@ BOUNCE_REASONS = (
     "550 5.7.1 Message rejected by recipient policy.",
 )
 _CUSTOM_ARG_FIELDS = ("send_id", "customer_id", "campaign_id", "variant", "run_date")
-
-
-@dataclass(frozen=True)
-class EventExport:
-    """What `export_events` wrote: file paths and how many new records went in."""
-
-    paths: list[str]
-    written: int
-    skipped_existing: int
 
 
 def _event_id(seed: int, sg_message_id: str, event: str) -> str:
@@ -152,57 +137,11 @@ def simulate_events(
     return sorted(events, key=lambda e: (e["timestamp"], e["sg_event_id"]))
 
 
-def _day(timestamp: int) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).date().isoformat()
-
-
-def _write_atomically(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    """Local files are replaced atomically (no half-written file); other filesystems overwrite."""
-    if isinstance(fs, LocalFileSystem):
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile("wb", dir=folder, delete=False, suffix=".tmp") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-        return
-    with fs.open(path, "wb") as handle:
-        handle.write(data)
-
-
 def write_events(events: Iterable[dict[str, Any]], landing: str | Path) -> EventExport:
     """Merge events into the landing folder's daily JSON Lines files."""
-    fs, root = fsspec.core.url_to_fs(str(landing))
-    by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for event in events:
-        by_day[_day(int(event["timestamp"]))].append(event)
-    paths: list[str] = []
-    written = skipped = 0
-    for day, day_events in sorted(by_day.items()):
-        path = f"{root.rstrip('/')}/email_events/email_events_{day}.jsonl"
-        existing = b""
-        if fs.exists(path):
-            with fs.open(path, "rb") as handle:
-                existing = handle.read()
-        known: set[str] = set()
-        for line in existing.decode("utf-8", errors="replace").splitlines():
-            try:
-                known.add(str(json.loads(line).get("sg_event_id")))
-            except (ValueError, AttributeError):
-                continue  # a malformed line is ingest's to quarantine; keep it untouched
-        new = [e for e in day_events if e["sg_event_id"] not in known]
-        skipped += len(day_events) - len(new)
-        if not new:
-            continue
-        if existing and not existing.endswith(b"\n"):
-            existing += b"\n"
-        lines = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in new).encode("utf-8")
-        fs.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_atomically(fs, path, existing + lines)
-        written += len(new)
-        paths.append(path)
-    return EventExport(paths=paths, written=written, skipped_existing=skipped)
+    return merge_daily(
+        events, landing, "email_events", id_field="sg_event_id", unix_time=lambda e: int(e["timestamp"])
+    )
 
 
 def export_events(
