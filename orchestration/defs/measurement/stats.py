@@ -222,7 +222,7 @@ class MsprtLook:
     cs_high: float
 
 
-def msprt(x_a: int, n_a: int, x_b: int, n_b: int, tau: float, alpha: float = 0.05) -> MsprtLook:
+def msprt(x_a: float, n_a: float, x_b: float, n_b: float, tau: float, alpha: float = 0.05) -> MsprtLook:
     """Mixture SPRT for theta = p_b - p_a with a N(0, tau^2) mixing distribution.
 
     With the difference estimate d ~ N(theta, V) the mixture
