@@ -9,7 +9,9 @@ import duckdb
 from orchestration import settings
 from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
 from orchestration.defs.ingest.loader import unknown_values, unknown_values_phrases
+from orchestration.defs.measurement.display import summary_table
 from orchestration.defs.operations.landed_exports import scan_day
+from orchestration.schema.declared import CAMPAIGN_SUMMARY
 from orchestration.warehouse import connect
 
 STAGE_TABLES = [
@@ -64,12 +66,7 @@ def run_summary(day: date) -> str:
                 "where run_date = ? group by all order by all",
                 [day],
             ),
-            _table(
-                con,
-                "Measurement (all run dates so far)",
-                "select * exclude (computed_at) from measurement.campaign_results order by all",
-                [],
-            ),
+            _campaign_results(con, day),
         ]
     return "\n\n".join(s for s in sections if s)
 
@@ -120,6 +117,21 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
         return con.execute(f"select count(*) from {table}").fetchone()[0]
     except duckdb.CatalogException:
         return None
+
+
+def _campaign_results(con: duckdb.DuckDBPyConnection, day: date) -> str:
+    """The report's own table of the day's campaign results, from the same rows under the same names."""
+    title = f"Campaign results as of {day} (users, each counted once from their first assignment)"
+    try:
+        frame = con.execute(
+            f"select * from {CAMPAIGN_SUMMARY.name} where run_date = ? order by campaign_id, variant, arm",
+            [day],
+        ).df()
+    except duckdb.CatalogException:
+        return f"{title}\n  (table not built)"
+    if frame.empty:
+        return f"{title}\n  (none)"
+    return title + "\n" + summary_table(frame).to_markdown(index=False)
 
 
 def _table(con: duckdb.DuckDBPyConnection, title: str, sql: str, params: list) -> str:
