@@ -26,6 +26,11 @@ from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle
 
+# Guards the project's own calls of APIs Dagster deprecated (context.run_id), noise in every run's output.
+pytestmark = pytest.mark.filterwarnings(
+    "error:.* will be removed in a future release:DeprecationWarning:orchestration"
+)
+
 TODAY = datetime.now(UTC).date()
 HERE = Path(__file__).resolve().parent
 
