@@ -21,7 +21,7 @@ from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.windows import SendWindows
-from orchestration.defs.quality.checks import partition_dates
+from orchestration.defs.quality.checks import judge_run_dates
 
 CHECK_NAME = "every_message_settled"
 UNSETTLED = ("in_flight", "in_doubt", "planned")
@@ -72,9 +72,7 @@ def settlement_result(ledger: SendLedger, days: list[str], now: float) -> dg.Ass
     "failed or expired messages give a WARN.",
 )
 def every_message_settled(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    days = [d.isoformat() for d in partition_dates(context) if d is not None]
-    if not days:  # launched on its own outside a partitioned run: nothing to judge
-        return dg.AssetCheckResult(passed=True, description="no run date to check")
-    result = settlement_result(SendLedger(settings.ledger_path()), days, time.time())
-    (context.log.info if result.passed else context.log.warning)(result.description)
-    return result
+    ledger = SendLedger(settings.ledger_path())
+    return judge_run_dates(
+        context, lambda days: settlement_result(ledger, [day.isoformat() for day in days], time.time())
+    )

@@ -22,7 +22,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.defs.measurement.assets import campaign_measurement
-from orchestration.defs.quality.checks import partition_dates
+from orchestration.defs.quality.checks import judge_run_dates
 from orchestration.schema.declared import CAMPAIGN_GUARDRAILS, CAMPAIGN_SRM, GUARDRAIL_METRICS
 from orchestration.warehouse import WarehouseResource
 
@@ -106,13 +106,11 @@ def _judge(
     warehouse: WarehouseResource,
     verdict: Callable[[duckdb.DuckDBPyConnection, Sequence[date]], dg.AssetCheckResult],
 ) -> dg.AssetCheckResult:
-    days = [day for day in partition_dates(context) if day is not None]
-    if not days:  # launched on its own outside a partitioned run: nothing to judge
-        return dg.AssetCheckResult(passed=True, description="no run date to check")
-    with warehouse.connect(read_only=True) as con:
-        result = verdict(con, days)
-    (context.log.info if result.passed else context.log.warning)(result.description.splitlines()[0])
-    return result
+    def on_days(days: list[date]) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            return verdict(con, days)
+
+    return judge_run_dates(context, on_days)
 
 
 @dg.asset_check(

@@ -21,7 +21,7 @@ from models import registry
 from models.features import customers_to_score
 from models.scoring import SCORES_TABLE
 from orchestration import settings
-from orchestration.defs.quality.checks import partition_dates
+from orchestration.defs.quality.checks import judge_run_dates
 from orchestration.defs.scoring.assets import churn_scores
 from orchestration.warehouse import WarehouseResource
 
@@ -75,10 +75,8 @@ def scored_result(
 def every_customer_scored(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    days = [day for day in partition_dates(context) if day is not None]
-    if not days:  # launched on its own outside a partitioned run: nothing to judge
-        return dg.AssetCheckResult(passed=True, description="no run date to check")
-    with warehouse.connect(read_only=True) as con:
-        result = scored_result(con, days, registry.current_version(settings.model_dir()))
-    (context.log.info if result.passed else context.log.warning)(result.description)
-    return result
+    def verdict(days: list[date]) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            return scored_result(con, days, registry.current_version(settings.model_dir()))
+
+    return judge_run_dates(context, verdict)
