@@ -24,6 +24,8 @@ CHANGED_DAY = date(2011, 12, 1)
 NEGATIVE, ABSURD = ("cus_0000004", "-120.50"), ("cus_0000003", "5e12")
 BUYER, PRICE, REFUND = "cus_0000005", 40.0, 15.0
 UNKNOWN_NAME = "gift_wrap_added"
+# A signup the tracker saw on Monday and the CRM has not exported yet.
+STRANGER = "cus_9999999"
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +67,17 @@ def _land_the_shops_exports(folder: Path) -> None:
     pd.concat([changed, rows]).to_csv(customers, index=False)
     _add_events(landing, SATURDAY, [("purchase", PRICE)])
     _add_events(landing, MONDAY, [("refund", REFUND), (UNKNOWN_NAME, None), (UNKNOWN_NAME, None)])
+    _add_events(landing, MONDAY, [("page_view", None), ("add_to_cart", None)], user=STRANGER)
 
 
-def _add_events(landing: Path, day: date, named: list[tuple[str, float | None]]) -> None:
+def _add_events(landing: Path, day: date, named: list[tuple[str, float | None]], user: str = BUYER) -> None:
     path = landing / "events" / f"events_{day}.parquet"
     events = pd.read_parquet(path)
     rows = pd.DataFrame(
         {
-            "event_id": [f"shop-{day}-{n}" for n in range(len(named))],
-            "user_id": BUYER,
-            "anonymous_id": f"anon-{BUYER}",
+            "event_id": [f"shop-{user}-{day}-{n}" for n in range(len(named))],
+            "user_id": user,
+            "anonymous_id": f"anon-{user}",
             "event_name": [name for name, _ in named],
             "event_ts": pd.Timestamp(f"{day} 10:00:00", tz="UTC"),
             "value": [value for _, value in named],
@@ -184,6 +187,23 @@ def test_an_unknown_event_name_is_reported_with_its_rows_by_check_exports_and_by
     assert said in shop["check"].stdout
     assert said in shop["monday"].stdout
     assert UNKNOWN_NAME not in shop["sunday"].stdout
+
+
+@pytest.mark.e2e
+def test_events_of_a_customer_the_crm_has_not_exported_are_loaded_and_reported_by_the_check_and_the_run(
+    shop,
+) -> None:
+    # Guards events silently orphaned: those of a customer no CRM export holds (a signup the CRM has
+    # not caught up with) are loaded as they are, never matched by a guess, and both check-exports and
+    # the day's run summary count them, so someone looks at the CRM export.
+    checked = (
+        f"2 rows with a user_id no customers file checked here (up to {MONDAY}) holds (1 distinct value)"
+    )
+    assert checked in shop["check"].stdout
+    summary = f"2 rows with a user_id no customers export loaded up to {MONDAY} holds (1 distinct value)"
+    assert summary in shop["monday"].stdout
+    assert "with a user_id no customers" not in shop["sunday"].stdout
+    assert _query(shop, "select count(*) from raw.events where user_id = ?", [STRANGER]) == [(2,)]
 
 
 @pytest.mark.e2e
