@@ -160,8 +160,8 @@ def test_a_negative_or_absurd_lifetime_value_is_null_with_a_warning_row_and_the_
     assert file_line in check
     notes = check.split(file_line)[1].split("\n")[:2]
     assert sorted(note.split(" (")[-1].split(";")[0] for note in notes) == [
-        "above the allowed maximum",
-        "below the allowed minimum",
+        "above the allowed maximum 1e+09",
+        "below the allowed minimum 0",
     ], notes
     assert all(note.startswith("  note: column 'lifetime_value': 1 ") for note in notes), notes
     kept = {
