@@ -7,7 +7,7 @@
                             # and the Data Docs its quality checks link to on http://127.0.0.1:3001
 
 The first call creates `.venv` from the pinned `requirements.lock`; later calls
-reuse it until the lock or a pyproject.toml (the product's or devkit's) changes.
+reuse it until the lock, setup.py or a pyproject.toml (the product's or devkit's) changes.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def ensure_system_packages() -> None:
 
 def _fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in (LOCK, ROOT / "pyproject.toml", DEVKIT / "pyproject.toml"):
+    for path in (LOCK, ROOT / "pyproject.toml", ROOT / "setup.py", DEVKIT / "pyproject.toml"):
         digest.update(path.read_bytes())
     digest.update(sys.version.encode())
     return digest.hexdigest()

@@ -243,7 +243,7 @@ def engine(path: Path) -> dict[str, object]:
     policy.write_run = timed("write decisions + list", policy.write_run)
 
     start, cpu = time.perf_counter(), _cpu_seconds()
-    campaigns = load_campaigns(settings.CAMPAIGNS_DIR)
+    campaigns = load_campaigns(settings.campaigns_dir())
     con = duckdb.connect(str(path))
     result = policy.run_policy(
         con, RUN_DATE, campaigns, policy.PolicyConfig(), now=datetime(2025, 3, 29, 23, 0, tzinfo=UTC)

@@ -86,7 +86,7 @@ def run_seed(seed: int, args: argparse.Namespace, home: Path) -> pd.DataFrame:
     if run.failed:
         print(f"  seed {seed} failed: {run.failed[0]} (log {run.log_path})", flush=True)
         return pd.DataFrame(columns=KEEP)
-    campaigns = [c.id for c in load_campaigns(settings.CAMPAIGNS_DIR)]
+    campaigns = [c.id for c in load_campaigns(settings.campaigns_dir())]
     with connect(read_only=True) as con:
         board, _ = build_scoreboard(con, run.world, run.last_day, campaigns, MeasurementConfig().min_per_arm)
         sequential = con.execute(

@@ -176,7 +176,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
 
     os.environ["REENGAGE_HOME"] = str(home)
     campaigns = home / "campaigns"
-    settings.CAMPAIGNS_DIR = campaigns
+    os.environ["REENGAGE_CAMPAIGNS"] = str(campaigns)
     write_campaigns(campaigns, TARGETING["warm-up"])
     first_targeted = args.last_day - timedelta(days=args.sending_days - args.warmup_days - 1)
 

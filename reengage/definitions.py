@@ -1,5 +1,6 @@
 """The Dagster code location: every domain folder under defs/ registers its own definitions."""
 
+import importlib
 from pathlib import Path
 
 import dagster as dg
@@ -31,7 +32,12 @@ def with_group_owner(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 def build_definitions() -> dg.Definitions:
-    defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    # The defs package itself, rather than `load_from_defs_folder`'s search for pyproject.toml's [tool.dg]
+    # above this file: an installed package has no pyproject.toml beside it.
+    tree = dg.ComponentTree.from_module(
+        defs_module=importlib.import_module("reengage.defs"), project_root=Path(__file__).parent
+    )
+    defs = tree.build_defs()
     # A module that imports another's asset lists it again; map each asset once, or the copies collide.
     assets = list({id(asset): asset for asset in defs.assets or []}.values())
     return replace(defs, assets=dg.map_asset_specs(with_group_owner, assets))

@@ -24,10 +24,22 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
-CAMPAIGNS_DIR = REPO_ROOT / "campaigns"
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent  # a source checkout's repository (the docs' generators write there)
+# An installed package carries the dbt project, the suites and the example campaigns inside itself
+# (setup.py maps the repository's top-level folders in); a source checkout has them beside the package.
+INSTALLED = (PACKAGE_DIR / "dbt_project").is_dir()
+
+
+def shipped(name: str) -> Path:
+    """A folder the product ships (`dbt_project`, `expectations`, `campaigns`), installed or in a checkout."""
+    return PACKAGE_DIR / name if INSTALLED else REPO_ROOT / name
+
+
+DBT_PROJECT_DIR = shipped("dbt_project")
+EXPECTATIONS_DIR = shipped("expectations")
+# The example campaigns `reengage init` copies; the pipeline reads `campaigns_dir()`.
+EXAMPLE_CAMPAIGNS_DIR = shipped("campaigns")
 
 SETTINGS_FILE_VAR = "REENGAGE_SETTINGS"
 SETTINGS_FILE_NAME = "reengage.toml"
@@ -103,7 +115,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Where the pipeline keeps its files: the warehouse, the send ledger, saved models, Data Docs, "
         "reports.",
         example='"/srv/reengage"',
-        default_note="the repository's .data folder",
+        default_note=".data beside the settings file (without one: in the working directory; in a source "
+        "checkout: the repository's .data folder)",
+    ),
+    Setting(
+        "campaigns",
+        "REENGAGE_CAMPAIGNS",
+        "path",
+        None,
+        "The folder of campaign files (one YAML file per campaign), the analysts' own; `reengage init` "
+        "copies the example campaigns into it when it holds none.",
+        example='"/srv/reengage/campaigns"',
+        default_note="campaigns beside the settings file (without one: in the working directory; in a "
+        "source checkout: the repository's campaigns folder)",
+        accepted="a local folder",
     ),
     Setting(
         "landing",
@@ -519,9 +544,25 @@ def _date(text: str) -> date | None:
         return None
 
 
+def project_folder(env: Mapping[str, str] | None = None) -> Path:
+    """Where the user's own files are unless a setting says otherwise: the settings file's folder (the
+    working directory without one); in a source checkout, the repository."""
+    if not INSTALLED:
+        return REPO_ROOT
+    found = settings_file(env)
+    return found.parent if found is not None else Path.cwd()
+
+
 def home() -> Path:
     found = value("home")
-    return Path(found or REPO_ROOT / ".data").resolve()
+    return Path(found or project_folder() / ".data").resolve()
+
+
+def campaigns_dir(settings_path: Path | None = None) -> Path:
+    """The campaign folder; with `settings_path`, as if that settings file were in use (init's new one)."""
+    env = None if settings_path is None else {**os.environ, SETTINGS_FILE_VAR: str(settings_path)}
+    found = value("campaigns", env=env)
+    return Path(found or project_folder(env) / "campaigns").resolve()
 
 
 def warehouse_path() -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reengage import settings
 from reengage.defs.ingest.contracts import CONTRACTS
+from reengage.defs.interventions.campaigns import copy_example_campaigns
 from reengage.generated_docs import GeneratedBlock, command
 from reengage.settings import SETTINGS, Setting, Value
 
@@ -158,6 +159,9 @@ def run_init(args: argparse.Namespace) -> int:
         return 1
     print(f"Wrote {written}: every setting with its default. Edit it, then run from its folder or set")
     print(f"{settings.SETTINGS_FILE_VAR}={written}.")
+    folder = settings.campaigns_dir(settings_path=written.resolve())
+    if copy_example_campaigns(folder):
+        print(f"Wrote the example campaigns in {folder}: edit them, or replace them with your own.")
     return 0
 
 

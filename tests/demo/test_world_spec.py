@@ -46,7 +46,7 @@ def _true_lifts(world: World, campaign: str, variant: str) -> np.ndarray:
 
 
 def _campaign_variants() -> list[tuple[str, str]]:
-    return [(c.id, v.name) for c in load_campaigns(reengage_settings.CAMPAIGNS_DIR) for v in c.variants]
+    return [(c.id, v.name) for c in load_campaigns(reengage_settings.campaigns_dir()) for v in c.variants]
 
 
 @pytest.fixture(scope="module")

@@ -208,7 +208,7 @@ def test_every_invalid_file_in_a_folder_is_reported_at_once(tmp_path: Path) -> N
 
 
 def test_the_shipped_campaigns_all_load_and_cover_the_product(tmp_path: Path) -> None:
-    campaigns = load_campaigns(settings.CAMPAIGNS_DIR)
+    campaigns = load_campaigns(settings.campaigns_dir())
     ids = {c.id for c in campaigns}
     assert ids == {
         "welcome_onboarding",
@@ -226,7 +226,7 @@ def test_the_shipped_campaigns_all_load_and_cover_the_product(tmp_path: Path) ->
 def test_the_command_line_check_exits_non_zero_on_a_bad_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([str(settings.CAMPAIGNS_DIR)]) == 0
+    assert main([str(settings.campaigns_dir())]) == 0
     write(tmp_path, VALID.replace("cooldown_days: 7", "cooldown_days: soon"))
     assert main([str(tmp_path)]) == 1
     assert "demo.yaml:20: cooldown_days" in capsys.readouterr().err
@@ -238,5 +238,5 @@ def test_the_editor_schema_file_matches_the_schema_the_loader_uses() -> None:
 
     from reengage.defs.interventions.schema import CAMPAIGN_SCHEMA
 
-    on_disk = json.loads((settings.CAMPAIGNS_DIR / "campaign.schema.json").read_text())
+    on_disk = json.loads((settings.EXAMPLE_CAMPAIGNS_DIR / "campaign.schema.json").read_text())
     assert on_disk == CAMPAIGN_SCHEMA, "regenerate it: python -m reengage.defs.interventions.schema"

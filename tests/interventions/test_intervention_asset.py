@@ -90,7 +90,7 @@ def test_the_asset_shows_the_change_since_the_stored_day_before(warehouse: Wareh
         run_policy(
             con,
             date(2025, 3, 10),
-            load_campaigns(settings.CAMPAIGNS_DIR),
+            load_campaigns(settings.campaigns_dir()),
             PolicyConfig(global_holdout_share=0.0),
         )
         # The same people, as the features mart describes them on the 11th.
@@ -140,10 +140,10 @@ def test_an_invalid_campaign_file_fails_the_run_before_anything_is_written(
     warehouse: WarehouseResource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "campaigns"
-    shutil.copytree(settings.CAMPAIGNS_DIR, folder)
+    shutil.copytree(settings.EXAMPLE_CAMPAIGNS_DIR, folder)
     bad = folder / "cart_abandonment.yaml"
     bad.write_text(bad.read_text().replace("holdout_share: 0.1", "holdout_share: 10%"))
-    monkeypatch.setattr(settings, "CAMPAIGNS_DIR", folder)
+    monkeypatch.setenv("REENGAGE_CAMPAIGNS", str(folder))
     result = materialize(warehouse)
     assert not result.success
     failure = result.failure_data_for_node("intervention_list")

@@ -15,7 +15,7 @@ from .conftest import make_campaign
 def test_cached_rendering_is_identical_to_rendering_every_row() -> None:
     rng = random.Random(3)
     campaigns = [
-        *load_campaigns(settings.CAMPAIGNS_DIR),
+        *load_campaigns(settings.campaigns_dir()),
         make_campaign("typed", template=Template(subject="{{ first_name }}", body="{{ lifetime_value }}")),
         make_campaign("fragile", template=Template(subject="{{ first_name.upper() }}", body="x")),
         make_campaign(  # an unhashable value read by the template: rendered per row
@@ -93,7 +93,7 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
         as_of=date(2025, 3, 10),
     )
     campaigns = [
-        *load_campaigns(settings.CAMPAIGNS_DIR),
+        *load_campaigns(settings.campaigns_dir()),
         make_campaign("fragile", 100, template=Template(subject="{{ first_name.upper() }}", body="x")),
     ]
     result = run_policy(con, date(2025, 3, 10), campaigns, PolicyConfig(global_holdout_share=0.0))

@@ -49,7 +49,7 @@ def build(path: Path) -> None:
     write_responses(con)
     people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
     write_features(con, people, as_of=[BEFORE, D, D + timedelta(days=5)])
-    campaigns = load_campaigns(settings.CAMPAIGNS_DIR)
+    campaigns = load_campaigns(settings.campaigns_dir())
     run_policy(con, BEFORE, campaigns, PolicyConfig(), datetime(2025, 3, 9, tzinfo=UTC))
     record_sends(con, BEFORE)
     write_suppressions(con, [(f"{NEW[0]}@example.com", "Bounce")])
@@ -116,7 +116,7 @@ def test_the_command_prints_d_against_the_stored_day_before_and_writes_nothing(w
 def test_preview_diff_leaves_interventions_untouched_even_on_a_writable_connection(warehouse: Path) -> None:
     _, rows = fingerprint(warehouse)
     con = duckdb.connect(str(warehouse))
-    diff = preview_diff(con, D, load_campaigns(settings.CAMPAIGNS_DIR))
+    diff = preview_diff(con, D, load_campaigns(settings.campaigns_dir()))
     tables = con.execute(
         "select table_name, temporary from duckdb_tables() where schema_name = 'interventions'"
     ).fetchall()
@@ -135,7 +135,7 @@ def test_without_a_stored_day_before_both_days_are_dry_runs(warehouse: Path, cap
     assert "2025-03-14 (dry run)" in out
     assert "caps and cooldowns on 2025-03-15 cannot count its messages" in out
     con = duckdb.connect(str(warehouse), read_only=True)
-    explicit = preview_diff(con, D, load_campaigns(settings.CAMPAIGNS_DIR), previous="dry_run")
+    explicit = preview_diff(con, D, load_campaigns(settings.campaigns_dir()), previous="dry_run")
     con.close()
     # A dry run of D-1 sees today's features (no history kept), so the browsers count there too.
     assert explicit.previous_source == "dry run"

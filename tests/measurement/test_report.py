@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reengage import settings
 from reengage.defs.measurement.analysis import CampaignPlan
 from reengage.defs.measurement.assets import campaign_measurement, campaign_report
 from reengage.defs.measurement.report import build_report, plots, write_report
@@ -42,7 +41,7 @@ def materialized(world_db: Path, tmp_path_factory: pytest.TempPathFactory):
     write_campaign_files(campaigns)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("REENGAGE_HOME", str(home))
-        patch.setattr(settings, "CAMPAIGNS_DIR", campaigns)
+        patch.setenv("REENGAGE_CAMPAIGNS", str(campaigns))
         result = dg.materialize(
             [campaign_measurement, campaign_report],
             partition_key=RUN_DATE.isoformat(),
@@ -93,7 +92,7 @@ def test_the_report_names_the_day_the_sequential_rule_declared_a_winner_as_a_dat
 
 def rerun_report(home: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> dg.ExecuteInProcessResult:
     monkeypatch.setenv("REENGAGE_HOME", str(home))
-    monkeypatch.setattr(settings, "CAMPAIGNS_DIR", home / "campaigns")
+    monkeypatch.setenv("REENGAGE_CAMPAIGNS", str(home / "campaigns"))
     return dg.materialize(
         [campaign_report],
         partition_key=RUN_DATE.isoformat(),

@@ -112,7 +112,7 @@ def home(world: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (campaigns / "upl.yaml").write_text(CAMPAIGN.format(id="upl"))
     (campaigns / "young.yaml").write_text(CAMPAIGN.format(id="young"))  # no decisions yet
     monkeypatch.setenv("REENGAGE_HOME", str(tmp_path))
-    monkeypatch.setattr(settings, "CAMPAIGNS_DIR", campaigns)
+    monkeypatch.setenv("REENGAGE_CAMPAIGNS", str(campaigns))
     return tmp_path
 
 

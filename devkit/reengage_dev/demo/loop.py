@@ -287,7 +287,7 @@ def _resources_used(started: float) -> str:
 
 def run_demo(config: DemoConfig) -> int:
     """The `demo` command: reset the home, simulate, then print the closing table and where to look."""
-    from reengage.defs.interventions.campaigns import load_campaigns
+    from reengage.defs.interventions.campaigns import copy_example_campaigns, load_campaigns
     from reengage.defs.measurement.config import MeasurementConfig
     from reengage.privacy.keys import PEPPER_ENV
     from reengage.summary import run_summary
@@ -306,6 +306,9 @@ def run_demo(config: DemoConfig) -> int:
         return 2
     home = settings.home()
     reset_home(home)
+    # An installed product run from a new folder has no campaigns yet: the demo mails the examples.
+    if copy_example_campaigns(settings.campaigns_dir()):
+        print(f"Wrote the example campaigns in {settings.campaigns_dir()}")
     run = simulate(config)
     if run.failed:
         print("FAILED:", file=sys.stderr)
@@ -315,7 +318,7 @@ def run_demo(config: DemoConfig) -> int:
         return 1
 
     step = time.perf_counter()
-    campaigns = [c.id for c in load_campaigns(settings.CAMPAIGNS_DIR)]
+    campaigns = [c.id for c in load_campaigns(settings.campaigns_dir())]
     with connect(read_only=True) as con:
         board, outcomes = build_scoreboard(
             con, run.world, run.last_day, campaigns, MeasurementConfig().min_per_arm

@@ -49,10 +49,11 @@ def demo_mail_day(
     *,
     seed: int = 7,
     campaign_ids: Sequence[str] | None = None,
-    campaigns_dir: Path = settings.CAMPAIGNS_DIR,
+    campaigns_dir: Path | None = None,
 ) -> pd.DataFrame:
     """Intervention-list rows (treatment) of one day: one message for each of `customers`,
     from every enabled campaign of the folder or only those in `campaign_ids`."""
+    campaigns_dir = campaigns_dir or settings.campaigns_dir()
     campaigns = [
         c
         for c in load_campaigns(campaigns_dir)

@@ -165,7 +165,7 @@ EVENTS = Contract(
             "text",
             required=True,
             vocabulary=known_event_names,
-            vocabulary_source=str(SEED.relative_to(settings.REPO_ROOT)),
+            vocabulary_source=str(SEED.relative_to(settings.DBT_PROJECT_DIR.parent)),
             example="add_to_cart",
         ),
         Column("event_ts", "timestamp", required=True, example="2026-03-10T08:15:00Z"),

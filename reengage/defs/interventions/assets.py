@@ -39,7 +39,7 @@ def intervention_list(
     run_date = date.fromisoformat(context.partition_key)
     try:
         # Read at run time so an edited campaign file is picked up without reloading code.
-        campaigns = load_campaigns(settings.CAMPAIGNS_DIR)
+        campaigns = load_campaigns(settings.campaigns_dir())
     except CampaignError as error:
         raise dg.Failure(description=f"Invalid campaign files:\n{error}", allow_retries=False) from error
     now = datetime.now(UTC)

@@ -14,6 +14,7 @@ folder (exit code 1 and `file:line: reason` lines on failure), e.g. in CI.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -537,6 +538,22 @@ def campaign_files(directory: Path | str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in CAMPAIGN_SUFFIXES)
 
 
+def copy_example_campaigns(folder: Path) -> list[Path]:
+    """Copy the example campaigns the product ships (with their schema and README) into `folder` when it
+    holds no campaign file, so a new project starts from campaigns that run; an analyst's own folder is
+    never touched."""
+    from reengage import settings
+
+    if folder.is_dir() and campaign_files(folder):
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for example in sorted(settings.EXAMPLE_CAMPAIGNS_DIR.iterdir()):
+        if example.is_file():
+            copied.append(Path(shutil.copyfile(example, folder / example.name)))
+    return copied
+
+
 def load_campaigns(directory: Path | str) -> list[Campaign]:
     """Every campaign in a folder (disabled ones included), sorted by priority then id.
 
@@ -575,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reengage import settings
 
     args = list(sys.argv[1:] if argv is None else argv)
-    folder = Path(args[0]) if args else settings.CAMPAIGNS_DIR
+    folder = Path(args[0]) if args else settings.campaigns_dir()
     try:
         campaigns = load_campaigns(folder)
     except CampaignError as error:

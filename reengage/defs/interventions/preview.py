@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: no warehouse at {warehouse}", file=sys.stderr)
         return 2
     try:
-        campaigns = load_campaigns(args.campaigns or settings.CAMPAIGNS_DIR)
+        campaigns = load_campaigns(args.campaigns or settings.campaigns_dir())
     except CampaignError as error:
         print(f"error: invalid campaign files:\n{error}", file=sys.stderr)
         return 2

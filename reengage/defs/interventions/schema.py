@@ -207,4 +207,4 @@ def write_json_schema(path: Path) -> None:
 if __name__ == "__main__":
     from reengage import settings
 
-    write_json_schema(settings.CAMPAIGNS_DIR / "campaign.schema.json")
+    write_json_schema(settings.EXAMPLE_CAMPAIGNS_DIR / "campaign.schema.json")

@@ -49,14 +49,14 @@ def _targets() -> pd.DataFrame:
                 "target_event": c.target_event,
                 "attribution_window_days": c.attribution_window_days,
             }
-            for c in load_campaigns(settings.CAMPAIGNS_DIR)
+            for c in load_campaigns(settings.campaigns_dir())
         ],
         columns=["campaign_id", "target_event", "attribution_window_days"],
     )
 
 
 def _plans() -> dict[str, CampaignPlan]:
-    return {c.id: CampaignPlan.from_campaign(c) for c in load_campaigns(settings.CAMPAIGNS_DIR)}
+    return {c.id: CampaignPlan.from_campaign(c) for c in load_campaigns(settings.campaigns_dir())}
 
 
 @dg.asset(

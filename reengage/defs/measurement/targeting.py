@@ -111,7 +111,7 @@ def targeting_estimates(
 ) -> dg.MaterializeResult:
     """What each campaign's candidate targetings would have achieved, judged on its logged decisions."""
     run_date = date.fromisoformat(context.partition_key)
-    campaigns = [c for c in load_campaigns(settings.CAMPAIGNS_DIR) if c.enabled]
+    campaigns = [c for c in load_campaigns(settings.campaigns_dir()) if c.enabled]
     outcome: dict[str, str] = {}
     with warehouse.connect() as con:
         due = _due(latest_estimates(con, run_date), campaigns, run_date, config.judge_every_days)

@@ -74,7 +74,7 @@ class CampaignUplift:
 
 
 def uplift_campaigns() -> list[Campaign]:
-    return [c for c in load_campaigns(settings.CAMPAIGNS_DIR) if c.enabled and c.targeting.mode == "uplift"]
+    return [c for c in load_campaigns(settings.campaigns_dir()) if c.enabled and c.targeting.mode == "uplift"]
 
 
 def _step(campaign: Campaign) -> str:

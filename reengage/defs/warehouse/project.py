@@ -12,7 +12,13 @@ from dagster_dbt import DbtProject
 from reengage import settings
 from reengage.defs.warehouse.dbt_cli import DBT_EXECUTABLE
 
-dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+# Where `dbt parse` writes the manifest (and its log): the project's own target/ in a source checkout; an
+# installed package's files are not the pipeline's to write (and one install serves every home), so
+# there it is the home's. Each build has its own folder under the home either way (parse_state.py).
+PARSE_TARGET = settings.home() / "dbt" / "target" if settings.INSTALLED else Path("target")
+dbt_project = DbtProject(
+    project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR, target_path=PARSE_TARGET
+)
 
 # Where dbt finds the warehouse file (dbt_project/profiles.yml).
 WAREHOUSE_ENV = "REENGAGE_WAREHOUSE"
@@ -64,6 +70,10 @@ def _parse(project: DbtProject) -> None:
             str(project.project_dir),
             "--profiles-dir",
             str(project.profiles_dir),
+            "--target-path",
+            str(project.manifest_path.parent),
+            "--log-path",
+            str(project.manifest_path.parent),
         ],
         check=True,
         cwd=project.project_dir,
