@@ -273,7 +273,7 @@ def test_withdrawn_people_are_held_back_with_the_no_consent_reason(world) -> Non
     changes = query(
         world["home"],
         "select customer_id from staging.stg_crm__consent_changes "
-        "where not marketing_consent and previous_marketing_consent and cast(observed_at as date) = ?",
+        "where channel = 'email' and not consent and previous_consent and cast(observed_at as date) = ?",
         [RUN_DATE],
     )
     assert set(withdrawn) <= {c for (c,) in changes}
