@@ -12,30 +12,28 @@
 
 
 {#
-    Whether an inbound reply opts out: Twilio's Advanced Opt-Out says STOP, or
-    its whole text (trimmed, any case) is one of var('sms_opt_out_keywords').
-    Never null.
+    Whether an inbound reply says `opt_out_type` (STOP, or START): Twilio's
+    Advanced Opt-Out says so, or its whole text (trimmed, any case) is one of
+    the var `keywords` (sms_opt_out_keywords, sms_opt_in_keywords). Never null.
 #}
-{% macro sms_is_opt_out(message_status, opt_out_type, body) -%}
+{% macro sms_reply_is(message_status, opt_out_type_column, body, opt_out_type, keywords) -%}
     coalesce(
         {{ message_status }} = 'received' and (
-            upper(trim({{ opt_out_type }})) = 'STOP'
-            or upper(trim({{ body }})) in ('{{ var("sms_opt_out_keywords") | join("', '") }}')
+            upper(trim({{ opt_out_type_column }})) = '{{ opt_out_type }}'
+            or upper(trim({{ body }})) in ('{{ var(keywords) | join("', '") }}')
         ),
         false
     )
 {%- endmacro %}
 
 
-{# Whether an inbound reply asks to be texted again (START, YES, UNSTOP). Never null. #}
+{% macro sms_is_opt_out(message_status, opt_out_type, body) -%}
+    {{ reengage.sms_reply_is(message_status, opt_out_type, body, 'STOP', 'sms_opt_out_keywords') }}
+{%- endmacro %}
+
+
 {% macro sms_is_opt_in(message_status, opt_out_type, body) -%}
-    coalesce(
-        {{ message_status }} = 'received' and (
-            upper(trim({{ opt_out_type }})) = 'START'
-            or upper(trim({{ body }})) in ('{{ var("sms_opt_in_keywords") | join("', '") }}')
-        ),
-        false
-    )
+    {{ reengage.sms_reply_is(message_status, opt_out_type, body, 'START', 'sms_opt_in_keywords') }}
 {%- endmacro %}
 
 

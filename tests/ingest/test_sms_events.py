@@ -21,6 +21,7 @@ from orchestration.defs.ingest.loader import load_day
 from orchestration.defs.operations.exports_sensor import DayState, evaluate_day
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.settings_template import render_template
+from orchestration.summary import _exports as exports_summary
 from reengage_dev.twilio_sink import Outcomes, Rates, export_status_callbacks, start_twilio_sink
 from tests.sink.sink_helpers import MovableClock
 from tests.twilio_sink.conftest import SERVICE, client_for
@@ -140,6 +141,8 @@ def test_sms_events_are_absent_until_their_first_export_and_required_from_then_o
     evaluate_day(exports, state, now=0.0, grace_seconds=3600)
     ready, note = evaluate_day(exports, state, now=1.0, grace_seconds=3600)
     assert ready, note  # nothing waits for an absent source
+    with duckdb.connect() as con:
+        assert "  sms_events    no file (absent: never exported)" in exports_summary(con, DAY).splitlines()
 
     _write(landing, date(2027, 1, 1), [])
     assert not is_absent("sms_events")

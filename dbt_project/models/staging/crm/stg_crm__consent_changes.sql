@@ -12,33 +12,24 @@ snapshots as (
 
 as_of_snapshots as (
 
-    -- One row per snapshot and channel: email's consent (marketing_consent)
-    -- and the SMS channel's (sms_consent).
+    -- One row per snapshot and channel, each channel's consent and its time.
+    {%- for channel, consent, updated in [
+        ('email', 'marketing_consent', 'consent_updated_at'),
+        ('sms', 'sms_consent', 'sms_consent_updated_at'),
+    ] %}
+    {{ "union all" if not loop.first }}
     select
         customer_id,
-        'email' as channel,
-        marketing_consent as consent,
-        {{ to_utc_timestamp('consent_updated_at') }} as consent_updated_at,
+        '{{ channel }}' as channel,
+        {{ consent }} as consent,
+        {{ to_utc_timestamp(updated) }} as consent_updated_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         _partition_date,
         _loaded_at,
         _source_row
     from snapshots
     where {{ to_utc_timestamp('updated_at') }} < {{ as_of_end() }}
-
-    union all
-
-    select
-        customer_id,
-        'sms' as channel,
-        sms_consent as consent,
-        {{ to_utc_timestamp('sms_consent_updated_at') }} as consent_updated_at,
-        {{ to_utc_timestamp('updated_at') }} as updated_at,
-        _partition_date,
-        _loaded_at,
-        _source_row
-    from snapshots
-    where {{ to_utc_timestamp('updated_at') }} < {{ as_of_end() }}
+    {%- endfor %}
 
 ),
 
