@@ -81,7 +81,7 @@ def campaign_sends(
             ledger.path,
             to_messages(chosen[chosen["arm"] == "treatment"]),
             run_date=run_date.isoformat(),
-            run_id=context.run_id,
+            run_id=context.run.run_id,
         )
         context.log.info(f"delivery for {run_date}: {json.dumps(report.as_metadata())}")
     rows = mirror_ledger(warehouse, ledger, run_date)

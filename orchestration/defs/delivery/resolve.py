@@ -32,6 +32,7 @@ from orchestration.defs.delivery.payloads import OutboundMessage
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.defs.delivery.windows import SendWindows
 from orchestration.warehouse import WarehouseResource
+from orchestration.wording import counted
 
 TO_SETTLE = frozenset({"planned", "in_flight"})
 
@@ -68,7 +69,7 @@ def run_resolve(args: argparse.Namespace) -> int:
     print(
         f"resolve {day}: {report.recovered} requeued after their batch was cancelled, "
         f"{report.sent_this_run} sent, {after['expired'] - before['expired']} expired now "
-        f"({report.cancels} cancel(s), {report.requests} request(s))"
+        f"({counted(report.cancels, 'cancel')}, {counted(report.requests, 'request')})"
     )
     states = ("accepted", "failed", "expired", "held", "cancelled")
     print("  ledger: " + ", ".join(f"{state} {after[state]}" for state in states))
