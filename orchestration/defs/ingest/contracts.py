@@ -246,7 +246,7 @@ SMS_EVENTS = Contract(
         # Both numbers are strict: the recipient's is To on a status and From on a reply, and it is
         # the key of a suppression. A refused reply or failure still suppresses the number when it
         # can be read back (stg_twilio__refused_sms_events). A short code or alphanumeric sender is
-        # no E.164 number, so such a sender's rows are refused (docs/formats.md, sms_events).
+        # no E.164 number, so such a sender's rows are refused (docs/architecture.md, Channels).
         Column("To", "phone", example="+4915123456789"),
         Column("From", "phone", example="+14155550100"),
         Column(
