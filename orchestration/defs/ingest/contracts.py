@@ -285,10 +285,10 @@ CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL
 SOURCES: tuple[str, ...] = tuple(CONTRACTS)
 
 
-def missing_file_rule(source: str) -> MissingFile:
+def missing_file_rule(source: str, landing: str | None = None) -> MissingFile:
     """What a day without `source`'s export means: the settings' rule, else the contract's own (for an
-    absent source, `no_activity`: its every day loads as empty)."""
-    default: MissingFile = "no_activity" if is_absent(source) else CONTRACTS[source].missing_file
+    absent source, `no_activity`: its every day loads as empty). `landing`: the settings' folder."""
+    default: MissingFile = "no_activity" if is_absent(source, landing) else CONTRACTS[source].missing_file
     rule = settings.value("sources.missing_file", source=source, source_default=default)
     return rule  # type: ignore[return-value]  # one of settings.MISSING_FILE_RULES, checked on reading
 
@@ -307,15 +307,15 @@ def is_absent(source: str, landing: str | None = None) -> bool:
     return not export_days(landing or settings.landing_dir(), source)
 
 
-def required_sources() -> tuple[str, ...]:
+def required_sources(landing: str | None = None) -> tuple[str, ...]:
     """The sources whose export every day needs (read when used: the settings may change the rule)."""
-    return tuple(source for source in SOURCES if missing_file_rule(source) == "required")
+    return tuple(source for source in SOURCES if missing_file_rule(source, landing) == "required")
 
 
-def expected_sources() -> tuple[str, ...]:
+def expected_sources(landing: str | None = None) -> tuple[str, ...]:
     """The sources a day may have an export of: every source but the absent ones (nothing waits for
-    those)."""
-    return tuple(source for source in SOURCES if not is_absent(source))
+    those, and nothing reports them)."""
+    return tuple(source for source in SOURCES if not is_absent(source, landing))
 
 
 SQL_TYPES: dict[ColumnType, str] = {
