@@ -135,6 +135,7 @@ def quarantine_a_record_of(home: Path, customer_id: str, day, instance: dg.Dagst
     )
     stamp = f"{day}T23:00:00Z"
     broken = [customer_id, email, first, country, tz, signup, plan, "5", "maybe", stamp, stamp]
+    broken += [""] * (len(frame.columns) - len(broken))  # no number, no SMS consent
     pd.concat([frame, pd.DataFrame([broken], columns=frame.columns)]).to_csv(path, index=False)
     reload = load_history(day, day, instance, checks=False)
     assert reload.success, failures(reload)
