@@ -84,7 +84,7 @@ create or replace table raw.email_events (
     run_date date, reason varchar,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
--- no SMS events here, but the SMS staging reads the table (orchestration/schema/sql/0011_sms_events.sql)
+-- no SMS events here, but the SMS staging reads the table (reengage/schema/sql/0011_sms_events.sql)
 create or replace table raw.sms_events (
     "EventId" varchar, "Timestamp" timestamptz, "MessageSid" varchar, "To" varchar, "From" varchar,
     "MessageStatus" varchar, "ErrorCode" varchar, "OptOutType" varchar, "Body" varchar, send_id varchar,
@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
         baselines = [read_and_sort(full_path, env, work)]
         print_step(baselines[-1])
 
-        # what the daily Dagster asset runs (orchestration/defs/warehouse/assets.py)
+        # what the daily Dagster asset runs (reengage/defs/warehouse/assets.py)
         exclude = [] if args.with_unit_tests else ["--exclude-resource-type", "unit_test"]
         vars_end = [*exclude, "--vars", json.dumps({"run_date": end.isoformat()})]
         vars_next = [*exclude, "--vars", json.dumps({"run_date": next_day.isoformat()})]

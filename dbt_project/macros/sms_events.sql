@@ -50,7 +50,7 @@
 {#
     A number read back from a refused row: its text without the spaces, dots,
     hyphens and brackets people write numbers with, when that is E.164
-    (orchestration/phones.py), else null. Used only to suppress (reading a
+    (reengage/phones.py), else null. Used only to suppress (reading a
     formatted number back can only text fewer people); a number without its
     country code is never completed.
 #}

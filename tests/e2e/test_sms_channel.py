@@ -15,8 +15,8 @@ from datetime import UTC, datetime, time
 import pytest
 from daily_world import generated_world, query
 
-from orchestration import settings
-from orchestration.runs import failures, run_day
+from reengage import settings
+from reengage.runs import failures, run_day
 
 pytestmark = pytest.mark.e2e
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.ingest.contracts import (
+from reengage.defs.ingest.contracts import (
     expected_sources,
     is_absent,
     missing_file_rule,
     required_sources,
 )
-from orchestration.defs.ingest.loader import load_day
-from orchestration.defs.operations.exports_sensor import DayState, evaluate_day
-from orchestration.defs.operations.landed_exports import scan_day
-from orchestration.settings_template import render_template
-from orchestration.summary import _exports as exports_summary
+from reengage.defs.ingest.loader import load_day
+from reengage.defs.operations.exports_sensor import DayState, evaluate_day
+from reengage.defs.operations.landed_exports import scan_day
+from reengage.settings_template import render_template
+from reengage.summary import _exports as exports_summary
 from reengage_dev.twilio_sink import Outcomes, Rates, export_status_callbacks, start_twilio_sink
 from tests.sink.sink_helpers import MovableClock
 from tests.twilio_sink.conftest import SERVICE, client_for
@@ -82,7 +82,7 @@ def test_the_twilio_sinks_callback_export_loads_as_sms_events_with_its_send_ids_
 def test_a_stop_from_a_malformed_number_is_refused_naming_file_row_and_column_and_the_rest_is_kept(
     tmp_path: Path, con
 ) -> None:
-    # Guards the one test of a number (orchestration/phones.py) on the SMS events: a reply from a number
+    # Guards the one test of a number (reengage/phones.py) on the SMS events: a reply from a number
     # that is no E.164 number was loaded as a key nothing matches, with no word of it; it is refused
     # with its place, so dbt can read it back (stg_twilio__refused_sms_events), and the good rows stay.
     base = {"Timestamp": "2027-01-15T10:00:00Z", "To": "+14155550100", "MessageStatus": "received"}

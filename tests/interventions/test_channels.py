@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import duckdb
 
-from orchestration.channels import CHANNELS, NOT_AVAILABLE, refusal
-from orchestration.defs.ingest.contracts import CONTRACTS
-from orchestration.defs.interventions.schema import FEATURE_COLUMNS
-from orchestration.defs.warehouse import manifest
-from orchestration.phones import VALID_NUMBER
+from reengage.channels import CHANNELS, NOT_AVAILABLE, refusal
+from reengage.defs.ingest.contracts import CONTRACTS
+from reengage.defs.interventions.schema import FEATURE_COLUMNS
+from reengage.defs.warehouse import manifest
+from reengage.phones import VALID_NUMBER
 
 
 def test_every_channel_reads_its_contact_and_consent_from_columns_the_features_contract_declares() -> None:
@@ -46,7 +46,7 @@ def test_email_and_sms_may_be_named_and_an_unknown_channel_names_the_available_o
 
 def test_the_sms_channel_reads_phone_numbers_by_the_e164_rule_and_keys_them_as_written() -> None:
     # Guards one rule per contact: the policy's contact check and the suppressions' match key must
-    # read an E.164 number as ingest and the Twilio sink do (orchestration/phones.py).
+    # read an E.164 number as ingest and the Twilio sink do (reengage/phones.py).
     sms = CHANNELS["sms"]
     assert sms.contact_pattern == VALID_NUMBER
     assert (sms.contact_column, sms.consent.status_column, sms.suppressions.table) == (

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 import duckdb
 import pytest
 
-from orchestration.defs.interventions.campaigns import Template
-from orchestration.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
+from reengage.defs.interventions.campaigns import Template
+from reengage.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
 
 from .conftest import make_campaign, user, write_features
 

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from orchestration import settings
+from reengage import settings
 from reengage_dev.demo.exports import FORMATS, SOURCES
 from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import generate_world
