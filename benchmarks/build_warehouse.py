@@ -84,6 +84,12 @@ create or replace table raw.email_events (
     run_date date, reason varchar,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
+-- no SMS events here, but the SMS staging reads the table (reengage/schema/sql/0011_sms_events.sql)
+create or replace table raw.sms_events (
+    "EventId" varchar, "Timestamp" timestamptz, "MessageSid" varchar, "To" varchar, "From" varchar,
+    "MessageStatus" varchar, "ErrorCode" varchar, "OptOutType" varchar, "Body" varchar, send_id varchar,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
 -- rows ingest refused: none here, but the staging of refused rows reads the table
 create or replace table raw.quarantine (
     source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
@@ -471,6 +477,7 @@ def copy_recent_history(source: Path, dest: Path, first_day: date) -> int:
     con.execute("create table raw.customers as select * from src.raw.customers")
     con.execute("create table raw.email_events as select * from src.raw.email_events")
     con.execute("create table raw.quarantine as select * from src.raw.quarantine")
+    con.execute("create table raw.sms_events as select * from src.raw.sms_events")
     con.execute(
         f"create table raw.events as select * from src.raw.events where _partition_date >= date '{first_day}'"
     )

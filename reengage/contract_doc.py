@@ -66,6 +66,12 @@ MISSING_FILE_DOC = {
 
 def _file_rules(contract: Contract) -> list[str]:
     rules = [MISSING_FILE_DOC[contract.missing_file]]
+    if contract.absent_until_first_file:
+        rules.append(
+            "Until the landing folder holds a first file of it the source is absent (a team without it "
+            "needs no empty files): every day loads as empty and nothing waits for it; from the first file "
+            "on, the rule above applies. Setting `missing_file` explicitly makes it expected from the start."
+        )
     key = contract.unique_key
     if key and contract.latest_by:
         rules.append(
@@ -95,9 +101,8 @@ def _row(column: Column, contract: Contract) -> str:
         checks.append(f"a value naming no `{column.references}` loaded by then is loaded, and counted")
     rules = "; ".join(checks)
     bad = "is set to null, the row kept" if column.soft else "refuses the row"
-    return (
-        f"| `{column.name}` | {presence} | {TYPE_NAMES[column.type]} | {rules} | {bad} | `{column.example}` |"
-    )
+    example = column.example.replace("|", "\\|")  # a pipe would end the table cell (an SMS send id has one)
+    return f"| `{column.name}` | {presence} | {TYPE_NAMES[column.type]} | {rules} | {bad} | `{example}` |"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,14 @@ def render_template() -> str:
         for source, values in _source_tables(table):
             lines += ["", f"[{table}.{source}]"]
             lines += _wrapped(f"{source} only; any key of [{table}] may be set here for {source}.")
-            lines += [f"{name} = {_toml(value)}" for name, value in values.items()]
+            # Left unset for a source a team may not have (sms_events): a rule set here would make its
+            # export expected from the first day, and a team without it would need empty files.
+            unset = table == "sources" and CONTRACTS[source].absent_until_first_file
+            if unset:
+                lines += _wrapped(
+                    f"Unset: {source} is absent until a first file of it lands, then this rule."
+                )
+            lines += [f"{'# ' if unset else ''}{name} = {_toml(value)}" for name, value in values.items()]
     lines += ["", *_wrapped("Read from the environment only, never from this file:")]
     lines += [f"#   {name}: {meaning}" for name, meaning in settings.ENVIRONMENT_ONLY.items()]
     return "\n".join(lines) + "\n"
@@ -103,7 +110,11 @@ def render_table() -> str:
     for setting in SETTINGS:
         default = setting.default_note if setting.default is None else f"`{_toml(setting.default)}`"
         if setting.per_source and setting.table == "sources":
-            default = ", ".join(f"{s}: `{_toml(c.missing_file)}`" for s, c in CONTRACTS.items())
+            default = ", ".join(
+                f"{s}: `{_toml(c.missing_file)}`"
+                + (" once a first file landed" if c.absent_until_first_file else "")
+                for s, c in CONTRACTS.items()
+            )
         elif setting.per_source:
             own = [
                 f"{s}: `{_toml(c.volume[setting.name])}`"

@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 
 from reengage import settings
-from reengage.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
+from reengage.defs.ingest.contracts import CONTRACTS, SOURCES, is_absent, missing_file_rule
 from reengage.defs.ingest.loader import unknown_values, unknown_values_phrases
 from reengage.defs.measurement.display import summary_table
 from reengage.defs.operations.landed_exports import scan_day
@@ -81,12 +81,9 @@ def _exports(con: duckdb.DuckDBPyConnection, day: date) -> str:
     lines = [f"Exports for {day}"]
     for source in SOURCES:
         found = exports.files.get(source)
-        rule = missing_file_rule(source)
-        shown = (
-            f"{found.name} ({counted(found.size, 'byte')})"
-            if found
-            else f"no file ({rule.replace('_', ' ')})"
-        )
+        # An absent source (sms_events for a team without SMS) never had an export: nothing was late.
+        rule = "absent: never exported" if is_absent(source) else missing_file_rule(source).replace("_", " ")
+        shown = f"{found.name} ({counted(found.size, 'byte')})" if found else f"no file ({rule})"
         lines.append(f"  {source:<14}{shown}")
         if found:
             lines += [f"  {'':<14}{note}" for note in _ingest_notes(con, source, day)]

@@ -42,6 +42,20 @@
 
 
 {#
+    When a refused row's event counts from: its time when that can be read
+    and is not after its file's day, else the start of the file's day (a
+    time after the file's day is a clock or parsing error, not a later event).
+#}
+{% macro refused_row_time(event_at, partition_date) -%}
+    case
+        when {{ event_at }} < cast({{ dbt.dateadd('day', 1, partition_date) }} as {{ dbt.type_timestamp() }})
+            then {{ event_at }}
+        else cast({{ partition_date }} as {{ dbt.type_timestamp() }})
+    end
+{%- endmacro %}
+
+
+{#
     A field of a refused record as trimmed text, null when absent, empty or
     unreadable. From a JSON Lines line that is not valid JSON (a truncated
     file, say) a field is still read when it appears whole, as a quoted

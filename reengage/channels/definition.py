@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reengage.channels.sms_segments import segments
+
 
 @dataclass(frozen=True)
 class Consent:
@@ -47,6 +49,21 @@ class RendererLimits:
     template_kinds: tuple[str, ...]  # "sendgrid" (a provider-side template), "jinja" (rendered here)
     needs_subject: bool
     max_body_characters: int | None = None  # None: no limit of the channel's own
+    # The most SMS segments a body may take (counted as Twilio counts them, sms_segments.py); None: none.
+    max_segments: int | None = None
+    # The body formats a Jinja template may have ("html" is escaped for markup, "text" is not).
+    formats: tuple[str, ...] = ("html", "text")
+
+    def too_long(self, body: str) -> str | None:
+        """Why a rendered body is over the channel's limits (`too_long:<n>_segments`,
+        `too_long:<n>_characters`), or None. A long text is refused, never cut: a cut offer misleads."""
+        if self.max_segments is not None:
+            count = segments(body)
+            if count > self.max_segments:
+                return f"too_long:{count}_segments"
+        if self.max_body_characters is not None and len(body) > self.max_body_characters:
+            return f"too_long:{len(body)}_characters"
+        return None
 
 
 @dataclass(frozen=True)

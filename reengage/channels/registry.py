@@ -7,13 +7,12 @@ from types import MappingProxyType
 
 from reengage.channels.definition import Channel
 from reengage.channels.email import EMAIL
+from reengage.channels.sms import SMS
 
-CHANNELS: Mapping[str, Channel] = MappingProxyType({EMAIL.name: EMAIL})
+CHANNELS: Mapping[str, Channel] = MappingProxyType({EMAIL.name: EMAIL, SMS.name: SMS})
 
-# Named so a campaign file asking for one gets a clear refusal rather than "unknown channel".
-NOT_AVAILABLE: Mapping[str, str] = MappingProxyType(
-    {"sms": "SMS through Twilio is not available yet (no sender, consent or suppressions for it)"}
-)
+# Named so a campaign file asking for one gets a clear refusal rather than "unknown channel" (none today).
+NOT_AVAILABLE: Mapping[str, str] = MappingProxyType({})
 
 
 class UnknownChannel(KeyError):
@@ -34,6 +33,5 @@ def refusal(name: str, channels: Mapping[str, Channel] = CHANNELS) -> str | None
     available = ", ".join(sorted(channels))
     if name in NOT_AVAILABLE:
         return f"channel '{name}' is not available: {NOT_AVAILABLE[name]} (available: {available})"
-    return f"'{name}' is not a channel (available: {available}; designed, not yet available: " + (
-        ", ".join(sorted(NOT_AVAILABLE)) + ")"
-    )
+    designed = f"; designed, not yet available: {', '.join(sorted(NOT_AVAILABLE))}" if NOT_AVAILABLE else ""
+    return f"'{name}' is not a channel (available: {available}{designed})"

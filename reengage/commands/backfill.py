@@ -25,7 +25,7 @@ import dagster as dg
 from reengage import runs
 from reengage.commands import progress
 from reengage.commands.common import FAILED, CommandError, configured_landing, run_date
-from reengage.defs.ingest.contracts import SOURCES
+from reengage.defs.ingest.contracts import expected_sources
 from reengage.schema.declared import CAMPAIGN_SENDS
 from reengage.tables import relation_exists
 from reengage.warehouse import connect
@@ -130,7 +130,9 @@ def _per_day_groups():
 
 
 def _counts(days: list[date]) -> dict[date, DayCounts]:
-    """Rows each day holds in the raw tables now, and rows refused (not values set to null)."""
+    """Rows each day holds in the raw tables now, and rows refused (not values set to null), for every
+    source but an absent one (sms_events of a team without SMS: nothing to count)."""
+    sources = expected_sources()
     with connect(read_only=True) as con:
         loaded = {
             source: dict(
@@ -140,7 +142,7 @@ def _counts(days: list[date]) -> dict[date, DayCounts]:
                     [days[0], days[-1]],
                 ).fetchall()
             )
-            for source in SOURCES
+            for source in sources
         }
         refused = dict(
             con.execute(
@@ -150,6 +152,6 @@ def _counts(days: list[date]) -> dict[date, DayCounts]:
             ).fetchall()
         )
     return {
-        day: DayCounts(day, {s: int(loaded[s].get(day, 0)) for s in SOURCES}, int(refused.get(day, 0)))
+        day: DayCounts(day, {s: int(loaded[s].get(day, 0)) for s in sources}, int(refused.get(day, 0)))
         for day in days
     }

@@ -114,7 +114,7 @@ def check_exports(landing: str, sources: tuple[str, ...], days: list[date] | Non
     found = sorted({_day_of(name) for listing in listed.values() for name in listing.later_files})
     result = ExportsCheck(landing, days if days is not None else found)
     result.misnamed = [f"{s}/{name}" for s, listing in listed.items() for name in listing.misnamed]
-    required = required_sources()
+    required = required_sources(landing)  # sms_events is required once this folder has one
     with _scratch() as con:
         for day in result.days:
             day_files = []

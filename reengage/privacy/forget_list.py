@@ -124,13 +124,14 @@ def forgotten(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 
 
 def forgotten_mask(frame: pd.DataFrame, listed: dict[str, set[str]], secret: str | None = None) -> pd.Series:
-    """True for each row whose customer id / user id, email or anonymous id is on the list."""
+    """True for each row whose customer id / user id, email, anonymous id or phone is on the list."""
     mask = pd.Series(False, index=frame.index)
     if not any(listed.values()):
         return mask
     secret = secret if secret is not None else pepper()
-    for column, kind in COLUMN_KINDS.items():
-        if column not in frame.columns or not listed.get(kind):
+    for column in frame.columns:
+        kind = COLUMN_KINDS.get(str(column).lower())  # Twilio's callbacks spell their numbers `To`, `From`
+        if kind is None or not listed.get(kind):
             continue
         values = frame[column].dropna().unique()
         # Hash each distinct value once: a day of events repeats the same few ids many times.

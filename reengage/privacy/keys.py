@@ -36,13 +36,16 @@ class PepperError(IngestError):
 # What an identifier is; the kind is part of the hash, so an id equal to an email hashes apart.
 KINDS = ("customer_id", "email", "anonymous_id", "phone")
 
-# Column names that hold an identifier of each kind, across raw tables, dbt models and Python tables.
+# Column names (lower-cased) that hold an identifier of each kind, across raw tables, dbt models and
+# Python tables. `to` and `from` are raw.sms_events' numbers, named as Twilio's callbacks name them.
 COLUMN_KINDS: dict[str, str] = {
     "customer_id": "customer_id",
     "user_id": "customer_id",
     "email": "email",
     "anonymous_id": "anonymous_id",
     "phone": "phone",
+    "to": "phone",
+    "from": "phone",
 }
 
 

@@ -282,6 +282,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "null in snapshots loaded before)",
         _crm_sms_contact,
     ),
+    Migration(
+        11,
+        "raw.sms_events holds the Twilio status callbacks and inbound replies (the SMS channel's provider "
+        "events)",
+        "0011_sms_events.sql",
+    ),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 from cli_world import DAY, file_digests, reengage, world
@@ -125,3 +127,24 @@ def test_a_usage_mistake_is_one_line_and_exit_two(isolated_home, capsys, argv, s
     _, err = capsys.readouterr()
     assert exit_.value.code == 2
     assert err.strip().splitlines() == [f"reengage check-exports: {said} (see reengage check-exports --help)"]
+
+
+def test_sms_events_are_required_on_each_day_once_the_checked_folder_holds_one(isolated_home, capsys) -> None:
+    # Guards check-exports against the configured landing: whether sms_events is absent (a team without
+    # SMS) or required is the checked folder's own, so a folder with one SMS export names the days
+    # missing theirs, and one without any needs none.
+    configured = world(isolated_home)  # the settings' landing folder: no SMS export there
+    landing = isolated_home / "elsewhere"
+    shutil.copytree(configured, landing)
+    code, out, _ = reengage(capsys, "check-exports", str(landing))
+    assert code == 0 and "sms_events" not in out, out
+    texts = landing / "sms_events" / f"sms_events_{DAY}.jsonl"
+    texts.parent.mkdir()
+    texts.write_text(
+        '{"EventId": "e1", "Timestamp": "2026-03-10T09:00:00Z", "MessageSid": "SM1", '
+        '"MessageStatus": "delivered", "To": "+14155550100"}\n'
+    )
+    code, out, _ = reengage(capsys, "check-exports", str(landing))
+    assert code == 1
+    assert "sms_events/sms_events_2026-03-08.csv|jsonl|parquet" in out
+    assert "sms_events/sms_events_2026-03-09.csv|jsonl|parquet" in out

@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reengage.defs.ingest.contracts import SOURCES
+from reengage.phones import VALID_NUMBER
 from reengage_dev.demo import generate_world
 from reengage_dev.demo.catalog import ACTIVE_EVENTS
-from reengage_dev.demo.exports import COLUMNS
+from reengage_dev.demo.exports import COLUMNS, SOURCES  # the exports the demo writes (no sms_events)
 from reengage_dev.demo.generate import main
-from reengage_dev.demo.spec import KINDS
+from reengage_dev.demo.spec import KINDS, load_spec
 from reengage_dev.demo.truth import TRUTH_COLUMNS
 
 END = date(2024, 3, 31)  # the window crosses the EU daylight-saving change on 31 March
@@ -413,3 +413,31 @@ def test_a_tiny_world_never_writes_an_empty_customers_export(tmp_path) -> None:
     generate_world(tmp_path, customers=150, days=4, end_date=date(2026, 10, 16), seed=3)
     counts = [len(_read(path)) for path in sorted((tmp_path / "landing" / "customers").iterdir())]
     assert len(counts) == 4 and min(counts) >= 1, counts
+
+
+def test_a_share_of_customers_has_a_number_and_sms_consent_drawn_apart_from_everything_else(
+    tmp_path: Path,
+) -> None:
+    # Guards the SMS channel's demo: the world exported no number and no SMS consent, so nobody could be
+    # texted. A share (population.sms_consent_share, 0.30 by default) has an E.164 number and consent;
+    # the draw is its own stream, so a world without SMS is the same world in every other column.
+    world = {**SMALL, "customers": 600, "days": 3, "dirty_share": 0.0}
+    generate_world(tmp_path / "default", **world)
+    spec = tmp_path / "no_sms.yaml"
+    spec.write_text("population:\n  sms_consent_share: 0.0\n")
+    generate_world(tmp_path / "no_sms", **world, spec=load_spec(spec))
+    texted = _load(tmp_path / "default", "customers")
+    plain = _load(tmp_path / "no_sms", "customers")
+    consent = texted["sms_consent"].map({"true": True, "false": False})
+    assert 0.2 < consent.mean() < 0.4
+    assert texted["phone"].notna().equals(consent)
+    assert texted["phone"].dropna().str.fullmatch(VALID_NUMBER[1:-1]).all()
+    assert not plain["sms_consent"].map({"true": True, "false": False}).any() and plain["phone"].isna().all()
+    sms_columns = ["phone", "sms_consent", "sms_consent_updated_at"]
+    pd.testing.assert_frame_equal(texted.drop(columns=sms_columns), plain.drop(columns=sms_columns))
+    for source in ("events", "email_events"):
+        assert _digest_of(tmp_path / "default", source) == _digest_of(tmp_path / "no_sms", source)
+
+
+def _digest_of(home: Path, source: str) -> dict[str, str]:
+    return {k: v for k, v in _digest(home / "landing").items() if k.startswith(source + "/")}

@@ -55,7 +55,8 @@ def test_every_documented_example_loads_as_a_good_row_with_every_value_kept(
         writer.writerow([column.example for column in contract.columns])
     with duckdb.connect() as con:
         report = load_day(con, str(tmp_path / "landing"), source, DAY)
-        row = con.execute(f"select {', '.join(contract.names)} from raw.{source}").fetchall()
+        columns = ", ".join(f'"{name}"' for name in contract.names)  # `To`, `From`: quoted, as SQL keywords
+        row = con.execute(f"select {columns} from raw.{source}").fetchall()
     assert (report.rows_loaded, report.rows_quarantined, report.warnings) == (1, 0, [])
     assert None not in row[0]
 

@@ -68,10 +68,11 @@ INVALID = [
     ("  - name: treatment\n    weight: 1\n", "  - name: treatment\n    weight: -2\n", 17, "weight"),
     ("holdout_share: 0.1\n", "holdout_share: 1.0\n", 18, "holdout_share"),
     ("holdout_share: 0.1\n", "holdout_share: -0.1\n", 18, "holdout_share"),
-    ("channel: email\n", "channel: sms\n", 7, "channel 'sms' is not available"),
+    # An html body is escaped for markup: a text must be plain (template.format: text).
+    ("channel: email\n", "channel: sms\n", 7, "channel 'sms' sends text bodies: set template.format: text"),
     # Channels: an unknown one names the available ones; a list of preferences is checked item by item.
-    ("channel: email\n", "channel: fax\n", 7, "'fax' is not a channel (available: email"),
-    ("channel: email\n", "channels: [sms, email]\n", 7, "channels[0]: channel 'sms' is not available"),
+    ("channel: email\n", "channel: fax\n", 7, "'fax' is not a channel (available: email, sms)"),
+    ("channel: email\n", "channels: [sms, email]\n", 7, "channels[0]: channel 'sms' sends text bodies"),
     ("channel: email\n", "channels:\n  - email\n  - fax\n", 9, "channels[1]: 'fax' is not a channel"),
     ("channel: email\n", "channels: [email, email]\n", 7, "channels"),
     ("channel: email\n", "channel: email\nchannels: [email]\n", 8, "not both"),
@@ -240,3 +241,21 @@ def test_the_editor_schema_file_matches_the_schema_the_loader_uses() -> None:
 
     on_disk = json.loads((settings.EXAMPLE_CAMPAIGNS_DIR / "campaign.schema.json").read_text())
     assert on_disk == CAMPAIGN_SCHEMA, "regenerate it: python -m reengage.defs.interventions.schema"
+
+
+def test_a_text_campaign_needs_no_subject_and_may_name_sms_alone_or_after_email(tmp_path: Path) -> None:
+    # Guards the SMS channel in campaign files: `channel: sms` was refused as not available; a text has
+    # no subject (only a channel with one, email, needs it) and is plain text.
+    text_template = VALID.replace(
+        'template:\n  subject: "Hi {{ first_name }}"\n  body: |\n    <p>Hello {{ first_name }}</p>\n'
+        "    <p>See {{ favourite_category }}</p>\n",
+        "template:\n  format: text\n  body: Hi {{ first_name }}, see {{ favourite_category }}\n",
+    )
+    sms_only = load_campaign(write(tmp_path, text_template.replace("channel: email\n", "channel: sms\n")))
+    assert (sms_only.channels, sms_only.template.subject) == (("sms",), None)
+    with pytest.raises(CampaignError, match="needs 'subject' as well"):
+        load_campaign(write(tmp_path, text_template.replace("channel: email\n", "channels: [sms, email]\n")))
+    both = text_template.replace(
+        "channel: email\ntemplate:\n", 'channels: [email, sms]\ntemplate:\n  subject: "Hi {{ first_name }}"\n'
+    )
+    assert load_campaign(write(tmp_path, both)).channels == ("email", "sms")

@@ -3,12 +3,14 @@ and never quarantines them (quarantine would store the raw text)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
 from privacy_world import (
     ALICE,
+    ALICE_MOBILE,
     ALICE_NEW,
     ALICE_PHONE,
     BOB,
@@ -28,6 +30,7 @@ from reengage.cli import main
 from reengage.defs.ingest.loader import load_day
 from reengage.privacy.forget_list import PEPPER_TABLE, forgotten_mask
 from reengage.privacy.keys import PEPPER_ENV, PepperError, key_hash
+from reengage.privacy.tables import personal_tables
 
 
 @pytest.fixture
@@ -199,3 +202,33 @@ def test_a_forget_list_without_a_fingerprint_stops_ingest_until_the_pepper_is_re
     assert main(["erase", "--record-pepper"]) == 0
     assert "recorded the fingerprint" in capsys.readouterr().out
     assert reload_alice(erased) == ("", [(BOB,)])
+
+
+def test_an_erased_persons_number_in_a_twilio_export_is_dropped_and_their_sms_rows_are_erasable(
+    erased: World,
+) -> None:
+    # Guards erasure on the SMS events: Twilio names numbers `To` and `From`, which no rule knew, so a
+    # STOP from Alice's number loaded again after her erasure, and an erasure left her texts' rows.
+    path = erased.landing / "sms_events" / f"sms_events_{DAY2}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stop = {
+        "EventId": "e1",
+        "Timestamp": f"{DAY2}T09:00:00Z",
+        "MessageSid": "SM1",
+        "MessageStatus": "received",
+    }
+    path.write_text(
+        json.dumps({**stop, "From": ALICE_MOBILE, "To": "+14155550100", "OptOutType": "STOP"})
+        + "\n"
+        + json.dumps({**stop, "EventId": "e2", "MessageStatus": "delivered", "To": "+14155550123"})
+        + "\n"
+    )
+    con = duckdb.connect(str(erased.warehouse))
+    try:
+        report = load_day(con, str(erased.landing), "sms_events", DAY2)
+        assert plaintext_hits(con, [ALICE_MOBILE]) == []
+        tables = {t.name: t.columns for t in personal_tables(con)}
+    finally:
+        con.close()
+    assert (report.rows_loaded, report.rows_forgotten) == (1, 1)
+    assert tables["raw.sms_events"] == {"phone": ["To", "From"]}

@@ -135,6 +135,7 @@ def quarantine_a_record_of(home: Path, customer_id: str, day, instance: dg.Dagst
     )
     stamp = f"{day}T23:00:00Z"
     broken = [customer_id, email, first, country, tz, signup, plan, "5", "maybe", stamp, stamp]
+    broken += [""] * (len(frame.columns) - len(broken))  # no number, no SMS consent
     pd.concat([frame, pd.DataFrame([broken], columns=frame.columns)]).to_csv(path, index=False)
     reload = load_history(day, day, instance, checks=False)
     assert reload.success, failures(reload)
@@ -273,7 +274,7 @@ def test_withdrawn_people_are_held_back_with_the_no_consent_reason(world) -> Non
     changes = query(
         world["home"],
         "select customer_id from staging.stg_crm__consent_changes "
-        "where not marketing_consent and previous_marketing_consent and cast(observed_at as date) = ?",
+        "where channel = 'email' and not consent and previous_consent and cast(observed_at as date) = ?",
         [RUN_DATE],
     )
     assert set(withdrawn) <= {c for (c,) in changes}

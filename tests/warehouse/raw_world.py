@@ -57,6 +57,12 @@ create table raw.email_events (
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
 
+create table raw.sms_events (
+    "EventId" varchar, "Timestamp" timestamptz, "MessageSid" varchar, "To" varchar, "From" varchar,
+    "MessageStatus" varchar, "ErrorCode" varchar, "OptOutType" varchar, "Body" varchar, send_id varchar,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+
 create table raw.quarantine (
     source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
     row_kept boolean not null, _partition_date date, _loaded_at timestamptz
@@ -369,6 +375,71 @@ EMAIL_EVENTS: list[dict[str, Any]] = [
 ]
 
 
+def _sms_event(
+    event_id: str, at: str, status: str, *, to: str | None, from_: str | None = None, **fields: str
+) -> dict[str, Any]:
+    """A Twilio status callback or inbound reply as raw.sms_events holds it (ErrorCode, OptOutType, Body,
+    send_id in `fields`)."""
+    partition = at[:10]
+    return {
+        "EventId": event_id,
+        "Timestamp": _ts(at),
+        "MessageSid": f"SM{event_id}",
+        "To": to,
+        "From": from_,
+        "MessageStatus": status,
+        "ErrorCode": fields.get("ErrorCode"),
+        "OptOutType": fields.get("OptOutType"),
+        "Body": fields.get("Body"),
+        "send_id": fields.get("send_id"),
+        "_source_file": f"sms_events/sms_events_{partition}.jsonl",
+        "_partition_date": partition,
+        "_loaded_at": _ts(f"{partition} 23:00:00"),
+    }
+
+
+SMS_EVENTS: list[dict[str, Any]] = [
+    # c_cooling's text was delivered, then c_cooling replied STOP (retried: one event), then START:
+    # suppressed since the STOP all the same
+    _sms_event("sms1", "2026-01-05 10:00:00", "delivered", to="+33612340001"),
+    _sms_event(
+        "sms2",
+        "2026-01-05 11:00:00",
+        "received",
+        to="+14155550100",
+        from_="+33612340001",
+        OptOutType="STOP",
+        Body="STOP",
+    ),
+    _sms_event(
+        "sms2",
+        "2026-01-05 11:00:00",
+        "received",
+        to="+14155550100",
+        from_="+33612340001",
+        OptOutType="STOP",
+        Body="STOP",
+    ),
+    _sms_event(
+        "sms3",
+        "2026-01-06 11:00:00",
+        "received",
+        to="+14155550100",
+        from_="+33612340001",
+        OptOutType="START",
+        Body="start",
+    ),
+    # c_sessions' text failed for a landline (30006): never texted again; c_fan's for a handset out of
+    # reach (30003): temporary, not suppressed
+    _sms_event("sms4", "2026-01-07 10:00:00", "undelivered", to="+33612340005", ErrorCode="30006"),
+    _sms_event("sms5", "2026-01-07 10:00:00", "undelivered", to="+33612340006", ErrorCode="30003"),
+    # a STOP after the end of D: not yet
+    _sms_event(
+        "sms6", "2026-01-11 09:00:00", "received", to="+14155550100", from_="+33612340002", Body="stop"
+    ),
+]
+
+
 def _refused(
     source: str,
     partition: str,
@@ -380,7 +451,9 @@ def _refused(
 ) -> dict[str, Any]:
     """A row ingest refused, as raw.quarantine keeps it (the record as JSON text); with `row_kept`,
     a value ingest set to null in a row it loaded."""
-    extension = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}[source]
+    extension = {"customers": "csv", "events": "parquet", "email_events": "jsonl", "sms_events": "jsonl"}[
+        source
+    ]
     return {
         "source": source,
         "file": f"{source}/{source}_{partition}.{extension}",
@@ -485,6 +558,22 @@ QUARANTINE: list[dict[str, Any]] = [
             "timezone": "Mars/Olympus_Mons",
         },
     ),
+    # c_dormant's STOP was refused for its number, written with spaces: read back, it still suppresses
+    _refused(
+        "sms_events",
+        "2026-01-08",
+        1,
+        "From",
+        "not an E.164 phone number",
+        {
+            "EventId": "sms9",
+            "Timestamp": "2026-01-08T09:30:00Z",
+            "MessageStatus": "received",
+            "From": "+33 6 12 34 00 02",
+            "To": "+14155550100",
+            "OptOutType": "STOP",
+        },
+    ),
     # another source's refused rows are not the CRM's
     _refused(
         "events",
@@ -510,6 +599,7 @@ def raw_tables(extra_events: list[dict[str, Any]] | None = None) -> dict[str, li
         "customers": _number_rows(CUSTOMERS),
         "events": _number_rows([*EVENTS, *(extra_events or [])]),
         "email_events": _number_rows(EMAIL_EVENTS),
+        "sms_events": _number_rows(SMS_EVENTS),
         "quarantine": QUARANTINE,
     }
 

@@ -63,6 +63,9 @@ def test_models_land_in_the_documented_schemas(built_warehouse: BuiltWarehouse) 
         ("marts", "fct_user_features"),
         ("marts", "fct_email_suppressions"),
         ("marts", "fct_user_responses"),
+        ("staging", "stg_twilio__sms_events"),
+        ("staging", "stg_twilio__refused_sms_events"),
+        ("marts", "fct_sms_suppressions"),
     } <= relations
 
 
@@ -198,8 +201,8 @@ def test_latest_crm_snapshot_wins_and_consent_history_is_kept(built_warehouse: B
     alice = built_warehouse.rows_by_key("staging.stg_crm__customers")["c_active"]
     assert (alice["email"], alice["plan"], alice["marketing_consent"]) == ("alice@example.com", "pro", False)
     history = built_warehouse.query(
-        "select marketing_consent, previous_marketing_consent, is_first_observation "
-        "from staging.stg_crm__consent_changes where customer_id = 'c_active' order by observed_at"
+        "select consent, previous_consent, is_first_observation from staging.stg_crm__consent_changes "
+        "where customer_id = 'c_active' and channel = 'email' order by observed_at"
     )
     assert history == [(True, None, True), (False, True, False)]
 
@@ -275,6 +278,28 @@ def test_an_unsubscribe_refused_at_ingest_for_its_timestamp_still_suppresses_fro
         "refused.unsub@example.com"
     ]
     assert (refused["first_suppressed_at"], refused["refused_event_count"]) == (datetime(2026, 1, 8), 1)
+
+
+def test_sms_suppressions_list_stop_replies_and_permanent_failures_once_per_number(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    # Guards the SMS channel's fail-safe: without fct_sms_suppressions a number that replied STOP (or a
+    # landline) would be texted again; a STOP refused at ingest for its formatted number, a retried
+    # callback, a START after the STOP and a temporary failure each had to mean what raw_world.py says.
+    suppressions = built_warehouse.rows_by_key("marts.fct_sms_suppressions", key="phone")
+    assert {p: (r["suppression_reason"], r["error_code"]) for p, r in suppressions.items()} == {
+        "+33612340001": ("stop_reply", None),
+        "+33612340002": ("stop_reply", None),  # refused at ingest, read back
+        "+33612340005": ("permanent_failure", "30006"),
+    }
+    stop = suppressions["+33612340001"]
+    assert (stop["suppression_event_count"], stop["has_replied_start_since"]) == (1, True)
+    assert stop["first_suppressed_at"] == datetime(2026, 1, 5, 11, 0)
+    refused = suppressions["+33612340002"]
+    assert (refused["first_suppressed_at"], refused["refused_event_count"]) == (
+        datetime(2026, 1, 8, 9, 30),
+        1,
+    )
 
 
 def test_responses_name_the_customer_holding_the_address_and_count_a_retried_click_once(

@@ -35,6 +35,7 @@ def test_dbt_parse_declares_the_raw_sources_dagster_keys_on(parsed_manifest: dic
         ("raw", "customers", "raw"),
         ("raw", "events", "raw"),
         ("raw", "email_events", "raw"),
+        ("raw", "sms_events", "raw"),
         ("raw", "quarantine", "raw"),
     }
 

@@ -38,11 +38,7 @@ suppressing_events as (
     select
         email,
         event as suppression_reason,
-        case
-            when event_at < cast({{ dbt.dateadd('day', 1, 'partition_date') }} as {{ dbt.type_timestamp() }})
-                then event_at
-            else cast(partition_date as {{ dbt.type_timestamp() }})
-        end as event_at,
+        {{ reengage.refused_row_time('event_at', 'partition_date') }} as event_at,
         provider_reason,
         true as is_refused_row
     from refused_email_events

@@ -25,11 +25,13 @@ from reengage_dev.demo.activity import EventBatch
 from reengage_dev.demo.clock import TZ_COUNTRIES, TZ_NAMES, Window
 from reengage_dev.demo.crm import Snapshot
 from reengage_dev.demo.newsletter import EMAIL_EVENTS, REASONS, EmailBatch
-from reengage_dev.demo.population import FIRST_NAMES, PLANS, Population
+from reengage_dev.demo.population import FIRST_NAMES, PLANS, Population, phone_numbers
 from reengage_dev.demo.strings import from_codes, iso_utc
 
 FORMATS = ("csv", "jsonl", "parquet")
 DEFAULT_FORMATS = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}
+# The exports the demo world writes: every source but sms_events (the Twilio sink exports those).
+SOURCES = tuple(DEFAULT_FORMATS)
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -43,6 +45,9 @@ CUSTOMER_COLUMNS = (
     "marketing_consent",
     "consent_updated_at",
     "updated_at",
+    "phone",
+    "sms_consent",
+    "sms_consent_updated_at",
 )
 EVENT_COLUMNS = (
     "event_id",
@@ -103,6 +108,10 @@ def render_customers(pop: Population, snap: Snapshot, fmt: str) -> pa.Table:
             "marketing_consent": pa.array(snap.marketing_consent, pa.bool_()),
             "consent_updated_at": _timestamps(snap.consent_updated_ms, fmt, millis=False),
             "updated_at": _timestamps(snap.updated_ms, fmt, millis=False),
+            "phone": phone_numbers(pop, snap.rows),
+            "sms_consent": pa.array(pop.sms_consent[snap.rows], pa.bool_()),
+            # given at signup and never changed in this world
+            "sms_consent_updated_at": _timestamps(pop.signup_ms[snap.rows], fmt, millis=False),
         }
     )
 

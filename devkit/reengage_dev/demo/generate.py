@@ -9,8 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from reengage import settings
-from reengage.defs.ingest.contracts import SOURCES
-from reengage_dev.demo.exports import FORMATS
+from reengage_dev.demo.exports import FORMATS, SOURCES
 from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import generate_world
 

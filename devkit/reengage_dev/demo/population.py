@@ -88,6 +88,7 @@ class Population:
     consent0: np.ndarray
     consent_updated0_ms: np.ndarray
     updated0_ms: np.ndarray
+    sms_consent: np.ndarray  # a mobile number and consent to texts, given at signup (never changes)
 
 
 @dataclass
@@ -120,12 +121,17 @@ def _signup_days(rng: np.random.Generator, n: int, window: Window) -> np.ndarray
 
 
 def build_population(
-    rng: np.random.Generator, traits: np.random.Generator, n: int, window: Window, spec: WorldSpec
+    rng: np.random.Generator,
+    traits: np.random.Generator,
+    n: int,
+    window: Window,
+    spec: WorldSpec,
+    contacts: np.random.Generator,
 ) -> Population:
     """Draw every customer's identity and hidden traits in one vectorised pass.
 
-    `traits` draws what the responding world added (responsiveness), on its own stream so
-    the history's draws stay as they were.
+    `traits` draws what the responding world added (responsiveness), and `contacts` who has a
+    mobile number and SMS consent, each on its own stream so the history's draws stay as they were.
     """
     people, baseline, email = spec.population, spec.baseline, spec.email
     first_name = rng.integers(0, len(FIRST_NAMES), n).astype(np.int16)
@@ -222,7 +228,15 @@ def build_population(
         consent0=consent0,
         consent_updated0_ms=consent_updated0_ms,
         updated0_ms=updated0_ms,
+        sms_consent=contacts.random(n) < people.sms_consent_share,
     )
+
+
+def phone_numbers(pop: Population, rows: np.ndarray) -> pa.StringArray:
+    """`+1555` and seven digits of the customer number for customers with SMS consent, else null."""
+    number = pa.array(np.asarray(rows, dtype=np.int64) + 1).cast(pa.string())
+    phone = pc.binary_join_element_wise("+1555", pc.utf8_lpad(number, 7, "0"), "")
+    return pc.if_else(pa.array(pop.sms_consent[rows]), phone, pa.nulls(len(rows), pa.string()))
 
 
 def build_visitors(rng: np.random.Generator, customers: int, window: Window, spec: WorldSpec) -> Visitors:

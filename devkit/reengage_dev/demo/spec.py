@@ -57,6 +57,7 @@ class PopulationSpec:
     lifecycle_shares: dict[str, float]
     put_off_share: float
     marketing_consent_share: float
+    sms_consent_share: float
     newsletter_member_share: float
     dead_mailbox_share: float
 
@@ -120,6 +121,7 @@ _RULES: dict[str, dict[str, tuple]] = {
         "session_rate_spread": (lambda x: 0.0 <= x <= 3.0, "a number between 0 and 3"),
         "put_off_share": _UNIT,
         "marketing_consent_share": _UNIT,
+        "sms_consent_share": _UNIT,
         "newsletter_member_share": _UNIT,
         "dead_mailbox_share": _UNIT,
     },

@@ -44,7 +44,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from reengage.defs.ingest.contracts import SOURCES
 from reengage_dev.demo import dirty, exports
 from reengage_dev.demo.activity import ActivitySimulator, EventBatch
 from reengage_dev.demo.catalog import PURCHASE, build_catalog
@@ -66,6 +65,7 @@ _STREAMS = {
     "catalog": 3,
     "anonymous_ids": 4,
     "traits": 5,
+    "contacts": 6,
     "activity": 10,
     "newsletter": 11,
     "crm": 12,
@@ -112,7 +112,7 @@ class WorldSummary:
             f"truth:   {self.truth_path}",
             f"world specification: {self.spec}",
         ]
-        for source in SOURCES:
+        for source in exports.SOURCES:
             lines.append(
                 f"  {source:<13} {self.rows[source]:>12,} rows in {self.files[source]} "
                 f"{self.formats[source]} files"
@@ -200,8 +200,8 @@ class _Sent:
 def _formats(formats: dict[str, str] | None) -> dict[str, str]:
     chosen = dict(exports.DEFAULT_FORMATS)
     for source, fmt in (formats or {}).items():
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}; expected one of {SOURCES}")
+        if source not in exports.SOURCES:
+            raise ValueError(f"unknown source {source!r}; expected one of {exports.SOURCES}")
         if fmt not in exports.FORMATS:
             raise ValueError(f"unknown format {fmt!r} for {source}; expected one of {exports.FORMATS}")
         chosen[source] = fmt
@@ -211,7 +211,7 @@ def _formats(formats: dict[str, str] | None) -> dict[str, str]:
 def _foreign_landing_files(landing: Path, fmt: dict[str, str], window: Window) -> list[Path]:
     """Landing files of the demo's naming pattern that this world would not overwrite."""
     found = []
-    for source in SOURCES:
+    for source in exports.SOURCES:
         ours = {
             exports.landing_path(landing, source, window.day(k).isoformat(), fmt[source])
             for k in range(window.days)
@@ -285,7 +285,9 @@ class World:
             path.unlink()
 
         window, spec = self.window, self.spec
-        self.pop = build_population(_rng(seed, "population"), _rng(seed, "traits"), customers, window, spec)
+        self.pop = build_population(
+            _rng(seed, "population"), _rng(seed, "traits"), customers, window, spec, _rng(seed, "contacts")
+        )
         self.visitors = build_visitors(_rng(seed, "visitors"), customers, window, spec)
         self.catalog = build_catalog(_rng(seed, "catalog"))
         self.anon_ids = anonymous_ids(_rng(seed, "anonymous_ids"), self.pop, self.visitors)
@@ -299,7 +301,7 @@ class World:
         self.sent = _Sent()
         self.effect_pairs: set[tuple[str, str]] = set()
         self.next_day = 0
-        self.rows = dict.fromkeys(SOURCES, 0)
+        self.rows = dict.fromkeys(exports.SOURCES, 0)
         self.dirty_rows = {source: dict.fromkeys(kinds, 0) for source, kinds in dirty.KINDS.items()}
         self.answered = 0
 
@@ -541,7 +543,7 @@ class World:
             anonymous_visitors=self.visitors.n,
             formats=self.fmt,
             rows=dict(self.rows),
-            files=dict.fromkeys(SOURCES, self.next_day),
+            files=dict.fromkeys(exports.SOURCES, self.next_day),
             dirty_rows={source: dict(kinds) for source, kinds in self.dirty_rows.items()},
             newsletter_messages=self.newsletter.messages,
             spec=self.spec.source,

@@ -3,10 +3,11 @@
 Each status a text took becomes one record shaped as Twilio's status callback carries it
 (`MessageSid`, `SmsSid`, `AccountSid`, `MessagingServiceSid`, `From`, `To`, `MessageStatus`,
 `SmsStatus`, `ErrorCode` on undelivered and failed, `ApiVersion`), with the time it happened
-(`Timestamp`, ISO-8601 UTC), a stable `EventId`, and the query string of the message's
-StatusCallback URL as `StatusCallbackQuery` (Twilio posts each callback to that URL, so its
-receiver sees what the sender put there, e.g. a send id). A STOP reply is an inbound record with
-`OptOutType` STOP, `Body` STOP and the replying number in `From`. Files:
+(`Timestamp`, ISO-8601 UTC), a stable `EventId`, and the parameters of the query string of the
+message's StatusCallback URL at the top level beside them (Twilio posts each callback to that URL,
+so its receiver sees what the sender put there, e.g. `send_id`; a receiver exports them flat, as
+SendGrid's custom args are, and a parameter never replaces one of Twilio's fields). A STOP reply
+is an inbound record with `OptOutType` STOP, `Body` STOP and the replying number in `From`. Files:
 `{landing}/sms_events/sms_events_{YYYY-MM-DD}.jsonl` per UTC day, merged by `EventId`
 (reengage_dev/provider_sink/daily_files.py), so a rerun neither loses nor repeats a record.
 """
@@ -57,10 +58,9 @@ def status_callbacks(store: TwilioSinkStore, *, as_of: float, outcomes: Outcomes
         }
         if event["error_code"] is not None:
             record["ErrorCode"] = str(event["error_code"])
-        query = urlsplit(event["status_callback"] or "").query
-        if query:  # Twilio posts to the StatusCallback URL: its receiver sees the query the sender put there
-            record["StatusCallbackQuery"] = dict(parse_qsl(query))
-        records.append(record)
+        # Twilio posts to the StatusCallback URL: its receiver sees the query the sender put there.
+        query = dict(parse_qsl(urlsplit(event["status_callback"] or "").query))
+        records.append({**query, **record})
     for reply in store.stop_replies():
         if reply["at"] > as_of:
             continue

@@ -79,6 +79,11 @@ class Contract:
     volume: Mapping[str, settings.Value] = field(default_factory=dict, hash=False)
     # Columns of which a row needs at least one value (its first column is named in the refusal).
     at_least_one_of: tuple[str, ...] = ()
+    # A source a team may not have at all (SMS events without an SMS provider): until its folder in
+    # the landing folder has held a first export the source is absent (every day loads as empty and
+    # nothing waits for it, so a team without SMS needs no empty files); from then on `missing_file`
+    # applies. An explicit setting (sources.<source>.missing_file) always wins.
+    absent_until_first_file: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -116,6 +121,22 @@ EMAIL_EVENT_TYPES: tuple[str, ...] = (
     "unsubscribe",
     "group_unsubscribe",
 )
+
+# Twilio's Message statuses, the values a status callback's `MessageStatus` may take (`received`:
+# an inbound reply, such as STOP).
+SMS_MESSAGE_STATUSES: tuple[str, ...] = (
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "canceled",
+    "scheduled",
+    "received",
+)
+# What Twilio's Advanced Opt-Out says an inbound reply was (`OptOutType`).
+SMS_OPT_OUT_TYPES: tuple[str, ...] = ("STOP", "START", "HELP")
 
 CUSTOMERS = Contract(
     source="customers",
@@ -216,21 +237,85 @@ EMAIL_EVENTS = Contract(
     description="SendGrid Event Webhook records as exported (custom args flattened), bad rows quarantined.",
 )
 
-CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS)}
+SMS_EVENTS = Contract(
+    source="sms_events",
+    columns=(
+        Column("EventId", "text", required=True, example="5f0c2d9e8b7a41c3a6e2d1f0b9c8a7e6"),
+        Column("Timestamp", "timestamp", required=True, example="2026-03-10T09:15:02Z"),
+        Column("MessageSid", "text", required=True, example="SM2f0c2d9e8b7a41c3a6e2d1f0b9c8a7e6"),
+        # Both numbers are strict: the recipient's is To on a status and From on a reply, and it is
+        # the key of a suppression. A refused reply or failure still suppresses the number when it
+        # can be read back (stg_twilio__refused_sms_events). A short code or alphanumeric sender is
+        # no E.164 number, so such a sender's rows are refused (docs/architecture.md, Channels).
+        Column("To", "phone", example="+4915123456789"),
+        Column("From", "phone", example="+14155550100"),
+        Column(
+            "MessageStatus",
+            "text",
+            required=True,
+            lowercase=True,
+            allowed=SMS_MESSAGE_STATUSES,
+            allowed_name="a Twilio message status",
+            example="delivered",
+        ),
+        Column("ErrorCode", "text", example="30006"),
+        Column(
+            "OptOutType",
+            "text",
+            allowed=SMS_OPT_OUT_TYPES,
+            allowed_name="a Twilio opt-out type",
+            example="STOP",
+        ),
+        # An inbound reply's text: read only for the opt-out keywords (Twilio's STOP filtering without
+        # Advanced Opt-Out sends no OptOutType); staging keeps whether it was one, never the text.
+        Column("Body", "text", soft=True, example="STOP"),
+        Column("send_id", "text", example="3f2a9c0e5b7d41e8a6c2f09b1d4e7a35|sms"),
+    ),
+    optional_columns=frozenset({"To", "From", "ErrorCode", "OptOutType", "Body", "send_id"}),
+    # The SMS events carry STOP replies and permanent failures: like email's, a day without them is
+    # late or lost, so nobody is texted before yesterday's opt-outs are known. A team without SMS has
+    # no such export at all: the source is absent until its first file lands.
+    missing_file="required",
+    absent_until_first_file=True,
+    description="Twilio status callbacks and inbound replies as exported (StatusCallback query flattened), "
+    "bad rows quarantined.",
+)
+
+CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS, SMS_EVENTS)}
 SOURCES: tuple[str, ...] = tuple(CONTRACTS)
 
 
-def missing_file_rule(source: str) -> MissingFile:
-    """What a day without `source`'s export means: the settings' rule, else the contract's own."""
-    rule = settings.value(
-        "sources.missing_file", source=source, source_default=CONTRACTS[source].missing_file
-    )
+def missing_file_rule(source: str, landing: str | None = None) -> MissingFile:
+    """What a day without `source`'s export means: the settings' rule, else the contract's own (for an
+    absent source, `no_activity`: its every day loads as empty). `landing`: the settings' folder."""
+    default: MissingFile = "no_activity" if is_absent(source, landing) else CONTRACTS[source].missing_file
+    rule = settings.value("sources.missing_file", source=source, source_default=default)
     return rule  # type: ignore[return-value]  # one of settings.MISSING_FILE_RULES, checked on reading
 
 
-def required_sources() -> tuple[str, ...]:
+def is_absent(source: str, landing: str | None = None) -> bool:
+    """Whether `source` is one a team may not have and its landing folder never held an export of it
+    (read when used: the first file to land makes it present). An explicit missing_file setting makes
+    no source absent: whoever set it expects the export."""
+    if not CONTRACTS[source].absent_until_first_file:
+        return False
+    if settings.resolve("sources.missing_file", source=source).origin != "default":
+        return False
+    # Imported here: the landing folder's reader imports this registry.
+    from reengage.defs.operations.landed_exports import export_days
+
+    return not export_days(landing or settings.landing_dir(), source)
+
+
+def required_sources(landing: str | None = None) -> tuple[str, ...]:
     """The sources whose export every day needs (read when used: the settings may change the rule)."""
-    return tuple(source for source in SOURCES if missing_file_rule(source) == "required")
+    return tuple(source for source in SOURCES if missing_file_rule(source, landing) == "required")
+
+
+def expected_sources(landing: str | None = None) -> tuple[str, ...]:
+    """The sources a day may have an export of: every source but the absent ones (nothing waits for
+    those, and nothing reports them)."""
+    return tuple(source for source in SOURCES if not is_absent(source, landing))
 
 
 SQL_TYPES: dict[ColumnType, str] = {

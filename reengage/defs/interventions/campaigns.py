@@ -310,7 +310,8 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
         add(("template",), "needs sendgrid_template_id, or a Jinja subject and body")
         return found
     if not is_sendgrid:
-        for part in ("subject", "body"):
+        # A subject only where a channel of the campaign has one (email; a text has none).
+        for part in ("subject", "body") if _needs_subject(data) else ("body",):
             if part not in template:
                 add(("template",), f"a pipeline-rendered template needs '{part}' as well")
     for index, variant in enumerate(variants):
@@ -367,9 +368,24 @@ def _check_channels(data: dict[str, Any], template_kind: str, add: Callable[[Jso
     if "channel" not in data and "channels" not in data:
         add((), "needs channel (e.g. channel: email) or channels (a list)")
         return
+    body_format = data["template"].get("format", "html")
     for path, name in _channel_paths(data):
-        if template_kind not in CHANNELS[name].limits.template_kinds:
+        limits = CHANNELS[name].limits
+        if template_kind not in limits.template_kinds:
             add(path, f"channel '{name}' cannot send a {template_kind} template")
+        elif template_kind == "jinja" and body_format not in limits.formats:
+            # An html body is escaped for markup: a text would show `&amp;` for every `&`.
+            add(
+                path,
+                f"channel '{name}' sends {' or '.join(limits.formats)} bodies: set template.format: text",
+            )
+
+
+def _needs_subject(data: dict[str, Any]) -> bool:
+    """Whether a channel the campaign names has a subject (a file naming none is refused elsewhere)."""
+    if "channel" not in data and "channels" not in data:
+        return True
+    return any(CHANNELS[name].limits.needs_subject for _, name in _channel_paths(data) if name in CHANNELS)
 
 
 def _channel_paths(data: dict[str, Any]) -> list[tuple[JsonPath, str]]:

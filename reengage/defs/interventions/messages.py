@@ -29,11 +29,12 @@ from typing import Any
 import jinja2
 import pyarrow as pa
 
+from reengage.channels import CHANNELS, EMAIL, Channel
 from reengage.defs.interventions import templating
 from reengage.defs.interventions.campaigns import Campaign
 
 # Columns every chosen row needs besides what templates read.
-ROW_COLUMNS = ("send_id", "customer_id", "campaign_id", "variant", "arm")
+ROW_COLUMNS = ("send_id", "customer_id", "campaign_id", "variant", "arm", "channel")
 MESSAGE_SCHEMA = pa.schema(
     [(name, pa.string()) for name in ("send_id", "template_id", "subject", "body", "template_data")]
 )
@@ -148,9 +149,13 @@ def _render(plan: MessagePlan, context: Mapping[str, Any]) -> tuple[str, str] | 
 
 
 def render_messages(
-    rows: Iterable[Mapping[str, Any]], campaigns: Sequence[Campaign], cache: bool = True
+    rows: Iterable[Mapping[str, Any]],
+    campaigns: Sequence[Campaign],
+    cache: bool = True,
+    channels: Mapping[str, Channel] = CHANNELS,
 ) -> tuple[pa.Table, list[tuple[str, str, str]]]:
-    """Message columns per chosen row, and (customer_id, campaign_id, error type) for rows that failed."""
+    """Message columns per chosen row, and (customer_id, campaign_id, error type) for rows that failed:
+    a template error, or a body over the row's channel's limits (`too_long:<n>_segments`)."""
     by_key = plans(campaigns)
     orders = {key: (plan.read_order, tuple(plan.data_columns.values())) for key, plan in by_key.items()}
     rendered: dict[tuple[Any, ...], tuple[str, str] | str] = {}
@@ -163,7 +168,7 @@ def render_messages(
         read_order, data_order = orders[plan_key]
         data = plan.data(row)
         subject = body = None
-        if row["arm"] == "treatment" and plan.subject is not None and plan.body is not None:
+        if row["arm"] == "treatment" and plan.body is not None:
             context = plan.context(row, data)
             values = _typed_key(context[name] for name in read_order)
             if cache and plan.cacheable and values is not _UNCACHEABLE:
@@ -177,6 +182,13 @@ def render_messages(
                 failures.append((row["customer_id"], row["campaign_id"], result))
                 continue
             subject, body = result
+            limits = channels[row.get("channel") or EMAIL.name].limits
+            too_long = limits.too_long(body)
+            if too_long is not None:  # a body over the channel's limit is refused, never cut
+                failures.append((row["customer_id"], row["campaign_id"], too_long))
+                continue
+            if not limits.needs_subject:
+                subject = None
         data_values = _typed_key(row.get(column) for column in data_order)
         if cache and data_values is not _UNCACHEABLE:
             json_key = (plan_key, data_values)

@@ -3,8 +3,9 @@
 A file has finished landing when its size and version are unchanged between two
 ticks (the landing contract has no `_SUCCESS` marker, and exporters that write in place give
 no other sign). The sources whose `missing_file` rule is required (ingest fails without them)
-must be there; a source a day may lack (no activity, no change: by default every source) is
-waited for for a grace period once the others settled, and then the day starts without it. A day
+must be there; a source a day may lack (no activity, no change: by default events) is
+waited for for a grace period once the others settled, and then the day starts without it; a
+source that is absent (sms_events before its first export) is not waited for. A day
 without any file is not started here: the daily schedule runs it (a closed day is loaded as empty).
 
 The run key is the day plus the files' fingerprint, so the same files never start a
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 
 from reengage import settings
-from reengage.defs.ingest.contracts import SOURCES, required_sources
+from reengage.defs.ingest.contracts import expected_sources, required_sources
 from reengage.defs.jobs import daily_reengagement
 from reengage.defs.operations.landed_exports import DayExports, scan_day
 from reengage.defs.operations.run_tags import file_tags, run_exists_for_files
@@ -84,7 +85,8 @@ def evaluate_day(
 
     `required` are the sources the day cannot run without (default: the settings' missing_file rules)."""
     required = required_sources() if required is None else required
-    optional = tuple(source for source in SOURCES if source not in required)
+    # An absent source (a team without SMS never exported any) is not waited for at all.
+    optional = tuple(source for source in expected_sources() if source not in required)
     day = exports.day
     if exports.problems:
         return False, f"{day}: " + "; ".join(exports.problems)

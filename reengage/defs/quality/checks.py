@@ -230,6 +230,12 @@ raw_email_events_expectations = build_suite_check(
         dg.AssetKey(["raw", "email_events"]), "raw.email_events", "raw_email_events", source="email_events"
     )
 )
+# The SMS suppressions read it: an unknown status or opt-out type could hide a STOP.
+raw_sms_events_expectations = build_suite_check(
+    SuiteCheckSpec(
+        dg.AssetKey(["raw", "sms_events"]), "raw.sms_events", "raw_sms_events", source="sms_events"
+    )
+)
 fct_user_features_expectations = build_suite_check(
     SuiteCheckSpec(model_key("fct_user_features"), "marts.fct_user_features", "fct_user_features")
 )

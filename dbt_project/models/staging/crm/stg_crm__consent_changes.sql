@@ -12,16 +12,24 @@ snapshots as (
 
 as_of_snapshots as (
 
+    -- One row per snapshot and channel, each channel's consent and its time.
+    {%- for channel, consent, updated in [
+        ('email', 'marketing_consent', 'consent_updated_at'),
+        ('sms', 'sms_consent', 'sms_consent_updated_at'),
+    ] %}
+    {{ "union all" if not loop.first }}
     select
         customer_id,
-        marketing_consent,
-        {{ to_utc_timestamp('consent_updated_at') }} as consent_updated_at,
+        '{{ channel }}' as channel,
+        {{ consent }} as consent,
+        {{ to_utc_timestamp(updated) }} as consent_updated_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         _partition_date,
         _loaded_at,
         _source_row
     from snapshots
     where {{ to_utc_timestamp('updated_at') }} < {{ as_of_end() }}
+    {%- endfor %}
 
 ),
 
@@ -31,7 +39,7 @@ distinct_snapshots as (
     select
         *,
         row_number() over (
-            partition by customer_id, updated_at
+            partition by customer_id, channel, updated_at
             order by _partition_date desc, _loaded_at desc, _source_row desc
         ) as copy_rank
     from as_of_snapshots
@@ -42,14 +50,15 @@ with_previous as (
 
     select
         customer_id,
-        marketing_consent,
+        channel,
+        consent,
         consent_updated_at,
         updated_at,
-        lag(marketing_consent) over (
-            partition by customer_id order by updated_at
-        ) as previous_marketing_consent,
+        lag(consent) over (
+            partition by customer_id, channel order by updated_at
+        ) as previous_consent,
         row_number() over (
-            partition by customer_id order by updated_at
+            partition by customer_id, channel order by updated_at
         ) as snapshot_number
     from distinct_snapshots
     where copy_rank = 1
@@ -61,20 +70,22 @@ changes as (
     select *
     from with_previous
     where
-        snapshot_number = 1
-        or marketing_consent != previous_marketing_consent
-        or (marketing_consent is null) != (previous_marketing_consent is null)
+        -- a CRM without SMS consent (every value null so far) has no SMS history to show
+        (snapshot_number = 1 and (channel = 'email' or consent is not null))
+        or consent != previous_consent
+        or (consent is null) != (previous_consent is null)
 
 ),
 
 final as (
 
     select
-        {{ dbt.hash(dbt.concat(["customer_id", "'|'", "cast(updated_at as " ~ dbt.type_string() ~ ")"])) }}
+        {{ dbt.hash(dbt.concat(["customer_id", "'|'", "channel", "'|'", "cast(updated_at as " ~ dbt.type_string() ~ ")"])) }}
             as consent_change_id,
         customer_id,
-        marketing_consent,
-        previous_marketing_consent,
+        channel,
+        consent,
+        previous_consent,
         coalesce(consent_updated_at, updated_at) as changed_at,
         updated_at as observed_at,
         snapshot_number = 1 as is_first_observation

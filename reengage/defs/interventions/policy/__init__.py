@@ -112,7 +112,7 @@ def run_policy(
     decide(con, run_date, campaigns, config, notes, channels)
     materialise_chosen(con, run_date, now, config, channels)
 
-    failures = render_chosen(con, campaigns)
+    failures = render_chosen(con, campaigns, channels)
     if failures:
         record_render_failures(con, failures)
         notes.append(f"{len(failures)} message(s) failed to render and were not listed")

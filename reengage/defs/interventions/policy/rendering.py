@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import duckdb
 import pyarrow as pa
 
+from reengage.channels import CHANNELS, Channel
 from reengage.defs.interventions.campaigns import Campaign
 from reengage.defs.interventions.messages import columns_needed, plans, render_messages
 from reengage.defs.interventions.policy.chosen import CHOSEN_TABLE
@@ -30,7 +31,9 @@ def _failures_table(failures: Sequence[RenderFailure]) -> pa.Table:
     )
 
 
-def render_chosen(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign]) -> list[RenderFailure]:
+def render_chosen(
+    con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], channels: Mapping[str, Channel] = CHANNELS
+) -> list[RenderFailure]:
     """Render each distinct message once and give every chosen row its group's result.
 
     A message is a function of (campaign, variant, arm, the row columns its
@@ -39,7 +42,8 @@ def render_chosen(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign])
     rendered in Python by the same code as ever, and the result is copied to
     the group in SQL. Templates that read a per-row value (`send_id`, say) or
     an impure global simply form one group per row. Fills RENDERED_TABLE and
-    returns (customer_id, campaign_id, error) for every row whose group failed.
+    returns (customer_id, campaign_id, error) for every row whose group failed, a body over its
+    channel's limits (`channels`) included.
     """
     available = table_columns(con, CHOSEN_TABLE)
     parts = []
@@ -47,7 +51,8 @@ def render_chosen(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign])
         keys = sorted((set(plan.reads) | set(plan.data_columns.values())) & set(available))
         if not plan.cacheable:
             keys = sorted({*keys, "send_id"})
-        partition = ", ".join(["arm", *(f'"{k}"' for k in keys)])
+        # The channel too: its limits (an SMS body's segments) decide whether the same text fails.
+        partition = ", ".join(["arm", "channel", *(f'"{k}"' for k in keys)])
         parts.append(f"""
             select send_id, min(send_id) over (partition by {partition}) as representative
             from {CHOSEN_TABLE}
@@ -62,7 +67,7 @@ def render_chosen(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign])
         from {CHOSEN_TABLE} c
         where c.send_id in (select representative from {REPRESENTATIVES_TABLE})""")
     rows = (dict(zip(wanted, values, strict=True)) for values in cursor.fetchall())
-    messages, failed = render_messages(rows, campaigns)
+    messages, failed = render_messages(rows, campaigns, channels=channels)
     con.register("_interventions_rendered_representatives", messages)
     try:
         con.execute(f"""
