@@ -15,7 +15,6 @@ from datetime import UTC, datetime, time
 import pytest
 from daily_world import generated_world, query
 
-from reengage import settings
 from reengage.runs import failures, run_day
 
 pytestmark = pytest.mark.e2e
