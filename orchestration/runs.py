@@ -16,7 +16,7 @@ from dagster._core.utils import make_new_run_id
 
 from orchestration import settings
 from orchestration.definitions import build_definitions
-from orchestration.defs.delivery.assets import past_dates_allowed
+from orchestration.defs.delivery.assets import DELIVERY_STEPS, past_dates_allowed
 from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.defs.operations.backfill import reengagement_backfill
 from orchestration.defs.operations.landed_exports import scan_day
@@ -70,7 +70,7 @@ def run_day(
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
     exports = scan_day(settings.landing_dir(), day)
     tags = file_tags(exports.fingerprint, "run_day")
-    config = {**(past_dates_allowed() if allow_past_dates else {}), **(run_config or {})}
+    config = {**(past_dates_allowed(DELIVERY_STEPS) if allow_past_dates else {}), **(run_config or {})}
     if not retries:
         tags = {**tags, "dagster/partition": day.isoformat()}
         return run_once(dg.reconstructable(daily_job), instance, tags, config, run_id)

@@ -1,4 +1,5 @@
-"""A blocking check on `campaign_sends`: a run that leaves messages of its day unsettled is not green.
+"""A blocking check on each delivery step (`campaign_sends`, `sms_sends`): a run that leaves messages of
+its day unsettled is not green. One definition; each step's check judges its own channels' rows.
 
 Settled means accepted, failed with the provider's reason, expired with a reason, held
 or cancelled. Rows still in flight (a sender at work, or one whose cancel is not
@@ -13,11 +14,12 @@ annotations at definition time.
 """
 
 import time
+from collections.abc import Iterable
 
 import dagster as dg
 
 from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends
+from orchestration.defs.delivery.assets import campaign_sends, channels_sent_by, sms_sends
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.windows import SendWindows
 from orchestration.defs.quality.checks import partition_dates
@@ -26,14 +28,17 @@ CHECK_NAME = "every_message_settled"
 UNSETTLED = ("in_flight", "in_doubt", "planned")
 
 
-def settlement_result(ledger: SendLedger, days: list[str], now: float) -> dg.AssetCheckResult:
-    """The check's verdict for the run dates, with counts only (never an id or an address)."""
+def settlement_result(
+    ledger: SendLedger, days: list[str], now: float, channels: Iterable[str] | None = None
+) -> dg.AssetCheckResult:
+    """The check's verdict for the run dates (of `channels`, when named), with counts only (never an id
+    or an address)."""
     horizon = SendWindows.deferral_horizon(now)
     totals = dict.fromkeys((*UNSETTLED, "planned_later", "expired"), 0)
     for day in days:
-        for state, n in ledger.settlement(day, horizon).items():
+        for state, n in ledger.settlement(day, horizon, channels).items():
             totals[state] += n
-        totals["expired"] += ledger.counts(day)["expired"]
+        totals["expired"] += ledger.counts(day, channels)["expired"]
     unsettled = sum(totals[state] for state in UNSETTLED)
     what = ", ".join(days)
     if unsettled:
@@ -57,17 +62,27 @@ def settlement_result(ledger: SendLedger, days: list[str], now: float) -> dg.Ass
     )
 
 
-@dg.asset_check(
-    asset=campaign_sends,
-    name=CHECK_NAME,
-    blocking=True,
-    description="Every message of the run date is accepted, failed with the provider's reason, expired "
-    "with a reason, held or cancelled: none left in flight, in doubt or planned and due.",
-)
-def every_message_settled(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    days = [d.isoformat() for d in partition_dates(context) if d is not None]
-    if not days:  # launched on its own outside a partitioned run: nothing to judge
-        return dg.AssetCheckResult(passed=True, description="no run date to check")
-    result = settlement_result(SendLedger(settings.ledger_path()), days, time.time())
-    (context.log.info if result.passed else context.log.warning)(result.description)
-    return result
+def settled_check(asset: dg.AssetsDefinition, kind: str) -> dg.AssetChecksDefinition:
+    """The blocking check on a delivery step: its channels' messages of the run date all settled."""
+
+    @dg.asset_check(
+        asset=asset,
+        name=CHECK_NAME,
+        blocking=True,
+        description="Every message of the run date is accepted, failed with the provider's reason, expired "
+        "with a reason, held or cancelled: none left in flight, in doubt or planned and due.",
+    )
+    def every_message_settled(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        days = [d.isoformat() for d in partition_dates(context) if d is not None]
+        if not days:  # launched on its own outside a partitioned run: nothing to judge
+            return dg.AssetCheckResult(passed=True, description="no run date to check")
+        ledger = SendLedger(settings.ledger_path())
+        result = settlement_result(ledger, days, time.time(), channels_sent_by(kind))
+        (context.log.info if result.passed else context.log.warning)(result.description)
+        return result
+
+    return every_message_settled
+
+
+every_message_settled = settled_check(campaign_sends, "sendgrid")
+every_text_settled = settled_check(sms_sends, "twilio")
