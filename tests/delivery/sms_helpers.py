@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from delivery_helpers import RUN_DATE
 
@@ -60,7 +60,7 @@ def provider_for(
     )
 
 
-def send_texts(ledger: SendLedger, texts: list[SmsMessage], url: str, **options) -> DeliveryReport:
+def send_texts(ledger: SendLedger, texts: Iterable[SmsMessage], url: str, **options) -> DeliveryReport:
     """Deliver with the test's fast settings (no pacing, a short lookup delay) unless given."""
     provider = options.pop("provider", None) or provider_for(url)
     settings = {
