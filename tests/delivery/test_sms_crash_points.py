@@ -1,4 +1,4 @@
-"""Kill the SMS sender with SIGKILL at every crash point, restart it, and judge it by the Twilio sink's record.
+"""Kill the SMS sender with SIGKILL at every crash point, restart it, judge it by the Twilio sink's record.
 
 As the email crash suite (test_crash_points.py), with the SMS sender in its own process (the
 official twilio client over HTTP to a live Twilio sink, a SQLite ledger on disk), armed to die at
