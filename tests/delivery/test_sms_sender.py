@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from delivery_helpers import RUN_DATE
+from delivery_helpers import FAST as EMAIL_FAST
+from delivery_helpers import OPTIONS, RUN_DATE
+from sendgrid import SendGridAPIClient
 from sms_helpers import (
     SECRET,
     SERVICE,
@@ -28,6 +30,7 @@ from sms_helpers import (
 )
 
 from orchestration.defs.delivery.ledger import SendLedger
+from orchestration.defs.delivery.sender import deliver
 from orchestration.defs.delivery.sms_sender import SendPace, SmsMessage, claim_id
 from orchestration.defs.delivery.twilio_provider import make_twilio_client
 from reengage_dev.twilio_sink import TwilioSinkHandle
@@ -279,3 +282,22 @@ def test_the_ledger_file_holds_no_number_or_body(ledger: SendLedger, twilio_sink
     raw = Path(ledger.path).read_bytes()
     for text in texts:
         assert text.to.encode() not in raw and text.body.encode() not in raw
+
+
+def test_the_email_delivery_leaves_a_text_in_flight_to_the_sms_delivery(
+    ledger: SendLedger, twilio_sink: TwilioSinkHandle, client: SendGridAPIClient
+) -> None:
+    # Guards the shared ledger: the email sender's recovery took every gone sender's row of the day,
+    # and would have asked SendGrid to cancel an SMS claim as a batch, then requeued or expired it.
+    text = make_texts(1)[0]
+    _left_in_flight(ledger, text, int(time.time()) + 900)
+    report = deliver(ledger, [], client, options=OPTIONS, run_date=RUN_DATE, policy=EMAIL_FAST)
+    assert (report.requests, report.cancels, report.recovered, report.in_doubt, report.pending) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert ledger.rows(RUN_DATE)[0].state == "in_flight", "left to the SMS delivery"
+    assert send_texts(ledger, [text], twilio_sink.url).accepted == 1
