@@ -10,10 +10,9 @@ normal exit it prints the delivery report as one JSON line: counts and send ids,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from crash_driver import arm_from_environment
+from crash_driver import arm_from_environment, print_report
 from sms_helpers import make_texts, send_texts
 
 from orchestration.defs.delivery.ledger import SendLedger
@@ -35,8 +34,7 @@ def main() -> int:
         concurrency=args.concurrency,
         plan_chunk=args.plan_chunk,
     )
-    ids = {"in_doubt_ids": report.in_doubt_send_ids, "expired_ids": report.expired_send_ids}
-    print(json.dumps(report.as_metadata() | ids), flush=True)
+    print_report(report)
     return 0
 
 

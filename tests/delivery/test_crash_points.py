@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crash_driver import ENV_VAR
+from crash_driver import run_armed
 from delivery_helpers import SCHEDULED_SENDS, make_messages
 
 from orchestration.defs.delivery.ledger import SendLedger
@@ -163,16 +162,11 @@ def run_driver(
     concurrency: int = 1,
     rendered: bool = False,
 ) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    if crash_at is not None:
-        env[ENV_VAR] = crash_at
     command = [sys.executable, str(DRIVER), "--ledger", str(ledger), "--sink", url]
     command += ["--messages", str(MESSAGES), "--batch-size", str(BATCH_SIZE)]
     command += ["--min-lead-seconds", str(min_lead_seconds), "--concurrency", str(concurrency)]
     command += ["--rendered"] if rendered else []
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
-    return done.returncode, done.stdout if done.returncode == 0 else done.stderr[-2000:]
+    return run_armed(command, crash_at, REPO)
 
 
 def play(scenario: Scenario, workdir: Path) -> Outcome:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crash_driver import ENV_VAR
+from crash_driver import run_armed
 from sms_helpers import live_copies, make_texts
 from test_crash_points import Outcome, Run
 
@@ -109,14 +108,9 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 
 def run_driver(ledger: Path, url: str, crash_at: str | None, concurrency: int = 1) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(HERE), env.get("PYTHONPATH", "")])
-    if crash_at is not None:
-        env[ENV_VAR] = crash_at
     command = [sys.executable, str(DRIVER), "--ledger", str(ledger), "--sink", url]
     command += ["--messages", str(TEXTS), "--concurrency", str(concurrency)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
-    return done.returncode, done.stdout if done.returncode == 0 else done.stderr[-2000:]
+    return run_armed(command, crash_at, REPO, timeout=120)
 
 
 def play(scenario: Scenario, workdir: Path) -> Outcome:
