@@ -301,3 +301,20 @@ def test_the_email_delivery_leaves_a_text_in_flight_to_the_sms_delivery(
     )
     assert ledger.rows(RUN_DATE)[0].state == "in_flight", "left to the SMS delivery"
     assert send_texts(ledger, [text], twilio_sink.url).accepted == 1
+
+
+def test_a_refused_lookup_leaves_the_text_in_doubt_at_once_naming_the_refusal(
+    ledger: SendLedger, twilio_sink: TwilioSinkHandle
+) -> None:
+    # Guards the list call's errors: the client raises a bare TwilioException for a page that is not
+    # a 200, which read as "unreadable" and was retried until the SendAt; a 403 (wrong credentials
+    # for reading) needs a person, so the row stays in doubt, the reason naming the status.
+    twilio_sink.inject(
+        {"mode": "drop", "when": "after"}, {"status": 403, "method": "GET", "path": "/2010-04-01/Accounts/"}
+    )
+    started = time.monotonic()
+    report = send_texts(ledger, make_texts(1), twilio_sink.url)
+    assert report.in_doubt == 1 and report.problems == [
+        f"text {make_texts(1)[0].send_id}: HTTP 403: Twilio error 403"
+    ]
+    assert time.monotonic() - started < 30

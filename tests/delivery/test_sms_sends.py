@@ -27,6 +27,7 @@ from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.resource import SendGridResource
 from orchestration.defs.delivery.sms_sender import SmsMessage, claim_id
 from orchestration.defs.delivery.twilio_resource import TwilioResource, twilio_from_environment
+from orchestration.defs.operations.delivery_notice import delivery_notice
 from orchestration.schema.declared import INTERVENTION_LIST
 from orchestration.schema.migrations import migrate
 from orchestration.send_ids import send_id
@@ -188,3 +189,30 @@ def test_resolve_settles_texts_a_gone_sender_left_in_flight(
     assert "+1555" not in out and "misses you" not in out
     assert ledger.counts(TODAY)["accepted"] == 3
     assert sorted(t.to for t in twilio_sink.store.texts()) == [number(i) for i in range(3)]
+
+
+def test_texts_left_in_doubt_fail_the_sms_check_and_the_notice_counts_them(
+    twilio_sink: TwilioSinkHandle,
+) -> None:
+    # Guards "unsettled means red" for SMS: the answers to the creates are lost and Twilio cannot be
+    # asked what it holds (the lookup is refused), so the texts stay in doubt; the step's blocking
+    # check fails the run and the delivery notice counts them, without a number or an id.
+    write_list(TODAY, email=False)
+    lost = {"mode": "drop", "when": "after", "count": 3}
+    refused = {"status": 403, "method": "GET", "path": "/2010-04-01/Accounts/", "count": 50}
+    twilio_sink.inject(lost, refused)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [sms_sends, every_text_settled],
+        partition_key=TODAY.isoformat(),
+        instance=instance,
+        resources={"warehouse": WarehouseResource(), "twilio": twilio_for(twilio_sink)},
+        run_config=past_dates_allowed(["sms_sends"]),
+        raise_on_error=False,
+    )
+    assert not result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.passed, check.metadata["in_doubt"].value) == (False, 3)
+    notice = delivery_notice(instance, instance.get_run_by_id(result.run_id))
+    assert notice is not None and "3 message(s) left unsettled (3 in doubt)" in notice
+    assert "+1555" not in notice

@@ -17,6 +17,7 @@ the number in some of them.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.response import Response
 from twilio.rest import Client
 
 from orchestration.channels.twilio_http import BaseUrlHttpClient
@@ -117,7 +119,14 @@ class TwilioProvider(Provider):
             return Outcome("ambiguous", None, f"transport error: {type(exc).__name__}")
         except (requests.exceptions.RequestException, OSError) as exc:  # read timeouts, resets
             return Outcome("ambiguous", None, f"transport error: {type(exc).__name__}")
-        except TwilioException as exc:  # an answer the client could not read (not Twilio's JSON)
+        except TwilioException as exc:
+            # A list page that is not a 200 comes as TwilioException("Unable to fetch page", response).
+            response = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Response) else None
+            if response is not None:
+                code = _error_code(response.text)
+                return self._classify(
+                    TwilioRestException(response.status_code, "", "", code), response.headers
+                )
             return Outcome("ambiguous", None, f"unreadable answer: {type(exc).__name__}")
 
     def _classify(self, exc: TwilioRestException, headers: Any) -> Outcome:
@@ -180,6 +189,15 @@ class TwilioProvider(Provider):
             lambda: self.thread_client().messages(sid).update(status="canceled").status,
             until=until,
         )
+
+
+def _error_code(text: str) -> int | None:
+    """Twilio's error code from an error body, if it has one."""
+    try:
+        code = json.loads(text).get("code")
+    except (ValueError, AttributeError):
+        return None
+    return int(code) if isinstance(code, int) else None
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
