@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from twilio.rest import Client
+
 from orchestration.defs.delivery.crashpoints import crashpoint
 from orchestration.defs.delivery.leases import DEFAULT_LEASE_SECONDS, SenderLease, live_senders
 from orchestration.defs.delivery.ledger import LedgerRow, SendLedger
@@ -526,7 +528,7 @@ def deliver_sms(
 
 
 def new_provider(
-    new_client: Callable[[], object],
+    new_client: Callable[[], Client],
     *,
     messaging_service_sid: str,
     status_callback: str = "",
@@ -537,7 +539,7 @@ def new_provider(
 ) -> TwilioProvider:
     """A provider with the production clock, sleep and retry policy unless given."""
     return TwilioProvider(
-        new_client,  # type: ignore[arg-type]
+        new_client,
         policy or RetryPolicy(),
         messaging_service_sid=messaging_service_sid,
         status_callback=status_callback,
