@@ -61,19 +61,18 @@ def run_resolve(args: argparse.Namespace) -> int:
         return 0
     warehouse = WarehouseResource()
     chosen, note = _rows_to_settle(warehouse, ledger, day)
-    reports: list[DeliveryReport] = []
+    report = texts_report = DeliveryReport(run_dates=[])
     email, sms = channels_sent_by("sendgrid"), channels_sent_by("twilio")
     if any(ledger.counts(day, email).values()):
         # Outside Dagster the key cannot be an EnvVar: the resource reads SENDGRID_API_KEY itself.
         sendgrid = SendGridResource(host=settings.sendgrid_host(), local_sink_url=settings.local_sink_url())
         emails = to_messages(chosen[chosen["channel"].isin(email)])
-        reports.append(sendgrid.deliver(ledger.path, emails, run_date=day.isoformat(), run_id="resolve"))
+        report = sendgrid.deliver(ledger.path, emails, run_date=day.isoformat(), run_id="resolve")
     if any(ledger.counts(day, sms).values()):
         texts = to_sms_messages(chosen[chosen["channel"].isin(sms)])
-        reports.append(
-            twilio_from_environment().deliver(ledger.path, texts, run_date=day.isoformat(), run_id="resolve")
+        texts_report = twilio_from_environment().deliver(
+            ledger.path, texts, run_date=day.isoformat(), run_id="resolve"
         )
-    report = _total(reports)
     try:
         mirror_ledger(warehouse, ledger, day)
     except duckdb.Error as err:
@@ -86,6 +85,12 @@ def run_resolve(args: argparse.Namespace) -> int:
         f"{report.sent_this_run} sent, {after['expired'] - before['expired']} expired now "
         f"({report.cancels} cancel(s), {report.requests} request(s))"
     )
+    if texts_report.run_dates:
+        print(
+            f"  texts: {texts_report.recovered} settled after their sender stopped (found at Twilio, or "
+            f"not there and requeued), {texts_report.sent_this_run} sent ({texts_report.cancels} second "
+            f"copy cancelled, {texts_report.requests} request(s))"
+        )
     states = ("accepted", "failed", "expired", "held", "cancelled")
     print("  ledger: " + ", ".join(f"{state} {after[state]}" for state in states))
     unsettled = left["in_flight"] + left["in_doubt"] + left["planned"]
@@ -101,19 +106,9 @@ def run_resolve(args: argparse.Namespace) -> int:
         print(f"  {left['planned_later']} planned for more than 72 hours ahead: a later run sends them")
     for line in note.strip().splitlines():
         print(f"  {line}")
-    for problem in report.problems:
+    for problem in report.problems + texts_report.problems:
         print(f"  problem: {problem}")
     return 1 if unsettled else 0
-
-
-def _total(reports: list[DeliveryReport]) -> DeliveryReport:
-    """The channels' deliveries as one report: what this command did, in counts and problems."""
-    total = DeliveryReport(run_dates=[])
-    for report in reports:
-        for name in ("recovered", "sent_this_run", "requests", "cancels"):
-            total.count(name, getattr(report, name))
-        total.problems += report.problems
-    return total
 
 
 def _rows_to_settle(warehouse: WarehouseResource, ledger: SendLedger, day: date) -> tuple[pd.DataFrame, str]:
