@@ -228,12 +228,8 @@ def judge(outcome: Outcome, report: dict[str, Any], store: SinkStore, ledger: Se
         outcome.problems.append(f"final report not settled: {report}")
 
 
-def test_sigkill_at_every_crash_point_never_duplicates_or_loses(tmp_path: Path) -> None:
-    points = {s.name for s in SCENARIOS}
-    assert len(points) == len(SCENARIOS) and len(SCENARIOS) >= 20
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
-        outcomes = list(pool.map(lambda i: play(SCENARIOS[i], tmp_path / f"s{i:02d}"), range(len(SCENARIOS))))
-
+def summarize(outcomes: list[Outcome]) -> tuple[int, int, int, int, int]:
+    """Print a line per scenario and the totals; (scenarios, kills, duplicates, lost, expired)."""
     width = max(len(o.name) for o in outcomes)
     print(f"\n{'scenario':<{width}}  kills  dup  lost  expired(reported)")
     for o in outcomes:
@@ -252,6 +248,16 @@ def test_sigkill_at_every_crash_point_never_duplicates_or_loses(tmp_path: Path) 
         f"TOTAL: {scenarios} scenarios, {kills} SIGKILLs, {duplicates} duplicates, {lost} lost, "
         f"{expired} expired in doubt (all reported by send id, with the reason)"
     )
+    return totals
+
+
+def test_sigkill_at_every_crash_point_never_duplicates_or_loses(tmp_path: Path) -> None:
+    points = {s.name for s in SCENARIOS}
+    assert len(points) == len(SCENARIOS) and len(SCENARIOS) >= 20
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        outcomes = list(pool.map(lambda i: play(SCENARIOS[i], tmp_path / f"s{i:02d}"), range(len(SCENARIOS))))
+
+    totals = summarize(outcomes)
 
     assert [p for o in outcomes for p in (f"{o.name}: {x}" for x in o.problems)] == []
     assert totals[2:4] == (0, 0), "duplicates or losses"

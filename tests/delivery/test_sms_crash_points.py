@@ -29,7 +29,7 @@ from typing import Any
 
 from crash_driver import run_armed
 from sms_helpers import live_copies, make_texts
-from test_crash_points import Outcome, Run
+from test_crash_points import Outcome, Run, summarize
 
 from orchestration.defs.delivery.ledger import SendLedger
 from reengage_dev.twilio_sink import TwilioSinkStore, start_twilio_sink
@@ -166,16 +166,7 @@ def test_sigkill_at_every_sms_crash_point_never_duplicates_or_loses(tmp_path: Pa
     with ThreadPoolExecutor(max_workers=min(6, os.cpu_count() or 2)) as pool:
         outcomes = list(pool.map(lambda i: play(SCENARIOS[i], tmp_path / f"s{i:02d}"), range(len(SCENARIOS))))
 
-    width = max(len(o.name) for o in outcomes)
-    print(f"\n{'scenario':<{width}}  kills  dup  lost  expired(reported)")
-    for o in outcomes:
-        print(
-            f"{o.name:<{width}}  {o.killed:>5}  {o.duplicates:>3}  {o.lost:>4}  {len(o.expired_reported):>8}"
-        )
-    duplicates = sum(o.duplicates for o in outcomes)
-    lost = sum(o.lost for o in outcomes)
-    kills = sum(o.killed for o in outcomes)
-    print(f"TOTAL: {len(outcomes)} scenarios, {kills} SIGKILLs, {duplicates} duplicates, {lost} lost")
+    _, _, duplicates, lost, _ = summarize(outcomes)
 
     assert [p for o in outcomes for p in (f"{o.name}: {x}" for x in o.problems)] == []
     assert (duplicates, lost) == (0, 0), "duplicates or losses"
