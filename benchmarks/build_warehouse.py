@@ -530,7 +530,8 @@ def print_step(step: Step, top: int = 40) -> None:
     slow = [n for n in tests if n["seconds"] >= 0.5][:8]
     if slow:
         print("   slowest tests: " + ", ".join(f"{n['id'].split('.')[2]} {n['seconds']:.1f} s" for n in slow))
-    failed = [n["id"] for n in step.nodes if n["status"] not in ("success", "pass")]
+    # exposures (models/exposures.yml) have nothing to run: dbt lists them as no-op
+    failed = [n["id"] for n in step.nodes if n["status"] not in ("success", "pass", "no-op")]
     if failed:
         print(f"   NOT PASSED: {failed}")
 

@@ -184,12 +184,21 @@ def snapshot_inputs(
             "where customer_id is not null and event_ts < $cutoff",
             {"cutoff": end},
         ),
-        (
-            f"select customer_id, signup_at, plan from {customers_table} "
-            "where customer_id is not null and signup_at < $cutoff",
-            {"cutoff": end},
-        ),
+        (f"select customer_id, signup_at, plan {_signed_up(customers_table)}", {"cutoff": end}),
     ]
+
+
+def _signed_up(customers_table: str) -> str:
+    """The customers a snapshot has a row for: every known customer signed up before its cutoff."""
+    return f"from {customers_table} where customer_id is not null and signup_at < $cutoff"
+
+
+def customers_to_score(
+    con: duckdb.DuckDBPyConnection, as_of: date, *, customers_table: str = CUSTOMERS_TABLE
+) -> int:
+    """The rows `snapshot_features(as_of)` has, as a day's scores should: customers signed up by then."""
+    sql = f"select count(*) {_signed_up(customers_table)}"
+    return int(con.execute(sql, {"cutoff": cutoff(as_of)}).fetchone()[0])
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> pd.DataFrame:

@@ -5,6 +5,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_shared.record import replace  # what Definitions.map_asset_specs uses (a preview API)
 
+# The code location's name wherever Dagster shows or records it: pyproject.toml's [tool.dagster] and
+# workspace.yaml say the same (tests/test_definitions.py), never the checkout folder's name.
+CODE_LOCATION = "reengage"
+
 # Who answers for a stage, shown in the UI and the README's catalog. Teams, never people's addresses.
 # An asset's own `owners=` (or a dbt model's `meta: {dagster: {owners: [...]}}`) wins over its group's.
 OWNERS_BY_GROUP = {

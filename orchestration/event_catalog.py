@@ -13,7 +13,7 @@ from typing import Literal, get_args
 
 from orchestration import settings
 
-EventKind = Literal["passive", "active", "purchase", "reversal"]
+EventKind = Literal["passive", "active", "purchase", "reversal", "identity"]
 KINDS: tuple[str, ...] = get_args(EventKind)
 SEED = settings.DBT_PROJECT_DIR / "seeds" / "event_catalog.csv"
 

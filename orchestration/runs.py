@@ -11,11 +11,13 @@ from datetime import date
 
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob
+from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
 from dagster._core.execution.api import execute_run
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 from dagster._core.utils import make_new_run_id
 
 from orchestration import settings
-from orchestration.definitions import build_definitions
+from orchestration.definitions import CODE_LOCATION, build_definitions
 from orchestration.defs.delivery.assets import DELIVERY_STEPS, past_dates_allowed
 from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.defs.operations.backfill import reengagement_backfill
@@ -24,6 +26,9 @@ from orchestration.defs.operations.run_tags import file_tags
 from orchestration.partitions import check_run_dates
 
 DAILY_JOB = "daily_reengagement"
+# The label the UI finds a job's runs by (its job page, the timeline): runs launched from the UI
+# carry it; a run started from Python has it only when given, so every run started here is.
+IN_CODE_LOCATION = {REPOSITORY_LABEL_TAG: f"{SINGLETON_REPOSITORY_NAME}@{CODE_LOCATION}"}
 
 
 def load_history(
@@ -36,14 +41,15 @@ def load_history(
     partitions raise `RunDateOutsideHistory` (one line naming the setting) before anything runs.
     """
     check_run_dates(day_from, day_to)
-    defs = build_definitions()
-    job = defs.get_implicit_global_asset_job_def().get_subset(
+    # A run of the backfill job (raw tables only), so the UI lists it under reengagement_backfill.
+    job = backfill_job().get_subset(
         asset_selection={dg.AssetKey(["raw", s]) for s in SOURCES},
         **({} if checks else {"asset_check_selection": set()}),
     )
     return job.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         tags={
+            **IN_CODE_LOCATION,
             "dagster/asset_partition_range_start": day_from.isoformat(),
             "dagster/asset_partition_range_end": day_to.isoformat(),
         },
@@ -69,7 +75,7 @@ def run_day(
     check_run_dates(day)
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
     exports = scan_day(settings.landing_dir(), day)
-    tags = file_tags(exports.fingerprint, "run_day")
+    tags = {**IN_CODE_LOCATION, **file_tags(exports.fingerprint, "run_day")}
     config = {**(past_dates_allowed(DELIVERY_STEPS) if allow_past_dates else {}), **(run_config or {})}
     if not retries:
         tags = {**tags, "dagster/partition": day.isoformat()}
@@ -118,7 +124,7 @@ def run_once(
         job_def=definition,
         run_id=run_id or make_new_run_id(),
         run_config={**(run_config or {}), **NO_STEP_RETRIES},
-        tags=tags,
+        tags={**IN_CODE_LOCATION, **tags},
         job_code_origin=job.get_python_origin(),
         asset_selection=job.asset_selection,
     )

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 import dagster as dg
+import yaml
 
-from orchestration.definitions import OWNERS_BY_GROUP, build_definitions
+from orchestration.definitions import CODE_LOCATION, OWNERS_BY_GROUP, build_definitions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Every stage group is declared once, with the team that answers for it.
 STAGE_GROUPS = set(OWNERS_BY_GROUP)
@@ -66,3 +75,42 @@ def test_no_asset_description_holds_text_the_ui_would_take_for_an_html_tag() -> 
         for key in graph.get_all_asset_keys()
     }
     assert {key: tags for key, tags in tagged.items() if tags} == {}
+
+
+def test_every_place_that_names_the_code_location_names_it_reengage() -> None:
+    # Guards runs and app-managed components recorded under a second name: the UI finds runs by it.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    assert CODE_LOCATION == "reengage"
+    assert pyproject["dagster"]["code_location_name"] == CODE_LOCATION
+    assert pyproject["dg"]["project"]["code_location_name"] == CODE_LOCATION
+    assert [entry["python_module"]["location_name"] for entry in workspace["load_from"]] == [CODE_LOCATION]
+
+
+# What a checkout needs to load the code location (no .venv, .data, dbt target or caches).
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", ".data", "target", "dbt_packages", "logs", "__pycache__", "*.pyc", ".*_cache", "tests"
+)
+
+
+def test_a_checkout_in_a_folder_not_named_reengage_loads_without_a_warning(tmp_path: Path) -> None:
+    # Guards 152 warnings at start when the clone's folder had another name: dg named the project
+    # after the folder, and every module loaded under workspace.yaml's "reengage" said the two differed.
+    checkout = tmp_path / "my-clone"
+    shutil.copytree(ROOT, checkout, ignore=NOT_SOURCES)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "REENGAGE_HOME": str(tmp_path / "reengage_home"),
+        "PYTHONPATH": os.pathsep.join([str(checkout), str(checkout / "devkit")]),
+        "NO_COLOR": "1",
+    }
+    command = [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"]
+    done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "my-clone" not in output
+    assert [line for line in output.splitlines() if "WARNING" in line] == []

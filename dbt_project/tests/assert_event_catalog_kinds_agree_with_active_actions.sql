@@ -1,7 +1,7 @@
 -- A failure means the event catalog contradicts itself: a name whose kind
 -- says it is an action (active, purchase) not flagged is_active_action, or
--- the reverse, or a reversal (refund, cancellation) placed in the purchase
--- funnel. Dormancy, the churn label and revenue would then disagree on
+-- the reverse, or a reversal (refund, cancellation) or an identity event
+-- (identify) placed in the purchase funnel. Dormancy, the churn label and revenue would then disagree on
 -- what the event means.
 select
     event_name,
@@ -11,4 +11,4 @@ select
 from {{ ref('event_catalog') }}
 where
     is_active_action != (kind in ('active', 'purchase'))
-    or (kind = 'reversal' and funnel_step is not null)
+    or (kind in ('reversal', 'identity') and funnel_step is not null)

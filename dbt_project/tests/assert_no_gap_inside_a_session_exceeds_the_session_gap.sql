@@ -39,8 +39,12 @@ with_previous as (
         event_id,
         event_ts,
         event_date,
-        lag(event_ts) over (partition by owner_id, is_anonymous_owner order by event_ts, event_id) as previous_event_ts,
-        lag(session_start_at) over (partition by owner_id, is_anonymous_owner order by event_ts, event_id) as previous_session_start_at,
+        lag(event_ts) over (
+            partition by owner_id, is_anonymous_owner order by event_ts, event_id
+        ) as previous_event_ts,
+        lag(session_start_at) over (
+            partition by owner_id, is_anonymous_owner order by event_ts, event_id
+        ) as previous_session_start_at,
         lag(session_event_number) over (partition by owner_id, is_anonymous_owner order by event_ts, event_id)
             as previous_session_event_number
     from events

@@ -29,6 +29,7 @@ from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.schema.declared import CAMPAIGN_SENDS
 from orchestration.tables import relation_exists
 from orchestration.warehouse import connect
+from orchestration.wording import counted
 
 SINGLE_RUN_GROUPS = ("ingest", "warehouse", "warehouse_internals")
 
@@ -66,7 +67,7 @@ def run_backfill(args: argparse.Namespace) -> int:
     recon = dg.reconstructable(runs.backfill_job)
     instance = progress.instance()
     say = progress.say()
-    say(f"Backfill of {len(days)} days, {first} to {last}, from {landing} (no delivery)")
+    say(f"Backfill of {counted(len(days), 'day')}, {first} to {last}, from {landing} (no delivery)")
     log = progress.log_path("backfill", f"{first}_{last}")
     ranged_keys = _keys(job, lambda group: group in SINGLE_RUN_GROUPS)
     with progress.watched(instance, job.get_subset(asset_selection=ranged_keys), log, say) as run_id:
@@ -108,9 +109,9 @@ def run_backfill(args: argparse.Namespace) -> int:
     say("")
     loaded = sum(n for c in counts.values() for n in c.loaded.values())
     say(
-        f"Backfill {first} to {last}: {len(days)} days, {loaded:,} rows loaded, "
-        f"{sum(c.refused for c in counts.values()):,} rows refused (raw.quarantine), "
-        + (f"{len(failed)} failures; the first: {failed[0]}" if failed else "no failures")
+        f"Backfill {first} to {last}: {counted(len(days), 'day')}, {counted(loaded, 'row')} loaded, "
+        f"{counted(sum(c.refused for c in counts.values()), 'row')} refused (raw.quarantine), "
+        + (f"{counted(len(failed), 'failure')}; the first: {failed[0]}" if failed else "no failures")
     )
     say("\n".join(progress.where_to_look(run_ids[:1])))
     return FAILED if failed else 0

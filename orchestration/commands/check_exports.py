@@ -26,7 +26,8 @@ from orchestration.defs.ingest.contracts import SOURCES, required_sources
 from orchestration.defs.ingest.loader import LoadReport, load_day, unknown_values_phrases
 from orchestration.defs.ingest.reader import IngestError, export_name_pattern, list_landing
 from orchestration.defs.ingest.staging import staging_under
-from orchestration.defs.quality.quarantine import unknown_references
+from orchestration.defs.quality.quarantine import unknown_reference_phrase, unknown_references
+from orchestration.wording import counted
 
 # Refused rows named per file; the rest are counted.
 ROWS_SHOWN = 5
@@ -186,9 +187,9 @@ def _note_unknown_references(con: duckdb.DuckDBPyConnection, day: date, files: l
     by_source = {f.source: f for f in files if f.report is not None}
     for source, column, target, rows, values in unknown_references(con, day):
         if rows and source in by_source:
+            holders = f"file checked here (up to {day})"
             by_source[source].unknown_references.append(
-                f"{rows:,} rows name in {column} a {target.split('.')[0]} row that no {target.split('.')[0]} "
-                f"file checked here (up to {day}) holds ({values:,} distinct); loaded, counted"
+                unknown_reference_phrase(column, target, rows, values, holders)
             )
 
 
@@ -207,11 +208,12 @@ def render(result: ExportsCheck) -> str:
     refused = [c for c in result.files if not c.ok]
     lines.append("")
     if result.ok:
-        lines.append(f"All {len(result.files)} files would load without a refused row.")
+        every = "The file" if len(result.files) == 1 else f"All {counted(len(result.files), 'file')}"
+        lines.append(f"{every} would load without a refused row.")
     else:
         lines.append(
-            f"{len(refused)} of {len(result.files)} files would have rows or the whole file refused"
-            + (f", {len(result.missing)} required exports missing" if result.missing else "")
+            f"{len(refused)} of {counted(len(result.files), 'file')} would have rows or the file refused"
+            + (f", {counted(len(result.missing), 'required export')} missing" if result.missing else "")
             + ". Fix the exports (or accept the refusals) and check again."
         )
     lines.append(
@@ -232,7 +234,7 @@ def _file_lines(check: FileCheck) -> list[str]:
     report = check.report
     assert report is not None
     lines = [
-        f"{check.label}: {report.rows_read:,} rows read, {report.rows_loaded:,} would load, "
+        f"{check.label}: {counted(report.rows_read, 'row')} read, {report.rows_loaded:,} would load, "
         f"{report.rows_quarantined:,} would be refused"
     ]
     lines += [f"  {row}" for row in check.refused_rows]

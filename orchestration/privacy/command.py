@@ -10,6 +10,8 @@ import getpass
 import sys
 import uuid
 
+from orchestration.wording import counted
+
 
 def add_erase_parser(commands: argparse._SubParsersAction) -> None:
     erase = commands.add_parser(
@@ -77,9 +79,9 @@ def run_erase(args: argparse.Namespace) -> int:
             continue
         tables = ", ".join(f"{t} {n}" for t, n in sorted(outcome.rows_removed_by_table.items())) or "none"
         print(
-            f"{head}: {outcome.rows_removed} row(s) removed or blanked ({tables}); "
-            f"{outcome.ledger_rows_cancelled} pending send(s) cancelled; "
-            f"{outcome.identifiers_forgotten} identifier(s) on the forget list"
+            f"{head}: {counted(outcome.rows_removed, 'row')} removed or blanked ({tables}); "
+            f"{counted(outcome.ledger_rows_cancelled, 'pending send')} cancelled; "
+            f"{counted(outcome.identifiers_forgotten, 'identifier')} on the forget list"
         )
     if run.file_rewrite is not None:
         print(run.file_rewrite.summary)
@@ -95,7 +97,7 @@ def _requests(args: argparse.Namespace) -> list | None:
         requests, problems = read_request_file(args.file, default_requested_by=requested_by)
         if problems:
             # An operator is at hand: nothing is erased until every line reads.
-            print(f"FAILED: {len(problems)} request line(s) could not be read:", file=sys.stderr)
+            print(f"FAILED: {counted(len(problems), 'request line')} could not be read:", file=sys.stderr)
             for line in problems:
                 print(f"  {line}", file=sys.stderr)
             return None
@@ -130,5 +132,5 @@ def _record_pepper() -> int:
             print(f"the fingerprint of {PEPPER_ENV} is already recorded; nothing changed")
             return 0
         keys = listed_keys(con)
-    print(f"recorded the fingerprint of {PEPPER_ENV} for the forget list ({keys} key(s))")
+    print(f"recorded the fingerprint of {PEPPER_ENV} for the forget list ({counted(keys, 'key')})")
     return 0

@@ -50,7 +50,7 @@ def test_a_backfill_with_a_refused_file_exits_one_naming_the_first_failure(isola
     code, out, _ = reengage(capsys, "backfill", "--from", first, "--to", DAY.isoformat())
     assert code == 1
     summary = next(line for line in out.splitlines() if line.startswith(f"Backfill {first} to "))
-    assert "failures; the first: " in summary and f"customers_{DAY}.csv" in summary
+    assert ", 1 failure; the first: " in summary and f"customers_{DAY}.csv" in summary
     assert "  ingest        FAILED" in out
 
 

@@ -36,10 +36,8 @@ def test_a_damaged_file_is_named_with_row_and_column_exits_one_and_nothing_is_wr
     before = file_digests(isolated_home)
     code, out, _ = reengage(capsys, "check-exports", str(landing), "--date", DAY.isoformat())
     assert code == 1
-    assert (
-        f"customers/customers_{DAY}.csv: {len(frame)} rows read, {len(frame) - 1} would load, 1 would be"
-        in out
-    )
+    read = "1 row" if len(frame) == 1 else f"{len(frame)} rows"
+    assert f"customers/customers_{DAY}.csv: {read} read, {len(frame) - 1} would load, 1 would be" in out
     assert "  row 1, column email: " in out
     assert "not-an-address-kept-private" not in out, "a refusal names row and column, never the value"
     assert file_digests(isolated_home) == before
@@ -83,7 +81,21 @@ def test_events_of_customers_no_crm_file_holds_are_counted(isolated_home, capsys
     events.to_parquet(path)
     code, out, _ = reengage(capsys, "check-exports", str(landing))
     assert code == 0
-    assert f"2 rows name in user_id a customers row that no customers file checked here (up to {DAY})" in out
+    assert (
+        f"2 rows with a user_id no customers file checked here (up to {DAY}) holds (1 distinct value); "
+        "loaded, counted"
+    ) in out
+
+
+def test_a_file_of_one_row_is_counted_in_the_singular(isolated_home, capsys) -> None:
+    # Guards the wording of counts: a one-row export read "1 rows read" and "All 1 files would load".
+    landing = world(isolated_home)
+    path = landing / "customers" / f"customers_{DAY}.csv"
+    pd.read_csv(path, dtype=str).head(1).to_csv(path, index=False)
+    code, out, _ = reengage(capsys, "check-exports", str(path))
+    assert code == 0, out
+    assert f"customers/customers_{DAY}.csv: 1 row read, 1 would load, 0 would be refused" in out
+    assert "The file would load without a refused row." in out
 
 
 def test_one_file_is_checked_alone_and_a_missing_required_export_fails_the_day(isolated_home, capsys) -> None:

@@ -56,7 +56,7 @@ def test_resolve_cancels_and_resends_messages_left_in_doubt(
     out = capsys.readouterr().out
     assert out.splitlines()[0] == (
         f"resolve {TODAY}: 3 requeued after their batch was cancelled, 3 sent, 0 expired now "
-        "(1 cancel(s), 1 request(s))"
+        "(1 cancel, 1 request)"
     )
     assert "  not settled: none" in out.splitlines()
     assert "@" not in out and "c0" not in out, "counts only, never an address or a customer id"

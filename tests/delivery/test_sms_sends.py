@@ -187,8 +187,8 @@ def test_resolve_settles_texts_a_gone_sender_left_in_flight(
     out = capsys.readouterr().out
     assert "  not settled: none" in out.splitlines()
     assert out.splitlines()[1] == (
-        "  texts: 3 settled after their sender stopped (found at Twilio, or not there and requeued), "
-        "3 sent (0 second copy cancelled, 3 request(s))"
+        "  texts: 3 texts settled after their sender stopped (found at Twilio, or not there and requeued), "
+        "3 sent (0 second copies cancelled, 3 requests)"
     )
     assert "+1555" not in out and "misses you" not in out
     assert ledger.counts(TODAY)["accepted"] == 3

@@ -28,7 +28,7 @@ DAYS = [RUN_DATE - timedelta(days=n) for n in (3, 2, 1, 0)]
 # Consent values ingest refuses but that read as a withdrawal (ingest's own false words load).
 WITHDRAWAL_WORDS = ("opted_out", " Opted Out ", "UNSUBSCRIBED", "withdrawn", "opt-out", "Revoked")
 UNKNOWN_WORDS = ("maybe", "pending", "?", "yes please")
-# Damages to a soft column: the row loads (an absurd value set to null, a negative one as it is).
+# Damages to a soft column: the row loads, the negative or absurd value set to null.
 VALUE_DAMAGES = frozenset({"negative_lifetime_value", "absurd_lifetime_value"})
 
 

@@ -17,6 +17,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 from daily_world import generated_world, query
 
 from models.send_hour import SendHourConfig, choose_hours, read_customers
@@ -93,6 +94,40 @@ def test_quality_checks_ran_and_passed_on_the_raw_tables(world) -> None:
     ]
     assert {tuple(e.asset_key.path) for e in evaluations} >= {("raw", "customers"), ("raw", "events")}
     assert all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+
+
+def test_the_days_state_checks_ran_and_a_good_day_is_green(world) -> None:
+    # Guards "the UI tells the state of the day": scores, settlement, SRM and guardrails are checks the
+    # real job runs (the outcomes themselves are tested in tests/scoring, delivery and measurement).
+    _, _, result = world
+    verdicts = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()
+    }
+    assert {
+        key: verdicts.get(key)
+        for key in [
+            ("churn_scores", "every_customer_scored"),
+            ("campaign_sends", "every_message_settled"),
+            ("campaign_measurement", "no_sample_ratio_mismatch"),
+        ]
+    } == {
+        ("churn_scores", "every_customer_scored"): True,
+        ("campaign_sends", "every_message_settled"): True,
+        ("campaign_measurement", "no_sample_ratio_mismatch"): True,
+    }
+    assert ("campaign_measurement", "no_guardrail_breached") in verdicts
+
+
+def test_the_days_run_and_the_history_load_are_listed_on_their_jobs_pages(world) -> None:
+    # Guards the job page saying "No runs found" after the demo: runs started from Python lacked the
+    # code location's label the UI lists a job's runs by, and the history load was an unnamed asset job.
+    _, instance, result = world
+    on_the_page = {REPOSITORY_LABEL_TAG: "__repository__@reengage"}
+    daily = instance.get_runs(dg.RunsFilter(job_name="daily_reengagement", tags=on_the_page))
+    assert result.run_id in {run.run_id for run in daily}
+    assert {run.tags["dagster/partition"] for run in daily} == {RUN_DATE.isoformat()}
+    assert len(instance.get_runs(dg.RunsFilter(job_name="reengagement_backfill", tags=on_the_page))) == 1
+    assert "__ASSET_JOB" not in {run.job_name for run in instance.get_runs()}
 
 
 def test_every_treated_message_reached_the_sink_exactly_once(world) -> None:

@@ -249,11 +249,11 @@ def _absurd_values_are_null_in_the_loaded_rows(landed: Landed, report: LoadRepor
     assert values == [("e1", 49.5), ("e2", None), ("e3", None), ("e4", None), ("e5", 1e7)]
 
 
-def _negative_lifetime_values_are_loaded_as_exported(landed: Landed, report: LoadReport) -> None:
+def _negative_lifetime_values_are_null_and_their_customers_loaded(landed: Landed, report: LoadReport) -> None:
     values = landed.con.execute(
         "select customer_id, lifetime_value from raw.customers where _partition_date = ? order by all", [D]
     ).fetchall()
-    assert values == [("c1", -0.01), ("c2", 0.0), ("c3", -250.0)]
+    assert values == [("c1", None), ("c2", 0.0), ("c3", None)]
 
 
 ADDRESS = "ann.lee@example.com"
@@ -499,11 +499,15 @@ KINDS: list[Kind] = [
         extra=_absurd_values_are_null_in_the_loaded_rows,
     ),
     Kind(
-        "negative lifetime value (refunds above orders: a value a retailer has, loaded as it is)",
+        "negative lifetime value (no amount to rank a customer by: set to null, the customer kept)",
         "customers",
         "negative_lifetime_value.csv",
+        nulled=[
+            (1, "lifetime_value", "below the allowed minimum 0"),
+            (3, "lifetime_value", "below the allowed minimum 0"),
+        ],
         kept=["c1", "c2", "c3"],
-        extra=_negative_lifetime_values_are_loaded_as_exported,
+        extra=_negative_lifetime_values_are_null_and_their_customers_loaded,
     ),
     Kind(
         "broken JSON line",

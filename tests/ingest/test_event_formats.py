@@ -109,7 +109,7 @@ EXPECTED = {
         ],
     ),
     "rudderstack": (
-        6,
+        7,
         [
             (
                 "d2a4f3b8-1f0e-4c79-9b6e-000000000002",

@@ -48,17 +48,26 @@ def quarantine(con) -> list[tuple]:
     ).fetchall()
 
 
-def test_a_customer_whose_refunds_exceed_their_orders_is_loaded_with_their_negative_lifetime_value(
+def test_a_negative_lifetime_value_is_set_to_null_the_customer_and_every_other_value_kept_with_a_warning_row(
     tmp_path: Path, con
 ) -> None:
-    # Guards against refusing a normal retail customer: a negative lifetime value once quarantined
-    # the whole CRM row, so the customer was held back from every campaign and their events
-    # belonged to nobody.
-    land_customers(tmp_path, customer("c1", lifetime_value="-120.50"))
+    # Guards both ways of getting a negative lifetime value wrong: quarantining the whole CRM row (the
+    # customer then held back from every campaign, their events belonging to nobody), and loading it
+    # as exported (a negative amount ranked among the customers' values as if it were one).
+    land_customers(tmp_path, customer("c1"), customer("c2", lifetime_value="-120.50"))
     report = load_day(con, str(tmp_path), "customers", DAY)
-    assert (report.rows_loaded, report.rows_quarantined, report.values_set_to_null) == (1, 0, {})
-    assert loaded(con, "lifetime_value") == [("c1", -120.5)]
-    assert quarantine(con) == []
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 0)
+    assert loaded(con, "lifetime_value") == [("c1", 249.9), ("c2", None)]
+    every_other = ", ".join(name for name in CUSTOMERS.names if name != "lifetime_value")
+    kept = con.execute(f"select {every_other} from raw.customers where customer_id = 'c2'").fetchone()
+    good = con.execute(f"select {every_other} from raw.customers where customer_id = 'c1'").fetchone()
+    assert kept[:2] == ("c2", "c2@example.com") and kept[2:] == good[2:]  # c1's values but id and address
+    assert quarantine(con) == [(2, "lifetime_value", "below the allowed minimum 0", True)]
+    assert report.values_set_to_null == {"lifetime_value: below the allowed minimum 0": 1}
+    assert describe_quarantine(con, "customers", DAY) == [
+        f"{tmp_path}/customers/customers_{DAY}.csv: row 2, column lifetime_value: below the allowed "
+        "minimum 0 (value set to null, row kept)"
+    ]
 
 
 def test_an_absurd_lifetime_value_is_set_to_null_the_customer_kept_and_one_warning_row_names_it(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import shutil
 import subprocess
@@ -15,11 +16,16 @@ import pytest
 from PIL import Image
 
 from orchestration import settings
+from orchestration.defs.measurement.analysis import CampaignPlan
 from orchestration.defs.measurement.assets import campaign_measurement, campaign_report
-from orchestration.defs.measurement.report import plots
+from orchestration.defs.measurement.report import build_report, plots, write_report
+from orchestration.summary import run_summary
 from orchestration.warehouse import WarehouseResource
+from tests.ui.devtools import open_page
 
 from .measurement_world import RUN_DATE, write_campaign_files
+from .report_frames import no_report_data, summary_row
+from .report_frames import tables as report_tables
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -154,7 +160,7 @@ def test_report_says_its_counts_are_users_counted_once_from_their_first_assignme
     home, _, _ = materialized
     page = (home / "reports" / f"campaign_report_{RUN_DATE}.html").read_text()
     assert "Every count is of users" in page and "counts once, in the arm and variant of their first" in page
-    for header in ("Users by campaign, variant and arm", "users (vs / variant)", "users expected"):
+    for header in ("Users by campaign, variant and arm", "users (compared with / variant)", "users expected"):
         assert header in page
 
 
@@ -221,3 +227,82 @@ def test_the_report_shows_each_campaigns_latest_judgement_of_its_targetings(
     assert "| as run | 900 | +12.5 (+4.0 to +21.0) |" in section
     assert "+1.0" not in section and "+99.0" not in section
     assert section.index("| uplift, 30% a day") < section.index("| as run")  # best first
+
+
+def test_the_run_summary_shows_the_reports_users_and_conversions_for_each_campaign(
+    materialized, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the command line's summary that showed other conversions than the report for the same
+    # campaigns: it summed daily assignments over every run date, where the report counts each user once.
+    home, db = copy_home(materialized, tmp_path)
+    result = materialized[2]
+    with duckdb.connect(
+        str(db)
+    ) as con:  # the hand-built world's features lack the consent the summary counts
+        con.execute("alter table marts.fct_user_features add column consent_status varchar")
+    monkeypatch.setenv("REENGAGE_HOME", str(home))
+    summary = run_summary(RUN_DATE)
+    report = result.asset_materializations_for_node("campaign_report")[0].metadata["report"].value
+    reported = pipe_table(report.split("## Users by campaign, variant and arm\n")[1])
+    shown = summary.split("Campaign results as of")
+    assert len(shown) == 2, "the run summary shows no campaign results beside the report's"
+    assert pipe_table(shown[1].split("\n", 1)[1]) == reported
+    assert len(reported) == 6 and {"users", "converted", "conversion rate"} <= set(reported[0])
+
+
+def pipe_table(text: str) -> list[dict[str, str]]:
+    """The first Markdown pipe table of `text`, each row as {header: cell}."""
+    lines = list(itertools.takewhile(lambda line: line.startswith("|"), text.strip().splitlines()))
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    header, _, *rows = cells
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".data" / "ui" / "report"
+PAGE_SIZE = "[document.documentElement.scrollWidth, window.innerWidth, document.documentElement.scrollHeight]"
+
+
+def test_the_report_fits_a_1280_pixel_window_with_no_sideways_scrolling(materialized, tmp_path: Path) -> None:
+    # Guards tables wider than the page: the campaign table ran past the right edge. A table wider than
+    # its box scrolls inside the box; the page never does. Screenshots go to .data/ui/report/.
+    home, _, _ = materialized
+    first_days = build_report(*first_days_of_seven_campaigns())
+    pages = {
+        "weeks_of_two_campaigns": home / "reports" / f"campaign_report_{RUN_DATE}.html",
+        "first_days_of_seven_campaigns": write_report(first_days, tmp_path / "first_days"),
+    }
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with open_page(tmp_path / "profile", width=1280, height=900) as page:
+        for name, path in pages.items():
+            page.navigate(path.as_uri())
+            title = f"Campaign report — {path.stem.rsplit('_', 1)[1]}"
+            page.wait_for(lambda text: title in text and "Dormancy distribution" in text, 60, title)  # noqa: B023
+            width, window, height = page.evaluate(PAGE_SIZE)
+            assert width <= window, f"{name}: the page is {width} px wide in a {window} px window"
+            page.call("Emulation.setDeviceMetricsOverride", width=1280, height=height, deviceScaleFactor=1,
+                      mobile=False)  # fmt: skip
+            shot = page.screenshot(SCREENSHOTS / f"{name}.png")
+            page.call("Emulation.setDeviceMetricsOverride", width=1280, height=900, deviceScaleFactor=1,
+                      mobile=False)  # fmt: skip
+            image = np.asarray(Image.open(shot).convert("L"), dtype=float)
+            assert image.shape == (height, 1280) and image.std() > 20
+            print(f"screenshot: {shot}")
+
+
+def first_days_of_seven_campaigns():  # noqa: ANN201
+    """A report's inputs two days into seven campaigns with long names: nobody's window has closed."""
+    kinds = ("dormant", "cart", "browse", "welcome", "milestone", "concierge", "category")
+    names = [f"{kind}_re_engagement_campaign" for kind in kinds]
+    summary = [
+        summary_row("treatment", campaign_id=n, variant="a_long_variant_name", assigned=1234, sent=1234,
+                    delivered=1200, opened=400, clicked=80, converted=12, click_through_rate=0.0667,
+                    median_hours_to_convert=20.0)
+        for n in names
+    ]  # fmt: skip
+    daily = [
+        {"campaign_id": n, "assigned_date": RUN_DATE, "matured": False, "n_treatment": 1234, "n_holdout": 0,
+         "open_rate": 0.33, "click_rate": 0.07, "abs_lift": float("nan")}
+        for n in names
+    ]  # fmt: skip
+    plans = {n: CampaignPlan(n, 0.1, {"a_long_variant_name": 1.0}, "a_long_variant_name") for n in names}
+    return report_tables(summary=summary, daily=daily), no_report_data(), plans

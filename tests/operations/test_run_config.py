@@ -63,6 +63,13 @@ def test_the_local_instance_queues_one_run_per_day_and_one_delivery_at_a_time(tm
     assert not counter.is_blocked(run("c", "2026-03-09"))
 
 
+def test_the_local_instance_opens_the_ui_without_the_welcome_pop_up(tmp_path: Path) -> None:
+    # Guards the newsletter prompt shown by `dev.py ui` in every new browser: noise at start.
+    shutil.copyfile(TEMPLATE, tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.nux_enabled is False
+
+
 def test_dev_py_installs_the_template_into_a_fresh_dagster_home(tmp_path: Path) -> None:
     import importlib.util
 

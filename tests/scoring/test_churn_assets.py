@@ -21,6 +21,7 @@ from orchestration.defs.scoring.assets import (
     churn_scores,
     preferred_send_hours,
 )
+from orchestration.defs.scoring.checks import every_customer_scored, scored_result
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.warehouse import WarehouseResource
 from tests.privacy.privacy_world import files_holding
@@ -52,11 +53,16 @@ def daily_run(world_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Daily
 
 def run(warehouse: Path, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [churn_model, churn_scores],
+        [churn_model, churn_scores, every_customer_scored],
         partition_key=RUN_DATE.isoformat(),
         resources={"warehouse": WarehouseResource(path=str(warehouse))},
         run_config=run_config,
     )
+
+
+def scores_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    (evaluation,) = result.get_asset_check_evaluations()
+    return evaluation
 
 
 def metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, object]:
@@ -222,6 +228,42 @@ def test_without_enough_history_the_run_succeeds_and_says_why_there_are_no_score
     assert scores_meta["dagster/row_count"] == 0
     assert "no promoted churn model" in scores_meta["reason"]
     assert stored_rows(warehouse) == []  # the table exists, so downstream readers do not fail
+
+
+def test_a_day_scored_for_every_customer_passes_the_scores_check(daily_run: DailyRun) -> None:
+    evaluation = scores_check(daily_run.result)
+    assert evaluation.passed
+    counts = {k: v.value for k, v in evaluation.metadata.items()}
+    assert counts["customers_to_score"] == counts["scores"] == daily_run.customers
+
+
+def test_a_day_without_scores_before_any_model_was_promoted_is_amber_and_does_not_stop_the_run(
+    tmp_path: Path,
+) -> None:
+    # Guards "the UI tells the state of the day": a day nobody was scored showed green, with the reason
+    # only in the asset's metadata. Before the first promotion it is expected, so a WARN, not a stop.
+    result = run(one_customer_one_event(tmp_path))
+    evaluation = scores_check(result)
+    assert result.success
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    expected = f"no churn scores for 1 customer(s) on {RUN_DATE}: no churn model promoted yet"
+    assert (evaluation.description or "").startswith(expected)
+
+
+def test_a_day_with_customers_and_no_score_under_a_promoted_model_is_a_blocking_error(
+    daily_run: DailyRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards the same blind spot where it matters: scores lost for a day with a model in force would let
+    # the intervention list decide as if nobody were at risk. The check stops what follows.
+    warehouse, home = copy_run(daily_run, tmp_path, monkeypatch)
+    version = registry.current_version(home / "model_registry")
+    with duckdb.connect(str(warehouse)) as con:
+        assert scored_result(con, [RUN_DATE], version).passed
+        con.execute("delete from scoring.churn_scores where run_date = ?", [RUN_DATE])
+        evaluation = scored_result(con, [RUN_DATE], version)
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert f"{daily_run.customers} customer(s) on {RUN_DATE}" in (evaluation.description or "")
+    assert every_customer_scored.check_specs and all(s.blocking for s in every_customer_scored.check_specs)
 
 
 def test_a_cold_start_that_could_not_train_tries_again_only_when_the_days_rows_change(

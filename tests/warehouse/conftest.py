@@ -58,6 +58,18 @@ class DbtResult:
     def explain(self) -> str:
         return "\n".join(self.messages[-60:])
 
+    def statuses(self) -> dict[str, str]:
+        return {r["unique_id"]: r["status"] for r in self.run_results.get("results", [])}
+
+    def not_passed(self) -> dict[str, str]:
+        """The nodes that neither succeeded nor passed; exposures (the Python stages reading the
+        warehouse, models/exposures.yml) have nothing to run and are listed as no-op."""
+        return {
+            node: status
+            for node, status in self.statuses().items()
+            if status not in ("success", "pass") and not (node.startswith("exposure.") and status == "no-op")
+        }
+
 
 def run_dbt(
     args: list[str],

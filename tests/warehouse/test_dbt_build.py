@@ -20,11 +20,9 @@ from .raw_world import RUN_DATE
 def test_dbt_build_passes_every_model_seed_data_test_and_unit_test(built_warehouse: BuiltWarehouse) -> None:
     build = built_warehouse.build
     assert build.returncode == 0, build.explain()
-    results = build.run_results["results"]
-    statuses = {r["unique_id"]: r["status"] for r in results}
+    statuses = build.statuses()
     assert statuses, "dbt ran nothing"
-    failed = {node: status for node, status in statuses.items() if status not in ("success", "pass")}
-    assert not failed, failed
+    assert build.not_passed() == {}
     kinds = {node.split(".")[0] for node in statuses}
     assert {"model", "seed", "test", "unit_test"} <= kinds
 

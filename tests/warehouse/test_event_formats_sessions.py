@@ -24,7 +24,7 @@ LOADS = [
 
 
 @pytest.fixture(scope="module")
-def sessions(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
     work = tmp_path_factory.mktemp("event_formats_sessions")
     warehouse = work / "warehouse.duckdb"
     with pytest.MonkeyPatch.context() as patch:
@@ -45,16 +45,19 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> list[tuple]:
     build = run_dbt(args, warehouse, work)
     assert build.returncode == 0, build.explain()
     con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        con.execute("set timezone = 'UTC'")
-        return con.execute(
-            "select coalesce(customer_id, anonymous_id), is_anonymous, "
-            "strftime(session_start_at, '%Y-%m-%d %H:%M:%S.%f'), event_count, product_view_count, "
-            "add_to_cart_count, purchase_count, revenue, entry_page "
-            "from marts.fct_sessions order by session_start_at"
-        ).fetchall()
-    finally:
-        con.close()
+    con.execute("set timezone = 'UTC'")
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def sessions(built: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return built.execute(
+        "select coalesce(customer_id, anonymous_id), is_anonymous, "
+        "strftime(session_start_at, '%Y-%m-%d %H:%M:%S.%f'), event_count, product_view_count, "
+        "add_to_cart_count, purchase_count, revenue, entry_page "
+        "from marts.fct_sessions order by session_start_at"
+    ).fetchall()
 
 
 def test_ga4_and_rudderstack_exports_become_sessions_with_their_visitors_stitched_to_the_user(
@@ -90,17 +93,29 @@ def test_ga4_and_rudderstack_exports_become_sessions_with_their_visitors_stitche
             0.0,
             "https://shop.example.com/",
         ),
-        # RudderStack: a page, a product view, a cart, an identify (user-5150) and a purchase
-        ("user-5150", False, "2022-03-01 10:00:00.125000", 5, 1, 1, 1, 899.0, "/"),
-        (
-            "e0b8d1f4-3a2c-4d5e-9f60-7a8b9c0d1e2f",
-            True,
-            "2022-03-01 18:30:00.000000",
-            1,
-            0,
-            0,
-            0,
-            0.0,
-            "/sale",
-        ),
+        # RudderStack: a page, a product view, a cart and a purchase (the identify in between is no
+        # event of the session); the other visitor's page, stitched to user-6001 by a later identify
+        ("user-5150", False, "2022-03-01 10:00:00.125000", 4, 1, 1, 1, 899.0, "/"),
+        ("user-6001", False, "2022-03-01 18:30:00.000000", 1, 0, 0, 0, 0.0, "/sale"),
     ]
+
+
+def test_an_identify_row_links_the_visitor_to_the_user_and_is_no_event_of_any_session(
+    built: duckdb.DuckDBPyConnection, sessions: list[tuple]
+) -> None:
+    # Guards an identify call read as activity: Segment's and RudderStack's identifies rows loaded as
+    # events of their own made a session of their own (user-6001's at 20:00, 90 minutes after the
+    # page) and counted in event counts; they only link an anonymous id to a user.
+    assert built.execute(
+        "select anonymous_id, customer_id from intermediate.int_identity_map order by all"
+    ).fetchall() == [
+        ("1026454.4271112504", "u-1001"),
+        ("8d872292-709c-4fe7-a0fd-1f1b0ec65f97", "user-5150"),
+        ("e0b8d1f4-3a2c-4d5e-9f60-7a8b9c0d1e2f", "user-6001"),
+    ]
+    assert [s for s in sessions if s[0] == "user-6001"] == [
+        ("user-6001", False, "2022-03-01 18:30:00.000000", 1, 0, 0, 0, 0.0, "/sale")
+    ]
+    assert built.execute(
+        "select count(*) from intermediate.int_events_sessionized where event_name = 'identify'"
+    ).fetchone() == (0,)

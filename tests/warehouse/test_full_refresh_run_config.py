@@ -6,8 +6,14 @@ from __future__ import annotations
 import shutil
 
 import duckdb
+import pytest
 
 from tests.warehouse.dagster_run import materialize_warehouse_models
+
+# Guards the project's own calls of APIs Dagster deprecated (context.run_id), noise in every run's output.
+pytestmark = pytest.mark.filterwarnings(
+    "error:.* will be removed in a future release:DeprecationWarning:orchestration"
+)
 
 
 def _columns(warehouse, schema: str, table: str) -> list[str]:

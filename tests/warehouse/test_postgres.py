@@ -112,9 +112,8 @@ def _table(columns: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, An
 def test_dbt_build_passes_on_postgresql(postgres_warehouse: PostgresWarehouse) -> None:
     build = postgres_warehouse.build
     assert build.returncode == 0, build.explain()
-    statuses = {r["unique_id"]: r["status"] for r in build.run_results["results"]}
-    assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {}
-    assert {"model", "seed", "test", "unit_test"} <= {n.split(".")[0] for n in statuses}
+    assert build.not_passed() == {}
+    assert {"model", "seed", "test", "unit_test"} <= {n.split(".")[0] for n in build.statuses()}
 
 
 def test_an_incremental_rerun_passes_on_postgresql(postgres_warehouse: PostgresWarehouse) -> None:
@@ -123,8 +122,7 @@ def test_an_incremental_rerun_passes_on_postgresql(postgres_warehouse: PostgresW
     # the day's new events must have been sessionized incrementally.
     rerun = postgres_warehouse.rerun
     assert rerun.returncode == 0, rerun.explain()
-    statuses = {r["unique_id"]: r["status"] for r in rerun.run_results["results"]}
-    assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {}
+    assert rerun.not_passed() == {}
     con = _connect(postgres_warehouse.env)
     try:
         with con.cursor() as cursor:

@@ -137,6 +137,9 @@ stitched as (
     from events
     left join identity_map
         on events.anonymous_id = identity_map.anonymous_id
+    -- an identify call only links its ids (int_identity_links reads it from staging): it is no
+    -- activity, so it is no event of sessions, activity or funnels (event catalog, kind identity)
+    where coalesce(events.event_kind, '') != 'identity'
 
 ),
 

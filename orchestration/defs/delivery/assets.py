@@ -74,7 +74,7 @@ def campaign_sends(
         kind="sendgrid",
         check_configured=sendgrid.check_configured,
         send=lambda ledger, chosen, run_date: sendgrid.deliver(
-            ledger.path, to_messages(chosen), run_date=run_date.isoformat(), run_id=context.run_id
+            ledger.path, to_messages(chosen), run_date=run_date.isoformat(), run_id=context.run.run_id
         ),
     )
 
@@ -101,7 +101,7 @@ def sms_sends(
         kind="twilio",
         check_configured=twilio.check_configured,
         send=lambda ledger, chosen, run_date: twilio.deliver(
-            ledger.path, to_sms_messages(chosen), run_date=run_date.isoformat(), run_id=context.run_id
+            ledger.path, to_sms_messages(chosen), run_date=run_date.isoformat(), run_id=context.run.run_id
         ),
     )
 

@@ -6,8 +6,9 @@ or cancelled. Rows still in flight (a sender at work, or one whose cancel is not
 confirmed), in doubt, or planned and due (a run that stopped early) fail the check with
 severity ERROR: the run fails, measurement does not run on a half-delivered day, and the
 delivery notice says how many (defs/operations/delivery_notice.py). Planned rows meant
-for more than 72 hours ahead are not due yet and do not count. Expired rows alone give a
-WARN: settled, but messages that did not go out.
+for more than 72 hours ahead are not due yet and do not count. Failed rows (the provider's
+reason recorded) and expired rows give a WARN: settled, so nothing downstream need wait, but
+messages that did not go out, shown amber in the UI.
 
 No `from __future__ import annotations` here: Dagster reads the check function's
 annotations at definition time.
@@ -22,10 +23,12 @@ from orchestration import settings
 from orchestration.defs.delivery.assets import campaign_sends, channels_sent_by, sms_sends
 from orchestration.defs.delivery.ledger import SendLedger
 from orchestration.defs.delivery.windows import SendWindows
-from orchestration.defs.quality.checks import partition_dates
+from orchestration.defs.quality.checks import judge_run_dates
 
 CHECK_NAME = "every_message_settled"
 UNSETTLED = ("in_flight", "in_doubt", "planned")
+# Settled without going out: the provider refused them (its reason is recorded) or their window passed.
+NOT_SENT = ("failed", "expired")
 
 
 def settlement_result(
@@ -34,12 +37,15 @@ def settlement_result(
     """The check's verdict for the run dates (of `channels`, when named), with counts only (never an id
     or an address)."""
     horizon = SendWindows.deferral_horizon(now)
-    totals = dict.fromkeys((*UNSETTLED, "planned_later", "expired"), 0)
+    totals = dict.fromkeys((*UNSETTLED, "planned_later", *NOT_SENT), 0)
     for day in days:
         for state, n in ledger.settlement(day, horizon, channels).items():
             totals[state] += n
-        totals["expired"] += ledger.counts(day, channels)["expired"]
+        counts = ledger.counts(day, channels)
+        for state in NOT_SENT:
+            totals[state] += counts[state]
     unsettled = sum(totals[state] for state in UNSETTLED)
+    not_sent = ", ".join(f"{totals[s]} {s}" for s in NOT_SENT if totals[s])
     what = ", ".join(days)
     if unsettled:
         parts = ", ".join(f"{totals[s]} {s.replace('_', ' ')}" for s in UNSETTLED if totals[s])
@@ -48,14 +54,14 @@ def settlement_result(
             f"`python -m orchestration.cli resolve --date <day>` settles them"
         )
         severity = dg.AssetCheckSeverity.ERROR
-    elif totals["expired"]:
-        description = f"every message of {what} settled; {totals['expired']} expired (see their reasons)"
+    elif not_sent:
+        description = f"every message of {what} settled; {not_sent} (see their reasons)"
         severity = dg.AssetCheckSeverity.WARN
     else:
         description = f"every message of {what} settled"
         severity = dg.AssetCheckSeverity.WARN
     return dg.AssetCheckResult(
-        passed=not unsettled and not totals["expired"],
+        passed=not unsettled and not not_sent,
         severity=severity,
         description=description,
         metadata={"unsettled": unsettled, **totals},
@@ -70,16 +76,17 @@ def settled_check(asset: dg.AssetsDefinition, kind: str) -> dg.AssetChecksDefini
         name=CHECK_NAME,
         blocking=True,
         description="Every message of the run date is accepted, failed with the provider's reason, expired "
-        "with a reason, held or cancelled: none left in flight, in doubt or planned and due.",
+        "with a reason, held or cancelled: none left in flight, in doubt or planned and due (ERROR); "
+        "failed or expired messages give a WARN.",
     )
     def every_message_settled(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        days = [d.isoformat() for d in partition_dates(context) if d is not None]
-        if not days:  # launched on its own outside a partitioned run: nothing to judge
-            return dg.AssetCheckResult(passed=True, description="no run date to check")
         ledger = SendLedger(settings.ledger_path())
-        result = settlement_result(ledger, days, time.time(), channels_sent_by(kind))
-        (context.log.info if result.passed else context.log.warning)(result.description)
-        return result
+        return judge_run_dates(
+            context,
+            lambda days: settlement_result(
+                ledger, [day.isoformat() for day in days], time.time(), channels_sent_by(kind)
+            ),
+        )
 
     return every_message_settled
 

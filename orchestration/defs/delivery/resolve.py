@@ -37,6 +37,7 @@ from orchestration.defs.delivery.twilio_resource import twilio_from_environment
 from orchestration.defs.delivery.windows import SendWindows
 from orchestration.schema.declared import INTERVENTION_LIST
 from orchestration.warehouse import WarehouseResource
+from orchestration.wording import counted
 
 TO_SETTLE = frozenset({"planned", "in_flight"})
 
@@ -83,13 +84,14 @@ def run_resolve(args: argparse.Namespace) -> int:
     print(
         f"resolve {day}: {report.recovered} requeued after their batch was cancelled, "
         f"{report.sent_this_run} sent, {after['expired'] - before['expired']} expired now "
-        f"({report.cancels} cancel(s), {report.requests} request(s))"
+        f"({counted(report.cancels, 'cancel')}, {counted(report.requests, 'request')})"
     )
     if texts_report.run_dates:
         print(
-            f"  texts: {texts_report.recovered} settled after their sender stopped (found at Twilio, or "
-            f"not there and requeued), {texts_report.sent_this_run} sent ({texts_report.cancels} second "
-            f"copy cancelled, {texts_report.requests} request(s))"
+            f"  texts: {counted(texts_report.recovered, 'text')} settled after their sender stopped "
+            f"(found at Twilio, or not there and requeued), {texts_report.sent_this_run} sent "
+            f"({counted(texts_report.cancels, 'second copy', 'second copies')} cancelled, "
+            f"{counted(texts_report.requests, 'request')})"
         )
     states = ("accepted", "failed", "expired", "held", "cancelled")
     print("  ledger: " + ", ".join(f"{state} {after[state]}" for state in states))

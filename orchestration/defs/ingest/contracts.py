@@ -127,8 +127,10 @@ CUSTOMERS = Contract(
         Column("timezone", "timezone", required=True, example="Europe/Berlin"),
         Column("signup_at", "timestamp", required=True, example="2026-01-05T09:00:00Z"),
         Column("plan", "text", soft=True, example="free"),
-        # Negative is normal: refunds can exceed a customer's orders. Beyond a billion is no amount.
-        Column("lifetime_value", "double", min_value=-1e9, max_value=1e9, soft=True, example="249.90"),
+        # What a customer has spent: a negative one (refunds above orders, or an export's sign error)
+        # says nothing the segments can rank by, and beyond a billion is no amount; either is set to
+        # null with a warning row, the customer kept.
+        Column("lifetime_value", "double", min_value=0, max_value=1e9, soft=True, example="249.90"),
         Column("marketing_consent", "boolean", required=True, example="true"),
         Column("consent_updated_at", "timestamp", example="2026-01-05T09:00:00Z"),
         Column("updated_at", "timestamp", required=True, example="2026-03-10T07:00:00+01:00"),

@@ -7,7 +7,10 @@
 - ``results``   per assignment day: assignments and their messages (operational counts, not users)
 - ``analysis``  the day's tables: summary, comparisons with sequential decisions, SRM,
   guardrails and the pauses the intervention engine reads the next day
-- ``report``    the self-contained HTML campaign report with plots
+- ``display``   the words a person reads for the tables' columns, and the campaign summary as the
+  report and the command line's run summary both show it
+- ``report``    the self-contained HTML campaign report with plots: ``verdict`` (keep, stop or wait,
+  one sentence per campaign), ``glossary`` (the statistical words in plain ones), ``plots``
 - ``assets``    ``campaign_results``, ``campaign_measurement`` and ``campaign_report``
 
 Warehouse tables (schema ``measurement``): campaign_results, assignment_outcomes (one row per

@@ -13,7 +13,9 @@ import pandas as pd
 from models.churn import fingerprint as frame_fingerprint
 from orchestration import fingerprints, settings
 from orchestration.defs.interventions.campaigns import load_campaigns
+from orchestration.defs.measurement import display as report_names
 from orchestration.defs.measurement import report as report_module
+from orchestration.defs.measurement import stats as report_stats
 from orchestration.defs.measurement.analysis import (
     CampaignPlan,
     analyse,
@@ -24,7 +26,9 @@ from orchestration.defs.measurement.analysis import (
 from orchestration.defs.measurement.config import MeasurementConfig
 from orchestration.defs.measurement.outcomes import compute_outcomes
 from orchestration.defs.measurement.report import build_report, report_data, report_path, write_report
+from orchestration.defs.measurement.report import glossary as report_glossary
 from orchestration.defs.measurement.report import plots as report_plots
+from orchestration.defs.measurement.report import verdict as report_verdict
 from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
 from orchestration.defs.warehouse.assets import model_key
 from orchestration.partitions import daily_partitions
@@ -165,7 +169,10 @@ def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         inputs = fingerprints.fingerprint(
             frames={name: frame_fingerprint(df) for name, df in {**frames, **data.frames()}.items()},
             plans={campaign: dataclasses.asdict(plan) for campaign, plan in sorted(plans.items())},
-            code=fingerprints.code_digest(report_module, report_plots),
+            # Every module the page's words and plots come from (a new wording redraws it).
+            code=fingerprints.code_digest(
+                report_module, report_plots, report_verdict, report_glossary, report_names, report_stats
+            ),
         )
         path = report_path(folder, run_date)
         recorded = fingerprints.unchanged_since(con, "campaign_report", run_date, inputs, _file_digest(path))

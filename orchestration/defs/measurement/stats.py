@@ -222,7 +222,7 @@ class MsprtLook:
     cs_high: float
 
 
-def msprt(x_a: int, n_a: int, x_b: int, n_b: int, tau: float, alpha: float = 0.05) -> MsprtLook:
+def msprt(x_a: float, n_a: float, x_b: float, n_b: float, tau: float, alpha: float = 0.05) -> MsprtLook:
     """Mixture SPRT for theta = p_b - p_a with a N(0, tau^2) mixing distribution.
 
     With the difference estimate d ~ N(theta, V) the mixture
@@ -277,6 +277,34 @@ def msprt_path(
     if last is None:
         return SequentialResult(len(counts), 1.0, float("nan"), float("nan"), False, None, None)
     return SequentialResult(len(counts), p, lo, hi, first is not None, first, last)
+
+
+def users_to_decide(
+    x_a: int, n_a: int, x_b: int, n_b: int, tau: float, alpha: float = 0.05, most: float = 10.0
+) -> float | None:
+    """How many times today's users the mSPRT needs to decide, if both rates stay what they are now.
+
+    The answer to "how much longer?" for a test that has not decided: both arms grow by the same
+    factor with the same rates, and the factor is the smallest at which the always-valid p-value
+    reaches alpha. None when even `most` times the users would not do (the lift so far is too small
+    to settle soon), or when an arm is empty or the rates are equal.
+    """
+    if n_a <= 0 or n_b <= 0 or x_a * n_b == x_b * n_a:
+        return None
+
+    def decides(k: float) -> bool:
+        # Unrounded counts: the ratio then grows with k once it is past 1/alpha, so the search is exact.
+        return msprt(k * x_a, k * n_a, k * x_b, k * n_b, tau, alpha).p_value <= alpha
+
+    if decides(1.0):
+        return 1.0
+    if not decides(most):
+        return None
+    low, high = 1.0, most
+    while high - low > 0.01:
+        middle = (low + high) / 2
+        low, high = (low, middle) if decides(middle) else (middle, high)
+    return high
 
 
 # --- CUPED ---------------------------------------------------------------------------------

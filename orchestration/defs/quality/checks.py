@@ -12,7 +12,7 @@ No `from __future__ import annotations` here: Dagster reads the check function's
 annotations at definition time to recognise the context and the resource.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -139,6 +139,19 @@ def partition_dates(context: dg.AssetCheckExecutionContext) -> Sequence[date | N
     if context.has_partition_key_range:
         return [date.fromisoformat(key) for key in context.partition_keys]
     return [None]
+
+
+def judge_run_dates(
+    context: dg.AssetCheckExecutionContext, verdict: Callable[[list[date]], dg.AssetCheckResult]
+) -> dg.AssetCheckResult:
+    """`verdict` on the run's date(s), its first line logged; a check launched on its own outside a
+    partitioned run has no day to judge and passes saying so."""
+    days = [day for day in partition_dates(context) if day is not None]
+    if not days:
+        return dg.AssetCheckResult(passed=True, description="no run date to check")
+    result = verdict(days)
+    (context.log.info if result.passed else context.log.warning)((result.description or "").splitlines()[0])
+    return result
 
 
 def check_result(outcomes: Sequence[SuiteOutcome]) -> dg.AssetCheckResult:

@@ -9,6 +9,7 @@ import duckdb
 from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES
 from orchestration.partitions import daily_partitions
 from orchestration.warehouse import WarehouseResource
+from orchestration.wording import counted
 
 
 @dg.asset(
@@ -89,3 +90,13 @@ def unknown_references(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[
             ).fetchone()
             found.append((contract.source, column.name, column.references, int(rows), int(values)))
     return found
+
+
+def unknown_reference_phrase(column: str, target: str, rows: int, values: int, holders: str) -> str:
+    """A person's line for `unknown_references`' counts of one column: `holders` says which of the
+    target's rows were looked in ("customers file checked here (up to 2026-03-10)")."""
+    named = target.split(".")[0]
+    return (
+        f"{counted(rows, 'row')} with a {column} no {named} {holders} holds "
+        f"({counted(values, 'distinct value')}); loaded, counted"
+    )

@@ -126,7 +126,7 @@ def warehouse_models(
     # A one-run backfill covers a range: the incremental models take in from its first day.
     window = context.partition_key_range
     first_day, last_day = date.fromisoformat(window.start), date.fromisoformat(window.end)
-    build_id = f"{context.run_id}:{context.retry_number}"
+    build_id = f"{context.run.run_id}:{context.retry_number}"
     settings_of_history = meanings.current_meanings()
     with warehouse.connect() as con:
         try:

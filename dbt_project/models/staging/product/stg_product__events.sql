@@ -60,11 +60,12 @@ deduplicated as (
         event_id, user_id, anonymous_id, event_name, event_ts, page, product_id, category,
         value, device, channel, _partition_date
     from source
-    where not exists (
-        select 1
-        from duplicate_ids
-        where duplicate_ids.event_id = source.event_id
-    )
+    where
+        not exists (
+            select 1
+            from duplicate_ids
+            where duplicate_ids.event_id = source.event_id
+        )
 
     union all
 

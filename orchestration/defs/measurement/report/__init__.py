@@ -4,8 +4,10 @@
     report = build_report(tables, data, plans)
     path = write_report(report, settings.home() / "reports")
 
-Written for a marketer: every campaign opens with a plain sentence (did it work, is a
-variant better, is a guardrail tripped), then the numbers with their intervals. Every count
+Written for a marketer: every campaign opens with one sentence saying what to do (keep, stop
+or wait, and why: `verdict`), then plain sentences (did it work, is a variant better, is a
+guardrail tripped), then the numbers with their intervals under the names of `display`, and a
+glossary of every statistical word the page uses. Every count
 is of users: each user counts once per campaign, from their first assignment.
 No personal data: only campaign-level aggregates appear.
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,19 @@ import duckdb
 import pandas as pd
 
 from orchestration.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables
+from orchestration.defs.measurement.config import MeasurementConfig
+from orchestration.defs.measurement.display import (
+    DISPLAY_NAMES,
+    MEASURE_NAMES,
+    money,
+    names,
+    percent,
+    points,
+    summary_table,
+)
 from orchestration.defs.measurement.report import plots
+from orchestration.defs.measurement.report.glossary import GLOSSARY
+from orchestration.defs.measurement.report.verdict import verdict
 from orchestration.defs.measurement.targeting import latest_estimates
 from orchestration.tables import column_types, relation_exists
 
@@ -146,14 +159,6 @@ def dormancy_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 # --- words -----------------------------------------------------------------------------------
 
 
-def _pts(x: float) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} pts"
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return "n/a" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.{digits}f}%"
-
-
 def headline(campaign: str, tables: MeasurementTables) -> list[str]:
     """Plain sentences for one campaign (the sequential rule decides, never the point estimate)."""
     c = tables.comparisons
@@ -164,39 +169,44 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
         r = overall.iloc[0]
         if r["decision"] == WINNER:
             lines.append(
-                f"The campaign works: treated users convert {_pts(r['abs_lift'])} more than the holdout "
-                f"(95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}; "
-                f"always-valid {_pts(r['seq_ci_low'])} to {_pts(r['seq_ci_high'])})."
+                f"The campaign works: treated users convert {points(r['abs_lift'])} more than the holdout "
+                f"(95% interval {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])}; "
+                f"always-valid {points(r['seq_ci_low'])} to {points(r['seq_ci_high'])})."
             )
         elif r["decision"] == WORSE:
             lines.append(
-                f"The campaign hurts: treated users convert {_pts(r['abs_lift'])} less than the holdout "
-                f"(95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])})."
+                f"The campaign hurts: treated users convert {points(r['abs_lift'])} less than the holdout "
+                f"(95% interval {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])})."
             )
         else:
+            closed = (
+                f"{int(r['n_variant']):,} treated vs {int(r['n_baseline']):,} held-out users whose windows "
+                "have closed"
+            )
             lines.append(
-                f"Campaign vs holdout: {r['decision']} (lift so far {_pts(r['abs_lift'])}, "
-                f"95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}, "
-                f"{int(r['n_variant']):,} treated vs {int(r['n_baseline']):,} held-out users "
-                "whose windows have closed)."
+                f"Campaign vs holdout: {r['decision']} ({closed})."
+                if pd.isna(r["abs_lift"])
+                else f"Campaign vs holdout: {r['decision']} (lift so far {points(r['abs_lift'])}, "
+                f"95% interval {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])}, {closed})."
             )
     for r in c[c["comparison"] == "variant_vs_control"].itertuples():
         if r.decision == WINNER:
             lines.append(
-                f"Variant '{r.variant}' beats control '{r.baseline}' by {_pts(r.abs_lift)} "
-                f"(95% CI {_pts(r.abs_ci_low)} to {_pts(r.abs_ci_high)}; always-valid "
-                f"{_pts(r.seq_ci_low)} to {_pts(r.seq_ci_high)}), declared by the sequential rule on "
+                f"Variant '{r.variant}' beats control '{r.baseline}' by {points(r.abs_lift)} "
+                f"(95% interval {points(r.abs_ci_low)} to {points(r.abs_ci_high)}; always-valid "
+                f"{points(r.seq_ci_low)} to {points(r.seq_ci_high)}), declared by the sequential rule on "
                 f"{pd.Timestamp(r.seq_first_decision_date):%Y-%m-%d}. Consider shifting its weight in the "
                 "campaign file."
             )
         elif r.decision == WORSE:
             lines.append(
-                f"Variant '{r.variant}' does worse than control '{r.baseline}' ({_pts(r.abs_lift)})."
+                f"Variant '{r.variant}' does worse than control '{r.baseline}' ({points(r.abs_lift)})."
             )
         else:
             lines.append(
-                f"Variant '{r.variant}' vs control: {r.decision} "
-                f"(P(beats control) = {_pct(r.prob_beat, 0)}; not a decision)."
+                f"Variant '{r.variant}' vs control: {r.decision}"
+                + ("" if pd.isna(r.prob_beat) else f" (chance to beat control {percent(r.prob_beat, 0)})")
+                + "."
             )
     pause = tables.pauses[tables.pauses["campaign_id"] == campaign]
     if len(pause) and isinstance(pause.iloc[0]["reason"], str) and pause.iloc[0]["reason"]:
@@ -215,74 +225,57 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
 
 
 def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """A measurement table as a person reads it: the names of `display`, rates in % and points."""
     if not len(df):
         return df
     if kind == "summary":
-        out = df[
-            ["campaign_id", "variant", "arm", "assigned", "matured", "sent", "delivered", "opened", "clicked",
-             "converted_matured", "click_through_rate", "conversion_rate", "revenue_per_user",
-             "median_hours_to_convert"]
-        ].copy()  # fmt: skip
-        out["click_through_rate"] = out["click_through_rate"].map(_pct)
-        out["conversion_rate"] = out["conversion_rate"].map(_pct)
-        out["revenue_per_user"] = out["revenue_per_user"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
-        out["median_hours_to_convert"] = out["median_hours_to_convert"].map(
-            lambda v: "n/a" if pd.isna(v) else f"{v:.0f} h"
-        )
-        return out.rename(
-            columns={
-                "assigned": "users",
-                "matured": "matured users",
-                "sent": "mailed",
-                "converted_matured": "converted",
-                "median_hours_to_convert": "time to convert",
-            }
-        )
+        return summary_table(df)
     if kind == "comparisons":
-        rows = []
-        for r in df.itertuples():
-            rate = r.metric == "conversion"
-            val = _pct if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
-            diff = _pts if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
-            rows.append(
-                {
-                    "campaign": r.campaign_id,
-                    "variant": r.variant,
-                    "vs": r.baseline,
-                    "metric": r.metric,
-                    "users (vs / variant)": f"{int(r.n_baseline):,} / {int(r.n_variant):,}",
-                    "baseline": val(r.value_baseline),
-                    "variant value": val(r.value_variant),
-                    "lift [95% CI]": f"{diff(r.abs_lift)} [{diff(r.abs_ci_low)}, {diff(r.abs_ci_high)}]",
-                    "relative": "n/a"
-                    if pd.isna(r.rel_lift)
-                    else f"{100 * r.rel_lift:+.0f}%"
-                    + (
-                        ""
-                        if pd.isna(r.rel_ci_low)
-                        else f" [{100 * r.rel_ci_low:+.0f}%, {100 * r.rel_ci_high:+.0f}%]"
-                    ),
-                    "p": "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
-                    "p (BH)": "n/a" if pd.isna(r.p_adjusted) else f"{r.p_adjusted:.3g}",
-                    "P(beat)": _pct(r.prob_beat, 0) if rate else "",
-                    "CUPED lift": diff(r.cuped_abs_lift) if rate else "",
-                    "decision (sequential)": r.decision if isinstance(r.decision, str) else "",
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([_comparison_row(r) for r in df.itertuples()])
     if kind == "guardrails":
-        out = df[["campaign_id", "variant", "metric", "numerator", "denominator", "rate", "holdout_rate",
-                  "limit_value", "breached"]].copy()  # fmt: skip
+        columns = ["campaign_id", "variant", "metric", "numerator", "denominator", "rate", "holdout_rate",
+                   "limit_value", "breached"]  # fmt: skip
+        out = df[columns].copy()
+        out["metric"] = out["metric"].map(lambda m: MEASURE_NAMES.get(m, m))
         for col in ("rate", "holdout_rate", "limit_value"):
-            out[col] = out[col].map(lambda v: _pct(v, 2))
+            out[col] = out[col].map(lambda v: percent(v, 2))
         out["breached"] = out["breached"].map(lambda b: "BREACHED" if b else "ok")
-        return out.rename(columns={"numerator": "users", "denominator": "out of users"})
+        return out.rename(columns=names(columns))
     if kind == "srm":
-        out = df[["campaign_id", "cells", "observed", "expected", "p_value", "mismatch"]].copy()
+        columns = ["campaign_id", "cells", "observed", "expected", "p_value", "mismatch"]
+        out = df[columns].copy()
         out["p_value"] = out["p_value"].map(lambda v: f"{v:.3g}")
         out["mismatch"] = out["mismatch"].map(lambda b: "MISMATCH" if b else "ok")
-        return out.rename(columns={"observed": "users", "expected": "users expected"})
+        return out.rename(columns=names(columns))
     return df
+
+
+def _comparison_row(r) -> dict[str, str]:  # noqa: ANN001 (a row of campaign_comparisons)
+    rate = r.metric == "conversion"
+    value = percent if rate else money
+    diff = points if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
+    relative = "n/a" if pd.isna(r.rel_lift) else f"{100 * r.rel_lift:+.0f}%"
+    if not pd.isna(r.rel_lift) and not pd.isna(r.rel_ci_low):
+        relative += f" [{100 * r.rel_ci_low:+.0f}%, {100 * r.rel_ci_high:+.0f}%]"
+    d = DISPLAY_NAMES
+    return {
+        d["campaign_id"]: r.campaign_id,
+        d["variant"]: r.variant,
+        d["baseline"]: r.baseline,
+        d["metric"]: MEASURE_NAMES.get(r.metric, r.metric),
+        d["n_users"]: f"{int(r.n_baseline):,} / {int(r.n_variant):,}",
+        d["value_baseline"]: value(r.value_baseline),
+        d["value_variant"]: value(r.value_variant),
+        d["abs_lift"]: "n/a"
+        if pd.isna(r.abs_lift)
+        else f"{diff(r.abs_lift)} [{diff(r.abs_ci_low)}, {diff(r.abs_ci_high)}]",
+        d["rel_lift"]: relative,
+        d["p_value"]: "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
+        d["p_adjusted"]: "n/a" if pd.isna(r.p_adjusted) else f"{r.p_adjusted:.3g}",
+        d["prob_beat"]: percent(r.prob_beat, 0) if rate else "",
+        d["cuped_abs_lift"]: diff(r.cuped_abs_lift) if rate else "",
+        d["decision"]: r.decision if isinstance(r.decision, str) else "",
+    }
 
 
 def _html_table(df: pd.DataFrame) -> str:
@@ -291,7 +284,7 @@ def _html_table(df: pd.DataFrame) -> str:
     body = df.to_html(index=False, escape=True, border=0, classes="t", na_rep="n/a")
     for word, cls in (("winner", "good"), ("BREACHED", "bad"), ("MISMATCH", "bad"), (">worse<", "bad")):
         body = body.replace(f"<td>{word.strip('<>')}</td>", f"<td class='{cls}'>{word.strip('<>')}</td>")
-    return body
+    return f"<div class='scroll'>{body}</div>"
 
 
 CSS = """
@@ -300,11 +293,17 @@ color:#1f2328;line-height:1.45}
 h1{font-size:26px;margin-bottom:4px} h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
 .muted{color:#57606a} .card{border:1px solid #d0d7de;border-radius:8px;padding:10px 16px;margin:10px 0;
 background:#f6f8fa} .card h3{margin:4px 0}
-table.t{border-collapse:collapse;font-size:13px;margin:8px 0} table.t th,table.t td{border:1px solid #d0d7de;
-padding:4px 8px;text-align:right} table.t th{background:#f6f8fa} table.t td:first-child{text-align:left}
+.card p.verdict{font-weight:600;margin:6px 0}
+.scroll{max-width:100%;overflow-x:auto;margin:8px 0}
+table.t{border-collapse:collapse;font-size:12px} table.t th,table.t td{border:1px solid #d0d7de;
+padding:3px 6px;text-align:right} table.t th{background:#f6f8fa;vertical-align:bottom;min-width:3.5em}
+table.t td:first-child{text-align:left;white-space:nowrap}
 td.good{background:#dafbe1;font-weight:600} td.bad{background:#ffebe9;font-weight:600}
-img{max-width:100%;border:1px solid #eaeef2;margin:8px 0}
+dl.glossary dt{font-weight:600;margin-top:8px} dl.glossary dd{margin-left:16px}
+img{max-width:100%;height:auto;border:1px solid #eaeef2;margin:8px 0}
 """
+# Headers and values wrap between words, never inside one (min-width keeps a header from one word a
+# line); a table still wider than the page scrolls inside its own box, never the page.
 
 PLOT_TITLES = {
     "lift_intervals": "Lift with intervals",
@@ -316,7 +315,14 @@ PLOT_TITLES = {
 }
 
 
-def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, CampaignPlan]) -> Report:
+def build_report(
+    tables: MeasurementTables,
+    data: ReportData,
+    plans: dict[str, CampaignPlan],
+    config: MeasurementConfig | None = None,
+) -> Report:
+    """`config`: the thresholds the measurement used (the verdicts say how far a test is from deciding)."""
+    config = config or MeasurementConfig()
     run_date = tables.run_date
     images = {
         "lift_intervals": plots.lift_intervals(tables.comparisons),
@@ -326,7 +332,8 @@ def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, C
         "funnel": plots.funnel(tables.summary),
         "dormancy": plots.dormancy(data.dormancy),
     }
-    campaigns = sorted(set(tables.summary["campaign_id"])) if len(tables.summary) else []
+    # Every planned campaign, those nobody was assigned to yet included (their verdict says so).
+    campaigns = sorted(set(tables.summary["campaign_id"]) | set(plans))
     sections = {
         "Users by campaign, variant and arm": _fmt_table(tables.summary, "summary"),
         "Lift against holdout and control": _fmt_table(tables.comparisons, "comparisons"),
@@ -339,22 +346,23 @@ def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, C
         "the campaign's attribution window after that first scheduled send time, for held-out users on "
         "the same clock; comparisons use users whose window has closed, and the sample ratio check counts "
         "users against the planned split. Intervals are 95%. "
-        "A winner is declared only by the always-valid sequential test (mSPRT), "
-        "which stays valid although this report is read every day; "
-        "p (BH) adjusts for all comparisons of the day."
+        "A winner is declared only by the sequential test, which stays valid although this report is read "
+        "every day. The Glossary below says what each statistical word means."
     )
     all_headlines: list[str] = []
     cards_html, cards_md = [], []
     for campaign in campaigns:
+        todo = verdict(campaign, tables, plans.get(campaign), config)
         lines = headline(campaign, tables)
-        all_headlines += [f"{campaign}: {line}" for line in lines]
+        all_headlines += [f"{campaign}: {line}" for line in (todo, *lines)]
         desc = plans[campaign].description if campaign in plans else ""
         cards_html.append(
-            f"<div class='card'><h3>{html.escape(campaign)}</h3><p class='muted'>{html.escape(desc)}</p><ul>"
+            f"<div class='card'><h3>{html.escape(campaign)}</h3><p class='muted'>{html.escape(desc)}</p>"
+            f"<p class='verdict'>{html.escape(todo)}</p><ul>"
             + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
             + "</ul></div>"
         )
-        cards_md.append(f"### {campaign}\n" + "\n".join(f"- {line}" for line in lines))
+        cards_md.append(f"### {campaign}\n**{todo}**\n" + "\n".join(f"- {line}" for line in lines))
     if not campaigns:
         cards_html.append("<p class='muted'>No campaign has assigned anyone yet.</p>")
         cards_md.append("No campaign has assigned anyone yet.")
@@ -366,6 +374,10 @@ def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, C
         *cards_html,
     ]
     md = [f"# Campaign report — {run_date}", "", intro, "", "## In short", "", *cards_md, ""]
+    parts += ["<h2>Glossary</h2><dl class='glossary'>"]
+    parts += [f"<dt>{html.escape(term)}</dt><dd>{html.escape(meaning)}</dd>" for term, meaning in GLOSSARY]
+    parts += ["</dl>"]
+    md += ["## Glossary", "", *[f"- **{term}**: {meaning}" for term, meaning in GLOSSARY], ""]
     for title, df in sections.items():
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(df)]
         md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "Nothing to show yet.", ""]
