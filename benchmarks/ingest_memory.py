@@ -96,7 +96,7 @@ CASES = {
 
 
 def _load(landing: str, warehouse: str, source: str, results) -> None:
-    from orchestration.defs.ingest.loader import load_day
+    from reengage.defs.ingest.loader import load_day
 
     started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     with duckdb.connect(warehouse) as con:

@@ -30,9 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "devkit")]
 
-from orchestration.defs.delivery.ledger import SendLedger  # noqa: E402
-from orchestration.defs.delivery.sms_sender import SmsMessage, deliver_sms, new_provider  # noqa: E402
-from orchestration.defs.delivery.twilio_provider import make_twilio_client  # noqa: E402
+from reengage.defs.delivery.ledger import SendLedger  # noqa: E402
+from reengage.defs.delivery.sms_sender import SmsMessage, deliver_sms, new_provider  # noqa: E402
+from reengage.defs.delivery.twilio_provider import make_twilio_client  # noqa: E402
 from reengage_dev.twilio_sink import TwilioSinkStore  # noqa: E402
 
 ACCOUNT = "AC" + "0" * 31 + "1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.wording import counted
+from reengage.wording import counted
 
 
 def test_one_of_a_thing_is_singular_and_any_other_count_plural_with_thousands_separated() -> None:

@@ -15,7 +15,7 @@ import sys
 from crash_driver import arm_from_environment, print_report
 from sms_helpers import make_texts, send_texts
 
-from orchestration.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.ledger import SendLedger
 
 
 def main() -> int:

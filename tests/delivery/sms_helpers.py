@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable
 
 from delivery_helpers import RUN_DATE
 
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.provider import RetryPolicy
-from orchestration.defs.delivery.report import DeliveryReport
-from orchestration.defs.delivery.sms_sender import SmsMessage, deliver_sms, new_provider
-from orchestration.defs.delivery.twilio_provider import TwilioProvider, make_twilio_client
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.provider import RetryPolicy
+from reengage.defs.delivery.report import DeliveryReport
+from reengage.defs.delivery.sms_sender import SmsMessage, deliver_sms, new_provider
+from reengage.defs.delivery.twilio_provider import TwilioProvider, make_twilio_client
 from reengage_dev.twilio_sink import TwilioSinkStore
 
 ACCOUNT = "AC" + "0" * 31 + "1"

@@ -34,7 +34,7 @@ from typing import Any
 from crash_driver import run_armed
 from delivery_helpers import SCHEDULED_SENDS, make_messages
 
-from orchestration.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.ledger import SendLedger
 from reengage_dev.sink import SinkStore, start_sink
 
 HERE = Path(__file__).resolve().parent

@@ -18,17 +18,17 @@ import pytest
 from crash_driver import ENV_VAR
 from delivery_helpers import API_KEY, LOST_UNCANCELLED, write_intervention_list
 
-from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
-from orchestration.defs.delivery.checks import CHECK_NAME, every_message_settled
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.delivery.assets import campaign_sends, past_dates_allowed
+from reengage.defs.delivery.checks import CHECK_NAME, every_message_settled
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.resource import SendGridResource
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle
 
 # Guards the project's own calls of APIs Dagster deprecated (context.run_id), noise in every run's output.
 pytestmark = pytest.mark.filterwarnings(
-    "error:.* will be removed in a future release:DeprecationWarning:orchestration"
+    "error:.* will be removed in a future release:DeprecationWarning:reengage"
 )
 
 TODAY = datetime.now(UTC).date()

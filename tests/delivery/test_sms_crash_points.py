@@ -31,7 +31,7 @@ from crash_driver import run_armed
 from sms_helpers import live_copies, make_texts
 from test_crash_points import Outcome, Run, summarize
 
-from orchestration.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.ledger import SendLedger
 from reengage_dev.twilio_sink import TwilioSinkStore, start_twilio_sink
 
 HERE = Path(__file__).resolve().parent

@@ -29,10 +29,10 @@ from sms_helpers import (
     send_texts,
 )
 
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.sender import deliver
-from orchestration.defs.delivery.sms_sender import SendPace, SmsMessage, claim_id
-from orchestration.defs.delivery.twilio_provider import make_twilio_client
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.sender import deliver
+from reengage.defs.delivery.sms_sender import SendPace, SmsMessage, claim_id
+from reengage.defs.delivery.twilio_provider import make_twilio_client
 from reengage_dev.twilio_sink import TwilioSinkHandle
 
 
@@ -268,7 +268,7 @@ def test_no_number_body_or_secret_reaches_the_logs(
     twilio_sink.inject({"status": 429, "retry_after": 0}, {"mode": "drop", "when": "after"})
     send_texts(ledger, texts, twilio_sink.url)
     logged = "\n".join(
-        r.getMessage() for r in caplog.records if r.name.startswith(("orchestration", "reengage", "twilio"))
+        r.getMessage() for r in caplog.records if r.name.startswith(("reengage", "reengage", "twilio"))
     )
     assert "text" in logged
     for secret in [SECRET, *(t.to for t in texts), *(t.to.lstrip("+") for t in texts), "miss you"]:

@@ -1,6 +1,6 @@
 """The `sms_sends` step in Dagster: the list's texts of the day through Twilio, beside `campaign_sends`.
 
-The SMS channel's definition comes with its own branch of work (orchestration/channels/sms.py); until
+The SMS channel's definition comes with its own branch of work (reengage/channels/sms.py); until
 it is registered, these tests register a channel of their own named "sms", sent by "twilio", and write
 the intervention list's rows directly into a real DuckDB file, as the policy would.
 """
@@ -18,20 +18,20 @@ import pytest
 from delivery_helpers import API_KEY, intervention_rows
 from sms_helpers import SETTLE_SECONDS, number
 
-from orchestration import cli, settings
-from orchestration.channels import EMAIL
-from orchestration.defs.delivery import assets
-from orchestration.defs.delivery.assets import DELIVERY_STEPS, campaign_sends, past_dates_allowed, sms_sends
-from orchestration.defs.delivery.checks import every_message_settled, every_text_settled
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.defs.delivery.sms_sender import SmsMessage, claim_id
-from orchestration.defs.delivery.twilio_resource import TwilioResource, twilio_from_environment
-from orchestration.defs.operations.delivery_notice import delivery_notice
-from orchestration.schema.declared import INTERVENTION_LIST
-from orchestration.schema.migrations import migrate
-from orchestration.send_ids import send_id
-from orchestration.warehouse import WarehouseResource
+from reengage import cli, settings
+from reengage.channels import EMAIL
+from reengage.defs.delivery import assets
+from reengage.defs.delivery.assets import DELIVERY_STEPS, campaign_sends, past_dates_allowed, sms_sends
+from reengage.defs.delivery.checks import every_message_settled, every_text_settled
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.resource import SendGridResource
+from reengage.defs.delivery.sms_sender import SmsMessage, claim_id
+from reengage.defs.delivery.twilio_resource import TwilioResource, twilio_from_environment
+from reengage.defs.operations.delivery_notice import delivery_notice
+from reengage.schema.declared import INTERVENTION_LIST
+from reengage.schema.migrations import migrate
+from reengage.send_ids import send_id
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle
 from reengage_dev.twilio_sink import TwilioSinkHandle
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 from sms_helpers import SERVICE, make_texts
 
-from orchestration.defs.delivery.twilio_resource import TwilioResource, twilio_from_environment
+from reengage.defs.delivery.twilio_resource import TwilioResource, twilio_from_environment
 from reengage_dev.twilio_sink import TwilioSinkHandle
 
 ACCOUNT = "AC" + "1" * 32

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pandas as pd
 
-from orchestration.defs.measurement.analysis import TABLE_OF_FRAME, CampaignPlan, MeasurementTables
-from orchestration.defs.measurement.report import ReportData
+from reengage.defs.measurement.analysis import TABLE_OF_FRAME, CampaignPlan, MeasurementTables
+from reengage.defs.measurement.report import ReportData
 
 DAY = date(2026, 3, 10)
 PLAN = CampaignPlan("win_back", 0.2, {"control": 1.0}, "control", "Win back", "purchase", 7)

@@ -13,16 +13,16 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from orchestration.defs.measurement.analysis import analyse, write_tables
-from orchestration.defs.measurement.checks import (
+from reengage.defs.measurement.analysis import analyse, write_tables
+from reengage.defs.measurement.checks import (
     guardrail_result,
     no_guardrail_breached,
     no_sample_ratio_mismatch,
     srm_result,
 )
-from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.outcomes import compute_outcomes
-from orchestration.warehouse import connect
+from reengage.defs.measurement.config import MeasurementConfig
+from reengage.defs.measurement.outcomes import compute_outcomes
+from reengage.warehouse import connect
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from orchestration import settings
-from orchestration.defs.measurement.analysis import CampaignPlan
-from orchestration.defs.measurement.assets import campaign_measurement, campaign_report
-from orchestration.defs.measurement.report import build_report, plots, write_report
-from orchestration.summary import run_summary
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.measurement.analysis import CampaignPlan
+from reengage.defs.measurement.assets import campaign_measurement, campaign_report
+from reengage.defs.measurement.report import build_report, plots, write_report
+from reengage.summary import run_summary
+from reengage.warehouse import WarehouseResource
 from tests.ui.devtools import open_page
 
 from .measurement_world import RUN_DATE, write_campaign_files

@@ -8,7 +8,7 @@ import matplotlib.dates as mdates
 import pandas as pd
 import pytest
 
-from orchestration.defs.measurement.report import plots
+from reengage.defs.measurement.report import plots
 
 from .report_frames import DAY
 

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from orchestration.defs.measurement import stats as st
-from orchestration.defs.measurement.analysis import INSUFFICIENT, NO_DIFFERENCE, SRM_HOLD, WINNER, WORSE
-from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.display import DISPLAY_NAMES
-from orchestration.defs.measurement.report import build_report
-from orchestration.defs.measurement.report.glossary import GLOSSARY
-from orchestration.defs.measurement.report.verdict import verdict
+from reengage.defs.measurement import stats as st
+from reengage.defs.measurement.analysis import INSUFFICIENT, NO_DIFFERENCE, SRM_HOLD, WINNER, WORSE
+from reengage.defs.measurement.config import MeasurementConfig
+from reengage.defs.measurement.display import DISPLAY_NAMES
+from reengage.defs.measurement.report import build_report
+from reengage.defs.measurement.report.glossary import GLOSSARY
+from reengage.defs.measurement.report.verdict import verdict
 
 from .report_frames import PLAN, html_tables, no_report_data, summary_row, tables
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
-from orchestration import runs
-from orchestration.defs.ingest.contracts import SOURCES
+from reengage import runs
+from reengage.defs.ingest.contracts import SOURCES
 from reengage_dev.demo.world import generate_world
 
 LAST = date(2024, 3, 10)

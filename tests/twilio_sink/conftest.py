@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from twilio.rest import Client
 
-from orchestration.channels.twilio_http import BaseUrlHttpClient
+from reengage.channels.twilio_http import BaseUrlHttpClient
 from reengage_dev.twilio_sink import TwilioSinkHandle, start_twilio_sink
 from tests.sink.sink_helpers import MovableClock
 

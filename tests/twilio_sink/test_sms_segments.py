@@ -1,4 +1,4 @@
-"""Segment counts as Twilio reports `num_segments` (orchestration/channels/sms_segments.py), and the sink's"""
+"""Segment counts as Twilio reports `num_segments` (reengage/channels/sms_segments.py), and the sink's"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twilio.rest import Client
 
-from orchestration.channels.sms_segments import GSM7_BASIC, encoding, segments
+from reengage.channels.sms_segments import GSM7_BASIC, encoding, segments
 from tests.sink.sink_helpers import MovableClock
 from tests.twilio_sink.test_twilio_sink_messages import schedule
 

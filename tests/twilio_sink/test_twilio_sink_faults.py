@@ -15,7 +15,7 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from orchestration.channels.twilio_http import BaseUrlHttpClient
+from reengage.channels.twilio_http import BaseUrlHttpClient
 from reengage_dev.twilio_sink import TwilioSinkHandle, TwilioSinkStore
 from tests.sink.sink_helpers import MovableClock
 from tests.twilio_sink.conftest import ACCOUNT, SERVICE, client_for

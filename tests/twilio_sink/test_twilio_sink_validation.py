@@ -61,7 +61,7 @@ def test_a_send_at_that_is_not_a_timestamp_is_refused(twilio: Client, clock: Mov
     "to", ["015112345678", "+0151123456", "+49 151 1234567", "+123456", "whatsapp:+4915112345678"]
 )
 def test_a_recipient_that_is_not_e164_is_refused(twilio: Client, clock: MovableClock, to: str) -> None:
-    # Guards the number rule the product shares (orchestration/phones.py): Twilio's 21211.
+    # Guards the number rule the product shares (reengage/phones.py): Twilio's 21211.
     assert refusal(twilio, **scheduled(clock, to=to)) == (400, 21211)
 
 

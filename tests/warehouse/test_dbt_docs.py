@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from orchestration import settings
-from orchestration.definitions import OWNERS_BY_GROUP
-from orchestration.defs.warehouse import manifest
+from reengage import settings
+from reengage.definitions import OWNERS_BY_GROUP
+from reengage.defs.warehouse import manifest
 
-PYTHON_FOLDERS = ("orchestration", "models")
+PYTHON_FOLDERS = ("reengage", "models")
 # How Python names a dbt model: a schema-qualified table, or the Dagster key of the model.
 MODEL_REFERENCE = re.compile(
     r"""\b(?:marts|intermediate|staging)\.([a-z_]+)\b|model_key\(\s*["']([a-z_]+)["']"""
@@ -26,7 +26,7 @@ def _read_by_python(models: set[str]) -> dict[str, set[str]]:
     for folder in PYTHON_FOLDERS:
         for path in sorted((settings.REPO_ROOT / folder).rglob("*.py")):
             relative = path.relative_to(settings.REPO_ROOT)
-            if relative.parts[:3] == ("orchestration", "defs", "warehouse"):
+            if relative.parts[:3] == ("reengage", "defs", "warehouse"):
                 continue  # the build itself, not a consumer
             for match in MODEL_REFERENCE.finditer(path.read_text()):
                 name = match.group(1) or match.group(2)
@@ -56,7 +56,7 @@ def test_every_model_python_reads_is_in_an_exposure_with_an_owner() -> None:
 
 def test_every_model_has_the_owner_dagster_shows_for_it_and_its_layer_as_a_tag() -> None:
     # Guards empty owners and tags in dbt docs, and an owner there that differs from the team the
-    # Dagster UI names for the same asset (orchestration/definitions.py, by group).
+    # Dagster UI names for the same asset (reengage/definitions.py, by group).
     for name, node in _models(manifest.load_manifest()).items():
         config = node["config"]
         group = config.get("meta", {}).get("dagster", {}).get("group", "warehouse")

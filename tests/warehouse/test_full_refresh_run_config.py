@@ -12,7 +12,7 @@ from tests.warehouse.dagster_run import materialize_warehouse_models
 
 # Guards the project's own calls of APIs Dagster deprecated (context.run_id), noise in every run's output.
 pytestmark = pytest.mark.filterwarnings(
-    "error:.* will be removed in a future release:DeprecationWarning:orchestration"
+    "error:.* will be removed in a future release:DeprecationWarning:reengage"
 )
 
 

@@ -1,6 +1,6 @@
 """The Twilio sink's durable memory: every accepted text, its status history, STOP replies, opt-outs.
 
-SQLite in WAL mode (orchestration/sqlite_pool.py), and a create commits before the HTTP handler
+SQLite in WAL mode (reengage/sqlite_pool.py), and a create commits before the HTTP handler
 answers 201, so an acknowledged message survives a crash of the sink. A message's life follows the
 sink's clock: `scheduled` until its SendAt (or `queued` at once when not scheduled), then `queued`,
 `sent` a second later and `delivered`, `undelivered` or `failed` after that (outcomes.py); a
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.channels.sms_segments import segments
-from orchestration.sqlite_pool import SQLitePool, immediate_transaction
+from reengage.channels.sms_segments import segments
+from reengage.sqlite_pool import SQLitePool, immediate_transaction
 from reengage_dev.twilio_sink.outcomes import SENT_AFTER_SECONDS, Outcomes, draw
 from reengage_dev.twilio_sink.validation import NewMessage
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from orchestration.phones import VALID_NUMBER
+from reengage.phones import VALID_NUMBER
 from reengage_dev.twilio_sink import errors
 from reengage_dev.twilio_sink.errors import TwilioError
 

@@ -1,0 +1,373 @@
+"""Load one day's export of one source into its raw table, idempotently.
+
+A partition is replaced in one transaction: loading the same day twice leaves the
+same rows, and a load that fails half-way leaves the warehouse as it was. A file
+that yields no good rows never replaces a partition that holds rows (an empty
+re-delivery is far likelier a broken export than a day that un-happened).
+Files dated after the day are never read by its load; they are counted.
+
+The file is read and judged chunk by chunk, its rows kept on disk (staging.py) and
+published in that one transaction, so its size does not decide what must fit in
+memory. Rows sharing the unique key are looked for across the whole file: each good
+row's key is kept as a 64-bit hash, and only the rows whose hash repeats are taken
+back from staging and judged together (parse.py `_duplicates`), with exactly the
+reasons a file read at once gets.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from reengage.defs.ingest import reader
+from reengage.defs.ingest.contracts import CONTRACTS, Contract
+from reengage.defs.ingest.formats.convert import to_canonical
+from reengage.defs.ingest.formats.declaration import DeclaredFormat, declared_format
+from reengage.defs.ingest.formats.header import check_format_columns, undeclared_hint
+from reengage.defs.ingest.header import check_columns
+from reengage.defs.ingest.names import scrubbed, shown_values
+from reengage.defs.ingest.parse import ParsedExport, naive_warning, parse_export
+from reengage.defs.ingest.reader import (
+    Export,
+    IngestError,
+    list_landing,
+    only_export,
+    open_export,
+)
+from reengage.defs.ingest.staging import StagedFile, staged_file
+from reengage.privacy.forget_list import drop_forgotten
+from reengage.schema.migrations import migrate
+from reengage.warehouse import transaction
+
+# Reasons a refused file's message names (the most frequent first).
+REASONS_SHOWN = 3
+
+
+@dataclass
+class LoadReport:
+    source: str
+    day: date
+    file: str | None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_forgotten: int = 0  # rows of erased people (privacy.forget_list): dropped, never stored
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # "column: reason" -> values of a soft column set to null in rows that were loaded (contracts.py)
+    values_set_to_null: dict[str, int] = field(default_factory=dict)
+    # column -> value -> rows loaded with a value outside the column's vocabulary (contracts.py)
+    unknown_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
+
+    @property
+    def missing(self) -> bool:
+        return self.file is None
+
+    def unknown_values_lines(self) -> list[str]:
+        """Per column with values outside its vocabulary, one line for the run log (counts, no values)."""
+        contract = CONTRACTS[self.source]
+        return [
+            f"{self.file}: column {column!r}: {sum(values.values())} rows hold {len(values)} values not in "
+            f"{contract.column(column).vocabulary_source} (loaded; describe them there)"
+            for column, values in self.unknown_values.items()
+            if values
+        ]
+
+    @property
+    def summary(self) -> str:
+        """One line for the run log (file names and counts only, never values)."""
+        if self.missing:
+            return (
+                f"{self.source} for {self.day}: no export file ({self.source}_{self.day}.csv|jsonl|parquet)"
+            )
+        nulled = sum(self.values_set_to_null.values())
+        return (
+            f"{self.file}: read {self.rows_read}, loaded {self.rows_loaded}, "
+            f"quarantined {self.rows_quarantined}"
+            + (f", {nulled} bad values set to null in loaded rows" if nulled else "")
+            + (f", dropped {self.rows_forgotten} of erased people" if self.rows_forgotten else "")
+        )
+
+
+def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date) -> LoadReport:
+    """Load `source`'s export for `day`; a missing file leaves what is stored untouched."""
+    contract = CONTRACTS[source]
+    listing = list_landing(landing, source, day)
+    path = only_export(listing, source, day)
+    # Files of later days are counted (the asset's `later_files_not_loaded`), not warned about: every
+    # day of a history load sees all the days after it, and each is loaded on its own day.
+    report = LoadReport(source=source, day=day, file=path, later_files=listing.later_files)
+    if listing.misnamed:
+        report.warnings.append(
+            f"{source}: landing file(s) not named {source}_YYYY-MM-DD.csv|jsonl|parquet were ignored "
+            f"({', '.join(listing.misnamed[:3])}{', ...' if len(listing.misnamed) > 3 else ''})"
+        )
+    migrate(con)  # the raw tables are declared in reengage.schema, from the contracts
+    if path is None:
+        return report
+    declared = declared_format(landing, source)  # None: the project's own contract
+    keep = contract.names if declared is None else declared.format.fields_read
+    tsv_columns = () if declared is None else declared.format.tsv_columns
+    stored = _stored_rows(con, contract.source, day)
+    with (
+        open_export(landing, path, keep, tsv_columns) as export,
+        staged_file(contract, day, path, datetime.now(UTC)) as staged,
+    ):
+        # CSV and Parquet headers are judged before any row is read; JSON Lines keys once all are.
+        header_warnings = (
+            _judge_header(export.columns, contract, declared, path) if export.columns is not None else None
+        )
+        tally = _judge(con, contract, day, export, staged, report, declared)
+        if header_warnings is None:
+            header_warnings = _judge_header(export.columns or [], contract, declared, path)
+        if report.rows_loaded == 0 and stored:
+            raise IngestError(
+                f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} "
+                f"quarantined{tally.describe()}), but raw.{source} already holds {stored} rows for "
+                f"{day}; they were kept (delete that partition by hand if the day really has no {source})"
+            )
+        try:
+            with transaction(con):
+                staged.publish(con)
+        except duckdb.Error as err:
+            # A DuckDB message can quote a value from the file: only its shape is kept.
+            raise IngestError(
+                f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
+            ) from None
+        nulled = staged.values_set_to_null(con)
+    report.unknown_values = unknown_values(con, contract, day)
+    report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
+    report.warnings += (
+        export.warnings + header_warnings + tally.warnings(path) + _nulled_warnings(path, nulled)
+    )
+    if report.rows_read == 0:
+        report.warnings.append(f"{path}: the file has no data rows")
+    return report
+
+
+def _judge_header(
+    columns: list[str], contract: Contract, declared: DeclaredFormat | None, path: str
+) -> list[str]:
+    if declared is not None:
+        return check_format_columns(columns, declared, path)
+    try:
+        return check_columns(columns, contract, path)
+    except IngestError as err:  # a vendor's export in a folder that does not declare it
+        raise IngestError(f"{err}{undeclared_hint(columns, contract.source)}") from None
+
+
+@dataclass
+class _Tally:
+    """What the chunks of one file came to, merged into what a file read at once reports."""
+
+    reasons: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)  # [rows, first row]
+    naive: dict[str, tuple[int, int]] = field(default_factory=dict)  # column -> (values, first row)
+    other_warnings: dict[str, None] = field(default_factory=dict)
+
+    def note(self, parsed: ParsedExport) -> None:
+        self.other_warnings.update(dict.fromkeys(parsed.warnings))
+        for column, (count, first) in parsed.naive_timestamps.items():
+            total, earliest = self.naive.get(column, (0, first))
+            self.naive[column] = (total + count, min(earliest, first))
+
+    def count(self, report: LoadReport, quarantine: pd.DataFrame, forgotten: int) -> None:
+        report.rows_quarantined += len(quarantine)
+        report.rows_forgotten += forgotten
+        if quarantine.empty:
+            return
+        kinds = quarantine["kind"].fillna(quarantine["reason"])
+        for column, kind, row in zip(quarantine["column"], kinds, quarantine["row"], strict=True):
+            tally = self.reasons.setdefault((column, kind), [0, int(row)])
+            tally[0] += 1
+            tally[1] = min(tally[1], int(row))
+        report.quarantine_reasons = {
+            f"{column or 'whole row'}: {kind}": rows for (column, kind), (rows, _) in self.reasons.items()
+        }
+
+    def warnings(self, path: str) -> list[str]:
+        naive = [naive_warning(path, column, n, first) for column, (n, first) in self.naive.items()]
+        return list(self.other_warnings) + naive
+
+    def describe(self) -> str:
+        """'; column C: reason: N rows, first at row R' for the most frequent reasons."""
+        if not self.reasons:
+            return ""
+        ranked = sorted(self.reasons.items(), key=lambda item: (-item[1][0], item[1][1]))
+        shown = [
+            f"{f'column {column}' if column else 'whole row'}: {kind}: {rows} rows, first at row {first}"
+            for (column, kind), (rows, first) in ranked[:REASONS_SHOWN]
+        ]
+        more = len(ranked) - REASONS_SHOWN
+        return "; " + "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
+
+
+def unknown_values(
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: date
+) -> dict[str, dict[str, int]]:
+    """Per column with a vocabulary, the loaded values outside it and their rows (lower-cased, as dbt
+    staging reads them)."""
+    found = {}
+    for column in (c for c in contract.columns if c.vocabulary is not None):
+        rows = con.execute(
+            f'select lower("{column.name}"), count(*) from raw.{contract.source} '
+            f'where _partition_date = ? and not list_contains(?, lower("{column.name}")) '
+            "group by 1 order by 2 desc, 1",
+            [day, sorted(column.vocabulary())],
+        ).fetchall()
+        found[column.name] = {value: int(n) for value, n in rows}
+    return found
+
+
+def unknown_values_phrases(source: str, unknown: dict[str, dict[str, int]]) -> list[str]:
+    """Per column with values outside its vocabulary, the values with their rows, for a person at a
+    terminal; a value that does not look like an identifier is counted, not shown."""
+    phrases = []
+    for column, counts in unknown.items():
+        if counts:
+            shown, hidden_values, hidden_rows = shown_values(counts)
+            names = [f"{value} ({n:,})" for value, n in shown.items()]
+            if hidden_values:
+                names.append(f"{hidden_values} more not shown ({hidden_rows:,})")
+            vocabulary = CONTRACTS[source].column(column).vocabulary_source
+            phrases.append(f"{column} not in {vocabulary} (loaded, counted): {', '.join(names)}")
+    return phrases
+
+
+def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) -> list[str]:
+    return [
+        f"{path}: column {column!r}: {n} values set to null, their rows kept ({kind}; first at row {first})"
+        for (column, kind), (n, first) in sorted(nulled.items())
+    ]
+
+
+def _judge(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    day: date,
+    export: Export,
+    staged: StagedFile,
+    report: LoadReport,
+    declared: DeclaredFormat | None = None,
+) -> _Tally:
+    """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks.
+
+    A vendor format's chunk is first turned into the contract's columns (formats/convert.py).
+    """
+    tally = _Tally()
+    keys = _KeyHashes() if contract.unique_key else None
+    for read in _collecting_once_a_chunk(export.chunks()):
+        chunk = read if declared is None else to_canonical(read, declared.format)
+        parsed = parse_export(chunk, contract, export.path, day, find_duplicates=False)
+        good, quarantine, forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
+        staged.add_rows(good)
+        staged.add_quarantine(quarantine)
+        report.rows_read += len(chunk)
+        report.rows_loaded += len(good)
+        tally.note(parsed)
+        tally.count(report, quarantine[~quarantine["row_kept"]], forgotten)
+        if keys is not None:
+            keys.add(good[contract.unique_key], good["_source_row"])
+            kept = chunk["_source_row"].isin(good["_source_row"])
+            columns = [*contract.names, "_source_row", "_source_line"]
+            staged.keep_texts(
+                _as_loaded(chunk.loc[kept].reindex(columns=columns, fill_value=None), quarantine)
+            )
+    for rows in keys.repeated(reader.CHUNK_ROWS) if keys is not None else ():
+        # Judged together, the rows whose key hash repeats get what they would in a file read at once.
+        flagged = parse_export(staged.texts(rows), contract, export.path, day).quarantine
+        flagged = flagged[~flagged["row_kept"]]
+        _, quarantine, forgotten = drop_forgotten(con, pd.DataFrame(), flagged)
+        staged.drop(flagged["row"])
+        staged.add_quarantine(quarantine)
+        report.rows_loaded -= len(flagged)
+        tally.count(report, quarantine, forgotten)
+    return tally
+
+
+def _as_loaded(texts: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Kept rows as read, with the values set to null emptied, as they were loaded: judged again
+    for duplicates, they compare as a file read at once compares them."""
+    nulled = quarantine[quarantine["row_kept"]]
+    for column, rows in nulled.groupby("column")["row"]:
+        texts.loc[texts["_source_row"].isin(rows), column] = None
+    return texts
+
+
+def _collecting_once_a_chunk(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The chunks, with Python's cyclic garbage collector run once a chunk instead of whenever
+    700 containers were allocated: reading a chunk allocates a list per row, which made the
+    collector rescan every chunk's rows again and again (about a tenth of a load's CPU time).
+    The young generations are collected after each chunk, so cyclic garbage does not pile up."""
+    with _automatic_collection_paused():
+        for chunk in chunks:
+            yield chunk
+            gc.collect(1)
+
+
+@contextmanager
+def _automatic_collection_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _KeyHashes:
+    """Every good row's unique key as a 64-bit hash next to its row: 16 bytes a row, whatever the key."""
+
+    def __init__(self) -> None:
+        self._hashes: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+
+    def add(self, keys: pd.Series, rows: pd.Series) -> None:
+        present = keys.notna().to_numpy()
+        if present.any():
+            # Python's own string hash: 64 bits, stable within the process, several times faster
+            # than pandas' (a shared hash is only a candidate; the keys themselves are compared later).
+            values = keys.to_numpy(dtype=object)[present]
+            self._hashes.append(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
+            self._rows.append(rows.to_numpy(dtype=np.int64)[present])
+
+    def repeated(self, batch_rows: int) -> Iterator[set[int]]:
+        """The rows whose key hash repeats, in batches of whole hash groups (about `batch_rows` each)."""
+        if not self._hashes:
+            return
+        hashes, rows = np.concatenate(self._hashes), np.concatenate(self._rows)
+        self._hashes, self._rows = [], []
+        repeats = pd.Series(hashes).duplicated(keep=False).to_numpy()
+        hashes, rows = hashes[repeats], rows[repeats]
+        batches = -(-len(rows) // batch_rows)
+        for batch in range(batches):
+            yield set(rows[hashes % batches == batch].tolist())
+
+
+def describe_quarantine(con: duckdb.DuckDBPyConnection, source: str, day: date, limit: int = 5) -> list[str]:
+    """A few quarantined rows as 'file: row R, column C: reason' lines for the run log."""
+    rows = con.execute(
+        'select file, row, "column", reason, row_kept from raw.quarantine '
+        "where source = ? and _partition_date = ? order by row, row_kept limit ?",
+        [source, day, limit],
+    ).fetchall()
+    return [
+        f"{file}: row {row}, "
+        + (f"column {column}" if column else "whole row")
+        + f": {reason}"
+        + (" (value set to null, row kept)" if row_kept else "")
+        for file, row, column, reason, row_kept in rows
+    ]
+
+
+def _stored_rows(con: duckdb.DuckDBPyConnection, source: str, day: date) -> int:
+    rows = con.execute(f"select count(*) from raw.{source} where _partition_date = ?", [day]).fetchall()
+    return int(rows[0][0])
