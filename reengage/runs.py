@@ -18,7 +18,7 @@ from dagster._core.utils import make_new_run_id
 
 from reengage import settings
 from reengage.definitions import CODE_LOCATION, build_definitions
-from reengage.defs.delivery.assets import past_dates_allowed
+from reengage.defs.delivery.assets import DELIVERY_STEPS, past_dates_allowed
 from reengage.defs.ingest.contracts import SOURCES
 from reengage.defs.operations.backfill import reengagement_backfill
 from reengage.defs.operations.landed_exports import scan_day
@@ -76,7 +76,7 @@ def run_day(
     # Tagged with the files it consumes, so the exports-landed sensor does not run them again.
     exports = scan_day(settings.landing_dir(), day)
     tags = {**IN_CODE_LOCATION, **file_tags(exports.fingerprint, "run_day")}
-    config = {**(past_dates_allowed() if allow_past_dates else {}), **(run_config or {})}
+    config = {**(past_dates_allowed(DELIVERY_STEPS) if allow_past_dates else {}), **(run_config or {})}
     if not retries:
         tags = {**tags, "dagster/partition": day.isoformat()}
         return run_once(dg.reconstructable(daily_job), instance, tags, config, run_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -350,6 +350,60 @@ SETTINGS: tuple[Setting, ...] = (
         "needs SENDGRID_API_KEY).",
     ),
     Setting(
+        "delivery.twilio_api_url",
+        "REENGAGE_TWILIO_API_URL",
+        "text",
+        "https://api.twilio.com",
+        "Twilio's API base URL for SMS (the account and its secret, TWILIO_ACCOUNT_SID with "
+        "TWILIO_AUTH_TOKEN or TWILIO_API_KEY and TWILIO_API_SECRET, are read from the environment only).",
+    ),
+    Setting(
+        "delivery.twilio_local_sink_url",
+        "REENGAGE_TWILIO_LOCAL_SINK_URL",
+        "text",
+        "",
+        'A local Twilio-compatible sink\'s base URL, for SMS without an account ("": none; then SMS needs '
+        "the Twilio credentials and a Messaging Service).",
+    ),
+    Setting(
+        "delivery.twilio_messaging_service_sid",
+        "REENGAGE_TWILIO_MESSAGING_SERVICE_SID",
+        "text",
+        "",
+        "The Messaging Service (MG...) texts are sent and scheduled through (Twilio schedules only through "
+        'one); "" is allowed only with a local sink.',
+    ),
+    Setting(
+        "delivery.twilio_status_callback_url",
+        "REENGAGE_TWILIO_STATUS_CALLBACK_URL",
+        "text",
+        "",
+        "Where Twilio posts each text's status; every text's URL carries its send_id (`?send_id=...`) so "
+        'the sms_events export joins back to the ledger ("": no callback).',
+    ),
+    Setting(
+        "delivery.sms_messages_per_second",
+        "REENGAGE_SMS_MESSAGES_PER_SECOND",
+        "float",
+        10.0,
+        "The most texts one SMS delivery hands to Twilio per second (the Messaging Service's throughput).",
+    ),
+    Setting(
+        "delivery.sms_seconds_between_texts_to_one_number",
+        "REENGAGE_SMS_SECONDS_BETWEEN_TEXTS_TO_ONE_NUMBER",
+        "float",
+        1.0,
+        "The least time between two texts handed to Twilio for the same number (the per-recipient rate).",
+    ),
+    Setting(
+        "delivery.sms_schedule_lead_seconds",
+        "REENGAGE_SMS_SCHEDULE_LEAD_SECONDS",
+        "int",
+        360,
+        "Every text is scheduled (SendAt) at least this far ahead, so an ambiguous send can be looked up "
+        "and settled while it is still scheduled; Twilio needs more than 300.",
+    ),
+    Setting(
         "alerts.timeout_seconds",
         "REENGAGE_ALERT_TIMEOUT_SECONDS",
         "float",
@@ -370,6 +424,8 @@ BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 # that is easily copied or committed.
 ENVIRONMENT_ONLY: dict[str, str] = {
     "SENDGRID_API_KEY": "the SendGrid API key",
+    "TWILIO_ACCOUNT_SID": "the Twilio account (AC...) SMS is sent from",
+    "TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET": "the Twilio account's secret (or a key's)",
     "REENGAGE_PRIVACY_PEPPER": "the secret key of the forget list's hashes (docs/privacy.md)",
     "REENGAGE_ALERT_WEBHOOK_URL": "where alerts are posted (a Slack-compatible webhook; it holds a token)",
     "PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE": "the PostgreSQL warehouse (libpq's variables)",
@@ -740,3 +796,62 @@ SENDGRID_API_KEY = "SENDGRID_API_KEY"
 def sendgrid_api_key() -> str:
     """The SendGrid key, read from the environment only and never logged."""
     return os.environ.get(SENDGRID_API_KEY, "")
+
+
+TWILIO_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
+TWILIO_AUTH_TOKEN = "TWILIO_AUTH_TOKEN"
+TWILIO_API_KEY = "TWILIO_API_KEY"
+TWILIO_API_SECRET = "TWILIO_API_SECRET"
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    """Who the SMS sender is at Twilio; read from the environment only, never logged (no repr of secrets)."""
+
+    account_sid: str
+    username: str  # the account SID with its auth token, or an API key SID (SK...) with its secret
+    secret: str = field(repr=False)
+
+
+def twilio_credentials() -> TwilioCredentials | None:
+    """The account and its secret (auth token, or API key and secret), None when not all are set."""
+    account = os.environ.get(TWILIO_ACCOUNT_SID, "").strip()
+    api_key = os.environ.get(TWILIO_API_KEY, "").strip()
+    api_secret = os.environ.get(TWILIO_API_SECRET, "")
+    token = os.environ.get(TWILIO_AUTH_TOKEN, "")
+    if not account:
+        return None
+    if api_key and api_secret:
+        return TwilioCredentials(account, api_key, api_secret)
+    if token:
+        return TwilioCredentials(account, account, token)
+    return None
+
+
+def twilio_api_url() -> str:
+    return str(value("delivery.twilio_api_url"))
+
+
+def twilio_local_sink_url() -> str:
+    """The local Twilio sink's base URL, or "" when none is named (then SMS needs real credentials)."""
+    return str(value("delivery.twilio_local_sink_url"))
+
+
+def twilio_messaging_service_sid() -> str:
+    return str(value("delivery.twilio_messaging_service_sid"))
+
+
+def twilio_status_callback_url() -> str:
+    return str(value("delivery.twilio_status_callback_url"))
+
+
+def sms_messages_per_second() -> float:
+    return float(value("delivery.sms_messages_per_second"))  # type: ignore[arg-type]
+
+
+def sms_seconds_between_texts_to_one_number() -> float:
+    return float(value("delivery.sms_seconds_between_texts_to_one_number"))  # type: ignore[arg-type]
+
+
+def sms_schedule_lead_seconds() -> int:
+    return int(value("delivery.sms_schedule_lead_seconds"))  # type: ignore[arg-type]

@@ -88,6 +88,7 @@ def no_outside_sink() -> Iterator[None]:
     Session-wide, not per test: a module's world keeps its sink named for all of its tests."""
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("REENGAGE_LOCAL_SINK_URL", raising=False)
+        patch.delenv("REENGAGE_TWILIO_LOCAL_SINK_URL", raising=False)
         yield
 
 
@@ -110,6 +111,12 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         "REENGAGE_LANDING_FOLLOW_OUTSIDE_LINKS",
         "SENDGRID_API_KEY",
         "REENGAGE_SENDGRID_HOST",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_API_KEY",
+        "TWILIO_API_SECRET",
+        "REENGAGE_TWILIO_API_URL",
+        "REENGAGE_TWILIO_MESSAGING_SERVICE_SID",
         # a developer's shell pointed at PostgreSQL must not move the DuckDB tests there
         "REENGAGE_WAREHOUSE_KIND",
         "REENGAGE_DBT_TARGET",

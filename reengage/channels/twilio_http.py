@@ -8,12 +8,15 @@ URL (path and query), so list paging (`next_page_uri`) follows too:
     Client(account_sid, secret, http_client=BaseUrlHttpClient(sink_url, timeout=10))
 
 It also keeps the client's request log quiet: the library logs every query string at INFO, and a
-list filtered by `To` carries a phone number.
+list filtered by `To` carries a phone number. The headers of the last answer stay readable
+(`last_headers`): the client's exceptions drop them, and a 429's `Retry-After` is among them. Use one
+client per thread, as the SMS sender does, so that the last answer is the caller's own.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,8 +36,12 @@ class BaseUrlHttpClient(TwilioHttpClient):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("base_url must be an absolute http(s) URL")
         self.scheme, self.netloc = parts.scheme, parts.netloc
+        self.last_headers: Mapping[str, str] = {}
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         parts = urlsplit(url)
         aimed = urlunsplit((self.scheme, self.netloc, parts.path, parts.query, parts.fragment))
-        return super().request(method, aimed, *args, **kwargs)
+        self.last_headers = {}
+        response = super().request(method, aimed, *args, **kwargs)
+        self.last_headers = response.headers or {}
+        return response

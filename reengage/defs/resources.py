@@ -1,8 +1,9 @@
-"""Resources every domain shares: the warehouse file, dbt and SendGrid."""
+"""Resources every domain shares: the warehouse file, dbt, SendGrid and Twilio."""
 
 import dagster as dg
 
 from reengage.defs.delivery.resource import sendgrid_from_environment
+from reengage.defs.delivery.twilio_resource import twilio_from_environment
 from reengage.defs.warehouse.assets import dbt_project
 from reengage.defs.warehouse.dbt_cli import DBT_EXECUTABLE, WarehouseDbtCliResource
 from reengage.warehouse import WarehouseResource
@@ -15,5 +16,6 @@ def resources() -> dg.Definitions:
             "warehouse": WarehouseResource(),
             "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
             "sendgrid": sendgrid_from_environment(),
+            "twilio": twilio_from_environment(),
         }
     )

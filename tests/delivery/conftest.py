@@ -1,4 +1,4 @@
-"""Fixtures for delivery tests: a live sink, a ledger, the official client, fast retries."""
+"""Fixtures for delivery tests: live sinks (SendGrid, Twilio), a ledger, the official client, fast retries."""
 
 from __future__ import annotations
 
@@ -12,11 +12,20 @@ from sendgrid import SendGridAPIClient
 from reengage.defs.delivery.ledger import SendLedger
 from reengage.defs.delivery.sender import make_client
 from reengage_dev.sink import SinkHandle, start_sink
+from reengage_dev.twilio_sink import TwilioSinkHandle, start_twilio_sink
 
 
 @pytest.fixture
 def sink(tmp_path: Path) -> Iterator[SinkHandle]:
     handle = start_sink(tmp_path / "sink.sqlite")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def twilio_sink(tmp_path: Path) -> Iterator[TwilioSinkHandle]:
+    """A local Twilio sink on the real clock (Twilio checks SendAt against it)."""
+    handle = start_twilio_sink(tmp_path / "twilio.sqlite")
     yield handle
     handle.stop()
 

@@ -22,14 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from delivery_helpers import API_KEY, OPTIONS, make_messages, make_rendered_messages
 
 from reengage.defs.delivery import crashpoints
 from reengage.defs.delivery.ledger import SendLedger
 from reengage.defs.delivery.payloads import OutboundMessage
+from reengage.defs.delivery.report import DeliveryReport
 from reengage.defs.delivery.sender import RetryPolicy, deliver, make_client
 
 ENV_VAR = "REENGAGE_CRASH_AT"
@@ -102,9 +105,25 @@ def main() -> int:
         concurrency=args.concurrency,
         plan_chunk=args.plan_chunk,
     )
+    print_report(report)
+    return 0
+
+
+def print_report(report: DeliveryReport) -> None:
+    """The report as the suite reads it: one JSON line of counts and send ids, never an address."""
     ids = {"in_doubt_ids": report.in_doubt_send_ids, "expired_ids": report.expired_send_ids}
     print(json.dumps(report.as_metadata() | ids), flush=True)
-    return 0
+
+
+def run_armed(command: list[str], crash_at: str | None, repo: Path, timeout: float = 60) -> tuple[int, str]:
+    """Run a driver `command` from `repo`, armed at `crash_at` (None: unarmed): (exit code, its report
+    line on success, else the end of its stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), env.get("PYTHONPATH", "")])
+    if crash_at is not None:
+        env[ENV_VAR] = crash_at
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=repo)
+    return done.returncode, done.stdout if done.returncode == 0 else done.stderr[-2000:]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crash_driver import ENV_VAR
+from crash_driver import run_armed
 from delivery_helpers import SCHEDULED_SENDS, make_messages
 
 from reengage.defs.delivery.ledger import SendLedger
@@ -163,16 +162,11 @@ def run_driver(
     concurrency: int = 1,
     rendered: bool = False,
 ) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    if crash_at is not None:
-        env[ENV_VAR] = crash_at
     command = [sys.executable, str(DRIVER), "--ledger", str(ledger), "--sink", url]
     command += ["--messages", str(MESSAGES), "--batch-size", str(BATCH_SIZE)]
     command += ["--min-lead-seconds", str(min_lead_seconds), "--concurrency", str(concurrency)]
     command += ["--rendered"] if rendered else []
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=REPO)
-    return done.returncode, done.stdout if done.returncode == 0 else done.stderr[-2000:]
+    return run_armed(command, crash_at, REPO)
 
 
 def play(scenario: Scenario, workdir: Path) -> Outcome:
@@ -234,12 +228,8 @@ def judge(outcome: Outcome, report: dict[str, Any], store: SinkStore, ledger: Se
         outcome.problems.append(f"final report not settled: {report}")
 
 
-def test_sigkill_at_every_crash_point_never_duplicates_or_loses(tmp_path: Path) -> None:
-    points = {s.name for s in SCENARIOS}
-    assert len(points) == len(SCENARIOS) and len(SCENARIOS) >= 20
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
-        outcomes = list(pool.map(lambda i: play(SCENARIOS[i], tmp_path / f"s{i:02d}"), range(len(SCENARIOS))))
-
+def summarize(outcomes: list[Outcome]) -> tuple[int, int, int, int, int]:
+    """Print a line per scenario and the totals; (scenarios, kills, duplicates, lost, expired)."""
     width = max(len(o.name) for o in outcomes)
     print(f"\n{'scenario':<{width}}  kills  dup  lost  expired(reported)")
     for o in outcomes:
@@ -258,6 +248,16 @@ def test_sigkill_at_every_crash_point_never_duplicates_or_loses(tmp_path: Path) 
         f"TOTAL: {scenarios} scenarios, {kills} SIGKILLs, {duplicates} duplicates, {lost} lost, "
         f"{expired} expired in doubt (all reported by send id, with the reason)"
     )
+    return totals
+
+
+def test_sigkill_at_every_crash_point_never_duplicates_or_loses(tmp_path: Path) -> None:
+    points = {s.name for s in SCENARIOS}
+    assert len(points) == len(SCENARIOS) and len(SCENARIOS) >= 20
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        outcomes = list(pool.map(lambda i: play(SCENARIOS[i], tmp_path / f"s{i:02d}"), range(len(SCENARIOS))))
+
+    totals = summarize(outcomes)
 
     assert [p for o in outcomes for p in (f"{o.name}: {x}" for x in o.problems)] == []
     assert totals[2:4] == (0, 0), "duplicates or losses"

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 END = datetime.now(UTC).date() - timedelta(days=5)  # an old stretch of days
 DAYS = 4
-NEVER_IN_A_BACKFILL = {"campaign_sends", "intervention_list", "churn_model", "churn_scores"}
+NEVER_IN_A_BACKFILL = {"campaign_sends", "sms_sends", "intervention_list", "churn_model", "churn_scores"}
 
 
 @pytest.fixture(scope="module")

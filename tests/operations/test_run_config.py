@@ -33,12 +33,14 @@ def test_flaky_steps_retry_with_backoff_and_jitter_and_delivery_never_does(graph
         policy = retry_policy(graph, key)
         assert policy is not None and policy.max_retries >= 1, key.to_user_string()
         assert policy.backoff == dg.Backoff.EXPONENTIAL and policy.jitter == dg.Jitter.PLUS_MINUS
-    for name in ("campaign_sends", "churn_model", "intervention_list", "campaign_results"):
+    for name in ("campaign_sends", "sms_sends", "churn_model", "intervention_list", "campaign_results"):
         assert retry_policy(graph, dg.AssetKey([name])) is None, f"{name} must not be retried blindly"
 
 
-def test_the_delivery_step_is_in_the_sendgrid_pool(graph) -> None:
-    assert graph.get(dg.AssetKey(["campaign_sends"])).assets_def.op.pool == "sendgrid_delivery"
+def test_the_delivery_steps_are_in_the_sendgrid_pool(graph) -> None:
+    # Guards one delivering step at a time: the SMS step shares the email step's pool.
+    for name in ("campaign_sends", "sms_sends"):
+        assert graph.get(dg.AssetKey([name])).assets_def.op.pool == "sendgrid_delivery", name
 
 
 def test_the_local_instance_queues_one_run_per_day_and_one_delivery_at_a_time(tmp_path: Path) -> None:

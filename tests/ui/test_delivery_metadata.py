@@ -18,7 +18,8 @@ def _warehouse(tmp_path: Path) -> WarehouseResource:
     con = duckdb.connect(str(path))
     con.execute(
         "create schema delivery; create table delivery.campaign_sends "
-        "(run_date date, campaign_id varchar, variant varchar, state varchar, last_error varchar)"
+        "(run_date date, campaign_id varchar, variant varchar, state varchar, last_error varchar, "
+        "channel varchar default 'email')"
     )
     rows = [
         (DAY, "winback", "a", "accepted", None),
@@ -28,13 +29,15 @@ def _warehouse(tmp_path: Path) -> WarehouseResource:
         (DAY, "cart", "a", "failed", "400: invalid to address al@example.org"),
         (date(2026, 3, 9), "cart", "a", "accepted", None),  # another day: not counted
     ]
-    con.executemany("insert into delivery.campaign_sends values (?, ?, ?, ?, ?)", rows)
+    con.executemany("insert into delivery.campaign_sends values (?, ?, ?, ?, ?, 'email')", rows)
+    sms = (DAY, "winback", "a", "failed", "HTTP 400: Twilio error 21610 (the recipient replied STOP)", "sms")
+    con.execute("insert into delivery.campaign_sends values (?, ?, ?, ?, ?, ?)", sms)
     con.close()
     return WarehouseResource(path=str(path))
 
 
 def test_sends_are_broken_down_by_campaign_variant_and_state_for_the_day(tmp_path: Path) -> None:
-    table = delivery_breakdown(_warehouse(tmp_path), DAY)["sends_by_campaign"].value
+    table = delivery_breakdown(_warehouse(tmp_path), DAY, ["email"])["sends_by_campaign"].value
     assert table.splitlines()[0] == "| campaign | variant | accepted | failed | held |"
     assert "| cart | a | 0 | 1 | 0 |" in table
     assert "| winback | a | 2 | 0 | 0 |" in table
@@ -42,9 +45,22 @@ def test_sends_are_broken_down_by_campaign_variant_and_state_for_the_day(tmp_pat
 
 
 def test_failure_reasons_are_grouped_without_addresses(tmp_path: Path) -> None:
-    table = delivery_breakdown(_warehouse(tmp_path), DAY)["failed_by_reason"].value
+    table = delivery_breakdown(_warehouse(tmp_path), DAY, ["email"])["failed_by_reason"].value
     assert "| 400: invalid to address <address> | 2 |" in table
     assert "@" not in table
+
+
+def test_each_delivery_step_shows_only_its_own_channels_sends(tmp_path: Path) -> None:
+    # Guards the two delivery steps sharing one mirror table: the email step's breakdown counted the
+    # day's texts too, and the SMS step's would have counted every email.
+    warehouse = _warehouse(tmp_path)
+    email = delivery_breakdown(warehouse, DAY, ["email"])
+    sms = delivery_breakdown(warehouse, DAY, ["sms"])
+    assert "21610" not in email["failed_by_reason"].value
+    assert sms["failed_by_reason"].value.splitlines()[2:] == [
+        "| HTTP 400: Twilio error 21610 (the recipient replied STOP) | 1 |"
+    ]
+    assert sms["sends_by_campaign"].value.splitlines()[2:] == ["| winback | a | 1 |"]
 
 
 def test_a_reason_is_short_and_cannot_break_the_markdown_table() -> None:

@@ -1,4 +1,5 @@
-"""A blocking check on `campaign_sends`: a run that leaves messages of its day unsettled is not green.
+"""A blocking check on each delivery step (`campaign_sends`, `sms_sends`): a run that leaves messages of
+its day unsettled is not green. One definition; each step's check judges its own channels' rows.
 
 Settled means accepted, failed with the provider's reason, expired with a reason, held
 or cancelled. Rows still in flight (a sender at work, or one whose cancel is not
@@ -14,11 +15,12 @@ annotations at definition time.
 """
 
 import time
+from collections.abc import Iterable
 
 import dagster as dg
 
 from reengage import settings
-from reengage.defs.delivery.assets import campaign_sends
+from reengage.defs.delivery.assets import campaign_sends, channels_sent_by, sms_sends
 from reengage.defs.delivery.ledger import SendLedger
 from reengage.defs.delivery.windows import SendWindows
 from reengage.defs.quality.checks import judge_run_dates
@@ -29,14 +31,17 @@ UNSETTLED = ("in_flight", "in_doubt", "planned")
 NOT_SENT = ("failed", "expired")
 
 
-def settlement_result(ledger: SendLedger, days: list[str], now: float) -> dg.AssetCheckResult:
-    """The check's verdict for the run dates, with counts only (never an id or an address)."""
+def settlement_result(
+    ledger: SendLedger, days: list[str], now: float, channels: Iterable[str] | None = None
+) -> dg.AssetCheckResult:
+    """The check's verdict for the run dates (of `channels`, when named), with counts only (never an id
+    or an address)."""
     horizon = SendWindows.deferral_horizon(now)
     totals = dict.fromkeys((*UNSETTLED, "planned_later", *NOT_SENT), 0)
     for day in days:
-        for state, n in ledger.settlement(day, horizon).items():
+        for state, n in ledger.settlement(day, horizon, channels).items():
             totals[state] += n
-        counts = ledger.counts(day)
+        counts = ledger.counts(day, channels)
         for state in NOT_SENT:
             totals[state] += counts[state]
     unsettled = sum(totals[state] for state in UNSETTLED)
@@ -63,16 +68,28 @@ def settlement_result(ledger: SendLedger, days: list[str], now: float) -> dg.Ass
     )
 
 
-@dg.asset_check(
-    asset=campaign_sends,
-    name=CHECK_NAME,
-    blocking=True,
-    description="Every message of the run date is accepted, failed with the provider's reason, expired "
-    "with a reason, held or cancelled: none left in flight, in doubt or planned and due (ERROR); "
-    "failed or expired messages give a WARN.",
-)
-def every_message_settled(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    ledger = SendLedger(settings.ledger_path())
-    return judge_run_dates(
-        context, lambda days: settlement_result(ledger, [day.isoformat() for day in days], time.time())
+def settled_check(asset: dg.AssetsDefinition, kind: str) -> dg.AssetChecksDefinition:
+    """The blocking check on a delivery step: its channels' messages of the run date all settled."""
+
+    @dg.asset_check(
+        asset=asset,
+        name=CHECK_NAME,
+        blocking=True,
+        description="Every message of the run date is accepted, failed with the provider's reason, expired "
+        "with a reason, held or cancelled: none left in flight, in doubt or planned and due (ERROR); "
+        "failed or expired messages give a WARN.",
     )
+    def every_message_settled(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        ledger = SendLedger(settings.ledger_path())
+        return judge_run_dates(
+            context,
+            lambda days: settlement_result(
+                ledger, [day.isoformat() for day in days], time.time(), channels_sent_by(kind)
+            ),
+        )
+
+    return every_message_settled
+
+
+every_message_settled = settled_check(campaign_sends, "sendgrid")
+every_text_settled = settled_check(sms_sends, "twilio")

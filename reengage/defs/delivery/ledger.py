@@ -186,6 +186,17 @@ def _drop_reservation(conn: sqlite3.Connection, batch_id: str) -> None:
     conn.execute("DELETE FROM cancel_places WHERE batch_id = ? AND state = 'reserved'", (batch_id,))
 
 
+def _channel_filter(channels: Iterable[str] | None) -> tuple[str, list[str]]:
+    """SQL (` AND channel IN (...)`) and its parameters keeping the given channels' rows; None: all rows.
+
+    Each delivery step reads and settles only its own channels' rows of a shared run date.
+    """
+    if channels is None:
+        return "", []
+    names = sorted(set(channels))
+    return f" AND channel IN ({', '.join('?' * len(names)) or 'NULL'})", names
+
+
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -697,10 +708,15 @@ class SendLedger:
         *,
         state: str | None = None,
         send_ids: Sequence[str] | None = None,
+        channels: Iterable[str] | None = None,
     ) -> list[LedgerRow]:
-        """Rows for a run date (or all), optionally by state or id, in send_id order."""
+        """Rows for a run date (or all), optionally by state, id or channel, in send_id order."""
         where: list[str] = []
         params: list[Any] = []
+        if channels is not None:
+            clause, names = _channel_filter(channels)
+            where.append(clause.removeprefix(" AND "))
+            params.extend(names)
         if run_date is not None:
             where.append("run_date = ?")
             params.append(iso_date(run_date))
@@ -748,39 +764,49 @@ class SendLedger:
                 out.update((r[0], (r[1], r[2])) for r in conn.execute(sql, list(chunk)))
         return out
 
-    def planned_windows(self, run_date: str | date) -> list[tuple[str, int | None, str]]:
+    def planned_windows(
+        self, run_date: str | date, channels: Iterable[str] | None = None
+    ) -> list[tuple[str, int | None, str]]:
         """(send_id, send_by, planned_at) of a run date's planned rows, to find those whose window closed."""
+        clause, names = _channel_filter(channels)
         with self._connect() as conn:
             return conn.execute(
                 "SELECT send_id, send_by, planned_at FROM send_ledger "
-                "WHERE run_date = ? AND state = 'planned'",
-                [iso_date(run_date)],
+                f"WHERE run_date = ? AND state = 'planned'{clause}",
+                [iso_date(run_date), *names],
             ).fetchall()
 
-    def settlement(self, run_date: str | date, horizon: float) -> dict[str, int]:
+    def settlement(
+        self, run_date: str | date, horizon: float, channels: Iterable[str] | None = None
+    ) -> dict[str, int]:
         """What is not settled yet on a run date: rows in flight (of which in doubt) and planned rows,
         split into those due now and those meant to go out after `horizon` (too far ahead to hand
-        over yet, a later run sends them)."""
+        over yet, a later run sends them); of the given channels' rows only, when named."""
+        clause, names = _channel_filter(channels)
         with self._connect() as conn:
             row = conn.execute(
-                """
+                f"""
                 SELECT
                     COUNT(*) FILTER (WHERE state = 'in_flight' AND in_doubt = 0),
                     COUNT(*) FILTER (WHERE state = 'in_flight' AND in_doubt = 1),
                     COUNT(*) FILTER (WHERE state = 'planned' AND (send_at IS NULL OR send_at <= ?)),
                     COUNT(*) FILTER (WHERE state = 'planned' AND send_at > ?)
-                FROM send_ledger WHERE run_date = ?
+                FROM send_ledger WHERE run_date = ?{clause}
                 """,
-                [horizon, horizon, iso_date(run_date)],
+                [horizon, horizon, iso_date(run_date), *names],
             ).fetchone()
         return dict(zip(("in_flight", "in_doubt", "planned", "planned_later"), map(int, row), strict=True))
 
-    def counts(self, run_date: str | date | None = None) -> dict[str, int]:
-        """Rows per state (every state present, zeros included), plus `in_doubt`."""
-        sql = "SELECT state, COUNT(*), SUM(in_doubt) FROM send_ledger"
-        params: list[Any] = []
+    def counts(
+        self, run_date: str | date | None = None, channels: Iterable[str] | None = None
+    ) -> dict[str, int]:
+        """Rows per state (every state present, zeros included), plus `in_doubt`; of the given channels
+        only, when named."""
+        clause, names = _channel_filter(channels)
+        sql = "SELECT state, COUNT(*), SUM(in_doubt) FROM send_ledger WHERE 1 = 1" + clause
+        params: list[Any] = list(names)
         if run_date is not None:
-            sql += " WHERE run_date = ?"
+            sql += " AND run_date = ?"
             params.append(iso_date(run_date))
         counts = dict.fromkeys(STATES, 0) | {"in_doubt": 0}
         with self._connect() as conn:

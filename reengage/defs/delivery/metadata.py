@@ -5,6 +5,7 @@ their first clause and scrubbed of addresses: Dagster metadata never holds an em
 """
 
 import re
+from collections.abc import Iterable
 from datetime import date
 
 import dagster as dg
@@ -15,18 +16,23 @@ ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 REASON_CHARS = 80
 
 
-def delivery_breakdown(warehouse: WarehouseResource, run_date: date) -> dict[str, dg.MetadataValue]:
+def delivery_breakdown(
+    warehouse: WarehouseResource, run_date: date, channels: Iterable[str]
+) -> dict[str, dg.MetadataValue]:
+    """The breakdowns of the run date's sends on `channels` (one delivery step's)."""
+    names = sorted(channels) or [""]
+    on = f"channel in ({', '.join('?' * len(names))})"
     with warehouse.connect(read_only=True) as con:
         by_campaign = con.execute(
             "select campaign_id, variant, state, count(*) from delivery.campaign_sends "
-            "where run_date = ? group by all order by all",
-            [run_date],
+            f"where run_date = ? and {on} group by all order by all",
+            [run_date, *names],
         ).fetchall()
         reasons = {
             state: con.execute(
                 "select last_error, count(*) from delivery.campaign_sends "
-                "where run_date = ? and state = ? group by all",
-                [run_date, state],
+                f"where run_date = ? and state = ? and {on} group by all",
+                [run_date, state, *names],
             ).fetchall()
             for state in ("failed", "expired")
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,10 +55,10 @@ class DeliveryReport:
         with self._lock:
             self.problems.append(text)
 
-    def read_ledger(self, ledger: SendLedger) -> None:
-        """Fill the state counts and ids from the ledger, for every run date."""
+    def read_ledger(self, ledger: SendLedger, channels: Sequence[str] | None = None) -> None:
+        """Fill the state counts and ids from the ledger, for every run date (and the channels named)."""
         for run_date in self.run_dates:
-            counts = ledger.counts(run_date)
+            counts = ledger.counts(run_date, channels)
             self.accepted += counts["accepted"]
             self.failed += counts["failed"]
             self.expired += counts["expired"]
@@ -65,10 +66,14 @@ class DeliveryReport:
             self.cancelled += counts["cancelled"]
             self.in_doubt += counts["in_doubt"]
             self.pending += counts["planned"] + counts["in_flight"] - counts["in_doubt"]
-            self.failed_send_ids += [r.send_id for r in ledger.rows(run_date, state="failed")]
-            self.expired_send_ids += [r.send_id for r in ledger.rows(run_date, state="expired")]
+            self.failed_send_ids += [
+                r.send_id for r in ledger.rows(run_date, state="failed", channels=channels)
+            ]
+            self.expired_send_ids += [
+                r.send_id for r in ledger.rows(run_date, state="expired", channels=channels)
+            ]
             self.in_doubt_send_ids += [
-                r.send_id for r in ledger.rows(run_date, state="in_flight") if r.in_doubt
+                r.send_id for r in ledger.rows(run_date, state="in_flight", channels=channels) if r.in_doubt
             ]
 
     def as_metadata(self) -> dict[str, Any]:

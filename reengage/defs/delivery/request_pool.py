@@ -12,30 +12,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from reengage.defs.delivery.crashpoints import crashpoint
-from reengage.defs.delivery.payloads import OutboundMessage
 from reengage.defs.delivery.request import AbortRun
 
 
 class RequestPool:
     """Runs `send_group` for each group, on this thread or on `concurrency` worker threads."""
 
-    def __init__(self, send_group: Callable[[list[OutboundMessage]], None], concurrency: int) -> None:
+    def __init__(self, send_group: Callable[[list[Any]], None], concurrency: int) -> None:
         self.send_group = send_group
         self.abort: AbortRun | None = None
         self._errors: list[BaseException] = []
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         if concurrency > 1:
-            self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sendgrid-send")
+            self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="delivery-send")
             self._slots = threading.BoundedSemaphore(concurrency)
 
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def send(self, group: list[OutboundMessage]) -> None:
+    def send(self, group: list[Any]) -> None:
         if self._stop.is_set():
             return
         if self._pool is None:
@@ -47,7 +47,7 @@ class RequestPool:
             return
         self._pool.submit(self._send_and_release, group)
 
-    def _send_and_release(self, group: list[OutboundMessage]) -> None:
+    def _send_and_release(self, group: list[Any]) -> None:
         try:
             self._send(group)
         except BaseException as exc:  # re-raised on the caller's thread by close()
@@ -56,7 +56,7 @@ class RequestPool:
         finally:
             self._slots.release()
 
-    def _send(self, group: list[OutboundMessage]) -> None:
+    def _send(self, group: list[Any]) -> None:
         if self._stop.is_set():
             return
         try:

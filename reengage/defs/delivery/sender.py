@@ -166,7 +166,7 @@ class _Delivery:
                 self.settler.recover(sorted(run_dates))
                 recovered.update(run_dates)
                 crashpoint("after_recovery")
-            for chunk in _unique_chunks(messages, self.plan_chunk):
+            for chunk in unique_chunks(messages, self.plan_chunk):
                 crashpoint("before_plan")
                 window_ends = self.windows.window_ends(chunk, self.clock())
                 new = self.ledger.plan_messages(chunk, send_by=window_ends)
@@ -238,7 +238,7 @@ class _Delivery:
     def _finish(self) -> DeliveryReport:
         report = self.report
         self.settler.expire_closed(report.run_dates)
-        report.read_ledger(self.ledger)
+        report.read_ledger(self.ledger, self.settler.channels)
         logger.info(
             "delivery for %s: accepted=%d failed=%d expired=%d held=%d in_doubt=%d pending=%d "
             "(sent now %d, %d requests, %d cancels)",
@@ -256,7 +256,7 @@ class _Delivery:
         return report
 
 
-def _unique_chunks(messages: Iterable[OutboundMessage], size: int) -> Iterator[list[OutboundMessage]]:
+def unique_chunks(messages: Iterable[OutboundMessage], size: int) -> Iterator[list[OutboundMessage]]:
     """The input in lists of `size` distinct send ids (a repeat within a chunk is dropped).
 
     A repeat in a later chunk is harmless: its row is no longer planned by then, or the

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from itertools import groupby
 
+from reengage.channels import EMAIL
 from reengage.defs.delivery.cancel_places import CancelPlaces
 from reengage.defs.delivery.crashpoints import crashpoint
 from reengage.defs.delivery.leases import live_senders
@@ -40,6 +41,7 @@ class Settler:
         lease_seconds: float,
         legacy_stale_after: float,
         own_sender_id: str | None,
+        channels: Sequence[str] = (EMAIL.name,),
     ) -> None:
         self.ledger = ledger
         self.places = places
@@ -49,6 +51,7 @@ class Settler:
         self.lease_seconds = lease_seconds
         self.legacy_stale_after = legacy_stale_after
         self.own_sender_id = own_sender_id
+        self.channels = tuple(channels)  # the rows this sender settles: another channel's are its sender's
 
     def recover(self, run_dates: Sequence[str]) -> None:
         """Settle the in-flight rows of the run dates whose sender is gone (see the module docstring)."""
@@ -59,6 +62,7 @@ class Settler:
         abandoned += [
             r for r in self.ledger.stale_in_flight(run_dates, self.legacy_stale_after) if r.claimed_by is None
         ]
+        abandoned = [r for r in abandoned if r.channel in self.channels]
         abandoned.sort(key=lambda r: (r.batch_id or "", r.send_id))
         for batch_id, batch_rows in groupby(abandoned, key=lambda r: r.batch_id):
             self._settle_batch(batch_id, list(batch_rows))
@@ -97,17 +101,23 @@ class Settler:
 
     def expire_closed(self, run_dates: Sequence[str]) -> int:
         """Expire the run dates' planned rows whose send window has closed; returns how many."""
-        now = self.clock()
-        expired = 0
-        for run_date in run_dates:
-            closed: dict[int, list[str]] = {}
-            for send_id, send_by, planned_at in self.ledger.planned_windows(run_date):
-                end = self.windows.row_send_by(send_by, planned_at)
-                if not self.windows.is_open(end, now):
-                    closed.setdefault(end, []).append(send_id)
-            for end, ids in closed.items():
-                expired += self.ledger.expire(ids, closed_reason(end, "not sent in time"))
-        return expired
+        return expire_closed(self.ledger, self.windows, run_dates, self.clock(), self.channels)
+
+
+def expire_closed(
+    ledger: SendLedger, windows: SendWindows, run_dates: Sequence[str], now: float, channels: Sequence[str]
+) -> int:
+    """Expire the run dates' planned rows of `channels` whose send window has closed; returns how many."""
+    expired = 0
+    for run_date in run_dates:
+        closed: dict[int, list[str]] = {}
+        for send_id, send_by, planned_at in ledger.planned_windows(run_date, channels):
+            end = windows.row_send_by(send_by, planned_at)
+            if not windows.is_open(end, now):
+                closed.setdefault(end, []).append(send_id)
+        for end, ids in closed.items():
+            expired += ledger.expire(ids, closed_reason(end, "not sent in time"))
+    return expired
 
 
 def closed_reason(send_by: int, last: str) -> str:

@@ -15,9 +15,10 @@ import dagster as dg
 
 from reengage.defs.operations.notify import send_alert
 
-DELIVERY_KEY = dg.AssetKey(["campaign_sends"])
-DELIVERY_STEP = "campaign_sends"
-SETTLED_CHECK = "every_message_settled"  # defs/delivery/checks.py
+# The delivery steps (email, SMS) and their assets; each carries the settled check (defs/delivery/checks.py).
+DELIVERY_STEPS = ("campaign_sends", "sms_sends")
+DELIVERY_KEYS = frozenset(dg.AssetKey([step]) for step in DELIVERY_STEPS)
+SETTLED_CHECK = "every_message_settled"
 
 
 def delivery_notice(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
@@ -42,14 +43,19 @@ def delivery_notice(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | N
         and not e.dagster_event.event_specific_data.passed
         and e.dagster_event.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
     ]
-    if DELIVERY_STEP not in started and gates:
+    if not started & set(DELIVERY_STEPS) and gates:
         lines = [f":no_entry: Delivery blocked for {day} {head}: no message was sent."]
         lines.append(f"{len(gates)} quality gate(s) failed:")
         lines += [f"- {g.asset_key.to_user_string()} {g.check_name}{_counts(g.metadata)}" for g in gates]
         return "\n".join(lines)
-    unsettled = [g for g in gates if g.asset_key == DELIVERY_KEY and g.check_name == SETTLED_CHECK]
+    unsettled = [g for g in gates if g.asset_key in DELIVERY_KEYS and g.check_name == SETTLED_CHECK]
     if unsettled:
-        meta = {k: getattr(v, "value", v) for k, v in unsettled[0].metadata.items()}
+        meta: dict = {}
+        for gate in unsettled:  # one per delivery step that left messages unsettled: add them up
+            for key, value in gate.metadata.items():
+                raw = getattr(value, "value", value)
+                if isinstance(raw, numbers.Number):
+                    meta[key] = meta.get(key, 0) + raw
         labels = {"in_flight": "in flight", "in_doubt": "in doubt", "planned": "planned, unsent"}
         parts = ", ".join(f"{meta[key]} {label}" for key, label in labels.items() if meta.get(key))
         return (
@@ -61,7 +67,7 @@ def delivery_notice(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | N
         e.dagster_event.event_specific_data.materialization
         for e in events
         if e.dagster_event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
-        and e.dagster_event.event_specific_data.materialization.asset_key == DELIVERY_KEY
+        and e.dagster_event.event_specific_data.materialization.asset_key in DELIVERY_KEYS
     ]
     for materialization in refused:
         meta = {k: v.value for k, v in materialization.metadata.items()}
@@ -78,13 +84,13 @@ def delivery_notice(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | N
 
 
 def delivery_planned(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
-    """Whether the delivery step was in the run's execution plan."""
+    """Whether a delivery step was in the run's execution plan."""
     if run.step_keys_to_execute is not None:
-        return DELIVERY_STEP in run.step_keys_to_execute
+        return bool(set(DELIVERY_STEPS) & set(run.step_keys_to_execute))
     if not run.execution_plan_snapshot_id:
         return False
     plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-    return any(step.key == DELIVERY_STEP for step in plan.steps)
+    return any(step.key in DELIVERY_STEPS for step in plan.steps)
 
 
 def _counts(metadata) -> str:

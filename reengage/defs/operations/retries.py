@@ -10,7 +10,7 @@ Retried:
   deterministic, and rebuilding it again at full scale would only delay the failure alert.
 
 Not retried, on purpose:
-- delivery (`campaign_sends`): the sender already retries 429, 5xx and timeouts with
+- delivery (`campaign_sends`, `sms_sends`): the senders already retry 429, 5xx and timeouts with
   backoff, honouring Retry-After, until each message's send window closes; what escapes
   it (a rejected API key, a host where nothing listens) needs a person. The ledger would
   make a retry duplicate-free, but hammering a provider that refuses us can get an
