@@ -16,6 +16,7 @@ import pytest
 from daily_world import generated_world, query
 
 from reengage.runs import failures, run_day
+from reengage_dev.twilio_sink import start_twilio_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +66,8 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         pytest.MonkeyPatch.context() as patch,
     ):
         patch.setenv("REENGAGE_CAMPAIGNS", str(campaigns))
+        twilio = start_twilio_sink(home / "twilio_sink.sqlite")
+        patch.setenv("REENGAGE_TWILIO_LOCAL_SINK_URL", twilio.url)
         texters = query(
             home,
             "select customer_id, phone from raw.customers where sms_consent and not marketing_consent "
@@ -81,14 +84,19 @@ def world(tmp_path_factory: pytest.TempPathFactory):
             )
         )
         result = run_day(RUN_DATE, instance, allow_past_dates=True)
-        yield home, result, stopped[0], refused_stop[0]
+        texted = sorted((text.to, text.body) for text in twilio.store.texts())
+        again = run_day(RUN_DATE, instance, allow_past_dates=True)  # a rerun of the day
+        try:
+            yield home, result, stopped[0], refused_stop[0], twilio, (texted, again)
+        finally:
+            twilio.stop()
 
 
 def test_users_who_agreed_only_to_texts_get_the_campaign_as_a_text_to_their_number(world) -> None:
     # Guards the SMS channel end to end: `channels: [email, sms]` falls back to a text for a user who
     # cannot be emailed (no email consent, a suppressed address) but agreed to texts, listed with
     # channel sms and their E.164 number as the contact, no subject.
-    home, _, stopped, refused_stop = world
+    home, _, stopped, refused_stop, *_ = world
     expected = dict(
         query(
             home,
@@ -146,7 +154,7 @@ def test_a_number_that_replied_stop_is_never_texted_even_when_its_reply_was_refu
     # STOP refused at ingest for its formatted number (file, row and column in the quarantine) is read
     # back and suppresses it all the same. Neither customer agreed to email, so neither is listed (the
     # decision names the first channel's reason, email's no_consent).
-    home, _, stopped, refused_stop = world
+    home, _, stopped, refused_stop, *_ = world
     suppressed = query(
         home,
         "select f.customer_id, s.suppression_reason, s.refused_event_count from marts.fct_sms_suppressions s "
@@ -166,19 +174,27 @@ def test_a_number_that_replied_stop_is_never_texted_even_when_its_reply_was_refu
     assert refused == [(2, "From", "not an E.164 phone number")]
 
 
-def test_the_day_stops_at_email_delivery_with_texts_on_the_list_and_sends_nothing(world) -> None:
-    # Guards against losing texts while no SMS sender exists: the email step refuses a list holding
-    # them (naming the channel) before its ledger plans anything, and no other step fails.
-    home, result, *_ = world
-    assert not result.success
-    [failure] = failures(result)
-    assert failure.startswith("campaign_sends") and "channel(s) sms" in failure, failure
-    [(ledger_mirrored,)] = query(
-        home, "select count(*) from information_schema.tables where table_name = 'campaign_sends'"
+def test_the_day_sends_each_text_once_through_twilio_beside_the_emails(world) -> None:
+    # Guards the SMS channel through the real daily job: the list's texts go through the official
+    # twilio client to the local Twilio sink, each exactly once, to the listed number with the
+    # listed body; the emails of the same day still go to the mail sink; a rerun sends nothing new.
+    home, result, _, _, twilio, (texted, again) = world
+    assert result.success, failures(result)
+    listed = sorted(
+        query(
+            home,
+            "select contact, body from interventions.intervention_list "
+            "where run_date = ? and channel = 'sms' and arm = 'treatment'",
+            [RUN_DATE],
+        )
     )
-    planned = (
-        query(home, "select count(*) from delivery.campaign_sends where run_date = ?", [RUN_DATE])[0][0]
-        if ledger_mirrored
-        else 0
+    assert listed and texted == listed
+    [(emailed,)] = query(
+        home,
+        "select count(*) from delivery.campaign_sends where run_date = ? and channel = 'email' "
+        "and state = 'accepted'",
+        [RUN_DATE],
     )
-    assert planned == 0
+    assert emailed > 0
+    assert again.success, failures(again)
+    assert sorted((text.to, text.body) for text in twilio.store.texts()) == listed
