@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.defs.ingest import reader
+from orchestration.defs.ingest import bulk, reader
 from orchestration.defs.ingest.contracts import CONTRACTS, Contract
 from orchestration.defs.ingest.formats.convert import to_canonical
 from orchestration.defs.ingest.formats.declaration import DeclaredFormat, declared_format
@@ -42,7 +42,7 @@ from orchestration.defs.ingest.reader import (
     open_export,
 )
 from orchestration.defs.ingest.staging import StagedFile, staged_file
-from orchestration.privacy.forget_list import drop_forgotten
+from orchestration.privacy.forget_list import drop_forgotten, listed_keys
 from orchestration.schema.migrations import migrate
 from orchestration.warehouse import transaction
 
@@ -177,7 +177,10 @@ class _Tally:
 
     def note(self, parsed: ParsedExport) -> None:
         self.other_warnings.update(dict.fromkeys(parsed.warnings))
-        for column, (count, first) in parsed.naive_timestamps.items():
+        self.note_naive(parsed.naive_timestamps)
+
+    def note_naive(self, naive: dict[str, tuple[int, int]]) -> None:
+        for column, (count, first) in naive.items():
             total, earliest = self.naive.get(column, (0, first))
             self.naive[column] = (total + count, min(earliest, first))
 
@@ -247,11 +250,14 @@ def _judge(
 ) -> _Tally:
     """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks.
 
-    A vendor format's chunk is first turned into the contract's columns (formats/convert.py).
+    A plain CSV file in the contract's own columns is read by DuckDB (bulk.py): its surely good
+    rows are staged as DuckDB typed them, and only the others are parsed here. A vendor format's
+    chunk is first turned into the contract's columns (formats/convert.py).
     """
     tally = _Tally()
     keys = _KeyHashes() if contract.unique_key else None
-    for read in _collecting_once_a_chunk(export.chunks()):
+
+    def judge(read: pd.DataFrame) -> None:
         chunk = read if declared is None else to_canonical(read, declared.format)
         parsed = parse_export(chunk, contract, export.path, day, find_duplicates=False)
         good, quarantine, forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
@@ -268,6 +274,19 @@ def _judge(
             staged.keep_texts(
                 _as_loaded(chunk.loc[kept].reindex(columns=columns, fill_value=None), quarantine)
             )
+
+    by_duckdb = _bulk_chunks(con, contract, day, export, staged) if declared is None else None
+    if by_duckdb is not None:
+        for chunk in _collecting_once_a_chunk(by_duckdb):
+            staged.add_typed_rows(chunk.sure)
+            report.rows_read += chunk.sure.num_rows
+            report.rows_loaded += chunk.sure.num_rows
+            tally.note_naive(chunk.naive)
+            if len(chunk.rest):
+                judge(chunk.rest)
+    else:
+        for read in _collecting_once_a_chunk(export.chunks()):
+            judge(read)
     for rows in keys.repeated(reader.CHUNK_ROWS) if keys is not None else ():
         # Judged together, the rows whose key hash repeats get what they would in a file read at once.
         flagged = parse_export(staged.texts(rows), contract, export.path, day).quarantine
@@ -278,6 +297,19 @@ def _judge(
         report.rows_loaded -= len(flagged)
         tally.count(report, quarantine, forgotten)
     return tally
+
+
+def _bulk_chunks(
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: date, export: Export, staged: StagedFile
+) -> Iterator[bulk.Chunk] | None:
+    """The file's chunks as DuckDB reads them, or None where the reader must read it (bulk.py).
+
+    Only while nobody was ever erased: an erased person's rows are found by hashing values in
+    Python (privacy.forget_list), which the rows DuckDB loads never pass through.
+    """
+    if not bulk.readable(export) or listed_keys(con):
+        return None
+    return bulk.read(export, contract, day, staged.folder)  # type: ignore[arg-type]
 
 
 def _as_loaded(texts: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:

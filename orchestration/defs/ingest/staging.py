@@ -88,12 +88,30 @@ class StagedFile:
             [(name, pa.string()) for name in contract.names]
             + [("_source_row", pa.int64()), ("_source_line", pa.int64())]
         )
-        self._files: dict[str, list[str]] = {"rows": [], "quarantine": [], "dropped": [], "texts": []}
+        self._files: dict[str, list[str]] = {
+            "rows": [],
+            "sure_rows": [],
+            "quarantine": [],
+            "dropped": [],
+            "texts": [],
+        }
+
+    @property
+    def folder(self) -> Path:
+        """The load's private folder (a reader may spill there)."""
+        return self._folder
 
     def add_rows(self, good: pd.DataFrame) -> None:
         """Keep good rows (typed contract columns + _source_row)."""
         if not good.empty:
             self._write("rows", good.assign(**self._lineage), self._rows)
+
+    def add_typed_rows(self, rows: pa.Table) -> None:
+        """Keep good rows typed by DuckDB (bulk.py): the contract's columns + _source_row, no lineage."""
+        if rows.num_rows:
+            target = self._folder / f"sure_rows-{len(self._files['sure_rows']):06d}.parquet"
+            pq.write_table(rows, target, use_dictionary=False)
+            self._files["sure_rows"].append(str(target))
 
     def add_quarantine(self, quarantine: pd.DataFrame) -> None:
         """Keep quarantined rows (row, column, reason, raw_record, row_kept, kind)."""
@@ -137,6 +155,18 @@ class StagedFile:
             con.execute(
                 f"insert into raw.{source} by name select * from read_parquet(?) {keep}",
                 [self._files["rows"], *([self._files["dropped"]] if keep else [])],
+            )
+        if self._files["sure_rows"]:
+            # Rows typed by DuckDB carry no lineage: it is the same for every row of the file.
+            con.execute(
+                f"insert into raw.{source} by name select *, $file as _source_file, $day as _partition_date, "
+                "$loaded_at as _loaded_at from read_parquet($files)",
+                {
+                    "file": self._path,
+                    "day": day,
+                    "loaded_at": self._lineage["_loaded_at"],
+                    "files": self._files["sure_rows"],
+                },
             )
         if self._files["quarantine"]:
             published = self._published_quarantine()
