@@ -7,7 +7,7 @@ Python's csv module does, many times faster. So a file is first checked for what
 the two disagree:
 
 - its bytes (one pass in 1 MiB blocks): not UTF-8, a NUL byte, a carriage return that does not
-  end a line, or a space beside a quote (DuckDB trims it, Python keeps it);
+  end a line, or spaces between a delimiter and a quote (DuckDB drops some, Python keeps them);
 - then one DuckDB scan: any row DuckDB refuses (a stray quote, a short or long row, a line
   longer than Python's csv field limit), a value longer than that limit, or a line count that
   does not add up to header + rows + quoted line breaks (a blank line, which Python skips but
@@ -28,6 +28,7 @@ from __future__ import annotations
 import codecs
 import csv
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -53,6 +54,10 @@ from orchestration.defs.ingest.reader import (
 from orchestration.defs.ingest.screen import Screen
 
 BLOCK_BYTES = 1024 * 1024
+# Spaces between a delimiter or line start and an opening quote, or between a closing quote and a
+# delimiter or line end: DuckDB drops some of them, Python's csv module keeps or refuses them.
+SPACED_QUOTE = re.compile(rb'[,\r\n] +"|" +[,\r\n]')
+UNFINISHED = re.compile(rb'[,\r\n"]? *\r?$')
 # The private DuckDB's memory: its scans spill to disk beyond it (a repeated-key search over a
 # large file), keeping a load well inside the 2 GiB any single file may take.
 MEMORY_LIMIT = "512MB"
@@ -122,18 +127,12 @@ class _NotPlain(Exception):
 def _scan_bytes(path: str) -> _Bytes:
     found = _Bytes()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    previous = b""
+    carry = b"\n"  # the file starts as if after a line break
+    last = b""
     with open(path, "rb", buffering=0) as file:
         while block := file.read(BLOCK_BYTES):
-            edge = previous[-1:] + block[:1]  # a pair split between two blocks
-            if b"\x00" in block or b' "' in block or b'" ' in block or edge in (b' "', b'" '):
-                found.plain = False
-                return found
-            carriage_returns = block.count(b"\r")
-            if carriage_returns and carriage_returns != block.count(b"\r\n") + (block[-1:] == b"\r"):
-                found.plain = False
-                return found
-            if previous[-1:] == b"\r" and block[:1] != b"\n":
+            window = carry + block
+            if b"\x00" in block or SPACED_QUOTE.search(window) or _lone_carriage_return(window):
                 found.plain = False
                 return found
             if not block.isascii():
@@ -144,15 +143,23 @@ def _scan_bytes(path: str) -> _Bytes:
                     return found
             found.line_breaks += block.count(b"\n")
             found.has_quotes = found.has_quotes or b'"' in block
-            previous = block
+            # What a pattern may need from this block to match across into the next.
+            carry = UNFINISHED.search(window).group()  # type: ignore[union-attr]
+            last = block[-1:]
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         found.plain = False
-    if previous[-1:] == b"\r":
-        found.plain = False  # a last line ended by a lone carriage return
-    found.ends_with_break = previous[-1:] in (b"\n", b"")
+    if SPACED_QUOTE.search(carry + b"\n") or last == b"\r":
+        found.plain = False  # at the very end: a quote then spaces, a line ended by a lone carriage return
+    found.ends_with_break = last in (b"\n", b"")
     return found
+
+
+def _lone_carriage_return(window: bytes) -> bool:
+    """A carriage return not followed by a line feed (one at the window's very end is judged later)."""
+    carriage_returns = window.count(b"\r")
+    return bool(carriage_returns) and carriage_returns != window.count(b"\r\n") + window.endswith(b"\r")
 
 
 class _Scan:
@@ -165,13 +172,20 @@ class _Scan:
         self.contract = contract
         self.quotes = quotes
         width = len(export.columns)
-        names = {f"c{n}": "VARCHAR" for n in range(width)}
+        # One column more than the header: DuckDB drops empty fields past the last column, so a row
+        # with a delimiter too many would pass for a whole one. Padded with null and with no text read
+        # as null (a NUL byte never reaches here), a missing field is null and a present one is text.
+        names = {f"c{n}": "VARCHAR" for n in range(width + 1)}
         self.source = (
             "read_csv($path, header = true, auto_detect = false, all_varchar = true, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, columns = {names!r}, "
-            f"max_line_size = {csv.field_size_limit()})"
+            f"max_line_size = {csv.field_size_limit()}, null_padding = true, nullstr = chr(0), "
+            # DuckDB's parallel scanner cannot pad rows when a quoted value may hold a line break.
+            f"parallel = {str(not quotes).lower()})"
         )
+        self.whole_row = f"c{width - 1} is not null and c{width} is null"
         self.all_columns = [f"c{n}" for n in range(width)]
+        self.spare = f"c{width}"
         positions = export.kept_positions
         self.kept = {name: f"c{positions[name]}" for name in contract.names if name in positions}
         self.screen = Screen(contract, frozenset(self.kept))
@@ -180,7 +194,7 @@ class _Scan:
     def _renamed(self) -> str:
         """The file's rows: every column, the kept ones also under the contract's names and stripped."""
         kept = [f'{column} as "{name}"' for name, column in self.kept.items()]
-        renamed = f"select {', '.join(self.all_columns + kept)} from {self.source}"
+        renamed = f"select {', '.join(self.all_columns + [self.spare] + kept)} from {self.source}"
         return f"select *, {', '.join(self.screen.stripped_columns())} from ({renamed})"
 
     def _breaks(self) -> str:
@@ -203,12 +217,13 @@ class _Scan:
         record = " + ".join(f"coalesce(length({c}), 0)" for c in self.all_columns) if self.quotes else "0"
         per_key = (
             f"select {hashed} as h, count(*) as n, sum({self._breaks()}) as breaks, "
-            f"max({longest}) as longest, max({record}) as record from ({self._renamed()}) group by 1"
+            f"max({longest}) as longest, max({record}) as record, "
+            f"count(*) filter (where not ({self.whole_row})) as ragged from ({self._renamed()}) group by 1"
         )
-        rows, breaks, longest_value, longest_record, repeated = self._execute(
+        rows, breaks, longest_value, longest_record, ragged, repeated = self._execute(
             "select coalesce(sum(n), 0), coalesce(sum(breaks), 0), coalesce(max(longest), 0), "
-            "coalesce(max(record), 0), coalesce(list(h) filter (where n > 1 and h is not null), []) "
-            f"from ({per_key})",
+            "coalesce(max(record), 0), coalesce(sum(ragged), 0), "
+            f"coalesce(list(h) filter (where n > 1 and h is not null), []) from ({per_key})",
             day,
         ).fetchone()
         # Header line + one line a row + the quoted line breaks, less one if the last row has no break.
@@ -217,8 +232,8 @@ class _Scan:
             raise _NotPlain()  # a blank line, or a header over several lines
         if not rows and found.line_breaks > 1:
             raise _NotPlain()
-        if longest_value >= csv.field_size_limit() or longest_record > MAX_ROW_CHARS // 2:
-            raise _NotPlain()
+        if ragged or longest_value >= csv.field_size_limit() or longest_record > MAX_ROW_CHARS // 2:
+            raise _NotPlain()  # a row of another width, or a value or record too long for Python's reader
         return np.sort(np.asarray(repeated, dtype=np.uint64))
 
     def stream(self, day: date) -> pa.RecordBatchReader:
@@ -302,9 +317,12 @@ def _rest_rows(
     rest: np.ndarray,
 ) -> pd.DataFrame:
     mask = pa.array(rest)
+    # An empty field is None, as the reader gives it (DuckDB reads it as empty text here).
     frame = pd.DataFrame(
         {
-            name: pd.Series(batch.column(f"text:{name}").filter(mask).to_pylist(), dtype=object)
+            name: pd.Series(
+                [v or None for v in batch.column(f"text:{name}").filter(mask).to_pylist()], dtype=object
+            )
             for name in kept
         }
     )

@@ -66,6 +66,7 @@ class LoadReport:
     unknown_values: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
+    read_by_duckdb: bool = False  # a plain CSV file, read and screened by DuckDB (bulk.py)
 
     @property
     def missing(self) -> bool:
@@ -97,8 +98,14 @@ class LoadReport:
         )
 
 
-def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date) -> LoadReport:
-    """Load `source`'s export for `day`; a missing file leaves what is stored untouched."""
+def load_day(
+    con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date, *, duckdb_reads_csv: bool = True
+) -> LoadReport:
+    """Load `source`'s export for `day`; a missing file leaves what is stored untouched.
+
+    `duckdb_reads_csv=False` reads a plain CSV file with the Python reader too (bulk.py): the
+    tests and the benchmark compare the two.
+    """
     contract = CONTRACTS[source]
     listing = list_landing(landing, source, day)
     path = only_export(listing, source, day)
@@ -128,7 +135,7 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
         header_warnings = (
             _judge_header(export.columns, contract, declared, path) if export.columns is not None else None
         )
-        tally = _judge(con, contract, day, export, staged, report, declared)
+        tally = _judge(con, contract, day, export, staged, report, declared, duckdb_reads_csv)
         if header_warnings is None:
             header_warnings = _judge_header(export.columns or [], contract, declared, path)
         if report.rows_loaded == 0 and stored:
@@ -174,6 +181,7 @@ class _Tally:
     reasons: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)  # [rows, first row]
     naive: dict[str, tuple[int, int]] = field(default_factory=dict)  # column -> (values, first row)
     other_warnings: dict[str, None] = field(default_factory=dict)
+    column_order: list[str] = field(default_factory=list)
 
     def note(self, parsed: ParsedExport) -> None:
         self.other_warnings.update(dict.fromkeys(parsed.warnings))
@@ -199,7 +207,11 @@ class _Tally:
         }
 
     def warnings(self, path: str) -> list[str]:
-        naive = [naive_warning(path, column, n, first) for column, (n, first) in self.naive.items()]
+        # In the contract's column order, however the file's rows came in chunks.
+        naive = [
+            naive_warning(path, column, *self.naive[column])
+            for column in sorted(self.naive, key=self.column_order.index)
+        ]
         return list(self.other_warnings) + naive
 
     def describe(self) -> str:
@@ -247,6 +259,7 @@ def _judge(
     staged: StagedFile,
     report: LoadReport,
     declared: DeclaredFormat | None = None,
+    duckdb_reads_csv: bool = True,
 ) -> _Tally:
     """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks.
 
@@ -254,7 +267,7 @@ def _judge(
     rows are staged as DuckDB typed them, and only the others are parsed here. A vendor format's
     chunk is first turned into the contract's columns (formats/convert.py).
     """
-    tally = _Tally()
+    tally = _Tally(column_order=contract.names)
     keys = _KeyHashes() if contract.unique_key else None
 
     def judge(read: pd.DataFrame) -> None:
@@ -275,7 +288,10 @@ def _judge(
                 _as_loaded(chunk.loc[kept].reindex(columns=columns, fill_value=None), quarantine)
             )
 
-    by_duckdb = _bulk_chunks(con, contract, day, export, staged) if declared is None else None
+    by_duckdb = (
+        _bulk_chunks(con, contract, day, export, staged) if declared is None and duckdb_reads_csv else None
+    )
+    report.read_by_duckdb = by_duckdb is not None
     if by_duckdb is not None:
         for chunk in _collecting_once_a_chunk(by_duckdb):
             staged.add_typed_rows(chunk.sure)
