@@ -325,7 +325,8 @@ def _bulk_chunks(
     """
     if not bulk.readable(export) or listed_keys(con):
         return None
-    return bulk.read(export, contract, day, staged.folder)  # type: ignore[arg-type]
+    threads = con.execute("select current_setting('threads')").fetchone()[0]  # as many as the warehouse's
+    return bulk.read(export, contract, day, staged.folder, threads)  # type: ignore[arg-type]
 
 
 def _as_loaded(texts: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:

@@ -73,8 +73,12 @@ class Screen:
         if name not in self.present:
             return "null::varchar"
         value = _quoted(name)
-        # Python's whitespace is rare at either end: trimming the full set only then is far cheaper.
-        edged = f"contains($ws, left({value}, 1)) or contains($ws, right({value}, 1))"
+        # Python's whitespace is rare at either end: trimming the full set only where a value starts or
+        # ends with a control character, a space or anything not ASCII is far cheaper.
+        edged = (
+            f"ord({value}) <= 32 or ord({value}) > 126 "
+            f"or ord(reverse({value})) <= 32 or ord(reverse({value})) > 126"
+        )
         return f"nullif(case when {edged} then trim({value}, $ws) else {value} end, '')"
 
     @staticmethod
