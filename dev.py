@@ -4,6 +4,7 @@
     python3 dev.py demo     # 14 days of the daily job on a demo world that answers its mail
     python3 dev.py test     # the test suite (what CI runs)
     python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000 (no account: mail to a local sink)
+                            # and the Data Docs its quality checks link to on http://127.0.0.1:3001
 
 The first call creates `.venv` from the pinned `requirements.lock`; later calls
 reuse it until the lock or a pyproject.toml (the product's or devkit's) changes.
@@ -74,6 +75,17 @@ def ui(args: list[str]) -> int:
     env_home = _dagster_home()
     env_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("DAGSTER_HOME", str(env_home))
+    # The quality checks link their Data Docs pages under the URL `reengage docs` serves.
+    docs = _serve_data_docs()
+    try:
+        return _ui_with_mail(args)
+    finally:
+        if docs is not None:
+            docs.terminate()
+            docs.wait(timeout=10)
+
+
+def _ui_with_mail(args: list[str]) -> int:
     if os.environ.get("SENDGRID_API_KEY") or os.environ.get(LOCAL_SINK_URL):
         return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
     # Without an account, runs started in the UI deliver to a local sink (the demo's store), as the
@@ -93,6 +105,23 @@ def ui(args: list[str]) -> int:
     finally:
         sink.terminate()
         sink.wait(timeout=10)
+
+
+def _serve_data_docs() -> subprocess.Popen | None:
+    """`reengage docs` beside the UI; when it cannot start (its port is taken) the UI still does."""
+    docs = subprocess.Popen(
+        [str(BIN / "python"), "-m", "orchestration.cli", "docs"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    line = docs.stdout.readline().strip() if docs.stdout else ""
+    if not line.startswith("Data Docs at"):
+        docs.wait(timeout=10)
+        print(
+            "Data Docs are not served (reengage docs did not start); the checks' links will not open",
+            flush=True,
+        )
+        return None
+    print(line, flush=True)
+    return docs
 
 
 COMMANDS = {"demo": demo, "test": test, "ui": ui}

@@ -4,7 +4,8 @@ For your own data: `init` writes a commented settings file, `check-exports PATH`
 export files without loading anything, `backfill --from A --to B` loads past days (no
 delivery), `run --date D` runs the daily job.
 Operations: `erase` carries out erasure requests; `resolve --date D` settles a day's unsettled
-deliveries. (The demo is the development package's: `python -m reengage_dev.demo`.)
+deliveries; `docs` serves the Data Docs site the quality checks link to. (The demo is the
+development package's: `python -m reengage_dev.demo`.)
 
 A problem the user can fix is one line on stderr (exit 2); `--debug` shows its trace.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from orchestration.commands.backfill import add_backfill_parser, run_backfill
 from orchestration.commands.check_exports import add_check_exports_parser, run_check_exports
 from orchestration.commands.common import CANNOT_START, FAILED, CommandError, OneLineParser
+from orchestration.commands.docs import add_docs_parser, run_docs
 from orchestration.commands.run import add_run_parser, run_run
 from orchestration.defs.delivery.resolve import add_resolve_parser, run_resolve
 from orchestration.partitions import RunDateOutsideHistory
@@ -30,6 +32,7 @@ from orchestration.settings_template import add_init_parser, run_init
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "backfill": run_backfill,
     "check-exports": run_check_exports,
+    "docs": run_docs,
     "erase": run_erase,
     "init": run_init,
     "resolve": run_resolve,
@@ -45,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     add_init_parser(commands)
     add_check_exports_parser(commands)
+    add_docs_parser(commands)
     add_backfill_parser(commands)
     add_erase_parser(commands)
     add_resolve_parser(commands)

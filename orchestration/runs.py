@@ -6,6 +6,7 @@ the same job a schedule starts.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import dagster as dg
@@ -141,5 +142,17 @@ def failures(result: dg.ExecuteInProcessResult | dg.JobExecutionResult) -> list[
             reason = (user.description if user and user.description else None) or (
                 error.message if error else ""
             )
-            lines.append(f"{event.step_key}: {(reason.strip().splitlines() or ['failed'])[0]}")
+            lines.append(f"{event.step_key}: {_first_line(reason)}")
     return lines
+
+
+def _first_line(reason: str) -> str:
+    """A failure's first line, without Dagster's class path, with what a line ending in ":" names."""
+    lines = [line.strip() for line in reason.strip().splitlines() if line.strip()]
+    if not lines:
+        return "failed"
+    first = re.sub(r"^dagster[\w.]*\.(\w+Error): ", "", lines[0])  # its module path tells a reader nothing
+    if first.endswith(":") and len(lines) > 1:
+        # "1 blocking asset check failed with ERROR severity:" names the checks on the lines after it.
+        first = f"{first} {'; '.join(lines[1:4])}"
+    return first

@@ -201,7 +201,7 @@ SETTINGS: tuple[Setting, ...] = (
         "float",
         60.0,
         "How long the exports-landed sensor waits for the exports a day may lack (sources whose missing_file "
-        "is not required: email events, and by default events and customers) once the others settled.",
+        "is not required: by default events) once the others settled.",
     ),
     Setting(
         "sensor.interval_seconds",
@@ -290,6 +290,24 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "Whether an export with zero rows passes.",
         per_source=True,
+    ),
+    Setting(
+        "data_docs.retention_days",
+        "REENGAGE_DATA_DOCS_RETENTION_DAYS",
+        "int",
+        30,
+        "How many days a Great Expectations validation result and its Data Docs page are kept (the newest "
+        "of each suite always stays; 0 keeps every one).",
+        accepted="a whole number of days, 0 or more",
+    ),
+    Setting(
+        "data_docs.url",
+        "REENGAGE_DATA_DOCS_URL",
+        "text",
+        "http://127.0.0.1:3001",
+        "The base URL the Data Docs site is served at (`reengage docs` serves it there; `python3 dev.py ui` "
+        "starts it). Each quality check links its page under it, so the link opens from the Dagster UI. "
+        '"" (in the settings file): file:// links, which a browser opens from a shell but not from the UI.',
     ),
     Setting(
         "delivery.sendgrid_host",
@@ -561,6 +579,24 @@ def landing_follows_outside_links() -> bool:
 def first_day() -> Resolved:
     """The first day of history when set (value None otherwise), and where it was set."""
     return resolve("first_day")
+
+
+def data_docs_dir() -> Path:
+    """The Data Docs root: the HTML site and the validation results it is built from."""
+    return home() / "data_docs"
+
+
+def data_docs_retention_days() -> int:
+    found = resolve("data_docs.retention_days")
+    if int(found.value) < 0:  # type: ignore[arg-type]
+        setting = BY_KEY["data_docs.retention_days"]
+        raise SettingsError(f"{found.origin}={found.value!r} is not {setting.describe_accepted()}")
+    return int(found.value)  # type: ignore[arg-type]
+
+
+def data_docs_url() -> str:
+    """The Data Docs site's base URL, without a trailing slash ("" when pages are linked as files)."""
+    return str(value("data_docs.url")).strip().rstrip("/")
 
 
 def ledger_path() -> Path:

@@ -7,7 +7,8 @@ from datetime import date
 import duckdb
 
 from orchestration import settings
-from orchestration.defs.ingest.contracts import SOURCES, missing_file_rule
+from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
+from orchestration.defs.ingest.loader import unknown_values, unknown_values_phrases
 from orchestration.defs.operations.landed_exports import scan_day
 from orchestration.warehouse import connect
 
@@ -32,7 +33,7 @@ STAGE_TABLES = [
 def run_summary(day: date) -> str:
     with connect(read_only=True) as con:
         sections = [
-            _exports(day),
+            _exports(con, day),
             _rows_per_stage(con),
             # unverified: the newest CRM row was refused at ingest, so the customer is not mailed
             _table(
@@ -73,8 +74,10 @@ def run_summary(day: date) -> str:
     return "\n\n".join(s for s in sections if s)
 
 
-def _exports(day: date) -> str:
-    """The day's export per source, and what a missing one meant (its missing_file rule)."""
+def _exports(con: duckdb.DuckDBPyConnection, day: date) -> str:
+    """The day's export per source, what a missing one meant (its missing_file rule), and what ingest
+    told about the loaded one: rows refused, values set to null, values outside a vocabulary (an
+    event name the catalog does not know), which the run's log and metadata tell in full."""
     exports = scan_day(settings.landing_dir(), day)
     lines = [f"Exports for {day}"]
     for source in SOURCES:
@@ -82,7 +85,26 @@ def _exports(day: date) -> str:
         rule = missing_file_rule(source)
         shown = f"{found.name} ({found.size:,} bytes)" if found else f"no file ({rule.replace('_', ' ')})"
         lines.append(f"  {source:<14}{shown}")
+        if found:
+            lines += [f"  {'':<14}{note}" for note in _ingest_notes(con, source, day)]
     return "\n".join(lines)
+
+
+def _ingest_notes(con: duckdb.DuckDBPyConnection, source: str, day: date) -> list[str]:
+    try:
+        refused, nulled = con.execute(
+            "select count(*) filter (not row_kept), count(*) filter (row_kept) from raw.quarantine "
+            "where source = ? and _partition_date = ?",
+            [source, day],
+        ).fetchone()
+        unknown = unknown_values(con, CONTRACTS[source], day)
+    except duckdb.CatalogException:  # nothing was loaded yet
+        return []
+    kept_aside = [f"{refused:,} rows refused"] * bool(refused) + [f"{nulled:,} values set to null"] * bool(
+        nulled
+    )
+    notes = [", ".join(kept_aside) + " (raw.quarantine)"] if kept_aside else []
+    return notes + unknown_values_phrases(source, unknown)
 
 
 def _rows_per_stage(con: duckdb.DuckDBPyConnection) -> str:

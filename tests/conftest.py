@@ -113,6 +113,8 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         # a developer's shell pointed at PostgreSQL must not move the DuckDB tests there
         "REENGAGE_WAREHOUSE_KIND",
         "REENGAGE_DBT_TARGET",
+        # dev.py sets it for the developer's own UI: a command under test keeps its runs in the home
+        "DAGSTER_HOME",
     ):
         monkeypatch.delenv(name, raising=False)
     return home

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 
 from orchestration.definitions import OWNERS_BY_GROUP, build_definitions
@@ -53,3 +55,14 @@ def test_the_responses_mart_is_built_from_the_exports_before_the_policy_reads_it
     )
     checked = {spec.asset_key for node in graph.assets_defs for spec in node.check_specs if spec.blocking}
     assert responses in checked
+
+
+def test_no_asset_description_holds_text_the_ui_would_take_for_an_html_tag() -> None:
+    # Guards the report's path reading "campaign_report_.html" in the UI: Dagster renders descriptions
+    # as Markdown, and `<date>` was swallowed as a tag.
+    graph = build_definitions().resolve_asset_graph()
+    tagged = {
+        key.to_user_string(): re.findall(r"<[A-Za-z/][^>]*>", graph.get(key).description or "")
+        for key in graph.get_all_asset_keys()
+    }
+    assert {key: tags for key, tags in tagged.items() if tags} == {}

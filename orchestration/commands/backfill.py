@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
-import duckdb
 
 from orchestration import runs
 from orchestration.commands import progress
 from orchestration.commands.common import FAILED, CommandError, configured_landing, run_date
 from orchestration.defs.ingest.contracts import SOURCES
 from orchestration.schema.declared import CAMPAIGN_SENDS
+from orchestration.tables import relation_exists
 from orchestration.warehouse import connect
 
 SINGLE_RUN_GROUPS = ("ingest", "warehouse", "warehouse_internals")
@@ -124,17 +124,8 @@ def _keys(job: dg.JobDefinition, wanted) -> set[dg.AssetKey]:
 def _per_day_groups():
     """The per-day assets: the quality summary, and measurement once there is something to measure."""
     with connect(read_only=True) as con:
-        delivered = _has_table(con, CAMPAIGN_SENDS.name)
+        delivered = relation_exists(con, CAMPAIGN_SENDS.name)
     return lambda group: group == "quality" or (delivered and group == "measurement")
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    schema, table = name.split(".")
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
 
 
 def _counts(days: list[date]) -> dict[date, DayCounts]:

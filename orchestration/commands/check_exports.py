@@ -12,7 +12,6 @@ their counts, and events naming a customer no customers file checked with them h
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,17 +22,15 @@ from pathlib import Path
 import duckdb
 
 from orchestration.commands.common import FAILED, CommandError, existing_landing, run_date
-from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, required_sources
-from orchestration.defs.ingest.loader import LoadReport, load_day
-from orchestration.defs.ingest.names import shown_values
-from orchestration.defs.ingest.reader import FORMATS, IngestError, list_landing
+from orchestration.defs.ingest.contracts import SOURCES, required_sources
+from orchestration.defs.ingest.loader import LoadReport, load_day, unknown_values_phrases
+from orchestration.defs.ingest.reader import IngestError, export_name_pattern, list_landing
 from orchestration.defs.ingest.staging import staging_under
 from orchestration.defs.quality.quarantine import unknown_references
 
 # Refused rows named per file; the rest are counted.
 ROWS_SHOWN = 5
 # An export's name in a landing folder: `<source>_<YYYY-MM-DD>.<format>`.
-EXPORT_NAME = re.compile(rf"(?P<source>[a-z_]+)_(?P<day>\d{{4}}-\d{{2}}-\d{{2}})\.(?:{'|'.join(FORMATS)})")
 
 
 @dataclass
@@ -91,13 +88,13 @@ def run_check_exports(args: argparse.Namespace) -> int:
 def _what_to_check(path: str, day: date | None) -> tuple[str, tuple[str, ...], list[date] | None]:
     """(landing folder, sources, days) for PATH: a landing folder, or one export file inside one."""
     if Path(path).is_file():
-        name = EXPORT_NAME.fullmatch(Path(path).name)
-        if name is None or name["source"] not in SOURCES:
+        named = _export_of(Path(path).name)
+        if named is None:
             raise CommandError(
                 f"{path}: an export is named <source>_YYYY-MM-DD.csv|jsonl|parquet, with a source among "
                 f"{', '.join(SOURCES)}; rename it (its day is read from its name)"
             )
-        source, file_day = name["source"], date.fromisoformat(name["day"])
+        source, file_day = named
         if Path(path).resolve().parent.name != source:
             raise CommandError(
                 f"{path}: put it in a folder named {source}/ inside a landing folder (where a declared "
@@ -133,8 +130,20 @@ def check_exports(landing: str, sources: tuple[str, ...], days: list[date] | Non
     return result
 
 
+def _export_of(name: str) -> tuple[str, date] | None:
+    """(source, day) of an export's file name, by the reader's own naming rule; None for any other."""
+    for source in SOURCES:
+        if match := export_name_pattern(source).fullmatch(name):
+            try:
+                return source, date.fromisoformat(match.group(1))
+            except ValueError:
+                return None
+    return None
+
+
 def _day_of(name: str) -> date:
-    return date.fromisoformat(name.rsplit("_", 1)[1].split(".", 1)[0])
+    """The day of a file the landing listing already took for an export."""
+    return _export_of(name)[1]  # type: ignore[index]
 
 
 @contextmanager
@@ -230,14 +239,7 @@ def _file_lines(check: FileCheck) -> list[str]:
     if report.rows_quarantined > len(check.refused_rows):
         reasons = sorted(report.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))
         lines.append("  refused by reason: " + "; ".join(f"{why}: {n:,}" for why, n in reasons))
-    for column, counts in report.unknown_values.items():
-        if counts:
-            shown, hidden_values, hidden_rows = shown_values(counts)
-            names = [f"{value} ({n:,})" for value, n in shown.items()]
-            if hidden_values:
-                names.append(f"{hidden_values} more not shown ({hidden_rows:,})")
-            source = CONTRACTS[check.source].column(column).vocabulary_source
-            lines.append(f"  {column} not in {source} (loaded, counted): {', '.join(names)}")
+    lines += [f"  {phrase}" for phrase in unknown_values_phrases(check.source, report.unknown_values)]
     lines += [f"  {line}" for line in check.unknown_references]
     # The file's own warnings (the landing's other files are told once, above the files).
     path = report.file or check.label

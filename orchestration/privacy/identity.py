@@ -1,11 +1,12 @@
-"""Everything one erasure request reaches: the person's customer ids, email addresses and anonymous ids.
+"""Everything one erasure request reaches: the person's customer ids, addresses, anonymous ids and phones.
 
 A request names a customer id or an email; the warehouse knows the rest. The
 CRM may have changed the address over time, so ids and emails are followed to
 a fixed point through every table that holds both. Anonymous ids (devices)
 belong to the person when they were only ever seen with them (identity
 stitching, docs/meanings.md); a device also seen with another customer is kept, since
-erasing it would erase part of somebody else.
+erasing it would erase part of somebody else. Phone numbers follow the same rule: a number
+also held by another customer (a shared family line) is theirs too and stays.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Identity:
     customer_ids: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     anonymous_ids: set[str] = field(default_factory=set)
+    phones: set[str] = field(default_factory=set)
 
     def keys(self) -> list[tuple[str, str]]:
         """(kind, forget-list hash) of every identifier."""
@@ -34,12 +36,18 @@ class Identity:
             ("customer_id", self.customer_ids),
             ("email", self.emails),
             ("anonymous_id", self.anonymous_ids),
+            ("phone", self.phones),
         ):
             out += [(kind, key_hash(kind, value) or "") for value in sorted(values)]
         return out
 
     def values_of(self, kind: str) -> set[str]:
-        by_kind = {"customer_id": self.customer_ids, "email": self.emails, "anonymous_id": self.anonymous_ids}
+        by_kind = {
+            "customer_id": self.customer_ids,
+            "email": self.emails,
+            "anonymous_id": self.anonymous_ids,
+            "phone": self.phones,
+        }
         return by_kind[kind]
 
 
@@ -68,7 +76,8 @@ def resolve(
                     _follow(con, table, id_column, email_column, identity)
         if (len(identity.customer_ids), len(identity.emails)) == before:
             break
-    identity.anonymous_ids = _own_devices(con, tables, identity.customer_ids)
+    identity.anonymous_ids = _own_values(con, tables, identity.customer_ids, "anonymous_id")
+    identity.phones = _own_values(con, tables, identity.customer_ids, "phone")
     return identity
 
 
@@ -101,14 +110,15 @@ def _follow(
             identity.emails.add(mail)
 
 
-def _own_devices(
-    con: duckdb.DuckDBPyConnection, tables: list[PersonalTable], customer_ids: set[str]
+def _own_values(
+    con: duckdb.DuckDBPyConnection, tables: list[PersonalTable], customer_ids: set[str], kind: str
 ) -> set[str]:
-    """Anonymous ids seen with these customers and with no other customer, in any table pairing them."""
+    """Values of `kind` (anonymous ids, phones) seen with these customers and with no other customer,
+    in any table pairing them."""
     if not customer_ids:
         return set()
     ids = sorted(customer_ids)
-    pairing = [(t, c, a) for t in tables for c in t.of_kind("customer_id") for a in t.of_kind("anonymous_id")]
+    pairing = [(t, c, a) for t in tables for c in t.of_kind("customer_id") for a in t.of_kind(kind)]
     seen: set[str] = set()
     for table, id_column, anon_column in pairing:
         rows = con.execute(
@@ -117,7 +127,7 @@ def _own_devices(
             f"and {quote(anon_column)} is not null",
             ids,
         ).fetchall()
-        seen |= {v for (value,) in rows if (v := normalise("anonymous_id", value)) is not None}
+        seen |= {v for (value,) in rows if (v := normalise(kind, value)) is not None}
     if not seen:
         return set()
     shared: set[str] = set()

@@ -34,7 +34,7 @@ class PepperError(IngestError):
 
 
 # What an identifier is; the kind is part of the hash, so an id equal to an email hashes apart.
-KINDS = ("customer_id", "email", "anonymous_id")
+KINDS = ("customer_id", "email", "anonymous_id", "phone")
 
 # Column names that hold an identifier of each kind, across raw tables, dbt models and Python tables.
 COLUMN_KINDS: dict[str, str] = {
@@ -42,6 +42,7 @@ COLUMN_KINDS: dict[str, str] = {
     "user_id": "customer_id",
     "email": "email",
     "anonymous_id": "anonymous_id",
+    "phone": "phone",
 }
 
 
@@ -64,7 +65,7 @@ def fingerprint(secret: str) -> str:
 
 
 def normalise(kind: str, value: object) -> str | None:
-    """The form every stage stores: ids trimmed (as ingest trims them), emails also lower-cased."""
+    """The form every stage stores: ids and phones trimmed (as ingest trims them), emails also lower-cased."""
     if kind not in KINDS:
         raise ValueError(f"unknown identifier kind {kind!r}; expected one of {KINDS}")
     if value is None:

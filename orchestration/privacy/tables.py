@@ -1,8 +1,8 @@
 """Which warehouse tables name a person, found by column name rather than a list to keep up to date.
 
 Any base table (raw, dbt tables and incrementals, scoring, interventions,
-delivery, measurement, ...) with a `customer_id`, `user_id`, `email` or
-`anonymous_id` column holds personal rows; views hold nothing of their own.
+delivery, measurement, ...) with a `customer_id`, `user_id`, `email`,
+`anonymous_id` or `phone` column holds personal rows; views hold nothing of their own.
 `raw.quarantine` keeps whole records as text, so it is matched value by value.
 A new model or Python table with one of those columns is covered without a change here.
 """
@@ -22,7 +22,7 @@ SKIPPED_SCHEMAS = ("privacy", "information_schema", "pg_catalog")
 
 @dataclass(frozen=True)
 class PersonalTable:
-    """A table and its identifying columns by kind (customer_id, email, anonymous_id)."""
+    """A table and its identifying columns by kind (customer_id, email, anonymous_id, phone)."""
 
     name: str  # schema.table, as the SQL names it
     columns: dict[str, list[str]] = field(default_factory=dict)

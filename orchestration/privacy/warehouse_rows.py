@@ -36,7 +36,12 @@ def delete_person(
 
 
 # The SQL that normalises a column as keys.normalise does the value.
-_NORMALISED_COLUMN = {"customer_id": "trim({})", "email": "lower(trim({}))", "anonymous_id": "trim({})"}
+_NORMALISED_COLUMN = {
+    "customer_id": "trim({})",
+    "email": "lower(trim({}))",
+    "anonymous_id": "trim({})",
+    "phone": "trim({})",
+}
 
 
 def _match(table: PersonalTable, identity: Identity) -> tuple[list[str], list[str]]:
@@ -58,6 +63,7 @@ def _delete_quarantined(con: duckdb.DuckDBPyConnection, identity: Identity) -> i
         "customer_id": identity.customer_ids,
         "email": identity.emails,
         "anonymous_id": identity.anonymous_ids,
+        "phone": identity.phones,
     }
     if not any(wanted.values()):
         return 0

@@ -160,6 +160,13 @@ def _measurement_channels(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+def _crm_sms_contact(con: duckdb.DuckDBPyConnection) -> None:
+    # Snapshots loaded before carried no phone and no SMS consent: null, which never reads as consent.
+    _recreated_with_new_columns(
+        con, "raw.customers", 10, _sql("0010_crm_sms_contact.sql"), first_new_column="phone"
+    )
+
+
 def _sql(file_name: str) -> str:
     return (SQL_DIR / file_name).read_text()
 
@@ -268,6 +275,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "measurement.campaign_results and assignment_outcomes name the channel "
         "(rows measured before are emails)",
         _measurement_channels,
+    ),
+    Migration(
+        10,
+        "raw.customers holds the SMS contact and consent (phone, sms_consent, sms_consent_updated_at; "
+        "null in snapshots loaded before)",
+        _crm_sms_contact,
     ),
 )
 

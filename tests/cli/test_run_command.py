@@ -77,9 +77,11 @@ def test_a_step_that_fails_is_tried_once_not_retried_after_its_policys_wait(isol
     assert kinds.count("STEP_FAILURE") == 1
 
 
-def test_a_missing_required_export_stops_before_any_run_in_one_line(isolated_home, monkeypatch, capsys) -> None:
-    # Guards a run failing deep in ingest for a file that is simply not there (customers' rule made
-    # "required": by default a day without a customers file means no change).
+def test_a_missing_required_export_stops_before_any_run_in_one_line(
+    isolated_home, monkeypatch, capsys
+) -> None:
+    # Guards a run failing deep in ingest for a file that is simply not there (the customers export is
+    # required by default; the setting is spelt out so the test says what it relies on).
     landing = world(isolated_home, days=1)
     (landing / "customers" / f"customers_{DAY}.csv").unlink()
     monkeypatch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "required")

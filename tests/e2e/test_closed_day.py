@@ -181,6 +181,8 @@ def test_by_default_a_day_without_an_export_that_carries_consent_or_opt_outs_fai
     # Guards deciding on yesterday's consent: the CRM export carries withdrawals and the email events
     # carry unsubscribes, so unless the settings say otherwise a day without either is late or lost.
     monkeypatch.setenv("REENGAGE_HOME", str(tmp_path))
+    for rule in ("REENGAGE_CUSTOMERS_MISSING_FILE", "REENGAGE_EMAIL_EVENTS_MISSING_FILE"):
+        monkeypatch.delenv(rule, raising=False)  # the closed shop's settings above stay for its module
     day = date(2026, 3, 10)
     generate_world(tmp_path, customers=50, days=2, end_date=day, seed=4)
     for path in (tmp_path / "landing" / source).glob(f"{source}_{day}.*"):

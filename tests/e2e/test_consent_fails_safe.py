@@ -31,6 +31,8 @@ CUSTOMERS = [
     "u_unsubscribe_bad_time",
     "u_bounce_bad_run_date",
     "u_dropped",
+    "u_hyphenated_group_unsubscribe",
+    "u_spaced_spam_report_bad_time",
 ]
 
 
@@ -74,6 +76,10 @@ def decisions(tmp_path_factory: pytest.TempPathFactory) -> Decisions:
             email_event_row("u_unsubscribe_bad_time@example.com", "unsubscribe", RUN_DATE, timestamp="soon"),
             email_event_row("u_bounce_bad_run_date@example.com", "bounce", RUN_DATE, run_date="2026-13-01"),
             email_event_row("u_dropped@example.com", "dropped", RUN_DATE, reason="Bounced Address"),
+            email_event_row("u_hyphenated_group_unsubscribe@example.com", "Group-Unsubscribe", RUN_DATE),
+            email_event_row(
+                "u_spaced_spam_report_bad_time@example.com", "Spam Report", RUN_DATE, timestamp="x"
+            ),
         ],
     )
     return world.run([YESTERDAY, RUN_DATE])
@@ -135,6 +141,13 @@ def test_suppression_events_refused_for_a_secondary_field_still_suppress_the_add
     # Guards: an unsubscribe or bounce refused for its timestamp or run_date never suppressed.
     assert decisions.reasons["u_unsubscribe_bad_time"] == "suppressed:unsubscribe"
     assert decisions.reasons["u_bounce_bad_run_date"] == "suppressed:bounce"
+
+
+def test_an_event_type_spelt_with_other_separators_suppresses_loaded_or_refused(decisions: Decisions) -> None:
+    # Guards `Group-Unsubscribe` and `Spam Report` being refused as unknown types (and, refused for a
+    # bad timestamp, read back in dbt under a name no suppression matched): the address stayed mailable.
+    assert decisions.reasons["u_hyphenated_group_unsubscribe"] == "suppressed:group_unsubscribe"
+    assert decisions.reasons["u_spaced_spam_report_bad_time"] == "suppressed:spamreport"
 
 
 def test_a_dropped_message_suppresses_the_address(decisions: Decisions) -> None:

@@ -712,15 +712,14 @@ def test_reloading_the_same_day_is_idempotent(make_landed) -> None:
     assert landed.keys() == ["e1", "e2"]
 
 
-def test_a_file_for_a_later_day_is_not_loaded_by_the_run_and_is_reported(make_landed) -> None:
+def test_a_file_for_a_later_day_is_not_loaded_by_the_run_and_is_counted_not_warned_about(make_landed) -> None:
+    # Guards a history load printing a warning for every later day on every day (117 in one load):
+    # later files are expected there, and each is loaded on its own day.
     landed = make_landed("events")
     landed.land("file_for_future_day.csv", day=D + timedelta(days=3))
     report = landed.load(D)
     assert report.later_files == ["events_2026-03-13.csv"]
-    assert (
-        "events: 1 landing file(s) dated after 2026-03-10 were not loaded with it (events_2026-03-13.csv)"
-        in report.warnings
-    )
+    assert not any("dated after" in warning for warning in report.warnings)
     assert landed.con.execute("select count(*) from raw.events where event_id = 'f1'").fetchall() == [(0,)]
     assert landed.keys(D) == ["ok0310-0", "ok0310-1", "ok0310-2"]
 

@@ -17,9 +17,10 @@ import pytest
 
 from orchestration.defs.ingest.formats import EVENT_FORMATS
 from orchestration.defs.ingest.formats.snowplow import ENRICHED_TSV_COLUMNS
-from orchestration.defs.ingest.formats.spec import EventFormat, HashOf
+from orchestration.defs.ingest.formats.spec import EventFormat, HashOf, event_name_here
 from orchestration.defs.ingest.loader import load_day
 from orchestration.defs.ingest.reader import IngestError
+from orchestration.event_catalog import known_event_names
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 
@@ -166,7 +167,7 @@ EXPECTED = {
                 "c4b8a5f0a9f1e3b6",
                 "c-2001",
                 "18773f3e5b8c31-0d6b4b4a4a3a2b-1b525634-1d73c0-18773f3e5b92f9",
-                "Purchase",
+                "purchase",
                 "2023-04-18 14:05:00.000000",
             ),
         ],
@@ -178,14 +179,14 @@ EXPECTED = {
                 "5f1c9b0e-0a03",
                 None,
                 "b3e1c5a2-7d44-4f0e-9a51-2f8e6c1d7a90",
-                "add to cart",
+                "add_to_cart",
                 "2021-12-09 00:46:40.120003",
             ),
             (
                 "5f1c9b0e-0a05",
                 "member-771",
                 "b3e1c5a2-7d44-4f0e-9a51-2f8e6c1d7a90",
-                "order completed",
+                "purchase",
                 "2021-12-09 00:49:59.999999",
             ),
             # no $insert_id: Amplitude's own uuid is the id
@@ -193,7 +194,7 @@ EXPECTED = {
                 "9c1d2e3f-58f6-11ec-8001-0a1b2c3d4e07",
                 None,
                 "f0c2d9e8-1b6a-4c3d-8e7f-5a4b3c2d1e0f",
-                "view item",
+                "product_view",
                 "2021-12-09 09:11:12.250000",
             ),
         ],
@@ -384,7 +385,7 @@ columns:
 event_names:
   Product Viewed: product_view
   Added to cart: add_to_cart
-  Purchase: purchase
+  Purchase: checkout_started
 """
     landing = landing_with(tmp_path, sample, write_rows(sample, rows), declaration)
     report = load_day(con, str(landing), "events", sample.day)
@@ -397,8 +398,8 @@ event_names:
         ("page_view", "14:00:00.250000", "Chrome", "email"),  # the format's own name is kept
         ("product_view", "14:01:00.250000", "Chrome", None),
         ("add_to_cart", "14:02:01.250000", "Chrome", None),
-        ("Signed In", "14:03:20.250000", "Chrome", None),  # not overridden: as exported
-        ("purchase", "14:05:00.250000", "Chrome", None),
+        ("login", "14:03:20.250000", "Chrome", None),  # not overridden: the common name it spells
+        ("checkout_started", "14:05:00.250000", "Chrome", None),  # the folder's name wins
     ]
 
 
@@ -467,3 +468,23 @@ def test_the_docs_show_each_formats_mapping_as_the_code_has_it(fmt: str) -> None
     # Guards docs/formats.md against drifting from the mappings (the code is their one definition).
     docs = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
     assert mapping_table(EVENT_FORMATS[fmt]) in docs
+
+
+@pytest.mark.parametrize("fmt", ["mixpanel", "amplitude"])
+def test_free_form_e_commerce_names_load_as_the_catalogs_whatever_their_case_and_separators(
+    tmp_path: Path, con, fmt: str
+) -> None:
+    # Guards Mixpanel's and Amplitude's samples loading `Purchase`, `order completed`, `view item` and
+    # `Added to cart` as unknown names: their purchases were never purchases, their views never views.
+    sample = SAMPLE[fmt]
+    load_day(con, str(landing_with(tmp_path, sample)), "events", sample.day)
+    names = {row[0] for row in con.execute("select distinct event_name from raw.events").fetchall()}
+    assert names <= known_event_names(), names - known_event_names()
+    assert "purchase" in names
+
+
+def test_a_folders_own_name_for_an_event_wins_over_the_common_reading() -> None:
+    fmt = EVENT_FORMATS["mixpanel"].with_overrides(event_names={"Purchase": "checkout_started"})
+    assert event_name_here("Purchase", fmt) == "checkout_started"
+    assert event_name_here("PURCHASE", fmt) == "purchase"
+    assert event_name_here("Wishlist Added", fmt) == "Wishlist Added"

@@ -4,6 +4,7 @@ idempotent."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import duckdb
 import pandas as pd
 import pytest
 
+from orchestration import settings
+from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES
 from orchestration.defs.ingest.loader import describe_quarantine, load_day
 from orchestration.defs.ingest.reader import IngestError
 from orchestration.schema.declared import RAW_TABLES
@@ -167,9 +170,9 @@ def test_json_lines_and_parquet_exports_load_like_csv(tmp_path: Path, con, fmt: 
 
 
 def test_webhook_event_types_and_addresses_are_normalised_not_refused(tmp_path: Path, con) -> None:
-    # Guards suppressions failing safe: `Unsubscribe` with a capital U was quarantined as "not a SendGrid
-    # event type", so the address was never suppressed. Case and padding carry no meaning here; an unknown
-    # type is still refused.
+    # Guards suppressions failing safe: `Unsubscribe` with a capital U (and `Group-Unsubscribe`, `Spam
+    # Report`) was quarantined as "not a SendGrid event type", so the address was never suppressed. Case,
+    # padding and separators carry no meaning here; a type that names none of them is still refused.
     write(
         tmp_path,
         "email_events",
@@ -177,15 +180,19 @@ def test_webhook_event_types_and_addresses_are_normalised_not_refused(tmp_path: 
         "email,event,timestamp\n"
         " Bob@Example.COM ,Unsubscribe,1773129600\n"
         "ann@example.com, GROUP_UNSUBSCRIBE ,1773129600\n"
-        "cy@example.com,Spam Report,1773129600\n",
+        "cy@example.com,Spam Report,1773129600\n"
+        "di@example.com,group-unsubscribe,1773129600\n"
+        "ed@example.com,unsub,1773129600\n",
     )
     report = load_day(con, str(tmp_path), "email_events", DAY)
-    assert (report.rows_loaded, report.rows_quarantined) == (2, 1)
+    assert (report.rows_loaded, report.rows_quarantined) == (4, 1)
     assert con.execute("select email, event from raw.email_events order by _source_row").fetchall() == [
         ("bob@example.com", "unsubscribe"),
         ("ann@example.com", "group_unsubscribe"),
+        ("cy@example.com", "spamreport"),
+        ("di@example.com", "group_unsubscribe"),
     ]
-    assert con.execute('select row, "column" from raw.quarantine').fetchall() == [(3, "event")]
+    assert con.execute('select row, "column" from raw.quarantine').fetchall() == [(5, "event")]
 
 
 def test_a_missing_column_names_the_file_and_the_likely_rename(tmp_path: Path, con) -> None:
@@ -245,3 +252,13 @@ def test_a_header_only_csv_with_a_missing_column_is_still_refused(tmp_path: Path
     write(tmp_path, "events", f"events_{DAY}.csv", EVENT_HEADER.replace(",event_name", "") + "\n")
     with pytest.raises(IngestError, match="required column 'event_name' is missing"):
         load_day(con, str(tmp_path), "events", DAY)
+
+
+def test_the_warehouse_reads_a_refused_rows_event_type_with_every_name_ingest_knows() -> None:
+    # Guards the two lists drifting: a refused suppression's type is read back in dbt under the names
+    # stg_sendgrid__refused_email_events lists, which must include every type ingest accepts.
+    model = (
+        settings.DBT_PROJECT_DIR / "models/staging/sendgrid/stg_sendgrid__refused_email_events.sql"
+    ).read_text()
+    listed = set(re.findall(r"'([a-z_]+)'", model.split("%}", 1)[0]))
+    assert set(EMAIL_EVENT_TYPES) <= listed

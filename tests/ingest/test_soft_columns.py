@@ -134,3 +134,69 @@ def test_a_file_read_in_chunks_sets_the_same_values_to_null_as_one_read_at_once(
         ],
     )
     assert report.values_set_to_null == {"lifetime_value: not a number": 1}
+
+
+def test_a_phone_that_is_no_e164_number_is_set_to_null_never_repaired_and_the_customer_kept(
+    tmp_path: Path, con
+) -> None:
+    # Guards the SMS contact: a number without its country or with spaces was either refused with the
+    # whole customer (no email either) or, worse, would be completed into somebody else's number.
+    land_customers(
+        tmp_path,
+        customer("c1", phone="+4915123456789"),
+        customer("c2", phone="0151 2345678"),
+        customer("c3", phone="+49 151 2345678"),
+        customer("c4", phone="+0049151234"),
+        customer("c5", phone=""),
+    )
+    report = load_day(con, str(tmp_path), "customers", DAY)
+    assert (report.rows_loaded, report.rows_quarantined) == (5, 0)
+    assert loaded(con, "phone") == [
+        ("c1", "+4915123456789"),
+        ("c2", None),
+        ("c3", None),
+        ("c4", None),
+        ("c5", None),
+    ]
+    assert loaded(con, "marketing_consent") == [(f"c{n}", True) for n in range(1, 6)]
+    assert quarantine(con) == [(row, "phone", "not an E.164 phone number", True) for row in (2, 3, 4)]
+    assert describe_quarantine(con, "customers", DAY)[0] == (
+        f"{tmp_path}/customers/customers_{DAY}.csv: row 2, column phone: not an E.164 phone number "
+        "(value set to null, row kept)"
+    )
+
+
+def test_an_sms_consent_in_doubt_refuses_the_row_as_an_email_consent_in_doubt_does(
+    tmp_path: Path, con
+) -> None:
+    # Guards the fail-safe rule on the second channel: "maybe" as SMS consent must not load as a
+    # customer without an SMS consent value (which later checks could read as "never asked").
+    land_customers(
+        tmp_path,
+        customer("c1", sms_consent="maybe"),
+        customer("c2", sms_consent_updated_at="yesterday"),
+        customer("c3", sms_consent="false", phone="+4915123456789"),
+    )
+    load_day(con, str(tmp_path), "customers", DAY)
+    assert loaded(con, "sms_consent") == [("c3", False)]
+    assert quarantine(con) == [
+        (1, "sms_consent", "not a boolean (true/false)", False),
+        (2, "sms_consent_updated_at", "not a timestamp (expected ISO-8601 with offset)", False),
+    ]
+
+
+def test_a_crm_export_without_phone_or_sms_consent_loads_with_nobody_textable(tmp_path: Path, con) -> None:
+    # Guards CRMs that hold no phone numbers: the new columns are optional, and their absence is null
+    # (no number, no SMS consent), never a refused file.
+    email_only = [n for n in CUSTOMERS.names if n not in ("phone", "sms_consent", "sms_consent_updated_at")]
+    folder = tmp_path / "customers"
+    folder.mkdir(parents=True)
+    row = {c.name: c.example for c in CUSTOMERS.columns}
+    (folder / f"customers_{DAY}.csv").write_text(
+        ",".join(email_only) + "\n" + ",".join(row[n] for n in email_only) + "\n"
+    )
+    report = load_day(con, str(tmp_path), "customers", DAY)
+    assert report.rows_loaded == 1
+    assert con.execute("select phone, sms_consent, sms_consent_updated_at from raw.customers").fetchall() == [
+        (None, None, None)
+    ]

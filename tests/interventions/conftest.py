@@ -30,6 +30,10 @@ DEFAULT_USER: dict[str, Any] = {
     "lifetime_value": 50.0,
     "marketing_consent": True,
     "consent_status": None,  # follows marketing_consent unless given (see user())
+    # No number and no SMS consent, as int_customer_consent decides for a CRM that does not say.
+    "phone": None,
+    "sms_consent": None,
+    "sms_consent_status": "withdrawn",
     "signup_at": datetime(2024, 1, 1),
     "tenure_days": 400,
     "days_since_last_active": 1,

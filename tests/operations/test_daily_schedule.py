@@ -87,8 +87,9 @@ def test_an_hour_outside_the_day_is_refused(hour: str) -> None:
 
 
 def test_the_schedule_skips_a_day_the_sensor_already_ran_on_the_same_files(
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_MISSING_FILE", "no_activity")  # no mail event that day
     fired_at = datetime(2026, 3, 10, 6, 0, tzinfo=ZoneInfo("UTC"))
     day = fired_at.date()
     landing = Path(settings.landing_dir())
@@ -121,9 +122,11 @@ def test_the_schedule_still_runs_a_day_whose_exports_are_late_so_the_failure_ale
 
 
 def test_the_schedule_runs_a_closed_day_without_any_file_on_its_empty_set_of_files(
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Guards a closed day being started as "incomplete" (to fail) when every source may lack its file.
+    monkeypatch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "no_change")
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_MISSING_FILE", "no_activity")
     fired_at = datetime(2026, 3, 8, 6, 0, tzinfo=ZoneInfo("UTC"))
     request, _ = evaluate(build_daily_schedule("UTC", 6), fired_at, instance)
     assert request.partition_key == "2026-03-08"

@@ -55,9 +55,9 @@ def intervention_rows(run_date: date) -> list[tuple]:
     """Two treatment rows and one holdout row, as the policy writes them."""
     send_at = datetime.combine(run_date, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
     return [
-        (send_id(f"c{i}", "winback", run_date), run_date, f"c{i}", f"user{i}@mail.example", f"Name{i}", "UTC",
-         "winback", "A", arm, "d-winback", None, None, json.dumps({"first_name": f"Name{i}"}), send_at,
-         "09:00", 1, 0.5)
+        (send_id(f"c{i}", "winback", run_date), run_date, f"c{i}", "email", f"user{i}@mail.example",
+         f"Name{i}", "UTC", "winback", "A", arm, "d-winback", None, None,
+         json.dumps({"first_name": f"Name{i}"}), send_at, "09:00", 1, 0.5)
         for i, arm in enumerate(["treatment", "treatment", "holdout"])
     ]  # fmt: skip
 

@@ -94,6 +94,7 @@ def test_a_day_without_its_required_exports_waits(landing: Path, monkeypatch: py
 def test_optional_email_events_are_waited_for_only_during_the_grace_period(
     landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_MISSING_FILE", "no_activity")  # a sender with quiet days
     land_day(landing, email_events=False)
     waiting = Ticks()
     assert waiting.tick() == [] and waiting.tick() == [], "an hour's grace for the email events by default"
@@ -148,6 +149,7 @@ def test_a_day_may_lack_a_file_of_a_source_that_may_be_quiet_after_the_grace_per
     landing: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Guards the sensor waiting forever for events on a day the shop was closed (events: no activity).
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_MISSING_FILE", "no_activity")
     land(landing, "customers", TODAY, CUSTOMERS)
     waiting = Ticks()
     assert waiting.tick() == [] and waiting.tick() == [], "an hour's grace for the other exports by default"
@@ -165,3 +167,14 @@ def test_a_day_without_any_file_is_left_to_the_schedule(
     assert ticks.tick() == [] and ticks.tick() == []
     context = dg.build_sensor_context(instance=ticks.instance, cursor=ticks.cursor)
     assert "no exports yet" in exports_landed_sensor(context).skip_reason.skip_message
+
+
+def test_by_default_a_day_without_its_email_events_waits_however_long_the_grace(
+    landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards mail going out before yesterday's unsubscribes are loaded: the email events export is
+    # required by default, so no grace period starts a day without it.
+    land_day(landing, email_events=False)
+    monkeypatch.setenv("REENGAGE_EMAIL_EVENTS_GRACE_MINUTES", "0")
+    waiting = Ticks()
+    assert waiting.tick() == [] and waiting.tick() == [] and waiting.tick() == []

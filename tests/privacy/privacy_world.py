@@ -2,8 +2,9 @@
 
 Alice (cus_1) changed her address on day two, used her own phone (anon-a1) and a
 shared family tablet (anon-shared, also used by Carol), and has a quarantined
-CRM row. Bob (cus_10) has an id that contains hers as a prefix, so a sloppy
-substring match would erase him too.
+CRM row. Her mobile number is hers alone on day one; on day two the CRM has her
+family's line, which Carol's snapshot carries too. Bob (cus_10) has an id that
+contains hers as a prefix, so a sloppy substring match would erase him too.
 """
 
 from __future__ import annotations
@@ -36,19 +37,25 @@ CAROL = "cus_2"
 CAROL_EMAIL = "carol@example.com"
 ALICE_PHONE = "anon-a1"
 SHARED_TABLET = "anon-shared"
+ALICE_MOBILE = "+4915112340001"
+FAMILY_LINE = "+4930123456789"
 
 CUSTOMER_HEADER = (
     "customer_id,email,first_name,country,timezone,signup_at,plan,lifetime_value,"
-    "marketing_consent,consent_updated_at,updated_at"
+    "marketing_consent,consent_updated_at,updated_at,phone,sms_consent"
 )
 EVENT_HEADER = (
     "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
 )
 
 
-def customer(cid: str, email: str, name: str, day: date, value: str = "10", consent: str = "true") -> str:
+def customer(
+    cid: str, email: str, name: str, day: date, value: str = "10", consent: str = "true", phone: str = ""
+) -> str:
     ts = f"{day}T08:00:00Z"
-    return f"{cid},{email},{name},DE,Europe/Berlin,2026-01-01T00:00:00Z,pro,{value},{consent},{ts},{ts}"
+    sms = "true" if phone else ""
+    crm = f"{cid},{email},{name},DE,Europe/Berlin,2026-01-01T00:00:00Z,pro,{value},{consent},{ts},{ts}"
+    return f"{crm},{phone},{sms}"
 
 
 def event(eid: str, user: str, anon: str, day: date, hour: int) -> str:
@@ -79,14 +86,16 @@ def build_world(home: Path) -> World:
         "customers",
         DAY1,
         [
-            customer(ALICE, ALICE_OLD.upper(), "Alice", DAY1),
+            customer(ALICE, ALICE_OLD.upper(), "Alice", DAY1, phone=ALICE_MOBILE),
             customer(BOB, BOB_EMAIL, "Bob", DAY1),
-            customer(CAROL, CAROL_EMAIL, "Carol", DAY1),
-            # quarantined (a consent value that is no boolean): the raw text keeps her id and address
-            customer(ALICE, ALICE_OLD, "Alice", DAY1, consent="maybe").replace("08:00", "09:00"),
+            customer(CAROL, CAROL_EMAIL, "Carol", DAY1, phone=FAMILY_LINE),
+            # quarantined (a consent value that is no boolean): the raw text keeps her id, address and number
+            customer(ALICE, ALICE_OLD, "Alice", DAY1, consent="maybe", phone=ALICE_MOBILE).replace(
+                "08:00", "09:00"
+            ),
         ],
     )
-    write(landing, "customers", DAY2, [customer(ALICE, ALICE_NEW, "Alice", DAY2)])
+    write(landing, "customers", DAY2, [customer(ALICE, ALICE_NEW, "Alice", DAY2, phone=FAMILY_LINE)])
     write(
         landing,
         "events",
@@ -109,7 +118,7 @@ def build_world(home: Path) -> World:
         con.execute("create schema marts")
         con.execute(
             "create table marts.fct_user_features as "
-            "select customer_id, email, first_name, marketing_consent from raw.customers "
+            "select customer_id, email, first_name, marketing_consent, phone from raw.customers "
             "where _partition_date = ? or customer_id <> ?",
             [DAY2, ALICE],
         )

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from privacy_world import (
     ALICE,
+    ALICE_MOBILE,
     ALICE_NEW,
     ALICE_OLD,
     ALICE_PHONE,
@@ -98,13 +99,15 @@ def test_the_module_entry_point_runs_as_a_real_process(world: World) -> None:
 
 def test_after_erase_no_file_in_the_home_holds_the_person_as_bytes(world: World, capsys) -> None:
     # Guards the DuckDB file keeping deleted rows in freed blocks: SQL found nothing, but `grep -a`
-    # still found Alice's id, addresses and name (her quarantined CRM record among them).
+    # still found Alice's id, addresses and name (her quarantined CRM record among them); her phone
+    # number was not erased at all (no identifier kind held it).
     alice = {
         "customer id": rb"cus_1(?![0-9])",  # cus_10 is Bob
         "old address": re.escape(ALICE_OLD).encode(),
         "new address": re.escape(ALICE_NEW).encode(),
         "first name": b"Alice",
         "own device": re.escape(ALICE_PHONE).encode(),
+        "own number": re.escape(ALICE_MOBILE).encode(),
     }
     # The landing folder is the customer's own exports: theirs to purge (docs/privacy.md).
     before = files_holding([world.home], alice, skip=(world.landing,))

@@ -14,12 +14,14 @@ import duckdb
 import pytest
 from privacy_world import (
     ALICE,
+    ALICE_MOBILE,
     ALICE_NEW,
     ALICE_OLD,
     ALICE_PHONE,
     BOB,
     BOB_EMAIL,
     CAROL,
+    FAMILY_LINE,
     SHARED_TABLET,
     World,
     build_world,
@@ -35,7 +37,7 @@ from orchestration.privacy.requests import make_request
 from reengage_dev.sink.erasure import SINK_TABLE, erase_recipients
 from reengage_dev.sink.store import SinkStore
 
-ALICE_VALUES = [ALICE, ALICE_OLD, ALICE_NEW, ALICE_PHONE]
+ALICE_VALUES = [ALICE, ALICE_OLD, ALICE_NEW, ALICE_PHONE, ALICE_MOBILE]
 
 
 @pytest.fixture
@@ -84,6 +86,11 @@ def test_other_people_and_a_shared_device_are_kept(world: World) -> None:
         "Carol's tablet event stays; cus_10 is not cus_1"
     )
     assert query(world, "select customer_id from interventions.intervention_list") == [(BOB,)]
+    # The family line Alice's newest snapshot carried is Carol's too: hers to keep.
+    assert query(world, "select customer_id, phone from marts.fct_user_features order by 1") == [
+        (BOB, None),
+        (CAROL, FAMILY_LINE),
+    ]
     bob = SinkStore(world.sink_path).messages()
     assert [m.customer_id for m in bob] == [BOB]
     assert {r.customer_id for r in SendLedger(world.ledger_path).rows()} == {BOB, ERASED_MARKER}
@@ -130,8 +137,11 @@ def test_the_forget_list_and_audit_hold_hashes_only(world: World) -> None:
         [("customer_id", key_hash("customer_id", ALICE))]
         + [("email", key_hash("email", e)) for e in (ALICE_OLD, ALICE_NEW)]
         + [("anonymous_id", key_hash("anonymous_id", ALICE_PHONE))]
+        + [("phone", key_hash("phone", ALICE_MOBILE))]
     )
-    assert listed == expected, "her ids, both addresses and her own phone; not the shared tablet"
+    assert listed == expected, (
+        "her ids, both addresses, her own device and her own number; not the shared tablet or family line"
+    )
     (audit,) = query(world, "select * from privacy.erasure_audit")
     columns = [r[0] for r in query(world, "describe privacy.erasure_audit")]
     record = dict(zip(columns, audit, strict=True))
@@ -142,7 +152,7 @@ def test_the_forget_list_and_audit_hold_hashes_only(world: World) -> None:
     assert record["rows_removed"] == outcome.rows_removed > 0
     assert json.loads(record["rows_removed_by_table"]) == outcome.rows_removed_by_table
     text = " ".join(str(v) for v in audit).lower()
-    assert not any(value in text for value in (ALICE_OLD, ALICE_NEW, ALICE_PHONE))
+    assert not any(value in text for value in (ALICE_OLD, ALICE_NEW, ALICE_PHONE, ALICE_MOBILE))
     assert f" {ALICE} " not in f" {text} "
 
 

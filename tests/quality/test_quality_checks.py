@@ -14,6 +14,7 @@ import pytest
 from great_expectations.expectations.metadata_types import FailureSeverity
 from quality_world import DAY, create_raw_tables, good_row, insert_rows
 
+from orchestration import settings
 from orchestration.defs.quality import checks
 from orchestration.defs.quality.checks import SuiteCheckSpec, build_suite_check, check_result
 from orchestration.defs.quality.findings import ExpectationOutcome, SuiteOutcome
@@ -80,12 +81,14 @@ def test_a_critical_failure_is_an_error_that_stops_downstream_assets(tmp_path: P
     assert metadata["failed_critical"] == 1 and metadata["failed_warning"] == 0
     assert "critical · expect_column_values_to_not_be_null · event_id" in metadata["failing_expectations"]
     assert metadata["rows_validated"] == 6
-    # Data Docs are one click away in the UI: a file:// URL to this run's page, and the site's index.
+    # Data Docs are one click away in the UI: this run's page and the site's index under the URL
+    # `reengage docs` serves (data_docs.url), and the page's path for a shell.
     assert isinstance(evaluation.metadata["data_docs"], dg.UrlMetadataValue)
-    assert metadata["data_docs"].startswith("file:///") and metadata["data_docs"].endswith(".html")
-    assert Path(metadata["data_docs_path"]).exists()
-    assert Path(metadata["data_docs_path"]).as_uri() == metadata["data_docs"]
-    assert metadata["data_docs_index"].endswith("/data_docs/index.html")
+    page = Path(metadata["data_docs_path"])
+    assert page.exists() and page.is_relative_to(settings.data_docs_dir() / "site")
+    relative = page.relative_to(settings.data_docs_dir() / "site").as_posix()
+    assert metadata["data_docs"] == f"http://127.0.0.1:3001/{relative}"
+    assert metadata["data_docs_index"] == "http://127.0.0.1:3001/index.html"
     assert "event_id" in (evaluation.description or "")
 
 
@@ -102,10 +105,25 @@ def test_a_backfill_renders_data_docs_for_its_last_day_and_its_failed_days_only(
 
     metadata = _metadata(_evaluation(result))
     assert metadata["partition_dates"] == ", ".join(d.isoformat() for d in days)
-    pages = isolated_home / "data_docs" / "validations" / "raw_events"
+    pages = isolated_home / "data_docs" / "site" / "validations" / "raw_events"
     assert sorted(p.name for p in pages.iterdir()) == [failed.isoformat(), DAY.isoformat()]
     # The page the UI links to first is the failed day's.
     assert Path(metadata["data_docs_path"]).is_relative_to(pages / failed.isoformat())
+
+
+def test_every_checks_data_docs_link_still_opens_after_the_other_checks_ran(
+    tmp_path: Path, isolated_home: Path
+) -> None:
+    # Guards the site where only the last suite validated kept its HTML: each raw_* check's link
+    # in the UI opened a missing file, and the index listed one suite.
+    warehouse = tmp_path / "w.duckdb"
+    pages = []
+    for table in ("customers", "events", "email_events"):
+        result, _ = _run(warehouse, table, [good_row(table, n) for n in range(3)])
+        pages.append(_metadata(_evaluation(result))["data_docs_path"])
+    assert all(Path(page).is_file() for page in pages), pages
+    index = (isolated_home / "data_docs" / "site" / "index.html").read_text()
+    assert all(suite in index for suite in ("raw_customers", "raw_events", "raw_email_events"))
 
 
 def test_warnings_alone_warn_and_let_downstream_assets_run(tmp_path: Path) -> None:

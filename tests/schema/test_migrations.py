@@ -565,3 +565,24 @@ def test_decisions_made_before_probabilities_were_recorded_keep_every_value_and_
         ("u1", "chosen", 10, 0.25, None, None, None, None, None),
         ("u2", "suppressed:bounce", 10, None, None, None, None, None, None),
     ]
+
+
+def test_crm_snapshots_loaded_before_sms_keep_every_value_and_get_no_phone_or_sms_consent(
+    tmp_path: Path,
+) -> None:
+    # Guards the SMS contact columns: a warehouse loaded before them must keep its snapshots (the
+    # email channel decides on them) and must not read as anybody having agreed to texts.
+    path = tmp_path / "warehouse.duckdb"
+    previous_version_warehouse(path)
+    jan5 = datetime(2026, 1, 5, tzinfo=UTC)
+    snapshot = (
+        "u1", "u1@example.com", "Ann", "DE", "Europe/Berlin", jan5, "pro", 12.5,
+        True, jan5, datetime(2026, 3, 9, tzinfo=UTC), "customers.csv", 1, DAY1, AT,
+    )  # fmt: skip
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"insert into raw.customers values ({', '.join('?' * len(snapshot))})", list(snapshot))
+    with connect(path) as con:
+        assert rows(con, "raw.customers", as_before=True) == [snapshot]
+        assert con.execute(
+            "select phone, sms_consent, sms_consent_updated_at from raw.customers"
+        ).fetchall() == [(None, None, None)]

@@ -89,11 +89,11 @@ def _world(path: Path, seed: int = 3) -> None:
                        timestamptz '2024-12-01 00:00:00+00' as signup_at, 'free' as plan
                 from range(3000) t(i)""")
         con.execute("""
-            insert into interventions.decisions (run_date, customer_id, campaign_id, outcome, reason,
-                priority, treatment_probability, selection_probability, exploration, targeting,
+            insert into interventions.decisions (run_date, customer_id, campaign_id, channel, outcome,
+                reason, priority, treatment_probability, selection_probability, exploration, targeting,
                 scheduled_send_at_utc)
-            select run_date, customer_id, 'upl', split_part(reason, '_', -1), reason, 10, chance, 1.0,
-                   false, 'rules', timezone('UTC', cast(run_date as timestamp) + interval 10 hour)
+            select run_date, customer_id, 'upl', 'email', split_part(reason, '_', -1), reason, 10, chance,
+                   1.0, false, 'rules', timezone('UTC', cast(run_date as timestamp) + interval 10 hour)
             from decided""")
 
 

@@ -46,9 +46,9 @@ def con() -> duckdb.DuckDBPyConnection:
     # The last is not matured by the end of 2025-03-15 with a 3-day window.
     rows.append(("c1", "chosen", 0.8, False, "2025-03-14 10:00:00+00"))
     insert = (
-        "insert into interventions.decisions (run_date, customer_id, campaign_id, outcome, reason,"
+        "insert into interventions.decisions (run_date, customer_id, campaign_id, channel, outcome, reason,"
         " priority, treatment_probability, exploration, scheduled_send_at_utc)"
-        " values (?, ?, 'c', ?, ?, 1, ?, ?, ?)"
+        " values (?, ?, 'c', 'email', ?, ?, 1, ?, ?, ?)"
     )
     for customer, reason, chance, explored, scheduled in rows:
         day = date.fromisoformat(scheduled[:10]) if scheduled else D

@@ -39,6 +39,7 @@ create table raw.customers (
     customer_id varchar, email varchar, first_name varchar, country varchar,
     timezone varchar, signup_at timestamptz, plan varchar, lifetime_value double precision,
     marketing_consent boolean, consent_updated_at timestamptz, updated_at timestamptz,
+    phone varchar, sms_consent boolean, sms_consent_updated_at timestamptz,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
 
@@ -80,6 +81,8 @@ def _customer(
     lifetime_value: float | None = 100.0,
     marketing_consent: bool = True,
     consent_updated_at: str | None = None,
+    phone: str | None = None,
+    sms_consent: bool | None = None,
 ) -> dict[str, Any]:
     return {
         "customer_id": customer_id,
@@ -93,6 +96,9 @@ def _customer(
         "marketing_consent": marketing_consent,
         "consent_updated_at": _ts(consent_updated_at or signup_at),
         "updated_at": _ts(updated_at),
+        "phone": phone,
+        "sms_consent": sms_consent,
+        "sms_consent_updated_at": _ts(signup_at) if sms_consent is not None else None,
         "_source_file": f"customers/customers_{partition}.csv",
         "_partition_date": partition,
         "_loaded_at": _ts(f"{partition} 23:00:00"),
@@ -126,9 +132,12 @@ CUSTOMERS: list[dict[str, Any]] = [
         marketing_consent=True,
         consent_updated_at="2026-01-12 09:00:00",
     ),
-    _customer("c_cooling", "2025-05-01 10:00:00"),
-    _customer("c_dormant", "2025-05-01 10:00:00"),
-    _customer("c_lapsed", "2025-10-01 10:00:00"),  # no events at all (one after D)
+    # SMS: c_cooling, c_dormant, c_lapsed, c_sessions and c_fan agreed to texts; c_atrisk said no
+    # (its email consent stands), the others never said (null)
+    _customer("c_cooling", "2025-05-01 10:00:00", phone="+33612340001", sms_consent=True),
+    _customer("c_dormant", "2025-05-01 10:00:00", phone="+33612340002", sms_consent=True),
+    # no events at all (one after D)
+    _customer("c_lapsed", "2025-10-01 10:00:00", phone="+33612340003", sms_consent=True),
     # c_new's lifetime value was set to null at ingest (raw.quarantine keeps why, row_kept)
     _customer(
         "c_new",
@@ -137,9 +146,9 @@ CUSTOMERS: list[dict[str, Any]] = [
         partition="2026-01-08",
         lifetime_value=None,
     ),
-    _customer("c_atrisk", "2025-05-01 10:00:00"),
-    _customer("c_sessions", "2025-05-01 10:00:00"),
-    _customer("c_fan", "2025-05-01 10:00:00", lifetime_value=5000.0),
+    _customer("c_atrisk", "2025-05-01 10:00:00", phone="+33612340004", sms_consent=False),
+    _customer("c_sessions", "2025-05-01 10:00:00", phone="+33612340005", sms_consent=True),
+    _customer("c_fan", "2025-05-01 10:00:00", lifetime_value=5000.0, phone="+33612340006", sms_consent=True),
 ]
 
 
@@ -460,6 +469,21 @@ QUARANTINE: list[dict[str, Any]] = [
             "updated_at": "2026-01-08T10:00:00Z",
         },
         row_kept=True,
+    ),
+    # c_lapsed withdraws SMS consent on D-1 in a row refused for its time zone: never texted again,
+    # and its email is held back as unverified (the row withdrew nothing there)
+    _refused(
+        "customers",
+        "2026-01-09",
+        5,
+        "timezone",
+        "not a known IANA timezone",
+        {
+            "customer_id": "c_lapsed",
+            "marketing_consent": "true",
+            "sms_consent": "Opted-Out",
+            "timezone": "Mars/Olympus_Mons",
+        },
     ),
     # another source's refused rows are not the CRM's
     _refused(

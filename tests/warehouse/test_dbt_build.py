@@ -311,11 +311,33 @@ def test_a_customer_whose_newest_crm_row_was_refused_is_not_granted_consent(
         "c_sessions": "granted",  # its refused row predates its snapshot
         "c_fan": "granted",  # a row superseded in its own file refused nothing
         "c_atrisk": "granted",  # its refused withdrawal lands after D
-        "c_lapsed": "granted",
+        "c_lapsed": "unverified",  # its newest row was refused (time zone; it withdrew SMS consent)
         "c_new": "granted",
     }
     assert consent["c_dormant"]["newest_refusal_reason"] == "not a known IANA timezone"
     assert consent["c_cooling"]["snapshot_marketing_consent"] is True
+
+
+def test_sms_consent_is_decided_apart_from_email_and_a_refused_sms_withdrawal_counts(
+    built_warehouse: BuiltWarehouse,
+) -> None:
+    # Guards the second channel's consent: email consent must never read as consent to texts (nor the
+    # reverse), a CRM that does not say is no consent, and a refused row withdrawing SMS consent is
+    # honoured as email's is.
+    features = built_warehouse.rows_by_key("marts.fct_user_features")
+    assert {c: r["sms_consent_status"] for c, r in features.items()} == {
+        "c_active": "withdrawn",  # email consent granted on its newest snapshot; SMS never said
+        "c_cooling": "unverified",  # a newer refused row (its " Opted_Out " was email's)
+        "c_dormant": "unverified",  # its newest row was refused (time zone)
+        "c_sessions": "granted",  # its refused row predates its snapshot
+        "c_fan": "granted",
+        "c_atrisk": "withdrawn",  # said no to texts, yes to email
+        "c_lapsed": "withdrawn",  # a refused row reads "Opted-Out" for SMS
+        "c_new": "withdrawn",  # never said
+    }
+    assert features["c_atrisk"]["consent_status"] == "granted"
+    assert (features["c_fan"]["phone"], features["c_new"]["phone"]) == ("+33612340006", None)
+    assert features["c_atrisk"]["sms_consent"] is False and features["c_new"]["sms_consent"] is None
 
 
 def test_a_crm_value_set_to_null_at_ingest_holds_nobody_back(built_warehouse: BuiltWarehouse) -> None:

@@ -20,7 +20,7 @@ flags as (
 
 consent as (
 
-    -- may this customer be mailed: granted, withdrawn or unverified
+    -- may this customer be mailed, and texted: granted, withdrawn or unverified
     select * from {{ ref('int_customer_consent') }}
 
 ),
@@ -47,6 +47,10 @@ joined as (
         customers.marketing_consent,
         -- a customer missing from int_customer_consent is a bug; it must not be mailed
         coalesce(consent.consent_status, 'unverified') as consent_status,
+        customers.phone,
+        customers.sms_consent,
+        -- nor texted
+        coalesce(consent.sms_consent_status, 'unverified') as sms_consent_status,
         customers.signup_at,
         flags.days_since_signup as tenure_days,
         dormancy.days_since_last_active,
@@ -173,6 +177,9 @@ final as (
         lifetime_value,
         marketing_consent,
         consent_status,
+        phone,
+        sms_consent,
+        sms_consent_status,
         signup_at,
         tenure_days,
         days_since_last_active,

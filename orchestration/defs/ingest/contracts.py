@@ -19,7 +19,9 @@ from orchestration import settings
 from orchestration.event_catalog import SEED, known_event_names
 
 MissingFile = Literal["required", "no_activity", "no_change"]
-ColumnType = Literal["text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "timezone"]
+ColumnType = Literal[
+    "text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "phone", "timezone"
+]
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,16 @@ CUSTOMERS = Contract(
         Column("marketing_consent", "boolean", required=True, example="true"),
         Column("consent_updated_at", "timestamp", example="2026-01-05T09:00:00Z"),
         Column("updated_at", "timestamp", required=True, example="2026-03-10T07:00:00+01:00"),
+        # The SMS channel's contact and consent, optional: a CRM without them exports none and nobody
+        # is texted. A number that is no E.164 number is a soft problem (set to null, the customer
+        # kept for email); the SMS consent decides who is texted, so it is strict like email's.
+        Column("phone", "phone", soft=True, example="+4915123456789"),
+        Column("sms_consent", "boolean", example="true"),
+        Column("sms_consent_updated_at", "timestamp", example="2026-01-05T09:00:00Z"),
     ),
     unique_key="customer_id",
     latest_by="updated_at",
+    optional_columns=frozenset({"phone", "sms_consent", "sms_consent_updated_at"}),
     # The CRM export carries consent: by default a day without one is late or lost, and nobody is
     # decided on yesterday's consent (a team whose CRM exports only changed customers and skips
     # quiet days sets missing_file = "no_change"). Its size follows the weekday (few changes on a
@@ -225,6 +234,7 @@ def required_sources() -> tuple[str, ...]:
 SQL_TYPES: dict[ColumnType, str] = {
     "text": "varchar",
     "email": "varchar",
+    "phone": "varchar",
     "timezone": "varchar",
     "timestamp": "timestamptz",
     "unix_timestamp": "timestamptz",

@@ -4,7 +4,7 @@ A partition is replaced in one transaction: loading the same day twice leaves th
 same rows, and a load that fails half-way leaves the warehouse as it was. A file
 that yields no good rows never replaces a partition that holds rows (an empty
 re-delivery is far likelier a broken export than a day that un-happened).
-Files dated after the day are never read by its load; they are reported.
+Files dated after the day are never read by its load; they are counted.
 
 The file is read and judged chunk by chunk, its rows kept on disk (staging.py) and
 published in that one transaction, so its size does not decide what must fit in
@@ -32,7 +32,7 @@ from orchestration.defs.ingest.formats.convert import to_canonical
 from orchestration.defs.ingest.formats.declaration import DeclaredFormat, declared_format
 from orchestration.defs.ingest.formats.header import check_format_columns, undeclared_hint
 from orchestration.defs.ingest.header import check_columns
-from orchestration.defs.ingest.names import scrubbed
+from orchestration.defs.ingest.names import scrubbed, shown_values
 from orchestration.defs.ingest.parse import ParsedExport, naive_warning, parse_export
 from orchestration.defs.ingest.reader import (
     Export,
@@ -109,12 +109,9 @@ def load_day(
     contract = CONTRACTS[source]
     listing = list_landing(landing, source, day)
     path = only_export(listing, source, day)
+    # Files of later days are counted (the asset's `later_files_not_loaded`), not warned about: every
+    # day of a history load sees all the days after it, and each is loaded on its own day.
     report = LoadReport(source=source, day=day, file=path, later_files=listing.later_files)
-    if listing.later_files:
-        report.warnings.append(
-            f"{source}: {len(listing.later_files)} landing file(s) dated after {day} were not loaded "
-            f"with it ({', '.join(listing.later_files[:3])}{', ...' if len(listing.later_files) > 3 else ''})"
-        )
     if listing.misnamed:
         report.warnings.append(
             f"{source}: landing file(s) not named {source}_YYYY-MM-DD.csv|jsonl|parquet were ignored "
@@ -153,7 +150,7 @@ def load_day(
                 f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
             ) from None
         nulled = staged.values_set_to_null(con)
-    report.unknown_values = _unknown_values(con, contract, day)
+    report.unknown_values = unknown_values(con, contract, day)
     report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
     report.warnings += (
         export.warnings + header_warnings + tally.warnings(path) + _nulled_warnings(path, nulled)
@@ -227,7 +224,7 @@ class _Tally:
         return "; " + "; ".join(shown) + (f"; and {more} more reasons" if more > 0 else "")
 
 
-def _unknown_values(
+def unknown_values(
     con: duckdb.DuckDBPyConnection, contract: Contract, day: date
 ) -> dict[str, dict[str, int]]:
     """Per column with a vocabulary, the loaded values outside it and their rows (lower-cased, as dbt
@@ -242,6 +239,21 @@ def _unknown_values(
         ).fetchall()
         found[column.name] = {value: int(n) for value, n in rows}
     return found
+
+
+def unknown_values_phrases(source: str, unknown: dict[str, dict[str, int]]) -> list[str]:
+    """Per column with values outside its vocabulary, the values with their rows, for a person at a
+    terminal; a value that does not look like an identifier is counted, not shown."""
+    phrases = []
+    for column, counts in unknown.items():
+        if counts:
+            shown, hidden_values, hidden_rows = shown_values(counts)
+            names = [f"{value} ({n:,})" for value, n in shown.items()]
+            if hidden_values:
+                names.append(f"{hidden_values} more not shown ({hidden_rows:,})")
+            vocabulary = CONTRACTS[source].column(column).vocabulary_source
+            phrases.append(f"{column} not in {vocabulary} (loaded, counted): {', '.join(names)}")
+    return phrases
 
 
 def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) -> list[str]:

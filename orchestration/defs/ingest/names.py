@@ -19,6 +19,11 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()-]{0,63}")
 _QUOTED_OR_ADDRESS = re.compile(r"'[^']*'|\"[^\"]*\"|\S*@\S*")
 
 
+def name_key(value: str) -> str:
+    """A name with case and every space, hyphen, underscore or dot left out: what it names."""
+    return re.sub(r"[^a-z0-9]", "", value.lower())
+
+
 def looks_like_identifier(name: str) -> bool:
     return IDENTIFIER.fullmatch(name) is not None
 

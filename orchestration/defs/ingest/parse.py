@@ -19,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from orchestration.defs.ingest.contracts import Column, ColumnType, Contract, warehouse_lookback_days
+from orchestration.defs.ingest.names import name_key
 from orchestration.defs.ingest.reader import NESTED_ATTR, NOT_UTF8, NOT_UTF8_ATTR, NUL_ATTR, NestedValue
 from orchestration.emails import VALID_ADDRESS
+from orchestration.phones import VALID_NUMBER
 
 EARLIEST = pd.Timestamp("2000-01-01", tz="UTC")
 # Clocks drift and CRM exports are cut late: allow a day past the partition before calling a CRM
@@ -49,6 +51,7 @@ ACCEPTED_SAMPLES: dict[ColumnType, tuple[str, ...]] = {
     "date": ("2026-03-10",),
     "timezone": ("Europe/Paris", "America/New_York", "UTC"),
     "email": ("Ann.Lee@Example.com", "o'brien+news@mail.example.co.uk"),
+    "phone": ("+4915123456789", "+14155550100"),
     "text": ("any text",),
 }
 
@@ -238,11 +241,15 @@ def _convert(
     rows: pd.Series,
 ) -> pd.Series:
     present = text.notna()
-    if col.type in ("text", "email", "timezone"):
+    if col.type in ("text", "email", "phone", "timezone"):
         if col.type == "email" or col.lowercase:
             text = text.where(~present, text.str.lower())
+        if col.allowed:
+            text = text.where(~present, named_value(text, col.allowed))
         if col.type == "email":
             flag(present & ~text.fillna("").str.match(VALID_ADDRESS), col.name, "not a valid email address")
+        if col.type == "phone":
+            flag(present & ~text.fillna("").str.match(VALID_NUMBER), col.name, "not an E.164 phone number")
         if col.type == "timezone":
             flag(present & ~text.isin(known_timezones()), col.name, "not a known IANA timezone")
         return text
@@ -292,6 +299,19 @@ def _convert(
     raise ValueError(f"unknown column type {col.type}")
 
 
+def named_value(text: pd.Series, allowed: tuple[str, ...]) -> pd.Series:
+    """Each value that names one of `allowed` but for case and separators (`Group-Unsubscribe`,
+    `spam report`) as that value; any other value as it was, for the allowed-values rule to refuse.
+
+    Exporters and spreadsheets rewrite separators and case; the meaning stays unambiguous, and a
+    suppression event refused for its spelling would leave an unsubscribed address mailable.
+    """
+    names = {name_key(name): name for name in allowed}
+    if len(names) < len(allowed):
+        raise ValueError(f"allowed values {allowed} are not told apart without their separators")
+    return text.map(lambda value: names.get(name_key(value), value) if isinstance(value, str) else value)
+
+
 def _row_rules(contract: Contract, typed: dict[str, pd.Series], flag) -> None:
     for col in contract.columns:
         if col.allowed:
@@ -311,6 +331,7 @@ def _all_of(names: tuple[str, ...]) -> str:
 TYPE_NAMES: dict[ColumnType, str] = {
     "text": "text",
     "email": "email address",
+    "phone": "phone number",
     "timezone": "time zone",
     "timestamp": "timestamp",
     "unix_timestamp": "Unix timestamp",
@@ -327,6 +348,11 @@ def type_format(column_type: ColumnType) -> str:
         return "any text"
     if column_type == "email":
         return f"an address matching `{VALID_ADDRESS}` ({samples}); lower-cased"
+    if column_type == "phone":
+        return (
+            f"an E.164 number matching `{VALID_NUMBER}` ({samples}): a plus, the country code and the "
+            "number, digits only; never completed or repaired"
+        )
     if column_type == "timezone":
         return f"a time-zone name the IANA tz database knows ({samples}), not an offset such as `+02:00`"
     if column_type == "timestamp":
@@ -354,7 +380,10 @@ def column_rules(col: Column, contract: Contract) -> list[str]:
     rules = []
     if col.allowed:
         rules.append("one of " + ", ".join(f"`{v}`" for v in col.allowed))
-    if col.lowercase:
+        rules.append(
+            "read in any case and with any spaces, hyphens, underscores or dots (`Group-Unsubscribe`)"
+        )
+    elif col.lowercase:
         rules.append("lower-cased")
     if col.min_value is not None and col.max_value is not None:
         rules.append(f"from {_number(col.min_value)} to {_number(col.max_value)}")

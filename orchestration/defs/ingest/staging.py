@@ -39,6 +39,7 @@ from orchestration.processes import process_exists
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "text": pa.string(),
     "email": pa.string(),
+    "phone": pa.string(),
     "timezone": pa.string(),
     "timestamp": pa.timestamp("ns", tz="UTC"),
     "unix_timestamp": pa.timestamp("ns", tz="UTC"),

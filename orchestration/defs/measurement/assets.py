@@ -149,7 +149,7 @@ def campaign_measurement(
     owners=["team:analytics"],
 )
 def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The marketer's report: $REENGAGE_HOME/reports/campaign_report_<date>.html (self-contained)."""
+    """The marketer's report: $REENGAGE_HOME/reports/campaign_report_YYYY-MM-DD.html (self-contained)."""
     run_date = date.fromisoformat(context.partition_key)
     plans = _plans()
     folder = settings.home() / "reports"

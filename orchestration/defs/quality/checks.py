@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 
@@ -43,11 +44,6 @@ class SuiteCheckSpec:
     @property
     def check_name(self) -> str:
         return f"{self.suite_name}_expectations"
-
-
-def data_docs_dir() -> str:
-    """Resolved at run time, not import time, so REENGAGE_HOME set by a test or a deployment applies."""
-    return str(settings.home() / "data_docs")
 
 
 def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
@@ -84,7 +80,7 @@ def build_suite_check(spec: SuiteCheckSpec) -> dg.AssetChecksDefinition:
                     spec.table,
                     spec.suite_name,
                     day,
-                    data_docs_dir=data_docs_dir(),
+                    data_docs_dir=settings.data_docs_dir(),
                     data_docs_when_passed=day == days[-1],
                 )
                 for day in days
@@ -178,13 +174,14 @@ def check_result(outcomes: Sequence[SuiteOutcome]) -> dg.AssetCheckResult:
         "failing_expectations": dg.MetadataValue.md("\n".join(failing) or "None."),
     }
     if docs:
-        # A file:// link the UI renders as clickable; the path as well, for copying to a shell.
         page = Path(docs[-1]).resolve()
-        metadata["data_docs"] = dg.MetadataValue.url(page.as_uri())
-        metadata["data_docs_path"] = dg.MetadataValue.path(str(page))
         index = _site_index(page)
+        # Links the UI opens: under the served site's URL (a browser follows no file:// link from an
+        # http:// page); file:// links when none is set. The path as well, for copying to a shell.
+        metadata["data_docs"] = dg.MetadataValue.url(_link(page, index))
+        metadata["data_docs_path"] = dg.MetadataValue.path(str(page))
         if index is not None:
-            metadata["data_docs_index"] = dg.MetadataValue.url(index.as_uri())
+            metadata["data_docs_index"] = dg.MetadataValue.url(_link(index, index))
     return dg.AssetCheckResult(
         passed=passed,
         severity=severity,
@@ -199,6 +196,14 @@ def _site_index(page: Path) -> Path | None:
         if (folder / "index.html").exists():
             return folder / "index.html"
     return None
+
+
+def _link(page: Path, index: Path | None) -> str:
+    """`page` under the data_docs.url setting's base URL, or its file:// URL when that is empty."""
+    base = settings.data_docs_url()
+    if not base or index is None:
+        return page.as_uri()
+    return f"{base}/{quote(page.relative_to(index.parent).as_posix())}"
 
 
 raw_customers_expectations = build_suite_check(

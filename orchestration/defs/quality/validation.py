@@ -17,22 +17,29 @@ supplied to every run so an expectation can say "not after the end of the day".
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
+import great_expectations as gx
+from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
 
 from orchestration import settings
 from orchestration import warehouse as wh
+from orchestration.defs.quality import data_docs
 from orchestration.defs.quality.findings import QualityGateError, SuiteOutcome
 from orchestration.defs.quality.ge_connections import connection
 from orchestration.defs.quality.ge_results import EXAMPLES_PER_EXPECTATION, suite_outcome
-from orchestration.defs.quality.ge_run import ephemeral_context, run_suite, write_data_docs
+from orchestration.defs.quality.ge_run import ephemeral_context, run_suite
 from orchestration.defs.quality.masking import mask_personal_values
 from orchestration.defs.quality.suites import IDENTIFIER, load_suite
 from orchestration.tables import column_types
+
+logger = logging.getLogger(__name__)
 
 
 def validate_table(
@@ -46,14 +53,16 @@ def validate_table(
     duckdb_config: Mapping[str, str] | None = None,
     kind: str | None = None,
     data_docs_when_passed: bool = True,
+    data_docs_retention_days: int | None = None,
 ) -> SuiteOutcome:
     """Validate `table` with the suite `<expectations_dir>/<suite_name>.json`.
 
     With a `partition_column` in the suite's meta, only that day's rows are validated: the
     given `partition_date`, or the latest loaded one when it is None. A suite without one
-    validates the whole table (a mart rebuilt every run). `data_docs_dir`, when given, gets
-    GE Data Docs HTML for this run (only when an expectation failed, if `data_docs_when_passed` is
-    False). `duckdb_config` adds to or overrides
+    validates the whole table (a mart rebuilt every run). `data_docs_dir`, when given, is the
+    Data Docs root (`data_docs.py`) this run is rendered into (only when an expectation failed, if
+    `data_docs_when_passed` is False), pruning results older than `data_docs_retention_days`
+    (default: the data_docs.retention_days setting). `duckdb_config` adds to or overrides
     `ge_connections.DEFAULT_DUCKDB_CONFIG` (memory_limit, threads) on the validation connection.
     `kind` is the warehouse's (default `settings.warehouse_kind()`); on PostgreSQL
     `warehouse_path` is unused and the PG* variables say where the database is.
@@ -89,7 +98,7 @@ def validate_table(
         "partition_end": (start + timedelta(days=1)).isoformat(),
     }
 
-    context = ephemeral_context(Path(data_docs_dir) if data_docs_dir else None)
+    context = ephemeral_context()
     url, connect_args = connection(kind, path, duckdb_config)
     result, run_id = run_suite(
         context,
@@ -107,9 +116,30 @@ def validate_table(
     mask_personal_values(result)
     outcome = suite_outcome(result, suite_name, table, day if partition_column else None, note)
     if data_docs_dir and (data_docs_when_passed or outcome.failures):
-        docs = write_data_docs(context, result, suite.name, run_id)
-        outcome = dataclasses.replace(outcome, data_docs_path=docs)
+        retention = (
+            settings.data_docs_retention_days()
+            if data_docs_retention_days is None
+            else data_docs_retention_days
+        )
+        outcome = dataclasses.replace(
+            outcome, data_docs_path=_publish(Path(data_docs_dir), result, suite, run_id, retention)
+        )
     return outcome
+
+
+def _publish(
+    root: Path,
+    result: ExpectationSuiteValidationResult,
+    suite: gx.ExpectationSuite,
+    run_id: RunIdentifier,
+    retention_days: int,
+) -> Path | None:
+    """Render the run into the Data Docs site; optional, so a rendering problem only warns."""
+    try:
+        return data_docs.publish(root, result, suite, run_id, retention_days=retention_days)
+    except Exception:
+        logger.warning("could not write Data Docs for %s", suite.name, exc_info=True)
+        return None
 
 
 @contextmanager

@@ -45,6 +45,10 @@ final as (
         lifetime_value,
         marketing_consent,
         {{ to_utc_timestamp('consent_updated_at') }} as consent_updated_at,
+        -- validated as E.164 at ingest; a value that was not is null there
+        nullif(trim(phone), '') as phone,
+        sms_consent,
+        {{ to_utc_timestamp('sms_consent_updated_at') }} as sms_consent_updated_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         -- where the snapshot came from: int_customer_consent orders the CRM's
         -- refused rows against it

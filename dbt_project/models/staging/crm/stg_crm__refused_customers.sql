@@ -26,7 +26,9 @@ read_back as (
         *,
         {{ reengage.refused_field('raw_record', 'customer_id') }} as customer_id,
         lower({{ reengage.refused_field('raw_record', 'email') }}) as email,
+        {{ reengage.refused_field('raw_record', 'phone') }} as phone,
         {{ reengage.refused_field('raw_record', 'marketing_consent') }} as marketing_consent_text,
+        {{ reengage.refused_field('raw_record', 'sms_consent') }} as sms_consent_text,
         {{ reengage.refused_field('raw_record', 'updated_at') }} as updated_at_text
     from informative_rows
 
@@ -38,7 +40,9 @@ final as (
         refused_row_id,
         customer_id,
         email,
+        phone,
         {{ reengage.reads_as_consent_withdrawal('marketing_consent_text') }} as withdraws_consent,
+        {{ reengage.reads_as_consent_withdrawal('sms_consent_text') }} as withdraws_sms_consent,
         {{ reengage.to_utc_timestamp(reengage.try_iso_timestamp('updated_at_text')) }} as updated_at,
         partition_date,
         source_file,

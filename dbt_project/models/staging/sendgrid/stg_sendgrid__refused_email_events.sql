@@ -1,3 +1,9 @@
+{#- The webhook's event types (ingest's EMAIL_EVENT_TYPES): a refused row's type is read as ingest reads it. -#}
+{%- set sendgrid_event_types = [
+    'processed', 'delivered', 'open', 'click', 'bounce', 'dropped', 'deferred',
+    'spamreport', 'unsubscribe', 'group_unsubscribe', 'group_resubscribe'
+] -%}
+
 with
 
 refused_rows as (
@@ -11,7 +17,7 @@ read_back as (
     select
         *,
         lower({{ reengage.refused_field('raw_record', 'email') }}) as email,
-        lower({{ reengage.refused_field('raw_record', 'event') }}) as event,
+        {{ reengage.named_as(reengage.refused_field('raw_record', 'event'), sendgrid_event_types) }} as event,
         {{ reengage.refused_field('raw_record', 'timestamp') }} as timestamp_text,
         {{ reengage.refused_field('raw_record', 'reason') }} as provider_reason
     from refused_rows

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 import pandas as pd
 
 from orchestration.defs.ingest.contracts import EVENTS
-from orchestration.defs.ingest.formats.spec import EventFormat, HashOf, TimestampKind
+from orchestration.defs.ingest.formats.spec import EventFormat, HashOf, TimestampKind, event_name_here
 from orchestration.defs.ingest.reader import (
     NESTED_ATTR,
     NOT_UTF8_ATTR,
@@ -58,7 +58,7 @@ def to_canonical(chunk: pd.DataFrame, fmt: EventFormat) -> pd.DataFrame:
     name = columns["event_name"]
     if fmt.unnamed_event is not None and name.isna().any():
         name = name.where(name.notna(), fmt.unnamed_event(chunk))
-    columns["event_name"] = name.map(lambda value: fmt.event_names.get(value, value), na_action="ignore")
+    columns["event_name"] = name.map(lambda value: event_name_here(value, fmt), na_action="ignore")
     if fmt.timestamp != "iso8601":
         columns["event_ts"] = _utc_texts(columns["event_ts"], sources["event_ts"], fmt.timestamp, fields)
     frame = pd.DataFrame(columns, index=chunk.index)

@@ -14,6 +14,8 @@ from typing import Literal
 
 import pandas as pd
 
+from orchestration.defs.ingest.names import name_key
+
 # How a format writes its event time. `iso8601` is the project's own rule (judged by parse.py);
 # the others are converted to ISO-8601 UTC text first, to the microsecond.
 TimestampKind = Literal["iso8601", "utc_text", "unix_seconds", "unix_milliseconds", "unix_microseconds"]
@@ -35,6 +37,36 @@ class HashOf:
 
 # A canonical column's source: field paths tried in order (`a.b.0.c` walks objects and lists), or a hash.
 Source = tuple[str, ...] | HashOf
+
+
+# The e-commerce names analytics tools are sent in free form (Mixpanel's and Amplitude's events are
+# whatever the site's code called them), read whatever their case and separators: `Product Viewed`,
+# `view item`, `Added to cart`, `order completed`. A format's own mapping, and a landing folder's
+# `event_names`, come first; a name matching none of these loads as exported.
+COMMON_EVENT_NAMES: dict[str, tuple[str, ...]] = {
+    "page_view": ("page_view", "page_viewed", "pageview"),
+    "product_view": ("product_view", "product_viewed", "view_item", "view_product", "viewed_product"),
+    "add_to_cart": ("add_to_cart", "product_added", "added_to_cart", "add_to_basket", "added_to_basket"),
+    "checkout_started": ("checkout_started", "begin_checkout", "start_checkout", "started_checkout"),
+    "purchase": ("purchase", "purchased", "order_completed", "completed_order", "order_placed"),
+    "search": ("search", "searched", "products_searched", "product_searched"),
+    "login": ("login", "log_in", "logged_in", "sign_in", "signed_in"),
+    "order_refunded": ("order_refunded", "refunded_order"),
+    "order_cancelled": ("order_cancelled", "order_canceled", "cancelled_order", "canceled_order"),
+}
+_COMMON_BY_KEY = {
+    name_key(spelt): ours for ours, spellings in COMMON_EVENT_NAMES.items() for spelt in spellings
+}
+
+
+def event_name_here(vendor_name: str, fmt: EventFormat) -> str:
+    """The name an event of `fmt` is loaded under: the format's mapping, else a common e-commerce name
+    it spells, else as exported."""
+    if vendor_name in fmt.event_names:
+        return fmt.event_names[vendor_name]
+    if not isinstance(vendor_name, str):  # a number or an object: the parser refuses it by its rules
+        return vendor_name
+    return _COMMON_BY_KEY.get(name_key(vendor_name), vendor_name)
 
 
 @dataclass(frozen=True)
