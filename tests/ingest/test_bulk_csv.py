@@ -101,6 +101,15 @@ EMAILS = [
     "x@y.com.",
     "A@B.CO",
 ]
+PHONES = [
+    "+4915123456789",
+    "+14155550100",
+    "+1234567",
+    "004915123456789",
+    "+49 151 2345678",
+    "+０１２３４５６７",
+    "+0123456789",
+]
 UNIX = ["1773130500", "1773130500.25", "1773216000", "946684799", "1e10", "177313050000", "-1", "01773130500"]
 DATES = ["2026-03-10", "1600-01-01", "2262-05-01", "2026-02-30", "2026/03/10", "20260310"]
 EVENT_TYPES = ["open", "Open", "CLICK", "bounce", "opened", "unsubscribe", "group_unsubscribe", "İ"]
@@ -120,6 +129,7 @@ GOOD = {
     "boolean": WORDS[:12],
     "timezone": TIMEZONES[:3],
     "email": EMAILS[:3],
+    "phone": PHONES[:3],
     "date": DATES[:1],
 }
 KINDS = {
@@ -130,6 +140,7 @@ KINDS = {
     "boolean": st.sampled_from(WORDS),
     "timezone": st.sampled_from(TIMEZONES),
     "email": st.sampled_from(EMAILS),
+    "phone": st.sampled_from(PHONES),
     "date": st.sampled_from(DATES),
 }
 

@@ -28,6 +28,7 @@ from orchestration.defs.ingest.parse import (
     known_timezones,
 )
 from orchestration.emails import VALID_ADDRESS
+from orchestration.phones import VALID_NUMBER
 
 # What Python's str.strip() removes (parse.py strips every value): DuckDB's trim is given the same set.
 PYTHON_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
@@ -102,7 +103,7 @@ class Screen:
         s = self.stripped(col.name)
         if col.type in ("email",) or col.lowercase:
             return f"lower({s})"
-        if col.type in ("text", "timezone"):
+        if col.type in ("text", "phone", "timezone"):
             return s
         if col.type == "timestamp":
             return f"try_cast({s} as timestamptz)"
@@ -141,6 +142,8 @@ class Screen:
             return ascii_only if col.lowercase else ""
         if col.type == "email":
             return f"{ascii_only} and regexp_matches(lower({s}), '{_sql_text(VALID_ADDRESS)}')"
+        if col.type == "phone":
+            return f"regexp_matches({s}, '{_sql_text(VALID_NUMBER)}')"
         if col.type == "timezone":
             return f"list_contains($timezones, {s})"
         if col.type in ("timestamp", "unix_timestamp"):
