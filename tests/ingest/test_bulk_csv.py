@@ -275,12 +275,23 @@ def test_a_plain_csv_file_is_read_by_duckdb_and_an_odd_one_by_the_python_reader(
         "plain": (plain, True),
         "crlf": (plain.replace("\n", "\r\n"), True),
         "quoted": (plain.replace("/p", '"/p, q"'), True),
-        "quoted line break": (plain.replace("/p", '"/p\nq"'), True),
+        # Its line breaks move the rows after it off their lines, which the reader numbers.
+        "quoted line break": (plain.replace("/p", '"/p\nq"'), False),
         "blank line": (plain.replace("\n", "\n\n", 2), False),
         "space beside a quote": (plain.replace("/p", ' "/p"'), False),
         "NUL byte": (plain.replace("/p", "/\x00p"), False),
         "lone carriage return": (plain.replace("\n", "\r", 2), False),
         "short row": (plain.replace(",organic", "", 1), False),
+        # DuckDB drops empty fields past the last column: the file's commas are counted.
+        "an empty field too many": (plain.replace("organic\n", "organic,\n", 1), False),
+        "two empty fields too many": (plain.replace("organic\n", "organic,,\n", 1), False),
+        "an empty field too many among quoted commas": (
+            plain.replace("/p", '"/p, q"').replace("organic\n", "organic,\n", 1),
+            False,
+        ),
+        "a field too many": (plain.replace("organic\n", "organic,x\n", 1), False),
+        # A timestamp without an offset is the parser's to read (and count for its warning).
+        "timestamps without an offset": (plain.replace("08:00:00Z", "08:00:00"), True),
     }
     for name, (text, by_duckdb) in cases.items():
         landing = tmp_path / name.replace(" ", "_")
@@ -291,3 +302,29 @@ def test_a_plain_csv_file_is_read_by_duckdb_and_an_odd_one_by_the_python_reader(
             report = load_day(con, str(landing), "events", D)
         assert report.read_by_duckdb == by_duckdb, name
         assert report.rows_read == 5, name
+
+
+def test_a_key_shared_by_a_row_duckdb_loads_and_a_later_row_the_parser_reads_is_judged_in_file_order(
+    tmp_path: Path,
+) -> None:
+    """Guards the rows sharing a key being judged in the order their text was kept (the parser's rows
+    before DuckDB's): the later row was called a copy of the first, its different values unreported."""
+    header = "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
+    text = "\n".join(
+        [
+            header,
+            "k1,u1,a1,page_view,2026-03-10T08:00:00Z,/p,,,1.5,web,organic",
+            # The same key with other values, in a timestamp shape only the parser reads.
+            "k1,u2,a2,purchase,2026-03-10T10:15:00.250+0200,/checkout,,,9,web,organic",
+        ]
+    )
+    path = tmp_path / "events" / f"events_{D}.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(text + "\n")
+    with duckdb.connect() as con:
+        report = load_day(con, str(tmp_path), "events", D)
+        stored = con.execute("select _source_row from raw.events").fetchall()
+        refused = con.execute("select row, reason from raw.quarantine").fetchall()
+    assert report.read_by_duckdb
+    assert stored == [(1,)]
+    assert refused == [(2, "duplicate event_id with different values in this file (first at row 1)")]

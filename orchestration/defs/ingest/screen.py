@@ -23,7 +23,6 @@ from orchestration.defs.ingest.parse import (
     EARLIEST,
     FALSE_WORDS,
     FUTURE_SLACK,
-    HAS_OFFSET,
     TRUE_WORDS,
     known_timezones,
 )
@@ -34,10 +33,12 @@ from orchestration.phones import VALID_NUMBER
 PYTHON_WHITESPACE = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
 # The plain shapes this screen types itself; any other shape goes to parse.py. Hours stop at 23 and
 # seconds at 59 (DuckDB reads 24:00:00 as the next day, pandas refuses it); fractions stop at
-# microseconds (pandas keeps nanoseconds, the raw tables microseconds).
+# microseconds (pandas keeps nanoseconds, the raw tables microseconds). The UTC offset is required:
+# a value without one is parse.py's to read as UTC and count for its warning, and the instant of one
+# with an offset does not depend on the connection's time zone.
 PLAIN_TIMESTAMP = (
     r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?"
+    r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])"
 )
 PLAIN_UNIX_SECONDS = r"[0-9]{1,10}"  # whole seconds: a fraction is pandas' float arithmetic
 PLAIN_NUMBER = r"-?[0-9]{1,9}(\.[0-9]{1,6})?"  # few enough digits that every parser rounds alike
@@ -116,14 +117,6 @@ class Screen:
         if col.type == "date":
             return f"try_cast({s} as date)"
         raise ValueError(f"unknown column type {col.type}")
-
-    def naive(self, col: Column) -> str:
-        """True where a timestamp that `sure` passes has no UTC offset (parse.py warns about them)."""
-        return f"coalesce(not regexp_matches({self.stripped(col.name)}, '{HAS_OFFSET}'), false)"
-
-    def key(self) -> str | None:
-        """The unique key as parse.py compares it (null when empty)."""
-        return self.stripped(self.contract.unique_key) if self.contract.unique_key else None
 
     def _plain(self, col: Column) -> str:
         s = self.stripped(col.name)
