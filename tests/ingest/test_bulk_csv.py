@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from orchestration.defs.ingest import bulk
 from orchestration.defs.ingest.contracts import CONTRACTS
 from orchestration.defs.ingest.loader import LoadReport, load_day
 
@@ -328,3 +329,32 @@ def test_a_key_shared_by_a_row_duckdb_loads_and_a_later_row_the_parser_reads_is_
     assert report.read_by_duckdb
     assert stored == [(1,)]
     assert refused == [(2, "duplicate event_id with different values in this file (first at row 1)")]
+
+
+def test_a_file_above_the_size_limit_is_read_by_the_python_reader_and_loads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards the 2 GiB a single file may take: DuckDB's inserting transaction holds its rows in memory,
+    so a file above bulk.LARGEST_FILE_BYTES is read by the Python reader, with the same outcome."""
+    header = "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"
+    rows = [f"e{n},u{n},a1,page_view,2026-03-10T08:00:{n:02d}Z,/p,,,{n}.5,web,organic" for n in range(20)]
+    rows.append("e3,u9,a1,purchase,2026-03-10T09:00:00Z,/p,,,1,web,organic")  # a key repeated
+    path = tmp_path / "events" / f"events_{D}.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join([header, *rows]) + "\n")
+    stored, readers = [], []
+    for limit in (bulk.LARGEST_FILE_BYTES, path.stat().st_size - 1):
+        monkeypatch.setattr(bulk, "LARGEST_FILE_BYTES", limit)
+        with duckdb.connect() as con:
+            readers.append(load_day(con, str(tmp_path), "events", D).read_by_duckdb)
+            stored.append(
+                (
+                    con.execute(
+                        "select * exclude (_loaded_at) from raw.events order by _source_row"
+                    ).fetchall(),
+                    con.execute("select row, reason from raw.quarantine order by row").fetchall(),
+                )
+            )
+    assert readers == [True, False]
+    assert (len(stored[0][0]), len(stored[0][1])) == (20, 1)
+    assert stored[1] == stored[0]

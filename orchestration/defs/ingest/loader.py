@@ -146,16 +146,13 @@ def load_day(
             _judge_header(export.columns, contract, declared, path) if export.columns is not None else None
         )
         plain = _plain_csv(con, contract, day, export) if declared is None and duckdb_reads_csv else None
+        load = _FileLoad(con, contract, day, export, staged, report, declared)
         try:
-            tally, header_warnings = _load(
-                con, contract, day, export, staged, report, declared, plain, stored, header_warnings
-            )
+            tally, header_warnings = _load(load, plain, stored, header_warnings)
         except bulk.NotPlain:  # rolled back: the Python reader reads the file from its first row
             staged.clear()
             report.forget_rows()
-            tally, header_warnings = _load(
-                con, contract, day, export, staged, report, declared, None, stored, header_warnings
-            )
+            tally, header_warnings = _load(load, None, stored, header_warnings)
         nulled = staged.values_set_to_null(con)
     report.unknown_values = unknown_values(con, contract, day)
     report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
@@ -180,27 +177,32 @@ def checkpoints_spaced(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("set checkpoint_threshold = ?", [before])
 
 
+@dataclass
+class _FileLoad:
+    """One file's load: the warehouse, the file, where its judged rows wait and what they came to."""
+
+    con: duckdb.DuckDBPyConnection
+    contract: Contract
+    day: date
+    export: Export
+    staged: StagedFile
+    report: LoadReport
+    declared: DeclaredFormat | None  # None: the project's own contract
+
+
 def _load(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    day: date,
-    export: Export,
-    staged: StagedFile,
-    report: LoadReport,
-    declared: DeclaredFormat | None,
-    plain: bulk.PlainCsv | None,
-    stored: int,
-    header_warnings: list[str] | None,
+    load: _FileLoad, plain: bulk.PlainCsv | None, stored: int, header_warnings: list[str] | None
 ) -> tuple[_Tally, list[str]]:
     """Judge the file and replace its partition in one transaction; roll it all back on any error.
     With the tally, the header's warnings (`header_warnings`, or for JSON Lines its keys' once read)."""
-    path = export.path
+    con, contract, day, staged, report = load.con, load.contract, load.day, load.staged, load.report
+    path = load.export.path
     try:
         with transaction(con):
             staged.clear_partition(con)
-            tally = _judge(con, contract, day, export, staged, report, declared, plain)
+            tally = _judge(load, plain)
             if header_warnings is None:
-                header_warnings = _judge_header(export.columns or [], contract, declared, path)
+                header_warnings = _judge_header(load.export.columns or [], contract, load.declared, path)
             if report.rows_loaded == 0 and stored:
                 raise IngestError(
                     f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} "
@@ -321,16 +323,7 @@ def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) 
     ]
 
 
-def _judge(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    day: date,
-    export: Export,
-    staged: StagedFile,
-    report: LoadReport,
-    declared: DeclaredFormat | None,
-    plain: bulk.PlainCsv | None,
-) -> _Tally:
+def _judge(load: _FileLoad, plain: bulk.PlainCsv | None) -> _Tally:
     """Read and judge the file chunk by chunk, then find its duplicates across chunks.
 
     A plain CSV file in the contract's own columns is read by DuckDB (bulk.py): the rows it
@@ -338,6 +331,15 @@ def _judge(
     parsed here. A vendor format's chunk is first turned into the contract's columns
     (formats/convert.py).
     """
+    con, contract, day, export, staged, report = (
+        load.con,
+        load.contract,
+        load.day,
+        load.export,
+        load.staged,
+        load.report,
+    )
+    declared = load.declared
     tally = _Tally(column_order=contract.names)
 
     def judge(read: pd.DataFrame) -> None:
@@ -368,24 +370,16 @@ def _judge(
     for read in _collecting_once_a_chunk(chunks):
         judge(read)
     if contract.unique_key:
-        _judge_repeated_keys(con, contract, day, export, staged, report, tally, plain)
+        _judge_repeated_keys(load, tally, plain)
     if plain is not None:
         plain.verify_unchanged()
     return tally
 
 
-def _judge_repeated_keys(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    day: date,
-    export: Export,
-    staged: StagedFile,
-    report: LoadReport,
-    tally: _Tally,
-    plain: bulk.PlainCsv | None,
-) -> None:
+def _judge_repeated_keys(load: _FileLoad, tally: _Tally, plain: bulk.PlainCsv | None) -> None:
     """Judge the good rows whose key another good row of the file shares together, as a file read at
     once judges them: the rows DuckDB inserted and those parsed here alike."""
+    con, contract, day, staged, report = load.con, load.contract, load.day, load.staged, load.report
     rows, inserted, hashes = _rows_sharing_a_key(con, contract, day, staged)
     if plain is not None and inserted.any():
         for texts in plain.texts(con, rows[inserted].tolist()):
@@ -393,7 +387,7 @@ def _judge_repeated_keys(
     batches = -(-len(rows) // reader.CHUNK_ROWS)
     for batch in range(batches):  # whole key groups, about CHUNK_ROWS rows each
         chosen = set(rows[hashes % batches == batch].tolist())
-        flagged = parse_export(staged.texts(chosen), contract, export.path, day).quarantine
+        flagged = parse_export(staged.texts(chosen), contract, load.export.path, day).quarantine
         flagged = flagged[~flagged["row_kept"]]
         _, quarantine, forgotten = drop_forgotten(con, pd.DataFrame(), flagged)
         staged.drop(flagged["row"])
