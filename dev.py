@@ -28,7 +28,7 @@ LOCK = ROOT / "requirements.lock"
 # The development package (the demo world and the local sink): installed for the demo and the tests,
 # never a dependency of the product.
 DEVKIT = ROOT / "devkit"
-LOCAL_SINK_URL = "REENGAGE_LOCAL_SINK_URL"  # orchestration/settings.py reads it
+LOCAL_SINK_URL = "REENGAGE_LOCAL_SINK_URL"  # reengage/settings.py reads it
 
 
 def main(argv: list[str]) -> int:
@@ -110,7 +110,7 @@ def _ui_with_mail(args: list[str]) -> int:
 def _serve_data_docs() -> subprocess.Popen | None:
     """`reengage docs` beside the UI; when it cannot start (its port is taken) the UI still does."""
     docs = subprocess.Popen(
-        [str(BIN / "python"), "-m", "orchestration.cli", "docs"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [str(BIN / "python"), "-m", "reengage.cli", "docs"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     line = docs.stdout.readline().strip() if docs.stdout else ""
     if not line.startswith("Data Docs at"):

@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         baselines = [read_and_sort(full_path, env, work)]
         print_step(baselines[-1])
 
-        # what the daily Dagster asset runs (orchestration/defs/warehouse/assets.py)
+        # what the daily Dagster asset runs (reengage/defs/warehouse/assets.py)
         exclude = [] if args.with_unit_tests else ["--exclude-resource-type", "unit_test"]
         vars_end = [*exclude, "--vars", json.dumps({"run_date": end.isoformat()})]
         vars_next = [*exclude, "--vars", json.dumps({"run_date": next_day.isoformat()})]

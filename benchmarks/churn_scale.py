@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 from score_users import DAYS, START, generate  # same folder: run as a script
 
-from models.churn import TrainingConfig, train
-from models.features import label_examples, snapshot_features
+from reengage.learning.churn import TrainingConfig, train
+from reengage.learning.features import label_examples, snapshot_features
 
 # Users sign up in the first half of the window; each one's events thin out after signup,
 # so later snapshots hold plenty of churners. Signup second = (u * 7919) mod half the window.

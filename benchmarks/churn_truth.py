@@ -18,7 +18,7 @@ How it works (and why it generates 14 extra days):
    (``dbt build --full-refresh --select +int_events_stitched
    +stg_crm__customers``), i.e. the same ``int_events_stitched`` and
    ``stg_crm__customers`` the churn model reads in production.
-3. ``models.churn.train(con, H)`` trains on weekly snapshots whose labels are
+3. ``reengage.learning.churn.train(con, H)`` trains on weekly snapshots whose labels are
    complete by H (it never reads an event after H: the leakage guard checks).
 4. The holdout is the snapshot at H: features as of H, label = no active
    action in H+1..H+14 (from the 14 extra days). Model, recency baseline
@@ -48,9 +48,9 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.churn import TrainingConfig, top_decile_lift, train  # noqa: E402
-from models.features import LABEL, label_examples  # noqa: E402
-from orchestration.defs.ingest.loader import load_day  # noqa: E402
+from reengage.defs.ingest.loader import load_day  # noqa: E402
+from reengage.learning.churn import TrainingConfig, top_decile_lift, train  # noqa: E402
+from reengage.learning.features import LABEL, label_examples  # noqa: E402
 from reengage_dev.demo.clock import Window  # noqa: E402
 from reengage_dev.demo.population import build_population  # noqa: E402
 from reengage_dev.demo.truth import CHURN_HORIZON_DAYS, truth_table  # noqa: E402

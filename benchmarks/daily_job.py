@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dagster as dg  # noqa: E402
 
-from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage.privacy.keys import PEPPER_ENV  # noqa: E402
 from reengage_dev.demo import DEMO_PEPPER, World  # noqa: E402
 from reengage_dev.demo.loop import clock_at, output_to  # noqa: E402
 
@@ -77,7 +77,7 @@ def main() -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="daily_job_bench_"))
     os.environ["REENGAGE_HOME"] = str(home)
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)
-    from orchestration.runs import failures, load_history, run_day
+    from reengage.runs import failures, load_history, run_day
     from reengage_dev.sink import serving_local_sink
 
     log = home / "benchmark.log"

@@ -68,10 +68,10 @@ sys.path.insert(0, str(REPO))
 import pandas as pd  # noqa: E402
 from send_messages import messages, start_sink  # noqa: E402  (benchmarks/ is on sys.path as a script)
 
-from orchestration.defs.delivery.assets import to_messages  # noqa: E402
-from orchestration.defs.delivery.ledger import SendLedger  # noqa: E402
-from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions  # noqa: E402
-from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client  # noqa: E402
+from reengage.defs.delivery.assets import to_messages  # noqa: E402
+from reengage.defs.delivery.ledger import SendLedger  # noqa: E402
+from reengage.defs.delivery.payloads import OutboundMessage, PayloadOptions  # noqa: E402
+from reengage.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client  # noqa: E402
 from reengage_dev.demo.mail_day import demo_mail_day  # noqa: E402
 from reengage_dev.sink.clock import ScaledClock  # noqa: E402
 from reengage_dev.sink.store import SinkStore  # noqa: E402

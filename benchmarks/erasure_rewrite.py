@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/erasure_rewrite.py --warehouse .data/warehouse.duckdb   # the demo's
 
 An erasure deletes a person's rows, then rewrites the whole DuckDB file
-(`orchestration/privacy/warehouse_file.py`) so the deleted values leave its
+(`reengage/privacy/warehouse_file.py`) so the deleted values leave its
 freed blocks. That rewrite costs about one read and one write of the file,
 whatever the number of people erased, and it is what this measures:
 
@@ -78,7 +78,7 @@ def erase_one_person(path: Path) -> None:
 
 
 def rewrite_child(path: Path) -> None:
-    from orchestration.privacy.warehouse_file import rewrite
+    from reengage.privacy.warehouse_file import rewrite
 
     started = time.perf_counter()
     rewrite(path)

@@ -16,7 +16,7 @@ fresh child process, so the peak RSS printed is that load's (plus the interprete
 - backfill: --rows events (default 10,000,000) over --days daily CSV files (default 90), loaded day
   after day as a history load (`load_history`) loads a partition range, on one DuckDB thread.
 
-Plain CSV files are read by DuckDB (orchestration/defs/ingest/bulk.py) and a history load checkpoints
+Plain CSV files are read by DuckDB (reengage/defs/ingest/bulk.py) and a history load checkpoints
 the warehouse file every 256 MB of logged writes (loader.checkpoints_spaced); --compare-python-reader
 runs each case a second time with the Python reader alone and DuckDB's default checkpoints (what
 every file went through before), so one run prints the figure before and after. A CSV file over
@@ -121,7 +121,7 @@ CASES = {
 def _load(
     landing: str, warehouse: str, source: str, days: list[date], duckdb_reads_csv: bool, results
 ) -> None:
-    from orchestration.defs.ingest.loader import checkpoints_spaced, load_day
+    from reengage.defs.ingest.loader import checkpoints_spaced, load_day
 
     started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     read = loaded = quarantined = 0

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb  # noqa: E402
 
-from orchestration.defs.interventions.schema import FEATURE_COLUMNS  # noqa: E402
+from reengage.defs.interventions.schema import FEATURE_COLUMNS  # noqa: E402
 
 RUN_DATE = date(2025, 3, 30)  # Europe springs forward this morning; the US did on 2025-03-09
 TARGET_SECONDS, TARGET_GIB = 20.0, 4.0
@@ -220,9 +220,9 @@ def _load() -> str:
 
 def engine(path: Path) -> dict[str, object]:
     """Run the engine once (called in a fresh process); stage timings and peak RSS."""
-    from orchestration import settings
-    from orchestration.defs.interventions import policy
-    from orchestration.defs.interventions.campaigns import load_campaigns
+    from reengage import settings
+    from reengage.defs.interventions import policy
+    from reengage.defs.interventions.campaigns import load_campaigns
 
     stages: dict[str, list[float]] = {}
 

@@ -19,7 +19,7 @@ of those rates, so every replicate's interval can be scored against it.
 3. Power: how often, and how soon, the sequential rule finds the real campaign's lift.
 
 Exit code 1 when a check fails. The same functions as the pipeline are used
-(`orchestration.defs.measurement.stats`); nothing is read from the warehouse.
+(`reengage.defs.measurement.stats`); nothing is read from the warehouse.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration import settings
-from orchestration.defs.measurement import stats as st
+from reengage import settings
+from reengage.defs.measurement import stats as st
 
 ALPHA = 0.05
 MIN_PER_ARM = 100  # MeasurementConfig.min_per_arm

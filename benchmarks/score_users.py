@@ -105,9 +105,9 @@ def cpu_seconds() -> float:
 def score_child(db: Path, model_dir: Path, extras: bool, threads: int | None) -> None:
     """The measured run: load the current model, score every user, write the scores."""
     started = time.perf_counter()
-    from models import registry
-    from models.features import snapshot_features
-    from models.scoring import score, write_scores
+    from reengage.learning import registry
+    from reengage.learning.features import snapshot_features
+    from reengage.learning.scoring import score, write_scores
 
     model = registry.load_current(model_dir)
     assert model is not None, "no current model in the registry"
@@ -136,9 +136,9 @@ def score_child(db: Path, model_dir: Path, extras: bool, threads: int | None) ->
     del scores
 
     if extras:
-        from models.clusters import ClusterConfig, cluster_behaviour, write_clusters
-        from models.features import snapshot_features
-        from models.send_hour import preferred_send_hours, write_send_hours
+        from reengage.learning.clusters import ClusterConfig, cluster_behaviour, write_clusters
+        from reengage.learning.features import snapshot_features
+        from reengage.learning.send_hour import preferred_send_hours, write_send_hours
 
         with duckdb.connect(str(db)) as con:
             t0 = time.perf_counter()
@@ -181,8 +181,8 @@ def main() -> None:
         score_child(Path(args.child[0]), Path(args.child[1]), args.extras, args.threads)
         return
 
-    from models import registry
-    from models.churn import TrainingConfig, train
+    from reengage.learning import registry
+    from reengage.learning.churn import TrainingConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = args.work_dir or Path(tmp)

@@ -40,9 +40,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from orchestration.defs.delivery.ledger import SendLedger  # noqa: E402
-from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions  # noqa: E402
-from orchestration.defs.delivery.sender import deliver, make_client  # noqa: E402
+from reengage.defs.delivery.ledger import SendLedger  # noqa: E402
+from reengage.defs.delivery.payloads import OutboundMessage, PayloadOptions  # noqa: E402
+from reengage.defs.delivery.sender import deliver, make_client  # noqa: E402
 
 RUN_DATE = "2030-01-01"
 _TICKS = os.sysconf("SC_CLK_TCK")

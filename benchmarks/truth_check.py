@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from orchestration.defs.measurement.analysis import WINNER, WORSE  # noqa: E402
-from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage.defs.measurement.analysis import WINNER, WORSE  # noqa: E402
+from reengage.privacy.keys import PEPPER_ENV  # noqa: E402
 from reengage_dev.demo import DEMO_PEPPER  # noqa: E402
 
 KEEP = [
@@ -65,10 +65,10 @@ KEEP = [
 
 def run_seed(seed: int, args: argparse.Namespace, home: Path) -> pd.DataFrame:
     """One world through the real daily job; its closing table's rows (empty when a day failed)."""
-    from orchestration import settings
-    from orchestration.defs.interventions.campaigns import load_campaigns
-    from orchestration.defs.measurement.config import MeasurementConfig
-    from orchestration.warehouse import connect
+    from reengage import settings
+    from reengage.defs.interventions.campaigns import load_campaigns
+    from reengage.defs.measurement.config import MeasurementConfig
+    from reengage.warehouse import connect
     from reengage_dev.demo.loop import DemoConfig, simulate
     from reengage_dev.demo.scoreboard import build_scoreboard
 

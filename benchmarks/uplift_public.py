@@ -12,7 +12,7 @@ Mapping: treated = any e-mail (segment is not "No E-Mail"), propensity = 2/3 as 
 outcome = visit or conversion in the two weeks. Features: recency, history, mens, womens,
 zip_code, newbie, channel (history_segment only bins history). There is no decision day, so
 the evaluation rows are a seeded random share (`--holdout-share`, default 0.3). Prints, per
-outcome, what `python -m models.uplift evaluate` prints, plus wall time and peak memory.
+outcome, what `python -m reengage.learning.uplift evaluate` prints, plus wall time and peak memory.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from models.uplift.evaluate_cli import read_table, report  # noqa: E402
-from models.uplift.learner import LearnerConfig, UpliftInputError, require_columns  # noqa: E402
-from models.uplift.training import UpliftConfig, train_and_evaluate  # noqa: E402
+from reengage.learning.uplift.evaluate_cli import read_table, report  # noqa: E402
+from reengage.learning.uplift.learner import LearnerConfig, UpliftInputError, require_columns  # noqa: E402
+from reengage.learning.uplift.training import UpliftConfig, train_and_evaluate  # noqa: E402
 
 FEATURES = ("recency", "history", "mens", "womens", "zip_code", "newbie", "channel")
 NO_EMAIL = "No E-Mail"

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from orchestration.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage.privacy.keys import PEPPER_ENV  # noqa: E402
 from reengage_dev.demo import DEMO_PEPPER  # noqa: E402
 
 WORLD = Path(__file__).resolve().parent.parent / "devkit/reengage_dev/demo/worlds/uplift_benchmark.yaml"
@@ -124,9 +124,9 @@ def _ms(values: pd.Series) -> np.ndarray:
 
 def write_oracle_scores(day: date, world) -> None:  # noqa: ANN001
     """Every customer's true uplift from a nudge sent at noon UTC on `day`, as the day's predictions."""
-    from orchestration.schema.declared import UPLIFT_SCORES
-    from orchestration.tables import replace_run_date, transaction
-    from orchestration.warehouse import connect
+    from reengage.schema.declared import UPLIFT_SCORES
+    from reengage.tables import replace_run_date, transaction
+    from reengage.warehouse import connect
 
     ids = [str(c) for c in world.pop.customer_id.to_pylist()]
     noon = int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000) + 12 * 3_600_000
@@ -141,14 +141,14 @@ def write_oracle_scores(day: date, world) -> None:  # noqa: ANN001
 
 
 def job_without_uplift_stage(day: date, instance):  # noqa: ANN001, ANN201
-    """The daily job as `orchestration.runs.run_day` starts it, less the uplift stage (the oracle's)."""
+    """The daily job as `reengage.runs.run_day` starts it, less the uplift stage (the oracle's)."""
     import dagster as dg
 
-    from orchestration import settings
-    from orchestration.definitions import build_definitions
-    from orchestration.defs.operations.landed_exports import scan_day
-    from orchestration.defs.operations.run_tags import file_tags
-    from orchestration.runs import DAILY_JOB
+    from reengage import settings
+    from reengage.definitions import build_definitions
+    from reengage.defs.operations.landed_exports import scan_day
+    from reengage.defs.operations.run_tags import file_tags
+    from reengage.runs import DAILY_JOB
 
     defs = build_definitions()
     job = defs.resolve_job_def(DAILY_JOB)
@@ -167,11 +167,11 @@ def job_without_uplift_stage(day: date, instance):  # noqa: ANN001, ANN201
 
 def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> dict[str, object]:
     """One run of the world with the nudge targeted by `policy` after the warm-up; its figures."""
-    from models.uplift import registry as uplift_registry
-    from models.uplift.examples import ExampleSpec, decision_examples
-    from models.uplift.judging import judge_targetings
-    from orchestration import settings
-    from orchestration.warehouse import connect
+    from reengage import settings
+    from reengage.learning.uplift import registry as uplift_registry
+    from reengage.learning.uplift.examples import ExampleSpec, decision_examples
+    from reengage.learning.uplift.judging import judge_targetings
+    from reengage.warehouse import connect
     from reengage_dev.demo.loop import DemoConfig, simulate
 
     os.environ["REENGAGE_HOME"] = str(home)
@@ -199,7 +199,7 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
     if policy == "oracle":
 
         def run_job(day, instance):  # noqa: ANN001, ANN202
-            from orchestration.runs import run_day
+            from reengage.runs import run_day
 
             return (
                 job_without_uplift_stage(day, instance) if day >= first_targeted else run_day(day, instance)

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         size_mib = path.stat().st_size / 2**20
 
         # Imported only now: the spawned generator child re-imports this module and needs none of it.
-        from orchestration.defs.quality.validation import validate_table
+        from reengage.defs.quality.validation import validate_table
 
         config = {"memory_limit": args.memory_limit}
         if args.threads:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 # The run-date partitions start on the first day of history, read once when the code location is
-# imported (orchestration/partitions.py): before any test has landed its world's exports. The suite
+# imported (reengage/partitions.py): before any test has landed its world's exports. The suite
 # names its first day, as a deployment whose history lands after it started would; tests of the
 # first day itself start a process of their own.
 os.environ["REENGAGE_FIRST_DAY"] = "2024-01-01"

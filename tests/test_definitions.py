@@ -6,7 +6,7 @@ import re
 
 import dagster as dg
 
-from orchestration.definitions import OWNERS_BY_GROUP, build_definitions
+from reengage.definitions import OWNERS_BY_GROUP, build_definitions
 
 # Every stage group is declared once, with the team that answers for it.
 STAGE_GROUPS = set(OWNERS_BY_GROUP)
@@ -43,7 +43,7 @@ def test_the_responses_mart_is_built_from_the_exports_before_the_policy_reads_it
     # Guards the pause after a response: it read a table nothing built. The mart is now a dbt model
     # upstream of the intervention list, fed by the raw exports only: reading a table the policy or
     # delivery writes would make a cycle (and the definitions would not load at all).
-    from orchestration.defs.warehouse.assets import model_key
+    from reengage.defs.warehouse.assets import model_key
 
     graph = build_definitions().resolve_asset_graph()
     responses = model_key("fct_user_responses")

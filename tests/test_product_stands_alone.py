@@ -1,5 +1,5 @@
 """The product runs without the development package: the demo world and the local sink are never imported
-by orchestration/ or models/, and the code location loads when reengage_dev cannot be imported at all."""
+by reengage/, and the code location loads when reengage_dev cannot be imported at all."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("orchestration", "models")
+PRODUCT = ("reengage",)
 # The development package, and where its parts used to live inside the product.
-DOUBLES = ("reengage_dev", "orchestration.demo", "orchestration.sink")
+DOUBLES = ("reengage_dev", "reengage.demo", "reengage.sink")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -40,7 +40,7 @@ def test_no_product_module_imports_the_development_package() -> None:
         if is_double(module)
     }
     assert offenders == set()
-    assert not [p for p in ("orchestration/demo", "orchestration/sink") if list((ROOT / p).rglob("*.py"))]
+    assert not [p for p in ("reengage/demo", "reengage/sink") if list((ROOT / p).rglob("*.py"))]
 
 
 BLOCKED_LOAD = """
@@ -53,7 +53,7 @@ class Blocker(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Blocker())
-from orchestration.definitions import build_definitions
+from reengage.definitions import build_definitions
 
 defs = build_definitions()
 defs.resolve_job_def("daily_reengagement")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import cli, settings, settings_template
-from orchestration.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
-from orchestration.defs.operations.timezone import schedule_timezone
-from orchestration.defs.quality.breakers import VolumeRule
+from reengage import cli, settings, settings_template
+from reengage.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
+from reengage.defs.operations.timezone import schedule_timezone
+from reengage.defs.quality.breakers import VolumeRule
 
 
 @pytest.fixture
@@ -156,5 +156,5 @@ def test_init_never_overwrites_an_existing_file(
 def test_the_settings_table_in_the_operations_doc_is_what_the_code_declares() -> None:
     # Guards docs/operations.md describing settings, defaults or variables the code no longer has.
     assert settings_template.BLOCK.current() == settings_template.render_table().strip(), (
-        "docs/operations.md is stale: run python -m orchestration.settings_template --write"
+        "docs/operations.md is stale: run python -m reengage.settings_template --write"
     )

@@ -1,4 +1,4 @@
-"""Every setting the product reads from the environment is read in orchestration/settings.py.
+"""Every setting the product reads from the environment is read in reengage/settings.py.
 
 The README promises one place to look for every REENGAGE_* setting; a module reading
 os.environ on its own is a setting nobody can find (or document) by reading settings.py.
@@ -8,11 +8,11 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = [ROOT / "orchestration", ROOT / "models"]
+PRODUCT = [ROOT / "reengage"]
 # Modules that hand the environment on to dbt's process rather than read a setting from it.
 PASSES_THE_ENVIRONMENT_TO_DBT = {
-    "orchestration/defs/warehouse/assets.py",
-    "orchestration/defs/warehouse/project.py",
+    "reengage/defs/warehouse/assets.py",
+    "reengage/defs/warehouse/project.py",
 }
 
 
@@ -32,10 +32,10 @@ def test_only_the_settings_module_reads_the_environment():
     for folder in PRODUCT:
         for path in sorted(folder.rglob("*.py")):
             name = path.relative_to(ROOT).as_posix()
-            if name == "orchestration/settings.py" or name in PASSES_THE_ENVIRONMENT_TO_DBT:
+            if name == "reengage/settings.py" or name in PASSES_THE_ENVIRONMENT_TO_DBT:
                 continue
             found += [f"{name}:{line}" for line in _environment_reads(path)]
-    assert found == [], "read these settings through orchestration/settings.py: " + ", ".join(found)
+    assert found == [], "read these settings through reengage/settings.py: " + ", ".join(found)
 
 
 def test_the_scan_sees_an_environment_read(tmp_path):

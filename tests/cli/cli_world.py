@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import settings
-from orchestration.cli import main
+from reengage import settings
+from reengage.cli import main
 from reengage_dev.demo.world import generate_world
 
 DAY = date(2026, 3, 10)
@@ -47,12 +47,12 @@ SUITE_SETTINGS = ("REENGAGE_FIRST_DAY", "REENGAGE_SETTINGS", "REENGAGE_HOME", "R
 
 
 def reengage_in(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    """`reengage argv...` as a team runs it: a process of its own (`python -m orchestration.cli`, what
+    """`reengage argv...` as a team runs it: a process of its own (`python -m reengage.cli`, what
     the console script runs) in `folder`, which holds the team's reengage.toml."""
     env = {name: value for name, value in os.environ.items() if name not in SUITE_SETTINGS}
     env["PYTHONPATH"] = os.pathsep.join([str(settings.REPO_ROOT), env.get("PYTHONPATH", "")])
     return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *argv],
+        [sys.executable, "-m", "reengage.cli", *argv],
         cwd=folder,
         env=env,
         capture_output=True,

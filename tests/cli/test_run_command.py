@@ -11,9 +11,9 @@ import duckdb
 import pytest
 from cli_world import DAY, reengage, world
 
-from orchestration import settings
-from orchestration.privacy.forget_list import add_keys
-from orchestration.warehouse import connect
+from reengage import settings
+from reengage.privacy.forget_list import add_keys
+from reengage.warehouse import connect
 
 ROOT = settings.REPO_ROOT
 
@@ -139,11 +139,11 @@ def test_a_warehouse_held_by_another_process_is_one_line_naming_it(isolated_home
 def test_a_bad_date_or_a_missing_landing_folder_is_one_line_and_exit_two_from_the_installed_command(
     isolated_home, argv, said
 ) -> None:
-    # Guards the console script (`python -m orchestration.cli`, what `reengage` runs) printing a
+    # Guards the console script (`python -m reengage.cli`, what `reengage` runs) printing a
     # usage block or a traceback for a mistake the user fixes in a second.
     landing = isolated_home / "landing"
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *argv],
+        [sys.executable, "-m", "reengage.cli", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,

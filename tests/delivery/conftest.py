@@ -9,8 +9,8 @@ import pytest
 from delivery_helpers import API_KEY
 from sendgrid import SendGridAPIClient
 
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.sender import make_client
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.sender import make_client
 from reengage_dev.sink import SinkHandle, start_sink
 
 

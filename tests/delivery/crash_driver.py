@@ -4,7 +4,7 @@
         [--from-warehouse RUN_DATE] [--rendered]
 
 Arm a crash point with REENGAGE_CRASH_AT, which only this driver reads and hands to
-`crashpoints.arm` (orchestration/defs/delivery/crashpoints.py):
+`crashpoints.arm` (reengage/defs/delivery/crashpoints.py):
 
     REENGAGE_CRASH_AT=after_post_ok        SIGKILL on the first pass through that point
     REENGAGE_CRASH_AT=between_batches:2    SIGKILL on the second pass
@@ -27,10 +27,10 @@ from collections.abc import Iterator
 
 from delivery_helpers import API_KEY, OPTIONS, make_messages, make_rendered_messages
 
-from orchestration.defs.delivery import crashpoints
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.payloads import OutboundMessage
-from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
+from reengage.defs.delivery import crashpoints
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.payloads import OutboundMessage
+from reengage.defs.delivery.sender import RetryPolicy, deliver, make_client
 
 ENV_VAR = "REENGAGE_CRASH_AT"
 
@@ -55,8 +55,8 @@ def day_in_warehouse(run_date: str) -> Iterator[OutboundMessage]:
     """The day's treatment messages from the intervention list in $REENGAGE_HOME, as the asset reads them."""
     import duckdb
 
-    from orchestration import settings
-    from orchestration.defs.delivery.assets import to_messages
+    from reengage import settings
+    from reengage.defs.delivery.assets import to_messages
 
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
         chosen = con.execute(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.delivery.ledger import SendLedger, send_id
-from orchestration.defs.delivery.payloads import OutboundMessage, PayloadOptions
-from orchestration.defs.delivery.sender import RetryPolicy, deliver, make_client
-from orchestration.schema.declared import INTERVENTION_LIST
-from orchestration.schema.migrations import migrate
+from reengage.defs.delivery.ledger import SendLedger, send_id
+from reengage.defs.delivery.payloads import OutboundMessage, PayloadOptions
+from reengage.defs.delivery.sender import RetryPolicy, deliver, make_client
+from reengage.schema.declared import INTERVENTION_LIST
+from reengage.schema.migrations import migrate
 
 RUN_DATE = "2024-05-01"
 API_KEY = "SG.test-secret-key-do-not-log"

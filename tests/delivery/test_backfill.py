@@ -14,11 +14,11 @@ import duckdb
 import pytest
 from delivery_helpers import API_KEY, write_intervention_list
 
-from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends
-from orchestration.defs.delivery.ledger import SendLedger, send_id
-from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.delivery.assets import campaign_sends
+from reengage.defs.delivery.ledger import SendLedger, send_id
+from reengage.defs.delivery.resource import SendGridResource
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle
 
 PAST = date(2024, 5, 1)

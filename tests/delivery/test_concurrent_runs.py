@@ -13,8 +13,8 @@ from crash_driver import ENV_VAR
 from delivery_helpers import FAST, OPTIONS, make_messages
 from sendgrid import SendGridAPIClient
 
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.sender import deliver
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.sender import deliver
 from reengage_dev.sink import SinkHandle, start_sink
 
 HERE = Path(__file__).resolve().parent

@@ -35,7 +35,7 @@ from typing import Any
 from crash_driver import ENV_VAR
 from delivery_helpers import SCHEDULED_SENDS, make_messages
 
-from orchestration.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.ledger import SendLedger
 from reengage_dev.sink import SinkStore, start_sink
 
 HERE = Path(__file__).resolve().parent

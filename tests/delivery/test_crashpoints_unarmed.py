@@ -10,7 +10,7 @@ import sys
 from crash_driver import ENV_VAR
 
 PASS_THROUGH = (
-    "from orchestration.defs.delivery import crashpoints\n"
+    "from reengage.defs.delivery import crashpoints\n"
     "{arm}"
     "crashpoints.crashpoint('after_post_ok')\n"
     "print('still running')\n"

@@ -24,8 +24,8 @@ from delivery_helpers import (
 )
 from sendgrid import SendGridAPIClient
 
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client
 from reengage_dev.sink import SinkHandle, start_sink
 
 # Production's retry policy with tiny backoff delays (rate-limit waits follow the headers).

@@ -7,8 +7,8 @@ import socket
 import subprocess
 import sys
 
-from orchestration.defs.delivery.leases import is_alive, process_started
-from orchestration.defs.delivery.ledger import SenderRow
+from reengage.defs.delivery.leases import is_alive, process_started
+from reengage.defs.delivery.ledger import SenderRow
 
 NOW = 1_800_000_000.0
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from delivery_helpers import API_KEY, OPTIONS, RUN_DATE, make_messages
 
-from orchestration.defs.delivery.ledger import NoCancelPlace, SendLedger, send_id
-from orchestration.defs.delivery.payloads import OutboundMessage
-from orchestration.defs.delivery.sender import deliver, make_client
+from reengage.defs.delivery.ledger import NoCancelPlace, SendLedger, send_id
+from reengage.defs.delivery.payloads import OutboundMessage
+from reengage.defs.delivery.sender import deliver, make_client
 from reengage_dev.sink import SinkHandle
 
 FIXTURES = Path(__file__).parent / "fixtures"

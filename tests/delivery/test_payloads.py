@@ -7,8 +7,8 @@ import time
 import pytest
 from delivery_helpers import OPTIONS, RUN_DATE, make_messages
 
-from orchestration.defs.delivery import payloads
-from orchestration.defs.delivery.payloads import (
+from reengage.defs.delivery import payloads
+from reengage.defs.delivery.payloads import (
     OutboundMessage,
     PayloadOptions,
     RequestGrouper,

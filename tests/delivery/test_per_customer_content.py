@@ -29,10 +29,10 @@ from delivery_helpers import (
 from sendgrid import SendGridAPIClient
 from test_crash_points import DROP_AFTER_STORE, SLOW_ANSWER, Run, Scenario, play
 
-from orchestration.defs.delivery.assets import to_messages
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.payloads import build_mail, group_messages
-from orchestration.defs.delivery.sender import deliver, make_client
+from reengage.defs.delivery.assets import to_messages
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.payloads import build_mail, group_messages
+from reengage.defs.delivery.sender import deliver, make_client
 from reengage_dev.demo.mail_day import demo_mail_day
 from reengage_dev.sink import SinkHandle, SinkStore, start_sink
 from reengage_dev.sink.schema import build_validator

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestration.defs.delivery.personal_parts import (
+from reengage.defs.delivery.personal_parts import (
     MAX_SUBSTITUTIONS_BYTES,
     TAG_MARKER,
     json_bytes,

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from orchestration.defs.delivery.outcomes import Outcome, refused_personalizations
-from orchestration.defs.delivery.payloads import OutboundMessage
-from orchestration.defs.delivery.request import AbortRun
-from orchestration.defs.delivery.request_pool import RequestPool
+from reengage.defs.delivery.outcomes import Outcome, refused_personalizations
+from reengage.defs.delivery.payloads import OutboundMessage
+from reengage.defs.delivery.request import AbortRun
+from reengage.defs.delivery.request_pool import RequestPool
 
 
 def rejection(*fields: str) -> Outcome:

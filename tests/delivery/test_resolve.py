@@ -1,4 +1,4 @@
-"""`python -m orchestration.cli resolve --date D` settles what a delivery left, and says what it could not.
+"""`python -m reengage.cli resolve --date D` settles what a delivery left, and says what it could not.
 
 The delivery asset runs through Dagster against a live sink that loses a request and
 refuses the cancel that would settle it; `resolve` then runs as an operator would, with
@@ -14,11 +14,11 @@ import duckdb
 import pytest
 from delivery_helpers import API_KEY, CANCEL_REFUSED, LOST_UNCANCELLED, write_intervention_list
 
-from orchestration import cli, settings
-from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.warehouse import WarehouseResource
+from reengage import cli, settings
+from reengage.defs.delivery.assets import campaign_sends, past_dates_allowed
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.resource import SendGridResource
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle
 
 TODAY = datetime.now(UTC).date()

@@ -9,15 +9,15 @@ import dagster as dg
 import pytest
 from delivery_helpers import API_KEY, RUN_DATE, make_messages, write_intervention_list
 
-from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.resource import (
+from reengage import settings
+from reengage.defs.delivery.assets import campaign_sends, past_dates_allowed
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.resource import (
     LOCAL_PLACEHOLDER_KEY,
     SendGridResource,
     sendgrid_from_environment,
 )
-from orchestration.warehouse import WarehouseResource
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle, SinkStore
 
 

@@ -29,10 +29,10 @@ from delivery_helpers import (
 )
 from sendgrid import SendGridAPIClient
 
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.outcomes import rate_limit_wait
-from orchestration.defs.delivery.payloads import OutboundMessage, build_mail
-from orchestration.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client, redact
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.outcomes import rate_limit_wait
+from reengage.defs.delivery.payloads import OutboundMessage, build_mail
+from reengage.defs.delivery.sender import DeliveryReport, RetryPolicy, deliver, make_client, redact
 from reengage_dev.sink import SinkHandle, SinkStore, start_sink
 
 

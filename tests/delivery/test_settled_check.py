@@ -18,12 +18,12 @@ import pytest
 from crash_driver import ENV_VAR
 from delivery_helpers import API_KEY, LOST_UNCANCELLED, write_intervention_list
 
-from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
-from orchestration.defs.delivery.checks import CHECK_NAME, every_message_settled
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.delivery.assets import campaign_sends, past_dates_allowed
+from reengage.defs.delivery.checks import CHECK_NAME, every_message_settled
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.defs.delivery.resource import SendGridResource
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import SinkHandle
 
 TODAY = datetime.now(UTC).date()

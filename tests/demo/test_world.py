@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.defs.ingest.contracts import SOURCES
+from reengage.defs.ingest.contracts import SOURCES
 from reengage_dev.demo import generate_world
 from reengage_dev.demo.catalog import ACTIVE_EVENTS
 from reengage_dev.demo.exports import COLUMNS
@@ -399,7 +399,7 @@ def test_the_demo_and_the_warehouse_agree_on_which_events_are_active() -> None:
     """Guards the truth file: its churn probabilities assume the warehouse's active-action catalog."""
     import csv
 
-    from orchestration.settings import DBT_PROJECT_DIR
+    from reengage.settings import DBT_PROJECT_DIR
     from reengage_dev.demo.catalog import ACTIVE_EVENTS
 
     with open(DBT_PROJECT_DIR / "seeds" / "event_catalog.csv") as handle:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestration import settings as reengage_settings
-from orchestration.defs.interventions.campaigns import load_campaigns
+from reengage import settings as reengage_settings
+from reengage.defs.interventions.campaigns import load_campaigns
 from reengage_dev.demo.clock import DAY_MS
 from reengage_dev.demo.command import main
 from reengage_dev.demo.keyed import KeyedDraws

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.ingest.contracts import CUSTOMERS
-from orchestration.defs.ingest.loader import load_day
-from orchestration.defs.interventions.campaigns import Trigger
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.ingest.contracts import CUSTOMERS
+from reengage.defs.ingest.loader import load_day
+from reengage.defs.interventions.campaigns import Trigger
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
 from tests.interventions.conftest import make_campaign
 from tests.warehouse.conftest import run_dbt
 

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.runs import failures, load_history
+from reengage.runs import failures, load_history
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.runs import failures, load_history, run_day
+from reengage.runs import failures, load_history, run_day
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from daily_world import query
 
-from orchestration.runs import failures, load_history, run_day
-from orchestration.summary import run_summary
+from reengage.runs import failures, load_history, run_day
+from reengage.summary import run_summary
 from reengage_dev.demo.loop import clock_at
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink

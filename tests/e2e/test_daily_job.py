@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from daily_world import generated_world, query
 
-from models.send_hour import SendHourConfig, choose_hours, read_customers
-from orchestration.runs import failures, run_day
+from reengage.learning.send_hour import SendHourConfig, choose_hours, read_customers
+from reengage.runs import failures, run_day
 from reengage_dev.sink.store import SinkStore
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from daily_world import generated_world, query
 
-from orchestration.runs import failures, run_day
-from orchestration.send_ids import send_id
+from reengage.runs import failures, run_day
+from reengage.send_ids import send_id
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.warehouse import connect
+from reengage.warehouse import connect
 from reengage_dev.demo.loop import DemoConfig, simulate
 from reengage_dev.demo.scoreboard import build_scoreboard
 from reengage_dev.sink.store import SinkStore

@@ -19,10 +19,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.defs.ingest import contracts
-from orchestration.defs.ingest.loader import LoadReport, describe_quarantine, load_day
-from orchestration.defs.ingest.reader import IngestError
+from reengage import settings
+from reengage.defs.ingest import contracts
+from reengage.defs.ingest.loader import LoadReport, describe_quarantine, load_day
+from reengage.defs.ingest.reader import IngestError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bad_exports"
 D = date(2026, 3, 10)

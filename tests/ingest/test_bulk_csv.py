@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from orchestration.defs.ingest import bulk
-from orchestration.defs.ingest.contracts import CONTRACTS
-from orchestration.defs.ingest.loader import LoadReport, load_day
+from reengage.defs.ingest import bulk
+from reengage.defs.ingest.contracts import CONTRACTS
+from reengage.defs.ingest.loader import LoadReport, load_day
 
 D = date(2026, 3, 10)
 

@@ -11,12 +11,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration import contract_doc
-from orchestration.defs.ingest import contracts
-from orchestration.defs.ingest.contracts import CONTRACTS, Column, Contract
-from orchestration.defs.ingest.loader import load_day
-from orchestration.defs.ingest.parse import ACCEPTED_SAMPLES, parse_export
-from orchestration.defs.ingest.reader import READ_COLUMNS
+from reengage import contract_doc
+from reengage.defs.ingest import contracts
+from reengage.defs.ingest.contracts import CONTRACTS, Column, Contract
+from reengage.defs.ingest.loader import load_day
+from reengage.defs.ingest.parse import ACCEPTED_SAMPLES, parse_export
+from reengage.defs.ingest.reader import READ_COLUMNS
 
 DAY = date(2026, 3, 10)
 
@@ -24,7 +24,7 @@ DAY = date(2026, 3, 10)
 def test_the_contract_tables_in_the_architecture_doc_are_what_the_code_defines() -> None:
     # Guards against a contract or a parser rule changing while the docs keep describing the old one.
     assert contract_doc.BLOCK.current() == contract_doc.render().strip(), (
-        "docs/architecture.md is stale: run python -m orchestration.contract_doc --write"
+        "docs/architecture.md is stale: run python -m reengage.contract_doc --write"
     )
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.ingest.formats import EVENT_FORMATS
-from orchestration.defs.ingest.formats.snowplow import ENRICHED_TSV_COLUMNS
-from orchestration.defs.ingest.formats.spec import EventFormat, HashOf, event_name_here
-from orchestration.defs.ingest.loader import load_day
-from orchestration.defs.ingest.reader import IngestError
-from orchestration.event_catalog import known_event_names
+from reengage.defs.ingest.formats import EVENT_FORMATS
+from reengage.defs.ingest.formats.snowplow import ENRICHED_TSV_COLUMNS
+from reengage.defs.ingest.formats.spec import EventFormat, HashOf, event_name_here
+from reengage.defs.ingest.loader import load_day
+from reengage.defs.ingest.reader import IngestError
+from reengage.event_catalog import known_event_names
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.ingest.loader import checkpoints_spaced, load_day
-from orchestration.defs.ingest.reader import IngestError
+from reengage.defs.ingest.loader import checkpoints_spaced, load_day
+from reengage.defs.ingest.reader import IngestError
 
 FIRST = date(2026, 3, 1)
 HEADER = "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"

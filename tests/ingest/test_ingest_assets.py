@@ -15,9 +15,9 @@ import dagster as dg
 import pytest
 from dagster_shared.serdes import serialize_value
 
-from orchestration import settings
-from orchestration.defs.ingest.assets import ingest_asset
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.ingest.assets import ingest_asset
+from reengage.warehouse import WarehouseResource
 
 raw_customers = ingest_asset("customers")
 raw_email_events = ingest_asset("email_events")

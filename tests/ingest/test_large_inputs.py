@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.defs.ingest import reader
-from orchestration.defs.ingest.loader import LoadReport, load_day
-from orchestration.defs.ingest.reader import MAX_ROW_CHARS, OVERLONG, IngestError
+from reengage.defs.ingest import reader
+from reengage.defs.ingest.loader import LoadReport, load_day
+from reengage.defs.ingest.reader import MAX_ROW_CHARS, OVERLONG, IngestError
 
 D = date(2026, 3, 10)
 EVENTS = "event_id,user_id,anonymous_id,event_name,event_ts,page,product_id,category,value,device,channel"

@@ -12,11 +12,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration import settings
-from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES
-from orchestration.defs.ingest.loader import describe_quarantine, load_day
-from orchestration.defs.ingest.reader import IngestError
-from orchestration.schema.declared import RAW_TABLES
+from reengage import settings
+from reengage.defs.ingest.contracts import EMAIL_EVENT_TYPES
+from reengage.defs.ingest.loader import describe_quarantine, load_day
+from reengage.defs.ingest.reader import IngestError
+from reengage.schema.declared import RAW_TABLES
 
 DAY = date(2026, 3, 10)
 EVENT_HEADER = (

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.ingest import reader
-from orchestration.defs.ingest.contracts import CONTRACTS
-from orchestration.defs.ingest.loader import describe_quarantine, load_day
+from reengage.defs.ingest import reader
+from reengage.defs.ingest.contracts import CONTRACTS
+from reengage.defs.ingest.loader import describe_quarantine, load_day
 
 DAY = date(2026, 3, 10)
 CUSTOMERS = CONTRACTS["customers"]

@@ -10,11 +10,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration import settings
-from orchestration.defs.ingest.contracts import CUSTOMERS
-from orchestration.defs.ingest.loader import load_day
-from orchestration.defs.ingest.reader import IngestError
-from orchestration.defs.ingest.staging import StagedFile
+from reengage import settings
+from reengage.defs.ingest.contracts import CUSTOMERS
+from reengage.defs.ingest.loader import load_day
+from reengage.defs.ingest.reader import IngestError
+from reengage.defs.ingest.staging import StagedFile
 
 D = date(2026, 3, 10)
 HEADER = (

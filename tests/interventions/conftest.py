@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.interventions.campaigns import (
+from reengage.defs.interventions.campaigns import (
     Audience,
     Campaign,
     Targeting,
@@ -18,8 +18,8 @@ from orchestration.defs.interventions.campaigns import (
     Trigger,
     Variant,
 )
-from orchestration.defs.interventions.schema import FEATURE_COLUMNS
-from orchestration.schema.migrations import migrate
+from reengage.defs.interventions.schema import FEATURE_COLUMNS
+from reengage.schema.migrations import migrate
 
 DEFAULT_USER: dict[str, Any] = {
     "email": None,  # filled from customer_id

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration import settings
-from orchestration.defs.interventions.campaigns import CampaignError, load_campaign, load_campaigns, main
+from reengage import settings
+from reengage.defs.interventions.campaigns import CampaignError, load_campaign, load_campaigns, main
 
 # Line numbers below refer to this layout; keep it stable.
 VALID = """\
@@ -236,7 +236,7 @@ def test_the_editor_schema_file_matches_the_schema_the_loader_uses() -> None:
     # Guards against editing schema.py and forgetting to regenerate campaigns/campaign.schema.json.
     import json
 
-    from orchestration.defs.interventions.schema import CAMPAIGN_SCHEMA
+    from reengage.defs.interventions.schema import CAMPAIGN_SCHEMA
 
     on_disk = json.loads((settings.CAMPAIGNS_DIR / "campaign.schema.json").read_text())
-    assert on_disk == CAMPAIGN_SCHEMA, "regenerate it: python -m orchestration.defs.interventions.schema"
+    assert on_disk == CAMPAIGN_SCHEMA, "regenerate it: python -m reengage.defs.interventions.schema"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from orchestration.channels import CHANNELS, NOT_AVAILABLE, refusal
-from orchestration.defs.ingest.contracts import CONTRACTS
-from orchestration.defs.interventions.schema import FEATURE_COLUMNS
-from orchestration.defs.warehouse import manifest
+from reengage.channels import CHANNELS, NOT_AVAILABLE, refusal
+from reengage.defs.ingest.contracts import CONTRACTS
+from reengage.defs.interventions.schema import FEATURE_COLUMNS
+from reengage.defs.warehouse import manifest
 
 
 def test_every_channel_reads_its_contact_and_consent_from_columns_the_features_contract_declares() -> None:

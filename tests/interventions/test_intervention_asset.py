@@ -11,12 +11,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.defs.interventions.assets import intervention_list, preview
-from orchestration.defs.interventions.campaigns import load_campaigns
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
-from orchestration.defs.warehouse.assets import model_key
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.interventions.assets import intervention_list, preview
+from reengage.defs.interventions.campaigns import load_campaigns
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.warehouse.assets import model_key
+from reengage.warehouse import WarehouseResource
 
 from .conftest import user, write_features, write_responses, write_suppressions
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from datetime import date
 
-from orchestration import settings
-from orchestration.defs.interventions.campaigns import Template, load_campaigns
-from orchestration.defs.interventions.messages import render_messages
+from reengage import settings
+from reengage.defs.interventions.campaigns import Template, load_campaigns
+from reengage.defs.interventions.messages import render_messages
 
 from .conftest import make_campaign
 
@@ -59,10 +59,10 @@ def test_cached_rendering_is_identical_to_rendering_every_row() -> None:
 def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -> None:
     import duckdb
 
-    from orchestration.defs.interventions.messages import columns_needed
-    from orchestration.defs.interventions.policy import PolicyConfig, run_policy
-    from orchestration.defs.interventions.policy.chosen import CHOSEN_TABLE
-    from orchestration.defs.interventions.policy.inputs import table_columns
+    from reengage.defs.interventions.messages import columns_needed
+    from reengage.defs.interventions.policy import PolicyConfig, run_policy
+    from reengage.defs.interventions.policy.chosen import CHOSEN_TABLE
+    from reengage.defs.interventions.policy.inputs import table_columns
 
     from .conftest import user, write_features, write_responses, write_suppressions
 

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
-from orchestration.channels import CHANNELS, Channel, Consent, RendererLimits, Suppressions
-from orchestration.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
-from orchestration.send_ids import send_id
+from reengage.channels import CHANNELS, Channel, Consent, RendererLimits, Suppressions
+from reengage.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
+from reengage.send_ids import send_id
 
 from .conftest import make_campaign, record_sends, user, write_features
 

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
-from orchestration.defs.interventions.campaigns import Template, Trigger, Variant
-from orchestration.defs.interventions.hashing import bucket
-from orchestration.defs.interventions.policy import PolicyConfig, PolicyError, decide, run_policy
-from orchestration.defs.interventions.summary import preview
-from orchestration.send_ids import send_id
+from reengage.defs.interventions.campaigns import Template, Trigger, Variant
+from reengage.defs.interventions.hashing import bucket
+from reengage.defs.interventions.policy import PolicyConfig, PolicyError, decide, run_policy
+from reengage.defs.interventions.summary import preview
+from reengage.send_ids import send_id
 
 from .conftest import (
     make_campaign,
@@ -353,7 +353,7 @@ def test_a_rerun_replaces_only_its_own_run_date(con) -> None:
 
 
 def test_a_failed_write_leaves_the_previous_run_in_place(con, monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestration.defs.interventions.policy import persistence
+    from reengage.defs.interventions.policy import persistence
 
     write_features(con, [user("u1")], as_of=EVERY_DAY)
     run_policy(con, D, [make_campaign("a")], NO_GLOBAL, NOW)
@@ -384,7 +384,7 @@ def test_a_features_table_with_history_is_read_as_of_the_run_date(con) -> None:
 
 
 def test_triggers_and_audience_filters_select_the_intended_users(con) -> None:
-    from orchestration.defs.interventions.campaigns import Audience
+    from reengage.defs.interventions.campaigns import Audience
 
     write_features(
         con,

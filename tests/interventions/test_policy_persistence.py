@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
 
 from .conftest import make_campaign, user, write_features, write_responses, write_suppressions
 

@@ -8,8 +8,8 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.defs.interventions.campaigns import Trigger
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.interventions.campaigns import Trigger
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
 
 from .conftest import make_campaign, user, write_features, write_responses, write_suppressions
 

@@ -7,10 +7,10 @@ from importlib import resources
 
 import pytest
 
-from orchestration.defs.interventions.policy.sql import fill_query
+from reengage.defs.interventions.policy.sql import fill_query
 
 QUERY = "decisions.sql"
-TEXT = resources.files("orchestration.defs.interventions.policy").joinpath(QUERY).read_text(encoding="utf-8")
+TEXT = resources.files("reengage.defs.interventions.policy").joinpath(QUERY).read_text(encoding="utf-8")
 PLACEHOLDERS = sorted(set(re.findall(r"\$\{(\w+)\}", TEXT)))
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
-from models.uplift.targeting import TargetingRule, selection_probabilities
-from orchestration.defs.interventions.campaigns import Targeting, Trigger, Variant
-from orchestration.defs.interventions.hashing import bucket
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.interventions.campaigns import Targeting, Trigger, Variant
+from reengage.defs.interventions.hashing import bucket
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.learning.uplift.targeting import TargetingRule, selection_probabilities
 
 from .conftest import make_campaign, user, write_features, write_scores, write_uplift_scores
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.defs.interventions.campaigns import load_campaigns
-from orchestration.defs.interventions.hashing import bucket
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
-from orchestration.defs.interventions.preview import ALL, main, preview_diff
+from reengage import settings
+from reengage.defs.interventions.campaigns import load_campaigns
+from reengage.defs.interventions.hashing import bucket
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.interventions.preview import ALL, main, preview_diff
 
 from .conftest import record_sends, user, write_features, write_responses, write_suppressions
 
@@ -92,7 +92,7 @@ EXPECTED = {
 def test_the_command_prints_d_against_the_stored_day_before_and_writes_nothing(warehouse: Path) -> None:
     before = fingerprint(warehouse)
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.defs.interventions.preview", "--date", D.isoformat(),
+        [sys.executable, "-m", "reengage.defs.interventions.preview", "--date", D.isoformat(),
          "--warehouse", str(warehouse)],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

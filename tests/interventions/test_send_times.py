@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pytest
 
-from orchestration.defs.interventions.policy import PolicyConfig, run_policy
-from orchestration.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
+from reengage.defs.interventions.policy import PolicyConfig, run_policy
+from reengage.defs.interventions.scheduling import SendWindow, local_text_sql, scheduled_utc_sql
 
 from .conftest import make_campaign, user, write_features, write_responses, write_suppressions
 

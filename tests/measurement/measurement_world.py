@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration.defs.measurement.analysis import CampaignPlan
+from reengage.defs.measurement.analysis import CampaignPlan
 
 RUN_DATE = date(2025, 6, 30)
 DAYS = 40

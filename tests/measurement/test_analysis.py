@@ -10,12 +10,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.measurement.analysis import analyse, winners, write_tables
-from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.outcomes import OUTCOME_NAMES, compute_outcomes
-from orchestration.defs.measurement.results import compute_campaign_results, write_campaign_results
-from orchestration.schema.migrations import MissingTable
-from orchestration.warehouse import connect
+from reengage.defs.measurement.analysis import analyse, winners, write_tables
+from reengage.defs.measurement.config import MeasurementConfig
+from reengage.defs.measurement.outcomes import OUTCOME_NAMES, compute_outcomes
+from reengage.defs.measurement.results import compute_campaign_results, write_campaign_results
+from reengage.schema.migrations import MissingTable
+from reengage.warehouse import connect
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
 

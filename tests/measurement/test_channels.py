@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.measurement.outcomes import compute_outcomes
-from orchestration.defs.measurement.results import compute_campaign_results
+from reengage.defs.measurement.outcomes import compute_outcomes
+from reengage.defs.measurement.results import compute_campaign_results
 
 from .measurement_world import TARGETS, write_warehouse
 

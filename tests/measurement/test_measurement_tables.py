@@ -12,10 +12,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.measurement.analysis import MeasurementTables, analyse, write_tables
-from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.outcomes import compute_outcomes
-from orchestration.warehouse import connect
+from reengage.defs.measurement.analysis import MeasurementTables, analyse, write_tables
+from reengage.defs.measurement.config import MeasurementConfig
+from reengage.defs.measurement.outcomes import compute_outcomes
+from reengage.warehouse import connect
 
 from .measurement_world import PLANS, RUN_DATE, TARGETS
 

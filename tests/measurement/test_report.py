@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from orchestration import settings
-from orchestration.defs.measurement.assets import campaign_measurement, campaign_report
-from orchestration.defs.measurement.report import plots
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.measurement.assets import campaign_measurement, campaign_report
+from reengage.defs.measurement.report import plots
+from reengage.warehouse import WarehouseResource
 
 from .measurement_world import RUN_DATE, write_campaign_files
 

@@ -18,7 +18,7 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from orchestration.defs.measurement import stats as st
+from reengage.defs.measurement import stats as st
 
 SCENARIOS = [(120, 2_000, 151, 2_100), (30, 400, 45, 380), (5, 900, 9, 8_100), (1_800, 60_000, 1_950, 60_500)]
 

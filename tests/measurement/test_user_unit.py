@@ -15,9 +15,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.measurement.analysis import SRM_HOLD, analyse
-from orchestration.defs.measurement.config import MeasurementConfig
-from orchestration.defs.measurement.outcomes import compute_outcomes
+from reengage.defs.measurement.analysis import SRM_HOLD, analyse
+from reengage.defs.measurement.config import MeasurementConfig
+from reengage.defs.measurement.outcomes import compute_outcomes
 
 from .measurement_world import PLANS, TARGETS, write_warehouse
 

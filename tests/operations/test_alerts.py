@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 from ops_helpers import Webhook, serve
 
-from orchestration.defs.operations.notify import send_alert
-from orchestration.defs.operations.run_failure import run_failure_alert
-from orchestration.runs import run_day
+from reengage.defs.operations.notify import send_alert
+from reengage.defs.operations.run_failure import run_failure_alert
+from reengage.runs import run_day
 
 TODAY = datetime.now(UTC).date()
 

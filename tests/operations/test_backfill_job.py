@@ -8,11 +8,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.definitions import build_definitions
-from orchestration.runs import failures
-from orchestration.schema.declared import CAMPAIGN_SENDS
-from orchestration.schema.migrations import migrate
+from reengage import settings
+from reengage.definitions import build_definitions
+from reengage.runs import failures
+from reengage.schema.declared import CAMPAIGN_SENDS
+from reengage.schema.migrations import migrate
 from reengage_dev.demo.world import generate_world
 
 pytestmark = pytest.mark.e2e

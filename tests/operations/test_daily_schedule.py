@@ -10,12 +10,12 @@ import dagster as dg
 import pytest
 from ops_helpers import CUSTOMERS, events_csv, land
 
-from orchestration import settings
-from orchestration.definitions import build_definitions
-from orchestration.defs.operations.daily_schedule import build_daily_schedule
-from orchestration.defs.operations.landed_exports import scan_day
-from orchestration.defs.operations.run_tags import FINGERPRINT_TAG, file_tags
-from orchestration.defs.operations.timezone import ScheduleSettingsError, schedule_hour, schedule_timezone
+from reengage import settings
+from reengage.definitions import build_definitions
+from reengage.defs.operations.daily_schedule import build_daily_schedule
+from reengage.defs.operations.landed_exports import scan_day
+from reengage.defs.operations.run_tags import FINGERPRINT_TAG, file_tags
+from reengage.defs.operations.timezone import ScheduleSettingsError, schedule_hour, schedule_timezone
 
 REPOSITORY = build_definitions().get_repository_def()
 

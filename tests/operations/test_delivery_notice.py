@@ -10,16 +10,16 @@ import dagster as dg
 import duckdb
 from ops_helpers import CUSTOMERS, EVENTS_HEADER, Webhook, land
 
-from orchestration import settings
-from orchestration.defs.delivery.assets import campaign_sends, past_dates_allowed
-from orchestration.defs.delivery.checks import every_message_settled
-from orchestration.defs.delivery.ledger import send_id
-from orchestration.defs.delivery.resource import SendGridResource
-from orchestration.defs.operations.delivery_notice import blocked_delivery_notice, refused_delivery_notice
-from orchestration.runs import run_day
-from orchestration.schema.declared import INTERVENTION_LIST
-from orchestration.schema.migrations import migrate
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.delivery.assets import campaign_sends, past_dates_allowed
+from reengage.defs.delivery.checks import every_message_settled
+from reengage.defs.delivery.ledger import send_id
+from reengage.defs.delivery.resource import SendGridResource
+from reengage.defs.operations.delivery_notice import blocked_delivery_notice, refused_delivery_notice
+from reengage.runs import run_day
+from reengage.schema.declared import INTERVENTION_LIST
+from reengage.schema.migrations import migrate
+from reengage.warehouse import WarehouseResource
 from reengage_dev.sink import start_sink
 
 TODAY = datetime.now(UTC).date()
@@ -125,5 +125,5 @@ def test_a_run_that_leaves_messages_unsettled_sends_a_notice_saying_how_many(
     assert post["text"] == (
         f":warning: Delivery for {TODAY} not settled (run {result.run_id[:8]} of __ephemeral_asset_job__): "
         "2 message(s) left unsettled (2 in doubt).\nA later run settles them, or "
-        f"`python -m orchestration.cli resolve --date {TODAY}` (docs/operations.md)."
+        f"`python -m reengage.cli resolve --date {TODAY}` (docs/operations.md)."
     )

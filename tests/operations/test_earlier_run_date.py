@@ -13,10 +13,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.definitions import build_definitions
-from orchestration.defs.warehouse import build_state
-from orchestration.runs import failures, load_history, run_day
+from reengage import settings
+from reengage.definitions import build_definitions
+from reengage.defs.warehouse import build_state
+from reengage.runs import failures, load_history, run_day
 from reengage_dev.demo.world import generate_world
 
 pytestmark = pytest.mark.e2e

@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 from ops_helpers import CUSTOMERS, EMAIL_EVENTS, events_csv, land
 
-from orchestration import settings
-from orchestration.defs.operations.exports_sensor import exports_landed_sensor
-from orchestration.defs.operations.landed_exports import scan_day
-from orchestration.defs.operations.run_tags import FINGERPRINT_TAG, file_tags
+from reengage import settings
+from reengage.defs.operations.exports_sensor import exports_landed_sensor
+from reengage.defs.operations.landed_exports import scan_day
+from reengage.defs.operations.run_tags import FINGERPRINT_TAG, file_tags
 
 TODAY = datetime.now(UTC).date()
 

@@ -1,10 +1,10 @@
-"""The one line a failed step gets on the command line and in the demo (orchestration.runs.failures)."""
+"""The one line a failed step gets on the command line and in the demo (reengage.runs.failures)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.runs import failures
+from reengage.runs import failures
 
 
 def test_a_failed_blocking_check_is_told_with_the_checks_it_names() -> None:

@@ -14,16 +14,16 @@ import dagster as dg
 import pytest
 from ops_helpers import CUSTOMERS, EMAIL_EVENTS, events_csv, land
 
-from orchestration import settings
-from orchestration.definitions import build_definitions
-from orchestration.defs.operations.daily_schedule import build_daily_schedule
-from orchestration.partitions import (
+from reengage import settings
+from reengage.definitions import build_definitions
+from reengage.defs.operations.daily_schedule import build_daily_schedule
+from reengage.partitions import (
     RunDateOutsideHistory,
     daily_partitions,
     earliest_export_day,
     history_start,
 )
-from orchestration.runs import load_history, run_day
+from reengage.runs import load_history, run_day
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITE_FIRST_DAY = date.fromisoformat(os.environ["REENGAGE_FIRST_DAY"])  # tests/conftest.py
@@ -51,9 +51,9 @@ def test_the_first_day_is_the_setting_else_the_earliest_export_of_any_source_els
 LOAD_2011 = """
 import json, sys
 from datetime import date
-from orchestration import warehouse
-from orchestration.partitions import daily_partitions
-from orchestration.runs import failures, load_history
+from reengage import warehouse
+from reengage.partitions import daily_partitions
+from reengage.runs import failures, load_history
 first = date.fromisoformat(daily_partitions.get_first_partition_key())
 result = load_history(first, date(2011, 12, 9), checks=False)
 with warehouse.connect(read_only=True) as con:

@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 from dagster._utils.tags import TagConcurrencyLimitsCounter  # the counter the run queue daemon uses
 
-from orchestration.definitions import build_definitions
-from orchestration.defs.warehouse.assets import model_key
+from reengage.definitions import build_definitions
+from reengage.defs.warehouse.assets import model_key
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "deploy" / "dagster.local.yaml"

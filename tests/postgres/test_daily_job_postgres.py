@@ -20,11 +20,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.defs.quality.findings import QualityGateError
-from orchestration.defs.quality.validation import validate_table
-from orchestration.runs import failures, load_history, run_day
-from orchestration.warehouse import WarehouseConnectionError, connect
+from reengage import settings
+from reengage.defs.quality.findings import QualityGateError
+from reengage.defs.quality.validation import validate_table
+from reengage.runs import failures, load_history, run_day
+from reengage.warehouse import WarehouseConnectionError, connect
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore

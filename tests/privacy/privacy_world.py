@@ -20,10 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.delivery.ledger import SendLedger, send_id
-from orchestration.defs.ingest.loader import load_day
-from orchestration.privacy.erasure import erase
-from orchestration.privacy.requests import make_request
+from reengage.defs.delivery.ledger import SendLedger, send_id
+from reengage.defs.ingest.loader import load_day
+from reengage.privacy.erasure import erase
+from reengage.privacy.requests import make_request
 from reengage_dev.sink.store import Recipient, SinkStore
 
 DAY1 = date(2026, 3, 10)

@@ -1,4 +1,4 @@
-"""`python -m orchestration.cli erase`: the command an operator runs, on the files REENGAGE_HOME names."""
+"""`python -m reengage.cli erase`: the command an operator runs, on the files REENGAGE_HOME names."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from privacy_world import (
     files_holding,
 )
 
-from orchestration import settings
-from orchestration.cli import main
-from orchestration.defs.delivery.ledger import SendLedger
-from orchestration.privacy.keys import PEPPER_ENV
-from orchestration.settings import REPO_ROOT
+from reengage import settings
+from reengage.cli import main
+from reengage.defs.delivery.ledger import SendLedger
+from reengage.privacy.keys import PEPPER_ENV
+from reengage.settings import REPO_ROOT
 from reengage_dev.sink.store import SinkStore
 
 
@@ -85,7 +85,7 @@ def test_a_bad_request_file_erases_nobody_and_names_file_row_and_column(
 
 def test_the_module_entry_point_runs_as_a_real_process(world: World) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "erase", "--customer-id", ALICE],
+        [sys.executable, "-m", "reengage.cli", "erase", "--customer-id", ALICE],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

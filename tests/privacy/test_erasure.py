@@ -30,10 +30,10 @@ from privacy_world import (
     plaintext_hits,
 )
 
-from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
-from orchestration.privacy.erasure import LEDGER_TABLE, erase, erase_all, registered_stores
-from orchestration.privacy.keys import key_hash
-from orchestration.privacy.requests import make_request
+from reengage.defs.delivery.ledger import ERASED_MARKER, SendLedger
+from reengage.privacy.erasure import LEDGER_TABLE, erase, erase_all, registered_stores
+from reengage.privacy.keys import key_hash
+from reengage.privacy.requests import make_request
 from reengage_dev.sink.erasure import SINK_TABLE, erase_recipients
 from reengage_dev.sink.store import SinkStore
 

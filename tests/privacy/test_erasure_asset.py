@@ -8,8 +8,8 @@ import dagster as dg
 import duckdb
 from privacy_world import ALICE, ALICE_NEW, BOB, build_world
 
-from orchestration.defs.privacy.assets import erasure_requests
-from orchestration.warehouse import WarehouseResource
+from reengage.defs.privacy.assets import erasure_requests
+from reengage.warehouse import WarehouseResource
 
 
 def materialize() -> dg.ExecuteInProcessResult:

@@ -24,10 +24,10 @@ from privacy_world import (
     write,
 )
 
-from orchestration.cli import main
-from orchestration.defs.ingest.loader import load_day
-from orchestration.privacy.forget_list import PEPPER_TABLE, forgotten_mask
-from orchestration.privacy.keys import PEPPER_ENV, PepperError, key_hash
+from reengage.cli import main
+from reengage.defs.ingest.loader import load_day
+from reengage.privacy.forget_list import PEPPER_TABLE, forgotten_mask
+from reengage.privacy.keys import PEPPER_ENV, PepperError, key_hash
 
 
 @pytest.fixture

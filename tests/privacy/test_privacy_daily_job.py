@@ -33,11 +33,11 @@ import pytest
 from dagster._serdes import serialize_value
 from privacy_world import file_bytes, files_holding, plaintext_hits
 
-from orchestration.definitions import build_definitions
-from orchestration.defs.delivery.ledger import ERASED_MARKER, SendLedger
-from orchestration.privacy.keys import key_hash
-from orchestration.runs import DAILY_JOB, failures, load_history, run_day
-from orchestration.settings import REPO_ROOT
+from reengage.definitions import build_definitions
+from reengage.defs.delivery.ledger import ERASED_MARKER, SendLedger
+from reengage.privacy.keys import key_hash
+from reengage.runs import DAILY_JOB, failures, load_history, run_day
+from reengage.settings import REPO_ROOT
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore

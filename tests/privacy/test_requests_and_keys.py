@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestration.privacy.keys import (
+from reengage.privacy.keys import (
     KINDS,
     PEPPER_ENV,
     PepperError,
@@ -20,7 +20,7 @@ from orchestration.privacy.keys import (
     pepper,
     record_tokens,
 )
-from orchestration.privacy.requests import make_request, read_request_file, request_files
+from reengage.privacy.requests import make_request, read_request_file, request_files
 
 
 def write(path: Path, text: str) -> str:

@@ -15,8 +15,8 @@ import duckdb
 import pytest
 from privacy_world import ALICE, ALICE_OLD, build_world, erase_person, files_holding
 
-from orchestration.privacy.erasure import ErasureRun, carry_out
-from orchestration.privacy.warehouse_file import RewriteError, rewrite
+from reengage.privacy.erasure import ErasureRun, carry_out
+from reengage.privacy.warehouse_file import RewriteError, rewrite
 
 SECRET = "Zebulon.Quincey@example.org"
 

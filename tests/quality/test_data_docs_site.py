@@ -13,9 +13,9 @@ import pytest
 import time_machine
 from quality_world import DAY, good_row
 
-from orchestration import settings
-from orchestration.defs.quality.data_docs import site_dir, store_dir
-from orchestration.defs.quality.validation import validate_table
+from reengage import settings
+from reengage.defs.quality.data_docs import site_dir, store_dir
+from reengage.defs.quality.validation import validate_table
 
 Load = Callable[..., None]
 SUITES = {"customers": "raw_customers", "events": "raw_events", "email_events": "raw_email_events"}

@@ -14,12 +14,12 @@ import pytest
 from great_expectations.expectations.metadata_types import FailureSeverity
 from quality_world import DAY, create_raw_tables, good_row, insert_rows
 
-from orchestration import settings
-from orchestration.defs.quality import checks
-from orchestration.defs.quality.checks import SuiteCheckSpec, build_suite_check, check_result
-from orchestration.defs.quality.findings import ExpectationOutcome, SuiteOutcome
-from orchestration.partitions import daily_partitions
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.quality import checks
+from reengage.defs.quality.checks import SuiteCheckSpec, build_suite_check, check_result
+from reengage.defs.quality.findings import ExpectationOutcome, SuiteOutcome
+from reengage.partitions import daily_partitions
+from reengage.warehouse import WarehouseResource
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

@@ -8,7 +8,7 @@ from great_expectations.core.expectation_validation_result import (
 )
 from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from orchestration.defs.quality.masking import MASK, mask_personal_values
+from reengage.defs.quality.masking import MASK, mask_personal_values
 
 
 def result_of(column: str, values: list[str]) -> ExpectationSuiteValidationResult:

@@ -11,11 +11,11 @@ import great_expectations as gx
 import pytest
 import yaml
 
-from orchestration import settings
-from orchestration.defs.ingest.contracts import CONTRACTS, EMAIL_EVENT_TYPES
-from orchestration.defs.interventions.policy.inputs import REQUIRED_RESPONSE_COLUMNS
-from orchestration.defs.quality.findings import QualityGateError
-from orchestration.defs.quality.suites import load_suite
+from reengage import settings
+from reengage.defs.ingest.contracts import CONTRACTS, EMAIL_EVENT_TYPES
+from reengage.defs.interventions.policy.inputs import REQUIRED_RESPONSE_COLUMNS
+from reengage.defs.quality.findings import QualityGateError
+from reengage.defs.quality.suites import load_suite
 
 SUITE_FILES = sorted(settings.EXPECTATIONS_DIR.glob("*.json"))
 RAW_SUITES = {"raw_customers": "customers", "raw_events": "events", "raw_email_events": "email_events"}

@@ -15,9 +15,9 @@ import duckdb
 import pytest
 from quality_world import DAY, good_row
 
-from orchestration import settings
-from orchestration.defs.quality.findings import QualityGateError, QualityGateFailed, SuiteOutcome
-from orchestration.defs.quality.validation import validate_table
+from reengage import settings
+from reengage.defs.quality.findings import QualityGateError, QualityGateFailed, SuiteOutcome
+from reengage.defs.quality.validation import validate_table
 
 Load = Callable[..., None]
 TABLES = {"customers": "raw_customers", "events": "raw_events", "email_events": "raw_email_events"}

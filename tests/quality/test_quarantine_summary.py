@@ -5,8 +5,8 @@ from datetime import date
 
 import dagster as dg
 
-from orchestration.defs.quality.quarantine import quarantine_summary
-from orchestration.warehouse import WarehouseResource, connect
+from reengage.defs.quality.quarantine import quarantine_summary
+from reengage.warehouse import WarehouseResource, connect
 
 DAY = date(2026, 3, 10)
 

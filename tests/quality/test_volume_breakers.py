@@ -14,13 +14,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import settings
-from orchestration.defs.ingest.assets import ingest_asset
-from orchestration.defs.ingest.loader import load_day
-from orchestration.defs.quality import breakers
-from orchestration.defs.quality.breakers import VolumeRule, evaluate_volume
-from orchestration.partitions import daily_partitions
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.ingest.assets import ingest_asset
+from reengage.defs.ingest.loader import load_day
+from reengage.defs.quality import breakers
+from reengage.defs.quality.breakers import VolumeRule, evaluate_volume
+from reengage.partitions import daily_partitions
+from reengage.warehouse import WarehouseResource
 
 raw_customers = ingest_asset("customers")
 raw_events = ingest_asset("events")

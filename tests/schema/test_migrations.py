@@ -11,10 +11,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from models.scoring import write_scores
-from orchestration.defs.warehouse import build_state
-from orchestration.privacy import audit
-from orchestration.schema.declared import (
+from reengage.defs.warehouse import build_state
+from reengage.learning.scoring import write_scores
+from reengage.privacy import audit
+from reengage.schema.declared import (
     CAMPAIGN_COMPARISONS,
     CAMPAIGN_DAILY,
     CAMPAIGN_SENDS,
@@ -25,7 +25,7 @@ from orchestration.schema.declared import (
     TABLES,
     Table,
 )
-from orchestration.schema.migrations import (
+from reengage.schema.migrations import (
     MIGRATIONS,
     Migration,
     MigrationFailed,
@@ -35,7 +35,7 @@ from orchestration.schema.migrations import (
     schema_version,
     stored_or_empty,
 )
-from orchestration.warehouse import connect
+from reengage.warehouse import connect
 
 DAY1, DAY2 = date(2026, 3, 9), date(2026, 3, 10)
 AT = datetime(2026, 3, 9, 6, 0, tzinfo=UTC)

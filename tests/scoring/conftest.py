@@ -11,7 +11,7 @@ import pytest
 from churn_world import RUN_DATE, load_world, synthetic_world
 from threadpoolctl import threadpool_limits
 
-from models.churn import TrainedModel, TrainingConfig, train
+from reengage.learning.churn import TrainedModel, TrainingConfig, train
 
 
 @pytest.fixture(scope="session", autouse=True)

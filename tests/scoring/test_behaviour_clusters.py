@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.clusters import (
+from reengage.learning.clusters import (
     BEHAVIOUR_FEATURES,
     CLUSTERS_TABLE,
     ClusterConfig,

@@ -13,16 +13,16 @@ import duckdb
 import pytest
 from churn_world import RUN_DATE, append_events, future_events, load_world, make_world
 
-from models import registry
-from orchestration.defs.scoring.assets import (
+from reengage.defs.scoring.assets import (
     behaviour_cluster_model,
     behaviour_clusters,
     churn_model,
     churn_scores,
     preferred_send_hours,
 )
-from orchestration.defs.warehouse.assets import model_key
-from orchestration.warehouse import WarehouseResource
+from reengage.defs.warehouse.assets import model_key
+from reengage.learning import registry
+from reengage.warehouse import WarehouseResource
 from tests.privacy.privacy_world import files_holding
 
 

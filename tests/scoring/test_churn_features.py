@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from churn_world import RUN_DATE, append_events, future_events, load_world, make_world
 
-from models import features
-from models.features import (
+from reengage.learning import features
+from reengage.learning.features import (
     FEATURES,
     LeakageError,
     assert_no_leakage,

@@ -15,9 +15,9 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from models import registry
-from models.churn import BASELINE, TrainedModel, TrainingConfig, build_pipeline, evaluate
-from models.features import FEATURES, LABEL, label_examples
+from reengage.learning import registry
+from reengage.learning.churn import BASELINE, TrainedModel, TrainingConfig, build_pipeline, evaluate
+from reengage.learning.features import FEATURES, LABEL, label_examples
 
 
 def shuffled_label_model(trained: TrainedModel, world_db: Path) -> TrainedModel:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from churn_world import RUN_DATE
 
-from models.churn import TrainedModel
-from models.features import cutoff
-from models.scoring import score, write_scores
+from reengage.learning.churn import TrainedModel
+from reengage.learning.features import cutoff
+from reengage.learning.scoring import score, write_scores
 
 
 def count(con: duckdb.DuckDBPyConnection, sql: str, **params: object) -> int:

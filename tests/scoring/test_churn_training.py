@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from churn_world import RUN_DATE, WORLD_START, append_events, future_events, load_world, make_world
 
-from models.churn import TrainedModel, TrainingConfig, TrainingError, plan_snapshots, train
-from models.features import LABEL
+from reengage.learning.churn import TrainedModel, TrainingConfig, TrainingError, plan_snapshots, train
+from reengage.learning.features import LABEL
 
 
 def test_holdout_is_the_latest_snapshot_whose_labels_are_complete(trained: TrainedModel) -> None:

@@ -6,12 +6,12 @@ import copy
 
 import pytest
 
-from orchestration.defs.scoring.contracts import FeaturesContract
-from orchestration.defs.scoring.training import fit_decision
-from orchestration.defs.warehouse import manifest as dbt_manifest
-from orchestration.defs.warehouse.manifest import dbt_definition, load_manifest
+from reengage.defs.scoring.contracts import FeaturesContract
+from reengage.defs.scoring.training import fit_decision
+from reengage.defs.warehouse import manifest as dbt_manifest
+from reengage.defs.warehouse.manifest import dbt_definition, load_manifest
 
-TODAY = FeaturesContract({"code: models/features.py": "a", "dbt seed event_catalog": "b"})
+TODAY = FeaturesContract({"code: reengage/learning/features.py": "a", "dbt seed event_catalog": "b"})
 
 
 def test_a_current_model_under_todays_contract_is_kept() -> None:
@@ -32,7 +32,7 @@ def test_a_changed_contract_refits_and_names_what_changed() -> None:
     decision = fit_decision("churn model", "churn-1", earlier, TODAY, requested=False)
     assert decision.fit and not decision.cold_start
     assert "dbt seed event_catalog" in decision.reason
-    assert "code: models/features.py" not in decision.reason
+    assert "code: reengage/learning/features.py" not in decision.reason
 
 
 def test_a_model_saved_before_contracts_were_recorded_is_refitted() -> None:

@@ -11,14 +11,14 @@ import duckdb
 import pytest
 from churn_world import RUN_DATE, build_quarter_hours
 
-from models.features import snapshot_features
-from orchestration.definitions import build_definitions
-from orchestration.defs.scoring.assets import (
+from reengage.definitions import build_definitions
+from reengage.defs.scoring.assets import (
     behaviour_cluster_model,
     behaviour_clusters,
     preferred_send_hours,
 )
-from orchestration.warehouse import WarehouseResource
+from reengage.learning.features import snapshot_features
+from reengage.warehouse import WarehouseResource
 
 ZONES = ["America/New_York", "Europe/Berlin", "Asia/Tokyo", "UTC"]
 SEGMENTS = ["engaged", "at_risk", "dormant", "lapsed"]

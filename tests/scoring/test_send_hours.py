@@ -12,7 +12,7 @@ from churn_world import build_quarter_hours, load_world, make_world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.send_hour import (
+from reengage.learning.send_hour import (
     SEND_HOURS_TABLE,
     SendHourConfig,
     activity_slots,

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.uplift import registry as uplift_registry
-from orchestration import settings
-from orchestration.defs.measurement.targeting import latest_estimates, targeting_estimates
-from orchestration.defs.scoring.uplift import uplift_scores
-from orchestration.schema.migrations import migrate
-from orchestration.warehouse import WarehouseResource
+from reengage import settings
+from reengage.defs.measurement.targeting import latest_estimates, targeting_estimates
+from reengage.defs.scoring.uplift import uplift_scores
+from reengage.learning.uplift import registry as uplift_registry
+from reengage.schema.migrations import migrate
+from reengage.warehouse import WarehouseResource
 
 FIRST_DAY = date(2025, 2, 1)
 DAYS = 24

@@ -9,8 +9,8 @@ import re
 import dagster as dg
 import pytest
 
-from orchestration.definitions import OWNERS_BY_GROUP, build_definitions, with_group_owner
-from orchestration.defs.warehouse.check_descriptions import describe_dbt_test
+from reengage.definitions import OWNERS_BY_GROUP, build_definitions, with_group_owner
+from reengage.defs.warehouse.check_descriptions import describe_dbt_test
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 

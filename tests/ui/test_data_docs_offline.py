@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from orchestration.defs.quality.data_docs import site_dir
-from orchestration.defs.quality.offline_assets import LOCAL_COPIES, VENDOR_DIR
-from orchestration.defs.quality.validation import validate_table
+from reengage.defs.quality.data_docs import site_dir
+from reengage.defs.quality.offline_assets import LOCAL_COPIES, VENDOR_DIR
+from reengage.defs.quality.validation import validate_table
 from tests.quality.quality_world import DAY, create_raw_tables, good_row, insert_rows
 
 from .devtools import Page, open_page

@@ -20,9 +20,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.defs.quality import checks
-from orchestration.partitions import daily_partitions
-from orchestration.warehouse import WarehouseResource
+from reengage.defs.quality import checks
+from reengage.partitions import daily_partitions
+from reengage.warehouse import WarehouseResource
 from tests.quality.quality_world import DAY, create_raw_tables, good_row, insert_rows
 
 from .devtools import Page, open_page
@@ -41,7 +41,7 @@ def docs_url(monkeypatch: pytest.MonkeyPatch) -> str:
 def docs_server(docs_url: str, isolated_home: Path) -> Iterator[subprocess.Popen]:
     """`reengage docs` as a user starts it: no flags, the address from the setting (the environment)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "docs"],
+        [sys.executable, "-m", "reengage.cli", "docs"],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
@@ -132,7 +132,7 @@ def test_docs_refuses_a_docs_url_it_cannot_serve_in_one_line(monkeypatch: pytest
     # does not serve (and how to), not start listening somewhere the links do not point.
     monkeypatch.setenv("REENGAGE_DATA_DOCS_URL", "https://docs.example.com/quality")
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "docs"],
+        [sys.executable, "-m", "reengage.cli", "docs"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,9 +10,9 @@ import json
 import dagster as dg
 import duckdb
 
-from orchestration.defs.warehouse.assets import dbt_project
-from orchestration.defs.warehouse.row_counts import _relation, count_rows
-from orchestration.warehouse import WarehouseResource
+from reengage.defs.warehouse.assets import dbt_project
+from reengage.defs.warehouse.row_counts import _relation, count_rows
+from reengage.warehouse import WarehouseResource
 
 
 def test_every_dbt_table_materialization_has_its_row_count(warehouse_built_by_dagster) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.delivery.metadata import delivery_breakdown, short_reason
-from orchestration.warehouse import WarehouseResource
+from reengage.defs.delivery.metadata import delivery_breakdown, short_reason
+from reengage.warehouse import WarehouseResource
 
 DAY = date(2026, 3, 10)
 

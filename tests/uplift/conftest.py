@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from threadpoolctl import threadpool_limits
 
-from models.uplift.training import TrainedUplift, train_and_evaluate
+from reengage.learning.uplift.training import TrainedUplift, train_and_evaluate
 from tests.uplift.uplift_world import config, decisions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.uplift.doubly_robust import arm_scores, effect_scores
+from reengage.learning.uplift.doubly_robust import arm_scores, effect_scores
 
 
 def _randomized(n: int, seed: int) -> tuple[np.ndarray, ...]:

@@ -7,9 +7,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from models.features import FEATURES
-from models.uplift.examples import ExampleSpec, decision_examples
-from orchestration.schema.migrations import migrate
+from reengage.learning.features import FEATURES
+from reengage.learning.uplift.examples import ExampleSpec, decision_examples
+from reengage.schema.migrations import migrate
 
 D = date(2025, 3, 10)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.features import FEATURES
-from models.uplift.judging import candidate_chances, judge_targetings
+from reengage.learning.features import FEATURES
+from reengage.learning.uplift.judging import candidate_chances, judge_targetings
 
 
 def _log(n: int = 6000, seed: int = 4) -> tuple[pd.DataFrame, np.ndarray]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.uplift.policy_value import (
+from reengage.learning.uplift.policy_value import (
     ESTIMATORS,
     TABLE_COLUMNS,
     DecisionLog,

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from models.uplift.policy_value_cli import register
+from reengage.learning.uplift.policy_value_cli import register
 from tests.uplift.test_policy_value import candidate, logged
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.uplift")
+    parser = argparse.ArgumentParser(prog="python -m reengage.learning.uplift")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["policy-value", *argv])
     return args.run(args)

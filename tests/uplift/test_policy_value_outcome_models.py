@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.uplift.outcome_models import cross_fitted_outcome_models
-from models.uplift.policy_value import DecisionLog, estimate_policy_value
+from reengage.learning.uplift.outcome_models import cross_fitted_outcome_models
+from reengage.learning.uplift.policy_value import DecisionLog, estimate_policy_value
 from tests.uplift.test_policy_value import candidate, logged
 
 

@@ -1,4 +1,4 @@
-"""`python -m models.uplift evaluate`: the learner and its evaluation on a file, outside the pipeline."""
+"""`python -m reengage.learning.uplift evaluate`: the learner, evaluated on a file, outside the pipeline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.uplift.__main__ import main
+from reengage.learning.uplift.__main__ import main
 from tests.uplift.uplift_world import decisions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def test_evaluate_fails_naming_the_file_and_a_missing_column(decisions_csv: Path
     # Guards the command as a user meets it: a typo in a column name is one clear line and a
     # non-zero exit, not a traceback.
     result = subprocess.run(
-        [sys.executable, "-m", "models.uplift", "evaluate", str(decisions_csv),
+        [sys.executable, "-m", "reengage.learning.uplift", "evaluate", str(decisions_csv),
          "--treatment=sent", "--outcome=bought", "--propensity=propensity"],
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip

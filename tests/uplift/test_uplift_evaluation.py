@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.uplift.evaluation import (
+from reengage.learning.uplift.evaluation import (
     Interval,
     UpliftEvaluation,
     auuc,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.uplift.evaluation import evaluate_uplift, promotion_verdict
-from models.uplift.learner import UpliftInputError, fit_uplift
-from models.uplift.outcome_models import cross_fitted_outcome_models
+from reengage.learning.uplift.evaluation import evaluate_uplift, promotion_verdict
+from reengage.learning.uplift.learner import UpliftInputError, fit_uplift
+from reengage.learning.uplift.outcome_models import cross_fitted_outcome_models
 from tests.uplift.uplift_world import FEATURES, decisions
 
 

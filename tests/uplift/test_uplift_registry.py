@@ -14,10 +14,10 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from models.registry import UntrustedModelError
-from models.uplift import registry
-from models.uplift.evaluation import Interval
-from models.uplift.training import TrainedUplift
+from reengage.learning.registry import UntrustedModelError
+from reengage.learning.uplift import registry
+from reengage.learning.uplift.evaluation import Interval
+from reengage.learning.uplift.training import TrainedUplift
 
 
 def _with_qini(model: TrainedUplift, version: str, estimate: float, low: float) -> TrainedUplift:

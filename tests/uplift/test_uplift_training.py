@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from models.churn import TrainingError
-from models.features import LeakageError
-from models.uplift.learner import UpliftInputError
-from models.uplift.training import TrainedUplift, derive_version, train_and_evaluate
+from reengage.learning.churn import TrainingError
+from reengage.learning.features import LeakageError
+from reengage.learning.uplift.learner import UpliftInputError
+from reengage.learning.uplift.training import TrainedUplift, derive_version, train_and_evaluate
 from tests.uplift.uplift_world import FEATURES, config, decisions
 
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from models.uplift.training import UpliftConfig
+from reengage.learning.uplift.training import UpliftConfig
 
 FEATURES = ("affinity", "sessions_28d", "recency_days", "plan")
 HELPED, HARMED = 0.08, -0.04  # effects on conversion of affinity > 0.6 and affinity < 0.3

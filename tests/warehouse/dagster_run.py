@@ -8,9 +8,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from orchestration.defs.warehouse.assets import dbt_project, warehouse_models
-from orchestration.defs.warehouse.dbt_cli import DBT_EXECUTABLE, WarehouseDbtCliResource
-from orchestration.warehouse import WarehouseResource
+from reengage.defs.warehouse.assets import dbt_project, warehouse_models
+from reengage.defs.warehouse.dbt_cli import DBT_EXECUTABLE, WarehouseDbtCliResource
+from reengage.warehouse import WarehouseResource
 from tests.warehouse.raw_world import RUN_DATE
 
 

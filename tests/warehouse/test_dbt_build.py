@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import duckdb
 
-from models.features import snapshot_features
+from reengage.learning.features import snapshot_features
 
 from .conftest import BuiltWarehouse
 from .raw_world import RUN_DATE

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.resources import resources
+from reengage.defs.resources import resources
 
 
 def test_the_pipelines_dbt_resource_loads_no_dbt_inside_the_dagster_process(

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.warehouse import parse_state
+from reengage.defs.warehouse import parse_state
 
 from .dagster_run import materialize_warehouse_models
 from .raw_world import RUN_DATE, create_raw_warehouse, insert_partitions, raw_tables

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestration.defs.ingest.parse import FALSE_WORDS
+from reengage.defs.ingest.parse import FALSE_WORDS
 
 from .conftest import BuiltWarehouse, run_dbt
 from .raw_world import RUN_DATE

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.ingest.loader import load_day
+from reengage.defs.ingest.loader import load_day
 
 from .conftest import run_dbt
 

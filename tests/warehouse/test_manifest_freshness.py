@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-from orchestration.defs.warehouse.project import _manifest_is_current
+from reengage.defs.warehouse.project import _manifest_is_current
 
 
 def _touch(path: Path, mtime: float) -> Path:

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.warehouse import build_state, manifest, meanings
-from orchestration.schema.migrations import migrate
+from reengage.defs.warehouse import build_state, manifest, meanings
+from reengage.schema.migrations import migrate
 from tests.warehouse.dagster_run import materialize_warehouse_models
 
 DAY = date(2025, 3, 10)

@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.interventions.schema import FEATURE_COLUMNS, FEATURES_MODEL
-from orchestration.defs.warehouse import manifest
-from orchestration.settings import DBT_PROJECT_DIR
+from reengage.defs.interventions.schema import FEATURE_COLUMNS, FEATURES_MODEL
+from reengage.defs.warehouse import manifest
+from reengage.settings import DBT_PROJECT_DIR
 
 from .conftest import BuiltWarehouse, run_dbt
 from .raw_world import RUN_DATE

@@ -1,6 +1,6 @@
 """Render the generator's coded batches into the landing-file contracts and write them.
 
-Column names and order are the input contracts (orchestration/defs/ingest/contracts.py). Timestamps are
+Column names and order are the input contracts (reengage/defs/ingest/contracts.py). Timestamps are
 ISO-8601 UTC strings ending in ``Z`` in CSV and JSON Lines and UTC timestamps
 in Parquet; the email ``timestamp`` is Unix seconds everywhere, as SendGrid
 exports it. Files are written to a hidden temporary name and renamed, so a

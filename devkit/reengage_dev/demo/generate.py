@@ -8,8 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from orchestration import settings
-from orchestration.defs.ingest.contracts import SOURCES
+from reengage import settings
+from reengage.defs.ingest.contracts import SOURCES
 from reengage_dev.demo.exports import FORMATS
 from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import generate_world

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import settings
+from reengage import settings
 from reengage_dev.demo.run_history import run_history_without_fsync
 from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import DayAnswers, World
@@ -135,7 +135,7 @@ def clock_at(day: date) -> Iterator[None]:
 
 def _churn_note(result: dg.ExecuteInProcessResult) -> str:
     """Why the churn model has no version, in the pipeline's own words ("" when one is promoted)."""
-    from models import registry
+    from reengage.learning import registry
 
     if registry.current_version(settings.model_dir()):
         return ""
@@ -209,8 +209,8 @@ def _run_days(
     run_job: RunJob | None = None,
 ) -> None:
     """Load the history, then each sending day's job and the world's answers to the mail it sent."""
-    from orchestration.defs.delivery.ledger import SendLedger
-    from orchestration.runs import failures, load_history, run_day
+    from reengage.defs.delivery.ledger import SendLedger
+    from reengage.runs import failures, load_history, run_day
 
     world, first_day = run.world, run.first_day
     total_days = config.history_days + config.sending_days
@@ -287,11 +287,11 @@ def _resources_used(started: float) -> str:
 
 def run_demo(config: DemoConfig) -> int:
     """The `demo` command: reset the home, simulate, then print the closing table and where to look."""
-    from orchestration.defs.interventions.campaigns import load_campaigns
-    from orchestration.defs.measurement.config import MeasurementConfig
-    from orchestration.privacy.keys import PEPPER_ENV
-    from orchestration.summary import run_summary
-    from orchestration.warehouse import connect
+    from reengage.defs.interventions.campaigns import load_campaigns
+    from reengage.defs.measurement.config import MeasurementConfig
+    from reengage.privacy.keys import PEPPER_ENV
+    from reengage.summary import run_summary
+    from reengage.warehouse import connect
     from reengage_dev.demo import DEMO_PEPPER
     from reengage_dev.demo.scoreboard import build_scoreboard, write_truth
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestration import settings
-from orchestration.defs.interventions.campaigns import Campaign, load_campaigns
-from orchestration.defs.interventions.hashing import bucket
-from orchestration.defs.interventions.messages import render_messages
-from orchestration.defs.interventions.policy import PolicyConfig
-from orchestration.send_ids import send_id
+from reengage import settings
+from reengage.defs.interventions.campaigns import Campaign, load_campaigns
+from reengage.defs.interventions.hashing import bucket
+from reengage.defs.interventions.messages import render_messages
+from reengage.defs.interventions.policy import PolicyConfig
+from reengage.send_ids import send_id
 from reengage_dev.demo.catalog import CATEGORIES, CATEGORY_WEIGHTS
 from reengage_dev.demo.population import FIRST_NAMES
 

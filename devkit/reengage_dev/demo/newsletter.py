@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from orchestration.defs.ingest.contracts import EMAIL_EVENT_TYPES
+from reengage.defs.ingest.contracts import EMAIL_EVENT_TYPES
 from reengage_dev.demo.clock import DAY_MS, HOUR_MS, MINUTE_MS, Window
 from reengage_dev.demo.population import Population
 from reengage_dev.demo.strings import token_codes

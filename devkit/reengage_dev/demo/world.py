@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.defs.ingest.contracts import SOURCES
+from reengage.defs.ingest.contracts import SOURCES
 from reengage_dev.demo import dirty, exports
 from reengage_dev.demo.activity import ActivitySimulator, EventBatch
 from reengage_dev.demo.catalog import PURCHASE, build_catalog

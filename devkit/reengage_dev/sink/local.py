@@ -1,6 +1,6 @@
 """The local sink as delivery's provider: started for a store file and named by REENGAGE_LOCAL_SINK_URL.
 
-Delivery sends to a sink only when that setting names one (orchestration/settings.py), so the
+Delivery sends to a sink only when that setting names one (reengage/settings.py), so the
 demo and the tests start a sink here and set it for as long as the sink runs.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestration import settings
+from reengage import settings
 from reengage_dev.sink.server import SinkHandle, start_sink
 
 STORE_FILE = "sink.sqlite"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestration.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
+from reengage.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 from reengage_dev.sink.rendering import Delivered
 
 CANCEL_WINDOW_SECONDS = 600

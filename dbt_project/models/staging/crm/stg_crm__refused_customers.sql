@@ -11,7 +11,7 @@ informative_rows as (
     -- A row quarantined only because a later row of the same customer in the
     -- same file superseded it, or because an identical copy of it was loaded,
     -- refused nothing: the loaded row says it all
-    -- (orchestration/defs/ingest/parse.py, _duplicates).
+    -- (reengage/defs/ingest/parse.py, _duplicates).
     select *
     from refused_rows
     where

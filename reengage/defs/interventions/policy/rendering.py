@@ -1,0 +1,100 @@
+"""Message content for the chosen rows, each distinct message rendered once; failures stay per row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pyarrow as pa
+
+from reengage.defs.interventions.campaigns import Campaign
+from reengage.defs.interventions.messages import columns_needed, plans, render_messages
+from reengage.defs.interventions.policy.chosen import CHOSEN_TABLE
+from reengage.defs.interventions.policy.decisions import DECISIONS_WORK_TABLE
+from reengage.defs.interventions.policy.inputs import table_columns
+from reengage.defs.interventions.predicates import sql_literal
+
+REPRESENTATIVES_TABLE = "_interventions_representatives"
+RENDERED_TABLE = "_interventions_rendered"
+
+# (customer_id, campaign_id, error type) of a message whose template failed on the user's data.
+RenderFailure = tuple[str, str, str]
+_FAILURES_SCHEMA = pa.schema(
+    [("customer_id", pa.string()), ("campaign_id", pa.string()), ("error", pa.string())]
+)
+
+
+def _failures_table(failures: Sequence[RenderFailure]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"customer_id": c, "campaign_id": k, "error": e} for c, k, e in failures], schema=_FAILURES_SCHEMA
+    )
+
+
+def render_chosen(con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign]) -> list[RenderFailure]:
+    """Render each distinct message once and give every chosen row its group's result.
+
+    A message is a function of (campaign, variant, arm, the row columns its
+    templates and data mapping read): rows equal on those form a group (SQL
+    partition semantics: NULLs equal), the group's smallest send id is
+    rendered in Python by the same code as ever, and the result is copied to
+    the group in SQL. Templates that read a per-row value (`send_id`, say) or
+    an impure global simply form one group per row. Fills RENDERED_TABLE and
+    returns (customer_id, campaign_id, error) for every row whose group failed.
+    """
+    available = table_columns(con, CHOSEN_TABLE)
+    parts = []
+    for (campaign_id, variant), plan in plans(campaigns).items():
+        keys = sorted((set(plan.reads) | set(plan.data_columns.values())) & set(available))
+        if not plan.cacheable:
+            keys = sorted({*keys, "send_id"})
+        partition = ", ".join(["arm", *(f'"{k}"' for k in keys)])
+        parts.append(f"""
+            select send_id, min(send_id) over (partition by {partition}) as representative
+            from {CHOSEN_TABLE}
+            where campaign_id = {sql_literal(campaign_id)} and variant = {sql_literal(variant)}""")
+    empty = "select null::varchar as send_id, null::varchar as representative where false"
+    con.execute(
+        f"create or replace temp table {REPRESENTATIVES_TABLE} as {' union all '.join(parts) or empty}"
+    )
+    wanted = columns_needed(campaigns, available)
+    cursor = con.execute(f"""
+        select {", ".join(f'c."{w}"' for w in wanted)}
+        from {CHOSEN_TABLE} c
+        where c.send_id in (select representative from {REPRESENTATIVES_TABLE})""")
+    rows = (dict(zip(wanted, values, strict=True)) for values in cursor.fetchall())
+    messages, failed = render_messages(rows, campaigns)
+    con.register("_interventions_rendered_representatives", messages)
+    try:
+        con.execute(f"""
+            create or replace temp table {RENDERED_TABLE} as
+            select r.send_id, m.template_id, m.subject, m.body, m.template_data
+            from {REPRESENTATIVES_TABLE} r
+            join _interventions_rendered_representatives m on m.send_id = r.representative""")
+    finally:
+        con.unregister("_interventions_rendered_representatives")
+    if not failed:
+        return []
+    con.register("_interventions_failed_representatives", _failures_table(failed))
+    try:
+        return con.execute(f"""
+            select c.customer_id, c.campaign_id, f.error
+            from _interventions_failed_representatives f
+            join {CHOSEN_TABLE} rep on rep.customer_id = f.customer_id and rep.campaign_id = f.campaign_id
+            join {REPRESENTATIVES_TABLE} r on r.representative = rep.send_id
+            join {CHOSEN_TABLE} c on c.send_id = r.send_id
+            order by c.campaign_id, c.customer_id""").fetchall()
+    finally:
+        con.unregister("_interventions_failed_representatives")
+
+
+def record_render_failures(con: duckdb.DuckDBPyConnection, failures: Sequence[RenderFailure]) -> None:
+    """A template that breaks on one user's data must not stop everyone else's messages."""
+    con.register("_interventions_render_failures", _failures_table(failures))
+    try:
+        con.execute(f"""
+            update {DECISIONS_WORK_TABLE} d
+            set outcome = 'render_error', reason = 'render_error:' || f.error, arm = null
+            from _interventions_render_failures f
+            where d.customer_id = f.customer_id and d.campaign_id = f.campaign_id""")
+    finally:
+        con.unregister("_interventions_render_failures")

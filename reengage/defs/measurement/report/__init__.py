@@ -1,0 +1,439 @@
+"""The campaign report: one self-contained HTML page (plots embedded as base64 PNG) plus Markdown.
+
+    data = report_data(con, outcomes, run_date)  # what the plots read besides the tables
+    report = build_report(tables, data, plans)
+    path = write_report(report, settings.home() / "reports")
+
+Written for a marketer: every campaign opens with a plain sentence (did it work, is a
+variant better, is a guardrail tripped), then the numbers with their intervals. Every count
+is of users: each user counts once per campaign, from their first assignment.
+No personal data: only campaign-level aggregates appear.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from reengage.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables
+from reengage.defs.measurement.report import plots
+from reengage.defs.measurement.targeting import latest_estimates
+from reengage.tables import column_types, relation_exists
+
+__all__ = ["Report", "ReportData", "build_report", "report_data", "write_report", "headline"]
+
+
+@dataclass
+class Report:
+    run_date: date
+    html: str
+    markdown: str
+    images: dict[str, bytes] = field(default_factory=dict)
+    headlines: list[str] = field(default_factory=list)
+
+
+# --- data for the plots ------------------------------------------------------------------------
+
+
+@dataclass
+class ReportData:
+    """What the plots read from the warehouse besides the measurement tables."""
+
+    curves: pd.DataFrame  # retention by arm and day after assignment
+    cohorts: pd.DataFrame  # weekly cohorts x weeks
+    dormancy: pd.DataFrame  # customers by dormancy stage
+    # Each campaign's latest judgement of its candidate targetings (measurement.targeting_estimates).
+    targeting: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {
+            "curves": self.curves,
+            "cohorts": self.cohorts,
+            "dormancy": self.dormancy,
+            "targeting": self.targeting,
+        }
+
+
+def report_data(con: duckdb.DuckDBPyConnection, outcomes: pd.DataFrame, run_date: date) -> ReportData:
+    curves, cohorts = retention_data(con, outcomes, run_date)
+    return ReportData(
+        curves=curves,
+        cohorts=cohorts,
+        dormancy=dormancy_data(con),
+        targeting=latest_estimates(con, run_date),
+    )
+
+
+def retention_data(
+    con: duckdb.DuckDBPyConnection, outcomes: pd.DataFrame, run_date: date, days: int = 14
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(curves by arm and day, weekly cohorts x weeks) after each user's first assignment."""
+    empty = (
+        pd.DataFrame(columns=["arm", "day", "share", "users"]),
+        pd.DataFrame(columns=["cohort", "week", "share"]),
+    )
+    if not len(outcomes) or not relation_exists(con, "marts.fct_user_daily_activity"):
+        return empty
+    con.register("_assigned", outcomes[["customer_id", "run_date", "arm"]])
+    try:
+        curves = con.execute(
+            f"""
+            with a as (select distinct customer_id, cast(run_date as date) as d, arm from _assigned),
+            grid as (
+                select a.*, k from a, range(1, {days + 1}) as r(k) where a.d + cast(k as integer) <= $run_date
+            )
+            select arm, k as day, avg(case when f.customer_id is not null then 1.0 else 0.0 end) as share,
+                   count(*) as users
+            from grid
+            left join marts.fct_user_daily_activity as f
+                on f.customer_id = grid.customer_id and f.activity_date = grid.d + cast(k as integer)
+            group by all order by arm, day
+            """,
+            {"run_date": run_date},
+        ).df()
+        cohorts = con.execute(
+            """
+            with a as (
+                select distinct customer_id, cast(run_date as date) as d,
+                       cast(date_trunc('week', cast(run_date as date)) as date) as cohort
+                from _assigned where arm = 'treatment'
+            ),
+            grid as (
+                select a.*, w from a, range(0, 6) as r(w) where a.d + cast(7 * w as integer) + 6 <= $run_date
+            ),
+            hit as (
+                select grid.customer_id, grid.d, grid.cohort, grid.w,
+                       bool_or(f.customer_id is not null) as active
+                from grid
+                left join marts.fct_user_daily_activity as f
+                    on f.customer_id = grid.customer_id
+                    and f.activity_date between grid.d + cast(7 * grid.w as integer) + 1
+                                            and grid.d + cast(7 * grid.w as integer) + 7
+                group by all
+            )
+            select cohort, w as week, avg(case when active then 1.0 else 0.0 end) as share
+            from hit group by all order by cohort, week
+            """,
+            {"run_date": run_date},
+        ).df()
+    finally:
+        con.unregister("_assigned")
+    curves = curves[curves["users"] >= 20]
+    return curves, cohorts
+
+
+def dormancy_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    if not relation_exists(con, "marts.fct_user_features"):
+        return pd.DataFrame(columns=["dormancy_stage", "customers"])
+    latest = (
+        "where as_of_date = (select max(as_of_date) from marts.fct_user_features)"
+        if column_types(con, "marts.fct_user_features").get("as_of_date")
+        else ""
+    )
+    return con.execute(
+        f"select coalesce(dormancy_stage, 'unknown') as dormancy_stage, count(*) as customers "
+        f"from marts.fct_user_features {latest} group by 1 order by 1"
+    ).df()
+
+
+# --- words -----------------------------------------------------------------------------------
+
+
+def _pts(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:+.1f} pts"
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return "n/a" if x is None or not math.isfinite(float(x)) else f"{100 * float(x):.{digits}f}%"
+
+
+def headline(campaign: str, tables: MeasurementTables) -> list[str]:
+    """Plain sentences for one campaign (the sequential rule decides, never the point estimate)."""
+    c = tables.comparisons
+    c = c[(c["campaign_id"] == campaign) & (c["metric"] == "conversion")]
+    lines = []
+    overall = c[c["comparison"] == "treatment_vs_holdout"]
+    if len(overall):
+        r = overall.iloc[0]
+        if r["decision"] == WINNER:
+            lines.append(
+                f"The campaign works: treated users convert {_pts(r['abs_lift'])} more than the holdout "
+                f"(95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}; "
+                f"always-valid {_pts(r['seq_ci_low'])} to {_pts(r['seq_ci_high'])})."
+            )
+        elif r["decision"] == WORSE:
+            lines.append(
+                f"The campaign hurts: treated users convert {_pts(r['abs_lift'])} less than the holdout "
+                f"(95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])})."
+            )
+        else:
+            lines.append(
+                f"Campaign vs holdout: {r['decision']} (lift so far {_pts(r['abs_lift'])}, "
+                f"95% CI {_pts(r['abs_ci_low'])} to {_pts(r['abs_ci_high'])}, "
+                f"{int(r['n_variant']):,} treated vs {int(r['n_baseline']):,} held-out users "
+                "whose windows have closed)."
+            )
+    for r in c[c["comparison"] == "variant_vs_control"].itertuples():
+        if r.decision == WINNER:
+            lines.append(
+                f"Variant '{r.variant}' beats control '{r.baseline}' by {_pts(r.abs_lift)} "
+                f"(95% CI {_pts(r.abs_ci_low)} to {_pts(r.abs_ci_high)}; always-valid "
+                f"{_pts(r.seq_ci_low)} to {_pts(r.seq_ci_high)}), declared by the sequential rule on "
+                f"{pd.Timestamp(r.seq_first_decision_date):%Y-%m-%d}. Consider shifting its weight in the "
+                "campaign file."
+            )
+        elif r.decision == WORSE:
+            lines.append(
+                f"Variant '{r.variant}' does worse than control '{r.baseline}' ({_pts(r.abs_lift)})."
+            )
+        else:
+            lines.append(
+                f"Variant '{r.variant}' vs control: {r.decision} "
+                f"(P(beats control) = {_pct(r.prob_beat, 0)}; not a decision)."
+            )
+    pause = tables.pauses[tables.pauses["campaign_id"] == campaign]
+    if len(pause) and isinstance(pause.iloc[0]["reason"], str) and pause.iloc[0]["reason"]:
+        verb = "PAUSED from tomorrow" if bool(pause.iloc[0]["paused"]) else "flagged (not paused)"
+        lines.append(f"Guardrail: {verb}: {pause.iloc[0]['reason']}.")
+    srm = tables.srm[tables.srm["campaign_id"] == campaign]
+    if len(srm) and bool(srm.iloc[0]["mismatch"]):
+        lines.append(
+            f"Sample ratio mismatch (p = {srm.iloc[0]['p_value']:.2g}): the users in each arm do not match "
+            "the planned split, so results are not trustworthy until the cause is found."
+        )
+    return lines
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if not len(df):
+        return df
+    if kind == "summary":
+        out = df[
+            ["campaign_id", "variant", "arm", "assigned", "matured", "sent", "delivered", "opened", "clicked",
+             "converted_matured", "click_through_rate", "conversion_rate", "revenue_per_user",
+             "median_hours_to_convert"]
+        ].copy()  # fmt: skip
+        out["click_through_rate"] = out["click_through_rate"].map(_pct)
+        out["conversion_rate"] = out["conversion_rate"].map(_pct)
+        out["revenue_per_user"] = out["revenue_per_user"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
+        out["median_hours_to_convert"] = out["median_hours_to_convert"].map(
+            lambda v: "n/a" if pd.isna(v) else f"{v:.0f} h"
+        )
+        return out.rename(
+            columns={
+                "assigned": "users",
+                "matured": "matured users",
+                "sent": "mailed",
+                "converted_matured": "converted",
+                "median_hours_to_convert": "time to convert",
+            }
+        )
+    if kind == "comparisons":
+        rows = []
+        for r in df.itertuples():
+            rate = r.metric == "conversion"
+            val = _pct if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
+            diff = _pts if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
+            rows.append(
+                {
+                    "campaign": r.campaign_id,
+                    "variant": r.variant,
+                    "vs": r.baseline,
+                    "metric": r.metric,
+                    "users (vs / variant)": f"{int(r.n_baseline):,} / {int(r.n_variant):,}",
+                    "baseline": val(r.value_baseline),
+                    "variant value": val(r.value_variant),
+                    "lift [95% CI]": f"{diff(r.abs_lift)} [{diff(r.abs_ci_low)}, {diff(r.abs_ci_high)}]",
+                    "relative": "n/a"
+                    if pd.isna(r.rel_lift)
+                    else f"{100 * r.rel_lift:+.0f}%"
+                    + (
+                        ""
+                        if pd.isna(r.rel_ci_low)
+                        else f" [{100 * r.rel_ci_low:+.0f}%, {100 * r.rel_ci_high:+.0f}%]"
+                    ),
+                    "p": "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
+                    "p (BH)": "n/a" if pd.isna(r.p_adjusted) else f"{r.p_adjusted:.3g}",
+                    "P(beat)": _pct(r.prob_beat, 0) if rate else "",
+                    "CUPED lift": diff(r.cuped_abs_lift) if rate else "",
+                    "decision (sequential)": r.decision if isinstance(r.decision, str) else "",
+                }
+            )
+        return pd.DataFrame(rows)
+    if kind == "guardrails":
+        out = df[["campaign_id", "variant", "metric", "numerator", "denominator", "rate", "holdout_rate",
+                  "limit_value", "breached"]].copy()  # fmt: skip
+        for col in ("rate", "holdout_rate", "limit_value"):
+            out[col] = out[col].map(lambda v: _pct(v, 2))
+        out["breached"] = out["breached"].map(lambda b: "BREACHED" if b else "ok")
+        return out.rename(columns={"numerator": "users", "denominator": "out of users"})
+    if kind == "srm":
+        out = df[["campaign_id", "cells", "observed", "expected", "p_value", "mismatch"]].copy()
+        out["p_value"] = out["p_value"].map(lambda v: f"{v:.3g}")
+        out["mismatch"] = out["mismatch"].map(lambda b: "MISMATCH" if b else "ok")
+        return out.rename(columns={"observed": "users", "expected": "users expected"})
+    return df
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    if not len(df):
+        return "<p class='muted'>Nothing to show yet.</p>"
+    body = df.to_html(index=False, escape=True, border=0, classes="t", na_rep="n/a")
+    for word, cls in (("winner", "good"), ("BREACHED", "bad"), ("MISMATCH", "bad"), (">worse<", "bad")):
+        body = body.replace(f"<td>{word.strip('<>')}</td>", f"<td class='{cls}'>{word.strip('<>')}</td>")
+    return body
+
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;
+color:#1f2328;line-height:1.45}
+h1{font-size:26px;margin-bottom:4px} h2{border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:32px}
+.muted{color:#57606a} .card{border:1px solid #d0d7de;border-radius:8px;padding:10px 16px;margin:10px 0;
+background:#f6f8fa} .card h3{margin:4px 0}
+table.t{border-collapse:collapse;font-size:13px;margin:8px 0} table.t th,table.t td{border:1px solid #d0d7de;
+padding:4px 8px;text-align:right} table.t th{background:#f6f8fa} table.t td:first-child{text-align:left}
+td.good{background:#dafbe1;font-weight:600} td.bad{background:#ffebe9;font-weight:600}
+img{max-width:100%;border:1px solid #eaeef2;margin:8px 0}
+"""
+
+PLOT_TITLES = {
+    "lift_intervals": "Lift with intervals",
+    "lift_over_time": "Engagement lift over time",
+    "retention": "Retention after assignment",
+    "retention_cohorts": "Retention by cohort",
+    "funnel": "Funnel drop-off",
+    "dormancy": "Dormancy distribution",
+}
+
+
+def build_report(tables: MeasurementTables, data: ReportData, plans: dict[str, CampaignPlan]) -> Report:
+    run_date = tables.run_date
+    images = {
+        "lift_intervals": plots.lift_intervals(tables.comparisons),
+        "lift_over_time": plots.lift_over_time(tables.daily),
+        "retention": plots.retention(data.curves),
+        "retention_cohorts": plots.cohort_heatmap(data.cohorts),
+        "funnel": plots.funnel(tables.summary),
+        "dormancy": plots.dormancy(data.dormancy),
+    }
+    campaigns = sorted(set(tables.summary["campaign_id"])) if len(tables.summary) else []
+    sections = {
+        "Users by campaign, variant and arm": _fmt_table(tables.summary, "summary"),
+        "Lift against holdout and control": _fmt_table(tables.comparisons, "comparisons"),
+        "Guardrails": _fmt_table(tables.guardrails, "guardrails"),
+        "Sample ratio check": _fmt_table(tables.srm, "srm"),
+    }
+    intro = (
+        f"Run date {run_date}. Every count is of users: a user assigned to a campaign on several days "
+        "counts once, in the arm and variant of their first assignment. Conversions are counted within "
+        "the campaign's attribution window after that first scheduled send time, for held-out users on "
+        "the same clock; comparisons use users whose window has closed, and the sample ratio check counts "
+        "users against the planned split. Intervals are 95%. "
+        "A winner is declared only by the always-valid sequential test (mSPRT), "
+        "which stays valid although this report is read every day; "
+        "p (BH) adjusts for all comparisons of the day."
+    )
+    all_headlines: list[str] = []
+    cards_html, cards_md = [], []
+    for campaign in campaigns:
+        lines = headline(campaign, tables)
+        all_headlines += [f"{campaign}: {line}" for line in lines]
+        desc = plans[campaign].description if campaign in plans else ""
+        cards_html.append(
+            f"<div class='card'><h3>{html.escape(campaign)}</h3><p class='muted'>{html.escape(desc)}</p><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+            + "</ul></div>"
+        )
+        cards_md.append(f"### {campaign}\n" + "\n".join(f"- {line}" for line in lines))
+    if not campaigns:
+        cards_html.append("<p class='muted'>No campaign has assigned anyone yet.</p>")
+        cards_md.append("No campaign has assigned anyone yet.")
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Campaign report {run_date}</title><style>{CSS}</style></head><body>",
+        f"<h1>Campaign report — {run_date}</h1><p class='muted'>{html.escape(intro)}</p>",
+        "<h2>In short</h2>",
+        *cards_html,
+    ]
+    md = [f"# Campaign report — {run_date}", "", intro, "", "## In short", "", *cards_md, ""]
+    for title, df in sections.items():
+        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(df)]
+        md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "Nothing to show yet.", ""]
+    parts += [
+        "<h2>Targeting judged on past decisions</h2>",
+        f"<p class='muted'>{html.escape(TARGETING_NOTE)}</p>",
+    ]
+    md += ["## Targeting judged on past decisions", "", TARGETING_NOTE, ""]
+    if len(data.targeting):
+        for campaign_id, rows in data.targeting.groupby("campaign_id", sort=True):
+            first = rows.iloc[0]
+            caption = (
+                f"{campaign_id}: judged on {int(first['decisions'])} decisions of "
+                f"{first['first_day']:%Y-%m-%d} to {first['last_day']:%Y-%m-%d}"
+            )
+            table = _targeting_table(rows)
+            parts += [f"<h3>{html.escape(caption)}</h3>", _html_table(table)]
+            md += [f"### {caption}", "", table.to_markdown(index=False), ""]
+    else:
+        parts.append("<p>Nothing judged yet: a campaign needs some matured randomized decisions first.</p>")
+        md += ["Nothing judged yet: a campaign needs some matured randomized decisions first.", ""]
+    parts.append("<h2>Plots</h2>")
+    for name, png in images.items():
+        b64 = base64.b64encode(png).decode("ascii")
+        parts.append(f"<h3>{PLOT_TITLES[name]}</h3><img alt='{name}' src='data:image/png;base64,{b64}'>")
+    parts.append("</body></html>")
+    return Report(run_date, "\n".join(parts), "\n".join(md), images, all_headlines)
+
+
+TARGETING_NOTE = (
+    "What each targeting would have brought, estimated from the campaign's own randomized decisions "
+    "before it is tried: extra conversions per 1,000 users the campaign won the day for, against "
+    "sending them nothing (doubly robust estimate, 95% interval). 'as run' is the targeting the "
+    "campaign used; the others apply another rule to the same users on the same days."
+)
+
+
+def _targeting_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "targeting": rows["targeting"],
+            "sends per 1,000": rows["sends_per_1000"].map(lambda x: f"{x:.0f}"),
+            "extra conversions per 1,000": [
+                f"{m:+.1f} ({lo:+.1f} to {hi:+.1f})"
+                for m, lo, hi in zip(
+                    rows["incremental_per_1000"],
+                    rows["incremental_per_1000_low"],
+                    rows["incremental_per_1000_high"],
+                    strict=True,
+                )
+            ],
+        }
+    )
+
+
+def report_path(folder: Path, run_date: date) -> Path:
+    return folder / f"campaign_report_{run_date}.html"
+
+
+def write_report(report: Report, folder: Path) -> Path:
+    """campaign_report_<date>.html, plus its plots as PNG files next to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = report_path(folder, report.run_date)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(report.html, encoding="utf-8")
+    tmp.replace(path)
+    plots_dir = folder / f"campaign_report_{report.run_date}_plots"
+    plots_dir.mkdir(exist_ok=True)
+    for name, png in report.images.items():
+        (plots_dir / f"{name}.png").write_bytes(png)
+    return path

@@ -1,0 +1,71 @@
+"""The dbt project: where it lives and its manifest, parsed when the files are newer than it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from reengage import settings
+from reengage.defs.warehouse.dbt_cli import DBT_EXECUTABLE
+
+dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+# Where dbt finds the warehouse file (dbt_project/profiles.yml).
+WAREHOUSE_ENV = "REENGAGE_WAREHOUSE"
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parse the project when its manifest is missing or older than its files, so a fresh clone loads.
+
+    Under a file lock: processes starting together (parallel test workers, the UI beside a CLI run)
+    parse once, and none reads a manifest another is still writing.
+    """
+    manifest = project.manifest_path
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _manifest_is_current(project, manifest):
+            _parse(project)
+    return manifest
+
+
+# What dbt reads to build its manifest. Everything else under the project (its target folder of
+# compiled SQL from every run, installed packages, logs: tens of thousands of files) is not walked,
+# since this check runs each time a stage reads the manifest.
+PROJECT_FILE_SUFFIXES = (".sql", ".yml", ".csv")
+NOT_PROJECT_FILES = frozenset({"target", "dbt_packages", "logs"})
+
+
+def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    for folder, subfolders, files in os.walk(project.project_dir):
+        subfolders[:] = [name for name in subfolders if name not in NOT_PROJECT_FILES]
+        for name in files:
+            if name.endswith(PROJECT_FILE_SUFFIXES) and os.stat(os.path.join(folder, name)).st_mtime > built:
+                return False
+    return True
+
+
+def _parse(project: DbtProject) -> None:
+    # dbt's profile needs a warehouse path to parse; none is opened. Only the child sees it.
+    env = {**os.environ, WAREHOUSE_ENV: str(settings.warehouse_path())}
+    subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+        ],
+        check=True,
+        cwd=project.project_dir,
+        env=env,
+    )
