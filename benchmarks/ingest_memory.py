@@ -1,7 +1,8 @@
-"""Benchmark ingest on exports too long or too wide to trust: peak memory, rows/s, header time.
+"""Benchmark ingest on exports too long or too wide to trust, and on a history load: peak memory, rows/s.
 
     .venv/bin/python benchmarks/ingest_memory.py                       # every case, full size
     .venv/bin/python benchmarks/ingest_memory.py --case rows --rows 2000000 --repeats 3
+    .venv/bin/python benchmarks/ingest_memory.py --case backfill --compare-python-reader
 
 Each case lands one file and loads it with the real loader (`load_day`) into a DuckDB file, in a
 fresh child process, so the peak RSS printed is that load's (plus the interpreter and its imports):
@@ -12,6 +13,14 @@ fresh child process, so the peak RSS printed is that load's (plus the interprete
   every 100,000 rows so the file-wide duplicate search runs too.
 - wide_header: a customers CSV with --columns columns (default 100,000) and three rows. Before, its
   duplicate-column check alone was quadratic (30,000 columns took 63 s).
+- backfill: --rows events (default 10,000,000) over --days daily CSV files (default 90), loaded day
+  after day as a history load (`load_history`) loads a partition range, on one DuckDB thread.
+
+Plain CSV files are read by DuckDB (reengage/defs/ingest/bulk.py) and a history load checkpoints
+the warehouse file every 256 MB of logged writes (loader.checkpoints_spaced); --compare-python-reader
+runs each case a second time with the Python reader alone and DuckDB's default checkpoints (what
+every file went through before), so one run prints the figure before and after. A CSV file over
+256 MiB, such as the rows case's default, is read by the Python reader either way (bulk.py).
 
 Prints, per case, the median over --repeats of wall seconds, CPU seconds (all threads of the load;
 steadier than wall time on a shared machine) and rows/s, and the largest peak RSS. Targets: peak
@@ -28,7 +37,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from contextlib import nullcontext
+from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -79,6 +89,18 @@ def land_single_line(path: Path, megabytes: int) -> int:
     return 1
 
 
+def land_backfill(folder: Path, rows: int, days: int) -> list[date]:
+    """`rows` events spread evenly over `days` daily files ending on DAY."""
+    dates = [DAY - timedelta(days=n) for n in reversed(range(days))]
+    with duckdb.connect() as con:
+        con.execute("set enable_progress_bar = false")
+        for n, day in enumerate(dates):
+            share = rows // days + (1 if n < rows % days else 0)
+            path = folder / f"events_{day}.csv"
+            con.execute(EVENT_ROWS.format(day=day.isoformat(), rows=share, path=path))
+    return dates
+
+
 def land_wide_header(path: Path, columns: int) -> int:
     extra = columns - len(CUSTOMERS.split(","))
     with path.open("w") as out:
@@ -92,52 +114,70 @@ CASES = {
     "single_line": ("events", land_single_line, "line_mb"),
     "rows": ("events", land_rows, "rows"),
     "wide_header": ("customers", land_wide_header, "columns"),
+    "backfill": ("events", None, "rows"),
 }
 
 
-def _load(landing: str, warehouse: str, source: str, results) -> None:
-    from reengage.defs.ingest.loader import load_day
+def _load(
+    landing: str, warehouse: str, source: str, days: list[date], duckdb_reads_csv: bool, results
+) -> None:
+    from reengage.defs.ingest.loader import checkpoints_spaced, load_day
 
     started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    read = loaded = quarantined = 0
     with duckdb.connect(warehouse) as con:
         con.execute("set enable_progress_bar = false")
-        report = load_day(con, landing, source, DAY)
+        con.execute("set threads = 1")  # one core, as the figures to beat were taken
+        # As the ingest asset loads a partition range; the Python reader's run is the figure before.
+        with checkpoints_spaced(con) if duckdb_reads_csv else nullcontext():
+            for day in days:
+                report = load_day(con, landing, source, day, duckdb_reads_csv=duckdb_reads_csv)
+                read, loaded = read + report.rows_read, loaded + report.rows_loaded
+                quarantined += report.rows_quarantined
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     # CPU seconds (all threads): on a shared machine they vary far less than wall time.
     cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
     peak_mib = usage.ru_maxrss / 1024  # KiB on Linux
-    results.put((seconds, cpu, peak_mib, report.rows_read, report.rows_loaded, report.rows_quarantined))
+    results.put((seconds, cpu, peak_mib, read, loaded, quarantined))
 
 
-def run_case(name: str, size: int, repeats: int, folder: Path) -> None:
+def run_case(name: str, size: int, repeats: int, folder: Path, days: int, readers: list[bool]) -> None:
     source, land, _ = CASES[name]
     landing = folder / "landing"
-    path = landing / source / f"{source}_{DAY}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    land(path, size)
-    megabytes = path.stat().st_size / 2**20
+    (landing / source).mkdir(parents=True, exist_ok=True)
+    if land is None:
+        dates = land_backfill(landing / source, size, days)
+    else:
+        land(landing / source / f"{source}_{DAY}.csv", size)
+        dates = [DAY]
+    megabytes = sum(p.stat().st_size for p in (landing / source).iterdir()) / 2**20
     context = multiprocessing.get_context("spawn")  # a fresh process: its peak RSS is the load's own
-    runs = []
-    for _ in range(repeats):
-        warehouse = folder / "warehouse.duckdb"
-        warehouse.unlink(missing_ok=True)
-        results = context.Queue()
-        child = context.Process(target=_load, args=(str(landing), str(warehouse), source, results))
-        child.start()
-        outcome = results.get()
-        child.join()
-        runs.append(outcome)
-    seconds = statistics.median(r[0] for r in runs)
-    cpu = statistics.median(r[1] for r in runs)
-    peak = max(r[2] for r in runs)
-    read, loaded, quarantined = runs[-1][3:]
-    print(
-        f"{name:<12} {megabytes:>9,.1f} MB  read {read:>11,}  loaded {loaded:>11,}  "
-        f"quarantined {quarantined:>4,}  median of {repeats}: {seconds:>7.2f} s, {cpu:>7.2f} CPU s, "
-        f"{read / seconds:>8,.0f} rows/s ({read / cpu:>8,.0f} per CPU s)  peak RSS {peak:>6,.0f} MiB",
-        flush=True,
-    )
+    for duckdb_reads_csv in readers:
+        runs = []
+        for _ in range(repeats):
+            warehouse = folder / "warehouse.duckdb"
+            warehouse.unlink(missing_ok=True)
+            results = context.Queue()
+            child = context.Process(
+                target=_load, args=(str(landing), str(warehouse), source, dates, duckdb_reads_csv, results)
+            )
+            child.start()
+            outcome = results.get()
+            child.join()
+            runs.append(outcome)
+        seconds = statistics.median(r[0] for r in runs)
+        cpu = statistics.median(r[1] for r in runs)
+        peak = max(r[2] for r in runs)
+        read, loaded, quarantined = runs[-1][3:]
+        reader = "DuckDB" if duckdb_reads_csv else "Python"
+        print(
+            f"{name:<12} {reader:<6} {len(dates):>3} file(s) {megabytes:>9,.1f} MB  read {read:>11,}  "
+            f"loaded {loaded:>11,}  quarantined {quarantined:>5,}  median of {repeats}: {seconds:>7.2f} s, "
+            f"{cpu:>7.2f} CPU s, {read / seconds:>8,.0f} rows/s ({read / cpu:>8,.0f} per CPU s)  "
+            f"peak RSS {peak:>6,.0f} MiB",
+            flush=True,
+        )
     shutil.rmtree(landing)
 
 
@@ -149,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--line-mb", type=int, default=1024)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--columns", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90, help="daily files of the backfill case")
+    parser.add_argument(
+        "--compare-python-reader",
+        action="store_true",
+        help="also run each case with the Python reader alone (the figure before DuckDB read CSV)",
+    )
     parser.add_argument(
         "--repeats", type=int, default=None, help="repeats of each case (default: 1, wide_header 5)"
     )
@@ -158,10 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(dir=args.dir))
     try:
-        for name in args.case or ["wide_header", "single_line", "rows"]:
+        readers = [True, False] if args.compare_python_reader else [True]
+        for name in args.case or ["wide_header", "single_line", "rows", "backfill"]:
             size = getattr(args, CASES[name][2])
             repeats = args.repeats or (5 if name == "wide_header" else 1)
-            run_case(name, size, repeats, folder)
+            run_case(name, size, repeats, folder, args.days, readers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -10,7 +10,7 @@ import dagster as dg
 
 from reengage import settings
 from reengage.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
-from reengage.defs.ingest.loader import LoadReport, describe_quarantine, load_day
+from reengage.defs.ingest.loader import LoadReport, checkpoints_spaced, describe_quarantine, load_day
 from reengage.defs.ingest.names import shown_values
 from reengage.defs.ingest.reader import IngestError
 from reengage.defs.operations.retries import LANDING_READ_RETRY
@@ -40,13 +40,14 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
         reports: list[LoadReport] = []
         with warehouse.connect() as con:
             _refuse_an_earlier_rebuild(context, con, days)
-            for day in days:
-                try:
-                    report = load_day(con, settings.landing_dir(), source, day)
-                except IngestError as err:  # a bad file stays bad: no retry
-                    raise dg.Failure(description=str(err), allow_retries=False) from err
-                reports.append(report)
-                _log_report(context, con, report)
+            with checkpoints_spaced(con):  # a history load's days, one transaction each
+                for day in days:
+                    try:
+                        report = load_day(con, settings.landing_dir(), source, day)
+                    except IngestError as err:  # a bad file stays bad: no retry
+                        raise dg.Failure(description=str(err), allow_retries=False) from err
+                    reports.append(report)
+                    _log_report(context, con, report)
         missing = [r.day.isoformat() for r in reports if r.missing]
         rule = missing_file_rule(source)
         if missing and rule == "required":

@@ -8,10 +8,11 @@ Files dated after the day are never read by its load; they are counted.
 
 The file is read and judged chunk by chunk, its rows kept on disk (staging.py) and
 published in that one transaction, so its size does not decide what must fit in
-memory. Rows sharing the unique key are looked for across the whole file: each good
-row's key is kept as a 64-bit hash, and only the rows whose hash repeats are taken
-back from staging and judged together (parse.py `_duplicates`), with exactly the
-reasons a file read at once gets.
+memory. A plain CSV file's surely good rows are inserted by DuckDB itself in that
+transaction (bulk.py); only the others are parsed here. Rows sharing the unique key are
+looked for across the whole file: DuckDB hashes every good row's key to 64 bits, and only
+the rows whose hash repeats are taken back as read and judged together (parse.py
+`_duplicates`), with exactly the reasons a file read at once gets.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from reengage.defs.ingest import reader
+from reengage.defs.ingest import bulk, reader
 from reengage.defs.ingest.contracts import CONTRACTS, Contract
 from reengage.defs.ingest.formats.convert import to_canonical
 from reengage.defs.ingest.formats.declaration import DeclaredFormat, declared_format
@@ -42,12 +43,19 @@ from reengage.defs.ingest.reader import (
     open_export,
 )
 from reengage.defs.ingest.staging import StagedFile, staged_file
-from reengage.privacy.forget_list import drop_forgotten
+from reengage.privacy.forget_list import drop_forgotten, listed_keys
 from reengage.schema.migrations import migrate
 from reengage.warehouse import transaction
 
 # Reasons a refused file's message names (the most frequent first).
 REASONS_SHOWN = 3
+# DuckDB checkpoints its file at a commit that leaves more than 16 MB in its write-ahead log. A day of
+# events is mostly smaller than a row group (122,880 rows), so during a history load nearly every
+# other day's commit checkpointed and compressed the row group it shares with the day before again:
+# about 60% of a backfill's CPU time (measured: benchmarks/ingest_memory.py --case backfill). Checkpoints
+# this far apart compress each row group about once; the log's rows wait in memory until then, which
+# this bounds.
+HISTORY_CHECKPOINT_THRESHOLD = "256MB"
 
 
 @dataclass
@@ -66,6 +74,12 @@ class LoadReport:
     unknown_values: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
+    read_by_duckdb: bool = False  # a plain CSV file, read and screened by DuckDB (bulk.py)
+
+    def forget_rows(self) -> None:
+        """Back to no row read: the file is read again from its first row."""
+        self.rows_read = self.rows_loaded = self.rows_quarantined = self.rows_forgotten = 0
+        self.quarantine_reasons = {}
 
     @property
     def missing(self) -> bool:
@@ -97,8 +111,14 @@ class LoadReport:
         )
 
 
-def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date) -> LoadReport:
-    """Load `source`'s export for `day`; a missing file leaves what is stored untouched."""
+def load_day(
+    con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date, *, duckdb_reads_csv: bool = True
+) -> LoadReport:
+    """Load `source`'s export for `day`; a missing file leaves what is stored untouched.
+
+    `duckdb_reads_csv=False` reads a plain CSV file with the Python reader too (bulk.py): the
+    tests and the benchmark compare the two.
+    """
     contract = CONTRACTS[source]
     listing = list_landing(landing, source, day)
     path = only_export(listing, source, day)
@@ -125,23 +145,14 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
         header_warnings = (
             _judge_header(export.columns, contract, declared, path) if export.columns is not None else None
         )
-        tally = _judge(con, contract, day, export, staged, report, declared)
-        if header_warnings is None:
-            header_warnings = _judge_header(export.columns or [], contract, declared, path)
-        if report.rows_loaded == 0 and stored:
-            raise IngestError(
-                f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} "
-                f"quarantined{tally.describe()}), but raw.{source} already holds {stored} rows for "
-                f"{day}; they were kept (delete that partition by hand if the day really has no {source})"
-            )
+        plain = _plain_csv(con, contract, day, export) if declared is None and duckdb_reads_csv else None
+        load = _FileLoad(con, contract, day, export, staged, report, declared)
         try:
-            with transaction(con):
-                staged.publish(con)
-        except duckdb.Error as err:
-            # A DuckDB message can quote a value from the file: only its shape is kept.
-            raise IngestError(
-                f"{path}: load into raw.{source} failed and was rolled back: {scrubbed(str(err), 400)}"
-            ) from None
+            tally, header_warnings = _load(load, plain, stored, header_warnings)
+        except bulk.NotPlain:  # rolled back: the Python reader reads the file from its first row
+            staged.clear()
+            report.forget_rows()
+            tally, header_warnings = _load(load, None, stored, header_warnings)
         nulled = staged.values_set_to_null(con)
     report.unknown_values = unknown_values(con, contract, day)
     report.values_set_to_null = {f"{column}: {kind}": n for (column, kind), (n, _) in nulled.items()}
@@ -151,6 +162,62 @@ def load_day(con: duckdb.DuckDBPyConnection, landing: str, source: str, day: dat
     if report.rows_read == 0:
         report.warnings.append(f"{path}: the file has no data rows")
     return report
+
+
+@contextmanager
+def checkpoints_spaced(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Load many days in a row with the warehouse file checkpointed every HISTORY_CHECKPOINT_THRESHOLD
+    of logged writes; DuckDB's own threshold is back when the block ends. Each day is still its own
+    transaction, committed (and logged) when its load ends."""
+    before = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
+    con.execute(f"set checkpoint_threshold = '{HISTORY_CHECKPOINT_THRESHOLD}'")
+    try:
+        yield
+    finally:
+        con.execute("set checkpoint_threshold = ?", [before])
+
+
+@dataclass
+class _FileLoad:
+    """One file's load: the warehouse, the file, where its judged rows wait and what they came to."""
+
+    con: duckdb.DuckDBPyConnection
+    contract: Contract
+    day: date
+    export: Export
+    staged: StagedFile
+    report: LoadReport
+    declared: DeclaredFormat | None  # None: the project's own contract
+
+
+def _load(
+    load: _FileLoad, plain: bulk.PlainCsv | None, stored: int, header_warnings: list[str] | None
+) -> tuple[_Tally, list[str]]:
+    """Judge the file and replace its partition in one transaction; roll it all back on any error.
+    With the tally, the header's warnings (`header_warnings`, or for JSON Lines its keys' once read)."""
+    con, contract, day, staged, report = load.con, load.contract, load.day, load.staged, load.report
+    path = load.export.path
+    try:
+        with transaction(con):
+            staged.clear_partition(con)
+            tally = _judge(load, plain)
+            if header_warnings is None:
+                header_warnings = _judge_header(load.export.columns or [], contract, load.declared, path)
+            if report.rows_loaded == 0 and stored:
+                raise IngestError(
+                    f"{path}: no loadable rows ({report.rows_read} read, {report.rows_quarantined} "
+                    f"quarantined{tally.describe()}), but raw.{contract.source} already holds {stored} rows "
+                    f"for {day}; they were kept (delete that partition by hand if the day really has no "
+                    f"{contract.source})"
+                )
+            staged.publish(con)
+    except duckdb.Error as err:
+        # A DuckDB message can quote a value from the file: only its shape is kept.
+        raise IngestError(
+            f"{path}: load into raw.{contract.source} failed and was rolled back: {scrubbed(str(err), 400)}"
+        ) from None
+    report.read_by_duckdb = plain is not None
+    return tally, header_warnings
 
 
 def _judge_header(
@@ -171,10 +238,14 @@ class _Tally:
     reasons: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)  # [rows, first row]
     naive: dict[str, tuple[int, int]] = field(default_factory=dict)  # column -> (values, first row)
     other_warnings: dict[str, None] = field(default_factory=dict)
+    column_order: list[str] = field(default_factory=list)
 
     def note(self, parsed: ParsedExport) -> None:
         self.other_warnings.update(dict.fromkeys(parsed.warnings))
-        for column, (count, first) in parsed.naive_timestamps.items():
+        self.note_naive(parsed.naive_timestamps)
+
+    def note_naive(self, naive: dict[str, tuple[int, int]]) -> None:
+        for column, (count, first) in naive.items():
             total, earliest = self.naive.get(column, (0, first))
             self.naive[column] = (total + count, min(earliest, first))
 
@@ -193,7 +264,11 @@ class _Tally:
         }
 
     def warnings(self, path: str) -> list[str]:
-        naive = [naive_warning(path, column, n, first) for column, (n, first) in self.naive.items()]
+        # In the contract's column order, however the file's rows came in chunks.
+        naive = [
+            naive_warning(path, column, *self.naive[column])
+            for column in sorted(self.naive, key=self.column_order.index)
+        ]
         return list(self.other_warnings) + naive
 
     def describe(self) -> str:
@@ -248,22 +323,26 @@ def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) 
     ]
 
 
-def _judge(
-    con: duckdb.DuckDBPyConnection,
-    contract: Contract,
-    day: date,
-    export: Export,
-    staged: StagedFile,
-    report: LoadReport,
-    declared: DeclaredFormat | None = None,
-) -> _Tally:
-    """Read, parse and stage the file chunk by chunk; then find its duplicates across chunks.
+def _judge(load: _FileLoad, plain: bulk.PlainCsv | None) -> _Tally:
+    """Read and judge the file chunk by chunk, then find its duplicates across chunks.
 
-    A vendor format's chunk is first turned into the contract's columns (formats/convert.py).
+    A plain CSV file in the contract's own columns is read by DuckDB (bulk.py): the rows it
+    surely passes are inserted into the raw table as it typed them, and only the others are
+    parsed here. A vendor format's chunk is first turned into the contract's columns
+    (formats/convert.py).
     """
-    tally = _Tally()
-    keys = _KeyHashes() if contract.unique_key else None
-    for read in _collecting_once_a_chunk(export.chunks()):
+    con, contract, day, export, staged, report = (
+        load.con,
+        load.contract,
+        load.day,
+        load.export,
+        load.staged,
+        load.report,
+    )
+    declared = load.declared
+    tally = _Tally(column_order=contract.names)
+
+    def judge(read: pd.DataFrame) -> None:
         chunk = read if declared is None else to_canonical(read, declared.format)
         parsed = parse_export(chunk, contract, export.path, day, find_duplicates=False)
         good, quarantine, forgotten = drop_forgotten(con, parsed.good, parsed.quarantine)
@@ -273,23 +352,94 @@ def _judge(
         report.rows_loaded += len(good)
         tally.note(parsed)
         tally.count(report, quarantine[~quarantine["row_kept"]], forgotten)
-        if keys is not None:
-            keys.add(good[contract.unique_key], good["_source_row"])
+        if contract.unique_key:
             kept = chunk["_source_row"].isin(good["_source_row"])
             columns = [*contract.names, "_source_row", "_source_line"]
             staged.keep_texts(
                 _as_loaded(chunk.loc[kept].reindex(columns=columns, fill_value=None), quarantine)
             )
-    for rows in keys.repeated(reader.CHUNK_ROWS) if keys is not None else ():
-        # Judged together, the rows whose key hash repeats get what they would in a file read at once.
-        flagged = parse_export(staged.texts(rows), contract, export.path, day).quarantine
+
+    if plain is not None:
+        plain.check_quoted(con)
+        inserted = plain.insert_sure_rows(con, staged.lineage)
+        report.rows_read += inserted
+        report.rows_loaded += inserted
+        chunks = plain.rest(con, inserted)
+    else:
+        chunks = export.chunks()
+    for read in _collecting_once_a_chunk(chunks):
+        judge(read)
+    if contract.unique_key:
+        _judge_repeated_keys(load, tally, plain)
+    if plain is not None:
+        plain.verify_unchanged()
+    return tally
+
+
+def _judge_repeated_keys(load: _FileLoad, tally: _Tally, plain: bulk.PlainCsv | None) -> None:
+    """Judge the good rows whose key another good row of the file shares together, as a file read at
+    once judges them: the rows DuckDB inserted and those parsed here alike."""
+    con, contract, day, staged, report = load.con, load.contract, load.day, load.staged, load.report
+    rows, inserted, hashes = _rows_sharing_a_key(con, contract, day, staged)
+    if plain is not None and inserted.any():
+        for texts in plain.texts(con, rows[inserted].tolist()):
+            staged.keep_texts(texts)
+    batches = -(-len(rows) // reader.CHUNK_ROWS)
+    for batch in range(batches):  # whole key groups, about CHUNK_ROWS rows each
+        chosen = set(rows[hashes % batches == batch].tolist())
+        flagged = parse_export(staged.texts(chosen), contract, load.export.path, day).quarantine
         flagged = flagged[~flagged["row_kept"]]
         _, quarantine, forgotten = drop_forgotten(con, pd.DataFrame(), flagged)
         staged.drop(flagged["row"])
+        if plain is not None and len(flagged):
+            con.execute(
+                f"delete from raw.{contract.source} where _partition_date = ? "
+                "and _source_row in (select unnest(?))",
+                [day, flagged["row"].tolist()],
+            )
         staged.add_quarantine(quarantine)
         report.rows_loaded -= len(flagged)
         tally.count(report, quarantine, forgotten)
-    return tally
+
+
+def _rows_sharing_a_key(
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: date, staged: StagedFile
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The good rows whose key's 64-bit hash another good row's shares: their numbers, whether DuckDB
+    inserted them (the others are staged), and the hash. A shared hash only makes a candidate; parse.py
+    compares the keys themselves."""
+    key = f'"{contract.unique_key}"'
+    keyed = [
+        f"select hash({key}) as h, _source_row as row, true as inserted from raw.{contract.source} "
+        f"where _partition_date = $day and {key} is not null"
+    ]
+    if staged.row_files:
+        keyed.append(
+            f"select hash({key}), _source_row, false from read_parquet($files) where {key} is not null"
+        )
+    found = con.execute(
+        f"with keyed as ({' union all '.join(keyed)}) select row, inserted, h from keyed "
+        "where h in (select h from keyed group by h having count(*) > 1)",
+        {"day": day, **({"files": staged.row_files} if staged.row_files else {})},
+    ).fetchnumpy()
+    return (
+        np.asarray(found["row"], dtype=np.int64),
+        np.asarray(found["inserted"], dtype=bool),
+        np.asarray(found["h"], dtype=np.uint64),
+    )
+
+
+def _plain_csv(
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: date, export: Export
+) -> bulk.PlainCsv | None:
+    """The file as DuckDB reads it, or None where the reader must read it (bulk.py).
+
+    Only while nobody was ever erased: an erased person's rows are found by hashing values in
+    Python (privacy.forget_list), which the rows DuckDB loads never pass through.
+    """
+    if not bulk.readable(export) or listed_keys(con):
+        return None
+    return bulk.plain_csv(export, contract, day)  # type: ignore[arg-type]
 
 
 def _as_loaded(texts: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
@@ -321,35 +471,6 @@ def _automatic_collection_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-class _KeyHashes:
-    """Every good row's unique key as a 64-bit hash next to its row: 16 bytes a row, whatever the key."""
-
-    def __init__(self) -> None:
-        self._hashes: list[np.ndarray] = []
-        self._rows: list[np.ndarray] = []
-
-    def add(self, keys: pd.Series, rows: pd.Series) -> None:
-        present = keys.notna().to_numpy()
-        if present.any():
-            # Python's own string hash: 64 bits, stable within the process, several times faster
-            # than pandas' (a shared hash is only a candidate; the keys themselves are compared later).
-            values = keys.to_numpy(dtype=object)[present]
-            self._hashes.append(np.fromiter(map(hash, values), dtype=np.int64, count=len(values)))
-            self._rows.append(rows.to_numpy(dtype=np.int64)[present])
-
-    def repeated(self, batch_rows: int) -> Iterator[set[int]]:
-        """The rows whose key hash repeats, in batches of whole hash groups (about `batch_rows` each)."""
-        if not self._hashes:
-            return
-        hashes, rows = np.concatenate(self._hashes), np.concatenate(self._rows)
-        self._hashes, self._rows = [], []
-        repeats = pd.Series(hashes).duplicated(keep=False).to_numpy()
-        hashes, rows = hashes[repeats], rows[repeats]
-        batches = -(-len(rows) // batch_rows)
-        for batch in range(batches):
-            yield set(rows[hashes % batches == batch].tolist())
 
 
 def describe_quarantine(con: duckdb.DuckDBPyConnection, source: str, day: date, limit: int = 5) -> list[str]:

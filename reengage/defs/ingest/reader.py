@@ -157,18 +157,21 @@ def open_export(
             f"{path}: a .tsv export is read only as Snowplow enriched events (declare `format: snowplow` "
             f"in its folder's {DECLARATION_FILE}); export CSV, JSON Lines or Parquet otherwise"
         )
-    handle = _open_checked(landing, path)
+    handle, local_file = _open_checked(landing, path)
     try:
         if extension == "tsv":
-            yield EnrichedTsvExport(path, handle, keep, tsv_columns)
+            export: Export = EnrichedTsvExport(path, handle, keep, tsv_columns)
         else:
             kind = {"csv": CsvExport, "jsonl": JsonLinesExport, "parquet": ParquetExport}
-            yield kind[extension](path, handle, keep)
+            export = kind[extension](path, handle, keep)
+        export.local_file = local_file
+        yield export
     finally:
         handle.close()
 
 
-def _open_checked(landing: str, path: str) -> BinaryIO:
+def _open_checked(landing: str, path: str) -> tuple[BinaryIO, str | None]:
+    """The open file, and its resolved path when it is on the local filesystem."""
     fs, root = fsspec.core.url_to_fs(landing)
     file_path = fsspec.core.url_to_fs(path)[1]
     if isinstance(fs, LocalFileSystem):
@@ -180,10 +183,10 @@ def _open_checked(landing: str, path: str) -> BinaryIO:
         raise IngestError(f"{path}: the file disappeared before it could be read") from None
     if info.get("type") != "file":
         raise IngestError(f"{path}: a directory, not an export file; not read")
-    return fs.open(file_path, "rb")
+    return fs.open(file_path, "rb"), None
 
 
-def _open_local(root: str, file_path: str, shown: str) -> BinaryIO:
+def _open_local(root: str, file_path: str, shown: str) -> tuple[BinaryIO, str]:
     try:
         st = os.stat(file_path)  # through any link
     except FileNotFoundError:
@@ -211,7 +214,7 @@ def _open_local(root: str, file_path: str, shown: str) -> BinaryIO:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise IngestError(f"{shown}: not a regular file; not read")
-    return os.fdopen(fd, "rb", buffering=READ_BUFFER_BYTES)
+    return os.fdopen(fd, "rb", buffering=READ_BUFFER_BYTES), real
 
 
 # --- Reading --------------------------------------------------------------------------------
@@ -222,6 +225,8 @@ class Export:
 
     path: str
     warnings: list[str]
+    # The resolved path of a local file (checked by open_export), for readers that open it by name.
+    local_file: str | None = None
 
     @property
     def columns(self) -> list[str] | None:
@@ -411,7 +416,7 @@ class _Rows:
             frame = pd.DataFrame(self.values, columns=self.names, dtype=object)
         else:
             frame = pd.DataFrame({name: pd.Series([], dtype=object) for name in self.names})
-        frame = _with_read_columns(frame, self.rows, self.lines)
+        frame = with_read_columns(frame, self.rows, self.lines)
         for index, reason, column, raw_record in self.errors:
             frame.at[index, "_read_error"] = reason
             frame.at[index, "_read_column"] = column
@@ -420,7 +425,7 @@ class _Rows:
         return frame
 
 
-def _with_read_columns(frame: pd.DataFrame, rows: Sequence[int], lines: Sequence[int | None]) -> pd.DataFrame:
+def with_read_columns(frame: pd.DataFrame, rows: Sequence[int], lines: Sequence[int | None]) -> pd.DataFrame:
     frame.insert(0, "_source_row", np.asarray(rows, dtype=np.int64))
     frame["_source_line"] = pd.Series(lines, index=frame.index, dtype=object)
     for name in ("_read_error", "_read_column", "_raw_record"):
@@ -447,6 +452,16 @@ class CsvExport(_TextExport):
     @property
     def columns(self) -> list[str]:
         return self._header
+
+    @property
+    def kept_positions(self) -> dict[str, int]:
+        """Each kept column's position in the header (the first, for a name given twice)."""
+        return dict(self._kept)
+
+    @property
+    def header_lines_read(self) -> int:
+        """The lines read up to the end of the header (blank lines before it included)."""
+        return self._records._previous_line
 
     def _new_records(self) -> _CsvRecords:
         return _CsvRecords(self._text)
@@ -697,7 +712,7 @@ def _parquet_frame(batch: pa.RecordBatch, names: list[str], rows: np.ndarray) ->
             # Python values, not a pandas Series: pandas infers a string dtype and turns None into NaN.
             values = [as_text(value) for value in column.to_pylist()]
         columns[name] = pd.Series(values, dtype=object)
-    frame = _with_read_columns(pd.DataFrame(columns, index=range(len(rows))), rows, [None] * len(rows))
+    frame = with_read_columns(pd.DataFrame(columns, index=range(len(rows))), rows, [None] * len(rows))
     frame.attrs.update({NOT_UTF8_ATTR: False, NUL_ATTR: has_nul, NESTED_ATTR: nested})
     return frame
 

@@ -91,6 +91,23 @@ class StagedFile:
         )
         self._files: dict[str, list[str]] = {"rows": [], "quarantine": [], "dropped": [], "texts": []}
 
+    @property
+    def lineage(self) -> dict[str, object]:
+        """The file's lineage columns, the same for every row: _source_file, _partition_date, _loaded_at."""
+        return dict(self._lineage)
+
+    @property
+    def row_files(self) -> list[str]:
+        """The Parquet files of the kept good rows (typed contract columns + lineage + _source_row)."""
+        return list(self._files["rows"])
+
+    def clear(self) -> None:
+        """Forget every staged row: the file is judged again from the start."""
+        for files in self._files.values():
+            for file in files:
+                Path(file).unlink(missing_ok=True)
+            files.clear()
+
     def add_rows(self, good: pd.DataFrame) -> None:
         """Keep good rows (typed contract columns + _source_row)."""
         if not good.empty:
@@ -104,11 +121,13 @@ class StagedFile:
     def keep_texts(self, rows: pd.DataFrame) -> None:
         """Keep good rows as read (text columns, _source_row, _source_line) for `texts`."""
         if not rows.empty:
-            self._write("texts", rows, self._texts)
+            self._write("texts", rows.reindex(columns=self._texts.names, fill_value=None), self._texts)
 
     def texts(self, rows: set[int]) -> pd.DataFrame:
-        """The kept good rows numbered `rows`, as the reader gave them (a frame for parse_export)."""
+        """The kept good rows numbered `rows`, as the reader gave them, in file order (for parse_export)."""
         table = pq.read_table(self._files["texts"], schema=self._texts, filters=[("_source_row", "in", rows)])
+        # In file order, as a file read at once is judged (its first row of a key is the first kept).
+        table = table.sort_by("_source_row")
         frame = pd.DataFrame(
             {name: pd.Series(table[name].to_pylist(), dtype=object) for name in table.column_names}
         )
@@ -126,11 +145,15 @@ class StagedFile:
         if not rows.empty:
             self._write("dropped", pd.DataFrame({"row": rows}), pa.schema([("row", pa.int64())]))
 
-    def publish(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Replace the partition's rows and quarantine rows with the staged ones (caller's transaction)."""
+    def clear_partition(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Delete the partition's rows and quarantine rows (caller's transaction, before `publish`)."""
         source, day = self._contract.source, self._lineage["_partition_date"]
         con.execute(f"delete from raw.{source} where _partition_date = ?", [day])
         con.execute("delete from raw.quarantine where source = ? and _partition_date = ?", [source, day])
+
+    def publish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Insert the staged rows and quarantine rows (caller's transaction, after `clear_partition`)."""
+        source = self._contract.source
         if self._files["rows"]:
             keep = (
                 "where _source_row not in (select row from read_parquet(?))" if self._files["dropped"] else ""
