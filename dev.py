@@ -50,10 +50,11 @@ def bootstrap() -> None:
         print("Creating .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("Installing pinned dependencies (first run takes a few minutes) ...", flush=True)
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
+    # pip's own lines (a line per package collected, then the install) show the long first install moving.
     _run([*pip, "-r", str(LOCK)])
-    _run([*pip, "--no-deps", "-e", str(ROOT)])
-    _run([*pip, "--no-deps", "-e", str(DEVKIT)])
+    _run([*pip, "-q", "--no-deps", "-e", str(ROOT)])
+    _run([*pip, "-q", "--no-deps", "-e", str(DEVKIT)])
     STAMP.write_text(wanted)
 
 
@@ -72,22 +73,10 @@ def test(args: list[str]) -> int:
 
 
 def ui(args: list[str]) -> int:
-    env_home = _dagster_home()
-    env_home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("DAGSTER_HOME", str(env_home))
-    # The quality checks link their Data Docs pages under the URL `reengage docs` serves.
-    docs = _serve_data_docs()
-    try:
-        return _ui_with_mail(args)
-    finally:
-        if docs is not None:
-            docs.terminate()
-            docs.wait(timeout=10)
-
-
-def _ui_with_mail(args: list[str]) -> int:
+    """`reengage ui` (the Dagster UI with the Data Docs beside it), delivering to a local sink
+    unless an account or another sink is named."""
     if os.environ.get("SENDGRID_API_KEY") or os.environ.get(LOCAL_SINK_URL):
-        return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
+        return _call([str(BIN / "reengage"), "ui", *args])
     # Without an account, runs started in the UI deliver to a local sink (the demo's store), as the
     # demo does: delivery sends to a sink only when REENGAGE_LOCAL_SINK_URL names it.
     home = Path(os.environ.get("REENGAGE_HOME", ROOT / ".data"))
@@ -101,27 +90,10 @@ def _ui_with_mail(args: list[str]) -> int:
             return 1
         print(f"Mail from runs in the UI goes to the local sink at {url} ({LOCAL_SINK_URL})", flush=True)
         os.environ[LOCAL_SINK_URL] = url
-        return _call([str(BIN / "dagster"), "dev", "-w", str(ROOT / "workspace.yaml"), *args])
+        return _call([str(BIN / "reengage"), "ui", *args])
     finally:
         sink.terminate()
         sink.wait(timeout=10)
-
-
-def _serve_data_docs() -> subprocess.Popen | None:
-    """`reengage docs` beside the UI; when it cannot start (its port is taken) the UI still does."""
-    docs = subprocess.Popen(
-        [str(BIN / "python"), "-m", "reengage.cli", "docs"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    line = docs.stdout.readline().strip() if docs.stdout else ""
-    if not line.startswith("Data Docs at"):
-        docs.wait(timeout=10)
-        print(
-            "Data Docs are not served (reengage docs did not start); the checks' links will not open",
-            flush=True,
-        )
-        return None
-    print(line, flush=True)
-    return docs
 
 
 COMMANDS = {"demo": demo, "test": test, "ui": ui}
@@ -162,22 +134,15 @@ def _run(cmd: list[str]) -> None:
 
 
 def _call(cmd: list[str]) -> int:
+    # The demo keeps its runs where `reengage ui` shows them (the instance config is installed there
+    # by reengage/local_instance.py).
     os.environ.setdefault("DAGSTER_HOME", str(_dagster_home()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
-    install_instance_config(Path(os.environ["DAGSTER_HOME"]))
     return subprocess.run(cmd, cwd=ROOT).returncode
 
 
 def _dagster_home() -> Path:
     """The product home's Dagster folder, where `reengage run` and `backfill` keep their runs too."""
     return Path(os.environ.get("REENGAGE_HOME", ROOT / ".data")) / "dagster_home"
-
-
-def install_instance_config(dagster_home: Path) -> None:
-    """The run queue and concurrency limits (deploy/dagster.local.yaml), unless the home has its own."""
-    target = dagster_home / "dagster.yaml"
-    if not target.exists():
-        shutil.copyfile(ROOT / "deploy" / "dagster.local.yaml", target)
 
 
 if __name__ == "__main__":

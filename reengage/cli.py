@@ -4,7 +4,8 @@ For your own data: `init` writes a commented settings file, `check-exports PATH`
 export files without loading anything, `backfill --from A --to B` loads past days (no
 delivery), `run --date D` runs the daily job.
 Operations: `erase` carries out erasure requests; `resolve --date D` settles a day's unsettled
-deliveries; `docs` serves the Data Docs site the quality checks link to. (The demo is the
+deliveries; `docs` serves the Data Docs site the quality checks link to; `ui` starts the
+Dagster UI on the project, with the Data Docs beside it. (The demo is the
 development package's: `python -m reengage_dev.demo`.)
 
 A problem the user can fix is one line on stderr (exit 2); `--debug` shows its trace.
@@ -23,6 +24,7 @@ from reengage.commands.check_exports import add_check_exports_parser, run_check_
 from reengage.commands.common import CANNOT_START, FAILED, CommandError, OneLineParser
 from reengage.commands.docs import add_docs_parser, run_docs
 from reengage.commands.run import add_run_parser, run_run
+from reengage.commands.ui import add_ui_parser, run_ui
 from reengage.defs.delivery.resolve import add_resolve_parser, run_resolve
 from reengage.partitions import RunDateOutsideHistory
 from reengage.privacy.command import add_erase_parser, run_erase
@@ -37,6 +39,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": run_init,
     "resolve": run_resolve,
     "run": run_run,
+    "ui": run_ui,
 }
 
 
@@ -53,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_erase_parser(commands)
     add_resolve_parser(commands)
     add_run_parser(commands)
+    add_ui_parser(commands)
     return parser
 
 

@@ -330,7 +330,7 @@ SETTINGS: tuple[Setting, ...] = (
         "REENGAGE_DATA_DOCS_URL",
         "text",
         "http://127.0.0.1:3001",
-        "The base URL the Data Docs site is served at (`reengage docs` serves it there; `python3 dev.py ui` "
+        "The base URL the Data Docs site is served at (`reengage docs` serves it there; `reengage ui` "
         "starts it). Each quality check links its page under it, so the link opens from the Dagster UI. "
         '"" (in the settings file): file:// links, which a browser opens from a shell but not from the UI.',
     ),
@@ -781,7 +781,7 @@ def alert_timeout_seconds() -> float:
 
 def dagster_home() -> Path:
     """Where Dagster keeps runs for the UI: DAGSTER_HOME, else the home's `dagster_home` (where
-    `python3 dev.py ui` and the demo keep them)."""
+    `reengage ui`, the command line and the demo keep them)."""
     return Path(os.environ.get("DAGSTER_HOME") or home() / "dagster_home")
 
 

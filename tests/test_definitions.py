@@ -100,7 +100,7 @@ def test_a_checkout_in_a_folder_not_named_reengage_loads_without_a_warning(tmp_p
     shutil.copytree(ROOT, checkout, ignore=NOT_SOURCES)
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
+    shutil.copyfile(ROOT / "reengage" / "dagster.local.yaml", home / "dagster.yaml")
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -111,6 +111,7 @@ def test_the_wheel_has_one_top_level_name_reengage_and_everything_the_product_re
         "reengage/campaigns/dormant_win_back.yaml",
         "reengage/campaigns/campaign.schema.json",
         "reengage/schema/sql/0001_initial_schema.sql",
+        "reengage/dagster.local.yaml",
         "reengage/defs/interventions/policy/decisions.sql",
         "reengage/defs/quality/vendor/jquery/jquery.min.js",
     ):

@@ -12,7 +12,7 @@ import fsspec
 from reengage import settings
 from reengage.defs.ingest.contracts import SOURCES
 
-# The Dagster UI `dagster dev` (and `python3 dev.py ui`) serves when REENGAGE_DAGSTER_URL names no other.
+# The Dagster UI `reengage ui` (and `python3 dev.py ui`) serves when REENGAGE_DAGSTER_URL names no other.
 LOCAL_UI_URL = "http://127.0.0.1:3000"
 # Exit codes: 1 the data or the run failed; 2 the command could not start (usage, settings, lock).
 FAILED, CANNOT_START = 1, 2

@@ -30,6 +30,7 @@ from reengage import settings
 from reengage.commands.common import CommandError, ui_url
 from reengage.defs.ingest.contracts import required_sources
 from reengage.defs.operations.landed_exports import scan_day
+from reengage.local_instance import local_dagster_home
 from reengage.warehouse import connect, describe
 
 # Run config of every command-line run (merged with the job's own).
@@ -40,11 +41,9 @@ HELD_BY = re.compile(r"\(PID (\d+)\)")
 
 
 def instance() -> dg.DagsterInstance:
-    """The Dagster instance the UI reads: DAGSTER_HOME's, else the product home's `dagster_home`
-    (the one `python3 dev.py ui` and the demo use)."""
-    home = settings.dagster_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.from_config(str(home))
+    """The Dagster instance the UI reads (`reengage ui`, the demo): DAGSTER_HOME's, else the
+    product home's `dagster_home`."""
+    return dg.DagsterInstance.from_config(str(local_dagster_home()))
 
 
 def run_config(extra: dict | None = None) -> dict:
@@ -148,7 +147,6 @@ def where_to_look(run_ids: list[str]) -> list[str]:
     url = ui_url()
     lines = [f"In the Dagster UI: {url}/runs/{run_id}" for run_id in run_ids[-1:]]
     lines.append(
-        f"  (runs are kept in {settings.dagster_home()}; start the UI with `python3 dev.py ui`, or "
-        f"`DAGSTER_HOME={settings.dagster_home()} dagster dev -w workspace.yaml`)"
+        f"  (runs are kept in {settings.dagster_home()}; start the UI with `reengage ui` from this folder)"
     )
     return lines

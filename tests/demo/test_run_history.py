@@ -31,7 +31,7 @@ def test_only_databases_under_the_dagster_home_skip_fsync_and_only_inside(tmp_pa
     home, elsewhere = tmp_path / "dagster_home", tmp_path / "elsewhere"
     home.mkdir()
     elsewhere.mkdir()
-    shutil.copyfile(ROOT / "deploy" / "dagster.local.yaml", home / "dagster.yaml")
+    shutil.copyfile(ROOT / "reengage" / "dagster.local.yaml", home / "dagster.yaml")
     instance = dg.DagsterInstance.from_config(str(home))
     with run_history_without_fsync(home):
         result = dg.materialize([one_asset], instance=instance)

@@ -13,7 +13,7 @@ from reengage.definitions import build_definitions
 from reengage.defs.warehouse.assets import model_key
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "deploy" / "dagster.local.yaml"
+TEMPLATE = REPO / "reengage" / "dagster.local.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -64,20 +64,20 @@ def test_the_local_instance_queues_one_run_per_day_and_one_delivery_at_a_time(tm
 
 
 def test_the_local_instance_opens_the_ui_without_the_welcome_pop_up(tmp_path: Path) -> None:
-    # Guards the newsletter prompt shown by `dev.py ui` in every new browser: noise at start.
+    # Guards the newsletter prompt shown by `reengage ui` in every new browser: noise at start.
     shutil.copyfile(TEMPLATE, tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.nux_enabled is False
 
 
-def test_dev_py_installs_the_template_into_a_fresh_dagster_home(tmp_path: Path) -> None:
-    import importlib.util
+def test_the_local_instance_gets_the_template_once_and_keeps_its_own_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reengage.local_instance import local_dagster_home
 
-    spec = importlib.util.spec_from_file_location("dev", REPO / "dev.py")
-    dev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dev)
-    dev.install_instance_config(tmp_path)
-    assert (tmp_path / "dagster.yaml").read_text() == TEMPLATE.read_text()
-    (tmp_path / "dagster.yaml").write_text("# mine\n")
-    dev.install_instance_config(tmp_path)
-    assert (tmp_path / "dagster.yaml").read_text() == "# mine\n", "a home's own config is kept"
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    home = local_dagster_home()
+    assert (home / "dagster.yaml").read_text() == TEMPLATE.read_text()
+    (home / "dagster.yaml").write_text("# mine\n")
+    local_dagster_home()
+    assert (home / "dagster.yaml").read_text() == "# mine\n", "a home's own config is kept"

@@ -166,7 +166,7 @@ def person_patterns(customer_id: str, email: str, first_name: str, devices: list
 def world(tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp("privacy_home")
     dagster_home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.local.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(REPO_ROOT / "reengage" / "dagster.local.yaml", dagster_home / "dagster.yaml")
     with pytest.MonkeyPatch.context() as patch, ExitStack() as stack:
         patch.setenv("REENGAGE_HOME", str(home))
         patch.setenv("DAGSTER_HOME", str(dagster_home))

@@ -34,6 +34,7 @@ from pathlib import Path
 import dagster as dg
 
 from reengage import settings
+from reengage.local_instance import local_dagster_home
 from reengage_dev.demo.run_history import run_history_without_fsync
 from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import DayAnswers, World
@@ -190,7 +191,11 @@ def simulate(
     )
 
     dagster_home = os.environ.get("DAGSTER_HOME")
-    instance = dg.DagsterInstance.get() if dagster_home else dg.DagsterInstance.ephemeral()
+    instance = (
+        dg.DagsterInstance.from_config(str(local_dagster_home()))
+        if dagster_home
+        else dg.DagsterInstance.ephemeral()
+    )
     with ExitStack() as stack:
         if dagster_home:
             stack.enter_context(run_history_without_fsync(Path(dagster_home)))
@@ -340,7 +345,9 @@ def run_demo(config: DemoConfig) -> int:
     print()
     report = home / "reports" / f"campaign_report_{run.last_day}.html"
     print(f"Report:  {report if report.exists() else 'not written (see the log)'}")
-    print("UI:      python3 dev.py ui   (then open http://127.0.0.1:3000/asset-groups)")
+    print(
+        "UI:      python3 dev.py ui   (or .venv/bin/reengage ui; then open http://127.0.0.1:3000/asset-groups)"
+    )
     print(f"Log:     {run.log_path} (Dagster and dbt; rows per stage at its end)")
     print()
     print("Time per phase:")
