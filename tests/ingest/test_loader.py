@@ -133,10 +133,13 @@ def test_customers_with_invalid_email_or_unknown_timezone_are_quarantined(tmp_pa
     load_day(con, str(tmp_path), "customers", DAY)
     assert con.execute("select customer_id, email from raw.customers order by all").fetchall() == [
         ("c1", "ann@example.com"),
-        ("c4", "d@example.com"),  # a negative lifetime value is a value a retailer has
+        ("c4", "d@example.com"),  # a negative lifetime value is refused, not the customer
     ]
+    assert con.execute("select lifetime_value from raw.customers where customer_id = 'c4'").fetchone() == (
+        None,
+    )
     reasons = dict(con.execute('select row, "column" from raw.quarantine').fetchall())
-    assert reasons == {2: "email", 3: "timezone", 5: "marketing_consent"}
+    assert reasons == {2: "email", 3: "timezone", 4: "lifetime_value", 5: "marketing_consent"}
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
