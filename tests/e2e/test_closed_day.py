@@ -85,6 +85,19 @@ def _evaluations(result: dg.ExecuteInProcessResult) -> list:
     ]
 
 
+def _failed(checks: list) -> list[str]:
+    """The checks that failed, less the amber "no churn model promoted yet" of a world too young to
+    train one (every_customer_scored says so each day until one is; it has nothing to do with files)."""
+    young = [
+        c
+        for c in checks
+        if c.check_name == "every_customer_scored"
+        and c.severity == dg.AssetCheckSeverity.WARN
+        and "no churn model promoted yet" in (c.description or "")
+    ]
+    return [c.check_name for c in checks if not c.passed and c not in young]
+
+
 def _ingest_metadata(result: dg.ExecuteInProcessResult, source: str) -> dict:
     (materialization,) = [
         e.step_materialization_data.materialization
@@ -111,7 +124,7 @@ def test_a_closed_sunday_runs_the_daily_job_green_and_says_which_sources_had_no_
     checks = _evaluations(sunday)
     raw_checks = {(tuple(c.asset_key.path), c.check_name) for c in checks if c.asset_key.path[0] == "raw"}
     assert {("raw", "events"), ("raw", "customers")} <= {key for key, _ in raw_checks}
-    assert all(c.passed for c in checks), [c.check_name for c in checks if not c.passed]
+    assert _failed(checks) == []
     assert query(home, "select count(*) from raw.events where _partition_date = ?", [SUNDAY]) == [(0,)]
     assert query(home, "select count(*) from interventions.decisions where run_date = ?", [SUNDAY])[0][0] > 0
     monkeypatch.setenv("REENGAGE_HOME", str(home))  # the run summary reads the world's home
@@ -127,9 +140,7 @@ def test_a_closed_sunday_runs_the_daily_job_green_and_says_which_sources_had_no_
 def test_the_monday_after_a_closed_sunday_counts_mondays_activity_and_no_sunday(closed_sunday) -> None:
     home, _, monday, _ = closed_sunday
     assert monday.success, failures(monday)
-    assert all(c.passed for c in _evaluations(monday)), [
-        c.check_name for c in _evaluations(monday) if not c.passed
-    ]
+    assert _failed(_evaluations(monday)) == []
     days = dict(
         query(
             home,
