@@ -296,3 +296,11 @@ def test_days_without_a_file_count_as_zero_only_where_no_file_means_no_activity(
     assert "over the 4 loaded days 2026-03-06..2026-03-09, 1 without a file counted as 0" in events.reason
     assert crm.baseline == 100.0 and crm.passed
     assert [d for d, _ in crm.history] == [D - timedelta(days=n) for n in (1, 2, 4)]
+
+
+def test_a_day_of_one_row_reads_one_row_loaded() -> None:
+    # Guards the counts in words ("1 rows loaded" read as a typo in every run's check description).
+    history("events", [1, 1, 1, 1])
+    land_events(D, 1)
+    result, _ = run("events")
+    assert evaluation(result).description.startswith("events for 2026-03-10: 1 row loaded; the baseline")

@@ -46,6 +46,7 @@ from reengage.defs.ingest.staging import StagedFile, staged_file
 from reengage.privacy.forget_list import drop_forgotten, listed_keys
 from reengage.schema.migrations import migrate
 from reengage.warehouse import transaction
+from reengage.wording import counted
 
 # Reasons a refused file's message names (the most frequent first).
 REASONS_SHOWN = 3
@@ -106,7 +107,7 @@ class LoadReport:
         return (
             f"{self.file}: read {self.rows_read}, loaded {self.rows_loaded}, "
             f"quarantined {self.rows_quarantined}"
-            + (f", {nulled} bad values set to null in loaded rows" if nulled else "")
+            + (f", {counted(nulled, 'bad value')} set to null in loaded rows" if nulled else "")
             + (f", dropped {self.rows_forgotten} of erased people" if self.rows_forgotten else "")
         )
 
@@ -318,7 +319,8 @@ def unknown_values_phrases(source: str, unknown: dict[str, dict[str, int]]) -> l
 
 def _nulled_warnings(path: str, nulled: dict[tuple[str, str], tuple[int, int]]) -> list[str]:
     return [
-        f"{path}: column {column!r}: {n} values set to null, their rows kept ({kind}; first at row {first})"
+        f"{path}: column {column!r}: {counted(n, 'value')} set to null, "
+        f"{'its row' if n == 1 else 'their rows'} kept ({kind}; first at row {first})"
         for (column, kind), (n, first) in sorted(nulled.items())
     ]
 

@@ -36,6 +36,7 @@ from reengage.defs.ingest.reader import IngestError, find_export
 from reengage.defs.operations.landed_exports import export_days
 from reengage.defs.quality.checks import partition_dates
 from reengage.warehouse import WarehouseResource
+from reengage.wording import counted
 
 
 def _default(name: str):  # noqa: ANN202 - the declared default, whatever its type
@@ -166,7 +167,7 @@ def evaluate_volume(
     if len(history) < rule.min_history_days:
         return replace(
             base,
-            reason=f"{source} for {day}: {rows:,} rows loaded; only {len(history)} "
+            reason=f"{source} for {day}: {counted(rows, 'row')} loaded; only {len(history)} "
             f"{weekday or 'earlier loaded day(s)'} "
             f"(need {rule.min_history_days}), so the volume is not judged yet",
         )
@@ -176,29 +177,30 @@ def evaluate_volume(
     base = replace(base, baseline=baseline, expected=(low, high))
     window = f"{history[-1][0]}..{history[0][0]}"
     zeros = sum(1 for _, n in history if n == 0)  # a loaded day has rows: these had no file
-    counted = f", {zeros} without a file counted as 0" if zeros else ""
+    zero_days = f", {zeros} without a file counted as 0" if zeros else ""
     explained = (
         f"{rule.min_ratio:g}x-{rule.max_ratio:g}x the {rule.statistic} of {baseline:,.1f} rows/day "
-        f"over the {len(history)} {weekday or 'loaded days'} {window}{counted}"
+        f"over the {len(history)} {weekday or 'loaded days'} {window}{zero_days}"
     )
     if baseline < rule.min_baseline_rows:
         return replace(
             base,
             expected=None,
-            reason=f"{source} for {day}: {rows:,} rows loaded; the baseline ({baseline:,.1f} rows/day) is "
+            reason=f"{source} for {day}: {counted(rows, 'row')} loaded; the baseline "
+            f"({baseline:,.1f} rows/day) is "
             f"below {rule.min_baseline_rows}, so only emptiness is judged",
         )
     if low <= rows <= high:
         return replace(
             base,
-            reason=f"{source} for {day}: {rows:,} rows loaded, within the expected "
+            reason=f"{source} for {day}: {counted(rows, 'row')} loaded, within the expected "
             f"{low:,.0f}-{high:,.0f} ({explained})",
         )
     direction = "fewer" if rows < low else "more"
     return replace(
         base,
         passed=False,
-        reason=f"{source} for {day}: {rows:,} rows loaded, {direction} than the expected "
+        reason=f"{source} for {day}: {counted(rows, 'row')} loaded, {direction} than the expected "
         f"{low:,.0f}-{high:,.0f} ({explained}); a partial or duplicated export is not decided on",
     )
 
