@@ -34,11 +34,7 @@ def add_docs_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_docs(args: argparse.Namespace) -> int:
-    host, port = listen_address(args.host, args.port)
-    site = site_dir(settings.data_docs_dir())
-    site.mkdir(parents=True, exist_ok=True)
-    server = docs_server(site, host, port)
-    url = f"http://{host}:{server.server_address[1]}"
+    site, server, url = open_site(args.host, args.port)
     print(f"Data Docs at {url}/ (serving {site}; stop with Ctrl+C)", flush=True)
     if not (site / "index.html").exists():
         print("The site is empty until a quality check has run.", flush=True)
@@ -47,6 +43,15 @@ def run_docs(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def open_site(host: str | None, port: int | None) -> tuple[Path, ThreadingHTTPServer, str]:
+    """The site's folder (created), a server bound to --host/--port or the setting's address, and its URL."""
+    host, port = listen_address(host, port)
+    site = site_dir(settings.data_docs_dir())
+    site.mkdir(parents=True, exist_ok=True)
+    server = docs_server(site, host, port)
+    return site, server, f"http://{host}:{server.server_address[1]}"
 
 
 def listen_address(host: str | None, port: int | None) -> tuple[str, int]:

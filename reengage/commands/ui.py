@@ -17,10 +17,8 @@ import sys
 import threading
 from pathlib import Path
 
-from reengage import settings
 from reengage.commands.common import CommandError
-from reengage.commands.docs import docs_server, listen_address
-from reengage.defs.quality.data_docs import site_dir
+from reengage.commands.docs import open_site
 from reengage.local_instance import local_dagster_home, write_workspace
 
 
@@ -69,13 +67,10 @@ def run_ui(args: argparse.Namespace) -> int:
 
 def serve_data_docs() -> None:
     """The Data Docs site in a background thread; when its address is taken, the UI still starts."""
-    site = site_dir(settings.data_docs_dir())
-    site.mkdir(parents=True, exist_ok=True)
     try:
-        host, port = listen_address(None, None)
-        server = docs_server(site, host, port)
+        _, server, url = open_site(None, None)
     except CommandError as err:
         print(f"Data Docs are not served ({err}); the checks' links will not open", flush=True)
         return
     threading.Thread(target=server.serve_forever, name="data-docs", daemon=True).start()
-    print(f"Data Docs at http://{host}:{server.server_address[1]}/", flush=True)
+    print(f"Data Docs at {url}/", flush=True)
