@@ -15,8 +15,10 @@ same two campaign files but one targeting of the nudge:
   (whose uplift stage is then left out), with a token exploration share.
 
 Every run targets 30% of the day's contenders. For the first --warmup-days (14 of 28) every run
-sends to a random 30% (the runs are identical up to then: same seed, same draws), so uplift
-targeting starts with randomized decisions to learn from, as a campaign switching to it would.
+sends to a random 30%, so uplift targeting starts with randomized decisions to learn from, as a
+campaign switching to it would. The runs are identical up to then (same seed, same draws), so a
+seed's history and warm-up run once and each policy's run goes on from a copy of what they left;
+--workers runs go at once (2: one per core).
 Its model is fitted on the first targeted day and promoted only if it ranks better than random;
 until one is, the campaign targets by its rules (and sends more): with ten days of warm-up at
 this size the first fit was not promoted in a trial seed, the second a week later was. The placebo
@@ -36,11 +38,14 @@ appended to --out as it finishes; a rerun with the same --out skips the seeds th
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import pickle
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -165,28 +170,36 @@ def job_without_uplift_stage(day: date, instance):  # noqa: ANN001, ANN201
     )
 
 
-def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> dict[str, object]:
-    """One run of the world with the nudge targeted by `policy` after the warm-up; its figures."""
-    from reengage import settings
-    from reengage.learning.uplift import registry as uplift_registry
-    from reengage.learning.uplift.examples import ExampleSpec, decision_examples
-    from reengage.learning.uplift.judging import judge_targetings
-    from reengage.warehouse import connect
-    from reengage_dev.demo.loop import DemoConfig, simulate
+def warm_up(seed: int, args: argparse.Namespace, folder: Path) -> Path:
+    """The seed's history and warm-up days, run once: the home they leave and the stopped run, in `folder`.
 
+    Every policy's run starts from a copy of them (identical up to there: same seed, same draws).
+    """
+    from reengage_dev.demo.loop import simulate
+
+    snapshot = folder / f"warm_up_{seed}"
+    if (snapshot / "run.pickle").exists():
+        return snapshot
+    home = snapshot / "home"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    _use_home(home)
+    write_campaigns(home / "campaigns", TARGETING["warm-up"])
+    run = simulate(_config(seed, args), say=lambda line: None, stop_after=args.warmup_days)
+    if run.failed:
+        raise RuntimeError(f"seed {seed} warm-up: {run.failed[0]} (log {run.log_path})")
+    (snapshot / "run.pickle").write_bytes(pickle.dumps(run))
+    return snapshot
+
+
+def _use_home(home: Path) -> None:
     os.environ["REENGAGE_HOME"] = str(home)
-    campaigns = home / "campaigns"
-    os.environ["REENGAGE_CAMPAIGNS"] = str(campaigns)
-    write_campaigns(campaigns, TARGETING["warm-up"])
-    first_targeted = args.last_day - timedelta(days=args.sending_days - args.warmup_days - 1)
+    os.environ["REENGAGE_CAMPAIGNS"] = str(home / "campaigns")
 
-    def before_day(day: date, world) -> None:  # noqa: ANN001
-        if day == first_targeted:
-            write_campaigns(campaigns, TARGETING[policy])
-        if policy == "oracle" and day >= first_targeted:
-            write_oracle_scores(day, world)
 
-    config = DemoConfig(
+def _config(seed: int, args: argparse.Namespace):  # noqa: ANN202
+    from reengage_dev.demo.loop import DemoConfig
+
+    return DemoConfig(
         customers=args.customers,
         history_days=args.history_days,
         sending_days=args.sending_days,
@@ -195,18 +208,40 @@ def run_policy(seed: int, policy: str, args: argparse.Namespace, home: Path) -> 
         last_day=args.last_day,
         history_checks=False,
     )
+
+
+def run_policy(
+    seed: int, policy: str, args: argparse.Namespace, snapshot: Path, home: Path
+) -> dict[str, object]:
+    """The days after the seed's warm-up (`snapshot`), in a copy of its home, the nudge targeted by `policy`."""
+    from reengage import settings
+    from reengage.learning.uplift import registry as uplift_registry
+    from reengage.learning.uplift.examples import ExampleSpec, decision_examples
+    from reengage.learning.uplift.judging import judge_targetings
+    from reengage.warehouse import connect
+    from reengage_dev.demo.loop import resume
+
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(snapshot / "home", home)
+    _use_home(home)
+    run = pickle.loads((snapshot / "run.pickle").read_bytes())
+    campaigns = home / "campaigns"
+    first_targeted = args.last_day - timedelta(days=args.sending_days - args.warmup_days - 1)
+
+    def before_day(day: date, world) -> None:  # noqa: ANN001
+        if day == first_targeted:
+            write_campaigns(campaigns, TARGETING[policy])
+        if policy == "oracle" and day >= first_targeted:
+            write_oracle_scores(day, world)
+
     run_job = None
     if policy == "oracle":
 
         def run_job(day, instance):  # noqa: ANN001, ANN202
-            from reengage.runs import run_day
-
-            return (
-                job_without_uplift_stage(day, instance) if day >= first_targeted else run_day(day, instance)
-            )
+            return job_without_uplift_stage(day, instance)
 
     started = time.perf_counter()
-    run = simulate(config, say=lambda line: None, before_day=before_day, run_job=run_job)
+    run = resume(_config(seed, args), run, say=lambda line: None, before_day=before_day, run_job=run_job)
     if run.failed:
         raise RuntimeError(f"seed {seed} {policy}: {run.failed[0]} (log {run.log_path})")
     world = run.world
@@ -332,6 +367,70 @@ def summarize(rows: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _policy_task(
+    seed: int, policy: str, args: argparse.Namespace, snapshot: Path, home: Path
+) -> dict[str, object]:
+    """One policy's run in a worker process of its own; its home is deleted after unless kept."""
+    try:
+        return run_policy(seed, policy, args, snapshot, home)
+    finally:
+        if args.work is None:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def run_all(args: argparse.Namespace, done: pd.DataFrame, work: Path) -> None:
+    """Every (seed, policy) not in `done`, `args.workers` runs at a time, each seed's warm-up first.
+
+    A worker takes a policy run whose warm-up is ready before it starts another seed's warm-up.
+    Each task runs in a new process: Dagster's definitions and the settings read the home once.
+    """
+    todo = {
+        seed: [p for p in args.policies if not ((done["seed"] == seed) & (done["policy"] == p)).any()]
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    }
+    to_warm = [seed for seed, policies in todo.items() if policies]
+    ready: list[tuple[int, str, Path]] = []
+    left = {seed: len(policies) for seed, policies in todo.items()}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context, max_tasks_per_child=1) as pool:
+        running: dict[object, tuple[str, int, str]] = {}
+
+        def fill() -> None:
+            while len(running) < args.workers and (ready or to_warm):
+                if ready:
+                    seed, policy, snapshot = ready.pop(0)
+                    home = work / f"run_{seed}_{policy.replace(' ', '_')}"
+                    future = pool.submit(_policy_task, seed, policy, args, snapshot, home)
+                    running[future] = ("run", seed, policy)
+                else:
+                    seed = to_warm.pop(0)
+                    running[pool.submit(warm_up, seed, args, work)] = ("warm-up", seed, "")
+
+        fill()
+        while running:
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                kind, seed, policy = running.pop(future)
+                if kind == "warm-up":
+                    snapshot = future.result()
+                    ready.extend((seed, p, snapshot) for p in todo[seed])
+                    print(f"seed {seed}: warm-up done", flush=True)
+                    continue
+                figures = future.result()
+                row = pd.DataFrame([figures]).reindex(columns=list(COLUMNS))
+                row.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
+                print(
+                    f"seed {seed} {policy}: {figures['sends']} sends, {figures['incremental']:.1f} "
+                    f"incremental conversions, {figures['unsubscribes']} unsubscribes "
+                    f"({figures['seconds']} s)",
+                    flush=True,
+                )
+                left[seed] -= 1
+                if left[seed] == 0 and args.work is None:
+                    shutil.rmtree(work / f"warm_up_{seed}", ignore_errors=True)
+            fill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -348,31 +447,23 @@ def main() -> None:
     )
     parser.add_argument("--summarize-only", action="store_true", help="print the figures of --out and stop")
     parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
-    parser.add_argument("--keep", type=Path, help="keep each run's home (warehouse, logs) in this folder")
+    parser.add_argument("--workers", type=int, default=2, help="runs at once, each in a process of its own")
+    parser.add_argument(
+        "--work", type=Path, help="keep the warm-ups and each run's home (warehouse, logs) in this folder"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)  # generated people only
     done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=list(COLUMNS))
     if not args.summarize_only:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            for policy in args.policies:
-                if ((done["seed"] == seed) & (done["policy"] == policy)).any():
-                    continue
-                home = Path(tempfile.mkdtemp(prefix=f"uplift_{seed}_", dir=args.keep))
-                try:
-                    figures = run_policy(seed, policy, args, home)
-                finally:
-                    if args.keep is None:
-                        shutil.rmtree(home, ignore_errors=True)
-                row = pd.DataFrame([figures]).reindex(columns=list(COLUMNS))
-                row.to_csv(args.out, mode="a", header=not args.out.exists(), index=False)
-                done = pd.read_csv(args.out)
-                print(
-                    f"seed {seed} {policy}: {figures['sends']} sends, {figures['incremental']:.1f} "
-                    f"incremental conversions, {figures['unsubscribes']} unsubscribes "
-                    f"({figures['seconds']} s)",
-                    flush=True,
-                )
+        work = args.work or Path(tempfile.mkdtemp(prefix="uplift_"))
+        work.mkdir(parents=True, exist_ok=True)
+        try:
+            run_all(args, done, work)
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        done = pd.read_csv(args.out)
     print(
         f"World {WORLD.name}: {args.customers:,} customers, {args.history_days} days of history, "
         f"{args.sending_days} sending days to {args.last_day} ({args.warmup_days} warm-up); "

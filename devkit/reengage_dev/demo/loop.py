@@ -160,8 +160,12 @@ def simulate(
     say: Callable[[str], None] = print,
     before_day: BeforeDay | None = None,
     run_job: RunJob | None = None,
+    stop_after: int | None = None,
 ) -> DemoRun:
-    """Write the history, load it, then run the sending days; one line per phase and day through `say`."""
+    """Write the history, load it, then run the sending days; one line per phase and day through `say`.
+
+    `stop_after` stops after that many sending days; `resume` runs the rest.
+    """
     home = settings.home()
     home.mkdir(parents=True, exist_ok=True)
     last_day = config.last_day or datetime.now(UTC).date()
@@ -190,6 +194,35 @@ def simulate(
         f"({run.phases['world: history']:.1f} s); specification {spec.source}"
     )
 
+    with _instance_and_sink(home) as (instance, store):
+        if _load_history(config, run, instance, say):
+            _run_days(config, run, instance, store, say, before_day, run_job, stop_after)
+    return run
+
+
+def resume(
+    config: DemoConfig,
+    run: DemoRun,
+    say: Callable[[str], None] = print,
+    before_day: BeforeDay | None = None,
+    run_job: RunJob | None = None,
+) -> DemoRun:
+    """Run the sending days a stopped `run` (simulate's `stop_after`) has not run yet.
+
+    The home is the settings' home, holding what the stopped run left (a copy of it serves: the
+    world writes into it from here on). Benchmarks share a run's first days across variants so.
+    """
+    home = settings.home()
+    run.world.move_to(home)
+    run.log_path = home / "demo.log"
+    with _instance_and_sink(home) as (instance, store):
+        _run_days(config, run, instance, store, say, before_day, run_job)
+    return run
+
+
+@contextmanager
+def _instance_and_sink(home: Path) -> Iterator[tuple[dg.DagsterInstance, SinkStore]]:
+    """The Dagster instance the jobs run in (DAGSTER_HOME's, else a temporary one) and a local sink."""
     dagster_home = os.environ.get("DAGSTER_HOME")
     instance = (
         dg.DagsterInstance.from_config(str(local_dagster_home()))
@@ -200,8 +233,26 @@ def simulate(
         if dagster_home:
             stack.enter_context(run_history_without_fsync(Path(dagster_home)))
         sink = stack.enter_context(serving_local_sink(store_path(home)))
-        _run_days(config, run, instance, sink.store, say, before_day, run_job)
-    return run
+        yield instance, sink.store
+
+
+def _load_history(
+    config: DemoConfig, run: DemoRun, instance: dg.DagsterInstance, say: Callable[[str], None]
+) -> bool:
+    """Load the days before the first sending day; False (with the failures in `run`) if that failed."""
+    from reengage.runs import failures, load_history
+
+    step = time.perf_counter()
+    with clock_at(run.first_day), output_to(run.log_path):
+        history = load_history(
+            run.world.day(0), run.first_day - timedelta(days=1), instance, checks=config.history_checks
+        )
+    run.phases["loading the history"] = time.perf_counter() - step
+    if not history.success:
+        run.failed = [f"loading the history: {line}" for line in failures(history)]
+        return False
+    say(f"Loaded {config.history_days} days of exports in {run.phases['loading the history']:.1f} s")
+    return True
 
 
 def _run_days(
@@ -212,26 +263,19 @@ def _run_days(
     say: Callable[[str], None],
     before_day: BeforeDay | None = None,
     run_job: RunJob | None = None,
+    stop_after: int | None = None,
 ) -> None:
-    """Load the history, then each sending day's job and the world's answers to the mail it sent."""
+    """Each sending day not yet run (up to `stop_after` of them): its job and the world's answers."""
     from reengage.defs.delivery.ledger import SendLedger
-    from reengage.runs import failures, load_history, run_day
+    from reengage.runs import failures, run_day
 
-    world, first_day = run.world, run.first_day
+    world = run.world
     total_days = config.history_days + config.sending_days
-    step = time.perf_counter()
-    with clock_at(first_day), output_to(run.log_path):
-        history = load_history(
-            world.day(0), first_day - timedelta(days=1), instance, checks=config.history_checks
-        )
-    run.phases["loading the history"] = time.perf_counter() - step
-    if not history.success:
-        run.failed = [f"loading the history: {line}" for line in failures(history)]
-        return
-    say(f"Loaded {config.history_days} days of exports in {run.phases['loading the history']:.1f} s")
-
-    exports_s = answers_s = 0.0
-    for n, k in enumerate(range(world.first_sending_day, total_days), start=1):
+    done = len(run.answers)
+    last_k = total_days if stop_after is None else min(total_days, world.first_sending_day + stop_after)
+    exports_s = run.phases.get("world: exports of the sending days", 0.0)
+    answers_s = run.phases.get("world: answers to the mail", 0.0)
+    for n, k in enumerate(range(world.first_sending_day + done, last_k), start=done + 1):
         day = world.day(k)
         step = time.perf_counter()
         world.write_day(k)

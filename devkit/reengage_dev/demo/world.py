@@ -309,6 +309,12 @@ class World:
     def truth_path(self) -> Path:
         return self.truth_dir / "user_truth.parquet"
 
+    def move_to(self, home: Path) -> None:
+        """Write into `home` from now on: a copy of this world's home, taken between two days."""
+        self.home = Path(home)
+        self.landing = self.home / "landing"
+        self.truth_dir = self.home / "truth"
+
     def day(self, k: int) -> date:
         return self.window.day(k)
 
