@@ -213,7 +213,7 @@ def _config(seed: int, args: argparse.Namespace):  # noqa: ANN202
 def run_policy(
     seed: int, policy: str, args: argparse.Namespace, snapshot: Path, home: Path
 ) -> dict[str, object]:
-    """The days after the seed's warm-up (`snapshot`), in a copy of its home, the nudge targeted by `policy`."""
+    """The days after the seed's warm-up in a copy of its home; the nudge targeted by `policy`."""
     from reengage import settings
     from reengage.learning.uplift import registry as uplift_registry
     from reengage.learning.uplift.examples import ExampleSpec, decision_examples
