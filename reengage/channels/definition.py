@@ -54,12 +54,15 @@ class RendererLimits:
     # The body formats a Jinja template may have ("html" is escaped for markup, "text" is not).
     formats: tuple[str, ...] = ("html", "text")
 
-    def too_long(self, body: str) -> str | None:
+    def too_long(self, body: str, max_segments: int | None = None) -> str | None:
         """Why a rendered body is over the channel's limits (`too_long:<n>_segments`,
-        `too_long:<n>_characters`), or None. A long text is refused, never cut: a cut offer misleads."""
+        `too_long:<n>_characters`), or None. A long text is refused, never cut: a cut offer misleads.
+
+        `max_segments` is a campaign's own segment limit; it applies only where segments are counted.
+        """
         if self.max_segments is not None:
             count = segments(body)
-            if count > self.max_segments:
+            if count > (max_segments or self.max_segments):
                 return f"too_long:{count}_segments"
         if self.max_body_characters is not None and len(body) > self.max_body_characters:
             return f"too_long:{len(body)}_characters"

@@ -77,6 +77,9 @@ INVALID = [
     ("channel: email\n", "channels: [email, email]\n", 7, "channels"),
     ("channel: email\n", "channel: email\nchannels: [email]\n", 8, "not both"),
     ("channel: email\n", "", 1, "needs channel"),
+    # A segment limit limits texts: on an email-only campaign it is a mistake, and it stays within 1-10.
+    ("  body: |\n", "  max_segments: 2\n  body: |\n", 10, "template.max_segments: limits texts"),
+    ("  body: |\n", "  max_segments: 11\n  body: |\n", 10, "max_segments"),
     # YAML 1.1 reads NO (Norway) as false: the schema catches it at the right line.
     ("  countries: [US, GB]\n", "  countries:\n    - US\n    - NO\n", 8, "audience.countries[1]"),
     (

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import duckdb
 import pytest
 
-from reengage.defs.interventions.campaigns import Template
+from reengage.defs.interventions.campaigns import Template, Trigger
 from reengage.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
 
 from .conftest import make_campaign, user, write_features
@@ -158,6 +158,33 @@ def test_a_text_over_three_segments_is_a_render_error_with_its_count_and_the_sam
         "mailer": ("email", "chosen"),
     }
     assert set(listed(con)) == {"mailer"}
+
+
+def test_a_campaigns_own_segment_limit_refuses_a_two_segment_text_the_channel_would_allow(con) -> None:
+    # Guards the per-campaign limit: a campaign that pays for one segment a text must not list a body
+    # of two, though the channel's default (3) would; and a limit of 4 lets a 4-segment body through.
+    two_segments = "{{ first_name }} " + "x" * 200
+    four_segments = "{{ first_name }} " + "x" * 456
+    write_features(con, [texter("one", 1), texter("four", 2)], as_of=D)
+    write_sms_suppressions(con)
+    strict = make_campaign(
+        "strict",
+        channels=("sms",),
+        template=Template(body=two_segments, format="text", max_segments=1),
+        trigger=Trigger(sql="customer_id = 'one'"),
+    )
+    roomy = make_campaign(
+        "roomy",
+        channels=("sms",),
+        template=Template(body=four_segments, format="text", max_segments=4),
+        trigger=Trigger(sql="customer_id = 'four'"),
+    )
+    run_policy(con, D, [strict, roomy], NO_GLOBAL, at_midnight(D))
+    assert decisions(con) == {
+        "one": ("sms", "render_error:too_long:2_segments"),
+        "four": ("sms", "chosen"),
+    }
+    assert set(listed(con)) == {"four"}
 
 
 def test_texts_keep_the_channels_quiet_hours_in_the_users_own_zone(con) -> None:

@@ -94,6 +94,9 @@ class Template:
     format: str = "html"
     data: Mapping[str, str] = field(default_factory=dict)  # template key -> features column
     constants: Mapping[str, Any] = field(default_factory=dict)
+    # The most SMS segments this campaign's text may take, within what a channel that counts segments
+    # allows by default; None: the channel's own limit. Has no meaning for email.
+    max_segments: int | None = None
 
     @property
     def kind(self) -> str:
@@ -369,6 +372,10 @@ def _check_channels(data: dict[str, Any], template_kind: str, add: Callable[[Jso
         add((), "needs channel (e.g. channel: email) or channels (a list)")
         return
     body_format = data["template"].get("format", "html")
+    if "max_segments" in data["template"] and not any(
+        CHANNELS[name].limits.max_segments is not None for _, name in _channel_paths(data) if name in CHANNELS
+    ):
+        add(("template", "max_segments"), "limits texts: name a channel that sends them (e.g. sms)")
     for path, name in _channel_paths(data):
         limits = CHANNELS[name].limits
         if template_kind not in limits.template_kinds:
@@ -472,6 +479,7 @@ def _build(data: dict[str, Any], source: Path) -> Campaign:
             format=template.get("format", "html"),
             data=dict(template.get("data") or {}),
             constants=dict(template.get("constants") or {}),
+            max_segments=template.get("max_segments"),
         ),
         variants=variants,
         holdout_share=float(data["holdout_share"]),

@@ -68,6 +68,7 @@ class MessagePlan:
     data_columns: Mapping[str, str]  # template key -> row column
     variant_name: str
     reads: frozenset[str]  # names the Jinja templates read
+    max_segments: int | None = None  # the campaign's own limit for texts (None: the channel's)
 
     @property
     def read_order(self) -> tuple[str, ...]:
@@ -117,6 +118,7 @@ def plans(campaigns: Iterable[Campaign]) -> dict[tuple[str, str], MessagePlan]:
                 data_columns=dict(template.data),
                 variant_name=variant.name,
                 reads=frozenset(reads),
+                max_segments=template.max_segments,
             )
     return out
 
@@ -183,7 +185,7 @@ def render_messages(
                 continue
             subject, body = result
             limits = channels[row.get("channel") or EMAIL.name].limits
-            too_long = limits.too_long(body)
+            too_long = limits.too_long(body, plan.max_segments)
             if too_long is not None:  # a body over the channel's limit is refused, never cut
                 failures.append((row["customer_id"], row["campaign_id"], too_long))
                 continue

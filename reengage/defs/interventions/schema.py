@@ -136,6 +136,8 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
                 "subject": {"type": "string", "minLength": 1},
                 "body": {"type": "string", "minLength": 1},
                 "format": {"type": "string", "enum": ["html", "text"]},
+                # Twilio refuses a body over 1,600 characters: 10 GSM-7 segments (1,530) fit, 11 don't.
+                "max_segments": {"type": "integer", "minimum": 1, "maximum": 10},
                 "data": {
                     "type": "object",
                     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
