@@ -1,9 +1,9 @@
 """The policy over channels: each campaign reaches a user on the first channel they can be reached on,
 caps hold per channel and across channels, and a user's day still has one message.
 
-Email is the only channel the product has; these tests add a second one of their own ("postcard",
-addressed from two columns the tests add to the features), so the order of preference, per-channel
-consent and suppressions and the per-channel caps are exercised before a second real channel exists.
+These tests add a channel of their own ("postcard", addressed from two columns the tests add to the
+features): the policy must work for any channel defined as data, not only for the two the product
+ships. The same rules with the product's SMS channel are in test_policy_sms.py.
 """
 
 from __future__ import annotations

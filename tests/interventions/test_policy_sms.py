@@ -3,7 +3,7 @@ inside the channel's own quiet hours, and never longer than its segment limit.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from reengage.defs.interventions.campaigns import Template, Trigger
 from reengage.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
 
-from .conftest import make_campaign, user, write_features
+from .conftest import make_campaign, record_sends, user, write_features
 
 D = date(2025, 3, 10)
 NO_GLOBAL = PolicyConfig(global_holdout_share=0.0)
@@ -45,8 +45,12 @@ def write_sms_suppressions(con: duckdb.DuckDBPyConnection, rows: list[tuple[str,
 
 
 def decisions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    return decisions_on(con, D)
+
+
+def decisions_on(con: duckdb.DuckDBPyConnection, day: date) -> dict[str, tuple[str, str]]:
     rows = con.execute(
-        "select customer_id, channel, reason from interventions.decisions where run_date = ?", [D]
+        "select customer_id, channel, reason from interventions.decisions where run_date = ?", [day]
     ).fetchall()
     return {c: (channel, reason) for c, channel, reason in rows}
 
@@ -185,6 +189,45 @@ def test_a_campaigns_own_segment_limit_refuses_a_two_segment_text_the_channel_wo
         "four": ("sms", "chosen"),
     }
     assert set(listed(con)) == {"four"}
+
+
+def test_caps_count_texts_per_channel_and_with_mail_across_channels(con) -> None:
+    # Guards the caps with texts: at most one text a week makes the next day's campaign fall back to
+    # email, the overall weekly cap then stops both channels, and a second campaign may not text the
+    # day after a text under the SMS cooldown. Sends are read back as delivery records them.
+    days = [D + timedelta(days=k) for k in range(4)]
+    write_features(con, [texter("u", 1), texter("v", 2)], as_of=days)
+    write_sms_suppressions(con)
+    both = make_campaign(
+        "a", 10, channels=("sms", "email"), template=TEXT, trigger=Trigger(sql="customer_id = 'u'")
+    )
+    config = PolicyConfig(global_holdout_share=0.0, max_per_week=2, channel_max_per_week={"sms": 1})
+    for day in days[:3]:
+        run_policy(con, day, [both], config, at_midnight(day))
+        record_sends(con, day)
+    assert [decisions_on(con, day)["u"] for day in days[:3]] == [
+        ("sms", "chosen"),
+        ("email", "chosen"),
+        ("email", "frequency_cap"),  # texts capped, so email would have gone: capped overall
+    ]
+    first = make_campaign("b", 10, channels=("sms",), template=TEXT, trigger=Trigger(sql="customer_id = 'v'"))
+    second = make_campaign(
+        "c", 20, channels=("sms", "email"), template=TEXT, trigger=Trigger(sql="customer_id = 'v'")
+    )
+    spaced = PolicyConfig(global_holdout_share=0.0, max_per_week=5, channel_cooldown_days={"sms": 3})
+    run_policy(con, days[0], [first], spaced, at_midnight(days[0]))
+    record_sends(con, days[0])
+    run_policy(con, days[1], [first, second], spaced, at_midnight(days[1]))
+    rows = con.execute(
+        "select campaign_id, channel, reason from interventions.decisions"
+        " where run_date = ? and customer_id = 'v' order by 1",
+        [days[1]],
+    ).fetchall()
+    assert rows == [("b", "sms", "cooldown"), ("c", "email", "chosen")]
+    sent = con.execute(
+        "select channel, count(*) from delivery.campaign_sends where customer_id = 'u' group by 1 order by 1"
+    )
+    assert sent.fetchall() == [("email", 1), ("sms", 1)]
 
 
 def test_texts_keep_the_channels_quiet_hours_in_the_users_own_zone(con) -> None:
