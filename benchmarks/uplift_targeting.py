@@ -454,6 +454,10 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)  # generated people only
+    if args.workers > 1:
+        # Runs side by side share the cores: OpenMP threads of each run's gradient boosting would spin
+        # against the other's (a judging step of seconds took over ten minutes), so one thread each.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     done = pd.read_csv(args.out) if args.out.exists() else pd.DataFrame(columns=list(COLUMNS))
     if not args.summarize_only:
         work = args.work or Path(tempfile.mkdtemp(prefix="uplift_"))
