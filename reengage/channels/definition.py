@@ -84,6 +84,13 @@ class Channel:
     provider_events_source: str  # the ingest source of the provider's event export
     # Local hours [start, end) a message may go out; None: the policy's send window (PolicyConfig).
     quiet_hours: tuple[int, int] | None = None
+    # Whether the provider's events say a message was opened or clicked, or reported as spam: where
+    # they cannot (a text), measurement leaves those outcomes null, never zero.
+    reports_opens_and_clicks: bool = True
+    reports_spam: bool = True
+    # What a person reads for the channel, and for its messages (the report's per-channel section).
+    label: str = ""
+    message_label: str = "messages"
 
     def contact_key_sql(self, column: str) -> str:
         """SQL of the key a contact is matched on (suppressions, provider events), null when blank."""

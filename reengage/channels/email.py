@@ -25,4 +25,6 @@ EMAIL = Channel(
     sender="sendgrid",
     provider_events_source="email_events",
     quiet_hours=None,  # the policy's send window, as before channels
+    label="Email",
+    message_label="emails",
 )

@@ -39,4 +39,10 @@ SMS = Channel(
     # Local hours [8:00, 21:00): texts wake people, so they keep narrower hours than the mail window
     # would allow at its end.
     quiet_hours=(8, 21),
+    # Twilio reports delivery and failure, and STOP replies (the text's unsubscribe); a text has no
+    # open or click to report, and carriers pass no spam reports back.
+    reports_opens_and_clicks=False,
+    reports_spam=False,
+    label="SMS",
+    message_label="texts",
 )

@@ -401,6 +401,38 @@ GUARDRAIL_METRICS = _table(
     ("limit_value", "double"),
     ("breached", "boolean"),
 )
+# Each campaign's results per channel (analysis.py, `_channels`): the treated users the campaign
+# reached on the channel against the held-out users it would have reached on it (the policy picks the
+# channel before the holdout draw, so a held-out row records it); channel 'all' sums a campaign on
+# several channels. Opens and clicks are null on a channel whose provider cannot report them (texts).
+CAMPAIGN_CHANNELS = _table(
+    "measurement.campaign_channels",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("channel", "varchar not null"),
+    ("treated", "bigint"),  # users in the treatment arm whose first assignment was on the channel
+    ("held_out", "bigint"),  # held-out users whose first assignment would have been on it
+    ("sent", "bigint"),
+    ("delivered", "bigint"),
+    ("failed", "bigint"),  # a bounce or drop (email), an undelivered or failed text
+    ("opted_out", "bigint"),  # delivered users who unsubscribed (email) or replied STOP (text)
+    ("opt_out_rate", "double"),  # opted_out out of delivered
+    ("holdout_opt_out_rate", "double"),  # held-out users who unsubscribed or replied STOP anyway
+    ("opened", "bigint"),
+    ("clicked", "bigint"),
+    ("click_through_rate", "double"),
+    ("matured_treated", "bigint"),
+    ("converted_treated", "bigint"),
+    ("matured_held_out", "bigint"),
+    ("converted_held_out", "bigint"),
+    ("conversion_treated", "double"),
+    ("conversion_held_out", "double"),
+    ("abs_lift", "double"),  # null until each arm has min_per_channel_arm users whose window closed
+    ("abs_ci_low", "double"),
+    ("abs_ci_high", "double"),
+    ("p_value", "double"),
+    ("enough_users", "boolean"),
+)
 # What each candidate targeting would have achieved for a campaign, judged on its logged
 # decisions (reengage/learning/uplift/judging.py): one set of rows per campaign and run date it was judged on.
 TARGETING_ESTIMATES = _table(
@@ -485,6 +517,7 @@ TABLES: tuple[Table, ...] = (
     CAMPAIGN_SRM,
     GUARDRAIL_METRICS,
     CAMPAIGN_DAILY,
+    CAMPAIGN_CHANNELS,
     TARGETING_ESTIMATES,
     FORGET_LIST,
     FORGET_LIST_PEPPER,

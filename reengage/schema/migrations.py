@@ -288,6 +288,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "events)",
         "0011_sms_events.sql",
     ),
+    Migration(
+        12,
+        "measurement.campaign_channels: each campaign's results per channel, against the held-out users "
+        "it would have reached on that channel",
+        "0012_campaign_channels.sql",
+    ),
 )
 
 

@@ -264,3 +264,27 @@ def test_texts_keep_the_channels_quiet_hours_in_the_users_own_zone(con) -> None:
         "night_texter": "2025-03-10T20:00:00+01:00[Europe/Berlin]",
         "late_mailer": "2025-03-10T19:00:00+01:00[Europe/Berlin]",
     }
+
+
+def test_a_held_out_user_records_the_channel_and_number_they_would_have_been_texted_on(con) -> None:
+    # Guards per-channel measurement: a held-out user receives nothing, so the only way to compare a
+    # channel's treated users with their like is the channel the policy picked before the holdout draw.
+    # Decisions and the list record it (and the number) for the held-out rows as for the treated ones.
+    users = [texter(f"t{i}", i, marketing_consent=False) for i in range(40)]
+    users += [user(f"m{i}") for i in range(40)]
+    write_features(con, users, as_of=D)
+    write_sms_suppressions(con)
+    campaign = make_campaign("k", channels=("email", "sms"), template=TEXT_AND_MAIL, holdout_share=0.5)
+    run_policy(con, D, [campaign], NO_GLOBAL, at_midnight(D))
+    rows = con.execute(
+        "select l.customer_id, l.arm, l.channel, l.contact, d.channel from interventions.intervention_list l "
+        "join interventions.decisions d using (run_date, customer_id, campaign_id)"
+    ).fetchall()
+    held = {customer: (channel, contact, decided) for customer, arm, channel, contact, decided in rows
+            if arm == "holdout"}  # fmt: skip
+    assert {c[0] for c in held} == {"t", "m"}  # both channels have held-out users
+    assert len(rows) == 80 and 0 < len(held) < 80
+    for customer, (channel, contact, decided) in held.items():
+        expected = ("sms", f"+4915100000{int(customer[1:]):03d}") if customer[0] == "t" else ("email", None)
+        assert channel == decided == expected[0]
+        assert contact == expected[1] or (expected[1] is None and contact == f"{customer}@example.com")

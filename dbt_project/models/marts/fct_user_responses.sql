@@ -1,8 +1,8 @@
-{#- How customers answered campaign mail, as of the end of D: the webhook
-    events that are a person's reaction to a message, and conversions (a
-    purchase within the window after a message reached them). The policy
-    pauses everyone with a recent response (paused_after_response); the
-    meanings, and how they differ from measurement's, are in the YAML. -#}
+{#- How customers answered campaign messages (emails and texts), as of the end
+    of D: the provider events that are a person's reaction to a message, and
+    conversions (a purchase within the window after a message reached them).
+    The policy pauses everyone with a recent response (paused_after_response);
+    the meanings, and how they differ from measurement's, are in the YAML. -#}
 {%- set email_responses = ['open', 'click', 'unsubscribe', 'group_unsubscribe', 'spamreport'] -%}
 {#- Proof that a message reached its recipient: delivered, or an open or click
     when the delivered record is missing. -#}
@@ -13,6 +13,12 @@ with
 email_events as (
 
     select * from {{ ref('stg_sendgrid__email_events') }}
+
+),
+
+sms_events as (
+
+    select * from {{ ref('stg_twilio__sms_events') }}
 
 ),
 
@@ -60,17 +66,112 @@ recipients as (
 
 ),
 
-messages as (
+campaign_texts as (
 
-    -- One row per message and recipient: when it reached them.
+    -- Texts the pipeline sent carry its send_id in the status callback URL;
+    -- replies and texts of other senders do not. A callback names no campaign
+    -- (only the send id travels with a text).
+    select
+        send_id,
+        phone,
+        message_status,
+        event_at
+    from sms_events
+    where
+        send_id is not null
+        and event_at < {{ as_of_end() }}
+
+),
+
+text_recipients as (
+
+    -- The customer a number belongs to in the CRM as of D, as for an address.
+    select
+        texts.*,
+        customers.customer_id
+    from campaign_texts as texts
+    inner join customers
+        on texts.phone = customers.phone
+
+),
+
+email_messages as (
+
     select
         customer_id,
         send_id,
+        'email' as channel,
         min(campaign_id) as campaign_id,
         min(variant) as variant,
         min(message_run_date) as message_run_date,
-        min(case when event in ('{{ reaching_events | join("', '") }}') then event_at end) as reached_at
+        min(case when event in ('{{ reaching_events | join("', '") }}') then event_at end) as reached_at,
+        min(event_at) as first_event_at
     from recipients
+    group by customer_id, send_id
+
+),
+
+text_messages as (
+
+    -- A text reached its recipient when Twilio reported it delivered; an
+    -- undelivered or failed text reached nobody.
+    select
+        customer_id,
+        send_id,
+        'sms' as channel,
+        cast(null as {{ dbt.type_string() }}) as campaign_id,
+        cast(null as {{ dbt.type_string() }}) as variant,
+        cast(null as date) as message_run_date,
+        min(case when message_status = 'delivered' then event_at end) as reached_at,
+        min(event_at) as first_event_at,
+        min(phone) as phone
+    from text_recipients
+    group by customer_id, send_id
+
+),
+
+messages as (
+
+    -- One row per message and recipient: its channel, and when it reached them.
+    {%- set message_columns = 'customer_id, send_id, channel, campaign_id, variant, message_run_date, reached_at' %}
+    select {{ message_columns }} from email_messages
+    union all
+    select {{ message_columns }} from text_messages
+
+),
+
+stop_replies as (
+
+    -- A STOP reply carries no send id: it answers the latest campaign text
+    -- to its number before it (the text's unsubscribe, the opt-out guardrail).
+    select
+        replies.event_at as responded_at,
+        texts.customer_id,
+        texts.send_id,
+        row_number() over (
+            partition by replies.sms_event_id, texts.customer_id
+            order by texts.first_event_at desc, texts.send_id
+        ) as recency
+    from sms_events as replies
+    inner join text_messages as texts
+        on
+            replies.phone = texts.phone
+            and texts.first_event_at < replies.event_at
+    where
+        replies.is_opt_out
+        and replies.event_at < {{ as_of_end() }}
+
+),
+
+text_responses as (
+
+    select
+        customer_id,
+        send_id,
+        'unsubscribe' as response_type,
+        min(responded_at) as responded_at
+    from stop_replies
+    where recency = 1
     group by customer_id, send_id
 
 ),
@@ -125,6 +226,8 @@ responses as (
 
     select * from email_responses
     union all
+    select * from text_responses
+    union all
     select * from conversions
 
 ),
@@ -136,6 +239,7 @@ final as (
             as response_id,
         responses.customer_id,
         responses.send_id,
+        messages.channel,
         messages.campaign_id,
         messages.variant,
         messages.message_run_date,

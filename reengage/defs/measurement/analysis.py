@@ -9,11 +9,15 @@ every count below is of users, never of daily assignments or messages.
   mSPRT sequential decision) and revenue per user (Welch); BH across the whole day
 - ``srm``          sample-ratio mismatch of the users in each (variant, arm) cell against the
   split the campaign file plans
-- ``guardrails``   shares of delivered (or mailed) users who unsubscribed, reported spam or
-  bounced, against limits
+- ``guardrails``   per channel of the users: shares of delivered (or mailed) users who
+  unsubscribed, reported spam or bounced (email), or replied STOP (texts), against limits
 - ``pauses``       one row per campaign for ``measurement.campaign_guardrails``
 - ``daily``        per first-assignment date (the day users entered): treatment vs holdout
   rates (lift over time)
+- ``channels``     per campaign and channel of the users' first assignment: sends, deliveries,
+  failures, opt-outs (unsubscribes, STOP replies), opens and clicks (null for texts),
+  conversions and the lift against the held-out users the campaign would have reached on that
+  channel; 'all' beside them for a campaign on several channels
 
 Each frame has exactly the columns of its declared table (reengage/schema/declared.py).
 
@@ -32,9 +36,10 @@ from datetime import date
 import pandas as pd
 
 from reengage.defs.measurement import stats as st
-from reengage.defs.measurement.config import MeasurementConfig
+from reengage.defs.measurement.config import CHANNEL_GUARDRAILS, MeasurementConfig
 from reengage.schema.declared import (
     ASSIGNMENT_OUTCOMES,
+    CAMPAIGN_CHANNELS,
     CAMPAIGN_COMPARISONS,
     CAMPAIGN_DAILY,
     CAMPAIGN_GUARDRAILS,
@@ -89,6 +94,7 @@ TABLE_OF_FRAME: dict[str, Table] = {
     "guardrails": GUARDRAIL_METRICS,
     "pauses": CAMPAIGN_GUARDRAILS,
     "daily": CAMPAIGN_DAILY,
+    "channels": CAMPAIGN_CHANNELS,
 }
 
 
@@ -101,6 +107,7 @@ class MeasurementTables:
     guardrails: pd.DataFrame
     pauses: pd.DataFrame
     daily: pd.DataFrame
+    channels: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
     def items(self) -> Iterable[tuple[Table, pd.DataFrame]]:
@@ -122,6 +129,7 @@ def analyse(
         guardrails=(g := _guardrails(o, run_date, config)),
         pauses=_pauses(o, g, run_date, config),
         daily=_daily(o, run_date),
+        channels=_channels(o, run_date, config),
     )
 
 
@@ -145,14 +153,14 @@ def _summary(o: pd.DataFrame, run_date: date) -> pd.DataFrame:
                 "matured": len(m),
                 "sent": int(g["sent"].sum()),
                 "delivered": int(g["delivered"].sum()),
-                "opened": int(g["opened"].sum()),
-                "clicked": int(g["clicked"].sum()),
+                "opened": _reported_count(g["opened"]),
+                "clicked": _reported_count(g["clicked"]),
                 "bounced": int(g["bounced"].sum()),
-                "spam_reported": int(g["spam_reported"].sum()),
+                "spam_reported": _reported_count(g["spam_reported"]),
                 "unsubscribed": int(g["unsubscribed"].sum()),
                 "converted": int(g["converted"].sum()),
                 "converted_matured": int(m["converted"].sum()),
-                "click_through_rate": _ratio(g["clicked"].sum(), g["delivered"].sum()),
+                "click_through_rate": _click_through_rate(g),
                 "conversion_rate": _ratio(m["converted"].sum(), len(m)),
                 "revenue": float(g["revenue"].sum()),
                 "revenue_per_user": _ratio(m["revenue"].sum(), len(m)),
@@ -165,6 +173,22 @@ def _summary(o: pd.DataFrame, run_date: date) -> pd.DataFrame:
 
 def _ratio(a: float, b: float) -> float:
     return float(a) / float(b) if b else float("nan")
+
+
+def _reported_count(s: pd.Series) -> int | None:
+    """True values among the users whose channel reports the outcome; None when no channel of theirs
+    does (a text has no open or click: null, never zero)."""
+    known = s.dropna()
+    return int(known.astype(bool).sum()) if len(known) else None
+
+
+def _delivered_reporting(g: pd.DataFrame, outcome: str) -> int:
+    """Users with a delivered message on a channel that reports `outcome` (a rate's denominator)."""
+    return int(g.loc[g[outcome].notna(), "delivered"].astype(bool).sum())
+
+
+def _click_through_rate(g: pd.DataFrame) -> float:
+    return _ratio(_reported_count(g["clicked"]) or 0, _delivered_reporting(g, "clicked"))
 
 
 def _median(s: pd.Series) -> float:
@@ -347,52 +371,67 @@ def _srm(o: pd.DataFrame, plans: dict[str, CampaignPlan], run_date: date, config
 
 
 def _guardrails(o: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
+    """Each channel's guardrails over its own users: a campaign's treated users on the channel against
+    its held-out users the campaign would have reached on it (the holdout has no channel of its own)."""
     if not len(o):
         return pd.DataFrame(columns=GUARDRAIL_METRICS.names)
     rows = []
     for campaign, g in o.groupby("campaign_id", sort=True):
-        held = g[g["arm"] == "holdout"]
-        treated = g[g["arm"] == "treatment"]
-        held_unsub = _ratio(held["unsubscribed"].sum(), len(held)) if len(held) else float("nan")
-        groups = [("all", treated)] + [(v, t) for v, t in treated.groupby("variant", sort=True)]
-        if treated["variant"].nunique() <= 1:
-            groups = groups[:1]
-        for variant, t in groups:
-            delivered, sent = int(t["delivered"].sum()), int(t["sent"].sum())
-            specs = [
-                ("unsubscribe_rate", int((t["unsubscribed"] & t["delivered"]).sum()), delivered, held_unsub),
-                ("spam_rate", int(t["spam_reported"].sum()), delivered, float("nan")),
-                ("bounce_rate", int(t["bounced"].sum()), sent, float("nan")),
+        for channel, c in g.groupby("channel", sort=True):
+            metrics = CHANNEL_GUARDRAILS.get(str(channel), ())
+            rows += [
+                {"run_date": run_date, "campaign_id": campaign, **row}
+                for row in _channel_guardrails(c, campaign, metrics, config)
             ]
-            for metric, num, den, base in specs:
-                rate = _ratio(num, den)
-                lo, hi = st.wilson_interval(num, den, config.alpha)
-                excess = rate - base if not math.isnan(base) else rate
-                limit = config.limit(campaign, f"max_{metric}")
-                volume = delivered if metric != "bounce_rate" else sent
-                rows.append(
-                    {
-                        "run_date": run_date,
-                        "campaign_id": campaign,
-                        "variant": variant,
-                        "metric": metric,
-                        "numerator": num,
-                        "denominator": den,
-                        "rate": rate,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                        "holdout_rate": base,
-                        "excess": excess,
-                        "limit_value": limit,
-                        "breached": bool(
-                            volume >= config.min_delivered
-                            and num >= config.min_guardrail_events
-                            and not math.isnan(excess)
-                            and excess > limit
-                        ),
-                    }
-                )
     return pd.DataFrame(rows, columns=GUARDRAIL_METRICS.names)
+
+
+def _channel_guardrails(
+    c: pd.DataFrame, campaign: str, metrics: tuple[str, ...], config: MeasurementConfig
+) -> list[dict]:
+    held = c[c["arm"] == "holdout"]
+    treated = c[c["arm"] == "treatment"]
+    held_unsub = _ratio(held["unsubscribed"].sum(), len(held)) if len(held) else float("nan")
+    groups = [("all", treated)] + [(v, t) for v, t in treated.groupby("variant", sort=True)]
+    if treated["variant"].nunique() <= 1:
+        groups = groups[:1]
+    rows = []
+    for variant, t in groups:
+        delivered, sent = int(t["delivered"].sum()), int(t["sent"].sum())
+        unsubscribed = int((t["unsubscribed"] & t["delivered"]).sum())
+        specs = {
+            "unsubscribe_rate": (unsubscribed, delivered, held_unsub, delivered),
+            "sms_opt_out_rate": (unsubscribed, delivered, held_unsub, delivered),
+            "spam_rate": (_reported_count(t["spam_reported"]) or 0, delivered, float("nan"), delivered),
+            "bounce_rate": (int(t["bounced"].sum()), sent, float("nan"), sent),
+        }
+        for metric in metrics:
+            num, den, base, volume = specs[metric]
+            rate = _ratio(num, den)
+            lo, hi = st.wilson_interval(num, den, config.alpha)
+            excess = rate - base if not math.isnan(base) else rate
+            limit = config.limit(campaign, f"max_{metric}")
+            rows.append(
+                {
+                    "variant": variant,
+                    "metric": metric,
+                    "numerator": num,
+                    "denominator": den,
+                    "rate": rate,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "holdout_rate": base,
+                    "excess": excess,
+                    "limit_value": limit,
+                    "breached": bool(
+                        volume >= config.min_delivered
+                        and num >= config.min_guardrail_events
+                        and not math.isnan(excess)
+                        and excess > limit
+                    ),
+                }
+            )
+    return rows
 
 
 def _pauses(o: pd.DataFrame, g: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
@@ -437,8 +476,8 @@ def _daily(o: pd.DataFrame, run_date: date) -> pd.DataFrame:
                 "matured": bool(g["matured"].all()),
                 "n_treatment": len(t),
                 "n_holdout": len(h),
-                "open_rate": _ratio(t["opened"].sum(), t["delivered"].sum()),
-                "click_rate": _ratio(t["clicked"].sum(), t["delivered"].sum()),
+                "open_rate": _ratio(_reported_count(t["opened"]) or 0, _delivered_reporting(t, "opened")),
+                "click_rate": _click_through_rate(t),
                 "conversion_treatment": test.rate_b,
                 "conversion_holdout": test.rate_a,
                 "abs_lift": test.abs_lift,
@@ -447,6 +486,67 @@ def _daily(o: pd.DataFrame, run_date: date) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=CAMPAIGN_DAILY.names)
+
+
+# --- per channel ------------------------------------------------------------------------------
+
+
+def _channels(o: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
+    """Each campaign's users per channel of their first assignment, and 'all' for a campaign on several.
+
+    The held-out users of a channel are those the policy would have reached on it: it picks a
+    campaign's channel for a user before the holdout draw, so a held-out row names it. A lift is
+    given only when each arm has `min_per_channel_arm` users whose window closed.
+    """
+    if not len(o):
+        return pd.DataFrame(columns=CAMPAIGN_CHANNELS.names)
+    rows = []
+    for campaign, g in o.groupby("campaign_id", sort=True):
+        groups = [(str(channel), c) for channel, c in g.groupby("channel", sort=True)]
+        if len(groups) > 1:
+            groups.append(("all", g))
+        for channel, c in groups:
+            rows.append({"run_date": run_date, "campaign_id": campaign, "channel": channel,
+                         **_channel_row(c, config)})  # fmt: skip
+    return pd.DataFrame(rows, columns=CAMPAIGN_CHANNELS.names)
+
+
+def _channel_row(c: pd.DataFrame, config: MeasurementConfig) -> dict:
+    t, h = c[c["arm"] == "treatment"], c[c["arm"] == "holdout"]
+    tm, hm = t[t["matured"].astype(bool)], h[h["matured"].astype(bool)]
+    delivered = int(t["delivered"].sum())
+    opted_out = int((t["unsubscribed"] & t["delivered"]).sum())
+    enough = len(tm) >= config.min_per_channel_arm and len(hm) >= config.min_per_channel_arm
+    nan = float("nan")
+    test = (
+        st.two_proportion_test(int(hm["converted"].sum()), len(hm), int(tm["converted"].sum()), len(tm),
+                               alpha=config.alpha)
+        if enough else None
+    )  # fmt: skip
+    return {
+        "treated": len(t),
+        "held_out": len(h),
+        "sent": int(t["sent"].sum()),
+        "delivered": delivered,
+        "failed": int(t["bounced"].sum()),
+        "opted_out": opted_out,
+        "opt_out_rate": _ratio(opted_out, delivered),
+        "holdout_opt_out_rate": _ratio(h["unsubscribed"].sum(), len(h)),
+        "opened": _reported_count(t["opened"]),
+        "clicked": _reported_count(t["clicked"]),
+        "click_through_rate": _click_through_rate(t),
+        "matured_treated": len(tm),
+        "converted_treated": int(tm["converted"].sum()),
+        "matured_held_out": len(hm),
+        "converted_held_out": int(hm["converted"].sum()),
+        "conversion_treated": _ratio(tm["converted"].sum(), len(tm)),
+        "conversion_held_out": _ratio(hm["converted"].sum(), len(hm)),
+        "abs_lift": test.abs_lift if test else nan,
+        "abs_ci_low": test.abs_ci_low if test else nan,
+        "abs_ci_high": test.abs_ci_high if test else nan,
+        "p_value": test.p_value if test else nan,
+        "enough_users": enough,
+    }
 
 
 def winners(comparisons: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from reengage.defs.measurement.analysis import (
 from reengage.defs.measurement.config import MeasurementConfig
 from reengage.defs.measurement.outcomes import compute_outcomes
 from reengage.defs.measurement.report import build_report, report_data, report_path, write_report
+from reengage.defs.measurement.report import channels as report_channels
 from reengage.defs.measurement.report import glossary as report_glossary
 from reengage.defs.measurement.report import plots as report_plots
 from reengage.defs.measurement.report import verdict as report_verdict
@@ -37,6 +38,7 @@ from reengage.warehouse import WarehouseResource
 MEASUREMENT_DEPS = [
     dg.AssetKey(["campaign_sends"]),
     model_key("stg_sendgrid__email_events"),
+    model_key("stg_twilio__sms_events"),
     model_key("int_events_stitched"),
 ]
 
@@ -171,7 +173,13 @@ def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             plans={campaign: dataclasses.asdict(plan) for campaign, plan in sorted(plans.items())},
             # Every module the page's words and plots come from (a new wording redraws it).
             code=fingerprints.code_digest(
-                report_module, report_plots, report_verdict, report_glossary, report_names, report_stats
+                report_module,
+                report_plots,
+                report_verdict,
+                report_glossary,
+                report_names,
+                report_stats,
+                report_channels,
             ),
         )
         path = report_path(folder, run_date)

@@ -7,7 +7,7 @@ day's mail went out, and stopping the report would hide the very numbers a perso
 - `no_sample_ratio_mismatch`: a campaign whose users per (variant, arm) cell are far from its
   planned shares (chi-square p-value below `srm_threshold`) fails with ERROR: its assignment is
   broken and none of its lifts can be trusted until someone finds why.
-- `no_guardrail_breached`: a campaign over its unsubscribe, spam or bounce limit fails with WARN
+- `no_guardrail_breached`: a campaign over its unsubscribe, spam, bounce or SMS opt-out limit fails with WARN
   when the breach paused it (the next day's list leaves it out on its own), with ERROR when
   pausing is turned off for it and it keeps mailing.
 
@@ -130,8 +130,8 @@ def no_sample_ratio_mismatch(
     asset=campaign_measurement,
     name="no_guardrail_breached",
     blocking=False,
-    description="No campaign is over its unsubscribe, spam or bounce limit: a breach that paused the "
-    "campaign is a WARN, one that did not (pausing off) an ERROR.",
+    description="No campaign is over its unsubscribe, spam, bounce or SMS opt-out limit: a breach that "
+    "paused the campaign is a WARN, one that did not (pausing off) an ERROR.",
 )
 def no_guardrail_breached(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource

@@ -3,7 +3,12 @@
 import dagster as dg
 from pydantic import Field
 
-GUARDRAIL_METRICS = ("unsubscribe_rate", "spam_rate", "bounce_rate")
+# The guardrails of each channel's users, each against the limit max_<metric>: a text's provider
+# reports no spam and its failures are carriers' (no bounce), and its unsubscribe is a STOP reply.
+CHANNEL_GUARDRAILS: dict[str, tuple[str, ...]] = {
+    "email": ("unsubscribe_rate", "spam_rate", "bounce_rate"),
+    "sms": ("sms_opt_out_rate",),
+}
 
 
 class MeasurementConfig(dg.Config):
@@ -27,6 +32,11 @@ class MeasurementConfig(dg.Config):
         description="Share of users with a delivered message who unsubscribed within the window, "
         "in excess of the holdout's share.",
     )
+    max_sms_opt_out_rate: float = Field(
+        default=0.01,
+        description="Share of users with a delivered text who replied STOP within the window, in excess of "
+        "the share of held-out users the campaign would have texted.",
+    )
     max_spam_rate: float = Field(
         default=0.002, description="Share of users with a delivered message who reported it as spam."
     )
@@ -38,12 +48,18 @@ class MeasurementConfig(dg.Config):
     min_guardrail_events: int = Field(
         default=3, description="Events (e.g. spam reports) needed before a guardrail can trip."
     )
+    min_per_channel_arm: int = Field(
+        default=30,
+        description="Users whose window closed each arm needs on a channel before the report shows that "
+        "channel's lift (the held-out arm: users the campaign would have reached on it).",
+    )
     pause_on_breach: bool = Field(
         default=True, description="Write paused=true so the intervention engine stops the campaign."
     )
     campaign_limits: dict[str, dict[str, float]] = Field(
         default_factory=dict,
-        description="Per-campaign overrides, e.g. {'dormant_win_back': {'max_unsubscribe_rate': 0.02}}.",
+        description="Per-campaign overrides, e.g. {'dormant_win_back': {'max_unsubscribe_rate': 0.02, "
+        "'max_sms_opt_out_rate': 0.005}}.",
     )
     campaign_pause: dict[str, bool] = Field(
         default_factory=dict, description="Per-campaign override of pause_on_breach."

@@ -57,6 +57,15 @@ DISPLAY_NAMES: dict[str, str] = {
     "observed": "users",
     "expected": "users expected",
     "mismatch": "state",
+    # results by channel (measurement.campaign_channels)
+    "treated": "treated users",
+    "held_out": "held-out users",
+    "failed": "failed",
+    "opted_out": "opted out",
+    "opt_out_rate": "opt-out rate",
+    "holdout_opt_out_rate": "held-out opt-out rate",
+    "conversion_by_arm": "conversion rate (treated / held out)",
+    "channel_lift": "lift [95% interval]",
 }
 
 # The measures of the comparisons and guardrails tables, in words.
@@ -64,6 +73,7 @@ MEASURE_NAMES: dict[str, str] = {
     "conversion": "conversion rate",
     "revenue_per_user": "revenue per user",
     "unsubscribe_rate": "unsubscribe rate",
+    "sms_opt_out_rate": "SMS opt-out rate (STOP replies)",
     "spam_rate": "spam report rate",
     "bounce_rate": "bounce rate",
 }
@@ -99,10 +109,15 @@ def hours(x: float | None) -> str:
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """measurement.campaign_summary rows as a person reads them (the report's and the run summary's)."""
     out = summary.sort_values(["campaign_id", "variant", "arm"])[list(SUMMARY_COLUMNS)].copy()
-    for column in ("assigned", "sent", "delivered", "opened", "clicked", "converted", "matured",
-                   "converted_matured"):  # fmt: skip
+    for column in ("assigned", "sent", "delivered", "converted", "matured", "converted_matured"):
         out[column] = out[column].map(lambda v: f"{int(v):,}")
-    out["click_through_rate"] = out["click_through_rate"].map(percent)
+    for column in ("opened", "clicked"):
+        # Null where no user's channel reports them (a campaign of texts): not zero.
+        out[column] = out[column].map(lambda v: "n/a for texts" if pd.isna(v) else f"{int(v):,}")
+    out["click_through_rate"] = [
+        "n/a for texts" if pd.isna(clicked) else percent(rate)
+        for rate, clicked in zip(out["click_through_rate"], summary.loc[out.index, "clicked"], strict=True)
+    ]
     out["conversion_rate"] = out["conversion_rate"].map(percent)
     out["revenue_per_user"] = out["revenue_per_user"].map(money)
     out["median_hours_to_convert"] = out["median_hours_to_convert"].map(hours)

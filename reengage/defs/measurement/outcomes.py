@@ -16,6 +16,15 @@ A user is *matured* once their window closed before the end of the run date; com
 matured users only, so an outcome never changes after it enters a test. Emails are read to
 match unsubscribes but never written out.
 
+Each message is matched to its own channel's provider events by its send id: an email's SendGrid
+events, a text's Twilio status callbacks (delivered; undelivered or failed count as ``bounced``,
+the text's failure). A text's unsubscribe is a STOP reply from the row's number within the
+window (a reply carries no send id), for the holdout too: a held-out row names the channel and
+contact the campaign would have used. A channel whose provider cannot tell an outcome leaves it
+null, never false: a text's ``opened``, ``clicked`` and ``spam_reported``
+(``Channel.reports_opens_and_clicks``, ``reports_spam``). Conversions are counted the same way
+whatever the channel.
+
 These are not the responses the policy pauses on (dbt's ``marts.fct_user_responses``),
 which answer "did this person just respond" rather than "did the message work": there a
 conversion is one event for every campaign (dbt var ``response_conversion_event``,
@@ -29,11 +38,14 @@ whatever mail it came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import duckdb
 import pandas as pd
 
+from reengage.channels import CHANNELS, Channel
+from reengage.defs.interventions.predicates import sql_literal
 from reengage.event_catalog import revenue_sql
 from reengage.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_SENDS, INTERVENTION_LIST
 from reengage.schema.migrations import require, stored_or_empty
@@ -51,7 +63,10 @@ with daily_rows as (
     select l.send_id, l.run_date, l.customer_id, l.campaign_id, l.channel, l.variant, l.arm,
            timezone('UTC', l.scheduled_send_at_utc) as scheduled_at,  -- timestamptz, as naive UTC
            -- the address email events name: only an email row has one
-           case when l.channel = 'email' then lower(trim(l.contact)) end as email_key
+           case when l.channel = 'email' then lower(trim(l.contact)) end as email_key,
+           -- the number a STOP reply comes from: only a text's row has one (a held-out row's too,
+           -- the number the policy would have texted)
+           case when l.channel = 'sms' then trim(l.contact) end as phone_key
     from interventions.intervention_list as l
     where l.run_date <= $run_date and l.arm in ('treatment', 'holdout')
 ),
@@ -71,8 +86,9 @@ assigned as (
     left join campaign_targets as t on t.campaign_id = f.campaign_id
 ),
 window_messages as (
-    -- the campaign's messages to the user scheduled before their window closes
-    select a.send_id, r.send_id as message_id
+    -- the campaign's messages to the user scheduled before their window closes, each matched
+    -- below to its own channel's provider events
+    select a.send_id, r.send_id as message_id, r.channel
     from assigned as a
     inner join daily_rows as r
         on r.customer_id = a.customer_id and r.campaign_id = a.campaign_id
@@ -93,6 +109,24 @@ email as (
     where send_id is not null and event_at < $as_of
     group by send_id
 ),
+texts as (
+    -- Twilio's status callbacks carry the send id the sender put in the callback URL
+    select
+        send_id,
+        min(event_at) filter (where message_status = 'delivered') as delivered_at,
+        null::timestamp as opened_at,
+        null::timestamp as clicked_at,
+        bool_or(message_status in ('undelivered', 'failed')) as bounced,
+        false as spam_reported
+    from sms_events
+    where send_id is not null and event_at < $as_of
+    group by send_id
+),
+channel_events as (
+    select send_id, 'email' as channel, * exclude (send_id) from email
+    union all by name
+    select send_id, 'sms' as channel, * exclude (send_id) from texts
+),
 messages as (
     select
         w.send_id,
@@ -104,7 +138,7 @@ messages as (
         bool_or(coalesce(m.spam_reported, false)) as spam_reported
     from window_messages as w
     left join ledger as s on s.send_id = w.message_id
-    left join email as m on m.send_id = w.message_id
+    left join channel_events as m on m.send_id = w.message_id and m.channel = w.channel
     group by w.send_id
 ),
 unsubscribes as (
@@ -115,7 +149,15 @@ unsubscribes as (
         on e.email = a.email_key
         and e.event in ('unsubscribe', 'group_unsubscribe')
         and e.event_at > a.scheduled_at and e.event_at <= a.window_end_at and e.event_at < $as_of
-    group by a.send_id
+    union
+    -- a STOP reply is a text's unsubscribe; by number, as an email's is by address, so a held-out
+    -- user's STOP (to another text of ours) counts too
+    select a.send_id
+    from assigned as a
+    inner join sms_events as e
+        on e.phone = a.phone_key
+        and e.is_opt_out
+        and e.event_at > a.scheduled_at and e.event_at <= a.window_end_at and e.event_at < $as_of
 ),
 activity as (
     select
@@ -143,10 +185,11 @@ select
     a.window_end_at <= $as_of as matured,
     coalesce(m.sent, false) as sent,
     m.delivered_at is not null as delivered,
-    m.opened_at is not null as opened,
-    m.clicked_at is not null as clicked,
+    -- null, not false, on a channel whose provider cannot tell (a text has no open or click)
+    case when a.channel in ({opens_channels}) then m.opened_at is not null end as opened,
+    case when a.channel in ({opens_channels}) then m.clicked_at is not null end as clicked,
     coalesce(m.bounced, false) as bounced,
-    coalesce(m.spam_reported, false) as spam_reported,
+    case when a.channel in ({spam_channels}) then coalesce(m.spam_reported, false) end as spam_reported,
     u.send_id is not null as unsubscribed,
     c.converted_at is not null as converted,
     -- greatest() skips NULLs in DuckDB: guard explicitly so a message never opened has no time
@@ -165,6 +208,12 @@ left join activity as c on c.send_id = a.send_id
 left join pre as p on p.send_id = a.send_id
 order by a.run_date, a.campaign_id, a.send_id
 """
+
+
+def channel_list(reports: Callable[[Channel], bool]) -> str:
+    """SQL list of the channels whose provider reports an outcome (a never-matching one when none do)."""
+    names = [sql_literal(name) for name, c in CHANNELS.items() if reports(c)]
+    return ", ".join(names) or "null"
 
 
 def compute_outcomes(
@@ -197,6 +246,21 @@ def compute_outcomes(
                 "select null::varchar as send_id, null::varchar as email, null::varchar as event, "
                 "null::timestamp as event_at where false",
             )
+        if relation_exists(con, "staging.stg_twilio__sms_events"):
+            at = utc_naive_sql(
+                "event_at", column_types(con, "staging.stg_twilio__sms_events").get("event_at")
+            )
+            view(
+                "sms_events",
+                f"select send_id, phone, message_status, is_opt_out, {at} as event_at "
+                "from staging.stg_twilio__sms_events",
+            )
+        else:
+            view(
+                "sms_events",
+                "select null::varchar as send_id, null::varchar as phone, null::varchar as message_status, "
+                "null::boolean as is_opt_out, null::timestamp as event_at where false",
+            )
         if relation_exists(con, "intermediate.int_events_stitched"):
             ts = utc_naive_sql(
                 "event_ts", column_types(con, "intermediate.int_events_stitched").get("event_ts")
@@ -225,7 +289,10 @@ def compute_outcomes(
                 "select distinct customer_id, cast(event_ts as date) as activity_date from stitched",
             )
         sql = OUTCOMES_SQL.format(
-            sends=stored_or_empty(con, CAMPAIGN_SENDS), revenue=revenue_sql("e.event_name", "e.value")
+            sends=stored_or_empty(con, CAMPAIGN_SENDS),
+            revenue=revenue_sql("e.event_name", "e.value"),
+            opens_channels=channel_list(lambda c: c.reports_opens_and_clicks),
+            spam_channels=channel_list(lambda c: c.reports_spam),
         )
         as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)
         return con.execute(

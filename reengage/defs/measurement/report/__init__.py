@@ -35,6 +35,7 @@ from reengage.defs.measurement.display import (
     summary_table,
 )
 from reengage.defs.measurement.report import plots
+from reengage.defs.measurement.report.channels import CHANNELS_NOTE, channel_sections
 from reengage.defs.measurement.report.glossary import GLOSSARY
 from reengage.defs.measurement.report.verdict import verdict
 from reengage.defs.measurement.targeting import latest_estimates
@@ -381,6 +382,11 @@ def build_report(
     for title, df in sections.items():
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(df)]
         md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "Nothing to show yet.", ""]
+    # Each channel's own section (results of its messages, its opt-outs, its lift), after the overall ones.
+    for title, df in channel_sections(tables.channels, config.min_per_channel_arm).items():
+        parts += [f"<h2>{html.escape(title)}</h2>", f"<p class='muted'>{html.escape(CHANNELS_NOTE)}</p>",
+                  _html_table(df)]  # fmt: skip
+        md += [f"## {title}", "", CHANNELS_NOTE, "", df.to_markdown(index=False), ""]
     parts += [
         "<h2>Targeting judged on past decisions</h2>",
         f"<p class='muted'>{html.escape(TARGETING_NOTE)}</p>",

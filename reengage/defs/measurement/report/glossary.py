@@ -60,7 +60,24 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
     ),
     (
         "guardrail",
-        "A limit on harm: the share of users who unsubscribed (beyond the holdout's), reported spam or "
-        "bounced. A campaign over a limit is paused the next day.",
+        "A limit on harm, per channel: for email the share of users who unsubscribed (beyond the "
+        "holdout's), reported spam or bounced; for texts the share who replied STOP (beyond the "
+        "holdout's), under its own limit. A campaign over a limit is paused the next day.",
+    ),
+    (
+        "by channel",
+        "A campaign's results for the users it reached on one channel (email or SMS). Held-out users get "
+        "no message, so they count under the channel the campaign would have used for them; each "
+        "channel's lift compares its treated users with those held-out users only.",
+    ),
+    (
+        "opt-out",
+        "A user whose message was delivered and who unsubscribed (email) or replied STOP (a text's "
+        "unsubscribe). Either way they are never sent that channel's messages again.",
+    ),
+    (
+        "n/a for texts",
+        "Opens and clicks exist only for email: a text reports whether it was delivered, not whether it was "
+        "read, so those figures are missing for texts rather than zero.",
     ),
 )
