@@ -308,7 +308,7 @@ def _run_days(
             run.failed = [f"the daily job for {day}: {line}" for line in failures(result)]
             return
         step = time.perf_counter()
-        answers = world.respond(sinks.mail, k)
+        answers = world.respond(sinks.mail, k, texts=sinks.texts, ledger=ledger)
         answers_s += (answered := time.perf_counter() - step)
         run.answers.append(answers)
         held = ledger.counts(day.isoformat()).get("held", 0)
