@@ -3,8 +3,9 @@
 
     python3 dev.py demo     # 14 days of the daily job on a demo world that answers its mail
     python3 dev.py test     # the test suite (what CI runs)
-    python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000 (no account: mail to a local sink)
-                            # and the Data Docs its quality checks link to on http://127.0.0.1:3001
+    python3 dev.py ui       # the Dagster UI on http://127.0.0.1:3000 (no account: mail and texts
+                            # to local sinks) and the Data Docs its quality checks link to on
+                            # http://127.0.0.1:3001
 
 The first call creates `.venv` from the pinned `requirements.lock`; later calls
 reuse it until the lock, setup.py or a pyproject.toml (the product's or devkit's) changes.
@@ -28,7 +29,8 @@ LOCK = ROOT / "requirements.lock"
 # The development package (the demo world and the local sink): installed for the demo and the tests,
 # never a dependency of the product.
 DEVKIT = ROOT / "devkit"
-LOCAL_SINK_URL = "REENGAGE_LOCAL_SINK_URL"  # reengage/settings.py reads it
+LOCAL_SINK_URL = "REENGAGE_LOCAL_SINK_URL"  # reengage/settings.py reads both
+TWILIO_LOCAL_SINK_URL = "REENGAGE_TWILIO_LOCAL_SINK_URL"
 
 
 def main(argv: list[str]) -> int:
@@ -73,27 +75,35 @@ def test(args: list[str]) -> int:
 
 
 def ui(args: list[str]) -> int:
-    """`reengage ui` (the Dagster UI with the Data Docs beside it), delivering to a local sink
-    unless an account or another sink is named."""
-    if os.environ.get("SENDGRID_API_KEY") or os.environ.get(LOCAL_SINK_URL):
-        return _call([str(BIN / "reengage"), "ui", *args])
-    # Without an account, runs started in the UI deliver to a local sink (the demo's store), as the
-    # demo does: delivery sends to a sink only when REENGAGE_LOCAL_SINK_URL names it.
+    """`reengage ui` (the Dagster UI with the Data Docs beside it), delivering mail and texts to local
+    sinks unless an account or another sink is named for them."""
+    # Without an account, runs started in the UI deliver to local sinks (the demo's stores), as the
+    # demo does: delivery sends to a sink only when REENGAGE_LOCAL_SINK_URL (mail) or
+    # REENGAGE_TWILIO_LOCAL_SINK_URL (texts) names it.
     home = Path(os.environ.get("REENGAGE_HOME", ROOT / ".data"))
     home.mkdir(parents=True, exist_ok=True)
-    serve = [str(BIN / "python"), "-m", "reengage_dev.sink", "serve", "--store", str(home / "sink.sqlite")]
-    sink = subprocess.Popen(serve, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    wanted = []
+    if not (os.environ.get("SENDGRID_API_KEY") or os.environ.get(LOCAL_SINK_URL)):
+        wanted.append(("reengage_dev.sink", "sink.sqlite", LOCAL_SINK_URL, "Mail"))
+    if not (os.environ.get("TWILIO_ACCOUNT_SID") or os.environ.get(TWILIO_LOCAL_SINK_URL)):
+        wanted.append(("reengage_dev.twilio_sink", "twilio_sink.sqlite", TWILIO_LOCAL_SINK_URL, "Texts"))
+    sinks: list[subprocess.Popen] = []
     try:
-        url = (sink.stdout.readline() if sink.stdout else "").rpartition(" ")[2].strip()
-        if not url:
-            print("the local sink did not start", file=sys.stderr)
-            return 1
-        print(f"Mail from runs in the UI goes to the local sink at {url} ({LOCAL_SINK_URL})", flush=True)
-        os.environ[LOCAL_SINK_URL] = url
+        for module, store, variable, what in wanted:
+            serve = [str(BIN / "python"), "-m", module, "serve", "--store", str(home / store)]
+            sink = subprocess.Popen(serve, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            sinks.append(sink)
+            url = (sink.stdout.readline() if sink.stdout else "").rpartition(" ")[2].strip()
+            if not url:
+                print(f"the local sink {module} did not start", file=sys.stderr)
+                return 1
+            print(f"{what} from runs in the UI go to the local sink at {url} ({variable})", flush=True)
+            os.environ[variable] = url
         return _call([str(BIN / "reengage"), "ui", *args])
     finally:
-        sink.terminate()
-        sink.wait(timeout=10)
+        for sink in sinks:
+            sink.terminate()
+            sink.wait(timeout=10)
 
 
 COMMANDS = {"demo": demo, "test": test, "ui": ui}

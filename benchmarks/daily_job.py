@@ -79,6 +79,7 @@ def main() -> int:
     os.environ.setdefault(PEPPER_ENV, DEMO_PEPPER)
     from reengage.runs import failures, load_history, run_day
     from reengage_dev.sink import serving_local_sink
+    from reengage_dev.twilio_sink import serving_local_twilio_sink
 
     log = home / "benchmark.log"
     try:
@@ -112,8 +113,8 @@ def main() -> int:
             f"(CPU {loaded_cpu:.1f} s)"
         )
 
-        # The local sink receives the mail; delivery sends there because this names it.
-        with serving_local_sink() as sink:
+        # The local sinks receive the mail and the texts; delivery sends there because these name them.
+        with serving_local_sink() as sink, serving_local_twilio_sink():
             store = sink.store
             per_step: dict[str, list[float]] = defaultdict(list)
             walls: list[float] = []

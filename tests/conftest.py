@@ -94,10 +94,12 @@ def no_outside_sink() -> Iterator[None]:
 
 @pytest.fixture
 def local_sink(isolated_home: Path) -> Iterator[SinkHandle]:
-    """A local sink storing into the test's home (sink.sqlite), named to delivery while the test runs."""
+    """A local sink storing into the test's home (sink.sqlite), named to delivery while the test runs,
+    and a local Twilio sink beside it for the texts (an example campaign texts)."""
     from reengage_dev.sink import serving_local_sink
+    from reengage_dev.twilio_sink import serving_local_twilio_sink
 
-    with serving_local_sink() as sink:
+    with serving_local_sink() as sink, serving_local_twilio_sink():
         yield sink
 
 

@@ -147,7 +147,8 @@ def test_a_world_file_keeps_every_default_it_leaves_out(tmp_path: Path) -> None:
          " never_activated: 0.2}",
          2, "population.lifecycle_shares: shares must add up to 1, they add up to 1.1"),
         ("baseline:\n  weekend_factor: lots\n", 2, "baseline.weekend_factor: expected a number above 0"),
-        ("weather: sunny\n", 1, "weather: unknown field (allowed: population, baseline, email, effects)"),
+        ("weather: sunny\n", 1,
+         "weather: unknown field (allowed: population, baseline, email, sms, effects)"),
         ("effects: [1, 2\n", 2, "not valid YAML"),
     ],
 )  # fmt: skip

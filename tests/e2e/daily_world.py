@@ -14,6 +14,7 @@ import pytest
 from reengage.runs import failures, load_history
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
+from reengage_dev.twilio_sink import serving_local_twilio_sink
 
 
 @contextmanager
@@ -22,8 +23,13 @@ def generated_world(
 ) -> Iterator[dg.DagsterInstance]:
     """A world of `days` days ending `run_date` in `home` (REENGAGE_HOME inside the block), every day
     before `run_date` loaded into the raw tables; run_date's own exports are left for its daily run.
-    A local sink storing into `home` receives the block's mail (REENGAGE_LOCAL_SINK_URL)."""
-    with pytest.MonkeyPatch.context() as patch, serving_local_sink(home / "sink.sqlite"):
+    Local sinks storing into `home` receive the block's mail (REENGAGE_LOCAL_SINK_URL) and texts
+    (REENGAGE_TWILIO_LOCAL_SINK_URL: an example campaign texts)."""
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        serving_local_sink(home / "sink.sqlite"),
+        serving_local_twilio_sink(home / "twilio_sink.sqlite"),
+    ):
         patch.setenv("REENGAGE_HOME", str(home))
         for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
             patch.delenv(name, raising=False)

@@ -13,6 +13,7 @@ from reengage.runs import failures, load_history, run_day
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink import serving_local_twilio_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,10 @@ def test_an_empty_events_export_blocks_delivery(tmp_path, monkeypatch) -> None:
     instance = dg.DagsterInstance.ephemeral()
     history = load_history(RUN_DATE - timedelta(days=DAYS - 1), RUN_DATE - timedelta(days=1), instance)
     assert history.success, failures(history)
-    with serving_local_sink(tmp_path / "sink.sqlite"):  # where delivery would send, were it not blocked
+    with (
+        serving_local_sink(tmp_path / "sink.sqlite"),  # where delivery would send, were it not blocked
+        serving_local_twilio_sink(tmp_path / "twilio_sink.sqlite"),
+    ):
         result = run_day(RUN_DATE, instance, allow_past_dates=True)
 
     assert not result.success

@@ -22,6 +22,7 @@ from reengage.summary import run_summary
 from reengage_dev.demo.loop import clock_at
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
+from reengage_dev.twilio_sink import serving_local_twilio_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,11 @@ SOURCES = ("customers", "events", "email_events")
 def closed_sunday(tmp_path_factory: pytest.TempPathFactory):
     """The world's history to Saturday loaded; Sunday's exports removed; Sunday's run, then Monday's."""
     home = tmp_path_factory.mktemp("closed_sunday")
-    with pytest.MonkeyPatch.context() as patch, serving_local_sink(home / "sink.sqlite"):
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        serving_local_sink(home / "sink.sqlite"),
+        serving_local_twilio_sink(home / "twilio_sink.sqlite"),  # an example campaign texts
+    ):
         patch.setenv("REENGAGE_HOME", str(home))
         patch.setenv("REENGAGE_CUSTOMERS_MISSING_FILE", "no_change")
         patch.setenv("REENGAGE_EMAIL_EVENTS_MISSING_FILE", "no_activity")

@@ -113,6 +113,20 @@ def write_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str,
         )
 
 
+def write_sms_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str]] = ()) -> None:
+    """Replace marts.fct_sms_suppressions with (phone, reason) rows (dbt builds it every run)."""
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.fct_sms_suppressions"
+        " (phone varchar, suppression_reason varchar, first_suppressed_at timestamp)"
+    )
+    for phone, reason in rows:
+        con.execute(
+            "insert into marts.fct_sms_suppressions values (?, ?, timestamp '2025-03-01 10:00:00')",
+            [phone, reason],
+        )
+
+
 def write_responses(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str]] = ()) -> None:
     """Replace marts.fct_user_responses with (customer_id, campaign_id, responded_at UTC) rows.
 

@@ -222,9 +222,14 @@ def test_the_shipped_campaigns_all_load_and_cover_the_product(tmp_path: Path) ->
         "at_risk_concierge",
         "engaged_milestone",
         "category_enthusiast",
+        "cooling_text",
+        "lapsed_win_back",
     }
     assert len({c.priority for c in campaigns}) == len(campaigns), "ties would be broken by churn score only"
-    assert all(c.enabled and c.channels == ("email",) and 0 <= c.holdout_share < 1 for c in campaigns)
+    assert all(c.enabled and 0 <= c.holdout_share < 1 for c in campaigns)
+    channels = {c.id: c.channels for c in campaigns}
+    assert channels["cooling_text"] == ("sms",) and channels["lapsed_win_back"] == ("email", "sms")
+    assert all(channels[c] == ("email",) for c in ids - {"cooling_text", "lapsed_win_back"})
 
 
 def test_the_command_line_check_exits_non_zero_on_a_bad_folder(

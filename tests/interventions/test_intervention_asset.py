@@ -18,7 +18,7 @@ from reengage.defs.interventions.policy import PolicyConfig, run_policy
 from reengage.defs.warehouse.assets import model_key
 from reengage.warehouse import WarehouseResource
 
-from .conftest import user, write_features, write_responses, write_suppressions
+from .conftest import user, write_features, write_responses, write_sms_suppressions, write_suppressions
 
 PARTITION = "2025-03-10"
 
@@ -28,6 +28,7 @@ def warehouse(tmp_path: Path) -> WarehouseResource:
     path = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(path))
     write_suppressions(con, [("suppressed@example.com", "bounce")])
+    write_sms_suppressions(con)  # the shipped campaigns text too: dbt builds both suppression marts
     write_responses(con)
     write_features(
         con,

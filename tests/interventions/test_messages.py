@@ -64,11 +64,12 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
     from reengage.defs.interventions.policy.chosen import CHOSEN_TABLE
     from reengage.defs.interventions.policy.inputs import table_columns
 
-    from .conftest import user, write_features, write_responses, write_suppressions
+    from .conftest import user, write_features, write_responses, write_sms_suppressions, write_suppressions
 
     rng = random.Random(5)
     con = duckdb.connect()
     write_suppressions(con)
+    write_sms_suppressions(con)  # a shipped campaign texts: dbt builds both suppression marts
     write_responses(con)
     write_features(
         con,

@@ -11,7 +11,7 @@ import pytest
 from reengage.defs.interventions.campaigns import Template, Trigger
 from reengage.defs.interventions.policy import PolicyConfig, PolicyError, run_policy
 
-from .conftest import make_campaign, record_sends, user, write_features
+from .conftest import make_campaign, record_sends, user, write_features, write_sms_suppressions
 
 D = date(2025, 3, 10)
 NO_GLOBAL = PolicyConfig(global_holdout_share=0.0)
@@ -30,18 +30,6 @@ def texter(customer_id: str, number: int, **overrides) -> dict:
         sms_consent_status="granted",
         **overrides,
     )
-
-
-def write_sms_suppressions(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]] = ()) -> None:
-    con.execute(
-        "create or replace table marts.fct_sms_suppressions"
-        " (phone varchar, suppression_reason varchar, first_suppressed_at timestamp)"
-    )
-    for phone, reason in rows:
-        con.execute(
-            "insert into marts.fct_sms_suppressions values (?, ?, timestamp '2025-03-01 10:00:00')",
-            [phone, reason],
-        )
 
 
 def decisions(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:

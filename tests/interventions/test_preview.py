@@ -17,7 +17,14 @@ from reengage.defs.interventions.hashing import bucket
 from reengage.defs.interventions.policy import PolicyConfig, run_policy
 from reengage.defs.interventions.preview import ALL, main, preview_diff
 
-from .conftest import record_sends, user, write_features, write_responses, write_suppressions
+from .conftest import (
+    record_sends,
+    user,
+    write_features,
+    write_responses,
+    write_sms_suppressions,
+    write_suppressions,
+)
 
 D = date(2025, 3, 10)
 BEFORE = D - timedelta(days=1)
@@ -46,6 +53,7 @@ def build(path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("set timezone = 'UTC'")
     write_suppressions(con)
+    write_sms_suppressions(con)  # a shipped campaign texts: dbt builds both suppression marts
     write_responses(con)
     people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
     write_features(con, people, as_of=[BEFORE, D, D + timedelta(days=5)])

@@ -41,6 +41,7 @@ from reengage.settings import REPO_ROOT
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink import serving_local_twilio_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -173,6 +174,9 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         for name in ("REENGAGE_WAREHOUSE", "REENGAGE_LANDING", "SENDGRID_API_KEY", "REENGAGE_SENDGRID_HOST"):
             patch.delenv(name, raising=False)
         stack.enter_context(serving_local_sink(home / "sink.sqlite"))
+        stack.enter_context(
+            serving_local_twilio_sink(home / "twilio_sink.sqlite")
+        )  # an example campaign texts
         generate_world(home, customers=CUSTOMERS, days=DAYS, end_date=RUN_DATE, seed=11)
         give_everyone_a_unique_first_name(home)
         instance = stack.enter_context(dg.DagsterInstance.get())

@@ -343,7 +343,7 @@ class ActivitySimulator:
         page[forms] = cat.PAGE_FORMS + rng.integers(0, len(cat.FORM_PAGES), len(forms))
 
         mode = s.mode[sess]
-        channel = rng.choice(len(cat.CHANNELS), count, p=cat.CHANNEL_WEIGHTS).astype(np.int8)
+        channel = rng.choice(len(cat.CHANNEL_WEIGHTS), count, p=cat.CHANNEL_WEIGHTS).astype(np.int8)
         return EventBatch(
             name=BLOCK_EVENT[block],
             ts=ts,

@@ -39,7 +39,9 @@ CATEGORY_WEIGHTS = 1.0 / np.arange(1, len(CATEGORIES) + 1) ** 0.8
 CATEGORY_WEIGHTS = CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum()
 PRODUCTS_PER_CATEGORY = 200
 
-CHANNELS = ("direct", "organic_search", "paid_search", "social", "email", "referral")
+# A visit's channel: the first six are drawn for the world's own sessions (with these weights); a
+# visit a text brings says "sms" (after them, so no draw of a seed moves).
+CHANNELS = ("direct", "organic_search", "paid_search", "social", "email", "referral", "sms")
 CHANNEL_WEIGHTS = np.array([0.30, 0.27, 0.13, 0.12, 0.08, 0.10])
 
 GENERAL_PAGES = ("/", "/deals", "/new", "/blog", "/help", "/account")

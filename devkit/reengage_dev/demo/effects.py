@@ -5,7 +5,7 @@ Poisson(x) extra visits from the email: each lands at a truncated-exponential
 delay (mean ``mean_delay_days``) after the effect starts and before it ends,
 and walks page_view (the favourite category's page), one to three
 product_views, add_to_cart, checkout_started and purchase, logged in, on the
-user's first device, with channel ``email``. A message with
+user's first device, with channel ``email`` (``sms`` for a text's). A message with
 ``activity_factor`` f < 1 keeps each of the user's own sessions that starts
 while the effect lasts with probability f (several such messages multiply).
 
@@ -33,6 +33,7 @@ from reengage_dev.demo.strings import uuid4_codes
 from reengage_dev.demo.truth import SentEffect
 
 EMAIL_CHANNEL = cat.CHANNELS.index("email")
+SMS_CHANNEL = cat.CHANNELS.index("sms")
 MAX_PRODUCT_VIEWS = 3
 
 
@@ -60,8 +61,11 @@ def draw_visits(
     return Visits(cust=cust[owner].astype(np.int32), start_ms=start, key=key)
 
 
-def build_visits(seed: int, visits: Visits, pop: Population, catalog: cat.Catalog) -> EventBatch:
-    """The events of the extra visits: landing page, product views, cart, checkout, purchase."""
+def build_visits(
+    seed: int, visits: Visits, pop: Population, catalog: cat.Catalog, channel: int = EMAIL_CHANNEL
+) -> EventBatch:
+    """The events of the extra visits: landing page, product views, cart, checkout, purchase;
+    `channel` (an index into ``catalog.CHANNELS``) names what brought them."""
     v = len(visits.key)
     if v == 0:
         return EventBatch.empty()
@@ -117,7 +121,7 @@ def build_visits(seed: int, visits: Visits, pop: Population, catalog: cat.Catalo
         product=product,
         value=value,
         device=pop.device1[cust],
-        channel=np.full(len(visit), EMAIL_CHANNEL, np.int8),
+        channel=np.full(len(visit), channel, np.int8),
         event_id=uuid4_codes(event, len(visit)),
         session_start=visits.start_ms[visit],
     )
@@ -137,10 +141,17 @@ class BehaviourChanges:
         self.end = np.zeros(0, np.int64)
         self.log_factor = np.zeros(0, np.float64)
 
-    def add(self, message_key: np.ndarray, cust: np.ndarray, sent: SentEffect, mean_delay_ms: float) -> int:
+    def add(
+        self,
+        message_key: np.ndarray,
+        cust: np.ndarray,
+        sent: SentEffect,
+        mean_delay_ms: float,
+        channel: int = EMAIL_CHANNEL,
+    ) -> int:
         """Schedule the messages' extra visits and thinning; returns the number of extra visits."""
         visits = draw_visits(self.seed, message_key, cust, sent, mean_delay_ms)
-        events = build_visits(self.seed, visits, self.pop, self.catalog)
+        events = build_visits(self.seed, visits, self.pop, self.catalog, channel)
         day = (events.ts - self.window.start_ms) // DAY_MS
         for d in np.unique(day[day < self.window.days]):
             self.pending[int(d)].append(events.take(np.flatnonzero(day == d)))

@@ -30,7 +30,8 @@ from reengage_dev.demo.strings import from_codes, iso_utc
 
 FORMATS = ("csv", "jsonl", "parquet")
 DEFAULT_FORMATS = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}
-# The exports the demo world writes: every source but sms_events (the Twilio sink exports those).
+# The exports the demo world writes in a chosen format: every source but sms_events, which its
+# answers to texts write through the Twilio sink's writer (JSON Lines, twilio_sink/callbacks.py).
 SOURCES = tuple(DEFAULT_FORMATS)
 
 CUSTOMER_COLUMNS = (

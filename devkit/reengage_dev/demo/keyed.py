@@ -34,6 +34,8 @@ STREAMS = {
     "visit_events": 5,  # an extra visit's event gaps, products viewed and ids
     "thinning": 6,  # whether a put-off user's session survives
     "dirt": 7,  # whether and how a row is damaged
+    "texts": 8,  # a text's delivery, timing and STOP reply
+    "text_ids": 9,  # a text's and its reply's SIDs
 }
 
 

@@ -4,7 +4,10 @@ Day by day: the world writes day D's exports (with the answers to the mail
 of the days before), the real daily job runs for D exactly as the schedule
 would start it, and the world reads what the mail provider (the local sink,
 started here and named to delivery by REENGAGE_LOCAL_SINK_URL) accepted for
-D and draws each recipient's reactions into the exports of D + 1 and later.
+D and draws each recipient's reactions into the exports of D + 1 and later. Texts go the same
+way: a local Twilio sink runs beside the mail sink (named to SMS delivery by
+REENGAGE_TWILIO_LOCAL_SINK_URL) and the world answers what it accepted for D with status
+callbacks and STOP replies in the sms_events exports of D + 1 and later.
 So each day's exports come from the days before, and the attribution windows
 of the first days mature while the demo runs.
 
@@ -40,6 +43,9 @@ from reengage_dev.demo.spec import WorldSpecError, load_spec
 from reengage_dev.demo.world import DayAnswers, World
 from reengage_dev.sink.local import serving_local_sink, store_path
 from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink.local import serving_local_twilio_sink
+from reengage_dev.twilio_sink.local import store_path as twilio_store_path
+from reengage_dev.twilio_sink.store import TwilioSinkStore
 
 RUN_TIME = timedelta(minutes=5)  # each simulated day's job runs at 00:05 UTC of its run date
 DEMO_FILES = (
@@ -50,6 +56,7 @@ DEMO_FILES = (
     "warehouse.duckdb.wal",
     "send_ledger.sqlite",
     "sink.sqlite",
+    "twilio_sink.sqlite",
     "model_registry",
     "data_docs",
     "demo.log",
@@ -194,9 +201,9 @@ def simulate(
         f"({run.phases['world: history']:.1f} s); specification {spec.source}"
     )
 
-    with _instance_and_sink(home) as (instance, store):
+    with _instance_and_sink(home) as (instance, sinks):
         if _load_history(config, run, instance, say):
-            _run_days(config, run, instance, store, say, before_day, run_job, stop_after)
+            _run_days(config, run, instance, sinks, say, before_day, run_job, stop_after)
     return run
 
 
@@ -215,14 +222,23 @@ def resume(
     home = settings.home()
     run.world.move_to(home)
     run.log_path = home / "demo.log"
-    with _instance_and_sink(home) as (instance, store):
-        _run_days(config, run, instance, store, say, before_day, run_job)
+    with _instance_and_sink(home) as (instance, sinks):
+        _run_days(config, run, instance, sinks, say, before_day, run_job)
     return run
 
 
+@dataclass(frozen=True)
+class Sinks:
+    """The stores of the local providers the demo's daily jobs deliver to: mail and texts."""
+
+    mail: SinkStore
+    texts: TwilioSinkStore
+
+
 @contextmanager
-def _instance_and_sink(home: Path) -> Iterator[tuple[dg.DagsterInstance, SinkStore]]:
-    """The Dagster instance the jobs run in (DAGSTER_HOME's, else a temporary one) and a local sink."""
+def _instance_and_sink(home: Path) -> Iterator[tuple[dg.DagsterInstance, Sinks]]:
+    """The Dagster instance the jobs run in (DAGSTER_HOME's, else a temporary one) and the local
+    SendGrid and Twilio sinks, each named in its setting's environment variable meanwhile."""
     dagster_home = os.environ.get("DAGSTER_HOME")
     instance = (
         dg.DagsterInstance.from_config(str(local_dagster_home()))
@@ -233,7 +249,8 @@ def _instance_and_sink(home: Path) -> Iterator[tuple[dg.DagsterInstance, SinkSto
         if dagster_home:
             stack.enter_context(run_history_without_fsync(Path(dagster_home)))
         sink = stack.enter_context(serving_local_sink(store_path(home)))
-        yield instance, sink.store
+        texts = stack.enter_context(serving_local_twilio_sink(twilio_store_path(home)))
+        yield instance, Sinks(mail=sink.store, texts=texts.store)
 
 
 def _load_history(
@@ -259,7 +276,7 @@ def _run_days(
     config: DemoConfig,
     run: DemoRun,
     instance: dg.DagsterInstance,
-    store: SinkStore,
+    sinks: Sinks,
     say: Callable[[str], None],
     before_day: BeforeDay | None = None,
     run_job: RunJob | None = None,
@@ -270,6 +287,7 @@ def _run_days(
     from reengage.runs import failures, run_day
 
     world = run.world
+    ledger = SendLedger(settings.ledger_path())
     total_days = config.history_days + config.sending_days
     done = len(run.answers)
     last_k = total_days if stop_after is None else min(total_days, world.first_sending_day + stop_after)
@@ -290,10 +308,10 @@ def _run_days(
             run.failed = [f"the daily job for {day}: {line}" for line in failures(result)]
             return
         step = time.perf_counter()
-        answers = world.respond(store, k)
+        answers = world.respond(sinks.mail, k, texts=sinks.texts, ledger=ledger)
         answers_s += (answered := time.perf_counter() - step)
         run.answers.append(answers)
-        held = SendLedger(settings.ledger_path()).counts(day.isoformat()).get("held", 0)
+        held = ledger.counts(day.isoformat()).get("held", 0)
         say(
             f"day {n:>2}/{config.sending_days} {day}: exports {written:.1f} s | daily job {job:.1f} s, "
             f"{answers.messages:,} sent, {held:,} held out | world {answered:.1f} s: {answers.describe()}"
@@ -304,10 +322,15 @@ def _run_days(
     run.phases["daily job (all days)"] = sum(run.job_seconds)
 
 
-def sink_summary(store: SinkStore) -> str:
-    """What the local sink accepted, for the log's closing summary."""
+def sink_summary(store: SinkStore, texts: TwilioSinkStore | None = None) -> str:
+    """What the local sinks accepted, for the log's closing summary (texts: how many, not their
+    fate, which the world's answers in the sms_events exports decide)."""
     counts = ", ".join(f"{status} {n:,}" for status, n in sorted(store.counts_by_status().items())) or "none"
-    return f"Local sink\n  messages by status: {counts}; requests: {store.request_count():,}"
+    lines = [f"Local sink\n  messages by status: {counts}; requests: {store.request_count():,}"]
+    if texts is not None:
+        created = [t for t in texts.texts() if t.status != "canceled"]
+        lines.append(f"Local Twilio sink\n  texts accepted: {len(created):,}")
+    return "\n".join(lines)
 
 
 def phase_lines(run: DemoRun) -> list[str]:
@@ -373,8 +396,9 @@ def run_demo(config: DemoConfig) -> int:
             con, run.world, run.last_day, campaigns, MeasurementConfig().min_per_arm
         )
     lift = write_truth(board, outcomes, home / "truth")
+    sinks = sink_summary(SinkStore(store_path(home)), TwilioSinkStore(twilio_store_path(home)))
     with open(run.log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n{run_summary(run.last_day)}\n\n{sink_summary(SinkStore(store_path(home)))}\n")
+        log.write(f"\n{run_summary(run.last_day)}\n\n{sinks}\n")
     run.phases["closing table (truth)"] = time.perf_counter() - step
 
     print()

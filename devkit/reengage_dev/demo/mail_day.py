@@ -51,16 +51,17 @@ def demo_mail_day(
     campaign_ids: Sequence[str] | None = None,
     campaigns_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """Intervention-list rows (treatment) of one day: one message for each of `customers`,
-    from every enabled campaign of the folder or only those in `campaign_ids`."""
+    """Intervention-list rows (treatment) of one day: one email for each of `customers`, from
+    every enabled campaign of the folder that mails (texts-only ones left out) or only those in
+    `campaign_ids`."""
     campaigns_dir = campaigns_dir or settings.campaigns_dir()
     campaigns = [
         c
         for c in load_campaigns(campaigns_dir)
-        if c.enabled and (campaign_ids is None or c.id in campaign_ids)
+        if c.enabled and "email" in c.channels and (campaign_ids is None or c.id in campaign_ids)
     ]
     if not campaigns:
-        raise ValueError(f"no enabled campaign among {campaign_ids} in {campaigns_dir}")
+        raise ValueError(f"no enabled campaign that mails among {campaign_ids} in {campaigns_dir}")
     rng = np.random.default_rng(seed)
     names = np.array(FIRST_NAMES, dtype=object)[rng.integers(0, len(FIRST_NAMES), customers)]
     names[rng.random(customers) < 0.1] = None

@@ -6,8 +6,8 @@ its 95% interval and the sequential decision). The true side comes from the
 world: for the same matured users (``measurement.assignment_outcomes``, one
 row per user and campaign, from their first assignment) the world computes
 each user's true probability of converting in the attribution window of their
-first assignment as assigned (that message's effect if it was delivered, the
-baseline if held out; ``World.conversion_truth``), and the true lift of a
+first assignment as assigned (that message's effect if it was delivered, an
+email or a text alike, the baseline if held out; ``World.conversion_truth``), and the true lift of a
 comparison is the mean over its variant's users minus the mean over its
 baseline's users. Where a figure is missing the table says why.
 """
@@ -34,7 +34,7 @@ order by campaign_id,
     case comparison when 'treatment_vs_holdout' then 0 when 'variant_vs_holdout' then 1 else 2 end, variant
 """
 OUTCOMES_SQL = """
-select send_id, customer_id, campaign_id, variant, arm, scheduled_at, window_end_at, matured
+select send_id, customer_id, campaign_id, channel, variant, arm, scheduled_at, window_end_at, matured
 from measurement.assignment_outcomes
 """
 COLUMNS = ("campaign", "variant", "vs", "n variant/base", "measured lift [95% CI]", "verdict", "true lift")
@@ -151,7 +151,16 @@ def build_scoreboard(
 def write_truth(board: Scoreboard, outcomes: pd.DataFrame, folder: Path) -> Path:
     """``truth/lift.csv`` (the table) and ``truth/assignment_truth.parquet`` (no addresses in either)."""
     folder.mkdir(parents=True, exist_ok=True)
-    keep = ["send_id", "customer_id", "campaign_id", "variant", "arm", "scheduled_at", "window_end_at"]
+    keep = [
+        "send_id",
+        "customer_id",
+        "campaign_id",
+        "channel",
+        "variant",
+        "arm",
+        "scheduled_at",
+        "window_end_at",
+    ]
     outcomes[[*keep, "matured", "true_conversion_probability"]].to_parquet(
         folder / "assignment_truth.parquet", index=False
     )

@@ -1,4 +1,4 @@
-"""The world specification: the demo world's population, behaviour, mail answers and true effects.
+"""The world specification: the demo world's population, behaviour, mail and text answers, true effects.
 
 A YAML file (``worlds/default.yaml`` beside this module holds every default;
 docs/world_spec.md describes each field). A file given instead may leave any
@@ -79,6 +79,17 @@ class EmailSpec:
 
 
 @dataclass(frozen=True)
+class SmsSpec:
+    """How texts are answered: delivery, STOP replies, and how much more a text does than an email."""
+
+    unreachable_number_share: float  # numbers that never receive a text (a landline, a dead number)
+    undelivered_share: float  # a text to a reachable number not delivered (handset out of reach)
+    failed_share: float  # a text that fails at the carrier
+    median_stop_rate: float  # P(STOP reply) to a delivered text, median, before unsubscribe_factor
+    effect_factor: float  # a delivered text's extra_purchases relative to its campaign cell's
+
+
+@dataclass(frozen=True)
 class EffectsSpec:
     responsiveness_spread: float
     mean_delay_days: float
@@ -104,6 +115,7 @@ class WorldSpec:
     population: PopulationSpec
     baseline: BaselineSpec
     email: EmailSpec
+    sms: SmsSpec
     effects: EffectsSpec
     source: str
     text: str
@@ -136,6 +148,13 @@ _RULES: dict[str, dict[str, tuple]] = {
         "median_unsubscribe_rate": _OPEN_UNIT,
         "spam_per_unsubscribe": (lambda x: 0.0 <= x <= 10.0, "a number between 0 and 10"),
         "deferred_share": _UNIT,
+    },
+    "sms": {
+        "unreachable_number_share": _UNIT,
+        "undelivered_share": _UNIT,
+        "failed_share": _UNIT,
+        "median_stop_rate": _OPEN_UNIT,
+        "effect_factor": (lambda x: 0.0 <= x <= 10.0, "a number between 0 and 10"),
     },
     "effects": {
         "responsiveness_spread": (lambda x: 0.0 <= x <= 3.0, "a number between 0 and 3"),
@@ -288,12 +307,15 @@ def load_spec(path: str | Path | None = None) -> WorldSpec:
         given = _cells(reader, data)
         cells = given if given is not None else cells
     missing = [f"{s}.{n}" for s, rules in _RULES.items() for n in rules if n not in values[s]]
+    if values["sms"].get("undelivered_share", 0.0) + values["sms"].get("failed_share", 0.0) > 1.0:
+        raise WorldSpecError(f"{source}: sms.undelivered_share and sms.failed_share add up to more than 1")
     if missing or shares is None or cells is None:
         raise WorldSpecError(f"{DEFAULT_SPEC}: the default world lacks {', '.join(missing) or 'a section'}")
     return WorldSpec(
         population=PopulationSpec(lifecycle_shares=shares, **values["population"]),
         baseline=BaselineSpec(**values["baseline"]),
         email=EmailSpec(**values["email"]),
+        sms=SmsSpec(**values["sms"]),
         effects=EffectsSpec(cells=cells, **values["effects"]),
         source=str(source),
         text=text,

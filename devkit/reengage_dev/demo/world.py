@@ -9,7 +9,9 @@ writes one file per source (``exports``). ``respond(store, k)``, called after
 the daily run of day k, reads what the mail provider accepted for k and
 draws each recipient's reactions (``responses``): their webhook events go
 into the exports of the following days, from k + 1 on, and so do the
-changes in behaviour. Only the customer traits, the CRM state and the
+changes in behaviour. Given the Twilio sink's store and the send ledger, it
+answers the day's texts the same way (``texts``): status callbacks and STOP
+replies into the sms_events exports of k + 1 and later. Only the customer traits, the CRM state and the
 pending events stay in memory, so a million customers fit in a few GiB.
 
 ``generate_world`` writes a whole history that nobody mails (the tests and
@@ -37,7 +39,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -49,15 +51,22 @@ from reengage_dev.demo.activity import ActivitySimulator, EventBatch
 from reengage_dev.demo.catalog import PURCHASE, build_catalog
 from reengage_dev.demo.clock import DAY_MS, Window
 from reengage_dev.demo.crm import CrmState
-from reengage_dev.demo.effects import BehaviourChanges
+from reengage_dev.demo.effects import SMS_CHANNEL, BehaviourChanges
 from reengage_dev.demo.keyed import codes_key
 from reengage_dev.demo.newsletter import CAMPAIGN_ID, VARIANTS, EmailBatch, Newsletter
 from reengage_dev.demo.population import anonymous_ids, build_population, build_visitors
 from reengage_dev.demo.responses import customer_index, draw_reactions, read_accepted
 from reengage_dev.demo.spec import KINDS, Effect, WorldSpec, load_spec
 from reengage_dev.demo.strings import from_codes
+from reengage_dev.demo.texts import Texts, build_sms_traits, draw_text_reactions, read_texts, status_callbacks
 from reengage_dev.demo.truth import SentEffect, conversion_probabilities, truth_table
 from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink.callbacks import SOURCE as SMS_EVENTS
+from reengage_dev.twilio_sink.callbacks import in_export_order, write_sms_events
+from reengage_dev.twilio_sink.store import TwilioSinkStore
+
+if TYPE_CHECKING:
+    from reengage.defs.delivery.ledger import SendLedger
 
 _STREAMS = {
     "population": 1,
@@ -69,6 +78,7 @@ _STREAMS = {
     "activity": 10,
     "newsletter": 11,
     "crm": 12,
+    "sms_traits": 13,
 }
 
 
@@ -139,12 +149,20 @@ class DayAnswers:
     unsubscribed: int
     spam_reported: int
     extra_visits: int
+    texts: int = 0
+    texts_delivered: int = 0
+    stop_replies: int = 0
 
     def describe(self) -> str:
+        texts = (
+            f"; {self.texts:,} texts: {self.texts_delivered:,} delivered, {self.stop_replies:,} STOP"
+            if self.texts
+            else ""
+        )
         return (
             f"{self.delivered:,} delivered, {self.opened:,} opened, "
             f"{self.clicked:,} clicked, {self.unsubscribed:,} unsubscribed, "
-            f"{self.extra_visits:,} extra visits"
+            f"{self.extra_visits:,} extra visits{texts}"
         )
 
 
@@ -209,8 +227,10 @@ def _formats(formats: dict[str, str] | None) -> dict[str, str]:
 
 
 def _foreign_landing_files(landing: Path, fmt: dict[str, str], window: Window) -> list[Path]:
-    """Landing files of the demo's naming pattern that this world would not overwrite."""
-    found = []
+    """Landing files of the demo's naming pattern that this world would not overwrite (its answers
+    to texts are merged into the day's file, so every sms_events file there is another world's)."""
+    texts = landing / SMS_EVENTS
+    found = sorted(texts.glob(f"{SMS_EVENTS}_*.jsonl")) if texts.is_dir() else []
     for source in exports.SOURCES:
         ours = {
             exports.landing_path(landing, source, window.day(k).isoformat(), fmt[source])
@@ -296,6 +316,9 @@ class World:
         self.crm = CrmState(self.pop, window)
         self.changes = BehaviourChanges(seed, self.pop, window, self.catalog)
         self.campaign_mail: dict[int, list[EmailBatch]] = defaultdict(list)
+        self.sms_traits = build_sms_traits(_rng(seed, "sms_traits"), self.pop, spec)
+        self.sms_events: dict[int, list[dict]] = defaultdict(list)  # by the day whose export has them
+        self.texting = False  # once a text was answered, every day has an sms_events export
         self.campaign_names = [CAMPAIGN_ID]
         self.variant_names = list(VARIANTS)
         self.sent = _Sent()
@@ -348,6 +371,10 @@ class World:
             emails, self.pop, self.window, self.campaign_names, self.variant_names
         )
         self._write("email_events", table, day_text, found)
+        if self.texting:
+            records = in_export_order(self.sms_events.pop(k, []))
+            start_s = day_ms / 1000
+            write_sms_events(records, self.landing, arrives=lambda _: start_s, days=[day_text])
         self.next_day += 1
         return self.day(k)
 
@@ -371,11 +398,19 @@ class World:
 
     # -- answers to the pipeline's mail ------------------------------------------------------
 
-    def respond(self, store: SinkStore, k: int) -> DayAnswers:
-        """Draw the reactions to the messages the provider accepted for day k (after its daily run).
+    def respond(
+        self,
+        store: SinkStore,
+        k: int,
+        texts: TwilioSinkStore | None = None,
+        ledger: SendLedger | None = None,
+    ) -> DayAnswers:
+        """Draw the reactions to the messages the providers accepted for day k (after its daily run).
 
-        Their events land in the exports of day k + 1 and later, so day k + 1 must not be written
-        yet. A message answered before (a rerun of the day) is not answered again.
+        `store`: the mail sink's; `texts`: the Twilio sink's, with the send `ledger` that names
+        each text's campaign (no texts are answered without them). The events land in the exports
+        of day k + 1 and later, so day k + 1 must not be written yet. A message answered before
+        (a rerun of the day) is not answered again.
         """
         if k + 1 != self.next_day:
             raise ValueError(f"answer day {k}'s mail after writing day {k} and before day {k + 1}")
@@ -414,6 +449,12 @@ class World:
         self.answered += m
         self._write_message_truth(k, accepted, reactions)
         self._write_effects_truth(zip(accepted.campaign, accepted.variant, strict=True))
+        text_answers = {}
+        if texts is not None:
+            if ledger is None:
+                raise ValueError("answering texts needs the send ledger, which names their campaigns")
+            text_answers = self._answer_texts(read_texts(texts, ledger, self.day(k), self.pop), k, texts)
+            visits += text_answers.pop("extra_visits")
         return DayAnswers(
             day=self.day(k),
             messages=m,
@@ -424,7 +465,39 @@ class World:
             unsubscribed=int(drawn.unsubscribed.sum()),
             spam_reported=int(drawn.spam_reported.sum()),
             extra_visits=visits,
+            **text_answers,
         )
+
+    def _answer_texts(self, texts: Texts, k: int, store: TwilioSinkStore) -> dict[str, int]:
+        """Answer day k's texts not answered before: their callbacks and STOP replies go into the
+        sms_events exports of day k + 1 and later, a STOP also to the sink (which then refuses
+        that number, as Twilio does), and their effects into the days to come."""
+        texts = texts.take(np.flatnonzero(self.sent.find(texts.accepted.key()) < 0))
+        if not len(texts):
+            return {"extra_visits": 0}
+        accepted, key = texts.accepted, texts.accepted.key()
+        reactions = draw_text_reactions(
+            self.seed, self.spec, self.pop, self.sms_traits, texts, self.window.day_ms(k + 1)
+        )
+        for at_ms, record in status_callbacks(texts, reactions):
+            arrives = max((at_ms - self.window.start_ms) // DAY_MS, k + 1)
+            if arrives < self.window.days:
+                self.sms_events[int(arrives)].append(record)
+        for i in np.flatnonzero(reactions.stopped):
+            store.add_opt_out(texts.stored[i].to, reactions.stop_ms[i] / 1000)
+        self.texting = True
+        mean_delay_ms = self.spec.effects.mean_delay_days * DAY_MS
+        visits = self.changes.add(key, accepted.cust, reactions.sent, mean_delay_ms, SMS_CHANNEL)
+        self.sent.add(key, accepted.cust, reactions.sent)
+        self.answered += len(texts)
+        self._write_text_truth(k, accepted, reactions)
+        self._write_effects_truth(zip(accepted.campaign, accepted.variant, strict=True))
+        return {
+            "texts": len(texts),
+            "texts_delivered": int(reactions.delivered.sum()),
+            "stop_replies": int(reactions.stopped.sum()),
+            "extra_visits": visits,
+        }
 
     @staticmethod
     def _code(names: list[str], name: str) -> int:
@@ -457,6 +530,30 @@ class World:
             }
         )
         _write_parquet(table, self.truth_dir / "messages" / f"messages_{self.day(k).isoformat()}.parquet")
+
+    def _write_text_truth(self, k: int, accepted, reactions) -> None:
+        """``truth/texts/texts_<day>.parquet``: one row per answered text, for checks."""
+        sent, cust = reactions.sent, accepted.cust
+        table = pa.table(
+            {
+                "send_id": from_codes(accepted.send_id),
+                "customer_id": self.pop.customer_id.take(pa.array(cust.astype(np.int64))),
+                "campaign_id": pa.array(accepted.campaign, pa.string()),
+                "variant": pa.array(accepted.variant, pa.string()),
+                "run_date": pa.array([self.day(k)] * len(accepted), pa.date32()),
+                "send_at": pa.array(accepted.send_ms, pa.timestamp("ms", tz="UTC")),
+                "kind": pa.array(KINDS, pa.string()).take(pa.array(self.pop.kind[cust].astype(np.int32))),
+                "status": pa.array(reactions.status.tolist(), pa.string()),
+                "error_code": pa.array(reactions.error_code.astype(np.int64), mask=reactions.error_code == 0),
+                "stop_replied": reactions.stopped,
+                "stop_at": pa.array(reactions.stop_ms, pa.timestamp("ms", tz="UTC"), mask=~reactions.stopped),
+                "extra_purchases_expected": np.round(sent.extra, 6),
+                "activity_factor": sent.factor,
+                "effect_start": pa.array(sent.start_ms, pa.timestamp("ms", tz="UTC")),
+                "effect_end": pa.array(sent.end_ms, pa.timestamp("ms", tz="UTC")),
+            }
+        )
+        _write_parquet(table, self.truth_dir / "texts" / f"texts_{self.day(k).isoformat()}.parquet")
 
     def _write_effects_truth(self, pairs) -> None:
         """``truth/effects.csv``: what each (campaign, variant) seen so far does to each kind of user."""

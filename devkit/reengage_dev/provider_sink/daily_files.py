@@ -57,10 +57,17 @@ def merge_daily(
     *,
     id_field: str,
     unix_time: Callable[[dict[str, Any]], float],
+    days: Iterable[str] = (),
 ) -> EventExport:
-    """Merge records into the landing folder's daily files of `source`, by `id_field`."""
+    """Merge records into the landing folder's daily files of `source`, by `id_field`.
+
+    `days` (YYYY-MM-DD): days whose file is written, empty, when it does not exist and no record
+    falls on it: an export that ran and had nothing to report.
+    """
     fs, root = fsspec.core.url_to_fs(str(landing))
     by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for day in days:
+        by_day[day] = []
     for record in records:
         by_day[_day(unix_time(record))].append(record)
     paths: list[str] = []
@@ -79,7 +86,7 @@ def merge_daily(
                 continue  # a malformed line is ingest's to quarantine; keep it untouched
         new = [r for r in day_records if r[id_field] not in known]
         skipped += len(day_records) - len(new)
-        if not new:
+        if not new and (day_records or fs.exists(path)):
             continue
         if existing and not existing.endswith(b"\n"):
             existing += b"\n"
