@@ -411,6 +411,11 @@ def run_all(args: argparse.Namespace, done: pd.DataFrame, work: Path) -> None:
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in finished:
                 kind, seed, policy = running.pop(future)
+                if future.exception() is not None:
+                    # One failed run costs its own row (a rerun with the same --out tries it again),
+                    # not the hours of the others.
+                    print(f"seed {seed} {kind} {policy}: FAILED: {future.exception()}", flush=True)
+                    continue
                 if kind == "warm-up":
                     snapshot = future.result()
                     ready.extend((seed, p, snapshot) for p in todo[seed])
