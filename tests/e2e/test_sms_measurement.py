@@ -5,8 +5,9 @@ exported as today's sms_events landing file, as a webhook receiver would. Today'
 real ingest, dbt, Great Expectations, measurement and the report, whose SMS section shows the
 deliveries and opt-outs of those callbacks.
 
-The callbacks are exported up to the end of today (UTC): a text scheduled later (a user whose
-quiet hours have not begun) has none yet, as in production.
+Each run starts at 00:05 UTC of its day (the demo's clock), so yesterday's texts all fall within
+yesterday's quiet hours and have their callbacks by the end of today, whatever the hour the test
+runs at; the callbacks are exported up to the end of today (UTC), as in production.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import pytest
 from daily_world import generated_world, query
 
 from reengage.runs import failures, run_day
+from reengage_dev.demo.loop import clock_at
 from reengage_dev.twilio_sink import Outcomes, Rates, export_status_callbacks, start_twilio_sink
 
 pytestmark = pytest.mark.e2e
 
-RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
+RUN_DATE = datetime.now(UTC).date()
 YESTERDAY = RUN_DATE - timedelta(days=1)
 DAYS = 14  # no churn model (it needs 49 days): the policy ranks without scores, which is enough here
 
@@ -61,13 +63,15 @@ def world(tmp_path_factory: pytest.TempPathFactory):
         # Each text's callback URL carries its send id, which the export keeps beside Twilio's fields.
         patch.setenv("REENGAGE_TWILIO_STATUS_CALLBACK_URL", "https://hooks.example.test/twilio/status")
         try:
-            sent = run_day(YESTERDAY, instance, allow_past_dates=True)
+            with clock_at(YESTERDAY):
+                sent = run_day(YESTERDAY, instance)
             assert sent.success, failures(sent)
             end_of_today = datetime.combine(RUN_DATE + timedelta(days=1), time(), UTC).timestamp() - 1
             export_status_callbacks(
                 twilio.store, home / "landing", as_of=end_of_today, outcomes=TEXT_OUTCOMES
             )
-            measured = run_day(RUN_DATE, instance, allow_past_dates=True)
+            with clock_at(RUN_DATE):
+                measured = run_day(RUN_DATE, instance)
             yield home, measured
         finally:
             twilio.stop()
