@@ -14,7 +14,7 @@ Other stores that hold copies of addresses (the development package's local sink
 or a deployment's own) join without the product importing them: an installed
 package declares an entry point in the group `reengage.erasure_stores` whose name is
 the table the audit row counts its rows under and whose object is a callable
-`(emails, customer_ids) -> rows removed` (see `EraseCopies`; docs/privacy.md).
+`(emails, customer_ids, phones) -> rows removed` (see `EraseCopies`; docs/privacy.md).
 
 Deleted rows stay in a DuckDB file as bytes of freed blocks, so `carry_out`
 finishes by rewriting the warehouse file (warehouse_file.py) whenever an audit
@@ -45,9 +45,9 @@ from reengage.warehouse import connect, transaction
 
 LEDGER_TABLE = "ledger.send_ledger"
 ERASURE_STORES_GROUP = "reengage.erasure_stores"
-# Deletes every copy it holds of these addresses or customers (sorted lists), idempotently, and
-# returns how many rows it removed. It must not create its store when there is none.
-EraseCopies = Callable[[Sequence[str], Sequence[str]], int]
+# Deletes every copy it holds of these addresses, customers or phone numbers (sorted lists),
+# idempotently, and returns how many rows it removed. It must not create its store when there is none.
+EraseCopies = Callable[[Sequence[str], Sequence[str], Sequence[str]], int]
 
 
 def registered_stores() -> dict[str, EraseCopies]:
@@ -96,7 +96,9 @@ def erase(
             removed[LEDGER_TABLE] = ledger["blanked"]
     stores = registered_stores() if other_stores is None else other_stores
     for table, erase_copies in stores.items():
-        deleted = erase_copies(sorted(identity.emails), sorted(identity.customer_ids))
+        deleted = erase_copies(
+            sorted(identity.emails), sorted(identity.customer_ids), sorted(identity.phones)
+        )
         if deleted:
             removed[table] = deleted
 

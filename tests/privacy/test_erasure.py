@@ -196,7 +196,7 @@ def test_a_store_registered_for_erasure_is_cleared_with_every_address_and_id_and
     # in the audit row under its name.
     asked: list[tuple[list[str], list[str]]] = []
 
-    def crm_copies(emails: list[str], customer_ids: list[str]) -> int:
+    def crm_copies(emails: list[str], customer_ids: list[str], phones: list[str]) -> int:
         asked.append((list(emails), list(customer_ids)))
         return 4
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reengage.channels.sms_segments import segments
-from reengage.sqlite_pool import SQLitePool, immediate_transaction
+from reengage.sqlite_pool import SQLitePool, erasing_transaction, immediate_transaction
 from reengage_dev.twilio_sink.outcomes import SENT_AFTER_SECONDS, Outcomes, draw
 from reengage_dev.twilio_sink.validation import NewMessage
 
@@ -320,6 +320,25 @@ class TwilioSinkStore:
         )
 
     # -- opt-outs ------------------------------------------------------------
+
+    def erase_numbers(self, phones: Sequence[str]) -> int:
+        """Delete every text to these numbers, its status history, their STOP replies and opt-outs,
+        in one transaction whose freed bytes are zeroed (erasing_transaction). Returns the rows
+        removed; a second call removes none."""
+        numbers = sorted({p.strip() for p in phones if p and p.strip()})
+        if not numbers:
+            return 0
+        marks = ", ".join("?" * len(numbers))
+        with self._lock, self._db.connect() as conn, erasing_transaction(conn):
+            removed = conn.execute(
+                "DELETE FROM status_events WHERE sid IN"
+                f" (SELECT sid FROM messages WHERE to_number IN ({marks}))",
+                numbers,
+            ).rowcount
+            removed += conn.execute(f"DELETE FROM messages WHERE to_number IN ({marks})", numbers).rowcount
+            removed += conn.execute(f"DELETE FROM inbound WHERE from_number IN ({marks})", numbers).rowcount
+            removed += conn.execute(f"DELETE FROM opt_outs WHERE phone IN ({marks})", numbers).rowcount
+        return int(removed)
 
     def add_opt_out(self, phone: str, at: float) -> None:
         """A number replied STOP (the demo world writes its people's replies here)."""
