@@ -288,6 +288,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "events)",
         "0011_sms_events.sql",
     ),
+    Migration(
+        12,
+        "raw.products holds the product catalog (names, prices, links and stock the context marts show)",
+        "0012_products.sql",
+    ),
 )
 
 
