@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 from reengage_dev.demo import dirty, exports
 from reengage_dev.demo.activity import ActivitySimulator, EventBatch
-from reengage_dev.demo.catalog import PURCHASE, build_catalog
+from reengage_dev.demo.catalog import PURCHASE, Shelf, build_catalog
 from reengage_dev.demo.clock import DAY_MS, Window
 from reengage_dev.demo.crm import CrmState
 from reengage_dev.demo.effects import BehaviourChanges
@@ -69,6 +69,7 @@ _STREAMS = {
     "activity": 10,
     "newsletter": 11,
     "crm": 12,
+    "products": 13,
 }
 
 
@@ -290,6 +291,7 @@ class World:
         )
         self.visitors = build_visitors(_rng(seed, "visitors"), customers, window, spec)
         self.catalog = build_catalog(_rng(seed, "catalog"))
+        self.shelf = Shelf(self.catalog, window)
         self.anon_ids = anonymous_ids(_rng(seed, "anonymous_ids"), self.pop, self.visitors)
         self.activity = ActivitySimulator(self.pop, self.visitors, window, self.catalog)
         self.newsletter = Newsletter(self.pop, window, spec.email.deferred_share, self.first_sending_day - 1)
@@ -348,6 +350,11 @@ class World:
             emails, self.pop, self.window, self.campaign_names, self.variant_names
         )
         self._write("email_events", table, day_text, found)
+
+        stock = self.shelf.day(_rng(seed, "products", k), k)
+        table = exports.render_products(self.catalog, self.shelf, *stock, self.fmt["products"])
+        table, found = dirty.dirty_products(seed, k, table, share)
+        self._write("products", table, day_text, found)
         self.next_day += 1
         return self.day(k)
 

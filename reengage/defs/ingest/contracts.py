@@ -89,10 +89,10 @@ class Contract:
     volume: Mapping[str, settings.Value] = field(default_factory=dict, hash=False)
     # Columns of which a row needs at least one value (its first column is named in the refusal).
     at_least_one_of: tuple[str, ...] = ()
-    # A source a team may not have at all (SMS events without an SMS provider): until its folder in
-    # the landing folder has held a first export the source is absent (every day loads as empty and
-    # nothing waits for it, so a team without SMS needs no empty files); from then on `missing_file`
-    # applies. An explicit setting (sources.<source>.missing_file) always wins.
+    # A source a team may not have at all (SMS events without an SMS provider, a catalog export):
+    # until its folder in the landing folder has held a first export the source is absent (every day
+    # loads as empty and nothing waits for it, so a team without SMS needs no empty files); from then
+    # on `missing_file` applies. An explicit setting (sources.<source>.missing_file) always wins.
     absent_until_first_file: bool = False
     description: str = ""
 
