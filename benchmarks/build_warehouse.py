@@ -64,6 +64,12 @@ DBT_PROJECT = ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 GIB = 1024**3
 
+PRODUCTS_DDL = """create or replace table raw.products (
+    product_id varchar, name varchar, category varchar, price double, currency varchar,
+    image_url varchar, product_url varchar, in_stock boolean, updated_at timestamptz,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);"""
+
 RAW_DDL = """
 create schema if not exists raw;
 create or replace table raw.customers (
@@ -90,6 +96,9 @@ create or replace table raw.sms_events (
     "MessageStatus" varchar, "ErrorCode" varchar, "OptOutType" varchar, "Body" varchar, send_id varchar,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
+-- no catalog here, but the catalog staging and the context marts read the table
+-- (reengage/schema/sql/0012_products.sql)
+{PRODUCTS_DDL}
 -- rows ingest refused: none here, but the staging of refused rows reads the table
 create or replace table raw.quarantine (
     source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
@@ -97,7 +106,7 @@ create or replace table raw.quarantine (
 );
 create schema if not exists bench;
 create or replace table bench.pending_events as select * from raw.events limit 0;
-"""
+""".replace("{PRODUCTS_DDL}", PRODUCTS_DDL)
 
 # One day of sessions. $-parameters: day (date), day_index, sessions, customers, seed.
 # A uniform number in [0, 1) from a hash: (hash(...) % 1000003) / 1000003.
@@ -478,6 +487,7 @@ def copy_recent_history(source: Path, dest: Path, first_day: date) -> int:
     con.execute("create table raw.email_events as select * from src.raw.email_events")
     con.execute("create table raw.quarantine as select * from src.raw.quarantine")
     con.execute("create table raw.sms_events as select * from src.raw.sms_events")
+    con.execute(PRODUCTS_DDL)  # empty: a source warehouse built before the catalog has none
     con.execute(
         f"create table raw.events as select * from src.raw.events where _partition_date >= date '{first_day}'"
     )

@@ -294,6 +294,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "it would have reached on that channel",
         "0012_campaign_channels.sql",
     ),
+    Migration(
+        13,
+        "raw.products holds the product catalog (names, prices, links and stock the context marts show)",
+        "0013_products.sql",
+    ),
 )
 
 

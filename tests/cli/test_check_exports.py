@@ -15,14 +15,19 @@ def test_good_exports_pass_with_rows_read_per_file_and_exit_zero(isolated_home, 
     code, out, _ = reengage(capsys, "check-exports", str(landing))
     assert code == 0, out
     assert "3 days, 2026-03-08 to 2026-03-10" in out
-    for source, ext in (("customers", "csv"), ("events", "parquet"), ("email_events", "jsonl")):
+    for source, ext in (
+        ("customers", "csv"),
+        ("events", "parquet"),
+        ("email_events", "jsonl"),
+        ("products", "csv"),
+    ):
         assert f"{source}/{source}_{DAY}.{ext}: " in out
     customers = len(pd.read_csv(landing / "customers" / "customers_2026-03-08.csv"))
     assert (
         f"customers/customers_2026-03-08.csv: {customers} rows read, {customers} would load, 0 would be"
         in out
     )
-    assert "All 9 files would load without a refused row." in out
+    assert "All 12 files would load without a refused row." in out
 
 
 def test_a_damaged_file_is_named_with_row_and_column_exits_one_and_nothing_is_written(

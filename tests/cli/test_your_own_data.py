@@ -39,6 +39,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict:
     edit_settings(folder / "reengage.toml", "", {"home": '"home"', "landing": '"landing"'})
     edit_settings(folder / "reengage.toml", "sources.customers", {"missing_file": '"no_change"'})
     edit_settings(folder / "reengage.toml", "sources.email_events", {"missing_file": '"no_activity"'})
+    edit_settings(folder / "reengage.toml", "sources.products", {"missing_file": '"no_change"'})
     _land_the_shops_exports(folder)
     done["check"] = reengage_in(folder, "check-exports", "landing")
     done["backfill"] = reengage_in(folder, "backfill", "--from", str(FIRST), "--to", str(SATURDAY))
@@ -106,7 +107,7 @@ def test_a_history_from_2011_starts_on_its_earliest_export_and_is_checked_and_ba
     assert _ok(shop["init"]).startswith("Wrote reengage.toml")
     check = _ok(shop["check"])
     assert f"Checking {shop['folder'] / 'landing'} (5 days, {FIRST} to {MONDAY})" in check
-    assert "would be refused" in check and "All 15 files would load without a refused row." in check
+    assert "would be refused" in check and "All 20 files would load without a refused row." in check
     backfill = _ok(shop["backfill"])
     days = [line.split()[:2] for line in backfill.splitlines() if line.startswith("  2011-")]
     assert days == [[str(day), "ok"] for day in pd.date_range(FIRST, SATURDAY).date.astype(str)]

@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from reengage.catalog_values import VALID_URL
 from reengage.phones import VALID_NUMBER
 from reengage_dev.demo import generate_world
-from reengage_dev.demo.catalog import ACTIVE_EVENTS
+from reengage_dev.demo.catalog import ACTIVE_EVENTS, PRODUCTS_PER_CATEGORY
 from reengage_dev.demo.exports import COLUMNS, SOURCES  # the exports the demo writes (no sms_events)
 from reengage_dev.demo.generate import main
 from reengage_dev.demo.spec import KINDS, load_spec
@@ -99,7 +100,7 @@ def test_same_arguments_give_byte_identical_files(small, tmp_path: Path) -> None
 
 def test_one_file_per_source_per_day_in_default_formats(small) -> None:
     home, summary = small
-    expected_ext = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}
+    expected_ext = {"customers": "csv", "events": "parquet", "email_events": "jsonl", "products": "csv"}
     for source in SOURCES:
         names = sorted(p.name for p in (home / "landing" / source).iterdir())
         assert names == [f"{source}_{d}.{expected_ext[source]}" for d in _days(END, 10)]
@@ -189,11 +190,19 @@ def test_dirty_rows_in_files_match_the_summary(small) -> None:
     }
     emails = _load(home, "email_events")
     found_emails = {"duplicate_webhook": len(emails) - emails["sg_event_id"].nunique()}
+    products = _load(home, "products")
+    links = [~products[c].str.match(VALID_URL) for c in ("product_url", "image_url")]
+    found_products = {
+        "negative_price": int((products["price"].astype(float) < 0).sum()),
+        "bad_url": int((links[0] | links[1]).sum()),
+    }
     assert summary.dirty_rows == {
         "customers": found_customers,
         "events": found_events,
         "email_events": found_emails,
+        "products": found_products,
     }
+    assert sum(found_products.values()) > 0
     assert sum(found_events.values()) > 0 and sum(found_customers.values()) > 0
     duplicated = events[events["event_id"].duplicated(keep=False)]
     assert duplicated.drop(columns="_day").duplicated(keep=False).all(), "duplicates are exact copies"
@@ -441,3 +450,44 @@ def test_a_share_of_customers_has_a_number_and_sms_consent_drawn_apart_from_ever
 
 def _digest_of(home: Path, source: str) -> dict[str, str]:
     return {k: v for k, v in _digest(home / "landing").items() if k.startswith(source + "/")}
+
+
+def test_the_catalog_export_holds_every_product_the_events_name_at_the_price_their_values_use(
+    modest_frames,
+) -> None:
+    # Guards the context marts' joins on the demo: a product the events name but the catalog lacks,
+    # another category, or a price the cart values do not use would show a stranger's product.
+    products, events = modest_frames["products"], modest_frames["events"]
+    assert products.groupby("_day")["product_id"].nunique().eq(len(products["product_id"].unique())).all()
+    catalog = products.drop_duplicates("product_id").set_index("product_id")
+    named = events.dropna(subset=["product_id"])
+    assert set(named["product_id"]) <= set(catalog.index)
+    assert (named["category"].to_numpy() == catalog.loc[named["product_id"], "category"].to_numpy()).all()
+    clean = (
+        products[products["price"].astype(float) >= 0].drop_duplicates("product_id").set_index("product_id")
+    )
+    carts = named[named["event_name"] == "add_to_cart"]
+    quantity = carts["value"].to_numpy() / clean.loc[carts["product_id"], "price"].astype(float).to_numpy()
+    assert np.allclose(quantity, np.round(quantity), atol=1e-6) and (np.round(quantity) >= 1).all()
+    views = named[named["event_name"] == "product_view"].head(50)
+    urls = "https://shop.example.com" + views["page"]
+    assert (urls.to_numpy() == clean.loc[views["product_id"], "product_url"].to_numpy()).all()
+    assert set(products["currency"]) == {"USD"} and products["name"].notna().all()
+
+
+def test_a_small_changing_share_of_the_catalog_is_out_of_stock_bestsellers_most_often(modest_frames) -> None:
+    products = modest_frames["products"]
+    stock = products.pivot_table(index="product_id", columns="_day", values="in_stock", aggfunc="first")
+    out = stock.astype(str).eq("false")
+    share_by_day = out.mean()
+    assert share_by_day.between(0.01, 0.1).all(), share_by_day.describe()
+    flipped = out.ne(out.shift(axis=1)).iloc[:, 1:]
+    changed = flipped.sum()
+    assert (changed > 0).all()  # some products sell out or come back every day
+    rank = stock.index.str[4:].astype(int).to_numpy() - 1
+    bestseller = rank % PRODUCTS_PER_CATEGORY < 5
+    assert out[bestseller].to_numpy().mean() > 3 * out.to_numpy().mean()
+    # a product's updated_at moves exactly on the days its stock changes
+    updated = products.pivot_table(index="product_id", columns="_day", values="updated_at", aggfunc="first")
+    moved = (updated != updated.shift(axis=1)).iloc[:, 1:]
+    assert moved.equals(flipped)

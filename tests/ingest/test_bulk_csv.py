@@ -111,6 +111,20 @@ PHONES = [
     "+０１２３４５６７",
     "+0123456789",
 ]
+URLS = [
+    "https://shop.example.com/product/sku-1",
+    "http://shop.example.com:8080/p?id=1#top",
+    "https://cdn.example.com/i/a%C3%A9.jpg",
+    "shop.example.com/product/sku-1",
+    "javascript:alert(1)",
+    "https://shop.example.com/a b",
+    "https://shop.example.com/é",
+    "HTTPS://shop.example.com/",
+    "https://-bad.example.com/",
+    "https://shop.example.com/\x0b",
+    "ftp://shop.example.com/",
+]
+CURRENCIES = ["EUR", "usd", "Gbp", "EURO", "E1R", "ßr", "€", "ｅｕｒ", "EU"]
 UNIX = ["1773130500", "1773130500.25", "1773216000", "946684799", "1e10", "177313050000", "-1", "01773130500"]
 DATES = ["2026-03-10", "1600-01-01", "2262-05-01", "2026-02-30", "2026/03/10", "20260310"]
 EVENT_TYPES = ["open", "Open", "CLICK", "bounce", "opened", "unsubscribe", "group_unsubscribe", "İ"]
@@ -131,6 +145,8 @@ GOOD = {
     "timezone": TIMEZONES[:3],
     "email": EMAILS[:3],
     "phone": PHONES[:3],
+    "url": URLS[:3],
+    "currency": CURRENCIES[:3],
     "date": DATES[:1],
 }
 KINDS = {
@@ -142,6 +158,8 @@ KINDS = {
     "timezone": st.sampled_from(TIMEZONES),
     "email": st.sampled_from(EMAILS),
     "phone": st.sampled_from(PHONES),
+    "url": st.sampled_from(URLS),
+    "currency": st.sampled_from(CURRENCIES),
     "date": st.sampled_from(DATES),
 }
 
@@ -238,7 +256,7 @@ def comparable(report: LoadReport) -> dict:
     return fields
 
 
-@pytest.mark.parametrize("source", ["events", "customers", "email_events"])
+@pytest.mark.parametrize("source", ["events", "customers", "email_events", "products"])
 def test_a_csv_file_read_by_duckdb_loads_exactly_what_the_python_reader_loads(source: str) -> None:
     """Guards the screen passing a row parse.py refuses or types differently, and DuckDB splitting or
     numbering rows otherwise than Python's csv module: both would store other rows or reasons."""

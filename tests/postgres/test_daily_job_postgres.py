@@ -147,6 +147,7 @@ def test_the_quality_gates_ran_on_postgresql_and_passed(world_home: World) -> No
         "raw_customers_expectations",
         "raw_events_expectations",
         "raw_email_events_expectations",
+        "raw_products_expectations",
         "fct_user_features_expectations",
         "fct_user_responses_expectations",
         "intervention_list_expectations",

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from reengage import settings
+from reengage.catalog_values import VALID_CURRENCY, VALID_URL
 from reengage.defs.ingest.contracts import CONTRACTS, EMAIL_EVENT_TYPES
 from reengage.defs.interventions.policy.inputs import REQUIRED_RESPONSE_COLUMNS
 from reengage.defs.quality.findings import QualityGateError
@@ -125,3 +126,14 @@ def test_the_responses_suite_holds_the_columns_the_policys_pause_reads_and_dbt_b
     tests = next(c for c in model["columns"] if c["name"] == "response_type")["data_tests"]
     accepted = next(t["accepted_values"] for t in tests if isinstance(t, dict) and "accepted_values" in t)
     assert response_types["kwargs"]["value_set"] == accepted["arguments"]["values"]
+
+
+def test_the_catalog_suite_checks_links_and_currencies_by_the_rules_ingest_applies() -> None:
+    # Guards the one rule written twice (JSON cannot import it): a suite looser than ingest lets a bad
+    # link through unseen, a stricter one fails every day's catalog.
+    patterns = {
+        e["kwargs"]["column"]: e["kwargs"]["regex"]
+        for e in _expectations("raw_products")
+        if e["type"] == "expect_column_values_to_match_regex"
+    }
+    assert patterns == {"currency": VALID_CURRENCY, "product_url": VALID_URL, "image_url": VALID_URL}

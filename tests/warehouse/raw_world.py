@@ -63,6 +63,12 @@ create table raw.sms_events (
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
 
+create table raw.products (
+    product_id varchar, name varchar, category varchar, price double precision, currency varchar,
+    image_url varchar, product_url varchar, in_stock boolean, updated_at timestamptz,
+    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
+);
+
 create table raw.quarantine (
     source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
     row_kept boolean not null, _partition_date date, _loaded_at timestamptz
@@ -586,6 +592,47 @@ QUARANTINE: list[dict[str, Any]] = [
 ]
 
 
+def _product(
+    product_id: str,
+    category: str,
+    price: float,
+    *,
+    in_stock: bool = True,
+    updated_at: str = "2025-12-01 06:00:00",
+    partition: str = "2025-12-01",
+) -> dict[str, Any]:
+    """A catalog row as raw.products holds it (a daily snapshot repeats it with the same updated_at)."""
+    return {
+        "product_id": product_id,
+        "name": f"Product {product_id.upper()}",
+        "category": category,
+        "price": price,
+        "currency": "EUR",
+        "image_url": f"https://shop.example.com/images/{product_id}.jpg",
+        "product_url": f"https://shop.example.com/product/{product_id}",
+        "in_stock": in_stock,
+        "updated_at": _ts(updated_at),
+        "_source_file": f"products/products_{partition}.csv",
+        "_partition_date": partition,
+        "_loaded_at": _ts(f"{partition} 23:00:00"),
+    }
+
+
+PRODUCTS: list[dict[str, Any]] = [
+    # p1 (c_new's cart): its price changed on D-2; the row of D+1 is not the product yet on D
+    _product("p1", "garden", 30.0),
+    _product("p1", "garden", 24.5, updated_at="2026-01-08 06:00:00", partition="2026-01-08"),
+    _product("p1", "garden", 99.0, updated_at="2026-01-11 06:00:00", partition="2026-01-11"),
+    _product("p2", "books", 12.0),
+    # the same unchanged row in a later snapshot: one product, from its latest export
+    _product("p2", "books", 12.0, partition="2026-01-09"),
+    _product("p3", "books", 8.0),
+    _product("p4", "toys", 19.99, in_stock=False),
+    *[_product(f"s{i}", "shoes", 60.0 + i) for i in range(5)],
+    _product("p9", "home", 15.0),
+]
+
+
 def _number_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     numbered = []
     for position, row in enumerate(rows, start=1):
@@ -600,6 +647,7 @@ def raw_tables(extra_events: list[dict[str, Any]] | None = None) -> dict[str, li
         "events": _number_rows([*EVENTS, *(extra_events or [])]),
         "email_events": _number_rows(EMAIL_EVENTS),
         "sms_events": _number_rows(SMS_EVENTS),
+        "products": _number_rows(PRODUCTS),
         "quarantine": QUARANTINE,
     }
 

@@ -66,6 +66,12 @@ def test_models_land_in_the_documented_schemas(built_warehouse: BuiltWarehouse) 
         ("staging", "stg_twilio__sms_events"),
         ("staging", "stg_twilio__refused_sms_events"),
         ("marts", "fct_sms_suppressions"),
+        ("staging", "stg_catalog__products"),
+        ("staging", "progress_tiers"),
+        ("marts", "fct_user_cart_items"),
+        ("marts", "fct_user_recent_views"),
+        ("marts", "fct_product_social_proof"),
+        ("marts", "fct_user_progress"),
     } <= relations
 
 

@@ -36,6 +36,7 @@ def test_dbt_parse_declares_the_raw_sources_dagster_keys_on(parsed_manifest: dic
         ("raw", "events", "raw"),
         ("raw", "email_events", "raw"),
         ("raw", "sms_events", "raw"),
+        ("raw", "products", "raw"),
         ("raw", "quarantine", "raw"),
     }
 
@@ -76,6 +77,9 @@ def test_every_threshold_is_a_project_var_with_a_default(parsed_manifest: dict[s
         "whole_table_tests_weekday",
         "response_conversion_event",
         "response_conversion_window_days",
+        "cart_items_lookback_days",
+        "recent_views_lookback_days",
+        "social_proof_min_count",
     ):
         assert f"\n  {name}: " in text, name
 

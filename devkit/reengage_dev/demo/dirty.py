@@ -25,6 +25,11 @@ email_events (1 kind):
 - ``duplicate_webhook``: the same webhook event (same ``sg_event_id``) delivered twice,
   which SendGrid's retries do for real.
 
+products (2 kinds):
+- ``negative_price``: price below zero (an export's sign error).
+- ``bad_url``: ``product_url`` or ``image_url`` is no web address (the scheme left off, or
+  ``javascript:``).
+
 Counts are per extra or damaged row, so "rows that look like kind X in the files"
 equals the count in ``WorldSummary.dirty_rows``.
 """
@@ -43,7 +48,13 @@ from reengage_dev.demo.newsletter import EmailBatch
 CUSTOMER_KINDS = ("invalid_email", "unknown_timezone", "negative_lifetime_value", "unparseable_timestamp")
 EVENT_KINDS = ("duplicate_event_id", "missing_identity", "future_timestamp")
 EMAIL_KINDS = ("duplicate_webhook",)
-KINDS = {"customers": CUSTOMER_KINDS, "events": EVENT_KINDS, "email_events": EMAIL_KINDS}
+PRODUCT_KINDS = ("negative_price", "bad_url")
+KINDS = {
+    "customers": CUSTOMER_KINDS,
+    "events": EVENT_KINDS,
+    "email_events": EMAIL_KINDS,
+    "products": PRODUCT_KINDS,
+}
 
 UNKNOWN_TIMEZONES = ("Mars/Olympus_Mons", "America/Gotham", "Europe/Atlantis", "Pacific/Nowhere")
 BAD_TIMESTAMPS = ("31/02/2024 25:61", "not a date", "2024-13-45T99:99:99Z", "yesterday")
@@ -130,3 +141,33 @@ def dirty_email_events(seed: int, batch: EmailBatch, share: float) -> tuple[Emai
     draws = KeyedDraws(seed, "dirt", codes_key(batch.event_id))
     duplicate = np.flatnonzero(_kind_of_each_row(draws, share, len(EMAIL_KINDS)) == 0)
     return batch.take(_with_copies(len(batch), duplicate)), {"duplicate_webhook": len(duplicate)}
+
+
+def dirty_products(seed: int, day: int, table: pa.Table, share: float) -> tuple[pa.Table, dict[str, int]]:
+    """The catalog snapshot of `day`, a row's draws keyed by its product and the day (the word 4 keeps
+    them apart from a customer's of the same number)."""
+    draws = KeyedDraws(seed, "dirt", combine(np.arange(table.num_rows), day, 4))
+    kind = _kind_of_each_row(draws, share, len(PRODUCT_KINDS))
+    bad_price, bad_url = (np.flatnonzero(kind == i) for i in range(len(PRODUCT_KINDS)))
+    price = table["price"].combine_chunks().take(pa.array(bad_price, pa.int64()))
+    column = np.where(draws.integers(0, 2, len(draws))[bad_url] == 0, "product_url", "image_url")
+    url_rows = {name: bad_url[column == name] for name in ("product_url", "image_url")}
+    broken = {
+        name: pc.if_else(
+            pa.array(draws.integers(0, 2, len(draws))[rows] == 0),
+            pc.replace_substring(
+                table[name].combine_chunks().take(pa.array(rows, pa.int64())), "https://", ""
+            ),
+            pa.scalar("javascript:void(0)"),
+        )
+        for name, rows in url_rows.items()
+    }
+    columns = {
+        "price": (bad_price, pc.subtract(pc.negate(pc.abs(price)), 1.0)),
+        **{name: (url_rows[name], broken[name]) for name in url_rows},
+    }
+    for name, (rows, values) in columns.items():
+        if len(rows):
+            position = table.schema.get_field_index(name)
+            table = table.set_column(position, name, _replace(table[name].combine_chunks(), rows, values))
+    return table, {"negative_price": len(bad_price), "bad_url": len(bad_url)}

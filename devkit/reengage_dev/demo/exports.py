@@ -29,9 +29,10 @@ from reengage_dev.demo.population import FIRST_NAMES, PLANS, Population, phone_n
 from reengage_dev.demo.strings import from_codes, iso_utc
 
 FORMATS = ("csv", "jsonl", "parquet")
-DEFAULT_FORMATS = {"customers": "csv", "events": "parquet", "email_events": "jsonl"}
+DEFAULT_FORMATS = {"customers": "csv", "events": "parquet", "email_events": "jsonl", "products": "csv"}
 # The exports the demo world writes in a chosen format: every source but sms_events, which its
 # answers to texts write through the Twilio sink's writer (JSON Lines, twilio_sink/callbacks.py).
+# The catalog (products) is a full snapshot each day.
 SOURCES = tuple(DEFAULT_FORMATS)
 
 CUSTOMER_COLUMNS = (
@@ -75,7 +76,23 @@ EMAIL_EVENT_COLUMNS = (
     "run_date",
     "reason",
 )
-COLUMNS = {"customers": CUSTOMER_COLUMNS, "events": EVENT_COLUMNS, "email_events": EMAIL_EVENT_COLUMNS}
+PRODUCT_COLUMNS = (
+    "product_id",
+    "name",
+    "category",
+    "price",
+    "currency",
+    "image_url",
+    "product_url",
+    "in_stock",
+    "updated_at",
+)
+COLUMNS = {
+    "customers": CUSTOMER_COLUMNS,
+    "events": EVENT_COLUMNS,
+    "email_events": EMAIL_EVENT_COLUMNS,
+    "products": PRODUCT_COLUMNS,
+}
 
 
 def landing_path(landing: Path, source: str, day_text: str, fmt: str) -> Path:
@@ -157,6 +174,26 @@ def render_email_events(
             "variant": _lookup(tuple(variants), batch.variant),
             "run_date": _lookup(run_dates, batch.run_day),
             "reason": _lookup(REASONS, batch.reason, null=batch.reason < 0),
+        }
+    )
+
+
+def render_products(
+    catalog: cat.Catalog, shelf: cat.Shelf, in_stock: np.ndarray, updated_ms: np.ndarray, fmt: str
+) -> pa.Table:
+    """A full snapshot of the catalog: every product the events may name, at the price their values use."""
+    product_id = catalog.product_id
+    return pa.table(
+        {
+            "product_id": product_id,
+            "name": shelf.names,
+            "category": _lookup(cat.CATEGORIES, catalog.product_category),
+            "price": pa.array(catalog.price, pa.float64()),
+            "currency": pa.array([cat.CURRENCY] * len(product_id), pa.string()),
+            "image_url": pc.binary_join_element_wise(f"{cat.SHOP_URL}/images/", product_id, ".jpg", ""),
+            "product_url": pc.binary_join_element_wise(f"{cat.SHOP_URL}/product/", product_id, ""),
+            "in_stock": pa.array(in_stock, pa.bool_()),
+            "updated_at": _timestamps(updated_ms, fmt, millis=False),
         }
     )
 

@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 
 from reengage_dev.demo import dirty, exports
 from reengage_dev.demo.activity import ActivitySimulator, EventBatch
-from reengage_dev.demo.catalog import PURCHASE, build_catalog
+from reengage_dev.demo.catalog import PURCHASE, Shelf, build_catalog
 from reengage_dev.demo.clock import DAY_MS, Window
 from reengage_dev.demo.crm import CrmState
 from reengage_dev.demo.effects import SMS_CHANNEL, BehaviourChanges
@@ -79,6 +79,7 @@ _STREAMS = {
     "newsletter": 11,
     "crm": 12,
     "sms_traits": 13,
+    "products": 14,
 }
 
 
@@ -310,6 +311,7 @@ class World:
         )
         self.visitors = build_visitors(_rng(seed, "visitors"), customers, window, spec)
         self.catalog = build_catalog(_rng(seed, "catalog"))
+        self.shelf = Shelf(self.catalog, window)
         self.anon_ids = anonymous_ids(_rng(seed, "anonymous_ids"), self.pop, self.visitors)
         self.activity = ActivitySimulator(self.pop, self.visitors, window, self.catalog)
         self.newsletter = Newsletter(self.pop, window, spec.email.deferred_share, self.first_sending_day - 1)
@@ -375,6 +377,11 @@ class World:
             records = in_export_order(self.sms_events.pop(k, []))
             start_s = day_ms / 1000
             write_sms_events(records, self.landing, arrives=lambda _: start_s, days=[day_text])
+
+        stock = self.shelf.day(_rng(seed, "products", k), k)
+        table = exports.render_products(self.catalog, self.shelf, *stock, self.fmt["products"])
+        table, found = dirty.dirty_products(seed, k, table, share)
+        self._write("products", table, day_text, found)
         self.next_day += 1
         return self.day(k)
 

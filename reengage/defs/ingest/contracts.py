@@ -20,7 +20,17 @@ from reengage.event_catalog import SEED, known_event_names
 
 MissingFile = Literal["required", "no_activity", "no_change"]
 ColumnType = Literal[
-    "text", "timestamp", "unix_timestamp", "boolean", "double", "date", "email", "phone", "timezone"
+    "text",
+    "timestamp",
+    "unix_timestamp",
+    "boolean",
+    "double",
+    "date",
+    "email",
+    "phone",
+    "timezone",
+    "url",
+    "currency",
 ]
 
 
@@ -79,10 +89,10 @@ class Contract:
     volume: Mapping[str, settings.Value] = field(default_factory=dict, hash=False)
     # Columns of which a row needs at least one value (its first column is named in the refusal).
     at_least_one_of: tuple[str, ...] = ()
-    # A source a team may not have at all (SMS events without an SMS provider): until its folder in
-    # the landing folder has held a first export the source is absent (every day loads as empty and
-    # nothing waits for it, so a team without SMS needs no empty files); from then on `missing_file`
-    # applies. An explicit setting (sources.<source>.missing_file) always wins.
+    # A source a team may not have at all (SMS events without an SMS provider, a catalog export):
+    # until its folder in the landing folder has held a first export the source is absent (every day
+    # loads as empty and nothing waits for it, so a team without SMS needs no empty files); from then
+    # on `missing_file` applies. An explicit setting (sources.<source>.missing_file) always wins.
     absent_until_first_file: bool = False
     description: str = ""
 
@@ -281,7 +291,39 @@ SMS_EVENTS = Contract(
     "bad rows quarantined.",
 )
 
-CONTRACTS: dict[str, Contract] = {c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS, SMS_EVENTS)}
+PRODUCTS = Contract(
+    source="products",
+    columns=(
+        Column("product_id", "text", required=True, example="sku-123"),
+        Column("name", "text", required=True, example="Trail Running Shoe"),
+        Column("category", "text", example="shoes"),
+        # What a message shows the customer: a price that is no number or below zero, or a link that
+        # is no web address, refuses the row (the product keeps its last good row), never a guess.
+        Column("price", "double", required=True, min_value=0, max_value=1e9, example="89.90"),
+        Column("currency", "currency", required=True, example="EUR"),
+        Column("image_url", "url", example="https://shop.example.com/images/sku-123.jpg"),
+        Column("product_url", "url", required=True, example="https://shop.example.com/product/sku-123"),
+        Column("in_stock", "boolean", required=True, example="true"),
+        Column("updated_at", "timestamp", required=True, example="2026-03-10T06:00:00Z"),
+    ),
+    unique_key="product_id",
+    latest_by="updated_at",
+    optional_columns=frozenset({"category", "image_url"}),
+    # A catalog export is a full snapshot of the catalog each day or only the products that changed:
+    # staging keeps each product's latest row either way, so a product leaves the messages by a row
+    # with in_stock false, not by being left out of a snapshot. A day without one is late or lost by
+    # default, so no message shows yesterday's price or stock as today's (a team exporting only
+    # changes, and nothing on a quiet day, sets missing_file = "no_change"). A team without a
+    # catalog export has none at all: the source is absent until its first file lands.
+    missing_file="required",
+    absent_until_first_file=True,
+    description="Product catalog rows as exported (a daily snapshot or the changed products), no personal "
+    "data, bad rows quarantined.",
+)
+
+CONTRACTS: dict[str, Contract] = {
+    c.source: c for c in (CUSTOMERS, EVENTS, EMAIL_EVENTS, SMS_EVENTS, PRODUCTS)
+}
 SOURCES: tuple[str, ...] = tuple(CONTRACTS)
 
 
@@ -323,6 +365,8 @@ SQL_TYPES: dict[ColumnType, str] = {
     "email": "varchar",
     "phone": "varchar",
     "timezone": "varchar",
+    "url": "varchar",
+    "currency": "varchar",
     "timestamp": "timestamptz",
     "unix_timestamp": "timestamptz",
     "boolean": "boolean",

@@ -18,6 +18,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from reengage.catalog_values import VALID_CURRENCY, VALID_URL
 from reengage.defs.ingest.contracts import Column, ColumnType, Contract, warehouse_lookback_days
 from reengage.defs.ingest.names import name_key
 from reengage.defs.ingest.reader import NESTED_ATTR, NOT_UTF8, NOT_UTF8_ATTR, NUL_ATTR, NestedValue
@@ -52,6 +53,8 @@ ACCEPTED_SAMPLES: dict[ColumnType, tuple[str, ...]] = {
     "timezone": ("Europe/Paris", "America/New_York", "UTC"),
     "email": ("Ann.Lee@Example.com", "o'brien+news@mail.example.co.uk"),
     "phone": ("+4915123456789", "+14155550100"),
+    "url": ("https://shop.example.com/product/sku-123", "http://shop.example.com:8080/p?id=123#top"),
+    "currency": ("EUR", "usd"),
     "text": ("any text",),
 }
 
@@ -241,9 +244,12 @@ def _convert(
     rows: pd.Series,
 ) -> pd.Series:
     present = text.notna()
-    if col.type in ("text", "email", "phone", "timezone"):
+    if col.type in ("text", "email", "phone", "timezone", "url", "currency"):
         if col.type == "email" or col.lowercase:
             text = text.where(~present, text.str.lower())
+        if col.type == "currency":
+            # ASCII only: Python upper-cases `ß` to `SS`, which would pass for a code
+            text = text.where(~(present & text.fillna("").str.isascii()), text.str.upper())
         if col.allowed:
             text = text.where(~present, named_value(text, col.allowed))
         if col.type == "email":
@@ -252,6 +258,14 @@ def _convert(
             flag(present & ~text.fillna("").str.match(VALID_NUMBER), col.name, "not an E.164 phone number")
         if col.type == "timezone":
             flag(present & ~text.isin(known_timezones()), col.name, "not a known IANA timezone")
+        if col.type == "url":
+            flag(present & ~text.fillna("").str.match(VALID_URL), col.name, "not an http or https URL")
+        if col.type == "currency":
+            flag(
+                present & ~text.fillna("").str.match(VALID_CURRENCY),
+                col.name,
+                "not an ISO 4217 currency code",
+            )
         return text
     if col.type in ("timestamp", "unix_timestamp"):
         if col.type == "unix_timestamp":
@@ -333,6 +347,8 @@ TYPE_NAMES: dict[ColumnType, str] = {
     "email": "email address",
     "phone": "phone number",
     "timezone": "time zone",
+    "url": "web address",
+    "currency": "currency code",
     "timestamp": "timestamp",
     "unix_timestamp": "Unix timestamp",
     "boolean": "boolean",
@@ -353,6 +369,13 @@ def type_format(column_type: ColumnType) -> str:
             f"an E.164 number matching `{VALID_NUMBER}` ({samples}): a plus, the country code and the "
             "number, digits only; never completed or repaired"
         )
+    if column_type == "url":
+        return (
+            f"an http or https URL matching `{VALID_URL}` ({samples}): a host, no spaces, non-ASCII "
+            "characters percent-encoded; never completed or repaired"
+        )
+    if column_type == "currency":
+        return f"an ISO 4217 code of three letters ({samples}); upper-cased"
     if column_type == "timezone":
         return f"a time-zone name the IANA tz database knows ({samples}), not an offset such as `+02:00`"
     if column_type == "timestamp":

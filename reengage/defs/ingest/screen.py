@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from reengage.catalog_values import VALID_CURRENCY, VALID_URL
 from reengage.defs.ingest.contracts import Column, Contract, warehouse_lookback_days
 from reengage.defs.ingest.parse import (
     EARLIEST,
@@ -104,7 +105,9 @@ class Screen:
         s = self.stripped(col.name)
         if col.type in ("email",) or col.lowercase:
             return f"lower({s})"
-        if col.type in ("text", "phone", "timezone"):
+        if col.type == "currency":
+            return f"upper({s})"
+        if col.type in ("text", "phone", "timezone", "url"):
             return s
         if col.type == "timestamp":
             return f"try_cast({s} as timestamptz)"
@@ -139,6 +142,10 @@ class Screen:
             return f"regexp_matches({s}, '{_sql_text(VALID_NUMBER)}')"
         if col.type == "timezone":
             return f"list_contains($timezones, {s})"
+        if col.type == "url":
+            return f"{ascii_only} and regexp_matches({s}, '{_sql_text(VALID_URL)}')"
+        if col.type == "currency":
+            return f"{ascii_only} and regexp_matches(upper({s}), '{_sql_text(VALID_CURRENCY)}')"
         if col.type in ("timestamp", "unix_timestamp"):
             pattern = PLAIN_TIMESTAMP if col.type == "timestamp" else PLAIN_UNIX_SECONDS
             slack = FUTURE_SLACK.get(col.name, FUTURE_SLACK["default"])

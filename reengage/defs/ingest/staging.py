@@ -41,6 +41,8 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     "email": pa.string(),
     "phone": pa.string(),
     "timezone": pa.string(),
+    "url": pa.string(),
+    "currency": pa.string(),
     "timestamp": pa.timestamp("ns", tz="UTC"),
     "unix_timestamp": pa.timestamp("ns", tz="UTC"),
     "boolean": pa.bool_(),

@@ -5,7 +5,7 @@ ticks (the landing contract has no `_SUCCESS` marker, and exporters that write i
 no other sign). The sources whose `missing_file` rule is required (ingest fails without them)
 must be there; a source a day may lack (no activity, no change: by default events) is
 waited for for a grace period once the others settled, and then the day starts without it; a
-source that is absent (sms_events before its first export) is not waited for. A day
+source that is absent (sms_events or products before its first export) is not waited for. A day
 without any file is not started here: the daily schedule runs it (a closed day is loaded as empty).
 
 The run key is the day plus the files' fingerprint, so the same files never start a

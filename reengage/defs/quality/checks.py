@@ -236,6 +236,11 @@ raw_sms_events_expectations = build_suite_check(
         dg.AssetKey(["raw", "sms_events"]), "raw.sms_events", "raw_sms_events", source="sms_events"
     )
 )
+# The context marts show its names, prices and links in messages: a negative price or a link that is
+# no web address must never reach one.
+raw_products_expectations = build_suite_check(
+    SuiteCheckSpec(dg.AssetKey(["raw", "products"]), "raw.products", "raw_products", source="products")
+)
 fct_user_features_expectations = build_suite_check(
     SuiteCheckSpec(model_key("fct_user_features"), "marts.fct_user_features", "fct_user_features")
 )
