@@ -44,7 +44,7 @@ from reengage.schema.declared import (
     Table,
 )
 from reengage.schema.migrations import migrate, require
-from reengage.tables import replace_run_date
+from reengage.tables import as_frame, replace_run_date
 from reengage.warehouse import transaction
 
 WINNER, WORSE, NO_DIFFERENCE, INSUFFICIENT, SRM_HOLD = (
@@ -501,5 +501,5 @@ def read_tables(con, run_date: date) -> MeasurementTables:
     for frame, table in TABLE_OF_FRAME.items():
         require(con, table)
         sql = f"select {table.column_list()} from {table.name} where run_date = ?"
-        frames[frame] = con.execute(sql, [run_date]).df()
+        frames[frame] = as_frame(con.execute(sql, [run_date]))
     return MeasurementTables(run_date=run_date, **frames)

@@ -38,7 +38,7 @@ from reengage.defs.measurement.report import plots
 from reengage.defs.measurement.report.glossary import GLOSSARY
 from reengage.defs.measurement.report.verdict import verdict
 from reengage.defs.measurement.targeting import latest_estimates
-from reengage.tables import column_types, relation_exists
+from reengage.tables import as_frame, column_types, relation_exists
 
 __all__ = ["Report", "ReportData", "build_report", "report_data", "write_report", "headline"]
 
@@ -96,8 +96,9 @@ def retention_data(
         return empty
     con.register("_assigned", outcomes[["customer_id", "run_date", "arm"]])
     try:
-        curves = con.execute(
-            f"""
+        curves = as_frame(
+            con.execute(
+                f"""
             with a as (select distinct customer_id, cast(run_date as date) as d, arm from _assigned),
             grid as (
                 select a.*, k from a, range(1, {days + 1}) as r(k) where a.d + cast(k as integer) <= $run_date
@@ -109,10 +110,12 @@ def retention_data(
                 on f.customer_id = grid.customer_id and f.activity_date = grid.d + cast(k as integer)
             group by all order by arm, day
             """,
-            {"run_date": run_date},
-        ).df()
-        cohorts = con.execute(
-            """
+                {"run_date": run_date},
+            )
+        )
+        cohorts = as_frame(
+            con.execute(
+                """
             with a as (
                 select distinct customer_id, cast(run_date as date) as d,
                        cast(date_trunc('week', cast(run_date as date)) as date) as cohort
@@ -134,8 +137,9 @@ def retention_data(
             select cohort, w as week, avg(case when active then 1.0 else 0.0 end) as share
             from hit group by all order by cohort, week
             """,
-            {"run_date": run_date},
-        ).df()
+                {"run_date": run_date},
+            )
+        )
     finally:
         con.unregister("_assigned")
     curves = curves[curves["users"] >= 20]
@@ -150,10 +154,12 @@ def dormancy_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if column_types(con, "marts.fct_user_features").get("as_of_date")
         else ""
     )
-    return con.execute(
-        f"select coalesce(dormancy_stage, 'unknown') as dormancy_stage, count(*) as customers "
-        f"from marts.fct_user_features {latest} group by 1 order by 1"
-    ).df()
+    return as_frame(
+        con.execute(
+            f"select coalesce(dormancy_stage, 'unknown') as dormancy_stage, count(*) as customers "
+            f"from marts.fct_user_features {latest} group by 1 order by 1"
+        )
+    )
 
 
 # --- words -----------------------------------------------------------------------------------
