@@ -288,6 +288,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "events)",
         "0011_sms_events.sql",
     ),
+    Migration(
+        12,
+        "measurement.campaign_settings: the level, sequential test scale and users per arm each "
+        "campaign's measurement used",
+        "0012_campaign_settings.sql",
+    ),
 )
 
 

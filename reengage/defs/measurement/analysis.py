@@ -38,6 +38,7 @@ from reengage.schema.declared import (
     CAMPAIGN_COMPARISONS,
     CAMPAIGN_DAILY,
     CAMPAIGN_GUARDRAILS,
+    CAMPAIGN_SETTINGS,
     CAMPAIGN_SRM,
     CAMPAIGN_SUMMARY,
     GUARDRAIL_METRICS,
@@ -89,6 +90,7 @@ TABLE_OF_FRAME: dict[str, Table] = {
     "guardrails": GUARDRAIL_METRICS,
     "pauses": CAMPAIGN_GUARDRAILS,
     "daily": CAMPAIGN_DAILY,
+    "settings": CAMPAIGN_SETTINGS,
 }
 
 
@@ -101,6 +103,7 @@ class MeasurementTables:
     guardrails: pd.DataFrame
     pauses: pd.DataFrame
     daily: pd.DataFrame
+    settings: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
     def items(self) -> Iterable[tuple[Table, pd.DataFrame]]:
@@ -122,7 +125,41 @@ def analyse(
         guardrails=(g := _guardrails(o, run_date, config)),
         pauses=_pauses(o, g, run_date, config),
         daily=_daily(o, run_date),
+        settings=_settings(o, plans, run_date, config),
     )
+
+
+def settings_of(tables: MeasurementTables, campaign: str, default: MeasurementConfig) -> MeasurementConfig:
+    """The settings `campaign`'s measurement used that day (`default` for a day measured before they
+    were stored), so what is said about a test judges by the level and sample size it ran with."""
+    rows = tables.settings[tables.settings["campaign_id"] == campaign]
+    if not len(rows):
+        return default
+    used = rows.iloc[0]
+    return default.model_copy(
+        update={
+            "alpha": float(used["alpha"]),
+            "msprt_tau": float(used["msprt_tau"]),
+            "min_per_arm": int(used["min_per_arm"]),
+        }
+    )
+
+
+def _settings(
+    o: pd.DataFrame, plans: dict[str, CampaignPlan], run_date: date, config: MeasurementConfig
+) -> pd.DataFrame:
+    campaigns = sorted(set(plans) | (set(o["campaign_id"]) if len(o) else set()))
+    rows = [
+        {
+            "run_date": run_date,
+            "campaign_id": campaign,
+            "alpha": config.alpha,
+            "msprt_tau": config.msprt_tau,
+            "min_per_arm": config.min_per_arm,
+        }
+        for campaign in campaigns
+    ]
+    return pd.DataFrame(rows, columns=CAMPAIGN_SETTINGS.names)
 
 
 # --- summary -------------------------------------------------------------------------------

@@ -104,8 +104,8 @@ def campaign_measurement(
     Each user counts once per campaign (in the arm and variant of their first assignment), from that
     assignment's scheduled send time over the campaign's attribution window. Writes
     measurement.assignment_outcomes, campaign_summary, campaign_comparisons, campaign_srm,
-    guardrail_metrics, campaign_daily and campaign_guardrails (paused campaigns are skipped by the
-    intervention engine the next day).
+    guardrail_metrics, campaign_daily, campaign_settings and campaign_guardrails (paused campaigns are
+    skipped by the intervention engine the next day).
     """
     run_date = date.fromisoformat(context.partition_key)
     plans = _plans()
