@@ -124,6 +124,7 @@ def test_the_comparisons_table_leaves_out_comparisons_with_no_figure_and_says_ho
     assert "1 comparison is not shown yet" in one.html
     every = build_report(tables(summary=USERS, comparisons=rows[:2]), no_report_data(), {"win_back": PLAN})
     assert "not shown yet" not in every.html
+    assert TOO_WIDE in dict(GLOSSARY)["relative lift"], "the glossary says when an interval is too wide"
 
 
 # --- one sentence per campaign: keep, stop or wait ---------------------------------------------
