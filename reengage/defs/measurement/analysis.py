@@ -125,7 +125,7 @@ def analyse(
         guardrails=(g := _guardrails(o, run_date, config)),
         pauses=_pauses(o, g, run_date, config),
         daily=_daily(o, run_date),
-        settings=_settings(o, plans, run_date, config),
+        settings=_settings(o, run_date, config),
     )
 
 
@@ -145,10 +145,9 @@ def settings_of(tables: MeasurementTables, campaign: str, default: MeasurementCo
     )
 
 
-def _settings(
-    o: pd.DataFrame, plans: dict[str, CampaignPlan], run_date: date, config: MeasurementConfig
-) -> pd.DataFrame:
-    campaigns = sorted(set(plans) | (set(o["campaign_id"]) if len(o) else set()))
+def _settings(o: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
+    """A row per campaign measured (one with an assigned user), like every table of the day."""
+    campaigns = sorted(set(o["campaign_id"])) if len(o) else []
     rows = [
         {
             "run_date": run_date,
