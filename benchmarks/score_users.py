@@ -139,6 +139,7 @@ def score_child(db: Path, model_dir: Path, extras: bool, threads: int | None) ->
         from reengage.learning.clusters import ClusterConfig, cluster_behaviour, write_clusters
         from reengage.learning.features import snapshot_features
         from reengage.learning.send_hour import preferred_send_hours, write_send_hours
+        from reengage.tables import as_frame
 
         with duckdb.connect(str(db)) as con:
             t0 = time.perf_counter()
@@ -152,7 +153,7 @@ def score_child(db: Path, model_dir: Path, extras: bool, threads: int | None) ->
                 f"peak RSS so far {peak_rss_gib():.2f} GiB",
                 flush=True,
             )
-            customers = con.sql("select customer_id, timezone from staging.stg_crm__customers").df()
+            customers = as_frame(con.sql("select customer_id, timezone from staging.stg_crm__customers"))
             customers["segment"] = "engaged"
             hours = preferred_send_hours(con, AS_OF, customers)
             write_send_hours(con, hours, AS_OF)

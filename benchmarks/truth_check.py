@@ -43,6 +43,7 @@ import pandas as pd  # noqa: E402
 
 from reengage.defs.measurement.analysis import WINNER, WORSE  # noqa: E402
 from reengage.privacy.keys import PEPPER_ENV  # noqa: E402
+from reengage.tables import as_frame  # noqa: E402
 from reengage_dev.demo import DEMO_PEPPER  # noqa: E402
 
 KEEP = [
@@ -89,11 +90,13 @@ def run_seed(seed: int, args: argparse.Namespace, home: Path) -> pd.DataFrame:
     campaigns = [c.id for c in load_campaigns(settings.campaigns_dir())]
     with connect(read_only=True) as con:
         board, _ = build_scoreboard(con, run.world, run.last_day, campaigns, MeasurementConfig().min_per_arm)
-        sequential = con.execute(
-            "select campaign_id, comparison, variant, seq_ci_low, seq_ci_high "
-            "from measurement.campaign_comparisons where run_date = ? and metric = 'conversion'",
-            [run.last_day],
-        ).df()
+        sequential = as_frame(
+            con.execute(
+                "select campaign_id, comparison, variant, seq_ci_low, seq_ci_high "
+                "from measurement.campaign_comparisons where run_date = ? and metric = 'conversion'",
+                [run.last_day],
+            )
+        )
     rows = board.rows.merge(sequential, on=["campaign_id", "comparison", "variant"], how="left")
     rows["seed"] = seed
     rows["job_seconds_median"] = statistics.median(run.job_seconds)

@@ -13,6 +13,7 @@ from reengage.defs.measurement.display import summary_table
 from reengage.defs.operations.landed_exports import scan_day
 from reengage.defs.quality.quarantine import unknown_reference_phrase, unknown_references
 from reengage.schema.declared import CAMPAIGN_SUMMARY
+from reengage.tables import as_frame
 from reengage.warehouse import connect
 from reengage.wording import counted
 
@@ -133,10 +134,13 @@ def _campaign_results(con: duckdb.DuckDBPyConnection, day: date) -> str:
     """The report's own table of the day's campaign results, from the same rows under the same names."""
     title = f"Campaign results as of {day} (users, each counted once from their first assignment)"
     try:
-        frame = con.execute(
-            f"select * from {CAMPAIGN_SUMMARY.name} where run_date = ? order by campaign_id, variant, arm",
-            [day],
-        ).df()
+        frame = as_frame(
+            con.execute(
+                f"select * from {CAMPAIGN_SUMMARY.name} where run_date = ? "
+                "order by campaign_id, variant, arm",
+                [day],
+            )
+        )
     except duckdb.CatalogException:
         return f"{title}\n  (table not built)"
     if frame.empty:
@@ -146,7 +150,7 @@ def _campaign_results(con: duckdb.DuckDBPyConnection, day: date) -> str:
 
 def _table(con: duckdb.DuckDBPyConnection, title: str, sql: str, params: list) -> str:
     try:
-        frame = con.execute(sql, params).df()
+        frame = as_frame(con.execute(sql, params))
     except duckdb.CatalogException:
         return f"{title}\n  (table not built)"
     if frame.empty:

@@ -1,4 +1,5 @@
-"""Tables on a warehouse connection: catalog probes, transactions, replacing a run date's rows.
+"""Tables on a warehouse connection: catalog probes, transactions, replacing a run date's rows,
+query results as pandas frames.
 
 DuckDB only (no Dagster), so the model code in `reengage/learning/` writes its tables the same way the
 pipeline's stages do.
@@ -12,6 +13,7 @@ from datetime import date
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 
 @contextmanager
@@ -80,3 +82,42 @@ def replace_run_date(
         finally:
             con.unregister("_replacing_rows")
     return len(rows)
+
+
+# Integer and boolean columns with a null come out as pandas' nullable types, as DuckDB's `.df()` gives them.
+_NULLABLE: dict[pa.DataType, object] = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
+
+
+def as_frame(result: duckdb.DuckDBPyConnection | duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """A query's rows (`con.execute(...)` or `con.sql(...)`) as a pandas frame, read through Arrow.
+
+    Use it instead of DuckDB's `.df()`: that calls `DataFrame.drop(inplace=True)`, which pandas 3.1
+    deprecates, on every result with a timestamp-with-zone column, so each such query warned. The
+    frame has the dtypes `.df()` gives: dates as datetime64, decimals and sums (DuckDB's HUGEINT
+    arrives as a decimal) as float64, integer and boolean columns holding a null as nullable types,
+    timestamps with their zone.
+    """
+    table = result.to_arrow_table()
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_date(field.type):
+            column = column.cast(pa.timestamp("us"))
+        elif pa.types.is_decimal(field.type):
+            column = column.cast(pa.float64())
+        columns.append(column)
+    table = pa.Table.from_arrays(columns, names=table.column_names)
+    rows = table.to_pandas()
+    for position, (field, column) in enumerate(zip(table.schema, table.columns, strict=True)):
+        if field.type in _NULLABLE and column.null_count:
+            rows.isetitem(position, column.to_pandas(types_mapper=_NULLABLE.get))
+    return rows

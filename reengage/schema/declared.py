@@ -433,6 +433,16 @@ CAMPAIGN_CHANNELS = _table(
     ("p_value", "double"),
     ("enough_users", "boolean"),
 )
+# The settings each campaign's measurement used on a run date, so the report's verdict judges by the
+# same ones (the guardrails' limits are in guardrail_metrics.limit_value).
+CAMPAIGN_SETTINGS = _table(
+    "measurement.campaign_settings",
+    ("run_date", "date not null"),
+    ("campaign_id", "varchar not null"),
+    ("alpha", "double not null"),  # two-sided level of every interval and test
+    ("msprt_tau", "double not null"),  # scale of the sequential test's mixture
+    ("min_per_arm", "bigint not null"),  # matured users per arm before the sequential test decides
+)
 # What each candidate targeting would have achieved for a campaign, judged on its logged
 # decisions (reengage/learning/uplift/judging.py): one set of rows per campaign and run date it was judged on.
 TARGETING_ESTIMATES = _table(
@@ -518,6 +528,7 @@ TABLES: tuple[Table, ...] = (
     GUARDRAIL_METRICS,
     CAMPAIGN_DAILY,
     CAMPAIGN_CHANNELS,
+    CAMPAIGN_SETTINGS,
     TARGETING_ESTIMATES,
     FORGET_LIST,
     FORGET_LIST_PEPPER,

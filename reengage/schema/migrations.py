@@ -299,6 +299,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "raw.products holds the product catalog (names, prices, links and stock the context marts show)",
         "0013_products.sql",
     ),
+    Migration(
+        14,
+        "measurement.campaign_settings: the level, sequential test scale and users per arm each "
+        "campaign's measurement used",
+        "0014_campaign_settings.sql",
+    ),
 )
 
 

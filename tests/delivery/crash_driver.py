@@ -34,6 +34,7 @@ from reengage.defs.delivery.ledger import SendLedger
 from reengage.defs.delivery.payloads import OutboundMessage
 from reengage.defs.delivery.report import DeliveryReport
 from reengage.defs.delivery.sender import RetryPolicy, deliver, make_client
+from reengage.tables import as_frame
 
 ENV_VAR = "REENGAGE_CRASH_AT"
 
@@ -62,11 +63,13 @@ def day_in_warehouse(run_date: str) -> Iterator[OutboundMessage]:
     from reengage.defs.delivery.assets import to_messages
 
     with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
-        chosen = con.execute(
-            "select * from interventions.intervention_list where run_date = ? and arm = 'treatment' "
-            "order by send_id",
-            [run_date],
-        ).df()
+        chosen = as_frame(
+            con.execute(
+                "select * from interventions.intervention_list where run_date = ? and arm = 'treatment' "
+                "order by send_id",
+                [run_date],
+            )
+        )
     yield from to_messages(chosen)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -40,6 +41,18 @@ def generated_world(
         )
         assert history.success, failures(history)
         yield instance
+
+
+@contextmanager
+def warnings_recorded() -> Iterator[list[warnings.WarningMessage]]:
+    """Every warning raised inside the block, each time it is raised, whoever would have shown it."""
+    # Great Expectations sends warnings to logging (logging.captureWarnings) when first imported; imported
+    # here first, so the recorder is what the block's warnings reach, not a logger nobody reads.
+    import great_expectations.validator.validator  # noqa: F401
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        yield seen
 
 
 def query(home: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -12,7 +12,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from reengage.defs.measurement.analysis import MeasurementTables, analyse, write_tables
+from reengage.defs.measurement.analysis import (
+    MeasurementTables,
+    analyse,
+    read_tables,
+    settings_of,
+    write_tables,
+)
 from reengage.defs.measurement.config import MeasurementConfig
 from reengage.defs.measurement.outcomes import compute_outcomes
 from reengage.warehouse import connect
@@ -28,6 +34,7 @@ TABLE_OF_FRAME = {
     "guardrails": "measurement.guardrail_metrics",
     "pauses": "measurement.campaign_guardrails",
     "daily": "measurement.campaign_daily",
+    "settings": "measurement.campaign_settings",
 }
 # The spammy campaign's unsubscribe limit raised: the same day analysed again gives other rows.
 RELAXED = MeasurementConfig(campaign_limits={"spammy": {"max_unsubscribe_rate": 0.2}})
@@ -135,3 +142,20 @@ def test_a_frame_whose_columns_differ_from_its_table_is_refused_and_nothing_stor
     assert stored(con, DAY1) == first
     assert con.execute("select count(*) from measurement.assignment_outcomes").fetchone() == outcomes_before
     assert set(counts(con, DAY2).values()) == {0}, "nothing of the refused day is written"
+
+
+def test_the_settings_each_campaign_was_measured_with_are_stored_with_its_day(
+    days: dict, first_day_written: tuple
+) -> None:
+    # Guards a report that judged by the default settings whatever the measurement had run with.
+    con, _ = first_day_written
+    outcomes, _ = days[DAY2]
+    own = MeasurementConfig(alpha=0.1, msprt_tau=0.03, min_per_arm=30)
+    write_tables(con, analyse(outcomes, PLANS, DAY2, own), outcomes)
+    stored_day = read_tables(con, DAY2)
+    measured = set(outcomes["campaign_id"])
+    assert measured and set(stored_day.settings["campaign_id"]) == measured
+    for campaign in measured:
+        used = settings_of(stored_day, campaign, MeasurementConfig())
+        assert (used.alpha, used.msprt_tau, used.min_per_arm) == (0.1, 0.03, 30)
+    assert settings_of(read_tables(con, DAY1), "nobody", own) is own, "a day without them keeps the fallback"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import strategies as hs
 from reengage.defs.measurement import stats as st
 from reengage.defs.measurement.analysis import INSUFFICIENT, NO_DIFFERENCE, SRM_HOLD, WINNER, WORSE
 from reengage.defs.measurement.config import MeasurementConfig
-from reengage.defs.measurement.display import DISPLAY_NAMES
+from reengage.defs.measurement.display import DISPLAY_NAMES, TOO_WIDE, relative_lift
 from reengage.defs.measurement.report import build_report
 from reengage.defs.measurement.report.glossary import GLOSSARY
 from reengage.defs.measurement.report.verdict import verdict
@@ -77,6 +78,53 @@ def test_the_glossary_defines_every_statistical_word_the_report_shows() -> None:
     for term, meaning in GLOSSARY:
         assert f"<dt>{term}</dt>" in glossary and meaning.split(" ")[0] in glossary
         assert "_" not in meaning
+
+
+@pytest.mark.parametrize(
+    "lift,low,high,shown",
+    [
+        (0.5, 0.2, 0.8, "+50% [+20%, +80%]"),
+        (0.5, -0.5, 1.5, "+50% [-50%, +150%]"),  # 200 points wide: the widest shown
+        (0.5, -0.6, 1.5, TOO_WIDE),
+        (4.0, -3.0, 20.0, TOO_WIDE),  # a compared-with rate near zero
+        (4.0, float("-inf"), float("inf"), TOO_WIDE),
+        (0.1, float("nan"), float("nan"), "+10%"),
+        (float("nan"), float("nan"), float("nan"), "n/a"),
+    ],
+)
+def test_a_relative_lift_interval_too_wide_to_mean_anything_reads_too_wide(
+    lift: float, low: float, high: float, shown: str
+) -> None:
+    assert relative_lift(lift, low, high) == shown
+
+
+def test_the_comparisons_table_leaves_out_comparisons_with_no_figure_and_says_how_many_wait() -> None:
+    # Guards a table of rows reading n/a in every figure, and relative lifts of -300% to +2,000%.
+    empty = {"n_baseline": 0, "x_baseline": 0, "n_variant": 0, "x_variant": 0, "value_baseline": float("nan"),
+             "value_variant": float("nan"), "abs_lift": float("nan"), "abs_ci_low": float("nan"),
+             "abs_ci_high": float("nan")}  # fmt: skip
+    rows = [
+        comparison(NO_DIFFERENCE, rel_lift=0.5, rel_ci_low=0.2, rel_ci_high=0.8),
+        comparison(NO_DIFFERENCE, variant="b", comparison="variant_vs_holdout", value_baseline=0.002,
+                   abs_lift=0.008, abs_ci_low=-0.006, abs_ci_high=0.04, rel_lift=4.0, rel_ci_low=-3.0,
+                   rel_ci_high=20.0),
+        comparison(INSUFFICIENT, variant="c", comparison="variant_vs_holdout", **empty),
+        comparison(INSUFFICIENT, variant="d", comparison="variant_vs_holdout", **empty),
+    ]  # fmt: skip
+    report = build_report(tables(summary=USERS, comparisons=rows), no_report_data(), {"win_back": PLAN})
+    shown = html_tables(report.html)["Lift against holdout and control"]
+    assert [row["variant"] for row in shown] == ["all", "b"]
+    assert [row["relative lift"] for row in shown] == ["+50% [+20%, +80%]", TOO_WIDE]
+    assert shown[1]["lift [95% interval]"] == "+0.8 pts [-0.6 pts, +4.0 pts]"
+    note = (
+        "2 comparisons are not shown yet: too few users' windows have closed to compute any of their figures."
+    )
+    assert f"<p class='muted'>{html.escape(note)}</p>" in report.html and note in report.markdown
+    one = build_report(tables(summary=USERS, comparisons=rows[:3]), no_report_data(), {"win_back": PLAN})
+    assert "1 comparison is not shown yet" in one.html
+    every = build_report(tables(summary=USERS, comparisons=rows[:2]), no_report_data(), {"win_back": PLAN})
+    assert "not shown yet" not in every.html
+    assert TOO_WIDE in dict(GLOSSARY)["relative lift"], "the glossary says when an interval is too wide"
 
 
 # --- one sentence per campaign: keep, stop or wait ---------------------------------------------
@@ -179,6 +227,32 @@ def test_every_campaign_of_the_report_opens_with_its_verdict_planned_ones_withou
     assert "<p class='verdict'>Keep: treated users convert" in report.html
     assert "<p class='verdict'>Wait: nobody has been assigned to this campaign yet.</p>" in report.html
     assert "**Keep: treated users convert" in report.markdown
+
+
+# A campaign measured with settings of its own: 30 users per arm, a 10% level, a narrower mixture.
+OWN = {"campaign_id": "win_back", "alpha": 0.10, "msprt_tau": 0.03, "min_per_arm": 30}
+
+
+def test_the_verdict_judges_by_the_settings_the_campaigns_measurement_used_not_the_defaults() -> None:
+    # Guards a verdict that asked for the default 100 users per arm (and sized the test at the default
+    # level) for a campaign whose measurement ran with other settings.
+    short = say(comparisons=[comparison(INSUFFICIENT, n_baseline=20, n_variant=250)], settings=[OWN])
+    assert "it needs 30 in each group and has 250 treated and 20 held out, so 10 more held-out" in short
+    row = comparison(NO_DIFFERENCE, n_baseline=100, x_baseline=10, n_variant=400, x_variant=64, abs_lift=0.06)
+    k = st.users_to_decide(10, 100, 64, 400, OWN["msprt_tau"], OWN["alpha"])
+    default_k = st.users_to_decide(10, 100, 64, 400, CONFIG.msprt_tau, CONFIG.alpha)
+    assert k is not None and default_k is not None and math.ceil(k * 400) != math.ceil(default_k * 400)
+    sentence = say(comparisons=[row], settings=[OWN])
+    assert f"decides at about {math.ceil(k * 400):,} treated and {math.ceil(k * 100):,} held-out" in sentence
+
+
+def test_the_report_gives_each_campaigns_intervals_at_the_level_it_was_measured_at() -> None:
+    winner = comparison(WINNER, seq_ci_low=0.01, seq_ci_high=0.09)
+    report = build_report(tables(summary=USERS, comparisons=[winner], settings=[OWN]), no_report_data(), {})
+    assert "Intervals are 90%." in report.html
+    assert "(90% interval +2.0 pts to +8.0 pts;" in report.html and "95% interval +2" not in report.html
+    default = build_report(tables(summary=USERS, comparisons=[winner]), no_report_data(), {})
+    assert "Intervals are 95%." in default.html and "(95% interval +2.0 pts to +8.0 pts;" in default.html
 
 
 @given(

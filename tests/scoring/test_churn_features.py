@@ -18,6 +18,7 @@ from reengage.learning.features import (
     label_examples,
     snapshot_features,
 )
+from reengage.tables import as_frame
 
 AS_OF = date(2024, 4, 30)  # cut-off 2024-05-01T00:00Z
 
@@ -92,7 +93,9 @@ def test_features_do_not_change_when_future_events_arrive(con: duckdb.DuckDBPyCo
     # Guards the central leakage rule: a snapshot for D must be identical before and after D+1's data lands.
     as_of = RUN_DATE - timedelta(days=20)
     before = snapshot_features(con, as_of)
-    customers = con.execute("select customer_id from staging.stg_crm__customers").df()["customer_id"].tolist()
+    customers = as_frame(con.execute("select customer_id from staging.stg_crm__customers"))[
+        "customer_id"
+    ].tolist()
     append_events(con, future_events(customers, as_of))
     con.execute(
         "insert into staging.stg_crm__customers (customer_id, signup_at, plan) values ('late', $ts, 'pro')",

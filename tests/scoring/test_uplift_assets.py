@@ -24,6 +24,7 @@ from reengage.defs.measurement.targeting import latest_estimates, targeting_esti
 from reengage.defs.scoring.uplift import uplift_scores
 from reengage.learning.uplift import registry as uplift_registry
 from reengage.schema.migrations import migrate
+from reengage.tables import as_frame
 from reengage.warehouse import WarehouseResource
 
 FIRST_DAY = date(2025, 2, 1)
@@ -136,13 +137,16 @@ def test_an_uplift_campaign_gets_a_promoted_model_from_its_own_decisions_and_dai
     assert "promoted:" in done["upl"]["fit"] and done["upl"]["model_version"].startswith("uplift-")
     assert done["young"]["model_version"] == "none" and done["young"]["fit"].startswith("not fitted:")
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        scores = con.execute(
-            "select s.customer_id, s.predicted_uplift, count(e.customer_id) filter ("
-            "  where e.event_ts < timestamp '2025-02-01') as january"
-            " from scoring.uplift_scores s left join intermediate.int_events_stitched e using (customer_id)"
-            " where s.run_date = ? and s.campaign_id = 'upl' group by all",
-            [RUN_DATE],
-        ).df()
+        scores = as_frame(
+            con.execute(
+                "select s.customer_id, s.predicted_uplift, count(e.customer_id) filter ("
+                "  where e.event_ts < timestamp '2025-02-01') as january"
+                " from scoring.uplift_scores s"
+                " left join intermediate.int_events_stitched e using (customer_id)"
+                " where s.run_date = ? and s.campaign_id = 'upl' group by all",
+                [RUN_DATE],
+            )
+        )
     assert len(scores) == CUSTOMERS
     helped = scores[scores["january"] >= 2]["predicted_uplift"].mean()
     others = scores[scores["january"] < 2]["predicted_uplift"].mean()

@@ -362,7 +362,6 @@ def run_demo(config: DemoConfig) -> int:
     from reengage.defs.interventions.campaigns import copy_example_campaigns, load_campaigns
     from reengage.defs.measurement.config import MeasurementConfig
     from reengage.privacy.keys import PEPPER_ENV
-    from reengage.summary import run_summary
     from reengage.warehouse import connect
     from reengage_dev.demo import DEMO_PEPPER
     from reengage_dev.demo.scoreboard import build_scoreboard, write_truth
@@ -388,6 +387,11 @@ def run_demo(config: DemoConfig) -> int:
             print(f"  {line}", file=sys.stderr)
         print(f"Dagster's and dbt's log: {run.log_path}", file=sys.stderr)
         return 1
+
+    # Imported only now: it loads the run-date partitions, which start at the earliest export
+    # landed when first imported; before the world wrote its history that is today, after the
+    # demo's first sending day, and the history would fall outside them.
+    from reengage.summary import run_summary
 
     step = time.perf_counter()
     campaigns = [c.id for c in load_campaigns(settings.campaigns_dir())]

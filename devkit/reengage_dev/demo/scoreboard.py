@@ -22,6 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from reengage.tables import as_frame
 from reengage_dev.demo.responses import customer_index
 from reengage_dev.demo.world import World
 
@@ -130,8 +131,8 @@ def build_scoreboard(
     con: duckdb.DuckDBPyConnection, world: World, run_date: date, campaigns: list[str], min_per_arm: int
 ) -> tuple[Scoreboard, pd.DataFrame]:
     """The closing table for `run_date`, and the per-user truth it was computed from."""
-    comparisons = con.execute(COMPARISON_SQL, [run_date]).df()
-    outcomes = con.execute(OUTCOMES_SQL).df()
+    comparisons = as_frame(con.execute(COMPARISON_SQL, [run_date]))
+    outcomes = as_frame(con.execute(OUTCOMES_SQL))
     outcomes["true_conversion_probability"] = true_probabilities(world, outcomes)
     matured = outcomes[outcomes["matured"].astype(bool)]
     true_lift, missing, verdict = [], [], []

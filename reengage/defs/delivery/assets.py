@@ -25,7 +25,7 @@ from reengage.defs.delivery.sms_sender import SmsMessage
 from reengage.defs.delivery.twilio_resource import TwilioResource
 from reengage.partitions import daily_partitions
 from reengage.schema.declared import CAMPAIGN_SENDS
-from reengage.tables import replace_run_date
+from reengage.tables import as_frame, replace_run_date
 from reengage.warehouse import WarehouseResource, transaction
 
 
@@ -128,10 +128,12 @@ def deliver_day(
         context.log.warning(note)
     else:
         with warehouse.connect(read_only=True) as con:
-            chosen = con.execute(
-                "select * from interventions.intervention_list where run_date = ? order by send_id",
-                [run_date],
-            ).df()
+            chosen = as_frame(
+                con.execute(
+                    "select * from interventions.intervention_list where run_date = ? order by send_id",
+                    [run_date],
+                )
+            )
         refuse_channels_no_step_sends(chosen)
         chosen = chosen[chosen["channel"].isin(channels)]
         if chosen.empty:

@@ -36,6 +36,7 @@ from reengage.defs.delivery.resource import SendGridResource
 from reengage.defs.delivery.twilio_resource import twilio_from_environment
 from reengage.defs.delivery.windows import SendWindows
 from reengage.schema.declared import INTERVENTION_LIST
+from reengage.tables import as_frame
 from reengage.warehouse import WarehouseResource
 from reengage.wording import counted
 
@@ -118,11 +119,13 @@ def _rows_to_settle(warehouse: WarehouseResource, ledger: SendLedger, day: date)
     empty = pd.DataFrame(columns=INTERVENTION_LIST.names)
     try:
         with warehouse.connect(read_only=True) as con:
-            chosen = con.execute(
-                "select * from interventions.intervention_list where run_date = ? and arm = 'treatment' "
-                "order by send_id",
-                [day],
-            ).df()
+            chosen = as_frame(
+                con.execute(
+                    "select * from interventions.intervention_list where run_date = ? and arm = 'treatment' "
+                    "order by send_id",
+                    [day],
+                )
+            )
     except duckdb.Error as err:
         return empty, (
             f"the intervention list could not be read ({type(err).__name__}): requeued messages wait "

@@ -35,6 +35,7 @@ from reengage.defs.interventions.policy.decisions import BASE_TABLE, DECISIONS_W
 from reengage.defs.interventions.policy.inputs import FEATURES_TABLE
 from reengage.defs.interventions.policy.persistence import DECISIONS_TABLE, LIST_TABLE
 from reengage.defs.interventions.summary import REASON_ORDER
+from reengage.tables import as_frame
 
 Previous = Literal["auto", "stored", "dry_run"]
 COLUMNS = ["campaign_id", "reason", "count", "previous_count", "change"]
@@ -113,17 +114,20 @@ def _reason_rank(reason: str) -> int:
 
 def work_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Counts by campaign and reason of the decisions `decide` left in its temp table."""
-    return con.execute(
-        f"select campaign_id, reason, count(*) as n from {DECISIONS_WORK_TABLE} group by all"
-    ).df()
+    return as_frame(
+        con.execute(f"select campaign_id, reason, count(*) as n from {DECISIONS_WORK_TABLE} group by all")
+    )
 
 
 def stored_counts(con: duckdb.DuckDBPyConnection, run_date: date) -> pd.DataFrame | None:
     """Counts of a stored run, or None when no decisions were stored for that date."""
-    counts = con.execute(
-        f"select campaign_id, reason, count(*) as n from {DECISIONS_TABLE} where run_date = ? group by all",
-        [run_date],
-    ).df()
+    counts = as_frame(
+        con.execute(
+            f"select campaign_id, reason, count(*) as n from {DECISIONS_TABLE} "
+            "where run_date = ? group by all",
+            [run_date],
+        )
+    )
     return counts if len(counts) else None
 
 

@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from reengage.defs.interventions.policy.persistence import DECISIONS_TABLE
+from reengage.tables import as_frame
 
 # Columns of the Markdown table, in the order the policy applies its checks.
 REASON_ORDER = (
@@ -35,15 +36,17 @@ def preview(con: duckdb.DuckDBPyConnection, run_date: date, table: str = DECISIO
     `table` can be the stored `interventions.decisions` or the temp table that
     `policy.decide` leaves behind, so a dry run and the stored run compare alike.
     """
-    return con.execute(
-        f"""
+    return as_frame(
+        con.execute(
+            f"""
         select campaign_id, outcome, reason, count(*) as n
         from {table}
         where run_date = ?
         group by all
         order by campaign_id, outcome, reason""",
-        [run_date],
-    ).df()
+            [run_date],
+        )
+    )
 
 
 def _column(reason: str) -> str:

@@ -19,6 +19,7 @@
 
 Warehouse tables (schema ``measurement``): campaign_results, assignment_outcomes (one row per
 user and campaign, latest run only, no email), campaign_summary, campaign_comparisons, campaign_srm,
-guardrail_metrics, campaign_daily, campaign_channels (one set of rows per run date) and
-campaign_guardrails (campaign_id, run_date, paused, reason).
+guardrail_metrics, campaign_daily, campaign_channels, campaign_settings (the settings each
+campaign was measured with, which the report's verdict judges by; one set of rows per run date)
+and campaign_guardrails (campaign_id, run_date, paused, reason).
 """

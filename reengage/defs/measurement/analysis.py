@@ -43,13 +43,14 @@ from reengage.schema.declared import (
     CAMPAIGN_COMPARISONS,
     CAMPAIGN_DAILY,
     CAMPAIGN_GUARDRAILS,
+    CAMPAIGN_SETTINGS,
     CAMPAIGN_SRM,
     CAMPAIGN_SUMMARY,
     GUARDRAIL_METRICS,
     Table,
 )
 from reengage.schema.migrations import migrate, require
-from reengage.tables import replace_run_date
+from reengage.tables import as_frame, replace_run_date
 from reengage.warehouse import transaction
 
 WINNER, WORSE, NO_DIFFERENCE, INSUFFICIENT, SRM_HOLD = (
@@ -95,6 +96,7 @@ TABLE_OF_FRAME: dict[str, Table] = {
     "pauses": CAMPAIGN_GUARDRAILS,
     "daily": CAMPAIGN_DAILY,
     "channels": CAMPAIGN_CHANNELS,
+    "settings": CAMPAIGN_SETTINGS,
 }
 
 
@@ -108,6 +110,7 @@ class MeasurementTables:
     pauses: pd.DataFrame
     daily: pd.DataFrame
     channels: pd.DataFrame
+    settings: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
     def items(self) -> Iterable[tuple[Table, pd.DataFrame]]:
@@ -130,7 +133,40 @@ def analyse(
         pauses=_pauses(o, g, run_date, config),
         daily=_daily(o, run_date),
         channels=_channels(o, run_date, config),
+        settings=_settings(o, run_date, config),
     )
+
+
+def settings_of(tables: MeasurementTables, campaign: str, default: MeasurementConfig) -> MeasurementConfig:
+    """The settings `campaign`'s measurement used that day (`default` for a day measured before they
+    were stored), so what is said about a test judges by the level and sample size it ran with."""
+    rows = tables.settings[tables.settings["campaign_id"] == campaign]
+    if not len(rows):
+        return default
+    used = rows.iloc[0]
+    return default.model_copy(
+        update={
+            "alpha": float(used["alpha"]),
+            "msprt_tau": float(used["msprt_tau"]),
+            "min_per_arm": int(used["min_per_arm"]),
+        }
+    )
+
+
+def _settings(o: pd.DataFrame, run_date: date, config: MeasurementConfig) -> pd.DataFrame:
+    """A row per campaign measured (one with an assigned user), like every table of the day."""
+    campaigns = sorted(set(o["campaign_id"])) if len(o) else []
+    rows = [
+        {
+            "run_date": run_date,
+            "campaign_id": campaign,
+            "alpha": config.alpha,
+            "msprt_tau": config.msprt_tau,
+            "min_per_arm": config.min_per_arm,
+        }
+        for campaign in campaigns
+    ]
+    return pd.DataFrame(rows, columns=CAMPAIGN_SETTINGS.names)
 
 
 # --- summary -------------------------------------------------------------------------------
@@ -601,5 +637,5 @@ def read_tables(con, run_date: date) -> MeasurementTables:
     for frame, table in TABLE_OF_FRAME.items():
         require(con, table)
         sql = f"select {table.column_list()} from {table.name} where run_date = ?"
-        frames[frame] = con.execute(sql, [run_date]).df()
+        frames[frame] = as_frame(con.execute(sql, [run_date]))
     return MeasurementTables(run_date=run_date, **frames)

@@ -33,6 +33,7 @@ from reengage.defs.measurement.results import compute_campaign_results, write_ca
 from reengage.defs.warehouse.assets import model_key
 from reengage.learning.churn import fingerprint as frame_fingerprint
 from reengage.partitions import daily_partitions
+from reengage.tables import as_frame
 from reengage.warehouse import WarehouseResource
 
 MEASUREMENT_DEPS = [
@@ -105,8 +106,8 @@ def campaign_measurement(
     Each user counts once per campaign (in the arm and variant of their first assignment), from that
     assignment's scheduled send time over the campaign's attribution window. Writes
     measurement.assignment_outcomes, campaign_summary, campaign_comparisons, campaign_srm,
-    guardrail_metrics, campaign_daily and campaign_guardrails (paused campaigns are skipped by the
-    intervention engine the next day).
+    guardrail_metrics, campaign_daily, campaign_settings and campaign_guardrails (paused campaigns are
+    skipped by the intervention engine the next day).
     """
     run_date = date.fromisoformat(context.partition_key)
     plans = _plans()
@@ -162,10 +163,12 @@ def campaign_report(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with warehouse.connect() as con:
         tables = read_tables(con, run_date)
         frames = {table.name: frame for table, frame in tables.items()}
-        outcomes = con.execute(
-            "select customer_id, run_date, arm from measurement.assignment_outcomes where as_of = ?",
-            [run_date],
-        ).df()
+        outcomes = as_frame(
+            con.execute(
+                "select customer_id, run_date, arm from measurement.assignment_outcomes where as_of = ?",
+                [run_date],
+            )
+        )
         data = report_data(con, outcomes, run_date)
         # Drawing the plots is the cost; the tables they are drawn from are small to read and hash.
         inputs = fingerprints.fingerprint(

@@ -106,6 +106,28 @@ def hours(x: float | None) -> str:
     return "n/a" if x is None or pd.isna(x) else f"{float(x):.0f} h"
 
 
+# The widest relative-lift interval shown as numbers, in relative change (2.0: 200 points, e.g. -50% to
+# +150%). A wider one comes from a compared-with rate near zero, where any lift is a huge multiple of
+# it (-300% to +2,000%): its numbers mean nothing to a reader, so it reads TOO_WIDE and the absolute
+# lift beside it carries the result.
+RELATIVE_INTERVAL_WIDEST = 2.0
+TOO_WIDE = "too wide to read"
+
+
+def relative_lift(lift: float | None, low: float | None, high: float | None) -> str:
+    """A relative lift with its interval, '-5% [-20%, +12%]'; TOO_WIDE past RELATIVE_INTERVAL_WIDEST."""
+    if lift is None or pd.isna(lift) or not math.isfinite(float(lift)):
+        return "n/a"
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return f"{100 * float(lift):+.0f}%"
+    if (
+        not (math.isfinite(float(low)) and math.isfinite(float(high)))
+        or high - low > RELATIVE_INTERVAL_WIDEST
+    ):
+        return TOO_WIDE
+    return f"{100 * float(lift):+.0f}% [{100 * float(low):+.0f}%, {100 * float(high):+.0f}%]"
+
+
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """measurement.campaign_summary rows as a person reads them (the report's and the run summary's)."""
     out = summary.sort_values(["campaign_id", "variant", "arm"])[list(SUMMARY_COLUMNS)].copy()

@@ -49,7 +49,7 @@ from reengage.defs.interventions.predicates import sql_literal
 from reengage.event_catalog import revenue_sql
 from reengage.schema.declared import ASSIGNMENT_OUTCOMES, CAMPAIGN_SENDS, INTERVENTION_LIST
 from reengage.schema.migrations import require, stored_or_empty
-from reengage.tables import column_types, relation_exists, utc_naive_sql
+from reengage.tables import as_frame, column_types, relation_exists, utc_naive_sql
 
 OUTCOME_NAMES = ASSIGNMENT_OUTCOMES.names
 # What the outcomes read of the day's lists (a migrated warehouse always has the table, empty
@@ -295,9 +295,11 @@ def compute_outcomes(
             spam_channels=channel_list(lambda c: c.reports_spam),
         )
         as_of = pd.Timestamp(run_date) + pd.Timedelta(days=1)
-        return con.execute(
-            sql, {"run_date": run_date, "as_of": as_of.to_pydatetime(), "pre_days": pre_period_days}
-        ).df()
+        return as_frame(
+            con.execute(
+                sql, {"run_date": run_date, "as_of": as_of.to_pydatetime(), "pre_days": pre_period_days}
+            )
+        )
     finally:
         con.unregister("campaign_targets")
         for name in views:

@@ -25,7 +25,7 @@ import pandas as pd
 from reengage.defs.measurement.outcomes import channel_list
 from reengage.schema.declared import CAMPAIGN_RESULTS, CAMPAIGN_SENDS, INTERVENTION_LIST
 from reengage.schema.migrations import migrate, require, stored_or_empty
-from reengage.tables import relation_exists
+from reengage.tables import as_frame, relation_exists
 from reengage.warehouse import transaction
 
 RESULTS_SQL = """
@@ -138,7 +138,7 @@ def compute_campaign_results(
     """`targets`: campaign_id, target_event, attribution_window_days (from the campaign files)."""
     if not _assigned_by(con, run_date):
         # Nothing has been assigned yet (e.g. a backfill before the first daily run): no results.
-        return con.execute(CAMPAIGN_RESULTS.empty_select()).df()
+        return as_frame(con.execute(CAMPAIGN_RESULTS.empty_select()))
     con.register("campaign_targets", targets)
     sql = (
         RESULTS_SQL.replace("{sends}", stored_or_empty(con, CAMPAIGN_SENDS))
@@ -147,7 +147,7 @@ def compute_campaign_results(
         .replace("{opens_channels}", channel_list(lambda c: c.reports_opens_and_clicks))
     )
     try:
-        return con.execute(sql, {"run_date": run_date}).df()
+        return as_frame(con.execute(sql, {"run_date": run_date}))
     finally:
         con.unregister("campaign_targets")
 

@@ -32,7 +32,7 @@ from reengage.learning.uplift.learner import LearnerConfig
 from reengage.partitions import daily_partitions
 from reengage.schema.declared import TARGETING_ESTIMATES
 from reengage.schema.migrations import require
-from reengage.tables import transaction
+from reengage.tables import as_frame, transaction
 from reengage.warehouse import WarehouseResource
 
 
@@ -49,15 +49,17 @@ class TargetingEstimatesConfig(dg.Config):
 def latest_estimates(con: duckdb.DuckDBPyConnection, run_date: date) -> pd.DataFrame:
     """Each campaign's latest judgement on or before `run_date` (TARGETING_ESTIMATES' columns)."""
     require(con, TARGETING_ESTIMATES)
-    return con.execute(
-        f"""
+    return as_frame(
+        con.execute(
+            f"""
         select {TARGETING_ESTIMATES.column_list()}
         from {TARGETING_ESTIMATES.name}
         where run_date <= ?
         qualify run_date = max(run_date) over (partition by campaign_id)
         order by campaign_id, incremental_per_1000 desc""",
-        [run_date],
-    ).df()
+            [run_date],
+        )
+    )
 
 
 def _due(latest: pd.DataFrame, campaigns: list[Campaign], run_date: date, every: int) -> list[Campaign]:

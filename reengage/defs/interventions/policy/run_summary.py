@@ -19,6 +19,7 @@ from reengage.defs.interventions.policy.decisions import (
 from reengage.defs.interventions.policy.persistence import LIST_TABLE
 from reengage.defs.interventions.policy.sql import date_literal
 from reengage.defs.interventions.predicates import sql_literal
+from reengage.tables import as_frame
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,13 @@ def summarise_run(
     con: duckdb.DuckDBPyConnection, run_date: date, campaigns: Sequence[Campaign], notes: list[str]
 ) -> PolicyRun:
     """Counts of the decisions just made and of the list just written for `run_date`."""
-    counts = con.execute(f"""
+    counts = as_frame(
+        con.execute(f"""
         select campaign_id, outcome, reason, count(*) as n
         from {DECISIONS_WORK_TABLE}
         group by all
-        order by campaign_id, reason""").df()
+        order by campaign_id, reason""")
+    )
     arms = dict(
         con.execute(
             f"select arm, count(*) from {LIST_TABLE} where run_date = {date_literal(run_date)} group by 1"

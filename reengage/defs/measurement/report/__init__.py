@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from reengage.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables
+from reengage.defs.measurement.analysis import WINNER, WORSE, CampaignPlan, MeasurementTables, settings_of
 from reengage.defs.measurement.config import MeasurementConfig
 from reengage.defs.measurement.display import (
     DISPLAY_NAMES,
@@ -32,6 +32,7 @@ from reengage.defs.measurement.display import (
     names,
     percent,
     points,
+    relative_lift,
     summary_table,
 )
 from reengage.defs.measurement.report import plots
@@ -39,7 +40,8 @@ from reengage.defs.measurement.report.channels import CHANNELS_NOTE, channel_sec
 from reengage.defs.measurement.report.glossary import GLOSSARY
 from reengage.defs.measurement.report.verdict import verdict
 from reengage.defs.measurement.targeting import latest_estimates
-from reengage.tables import column_types, relation_exists
+from reengage.tables import as_frame, column_types, relation_exists
+from reengage.wording import counted
 
 __all__ = ["Report", "ReportData", "build_report", "report_data", "write_report", "headline"]
 
@@ -97,8 +99,9 @@ def retention_data(
         return empty
     con.register("_assigned", outcomes[["customer_id", "run_date", "arm"]])
     try:
-        curves = con.execute(
-            f"""
+        curves = as_frame(
+            con.execute(
+                f"""
             with a as (select distinct customer_id, cast(run_date as date) as d, arm from _assigned),
             grid as (
                 select a.*, k from a, range(1, {days + 1}) as r(k) where a.d + cast(k as integer) <= $run_date
@@ -110,10 +113,12 @@ def retention_data(
                 on f.customer_id = grid.customer_id and f.activity_date = grid.d + cast(k as integer)
             group by all order by arm, day
             """,
-            {"run_date": run_date},
-        ).df()
-        cohorts = con.execute(
-            """
+                {"run_date": run_date},
+            )
+        )
+        cohorts = as_frame(
+            con.execute(
+                """
             with a as (
                 select distinct customer_id, cast(run_date as date) as d,
                        cast(date_trunc('week', cast(run_date as date)) as date) as cohort
@@ -135,8 +140,9 @@ def retention_data(
             select cohort, w as week, avg(case when active then 1.0 else 0.0 end) as share
             from hit group by all order by cohort, week
             """,
-            {"run_date": run_date},
-        ).df()
+                {"run_date": run_date},
+            )
+        )
     finally:
         con.unregister("_assigned")
     curves = curves[curves["users"] >= 20]
@@ -151,10 +157,12 @@ def dormancy_data(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if column_types(con, "marts.fct_user_features").get("as_of_date")
         else ""
     )
-    return con.execute(
-        f"select coalesce(dormancy_stage, 'unknown') as dormancy_stage, count(*) as customers "
-        f"from marts.fct_user_features {latest} group by 1 order by 1"
-    ).df()
+    return as_frame(
+        con.execute(
+            f"select coalesce(dormancy_stage, 'unknown') as dormancy_stage, count(*) as customers "
+            f"from marts.fct_user_features {latest} group by 1 order by 1"
+        )
+    )
 
 
 # --- words -----------------------------------------------------------------------------------
@@ -164,6 +172,7 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
     """Plain sentences for one campaign (the sequential rule decides, never the point estimate)."""
     c = tables.comparisons
     c = c[(c["campaign_id"] == campaign) & (c["metric"] == "conversion")]
+    interval = f"{1 - settings_of(tables, campaign, MeasurementConfig()).alpha:.0%} interval"
     lines = []
     overall = c[c["comparison"] == "treatment_vs_holdout"]
     if len(overall):
@@ -171,13 +180,13 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
         if r["decision"] == WINNER:
             lines.append(
                 f"The campaign works: treated users convert {points(r['abs_lift'])} more than the holdout "
-                f"(95% interval {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])}; "
+                f"({interval} {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])}; "
                 f"always-valid {points(r['seq_ci_low'])} to {points(r['seq_ci_high'])})."
             )
         elif r["decision"] == WORSE:
             lines.append(
                 f"The campaign hurts: treated users convert {points(r['abs_lift'])} less than the holdout "
-                f"(95% interval {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])})."
+                f"({interval} {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])})."
             )
         else:
             closed = (
@@ -188,13 +197,13 @@ def headline(campaign: str, tables: MeasurementTables) -> list[str]:
                 f"Campaign vs holdout: {r['decision']} ({closed})."
                 if pd.isna(r["abs_lift"])
                 else f"Campaign vs holdout: {r['decision']} (lift so far {points(r['abs_lift'])}, "
-                f"95% interval {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])}, {closed})."
+                f"{interval} {points(r['abs_ci_low'])} to {points(r['abs_ci_high'])}, {closed})."
             )
     for r in c[c["comparison"] == "variant_vs_control"].itertuples():
         if r.decision == WINNER:
             lines.append(
                 f"Variant '{r.variant}' beats control '{r.baseline}' by {points(r.abs_lift)} "
-                f"(95% interval {points(r.abs_ci_low)} to {points(r.abs_ci_high)}; always-valid "
+                f"({interval} {points(r.abs_ci_low)} to {points(r.abs_ci_high)}; always-valid "
                 f"{points(r.seq_ci_low)} to {points(r.seq_ci_high)}), declared by the sequential rule on "
                 f"{pd.Timestamp(r.seq_first_decision_date):%Y-%m-%d}. Consider shifting its weight in the "
                 "campaign file."
@@ -232,7 +241,7 @@ def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     if kind == "summary":
         return summary_table(df)
     if kind == "comparisons":
-        return pd.DataFrame([_comparison_row(r) for r in df.itertuples()])
+        return comparisons_shown(df)[0]
     if kind == "guardrails":
         columns = ["campaign_id", "variant", "metric", "numerator", "denominator", "rate", "holdout_rate",
                    "limit_value", "breached"]  # fmt: skip
@@ -251,13 +260,39 @@ def _fmt_table(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     return df
 
 
+# The columns of a comparison row that are not figures: which comparison it is, and the sequential test's
+# word, which for a row without figures is "insufficient data".
+_NOT_FIGURES = tuple(
+    DISPLAY_NAMES[c] for c in ("campaign_id", "variant", "baseline", "metric", "n_users", "decision")
+)
+NOT_COMPUTED = ("n/a", "")
+
+
+def comparisons_shown(comparisons: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The comparisons as a person reads them, and how many were left out: a comparison whose every
+    figure is n/a (too few users with a closed window on a side) says nothing yet, so it waits."""
+    rows = [_comparison_row(r) for r in comparisons.itertuples()]
+    shown = [
+        row for row in rows if any(v not in NOT_COMPUTED for k, v in row.items() if k not in _NOT_FIGURES)
+    ]
+    return pd.DataFrame(shown, columns=list(rows[0]) if rows else None), len(rows) - len(shown)
+
+
+def not_shown_note(hidden: int) -> str:
+    """The line under the comparisons table saying how many wait, and why ('' when none does)."""
+    if not hidden:
+        return ""
+    verb = "is" if hidden == 1 else "are"
+    return (
+        f"{counted(hidden, 'comparison')} {verb} not shown yet: too few users' windows have closed "
+        "to compute any of their figures."
+    )
+
+
 def _comparison_row(r) -> dict[str, str]:  # noqa: ANN001 (a row of campaign_comparisons)
     rate = r.metric == "conversion"
     value = percent if rate else money
     diff = points if rate else (lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
-    relative = "n/a" if pd.isna(r.rel_lift) else f"{100 * r.rel_lift:+.0f}%"
-    if not pd.isna(r.rel_lift) and not pd.isna(r.rel_ci_low):
-        relative += f" [{100 * r.rel_ci_low:+.0f}%, {100 * r.rel_ci_high:+.0f}%]"
     d = DISPLAY_NAMES
     return {
         d["campaign_id"]: r.campaign_id,
@@ -270,7 +305,7 @@ def _comparison_row(r) -> dict[str, str]:  # noqa: ANN001 (a row of campaign_com
         d["abs_lift"]: "n/a"
         if pd.isna(r.abs_lift)
         else f"{diff(r.abs_lift)} [{diff(r.abs_ci_low)}, {diff(r.abs_ci_high)}]",
-        d["rel_lift"]: relative,
+        d["rel_lift"]: relative_lift(r.rel_lift, r.rel_ci_low, r.rel_ci_high),
         d["p_value"]: "n/a" if pd.isna(r.p_value) else f"{r.p_value:.3g}",
         d["p_adjusted"]: "n/a" if pd.isna(r.p_adjusted) else f"{r.p_adjusted:.3g}",
         d["prob_beat"]: percent(r.prob_beat, 0) if rate else "",
@@ -322,7 +357,8 @@ def build_report(
     plans: dict[str, CampaignPlan],
     config: MeasurementConfig | None = None,
 ) -> Report:
-    """`config`: the thresholds the measurement used (the verdicts say how far a test is from deciding)."""
+    """`config`: the thresholds for a day measured before each campaign's were stored with its tables
+    (the verdicts say how far a test is from deciding by the campaign's own)."""
     config = config or MeasurementConfig()
     run_date = tables.run_date
     images = {
@@ -337,7 +373,7 @@ def build_report(
     campaigns = sorted(set(tables.summary["campaign_id"]) | set(plans))
     sections = {
         "Users by campaign, variant and arm": _fmt_table(tables.summary, "summary"),
-        "Lift against holdout and control": _fmt_table(tables.comparisons, "comparisons"),
+        "Lift against holdout and control": (comparisons := comparisons_shown(tables.comparisons))[0],
         "Guardrails": _fmt_table(tables.guardrails, "guardrails"),
         "Sample ratio check": _fmt_table(tables.srm, "srm"),
     }
@@ -346,7 +382,7 @@ def build_report(
         "counts once, in the arm and variant of their first assignment. Conversions are counted within "
         "the campaign's attribution window after that first scheduled send time, for held-out users on "
         "the same clock; comparisons use users whose window has closed, and the sample ratio check counts "
-        "users against the planned split. Intervals are 95%. "
+        f"users against the planned split. {_interval_level(tables, config)} "
         "A winner is declared only by the sequential test, which stays valid although this report is read "
         "every day. The Glossary below says what each statistical word means."
     )
@@ -379,9 +415,13 @@ def build_report(
     parts += [f"<dt>{html.escape(term)}</dt><dd>{html.escape(meaning)}</dd>" for term, meaning in GLOSSARY]
     parts += ["</dl>"]
     md += ["## Glossary", "", *[f"- **{term}**: {meaning}" for term, meaning in GLOSSARY], ""]
+    notes = {"Lift against holdout and control": not_shown_note(comparisons[1])}
     for title, df in sections.items():
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(df)]
         md += [f"## {title}", "", df.to_markdown(index=False) if len(df) else "Nothing to show yet.", ""]
+        if notes.get(title):
+            parts.append(f"<p class='muted'>{html.escape(notes[title])}</p>")
+            md += [notes[title], ""]
     # Each channel's own section (results of its messages, its opt-outs, its lift), after the overall ones.
     for title, df in channel_sections(tables.channels, config.min_per_channel_arm).items():
         parts += [f"<h2>{html.escape(title)}</h2>", f"<p class='muted'>{html.escape(CHANNELS_NOTE)}</p>",
@@ -411,6 +451,17 @@ def build_report(
         parts.append(f"<h3>{PLOT_TITLES[name]}</h3><img alt='{name}' src='data:image/png;base64,{b64}'>")
     parts.append("</body></html>")
     return Report(run_date, "\n".join(parts), "\n".join(md), images, all_headlines)
+
+
+def _interval_level(tables: MeasurementTables, default: MeasurementConfig) -> str:
+    """The intervals' level in words, from the level each campaign was measured at."""
+    levels = sorted(set(tables.settings["alpha"].astype(float))) or [default.alpha]
+    if len(levels) == 1:
+        return f"Intervals are {1 - levels[0]:.0%}."
+    per_campaign = ", ".join(
+        f"{r.campaign_id} {1 - float(r.alpha):.0%}" for r in tables.settings.itertuples()
+    )
+    return f"Intervals are at each campaign's level: {per_campaign}."
 
 
 TARGETING_NOTE = (

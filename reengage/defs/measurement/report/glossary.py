@@ -20,6 +20,12 @@ GLOSSARY: tuple[tuple[str, str], ...] = (
         "(pts): 10% against 8% is a lift of +2.0 pts.",
     ),
     (
+        "relative lift",
+        "The lift as a share of the rate it is compared with: +2.0 pts on 8% is +25%. An interval of it "
+        "wider than 200 points (a compared-with rate near zero makes any lift a huge multiple of it) reads "
+        "'too wide to read': the lift in points beside it is the figure to read.",
+    ),
+    (
         "95% interval",
         "The range the true lift most likely lies in. When it includes zero, the campaign may make no "
         "difference at all.",

@@ -20,6 +20,7 @@ from reengage.defs.measurement.analysis import (
     WORSE,
     CampaignPlan,
     MeasurementTables,
+    settings_of,
 )
 from reengage.defs.measurement.config import MeasurementConfig
 from reengage.defs.measurement.display import MEASURE_NAMES, percent, points
@@ -30,7 +31,13 @@ KEEP, STOP, WAIT = "Keep", "Stop", "Wait"
 def verdict(
     campaign: str, tables: MeasurementTables, plan: CampaignPlan | None, config: MeasurementConfig
 ) -> str:
-    """One sentence opening with Keep, Stop or Wait, then the reason in plain words."""
+    """One sentence opening with Keep, Stop or Wait, then the reason in plain words.
+
+    It judges by the settings the campaign's measurement used that day (its users per arm, level and
+    sequential scale, stored with the tables; its guardrails' limits are in their rows); `config` only
+    stands in for a day measured before those settings were stored.
+    """
+    config = settings_of(tables, campaign, config)
     target = f"convert ({plan.target_event})" if plan else "convert"
     breaches = _breaches(campaign, tables)
     overall = _overall(campaign, tables)
