@@ -1,6 +1,6 @@
 """Uplift targeting against churn-risk, random and oracle targeting, on the responding world.
 
-    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 6,000 customers, 28 days
+    .venv/bin/python benchmarks/uplift_targeting.py                     # 10 seeds, 10,000 customers, 20 days
     .venv/bin/python benchmarks/uplift_targeting.py --seeds 3 --out uplift.csv
 
 Per seed, one world (devkit's worlds/uplift_benchmark.yaml: a "nudge" that works on the
@@ -14,14 +14,15 @@ same two campaign files but one targeting of the nudge:
 - oracle: ranked by each contender's true uplift, written from the world before each day's job
   (whose uplift stage is then left out), with a token exploration share.
 
-Every run targets 30% of the day's contenders. For the first --warmup-days (14 of 28) every run
+Every run targets 30% of the day's contenders. For the first --warmup-days (10 of 20) every run
 sends to a random 30%, so uplift targeting starts with randomized decisions to learn from, as a
 campaign switching to it would. The runs are identical up to then (same seed, same draws), so a
 seed's history and warm-up run once and each policy's run goes on from a copy of what they left;
 --workers runs go at once (2: one per core).
 Its model is fitted on the first targeted day and promoted only if it ranks better than random;
-until one is, the campaign targets by its rules (and sends more): with ten days of warm-up at
-this size the first fit was not promoted in a trial seed, the second a week later was. The placebo
+until one is, the campaign targets by its rules (and sends more): after ten days of warm-up the
+first fit was not promoted in a trial seed of 6,000 customers (the second, a week later, was) and
+was in seed 1 of 10,000. The results of finished runs are kept in benchmarks/results/. The placebo
 targets by uplift in every run; no model may ever be promoted for it.
 
 Printed per policy, over the days after the warm-up: sends (an uplift run whose model was not
@@ -442,13 +443,16 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--customers", type=int, default=6_000)
+    parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--history-days", type=int, default=60)
-    parser.add_argument("--sending-days", type=int, default=28)
-    parser.add_argument("--warmup-days", type=int, default=14)
+    parser.add_argument("--sending-days", type=int, default=20)
+    parser.add_argument("--warmup-days", type=int, default=10)
     parser.add_argument("--last-day", type=date.fromisoformat, default=date(2025, 6, 30))
     parser.add_argument(
-        "--out", type=Path, default=Path("uplift_targeting.csv"), help="rows per run (appended)"
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results" / "uplift_targeting.csv",
+        help="rows per run (appended; the default is the committed results, so a run resumes them)",
     )
     parser.add_argument("--summarize-only", action="store_true", help="print the figures of --out and stop")
     parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))

@@ -15,6 +15,7 @@ PASSES_THE_ENVIRONMENT_ON = {
     "reengage/defs/warehouse/assets.py",
     "reengage/defs/warehouse/project.py",
     "reengage/commands/ui.py",
+    "reengage/__init__.py",  # sets OpenMP's wait policy for scikit-learn: a library's, not a setting
 }
 
 

@@ -54,6 +54,7 @@ def test_a_failing_step_is_one_line_with_its_reason_and_exit_one(isolated_home, 
         "  raw__customers",
         "  raw__email_events",
         "  raw__events",
+        "  raw__products",
     ]
     assert all("REENGAGE_PRIVACY_PEPPER" in line for line in lines)
     assert "Traceback" not in out + err

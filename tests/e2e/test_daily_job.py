@@ -25,6 +25,7 @@ from reengage.learning.send_hour import SendHourConfig, choose_hours, read_custo
 from reengage.runs import failures, run_day
 from reengage.tables import as_frame
 from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink.store import TwilioSinkStore
 
 pytestmark = pytest.mark.e2e
 
@@ -168,19 +169,32 @@ def test_the_days_run_and_the_history_load_are_listed_on_their_jobs_pages(world)
 
 
 def test_every_treated_message_reached_the_sink_exactly_once(world) -> None:
+    # Mail to the mail sink by send id; texts to the Twilio sink, each listed number and body once
+    # (a text carries its send id only in its callback URL's query).
     home, _, _ = world
-    treated = {
+    treated_mail = {
         row[0]
         for row in query(
             home,
-            "select send_id from interventions.intervention_list where run_date = ? and arm = 'treatment'",
+            "select send_id from interventions.intervention_list"
+            " where run_date = ? and arm = 'treatment' and channel = 'email'",
             [RUN_DATE],
         )
     }
     accepted = SinkStore(home / "sink.sqlite").count_by_send_id()
-    assert treated, "the demo world should trigger some campaign"
-    assert set(accepted) == treated
+    assert treated_mail, "the demo world should trigger some campaign"
+    assert set(accepted) == treated_mail
     assert set(accepted.values()) == {1}
+    listed_texts = sorted(
+        query(
+            home,
+            "select contact, body from interventions.intervention_list"
+            " where run_date = ? and arm = 'treatment' and channel = 'sms'",
+            [RUN_DATE],
+        )
+    )
+    texted = sorted((text.to, text.body) for text in TwilioSinkStore(home / "twilio_sink.sqlite").texts())
+    assert texted == listed_texts
 
 
 def test_each_campaigns_mail_goes_1000_to_a_request_and_each_recipient_receives_their_own(world) -> None:
@@ -191,7 +205,7 @@ def test_each_campaigns_mail_goes_1000_to_a_request_and_each_recipient_receives_
     rows = query(
         home,
         "select send_id, campaign_id, template_id, subject, body, template_data "
-        "from interventions.intervention_list where run_date = ? and arm = 'treatment'",
+        "from interventions.intervention_list where run_date = ? and arm = 'treatment' and channel = 'email'",
         [RUN_DATE],
     )
     accepted = {m.send_id: m for m in SinkStore(home / "sink.sqlite").messages(status="accepted")}
@@ -217,9 +231,14 @@ def test_nobody_without_consent_or_with_a_suppression_was_chosen(world) -> None:
         from interventions.intervention_list as l
         left join marts.fct_user_features as f using (customer_id)
         left join marts.fct_email_suppressions as s on s.email = l.contact and l.channel = 'email'
+        left join marts.fct_sms_suppressions as t on t.phone = l.contact and l.channel = 'sms'
         where l.run_date = ?
-          and (not coalesce(f.marketing_consent, false) or f.consent_status is distinct from 'granted'
-               or s.email is not null)
+          and (l.channel not in ('email', 'sms')
+               or (l.channel = 'email'
+                   and (not coalesce(f.marketing_consent, false)
+                        or f.consent_status is distinct from 'granted' or s.email is not null))
+               or (l.channel = 'sms'
+                   and (f.sms_consent_status is distinct from 'granted' or t.phone is not null)))
         """,
         [RUN_DATE],
     )[0][0]

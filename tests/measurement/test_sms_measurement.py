@@ -17,6 +17,7 @@ from reengage.defs.measurement.config import MeasurementConfig
 from reengage.defs.measurement.outcomes import compute_outcomes
 from reengage.defs.measurement.report import build_report
 from reengage.defs.measurement.results import compute_campaign_results
+from reengage.tables import as_frame
 
 from .measurement_world import write_warehouse
 from .report_frames import html_tables, no_report_data
@@ -176,7 +177,7 @@ def test_a_campaign_on_two_channels_is_measured_per_channel_against_its_own_woul
         outcomes = compute_outcomes(con, RUN_DATE, TARGETS)
         tables = analyse(outcomes, PLANS, RUN_DATE, MeasurementConfig())
         write_tables(con, tables, outcomes)
-        stored = con.execute("select * from measurement.campaign_channels order by channel").df()
+        stored = as_frame(con.execute("select * from measurement.campaign_channels order by channel"))
     by = tables.channels.set_index("channel")
     assert sorted(by.index) == ["all", "email", "sms"]
     sms, email, both = by.loc["sms"], by.loc["email"], by.loc["all"]

@@ -28,6 +28,8 @@ from reengage.warehouse import WarehouseConnectionError, connect
 from reengage_dev.demo.world import generate_world
 from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink import serving_local_twilio_sink
+from reengage_dev.twilio_sink.store import TwilioSinkStore
 
 from .pg_server import PG_VARIABLES, drop_user_schemas, running_server
 from .pg_server import connect as pg_connect
@@ -80,7 +82,11 @@ class World:
 def world(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     drop_user_schemas(postgres_env)  # a fresh database on every run
     home = tmp_path_factory.mktemp("postgres_home")
-    with pytest.MonkeyPatch.context() as patch, serving_local_sink(home / "sink.sqlite"):
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        serving_local_sink(home / "sink.sqlite"),
+        serving_local_twilio_sink(home / "twilio_sink.sqlite"),  # an example campaign texts
+    ):
         patch.setenv("REENGAGE_HOME", str(home))
         use_postgres(patch, postgres_env)
         generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)
@@ -165,16 +171,26 @@ def test_the_quality_gates_ran_on_postgresql_and_passed(world_home: World) -> No
 def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:
     w = world_home
     treated = {
-        row[0]
+        (row[0], row[1])
         for row in w.query(
-            "select send_id from interventions.intervention_list where run_date = %s and arm = 'treatment'",
+            "select send_id, channel from interventions.intervention_list"
+            " where run_date = %s and arm = 'treatment'",
             (RUN_DATE,),
         )
     }
     accepted = SinkStore(w.home / "sink.sqlite").count_by_send_id()
     assert treated, "the demo world should trigger some campaign"
-    assert set(accepted) == treated
+    assert set(accepted) == {send_id for send_id, channel in treated if channel == "email"}
     assert set(accepted.values()) == {1}
+    # Texts reach the Twilio sink, each listed number and body once (the send id rides in the callback URL).
+    texts = sorted(
+        w.query(
+            "select contact, body from interventions.intervention_list"
+            " where run_date = %s and arm = 'treatment' and channel = 'sms'",
+            (RUN_DATE,),
+        )
+    )
+    assert sorted((t.to, t.body) for t in TwilioSinkStore(w.home / "twilio_sink.sqlite").texts()) == texts
     ledger = w.query(
         "select count(*) filter (where state = 'accepted'), count(*) filter (where state = 'held') "
         "from delivery.campaign_sends where run_date = %s",

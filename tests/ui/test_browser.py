@@ -29,7 +29,7 @@ CORE_ASSETS = {
     "churn_scores", "intervention_list", "campaign_sends", "campaign_results", "campaign_report",
 }  # fmt: skip
 ASSET_KEYS = "{ assetNodes { assetKey { path } } }"
-WIDTH, HEIGHT = 2400, 3000
+WIDTH, HEIGHT = 2400, 4000
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +44,19 @@ def test_the_asset_lineage_page_shows_every_asset_by_name(webserver: Webserver, 
     assert CORE_ASSETS <= served, f"the webserver lacks {sorted(CORE_ASSETS - served)}"
     names = sorted({key.split("/")[-1] for key in served})
 
-    # Tall enough for the whole expanded graph at the UI's smallest zoom (41 assets in 8 groups need
-    # about 2,200 px); nodes outside the viewport are not rendered, so a smaller page would hide some.
+    # Tall enough for the whole expanded graph at the UI's smallest zoom (41 assets in 8 groups needed
+    # about 2,200 px, and the graph grows with every stage); nodes outside the viewport are not
+    # rendered, so a smaller page would hide some.
     with open_page(tmp_path / "profile", width=WIDTH, height=HEIGHT) as page:
         page.navigate(webserver.url + LINEAGE_ROUTE)
         page.wait_for(lambda text: all(g in text for g in STAGE_GROUPS), 120, "the stage groups")
         page.click_button("Hide navigation")  # more room for the graph in the screenshot
+        page.click_button("Skip")  # Dagster's community pop-up, when it shows, covers part of the graph
         labels = _expand_all_groups(page, names)
         missing = [name for name in names if not any(_shows(label, name) for label in labels)]
         assert not missing, f"the lineage graph does not show {missing}; it shows {sorted(labels)}"
         assert "Error" not in page.text().split()
-        page.click_button("Skip")  # Dagster's community pop-up, when it shows, would cover the graph
+        page.click_button("Skip")  # the pop-up again, if it showed up late
         time.sleep(1)
         shot = page.screenshot(tmp_path / "asset-graph.png")
 
