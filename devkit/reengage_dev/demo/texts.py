@@ -9,7 +9,7 @@ undelivered with a permanent error every time; other texts are undelivered or fa
 specification's small shares), a STOP reply (the person's STOP rate times the campaign cell's
 ``unsubscribe_factor``: a STOP is a text's unsubscribe) and the change in behaviour (the cell's
 effect, its ``extra_purchases`` times ``sms.effect_factor``, through ``effects``, for a delivered
-text only). ``status_callbacks`` turns the draws into the records the Twilio sink exports
+text only). ``text_callbacks`` turns the draws into the records the Twilio sink exports
 (``twilio_sink.callbacks``): queued at the scheduled time, sent a second later, the final status
 2 to 30 seconds after that, and a STOP reply 1 minute to 6 hours after delivery.
 
@@ -205,7 +205,7 @@ def draw_text_reactions(
     )
 
 
-def status_callbacks(texts: Texts, reactions: TextReactions) -> list[tuple[int, dict]]:
+def text_callbacks(texts: Texts, reactions: TextReactions) -> list[tuple[int, dict]]:
     """(time in ms, record) of every status callback and STOP reply the texts bring, as the sink
     exports them (`twilio_sink.callbacks`)."""
     out: list[tuple[int, dict]] = []

@@ -58,7 +58,7 @@ from reengage_dev.demo.population import anonymous_ids, build_population, build_
 from reengage_dev.demo.responses import customer_index, draw_reactions, read_accepted
 from reengage_dev.demo.spec import KINDS, Effect, WorldSpec, load_spec
 from reengage_dev.demo.strings import from_codes
-from reengage_dev.demo.texts import Texts, build_sms_traits, draw_text_reactions, read_texts, status_callbacks
+from reengage_dev.demo.texts import Texts, build_sms_traits, draw_text_reactions, read_texts, text_callbacks
 from reengage_dev.demo.truth import SentEffect, conversion_probabilities, truth_table
 from reengage_dev.sink.store import SinkStore
 from reengage_dev.twilio_sink.callbacks import SOURCE as SMS_EVENTS
@@ -486,7 +486,7 @@ class World:
         reactions = draw_text_reactions(
             self.seed, self.spec, self.pop, self.sms_traits, texts, self.window.day_ms(k + 1)
         )
-        for at_ms, record in status_callbacks(texts, reactions):
+        for at_ms, record in text_callbacks(texts, reactions):
             arrives = max((at_ms - self.window.start_ms) // DAY_MS, k + 1)
             if arrives < self.window.days:
                 self.sms_events[int(arrives)].append(record)

@@ -12,7 +12,7 @@ from reengage_dev.sink.store import SinkStore
 SINK_TABLE = "sink.messages"
 
 
-def erase_recipients(emails: Sequence[str], customer_ids: Sequence[str], phones: Sequence[str] = ()) -> int:
+def erase_recipients(emails: Sequence[str], customer_ids: Sequence[str], phones: Sequence[str]) -> int:
     """Delete the person's messages from the home's sink store; 0 when no sink ever stored there.
 
     Mail holds no phone numbers: `phones` is the erasure contract's, for the Twilio sink's part."""
