@@ -201,6 +201,9 @@ DECISIONS = _table(
     # they were recorded: never recomputed, since the policy of that day is gone.
     ("treatment_probability", "double"),  # of being sent this campaign's message
     ("selection_probability", "double"),  # of the campaign's targeting assigning it (either arm)
+    # of a draw holding it back from the campaign for good (global holdout, or campaign holdout once
+    # assigned): the comparison arm that is never sent this campaign's message later in its window
+    ("control_probability", "double"),
     ("assignment_probability", "double"),  # of the assignment recorded (reason and variant)
     ("exploration", "boolean"),  # the exploration draw picked the row, whatever its score
     ("targeting", "varchar"),  # the mode applied: rules, uplift, risk or random

@@ -167,6 +167,16 @@ def _crm_sms_contact(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _decision_control_probability(con: duckdb.DuckDBPyConnection) -> None:
+    _recreated_with_new_columns(
+        con,
+        "interventions.decisions",
+        15,
+        _sql("0015_decision_control_probability.sql"),
+        first_new_column="control_probability",
+    )
+
+
 def _sql(file_name: str) -> str:
     return (SQL_DIR / file_name).read_text()
 
@@ -304,6 +314,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "measurement.campaign_settings: the level, sequential test scale and users per arm each "
         "campaign's measurement used",
         "0014_campaign_settings.sql",
+    ),
+    Migration(
+        15,
+        "interventions.decisions records control_probability, each decision's chance of being held "
+        "back from the campaign for good (null on rows decided before)",
+        _decision_control_probability,
     ),
 )
 

@@ -71,6 +71,7 @@ def test_every_decision_records_the_probability_of_its_assignment_as_the_hashes_
         )
         if row["reason"].startswith("suppressed:"):
             assert (row["assignment_probability"], row["treatment_probability"]) == (1.0, 0.0)
+            assert row["control_probability"] == 0.0
             continue
         global_draw = bucket(SALT, "global", customer)
         if row["reason"] == "global_holdout":
@@ -89,6 +90,8 @@ def test_every_decision_records_the_probability_of_its_assignment_as_the_hashes_
         # The chance of being sent: every draw falling the sending way, for the day's winner only.
         expected = (1 - g) * (1 - h) if winner else 0.0
         assert row["treatment_probability"] == pytest.approx(expected), row
+        # The chance of being held back for good: the global holdout, or the campaign's for a winner.
+        assert row["control_probability"] == pytest.approx(g + (1 - g) * h if winner else g), row
         assert row["exploration"] is False and row["targeting"] == "rules"
 
     # And what the hashes drew matches the probabilities recorded, over many users.
@@ -271,3 +274,27 @@ def test_risk_targeting_before_any_churn_score_targets_by_its_rules_and_says_so(
     assert any(
         "campaign c targets by its trigger rules: risk targeting has no churn scores" in n for n in run.notes
     )
+
+
+def test_random_targeting_records_the_chance_of_a_holdout_apart_from_not_being_drawn(con) -> None:
+    # Guards the comparison arm of uplift models and targeting estimates: a row the targeting did
+    # not draw today may be drawn tomorrow, inside today's window, so only the holdouts count as
+    # held back for good, each with the chance its draws had: g + (1 - g) * selection * h.
+    people = [user(f"u{i:04d}") for i in range(4000)]
+    write_features(con, people, as_of=D)
+    campaign = make_campaign("c", holdout_share=0.2, targeting=Targeting(mode="random", budget_share=0.25))
+    run_policy(con, D, [campaign], CONFIG, NOW)
+    rows = decisions(con)
+    g = CONFIG.global_holdout_share
+    for row in rows:
+        assert row["selection_probability"] == pytest.approx(0.25)
+        assert row["control_probability"] == pytest.approx(g + (1 - g) * 0.25 * 0.2), row
+    held = sum(r["reason"] in ("global_holdout", "campaign_holdout") for r in rows)
+    expected = sum(r["control_probability"] for r in rows)
+    assert abs(held - expected) < 4 * math.sqrt(expected)
+    assert {r["reason"] for r in rows} == {
+        "chosen",
+        "campaign_holdout",
+        "global_holdout",
+        "targeting:not_drawn",
+    }

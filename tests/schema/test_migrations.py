@@ -586,3 +586,26 @@ def test_crm_snapshots_loaded_before_sms_keep_every_value_and_get_no_phone_or_sm
         assert con.execute(
             "select phone, sms_consent, sms_consent_updated_at from raw.customers"
         ).fetchall() == [(None, None, None)]
+
+
+def test_decisions_made_before_the_control_probability_keep_every_value_and_get_none_guessed(
+    tmp_path: Path,
+) -> None:
+    # Guards migration 15: the decisions table gains control_probability by a copy, so every
+    # stored decision comes back whole, and the chance of a day whose policy is gone stays empty
+    # (such rows are then no evaluation data: the uplift examples leave them out).
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        migrate(con, [m for m in MIGRATIONS if m.number < 15])
+        con.execute(
+            "insert into interventions.decisions (run_date, customer_id, campaign_id, channel, outcome,"
+            " reason, priority, treatment_probability, selection_probability, assignment_probability)"
+            " values ('2026-03-09', 'u1', 'winback', 'email', 'chosen', 'chosen', 10, 0.27, 0.3, 0.27)"
+        )
+    with connect(path) as con:
+        stored = con.execute(
+            "select customer_id, treatment_probability, selection_probability, control_probability,"
+            " assignment_probability from interventions.decisions"
+        ).fetchall()
+        assert [name for name, _, _ in columns(con, "interventions.decisions")] == DECISIONS.names
+    assert stored == [("u1", 0.27, 0.3, None, 0.27)]

@@ -91,10 +91,11 @@ def _world(path: Path, seed: int = 3) -> None:
                 from range(3000) t(i)""")
         con.execute("""
             insert into interventions.decisions (run_date, customer_id, campaign_id, channel, outcome,
-                reason, priority, treatment_probability, selection_probability, exploration, targeting,
-                scheduled_send_at_utc)
+                reason, priority, treatment_probability, selection_probability, control_probability,
+                exploration, targeting, scheduled_send_at_utc)
             select run_date, customer_id, 'upl', 'email', split_part(reason, '_', -1), reason, 10, chance,
-                   1.0, false, 'rules', timezone('UTC', cast(run_date as timestamp) + interval 10 hour)
+                   1.0, 1 - chance, false, 'rules',
+                   timezone('UTC', cast(run_date as timestamp) + interval 10 hour)
             from decided""")
 
 

@@ -35,24 +35,28 @@ def con() -> duckdb.DuckDBPyConnection:
             ('c3', 'page_view', '2025-03-11 11:00:00', false, null); -- not the target event
     """)
     rows = [
-        # customer, reason, treatment_probability, exploration, scheduled
-        ("c1", "chosen", 0.8, True, "2025-03-10 10:00:00+00"),
-        ("c2", "campaign_holdout", 0.8, False, "2025-03-10 10:00:00+00"),
-        ("c3", "global_holdout", 0.8, False, "2025-03-10 10:00:00+00"),
-        ("c4", "suppressed:no_consent", 0.0, False, None),  # chance could not send it
-        ("c5", "render_error:UndefinedError", 0.8, False, "2025-03-10 10:00:00+00"),  # a bug decided
-        ("c6", "chosen", None, None, "2025-03-10 10:00:00+00"),  # decided before chances were recorded
+        # customer, reason, treatment_probability, control_probability, exploration, scheduled
+        ("c1", "chosen", 0.8, 0.1, True, "2025-03-10 10:00:00+00"),
+        ("c2", "campaign_holdout", 0.8, 0.1, False, "2025-03-10 10:00:00+00"),
+        ("c3", "global_holdout", 0.8, 0.1, False, "2025-03-10 10:00:00+00"),
+        ("c4", "suppressed:no_consent", 0.0, 0.0, False, None),  # chance could not send it
+        ("c5", "render_error:UndefinedError", 0.8, 0.1, False, "2025-03-10 10:00:00+00"),  # a bug decided
+        ("c6", "chosen", None, None, None, "2025-03-10 10:00:00+00"),  # decided before chances were recorded
+        ("c6", "chosen", 0.8, None, False, "2025-03-11 10:00:00+00"),  # before the control chance was
+        # Not drawn by a random targeting today: neither sent nor held back for good.
+        ("c4", "targeting:not_drawn", 0.2, 0.05, False, "2025-03-11 10:00:00+00"),
     ]
     # The last is not matured by the end of 2025-03-15 with a 3-day window.
-    rows.append(("c1", "chosen", 0.8, False, "2025-03-14 10:00:00+00"))
+    rows.append(("c1", "chosen", 0.8, 0.1, False, "2025-03-14 10:00:00+00"))
     insert = (
         "insert into interventions.decisions (run_date, customer_id, campaign_id, channel, outcome, reason,"
-        " priority, treatment_probability, exploration, scheduled_send_at_utc)"
-        " values (?, ?, 'c', 'email', ?, ?, 1, ?, ?, ?)"
+        " priority, treatment_probability, control_probability, exploration, scheduled_send_at_utc)"
+        " values (?, ?, 'c', 'email', ?, ?, 1, ?, ?, ?, ?)"
     )
-    for customer, reason, chance, explored, scheduled in rows:
+    for customer, reason, chance, control_chance, explored, scheduled in rows:
         day = date.fromisoformat(scheduled[:10]) if scheduled else D
-        con.execute(insert, [day, customer, reason.split(":")[0], reason, chance, explored, scheduled])
+        outcome = reason.split(":")[0]
+        con.execute(insert, [day, customer, outcome, reason, chance, control_chance, explored, scheduled])
     return con
 
 
@@ -64,10 +68,13 @@ def test_only_matured_decisions_chance_could_have_gone_either_way_are_examples(c
     # Guards the training data's meaning: a suppressed row, a render failure, a row without a
     # recorded chance or one whose window is still open would each teach the model something false.
     examples = examples_of(con, 3, date(2025, 3, 15))
-    assert list(examples["customer_id"]) == ["c1", "c2", "c3"]
-    assert list(examples["treated"]) == [1, 0, 0]
-    assert list(examples["propensity"]) == [0.8, 0.8, 0.8]
-    assert list(examples["exploration"]) == [True, False, False]
+    assert list(examples["customer_id"]) == ["c1", "c2", "c3", "c4"]
+    assert list(examples["treated"]) == [1, 0, 0, 0]
+    assert list(examples["propensity"]) == [0.8, 0.8, 0.8, 0.2]
+    assert list(examples["exploration"]) == [True, False, False, False]
+    # The holdouts are the comparison arm; a row merely not drawn today is not.
+    assert list(examples["control"]) == [0, 1, 1, 0]
+    assert list(examples["control_propensity"]) == [0.1, 0.1, 0.1, 0.05]
     assert set(FEATURES) <= set(examples.columns)
 
 
@@ -81,6 +88,7 @@ def test_a_conversion_counts_only_within_the_window_from_the_time_the_message_we
         "c1": 1,
         "c2": 0,
         "c3": 0,
+        "c4": 0,
     }
     # A longer window takes in c3's purchase, and the 2025-03-14 row matures a few days later.
     later = examples_of(con, 4, date(2025, 3, 25))
@@ -90,6 +98,7 @@ def test_a_conversion_counts_only_within_the_window_from_the_time_the_message_we
         ("2025-03-10", "c1", 1),
         ("2025-03-10", "c2", 0),
         ("2025-03-10", "c3", 1),
+        ("2025-03-11", "c4", 0),
         ("2025-03-14", "c1", 0),
     ]
 

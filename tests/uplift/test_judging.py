@@ -26,6 +26,8 @@ def _log(n: int = 6000, seed: int = 4) -> tuple[pd.DataFrame, np.ndarray]:
     frame["propensity"] = 0.9
     frame["selection_probability"] = 1.0
     frame["treated"] = (rng.random(n) < 0.9).astype(int)
+    frame["control"] = 1 - frame["treated"]  # rules targeting: every row not sent is a holdout
+    frame["control_propensity"] = 0.1
     base = 0.1
     frame["converted"] = (rng.random(n) < base + effect * frame["treated"]).astype(int)
     frame["exploration"] = False
@@ -59,3 +61,39 @@ def test_the_judged_gain_of_each_targeting_covers_its_true_gain_and_ranks_uplift
         > table.loc["churn risk, 30% a day", "incremental_per_1000_high"]
     )
     assert table.loc["as run", "sends_per_1000"] == pytest.approx(900)
+
+
+def test_rows_not_drawn_today_and_sent_later_do_not_shrink_the_judged_gain() -> None:
+    # Guards the comparison arm: under random targeting a row not drawn today is often sent in
+    # the next days, inside today's window, so its outcome carries that later message's effect.
+    # Counted as held back it would shrink every estimated gain; only the holdouts (held back for
+    # good, with their own chance) may stand for "no message".
+    rng = np.random.default_rng(11)
+    n = 30_000
+    frame = pd.DataFrame({name: rng.integers(0, 20, n) for name in FEATURES})
+    frame["plan"] = rng.choice(["free", "pro"], n)
+    frame["customer_id"] = [f"c{i}" for i in range(n)]
+    frame["run_date"] = [date(2025, 3, 1) + timedelta(days=int(d)) for d in rng.integers(0, 12, n)]
+    frame["churn_probability"] = rng.random(n)
+    frame["exploration"] = True
+    # Random targeting draws 30% a day; a 10% campaign holdout among them.
+    drawn = rng.random(n) < 0.3
+    held = drawn & (rng.random(n) < 0.1)
+    frame["treated"] = (drawn & ~held).astype(int)
+    frame["control"] = held.astype(int)
+    frame["propensity"] = 0.3 * 0.9
+    frame["control_propensity"] = 0.3 * 0.1
+    frame["selection_probability"] = 0.3
+    effect = np.where(frame["active_days_28d"] >= 10, 0.2, 0.05)
+    sent_later = ~drawn & (rng.random(n) < 0.5)  # half the rows not drawn get a message tomorrow
+    chance = 0.1 + effect * frame["treated"] + 0.6 * effect * sent_later
+    frame["converted"] = (rng.random(n) < chance).astype(int)
+    truth = 1000 * np.mean(frame["propensity"] * effect)
+
+    judged = judge_targetings(frame, {"as run": frame["propensity"].to_numpy()}, n_threads=1).iloc[0]
+    assert judged["incremental_per_1000_low"] <= truth <= judged["incremental_per_1000_high"], judged
+
+    # Every row not sent taken for "no message" (as before the comparison arm was recorded).
+    naive = frame.assign(control=1 - frame["treated"], control_propensity=1 - frame["propensity"])
+    shrunk = judge_targetings(naive, {"as run": naive["propensity"].to_numpy()}, n_threads=1).iloc[0]
+    assert shrunk["incremental_per_1000_high"] < truth, shrunk

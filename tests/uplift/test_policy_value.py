@@ -392,3 +392,50 @@ def test_an_interval_setting_that_means_nothing_is_refused(config, message):
     # Guards against a level given in percent silently producing a 0-width or infinite interval.
     with pytest.raises(PolicyLogError, match=message):
         IntervalConfig(**config)
+
+
+@pytest.mark.parametrize(
+    ("control", "control_propensity", "message"),
+    [
+        (
+            lambda t: np.where(np.arange(len(t)) == 2, 0.5, 0.0),
+            lambda e: 0.05 + 0 * e,
+            "control: row 3 not 0 or 1",
+        ),
+        (lambda t: t, lambda e: 0.05 + 0 * e, "treated and control at once"),
+        (lambda t: 0 * t, lambda e: 1 - e + 0.1, "not a probability in \\[0, 1 - propensity\\]"),
+        (lambda t: 1 - t, lambda e: 0 * e, "held back for good with control propensity 0"),
+    ],
+)
+def test_a_comparison_arm_that_cannot_be_right_is_refused_with_the_field_and_rows(
+    control, control_propensity, message
+):
+    log = logged(20, seed=14)
+    with pytest.raises(PolicyLogError, match=message):
+        DecisionLog(
+            log.treated,
+            log.outcome,
+            log.propensity,
+            control=control(log.treated),
+            control_propensity=control_propensity(log.propensity),
+        )
+
+
+def test_a_log_whose_comparison_arm_is_every_row_not_treated_gives_the_same_estimates_as_without_one():
+    log = logged(2000, seed=15)
+    plain = log.decisions()
+    explicit = DecisionLog(
+        log.treated,
+        log.outcome,
+        log.propensity,
+        mu0=plain.mu0,
+        mu1=plain.mu1,
+        control=1 - log.treated,
+        control_propensity=1 - log.propensity,
+    )
+    policy = {"candidate": candidate(log.x)}
+    a = estimate_policies(plain, policy)["candidate"]
+    b = estimate_policies(explicit, policy)["candidate"]
+    for estimator in ESTIMATORS:
+        assert a.incremental[estimator] == b.incremental[estimator]
+        assert a.value[estimator] == b.value[estimator]

@@ -102,3 +102,23 @@ def test_the_bootstrap_option_prints_the_same_table_for_the_same_seed(tmp_path, 
     assert capsys.readouterr().out == first
     assert run(argv) == 0
     assert capsys.readouterr().out != first  # the normal interval differs: the option was used
+
+
+def test_a_comparison_arm_named_on_the_command_line_is_the_one_the_estimates_use(tmp_path, capsys):
+    # The same log with its comparison arm narrowed to half the rows not sent (the other half
+    # "sent later"): the estimates change, and naming one of the two columns alone is refused.
+    path = write_log(tmp_path / "decisions.csv")
+    frame = pd.read_csv(path)
+    held = (frame["sent"] == 0) & (np.arange(len(frame)) % 2 == 0)
+    frame["held_for_good"] = held.astype(int)
+    frame["p_held"] = (1 - frame["p_sent"]) / 2
+    frame.to_csv(path, index=False)
+    policies = ["--policy", "uplift=uplift_top"]
+    assert run([str(path), *LOG_COLUMNS, *policies]) == 0
+    plain = capsys.readouterr().out
+    arm = ["--control", "held_for_good", "--control-propensity", "p_held"]
+    assert run([str(path), *LOG_COLUMNS, *policies, *arm]) == 0
+    narrowed = capsys.readouterr().out
+    assert narrowed.splitlines()[0] == plain.splitlines()[0] and narrowed != plain
+    assert run([str(path), *LOG_COLUMNS, *policies, "--control", "held_for_good"]) == 1
+    assert "give both control and control_propensity" in capsys.readouterr().err

@@ -96,6 +96,8 @@ def _training_config(campaign: Campaign, config: UpliftModelConfig) -> UpliftCon
         treatment_column="treated",
         outcome_column="converted",
         propensity_column="propensity",
+        control_column="control",
+        control_propensity_column="control_propensity",
         day_column="run_date",
         cluster_column="customer_id",
         features=FEATURES,

@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--treatment", required=True, help="column: 1 treated (sent), 0 held out")
     parser.add_argument("--outcome", required=True, help="column: the target outcome (0/1 or a number)")
     parser.add_argument("--propensity", required=True, help="column: logged probability of treatment")
+    parser.add_argument(
+        "--control",
+        help="column: 1 when a draw held the row back for good (with --control-propensity; default: "
+        "every row not treated), where a row not sent may be sent later inside its window",
+    )
+    parser.add_argument("--control-propensity", help="column: logged probability of being held back for good")
     parser.add_argument("--day", help="column: decision day (without it, a random share is evaluated)")
     parser.add_argument("--features", help="comma-separated feature columns (default: every other column)")
     parser.add_argument("--feature-ts", help="column: latest event each row's features read (leakage guard)")
@@ -68,6 +74,8 @@ def _train(arguments: argparse.Namespace) -> TrainedUplift:
         treatment_column=arguments.treatment,
         outcome_column=arguments.outcome,
         propensity_column=arguments.propensity,
+        control_column=arguments.control,
+        control_propensity_column=arguments.control_propensity,
         day_column=arguments.day,
         features=features,
         feature_ts_column=arguments.feature_ts,

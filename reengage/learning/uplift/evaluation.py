@@ -2,16 +2,17 @@
 
 Every figure rests on each row's doubly robust effect score (`reengage.learning.uplift.doubly_robust`):
 
-    psi = mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e)
+    psi = mu1 - mu0 + t * (y - mu1) / e - c * (y - mu0) / e0
 
-with e the logged probability that the row was treated. Dividing by the probability of the arm
-the row actually got is what handles arms of any size (90/10 as well as 50/50) and a probability
-that differs from row to row: each arm's rows stand for the whole population. mu0 and mu1 are
-outcome predictions from models that never saw these rows (cross-fitted outcome models,
-`outcome_models.py`); without them, the propensity-weighted mean outcome of each arm is used
-for every row, and psi's mean over a group is the propensity-weighted difference of the arms'
-means. Either way the mean of psi over any group of rows is an unbiased estimate of that group's
-average effect, because e is known exactly.
+with e the logged probability that the row was treated and e0 that it was held back for good
+(c = 1: a holdout; every row not treated unless the caller says which rows are controls). Dividing
+by the probability of the arm the row actually got is what handles arms of any size (90/10 as
+well as 50/50) and a probability that differs from row to row: each arm's rows stand for the
+whole population. mu0 and mu1 are outcome predictions from models that never saw these rows
+(cross-fitted outcome models, `outcome_models.py`); without them, the propensity-weighted mean
+outcome of each arm is used for every row, and psi's mean over a group is the
+propensity-weighted difference of the arms' means. Either way the mean of psi over any group of
+rows is an unbiased estimate of that group's average effect, because e is known exactly.
 
 Definitions (n evaluation rows, ranked by predicted uplift, highest first):
 
@@ -131,8 +132,13 @@ def row_effect_scores(
     propensity: np.ndarray,
     mu0: np.ndarray | None = None,
     mu1: np.ndarray | None = None,
+    control: np.ndarray | None = None,
+    control_propensity: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Each row's doubly robust effect score; without outcome models, each arm's weighted mean."""
+    """Each row's doubly robust effect score; without outcome models, each arm's weighted mean.
+
+    `control`, `control_propensity`: the comparison arm and its chance (`doubly_robust`).
+    """
     t = np.asarray(treated, dtype="float64")
     y = np.asarray(outcome, dtype="float64")
     e = np.asarray(propensity, dtype="float64")
@@ -140,12 +146,14 @@ def row_effect_scores(
         raise ValueError("give both outcome predictions (mu0 and mu1) or neither")
     if mu0 is None or mu1 is None:
         # With an outcome of 1 and no model, the arm scores are each row's inverse-probability
-        # weight in its arm (t / e, (1 - t) / (1 - e)), and the inputs are checked on the way.
+        # weight in its arm (t / e, c / e0), and the inputs are checked on the way.
         zero = np.zeros_like(y)
-        holdout_weight, treated_weight = arm_scores(t, np.ones_like(y), e, zero, zero)
+        holdout_weight, treated_weight = arm_scores(
+            t, np.ones_like(y), e, zero, zero, control, control_propensity
+        )
         mu1 = np.full_like(y, _weighted_mean(y, treated_weight))
         mu0 = np.full_like(y, _weighted_mean(y, holdout_weight))
-    return effect_scores(t, y, e, mu0, mu1)
+    return effect_scores(t, y, e, mu0, mu1, control, control_propensity)
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
@@ -218,11 +226,17 @@ def qini_curve(predicted: np.ndarray, scores: np.ndarray, points: int = CURVE_PO
 
 
 def calibration_by_decile(
-    predicted: np.ndarray, scores: np.ndarray, treated: np.ndarray, confidence: float = 0.95
+    predicted: np.ndarray,
+    scores: np.ndarray,
+    treated: np.ndarray,
+    confidence: float = 0.95,
+    control: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Predicted vs realised uplift per decile of prediction (1 = highest), with counts per arm."""
+    """Predicted vs realised uplift per decile of prediction (1 = highest), with counts per arm
+    (`control`: the comparison arm's rows; default every row not treated)."""
     predicted = np.asarray(predicted, dtype="float64")
     treated = np.asarray(treated, dtype="float64")
+    control = 1 - treated if control is None else np.asarray(control, dtype="float64")
     decile = _deciles(predicted)
     z = float(norm.ppf(0.5 + confidence / 2))
     rows = []
@@ -236,7 +250,7 @@ def calibration_by_decile(
                 "decile": group,
                 "rows": int(members.sum()),
                 "treated_rows": int(treated[members].sum()),
-                "holdout_rows": int((1 - treated[members]).sum()),
+                "holdout_rows": int(control[members].sum()),
                 "predicted_uplift": float(predicted[members].mean()),
                 "realised_uplift": realised,
                 "realised_low": realised - z * error,
@@ -267,6 +281,8 @@ def evaluate_uplift(
     *,
     mu0: np.ndarray | None = None,
     mu1: np.ndarray | None = None,
+    control: np.ndarray | None = None,
+    control_propensity: np.ndarray | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
@@ -281,7 +297,7 @@ def evaluate_uplift(
         raise ValueError(f"bootstrap needs at least 1 resample, got {bootstrap}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
-    scores = row_effect_scores(treated, outcome, propensity, mu0, mu1)
+    scores = row_effect_scores(treated, outcome, propensity, mu0, mu1, control, control_propensity)
     ranking = _Ranking.of(predicted, scores)
     share, gain = ranking.curve()
 
@@ -305,15 +321,16 @@ def evaluate_uplift(
         return Interval(float(estimate), float(low[column]), float(high[column]))
 
     t = np.asarray(treated, dtype="float64")
+    c = 1 - t if control is None else np.asarray(control, dtype="float64")
     return UpliftEvaluation(
         rows=n,
         treated_rows=int(t.sum()),
-        holdout_rows=int(n - t.sum()),
+        holdout_rows=int(c.sum()),
         qini=interval(qini_coefficient(share, gain), 0),
         auuc=interval(auuc(share, gain), 1),
         average_effect=interval(gain[-1], 2),
         curve=qini_curve(predicted, scores),
-        calibration=calibration_by_decile(predicted, scores, t, confidence),
+        calibration=calibration_by_decile(predicted, scores, t, confidence, c),
         bootstrap_resamples=bootstrap,
         confidence=confidence,
         seed=seed,

@@ -2,13 +2,20 @@
 
 One row per decision of the campaign that chance could have gone either way (its recorded
 `treatment_probability` strictly between 0 and 1: the day's winner, whatever the global holdout,
-exploration or campaign holdout then drew) whose attribution window has closed by the end of
-`as_of`. Each row carries:
+exploration or campaign holdout then drew, and a `control_probability` above 0: a draw could
+have held it back for good) whose attribution window has closed by the end of `as_of`. Each
+row carries:
 
 - the churn features as of its run date (`reengage.learning.features.snapshot_features`: the same
   point-in-time features, with the same leakage guard, the churn model uses);
 - `treated`: 1 when the row was chosen (its message was sent), 0 when a draw held it back;
 - `propensity`: the recorded treatment_probability, the chance the day's draws sent it;
+- `control`: 1 when a holdout (global, or the campaign's once assigned) held it back: the
+  comparison arm. A row the targeting merely did not draw today is neither treated nor control:
+  the campaign may send it tomorrow, inside today's window, so its outcome is not "no message";
+  counting it as held back would credit the message's later effect to the comparison and
+  shrink every estimated effect;
+- `control_propensity`: the recorded control_probability, the chance of that;
 - `converted`: 1 when the customer's `target_event` followed within the attribution window,
   counted from the time the message went or would have gone (the decision's
   scheduled_send_at_utc), so both arms run on the same clock;
@@ -19,8 +26,8 @@ exploration or campaign holdout then drew) whose attribution window has closed b
   it is the share of assigned rows the holdouts leave to be sent.
 
 A message whose template failed (`render_error:*`) was never sent and is left out: its arm was
-decided by a bug, not by a draw. Rows decided before probabilities were recorded have none and
-are left out too.
+decided by a bug, not by a draw. Rows decided before probabilities were recorded (or, later, the
+control probability) have none and are left out too.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ EXAMPLE_COLUMNS = (
     "customer_id",
     "treated",
     "propensity",
+    "control",
+    "control_propensity",
     "converted",
     "exploration",
     "churn_probability",
@@ -50,12 +59,14 @@ EXAMPLE_COLUMNS = (
 
 _EXAMPLES_SQL = """
 with decided as (
-    select run_date, customer_id, reason, treatment_probability, coalesce(exploration, false) as exploration,
+    select run_date, customer_id, reason, treatment_probability, control_probability,
+           coalesce(exploration, false) as exploration,
            churn_probability, selection_probability,
            timezone('UTC', scheduled_send_at_utc) as opens_at
     from {decisions}
     where campaign_id = $campaign
       and treatment_probability > 0 and treatment_probability < 1
+      and control_probability > 0
       and scheduled_send_at_utc is not null
       and reason not like 'render_error%'
       and run_date >= $first_day and run_date <= $last_day
@@ -79,6 +90,8 @@ conversions as (
 select m.run_date, m.customer_id,
        cast(m.reason = 'chosen' as integer) as treated,
        m.treatment_probability as propensity,
+       cast(m.reason in ('campaign_holdout', 'global_holdout') as integer) as control,
+       m.control_probability as control_propensity,
        cast(c.customer_id is not null as integer) as converted,
        m.exploration,
        m.churn_probability,

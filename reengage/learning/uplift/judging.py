@@ -12,11 +12,13 @@ day to the same contenders, times the holdouts' share that is still sent:
   caller made without those rows: cross-fitted).
 
 Each is judged by the doubly robust estimate (`policy_value.py`) of its incremental conversions
-per 1,000 decisions against sending nobody, with a 95% interval clustered by customer, using
-cross-fitted outcome models. The same rows and the same outcome models serve every candidate,
-so differences between them are not differences of data. Rows the log could never send (a
-predicted harm under uplift targeting) are not among the examples: every estimate is about the
-contenders the log could have sent either way, and says so.
+per 1,000 decisions against sending nobody (the comparison arm is the rows held back for good: a
+row the targeting did not draw today may be sent tomorrow, inside today's window), with a 95%
+interval clustered by customer, using cross-fitted outcome models. The same rows and the same
+outcome models serve every candidate, so differences between them are not differences of data.
+Rows the log could never send (a predicted harm under uplift targeting) are not among the
+examples: every estimate is about the contenders the log could have sent either way, and says
+so.
 """
 
 from __future__ import annotations
@@ -98,12 +100,14 @@ def judge_targetings(
         raise ValueError(f"{len(examples)} matured decisions: at least {MIN_EXAMPLES} are needed to judge")
     treated = examples["treated"].to_numpy(dtype=float)
     converted = examples["converted"].to_numpy(dtype=float)
+    control = examples["control"].to_numpy(dtype=float)
     customers = examples["customer_id"].to_numpy()
     folds = min(5, len(np.unique(customers)))
     mu0, mu1 = cross_fitted_outcome_models(
         examples[list(FEATURES)],
         treated,
         converted,
+        control=control,
         cluster=customers,
         folds=folds,
         seed=seed,
@@ -116,6 +120,8 @@ def judge_targetings(
         mu0=mu0,
         mu1=mu1,
         cluster=customers,
+        control=control,
+        control_propensity=examples["control_propensity"].to_numpy(dtype=float),
     )
     results = estimate_policies(log, chances, intervals=intervals or IntervalConfig())
     rows = []
@@ -156,6 +162,8 @@ def cross_fitted_uplift(
             part["converted"].to_numpy(dtype=float),
             part["propensity"].to_numpy(dtype=float),
             config,
+            control=part["control"].to_numpy(dtype=float),
+            control_propensity=part["control_propensity"].to_numpy(dtype=float),
             cluster=part["customer_id"].to_numpy(),
         )
         predicted[held] = model.predict_uplift(examples.iloc[held][list(FEATURES)])

@@ -6,7 +6,10 @@ The learner is a doubly robust learner (the "DR-learner") with cross-fitting:
    on the other folds (`reengage.learning.uplift.outcome_models.cross_fitted_outcome_models`, the same
    models the policy estimates use; a user's rows stay in one fold when a cluster key is given).
 2. Each row gets its doubly robust score psi (`reengage.learning.uplift.doubly_robust.effect_scores`),
-   computed with the row's *logged* propensity.
+   computed with the row's *logged* propensities. The comparison arm is the rows a draw held back
+   for good (the holdouts); a row a targeting merely did not draw today may be sent tomorrow,
+   inside today's window, so its outcome is no message's and it counts through the outcome
+   models alone.
 3. A shallow gradient-boosted regression of psi on x is the uplift model: E[psi | x] is the
    effect of sending to a user like x.
 
@@ -62,7 +65,7 @@ from reengage.learning.uplift.doubly_robust import effect_scores
 from reengage.learning.uplift.outcome_models import cross_fitted_outcome_models
 
 # Bump when the learner's structure changes: it is part of every uplift model version.
-LEARNER_SPEC = "uplift-dr-learner-hgb-v1"
+LEARNER_SPEC = "uplift-dr-learner-hgb-v2"  # v2: the control arm is the rows held back for good
 LEARNER_CHOICE = (
     "doubly robust learner: cross-fitted gradient-boosted outcome models per arm, doubly robust "
     "scores with the logged propensity, shallow gradient-boosted regression of the scores"
@@ -209,11 +212,15 @@ def fit_uplift(
     propensity: ArrayLike,
     config: LearnerConfig | None = None,
     *,
+    control: ArrayLike | None = None,
+    control_propensity: ArrayLike | None = None,
     cluster: ArrayLike | None = None,
 ) -> UpliftLearner:
     """Fit the DR-learner on logged decisions: `treated` 0/1, `outcome` 0/1 or real, `propensity`
-    the logged probability that the row was treated (strictly between 0 and 1); `cluster` (e.g.
-    the user id) keeps a user's rows in one cross-fitting fold.
+    the logged probability that the row was treated (strictly between 0 and 1); `control` and
+    `control_propensity` the rows held back for good and their chance (default: every row not
+    treated, 1 - propensity; `doubly_robust`); `cluster` (e.g. the user id) keeps a user's rows
+    in one cross-fitting fold.
 
     Every column of `features` is used; numbers and booleans as numbers, anything else as a category.
     """
@@ -240,9 +247,16 @@ def fit_uplift(
             )
     inputs = model_input(features.reset_index(drop=True), numeric, categorical)
     mu0, mu1 = cross_fitted_outcome_models(
-        features, t, y, cluster=cluster, folds=config.n_folds, seed=config.seed, n_threads=config.n_threads
+        features,
+        t,
+        y,
+        control=control,
+        cluster=cluster,
+        folds=config.n_folds,
+        seed=config.seed,
+        n_threads=config.n_threads,
     )
-    psi = effect_scores(t, y, e, mu0, mu1)
+    psi = effect_scores(t, y, e, mu0, mu1, control, control_propensity)
     with threadpool_limits(limits=config.n_threads):
         effect_model = build_effect_model(numeric, categorical, config).fit(inputs, psi)
     return UpliftLearner(

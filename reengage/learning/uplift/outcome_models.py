@@ -3,8 +3,10 @@
 Cross-fitted: the rows are cut into folds (all of a user's rows in one fold when a cluster key is
 given), and each fold's predictions come from models fitted on the other folds, so no row's own
 outcome leaks into the prediction that corrects it; in-sample predictions would shrink the
-correction term and the interval with it. One model per arm (treated rows for mu1, held rows for
-mu0), seeded gradient boosting: a classifier's probability for a 0/1 outcome, a regressor otherwise.
+correction term and the interval with it. One model per arm (treated rows for mu1, the control
+rows for mu0: by default every row not treated; `control` narrows it to the rows held back for
+good, `doubly_robust` says why), seeded gradient boosting: a classifier's probability for a 0/1
+outcome, a regressor otherwise.
 An arm with too few rows (or one outcome only) in a fold's training part predicts its mean there.
 """
 
@@ -49,6 +51,7 @@ def cross_fitted_outcome_models(
     treated: ArrayLike,
     outcome: ArrayLike,
     *,
+    control: ArrayLike | None = None,
     cluster: ArrayLike | None = None,
     folds: int = 5,
     seed: int = 0,
@@ -56,13 +59,16 @@ def cross_fitted_outcome_models(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mu0, mu1): every row's predicted outcome if held and if treated, from models that never saw it.
 
+    `control`: 1 on the rows mu0 learns from (default: every row not treated).
     `n_threads` bounds the OpenMP threads of the fits (None = all cores): it changes speed, not results.
     """
     t = np.asarray(treated, dtype=np.float64)
     y = np.asarray(outcome, dtype=np.float64)
-    if len(features) != len(t) or len(t) != len(y):
+    c = 1.0 - t if control is None else np.asarray(control, dtype=np.float64)
+    if len(features) != len(t) or len(t) != len(y) or len(y) != len(c):
         raise ValueError(
-            f"features ({len(features)} rows), treated ({len(t)}) and outcome ({len(y)}) differ in length"
+            f"features ({len(features)} rows), treated ({len(t)}), control ({len(c)}) and outcome "
+            f"({len(y)}) differ in length"
         )
     if features.shape[1] == 0:
         raise ValueError("no feature columns to fit outcome models on")
@@ -76,14 +82,15 @@ def cross_fitted_outcome_models(
             raise ValueError(f"{np.unique(groups).size} clusters cannot be cut into {folds} folds")
         splits = GroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(matrix, groups=groups)
     mu0, mu1 = np.empty(len(y)), np.empty(len(y))
+    arms = ((c == 1.0, mu0), (t == 1.0, mu1))
     with threadpool_limits(limits=n_threads):
         for train, predict in splits:
-            for arm, mu in ((0.0, mu0), (1.0, mu1)):
-                rows = train[t[train] == arm]
+            for member, mu in arms:
+                rows = train[member[train]]
                 mu[predict] = _fit_predict(matrix.iloc[rows], y[rows], matrix.iloc[predict], binary, seed)
     # An arm absent from a whole training part leaves NaN there: its mean over the log is the best guess.
-    for arm, mu in ((0.0, mu0), (1.0, mu1)):
+    for member, mu in arms:
         if np.isnan(mu).any():
-            seen = y[t == arm]
+            seen = y[member]
             mu[np.isnan(mu)] = seen.mean() if len(seen) else y.mean()
     return mu0, mu1

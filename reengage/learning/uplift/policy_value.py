@@ -7,6 +7,12 @@ would have had under it, ``V = mean(p * Y(1) + (1 - p) * Y(0))``, and its increm
 ``V`` minus the value of sending nobody, ``mean(p * (Y(1) - Y(0)))``: what the product reports, as
 a total over the log's rows and per 1,000 decisions. Three estimates, each from per-row scores:
 
+The comparison arm ("not treated") is, by default, every row not treated, with chance ``1 - e``.
+Where a row not sent today may still be sent later inside its window (a targeting that did not
+draw it today), only the rows held back for good are the comparison: ``c = 1`` with chance
+``e0`` (``DecisionLog.control``, ``control_propensity``); the other rows count through the outcome
+models alone (``doubly_robust`` says why). Below, ``1 - t`` reads ``c`` and ``1 - e`` reads ``e0``.
+
 - IPS: ``w = p * t / e + (1 - p) * (1 - t) / (1 - e)`` reweights the rows whose logged decision
   the policy agrees with; ``V = mean(w * y)``. Unbiased whenever ``e`` is exact, but noisy when
   weights are large.
@@ -97,7 +103,8 @@ def _numbers(values: ArrayLike, name: str) -> np.ndarray:
 @dataclass(frozen=True, eq=False)  # arrays: equality of two logs has no single answer
 class DecisionLog:
     """Logged decisions: treated 0/1, outcome, the propensity the row was treated with, and optionally
-    outcome-model predictions (mu0, mu1) and a cluster key (the user), kept only as codes.
+    outcome-model predictions (mu0, mu1), a cluster key (the user), kept only as codes, and the
+    comparison arm (control 0/1 and its chance; default: every row not treated, 1 - propensity).
 
     ``names`` says what each field is called in the caller's table, for error messages.
     """
@@ -108,6 +115,8 @@ class DecisionLog:
     mu0: np.ndarray | None = None
     mu1: np.ndarray | None = None
     cluster: np.ndarray | None = None
+    control: np.ndarray | None = None
+    control_propensity: np.ndarray | None = None
     names: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -116,15 +125,16 @@ class DecisionLog:
             return f"{key} (column '{given}')" if given and given != key else key
 
         set_ = object.__setattr__
-        for key in ("treated", "outcome", "propensity", "mu0", "mu1"):
+        numeric = ("treated", "outcome", "propensity", "mu0", "mu1", "control", "control_propensity")
+        for key in numeric:
             if getattr(self, key) is not None:
                 set_(self, key, _numbers(getattr(self, key), name(key)))
         if (self.mu0 is None) != (self.mu1 is None):
             raise PolicyLogError("give both outcome models (mu0 and mu1) or neither")
+        if (self.control is None) != (self.control_propensity is None):
+            raise PolicyLogError("give both control and control_propensity, or neither")
         lengths = {
-            key: len(getattr(self, key))
-            for key in ("treated", "outcome", "propensity", "mu0", "mu1", "cluster")
-            if getattr(self, key) is not None
+            key: len(getattr(self, key)) for key in (*numeric, "cluster") if getattr(self, key) is not None
         }
         if len(set(lengths.values())) != 1:
             raise PolicyLogError(f"columns differ in length: {lengths}")
@@ -144,11 +154,35 @@ class DecisionLog:
                 f"{name('propensity')}: {_rows(impossible)} got a treatment their propensity says was "
                 "impossible (treated with propensity 0 or held with propensity 1)"
             )
+        if self.control is None:
+            set_(self, "control", 1.0 - t)
+            set_(self, "control_propensity", 1.0 - e)
+        else:
+            self._check_control(name)
         if self.cluster is not None:
             codes, _ = pd.factorize(pd.Series(np.asarray(self.cluster, dtype=object)), use_na_sentinel=True)
             if (codes < 0).any():
                 raise PolicyLogError(f"{name('cluster')}: {_rows(codes < 0)} have no cluster key")
             set_(self, "cluster", codes.astype(np.int64))  # codes only: no user id travels further
+
+    def _check_control(self, name) -> None:  # noqa: ANN001
+        t, e, c, e0 = self.treated, self.propensity, self.control, self.control_propensity
+        if not np.isin(c, (0.0, 1.0)).all():
+            raise PolicyLogError(f"{name('control')}: {_rows(~np.isin(c, (0.0, 1.0)))} not 0 or 1")
+        if ((t == 1) & (c == 1)).any():
+            raise PolicyLogError(
+                f"{name('control')}: {_rows((t == 1) & (c == 1))} treated and control at once"
+            )
+        outside = (e0 < 0) | (e + e0 > 1 + 1e-9)
+        if outside.any():
+            raise PolicyLogError(
+                f"{name('control_propensity')}: {_rows(outside)} not a probability in [0, 1 - propensity]"
+            )
+        if ((c == 1) & (e0 == 0)).any():
+            raise PolicyLogError(
+                f"{name('control_propensity')}: {_rows((c == 1) & (e0 == 0))} held back for good with "
+                "control propensity 0, which says that was impossible"
+            )
 
     @classmethod
     def from_frame(
@@ -161,9 +195,18 @@ class DecisionLog:
         mu0: str | None = None,
         mu1: str | None = None,
         cluster: str | None = None,
+        control: str | None = None,
+        control_propensity: str | None = None,
     ) -> DecisionLog:
         columns = {"treated": treatment, "outcome": outcome, "propensity": propensity}
-        columns |= {key: col for key, col in (("mu0", mu0), ("mu1", mu1), ("cluster", cluster)) if col}
+        optional = (
+            ("mu0", mu0),
+            ("mu1", mu1),
+            ("cluster", cluster),
+            ("control", control),
+            ("control_propensity", control_propensity),
+        )
+        columns |= {key: col for key, col in optional if col}
         for key, column in columns.items():
             if column not in frame.columns:
                 raise PolicyLogError(
@@ -299,26 +342,29 @@ class _LoggedArms:
     """What the log says about each arm of each row, computed once for every candidate policy."""
 
     w1: np.ndarray  # t / e, 0 where e = 0
-    w0: np.ndarray  # (1 - t) / (1 - e), 0 where e = 1
+    w0: np.ndarray  # c / e0, 0 where e0 = 0
     gamma1: np.ndarray | None
     gamma0: np.ndarray | None
 
     @classmethod
     def of(cls, log: DecisionLog) -> _LoggedArms:
-        t, y, e = log.treated, log.outcome, log.propensity
+        t, y, e, c, e0 = log.treated, log.outcome, log.propensity, log.control, log.control_propensity
         w1 = np.divide(t, e, out=np.zeros_like(e), where=e > 0)
-        w0 = np.divide(1 - t, 1 - e, out=np.zeros_like(e), where=e < 1)
+        w0 = np.divide(c, e0, out=np.zeros_like(e0), where=e0 > 0)
         if log.mu0 is None or log.mu1 is None:
             return cls(w1, w0, None, None)
-        gamma0, gamma1 = log.mu0.copy(), log.mu1.copy()
-        inside = (e > 0) & (e < 1)
+        mu0, mu1 = log.mu0, log.mu1
+        inside = (e > 0) & (e0 > 0)
+        gamma0, gamma1 = mu0.copy(), mu1.copy()
         gamma0[inside], gamma1[inside] = arm_scores(
-            t[inside], y[inside], e[inside], log.mu0[inside], log.mu1[inside]
+            t[inside], y[inside], e[inside], mu0[inside], mu1[inside], c[inside], e0[inside]
         )
-        # A decision taken for certain (arm_scores refuses it): the arm it got scores its outcome,
-        # as the formula does at e = 1; the arm it could never get has only the outcome model.
-        gamma1[e == 1] = y[e == 1]
-        gamma0[e == 0] = y[e == 0]
+        # An arm the log could never give a row (arm_scores refuses it) has only the outcome model;
+        # the arm it could, the same formula (at e = 1 a treated row scores its outcome).
+        certain = e0 == 0
+        gamma1[certain] = mu1[certain] + w1[certain] * (y[certain] - mu1[certain])
+        never = e == 0
+        gamma0[never] = mu0[never] + w0[never] * (y[never] - mu0[never])
         return cls(w1, w0, gamma1, gamma0)
 
 
@@ -462,7 +508,7 @@ def estimate_policies(
         raise PolicyLogError("the log has one cluster only: no interval can be computed")
     arms = _LoggedArms.of(log)
     z = float(stats.norm.ppf(0.5 + intervals.level / 2))
-    e = log.propensity
+    e, e0 = log.propensity, log.control_propensity
     results = {}
     for name, values in policies.items():
         p = _probabilities(values, log.rows, name)
@@ -475,8 +521,8 @@ def estimate_policies(
         found: dict[tuple[str, str], Estimate | None] = dict.fromkeys(keys_and_contrasts)
         found.update(zip([key for key, _ in present], estimates, strict=True))
         # The value needs the arm the policy picks; the increment needs both arms wherever it treats.
-        off_support = int(np.sum(((p > 0) & (e == 0)) | ((p < 1) & (e == 1))))
-        off_support_incremental = int(np.sum((p > 0) & ((e == 0) | (e == 1))))
+        off_support = int(np.sum(((p > 0) & (e == 0)) | ((p < 1) & (e0 == 0))))
+        off_support_incremental = int(np.sum((p > 0) & ((e == 0) | (e0 == 0))))
         effective_rows = _effective_rows(p * arms.w1 + (1 - p) * arms.w0)
         results[name] = PolicyValue(
             policy=name,

@@ -46,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=COLUMN",
         help="a candidate policy and the column of its per-row probability of treating (repeatable)",
     )
+    command.add_argument(
+        "--control",
+        help="column: 1 when a draw held the row back for good (with --control-propensity; default: "
+        "every row not treated), where a row not sent may be sent later inside its window",
+    )
+    command.add_argument(
+        "--control-propensity", help="column: the probability the row was held back for good"
+    )
     command.add_argument("--cluster", help="column grouping rows that are not independent, e.g. the user id")
     command.add_argument("--mu0", help="column: an outcome model's prediction if not treated (with --mu1)")
     command.add_argument("--mu1", help="column: an outcome model's prediction if treated (with --mu0)")
@@ -118,6 +126,8 @@ def run_policy_value(args: argparse.Namespace) -> int:
             mu0=args.mu0,
             mu1=args.mu1,
             cluster=args.cluster,
+            control=args.control,
+            control_propensity=args.control_propensity,
         )
         if args.features:
             if args.mu0 or args.mu1:
@@ -130,6 +140,7 @@ def run_policy_value(args: argparse.Namespace) -> int:
                 frame[columns],
                 log.treated,
                 log.outcome,
+                control=log.control,
                 cluster=frame[args.cluster] if args.cluster else None,
                 seed=args.seed,
             )

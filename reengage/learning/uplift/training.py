@@ -2,7 +2,9 @@
 
 `train_and_evaluate(table, config)` takes one row per logged decision: the features the policy
 saw, whether the user was treated, the outcome (the campaign's target event within its
-attribution window, complete for every row) and the logged probability of treatment.
+attribution window, complete for every row) and the logged probability of treatment; optionally
+which rows were held back for good and their probability (`UpliftConfig.control_column`), where
+a row not sent today may be sent later inside its window (`doubly_robust` says why that matters).
 
 Why it is shaped this way:
 
@@ -67,6 +69,10 @@ class UpliftConfig:
     treatment_column: str = "treated"
     outcome_column: str = "converted"
     propensity_column: str = "propensity"
+    # The comparison arm: 0/1 for a row held back for good, and its chance. Neither: every row not
+    # treated, with 1 - propensity (a table where nothing unsent is ever sent later in its window).
+    control_column: str | None = None
+    control_propensity_column: str | None = None
     day_column: str | None = "run_date"  # as `reengage.learning.uplift.examples` names it
     features: tuple[str, ...] | None = None  # None: every column not named above
     feature_ts_column: str | None = None
@@ -94,12 +100,21 @@ class UpliftConfig:
             raise ValueError("holdout_days needs a day_column")
         if self.gap_days < 0:
             raise ValueError(f"gap_days must be 0 or more, got {self.gap_days}")
+        if (self.control_column is None) != (self.control_propensity_column is None):
+            raise ValueError("give control_column and control_propensity_column, or neither")
 
     @property
     def roles(self) -> tuple[str, ...]:
         """The columns that are not features."""
         named = (self.treatment_column, self.outcome_column, self.propensity_column)
-        return named + tuple(c for c in (self.day_column, self.feature_ts_column, self.cluster_column) if c)
+        optional = (
+            self.control_column,
+            self.control_propensity_column,
+            self.day_column,
+            self.feature_ts_column,
+            self.cluster_column,
+        )
+        return named + tuple(c for c in optional if c)
 
 
 @dataclass
@@ -190,6 +205,8 @@ def validated_roles(table: pd.DataFrame, config: UpliftConfig, source: str = "ta
         "treatment": config.treatment_column,
         "outcome": config.outcome_column,
         "propensity": config.propensity_column,
+        "control": config.control_column,
+        "control propensity": config.control_propensity_column,
         "day": config.day_column,
         "feature timestamp": config.feature_ts_column,
         "cluster": config.cluster_column,
@@ -205,7 +222,7 @@ def validated_roles(table: pd.DataFrame, config: UpliftConfig, source: str = "ta
     if both:
         raise UpliftInputError(
             f"{source}: column(s) {both} are named as features and also as treatment, outcome, "
-            "propensity, day, feature timestamp or cluster"
+            "propensity, control, control propensity, day, feature timestamp or cluster"
         )
     treated = _numbers(table, config.treatment_column, source)
     not_binary = ~np.isin(treated, (0.0, 1.0))
@@ -215,8 +232,26 @@ def validated_roles(table: pd.DataFrame, config: UpliftConfig, source: str = "ta
     outside = ~((propensity > 0) & (propensity < 1))
     rule = "must be strictly between 0 and 1"
     _refuse(source, config.propensity_column, outside, table[config.propensity_column], rule)
+    control, control_propensity = 1 - treated, 1 - propensity
+    if config.control_column and config.control_propensity_column:
+        control = _numbers(table, config.control_column, source)
+        bad = ~np.isin(control, (0.0, 1.0)) | ((control == 1) & (treated == 1))
+        rule = "must be 0 or 1, and 0 on a treated row"
+        _refuse(source, config.control_column, bad, table[config.control_column], rule)
+        control_propensity = _numbers(table, config.control_propensity_column, source)
+        outside = ~((control_propensity > 0) & (control_propensity + propensity <= 1 + 1e-9))
+        rule = "must be above 0 and at most 1 minus the propensity"
+        column = config.control_propensity_column
+        _refuse(source, column, outside, table[column], rule)
     clean = pd.DataFrame(
-        {"treated": treated, "outcome": outcome, "propensity": propensity}, index=table.index
+        {
+            "treated": treated,
+            "outcome": outcome,
+            "propensity": propensity,
+            "control": control,
+            "control_propensity": control_propensity,
+        },
+        index=table.index,
     )
     if config.day_column:
         days = pd.to_datetime(table[config.day_column], errors="coerce", utc=True)
@@ -280,8 +315,8 @@ def split_days(days: pd.Series, config: UpliftConfig) -> tuple[tuple[date, ...],
     return tuple(training), tuple(evaluation)
 
 
-def _arm_counts(treated: np.ndarray) -> dict[str, int]:
-    return {"rows": len(treated), "treated": int(treated.sum()), "holdout": int(len(treated) - treated.sum())}
+def _arm_counts(treated: np.ndarray, control: np.ndarray) -> dict[str, int]:
+    return {"rows": len(treated), "treated": int(treated.sum()), "holdout": int(control.sum())}
 
 
 def _check_enough(name: str, counts: dict[str, int], min_rows: int, config: UpliftConfig) -> None:
@@ -322,8 +357,14 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         in_evaluation[picked] = True
         in_training = ~in_evaluation
 
-    t, y, e = (roles[c].to_numpy() for c in ("treated", "outcome", "propensity"))
-    counts = {"training": _arm_counts(t[in_training]), "evaluation": _arm_counts(t[in_evaluation])}
+    t, y, e, c, e0 = (
+        roles[column].to_numpy()
+        for column in ("treated", "outcome", "propensity", "control", "control_propensity")
+    )
+    counts = {
+        "training": _arm_counts(t[in_training], c[in_training]),
+        "evaluation": _arm_counts(t[in_evaluation], c[in_evaluation]),
+    }
     _check_enough("training data", counts["training"], config.min_training_rows, config)
     _check_enough("evaluation data", counts["evaluation"], config.min_evaluation_rows, config)
 
@@ -336,10 +377,13 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         y[in_training],
         e[in_training],
         config.learner,
+        control=c[in_training],
+        control_propensity=e0[in_training],
         cluster=training_clusters,
     )
     held_out = x[in_evaluation].reset_index(drop=True)
     t_eval, y_eval, e_eval = t[in_evaluation], y[in_evaluation], e[in_evaluation]
+    c_eval, e0_eval = c[in_evaluation], e0[in_evaluation]
     evaluation_clusters = clusters[in_evaluation] if clusters is not None else None
     # The evaluation rows' own cross-fitted outcome models: no model that learned a row's outcome
     # corrects it, and nothing from the training days is needed to judge the ranking.
@@ -347,6 +391,7 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         held_out,
         t_eval,
         y_eval,
+        control=c_eval,
         cluster=evaluation_clusters,
         folds=config.learner.n_folds,
         seed=config.learner.seed,
@@ -359,6 +404,8 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         e_eval,
         mu0=mu0,
         mu1=mu1,
+        control=c_eval,
+        control_propensity=e0_eval,
         bootstrap=config.bootstrap,
         seed=config.learner.seed,
         confidence=config.confidence,
@@ -378,5 +425,5 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         config=versioned_config(config),
         library_versions=library_versions(),
         evaluation_rows=held_out,
-        evaluation_scores=row_effect_scores(t_eval, y_eval, e_eval, mu0, mu1),
+        evaluation_scores=row_effect_scores(t_eval, y_eval, e_eval, mu0, mu1, c_eval, e0_eval),
     )

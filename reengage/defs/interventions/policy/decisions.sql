@@ -246,6 +246,13 @@ select run_date,
        -- holdout, variant. A row no draw could change (suppressed, capped, outranked) has 1 or 0.
        (1 - ${global_holdout_share}) * selection_probability * (1 - holdout_share) as treatment_probability,
        selection_probability,
+       -- The comparison arm: held back for good by the global holdout (a user it holds is held
+       -- whatever the targeting draws) or, once assigned, by the campaign holdout (both hashes are
+       -- stable, so the campaign never sends it later in its window). A row the targeting merely
+       -- did not draw today is not in it: it may be sent tomorrow, inside today's window.
+       case when reason like 'suppressed:%' then 0.0
+            else ${global_holdout_share} + (1 - ${global_holdout_share}) * selection_probability * holdout_share
+       end as control_probability,
        case
            when reason like 'suppressed:%' then 1.0
            when reason = 'global_holdout' then ${global_holdout_share}
