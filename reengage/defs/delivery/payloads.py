@@ -41,6 +41,14 @@ from reengage.send_ids import iso_date
 from reengage.send_ids import send_id as compute_send_id
 
 MAX_PERSONALIZATIONS = 1000
+# "The total size of your email, including attachments, must be less than 30MB" (Mail Send
+# limitations): one request's JSON body. Counted in decimal megabytes, the smaller reading.
+MAX_REQUEST_BYTES = 30_000_000
+# The most JSON one message's `dynamic_template_data` may take. SendGrid documents no limit of
+# its own for it, only the request's; this one keeps a message with runaway block data (a
+# template that is not ours to read) from ever being sent: the policy records it as
+# `render_error:template_data_too_large`. Blocks within their limits take a few kilobytes.
+MAX_TEMPLATE_DATA_BYTES = 100_000
 MAX_CUSTOM_ARGS_BYTES = 10_000
 MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
 
