@@ -9,7 +9,6 @@ shapes can be tried.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,26 +21,11 @@ from reengage.defs.interventions.blocks import Block, column_name, fallback_colu
 from reengage.defs.interventions.campaigns import Template, Trigger
 from reengage.defs.interventions.messages import render_messages
 from reengage.defs.interventions.policy import PolicyConfig, run_policy
-from reengage.defs.warehouse import manifest
 
-from .conftest import make_campaign, user, write_features, write_responses, write_suppressions
+from .conftest import make_campaign, user, write_features, write_mart, write_responses, write_suppressions
 
 D = date(2025, 3, 10)
 NOW = datetime(2025, 3, 10, 0, 0, tzinfo=UTC)
-
-
-def write_mart(con: duckdb.DuckDBPyConnection, model: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Replace marts.<model> with `rows`, typed as the model's enforced contract says (missing: null)."""
-    columns = manifest.contract_columns(model)
-    con.execute("create schema if not exists marts")
-    con.execute(
-        f"create or replace table marts.{model} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
-    )
-    for row in rows:
-        con.execute(
-            f"insert into marts.{model} ({', '.join(row)}) values ({', '.join('?' for _ in row)})",
-            list(row.values()),
-        )
 
 
 def cart_item(customer_id: str, rank: int, name: str, price: float) -> dict[str, Any]:

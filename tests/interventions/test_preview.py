@@ -20,6 +20,7 @@ from reengage.defs.interventions.preview import ALL, main, preview_diff
 from .conftest import (
     record_sends,
     user,
+    write_context_marts,
     write_features,
     write_responses,
     write_sms_suppressions,
@@ -57,6 +58,9 @@ def build(path: Path) -> None:
     write_responses(con)
     people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
     write_features(con, people, as_of=[BEFORE, D, D + timedelta(days=5)])
+    write_context_marts(
+        con, [BEFORE, D, D + timedelta(days=5)], carts=dict.fromkeys(CART, 2), views=dict.fromkeys(BROWSE, 3)
+    )
     campaigns = load_campaigns(settings.campaigns_dir())
     run_policy(con, BEFORE, campaigns, PolicyConfig(), datetime(2025, 3, 9, tzinfo=UTC))
     record_sends(con, BEFORE)
