@@ -32,7 +32,7 @@ import pyarrow as pa
 from reengage.channels import CHANNELS, EMAIL, Channel
 from reengage.defs.delivery.payloads import MAX_TEMPLATE_DATA_BYTES
 from reengage.defs.interventions import templating
-from reengage.defs.interventions.blocks import Block, column_name, fallback_column
+from reengage.defs.interventions.blocks import Block, block_variables, column_name, fallback_column
 from reengage.defs.interventions.campaigns import Campaign
 
 # Columns every chosen row needs besides what templates read.
@@ -157,6 +157,19 @@ def columns_needed(campaigns: Sequence[Campaign], available: Iterable[str]) -> l
     return [c for c in available if c in wanted]
 
 
+def _context_key(plan: MessagePlan, context: Mapping[str, Any], read_order: Sequence[str]) -> Any:
+    """A dict key for the values a template reads; blocks (lists and dicts) by their JSON text, so
+    people whose blocks hold the same (the same progress, the same popular products) share a render."""
+    if not plan.blocks:
+        return _typed_key(context[name] for name in read_order)
+    blocks = block_variables(tuple(b.name for b in plan.blocks))
+    plain = _typed_key(context[name] for name in read_order if name not in blocks)
+    if plain is _UNCACHEABLE:
+        return plain
+    shown = [context[name] for name in read_order if name in blocks]
+    return (plain, json.dumps(shown, default=_json_default, sort_keys=True))
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -198,8 +211,8 @@ def render_messages(
         subject = body = None
         if row["arm"] == "treatment" and plan.body is not None:
             context = plan.context(row, data)
-            values = _typed_key(context[name] for name in read_order)
-            if cache and plan.cacheable and values is not _UNCACHEABLE:
+            values = _context_key(plan, context, read_order)
+            if cache and not plan.reads & IMPURE_GLOBALS and values is not _UNCACHEABLE:
                 memo_key = (plan_key, values)
                 result = rendered.get(memo_key)
                 if result is None:
