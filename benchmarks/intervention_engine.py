@@ -5,7 +5,8 @@
 1. Synthesizes a warehouse with DuckDB SQL over range(): marts.fct_user_features
    (segments, flags, DST and non-DST timezones, ~70% consent, a few broken
    addresses), marts.fct_email_suppressions, marts.fct_user_responses (so the
-   pause after a response bites), scoring.churn_scores and a week of
+   pause after a response bites), the context marts the campaigns' blocks read (carts,
+   recent views, social proof, progress), scoring.churn_scores and a week of
    delivery.campaign_sends (so caps and cooldowns bite).
 2. Runs `run_policy` for the run date in a fresh child process, so the peak
    memory reported is the engine's alone (ru_maxrss of that process, which
@@ -195,18 +196,77 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
                {d} as as_of_date
         from range({users}) t(i)
         where {_u("responded")} < 0.08""")
+    # The shipped campaigns text too: nobody's number is suppressed.
+    con.execute(
+        "create table marts.fct_sms_suppressions"
+        " (phone varchar, suppression_reason varchar, first_suppressed_at timestamp)"
+    )
+    _context_marts(con, d)
     counts = {
         table: con.execute(f"select count(*) from {table}").fetchone()[0]
         for table in (
             "marts.fct_user_features",
             "marts.fct_email_suppressions",
             "marts.fct_user_responses",
+            "marts.fct_user_cart_items",
+            "marts.fct_user_recent_views",
+            "marts.fct_product_social_proof",
+            "marts.fct_user_progress",
             "scoring.churn_scores",
             "delivery.campaign_sends",
         )
     }
     con.close()
     return counts
+
+
+def _context_marts(con: duckdb.DuckDBPyConnection, d: str) -> None:
+    """The marts the campaigns' blocks read: a cart (1-4 items) for 90% of cart abandoners, recent views
+    (1-5) for 90% of browse abandoners, social proof over a 2,000-product catalog (a third claimable),
+    and everyone's progress."""
+    product = "'p' || cast(hash(i, k, 'product') % 2000 as varchar)"
+    catalog = f"""'Product ' || {product} as product_name, 'books' as category,
+               round(5 + hash(i, k, 'price') % 9500 / 100.0, 2) as price, 'EUR' as currency,
+               'https://shop.example.com/i/' || {product} || '.jpg' as image_url,
+               'https://shop.example.com/p/' || {product} as product_url, true as in_stock"""
+    for table, flag, rank, count, extra in (
+        ("fct_user_cart_items", "cart_abandoned", "cart_rank", 4, "1::bigint as quantity,"),
+        ("fct_user_recent_views", "browse_abandoned", "view_rank", 5, "1::bigint as view_count,"),
+    ):
+        key = "cart_item_id" if rank == "cart_rank" else "recent_view_id"
+        at = "last_added_at" if rank == "cart_rank" else "last_viewed_at"
+        con.execute(f"""
+            create table marts.{table} as
+            select md5(customer_id || '|' || k) as {key}, customer_id, {d} as as_of_date,
+                   {product} as product_id,
+                   row_number() over (partition by customer_id order by k) as {rank}, {extra}
+                   cast({d} as timestamp) - to_minutes(cast(k as integer)) as {at}, {catalog}
+            from (select customer_id, cast(substr(customer_id, 2) as bigint) as i from marts.fct_user_features
+                  where {flag} and hash(customer_id, '{table}') % 10 < 9) f,
+                 range(1, 2 + cast(hash(i, '{table}') % {count} as integer)) r(k)
+            qualify row_number() over (partition by customer_id, {product} order by k) = 1""")
+    con.execute(f"""
+        create table marts.fct_product_social_proof as
+        select md5('product|' || i) as social_proof_id, 'product' as scope, 'p' || i as scope_id,
+               'p' || i as product_id, 'books' as category, {d} as as_of_date,
+               null::bigint as viewers_24h,
+               case when i % 3 = 0 then 10 + i % 90 end::bigint as viewers_7d,
+               null::bigint as buyers_24h, null::bigint as buyers_7d, i % 3 = 0 as claimable
+        from range(2000) t(i)""")
+    con.execute(f"""
+        create table marts.fct_user_progress as
+        select customer_id, {d} as as_of_date, cast(purchases_90d as bigint) as order_count,
+               revenue_90d as total_spend,
+               cast(hash(customer_id, 'streak') % 6 as integer) as current_streak_weeks,
+               hash(customer_id, 'week') % 2 = 0 as active_this_week, null::timestamp as last_visit_at,
+               days_since_last_active as days_since_last_visit,
+               case when purchases_90d >= 3 then 'Silver'
+                    when purchases_90d >= 1 then 'Bronze' end as current_tier,
+               case when purchases_90d >= 3 then 'Gold'
+                    when purchases_90d >= 1 then 'Silver' else 'Bronze' end as next_tier,
+               case when purchases_90d >= 3 then 10 - purchases_90d
+                    when purchases_90d >= 1 then 3 - purchases_90d else 1 end as orders_to_next_tier
+        from marts.fct_user_features""")
 
 
 def _cpu_seconds() -> float:

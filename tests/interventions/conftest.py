@@ -19,6 +19,7 @@ from reengage.defs.interventions.campaigns import (
     Variant,
 )
 from reengage.defs.interventions.schema import FEATURE_COLUMNS
+from reengage.defs.warehouse import manifest
 from reengage.schema.migrations import migrate
 
 DEFAULT_USER: dict[str, Any] = {
@@ -98,6 +99,63 @@ def write_features(
     con.register("features_frame", frame)
     con.execute("insert into marts.fct_user_features select * from features_frame")
     con.unregister("features_frame")
+
+
+def write_mart(con: duckdb.DuckDBPyConnection, model: str, rows: Sequence[dict[str, Any]] = ()) -> None:
+    """Replace marts.<model> with `rows`, typed as the model's enforced dbt contract says (missing: null)."""
+    columns = manifest.contract_columns(model)
+    con.execute("create schema if not exists marts")
+    con.execute(
+        f"create or replace table marts.{model} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
+    )
+    for row in rows:
+        names = ", ".join(row)
+        con.execute(
+            f"insert into marts.{model} ({names}) values ({', '.join('?' for _ in row)})", list(row.values())
+        )
+
+
+def product_row(customer_id: str, rank: int, day: date, rank_column: str) -> dict[str, Any]:
+    """One product of a person's cart or recent views, as the context marts give it."""
+    product = f"{customer_id}-p{rank}"
+    return {
+        "customer_id": customer_id,
+        "as_of_date": day,
+        "product_id": product,
+        rank_column: rank,
+        "product_name": f"Product {rank} of {customer_id}",
+        "category": "books",
+        "price": 10.0 + rank,
+        "currency": "EUR",
+        "image_url": f"https://shop.example.com/i/{product}.jpg",
+        "product_url": f"https://shop.example.com/p/{product}",
+        "in_stock": True,
+    }
+
+
+def write_context_marts(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date | Sequence[date],
+    carts: dict[str, int] | None = None,
+    views: dict[str, int] | None = None,
+) -> None:
+    """The context marts dbt builds every run, as of each date: `carts` and `views` give people that
+    many items; nobody has claimable social proof or progress."""
+    days = [as_of] if isinstance(as_of, date) else list(as_of)
+    cart_rows = [
+        {**product_row(c, r, day, "cart_rank"), "cart_item_id": f"{c}|{r}", "quantity": 1,
+         "last_added_at": datetime(2025, 1, 1)}
+        for day in days for c, n in (carts or {}).items() for r in range(1, n + 1)
+    ]  # fmt: skip
+    view_rows = [
+        {**product_row(c, r, day, "view_rank"), "recent_view_id": f"{c}|{r}", "view_count": 1,
+         "last_viewed_at": datetime(2025, 1, 1)}
+        for day in days for c, n in (views or {}).items() for r in range(1, n + 1)
+    ]  # fmt: skip
+    write_mart(con, "fct_user_cart_items", cart_rows)
+    write_mart(con, "fct_user_recent_views", view_rows)
+    write_mart(con, "fct_product_social_proof")
+    write_mart(con, "fct_user_progress")
 
 
 def write_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str]] = ()) -> None:

@@ -18,7 +18,14 @@ from reengage.defs.interventions.policy import PolicyConfig, run_policy
 from reengage.defs.warehouse.assets import model_key
 from reengage.warehouse import WarehouseResource
 
-from .conftest import user, write_features, write_responses, write_sms_suppressions, write_suppressions
+from .conftest import (
+    user,
+    write_context_marts,
+    write_features,
+    write_responses,
+    write_sms_suppressions,
+    write_suppressions,
+)
 
 PARTITION = "2025-03-10"
 
@@ -44,6 +51,8 @@ def warehouse(tmp_path: Path) -> WarehouseResource:
         ],
         as_of=date.fromisoformat(PARTITION),
     )
+    # The carts the cart reminder shows (an empty one would skip it)
+    write_context_marts(con, date.fromisoformat(PARTITION), carts={"cart": 2, "vip": 1, "suppressed": 1})
     con.close()
     return WarehouseResource(path=str(path))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date
 
@@ -63,8 +64,16 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
     from reengage.defs.interventions.policy import PolicyConfig, run_policy
     from reengage.defs.interventions.policy.chosen import CHOSEN_TABLE
     from reengage.defs.interventions.policy.inputs import table_columns
+    from reengage.defs.interventions.policy.rendering import BLOCKS_TABLE
 
-    from .conftest import user, write_features, write_responses, write_sms_suppressions, write_suppressions
+    from .conftest import (
+        user,
+        write_context_marts,
+        write_features,
+        write_responses,
+        write_sms_suppressions,
+        write_suppressions,
+    )
 
     rng = random.Random(5)
     con = duckdb.connect()
@@ -93,15 +102,26 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
         ],
         as_of=date(2025, 3, 10),
     )
+    # Half the people have a cart and recent views to show; the others' cart and browse reminders skip.
+    write_context_marts(
+        con,
+        date(2025, 3, 10),
+        carts={f"u{i}": i % 4 for i in range(0, 600, 2)},
+        views={f"u{i}": 2 for i in range(0, 600, 3)},
+    )
     campaigns = [
         *load_campaigns(settings.campaigns_dir()),
         make_campaign("fragile", 100, template=Template(subject="{{ first_name.upper() }}", body="x")),
     ]
     result = run_policy(con, date(2025, 3, 10), campaigns, PolicyConfig(global_holdout_share=0.0))
     wanted = columns_needed(campaigns, table_columns(con, CHOSEN_TABLE))
+    blocks = [c for c in table_columns(con, BLOCKS_TABLE) if c.startswith("block__")]
     rows = [
-        dict(zip(wanted, r, strict=True))
-        for r in con.execute(f"select {', '.join(wanted)} from {CHOSEN_TABLE}").fetchall()
+        dict(zip([*wanted, *blocks], r, strict=True))
+        for r in con.execute(
+            f"select {', '.join(f'c.{w}' for w in wanted)}, {', '.join(f'b.{k}' for k in blocks)}"
+            f" from {CHOSEN_TABLE} c left join {BLOCKS_TABLE} b using (customer_id, campaign_id)"
+        ).fetchall()
     ]
     expected, failures = render_messages(rows, campaigns, cache=False)
     listed = con.execute(
@@ -114,3 +134,8 @@ def test_the_engine_gives_every_listed_row_exactly_its_own_per_row_rendering() -
     ).fetchall()
     assert sorted(errors) == sorted((c, k, f"render_error:{e}") for c, k, e in failures)
     assert len({r[2] for r in listed if r[2]}) > 5 and result.treatment > 100
+    skipped = con.execute(
+        "select count(*) from interventions.decisions where reason = 'empty_block:cart_items'"
+    ).fetchone()[0]
+    shown = [json.loads(r[4])["cart_items"] for r in listed if r[1] and "cart_items" in r[4]]
+    assert skipped > 0 and shown and all(1 <= len(items) <= 3 for items in shown)

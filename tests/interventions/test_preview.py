@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +21,7 @@ from reengage.defs.interventions.preview import ALL, main, preview_diff
 from .conftest import (
     record_sends,
     user,
+    write_context_marts,
     write_features,
     write_responses,
     write_sms_suppressions,
@@ -57,6 +59,9 @@ def build(path: Path) -> None:
     write_responses(con)
     people = [user(c, cart_abandoned=True) for c in CART] + [user(c, is_new_user=True) for c in NEW]
     write_features(con, people, as_of=[BEFORE, D, D + timedelta(days=5)])
+    write_context_marts(
+        con, [BEFORE, D, D + timedelta(days=5)], carts=dict.fromkeys(CART, 2), views=dict.fromkeys(BROWSE, 3)
+    )
     campaigns = load_campaigns(settings.campaigns_dir())
     run_policy(con, BEFORE, campaigns, PolicyConfig(), datetime(2025, 3, 9, tzinfo=UTC))
     record_sends(con, BEFORE)
@@ -154,3 +159,24 @@ def test_without_a_stored_day_before_both_days_are_dry_runs(warehouse: Path, cap
 def test_the_command_fails_cleanly_without_a_warehouse(tmp_path: Path, capsys) -> None:
     assert main(["--date", "2025-03-10", "--warehouse", str(tmp_path / "missing.duckdb")]) == 2
     assert "no warehouse" in capsys.readouterr().err
+
+
+def test_samples_render_each_campaigns_first_messages_with_their_blocks_and_write_nothing(
+    warehouse: Path,
+) -> None:
+    before = fingerprint(warehouse)
+    done = subprocess.run(
+        [sys.executable, "-m", "reengage.defs.interventions.preview", "--date", D.isoformat(),
+         "--warehouse", str(warehouse), "--samples", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    samples = done.stdout.split("Sample messages of 2025-03-10 (at most 1 per campaign)", 1)[1]
+    # D sends the two browsers only (the carts are cooling down): one sample, its recent views shown
+    headers = re.findall(r"--- (\w+) / customer (\w+) / email / variant control", samples)
+    assert len(headers) == 1 and headers[0][0] == "browse_abandonment" and headers[0][1] in BROWSE
+    shown = headers[0][1]
+    assert f"Product 1 of {shown}" in samples and f"Product 3 of {shown}" in samples
+    assert not [c for c in BROWSE if c != shown and c in samples]  # one per campaign, nobody else's
+    assert "@" not in samples  # never the address
+    assert fingerprint(warehouse) == before

@@ -41,6 +41,14 @@ from reengage.send_ids import iso_date
 from reengage.send_ids import send_id as compute_send_id
 
 MAX_PERSONALIZATIONS = 1000
+# "The total size of your email, including attachments, must be less than 30MB" (Mail Send
+# limitations): one request's JSON body. Counted in decimal megabytes, the smaller reading.
+MAX_REQUEST_BYTES = 30_000_000
+# The most JSON one message's `dynamic_template_data` may take. SendGrid documents no limit of
+# its own for it, only the request's; this one keeps a message with runaway block data (a
+# template that is not ours to read) from ever being sent: the policy records it as
+# `render_error:template_data_too_large`. Blocks within their limits take a few kilobytes.
+MAX_TEMPLATE_DATA_BYTES = 100_000
 MAX_CUSTOM_ARGS_BYTES = 10_000
 MAX_SEND_AT_AHEAD_SECONDS = 72 * 3600
 
@@ -129,6 +137,33 @@ class OutboundMessage:
         the same text)."""
         return self._request_key  # type: ignore[attr-defined]
 
+    def personalization_bytes(self) -> int:
+        """At least the bytes this message's personalization takes in a request body (cached).
+
+        Exact for what can grow (a dynamic template's data, a text's own substitutions); bounds
+        for the rest: 6 bytes a character (`\\uXXXX`) for the address, name and subject, and
+        SendGrid's own 10,000-byte limit for the parts of a shared rendering.
+        """
+        cached = getattr(self, "_personalization_bytes", None)
+        if cached is None:
+            text = 6 * (len(self.email) + len(self.to_name or "") + len(self.subject or ""))
+            if self.template_id:
+                own = _json_size(dict(self.template_data)) if self.template_data else 0
+            elif self.request_key()[2] is _RENDERED:
+                own = personal_parts.MAX_SUBSTITUTIONS_BYTES
+            else:  # a text of its own: its data as substitution tags `-key-`
+                own = _json_size({f"-{k}-": str(v) for k, v in self.template_data.items()})
+            cached = _PERSONALIZATION_FIELDS_BYTES + text + _custom_args_bound(self) + own
+            object.__setattr__(self, "_personalization_bytes", cached)
+        return cached
+
+    def request_content_bytes(self) -> int:
+        """At least the bytes a request of this message's key takes besides its personalizations:
+        the request's own fields, and its rendered bodies (a shared text is no longer than the
+        longest of the texts it stands for, with its tags: counted twice to be safe)."""
+        bodies = sum(_json_size(body) for _, body in self.contents()) if not self.template_id else 0
+        return _REQUEST_FIELDS_BYTES + 6 * len(self.subject or "") + 2 * bodies
+
 
 # Marks the request key of rendered messages that go out as shared text plus their own parts
 # (a tuple, where other keys hold the subject: no subject can be taken for it).
@@ -146,6 +181,22 @@ class PayloadOptions:
 
     def __repr__(self) -> str:  # the sender address is configuration, but keep logs address-free
         return f"PayloadOptions(asm_group_id={self.asm_group_id}, sandbox_mode={self.sandbox_mode})"
+
+
+# Room for a request's own fields (from, template id, category, ASM group, mail settings, batch id,
+# the JSON around the personalizations) and for one personalization's keys, brackets and send_at.
+_REQUEST_FIELDS_BYTES = 4_000
+_PERSONALIZATION_FIELDS_BYTES = 200
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of `value` as the client sends it (`json.dumps` defaults: ASCII, escaped)."""
+    return len(json.dumps(value, default=str))
+
+
+def _custom_args_bound(message: OutboundMessage) -> int:
+    values = (message.send_id, message.customer_id, message.campaign_id, message.variant, message.run_date)
+    return 2 + 6 * (_CUSTOM_ARGS_KEYS_LENGTH + sum(map(len, values))) + 6 * _CUSTOM_ARGS_COUNT
 
 
 _JSON_SCALARS = frozenset({str, int, bool, type(None)})
@@ -178,6 +229,11 @@ def local_problem(message: OutboundMessage) -> str | None:
     bound = 2 + 6 * (_CUSTOM_ARGS_KEYS_LENGTH + values_length) + 6 * _CUSTOM_ARGS_COUNT
     if bound >= MAX_CUSTOM_ARGS_BYTES and custom_args_bytes(message) >= MAX_CUSTOM_ARGS_BYTES:
         return "custom_args must be less than 10,000 bytes"
+    if (
+        message.template_id
+        and message.personalization_bytes() + message.request_content_bytes() > MAX_REQUEST_BYTES
+    ):
+        return "the message alone is larger than a request may be (less than 30MB)"
     data = message.template_data
     if set(map(type, data)) <= _STR_TYPE and set(map(type, data.values())) <= _JSON_SCALARS:
         return None  # flat str/number/bool/None values: certainly serializable
@@ -189,16 +245,20 @@ def local_problem(message: OutboundMessage) -> str | None:
 
 
 def group_messages(
-    messages: Iterable[OutboundMessage], max_per_request: int = MAX_PERSONALIZATIONS
+    messages: Iterable[OutboundMessage],
+    max_per_request: int = MAX_PERSONALIZATIONS,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> list[list[OutboundMessage]]:
-    """Split messages into requests: same request key, <= max_per_request, no address twice.
+    """Split messages into requests: same request key, <= max_per_request, no address twice,
+    and a body under `max_request_bytes` (SendGrid's 30 MB; dynamic template data can be big).
 
-    First fit: a message joins the earliest open request of its key that has room
-    and does not yet hold its address (compared case-insensitively, as SendGrid does).
+    First fit: a message joins the earliest open request of its key that has room (in
+    messages and bytes) and does not yet hold its address (compared case-insensitively, as
+    SendGrid does).
     Order within a request follows input order, and requests come in the order they
     were opened, so grouping is deterministic.
     """
-    grouper = RequestGrouper(max_per_request)
+    grouper = RequestGrouper(max_per_request, max_request_bytes=max_request_bytes)
     numbered = [*grouper.add_numbered(messages), *grouper.flush_numbered()]
     return [members for _, members in sorted(numbered, key=lambda pair: pair[0])]
 
@@ -211,11 +271,19 @@ class RequestGrouper:
     distinct request keys (say, texts that each carry their own substitution tags) would hold the day.
     """
 
-    def __init__(self, max_per_request: int = MAX_PERSONALIZATIONS, max_held: int | None = None) -> None:
+    def __init__(
+        self,
+        max_per_request: int = MAX_PERSONALIZATIONS,
+        max_held: int | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ) -> None:
         if not 1 <= max_per_request <= MAX_PERSONALIZATIONS:
             raise ValueError(f"max_per_request must be between 1 and {MAX_PERSONALIZATIONS}")
+        if not 0 < max_request_bytes <= MAX_REQUEST_BYTES:
+            raise ValueError(f"max_request_bytes must be between 1 and {MAX_REQUEST_BYTES}")
         self.max_per_request = max_per_request
         self.max_held = max_held
+        self.max_request_bytes = max_request_bytes
         # Open requests by key, earliest first; and all of them by opening number (oldest first).
         self._open: dict[tuple[Any, ...], list[_OpenRequest]] = {}
         self._by_number: dict[int, _OpenRequest] = {}
@@ -236,17 +304,19 @@ class RequestGrouper:
         for message in messages:
             address = message.email.strip().lower()
             key = message.request_key()
+            size = message.personalization_bytes()
             candidates = self._open.setdefault(key, [])
             for request in candidates:
-                if address not in request.addresses:
+                if address not in request.addresses and request.size + size <= self.max_request_bytes:
                     break
             else:
-                request = _OpenRequest(self._opened, key, [], set())
+                request = _OpenRequest(self._opened, key, [], set(), message.request_content_bytes())
                 self._opened += 1
                 candidates.append(request)
                 self._by_number[request.number] = request
             request.members.append(message)
             request.addresses.add(address)
+            request.size += size
             self._held += 1
             if len(request.members) >= limit:
                 ready.append(self._close(request))
@@ -275,6 +345,7 @@ class _OpenRequest:
     key: tuple[Any, ...]
     members: list[OutboundMessage]
     addresses: set[str]
+    size: int  # bytes the body will take at most: its content and every personalization so far
 
 
 def _address(kind: type[To] | type[From], email: str, name: str | None) -> To | From:

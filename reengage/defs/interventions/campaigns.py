@@ -28,6 +28,7 @@ from jsonschema.exceptions import best_match
 
 from reengage.channels import CHANNELS, refusal
 from reengage.defs.interventions import templating
+from reengage.defs.interventions.blocks import BLOCK_KINDS, DEFAULT_WHEN_EMPTY, Block, block_variables
 from reengage.defs.interventions.predicates import check_predicate
 from reengage.defs.interventions.schema import (
     CAMPAIGN_SCHEMA,
@@ -97,6 +98,8 @@ class Template:
     # The most SMS segments this campaign's text may take, within what a channel that counts segments
     # allows by default; None: the channel's own limit. Has no meaning for email.
     max_segments: int | None = None
+    # The personal blocks the template shows, in the order the file names them (blocks.py).
+    blocks: tuple[Block, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -277,8 +280,8 @@ def _check_jinja(
             (
                 line,
                 f"{_dotted(path)}: {label} uses unknown variable(s) {names}; use features columns, "
-                f"{', '.join(sorted(MESSAGE_VARIABLES))}, or keys of template.data, "
-                "template.constants or the variant's data",
+                f"{', '.join(sorted(MESSAGE_VARIABLES))}, blocks named in template.blocks, or keys of "
+                "template.data, template.constants or the variant's data",
             )
         ]
     return []
@@ -329,11 +332,14 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
     for key, column in (template.get("data") or {}).items():
         if column not in columns:
             add(("template", "data", key), f"'{column}' is not a features column")
+    blocks = block_variables(tuple(template.get("blocks") or {}))
+    _check_block_names(blocks, template, variants, add)
 
     if not is_sendgrid:
         base_known = (
             columns
             | set(MESSAGE_VARIABLES)
+            | blocks
             | set(template.get("data") or {})
             | set(template.get("constants") or {})
         )
@@ -361,6 +367,24 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
         add(("audience", "max_lifetime_value"), "is below min_lifetime_value")
     _check_targeting(data.get("targeting"), add)
     return found
+
+
+def _check_block_names(
+    blocks: set[str],
+    template: dict[str, Any],
+    variants: list[dict[str, Any]],
+    add: Callable[[JsonPath, str], None],
+) -> None:
+    """A data or constant key named like a block would hide it (or it them) in the template's data."""
+    for part in ("data", "constants"):
+        for key in sorted(set(template.get(part) or {}) & blocks):
+            add(("template", part, key), f"'{key}' is the name of a block in template.blocks: rename the key")
+    for index, variant in enumerate(variants):
+        for key in sorted(set(variant.get("data") or {}) & blocks):
+            add(
+                ("variants", index, "data", key),
+                f"'{key}' is the name of a block in template.blocks: rename the key",
+            )
 
 
 def _check_channels(data: dict[str, Any], template_kind: str, add: Callable[[JsonPath, str], None]) -> None:
@@ -480,6 +504,7 @@ def _build(data: dict[str, Any], source: Path) -> Campaign:
             data=dict(template.get("data") or {}),
             constants=dict(template.get("constants") or {}),
             max_segments=template.get("max_segments"),
+            blocks=_blocks(template.get("blocks") or {}),
         ),
         variants=variants,
         holdout_share=float(data["holdout_share"]),
@@ -490,6 +515,17 @@ def _build(data: dict[str, Any], source: Path) -> Campaign:
         enabled=bool(data.get("enabled", True)),
         targeting=_targeting(data.get("targeting")),
         source=source,
+    )
+
+
+def _blocks(data: dict[str, dict[str, Any]]) -> tuple[Block, ...]:
+    return tuple(
+        Block(
+            name=name,
+            limit=int((settings or {}).get("limit", BLOCK_KINDS[name].default_limit)),
+            when_empty=(settings or {}).get("when_empty", DEFAULT_WHEN_EMPTY),
+        )
+        for name, settings in data.items()
     )
 
 

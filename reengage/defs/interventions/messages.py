@@ -30,7 +30,9 @@ import jinja2
 import pyarrow as pa
 
 from reengage.channels import CHANNELS, EMAIL, Channel
+from reengage.defs.delivery.payloads import MAX_TEMPLATE_DATA_BYTES
 from reengage.defs.interventions import templating
+from reengage.defs.interventions.blocks import Block, block_variables, column_name, fallback_column
 from reengage.defs.interventions.campaigns import Campaign
 
 # Columns every chosen row needs besides what templates read.
@@ -69,6 +71,7 @@ class MessagePlan:
     variant_name: str
     reads: frozenset[str]  # names the Jinja templates read
     max_segments: int | None = None  # the campaign's own limit for texts (None: the channel's)
+    blocks: tuple[Block, ...] = ()  # personal blocks (blocks.py): their data is the row's own
 
     @property
     def read_order(self) -> tuple[str, ...]:
@@ -76,21 +79,43 @@ class MessagePlan:
 
     @property
     def cacheable(self) -> bool:
-        return not self.reads & IMPURE_GLOBALS
+        # A message showing blocks is the person's own: nothing to share with anyone else.
+        return not self.reads & IMPURE_GLOBALS and not self.blocks
+
+    def block_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The blocks of a message that is sent (a held-out row is never sent: it gets none).
+
+        Each block under its name (a list, empty when there is nothing to show; progress an
+        object or None) and `<name>_fallback` (True when the generic fallback stands in).
+        """
+        if row.get("arm") != "treatment":
+            return {}
+        values: dict[str, Any] = {}
+        for block in self.blocks:
+            value = row.get(column_name(block.name))
+            values[block.name] = value if value is not None or block.kind.one_object else []
+            values[block.fallback_variable] = bool(row.get(fallback_column(block.name), True))
+        return values
 
     def data(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """Template data: what SendGrid's dynamic template sees (and the list stores); a dynamic
+        template's blocks are part of it, a Jinja template's are rendered into its body."""
         return {
             **self.constants,
             **{key: row.get(column) for key, column in self.data_columns.items()},
             **self.variant_data,
+            **(self.block_values(row) if self.template_id else {}),
         }
 
     def context(self, row: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
-        """Data keys win over `variant`, which wins over features columns."""
+        """Data keys win over blocks, then `variant`, then features columns."""
         context: dict[str, Any] = {}
+        blocks = self.block_values(row) if self.blocks and self.reads else {}
         for name in self.reads:
             if name in data:
                 context[name] = data[name]
+            elif name in blocks:
+                context[name] = blocks[name]
             elif name == "variant":
                 context[name] = self.variant_name
             else:
@@ -119,6 +144,7 @@ def plans(campaigns: Iterable[Campaign]) -> dict[tuple[str, str], MessagePlan]:
                 variant_name=variant.name,
                 reads=frozenset(reads),
                 max_segments=template.max_segments,
+                blocks=template.blocks,
             )
     return out
 
@@ -129,6 +155,19 @@ def columns_needed(campaigns: Sequence[Campaign], available: Iterable[str]) -> l
     for plan in plans(campaigns).values():
         wanted |= set(plan.data_columns.values()) | plan.reads
     return [c for c in available if c in wanted]
+
+
+def _context_key(plan: MessagePlan, context: Mapping[str, Any], read_order: Sequence[str]) -> Any:
+    """A dict key for the values a template reads; blocks (lists and dicts) by their JSON text, so
+    people whose blocks hold the same (the same progress, the same popular products) share a render."""
+    if not plan.blocks:
+        return _typed_key(context[name] for name in read_order)
+    blocks = block_variables(tuple(b.name for b in plan.blocks))
+    plain = _typed_key(context[name] for name in read_order if name not in blocks)
+    if plain is _UNCACHEABLE:
+        return plain
+    shown = [context[name] for name in read_order if name in blocks]
+    return (plain, json.dumps(shown, default=_json_default, sort_keys=True))
 
 
 def _json_default(value: Any) -> Any:
@@ -172,8 +211,8 @@ def render_messages(
         subject = body = None
         if row["arm"] == "treatment" and plan.body is not None:
             context = plan.context(row, data)
-            values = _typed_key(context[name] for name in read_order)
-            if cache and plan.cacheable and values is not _UNCACHEABLE:
+            values = _context_key(plan, context, read_order)
+            if cache and not plan.reads & IMPURE_GLOBALS and values is not _UNCACHEABLE:
                 memo_key = (plan_key, values)
                 result = rendered.get(memo_key)
                 if result is None:
@@ -192,13 +231,17 @@ def render_messages(
             if not limits.needs_subject:
                 subject = None
         data_values = _typed_key(row.get(column) for column in data_order)
-        if cache and data_values is not _UNCACHEABLE:
+        if cache and data_values is not _UNCACHEABLE and not plan.blocks:
             json_key = (plan_key, data_values)
             text = encoded.get(json_key)
             if text is None:
                 text = encoded[json_key] = json.dumps(data, default=_json_default, sort_keys=True)
         else:
             text = json.dumps(data, default=_json_default, sort_keys=True)
+        # ASCII (json.dumps escapes the rest), so characters are bytes: the size SendGrid receives.
+        if plan.template_id and row["arm"] == "treatment" and len(text) > MAX_TEMPLATE_DATA_BYTES:
+            failures.append((row["customer_id"], row["campaign_id"], "template_data_too_large"))
+            continue
         out["send_id"].append(row["send_id"])
         out["template_id"].append(plan.template_id)
         out["subject"].append(subject)

@@ -6,7 +6,8 @@ Decisions for D are computed with `policy.decide` into session temp tables on
 a read-only connection, so a preview can never send, write `interventions.*`
 or touch the ledger. Day D-1 comes from the stored `interventions.decisions`
 when that run exists (what really happened), else from a dry run of D-1 as
-well. Only campaign ids, reasons and counts are printed: no address, no body. Below them, each
+well. Only campaign ids, reasons and counts are printed: no address, no body (unless
+`--samples N` asks for a few rendered messages per campaign to review: samples.py). Below them, each
 campaign's latest judgement of its candidate targetings (measurement.targeting_estimates:
 what uplift, churn-risk or random targeting at a budget would have brought, estimated from
 its logged decisions) shows what a change of targeting would do before it goes live.
@@ -211,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reengage import settings
     from reengage.defs.interventions.campaigns import CampaignError, load_campaigns
     from reengage.defs.interventions.policy import PolicyError
+    from reengage.defs.interventions.samples import sample_messages
     from reengage.defs.measurement.targeting import estimates_markdown, latest_estimates
     from reengage.schema.migrations import MissingTable
 
@@ -231,6 +233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where D-1 comes from: its stored run when present (auto), only that, or always a dry run",
     )
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table instead")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also render the first N messages of each campaign with their blocks, for review "
+        "(prints message content: first names, carts; never the address)",
+    )
     args = parser.parse_args(argv)
 
     from reengage.warehouse import connect
@@ -253,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 judged = estimates_markdown(latest_estimates(con, args.date))
             except MissingTable as missing:  # a warehouse no writer has opened since an upgrade
                 judged = f"not available: {missing}"
+            samples = sample_messages(con, args.date, campaigns, args.samples) if args.samples > 0 else []
     except PolicyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -260,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("Targeting judged on past decisions (the latest judgement of each campaign, on or before D):")
     print(judged or "nothing judged yet: no campaign has enough matured decisions")
+    if args.samples > 0:
+        print()
+        print(f"Sample messages of {args.date} (at most {args.samples} per campaign), as they would be sent:")
+        print("\n\n".join(sample.text() for sample in samples) or "no campaign would send a message")
     return 0
 
 

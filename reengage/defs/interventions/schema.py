@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reengage.channels import CHANNELS
+from reengage.defs.interventions.blocks import BLOCK_KINDS, WHEN_EMPTY, BlockKind
 from reengage.defs.warehouse import manifest
 
 FEATURES_MODEL = "fct_user_features"
@@ -56,6 +57,23 @@ def _one_or_many(values: list[str]) -> dict[str, Any]:
 # How a campaign picks among the users its trigger and audience matched (campaigns/README.md,
 # "Targeting"): everyone, the highest predicted uplift, the highest churn risk, or at random.
 TARGETING_MODES = ("rules", "uplift", "risk", "random")
+
+
+def _block_schema(kind: BlockKind) -> dict[str, Any]:
+    """One block's settings: how many items at most (within the kind's ceiling) and its empty rule."""
+    properties: dict[str, Any] = {"when_empty": {"type": "string", "enum": list(WHEN_EMPTY)}}
+    if kind.has_limit:
+        properties["limit"] = {"type": "integer", "minimum": 1, "maximum": kind.max_limit}
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+# Personal blocks the template shows (blocks.py, campaigns/README.md "Blocks").
+BLOCKS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {name: _block_schema(kind) for name, kind in BLOCK_KINDS.items()},
+}
 
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"}
 _SCALAR = {"type": ["string", "number", "boolean", "null"]}
@@ -138,6 +156,7 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
                 "format": {"type": "string", "enum": ["html", "text"]},
                 # Twilio refuses a body over 1,600 characters: 10 GSM-7 segments (1,530) fit, 11 don't.
                 "max_segments": {"type": "integer", "minimum": 1, "maximum": 10},
+                "blocks": BLOCKS_SCHEMA,
                 "data": {
                     "type": "object",
                     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},

@@ -20,6 +20,7 @@ REASON_ORDER = (
     "campaign_holdout",
     "targeting",
     "lower_priority",
+    "empty_block",
     "paused_after_response",
     "cooldown",
     "frequency_cap",

@@ -26,17 +26,25 @@ Checks apply in a fixed order and the first that fails is recorded as the reason
    unsubscribed, reported spam or converted; `marts.fct_user_responses`) to
    a message of one of these campaigns in the `response_pause_days` UTC days
    ending D. The mart must exist unless the pause is off (0 days).
-7. One winner per user and day, by priority, then churn score (which only
+7. `empty_block:<block>`: the campaign's template shows a block whose rule is
+   `when_empty: skip` and the user has nothing of their own for it (an empty
+   cart, say; block_data.py reads the context marts as of D). Decided before
+   the winner and the holdout draw, so a held-out user whose block would have
+   been empty is left out exactly like a treated one (both arms stay drawn from
+   the same people), and the next campaign can take the user's day.
+8. One winner per user and day, by priority, then churn score (which only
    separates campaigns once scores are per campaign), then campaign id so
    ties never depend on row order; the others are `lower_priority`.
-8. `targeting:<why>`: a campaign with ranked targeting (uplift, risk,
+9. `targeting:<why>`: a campaign with ranked targeting (uplift, risk,
    random; campaigns/README.md, "Targeting") did not assign its winner today.
    The winner is still this campaign's: a user's day has one winner, and
    letting the next campaign take it would make that campaign's assignments
    depend on this one's draws.
-9. The assigned winner is `chosen`, or `campaign_holdout` when it falls in the
-   campaign's holdout share. A chosen message whose template fails on the
-   user's data becomes `render_error:<type>` and is left out of the list.
+10. The assigned winner is `chosen`, or `campaign_holdout` when it falls in the
+    campaign's holdout share. A chosen message whose template fails on the
+    user's data becomes `render_error:<type>` and is left out of the list
+    (`template_data_too_large` when a SendGrid message's data is over
+    MAX_TEMPLATE_DATA_BYTES).
 
 The campaign holdout is applied to the winner (after caps, cooldown and
 priority) rather than before them: a held-out row then stands for exactly
@@ -67,6 +75,8 @@ A run, in the order `run_policy` takes it, one module each:
 - decisions.py with decisions.sql: every decision into temp tables (`decide`; dry runs stop here);
 - chosen.py: the chosen rows with send id and scheduled send time;
 - rendering.py: message content, and `render_error` for a template failing on a user's data;
+- block_data.py: the personal blocks (cart, views, recommendations, social proof, progress) of a
+  set of rows, in one query: which are empty when deciding, their content when rendering;
 - persistence.py: the two tables written, the run date's rows replaced by column name in one transaction;
 - run_summary.py: the counts a run reports (`PolicyRun`), never personal data.
 """
@@ -112,7 +122,7 @@ def run_policy(
     decide(con, run_date, campaigns, config, notes, channels)
     materialise_chosen(con, run_date, now, config, channels)
 
-    failures = render_chosen(con, campaigns, channels)
+    failures = render_chosen(con, campaigns, channels, run_date=run_date)
     if failures:
         record_render_failures(con, failures)
         notes.append(f"{len(failures)} message(s) failed to render and were not listed")

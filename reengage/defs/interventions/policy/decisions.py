@@ -18,6 +18,7 @@ from reengage.channels import CHANNELS, Channel, channel
 from reengage.defs.delivery.ledger import COUNTED_STATES
 from reengage.defs.interventions.campaigns import Campaign
 from reengage.defs.interventions.hashing import bucket_sql
+from reengage.defs.interventions.policy.block_data import check_tables, empty_blocks_sql
 from reengage.defs.interventions.policy.config import PolicyConfig
 from reengage.defs.interventions.policy.inputs import (
     FEATURES_TABLE,
@@ -281,6 +282,7 @@ def decisions_sql(
         exploration_draw=bucket_sql(
             salt, "'explore'", "r.customer_id", "r.campaign_id", date_literal(run_date)
         ),
+        empty_blocks=empty_blocks_sql(campaigns, run_date),
     )
 
 
@@ -305,6 +307,7 @@ def decide(
     con.execute("set timezone = 'UTC'")
     used = campaign_channels(campaigns, channels)
     suppressions = suppressions_sql(con, used)  # first: without the suppression lists nothing else matters
+    check_tables(con, campaigns, run_date)
     con.execute(f"create or replace temp table {BASE_TABLE} as {base_sql(con, run_date, config, notes)}")
     sql = decisions_sql(con, run_date, campaigns, config, notes, suppressions, used)
     con.execute(f"create or replace temp table {DECISIONS_WORK_TABLE} as {sql}")

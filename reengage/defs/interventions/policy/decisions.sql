@@ -36,6 +36,9 @@
 --                          exploration_share: one row per enabled campaign; an uplift campaign
 --                          without predictions for D comes as `rules` (its cold start)
 --   exploration_draw       a number in [0, 1) per (customer, campaign, D): a new draw every day
+--   empty_blocks           customer_id, campaign_id, empty_block: candidates of a campaign whose
+--                          template shows a block with `when_empty: skip` and who have nothing of their
+--                          own for it (block_data.py; reads `candidates` and `base`)
 
 with
 base as (select * from ${base_table}),
@@ -70,6 +73,7 @@ last_sent as (
 paused as (${paused}),
 guardrails as (${guardrails}),
 candidates as (${candidates}),
+empty_blocks as (${empty_blocks}),
 contacts as (${contacts}),
 channel_limits as (${channel_limits}),
 channel_checked as (
@@ -118,6 +122,10 @@ checked as (
                when l.last_run_date > ${run_date} - c.cooldown_days or c.channel_reason = 'cooldown'
                    then 'cooldown'
                when p.customer_id is not null then 'paused_after_response'
+               -- Before the winner and the holdout draw: a message that would show an empty block is
+               -- not sent to anyone, so held-out and treated users are drawn from the same people,
+               -- and the user's day stays free for the next campaign.
+               when e.empty_block is not null then 'empty_block:' || e.empty_block
            end as later_reason
     from channel_picked c
     join base b on b.customer_id = c.customer_id
@@ -125,6 +133,7 @@ checked as (
     left join last_sent l on l.customer_id = c.customer_id and l.campaign_id = c.campaign_id
     left join paused p on p.customer_id = c.customer_id
     left join guardrails g on g.campaign_id = c.campaign_id
+    left join empty_blocks e on e.customer_id = c.customer_id and e.campaign_id = c.campaign_id
 ),
 ranked as (
     -- The winner among the rows no check without chance stopped. The global holdout holds all of

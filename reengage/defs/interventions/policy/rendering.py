@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 import duckdb
 import pyarrow as pa
 
 from reengage.channels import CHANNELS, Channel
+from reengage.defs.interventions.blocks import column_name, fallback_column
 from reengage.defs.interventions.campaigns import Campaign
 from reengage.defs.interventions.messages import columns_needed, plans, render_messages
+from reengage.defs.interventions.policy.block_data import blocks_sql, with_blocks
 from reengage.defs.interventions.policy.chosen import CHOSEN_TABLE
 from reengage.defs.interventions.policy.decisions import DECISIONS_WORK_TABLE
 from reengage.defs.interventions.policy.inputs import table_columns
@@ -17,6 +20,7 @@ from reengage.defs.interventions.predicates import sql_literal
 
 REPRESENTATIVES_TABLE = "_interventions_representatives"
 RENDERED_TABLE = "_interventions_rendered"
+BLOCKS_TABLE = "_interventions_blocks"
 
 # (customer_id, campaign_id, error type) of a message whose template failed on the user's data.
 RenderFailure = tuple[str, str, str]
@@ -31,8 +35,28 @@ def _failures_table(failures: Sequence[RenderFailure]) -> pa.Table:
     )
 
 
+def _block_columns(
+    con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], run_date: date
+) -> list[str]:
+    """Read the blocks of the messages to be sent into BLOCKS_TABLE; its columns to render with.
+
+    Only treatment rows: a held-out message is never sent, so its blocks are never read.
+    """
+    showing = with_blocks(campaigns)
+    if not showing:
+        return []
+    rows = f"(select * from {CHOSEN_TABLE} where arm = 'treatment')"
+    con.execute(f"create or replace temp table {BLOCKS_TABLE} as {blocks_sql(rows, showing, run_date)}")
+    names = dict.fromkeys(b.name for c in showing for b in c.template.blocks)
+    return [column for name in names for column in (column_name(name), fallback_column(name))]
+
+
 def render_chosen(
-    con: duckdb.DuckDBPyConnection, campaigns: Sequence[Campaign], channels: Mapping[str, Channel] = CHANNELS
+    con: duckdb.DuckDBPyConnection,
+    campaigns: Sequence[Campaign],
+    channels: Mapping[str, Channel] = CHANNELS,
+    *,
+    run_date: date | None = None,
 ) -> list[RenderFailure]:
     """Render each distinct message once and give every chosen row its group's result.
 
@@ -43,9 +67,14 @@ def render_chosen(
     the group in SQL. Templates that read a per-row value (`send_id`, say) or
     an impure global simply form one group per row. Fills RENDERED_TABLE and
     returns (customer_id, campaign_id, error) for every row whose group failed, a body over its
-    channel's limits (`channels`) included.
+    channel's limits (`channels`) included. Blocks (blocks.py) are read as of `run_date` (the
+    chosen rows' own run date when not given) and joined to each row.
     """
     available = table_columns(con, CHOSEN_TABLE)
+    if run_date is None and with_blocks(campaigns):
+        found = con.execute(f"select min(run_date) from {CHOSEN_TABLE}").fetchone()
+        run_date = found[0] if found else None
+    block_columns = _block_columns(con, campaigns, run_date) if run_date is not None else []
     parts = []
     for (campaign_id, variant), plan in plans(campaigns).items():
         keys = sorted((set(plan.reads) | set(plan.data_columns.values())) & set(available))
@@ -62,11 +91,18 @@ def render_chosen(
         f"create or replace temp table {REPRESENTATIVES_TABLE} as {' union all '.join(parts) or empty}"
     )
     wanted = columns_needed(campaigns, available)
+    join_blocks = (
+        f"left join {BLOCKS_TABLE} b on b.customer_id = c.customer_id and b.campaign_id = c.campaign_id"
+        if block_columns
+        else ""
+    )
     cursor = con.execute(f"""
-        select {", ".join(f'c."{w}"' for w in wanted)}
+        select {", ".join([*(f'c."{w}"' for w in wanted), *(f"b.{k}" for k in block_columns)])}
         from {CHOSEN_TABLE} c
+        {join_blocks}
         where c.send_id in (select representative from {REPRESENTATIVES_TABLE})""")
-    rows = (dict(zip(wanted, values, strict=True)) for values in cursor.fetchall())
+    names = [*wanted, *block_columns]
+    rows = (dict(zip(names, values, strict=True)) for values in cursor.fetchall())
     messages, failed = render_messages(rows, campaigns, channels=channels)
     con.register("_interventions_rendered_representatives", messages)
     try:
