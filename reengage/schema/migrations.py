@@ -177,6 +177,12 @@ def _decision_control_probability(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _sms_events_campaign(con: duckdb.DuckDBPyConnection) -> None:
+    _recreated_with_new_columns(
+        con, "raw.sms_events", 16, _sql("0016_sms_events_campaign.sql"), first_new_column="campaign_id"
+    )
+
+
 def _sql(file_name: str) -> str:
     return (SQL_DIR / file_name).read_text()
 
@@ -320,6 +326,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "interventions.decisions records control_probability, each decision's chance of being held "
         "back from the campaign for good (null on rows decided before)",
         _decision_control_probability,
+    ),
+    Migration(
+        16,
+        "raw.sms_events keeps the campaign_id, variant and run_date a text's status callback carries "
+        "(null on callbacks loaded before)",
+        _sms_events_campaign,
     ),
 )
 

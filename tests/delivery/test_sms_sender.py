@@ -12,6 +12,7 @@ import socket
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from delivery_helpers import FAST as EMAIL_FAST
@@ -41,7 +42,8 @@ def test_each_text_is_scheduled_once_through_the_messaging_service_with_its_send
 ) -> None:
     # Guards the request itself: a SendAt at least the lead ahead with ScheduleType=fixed (so an
     # ambiguous answer can be settled while the text is still scheduled), the Messaging Service,
-    # and the send id in the StatusCallback URL (where the sms_events export reads it back).
+    # and the send id, campaign, variant and run date in the StatusCallback URL (where the
+    # sms_events export reads them back, so a text's answers name its campaign).
     texts = make_texts(5)
     started = time.time()
     provider = provider_for(twilio_sink.url, status_callback="https://hooks.example.com/twilio?env=test")
@@ -53,7 +55,15 @@ def test_each_text_is_scheduled_once_through_the_messaging_service_with_its_send
         held = stored[text.to]
         assert held.status == "scheduled" and held.messaging_service_sid == SERVICE
         assert held.send_at is not None and held.send_at >= started + 360
-        assert held.status_callback == f"https://hooks.example.com/twilio?env=test&send_id={text.send_id}"
+        url = urlsplit(held.status_callback)
+        assert url.geturl().startswith("https://hooks.example.com/twilio?env=test&send_id=")
+        assert dict(parse_qsl(url.query)) == {
+            "env": "test",
+            "send_id": text.send_id,
+            "campaign_id": text.campaign_id,
+            "variant": text.variant,
+            "run_date": text.run_date,
+        }
     assert {r.state for r in ledger.rows(RUN_DATE)} == {"accepted"}
     assert all(r.channel == "sms" and r.batch_id.startswith("sms-") for r in ledger.rows(RUN_DATE))
 

@@ -67,7 +67,13 @@ class Providers:
         for customer, number in zip(customer_ids, numbers, strict=True):
             assert number is not None, "only customers with a number can be texted"
             sid = send_id(customer, campaign, day, "sms")
-            message = NewMessage(number, None, SERVICE, "Hi there", at, callback_url(CALLBACK, sid), None)
+            params = {
+                "send_id": sid,
+                "campaign_id": campaign,
+                "variant": "control",
+                "run_date": day.isoformat(),
+            }
+            message = NewMessage(number, None, SERVICE, "Hi there", at, callback_url(CALLBACK, params), None)
             self.texts.create(ACCOUNT, message, now=at - 3600)
             ids.append(sid)
         return ids

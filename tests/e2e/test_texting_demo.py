@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -118,7 +119,7 @@ def test_each_of_the_demos_texts_reaches_the_twilio_sink_exactly_once(demo) -> N
     # each exactly once.
     home, run, lines = demo
     texts = TwilioSinkStore(home / "twilio_sink.sqlite").texts()
-    sent = [t.status_callback.rpartition("send_id=")[2] for t in texts if t.status_callback]
+    sent = [dict(parse_qsl(urlsplit(t.status_callback).query))["send_id"] for t in texts if t.status_callback]
     assert len(sent) == len(texts) == len(set(sent)) > 50
     accepted = {
         r.send_id for r in SendLedger(home / "send_ledger.sqlite").rows(channels=["sms"], state="accepted")
@@ -154,6 +155,15 @@ def test_the_worlds_answers_land_as_sms_events_and_load(demo) -> None:
     assert _query("select count(*) from raw.quarantine where source = 'sms_events'") == [(0,)]
     staged = _query("select count(*), count(send_id) from staging.stg_twilio__sms_events")
     assert staged == [(len(ran), int(ran["send_id"].notna().sum()))]
+    # Each text's callbacks name its campaign, so its answers pause like an email's.
+    assert _query(
+        "select count(*) from staging.stg_twilio__sms_events"
+        " where send_id is not null and campaign_id is null"
+    ) == [(0,)]
+    answers = _query(
+        "select campaign_id, count(*) from marts.fct_user_responses where channel = 'sms' group by all"
+    )
+    assert len(answers) == 1 and answers[0][0] == "text_everyone" and answers[0][1] > 0
 
 
 def test_a_number_that_replied_stop_is_suppressed_and_never_texted_again(demo) -> None:

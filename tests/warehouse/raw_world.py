@@ -60,6 +60,7 @@ create table raw.email_events (
 create table raw.sms_events (
     "EventId" varchar, "Timestamp" timestamptz, "MessageSid" varchar, "To" varchar, "From" varchar,
     "MessageStatus" varchar, "ErrorCode" varchar, "OptOutType" varchar, "Body" varchar, send_id varchar,
+    campaign_id varchar, variant varchar, run_date date,
     _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
 );
 
@@ -385,7 +386,7 @@ def _sms_event(
     event_id: str, at: str, status: str, *, to: str | None, from_: str | None = None, **fields: str
 ) -> dict[str, Any]:
     """A Twilio status callback or inbound reply as raw.sms_events holds it (ErrorCode, OptOutType, Body,
-    send_id in `fields`)."""
+    send_id, campaign_id, variant, run_date in `fields`)."""
     partition = at[:10]
     return {
         "EventId": event_id,
@@ -398,6 +399,9 @@ def _sms_event(
         "OptOutType": fields.get("OptOutType"),
         "Body": fields.get("Body"),
         "send_id": fields.get("send_id"),
+        "campaign_id": fields.get("campaign_id"),
+        "variant": fields.get("variant"),
+        "run_date": fields.get("run_date"),
         "_source_file": f"sms_events/sms_events_{partition}.jsonl",
         "_partition_date": partition,
         "_loaded_at": _ts(f"{partition} 23:00:00"),

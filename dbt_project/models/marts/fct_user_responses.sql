@@ -68,11 +68,14 @@ recipients as (
 
 campaign_texts as (
 
-    -- Texts the pipeline sent carry its send_id in the status callback URL;
-    -- replies and texts of other senders do not. A callback names no campaign
-    -- (only the send id travels with a text).
+    -- Texts the pipeline sent carry its send_id, campaign, variant and run
+    -- date in the status callback URL (as an email's custom args do);
+    -- replies and texts of other senders do not.
     select
         send_id,
+        campaign_id,
+        variant,
+        message_run_date,
         phone,
         message_status,
         event_at
@@ -119,9 +122,9 @@ text_messages as (
         customer_id,
         send_id,
         'sms' as channel,
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_string() }}) as variant,
-        cast(null as date) as message_run_date,
+        min(campaign_id) as campaign_id,
+        min(variant) as variant,
+        min(message_run_date) as message_run_date,
         min(case when message_status = 'delivered' then event_at end) as reached_at,
         min(event_at) as first_event_at,
         min(phone) as phone

@@ -92,6 +92,12 @@ class SmsMessage:
     def send_id(self) -> str:
         return str(self.__dict__["_send_id"])
 
+    def callback_params(self) -> dict[str, str]:
+        """Carried back in every status callback (its URL's query), so responses join to the send
+        and its campaign, as an email's custom args do."""
+        params = {"send_id": self.send_id, "campaign_id": self.campaign_id, "run_date": self.run_date}
+        return params | ({"variant": self.variant} if self.variant is not None else {})
+
 
 def local_problem(message: SmsMessage) -> str | None:
     """A reason Twilio would certainly refuse the text, found before any request (never quoting it)."""
@@ -351,7 +357,9 @@ class SmsDelivery:
             crashpoint("before_post")
             crashpoint("during_post")
             self.report.count("requests")
-            result = self.provider.create(text.message.to, text.message.body, text.send_at, sid)
+            result = self.provider.create(
+                text.message.to, text.message.body, text.send_at, text.message.callback_params()
+            )
             crashpoint(f"after_post_{result.kind}")
             if result.kind == "ok":
                 self.ledger.mark_accepted([sid], text.claim)

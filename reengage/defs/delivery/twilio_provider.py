@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,10 +53,12 @@ def make_twilio_client(username: str, secret: str, account_sid: str, base_url: s
     return Client(username, secret, account_sid, http_client=BaseUrlHttpClient(base_url, timeout=timeout))
 
 
-def callback_url(base: str, send_id: str) -> str:
-    """The status callback URL of one text: `base` with the send id added to its query."""
+def callback_url(base: str, params: Mapping[str, str]) -> str:
+    """The status callback URL of one text: `base` with `params` (its send id, campaign, variant
+    and run date: `SmsMessage.callback_params`) added to its query. Twilio posts every status to
+    this URL, so they come back in each callback, as an email's custom args do in its events."""
     parts = urlsplit(base)
-    query = "&".join(q for q in (parts.query, urlencode({"send_id": send_id})) if q)
+    query = "&".join(q for q in (parts.query, urlencode(dict(params))) if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
@@ -142,10 +144,14 @@ class TwilioProvider(Provider):
 
     # -- the calls -----------------------------------------------------------
 
-    def create(self, to: str, body: str, send_at: int, send_id: str) -> Outcome:
-        """Schedule one text for `send_at`; the outcome's body is the new message's SID."""
+    def create(self, to: str, body: str, send_at: int, callback_params: Mapping[str, str]) -> Outcome:
+        """Schedule one text for `send_at`; the outcome's body is the new message's SID.
+
+        `callback_params` go into its status callback URL (`callback_url`)."""
         extra = (
-            {"status_callback": callback_url(self.status_callback, send_id)} if self.status_callback else {}
+            {"status_callback": callback_url(self.status_callback, callback_params)}
+            if self.status_callback
+            else {}
         )
         return self.call(
             lambda: (

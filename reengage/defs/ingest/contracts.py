@@ -279,9 +279,15 @@ SMS_EVENTS = Contract(
         # An inbound reply's text: read only for the opt-out keywords (Twilio's STOP filtering without
         # Advanced Opt-Out sends no OptOutType); staging keeps whether it was one, never the text.
         Column("Body", "text", soft=True, example="STOP"),
+        # The pipeline's own texts carry these in their StatusCallback URL, as emails carry custom args.
         Column("send_id", "text", example="3f2a9c0e5b7d41e8a6c2f09b1d4e7a35|sms"),
+        Column("campaign_id", "text", example="cooling_text"),
+        Column("variant", "text", example="control"),
+        Column("run_date", "date", example="2026-03-10"),
     ),
-    optional_columns=frozenset({"To", "From", "ErrorCode", "OptOutType", "Body", "send_id"}),
+    optional_columns=frozenset(
+        {"To", "From", "ErrorCode", "OptOutType", "Body", "send_id", "campaign_id", "variant", "run_date"}
+    ),
     # The SMS events carry STOP replies and permanent failures: like email's, a day without them is
     # late or lost, so nobody is texted before yesterday's opt-outs are known. A team without SMS has
     # no such export at all: the source is absent until its first file lands.

@@ -23,6 +23,9 @@ renamed as (
         upper(nullif(trim({{ adapter.quote('OptOutType') }}), '')) as opt_out_type,
         {{ adapter.quote('Body') }} as body,
         nullif(trim(send_id), '') as send_id,
+        nullif(trim(campaign_id), '') as campaign_id,
+        nullif(trim(variant), '') as variant,
+        run_date as message_run_date,
         _loaded_at,
         _source_file,
         _source_row
@@ -57,7 +60,10 @@ final as (
         {{ reengage.sms_is_opt_out('message_status', 'opt_out_type', 'body') }} as is_opt_out,
         {{ reengage.sms_is_opt_in('message_status', 'opt_out_type', 'body') }} as is_opt_in,
         {{ reengage.sms_is_permanent_failure('message_status', 'error_code') }} as is_permanent_failure,
-        send_id
+        send_id,
+        campaign_id,
+        variant,
+        message_run_date
 
     from first_received
     where
