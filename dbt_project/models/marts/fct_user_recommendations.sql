@@ -21,6 +21,17 @@ products as (
 
 ),
 
+bought as (
+
+    -- what each customer bought in the window: never recommended to them
+    select
+        customer_id,
+        product_id
+    from interactions
+    where is_bought
+
+),
+
 recommendable as (
 
     -- only what can be bought: in stock in the catalog as it stood at the end of D
@@ -59,14 +70,12 @@ co_occurrence as (
     from co_occurrence_scores as scores
     inner join recommendable
         on scores.product_id = recommendable.product_id
-    where not exists (
-        select 1
-        from interactions as bought
-        where
-            bought.customer_id = scores.customer_id
-            and bought.product_id = scores.product_id
-            and bought.is_bought
-    )
+    -- an anti-join by a left join: a correlated not exists is planned far slower here
+    left join bought
+        on
+            scores.customer_id = bought.customer_id
+            and scores.product_id = bought.product_id
+    where bought.product_id is null
 
 ),
 
@@ -111,9 +120,9 @@ product_popularity as (
 
 ),
 
-popular_in_category as (
+ranked_in_category as (
 
-    -- the most popular in-stock products of each category; a product nobody touched in the
+    -- in-stock products by popularity within their category; a product nobody touched in the
     -- window is not popular
     select
         recommendable.product_id,
@@ -129,6 +138,17 @@ popular_in_category as (
     inner join product_popularity
         on recommendable.product_id = product_popularity.product_id
     where recommendable.category is not null
+
+),
+
+popular_in_category as (
+
+    -- a category's top ranks only: every short list would otherwise meet every product of its
+    -- categories before the rank filter below (twice the limit covers the limit plus up to as
+    -- many purchases of the customer's in the category)
+    select *
+    from ranked_in_category
+    where popularity_rank <= 2 * {{ per_user }}
 
 ),
 
@@ -200,11 +220,10 @@ fallback as (
         popular_in_category.popularity_rank <= {{ per_user }} + short_lists.bought_products
         and not exists (
             select 1
-            from interactions as bought
+            from bought
             where
                 bought.customer_id = short_lists.customer_id
                 and bought.product_id = popular_in_category.product_id
-                and bought.is_bought
         )
         and not exists (
             select 1
