@@ -21,11 +21,12 @@ import pytest
 from reengage.catalog_values import VALID_URL
 from reengage.phones import VALID_NUMBER
 from reengage_dev.demo import generate_world
-from reengage_dev.demo.catalog import ACTIVE_EVENTS, PRODUCTS_PER_CATEGORY
+from reengage_dev.demo.catalog import ACTIVE_EVENTS, PRODUCTS_PER_CATEGORY, build_catalog
 from reengage_dev.demo.exports import COLUMNS, SOURCES  # the exports the demo writes (no sms_events)
 from reengage_dev.demo.generate import main
 from reengage_dev.demo.spec import KINDS, load_spec
 from reengage_dev.demo.truth import TRUTH_COLUMNS
+from reengage_dev.demo.world import _rng
 
 END = date(2024, 3, 31)  # the window crosses the EU daylight-saving change on 31 March
 SMALL = {"customers": 300, "days": 10, "end_date": END, "seed": 11, "dirty_share": 0.03}
@@ -491,3 +492,46 @@ def test_a_small_changing_share_of_the_catalog_is_out_of_stock_bestsellers_most_
     updated = products.pivot_table(index="product_id", columns="_day", values="updated_at", aggfunc="first")
     moved = (updated != updated.shift(axis=1)).iloc[:, 1:]
     assert moved.equals(flipped)
+
+
+def _consecutive_purchases(events: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's purchases paired with the one before it: columns earlier, later."""
+    bought = events[(events["event_name"] == "purchase") & events["user_id"].notna()]
+    bought = bought.assign(ts=_utc(bought["event_ts"])).sort_values(["user_id", "ts", "event_id"])
+    earlier = bought.groupby("user_id")["product_id"].shift()
+    return pd.DataFrame({"earlier": earlier, "later": bought["product_id"]}).dropna()
+
+
+def test_later_purchases_favour_complements_of_the_last_one_and_nothing_else_moves(tmp_path: Path) -> None:
+    # Guards what recommendations can learn: every product has complements (catalog.py), and a customer
+    # who bought before often turns to one of them. The draws are streams of their own, so a world
+    # without complements is the same world in every row but which products were viewed and bought.
+    world = {"customers": 1500, "days": 45, "end_date": END, "seed": 3, "dirty_share": 0.0}
+    generate_world(tmp_path / "default", **world)
+    spec = tmp_path / "no_complements.yaml"
+    spec.write_text("baseline:\n  complement_share: 0.0\n")
+    generate_world(tmp_path / "plain", **world, spec=load_spec(spec))
+    catalog = build_catalog(_rng(3, "catalog"), _rng(3, "complements"))
+    ids = np.array(catalog.product_id.to_pylist())
+    complements = {(ids[i], ids[j]) for i in range(len(ids)) for j in catalog.complements[i]}
+    assert all(
+        catalog.product_category[i] == catalog.product_category[j]
+        for i, j in enumerate(catalog.complements[:, 0])
+    )
+
+    shares = {}
+    for name in ("default", "plain"):
+        pairs = _consecutive_purchases(_load(tmp_path / name, "events"))
+        assert len(pairs) > 200, name
+        shares[name] = np.mean(
+            [pair in complements for pair in zip(pairs["earlier"], pairs["later"], strict=True)]
+        )
+    # baseline.complement_share 0.4 of the sessions turn to a complement; by chance 3 of 200 in a category
+    assert shares["default"] > 0.2 and shares["plain"] < 0.03, shares
+
+    with_complements, plain = _load(tmp_path / "default", "events"), _load(tmp_path / "plain", "events")
+    moved = ["page", "product_id", "category", "value"]
+    pd.testing.assert_frame_equal(with_complements.drop(columns=moved), plain.drop(columns=moved))
+    assert (with_complements["product_id"] != plain["product_id"]).mean() > 0.01
+    for source in ("email_events", "products"):
+        assert _digest_of(tmp_path / "default", source) == _digest_of(tmp_path / "plain", source)

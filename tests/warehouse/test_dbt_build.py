@@ -72,6 +72,9 @@ def test_models_land_in_the_documented_schemas(built_warehouse: BuiltWarehouse) 
         ("marts", "fct_user_recent_views"),
         ("marts", "fct_product_social_proof"),
         ("marts", "fct_user_progress"),
+        ("intermediate", "int_customer_product_interactions"),
+        ("intermediate", "int_product_co_occurrence"),
+        ("marts", "fct_user_recommendations"),
     } <= relations
 
 

@@ -17,6 +17,17 @@ event on. Visitors who never sign up browse anonymously throughout.
 
 Events that run past midnight UTC are carried into the next day's file, so each
 file holds exactly the events of its UTC day.
+
+Co-purchases: the simulator remembers each customer's last purchase
+(``remember_purchases``, given each day's events as exported). A product session
+of a customer who bought before ends, with probability
+``baseline.complement_share`` of the world specification, on one of that
+product's complements (``catalog.Catalog.complements``) instead of a product of
+the session's category; the session's cart and purchase, if any, follow its last
+product view, so later purchases favour complements of earlier ones. Those draws
+come from a stream of their own, one per session whatever the customer's
+memory, so no other draw moves. The extra visits a message brings
+(``effects``) pick their products as before.
 """
 
 from __future__ import annotations
@@ -168,23 +179,41 @@ class Sessions:
 class ActivitySimulator:
     """Streams one UTC day of events at a time; keeps only device-link state and the midnight carry."""
 
-    def __init__(self, pop: Population, visitors: Visitors, window: Window, catalog: cat.Catalog) -> None:
+    def __init__(
+        self,
+        pop: Population,
+        visitors: Visitors,
+        window: Window,
+        catalog: cat.Catalog,
+        complement_share: float = 0.0,
+    ) -> None:
         self.pop = pop
         self.visitors = visitors
         self.window = window
         self.catalog = catalog
+        self.complement_share = complement_share
         self.linked = (pop.link_day < 0) & (pop.signup_day < 0)  # second device already known
         self.carry = EventBatch.empty()
+        self.last_bought = np.full(pop.n, -1, np.int32)  # each customer's last purchased product
 
-    def day(self, rng: np.random.Generator, k: int) -> EventBatch:
-        """All events whose event_ts falls on day k, sorted by time."""
-        batch = self._expand(rng, self._sessions(rng, k))
+    def day(self, rng: np.random.Generator, k: int, complements_rng: np.random.Generator) -> EventBatch:
+        """All events whose event_ts falls on day k, sorted by time; `complements_rng` draws only
+        which sessions end on a complement, and which one."""
+        batch = self._expand(rng, self._sessions(rng, k), complements_rng)
         day_end = self.window.day_ms(k) + DAY_MS
         spill = batch.ts >= day_end
         today = EventBatch.concat([self.carry, batch.take(~spill)])
         carry = batch.take(spill & (batch.ts < day_end + DAY_MS))
         self.carry = carry if k + 1 < self.window.days else EventBatch.empty()
         return today.take(np.argsort(today.ts, kind="stable"))
+
+    def remember_purchases(self, events: EventBatch) -> None:
+        """Keep each customer's last purchase of `events` (a day's, as exported), for later days."""
+        bought = np.flatnonzero((events.name == cat.PURCHASE) & events.identified & (events.cust >= 0))
+        order = bought[np.lexsort((events.ts[bought], events.cust[bought]))]
+        cust = events.cust[order]
+        last = order[np.r_[cust[1:] != cust[:-1], True]] if len(order) else order
+        self.last_bought[events.cust[last]] = events.product[last]
 
     def _starts(self, rng: np.random.Generator, k: int, tz: np.ndarray) -> np.ndarray:
         offsets = utc_offsets_ms(self.window.day(k))
@@ -251,7 +280,9 @@ class ActivitySimulator:
         )
         return Sessions.concat([regular, browsing, signup, visiting])
 
-    def _expand(self, rng: np.random.Generator, s: Sessions) -> EventBatch:
+    def _expand(
+        self, rng: np.random.Generator, s: Sessions, complements_rng: np.random.Generator
+    ) -> EventBatch:
         """Turn sessions into ordered funnel events (one numpy pass over all sessions of the day)."""
         pop, catalog = self.pop, self.catalog
         count = len(s.start)
@@ -313,6 +344,9 @@ class ActivitySimulator:
         )
         product[pv] = catalog.sample_product(rng, ev_cat)
         last_view = first + counts[:, : B_PRODUCT + 1].sum(axis=1) - 1
+        remembered = np.where(known, self.last_bought[safe], -1)
+        complement = self._complement_sessions(complements_rng, remembered, counts[:, B_PRODUCT] > 0)
+        product[last_view[complement >= 0]] = complement[complement >= 0]
         funnel = np.flatnonzero((block >= B_CART) & (block <= B_PURCHASE))
         product[funnel] = product[last_view[sess[funnel]]]
 
@@ -358,3 +392,14 @@ class ActivitySimulator:
             event_id=uuid4_codes(rng, total),
             session_start=s.start[sess],
         )
+
+    def _complement_sessions(
+        self, rng: np.random.Generator, remembered: np.ndarray, browsing: np.ndarray
+    ) -> np.ndarray:
+        """Per session, the complement of the customer's last purchase its last product view turns
+        to, or -1. Two draws per session whoever it is, so memory moves no other draw."""
+        count = len(remembered)
+        turns = rng.random(count) < self.complement_share
+        pick = rng.integers(0, cat.COMPLEMENTS_PER_PRODUCT, count)
+        chosen = self.catalog.complements[np.maximum(remembered, 0), pick]
+        return np.where(turns & browsing & (remembered >= 0), chosen, -1).astype(np.int32)

@@ -5,6 +5,11 @@ tables and are turned into strings only when a file is written. ``Shelf`` is
 the catalog export's state: the products' names and links (derived from their
 codes, no draw) and their stock, which changes a little every day from a
 random stream of its own, so the other exports of a seeded world stay the same.
+
+Co-purchases: every product has ``COMPLEMENTS_PER_PRODUCT`` complements, other
+products of its category drawn uniformly (so most are not bestsellers), on a
+stream of their own. A customer's later sessions favour the complements of
+what they last bought (``activity``), which is what a recommender can learn.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ CATEGORIES = (
 CATEGORY_WEIGHTS = 1.0 / np.arange(1, len(CATEGORIES) + 1) ** 0.8
 CATEGORY_WEIGHTS = CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum()
 PRODUCTS_PER_CATEGORY = 200
+COMPLEMENTS_PER_PRODUCT = 3
 
 # A visit's channel: the first six are drawn for the world's own sessions (with these weights); a
 # visit a text brings says "sms" (after them, so no draw of a seed moves).
@@ -67,6 +73,7 @@ class Catalog:
     product_category: np.ndarray
     price: np.ndarray
     pages: pa.StringArray
+    complements: np.ndarray  # (products, COMPLEMENTS_PER_PRODUCT) product codes: what goes with each
 
     @property
     def category_page_base(self) -> int:
@@ -82,7 +89,8 @@ class Catalog:
         return category.astype(np.int32) * PRODUCTS_PER_CATEGORY + rank
 
 
-def build_catalog(rng: np.random.Generator) -> Catalog:
+def build_catalog(rng: np.random.Generator, complements_rng: np.random.Generator) -> Catalog:
+    """The products; `complements_rng` draws only their complements, so no other draw of a seed moves."""
     count = len(CATEGORIES) * PRODUCTS_PER_CATEGORY
     product_id = numbered_ids("prd_", np.arange(1, count + 1), 5)
     category = np.repeat(np.arange(len(CATEGORIES), dtype=np.int16), PRODUCTS_PER_CATEGORY)
@@ -95,7 +103,25 @@ def build_catalog(rng: np.random.Generator) -> Catalog:
             pc.binary_join_element_wise("/product/", product_id, ""),
         ]
     )
-    return Catalog(product_id=product_id, product_category=category, price=price, pages=pages)
+    return Catalog(
+        product_id=product_id,
+        product_category=category,
+        price=price,
+        pages=pages,
+        complements=draw_complements(complements_rng, category),
+    )
+
+
+def draw_complements(rng: np.random.Generator, category: np.ndarray) -> np.ndarray:
+    """Each product's complements: distinct other products of its category, any rank alike."""
+    count = len(category)
+    # a random order of the other 199 ranks per product; its first few are the complements
+    offsets = (
+        np.argsort(rng.random((count, PRODUCTS_PER_CATEGORY - 1)), axis=1)[:, :COMPLEMENTS_PER_PRODUCT] + 1
+    )
+    rank = (np.arange(count) % PRODUCTS_PER_CATEGORY)[:, None]
+    other = (rank + offsets) % PRODUCTS_PER_CATEGORY
+    return (category.astype(np.int32)[:, None] * PRODUCTS_PER_CATEGORY + other).astype(np.int32)
 
 
 # The catalog export (products): names from a few words per category, links on an example domain

@@ -67,6 +67,7 @@ class BaselineSpec:
     weekend_factor: float
     median_cart_rate: float
     median_purchase_rate: float
+    complement_share: float
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ _RULES: dict[str, dict[str, tuple]] = {
         "weekend_factor": (lambda x: 0.0 < x <= 5.0, "a number above 0 and at most 5"),
         "median_cart_rate": _OPEN_UNIT,
         "median_purchase_rate": _OPEN_UNIT,
+        "complement_share": _UNIT,
     },
     "email": {
         "median_open_rate": _OPEN_UNIT,

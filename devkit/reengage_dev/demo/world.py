@@ -27,7 +27,7 @@ fixed order and the writers are deterministic, so the same arguments and the
 same accepted messages give byte-identical files.
 
 What is where: the world specification in ``spec`` (``worlds/default.yaml``),
-traits and lifecycles in ``population``, session shapes and identity
+traits and lifecycles in ``population``, session shapes, co-purchases and identity
 stitching in ``activity``, the ground truth in ``truth``, the dirty row kinds
 in ``dirty``, file contracts in ``exports``.
 """
@@ -80,6 +80,8 @@ _STREAMS = {
     "crm": 12,
     "sms_traits": 13,
     "products": 14,
+    "complements": 15,
+    "complement_sessions": 16,
 }
 
 
@@ -310,10 +312,12 @@ class World:
             _rng(seed, "population"), _rng(seed, "traits"), customers, window, spec, _rng(seed, "contacts")
         )
         self.visitors = build_visitors(_rng(seed, "visitors"), customers, window, spec)
-        self.catalog = build_catalog(_rng(seed, "catalog"))
+        self.catalog = build_catalog(_rng(seed, "catalog"), _rng(seed, "complements"))
         self.shelf = Shelf(self.catalog, window)
         self.anon_ids = anonymous_ids(_rng(seed, "anonymous_ids"), self.pop, self.visitors)
-        self.activity = ActivitySimulator(self.pop, self.visitors, window, self.catalog)
+        self.activity = ActivitySimulator(
+            self.pop, self.visitors, window, self.catalog, spec.baseline.complement_share
+        )
         self.newsletter = Newsletter(self.pop, window, spec.email.deferred_share, self.first_sending_day - 1)
         self.crm = CrmState(self.pop, window)
         self.changes = BehaviourChanges(seed, self.pop, window, self.catalog)
@@ -352,7 +356,9 @@ class World:
         seed, share, day_ms = self.seed, self.dirty_share, self.window.day_ms(k)
         day_text = self.day(k).isoformat()
 
-        events = self.changes.apply(k, self.activity.day(_rng(seed, "activity", k), k))
+        baseline = self.activity.day(_rng(seed, "activity", k), k, _rng(seed, "complement_sessions", k))
+        events = self.changes.apply(k, baseline)
+        self.activity.remember_purchases(events)
         if self.newsletter.is_send_day(k):
             self.newsletter.send(_rng(seed, "newsletter", k), k, self.crm.consent)
         snapshot = self.crm.day(
