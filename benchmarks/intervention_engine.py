@@ -212,6 +212,7 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
             "marts.fct_user_recent_views",
             "marts.fct_product_social_proof",
             "marts.fct_user_progress",
+            "marts.fct_user_recommendations",
             "scoring.churn_scores",
             "delivery.campaign_sends",
         )
@@ -223,12 +224,12 @@ def synthesize(path: Path, users: int) -> dict[str, int]:
 def _context_marts(con: duckdb.DuckDBPyConnection, d: str) -> None:
     """The marts the campaigns' blocks read: a cart (1-4 items) for 90% of cart abandoners, recent views
     (1-5) for 90% of browse abandoners, social proof over a 2,000-product catalog (a third claimable),
-    and everyone's progress."""
+    everyone's progress, four recommendations for every browse abandoner and the catalog."""
     product = "'p' || cast(hash(i, k, 'product') % 2000 as varchar)"
     catalog = f"""'Product ' || {product} as product_name, 'books' as category,
                round(5 + hash(i, k, 'price') % 9500 / 100.0, 2) as price, 'EUR' as currency,
                'https://shop.example.com/i/' || {product} || '.jpg' as image_url,
-               'https://shop.example.com/p/' || {product} as product_url, true as in_stock"""
+               'https://shop.example.com/p/' || {product} as product_url"""
     for table, flag, rank, count, extra in (
         ("fct_user_cart_items", "cart_abandoned", "cart_rank", 4, "1::bigint as quantity,"),
         ("fct_user_recent_views", "browse_abandoned", "view_rank", 5, "1::bigint as view_count,"),
@@ -240,7 +241,8 @@ def _context_marts(con: duckdb.DuckDBPyConnection, d: str) -> None:
             select md5(customer_id || '|' || k) as {key}, customer_id, {d} as as_of_date,
                    {product} as product_id,
                    row_number() over (partition by customer_id order by k) as {rank}, {extra}
-                   cast({d} as timestamp) - to_minutes(cast(k as integer)) as {at}, {catalog}
+                   cast({d} as timestamp) - to_minutes(cast(k as integer)) as {at}, {catalog},
+                   true as in_stock
             from (select customer_id, cast(substr(customer_id, 2) as bigint) as i from marts.fct_user_features
                   where {flag} and hash(customer_id, '{table}') % 10 < 9) f,
                  range(1, 2 + cast(hash(i, '{table}') % {count} as integer)) r(k)
@@ -267,6 +269,24 @@ def _context_marts(con: duckdb.DuckDBPyConnection, d: str) -> None:
                case when purchases_90d >= 3 then 10 - purchases_90d
                     when purchases_90d >= 1 then 3 - purchases_90d else 1 end as orders_to_next_tier
         from marts.fct_user_features""")
+    # The catalog the generic fallback's popular products come from (staging, as dbt builds it).
+    con.execute("create schema if not exists staging")
+    con.execute("""
+        create table staging.stg_catalog__products as
+        select 'p' || i as product_id, 'Product p' || i as product_name, 'books' as category,
+               round(5 + i % 95, 2) as price, 'EUR' as currency,
+               'https://shop.example.com/i/p' || i || '.jpg' as image_url,
+               'https://shop.example.com/p/p' || i as product_url, true as in_stock
+        from range(2000) t(i)""")
+    # Four recommended products for every browse abandoner.
+    con.execute(f"""
+        create table marts.fct_user_recommendations as
+        select md5(customer_id || '|rec|' || k) as recommendation_id, customer_id, {d} as as_of_date,
+               {product} as product_id, k as recommendation_rank, 1.0 / k as score,
+               'co_occurrence' as source, {catalog}
+        from (select customer_id, cast(substr(customer_id, 2) as bigint) as i from marts.fct_user_features
+              where browse_abandoned) f,
+             range(1, 5) r(k)""")
 
 
 def _cpu_seconds() -> float:

@@ -101,17 +101,20 @@ def write_features(
     con.unregister("features_frame")
 
 
-def write_mart(con: duckdb.DuckDBPyConnection, model: str, rows: Sequence[dict[str, Any]] = ()) -> None:
-    """Replace marts.<model> with `rows`, typed as the model's enforced dbt contract says (missing: null)."""
+def write_mart(
+    con: duckdb.DuckDBPyConnection, model: str, rows: Sequence[dict[str, Any]] = (), schema: str = "marts"
+) -> None:
+    """Replace <schema>.<model> with `rows`, typed as its enforced dbt contract says (missing: null)."""
     columns = manifest.contract_columns(model)
-    con.execute("create schema if not exists marts")
+    con.execute(f"create schema if not exists {schema}")
     con.execute(
-        f"create or replace table marts.{model} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
+        f"create or replace table {schema}.{model} ({', '.join(f'{c} {t}' for c, t in columns.items())})"
     )
     for row in rows:
         names = ", ".join(row)
         con.execute(
-            f"insert into marts.{model} ({names}) values ({', '.join('?' for _ in row)})", list(row.values())
+            f"insert into {schema}.{model} ({names}) values ({', '.join('?' for _ in row)})",
+            list(row.values()),
         )
 
 
@@ -140,7 +143,8 @@ def write_context_marts(
     views: dict[str, int] | None = None,
 ) -> None:
     """The context marts dbt builds every run, as of each date: `carts` and `views` give people that
-    many items; nobody has claimable social proof or progress."""
+    many items; nobody has claimable social proof, progress or recommendations, and the catalog is
+    empty."""
     days = [as_of] if isinstance(as_of, date) else list(as_of)
     cart_rows = [
         {**product_row(c, r, day, "cart_rank"), "cart_item_id": f"{c}|{r}", "quantity": 1,
@@ -156,6 +160,8 @@ def write_context_marts(
     write_mart(con, "fct_user_recent_views", view_rows)
     write_mart(con, "fct_product_social_proof")
     write_mart(con, "fct_user_progress")
+    write_mart(con, "fct_user_recommendations")
+    write_mart(con, "stg_catalog__products", schema="staging")  # the generic fallback's popular products
 
 
 def write_suppressions(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str]] = ()) -> None:

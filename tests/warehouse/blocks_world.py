@@ -60,14 +60,8 @@ MARKUP_PRODUCT = {
     "_loaded_at": "2025-12-01 23:00:00+00:00",
 }
 
-# marts.fct_user_recommendations as its contract gives it: one row per (customer, product).
-RECOMMENDATIONS_DDL = """
-create table marts.fct_user_recommendations (
-    recommendation_id varchar not null, customer_id varchar not null, as_of_date date not null,
-    product_id varchar not null, recommendation_rank bigint not null, score double precision,
-    source varchar, name varchar, category varchar, price double precision, currency varchar,
-    image_url varchar, product_url varchar
-)"""
+# The recommendations the tests read, in place of the ones dbt built for the raw world: one row per
+# (customer, product), as the mart's contract gives it.
 RECOMMENDATIONS = [
     # (customer, product, rank, name, price): ranked out of order on purpose
     ("c_atrisk", "p9", 2, "Product P9", 15.0),
@@ -91,9 +85,11 @@ def build_blocks_warehouse(work_dir: Path) -> Path:
     if result.returncode != 0:
         raise AssertionError(result.explain())
     with duckdb.connect(str(path)) as con:
-        con.execute(RECOMMENDATIONS_DDL)
+        con.execute("delete from marts.fct_user_recommendations")
         con.executemany(
-            "insert into marts.fct_user_recommendations values "
+            "insert into marts.fct_user_recommendations (recommendation_id, customer_id, as_of_date,"
+            " product_id, recommendation_rank, score, source, product_name, category, price, currency,"
+            " image_url, product_url) values "
             "(md5(? || '|' || ?), ?, ?, ?, ?, 1.0 / ?, 'co_occurrence', ?, 'misc', ?, 'EUR', "
             "'https://shop.example.com/images/' || ?, 'https://shop.example.com/product/' || ?)",
             [

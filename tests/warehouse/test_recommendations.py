@@ -89,7 +89,7 @@ def test_every_recommended_product_is_in_the_catalog_and_in_stock_with_its_field
 ) -> None:
     rows = _rows(
         built_world.warehouse,
-        "select r.product_id, p.in_stock, r.name = p.product_name and r.price = p.price "
+        "select r.product_id, p.in_stock, r.product_name = p.product_name and r.price = p.price "
         "and r.currency = p.currency and r.product_url = p.product_url "
         "and r.category is not distinct from p.category "
         "from marts.fct_user_recommendations as r "

@@ -268,7 +268,7 @@ final as (
         ranked.recommendation_rank,
         ranked.score,
         ranked.source,
-        recommendable.product_name as name,
+        recommendable.product_name,
         recommendable.category,
         recommendable.price,
         recommendable.currency,

@@ -76,7 +76,7 @@ BLOCK_KINDS: dict[str, BlockKind] = {
         BlockKind(
             name="recommended",
             table="marts.fct_user_recommendations",
-            keys=_product_keys("name"),
+            keys=_product_keys("product_name"),
             rank_column="recommendation_rank",
             default_limit=4,
             max_limit=10,
