@@ -129,6 +129,7 @@ def test_a_world_file_keeps_every_default_it_leaves_out(tmp_path: Path) -> None:
     spec, default = load_spec(path), load_spec()
     assert spec.baseline.weekend_factor == 1.5
     assert spec.population == default.population and spec.effects == default.effects
+    assert default.effects.personal_content_factor == 1.6  # the default world's, kept
     assert spec.source == str(path) and "weekend_factor: 1.5" in spec.text
 
 
@@ -150,6 +151,10 @@ def test_a_world_file_keeps_every_default_it_leaves_out(tmp_path: Path) -> None:
         ("weather: sunny\n", 1,
          "weather: unknown field (allowed: population, baseline, email, sms, effects)"),
         ("effects: [1, 2\n", 2, "not valid YAML"),
+        ("effects:\n  personal_content:\n    factor: -1\n", 3,
+         "effects.personal_content.factor: expected a number between 0 and 10, got -1"),
+        ("effects:\n  personal_content: {boost: 2}\n", 2,
+         "effects.personal_content.boost: unknown field (allowed: factor)"),
     ],
 )  # fmt: skip
 def test_a_mistake_in_a_world_file_names_the_file_the_line_and_the_field(
