@@ -71,11 +71,15 @@ def test_the_default_world_has_a_zero_effect_campaign_a_split_variant_and_put_of
     # puts off.
     effects = load_spec().effects
     assert all(effects.lookup("browse_abandonment", "control", kind) == Effect() for kind in KINDS)
-    control, free = (effects.lookup("cart_abandonment", v, "steady") for v in ("control", "free_shipping"))
-    assert free.extra_purchases > control.extra_purchases
-    control, free = (effects.lookup("cart_abandonment", v, "decaying") for v in ("control", "free_shipping"))
-    assert free.extra_purchases < control.extra_purchases
-    assert effects.lookup("cart_abandonment", "control", "put_off").activity_factor < 1
+    variants = ("generic", "personal_free_shipping")
+    control, free = (effects.lookup("cart_abandonment", v, "steady") for v in variants)
+    assert free.extra_purchases * effects.personal_content_factor > control.extra_purchases
+    control, free = (effects.lookup("cart_abandonment", v, "decaying") for v in variants)
+    assert free.extra_purchases * effects.personal_content_factor < control.extra_purchases
+    assert effects.lookup("cart_abandonment", "generic", "put_off").activity_factor < 1
+    # Personal content is the only difference between the generic and the personal reminder.
+    assert effects.by_kind("cart_abandonment", "generic") == effects.by_kind("cart_abandonment", "personal")
+    assert effects.personal_content_factor > 1
     assert load_spec().population.put_off_share > 0
 
 
