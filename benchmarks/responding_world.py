@@ -31,7 +31,7 @@ from reengage_dev.demo.world import World  # noqa: E402
 from reengage_dev.sink.store import Recipient, SinkStore  # noqa: E402
 
 CAMPAIGNS = (
-    ("cart_abandonment", ("control", "free_shipping")),
+    ("cart_abandonment", ("generic", "personal", "personal_free_shipping")),
     ("browse_abandonment", ("control",)),
     ("dormant_win_back", ("control", "discount_20")),
     ("welcome_onboarding", ("control", "guided_tour")),

@@ -9,6 +9,7 @@ tests/e2e/test_responding_demo.py.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -17,8 +18,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from reengage_dev.demo.keyed import codes_key
 from reengage_dev.demo.spec import load_spec
 from reengage_dev.demo.world import World
+from reengage_dev.sink.rendering import Delivered
 from reengage_dev.sink.store import Recipient, SinkStore
 
 END = date(2024, 3, 31)
@@ -296,3 +299,70 @@ def test_the_true_uplift_of_a_message_not_yet_sent_is_what_sending_it_brings(tmp
     bounced = with_message == without
     assert np.allclose(predicted[~bounced], (with_message - without)[~bounced])
     assert (predicted > 0.01).any() and (predicted < -0.001).any()
+
+
+# What a message's SendGrid template data may show, and whether that is the user's own items.
+SHOWN = {
+    "own_cart": (
+        {"first_name": "Ada", "cart_items": [{"name": "Boots"}], "cart_items_fallback": False},
+        True,
+    ),
+    "own_progress": ({"progress": {"order_count": 3}, "progress_fallback": False}, True),
+    "popular_instead": ({"recommended": [{"name": "Hat"}], "recommended_fallback": True}, False),
+    "nothing_to_show": ({"social_proof": [], "social_proof_fallback": False}, False),
+    "generic": ({"first_name": "Ada", "incentive": "none"}, False),
+    "rendered_body": (None, False),  # a Jinja message: its content is text, not data
+}
+
+
+def test_personal_content_multiplies_only_the_effect_of_messages_that_showed_the_users_own_items(
+    tmp_path: Path,
+) -> None:
+    # Guards the truth personal content is measured against: the factor must follow what each
+    # message showed, as the provider stored it, and the truth must hold the numbers behaviour used.
+    spec = (
+        "effects:\n  personal_content: {factor: 2.5}\n"
+        "  campaigns:\n    cart_abandonment:\n      all: {all: 0.5}\n"
+    )
+    world = _world(tmp_path / "w", spec_text=spec, customers=600, days=12, sending_days=2)
+    assert world.spec.effects.personal_content_factor == 2.5
+    store = SinkStore(tmp_path / "sink.sqlite")
+    first = world.first_sending_day
+    for k in range(first + 1):
+        world.write_day(k)
+    day = world.day(first)
+    send_at = int(datetime(day.year, day.month, day.day, 10, tzinfo=UTC).timestamp())
+    recipients, shown_by_send_id = [], {}
+    for i in range(240):
+        label = list(SHOWN)[i % len(SHOWN)]
+        data, _ = SHOWN[label]
+        customer = world.pop.customer_id[i].as_py()
+        send_id = hashlib.sha256(f"{customer}|{label}".encode()).hexdigest()[:32]
+        shown_by_send_id[send_id] = label
+        args = {
+            "send_id": send_id,
+            "customer_id": customer,
+            "campaign_id": "cart_abandonment",
+            "variant": "personal" if SHOWN[label][1] else "generic",
+            "run_date": day.isoformat(),
+        }
+        delivered = (
+            Delivered(None, None, "d-" + "0" * 32, json.dumps(data))
+            if data is not None
+            else Delivered("Your cart", json.dumps({"text/html": "<p>Boots</p>"}), None, None)
+        )
+        recipients.append(Recipient(f"{customer}@example.com", send_at, args, delivered))
+    store.record_request("request", None, recipients, now=float(send_at - 3600))
+    world.respond(store, first)
+
+    truth = pq.read_table(tmp_path / "w" / "truth" / "messages" / f"messages_{day}.parquet").to_pandas()
+    truth["label"] = truth["send_id"].map(shown_by_send_id)
+    assert (truth["personal_content"] == truth["label"].map(lambda label: SHOWN[label][1])).all()
+    who = truth["customer_id"].str[4:].astype(int).to_numpy() - 1
+    factor = np.where(truth["personal_content"], 2.5, 1.0)
+    expected = 0.5 * factor * world.pop.responsiveness[who]
+    assert np.allclose(truth["extra_purchases_expected"], expected, atol=1e-6)
+    # The truth's numbers are the ones behaviour and the true lift use.
+    codes = np.frombuffer("".join(truth["send_id"]).encode(), np.uint8).reshape(len(truth), 32)
+    recorded = world.sent.effect(world.sent.find(codes_key(codes))).extra
+    assert np.allclose(recorded, truth["extra_purchases_expected"], atol=1e-6)

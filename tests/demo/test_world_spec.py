@@ -71,11 +71,15 @@ def test_the_default_world_has_a_zero_effect_campaign_a_split_variant_and_put_of
     # puts off.
     effects = load_spec().effects
     assert all(effects.lookup("browse_abandonment", "control", kind) == Effect() for kind in KINDS)
-    control, free = (effects.lookup("cart_abandonment", v, "steady") for v in ("control", "free_shipping"))
-    assert free.extra_purchases > control.extra_purchases
-    control, free = (effects.lookup("cart_abandonment", v, "decaying") for v in ("control", "free_shipping"))
-    assert free.extra_purchases < control.extra_purchases
-    assert effects.lookup("cart_abandonment", "control", "put_off").activity_factor < 1
+    variants = ("generic", "personal_free_shipping")
+    control, free = (effects.lookup("cart_abandonment", v, "steady") for v in variants)
+    assert free.extra_purchases * effects.personal_content_factor > control.extra_purchases
+    control, free = (effects.lookup("cart_abandonment", v, "decaying") for v in variants)
+    assert free.extra_purchases * effects.personal_content_factor < control.extra_purchases
+    assert effects.lookup("cart_abandonment", "generic", "put_off").activity_factor < 1
+    # Personal content is the only difference between the generic and the personal reminder.
+    assert effects.by_kind("cart_abandonment", "generic") == effects.by_kind("cart_abandonment", "personal")
+    assert effects.personal_content_factor > 1
     assert load_spec().population.put_off_share > 0
 
 
@@ -129,6 +133,7 @@ def test_a_world_file_keeps_every_default_it_leaves_out(tmp_path: Path) -> None:
     spec, default = load_spec(path), load_spec()
     assert spec.baseline.weekend_factor == 1.5
     assert spec.population == default.population and spec.effects == default.effects
+    assert default.effects.personal_content_factor == 1.6  # the default world's, kept
     assert spec.source == str(path) and "weekend_factor: 1.5" in spec.text
 
 
@@ -150,6 +155,10 @@ def test_a_world_file_keeps_every_default_it_leaves_out(tmp_path: Path) -> None:
         ("weather: sunny\n", 1,
          "weather: unknown field (allowed: population, baseline, email, sms, effects)"),
         ("effects: [1, 2\n", 2, "not valid YAML"),
+        ("effects:\n  personal_content:\n    factor: -1\n", 3,
+         "effects.personal_content.factor: expected a number between 0 and 10, got -1"),
+        ("effects:\n  personal_content: {boost: 2}\n", 2,
+         "effects.personal_content.boost: unknown field (allowed: factor)"),
     ],
 )  # fmt: skip
 def test_a_mistake_in_a_world_file_names_the_file_the_line_and_the_field(

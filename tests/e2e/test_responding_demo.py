@@ -10,9 +10,11 @@ have something to find within a few days.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -129,3 +131,45 @@ def test_a_campaign_with_a_large_true_effect_is_measured_significant_in_its_dire
     assert row.n_baseline >= 3 and row.n_variant >= 30
     assert row.true_lift > 0.3
     assert row.abs_ci_low > 0, f"measured {row.abs_lift:+.3f} [{row.abs_ci_low:+.3f}, {row.abs_ci_high:+.3f}]"
+
+
+def test_the_scoreboard_compares_personal_with_generic_cart_reminders_beside_the_truth(demo) -> None:
+    # Guards the personal-content check end to end: the generic variant's mail carries no cart,
+    # the world credits personal content only to mail that showed the cart, and the closing table
+    # shows personal against generic with the measured and the true lift.
+    home, run, _, board = demo
+    cart = [
+        m
+        for m in SinkStore(home / "sink.sqlite").messages(status="accepted")
+        if m.campaign_id == "cart_abandonment"
+    ]
+    generic = [m for m in cart if m.variant == "generic"]
+    personal = [m for m in cart if m.variant == "personal"]
+    assert generic and personal
+    assert all("cart_items" not in m.template_data for m in generic)
+    assert all(
+        m.template_data["cart_items"] and m.template_data["cart_items_fallback"] is False for m in personal
+    )
+
+    truth = pd.concat(pd.read_parquet(p) for p in sorted((home / "truth" / "messages").glob("*.parquet")))
+    truth = truth[truth["campaign_id"] == "cart_abandonment"]
+    assert (truth["personal_content"] == (truth["variant"] != "generic")).all()
+    who = truth["customer_id"].str[4:].astype(int).to_numpy() - 1
+    base = 3.0 * run.world.pop.responsiveness[who]  # the fixture world's cell, for every variant
+    factor = run.world.spec.effects.personal_content_factor
+    assert factor > 1
+    assert np.allclose(
+        truth["extra_purchases_expected"], np.where(truth["personal_content"], factor, 1.0) * base, atol=1e-5
+    )
+
+    rows = board.rows
+    compared = rows[
+        (rows["campaign_id"] == "cart_abandonment")
+        & (rows["comparison"] == "variant_vs_control")
+        & (rows["variant"] == "personal")
+    ]
+    assert len(compared) == 1
+    row = compared.iloc[0]
+    assert row.baseline == "generic" and row.n_variant > 0 and row.n_baseline > 0
+    assert np.isfinite(row.true_lift) and np.isfinite(row.abs_lift)
+    assert re.search(r"^cart_abandonment +personal +generic +\d+/\d+ +[+-]\d", board.describe(), re.M)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from reengage.defs.delivery.payloads import MAX_TEMPLATE_DATA_BYTES
 from reengage.defs.interventions.blocks import Block, column_name, fallback_column
-from reengage.defs.interventions.campaigns import Template, Trigger
+from reengage.defs.interventions.campaigns import Template, Trigger, Variant
 from reengage.defs.interventions.messages import render_messages
 from reengage.defs.interventions.policy import PolicyConfig, run_policy
 
@@ -152,3 +152,61 @@ def test_a_held_out_row_never_reads_blocks() -> None:
     rendered, failures = render_messages([row], CAMPAIGNS)
     assert failures == []
     assert json.loads(rendered.to_pylist()[0]["template_data"]) == {"first_name": "Ada"}
+
+
+PERSONAL_VS_GENERIC = make_campaign(
+    "cart_test",
+    holdout_share=0.2,
+    variants=(
+        Variant("generic", 1.0, control=True, shows_blocks=False),
+        Variant("personal", 1.0),
+    ),
+    template=Template(
+        sendgrid_template_id="d-0123456789abcdef0123456789abcdef",
+        data={"first_name": "first_name"},
+        blocks=(Block("cart_items", 3, "skip"),),
+    ),
+)
+
+
+def test_a_variant_without_blocks_sends_no_block_data_to_the_same_users_the_empty_rule_keeps() -> None:
+    # Guards the personal-versus-generic comparison: the generic variant's message must carry no
+    # cart, and the empty rule must leave out the same people whatever variant they would draw,
+    # or the two variants would not compare like with like.
+    con = duckdb.connect()
+    con.execute("set timezone = 'UTC'")
+    write_suppressions(con)
+    write_responses(con)
+    users, items = [], []
+    for n in range(120):
+        customer = f"cust{n:03d}"
+        users.append(user(customer, first_name=f"Name{n}", email=f"em{n:03d}@example.com"))
+        items += [cart_item(customer, r, f"Item{n}r{r}", 10.0) for r in range(1, n % 3 + 1)]
+    write_features(con, users, D)
+    write_mart(con, "fct_user_cart_items", items)
+
+    run_policy(con, D, [PERSONAL_VS_GENERIC], PolicyConfig(global_holdout_share=0.0), now=NOW)
+    reasons = dict(
+        con.execute(
+            "select customer_id, reason from interventions.decisions where campaign_id = 'cart_test'"
+        ).fetchall()
+    )
+    empty_cart = {f"cust{n:03d}" for n in range(120) if n % 3 == 0}
+    # Decided before the draw: nobody with an empty cart is listed, in either variant or arm.
+    assert {c for c, reason in reasons.items() if reason == "empty_block:cart_items"} == empty_cart
+    listed = con.execute(
+        "select customer_id, variant, arm, template_data from interventions.intervention_list"
+        " where campaign_id = 'cart_test'"
+    ).fetchall()
+    assert {c for c, *_ in listed} == set(reasons) - empty_cart
+    treated = {
+        v: [(c, t) for c, vv, a, t in listed if vv == v and a == "treatment"] for v in ("generic", "personal")
+    }
+    assert min(len(treated["generic"]), len(treated["personal"])) >= 20
+    for customer, text in treated["generic"]:
+        assert json.loads(text) == {"first_name": f"Name{int(customer[4:])}"}, customer
+    for customer, text in treated["personal"]:
+        n, data = int(customer[4:]), json.loads(text)
+        assert data["cart_items_fallback"] is False
+        assert [item["name"] for item in data["cart_items"]] == [f"Item{n}r{r}" for r in range(1, n % 3 + 1)]
+    con.close()

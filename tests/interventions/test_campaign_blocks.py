@@ -98,3 +98,68 @@ def test_a_sendgrid_template_names_blocks_for_its_dynamic_template_data(tmp_path
     campaign = load_campaign(write(tmp_path, text))
     assert campaign.template.kind == "sendgrid"
     assert [b.name for b in campaign.template.blocks] == ["cart_items", "progress", "social_proof"]
+
+
+GENERIC_AND_PERSONAL = """\
+variants:
+  - name: generic
+    weight: 1
+    blocks: false
+    subject: Your cart
+    body: <p>Your cart is waiting.</p>
+  - {name: personal, weight: 1}
+"""
+
+
+def test_a_variant_may_leave_the_blocks_out_and_keeps_the_campaigns_empty_rules(tmp_path: Path) -> None:
+    text = WITH_BLOCKS.replace("holdout_share:", GENERIC_AND_PERSONAL + "holdout_share:")
+    campaign = load_campaign(write(tmp_path, text))
+    generic, personal = campaign.variants
+    assert (generic.shows_blocks, personal.shows_blocks) == (False, True)
+    assert campaign.blocks_for(generic) == ()
+    assert campaign.blocks_for(personal) == campaign.template.blocks
+    assert campaign.template.blocks[0].when_empty == "skip"  # the rule stays the campaign's
+
+
+def test_a_variant_without_blocks_cannot_render_a_text_that_shows_them(tmp_path: Path) -> None:
+    # The shared subject counts the cart: the generic variant would show an empty cart, not no cart.
+    text = WITH_BLOCKS.replace(
+        "holdout_share:",
+        GENERIC_AND_PERSONAL.replace("    subject: Your cart\n", "") + "holdout_share:",
+    )
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(write(tmp_path, text))
+    assert caught.value.line == 7  # the shared subject, which reads cart_items
+    assert "variants[0].blocks: variant 'generic' leaves the blocks out" in caught.value.reason
+    assert "template.subject" in caught.value.reason and "'cart_items'" in caught.value.reason
+
+
+def test_leaving_out_blocks_the_template_does_not_show_is_refused(tmp_path: Path) -> None:
+    text = (
+        WITH_BLOCKS.replace("  blocks:\n", "  constants: {}\n")
+        .replace("    cart_items: {limit: 3, when_empty: skip}\n    progress: {}\n", "")
+        .replace("    social_proof: {when_empty: generic}\n", "")
+        .replace("{{ cart_items | length }} items", "Hello")
+        .replace(
+            "    {% for item in cart_items %}<p>{{ item.name }}</p>{% endfor %}\n"
+            "    {% if progress %}{{ progress.order_count }}{% endif %}{{ social_proof | length }}\n",
+            "    <p>Hi</p>\n",
+        )
+    )
+    text = text.replace(
+        "holdout_share:", "variants:\n  - {name: generic, weight: 1, blocks: false}\nholdout_share:"
+    )
+    with pytest.raises(
+        CampaignError, match=r"cart\.yaml:12: variants\[0\]\.blocks: the template shows no blocks"
+    ):
+        load_campaign(write(tmp_path, text))
+
+
+def test_blocks_must_be_true_or_false(tmp_path: Path) -> None:
+    text = WITH_BLOCKS.replace(
+        "holdout_share:", "variants:\n  - {name: generic, weight: 1, blocks: no_cart}\nholdout_share:"
+    )
+    with pytest.raises(
+        CampaignError, match=r"cart\.yaml:16: variants\[0\]\.blocks: 'no_cart' is not of type 'boolean'"
+    ):
+        load_campaign(write(tmp_path, text))

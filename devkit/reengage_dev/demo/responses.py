@@ -2,9 +2,11 @@
 
 ``read_accepted`` takes a run date's messages from the local sink's store
 (the provider's record: recipient, campaign, variant, scheduled time and the
-custom args the pipeline attached). ``draw_reactions`` answers each one from
-the recipient's hidden truth and the world specification's effect for its
-campaign, variant and the recipient's kind: the webhook events (as the
+custom args the pipeline attached, and whether its template data showed the
+user's own items). ``draw_reactions`` answers each one from the recipient's
+hidden truth and the world specification's effect for its campaign, variant
+and the recipient's kind (times ``effects.personal_content`` for a message
+that showed the user's own items): the webhook events (as the
 newsletter's, ``newsletter.draw_webhook_events``, with the cell's open, click,
 unsubscribe and spam factors, processed within a minute of the send) and the
 change in behaviour (``effects``). Every draw is keyed by the send id, so the
@@ -17,11 +19,14 @@ decisions must give byte-identical exports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
+from typing import Any
 
 import numpy as np
 
+from reengage.defs.interventions.blocks import fallback_variable
 from reengage_dev.demo.clock import DAY_MS, MINUTE_MS
 from reengage_dev.demo.keyed import KeyedDraws, codes_key, combine
 from reengage_dev.demo.newsletter import WebhookDraw, draw_webhook_events
@@ -44,6 +49,8 @@ class Accepted:
     send_id: np.ndarray  # (n, 32) uint8 codes
     campaign: list[str]
     variant: list[str]
+    # bool: the message showed the user's own items (``shows_own_items``); None: none did (texts)
+    personal: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.cust)
@@ -58,7 +65,11 @@ class Accepted:
             send_id=self.send_id[index],
             campaign=[self.campaign[i] for i in index],
             variant=[self.variant[i] for i in index],
+            personal=None if self.personal is None else self.personal[index],
         )
+
+    def shows_own_items(self) -> np.ndarray:
+        return np.zeros(len(self), bool) if self.personal is None else self.personal
 
 
 def customer_index(customer_ids: list[str], pop: Population) -> np.ndarray:
@@ -78,6 +89,21 @@ def customer_index(customer_ids: list[str], pop: Population) -> np.ndarray:
     return index
 
 
+def shows_own_items(template_data: Mapping[str, Any] | None) -> bool:
+    """Whether a message's dynamic template data shows the user's own items: a block (a key with
+    its ``<block>_fallback`` beside it) that holds something and is not the generic fallback.
+
+    A message rendered by the pipeline (a Jinja body) has no template data: what it shows is
+    already text, so it never counts as personal."""
+    if not template_data:
+        return False
+    for key, value in template_data.items():
+        flag = template_data.get(fallback_variable(key))
+        if flag is False and value not in (None, [], {}):
+            return True
+    return False
+
+
 def read_accepted(store: SinkStore, run_date: date, pop: Population) -> Accepted:
     """The messages the provider accepted for `run_date` (cancelled, paused and sandbox ones never go out)."""
     messages = store.messages(status="accepted", run_date=run_date.isoformat(), include_paused=False)
@@ -94,6 +120,7 @@ def read_accepted(store: SinkStore, run_date: date, pop: Population) -> Accepted
         send_id=codes,
         campaign=[m.campaign_id or "" for m in messages],
         variant=[m.variant or "" for m in messages],
+        personal=np.array([shows_own_items(m.template_data) for m in messages], bool),
     )
 
 
@@ -153,10 +180,12 @@ def draw_reactions(
     )
     message_id = token_codes(draws, m, 22, suffix=MESSAGE_SUFFIX)
     events = KeyedDraws(seed, "events", combine(key[webhook.who], webhook.slot))
+    # Personal content multiplies what the cell brings: the truth's extra is behaviour's extra.
+    personal = np.where(accepted.shows_own_items(), spec.effects.personal_content_factor, 1.0)
     sent = SentEffect(
         start_ms=np.maximum(accepted.send_ms, effect_from_ms),
         end_ms=accepted.send_ms + int(spec.effects.duration_days * DAY_MS),
-        extra=effect["extra_purchases"] * pop.responsiveness[cust],
+        extra=effect["extra_purchases"] * personal * pop.responsiveness[cust],
         factor=effect["activity_factor"],
         delivered=webhook.delivered,
     )

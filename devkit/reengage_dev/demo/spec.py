@@ -11,7 +11,8 @@ any. The most specific cell wins, the kind first: a cell naming the user's
 kind beats any cell for all kinds, then a cell naming the campaign beats
 ``all``, then one naming the variant. A user's kind is their hidden
 lifecycle (``steady``, ``decaying``, ``stopped``, ``never_activated``) or
-``put_off``, a share of users any message puts off.
+``put_off``, a share of users any message puts off. ``effects.personal_content.factor``
+multiplies the extra purchases of a message that showed the user's own items.
 
 A mistake is reported as ``file:line: field: reason`` before anything is generated.
 """
@@ -96,6 +97,9 @@ class EffectsSpec:
     mean_delay_days: float
     duration_days: float
     cells: dict[tuple[str, str, str], Effect] = field(default_factory=dict)
+    # A delivered message whose template data shows the user's own items (a block of theirs, not
+    # its generic fallback) brings this many times its cell's extra purchases (1: no difference).
+    personal_content_factor: float = 1.0
 
     def lookup(self, campaign: str, variant: str, kind: str) -> Effect:
         """The most specific cell: kind first, then campaign, then variant (see the module docstring)."""
@@ -164,6 +168,7 @@ _RULES: dict[str, dict[str, tuple]] = {
         "duration_days": (lambda x: 0.0 < x <= 60.0, "a number above 0 and at most 60"),
     },
 }
+_PERSONAL_CONTENT_RULES = {"factor": (lambda x: 0.0 <= x <= 10.0, "a number between 0 and 10")}
 _EFFECT_RULES = {
     "extra_purchases": (lambda x: 0.0 <= x <= 20.0, "a number between 0 and 20"),
     "activity_factor": (
@@ -239,7 +244,11 @@ def _sections(reader: _Reader) -> dict:
 
 def _scalars(reader: _Reader, data: dict, section: str) -> dict[str, float]:
     extra = (
-        ("lifecycle_shares",) if section == "population" else ("campaigns",) if section == "effects" else ()
+        ("lifecycle_shares",)
+        if section == "population"
+        else ("campaigns", "personal_content")
+        if section == "effects"
+        else ()
     )
     body = reader.mapping(data.get(section, {}), (section,), (*_RULES[section], *extra))
     return {
@@ -270,6 +279,19 @@ def _effect(reader: _Reader, value: Any, path: tuple[str, ...]) -> Effect:
     return Effect(**{name: reader.number(v, (*path, name), _EFFECT_RULES[name]) for name, v in body.items()})
 
 
+def _personal_content(reader: _Reader, data: dict) -> dict[str, float]:
+    """``effects.personal_content``: what showing a user their own items multiplies (field by field)."""
+    given = data.get("effects", {}).get("personal_content")
+    if given is None:
+        return {}
+    path = ("effects", "personal_content")
+    body = reader.mapping(given, path, tuple(_PERSONAL_CONTENT_RULES))
+    return {
+        f"personal_content_{name}": reader.number(value, (*path, name), _PERSONAL_CONTENT_RULES[name])
+        for name, value in body.items()
+    }
+
+
 def _cells(reader: _Reader, data: dict) -> dict[tuple[str, str, str], Effect] | None:
     given = data.get("effects", {}).get("campaigns")
     if given is None:
@@ -296,6 +318,7 @@ def load_spec(path: str | Path | None = None) -> WorldSpec:
     """The default world, or the file at `path` with every field it leaves out taken from the default."""
     default_reader, default_data = _read(DEFAULT_SPEC)
     values = {section: _scalars(default_reader, default_data, section) for section in _RULES}
+    values["effects"].update(_personal_content(default_reader, default_data))
     shares = _shares(default_reader, default_data)
     cells = _cells(default_reader, default_data)
     source, text = DEFAULT_SPEC, default_reader.path.read_text(encoding="utf-8")
@@ -305,6 +328,7 @@ def load_spec(path: str | Path | None = None) -> WorldSpec:
         text = source.read_text(encoding="utf-8")
         for section in _RULES:
             values[section].update(_scalars(reader, data, section))
+        values["effects"].update(_personal_content(reader, data))
         shares = _shares(reader, data) or shares
         given = _cells(reader, data)
         cells = given if given is not None else cells

@@ -536,6 +536,7 @@ class World:
                 "clicked": drawn.clicked,
                 "unsubscribed": drawn.unsubscribed,
                 "spam_reported": drawn.spam_reported,
+                "personal_content": accepted.shows_own_items(),
                 "extra_purchases_expected": np.round(sent.extra, 6),
                 "activity_factor": sent.factor,
                 "effect_start": pa.array(sent.start_ms, pa.timestamp("ms", tz="UTC")),
@@ -616,13 +617,15 @@ class World:
         run_dates: list[date],
         send_ms: np.ndarray,
         window_days: float,
+        shows_own_items: bool | np.ndarray = False,
     ) -> np.ndarray:
         """The true uplift of a (campaign, variant) message decided on `run_dates`, sent at `send_ms`.
 
         P(convert in (send, send + window_days]) had it been sent minus had nothing been sent, the
         message taking effect from the day after its run date (that day's exports are written
         before the mail goes out) or its send, if later, and doing nothing to a dead mailbox: what
-        an oracle would target by, and the gain a message truly brings.
+        an oracle would target by, and the gain a message truly brings. `shows_own_items`: the
+        message would show the user's own items (``effects.personal_content``).
         """
         who = customer_index(customer_ids, self.pop)
         send = np.asarray(send_ms, np.int64)
@@ -633,7 +636,9 @@ class World:
         sent = SentEffect(
             start_ms=np.maximum(send, day_after),
             end_ms=send + int(self.spec.effects.duration_days * DAY_MS),
-            extra=np.array([c.extra_purchases for c in cells])[kind] * self.pop.responsiveness[who],
+            extra=np.array([c.extra_purchases for c in cells])[kind]
+            * np.where(shows_own_items, self.spec.effects.personal_content_factor, 1.0)
+            * self.pop.responsiveness[who],
             factor=np.array([c.activity_factor for c in cells])[kind],
             delivered=~self.pop.dead_mailbox[who],
         )

@@ -115,6 +115,10 @@ class Variant:
     subject: str | None = None
     body: str | None = None
     sendgrid_template_id: str | None = None
+    # False: the message leaves the template's blocks out (`blocks: false`), so the variant is the
+    # generic message personal content is measured against. The blocks' empty rules stay the
+    # campaign's: decided before the draw, they keep the same users in every variant.
+    shows_blocks: bool = True
 
 
 # Exploration share of an uplift campaign that does not set one: enough random sends to keep
@@ -176,6 +180,10 @@ class Campaign:
 
     def body_for(self, variant: Variant) -> str | None:
         return variant.body or self.template.body
+
+    def blocks_for(self, variant: Variant) -> tuple[Block, ...]:
+        """The blocks a variant's message shows: the template's, or none (`blocks: false`)."""
+        return self.template.blocks if variant.shows_blocks else ()
 
 
 # --- positions -------------------------------------------------------------------------
@@ -334,6 +342,7 @@ def _semantic_problems(data: dict[str, Any], root: yaml.Node) -> list[tuple[int,
             add(("template", "data", key), f"'{column}' is not a features column")
     blocks = block_variables(tuple(template.get("blocks") or {}))
     _check_block_names(blocks, template, variants, add)
+    found += _blockless_variant_problems(root, template, variants, blocks, add)
 
     if not is_sendgrid:
         base_known = (
@@ -385,6 +394,48 @@ def _check_block_names(
                 ("variants", index, "data", key),
                 f"'{key}' is the name of a block in template.blocks: rename the key",
             )
+
+
+def _blockless_variant_problems(
+    root: yaml.Node,
+    template: dict[str, Any],
+    variants: list[dict[str, Any]],
+    blocks: set[str],
+    add: Callable[[JsonPath, str], None],
+) -> list[tuple[int, str]]:
+    """`blocks: false` needs blocks to leave out, and a Jinja text it renders must not show them."""
+    found: list[tuple[int, str]] = []
+    for index, variant in enumerate(variants):
+        if "blocks" not in variant:
+            continue
+        if not blocks:
+            add(("variants", index, "blocks"), "the template shows no blocks (template.blocks) to leave out")
+            continue
+        if variant["blocks"]:
+            continue
+        for part in ("subject", "body"):
+            own = part in variant
+            source = variant[part] if own else template.get(part)
+            if not isinstance(source, str):
+                continue
+            try:
+                used = templating.undeclared_variables(source)
+            except jinja2.TemplateSyntaxError:
+                continue  # reported where the text is checked
+            shown = sorted(set(used) & blocks, key=lambda name: (used[name], name))
+            if shown:
+                path: JsonPath = ("variants", index, part) if own else ("template", part)
+                line = _template_line(root, path, used[shown[0]])
+                names = ", ".join(repr(name) for name in shown)
+                found.append(
+                    (
+                        line,
+                        f"{_dotted(('variants', index, 'blocks'))}: variant '{variant['name']}' leaves the "
+                        f"blocks out, but its {part} ({_dotted(path)}) uses {names}: give the variant "
+                        f"its own {part}",
+                    )
+                )
+    return found
 
 
 def _check_channels(data: dict[str, Any], template_kind: str, add: Callable[[JsonPath, str], None]) -> None:
@@ -474,6 +525,7 @@ def _build(data: dict[str, Any], source: Path) -> Campaign:
             subject=v.get("subject"),
             body=v.get("body"),
             sendgrid_template_id=v.get("sendgrid_template_id"),
+            shows_blocks=bool(v.get("blocks", True)),
         )
         for i, v in enumerate(raw_variants)
     )

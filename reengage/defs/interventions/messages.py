@@ -144,7 +144,7 @@ def plans(campaigns: Iterable[Campaign]) -> dict[tuple[str, str], MessagePlan]:
                 variant_name=variant.name,
                 reads=frozenset(reads),
                 max_segments=template.max_segments,
-                blocks=template.blocks,
+                blocks=campaign.blocks_for(variant),
             )
     return out
 

@@ -188,6 +188,9 @@ CAMPAIGN_SCHEMA: dict[str, Any] = {
                     "subject": {"type": "string", "minLength": 1},
                     "body": {"type": "string", "minLength": 1},
                     "sendgrid_template_id": _SENDGRID_TEMPLATE_ID,
+                    # false: this variant's message leaves the template's blocks out (the generic
+                    # message to measure personal content against); their empty rules still apply.
+                    "blocks": {"type": "boolean"},
                 },
             },
         },

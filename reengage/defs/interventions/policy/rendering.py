@@ -40,12 +40,18 @@ def _block_columns(
 ) -> list[str]:
     """Read the blocks of the messages to be sent into BLOCKS_TABLE; its columns to render with.
 
-    Only treatment rows: a held-out message is never sent, so its blocks are never read.
+    Only treatment rows of variants that show blocks: a held-out message is never sent, and a
+    `blocks: false` variant's message leaves them out, so their blocks are never read.
     """
     showing = with_blocks(campaigns)
     if not showing:
         return []
-    rows = f"(select * from {CHOSEN_TABLE} where arm = 'treatment')"
+    variants = " or ".join(
+        f"(campaign_id = {sql_literal(c.id)} and variant in "
+        f"({', '.join(sql_literal(v.name) for v in c.variants if v.shows_blocks) or 'null'}))"
+        for c in showing
+    )
+    rows = f"(select * from {CHOSEN_TABLE} where arm = 'treatment' and ({variants}))"
     con.execute(f"create or replace temp table {BLOCKS_TABLE} as {blocks_sql(rows, showing, run_date)}")
     names = dict.fromkeys(b.name for c in showing for b in c.template.blocks)
     return [column for name in names for column in (column_name(name), fallback_column(name))]
