@@ -264,6 +264,12 @@ def run_policy(
         examples = decision_examples(con, [ExampleSpec("nudge", "purchase", WINDOW_DAYS)], args.last_day)[
             "nudge"
         ]
+    if not contenders:
+        # Every day after the warm-up decided nobody for the nudge: the job ran but a stage before
+        # the policy did not (a row of zeros would pass for a result).
+        raise RuntimeError(
+            f"seed {seed} {policy}: no decision for the nudge after the warm-up (log {run.log_path})"
+        )
     examples = examples[pd.to_datetime(examples["run_date"]).dt.date >= first_targeted].reset_index(drop=True)
     realised = _true_uplift(world, sent, "scheduled_send_at_utc")
     unsubscribes = sum(
