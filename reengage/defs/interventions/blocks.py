@@ -46,10 +46,13 @@ class BlockKind:
         return not self.one_object
 
 
+def _same_names(*keys: str) -> dict[str, str]:
+    """Template keys that are the mart's column names."""
+    return {key: key for key in keys}
+
+
 def _product_keys(name_column: str, **extra: str) -> dict[str, str]:
-    keys = {key: key for key in PRODUCT_KEYS}
-    keys["name"] = name_column
-    return {**keys, **extra}
+    return {**_same_names(*PRODUCT_KEYS), "name": name_column, **extra}
 
 
 BLOCK_KINDS: dict[str, BlockKind] = {
@@ -88,15 +91,9 @@ BLOCK_KINDS: dict[str, BlockKind] = {
         BlockKind(
             name="social_proof",
             table="marts.fct_product_social_proof",
-            keys={
-                "scope": "scope",
-                "product_id": "product_id",
-                "category": "category",
-                "viewers_24h": "viewers_24h",
-                "viewers_7d": "viewers_7d",
-                "buyers_24h": "buyers_24h",
-                "buyers_7d": "buyers_7d",
-            },
+            keys=_same_names(
+                "scope", "product_id", "category", "viewers_24h", "viewers_7d", "buyers_24h", "buyers_7d"
+            ),
             rank_column=None,
             default_limit=3,
             max_limit=10,
@@ -107,16 +104,16 @@ BLOCK_KINDS: dict[str, BlockKind] = {
         BlockKind(
             name="progress",
             table="marts.fct_user_progress",
-            keys={
-                "order_count": "order_count",
-                "total_spend": "total_spend",
-                "current_streak_weeks": "current_streak_weeks",
-                "active_this_week": "active_this_week",
-                "days_since_last_visit": "days_since_last_visit",
-                "current_tier": "current_tier",
-                "next_tier": "next_tier",
-                "orders_to_next_tier": "orders_to_next_tier",
-            },
+            keys=_same_names(
+                "order_count",
+                "total_spend",
+                "current_streak_weeks",
+                "active_this_week",
+                "days_since_last_visit",
+                "current_tier",
+                "next_tier",
+                "orders_to_next_tier",
+            ),
             rank_column=None,
             default_limit=1,
             max_limit=1,
