@@ -253,6 +253,7 @@ def loaded(landing: Path, warehouse: str, source: str, duckdb_reads_csv: bool) -
 def comparable(report: LoadReport) -> dict:
     fields = dict(vars(report))
     fields.pop("read_by_duckdb")
+    fields.pop("keys_repeated")  # only DuckDB's reading looks for them apart
     return fields
 
 
@@ -279,6 +280,7 @@ def test_a_csv_file_read_by_duckdb_loads_exactly_what_the_python_reader_loads(so
                 return
             by_duckdb = loaded(root / "landing", str(root / "duckdb.duckdb"), source, True)
             event("read by DuckDB" if by_duckdb[0].read_by_duckdb else "read by Python")
+            event("a repeated key found, read again" if by_duckdb[0].keys_repeated else "no key repeated")
             assert comparable(by_duckdb[0]) == comparable(python[0])
             assert by_duckdb[1:] == python[1:]
 

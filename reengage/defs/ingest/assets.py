@@ -10,7 +10,7 @@ import dagster as dg
 
 from reengage import settings
 from reengage.defs.ingest.contracts import CONTRACTS, SOURCES, missing_file_rule
-from reengage.defs.ingest.loader import LoadReport, checkpoints_spaced, describe_quarantine, load_day
+from reengage.defs.ingest.loader import LoadReport, describe_quarantine, load_days
 from reengage.defs.ingest.names import shown_values
 from reengage.defs.ingest.reader import IngestError
 from reengage.defs.operations.retries import LANDING_READ_RETRY
@@ -37,17 +37,14 @@ def build_ingest_asset(source: str) -> dg.AssetsDefinition:
     )
     def _ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         days = [date.fromisoformat(key) for key in context.partition_keys]
-        reports: list[LoadReport] = []
         with warehouse.connect() as con:
             _refuse_an_earlier_rebuild(context, con, days)
-            with checkpoints_spaced(con):  # a history load's days, one transaction each
-                for day in days:
-                    try:
-                        report = load_day(con, settings.landing_dir(), source, day)
-                    except IngestError as err:  # a bad file stays bad: no retry
-                        raise dg.Failure(description=str(err), allow_retries=False) from err
-                    reports.append(report)
-                    _log_report(context, con, report)
+            try:
+                reports = load_days(
+                    con, settings.landing_dir(), source, days, loaded=lambda r: _log_report(context, con, r)
+                )
+            except IngestError as err:  # a bad file stays bad: no retry
+                raise dg.Failure(description=str(err), allow_retries=False) from err
         missing = [r.day.isoformat() for r in reports if r.missing]
         rule = missing_file_rule(source)
         if missing and rule == "required":

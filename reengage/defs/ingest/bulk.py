@@ -21,9 +21,14 @@ was inserted). Otherwise, inside the caller's transaction:
 1. `insert_sure_rows`: one scan numbers the rows in file order (as reader.py numbers them),
    screens them (screen.py) and inserts those the screen passes, typed, with their lineage,
    straight into the raw table;
-2. `rest`: one scan gives back the other rows, as the reader's frames, for parse.py to judge;
-3. `texts`: only when a key is given to more than one row, one scan gives back those rows' text,
-   for the loader to judge them together as a file read at once judges them.
+2. `rest`: one scan gives back the other rows, as the reader's frames, for parse.py to judge (the
+   loader then judges the rows sharing a key together, as a file read at once judges them).
+
+A row DuckDB inserted must share its unique key with no other row of the file, or it would need
+judging again. The loader checks that once the file is read (`KeysRepeated`) and then reads the
+file again with `keys_first`: a second scan hashes every row's key first, and a row whose key
+another row holds is left to parse.py. Most exports repeat no key, and the check costs a fifth
+of that scan.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from datetime import date
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -59,6 +65,11 @@ BLOCK_BYTES = 1024 * 1024
 # Spaces between a delimiter or line start and an opening quote, or between a closing quote and a
 # delimiter or line end: DuckDB drops some of them, Python's csv module keeps or refuses them.
 SPACED_QUOTE = re.compile(rb'[,\r\n] +"|" +[,\r\n]')
+NEWLINE, SPACE, COMMA = ord("\n"), ord(" "), ord(",")
+# Whitespace to Python's str.strip besides spaces and line breaks (a value may hold none at its ends).
+CONTROL_WHITESPACE = tuple(bytes([code]) for code in (9, 11, 12, 28, 29, 30, 31))
+EDGE = np.zeros(256, dtype=bool)  # the bytes a value's first or last character can stand beside
+EDGE[list(b',\n\r"')] = True
 ROW = "_r"  # the row number DuckDB's scans give each row, in file order
 # A transaction holds the rows DuckDB inserts from its CSV reader in memory until it commits, and the
 # commit's checkpoint more (measured: a 4,000,000-row file peaked at 1.26 GiB, 0.88 GiB read by the
@@ -71,6 +82,11 @@ class NotPlain(Exception):
     """DuckDB and Python's csv module might read this file differently: reader.py reads it."""
 
 
+class KeysRepeated(Exception):
+    """A row DuckDB inserted shares its unique key with another row of the file: read the file again with
+    its repeated keys found first (`plain_csv(..., keys_first=True)`)."""
+
+
 @dataclass
 class _Bytes:
     """What one pass over a file's bytes found."""
@@ -80,6 +96,10 @@ class _Bytes:
     ends_with_break: bool = True
     has_quotes: bool = False
     plain: bool = True  # UTF-8, no NUL, no lone carriage return, no space beside a quote
+    # Whether some value may start or end with whitespace: a byte Python's str.isspace holds beside a
+    # delimiter, a quote or a line break, any other whitespace than a space, or any byte not ASCII
+    # (where Unicode's spaces may be). Without, nothing needs stripping (screen.py).
+    edge_whitespace: bool = False
 
 
 def readable(export: object) -> bool:
@@ -92,8 +112,9 @@ def readable(export: object) -> bool:
     )
 
 
-def plain_csv(export: CsvExport, contract: Contract, day: date) -> PlainCsv | None:
-    """The file ready to be read by DuckDB, or None when it is too large or its bytes are not plain."""
+def plain_csv(export: CsvExport, contract: Contract, day: date, keys_first: bool) -> PlainCsv | None:
+    """The file ready to be read by DuckDB, or None when it is too large or its bytes are not plain.
+    `keys_first`: leave the rows whose key another row holds to parse.py (see the module's docstring)."""
     path = export.local_file
     assert path is not None
     identity = _identity(path)
@@ -102,7 +123,7 @@ def plain_csv(export: CsvExport, contract: Contract, day: date) -> PlainCsv | No
     found = _scan_bytes(path)
     if not found.plain:
         return None
-    return PlainCsv(export, contract, day, path, found, identity)
+    return PlainCsv(export, contract, day, path, found, identity, keys_first)
 
 
 class PlainCsv:
@@ -116,6 +137,7 @@ class PlainCsv:
         path: str,
         found: _Bytes,
         identity: tuple[int, ...],
+        keys_first: bool,
     ) -> None:
         self.contract = contract
         self.day = day
@@ -123,6 +145,7 @@ class PlainCsv:
         self.shown = export.path
         self.found = found
         self.identity = identity
+        self.keys_first = keys_first
         self.width = width = len(export.columns)
         # A row with fields too few or too many is an error of DuckDB's strict reader, but for empty
         # fields past the last column, which it drops: the file's commas are counted (`rest`).
@@ -139,7 +162,7 @@ class PlainCsv:
         self.all_columns = [f"c{n}" for n in range(width)]
         positions = export.kept_positions
         self.kept = {name: f"c{positions[name]}" for name in contract.names if name in positions}
-        self.screen = Screen(contract, frozenset(self.kept))
+        self.screen = Screen(contract, frozenset(self.kept), found.edge_whitespace)
 
     def check_quoted(self, con: duckdb.DuckDBPyConnection) -> None:
         """With quotes: refuse line breaks in values, and values or records too long to read alike; count
@@ -170,7 +193,7 @@ class PlainCsv:
         rows = (
             f"select {', '.join(typed)}, $file as _source_file, {ROW} as _source_row, "
             f"$day as _partition_date, $loaded_at as _loaded_at "
-            f"from ({self._screened()}) where {screen.sure()}"
+            f"from ({self._screened()}) where {screen.sure()}{self._key_not_repeated()}"
         )
         parameters = {
             "file": lineage["_source_file"],
@@ -201,16 +224,6 @@ class PlainCsv:
         if self.found.commas != self.header_commas + rows * (self.width - 1) + self.commas_in_values:
             raise NotPlain()  # empty fields past the last column, which DuckDB dropped
 
-    def texts(self, con: duckdb.DuckDBPyConnection, rows: list[int]) -> Iterator[pd.DataFrame]:
-        """The rows numbered `rows` as the reader gives them."""
-        texts = [f'"{name}"' for name in self.kept]
-        sql = (
-            f"select {ROW}, {', '.join(texts) or 'null as none'} from ({self._numbered()}) "
-            f"where {ROW} in (select unnest($rows)) order by {ROW}"
-        )
-        for batch in self._batches(con, sql, {"rows": rows}):
-            yield self._frame(batch)
-
     def verify_unchanged(self) -> None:
         if _identity(self.path) != self.identity:
             raise IngestError(f"{self.shown}: the file changed while it was being loaded; load it again")
@@ -222,6 +235,26 @@ class PlainCsv:
             *(f'{column} as "{name}"' for name, column in self.kept.items()),
         ]
         return f"select row_number() over () as {ROW}, {', '.join(columns)} from {self.source}"
+
+    def _key_not_repeated(self) -> str:
+        """With `keys_first`, ' and <the row's key is no other row's>': a condition on a screened row.
+        Every row's key is hashed as it would be loaded (stripped, lower-cased where the contract says),
+        screened or not: so a row inserted here shares its key with no row parse.py judges."""
+        name = self.contract.unique_key
+        if not self.keys_first or name is None or name not in self.kept:
+            return ""
+        screen = self.screen
+        key = screen.typed(self.contract.column(name))
+        stripped = screen.stripped(name)
+        every_key = (
+            f"select {screen.stripped_column(name)} "
+            f'from (select {self.kept[name]} as "{name}" from {self.source})'
+        )
+        repeated = (
+            f"select hash({key}) from ({every_key}) where {stripped} is not null "
+            f"group by 1 having count(*) > 1"
+        )
+        return f" and hash({key}) not in ({repeated})"
 
     def _screened(self) -> str:
         return f"select *, {', '.join(self.screen.stripped_columns())} from ({self._numbered()})"
@@ -270,19 +303,22 @@ def _scan_bytes(path: str) -> _Bytes:
     with open(path, "rb", buffering=0) as file:
         while block := file.read(BLOCK_BYTES):
             window = carry + block
-            # `in` first: a regular expression tried at every delimiter of a block is slow.
-            spaced = (b' "' in window or b'" ' in window) and SPACED_QUOTE.search(window)
-            if b"\x00" in block or spaced or _lone_carriage_return(window):
+            # A spaced quote needs a quote, a lone carriage return a carriage return: `in` finds a single
+            # byte at memory speed, so the slower searches run only on the blocks that hold one.
+            quoted = b'"' in window
+            spaced = quoted and (b' "' in window or b'" ' in window) and SPACED_QUOTE.search(window)
+            if b"\x00" in block or spaced or (b"\r" in window and _lone_carriage_return(window)):
                 found.plain = False
                 return found
+            found.edge_whitespace = found.edge_whitespace or _edge_whitespace(window)
             if not block.isascii():
                 try:
                     decoder.decode(block)
                 except UnicodeDecodeError:
                     found.plain = False
                     return found
-            found.line_breaks += block.count(b"\n")
-            found.commas += block.count(b",")
+            found.line_breaks += _count(block, NEWLINE)
+            found.commas += _count(block, COMMA)
             found.has_quotes = found.has_quotes or b'"' in block
             # What a pattern may need from this block to match across into the next: its last
             # character before any trailing spaces and carriage return, and those.
@@ -293,10 +329,32 @@ def _scan_bytes(path: str) -> _Bytes:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         found.plain = False
+    found.edge_whitespace = found.edge_whitespace or last == b" "  # the file's last value ends with one
     if SPACED_QUOTE.search(carry + b"\n") or last == b"\r":
         found.plain = False  # at the very end: a quote then spaces, a line ended by a lone carriage return
     found.ends_with_break = last in (b"\n", b"")
     return found
+
+
+def _edge_whitespace(window: bytes) -> bool:
+    """Whether `window` (a block after the bytes carried from the one before) may hold a value starting
+    or ending with whitespace; see _Bytes.edge_whitespace. Spaces are looked at one by one (an export
+    has few); a space at a window's end is carried into the next window and judged there."""
+    if not window.isascii() or any(character in window for character in CONTROL_WHITESPACE):
+        return True
+    codes = np.frombuffer(window, dtype=np.uint8)
+    spaces = np.flatnonzero(codes == SPACE)
+    if not spaces.size:
+        return False
+    before = EDGE[codes[spaces[spaces > 0] - 1]]
+    after = EDGE[codes[spaces[spaces < codes.size - 1] + 1]]
+    return bool(spaces[0] == 0 or before.any() or after.any())
+
+
+def _count(block: bytes, byte: int) -> int:
+    """How often `byte` occurs in `block`: numpy compares a whole block at once, about six times faster
+    than bytes.count, which the file's line breaks and commas were counted with."""
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == byte))
 
 
 def _lone_carriage_return(window: bytes) -> bool:

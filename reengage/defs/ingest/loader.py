@@ -10,16 +10,20 @@ The file is read and judged chunk by chunk, its rows kept on disk (staging.py) a
 published in that one transaction, so its size does not decide what must fit in
 memory. A plain CSV file's surely good rows are inserted by DuckDB itself in that
 transaction (bulk.py); only the others are parsed here. Rows sharing the unique key are
-looked for across the whole file: DuckDB hashes every good row's key to 64 bits, and only
+looked for across the whole file: DuckDB hashes every parsed row's key to 64 bits, and only
 the rows whose hash repeats are taken back as read and judged together (parse.py
-`_duplicates`), with exactly the reasons a file read at once gets.
+`_duplicates`), with exactly the reasons a file read at once gets (DuckDB inserts no row
+whose key another row of the file holds: those are parsed here too).
+
+A history load (`load_days`) commits its days in groups, so the rows of many days are
+written and compressed once.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -50,13 +54,27 @@ from reengage.wording import counted
 
 # Reasons a refused file's message names (the most frequent first).
 REASONS_SHOWN = 3
-# DuckDB checkpoints its file at a commit that leaves more than 16 MB in its write-ahead log. A day of
-# events is mostly smaller than a row group (122,880 rows), so during a history load nearly every
-# other day's commit checkpointed and compressed the row group it shares with the day before again:
-# about 60% of a backfill's CPU time (measured: benchmarks/ingest_memory.py --case backfill). Checkpoints
-# this far apart compress each row group about once; the log's rows wait in memory until then, which
-# this bounds.
+# A history load (`load_days`) commits its days in groups of about this many rows read. One commit
+# per day wrote each day's rows twice: to the write-ahead log, and again, compressed, at a checkpoint
+# (a day of events is mostly smaller than a row group, 122,880 rows, the least DuckDB writes straight
+# to the file). A group's rows fill whole row groups, which DuckDB compresses and writes to the file
+# as the group inserts them; the commit then logs little. Measured with benchmarks/ingest_memory.py
+# --case backfill: a third of a history load's CPU time. The bound keeps what a failed group loads
+# again, and the memory a transaction holds, small.
+GROUP_ROWS = 2_000_000
+# DuckDB checkpoints its file at a commit that leaves more than 16 MB in its write-ahead log; during
+# a history load nearly every other day's commit checkpointed and compressed the row group it shares
+# with the day before again. Checkpoints this far apart compress each row group about once; the log's
+# rows wait in memory until then, which this bounds.
 HISTORY_CHECKPOINT_THRESHOLD = "256MB"
+# Compression methods a history load does not try on the raw tables. DuckDB analyses every method
+# on every column segment it writes and keeps the smallest; for the exports' short texts (ids,
+# names, links) these two are never the smallest, yet trying them was about a quarter of the load's
+# CPU time. The stored size is unchanged (43 MiB for benchmarks/ingest_memory.py's 2,000,000 rows
+# either way); FSST, dictionary and the rest are still tried. A value DuckDB would have stored with
+# one of these (long repetitive texts) is stored with the next best. Any other connection, dbt's
+# included, keeps DuckDB's defaults.
+HISTORY_SKIPPED_COMPRESSION = "zstd,dict_fsst"
 
 
 @dataclass
@@ -76,6 +94,7 @@ class LoadReport:
     warnings: list[str] = field(default_factory=list)
     later_files: list[str] = field(default_factory=list)  # landing files dated after `day`, not loaded
     read_by_duckdb: bool = False  # a plain CSV file, read and screened by DuckDB (bulk.py)
+    keys_repeated: bool = False  # rows of the file share a unique key (read again: bulk.KeysRepeated)
 
     def forget_rows(self) -> None:
         """Back to no row read: the file is read again from its first row."""
@@ -115,11 +134,86 @@ class LoadReport:
 def load_day(
     con: duckdb.DuckDBPyConnection, landing: str, source: str, day: date, *, duckdb_reads_csv: bool = True
 ) -> LoadReport:
-    """Load `source`'s export for `day`; a missing file leaves what is stored untouched.
+    """Load `source`'s export for `day` in one transaction; a missing file leaves what is stored untouched.
 
     `duckdb_reads_csv=False` reads a plain CSV file with the Python reader too (bulk.py): the
     tests and the benchmark compare the two.
     """
+    migrate(con)  # the raw tables are declared in reengage.schema, from the contracts
+    return _load_day(con, landing, source, day, duckdb_reads_csv=duckdb_reads_csv, grouped=False)
+
+
+@dataclass
+class _HistoryLoad:
+    """What a history load has learned of a source's files so far."""
+
+    keys_repeated: bool = False  # a file repeated a key: look for repeated keys first in the next ones
+
+
+def load_days(
+    con: duckdb.DuckDBPyConnection,
+    landing: str,
+    source: str,
+    days: list[date],
+    *,
+    loaded: Callable[[LoadReport], None] = lambda report: None,
+    duckdb_reads_csv: bool = True,
+) -> list[LoadReport]:
+    """Load `source`'s exports for `days` in order, as a history load does: each day is what
+    `load_day` makes it, and `loaded` is told of each report once its day is committed.
+
+    Days are committed in groups of about GROUP_ROWS rows, a transaction each. Anything that goes
+    wrong inside a group rolls the whole group back and its days are loaded again one transaction
+    each, as `load_day` loads them: so a refused file still ends the load with every day before it
+    stored and itself left as it was, and a file DuckDB cannot read plainly is still read by the
+    Python reader (bulk.py). Only an error of a day's own transaction is raised.
+    """
+    migrate(con)
+    reports: list[LoadReport] = []
+    learned = _HistoryLoad()
+    with _history_settings(con):
+        while len(reports) < len(days):
+            pending = days[len(reports) :]
+            group: list[LoadReport] = []
+            try:
+                with transaction(con):
+                    for day in pending:
+                        report = _load_day(
+                            con,
+                            landing,
+                            source,
+                            day,
+                            duckdb_reads_csv=duckdb_reads_csv,
+                            grouped=True,
+                            keys_first=learned.keys_repeated,
+                        )
+                        learned.keys_repeated |= report.keys_repeated
+                        group.append(report)
+                        if sum(r.rows_read for r in group) >= GROUP_ROWS:
+                            break
+            except Exception:  # undone: its days again, a transaction each, up to the one that failed
+                for day in pending[: len(group) + 1]:
+                    reports.append(load_day(con, landing, source, day, duckdb_reads_csv=duckdb_reads_csv))
+                    loaded(reports[-1])
+                continue
+            for report in group:
+                loaded(report)
+            reports += group
+    return reports
+
+
+def _load_day(
+    con: duckdb.DuckDBPyConnection,
+    landing: str,
+    source: str,
+    day: date,
+    *,
+    duckdb_reads_csv: bool,
+    grouped: bool,
+    keys_first: bool = False,
+) -> LoadReport:
+    """`load_day` on a migrated warehouse; `grouped`: inside the caller's transaction (`load_days`);
+    `keys_first`: DuckDB looks for repeated keys before it inserts (bulk.py)."""
     contract = CONTRACTS[source]
     listing = list_landing(landing, source, day)
     path = only_export(listing, source, day)
@@ -131,7 +225,6 @@ def load_day(
             f"{source}: landing file(s) not named {source}_YYYY-MM-DD.csv|jsonl|parquet were ignored "
             f"({', '.join(listing.misnamed[:3])}{', ...' if len(listing.misnamed) > 3 else ''})"
         )
-    migrate(con)  # the raw tables are declared in reengage.schema, from the contracts
     if path is None:
         return report
     declared = declared_format(landing, source)  # None: the project's own contract
@@ -146,11 +239,21 @@ def load_day(
         header_warnings = (
             _judge_header(export.columns, contract, declared, path) if export.columns is not None else None
         )
-        plain = _plain_csv(con, contract, day, export) if declared is None and duckdb_reads_csv else None
-        load = _FileLoad(con, contract, day, export, staged, report, declared)
+        plain = (
+            _plain_csv(con, contract, day, export, keys_first)
+            if declared is None and duckdb_reads_csv
+            else None
+        )
+        load = _FileLoad(con, contract, day, export, staged, report, declared, grouped)
         try:
             tally, header_warnings = _load(load, plain, stored, header_warnings)
-        except bulk.NotPlain:  # rolled back: the Python reader reads the file from its first row
+        except bulk.KeysRepeated:  # undone: read again, the repeated keys found first
+            staged.clear()
+            report.forget_rows()
+            report.keys_repeated = True
+            plain = _plain_csv(con, contract, day, export, keys_first=True)
+            tally, header_warnings = _load(load, plain, stored, header_warnings)
+        except bulk.NotPlain:  # undone: the Python reader reads the file from its first row
             staged.clear()
             report.forget_rows()
             tally, header_warnings = _load(load, None, stored, header_warnings)
@@ -166,16 +269,29 @@ def load_day(
 
 
 @contextmanager
-def checkpoints_spaced(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Load many days in a row with the warehouse file checkpointed every HISTORY_CHECKPOINT_THRESHOLD
-    of logged writes; DuckDB's own threshold is back when the block ends. Each day is still its own
-    transaction, committed (and logged) when its load ends."""
-    before = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
-    con.execute(f"set checkpoint_threshold = '{HISTORY_CHECKPOINT_THRESHOLD}'")
+def _history_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A history load's checkpoints spaced (HISTORY_CHECKPOINT_THRESHOLD) and compression methods skipped
+    (HISTORY_SKIPPED_COMPRESSION); when the block ends the load's rows are checkpointed under them, and
+    DuckDB's settings are back."""
+    settings = {
+        "checkpoint_threshold": HISTORY_CHECKPOINT_THRESHOLD,
+        "disabled_compression_methods": HISTORY_SKIPPED_COMPRESSION,
+    }
+    before = {name: con.execute(f"select current_setting('{name}')").fetchone()[0] for name in settings}
+    for name, value in settings.items():
+        con.execute(f"set {name} = ?", [value])
     try:
         yield
+        try:
+            con.execute("checkpoint")
+        except duckdb.Error:
+            pass  # another transaction is open: its commit, or closing, checkpoints instead
     finally:
-        con.execute("set checkpoint_threshold = ?", [before])
+        for name, value in before.items():
+            if name == "disabled_compression_methods" and not value:
+                con.execute(f"reset {name}")  # DuckDB refuses an empty list
+            else:
+                con.execute(f"set {name} = ?", [value])
 
 
 @dataclass
@@ -189,17 +305,19 @@ class _FileLoad:
     staged: StagedFile
     report: LoadReport
     declared: DeclaredFormat | None  # None: the project's own contract
+    grouped: bool  # inside a history load's transaction (load_days), which undoes it on any error
 
 
 def _load(
     load: _FileLoad, plain: bulk.PlainCsv | None, stored: int, header_warnings: list[str] | None
 ) -> tuple[_Tally, list[str]]:
-    """Judge the file and replace its partition in one transaction; roll it all back on any error.
-    With the tally, the header's warnings (`header_warnings`, or for JSON Lines its keys' once read)."""
+    """Judge the file and replace its partition in one transaction (the history load's, when grouped); roll
+    it all back on any error. With the tally, the header's warnings (`header_warnings`, or for JSON Lines
+    its keys' once read)."""
     con, contract, day, staged, report = load.con, load.contract, load.day, load.staged, load.report
     path = load.export.path
     try:
-        with transaction(con):
+        with nullcontext() if load.grouped else transaction(con):
             staged.clear_partition(con)
             tally = _judge(load, plain)
             if header_warnings is None:
@@ -371,21 +489,21 @@ def _judge(load: _FileLoad, plain: bulk.PlainCsv | None) -> _Tally:
         chunks = export.chunks()
     for read in _collecting_once_a_chunk(chunks):
         judge(read)
+    if contract.unique_key and plain is not None and not plain.keys_first:
+        if _an_inserted_row_shares_its_key(con, contract, day, staged):
+            raise bulk.KeysRepeated()
     if contract.unique_key:
-        _judge_repeated_keys(load, tally, plain)
+        _judge_repeated_keys(load, tally)
     if plain is not None:
         plain.verify_unchanged()
     return tally
 
 
-def _judge_repeated_keys(load: _FileLoad, tally: _Tally, plain: bulk.PlainCsv | None) -> None:
-    """Judge the good rows whose key another good row of the file shares together, as a file read at
-    once judges them: the rows DuckDB inserted and those parsed here alike."""
+def _judge_repeated_keys(load: _FileLoad, tally: _Tally) -> None:
+    """Judge the rows whose key another row of the file shares together, as a file read at once judges
+    them. All of them were parsed here: DuckDB's inserted rows share no key (bulk.KeysRepeated)."""
     con, contract, day, staged, report = load.con, load.contract, load.day, load.staged, load.report
-    rows, inserted, hashes = _rows_sharing_a_key(con, contract, day, staged)
-    if plain is not None and inserted.any():
-        for texts in plain.texts(con, rows[inserted].tolist()):
-            staged.keep_texts(texts)
+    rows, hashes = _staged_rows_sharing_a_key(con, contract, staged)
     batches = -(-len(rows) // reader.CHUNK_ROWS)
     for batch in range(batches):  # whole key groups, about CHUNK_ROWS rows each
         chosen = set(rows[hashes % batches == batch].tolist())
@@ -393,46 +511,46 @@ def _judge_repeated_keys(load: _FileLoad, tally: _Tally, plain: bulk.PlainCsv | 
         flagged = flagged[~flagged["row_kept"]]
         _, quarantine, forgotten = drop_forgotten(con, pd.DataFrame(), flagged)
         staged.drop(flagged["row"])
-        if plain is not None and len(flagged):
-            con.execute(
-                f"delete from raw.{contract.source} where _partition_date = ? "
-                "and _source_row in (select unnest(?))",
-                [day, flagged["row"].tolist()],
-            )
         staged.add_quarantine(quarantine)
         report.rows_loaded -= len(flagged)
         tally.count(report, quarantine, forgotten)
 
 
-def _rows_sharing_a_key(
+def _an_inserted_row_shares_its_key(
     con: duckdb.DuckDBPyConnection, contract: Contract, day: date, staged: StagedFile
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The good rows whose key's 64-bit hash another good row's shares: their numbers, whether DuckDB
-    inserted them (the others are staged), and the hash. A shared hash only makes a candidate; parse.py
-    compares the keys themselves."""
+) -> bool:
+    """Whether a row DuckDB inserted shares its key's 64-bit hash with another row of the file, inserted
+    or parsed (a shared hash may be a collision: the file is then only read again, as if it were not)."""
     key = f'"{contract.unique_key}"'
-    keyed = [
-        f"select hash({key}) as h, _source_row as row, true as inserted from raw.{contract.source} "
-        f"where _partition_date = $day and {key} is not null"
-    ]
+    keyed = [f"select hash({key}) as h from raw.{contract.source} where _partition_date = $day"]
     if staged.row_files:
-        keyed.append(
-            f"select hash({key}), _source_row, false from read_parquet($files) where {key} is not null"
-        )
-    found = con.execute(
-        f"with keyed as ({' union all '.join(keyed)}) select row, inserted, h from keyed "
-        "where h in (select h from keyed group by h having count(*) > 1)",
+        keyed.append(f"select hash({key}) from read_parquet($files) where {key} is not null")
+    (found,) = con.execute(
+        f"select count(*) from (select h from ({' union all '.join(keyed)}) group by h having count(*) > 1)",
         {"day": day, **({"files": staged.row_files} if staged.row_files else {})},
+    ).fetchone()
+    return bool(found)
+
+
+def _staged_rows_sharing_a_key(
+    con: duckdb.DuckDBPyConnection, contract: Contract, staged: StagedFile
+) -> tuple[np.ndarray, np.ndarray]:
+    """The staged rows whose key's 64-bit hash another staged row's shares: their numbers and the hash.
+    A shared hash only makes a candidate; parse.py compares the keys themselves."""
+    if not staged.row_files:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    key = f'"{contract.unique_key}"'
+    found = con.execute(
+        f"with keyed as (select hash({key}) as h, _source_row as row from read_parquet($files) "
+        f"where {key} is not null) select row, h from keyed "
+        "where h in (select h from keyed group by h having count(*) > 1)",
+        {"files": staged.row_files},
     ).fetchnumpy()
-    return (
-        np.asarray(found["row"], dtype=np.int64),
-        np.asarray(found["inserted"], dtype=bool),
-        np.asarray(found["h"], dtype=np.uint64),
-    )
+    return np.asarray(found["row"], dtype=np.int64), np.asarray(found["h"], dtype=np.uint64)
 
 
 def _plain_csv(
-    con: duckdb.DuckDBPyConnection, contract: Contract, day: date, export: Export
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: date, export: Export, keys_first: bool
 ) -> bulk.PlainCsv | None:
     """The file as DuckDB reads it, or None where the reader must read it (bulk.py).
 
@@ -441,7 +559,7 @@ def _plain_csv(
     """
     if not bulk.readable(export) or listed_keys(con):
         return None
-    return bulk.plain_csv(export, contract, day)  # type: ignore[arg-type]
+    return bulk.plain_csv(export, contract, day, keys_first)  # type: ignore[arg-type]
 
 
 def _as_loaded(texts: pd.DataFrame, quarantine: pd.DataFrame) -> pd.DataFrame:
