@@ -378,3 +378,41 @@ def test_a_file_above_the_size_limit_is_read_by_the_python_reader_and_loads_the_
     assert readers == [True, False]
     assert (len(stored[0][0]), len(stored[0][1])) == (20, 1)
     assert stored[1] == stored[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "edge"),
+    [
+        (b"a,b\nc d,e f\n", False),  # spaces inside values only: nothing to strip
+        (b"a,b\nc, d\n", True),  # after a delimiter
+        (b"a,b\nc ,d\n", True),  # before a delimiter
+        (b"a,b\n c,d\n", True),  # at a line's start
+        (b"a,b\nc,d \n", True),  # at a line's end
+        (b"a,b\nc,d\r\ne,f \r\n", True),  # before a carriage return
+        (b'a,b\n" c",d\n', True),  # inside quotes
+        (b"a,b\nc,d ", True),  # at the file's end, without a line break
+        (b"a,b\nc\td,e\n", True),  # a tab anywhere
+        (b"a,b\nc\x1fd,e\n", True),  # a unit separator: whitespace to str.strip
+        ("a,b\nc\u00a0d,e\n".encode(), True),  # not ASCII: a space of Unicode's may stand anywhere
+    ],
+)
+def test_values_are_stripped_only_where_the_bytes_show_whitespace_at_a_values_edge(
+    tmp_path: Path, text: bytes, edge: bool
+) -> None:
+    """Guards the pass over the bytes missing whitespace a value may start or end with: the screen would
+    then load it unstripped, where parse.py strips it."""
+    path = tmp_path / "file.csv"
+    path.write_bytes(text)
+    assert bulk._scan_bytes(str(path)).edge_whitespace is edge
+
+
+def test_a_space_at_the_end_of_one_block_is_judged_with_the_byte_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guards a value's edge space that falls on a block boundary going unseen."""
+    monkeypatch.setattr(bulk, "BLOCK_BYTES", 8)
+    path = tmp_path / "file.csv"
+    path.write_bytes(b"a,b\nccc  ,d\n")  # the spaces end the first 8-byte block, the comma starts the next
+    assert bulk._scan_bytes(str(path)).edge_whitespace
+    path.write_bytes(b"a,b\nccc  dd,e\n")
+    assert not bulk._scan_bytes(str(path)).edge_whitespace
