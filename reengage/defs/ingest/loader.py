@@ -143,13 +143,6 @@ def load_day(
     return _load_day(con, landing, source, day, duckdb_reads_csv=duckdb_reads_csv, grouped=False)
 
 
-@dataclass
-class _HistoryLoad:
-    """What a history load has learned of a source's files so far."""
-
-    keys_repeated: bool = False  # a file repeated a key: look for repeated keys first in the next ones
-
-
 def load_days(
     con: duckdb.DuckDBPyConnection,
     landing: str,
@@ -170,7 +163,7 @@ def load_days(
     """
     migrate(con)
     reports: list[LoadReport] = []
-    learned = _HistoryLoad()
+    keys_first = False  # once a file repeated a key, its source's next files are searched first
     with _history_settings(con):
         while len(reports) < len(days):
             pending = days[len(reports) :]
@@ -185,9 +178,9 @@ def load_days(
                             day,
                             duckdb_reads_csv=duckdb_reads_csv,
                             grouped=True,
-                            keys_first=learned.keys_repeated,
+                            keys_first=keys_first,
                         )
-                        learned.keys_repeated |= report.keys_repeated
+                        keys_first = keys_first or report.keys_repeated
                         group.append(report)
                         if sum(r.rows_read for r in group) >= GROUP_ROWS:
                             break
@@ -251,7 +244,8 @@ def _load_day(
             staged.clear()
             report.forget_rows()
             report.keys_repeated = True
-            plain = _plain_csv(con, contract, day, export, keys_first=True)
+            assert plain is not None  # only DuckDB's reading raises it
+            plain.keys_first = True  # the same file and bytes: no second pass over them
             tally, header_warnings = _load(load, plain, stored, header_warnings)
         except bulk.NotPlain:  # undone: the Python reader reads the file from its first row
             staged.clear()
