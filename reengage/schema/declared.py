@@ -196,12 +196,12 @@ DECISIONS = _table(
     ("reason", "varchar not null"),
     ("priority", "integer not null"),
     ("churn_probability", "double"),
-    # The probabilities of the day's random draws (global holdout, exploration, campaign holdout,
+    # The probabilities of the day's random draws (exploration, global holdout, campaign holdout,
     # variant), given everything the policy decided without chance. Null on rows decided before
     # they were recorded: never recomputed, since the policy of that day is gone.
     ("treatment_probability", "double"),  # of being sent this campaign's message
     ("selection_probability", "double"),  # of the campaign's targeting assigning it (either arm)
-    # of a draw holding it back from the campaign for good (global holdout, or campaign holdout once
+    # of a draw holding it back from the campaign for good (global holdout or campaign holdout, once
     # assigned): the comparison arm that is never sent this campaign's message later in its window
     ("control_probability", "double"),
     ("assignment_probability", "double"),  # of the assignment recorded (reason and variant)

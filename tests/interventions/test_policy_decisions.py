@@ -229,6 +229,42 @@ def test_a_held_out_winner_is_recorded_as_if_sent_and_cools_down_like_a_treated_
     assert {listed(con, next_day)[c][0] for c in first} == {"other"}
 
 
+def test_a_globally_held_user_is_held_once_per_cooldown_and_keeps_the_caps_a_treated_user_meets(con) -> None:
+    # Guards the global holdout as a comparison arm: were its users never counted as sent, their
+    # winner would be held again every day (a control row a day for a treated user's one in seven)
+    # while the recorded chance of being held says once per cooldown, and every estimate of a
+    # message's effect would weigh the held users several times over.
+    people = [user(f"u{i:03d}") for i in range(400)]
+    write_features(con, people, as_of=EVERY_DAY)
+    campaigns = [make_campaign("main", 10, cooldown_days=3), make_campaign("other", 20, cooldown_days=0)]
+    config = PolicyConfig(global_holdout_share=0.2, max_per_week=10)
+    held = {p["customer_id"] for p in people if bucket(config.salt, "global", p["customer_id"]) < 0.2}
+    assert 50 < len(held) < 110
+    for offset in range(5):
+        day = D + timedelta(days=offset)
+        run_policy(con, day, campaigns, config, NOW)
+        record_sends(con, day)
+        got = reasons(con, day)
+        sent_or_held = {c for (c, _), r in got.items() if r in ("chosen", "global_holdout")}
+        assert sent_or_held == {p["customer_id"] for p in people}, day  # one winner a day each
+        for customer in held:
+            # main on days 0 and 3, other in between: the winner alone is the held row, and the
+            # rows it outranked or cooled down keep their own reasons.
+            winner = "main" if offset in (0, 3) else "other"
+            loser = "other" if winner == "main" else "main"
+            assert got[(customer, winner)] == "global_holdout", (day, customer)
+            assert got[(customer, loser)] == ("lower_priority" if winner == "main" else "cooldown")
+        assert not set(listed(con, day)) & held  # never listed, so never sent
+    # The same days as for a treated user: held users follow the very rhythm the others do.
+    treated = next(p["customer_id"] for p in people if p["customer_id"] not in held)
+    rhythm = con.execute(
+        "select customer_id, list(campaign_id order by run_date) from interventions.decisions"
+        " where reason in ('chosen', 'global_holdout') group by 1"
+    ).fetchall()
+    assert {tuple(days) for c, days in rhythm} == {("main", "other", "other", "main", "other")}
+    assert treated in {c for c, _ in rhythm}
+
+
 def test_assignment_is_identical_across_reruns_days_and_row_order(tmp_path) -> None:
     rows = [user(f"cust-{i:04d}", cart_abandoned=i % 3 == 0) for i in range(600)]
     campaigns = [

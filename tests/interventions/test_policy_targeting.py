@@ -66,19 +66,19 @@ def test_every_decision_records_the_probability_of_its_assignment_as_the_hashes_
     for row in rows:
         customer, campaign = row["customer_id"], row["campaign_id"]
         h = 0.2 if campaign == "weighted" else 0.1
-        winner = row["reason"] in ("chosen", "campaign_holdout", "global_holdout") and not (
-            campaign == "plain" and customer < "u2000" and int(customer[1:]) % 17 != 0
-        )
+        winner = not (campaign == "plain" and customer < "u2000" and int(customer[1:]) % 17 != 0)
         if row["reason"].startswith("suppressed:"):
             assert (row["assignment_probability"], row["treatment_probability"]) == (1.0, 0.0)
             assert row["control_probability"] == 0.0
             continue
-        global_draw = bucket(SALT, "global", customer)
-        if row["reason"] == "global_holdout":
-            assert global_draw < g and row["assignment_probability"] == pytest.approx(g)
-        if row["reason"] == "lower_priority":
-            assert row["assignment_probability"] == pytest.approx(1 - g)
-        if row["reason"] in ("chosen", "campaign_holdout"):
+        if not winner:
+            # Outranked whatever any draw says, a globally held user's included: no chance in it.
+            assert row["reason"] == "lower_priority" and row["assignment_probability"] == 1.0
+        elif bucket(SALT, "global", customer) < g:
+            # The global holdout is drawn for the winner only, where the campaign holdout is.
+            assert row["reason"] == "global_holdout"
+            assert row["assignment_probability"] == pytest.approx(g)
+        else:
             arm, arm_share = _interval_share(
                 bucket(SALT, "holdout", customer, campaign), [("campaign_holdout", h), ("chosen", 1.0)]
             )
@@ -90,8 +90,8 @@ def test_every_decision_records_the_probability_of_its_assignment_as_the_hashes_
         # The chance of being sent: every draw falling the sending way, for the day's winner only.
         expected = (1 - g) * (1 - h) if winner else 0.0
         assert row["treatment_probability"] == pytest.approx(expected), row
-        # The chance of being held back for good: the global holdout, or the campaign's for a winner.
-        assert row["control_probability"] == pytest.approx(g + (1 - g) * h if winner else g), row
+        # The chance of being held back for good: either holdout, for the day's winner only.
+        assert row["control_probability"] == pytest.approx(g + (1 - g) * h if winner else 0.0), row
         assert row["exploration"] is False and row["targeting"] == "rules"
 
     # And what the hashes drew matches the probabilities recorded, over many users.
@@ -279,7 +279,8 @@ def test_risk_targeting_before_any_churn_score_targets_by_its_rules_and_says_so(
 def test_random_targeting_records_the_chance_of_a_holdout_apart_from_not_being_drawn(con) -> None:
     # Guards the comparison arm of uplift models and targeting estimates: a row the targeting did
     # not draw today may be drawn tomorrow, inside today's window, so only the holdouts count as
-    # held back for good, each with the chance its draws had: g + (1 - g) * selection * h.
+    # held back for good, each with the chance its draws had: selection * (g + (1 - g) * h), both
+    # holdouts drawn among the assigned only.
     people = [user(f"u{i:04d}") for i in range(4000)]
     write_features(con, people, as_of=D)
     campaign = make_campaign("c", holdout_share=0.2, targeting=Targeting(mode="random", budget_share=0.25))
@@ -288,7 +289,9 @@ def test_random_targeting_records_the_chance_of_a_holdout_apart_from_not_being_d
     g = CONFIG.global_holdout_share
     for row in rows:
         assert row["selection_probability"] == pytest.approx(0.25)
-        assert row["control_probability"] == pytest.approx(g + (1 - g) * 0.25 * 0.2), row
+        assert row["control_probability"] == pytest.approx(0.25 * (g + (1 - g) * 0.2)), row
+        if row["reason"] == "targeting:not_drawn":
+            assert row["assignment_probability"] == pytest.approx(0.75), row
     held = sum(r["reason"] in ("global_holdout", "campaign_holdout") for r in rows)
     expected = sum(r["control_probability"] for r in rows)
     assert abs(held - expected) < 4 * math.sqrt(expected)

@@ -18,6 +18,7 @@ from reengage.tables import as_frame
 REASON_ORDER = (
     "chosen",
     "campaign_holdout",
+    "global_holdout",
     "targeting",
     "lower_priority",
     "empty_block",
@@ -25,7 +26,6 @@ REASON_ORDER = (
     "cooldown",
     "frequency_cap",
     "campaign_paused",
-    "global_holdout",
     "suppressed",
     "render_error",
 )

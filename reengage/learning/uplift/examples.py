@@ -1,8 +1,8 @@
 """What an uplift model learns from: a campaign's past randomized decisions and what followed them.
 
 One row per decision of the campaign that chance could have gone either way (its recorded
-`treatment_probability` strictly between 0 and 1: the day's winner, whatever the global holdout,
-exploration or campaign holdout then drew, and a `control_probability` above 0: a draw could
+`treatment_probability` strictly between 0 and 1: the day's winner, whatever the exploration,
+global holdout or campaign holdout then drew, and a `control_probability` above 0: a draw could
 have held it back for good) whose attribution window has closed by the end of `as_of`. Each
 row carries:
 

@@ -15,31 +15,33 @@ Checks apply in a fixed order and the first that fails is recorded as the reason
    - `<event>`: the address is in `marts.fct_email_suppressions` (bounce,
      dropped, spamreport, unsubscribe, group_unsubscribe: the first one);
    - `missing_email`, `invalid_email`: no address, or an obviously broken one.
-2. `global_holdout`: a stable share of all users never receives anything, so
-   the programme as a whole can be measured.
-3. `campaign_paused`: a measurement guardrail paused the campaign for D
+2. `campaign_paused`: a measurement guardrail paused the campaign for D
    (only when `measurement.campaign_guardrails` exists).
-4. `frequency_cap`: messages that reached the user on their local day D, or
+3. `frequency_cap`: messages that reached the user on their local day D, or
    in the rolling 7 local days ending D, from earlier runs.
-5. `cooldown`: the same campaign reached the user within its cooldown.
-6. `paused_after_response`: the user responded (opened, clicked,
+4. `cooldown`: the same campaign reached the user within its cooldown.
+5. `paused_after_response`: the user responded (opened, clicked,
    unsubscribed, reported spam or converted; `marts.fct_user_responses`) to
    a message of one of these campaigns in the `response_pause_days` UTC days
    ending D. The mart must exist unless the pause is off (0 days).
-7. `empty_block:<block>`: the campaign's template shows a block whose rule is
+6. `empty_block:<block>`: the campaign's template shows a block whose rule is
    `when_empty: skip` and the user has nothing of their own for it (an empty
    cart, say; block_data.py reads the context marts as of D). Decided before
    the winner and the holdout draw, so a held-out user whose block would have
    been empty is left out exactly like a treated one (both arms stay drawn from
    the same people), and the next campaign can take the user's day.
-8. One winner per user and day, by priority, then churn score (which only
+7. One winner per user and day, by priority, then churn score (which only
    separates campaigns once scores are per campaign), then campaign id so
    ties never depend on row order; the others are `lower_priority`.
-9. `targeting:<why>`: a campaign with ranked targeting (uplift, risk,
+8. `targeting:<why>`: a campaign with ranked targeting (uplift, risk,
    random; campaigns/README.md, "Targeting") did not assign its winner today.
    The winner is still this campaign's: a user's day has one winner, and
    letting the next campaign take it would make that campaign's assignments
    depend on this one's draws.
+9. `global_holdout`: the assigned winner of a user in the global holdout (a
+   stable share of all users, who never receive anything, so the programme as
+   a whole can be measured). Only the winner is held; the user's other rows
+   keep their own reasons.
 10. The assigned winner is `chosen`, or `campaign_holdout` when it falls in the
     campaign's holdout share. A chosen message whose template fails on the
     user's data becomes `render_error:<type>` and is left out of the list
@@ -56,13 +58,16 @@ message (capped, cooled down, or won by another campaign) and hand held-out
 users to the next campaign, so both arms would differ. Held-out winners are
 recorded in the intervention list with arm `holdout` and count, like real
 sends, towards later frequency caps and cooldowns (otherwise a held-out user
-would be "chosen" again every day and shut out of every other campaign).
+would be "chosen" again every day and shut out of every other campaign). The
+global holdout is drawn at the same place for the same reasons, and its
+winners, recorded in the decisions only, count towards caps and cooldowns too:
+a held user then meets the rhythm a treated one does.
 
 Every row records `treatment_probability` and `assignment_probability`: the
-product, over the day's random draws (global holdout, exploration, campaign
+product, over the day's random draws (exploration, global holdout, campaign
 holdout, variant), of the chance each fell the way it did, given everything
-decided without chance. For the global holdout's rows they are those of the
-campaign that would have won the day, so held-out users are evaluation data too.
+decided without chance. A global holdout row is the winner that would have been
+sent, so held users are evaluation data too.
 
 Reruns of a run date are idempotent: history only counts runs before D, the
 run date's rows are replaced in one transaction, and assignments are hashes

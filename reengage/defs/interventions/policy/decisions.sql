@@ -110,7 +110,9 @@ channel_picked as (
 ),
 checked as (
     -- Each check apart, so every row also knows whether chance decided it: the global holdout is a
-    -- draw, the other checks are not (the probabilities below need both).
+    -- draw, the other checks are not (the probabilities below need both). The global holdout is
+    -- only read for the assigned winner (in `final`): every check before it runs for a held user
+    -- exactly as for anyone else.
     select c.*,
            b.churn_probability,
            ${global_holdout_draw} < ${global_holdout_share} as global_held,
@@ -136,9 +138,9 @@ checked as (
     left join empty_blocks e on e.customer_id = c.customer_id and e.campaign_id = c.campaign_id
 ),
 ranked as (
-    -- The winner among the rows no check without chance stopped. The global holdout holds all of
-    -- a user's rows or none, so this is the day's winner for a user it spared and, for a user it
-    -- held, the campaign that would have won: the global holdout's counterfactual.
+    -- The winner among the rows no check without chance stopped. The global holdout is not among
+    -- those checks, so for a user it holds this is the campaign that would have won: the global
+    -- holdout's counterfactual.
     select *,
            suppressed_reason is null and later_reason is null as eligible,
            row_number() over (
@@ -217,10 +219,13 @@ final as (
            r.contact,
            coalesce(
                r.suppressed_reason,
-               case when r.global_held then 'global_holdout' end,
                r.later_reason,
                case when r.rank_in_user > 1 then 'lower_priority'
                     when not (x.mode = 'rules' or x.explored or x.ranked_pick) then x.not_selected_reason
+                    -- Both holdouts are read only for the assigned winners, where the campaign
+                    -- holdout is drawn too: a held user's other rows keep the reason they would have
+                    -- had, and their winner stands for the message they would have been sent.
+                    when r.global_held then 'global_holdout'
                     -- Hashed only for the assigned winners: the holdout is drawn among them.
                     when ${campaign_holdout_draw} < r.holdout_share then 'campaign_holdout'
                     else 'chosen' end
@@ -251,26 +256,25 @@ select run_date,
        churn_probability,
        variant,
        case when reason = 'chosen' then 'treatment' when reason = 'campaign_holdout' then 'holdout' end as arm,
-       -- Each factor is one draw's chance of the way it fell: global holdout, targeting, campaign
-       -- holdout, variant. A row no draw could change (suppressed, capped, outranked) has 1 or 0.
-       (1 - ${global_holdout_share}) * selection_probability * (1 - holdout_share) as treatment_probability,
+       -- Each factor is one draw's chance of the way it fell, in the order they are drawn:
+       -- targeting, global holdout, campaign holdout, variant. A row no draw could change
+       -- (suppressed, capped, outranked) has 1 or 0.
+       selection_probability * (1 - ${global_holdout_share}) * (1 - holdout_share) as treatment_probability,
        selection_probability,
-       -- The comparison arm: held back for good by the global holdout (a user it holds is held
-       -- whatever the targeting draws) or, once assigned, by the campaign holdout (both hashes are
-       -- stable, so the campaign never sends it later in its window). A row the targeting merely
-       -- did not draw today is not in it: it may be sent tomorrow, inside today's window.
-       case when reason like 'suppressed:%' then 0.0
-            else ${global_holdout_share} + (1 - ${global_holdout_share}) * selection_probability * holdout_share
-       end as control_probability,
+       -- The comparison arm: an assigned winner held back for good by the global holdout or the
+       -- campaign holdout (both hashes are stable, so the campaign never sends it later in its
+       -- window). A row the targeting merely did not draw today is not in it: it may be sent
+       -- tomorrow, inside today's window.
+       selection_probability * (${global_holdout_share} + (1 - ${global_holdout_share}) * holdout_share)
+           as control_probability,
        case
-           when reason like 'suppressed:%' then 1.0
-           when reason = 'global_holdout' then ${global_holdout_share}
-           when reason like 'targeting:%' then (1 - ${global_holdout_share}) * (1 - selection_probability)
+           when reason like 'targeting:%' then 1 - selection_probability
+           when reason = 'global_holdout' then selection_probability * ${global_holdout_share}
            when reason = 'campaign_holdout'
-               then (1 - ${global_holdout_share}) * selection_probability * holdout_share * ${variant_share}
+               then selection_probability * (1 - ${global_holdout_share}) * holdout_share * ${variant_share}
            when reason = 'chosen'
-               then (1 - ${global_holdout_share}) * selection_probability * (1 - holdout_share) * ${variant_share}
-           else 1 - ${global_holdout_share}
+               then selection_probability * (1 - ${global_holdout_share}) * (1 - holdout_share) * ${variant_share}
+           else 1.0
        end as assignment_probability,
        exploration,
        targeting,

@@ -28,11 +28,13 @@ from reengage.schema.declared import (
     CAMPAIGN_GUARDRAILS,
     CAMPAIGN_SENDS,
     CHURN_SCORES,
+    DECISIONS,
     INTERVENTION_LIST,
     PREFERRED_SEND_HOURS,
     UPLIFT_SCORES,
 )
 from reengage.schema.migrations import require
+from reengage.send_ids import send_id_sql
 from reengage.tables import relation_exists
 
 FEATURES_TABLE = "marts.fct_user_features"
@@ -183,9 +185,17 @@ def guardrails_sql(con: duckdb.DuckDBPyConnection, run_date: date, notes: list[s
 
 
 def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: int, states: list[str]) -> str:
-    """Messages of earlier runs, with their channel: ledger sends plus held-out winners (as if sent)."""
+    """Messages of earlier runs, with their channel: ledger sends plus held-out winners (as if sent).
+
+    Held-out winners are those of the campaign holdout (listed with arm `holdout`) and of the
+    global holdout (decisions only). Counted as sends, a held user meets the caps and cooldowns a
+    treated one would, so the global holdout's rows stand for the messages the policy would have
+    sent: one per cooldown, not one every day.
+    """
     low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
     require(con, INTERVENTION_LIST, ("send_id", "run_date", "customer_id", "campaign_id", "channel", "arm"))
+    decision_columns = ("run_date", "customer_id", "campaign_id", "channel", "reason")
+    require(con, DECISIONS, (*decision_columns, "treatment_probability", "scheduled_send_at_utc"))
     sent = ""
     if relation_exists(con, SENDS_TABLE):  # absent until the first delivery: no sends yet
         # Fail closed: without a usable history caps and cooldowns cannot be enforced.
@@ -211,7 +221,15 @@ def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: i
     return f"""{sent}
             select send_id, customer_id, campaign_id, channel, run_date, scheduled_send_at_utc as reached_at
             from {LIST_TABLE}
-            where arm = 'holdout' and run_date >= {low} and run_date < {high}"""
+            where arm = 'holdout' and run_date >= {low} and run_date < {high}
+            union all
+            -- Only an assigned winner could have been sent (treatment_probability above 0): rows an
+            -- earlier version held for every campaign of a held user are not all messages.
+            select {send_id_sql("customer_id", "campaign_id", "run_date", "channel")} as send_id,
+                   customer_id, campaign_id, channel, run_date, scheduled_send_at_utc as reached_at
+            from {DECISIONS.name}
+            where reason = 'global_holdout' and treatment_probability > 0
+              and run_date >= {low} and run_date < {high}"""
 
 
 def paused_sql(
