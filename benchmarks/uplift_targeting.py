@@ -14,11 +14,13 @@ same two campaign files but one targeting of the nudge:
 - oracle: ranked by each contender's true uplift, written from the world before each day's job
   (whose uplift stage is then left out), with a token exploration share.
 
-Every run targets 30% of the day's contenders. For the first --warmup-days (10 of 20) every run
-sends to a random 30%, so uplift targeting starts with randomized decisions to learn from, as a
-campaign switching to it would. The runs are identical up to then (same seed, same draws), so a
-seed's history and warm-up run once and each policy's run goes on from a copy of what they left;
---workers runs go at once (2: one per core).
+Every run targets 30% of the day's contenders. The measurement guardrails measure but do not
+pause the nudge: paused, a run would stop sending and the runs would no longer compare targetings
+at the same sends; the days a run's nudge was over a limit are printed instead. For the first
+--warmup-days (10 of 20) every run sends to a random 30%, so uplift targeting starts with
+randomized decisions to learn from, as a campaign switching to it would. The runs are identical
+up to then (same seed, same draws), so a seed's history and warm-up run once and each policy's
+run goes on from a copy of what they left; --workers runs go at once (2: one per core).
 Its model is fitted on the first targeted day and promoted only if it ranks better than random;
 until one is, the campaign targets by its rules (and sends more): after ten days of warm-up the
 first fit was not promoted in a trial seed of 6,000 customers (the second, a week later, was) and
@@ -76,9 +78,14 @@ COLUMNS = (
     "dr_low",
     "dr_high",
     "truth_on_decisions",
+    "guardrail_days",
 )
 BUDGET = 0.3
 WINDOW_DAYS = 3
+# The measurement guardrails still measure, but do not pause the nudge: a paused campaign sends
+# nothing, so the runs would no longer compare targetings at the same sends a day. The days the
+# nudge was over a limit are reported instead (`guardrail_days`).
+MEASURE_WITHOUT_PAUSING = {"ops": {"campaign_measurement": {"config": {"pause_on_breach": False}}}}
 # Half the customers (by the last digit of their id) are the nudge's, half the placebo's.
 PLACEBO_SQL = "right(customer_id, 1) in ('0', '1', '2', '3', '4')"
 TARGETING = {
@@ -166,6 +173,7 @@ def job_without_uplift_stage(day: date, instance):  # noqa: ANN001, ANN201
         partition_key=day.isoformat(),
         instance=instance,
         raise_on_error=False,
+        run_config=MEASURE_WITHOUT_PAUSING,
         tags=file_tags(exports.fingerprint, "run_day"),
         asset_selection=[k for k in keys if k in job.asset_layer.executable_asset_keys],
     )
@@ -219,6 +227,7 @@ def run_policy(
     from reengage.learning.uplift import registry as uplift_registry
     from reengage.learning.uplift.examples import ExampleSpec, decision_examples
     from reengage.learning.uplift.judging import judge_targetings
+    from reengage.runs import run_day
     from reengage.warehouse import connect
     from reengage_dev.demo.loop import resume
 
@@ -235,11 +244,10 @@ def run_policy(
         if policy == "oracle" and day >= first_targeted:
             write_oracle_scores(day, world)
 
-    run_job = None
-    if policy == "oracle":
-
-        def run_job(day, instance):  # noqa: ANN001, ANN202
+    def run_job(day, instance):  # noqa: ANN001, ANN202
+        if policy == "oracle":
             return job_without_uplift_stage(day, instance)
+        return run_day(day, instance, run_config=MEASURE_WITHOUT_PAUSING)
 
     started = time.perf_counter()
     run = resume(_config(seed, args), run, say=lambda line: None, before_day=before_day, run_job=run_job)
@@ -264,6 +272,11 @@ def run_policy(
         examples = decision_examples(con, [ExampleSpec("nudge", "purchase", WINDOW_DAYS)], args.last_day)[
             "nudge"
         ]
+        guardrail_days = con.execute(
+            "select count(*) from measurement.campaign_guardrails where campaign_id = 'nudge'"
+            " and reason is not null and run_date >= ?",
+            [first_targeted],
+        ).fetchone()[0]
     if not contenders:
         # Every day after the warm-up decided nobody for the nudge: the job ran but a stage before
         # the policy did not (a row of zeros would pass for a result).
@@ -285,6 +298,7 @@ def run_policy(
         "placebo_model": uplift_registry.current_version(settings.model_dir() / "uplift", "placebo") or "",
         "nudge_model": uplift_registry.current_version(settings.model_dir() / "uplift", "nudge") or "",
         "seconds": round(time.perf_counter() - started),
+        "guardrail_days": int(guardrail_days),
     }
     if len(examples) >= 200:
         # The truth of the same decisions: each row's chance of being sent times its true uplift.
@@ -364,6 +378,10 @@ def summarize(rows: pd.DataFrame) -> list[str]:
         for policy, hit in covered.groupby(judged["policy"]):
             lines.append(f"  {policy}: interval holds the truth in {int(hit.sum())} of {len(hit)} seeds")
         lines.append(f"  all: {covered.mean():.0%} (target >= 90%)")
+    if "guardrail_days" in rows and rows["guardrail_days"].notna().any():
+        over = rows.dropna(subset=["guardrail_days"]).groupby("policy")["guardrail_days"]
+        lines += ["", "days the nudge was over a guardrail's limit (not paused in the benchmark):"]
+        lines += [f"  {policy}: {int(days.sum())} over {len(days)} runs" for policy, days in over]
     promoted = rows[rows["placebo_model"].notna() & (rows["placebo_model"].astype(str) != "")]
     nudge_models = int((rows["nudge_model"].notna() & (rows["nudge_model"].astype(str) != "")).sum())
     lines += [
