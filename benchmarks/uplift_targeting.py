@@ -227,7 +227,6 @@ def run_policy(
     from reengage.learning.uplift import registry as uplift_registry
     from reengage.learning.uplift.examples import ExampleSpec, decision_examples
     from reengage.learning.uplift.judging import judge_targetings
-    from reengage.runs import run_day
     from reengage.warehouse import connect
     from reengage_dev.demo.loop import resume
 
@@ -245,6 +244,10 @@ def run_policy(
             write_oracle_scores(day, world)
 
     def run_job(day, instance):  # noqa: ANN001, ANN202
+        # Imported here, once the run's home is set: the partitions are read from its landing
+        # folder when reengage.runs is first imported.
+        from reengage.runs import run_day
+
         if policy == "oracle":
             return job_without_uplift_stage(day, instance)
         return run_day(day, instance, run_config=MEASURE_WITHOUT_PAUSING)
