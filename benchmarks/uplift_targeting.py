@@ -82,9 +82,7 @@ COLUMNS = (
 )
 BUDGET = 0.3
 WINDOW_DAYS = 3
-# The measurement guardrails still measure, but do not pause the nudge: a paused campaign sends
-# nothing, so the runs would no longer compare targetings at the same sends a day. The days the
-# nudge was over a limit are reported instead (`guardrail_days`).
+# Guardrails measure but never pause (the module's docstring says why); see `guardrail_days`.
 MEASURE_WITHOUT_PAUSING = {"ops": {"campaign_measurement": {"config": {"pause_on_breach": False}}}}
 # Half the customers (by the last digit of their id) are the nudge's, half the placebo's.
 PLACEBO_SQL = "right(customer_id, 1) in ('0', '1', '2', '3', '4')"

@@ -194,8 +194,12 @@ def history_sql(con: duckdb.DuckDBPyConnection, run_date: date, lookback_days: i
     """
     low, high = f"{date_literal(run_date)} - {lookback_days}", date_literal(run_date)
     require(con, INTERVENTION_LIST, ("send_id", "run_date", "customer_id", "campaign_id", "channel", "arm"))
-    decision_columns = ("run_date", "customer_id", "campaign_id", "channel", "reason")
-    require(con, DECISIONS, (*decision_columns, "treatment_probability", "scheduled_send_at_utc"))
+    require(
+        con,
+        DECISIONS,
+        ("run_date", "customer_id", "campaign_id", "channel", "reason", "treatment_probability",
+         "scheduled_send_at_utc"),
+    )  # fmt: skip
     sent = ""
     if relation_exists(con, SENDS_TABLE):  # absent until the first delivery: no sends yet
         # Fail closed: without a usable history caps and cooldowns cannot be enforced.
