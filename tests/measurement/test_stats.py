@@ -103,6 +103,40 @@ def test_srm_matches_scipy_chisquare() -> None:
     assert st.srm_test([10, 2, 3], [0.5, 0.0, 0.5]).mismatch
 
 
+def test_srm_with_small_expected_counts_is_judged_by_the_exact_multinomial_tail() -> None:
+    # 4 users, 10% holdout on two variants: 3 in the holdout. The chi-square approximation
+    # says p = 0.00008 (a mismatch); the true chance of 3 or more of 4 in a 10% arm is 0.0037.
+    small = st.srm_test([2, 0, 1, 1], [0.05, 0.45, 0.05, 0.45])
+    assert stats.chisquare([2, 0, 1, 1], np.array([0.05, 0.45, 0.05, 0.45]) * 4).pvalue < 0.001
+    assert small.p_value == pytest.approx(4 * 0.1**3 * 0.9 + 0.1**4, rel=1e-12)
+    assert not small.mismatch
+    assert st.srm_test([4, 0, 0, 0, 0], [0.01, 0.2, 0.2, 0.29, 0.3]).mismatch  # p = 1e-8
+
+
+@pytest.mark.parametrize(
+    ("x", "n", "share"), [(3, 4, 0.1), (0, 30, 0.1), (9, 30, 0.1), (1, 12, 0.3), (20, 40, 0.05)]
+)
+def test_exact_srm_on_two_cells_is_the_binomial_tail_by_distance_from_expected(x, n, share) -> None:
+    # Two cells: a Pearson statistic at least the observed one is |X - n*share| >= |x - n*share|.
+    k = np.arange(n + 1)
+    far = np.abs(k - n * share) >= abs(x - n * share) - 1e-9
+    reference = stats.binom.pmf(k[far], n, share).sum()
+    assert st.srm_test([x, n - x], [share, 1 - share]).p_value == pytest.approx(
+        min(1.0, reference), rel=1e-10
+    )
+
+
+def test_simulated_srm_agrees_with_the_exact_tail_and_is_seeded() -> None:
+    obs, shares = [3, 9, 2, 16], [0.05, 0.3, 0.15, 0.5]
+    exact = st.exact_multinomial_p(obs, shares)
+    simulated = st.simulated_multinomial_p(obs, shares)
+    assert simulated == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / st.SIMULATED_DRAWS))
+    assert simulated == st.simulated_multinomial_p(obs, shares)
+    # Too many outcomes to sum (n = 5,000 in 3 cells): the simulated tail is used and still judges.
+    assert st.srm_test([40, 400, 4_560], [0.001, 0.099, 0.9]).mismatch
+    assert not st.srm_test([4, 500, 4_496], [0.001, 0.099, 0.9]).mismatch
+
+
 def test_benjamini_hochberg_matches_statsmodels() -> None:
     p = np.array([0.001, 0.04, 0.03, 0.2, 0.012, 0.9, 0.049, 0.0001])
     assert st.benjamini_hochberg(p) == pytest.approx(multipletests(p, method="fdr_bh")[1], rel=1e-12)

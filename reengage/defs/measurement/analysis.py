@@ -389,7 +389,8 @@ def _srm_row(g: pd.DataFrame, plan: CampaignPlan, run_date: date, config: Measur
         "campaign_id": plan.campaign_id,
         "cells": ", ".join(f"{v}/{a}" for v, a in cells) + (", other" if unknown else ""),
         "observed": ", ".join(str(x) for x in observed),
-        "expected": ", ".join(f"{s * n:.0f}" for s in shares),
+        # Small expected counts keep a decimal: "0.2" says why 2 users there is a surprise, "0" hid it.
+        "expected": ", ".join(f"{s * n:.1f}" if s * n < 10 else f"{s * n:.0f}" for s in shares),
         "chi2": r.chi2,
         "p_value": r.p_value,
         "mismatch": bool(r.mismatch),
