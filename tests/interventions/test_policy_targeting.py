@@ -182,15 +182,34 @@ def test_the_exploration_share_is_honoured_in_expectation_and_drawn_anew_each_da
     assert all(predicted[c] >= 0 for c in set.union(*explored_by_day))
 
 
-def test_an_uplift_campaign_without_predictions_targets_by_its_rules_and_says_so(con) -> None:
-    # Guards the cold start: before any uplift model is promoted the campaign still runs, on its
-    # trigger rules, and the run says why.
-    write_features(con, [user(f"u{i}") for i in range(50)], as_of=D)
-    campaign = make_campaign("upl", targeting=UPLIFT)
+@pytest.mark.parametrize(
+    ("targeting", "why"),
+    [
+        (UPLIFT, "uplift targeting has no promoted uplift model to predict with yet"),
+        (Targeting(mode="risk", budget_share=0.3), "risk targeting has no churn scores to rank by yet"),
+    ],
+    ids=["uplift before its first model", "risk before any churn score"],
+)
+def test_a_ranked_campaign_with_nothing_to_rank_by_draws_its_budget_among_its_rules_and_says_so(
+    con, targeting, why
+) -> None:
+    # Guards the cold start: before any uplift model is promoted (or churn score written) the
+    # campaign still runs on its trigger rules and the run says why, but keeps its daily budget,
+    # drawn at random: ranking nobody sent nothing, and sending everyone the rules select overran a
+    # budget set for cost (texts are paid for) or for the audience's patience.
+    n = 2000
+    write_features(con, [user(f"u{i:04d}") for i in range(n)], as_of=D)
+    campaign = make_campaign("c", targeting=targeting)
     run = run_policy(con, D, [campaign], PolicyConfig(global_holdout_share=0.0), NOW)
-    assert {r["reason"] for r in decisions(con)} == {"chosen"}
-    assert {r["targeting"] for r in decisions(con)} == {"rules"}
-    assert any("campaign upl targets by its trigger rules" in note for note in run.notes)
+    rows = decisions(con)
+    assert {r["targeting"] for r in rows} == {"random"}
+    assert {r["reason"] for r in rows} == {"chosen", "targeting:not_drawn"}
+    assigned = sum(r["reason"] == "chosen" for r in rows)
+    assert abs(assigned - 0.3 * n) < 4 * math.sqrt(n * 0.3 * 0.7)
+    for row in rows:
+        assert row["selection_probability"] == pytest.approx(0.3)
+        assert row["exploration"] is (row["reason"] == "chosen")
+    assert f"campaign c targets by its trigger rules, its budget drawn at random: {why}" in run.notes
 
 
 @pytest.mark.parametrize(
@@ -262,18 +281,6 @@ def test_the_python_twin_of_targeting_gives_every_contender_the_chance_the_daily
     recorded = [r["treatment_probability"] / ((1 - CONFIG.global_holdout_share) * 0.8) for r in rows]
     assert twin.tolist() == pytest.approx(recorded)
     assert twin.tolist() == pytest.approx([r["selection_probability"] for r in rows])
-
-
-def test_risk_targeting_before_any_churn_score_targets_by_its_rules_and_says_so(con) -> None:
-    # Guards a campaign that would send nothing: ranking by churn risk with no score to rank by
-    # picked nobody, silently, until the first churn model was promoted.
-    write_features(con, [user(f"u{i}") for i in range(40)], as_of=D)
-    campaign = make_campaign("c", targeting=Targeting(mode="risk", budget_share=0.25))
-    run = run_policy(con, D, [campaign], PolicyConfig(global_holdout_share=0.0), NOW)
-    assert {r["reason"] for r in decisions(con)} == {"chosen"}
-    assert any(
-        "campaign c targets by its trigger rules: risk targeting has no churn scores" in n for n in run.notes
-    )
 
 
 def test_random_targeting_records_the_chance_of_a_holdout_apart_from_not_being_drawn(con) -> None:

@@ -34,18 +34,30 @@ SALT = PolicyConfig().salt
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ids(prefix: str, n: int, campaign: str, share: float) -> list[str]:
-    """Customer ids outside the default global holdout and outside `campaign`'s holdout."""
+def ids(
+    prefix: str, n: int, campaign: str, share: float, drawn: tuple[date, float] | None = None
+) -> list[str]:
+    """Customer ids outside the default global holdout and outside `campaign`'s holdout.
+
+    `drawn` (day, budget share): also inside the random draw of a campaign whose targeting has
+    nothing to rank by yet, so it assigns its budget at random on that day.
+    """
     out, i = [], 0
     while len(out) < n:
         cid = f"{prefix}{i}"
-        if bucket(SALT, "global", cid) >= 0.05 and bucket(SALT, "holdout", cid, campaign) >= share:
+        assigned = drawn is None or bucket(SALT, "explore", cid, campaign, drawn[0]) < drawn[1]
+        if (
+            bucket(SALT, "global", cid) >= 0.05
+            and bucket(SALT, "holdout", cid, campaign) >= share
+            and assigned
+        ):
             out.append(cid)
         i += 1
     return out
 
 
-CART = ids("cart", 3, "cart_abandonment", 0.1)
+# The shipped cart campaign targets by uplift with a budget of 60%: without a model, drawn at random.
+CART = ids("cart", 3, "cart_abandonment", 0.1, drawn=(BEFORE, 0.6))
 NEW = ids("new", 2, "welcome_onboarding", 0.1)
 BROWSE = ids("browse", 2, "browse_abandonment", 0.1)
 

@@ -9,7 +9,8 @@ For every enabled campaign with `targeting: {mode: uplift}`, the asset
    interval is above random (and it matches the current model on the same rows);
 2. predicts every customer's uplift for the run date with the campaign's promoted model, into
    scoring.uplift_scores, which the policy ranks by. A campaign without a promoted model gets
-   no predictions, and the policy targets it by its trigger rules (its cold start) and says so.
+   no predictions, and the policy draws its budget at random among the users its trigger rules
+   select (its cold start) and says so.
 
 Why fits are spaced out and not daily: each promotion is a test at the interval's level, and a
 campaign whose message does nothing would eventually pass one by chance if it were tried every

@@ -81,9 +81,12 @@ def targeting_sql(
 ) -> str:
     """One row per enabled campaign: the targeting it gets on D.
 
-    A ranked campaign with nothing to rank by falls back to its trigger rules, and the run says
-    so: an uplift campaign without predictions for D (no promoted uplift model yet: its cold
-    start), a risk campaign before any churn score exists. Ranking nobody would send nothing.
+    A ranked campaign with nothing to rank by falls back to its trigger rules, drawing its daily
+    budget among the users they select at random, and the run says so: an uplift campaign without
+    predictions for D (no promoted uplift model yet: its cold start), a risk campaign before any
+    churn score exists. Ranking nobody would send nothing; sending everyone the rules select would
+    overrun a budget set for cost or for the audience's patience. A random draw keeps the budget
+    and gives the first model days whose every assignment was randomized.
     """
     rows = []
     for c in campaigns:
@@ -91,18 +94,16 @@ def targeting_sql(
             continue
         t = c.targeting
         mode = t.mode
+        fallback = "targets by its trigger rules, its budget drawn at random"
         if mode == "uplift" and c.id not in scored:
             notes.append(
-                f"campaign {c.id} targets by its trigger rules: uplift targeting has no promoted uplift "
-                "model to predict with yet"
+                f"campaign {c.id} {fallback}: uplift targeting has no promoted uplift model to predict "
+                "with yet"
             )
-            mode = "rules"
+            mode = "random"
         if mode == "risk" and not churn_scored:
-            notes.append(
-                f"campaign {c.id} targets by its trigger rules: risk targeting has no churn scores to "
-                "rank by yet"
-            )
-            mode = "rules"
+            notes.append(f"campaign {c.id} {fallback}: risk targeting has no churn scores to rank by yet")
+            mode = "random"
         values = (c.id, mode, t.budget_share, t.budget_sends, t.min_uplift, t.exploration_share)
         rows.append(_typed_row(values))
     columns = "campaign_id, mode, budget_share, budget_sends, min_uplift, exploration_share"

@@ -34,7 +34,7 @@
 --                          models' predictions for D (inputs.py)
 --   targeting              campaign_id, mode, budget_share, budget_sends, min_uplift,
 --                          exploration_share: one row per enabled campaign; an uplift campaign
---                          without predictions for D comes as `rules` (its cold start)
+--                          without predictions for D comes as `random` (its cold start)
 --   exploration_draw       a number in [0, 1) per (customer, campaign, D): a new draw every day
 --   empty_blocks           customer_id, campaign_id, empty_block: candidates of a campaign whose
 --                          template shows a block with `when_empty: skip` and who have nothing of their
