@@ -164,7 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
         "REENGAGE_WAREHOUSE",
         "path",
         None,
-        "The DuckDB warehouse file (unused when warehouse_kind is postgres).",
+        "The DuckDB warehouse file (unused when warehouse_kind is postgres or spark).",
         example='"/srv/reengage/warehouse.duckdb"',
         default_note="<home>/warehouse.duckdb",
     ),
@@ -174,8 +174,10 @@ SETTINGS: tuple[Setting, ...] = (
         "text",
         "duckdb",
         "Where the tables live: the embedded DuckDB file, or a PostgreSQL database (the libpq PG* "
-        "environment variables say which). The Python stages and dbt both follow it.",
-        choices=("duckdb", "postgres"),
+        "environment variables say which). The Python stages and dbt both follow it. spark builds the dbt "
+        "models on Apache Spark as Parquet tables under spark.home; the Python stages do not read those yet "
+        "and refuse the kind.",
+        choices=("duckdb", "postgres", "spark"),
     ),
     Setting(
         "dbt_target",
@@ -185,7 +187,34 @@ SETTINGS: tuple[Setting, ...] = (
         "The dbt target of dbt_project/profiles.yml to build with; it must build the warehouse_kind's "
         "warehouse.",
         example='"dev"',
-        default_note="dev for duckdb, postgres for postgres",
+        default_note="dev for duckdb, postgres for postgres, spark for spark",
+    ),
+    Setting(
+        "spark.home",
+        "REENGAGE_SPARK_HOME",
+        "path",
+        None,
+        "The Spark warehouse's folder (warehouse_kind spark): its Parquet tables (warehouse/), the embedded "
+        "metastore naming them (metastore/; one Spark process at a time), and the raw tables Spark reads "
+        "(raw/<table>/, Parquet).",
+        example='"/srv/reengage/spark"',
+        default_note="<home>/spark",
+    ),
+    Setting(
+        "spark.master",
+        "REENGAGE_SPARK_MASTER",
+        "text",
+        "local[2]",
+        "Where dbt's Spark does its work: local[N] runs it inside the dbt process on N threads; a cluster's "
+        "master URL (spark://host:7077, yarn, k8s://...) sends it there.",
+    ),
+    Setting(
+        "spark.driver_memory",
+        "REENGAGE_SPARK_DRIVER_MEMORY",
+        "text",
+        "2g",
+        "The heap of the Java process dbt starts for Spark (the driver; with a local master it does all "
+        "the work), as Spark spells sizes (2g, 4096m).",
     ),
     Setting(
         "schedule.timezone",
@@ -627,7 +656,7 @@ def warehouse_path() -> Path:
 
 # The dbt target each warehouse kind builds with, unless dbt_target (REENGAGE_DBT_TARGET) names another.
 WAREHOUSE_KINDS = BY_KEY["warehouse_kind"].choices
-DBT_TARGET_OF_KIND = {"duckdb": "dev", "postgres": "postgres"}
+DBT_TARGET_OF_KIND = {"duckdb": "dev", "postgres": "postgres", "spark": "spark"}
 
 
 def warehouse_kind() -> str:
@@ -645,6 +674,19 @@ def warehouse_kind() -> str:
 
 def dbt_target() -> str:
     return str(value("dbt_target") or DBT_TARGET_OF_KIND[warehouse_kind()])
+
+
+def spark_home() -> Path:
+    """The Spark warehouse's folder: tables, metastore and raw Parquet (reengage/spark/)."""
+    return Path(value("spark.home") or home() / "spark").resolve()
+
+
+def spark_master() -> str:
+    return str(value("spark.master"))
+
+
+def spark_driver_memory() -> str:
+    return str(value("spark.driver_memory"))
 
 
 def postgres_params() -> dict[str, str]:

@@ -66,7 +66,21 @@ def connect(
         con.close()
 
 
+def refuse_unreadable_kind(kind: str) -> None:
+    """Stop a Python stage on a warehouse it cannot read yet, rather than open the DuckDB file instead.
+
+    On `spark` dbt builds the models as Parquet tables (reengage/spark/), but no Python stage reads
+    them yet: opening the DuckDB file would score and send from tables dbt no longer updates.
+    """
+    if kind == "spark":
+        raise WarehouseConnectionError(
+            "the Python stages do not read a Spark warehouse yet (REENGAGE_WAREHOUSE_KIND=spark builds "
+            "the dbt models only; docs/deployment.md, The dbt models on Apache Spark)"
+        )
+
+
 def _open(path: Path | str | None, read_only: bool, kind: str) -> duckdb.DuckDBPyConnection:
+    refuse_unreadable_kind(kind)
     if kind == "postgres":
         con = _attach_postgres(read_only)
     else:
@@ -84,6 +98,7 @@ def _open(path: Path | str | None, read_only: bool, kind: str) -> duckdb.DuckDBP
 def describe(path: Path | str | None = None, kind: str | None = None) -> str:
     """Where the warehouse is, for messages and logs (no password)."""
     kind = kind or settings.warehouse_kind()
+    refuse_unreadable_kind(kind)
     if kind == "postgres":
         p = settings.postgres_params()
         return f"PostgreSQL database {p['dbname']} on {p['host']}:{p['port']} as {p['user']}"

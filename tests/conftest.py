@@ -46,8 +46,13 @@ def benchmark_module() -> Callable[[str], ModuleType]:
 
 # Modules that must share one pytest-xdist worker, found by what their source names: the
 # PostgreSQL modules start and stop one server (another worker would find it stopped under it),
-# and the users of the session-wide warehouse build would each build it again elsewhere.
-SHARED_WORKER_GROUPS = {"pytest.mark.postgres": "postgres", "warehouse_built_by_dagster": "warehouse_build"}
+# the Spark modules run one Spark process at a time (each takes a JVM of a few GB), and the users
+# of the session-wide warehouse build would each build it again elsewhere.
+SHARED_WORKER_GROUPS = {
+    "pytest.mark.postgres": "postgres",
+    "pytest.mark.spark": "spark",
+    "warehouse_built_by_dagster": "warehouse_build",
+}
 # The suite's forget-list pepper: production code has no default, so the suite sets one, for every
 # test and every process a test starts (a developer's own pepper never reaches a test warehouse).
 TEST_PEPPER = "reengage-test-pepper-not-a-secret"
@@ -122,6 +127,10 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         # a developer's shell pointed at PostgreSQL must not move the DuckDB tests there
         "REENGAGE_WAREHOUSE_KIND",
         "REENGAGE_DBT_TARGET",
+        # nor at a Spark home or cluster the Spark tests would build in
+        "REENGAGE_SPARK_HOME",
+        "REENGAGE_SPARK_MASTER",
+        "REENGAGE_SPARK_DRIVER_MEMORY",
         # dev.py sets it for the developer's own UI: a command under test keeps its runs in the home
         "DAGSTER_HOME",
     ):

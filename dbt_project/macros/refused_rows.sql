@@ -213,7 +213,7 @@
     {#- `expr` lower-cased, or the one of `names` it spells with other case or separators
         (`Group-Unsubscribe` is group_unsubscribe), as ingest reads a refused row's names: an
         unsubscribe refused for its timestamp still names an unsubscribe. Names are [a-z0-9_]. -#}
-    case regexp_replace(lower({{ expr }}), '[^a-z0-9]', '', 'g')
+    case {{ reengage.replace_every('lower(' ~ expr ~ ')', "'[^a-z0-9]'", "''") }}
     {%- for name in names %}
         when '{{ name | replace("_", "") }}' then '{{ name }}'
     {%- endfor %}

@@ -55,8 +55,8 @@
     country code is never completed.
 #}
 {% macro sms_read_back_number(text) -%}
-    {%- set stripped = "regexp_replace(trim(" ~ text ~ "), '[ .()\\-]', '', 'g')" -%}
-    case when {{ stripped }} ~ '^\+[1-9][0-9]{6,14}$' then {{ stripped }} end
+    {%- set stripped = reengage.replace_every("trim(" ~ text ~ ")", "'[ .()\\-]'", "''") -%}
+    case when {{ reengage.matches(stripped, "'^\+[1-9][0-9]{6,14}$'") }} then {{ stripped }} end
 {%- endmacro %}
 
 

@@ -79,8 +79,13 @@ def run_dbt(
     target: str = "dev",
     extra_env: dict[str, str] | None = None,
     project_dir: Path = DBT_PROJECT_DIR,
+    command: list[str] | None = None,
+    timeout: float = 300,
 ) -> DbtResult:
-    """Run the real dbt CLI on the project (or a copy of it), with artifacts and logs in `work_dir`."""
+    """Run the real dbt CLI on the project (or a copy of it), with artifacts and logs in `work_dir`.
+
+    `command` replaces the dbt executable (a program taking dbt's arguments, tests/spark/dbt_on_spark.py).
+    """
     target_path = work_dir / "target"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.pop("REENGAGE_DBT_TARGET", None)
@@ -88,7 +93,7 @@ def run_dbt(
     env.update(extra_env or {})
     completed = subprocess.run(
         [
-            dbt_executable(),
+            *(command or [dbt_executable()]),
             "--log-format",
             "json",
             "--no-use-colors",
@@ -107,7 +112,7 @@ def run_dbt(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     events: list[dict[str, Any]] = []

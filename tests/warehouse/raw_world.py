@@ -201,6 +201,41 @@ def _event(
 # for tests that add rows of their own
 raw_event = _event
 
+# Rows only incremental bookkeeping can get wrong, added by the tests of daily runs
+# (test_incremental.py, tests/spark): an event arriving three days late (beyond the look-back)
+# that merges two old sessions, one arriving a day late that extends a session across midnight,
+# and a shared device whose anonymous history moves from one customer to another.
+LATE_EVENTS = [
+    # 10:45 on 01-05, loaded on 01-08 (three days late, beyond the 2-day
+    # look-back): c_sessions' 10:00-10:30 and 11:00:01 sessions become one.
+    raw_event("late_merge", "page_view", "2026-01-05 10:45:00", user_id="c_sessions", partition="2026-01-08"),
+    # 00:30 on 01-07, loaded a day late: extends the 23:50 -> 00:10 session.
+    raw_event("late_night", "page_view", "2026-01-07 00:30:00", user_id="c_sessions", partition="2026-01-08"),
+    # A shared device: logged in as c_fan on 01-06, so its anonymous events are
+    # c_fan's ... until it logs in as c_active on 01-09 and they all move.
+    raw_event("shared_1", "login", "2026-01-06 09:00:00", user_id="c_fan", anonymous_id="anon_shared"),
+    raw_event(
+        "shared_2",
+        "product_view",
+        "2026-01-06 09:10:00",
+        anonymous_id="anon_shared",
+        product_id="t1",
+        category="toys",
+    ),
+    raw_event("shared_3", "page_view", "2026-01-07 20:00:00", anonymous_id="anon_shared"),
+    raw_event("shared_4", "login", "2026-01-09 12:00:00", user_id="c_active", anonymous_id="anon_shared"),
+    # the tracker sends shared_2 again three days later: still one event
+    raw_event(
+        "shared_2",
+        "product_view",
+        "2026-01-06 09:10:00",
+        anonymous_id="anon_shared",
+        product_id="t1",
+        category="toys",
+        partition="2026-01-09",
+    ),
+]
+
 
 def _atrisk_baseline() -> list[dict[str, Any]]:
     # 16 form_submits in D-34..D-7 (2025-12-07 .. 2026-01-03): weekly average 4

@@ -9,6 +9,10 @@
     is one catalog query.
 #}
 {% macro add_missing_not_null_constraints() -%}
+    {{ return(adapter.dispatch('add_missing_not_null_constraints', 'reengage')()) }}
+{%- endmacro %}
+
+{% macro default__add_missing_not_null_constraints() -%}
     {%- if not execute or not is_incremental() or not config.get('contract').enforced -%}
         {{ return('') }}
     {%- endif -%}

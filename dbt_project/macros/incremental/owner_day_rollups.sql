@@ -17,6 +17,7 @@
                 'since_column': 'activity_date',
                 'since_key': 'rebuild_from_date',
             },
+            'day_partition': 'activity_date',
         },
     ) }}
 {%- endmacro %}

@@ -21,8 +21,16 @@
     The model says which of its columns identify the owner and the time with
     config meta `rebuild_owner_tails`: {owner_column, owner_key, since_column, since_key}
     where owner_key / since_key are int_session_rebuilds columns.
+
+    Spark cannot delete from a Parquet table: there both strategies below
+    state the same delete as a condition and rewrite the days holding the
+    rows it matches (macros/spark/incremental.sql).
 #}
 {% macro get_incremental_rebuild_owner_tails_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_rebuild_owner_tails_sql', 'reengage')(arg_dict)) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_rebuild_owner_tails_sql(arg_dict) -%}
     {%- set spec = (config.get('meta') or {}).get('rebuild_owner_tails') -%}
     {%- if not spec -%}
         {{ exceptions.raise_compiler_error("incremental_strategy rebuild_owner_tails needs config meta.rebuild_owner_tails") }}
@@ -72,6 +80,10 @@
     rewrote both columns of nearly every row group, 8 s a day at 50M events.)
 #}
 {% macro get_incremental_append_with_relinks_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('get_incremental_append_with_relinks_sql', 'reengage')(arg_dict)) }}
+{%- endmacro %}
+
+{% macro default__get_incremental_append_with_relinks_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}

@@ -10,6 +10,7 @@
                 'since_column': 'event_ts',
                 'since_key': 'rebuild_from',
             },
+            'day_partition': 'event_date',
         },
     )
 }}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append_with_relinks',
         on_schema_change='fail',
+        meta={'day_partition': 'event_date'},
     )
 }}
 -- depends_on: {{ source('raw', 'events') }}, {{ ref('event_catalog') }}, {{ ref('stg_product__events') }}, {{ ref('int_identity_relinks') }}
@@ -38,7 +39,7 @@ window_rows as (
 
 ),
 
-unstored_rows as materialized (
+unstored_rows as {{ reengage.cte_hint('materialized') }} (
 
     -- computed once, read three times by the staging SQL; of those, the rows whose event is not stored yet: a copy of a stored
     -- event (loaded again later) is not new, the first load wins. Checked on

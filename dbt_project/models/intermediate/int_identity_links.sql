@@ -12,7 +12,7 @@ with
 
 {% if is_incremental() %}
 
-window_rows as materialized (
+window_rows as {{ reengage.cte_hint('materialized') }} (
 
     -- the raw rows of this run's window (macros/incremental/window.sql),
     -- read three times by the staging SQL

@@ -10,6 +10,7 @@
                 'since_column': 'session_start_at',
                 'since_key': 'rebuild_from',
             },
+            'day_partition': 'session_date',
         },
     )
 }}

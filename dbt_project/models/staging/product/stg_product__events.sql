@@ -8,7 +8,7 @@
 
 with
 
-source as not materialized (
+source as {{ reengage.cte_hint('not materialized') }} (
 
     -- read where it is used (three times): a CTE read more than once is
     -- otherwise buffered whole, for a full build every raw event
