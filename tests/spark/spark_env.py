@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.warehouse.conftest import DbtResult, run_dbt
+
 SPARK_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "spark.sh"
 MARKER = "spark: builds the dbt project on Apache Spark (scripts/spark.sh installs it)"
 SPARK_VARIABLES = (
@@ -64,8 +66,25 @@ def spark_environment(spark_home: Path) -> dict[str, str]:
     return spark_env
 
 
-def dbt_on_spark(spark_env: dict[str, str]) -> list[str]:
-    """tests/spark/dbt_on_spark.py run by the Spark environment's python (the one beside its dbt):
-    pyspark is never installed in the product's environment (scripts/spark.sh says why)."""
+def run_dbt_on_spark(
+    args: list[str],
+    warehouse: Path,
+    work_dir: Path,
+    spark_env: dict[str, str],
+    run_date: str,
+    *,
+    timeout: float,
+) -> DbtResult:
+    """dbt on the `spark` target for `run_date`, through tests/spark/dbt_on_spark.py run by the Spark
+    environment's python (the one beside its dbt; pyspark is never in the product's environment,
+    scripts/spark.sh says why), which writes the views' rows to `<work_dir>/views`."""
     python = Path(spark_env["REENGAGE_SPARK_DBT"]).with_name("python")
-    return [str(python), str(Path(__file__).with_name("dbt_on_spark.py"))]
+    return run_dbt(
+        args,
+        warehouse,
+        work_dir,
+        target="spark",
+        extra_env={**spark_env, "REENGAGE_RUN_DATE": run_date},
+        command=[str(python), str(Path(__file__).with_name("dbt_on_spark.py")), str(work_dir / "views")],
+        timeout=timeout,
+    )

@@ -42,7 +42,7 @@ from tests.warehouse.raw_world import (
     raw_tables,
 )
 
-from .spark_env import SPARK_SCRIPT, dbt_on_spark, run_script, spark_environment
+from .spark_env import SPARK_SCRIPT, run_dbt_on_spark, run_script, spark_environment
 
 pytestmark = pytest.mark.spark
 
@@ -132,16 +132,8 @@ def spark_history(
                 con.close()
         export_raw_warehouse(warehouse, layout.raw)
         work = root / day
-        views = work / "spark_views"
-        spark = run_dbt(
-            BUILD,
-            warehouse,
-            work / "spark",
-            target="spark",
-            extra_env={**spark_env, "REENGAGE_RUN_DATE": day},
-            command=[*dbt_on_spark(spark_env), str(views)],
-            timeout=1800,
-        )
+        spark = run_dbt_on_spark(BUILD, warehouse, work / "spark", spark_env, day, timeout=1800)
+        views = work / "spark" / "views"
         assert spark.returncode == 0, f"Spark build of {day}:\n{spark.explain()}"
         duck = run_dbt(BUILD, warehouse, work / "duckdb", extra_env={"REENGAGE_RUN_DATE": day})
         assert duck.returncode == 0, f"DuckDB build of {day}:\n{duck.explain()}"

@@ -17,7 +17,7 @@ from reengage.spark.raw_export import export_raw_warehouse
 from tests.warehouse.conftest import run_dbt
 from tests.warehouse.raw_world import RUN_DATE, create_raw_warehouse, insert_partitions, raw_tables
 
-from .spark_env import dbt_on_spark, spark_environment
+from .spark_env import run_dbt_on_spark, spark_environment
 
 pytestmark = pytest.mark.spark
 
@@ -43,15 +43,7 @@ def test_a_null_in_a_not_null_contract_column_fails_the_build_on_spark_and_on_du
     export_raw_warehouse(warehouse, layout.raw)
     run = ["run", "--select", MODEL]
 
-    spark = run_dbt(
-        run,
-        warehouse,
-        tmp_path / "spark",
-        target="spark",
-        extra_env={**spark_env, "REENGAGE_RUN_DATE": RUN_DATE},
-        command=[*dbt_on_spark(spark_env), str(tmp_path / "views")],
-        timeout=900,
-    )
+    spark = run_dbt_on_spark(run, warehouse, tmp_path / "spark", spark_env, RUN_DATE, timeout=900)
     assert spark.returncode == 1, spark.explain()
     assert spark.not_passed() == {f"model.reengage.{MODEL}": "error"}
     assert f"staging.{MODEL}.customer_id is null: its contract declares it not null" in spark.explain()
