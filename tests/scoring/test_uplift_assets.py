@@ -136,6 +136,7 @@ def test_an_uplift_campaign_gets_a_promoted_model_from_its_own_decisions_and_dai
     metadata = _materialize(home, uplift_scores, RUN_DATE, {"bootstrap": 200})
     done = metadata["campaigns"].value
     assert "promoted:" in done["upl"]["fit"] and done["upl"]["model_version"].startswith("uplift-")
+    assert "99% interval" in done["upl"]["fit"]  # the daily job judges at 99%: it tries weekly
     assert done["young"]["model_version"] == "none" and done["young"]["fit"].startswith("not fitted:")
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         scores = as_frame(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def test_evaluate_prints_qini_auuc_deciles_and_the_verdict_for_a_csv(decisions_c
     for line in ("Qini coefficient", "AUUC", "average effect", "calibration by decile", "promotion: "):
         assert line in printed
     assert "95% interval" in printed
+    assert re.search(r"treated, [\d,]+ with the outcome; [\d,]+ holdout, [\d,]+ with the outcome", printed)
 
 
 def test_evaluate_fails_naming_the_file_and_a_missing_column(decisions_csv: Path):

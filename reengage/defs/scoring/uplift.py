@@ -5,8 +5,9 @@ For every enabled campaign with `targeting: {mode: uplift}`, the asset
 1. fits a candidate (reengage.learning.uplift.training: earlier days train, the latest days judge) from
    the campaign's matured randomized decisions (reengage.learning.uplift.examples) when one is due: at
    the first run with enough examples, then once every `refit_every_days` (or when the weekly
-   `model_training` job asks with `retrain: true`). The registry promotes it only when its Qini
-   interval is above random (and it matches the current model on the same rows);
+   `model_training` job asks with `retrain: true`). It learns from half the users and is judged
+   on the other half's latest days; the registry promotes it only when its Qini coefficient's
+   99% interval is above 0, random targeting (and it matches the current model on the same rows);
 2. predicts every customer's uplift for the run date with the campaign's promoted model, into
    scoring.uplift_scores, which the policy ranks by. A campaign without a promoted model gets
    no predictions, and the policy draws its budget at random among the users its trigger rules
@@ -53,6 +54,11 @@ class UpliftModelConfig(dg.Config):
     min_training_rows: int = 500
     min_evaluation_rows: int = 200
     min_rows_per_arm: int = 50
+    # Half the users (by a hash of campaign and user) judge each candidate; the rest train it.
+    judging_user_share: float = 0.5
+    # A 99% interval: its lower end is a one-sided test at 0.5%, because a campaign is judged
+    # again every week and a 2.5% gate would let a no-effect campaign through within months.
+    confidence: float = 0.99
     bootstrap: int = 500
     seed: int = 0
 
@@ -106,6 +112,8 @@ def _training_config(campaign: Campaign, config: UpliftModelConfig) -> UpliftCon
         min_training_rows=config.min_training_rows,
         min_evaluation_rows=config.min_evaluation_rows,
         min_rows_per_arm=config.min_rows_per_arm,
+        judging_user_share=config.judging_user_share,
+        confidence=config.confidence,
         bootstrap=config.bootstrap,
     )
 

@@ -97,7 +97,10 @@ def report(model: TrainedUplift) -> str:
 
     def arms(part: str) -> str:
         c = counts[part]
-        return f"{c['rows']:,} rows ({c['treated']:,} treated, {c['holdout']:,} holdout)"
+        return (
+            f"{c['rows']:,} rows ({c['treated']:,} treated, {c['treated_outcomes']:,} with the outcome; "
+            f"{c['holdout']:,} holdout, {c['holdout_outcomes']:,} with the outcome)"
+        )
 
     def days(span: tuple[date, ...]) -> str:
         return f"{span[0]} to {span[-1]} ({len(span)} days)" if span else "a random share of rows"

@@ -1,4 +1,4 @@
-"""Train an uplift model on earlier decision days and judge it on the latest ones.
+"""Train an uplift model on earlier decision days and judge it on the latest ones, of other users.
 
 `train_and_evaluate(table, config)` takes one row per logged decision: the features the policy
 saw, whether the user was treated, the outcome (the campaign's target event within its
@@ -13,6 +13,14 @@ Why it is shaped this way:
   decision leak into training and flatter every figure. `gap_days` leaves days out between the
   two, so that a user's conversion cannot be a training outcome and, a day later, part of an
   evaluation outcome's attribution window.
+* Judged on other users too: with a `cluster_column` (the user), the evaluation rows are the
+  latest days of a fixed share of users (`judging_user_share`, by a hash of campaign and user)
+  and the model learns only from the other users. A user's holdout is kept for good and their
+  habits persist, so a model that learned from a user's earlier days can "predict" that same
+  user's later outcomes in the arm they are still in: on logs where the message does nothing,
+  a day-only split read a positive Qini coefficient on average and passed a 95% promotion gate
+  in about one fit in ten. The hash keeps each user on one side in every fit, so the current
+  model and a candidate are compared on users neither learned from.
 * Leakage guard: with a `feature_ts_column` (the latest event a row's features read, e.g.
   `max_event_ts_used`), a row whose features saw an event at or after its cut-off (the end of
   its decision day, UTC, as `reengage.learning.features.cutoff`) is refused. Evaluation days that overlap
@@ -50,6 +58,7 @@ from reengage.learning.uplift.learner import (
 from reengage.learning.uplift.outcome_models import cross_fitted_outcome_models
 
 DEFAULT_HOLDOUT_SHARE = 0.25
+DEFAULT_JUDGING_USER_SHARE = 0.5
 _NOT_VERSIONED = frozenset({"n_threads"})
 _ROWS_SHOWN = 5  # bad rows named in an error before "and N more"
 
@@ -81,6 +90,9 @@ class UpliftConfig:
     cluster_column: str | None = None
     holdout_days: int | None = None
     holdout_share: float | None = None
+    # With a cluster column: the share of users whose rows judge the model (the others' train
+    # it); None puts every user on both sides, which a user's lasting arm and habits flatter.
+    judging_user_share: float | None = DEFAULT_JUDGING_USER_SHARE
     gap_days: int = 0
     min_training_rows: int = 500
     min_evaluation_rows: int = 200
@@ -100,6 +112,8 @@ class UpliftConfig:
             raise ValueError("holdout_days needs a day_column")
         if self.gap_days < 0:
             raise ValueError(f"gap_days must be 0 or more, got {self.gap_days}")
+        if self.judging_user_share is not None and not 0 < self.judging_user_share < 1:
+            raise ValueError(f"judging_user_share must be between 0 and 1, got {self.judging_user_share}")
         if (self.control_column is None) != (self.control_propensity_column is None):
             raise ValueError("give control_column and control_propensity_column, or neither")
 
@@ -315,8 +329,29 @@ def split_days(days: pd.Series, config: UpliftConfig) -> tuple[tuple[date, ...],
     return tuple(training), tuple(evaluation)
 
 
-def _arm_counts(treated: np.ndarray, control: np.ndarray) -> dict[str, int]:
-    return {"rows": len(treated), "treated": int(treated.sum()), "holdout": int(control.sum())}
+def judging_users(clusters: pd.Series, share: float, salt: str) -> np.ndarray:
+    """True on the rows of users who judge the model: blake2b(salt, user) read as a share below `share`.
+
+    A hash of the key alone, not a seeded draw or a library's hash, so a user stays on the same
+    side in every fit and every version of the product.
+    """
+    side = {}
+    for key in pd.unique(clusters.to_numpy()):
+        digest = hashlib.blake2b(f"{salt}\x1f{key}".encode(), digest_size=8).digest()
+        side[key] = int.from_bytes(digest, "big") / 2**64 < share
+    return clusters.map(side).to_numpy(dtype=bool)
+
+
+def _arm_counts(treated: np.ndarray, control: np.ndarray, outcome: np.ndarray) -> dict[str, int]:
+    """Rows per arm, and rows with an outcome (a conversion, or any non-zero value) per arm."""
+    happened = outcome != 0
+    return {
+        "rows": len(treated),
+        "treated": int(treated.sum()),
+        "holdout": int(control.sum()),
+        "treated_outcomes": int((happened & (treated == 1)).sum()),
+        "holdout_outcomes": int((happened & (control == 1)).sum()),
+    }
 
 
 def _check_enough(name: str, counts: dict[str, int], min_rows: int, config: UpliftConfig) -> None:
@@ -331,7 +366,8 @@ def _check_enough(name: str, counts: dict[str, int], min_rows: int, config: Upli
 
 
 def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = "table") -> TrainedUplift:
-    """Fit on the earlier days, evaluate on the latest; `source` names the table in error messages.
+    """Fit on the earlier days (of the learning users), evaluate on the latest (of the judging users);
+    `source` names the table in error messages.
 
     Raises `UpliftInputError` (bad column or values), `LeakageError` (features from after the
     cut-off) or `TrainingError` (too few rows, or too few of either arm).
@@ -345,10 +381,19 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
     canonical = np.argsort(pd.util.hash_pandas_object(used, index=False).to_numpy(), kind="stable")
     used, roles = used.iloc[canonical].reset_index(drop=True), roles.iloc[canonical].reset_index(drop=True)
 
+    splits_users = config.cluster_column is not None and config.judging_user_share is not None
+    if splits_users:
+        judging = judging_users(roles["cluster"], config.judging_user_share, config.campaign_id)
+        learning = ~judging
+    else:
+        judging = learning = np.ones(len(used), dtype=bool)
     if config.day_column:
         training_days, evaluation_days = split_days(roles["day"], config)
-        in_training = roles["day"].isin(set(training_days)).to_numpy()
-        in_evaluation = roles["day"].isin(set(evaluation_days)).to_numpy()
+        in_training = roles["day"].isin(set(training_days)).to_numpy() & learning
+        in_evaluation = roles["day"].isin(set(evaluation_days)).to_numpy() & judging
+    elif splits_users:
+        training_days, evaluation_days = (), ()
+        in_training, in_evaluation = learning, judging
     else:
         training_days, evaluation_days = (), ()
         share = config.holdout_share or DEFAULT_HOLDOUT_SHARE
@@ -362,8 +407,8 @@ def train_and_evaluate(table: pd.DataFrame, config: UpliftConfig, source: str = 
         for column in ("treated", "outcome", "propensity", "control", "control_propensity")
     )
     counts = {
-        "training": _arm_counts(t[in_training], c[in_training]),
-        "evaluation": _arm_counts(t[in_evaluation], c[in_evaluation]),
+        "training": _arm_counts(t[in_training], c[in_training], y[in_training]),
+        "evaluation": _arm_counts(t[in_evaluation], c[in_evaluation], y[in_evaluation]),
     }
     _check_enough("training data", counts["training"], config.min_training_rows, config)
     _check_enough("evaluation data", counts["evaluation"], config.min_evaluation_rows, config)
