@@ -217,6 +217,17 @@ SETTINGS: tuple[Setting, ...] = (
         "the work), as Spark spells sizes (2g, 4096m).",
     ),
     Setting(
+        "spark.dbt",
+        "REENGAGE_SPARK_DBT",
+        "path",
+        None,
+        "The dbt executable the pipeline runs on warehouse_kind spark, to parse the project and to build "
+        "it: the one in the environment scripts/spark.sh installs dbt-spark into (never the product's own, "
+        "which has no spark adapter). `scripts/spark.sh env` prints it.",
+        example='"/srv/reengage/.venv-spark/bin/dbt"',
+        default_note="unset (required on warehouse_kind spark)",
+    ),
+    Setting(
         "schedule.timezone",
         "REENGAGE_TIMEZONE",
         "text",
@@ -449,8 +460,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
-# Secrets and the connection's own variables: read from the environment only, never from a file
-# that is easily copied or committed.
+# Secrets, and variables other programs read themselves (libpq's, Java's): read from the environment
+# only, never from a file that is easily copied or committed.
 ENVIRONMENT_ONLY: dict[str, str] = {
     "SENDGRID_API_KEY": "the SendGrid API key",
     "TWILIO_ACCOUNT_SID": "the Twilio account (AC...) SMS is sent from",
@@ -458,6 +469,7 @@ ENVIRONMENT_ONLY: dict[str, str] = {
     "REENGAGE_PRIVACY_PEPPER": "the secret key of the forget list's hashes (docs/privacy.md)",
     "REENGAGE_ALERT_WEBHOOK_URL": "where alerts are posted (a Slack-compatible webhook; it holds a token)",
     "PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE": "the PostgreSQL warehouse (libpq's variables)",
+    "JAVA_HOME": "the Java 17+ that runs dbt's Spark (else java on PATH; scripts/spark.sh env prints it)",
 }
 
 
@@ -662,7 +674,7 @@ DBT_TARGET_OF_KIND = {"duckdb": "dev", "postgres": "postgres", "spark": "spark"}
 def warehouse_kind() -> str:
     kind = resolve("warehouse_kind")
     target = resolve("dbt_target")
-    other = {v: k for k, v in DBT_TARGET_OF_KIND.items()}.get(str(target.value or ""), kind.value)
+    other = dbt_target_kind()
     if other != kind.value:
         # dbt would build one warehouse while the Python stages read and write the other.
         raise SettingsError(
@@ -676,6 +688,17 @@ def dbt_target() -> str:
     return str(value("dbt_target") or DBT_TARGET_OF_KIND[warehouse_kind()])
 
 
+def dbt_target_kind() -> str:
+    """The kind of warehouse dbt's target builds: warehouse_kind's, unless dbt_target names another kind's.
+
+    What decides which dbt runs and what its profile reads. It never refuses a disagreement with
+    warehouse_kind: that is refused when a run opens the warehouse (warehouse_kind()), not when the
+    code location loads and parses the project.
+    """
+    target = str(value("dbt_target") or "")
+    return {v: k for k, v in DBT_TARGET_OF_KIND.items()}.get(target, str(value("warehouse_kind")))
+
+
 def spark_home() -> Path:
     """The Spark warehouse's folder: tables, metastore and raw Parquet (reengage/spark/)."""
     return Path(value("spark.home") or home() / "spark").resolve()
@@ -687,6 +710,17 @@ def spark_master() -> str:
 
 def spark_driver_memory() -> str:
     return str(value("spark.driver_memory"))
+
+
+def spark_dbt() -> Path | None:
+    """The dbt of the Spark environment (scripts/spark.sh), or None when the setting is unset."""
+    found = value("spark.dbt")
+    return Path(str(found)).expanduser() if found else None
+
+
+def java_home() -> str | None:
+    """JAVA_HOME, the Java runtime dbt's Spark runs on: the machine's, so the environment's only."""
+    return os.environ.get("JAVA_HOME") or None
 
 
 def postgres_params() -> dict[str, str]:

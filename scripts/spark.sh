@@ -22,9 +22,10 @@
 # with exit status 0, when its optional Spark Connect packages are missing.
 #
 # The environment `env` prints: JAVA_HOME; REENGAGE_SPARK_DBT, that environment's dbt (its python
-# beside it); and the settings the profile's `spark` output reads (REENGAGE_SPARK_HOME,
-# REENGAGE_SPARK_MASTER, REENGAGE_SPARK_DRIVER_MEMORY) as reengage/settings.py resolves them
-# (environment, then reengage.toml, then the defaults). Progress goes to stderr.
+# beside it), the dbt the pipeline runs on the kind (the spark.dbt setting); and the settings the
+# profile's `spark` output reads (REENGAGE_SPARK_HOME, REENGAGE_SPARK_MASTER,
+# REENGAGE_SPARK_DRIVER_MEMORY) as reengage/settings.py resolves them (environment, then
+# reengage.toml, then the defaults). Progress goes to stderr.
 
 set -euo pipefail
 
@@ -204,6 +205,6 @@ case "${COMMAND}" in
     env) cmd_env ;;
     status) cmd_status ;;
     check) cmd_check ;;
-    -h | --help | help) sed -n '2,27p' "$0" ;;
+    -h | --help | help) sed -n '2,28p' "$0" ;;
     *) die "unknown command '${COMMAND}' (install, env, status, check)" ;;
 esac

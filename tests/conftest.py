@@ -127,10 +127,11 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         # a developer's shell pointed at PostgreSQL must not move the DuckDB tests there
         "REENGAGE_WAREHOUSE_KIND",
         "REENGAGE_DBT_TARGET",
-        # nor at a Spark home or cluster the Spark tests would build in
+        # nor at a Spark home or cluster the Spark tests would build in, or another checkout's dbt-spark
         "REENGAGE_SPARK_HOME",
         "REENGAGE_SPARK_MASTER",
         "REENGAGE_SPARK_DRIVER_MEMORY",
+        "REENGAGE_SPARK_DBT",
         # dev.py sets it for the developer's own UI: a command under test keeps its runs in the home
         "DAGSTER_HOME",
     ):

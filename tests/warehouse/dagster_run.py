@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from reengage.defs.warehouse.assets import dbt_project, warehouse_models
-from reengage.defs.warehouse.dbt_cli import DBT_EXECUTABLE, WarehouseDbtCliResource
+from reengage.defs.warehouse.dbt_cli import WarehouseDbtCliResource, dbt_executable
 from reengage.warehouse import WarehouseResource
 from tests.warehouse.raw_world import RUN_DATE
 
@@ -41,7 +41,7 @@ def materialize_warehouse_models(
             tags=one_run_range if first_partition else None,
             run_config=run_config,
             resources={
-                "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+                "dbt": WarehouseDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
                 "warehouse": WarehouseResource(path=str(warehouse)),
             },
             raise_on_error=raise_on_error,

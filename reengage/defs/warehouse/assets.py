@@ -14,31 +14,35 @@ from reengage import settings
 from reengage.defs.operations.retries import DBT_BUILD_RETRY
 from reengage.defs.warehouse import build_state, meanings, parse_state
 from reengage.defs.warehouse.check_descriptions import describe_dbt_test
+from reengage.defs.warehouse.dbt_cli import DbtRuntimeMissing, dbt_environment
 from reengage.defs.warehouse.project import WAREHOUSE_ENV, dbt_project, ensure_manifest
 from reengage.defs.warehouse.row_counts import with_row_counts
 from reengage.partitions import daily_partitions
 from reengage.warehouse import WarehouseResource
 
-# What dbt reads from the environment: the warehouse path (dbt_project/profiles.yml), and the run date
-# and a range's first day, which the macros read only when nodes run (macros/as_of.sql).
+# What dbt reads from the environment: the warehouse path (dbt_project/profiles.yml), the run date
+# and a range's first day, which the macros read only when nodes run (macros/as_of.sql), and what the
+# warehouse kind's profile output needs (dbt_cli.dbt_environment).
 RUN_DATE_ENV = "REENGAGE_RUN_DATE"
 START_DATE_ENV = "REENGAGE_START_DATE"
 
 
 @contextmanager
 def dbt_env(warehouse_path: Path, first_day: str, last_day: str) -> Iterator[None]:
-    """The warehouse path and the run dates in the environment, only while a dbt process starts.
+    """The warehouse path, the run dates and the kind's own variables (on Spark, its settings) in the
+    environment, only while a dbt process starts.
 
     The dbt process copies the environment when it starts. Left set, the warehouse path would point
     every later stage and run in this process at this run's warehouse, whatever their own
     REENGAGE_HOME says, and a date would reach whatever starts dbt next. The dates are not `--vars`:
     dbt parses the whole project again whenever a command's vars change, so a run date passed as a
-    var cost every daily build a full parse.
+    var cost every daily build a full parse. On Spark a missing Java stops here, before dbt starts.
     """
     values = {
         WAREHOUSE_ENV: str(warehouse_path),
         RUN_DATE_ENV: last_day,
         START_DATE_ENV: first_day if first_day != last_day else None,
+        **dbt_environment(runs_models=True),
     }
     saved = {name: os.environ.get(name) for name in values}
     try:
@@ -140,8 +144,11 @@ def warehouse_models(
     if config.full_refresh:
         args.append("--full-refresh")
     target = parse_state.new_target(f"{context.run.run_id}-{context.retry_number}")
-    with dbt_env(warehouse.resolved_path(), window.start, window.end):
-        invocation = dbt.cli(args, context=context, target_path=target)
+    try:
+        with dbt_env(warehouse.resolved_path(), window.start, window.end):
+            invocation = dbt.cli(args, context=context, target_path=target)
+    except DbtRuntimeMissing as missing:  # a setup step, not a passing fault: a retry would fail the same
+        raise dg.Failure(description=str(missing), allow_retries=False) from missing
     try:
         # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
         yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)

@@ -10,7 +10,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from reengage import settings
-from reengage.defs.warehouse.dbt_cli import DBT_EXECUTABLE
+from reengage.defs.warehouse.dbt_cli import dbt_environment, dbt_executable
 
 # Where `dbt parse` writes the manifest (and its log): the project's own target/ in a source checkout; an
 # installed package's files are not the pipeline's to write (and one install serves every home), so
@@ -59,11 +59,16 @@ def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
 
 
 def _parse(project: DbtProject) -> None:
-    # dbt's profile needs a warehouse path to parse; none is opened. Only the child sees it.
-    env = {**os.environ, WAREHOUSE_ENV: str(settings.warehouse_path())}
+    # dbt's profile needs a warehouse path (and on Spark its settings) to parse; nothing is opened and
+    # no Spark starts. Only the child sees them.
+    env = {
+        **os.environ,
+        WAREHOUSE_ENV: str(settings.warehouse_path()),
+        **dbt_environment(runs_models=False),
+    }
     subprocess.run(
         [
-            DBT_EXECUTABLE,
+            dbt_executable(),
             "parse",
             "--quiet",
             "--project-dir",
