@@ -87,9 +87,19 @@ def test_every_place_that_names_the_code_location_names_it_reengage() -> None:
     assert [entry["python_module"]["location_name"] for entry in workspace["load_from"]] == [CODE_LOCATION]
 
 
-# What a checkout needs to load the code location (no .venv, .data, dbt target or caches).
+# What a checkout needs to load the code location (no environments, .data, dbt target or caches).
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", ".data", "target", "dbt_packages", "logs", "__pycache__", "*.pyc", ".*_cache", "tests"
+    ".git",
+    ".venv",
+    ".venv-spark",
+    ".data",
+    "target",
+    "dbt_packages",
+    "logs",
+    "__pycache__",
+    "*.pyc",
+    ".*_cache",
+    "tests",
 )
 
 
