@@ -4,13 +4,17 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-from reengage.defs.warehouse.project import _manifest_is_current
+import pytest
+
+from reengage.defs.warehouse.project import PARSED_FOR, _manifest_is_current
 
 
 def _touch(path: Path, mtime: float) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("x")
     os.utime(path, (mtime, mtime))
+    if path.name == "manifest.json":
+        (path.parent / PARSED_FOR).write_text("dev")  # parsed for the DuckDB file's target
     return path
 
 
@@ -39,3 +43,16 @@ def test_a_missing_manifest_is_stale(tmp_path):
     assert not _manifest_is_current(
         SimpleNamespace(project_dir=tmp_path), tmp_path / "target" / "manifest.json"
     )
+
+
+def test_a_manifest_parsed_for_another_warehouse_kind_is_stale(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    # Guards a home moved from DuckDB to Spark: a test's unique id hashes its column as the adapter
+    # quotes it, so the other kind's manifest names nodes the build's events do not, and the build fails.
+    project = SimpleNamespace(project_dir=tmp_path)
+    manifest = _touch(tmp_path / "target" / "manifest.json", 2_000)
+    assert _manifest_is_current(project, manifest)
+    monkeypatch.setenv("REENGAGE_WAREHOUSE_KIND", "spark")
+    assert not _manifest_is_current(project, manifest)
+    (manifest.parent / PARSED_FOR).unlink()  # parsed before the target was recorded: parse again
+    monkeypatch.delenv("REENGAGE_WAREHOUSE_KIND")
+    assert not _manifest_is_current(project, manifest)

@@ -46,8 +46,17 @@ PROJECT_FILE_SUFFIXES = (".sql", ".yml", ".csv")
 NOT_PROJECT_FILES = frozenset({"target", "dbt_packages", "logs"})
 
 
+# Beside the manifest: the dbt target it was parsed for. A test's unique id holds a hash of its
+# column as the adapter quotes it, so a manifest parsed for another kind names some nodes differently
+# from the build's events (a checkout moved from DuckDB to Spark failed its first build on one).
+PARSED_FOR = "parsed_for_target"
+
+
 def _manifest_is_current(project: DbtProject, manifest: Path) -> bool:
     if not manifest.exists():
+        return False
+    parsed_for = manifest.parent / PARSED_FOR
+    if not parsed_for.exists() or parsed_for.read_text().strip() != settings.dbt_target():
         return False
     built = manifest.stat().st_mtime
     for folder, subfolders, files in os.walk(project.project_dir):
@@ -84,3 +93,4 @@ def _parse(project: DbtProject) -> None:
         cwd=project.project_dir,
         env=env,
     )
+    (project.manifest_path.parent / PARSED_FOR).write_text(settings.dbt_target())
