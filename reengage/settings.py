@@ -175,8 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
         "duckdb",
         "Where the tables live: the embedded DuckDB file, or a PostgreSQL database (the libpq PG* "
         "environment variables say which). The Python stages and dbt both follow it. spark builds the dbt "
-        "models on Apache Spark as Parquet tables under spark.home; the Python stages do not read those yet "
-        "and refuse the kind.",
+        "models on Apache Spark as Parquet tables under spark.home; the Python stages keep their own tables "
+        "in the DuckDB file and read Spark's through views there.",
         choices=("duckdb", "postgres", "spark"),
     ),
     Setting(

@@ -1,12 +1,14 @@
 """Short-lived DuckDB connections to the warehouse: the embedded file, or PostgreSQL.
 
-DuckDB is the Python stages' SQL engine either way. With `REENGAGE_WAREHOUSE_KIND=duckdb`
+DuckDB is the Python stages' SQL engine whatever the kind. With `REENGAGE_WAREHOUSE_KIND=duckdb`
 (the default) it opens the warehouse file; with `postgres` it starts in memory and
 attaches the PostgreSQL database through DuckDB's postgres extension (shipped as the
 `duckdb-extension-postgres-scanner` wheel), under the catalog name `warehouse`, so the
 same SQL (`raw.events`, `marts.fct_user_features`, ...) reads and writes PostgreSQL
-tables. DuckDB lets one process write a file at a time, and dbt runs in its own
-process, so every stage opens a connection, does its work and closes it.
+tables. With `spark` it opens the file too, where the stages' own tables live and the tables
+dbt built on Spark are views over their Parquet files (`reengage.spark.views`). DuckDB lets
+one process write a file at a time, and dbt runs in its own process, so every stage opens a
+connection, does its work and closes it.
 
 Every connection first brings the warehouse to the declared schema (`reengage.schema`;
 one catalog look-up when it is current), so a warehouse built by an earlier version upgrades
@@ -66,21 +68,7 @@ def connect(
         con.close()
 
 
-def refuse_unreadable_kind(kind: str) -> None:
-    """Stop a Python stage on a warehouse it cannot read yet, rather than open the DuckDB file instead.
-
-    On `spark` dbt builds the models as Parquet tables (reengage/spark/), but no Python stage reads
-    them yet: opening the DuckDB file would score and send from tables dbt no longer updates.
-    """
-    if kind == "spark":
-        raise WarehouseConnectionError(
-            "the Python stages do not read a Spark warehouse yet (REENGAGE_WAREHOUSE_KIND=spark builds "
-            "the dbt models only; docs/deployment.md, The dbt models on Apache Spark)"
-        )
-
-
 def _open(path: Path | str | None, read_only: bool, kind: str) -> duckdb.DuckDBPyConnection:
-    refuse_unreadable_kind(kind)
     if kind == "postgres":
         con = _attach_postgres(read_only)
     else:
@@ -98,11 +86,13 @@ def _open(path: Path | str | None, read_only: bool, kind: str) -> duckdb.DuckDBP
 def describe(path: Path | str | None = None, kind: str | None = None) -> str:
     """Where the warehouse is, for messages and logs (no password)."""
     kind = kind or settings.warehouse_kind()
-    refuse_unreadable_kind(kind)
     if kind == "postgres":
         p = settings.postgres_params()
         return f"PostgreSQL database {p['dbname']} on {p['host']}:{p['port']} as {p['user']}"
-    return str(Path(path) if path else settings.warehouse_path())
+    file = str(Path(path) if path else settings.warehouse_path())
+    if kind == "spark":
+        return f"{file}, with views over the Spark tables under {settings.spark_home()}"
+    return file
 
 
 def postgres_extension_file() -> Path:

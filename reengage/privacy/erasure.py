@@ -20,6 +20,12 @@ Deleted rows stay in a DuckDB file as bytes of freed blocks, so `carry_out`
 finishes by rewriting the warehouse file (warehouse_file.py) whenever an audit
 row says its erasure has not been rewritten away yet, including one whose
 rewrite an earlier crash cut short.
+
+On a Spark warehouse the tables dbt built are Parquet files outside the DuckDB file, and an
+incremental table keeps old rows that no rebuild from raw would bring back. Before that same
+rewrite, every table dbt built there (and the raw rows exported for it) is discarded, so the next
+build makes them all again from the erased raw tables (`reengage.spark.build.discard_built_tables`).
+Tied to the audit row, a crash between the erasure and the discard is finished by the next run.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from reengage.privacy.tables import personal_tables
 from reengage.privacy.warehouse_file import Rewrite, rewrite
 from reengage.privacy.warehouse_rows import delete_person
 from reengage.schema.migrations import migrate
+from reengage.spark.build import discard_built_tables
 from reengage.warehouse import connect, transaction
 
 LEDGER_TABLE = "ledger.send_ledger"
@@ -173,9 +180,11 @@ def carry_out(
     """
     with connect(warehouse_path, kind=warehouse_kind) as con:
         outcomes = erase_all(con, requests, ledger_path=ledger_path, skip_done=skip_done)
-        due = warehouse_kind == "duckdb" and audit.awaiting_file_rewrite(con) > 0
+        due = warehouse_kind != "postgres" and audit.awaiting_file_rewrite(con) > 0
     if not due:
         return ErasureRun(outcomes, None)
+    if warehouse_kind == "spark":
+        discard_built_tables()  # before the rewrite marks the erasure done
 
     # The connection is closed: DuckDB lets a process hold a file once, and the rewrite takes it.
     def stamp(copy: duckdb.DuckDBPyConnection, catalog: str) -> None:

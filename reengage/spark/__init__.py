@@ -5,6 +5,7 @@ dbt process (local mode by default) and writes every table as Parquet under one 
 home (`spark.home`). That dbt is the one of the environment scripts/spark.sh makes (`spark.dbt`,
 chosen in reengage/defs/warehouse/dbt_cli.py). The layout and the environment dbt's profile reads
 are in `layout.py`; the raw tables reach Spark as Parquet files (`raw_export.py`); DuckDB reads the
-tables Spark wrote (`parquet_tables.py`). The Python stages do not read a Spark warehouse yet
-(reengage/warehouse.py refuses the kind); docs/deployment.md says what runs where.
+tables Spark wrote (`parquet_tables.py`), and the Python stages read them through views in their
+DuckDB file (`views.py`), refreshed around every build (`build.py`, which also discards Spark's
+tables after an erasure); docs/deployment.md says what runs where.
 """

@@ -7,6 +7,10 @@ and lists it last, where Spark's schema has it too. Timestamps are written as mi
 without a time zone (the profile's timestampType), so DuckDB reads the naive UTC `timestamp`
 the contracts declare.
 
+Only the data files are read: `*.parquet` at the top of the folder, or in its day folders.
+While Spark writes, its unfinished files sit in `_temporary/` and `.spark-staging-*/` under the
+same folder, and a recursive pattern would read them as rows.
+
 Views are not files: they live only in Spark's metastore, and DuckDB cannot read them.
 """
 
@@ -19,12 +23,14 @@ class MissingSparkTable(FileNotFoundError):
     """No Parquet file where a Spark table should be (never built, a view, or dropped)."""
 
 
-def table_scan(layout: SparkLayout, schema: str, name: str) -> str:
-    """DuckDB SQL (a table function call) reading one table Spark built."""
+def table_scan(layout: SparkLayout, schema: str, name: str, day_column: str | None = None) -> str:
+    """DuckDB SQL (a table function call) reading one table Spark built; `day_column` if stored by day."""
     folder = layout.table_dir(schema, name)
-    if not any(folder.rglob("*.parquet")):
+    pattern = f"{day_column}=*/*.parquet" if day_column else "*.parquet"
+    if not any(folder.glob(pattern)):
         raise MissingSparkTable(
-            f"{schema}.{name}: no Parquet file under {folder} (a view, or a table Spark has not built)"
+            f"{schema}.{name}: no Parquet file matching {pattern} under {folder} (a view, or a table "
+            "Spark has not built)"
         )
-    pattern = (folder / "**" / "*.parquet").as_posix().replace("'", "''")
-    return f"read_parquet('{pattern}', hive_partitioning = true)"
+    files = (folder / pattern).as_posix().replace("'", "''")
+    return f"read_parquet('{files}', hive_partitioning = {'true' if day_column else 'false'})"

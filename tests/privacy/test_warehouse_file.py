@@ -160,3 +160,35 @@ def test_a_rewrite_cut_short_by_a_crash_is_finished_by_the_next_run(isolated_hom
     finally:
         con.close()
     assert next_run().file_rewrite is None, "nothing erased since the last rewrite: the file is left alone"
+
+
+def test_on_spark_an_erasure_discards_every_table_dbt_built_there(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Guards erasure on a Spark warehouse: its tables are Parquet files outside the DuckDB file, and
+    # an incremental one keeps rows no rebuild brings back. They go (and the raw rows exported for
+    # Spark), tied to the audit row, so a run that died after the erasure still discards them.
+    world = build_world(isolated_home)
+    spark_home = isolated_home / "spark"
+    monkeypatch.setenv("REENGAGE_SPARK_HOME", str(spark_home))
+    built = spark_home / "warehouse" / "marts.db" / "fct_user_features" / "part-0.parquet"
+    exported = spark_home / "raw" / "customers" / "part-0.parquet"
+    for folder, file in ((built.parent, built), (exported.parent, exported)):
+        folder.mkdir(parents=True)
+        con = duckdb.connect()
+        con.execute(f"copy (select ? as email) to '{file}' (format parquet)", [ALICE_OLD])
+        con.close()
+    (spark_home / "metastore").mkdir()
+    erase_person(world, customer_id=ALICE)
+
+    run = carry_out(
+        [],
+        warehouse_path=world.warehouse,
+        warehouse_kind="spark",
+        ledger_path=world.ledger_path,
+        skip_done=True,
+    )
+
+    assert run.file_rewrite is not None
+    assert sorted(p.name for p in spark_home.iterdir()) == []
+    assert files_holding([world.warehouse], {"address": ALICE_OLD.encode()}) == []

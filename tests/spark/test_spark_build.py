@@ -197,14 +197,14 @@ def test_spark_and_duckdb_build_the_same_rows_and_types(
         con.execute("set timezone = 'UTC'")
         duck_columns = _columns(con, f"select * from {relation}")
         views = built.spark_views / relation
+        day_column = built.manifest_meta(relation).get("day_partition")
         spark_source = (
             f"read_parquet('{views.as_posix()}/*.parquet')"
             if views.exists()
-            else table_scan(built.spark_tables, *relation.split("."))
+            else table_scan(built.spark_tables, *relation.split("."), day_column)
         )
         spark_columns = _columns(con, f"select * from {spark_source}")
         # a table stored by day lists its day column last on Spark
-        day_column = built.manifest_meta(relation).get("day_partition")
         expected_order = [c for c in duck_columns if c[0] != day_column] + [
             c for c in duck_columns if c[0] == day_column
         ]

@@ -1,8 +1,8 @@
 """The `spark` warehouse kind without starting Spark: its settings, its folders, the raw export.
 
-REENGAGE_WAREHOUSE_KIND=spark points dbt at the profile's `spark` output; the Python stages do
-not read a Spark warehouse yet and must say so rather than open the DuckDB file, whose tables
-dbt no longer updates. The raw tables reach Spark as Parquet files, one per table, written whole.
+REENGAGE_WAREHOUSE_KIND=spark points dbt at the profile's `spark` output; the Python stages keep
+their own tables in the DuckDB file and read Spark's through views (test_spark_views.py). The raw
+tables reach Spark as Parquet files, one per table, written whole.
 """
 
 from __future__ import annotations
@@ -19,15 +19,20 @@ from reengage.spark.raw_export import export_raw_warehouse
 from tests.warehouse.raw_world import create_raw_warehouse, raw_tables
 
 
-def test_the_spark_kind_builds_with_the_spark_target_and_the_python_stages_refuse_it(
+def test_the_spark_kind_builds_with_the_spark_target_and_the_python_stages_open_their_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # The stages keep their own tables in the DuckDB file on Spark too, and say so with the Spark home.
     monkeypatch.setenv("REENGAGE_WAREHOUSE_KIND", "spark")
+    monkeypatch.setenv("REENGAGE_SPARK_HOME", str(tmp_path / "spark"))
     assert settings.dbt_target() == "spark"
-    with pytest.raises(warehouse.WarehouseConnectionError, match="do not read a Spark warehouse yet"):
-        with warehouse.connect(tmp_path / "warehouse.duckdb"):
-            pass
-    assert not (tmp_path / "warehouse.duckdb").exists(), "the DuckDB file was opened instead"
+    with warehouse.connect(tmp_path / "warehouse.duckdb") as con:
+        assert con.execute("select count(*) from interventions.decisions").fetchone() == (0,)
+    described = warehouse.describe(tmp_path / "warehouse.duckdb")
+    assert (
+        described
+        == f"{tmp_path / 'warehouse.duckdb'}, with views over the Spark tables under {tmp_path / 'spark'}"
+    )
     monkeypatch.setenv("REENGAGE_DBT_TARGET", "dev")
     with pytest.raises(
         settings.SettingsError, match="builds the duckdb warehouse but REENGAGE_WAREHOUSE_KIND"

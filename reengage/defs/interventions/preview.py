@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A file given on the command line is a DuckDB file, whatever REENGAGE_WAREHOUSE_KIND says.
     kind = "duckdb" if args.warehouse else settings.warehouse_kind()
     warehouse = args.warehouse or settings.warehouse_path()
-    if kind == "duckdb" and not warehouse.exists():
+    if kind != "postgres" and not warehouse.exists():
         print(f"error: no warehouse at {warehouse}", file=sys.stderr)
         return 2
     try:

@@ -1,6 +1,7 @@
 """The dbt project as Dagster assets: staging, intermediate and marts, one run date per partition."""
 
 import os
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -18,6 +19,7 @@ from reengage.defs.warehouse.dbt_cli import DbtRuntimeMissing, dbt_environment
 from reengage.defs.warehouse.project import WAREHOUSE_ENV, dbt_project, ensure_manifest
 from reengage.defs.warehouse.row_counts import with_row_counts
 from reengage.partitions import daily_partitions
+from reengage.spark import build as spark_build
 from reengage.warehouse import WarehouseResource
 
 # What dbt reads from the environment: the warehouse path (dbt_project/profiles.yml), the run date
@@ -143,20 +145,51 @@ def warehouse_models(
     args = ["build", "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         args.append("--full-refresh")
+    on_spark = warehouse.resolved_kind() == "spark"
+    if on_spark:
+        # Spark reads the raw rows as Parquet files: ingest wrote them to the stages' DuckDB file.
+        with warehouse.connect(read_only=True) as con:
+            spark_build.publish_raw(con)
     target = parse_state.new_target(f"{context.run.run_id}-{context.retry_number}")
     try:
         with dbt_env(warehouse.resolved_path(), window.start, window.end):
             invocation = dbt.cli(args, context=context, target_path=target)
     except DbtRuntimeMissing as missing:  # a setup step, not a passing fault: a retry would fail the same
         raise dg.Failure(description=str(missing), allow_retries=False) from missing
+
+    def refresh_views() -> None:
+        with warehouse.connect() as con:
+            spark_build.refresh_stage_views(con, invocation.manifest)
+
     try:
         # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
-        yield from with_row_counts(invocation.stream(), invocation.manifest, warehouse)
+        yield from with_row_counts(
+            invocation.stream(), invocation.manifest, warehouse, refresh_views if on_spark else None
+        )
+    except BaseException:
+        stop_dbt(invocation.process)
+        raise
     finally:
         parse_state.keep(target)
     with warehouse.connect() as con:
         build_state.record_completion(con, build_id)
         meanings.record(con, settings_of_history, build_id)
+
+
+def stop_dbt(process: subprocess.Popen, grace_seconds: float = 60) -> None:
+    """End a dbt process whose events could not be read, before a retry starts another.
+
+    When reading the events fails, dbt runs on: it holds the DuckDB file's lock, or Spark's
+    metastore (one process at a time), and the retry's dbt would find them taken.
+    """
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def model_key(model_name: str) -> dg.AssetKey:

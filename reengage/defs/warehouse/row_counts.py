@@ -12,7 +12,7 @@ events go out in dbt's order, so each dbt test still follows the model it judges
 counted: counting one runs its whole query.
 """
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -23,9 +23,16 @@ COUNTED = {"table", "incremental", "snapshot", "seed"}
 
 
 def with_row_counts(
-    events: Iterable[Any], manifest: Mapping[str, Any], warehouse: WarehouseResource
+    events: Iterable[Any],
+    manifest: Mapping[str, Any],
+    warehouse: WarehouseResource,
+    after_build: Callable[[], None] | None = None,
 ) -> Iterator[Any]:
-    """Yield dbt's Dagster events in order, the materializations of tables with `dagster/row_count`."""
+    """Yield dbt's Dagster events in order, the materializations of tables with `dagster/row_count`.
+
+    `after_build` runs once dbt has exited successfully, before anything is counted (on Spark, the
+    views the counts read are refreshed there).
+    """
     held: list[Any] = []
     try:
         for event in events:
@@ -33,6 +40,8 @@ def with_row_counts(
     except Exception:
         yield from held  # what dbt built before it failed still shows up, without counts
         raise
+    if after_build is not None:
+        after_build()
     relations = {}
     for unique_id in filter(None, map(_unique_id, held)):
         relation = _relation(manifest, unique_id)

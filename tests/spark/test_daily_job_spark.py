@@ -1,0 +1,191 @@
+"""The whole daily job on a Spark warehouse: dbt builds on Spark, every Python stage reads it.
+
+`REENGAGE_WAREHOUSE_KIND=spark` with the environment scripts/spark.sh prints, nothing else: the
+pipeline's dbt step runs dbt-spark from its own environment (Spark in local mode inside it), writes
+the raw rows as Parquet first and makes the views over Spark's tables after; ingest, the quality
+gates (Great Expectations through those views), scoring, interventions, delivery over HTTP to the
+local sinks and measurement run on the DuckDB file as on `duckdb`. Every dbt-built table a test
+counts is read from Spark's own Parquet files, not through the views, so a view that read the
+wrong thing could not pass. When Spark cannot be installed or started the tests fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+
+from reengage.runs import failures, load_history, run_day
+from reengage.spark.layout import SparkLayout
+from reengage.spark.parquet_tables import table_scan
+from reengage_dev.demo.world import generate_world
+from reengage_dev.sink import serving_local_sink
+from reengage_dev.sink.store import SinkStore
+from reengage_dev.twilio_sink import serving_local_twilio_sink
+
+from .spark_env import spark_environment
+
+pytestmark = pytest.mark.spark
+
+RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
+DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
+CUSTOMERS = 600
+
+
+def use_spark(patch: pytest.MonkeyPatch, spark_env: dict[str, str]) -> None:
+    """What a deployment sets: the warehouse kind and what scripts/spark.sh prints."""
+    for name in ("REENGAGE_WAREHOUSE", "REENGAGE_DBT_TARGET", "REENGAGE_LANDING", "SENDGRID_API_KEY"):
+        patch.delenv(name, raising=False)
+    patch.delenv("REENGAGE_SENDGRID_HOST", raising=False)
+    patch.setenv("REENGAGE_WAREHOUSE_KIND", "spark")
+    for name, value in spark_env.items():
+        patch.setenv(name, value)
+
+
+@dataclass
+class World:
+    home: Path
+    spark: SparkLayout
+    spark_env: dict[str, str]
+    instance: dg.DagsterInstance
+    result: dg.ExecuteInProcessResult
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        con = duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True)
+        try:
+            con.execute("set timezone = 'UTC'")
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+    def spark_rows(self, relation: str, day_column: str | None = None) -> int:
+        """Rows of a table Spark wrote, counted from its own files."""
+        scan = table_scan(self.spark, *relation.split("."), day_column)
+        return duckdb.connect().execute(f"select count(*) from {scan}").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("spark_home")
+    spark_env = spark_environment(home / "spark")
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        serving_local_sink(home / "sink.sqlite"),
+        serving_local_twilio_sink(home / "twilio_sink.sqlite"),  # an example campaign texts
+    ):
+        patch.setenv("REENGAGE_HOME", str(home))
+        use_spark(patch, spark_env)
+        generate_world(home, customers=CUSTOMERS, days=DAYS, end_date=RUN_DATE, seed=11)
+        instance = dg.DagsterInstance.ephemeral()
+        first_day = RUN_DATE - timedelta(days=DAYS - 1)
+        history = load_history(first_day, RUN_DATE - timedelta(days=1), instance, checks=False)
+        assert history.success, failures(history)
+        result = run_day(RUN_DATE, instance, allow_past_dates=True)
+        assert result.success, failures(result)
+        yield World(home, SparkLayout(home / "spark"), spark_env, instance, result)
+
+
+@pytest.fixture
+def world_home(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The module's world for one test: the suite's per-test home clears the Spark variables."""
+    monkeypatch.setenv("REENGAGE_HOME", str(world.home))
+    use_spark(monkeypatch, world.spark_env)
+    yield world
+
+
+def test_dbt_built_the_marts_on_spark_and_every_stage_wrote_its_rows(world_home: World) -> None:
+    w = world_home
+    customers = w.spark_rows("staging.stg_crm__customers")
+    assert customers > 0
+    assert w.spark_rows("marts.fct_user_features") == customers
+    assert w.spark_rows("intermediate.int_events_stitched", "event_date") > 0
+    assert w.spark_rows("marts.fct_sessions", "session_date") > 0
+    # the stages read exactly those files: the views hold what Spark wrote
+    assert w.query("select count(*) from marts.fct_user_features") == [(customers,)]
+    kinds = dict(
+        w.query("select table_name, table_type from information_schema.tables where table_schema = 'marts'")
+    )
+    assert set(kinds.values()) == {"VIEW"}, "a dbt table was built in the DuckDB file instead of on Spark"
+    for table in (
+        "scoring.churn_scores",
+        "scoring.behaviour_clusters",
+        "scoring.preferred_send_hours",
+        "interventions.decisions",
+        "interventions.intervention_list",
+        "delivery.campaign_sends",
+        "measurement.campaign_results",
+    ):
+        assert w.query(f"select count(*) from {table} where run_date = ?", [RUN_DATE])[0][0] > 0, table
+    assert w.query("select count(*) from scoring.churn_scores where run_date = ?", [RUN_DATE]) == [
+        (customers,)
+    ]
+
+
+def test_the_quality_gates_ran_on_the_spark_built_marts_and_passed(world_home: World) -> None:
+    evaluations = [
+        e.event_specific_data
+        for e in world_home.result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    by_name = {e.check_name: e for e in evaluations}
+    gates = {
+        "raw_customers_expectations",
+        "raw_events_expectations",
+        "fct_user_features_expectations",
+        "fct_user_responses_expectations",
+        "intervention_list_expectations",
+        "events_volume_and_freshness",
+        "customers_volume_and_freshness",
+    }
+    assert gates <= set(by_name)
+    assert [name for name in gates if not by_name[name].passed] == []
+    errors = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    assert errors == []
+    validated = by_name["fct_user_features_expectations"].metadata["rows_validated"].value
+    assert validated == world_home.spark_rows("marts.fct_user_features")
+
+
+def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:
+    w = world_home
+    treated = {
+        send_id
+        for (send_id,) in w.query(
+            "select send_id from interventions.intervention_list "
+            "where run_date = ? and arm = 'treatment' and channel = 'email'",
+            [RUN_DATE],
+        )
+    }
+    accepted = SinkStore(w.home / "sink.sqlite").count_by_send_id()
+    assert treated, "the demo world should trigger some campaign"
+    assert set(accepted) == treated
+    assert set(accepted.values()) == {1}
+
+
+# Last: it runs the day again, dbt on Spark included.
+def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_rows(world_home: World) -> None:
+    w = world_home
+    listed = "select send_id, variant, arm from interventions.intervention_list where run_date = ? order by 1"
+    ledger = "select send_id, state from delivery.campaign_sends where run_date = ? order by 1"
+
+    def state() -> tuple[Any, ...]:
+        return (
+            w.query(listed, [RUN_DATE]),
+            w.query(ledger, [RUN_DATE]),
+            w.spark_rows("intermediate.int_events_stitched", "event_date"),
+            w.spark_rows("marts.fct_user_features"),
+        )
+
+    before = state()
+    store = SinkStore(w.home / "sink.sqlite")
+    requests_before = store.request_count()
+    rerun = run_day(RUN_DATE, w.instance, allow_past_dates=True)
+    assert rerun.success, failures(rerun)
+    assert state() == before
+    assert store.request_count() == requests_before
+    assert store.duplicates() == {}
