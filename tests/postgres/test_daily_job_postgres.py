@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,11 @@ import pytest
 from reengage import settings
 from reengage.defs.quality.findings import QualityGateError
 from reengage.defs.quality.validation import validate_table
-from reengage.runs import failures, load_history, run_day
+from reengage.runs import failures, run_day
 from reengage.warehouse import WarehouseConnectionError, connect
-from reengage_dev.demo.world import generate_world
-from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore
-from reengage_dev.twilio_sink import serving_local_twilio_sink
 from reengage_dev.twilio_sink.store import TwilioSinkStore
+from tests.daily_job_checks import DAILY_GATES, assert_gates_passed, demo_day_on, rows_validated
 
 from .pg_server import PG_VARIABLES, drop_user_schemas, running_server
 from .pg_server import connect as pg_connect
@@ -39,7 +37,6 @@ pytestmark = pytest.mark.postgres
 # Its own database: tests/warehouse/test_postgres.py uses another one on the same server.
 TEST_DATABASE = "reengage_daily_job"
 RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
-DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
 
 
 @pytest.fixture(scope="module")
@@ -82,21 +79,10 @@ class World:
 def world(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     drop_user_schemas(postgres_env)  # a fresh database on every run
     home = tmp_path_factory.mktemp("postgres_home")
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        serving_local_sink(home / "sink.sqlite"),
-        serving_local_twilio_sink(home / "twilio_sink.sqlite"),  # an example campaign texts
+    with demo_day_on(home, lambda patch: use_postgres(patch, postgres_env), 1_500, RUN_DATE) as (
+        instance,
+        result,
     ):
-        patch.setenv("REENGAGE_HOME", str(home))
-        use_postgres(patch, postgres_env)
-        generate_world(home, customers=1_500, days=DAYS, end_date=RUN_DATE, seed=11)
-        instance = dg.DagsterInstance.ephemeral()
-        first_day = RUN_DATE - timedelta(days=DAYS - 1)
-        # The raw gates are left out of the set-up history; the daily run checks its own day on PostgreSQL.
-        history = load_history(first_day, RUN_DATE - timedelta(days=1), instance, checks=False)
-        assert history.success, failures(history)
-        result = run_day(RUN_DATE, instance, allow_past_dates=True)
-        assert result.success, failures(result)
         yield World(home, postgres_env, instance, result)
 
 
@@ -143,29 +129,11 @@ def test_no_stage_fell_back_to_a_duckdb_file(world_home: World) -> None:
 
 
 def test_the_quality_gates_ran_on_postgresql_and_passed(world_home: World) -> None:
-    evaluations = [
-        e.event_specific_data
-        for e in world_home.result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    by_name = {e.check_name: e for e in evaluations}
-    suites = {
-        "raw_customers_expectations",
-        "raw_events_expectations",
-        "raw_email_events_expectations",
-        "raw_products_expectations",
-        "fct_user_features_expectations",
-        "fct_user_responses_expectations",
-        "intervention_list_expectations",
-    }
-    gates = suites | {"events_volume_and_freshness", "customers_volume_and_freshness"}
-    assert gates <= set(by_name)
-    assert [name for name in gates if not by_name[name].passed] == []
-    # dbt's own tests arrive as checks too; some only warn on the demo's dirty rows, none may fail.
-    errors = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
-    assert errors == []
-    validated = by_name["fct_user_features_expectations"].metadata["rows_validated"].value
-    assert validated == world_home.count("marts.fct_user_features")
+    gates = DAILY_GATES | {"raw_email_events_expectations", "raw_products_expectations"}
+    assert_gates_passed(world_home.result, gates)
+    assert rows_validated(world_home.result, "fct_user_features") == world_home.count(
+        "marts.fct_user_features"
+    )
 
 
 def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:

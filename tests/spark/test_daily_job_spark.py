@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +21,17 @@ import dagster as dg
 import duckdb
 import pytest
 
-from reengage.runs import failures, load_history, run_day
+from reengage.runs import failures, run_day
 from reengage.spark.layout import SparkLayout
 from reengage.spark.parquet_tables import table_scan
-from reengage_dev.demo.world import generate_world
-from reengage_dev.sink import serving_local_sink
 from reengage_dev.sink.store import SinkStore
-from reengage_dev.twilio_sink import serving_local_twilio_sink
+from tests.daily_job_checks import assert_gates_passed, demo_day_on, rows_validated
 
 from .spark_env import spark_environment
 
 pytestmark = pytest.mark.spark
 
 RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
-DAYS = 56  # training needs 49: warm-up 28 + a week + the 14-day label horizon
 CUSTOMERS = 600
 
 
@@ -74,20 +71,10 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     home = tmp_path_factory.mktemp("spark_home")
     spark_env = spark_environment(home / "spark")
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        serving_local_sink(home / "sink.sqlite"),
-        serving_local_twilio_sink(home / "twilio_sink.sqlite"),  # an example campaign texts
+    with demo_day_on(home, lambda patch: use_spark(patch, spark_env), CUSTOMERS, RUN_DATE) as (
+        instance,
+        result,
     ):
-        patch.setenv("REENGAGE_HOME", str(home))
-        use_spark(patch, spark_env)
-        generate_world(home, customers=CUSTOMERS, days=DAYS, end_date=RUN_DATE, seed=11)
-        instance = dg.DagsterInstance.ephemeral()
-        first_day = RUN_DATE - timedelta(days=DAYS - 1)
-        history = load_history(first_day, RUN_DATE - timedelta(days=1), instance, checks=False)
-        assert history.success, failures(history)
-        result = run_day(RUN_DATE, instance, allow_past_dates=True)
-        assert result.success, failures(result)
         yield World(home, SparkLayout(home / "spark"), spark_env, instance, result)
 
 
@@ -128,27 +115,10 @@ def test_dbt_built_the_marts_on_spark_and_every_stage_wrote_its_rows(world_home:
 
 
 def test_the_quality_gates_ran_on_the_spark_built_marts_and_passed(world_home: World) -> None:
-    evaluations = [
-        e.event_specific_data
-        for e in world_home.result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    by_name = {e.check_name: e for e in evaluations}
-    gates = {
-        "raw_customers_expectations",
-        "raw_events_expectations",
-        "fct_user_features_expectations",
-        "fct_user_responses_expectations",
-        "intervention_list_expectations",
-        "events_volume_and_freshness",
-        "customers_volume_and_freshness",
-    }
-    assert gates <= set(by_name)
-    assert [name for name in gates if not by_name[name].passed] == []
-    errors = [e.check_name for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
-    assert errors == []
-    validated = by_name["fct_user_features_expectations"].metadata["rows_validated"].value
-    assert validated == world_home.spark_rows("marts.fct_user_features")
+    assert_gates_passed(world_home.result)
+    assert rows_validated(world_home.result, "fct_user_features") == world_home.spark_rows(
+        "marts.fct_user_features"
+    )
 
 
 def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:
