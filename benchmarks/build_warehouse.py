@@ -2,6 +2,8 @@
 
     python benchmarks/build_warehouse.py              # 1,000,000 customers, 50,000,000 events
     python benchmarks/build_warehouse.py --customers 100000 --events 5000000   # a quick look
+    eval "$(scripts/spark.sh install)"                # then the same world on Spark as well:
+    python benchmarks/build_warehouse.py --engines duckdb,spark --customers 100000 --events 5000000
 
 What it does, all in one run so the figures are comparable:
 
@@ -29,15 +31,32 @@ What it does, all in one run so the figures are comparable:
    run lands the day on a fresh copy of the built warehouse and runs
    `dbt build` for it. The day's verdicts use the medians; a table lists
    the models whose median grows most with history.
+6. With `--engines duckdb,spark`, the same world on Apache Spark as the
+   pipeline runs dbt on kind spark (reengage/defs/warehouse/dbt_cli.py: the
+   Spark environment's dbt, target `spark`, master and driver memory from the
+   settings, local[2] and 2g unless REENGAGE_SPARK_MASTER and
+   REENGAGE_SPARK_DRIVER_MEMORY say otherwise), with its Spark home in the
+   work folder whatever REENGAGE_SPARK_HOME says: the raw tables as of the
+   last history day written as the Parquet files Spark reads
+   (reengage/spark/raw_export.py), `dbt build --full-refresh`, then the same
+   incremental day `--spark-day-repeats` (1) times, each on a copy of the
+   built Spark tables, its raw tables written again first. Peak memory is
+   dbt's and Spark's Java process's together (dbt starts it): their resident
+   memory summed, sampled from /proc. A table sets the full build and the
+   day side by side on both engines (wall time, peak memory, Spark / DuckDB),
+   then the ten slowest models on Spark with their DuckDB seconds. The
+   exports are timed apart: the pipeline's dbt step makes them on Spark only.
 
 Targets (on a 2-core machine): full build within 4x the read-and-sort
 time; incremental day within 60 s and at most 1.3x the 14-day-history time;
 peak memory under 6 GiB. The DuckDB memory limit is passed to dbt through
-REENGAGE_DUCKDB_MEMORY_LIMIT (see dbt_project/profiles.yml).
+REENGAGE_DUCKDB_MEMORY_LIMIT (see dbt_project/profiles.yml). Spark has no
+target: the point of its figures is where a cluster would spend its time.
 
 The work folder (default: a temporary one) is deleted afterwards unless --keep,
 which also keeps the two built warehouses as of the last history day
-(history*.before-day.duckdb): copies of them repeat the day for experiments.
+(history*.before-day.duckdb): copies of them repeat the day for experiments;
+with Spark, its home (spark/) and its tables as of that day (spark.before-day/).
 """
 
 from __future__ import annotations
@@ -60,6 +79,7 @@ from typing import Any
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's reengage (Spark runs), whatever the environment installed
 DBT_PROJECT = ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 GIB = 1024**3
@@ -233,16 +253,79 @@ class DayRuns:
         return {model: statistics.median(seconds) for model, seconds in per_model.items()}
 
 
+@dataclass(frozen=True)
+class Engine:
+    """Where dbt builds: which dbt, its profile's target, what else its environment needs."""
+
+    name: str
+    dbt: str
+    target: str
+    env: dict[str, str] = field(default_factory=dict)
+    # dbt on Spark starts Spark's Java process: its memory counts too
+    process_tree: bool = False
+
+
+DUCKDB = Engine("DuckDB", str(DBT), "dev")
+
+
 def _fmt_bytes(n: int) -> str:
     return f"{n / GIB:.2f} GiB" if n >= GIB / 4 else f"{n / 1024**2:.0f} MiB"
 
 
-class RssSampler:
-    """Resident memory of one process, sampled every `interval` seconds from /proc."""
+def resident_bytes(pid: int) -> int:
+    """The resident memory of one process (VmRSS), from /proc; ProcessLookupError once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError) as gone:
+        raise ProcessLookupError(pid) from gone
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0  # a zombie has no memory left
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it, by the parent ids in /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except (FileNotFoundError, ProcessLookupError):  # ended since the listing
+            continue
+        # the command name, in parentheses, may hold spaces and parentheses: fields after the last ")"
+        parent = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    tree, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        tree.append(pid)
+        stack.extend(children.get(pid, []))
+    return tree
+
+
+def tree_resident_bytes(root: int) -> int:
+    """Resident memory of `root` and its descendants together (shared pages counted in each);
+    ProcessLookupError once `root` is gone."""
+    total = resident_bytes(root)
+    for pid in process_tree(root)[1:]:
+        try:
+            total += resident_bytes(pid)
+        except ProcessLookupError:
+            continue
+    return total
+
+
+class RssSampler:
+    """Resident memory of one process, sampled every `interval` seconds from /proc.
+
+    With `tree`, of the process and its descendants together: dbt on Spark runs Spark in a Java
+    process it starts, whose memory the dbt process's own figure leaves out.
+    """
+
+    def __init__(self, pid: int, interval: float = 0.1, tree: bool = False) -> None:
         self.pid = pid
         self.interval = interval
+        self.measure = tree_resident_bytes if tree else resident_bytes
         self.samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -256,14 +339,10 @@ class RssSampler:
         self._thread.join()
 
     def _run(self) -> None:
-        status = Path(f"/proc/{self.pid}/status")
         while not self._stop.is_set():
             try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.samples.append((time.time(), int(line.split()[1]) * 1024))
-                        break
-            except (FileNotFoundError, ProcessLookupError):
+                self.samples.append((time.time(), self.measure(self.pid)))
+            except ProcessLookupError:
                 return
             self._stop.wait(self.interval)
 
@@ -271,32 +350,53 @@ class RssSampler:
         inside = [rss for t, rss in self.samples if start <= t <= end]
         return max(inside, default=0)
 
+    @property
+    def peak(self) -> int:
+        return max((rss for _, rss in self.samples), default=0)
 
-def run_measured(name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> Step:
-    """Run a command; wall time and the peak RSS of that child (wait4), plus RSS samples."""
+
+def run_measured(
+    name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None, tree: bool = False
+) -> Step:
+    """Run a command; wall time and the peak RSS of that child (wait4), plus RSS samples.
+
+    With `tree`, the samples are of the child and its descendants together, and the peak is the
+    larger of their highest sum and what wait4 reports (the largest single process).
+    """
     started = time.perf_counter()
     with tempfile.TemporaryFile(mode="w+") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
-        with RssSampler(proc.pid) as sampler:
+        with RssSampler(proc.pid, interval=0.25 if tree else 0.1, tree=tree) as sampler:
             _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
         output = out.read()
-    step = Step(name, seconds, usage.ru_maxrss * 1024, proc.returncode, output=output)
+    peak = max(usage.ru_maxrss * 1024, sampler.peak) if tree else usage.ru_maxrss * 1024
+    step = Step(name, seconds, peak, proc.returncode, output=output)
     step.nodes = []  # filled by run_dbt
     step.sampler = sampler  # type: ignore[attr-defined]
     return step
 
 
-def run_dbt(name: str, args: list[str], warehouse: Path, work: Path, env_extra: dict[str, str]) -> Step:
-    target = work / f"target-{name.replace(' ', '-')}"
+def run_dbt(
+    name: str,
+    args: list[str],
+    warehouse: Path,
+    work: Path,
+    env_extra: dict[str, str],
+    engine: Engine | None = None,
+) -> Step:
+    """One dbt command on DuckDB (the product's dbt, target dev), or on `engine` when given."""
+    engine = engine or DUCKDB
+    target = work / f"target-{name.replace(' ', '-').replace(':', '')}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.pop("REENGAGE_DBT_TARGET", None)
     env.update(env_extra)
+    env.update(engine.env)
     env["REENGAGE_WAREHOUSE"] = str(warehouse)
     cmd = [
-        str(DBT),
+        engine.dbt,
         "--no-use-colors",
         *args,
         "--project-dir",
@@ -304,13 +404,13 @@ def run_dbt(name: str, args: list[str], warehouse: Path, work: Path, env_extra: 
         "--profiles-dir",
         str(DBT_PROJECT),
         "--target",
-        "dev",
+        engine.target,
         "--target-path",
         str(target),
         "--log-path",
         str(work / "logs"),
     ]
-    step = run_measured(name, cmd, env)
+    step = run_measured(name, cmd, env, tree=engine.process_tree)
     results_file = target / "run_results.json"
     if results_file.exists():
         results = json.loads(results_file.read_text())["results"]
@@ -321,7 +421,7 @@ def run_dbt(name: str, args: list[str], warehouse: Path, work: Path, env_extra: 
             if execute and execute.get("started_at") and execute.get("completed_at"):
                 start = _ts(execute["started_at"])
                 end = _ts(execute["completed_at"])
-                peak = sampler.peak_between(start - 0.05, end + 0.15)
+                peak = sampler.peak_between(start - 0.05, end + max(0.15, sampler.interval))
             step.nodes.append(
                 {
                     "id": result["unique_id"],
@@ -525,6 +625,124 @@ con.close()
     return run_measured("read and sort", [sys.executable, "-c", script], env)
 
 
+# ----------------------------------------------------------------------------- Spark
+
+
+def spark_engine(spark_home: Path) -> Engine:
+    """dbt on Spark as the pipeline runs it on kind spark (reengage/defs/warehouse/dbt_cli.py): the
+    Spark environment's dbt, the profile's variables from the settings and Java, with the Spark home
+    `spark_home` whatever REENGAGE_SPARK_HOME says (the benchmark's tables are its own). Raises
+    DbtRuntimeMissing, saying what to run, when the Spark environment is not installed or exported."""
+    from reengage import settings
+    from reengage.defs.warehouse import dbt_cli
+
+    # the settings as on kind spark only while the pipeline's functions read them
+    saved = dict(os.environ)
+    os.environ.update(REENGAGE_WAREHOUSE_KIND="spark", REENGAGE_SPARK_HOME=str(spark_home))
+    os.environ.pop("REENGAGE_DBT_TARGET", None)
+    try:
+        dbt = dbt_cli.dbt_executable()
+        env = dbt_cli.dbt_environment(runs_models=True)
+        java_home = settings.java_home()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    if java_home:
+        env["JAVA_HOME"] = java_home
+    return Engine("Spark", dbt, "spark", env, process_tree=True)
+
+
+@dataclass
+class SparkRuns:
+    """The full build and the incremental day on Spark, and the raw exports before each."""
+
+    engine: Engine
+    export_seconds: dict[str, float] = field(default_factory=dict)
+    full: Step | None = None
+    days: DayRuns = field(default_factory=lambda: DayRuns("Spark: incremental day"))
+
+    @property
+    def steps(self) -> list[Step]:
+        return [*([self.full] if self.full else []), *self.days.steps]
+
+
+def export_raw_for_spark(warehouse: Path, spark_home: Path) -> tuple[float, int]:
+    """The raw tables of `warehouse` written as the Parquet files Spark reads: seconds, rows."""
+    from reengage.spark.layout import SparkLayout
+    from reengage.spark.raw_export import export_raw_warehouse
+
+    started = time.perf_counter()
+    written = export_raw_warehouse(warehouse, SparkLayout(spark_home).raw)
+    return time.perf_counter() - started, sum(written.values())
+
+
+def spark_tables(spark_home: Path) -> list[Path]:
+    """What a dbt build on Spark writes: its tables and the metastore naming them (not the raw files)."""
+    from reengage.spark.layout import SparkLayout
+
+    layout = SparkLayout(spark_home)
+    return [layout.warehouse, layout.metastore]
+
+
+def keep_spark_tables(spark_home: Path, kept: Path) -> None:
+    shutil.rmtree(kept, ignore_errors=True)
+    for folder in spark_tables(spark_home):
+        shutil.copytree(folder, kept / folder.name)
+
+
+def restore_spark_tables(spark_home: Path, kept: Path) -> None:
+    """Spark's tables as kept, at the same path: the metastore names its tables' folders by absolute path."""
+    for folder in spark_tables(spark_home):
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(kept / folder.name, folder)
+
+
+def build_on_spark(
+    engine: Engine,
+    before_day: Path,
+    day_file: Path,
+    kept: Path,
+    work: Path,
+    env: dict[str, str],
+    build_args: tuple[list[str], list[str]],
+    next_day: date,
+    repeats: int,
+) -> SparkRuns:
+    """The full build on Spark from the raw tables of `before_day` (the world as of the last history
+    day), then the incremental day `repeats` times, each on a copy of the built tables: the day
+    landed in `day_file` and its raw tables written for Spark again, as the pipeline's dbt step does."""
+    spark_home = Path(engine.env["REENGAGE_SPARK_HOME"])
+    shutil.rmtree(spark_home, ignore_errors=True)
+    full_args, day_args = build_args
+    runs = SparkRuns(engine)
+    seconds, rows = export_raw_for_spark(before_day, spark_home)
+    runs.export_seconds["full build"] = seconds
+    print(f"\n== Spark: raw tables written as Parquet in {seconds:.1f} s ({rows:,} rows)", flush=True)
+    runs.full = run_dbt("Spark: full build (--full-refresh)", full_args, before_day, work, env, engine)
+    print_step(runs.full)
+    if runs.full.returncode != 0:
+        return runs  # no built tables for the day to start from
+    keep_spark_tables(spark_home, kept)
+    shutil.copyfile(before_day, day_file)
+    landed = land_next_day(day_file, next_day)
+    seconds, rows = export_raw_for_spark(day_file, spark_home)
+    runs.export_seconds["incremental day"] = seconds
+    print(
+        f"\n   landed {landed:,} events of {next_day}; raw tables written as Parquet in {seconds:.1f} s",
+        flush=True,
+    )
+    for run in range(1, repeats + 1):
+        if run > 1:
+            restore_spark_tables(spark_home, kept)
+        step = run_dbt(f"{runs.days.label}, run {run}", day_args, day_file, work, env, engine)
+        runs.days.steps.append(step)
+        if run == 1:
+            print_step(step)
+        else:
+            print(f"\n== {step.name}: {step.seconds:.1f} s, peak {_fmt_bytes(step.peak_bytes)}", flush=True)
+    return runs
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -564,6 +782,79 @@ def print_history_growth(long_days: DayRuns, short_days: DayRuns, top: int = 10)
         print(f"   {model:<48} {long_s:>6.2f} {short_s:>6.2f}   {long_s - short_s:+.2f}")
 
 
+def _ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.1f}x" if denominator > 0 else "-"
+
+
+EngineRow = tuple[str, float, int, float | None, int | None]
+
+
+def engine_rows(duck_full: Step, duck_days: DayRuns, spark: SparkRuns) -> list[EngineRow]:
+    """(step, DuckDB seconds, DuckDB peak, Spark seconds, Spark peak) for the full build and the day
+    (medians of the runs' seconds, the highest peak); Spark's are None where it did not get there."""
+    days = spark.days.steps
+    return [
+        (
+            "full build (--full-refresh)",
+            duck_full.seconds,
+            duck_full.peak_bytes,
+            spark.full.seconds if spark.full else None,
+            spark.full.peak_bytes if spark.full else None,
+        ),
+        (
+            f"incremental day (medians of {len(duck_days.steps)} / {len(days)})",
+            duck_days.median_seconds,
+            max(step.peak_bytes for step in duck_days.steps),
+            spark.days.median_seconds if days else None,
+            max(step.peak_bytes for step in days) if days else None,
+        ),
+    ]
+
+
+def slowest_on_spark(
+    spark_models: dict[str, float], duck_models: dict[str, float], top: int = 10
+) -> list[tuple[str, float, float | None]]:
+    """The `top` models Spark spent most seconds on, slowest first, each with DuckDB's seconds."""
+    slowest = sorted(spark_models, key=lambda model: -spark_models[model])[:top]
+    return [(model, spark_models[model], duck_models.get(model)) for model in slowest]
+
+
+def print_engines(duck_full: Step, duck_days: DayRuns, spark: SparkRuns, top: int = 10) -> None:
+    env = spark.engine.env
+    print(
+        f"\n== DuckDB and Spark side by side, the same world: Spark master {env['REENGAGE_SPARK_MASTER']}, "
+        f"driver memory {env['REENGAGE_SPARK_DRIVER_MEMORY']}; Spark's peak is dbt's and Spark's Java "
+        "process's together"
+    )
+    print(
+        f"   {'':<40} {'DuckDB':>10} {'Spark':>10} {'ratio':>7}   "
+        f"{'DuckDB peak':>11} {'Spark peak':>11} {'ratio':>7}"
+    )
+    for label, duck_s, duck_peak, spark_s, spark_peak in engine_rows(duck_full, duck_days, spark):
+        if spark_s is None or spark_peak is None:
+            print(f"   {label:<40} {duck_s:>8.1f} s {'-':>10} {'-':>7}   {_fmt_bytes(duck_peak):>11}")
+            continue
+        print(
+            f"   {label:<40} {duck_s:>8.1f} s {spark_s:>8.1f} s {_ratio(spark_s, duck_s):>7}   "
+            f"{_fmt_bytes(duck_peak):>11} {_fmt_bytes(spark_peak):>11} {_ratio(spark_peak, duck_peak):>7}"
+        )
+    exports = ", ".join(
+        f"before the {what} {seconds:.1f} s" for what, seconds in spark.export_seconds.items()
+    )
+    print(f"   Spark only, the raw tables written as Parquet (not in the times above): {exports}")
+    models = [("full build", DayRuns("", [duck_full]), DayRuns("", [spark.full] if spark.full else []))]
+    models.append(("incremental day, medians", duck_days, spark.days))
+    for what, duck, on_spark in models:
+        slowest = slowest_on_spark(on_spark.median_model_seconds(), duck.median_model_seconds(), top)
+        if not slowest:
+            continue
+        print(f"\n== the {len(slowest)} slowest models on Spark, {what} (seconds): Spark, DuckDB, ratio")
+        for model, spark_s, duck_s in slowest:
+            duck_text = "-" if duck_s is None else f"{duck_s:.2f}"
+            ratio = "-" if duck_s is None else _ratio(spark_s, duck_s)
+            print(f"   {model:<48} {spark_s:>8.2f} {duck_text:>8} {ratio:>8}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -594,6 +885,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--engines",
+        type=lambda text: tuple(part.strip() for part in text.split(",") if part.strip()),
+        default=("duckdb",),
+        help="duckdb (default), or duckdb,spark to build the same world on Spark too and compare",
+    )
+    parser.add_argument(
+        "--spark-day-repeats",
+        type=int,
+        default=1,
+        help="runs of the incremental day on Spark, each on a copy of the built Spark tables",
+    )
+    parser.add_argument(
         "--with-unit-tests",
         action="store_true",
         help="also run dbt unit tests (the daily Dagster run excludes them)",
@@ -606,8 +909,10 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the raw tables of an earlier --keep run in --work-dir (skips generating)",
     )
     args = parser.parse_args(argv)
-    if args.baseline_repeats < 1 or args.day_repeats < 1:
-        parser.error("--baseline-repeats and --day-repeats take 1 or more")
+    if args.baseline_repeats < 1 or args.day_repeats < 1 or args.spark_day_repeats < 1:
+        parser.error("--baseline-repeats, --day-repeats and --spark-day-repeats take 1 or more")
+    if not set(args.engines) <= {"duckdb", "spark"} or "duckdb" not in args.engines:
+        parser.error("--engines takes duckdb or duckdb,spark (Spark's figures stand beside DuckDB's)")
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="reengage-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -623,6 +928,24 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse:
         for stale in (full_path, short_path, raw_copy, full_before_day, short_before_day):
             stale.unlink(missing_ok=True)
+    # on Spark: its warehouse (tables, metastore, raw Parquet), its tables as built before the day,
+    # and a copy of the DuckDB file's raw tables with the day landed
+    spark_home, spark_kept, spark_day_file = (
+        work / "spark",
+        work / "spark.before-day",
+        work / "spark-day.duckdb",
+    )
+    spark = None
+    if "spark" in args.engines:
+        from reengage.defs.warehouse.dbt_cli import DbtRuntimeMissing
+
+        try:
+            spark = spark_engine(spark_home)
+        except DbtRuntimeMissing as missing:  # before an hour of DuckDB, not after
+            print(f"Spark: {missing}", file=sys.stderr)
+            if not args.work_dir:
+                shutil.rmtree(work, ignore_errors=True)
+            return 2
 
     print(
         f"Benchmark: {args.customers:,} customers, ~{args.events:,} events over {args.days} days "
@@ -630,6 +953,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; work folder {work}",
         flush=True,
     )
+    if spark:
+        print(
+            f"Spark: dbt {spark.dbt}, master {spark.env['REENGAGE_SPARK_MASTER']}, driver memory "
+            f"{spark.env['REENGAGE_SPARK_DRIVER_MEMORY']}, Spark home {spark_home}",
+            flush=True,
+        )
     try:
         if args.reuse and raw_copy.exists():
             shutil.copyfile(raw_copy, full_path)
@@ -702,6 +1031,19 @@ def main(argv: list[str] | None = None) -> int:
                     )
         print_history_growth(long_days, short_days)
         day_steps = [*long_days.steps, *short_days.steps]
+        spark_runs = None
+        if spark:
+            spark_runs = build_on_spark(
+                spark,
+                full_before_day,
+                spark_day_file,
+                spark_kept,
+                work,
+                env,
+                (["build", "--full-refresh", *vars_end], ["build", *vars_next]),
+                next_day,
+                args.spark_day_repeats,
+            )
 
         peak = max(s.peak_bytes for s in (*baselines, full, short_full, *day_steps))
         ratio_full = full.seconds / baseline_seconds
@@ -745,7 +1087,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for label, steps in runs:
             print(f"   {label} runs: " + ", ".join(f"{step.seconds:.1f} s" for step in steps))
-        failed = [s.name for s in (full, short_full, *day_steps) if s.returncode != 0]
+        if spark_runs:
+            print_engines(full, long_days, spark_runs)
+        spark_steps = spark_runs.steps if spark_runs else []
+        failed = [s.name for s in (full, short_full, *day_steps, *spark_steps) if s.returncode != 0]
         if failed:
             print(f"   dbt FAILED in: {failed}")
             return 1
@@ -754,8 +1099,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
         elif not args.keep:
-            for path in (full_path, short_path, full_before_day, short_before_day):
+            for path in (full_path, short_path, full_before_day, short_before_day, spark_day_file):
                 path.unlink(missing_ok=True)
+            for folder in (spark_home, spark_kept):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
