@@ -79,54 +79,45 @@ from typing import Any
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the checkout's reengage (Spark runs), whatever the environment installed
+sys.path.insert(0, str(ROOT))  # the checkout's reengage, whatever the environment installed
+
+from reengage.schema.declared import LINEAGE_COLUMNS, QUARANTINE, RAW_TABLES  # noqa: E402
+
 DBT_PROJECT = ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 GIB = 1024**3
 
-PRODUCTS_DDL = """create or replace table raw.products (
-    product_id varchar, name varchar, category varchar, price double, currency varchar,
-    image_url varchar, product_url varchar, in_stock boolean, updated_at timestamptz,
-    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
-);"""
 
-RAW_DDL = """
-create schema if not exists raw;
-create or replace table raw.customers (
-    customer_id varchar, email varchar, first_name varchar, country varchar,
-    timezone varchar, signup_at timestamptz, plan varchar, lifetime_value double,
-    marketing_consent boolean, consent_updated_at timestamptz, updated_at timestamptz,
-    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
-);
-create or replace table raw.events (
-    event_id varchar, user_id varchar, anonymous_id varchar, event_name varchar,
-    event_ts timestamptz, page varchar, product_id varchar, category varchar,
-    value double, device varchar, channel varchar,
-    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
-);
-create or replace table raw.email_events (
-    email varchar, event varchar, "timestamp" timestamptz, sg_message_id varchar,
-    sg_event_id varchar, send_id varchar, campaign_id varchar, variant varchar,
-    run_date date, reason varchar,
-    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
-);
--- no SMS events here, but the SMS staging reads the table (reengage/schema/sql/0011_sms_events.sql)
-create or replace table raw.sms_events (
-    "EventId" varchar, "Timestamp" timestamptz, "MessageSid" varchar, "To" varchar, "From" varchar,
-    "MessageStatus" varchar, "ErrorCode" varchar, "OptOutType" varchar, "Body" varchar, send_id varchar,
-    _source_file varchar, _source_row bigint, _partition_date date, _loaded_at timestamptz
-);
--- no catalog here, but the catalog staging and the context marts read the table
--- (reengage/schema/sql/0012_products.sql)
-{PRODUCTS_DDL}
--- rows ingest refused: none here, but the staging of refused rows reads the table
-create or replace table raw.quarantine (
-    source varchar, file varchar, "row" bigint, "column" varchar, reason varchar, raw_record varchar,
-    row_kept boolean not null, _partition_date date, _loaded_at timestamptz
-);
-create schema if not exists bench;
-create or replace table bench.pending_events as select * from raw.events limit 0;
-""".replace("{PRODUCTS_DDL}", PRODUCTS_DDL)
+def raw_tables_sql() -> str:
+    """Every raw table as the product declares it (the ingest contracts' columns and the lineage every
+    load adds: reengage/schema/declared.py), made empty, and the benchmark's later days beside them.
+
+    The world leaves some empty (SMS events, the catalog, refused rows), but the staging models read
+    them all. Inserts name their columns: a contract that gains one leaves it null here.
+    """
+    tables = [*RAW_TABLES.values(), QUARANTINE]
+    return ";\n".join(
+        [
+            "drop schema if exists raw cascade",
+            "drop schema if exists bench cascade",
+            "create schema raw",
+            "create schema bench",
+            *(table.ddl() for table in tables),
+            "create table bench.pending_events as select * from raw.events limit 0",
+        ]
+    )
+
+
+def written_columns(table: str, last: str) -> str:
+    """The declared columns of raw.`table` up to `last`, then the lineage: what the world's inserts
+    select, in that order. A column a contract gains later is left null."""
+    names = RAW_TABLES[table].names
+    return RAW_TABLES[table].column_list([*names[: names.index(last) + 1], *(n for n, _ in LINEAGE_COLUMNS)])
+
+
+# the CRM export without the SMS contact (nobody here is texted); every SendGrid column
+CUSTOMER_COLUMNS = written_columns("customers", "updated_at")
+EMAIL_EVENT_COLUMNS = written_columns("email_events", "reason")
 
 # One day of sessions. $-parameters: day (date), day_index, sessions, customers, seed.
 # A uniform number in [0, 1) from a hash: (hash(...) % 1000003) / 1000003.
@@ -451,7 +442,7 @@ def generate(path: Path, customers: int, events: int, days: int, end: date, seed
     con.execute("set timezone = 'UTC'")
     con.execute(f"set threads = {threads}")
     con.execute("set preserve_insertion_order = true")
-    con.execute(RAW_DDL)
+    con.execute(raw_tables_sql())
     first = end - timedelta(days=days - 1)
     zones = [
         "UTC",
@@ -467,7 +458,7 @@ def generate(path: Path, customers: int, events: int, days: int, end: date, seed
     ]
     con.execute(
         f"""
-        insert into raw.customers
+        insert into raw.customers ({CUSTOMER_COLUMNS})
         select
             'c' || i,
             'user' || i || '@example.com',
@@ -515,9 +506,12 @@ def generate(path: Path, customers: int, events: int, days: int, end: date, seed
             where hash(event_id, 7) % 1000 = 0
             """
         )
-        con.execute(f"insert into raw.events select * from day_events where _partition_date <= date '{end}'")
         con.execute(
-            f"insert into bench.pending_events select * from day_events where _partition_date > date '{end}'"
+            f"insert into raw.events by name select * from day_events where _partition_date <= date '{end}'"
+        )
+        con.execute(
+            "insert into bench.pending_events by name "
+            f"select * from day_events where _partition_date > date '{end}'"
         )
         # CRM: 0.2% of customers change each day (plan, consent)
         con.execute(
@@ -538,7 +532,7 @@ def generate(path: Path, customers: int, events: int, days: int, end: date, seed
         )
         con.execute(
             f"""
-            insert into raw.email_events
+            insert into raw.email_events ({EMAIL_EVENT_COLUMNS})
             select
                 'user' || c || '@example.com',
                 ['delivered', 'open', 'click', 'bounce', 'unsubscribe', 'spamreport'][
@@ -587,7 +581,7 @@ def copy_recent_history(source: Path, dest: Path, first_day: date) -> int:
     con.execute("create table raw.email_events as select * from src.raw.email_events")
     con.execute("create table raw.quarantine as select * from src.raw.quarantine")
     con.execute("create table raw.sms_events as select * from src.raw.sms_events")
-    con.execute(PRODUCTS_DDL)  # empty: a source warehouse built before the catalog has none
+    con.execute(RAW_TABLES["products"].ddl())  # empty: a source warehouse built before the catalog has none
     con.execute(
         f"create table raw.events as select * from src.raw.events where _partition_date >= date '{first_day}'"
     )
