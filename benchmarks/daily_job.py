@@ -91,7 +91,6 @@ def main() -> int:
     if kind == "spark":
         # before the code location loads: it parses the project with the Spark settings
         os.environ[settings.BY_KEY["spark.home"].env] = str(home / "spark")
-    from reengage.runs import failures, load_history, run_day
     from reengage_dev.sink import serving_local_sink
     from reengage_dev.twilio_sink import serving_local_twilio_sink
 
@@ -114,6 +113,9 @@ def main() -> int:
             f"world: {args.customers:,} customers, history written in {time.perf_counter() - started:.1f} s; "
             f"warehouse kind {kind}"
         )
+        # Only now: the code location's first partition is the earliest export landed when it loads.
+        from reengage.runs import failures, load_history, run_day
+
         first_day = world.day(world.first_sending_day)
         instance = dg.DagsterInstance.ephemeral()
         started, cpu_started = time.perf_counter(), cpu_seconds()
