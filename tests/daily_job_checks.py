@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -33,7 +34,11 @@ DAILY_GATES = frozenset(
 
 @contextmanager
 def demo_day_on(
-    home: Path, use_kind: Callable[[pytest.MonkeyPatch], None], customers: int, run_date: date
+    home: Path,
+    use_kind: Callable[[pytest.MonkeyPatch], None],
+    customers: int,
+    run_date: date,
+    instance: dg.DagsterInstance | None = None,
 ) -> Iterator[tuple[dg.DagsterInstance, dg.ExecuteInProcessResult]]:
     """A demo world's DAYS of exports in `home`, its history loaded (raw only; the raw gates are left
     out) and its last day run, on the kind `use_kind` sets; the local sinks serve until the block ends."""
@@ -45,7 +50,7 @@ def demo_day_on(
         patch.setenv("REENGAGE_HOME", str(home))
         use_kind(patch)
         generate_world(home, customers=customers, days=DAYS, end_date=run_date, seed=11)
-        instance = dg.DagsterInstance.ephemeral()
+        instance = instance or dg.DagsterInstance.ephemeral()
         history = load_history(
             run_date - timedelta(days=DAYS - 1), run_date - timedelta(days=1), instance, checks=False
         )
@@ -55,27 +60,29 @@ def demo_day_on(
         yield instance, result
 
 
-def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    """Each check's evaluation in the run, by check name."""
+def check_summary(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    """Each check of the run by name: passed, severity and the rows a gate validated (JSON-ready, so
+    a run in another process can hand it over)."""
     return {
-        e.event_specific_data.check_name: e.event_specific_data
+        e.event_specific_data.check_name: {
+            "passed": e.event_specific_data.passed,
+            "severity": e.event_specific_data.severity.value,
+            "rows_validated": getattr(e.event_specific_data.metadata.get("rows_validated"), "value", None),
+        }
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
 
 
-def assert_gates_passed(result: dg.ExecuteInProcessResult, gates: frozenset[str] = DAILY_GATES) -> None:
+def assert_gates_passed(checks: dict[str, dict[str, Any]], gates: frozenset[str] = DAILY_GATES) -> None:
     """Every gate ran and passed, and no check of error severity failed (dbt's tests arrive as
     checks too; some only warn on the demo's dirty rows)."""
-    by_name = check_evaluations(result)
-    assert gates <= set(by_name), sorted(gates - set(by_name))
-    assert [name for name in sorted(gates) if not by_name[name].passed] == []
-    errors = [
-        e.check_name for e in by_name.values() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-    ]
-    assert errors == []
+    assert gates <= set(checks), sorted(gates - set(checks))
+    assert [name for name in sorted(gates) if not checks[name]["passed"]] == []
+    error = dg.AssetCheckSeverity.ERROR.value
+    assert [name for name, c in checks.items() if not c["passed"] and c["severity"] == error] == []
 
 
-def rows_validated(result: dg.ExecuteInProcessResult, suite: str) -> int:
+def rows_validated(checks: dict[str, dict[str, Any]], suite: str) -> int:
     """How many rows a Great Expectations gate of the run validated."""
-    return check_evaluations(result)[f"{suite}_expectations"].metadata["rows_validated"].value
+    return checks[f"{suite}_expectations"]["rows_validated"]

@@ -27,7 +27,13 @@ from reengage.runs import failures, run_day
 from reengage.warehouse import WarehouseConnectionError, connect
 from reengage_dev.sink.store import SinkStore
 from reengage_dev.twilio_sink.store import TwilioSinkStore
-from tests.daily_job_checks import DAILY_GATES, assert_gates_passed, demo_day_on, rows_validated
+from tests.daily_job_checks import (
+    DAILY_GATES,
+    assert_gates_passed,
+    check_summary,
+    demo_day_on,
+    rows_validated,
+)
 
 from .pg_server import PG_VARIABLES, drop_user_schemas, running_server
 from .pg_server import connect as pg_connect
@@ -130,10 +136,9 @@ def test_no_stage_fell_back_to_a_duckdb_file(world_home: World) -> None:
 
 def test_the_quality_gates_ran_on_postgresql_and_passed(world_home: World) -> None:
     gates = DAILY_GATES | {"raw_email_events_expectations", "raw_products_expectations"}
-    assert_gates_passed(world_home.result, gates)
-    assert rows_validated(world_home.result, "fct_user_features") == world_home.count(
-        "marts.fct_user_features"
-    )
+    checks = check_summary(world_home.result)
+    assert_gates_passed(checks, gates)
+    assert rows_validated(checks, "fct_user_features") == world_home.count("marts.fct_user_features")
 
 
 def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:

@@ -6,31 +6,35 @@ the raw rows as Parquet first and makes the views over Spark's tables after; ing
 gates (Great Expectations through those views), scoring, interventions, delivery over HTTP to the
 local sinks and measurement run on the DuckDB file as on `duckdb`. Every dbt-built table a test
 counts is read from Spark's own Parquet files, not through the views, so a view that read the
-wrong thing could not pass. When Spark cannot be installed or started the tests fail.
+wrong thing could not pass. The day runs in a process of its own (run_daily_job.py says why). When
+Spark cannot be installed or started the tests fail.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import pytest
 
-from reengage.runs import failures, run_day
 from reengage.spark.layout import SparkLayout
 from reengage.spark.parquet_tables import table_scan
 from reengage_dev.sink.store import SinkStore
-from tests.daily_job_checks import assert_gates_passed, demo_day_on, rows_validated
+from tests.daily_job_checks import assert_gates_passed, rows_validated
 
 from .spark_env import spark_environment
 
 pytestmark = pytest.mark.spark
 
+ROOT = Path(__file__).resolve().parents[2]
 RUN_DATE = datetime.now(UTC).date()  # read at import: runs pass allow_past_dates past midnight
 CUSTOMERS = 600
 
@@ -50,8 +54,7 @@ class World:
     home: Path
     spark: SparkLayout
     spark_env: dict[str, str]
-    instance: dg.DagsterInstance
-    result: dg.ExecuteInProcessResult
+    run: dict[str, Any]  # the day's run, as run_daily_job.py reports it
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         con = duckdb.connect(str(self.home / "warehouse.duckdb"), read_only=True)
@@ -67,15 +70,45 @@ class World:
         return duckdb.connect().execute(f"select count(*) from {scan}").fetchone()[0]
 
 
+def run_day_on_spark(home: Path, spark_env: dict[str, str], mode: str) -> dict[str, Any]:
+    """The day (`first`: after the world's history) in a process of its own; what it reported."""
+    unset = (
+        "REENGAGE_WAREHOUSE",
+        "REENGAGE_DBT_TARGET",
+        "REENGAGE_LANDING",
+        "SENDGRID_API_KEY",
+        "REENGAGE_SENDGRID_HOST",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(spark_env)
+    env.update(
+        REENGAGE_HOME=str(home),
+        REENGAGE_WAREHOUSE_KIND="spark",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "devkit"), env.get("PYTHONPATH", "")]),
+    )
+    out = home / f"run_{mode}.json"
+    script = Path(__file__).with_name("run_daily_job.py")
+    done = subprocess.run(
+        [sys.executable, str(script), mode, RUN_DATE.isoformat(), str(CUSTOMERS), str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert done.returncode == 0 and out.exists(), done.stderr[-5000:]
+    run = json.loads(out.read_text())
+    assert run["success"], run["failures"]
+    return run
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     home = tmp_path_factory.mktemp("spark_home")
     spark_env = spark_environment(home / "spark")
-    with demo_day_on(home, lambda patch: use_spark(patch, spark_env), CUSTOMERS, RUN_DATE) as (
-        instance,
-        result,
-    ):
-        yield World(home, SparkLayout(home / "spark"), spark_env, instance, result)
+    run = run_day_on_spark(home, spark_env, "first")
+    return World(home, SparkLayout(home / "spark"), spark_env, run)
 
 
 @pytest.fixture
@@ -115,10 +148,9 @@ def test_dbt_built_the_marts_on_spark_and_every_stage_wrote_its_rows(world_home:
 
 
 def test_the_quality_gates_ran_on_the_spark_built_marts_and_passed(world_home: World) -> None:
-    assert_gates_passed(world_home.result)
-    assert rows_validated(world_home.result, "fct_user_features") == world_home.spark_rows(
-        "marts.fct_user_features"
-    )
+    checks = world_home.run["checks"]
+    assert_gates_passed(checks)
+    assert rows_validated(checks, "fct_user_features") == world_home.spark_rows("marts.fct_user_features")
 
 
 def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) -> None:
@@ -154,8 +186,7 @@ def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_rows(world_hom
     before = state()
     store = SinkStore(w.home / "sink.sqlite")
     requests_before = store.request_count()
-    rerun = run_day(RUN_DATE, w.instance, allow_past_dates=True)
-    assert rerun.success, failures(rerun)
+    run_day_on_spark(w.home, w.spark_env, "again")
     assert state() == before
     assert store.request_count() == requests_before
     assert store.duplicates() == {}
