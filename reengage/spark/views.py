@@ -27,7 +27,7 @@ from reengage.spark.layout import SparkLayout
 from reengage.spark.parquet_tables import MissingSparkTable, table_scan
 from reengage.tables import transaction
 
-# What dbt stores as files on Spark (views are metastore entries only).
+# The materializations dbt keeps as tables (as files on Spark; its views are metastore entries only).
 STORED = frozenset({"table", "incremental", "seed", "snapshot"})
 
 

@@ -17,9 +17,8 @@ from typing import Any
 
 import dagster as dg
 
+from reengage.spark.views import STORED as COUNTED  # what dbt keeps as a table, on every engine
 from reengage.warehouse import WarehouseResource
-
-COUNTED = {"table", "incremental", "snapshot", "seed"}
 
 
 def with_row_counts(
