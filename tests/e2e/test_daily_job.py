@@ -297,7 +297,8 @@ def test_measurement_counts_match_the_ledger(world) -> None:
 
 
 DECISIONS_SQL = (
-    "select send_id, variant, arm from interventions.intervention_list where run_date = ? order by send_id"
+    "select send_id, variant, arm, scheduled_send_at_utc from interventions.intervention_list "
+    "where run_date = ? order by send_id"
 )
 
 
@@ -312,7 +313,9 @@ def rerun(world):
     return before, requests_before, result
 
 
-def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_decisions(world, rerun) -> None:
+def test_rerunning_the_day_sends_nothing_twice_and_keeps_the_same_decisions_and_send_times(
+    world, rerun
+) -> None:
     home, _, _ = world
     before, requests_before, _ = rerun
     after = query(home, DECISIONS_SQL, [RUN_DATE])

@@ -73,3 +73,43 @@ def test_a_table_with_its_columns_in_another_order_gets_every_value_in_the_colum
         ("a", "holdout", "Name", "example.com", "Europe/Berlin"),
         ("a", "treatment", "Name", "example.com", "Europe/Berlin"),
     ]
+
+
+def send_times(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {
+        "decisions": con.execute(
+            "select customer_id, campaign_id, scheduled_send_at_utc from interventions.decisions "
+            "where scheduled_send_at_utc is not null order by all"
+        ).fetchall(),
+        "list": con.execute(
+            "select send_id, scheduled_send_at_utc, scheduled_send_at_local "
+            "from interventions.intervention_list order by all"
+        ).fetchall(),
+    }
+
+
+def test_a_rerun_of_the_day_keeps_the_send_times_its_first_run_decided() -> None:
+    # Guards the send time of a rerun: once the preferred hour had passed, it became the rerun's
+    # "now", so a message the provider already had moved in the list and in the decisions, and
+    # its outcome was counted from a clock it was never sent at.
+    con = duckdb.connect()
+    write_suppressions(con)
+    write_responses(con)
+    write_features(
+        con, [user(f"u{i}", timezone="Europe/Berlin", preferred_local_hour=9) for i in range(40)], as_of=D
+    )
+    campaigns = [make_campaign("a", 10, holdout_share=0.3)]
+    first_now = datetime(2025, 3, 10, 12, 1, 30, tzinfo=UTC)  # 13:01 in Berlin, after the 09:00 hour
+    run_policy(con, D, campaigns, PolicyConfig(global_holdout_share=0.1), first_now)
+    first = send_times(con)
+    later = datetime(2025, 3, 10, 12, 47, tzinfo=UTC)
+    run_policy(con, D, campaigns, PolicyConfig(global_holdout_share=0.1), later)
+
+    assert send_times(con) == first
+    assert {at for _, at, _ in first["list"]} == {datetime(2025, 3, 10, 12, 2, tzinfo=UTC)}
+    assert {local for *_, local in first["list"]} == {"2025-03-10T13:02:00+01:00[Europe/Berlin]"}
+    assert len(first["list"]) > 10 and len(first["decisions"]) >= len(first["list"])
+    # A day never decided before is scheduled from its own "now".
+    con.execute("delete from interventions.decisions")
+    run_policy(con, D, campaigns, PolicyConfig(global_holdout_share=0.1), later)
+    assert {at for _, at, _ in send_times(con)["list"]} == {datetime(2025, 3, 10, 12, 47, tzinfo=UTC)}

@@ -26,6 +26,13 @@ class SendWindow:
             raise ValueError(f"default send hour must be 0-23, got {self.default_hour}")
 
 
+def preferred_utc_sql(zone: str, preferred_hour: str, run_date: str, window: SendWindow) -> str:
+    """SQL (timestamptz) for the preferred (or default) hour clamped into the window on the run date."""
+    start, end = window.start_hour, window.end_hour
+    hour = f"least(greatest(coalesce({preferred_hour}, {window.default_hour}), {start}), {end - 1})"
+    return f"timezone({zone}, cast({run_date} as timestamp) + to_hours(cast({hour} as integer)))"
+
+
 def scheduled_utc_sql(zone: str, preferred_hour: str, run_date: str, now: str, window: SendWindow) -> str:
     """SQL (timestamptz) for the send instant.
 
@@ -35,8 +42,7 @@ def scheduled_utc_sql(zone: str, preferred_hour: str, run_date: str, now: str, w
     is already before `now`, the next allowed minute after `now` is used.
     """
     start, end = window.start_hour, window.end_hour
-    hour = f"least(greatest(coalesce({preferred_hour}, {window.default_hour}), {start}), {end - 1})"
-    preferred = f"timezone({zone}, cast({run_date} as timestamp) + to_hours(cast({hour} as integer)))"
+    preferred = preferred_utc_sql(zone, preferred_hour, run_date, window)
     now_local = f"timezone({zone}, {now})"
     # Round up to the whole minute so a send never lands (even slightly) before `now`.
     ceil_local = (
