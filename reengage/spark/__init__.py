@@ -7,5 +7,6 @@ chosen in reengage/defs/warehouse/dbt_cli.py). The layout and the environment db
 are in `layout.py`; the raw tables reach Spark as Parquet files (`raw_export.py`); DuckDB reads the
 tables Spark wrote (`parquet_tables.py`), and the Python stages read them through views in their
 DuckDB file (`views.py`), refreshed around every build (`build.py`, which also discards Spark's
-tables after an erasure); docs/deployment.md says what runs where.
+tables after an erasure); one build at a time holds a Spark home (`lock.py`); docs/deployment.md
+says what runs where.
 """

@@ -3,20 +3,33 @@ clean slate after an erasure.
 
 Before dbt starts, the raw tables of the stages' DuckDB file are written as the Parquet files
 Spark reads (`raw_export`); after it exits, the views the Python stages read are made again from
-the build's manifest (`views`). Both run on `REENGAGE_WAREHOUSE_KIND=spark` only.
+the build's manifest (`views`). Both run on `REENGAGE_WAREHOUSE_KIND=spark` only, inside
+`one_build_at_a_time` (`lock`), which an erasure's discard takes too.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import duckdb
 
+from reengage.spark import lock
 from reengage.spark.layout import spark_layout
 from reengage.spark.raw_export import export_raw_tables
 from reengage.spark.views import ViewRefresh, refresh_views, stored_tables
+
+logger = logging.getLogger(__name__)
+
+
+def one_build_at_a_time(
+    holder: str, say: Callable[[str], None] = logger.info
+) -> AbstractContextManager[None]:
+    """The Spark home's build lock, from the raw export to the views (see `lock`)."""
+    return lock.one_build_at_a_time(spark_layout().home, holder, say)
 
 
 def publish_raw(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -38,8 +51,9 @@ def discard_built_tables() -> list[str]:
     """
     layout = spark_layout()
     gone = []
-    for folder in (layout.warehouse, layout.metastore, layout.raw):
-        if folder.exists():
-            shutil.rmtree(folder)
-            gone.append(str(folder))
+    with one_build_at_a_time("an erasure"):  # never under a build's Spark
+        for folder in (layout.warehouse, layout.metastore, layout.raw):
+            if folder.exists():
+                shutil.rmtree(folder)
+                gone.append(str(folder))
     return gone

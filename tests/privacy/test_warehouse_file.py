@@ -190,5 +190,7 @@ def test_on_spark_an_erasure_discards_every_table_dbt_built_there(
     )
 
     assert run.file_rewrite is not None
-    assert sorted(p.name for p in spark_home.iterdir()) == []
+    # only the build lock stays: empty once released, it holds no data
+    assert sorted(p.name for p in spark_home.iterdir()) == ["build.lock"]
+    assert (spark_home / "build.lock").read_text() == ""
     assert files_holding([world.warehouse], {"address": ALICE_OLD.encode()}) == []

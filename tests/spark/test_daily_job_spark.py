@@ -26,6 +26,7 @@ import duckdb
 import pytest
 
 from reengage.spark.layout import SparkLayout
+from reengage.spark.lock import LOCK_FILE
 from reengage.spark.parquet_tables import table_scan
 from reengage_dev.sink.store import SinkStore
 from tests.daily_job_checks import assert_gates_passed, rows_validated
@@ -128,6 +129,8 @@ def test_dbt_built_the_marts_on_spark_and_every_stage_wrote_its_rows(world_home:
     assert w.spark_rows("marts.fct_sessions", "session_date") > 0
     # the stages read exactly those files: the views hold what Spark wrote
     assert w.query("select count(*) from marts.fct_user_features") == [(customers,)]
+    # the build held the Spark home's lock from its raw export to its views, and let it go
+    assert (w.spark.home / LOCK_FILE).read_text() == ""
     kinds = dict(
         w.query("select table_name, table_type from information_schema.tables where table_schema = 'marts'")
     )

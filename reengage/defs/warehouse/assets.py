@@ -3,7 +3,7 @@
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -146,31 +146,38 @@ def warehouse_models(
     if config.full_refresh:
         args.append("--full-refresh")
     on_spark = warehouse.resolved_kind() == "spark"
-    if on_spark:
-        # Spark reads the raw rows as Parquet files: ingest wrote them to the stages' DuckDB file.
-        with warehouse.connect(read_only=True) as con:
-            spark_build.publish_raw(con)
-    target = parse_state.new_target(f"{context.run.run_id}-{context.retry_number}")
-    try:
-        with dbt_env(warehouse.resolved_path(), window.start, window.end):
-            invocation = dbt.cli(args, context=context, target_path=target)
-    except DbtRuntimeMissing as missing:  # a setup step, not a passing fault: a retry would fail the same
-        raise dg.Failure(description=str(missing), allow_retries=False) from missing
+    # On Spark, one build at a time per Spark home: from its raw export to its views.
+    building = (
+        spark_build.one_build_at_a_time(f"run {context.run.run_id}", context.log.info)
+        if on_spark
+        else nullcontext()
+    )
+    with building:
+        if on_spark:
+            # Spark reads the raw rows as Parquet files: ingest wrote them to the stages' DuckDB file.
+            with warehouse.connect(read_only=True) as con:
+                spark_build.publish_raw(con)
+        target = parse_state.new_target(f"{context.run.run_id}-{context.retry_number}")
+        try:
+            with dbt_env(warehouse.resolved_path(), window.start, window.end):
+                invocation = dbt.cli(args, context=context, target_path=target)
+        except DbtRuntimeMissing as missing:  # a setup step, not a passing fault: a retry would fail the same
+            raise dg.Failure(description=str(missing), allow_retries=False) from missing
 
-    def refresh_views() -> None:
-        with warehouse.connect() as con:
-            spark_build.refresh_stage_views(con, invocation.manifest)
+        def refresh_views() -> None:
+            with warehouse.connect() as con:
+                spark_build.refresh_stage_views(con, invocation.manifest)
 
-    try:
-        # Row counts for the UI, counted once dbt has exited (see row_counts.py for why not fetch_row_counts).
-        yield from with_row_counts(
-            invocation.stream(), invocation.manifest, warehouse, refresh_views if on_spark else None
-        )
-    except BaseException:
-        stop_dbt(invocation.process)
-        raise
-    finally:
-        parse_state.keep(target)
+        try:
+            # Row counts for the UI, counted once dbt has exited (row_counts.py: why not fetch_row_counts).
+            yield from with_row_counts(
+                invocation.stream(), invocation.manifest, warehouse, refresh_views if on_spark else None
+            )
+        except BaseException:
+            stop_dbt(invocation.process)
+            raise
+        finally:
+            parse_state.keep(target)
     with warehouse.connect() as con:
         build_state.record_completion(con, build_id)
         meanings.record(con, settings_of_history, build_id)
