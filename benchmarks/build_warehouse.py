@@ -667,7 +667,7 @@ def export_raw_for_spark(warehouse: Path, spark_home: Path) -> tuple[float, int]
 
     started = time.perf_counter()
     written = export_raw_warehouse(warehouse, SparkLayout(spark_home).raw)
-    return time.perf_counter() - started, sum(written.values())
+    return time.perf_counter() - started, sum(export.rows for export in written.values())
 
 
 def spark_tables(spark_home: Path) -> list[Path]:

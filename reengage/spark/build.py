@@ -32,9 +32,15 @@ def one_build_at_a_time(
     return lock.one_build_at_a_time(spark_layout().home, holder, say)
 
 
-def publish_raw(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """The raw tables, whole, where Spark's raw sources read them; the rows written, by table."""
-    return export_raw_tables(con, spark_layout().raw)
+def publish_raw(con: duckdb.DuckDBPyConnection) -> str:
+    """The raw tables' changed days where Spark's raw sources read them; a line saying what was written."""
+    exports = export_raw_tables(con, spark_layout().raw)
+    written = {table: e.days_written for table, e in exports.items() if e.days_written or e.days_removed}
+    removed = sum(e.days_removed for e in exports.values())
+    if not written:
+        return "raw tables for Spark: no day changed since the last export"
+    tables = ", ".join(f"{table} {days}" for table, days in sorted(written.items()))
+    return f"raw tables for Spark: day(s) written by table: {tables}; {removed} day(s) removed"
 
 
 def refresh_stage_views(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> ViewRefresh:

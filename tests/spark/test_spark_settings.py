@@ -2,11 +2,12 @@
 
 REENGAGE_WAREHOUSE_KIND=spark points dbt at the profile's `spark` output; the Python stages keep
 their own tables in the DuckDB file and read Spark's through views (test_spark_views.py). The raw
-tables reach Spark as Parquet files, one per table, written whole.
+tables reach Spark as Parquet files, a folder per load day, written when the day's rows change.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,7 @@ from reengage import settings, warehouse
 from reengage.spark.layout import SparkLayout, dbt_environment, spark_layout
 from reengage.spark.parquet_tables import MissingSparkTable, table_scan
 from reengage.spark.raw_export import export_raw_warehouse
-from tests.warehouse.raw_world import create_raw_warehouse, raw_tables
+from tests.warehouse.raw_world import create_raw_warehouse, insert_partitions, raw_tables
 
 
 def test_the_spark_kind_builds_with_the_spark_target_and_the_python_stages_open_their_file(
@@ -53,34 +54,99 @@ def test_the_profiles_variables_come_from_the_settings(
     assert dbt_environment()["REENGAGE_SPARK_MASTER"] == "spark://spark-master:7077"
 
 
-def test_every_raw_table_is_exported_whole_and_a_second_export_replaces_it(tmp_path: Path) -> None:
+def exported_days(table_dir: Path) -> dict[str, float]:
+    """{day folder: the modification time of its file}: which days an export wrote again."""
+    return {
+        day.name: (day / "part-0.parquet").stat().st_mtime_ns for day in table_dir.glob("_partition_date=*")
+    }
+
+
+def read_export(con: duckdb.DuckDBPyConnection, table_dir: Path) -> str:
+    files = (table_dir / "_partition_date=*" / "*.parquet").as_posix()
+    return f"read_parquet('{files}', hive_partitioning = true)"
+
+
+def test_every_raw_table_is_exported_by_load_day_and_an_export_writes_only_the_days_that_changed(
+    tmp_path: Path,
+) -> None:
+    # Guards the raw export's cost and its truth: it wrote every table whole before every build, so
+    # a year of events was written again for each day; now a day is written when its rows change.
     source = tmp_path / "warehouse.duckdb"
-    create_raw_warehouse(source, last_partition="2026-01-07")
+    create_raw_warehouse(source, last_partition="2026-01-06")
     raw_dir = tmp_path / "spark" / "raw"
     first = export_raw_warehouse(source, raw_dir)
     assert set(first) == set(raw_tables())
+    events = raw_dir / "events"
+    days = exported_days(events)
+    assert first["events"].days_written == len(days) > 2 and first["events"].days_removed == 0
+
+    again = export_raw_warehouse(source, raw_dir)
+    assert (again["events"].days_written, again["events"].days_removed) == (0, 0)
+    assert exported_days(events) == days, "an unchanged day was written again"
+
     con = duckdb.connect(str(source))
     try:
         con.execute("set timezone = 'UTC'")
-        con.execute("delete from raw.events where event_ts >= '2026-01-01'")
-        kept = con.execute("select count(*) from raw.events").fetchone()[0]
+        insert_partitions(con, raw_tables(), first="2026-01-07", last="2026-01-07")  # the next day lands
+        changed = con.execute("select min(_partition_date) from raw.events").fetchone()[0]
+        con.execute("update raw.events set event_name = 'session_start' where _partition_date = ?", [changed])
+        gone = con.execute("select max(_partition_date) from raw.events where _partition_date < '2026-01-07'")
+        gone = gone.fetchone()[0]
+        con.execute("delete from raw.events where _partition_date = ?", [gone])  # a day reloaded empty
     finally:
         con.close()
-    second = export_raw_warehouse(source, raw_dir)
-    assert second["events"] == kept < first["events"]
-    assert sorted(p.name for p in raw_dir.iterdir()) == sorted(raw_tables()), "a leftover beside the tables"
+    third = export_raw_warehouse(source, raw_dir)
+    assert (third["events"].days_written, third["events"].days_removed) == (2, 1)
+    now = exported_days(events)
+    assert set(now) == set(days) - {f"_partition_date={gone}"} | {"_partition_date=2026-01-07"}
+    assert now[f"_partition_date={changed}"] != days[f"_partition_date={changed}"]
+    untouched = set(days) - {f"_partition_date={changed}", f"_partition_date={gone}"}
+    assert {d: now[d] for d in untouched} == {d: days[d] for d in untouched}
+    # nothing but the days and the record: no staging or old folder left where Spark looks
+    assert sorted(p.name for p in raw_dir.iterdir()) == sorted(raw_tables())
+    assert {p.name for p in events.iterdir()} == set(now) | {"_published.json"}
+
     con = duckdb.connect(str(source), read_only=True)
     try:
         con.execute("set timezone = 'UTC'")
-        exported = f"read_parquet('{(raw_dir / 'events' / '*.parquet').as_posix()}')"
-        # timestamptz stays an instant (Spark reads it as its timestamp), every column as DuckDB has it
-        assert (
-            con.execute(f"describe select * from {exported}").fetchall()
-            == con.execute("describe select * from raw.events").fetchall()
-        )
-        assert con.execute(f"select * from raw.events except all select * from {exported}").fetchall() == []
+        # every row and every column as DuckDB has it (the day from the folder names, as a date)
+        for table in raw_tables():
+            exported = read_export(con, raw_dir / table)
+            columns = ", ".join(f'"{name}"' for name, *_ in con.execute(f"describe raw.{table}").fetchall())
+            described = con.execute(f"describe select {columns} from {exported}").fetchall()
+            declared = con.execute(f"describe raw.{table}").fetchall()
+            assert [(n, t) for n, t, *_ in described] == [(n, t) for n, t, *_ in declared], table
+            stored, written = f"select {columns} from raw.{table}", f"select {columns} from {exported}"
+            difference = f"({stored} except all {written}) union all ({written} except all {stored})"
+            assert con.execute(difference).fetchall() == [], table
     finally:
         con.close()
+
+
+def test_an_empty_raw_table_is_one_empty_file_in_a_placeholder_day_that_goes_when_rows_come(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "warehouse.duckdb"
+    create_raw_warehouse(source, last_partition="2026-01-06")
+    con = duckdb.connect(str(source))
+    try:
+        con.execute("delete from raw.products")
+    finally:
+        con.close()
+    raw_dir = tmp_path / "raw"
+    assert export_raw_warehouse(source, raw_dir)["products"].rows == 0
+    placeholder = raw_dir / "products" / "_partition_date=1970-01-01" / "part-0.parquet"
+    con = duckdb.connect()
+    # Spark takes the columns from it, with the day from the folder name
+    file = f"read_parquet('{placeholder.as_posix()}', hive_partitioning = false)"
+    described = con.execute(f"describe select * from {file}").fetchall()
+    assert [name for name, *_ in described] and "_partition_date" not in [name for name, *_ in described]
+    assert con.execute(f"select count(*) from {file}").fetchone() == (0,)
+    con.close()
+    create_raw_warehouse(tmp_path / "full.duckdb", last_partition="2026-01-06")
+    shutil.copyfile(tmp_path / "full.duckdb", source)
+    export = export_raw_warehouse(source, raw_dir)["products"]
+    assert export.rows > 0 and export.days_removed == 1 and not placeholder.parent.exists()
 
 
 def test_a_view_or_an_unbuilt_table_has_no_parquet_to_read(tmp_path: Path) -> None:

@@ -156,7 +156,7 @@ def warehouse_models(
         if on_spark:
             # Spark reads the raw rows as Parquet files: ingest wrote them to the stages' DuckDB file.
             with warehouse.connect(read_only=True) as con:
-                spark_build.publish_raw(con)
+                context.log.info(spark_build.publish_raw(con))
         target = parse_state.new_target(f"{context.run.run_id}-{context.retry_number}")
         try:
             with dbt_env(warehouse.resolved_path(), window.start, window.end):
