@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -77,6 +78,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return worker_group(nodeid.split("::", 1)[0])
 
     return ModuleGroupScheduling(config, log)
+
+
+@pytest.fixture(autouse=True)
+def default_sigterm() -> None:
+    """Every process a test starts stops on SIGTERM, as a user's does: a test worker can be left
+    ignoring it by what ran before, children inherit an ignored signal, and a server's teardown
+    then waited its whole 30-second grace for the kill."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session", autouse=True)
