@@ -45,6 +45,11 @@ class SparkLayout:
         return self.warehouse / f"{schema}.db" / name
 
 
+def sql_path(path: Path) -> str:
+    """A path as the text of a SQL string literal (single quotes doubled), as DuckDB reads files."""
+    return path.as_posix().replace("'", "''")
+
+
 def spark_layout() -> SparkLayout:
     return SparkLayout(settings.spark_home())
 

@@ -16,7 +16,7 @@ Views are not files: they live only in Spark's metastore, and DuckDB cannot read
 
 from __future__ import annotations
 
-from reengage.spark.layout import SparkLayout
+from reengage.spark.layout import SparkLayout, sql_path
 
 
 class MissingSparkTable(FileNotFoundError):
@@ -32,5 +32,5 @@ def table_scan(layout: SparkLayout, schema: str, name: str, day_column: str | No
             f"{schema}.{name}: no Parquet file matching {pattern} under {folder} (a view, or a table "
             "Spark has not built)"
         )
-    files = (folder / pattern).as_posix().replace("'", "''")
+    files = sql_path(folder / pattern)
     return f"read_parquet('{files}', hive_partitioning = {'true' if day_column else 'false'})"

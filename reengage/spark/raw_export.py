@@ -38,7 +38,8 @@ from pathlib import Path
 import duckdb
 
 from reengage import settings
-from reengage.spark.layout import spark_layout
+from reengage.spark.layout import spark_layout, sql_path
+from reengage.tables import column_types
 
 RAW_SCHEMA = "raw"
 DAY_COLUMN = "_partition_date"
@@ -67,14 +68,6 @@ def raw_table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def day_folder(day: str) -> str:
     return f"{DAY_COLUMN}={day}"
-
-
-def _sql_path(path: Path) -> str:
-    return path.as_posix().replace("'", "''")
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[list[str]]:
-    return [[name, kind] for name, kind, *_ in con.execute(f'describe {RAW_SCHEMA}."{table}"').fetchall()]
 
 
 def _day_digests(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -117,7 +110,7 @@ def _write_days(con: duckdb.DuckDBPyConnection, table: str, folder: Path, days: 
         f" or {DAY_COLUMN} is null" if NULL_DAY in days else ""
     )
     con.execute(
-        f"copy (select * from {RAW_SCHEMA}.\"{table}\" where {where}) to '{_sql_path(staging)}' "
+        f"copy (select * from {RAW_SCHEMA}.\"{table}\" where {where}) to '{sql_path(staging)}' "
         f"(format parquet, partition_by ({DAY_COLUMN}), filename_pattern 'part-{{i}}')",
         [dated],
     )
@@ -133,7 +126,7 @@ def _write_empty(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> No
     staged.mkdir()
     con.execute(
         f'copy (select * exclude ({DAY_COLUMN}) from {RAW_SCHEMA}."{table}" limit 0) '
-        f"to '{_sql_path(staged / 'part-0.parquet')}' (format parquet)"
+        f"to '{sql_path(staged / 'part-0.parquet')}' (format parquet)"
     )
     _swap_in(folder, staged, EMPTY_DAY)
 
@@ -141,7 +134,7 @@ def _write_empty(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> No
 def export_raw_table(con: duckdb.DuckDBPyConnection, table: str, folder: Path) -> RawExport:
     """Bring `folder` to the table's rows, writing only the days that changed since the last export."""
     folder.mkdir(parents=True, exist_ok=True)
-    columns = _columns(con, table)
+    columns = [[name, kind] for name, kind in column_types(con, f"{RAW_SCHEMA}.{table}").items()]
     if DAY_COLUMN not in {name for name, _ in columns}:
         raise ValueError(f"{RAW_SCHEMA}.{table} has no {DAY_COLUMN}: Spark reads raw tables by load day")
     for leftover in folder.glob(".*"):  # a crash's staging, old days or record: never read by Spark

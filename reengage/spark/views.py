@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from reengage.spark.layout import SparkLayout
+from reengage.spark.layout import SparkLayout, sql_path
 from reengage.spark.parquet_tables import MissingSparkTable, table_scan
 from reengage.tables import transaction
 
@@ -102,7 +102,7 @@ def _spark_views(con: duckdb.DuckDBPyConnection, layout: SparkLayout) -> list[tu
     return con.execute(
         "select schema_name, view_name from duckdb_views() "
         "where not internal and database_name = current_database() and contains(sql, ?)",
-        [layout.warehouse.as_posix().replace("'", "''")],
+        [sql_path(layout.warehouse)],  # as the views' SQL holds it
     ).fetchall()
 
 

@@ -9,37 +9,31 @@ import sys
 from reengage.defs.warehouse.assets import stop_dbt
 
 
+def sleeping_child(sigterm: str) -> subprocess.Popen:
+    """A process that sleeps with SIGTERM set to `sigterm` (SIG_DFL or SIG_IGN), once it says so:
+    sent before, a SIGTERM would meet the ignored one a test worker may pass on."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import signal, time; signal.signal(signal.SIGTERM, signal.{sigterm}); "
+            "print('ready', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    child.stdout.close()
+    return child
+
+
 def test_a_running_dbt_is_terminated_and_one_that_ignores_it_is_killed():
     # Guards the retry of the dbt step: a dbt left running holds the DuckDB file's lock (or Spark's
     # metastore), and the retry's dbt would fail on it, every retry.
-    # SIGTERM as a dbt started by Dagster has it (a test worker may pass it on ignored), and only
-    # once the child says so: sent before, it would meet the ignored one and wait for the kill.
-    polite = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_DFL); "
-            "print('ready', flush=True); time.sleep(120)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert polite.stdout.readline().strip() == "ready"
+    polite = sleeping_child("SIG_DFL")  # SIGTERM as a dbt started by Dagster has it
     stop_dbt(polite, grace_seconds=30)
     assert polite.returncode == -signal.SIGTERM
-    polite.stdout.close()
 
-    stubborn = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-            "print('ready', flush=True); time.sleep(120)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert stubborn.stdout.readline().strip() == "ready"
+    stubborn = sleeping_child("SIG_IGN")
     stop_dbt(stubborn, grace_seconds=1)
     assert stubborn.returncode == -signal.SIGKILL
-    stubborn.stdout.close()

@@ -21,7 +21,7 @@ from reengage.defs.interventions.scheduling import (
 )
 from reengage.schema.declared import DECISIONS
 from reengage.send_ids import send_id_sql
-from reengage.tables import relation_exists
+from reengage.tables import column_types
 
 CHOSEN_TABLE = "_interventions_chosen"
 SLOTS_TABLE = "_interventions_send_slots"
@@ -126,8 +126,7 @@ def materialise_chosen(
             select customer_id, campaign_id, channel, min(scheduled_send_at_utc) as scheduled_send_at_utc
             from {DECISIONS.name} where run_date = {date_literal(run_date)} group by all
         ) p on p.customer_id = d.customer_id and p.campaign_id = d.campaign_id and p.channel = d.channel"""
-        if relation_exists(con, DECISIONS.name)
-        and {"channel", "scheduled_send_at_utc"} <= set(table_columns(con, DECISIONS.name))
+        if {"channel", "scheduled_send_at_utc"} <= set(column_types(con, DECISIONS.name))
         else ""  # a first run, or a table from before send times were recorded
     )
     kept = "p.scheduled_send_at_utc" if stored else "null::timestamptz"
