@@ -33,9 +33,9 @@ What it does, all in one run so the figures are comparable:
    the models whose median grows most with history.
 6. With `--engines duckdb,spark`, the same world on Apache Spark as the
    pipeline runs dbt on kind spark (reengage/defs/warehouse/dbt_cli.py: the
-   Spark environment's dbt, target `spark`, master and driver memory from the
-   settings, local[2] and 2g unless REENGAGE_SPARK_MASTER and
-   REENGAGE_SPARK_DRIVER_MEMORY say otherwise), with its Spark home in the
+   Spark environment's dbt, target `spark`, master, driver memory and dbt
+   threads from the settings, local[2], 2g and 1 unless REENGAGE_SPARK_MASTER,
+   REENGAGE_SPARK_DRIVER_MEMORY and REENGAGE_SPARK_THREADS say otherwise), with its Spark home in the
    work folder whatever REENGAGE_SPARK_HOME says: the raw tables as of the
    last history day written as the Parquet files Spark reads
    (reengage/spark/raw_export.py), `dbt build --full-refresh`, then the same
@@ -817,7 +817,8 @@ def print_engines(duck_full: Step, duck_days: DayRuns, spark: SparkRuns, top: in
     env = spark.engine.env
     print(
         f"\n== DuckDB and Spark side by side, the same world: Spark master {env['REENGAGE_SPARK_MASTER']}, "
-        f"driver memory {env['REENGAGE_SPARK_DRIVER_MEMORY']}; Spark's peak is dbt's and Spark's Java "
+        f"driver memory {env['REENGAGE_SPARK_DRIVER_MEMORY']}, dbt threads {env['REENGAGE_SPARK_THREADS']}; "
+        "Spark's peak is dbt's and Spark's Java "
         "process's together"
     )
     print(
@@ -950,7 +951,8 @@ def main(argv: list[str] | None = None) -> int:
     if spark:
         print(
             f"Spark: dbt {spark.dbt}, master {spark.env['REENGAGE_SPARK_MASTER']}, driver memory "
-            f"{spark.env['REENGAGE_SPARK_DRIVER_MEMORY']}, Spark home {spark_home}",
+            f"{spark.env['REENGAGE_SPARK_DRIVER_MEMORY']}, "
+            f"dbt threads {spark.env['REENGAGE_SPARK_THREADS']}, Spark home {spark_home}",
             flush=True,
         )
     try:

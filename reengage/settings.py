@@ -217,6 +217,16 @@ SETTINGS: tuple[Setting, ...] = (
         "the work), as Spark spells sizes (2g, 4096m).",
     ),
     Setting(
+        "spark.threads",
+        "REENGAGE_SPARK_THREADS",
+        "int",
+        1,
+        "How many dbt nodes run at once on Spark (dbt's threads, sharing one Spark session). 1 on a local "
+        "master, whose cores Spark already gives each node; more on a cluster, whose executors one small "
+        "node at a time leaves mostly idle.",
+        accepted="a whole number from 1",
+    ),
+    Setting(
         "spark.dbt",
         "REENGAGE_SPARK_DBT",
         "path",
@@ -712,6 +722,10 @@ def spark_driver_memory() -> str:
     return str(value("spark.driver_memory"))
 
 
+def spark_threads() -> int:
+    return _whole_number_from("spark.threads", 1)
+
+
 def spark_dbt() -> Path | None:
     """The dbt of the Spark environment (scripts/spark.sh), or None when the setting is unset."""
     found = value("spark.dbt")
@@ -760,10 +774,14 @@ def data_docs_dir() -> Path:
 
 
 def data_docs_retention_days() -> int:
-    found = resolve("data_docs.retention_days")
-    if int(found.value) < 0:  # type: ignore[arg-type]
-        setting = BY_KEY["data_docs.retention_days"]
-        raise SettingsError(f"{found.origin}={found.value!r} is not {setting.describe_accepted()}")
+    return _whole_number_from("data_docs.retention_days", 0)
+
+
+def _whole_number_from(key: str, minimum: int) -> int:
+    """A whole-number setting; one below `minimum` is refused, naming where it was set."""
+    found = resolve(key)
+    if int(found.value) < minimum:  # type: ignore[arg-type]
+        raise SettingsError(f"{found.origin}={found.value!r} is not {BY_KEY[key].describe_accepted()}")
     return int(found.value)  # type: ignore[arg-type]
 
 

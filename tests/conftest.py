@@ -141,6 +141,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
         "REENGAGE_SPARK_HOME",
         "REENGAGE_SPARK_MASTER",
         "REENGAGE_SPARK_DRIVER_MEMORY",
+        "REENGAGE_SPARK_THREADS",
         "REENGAGE_SPARK_DBT",
         # dev.py sets it for the developer's own UI: a command under test keeps its runs in the home
         "DAGSTER_HOME",

@@ -60,6 +60,7 @@ def dbt_environment() -> dict[str, str]:
         settings.BY_KEY["spark.home"].env: str(settings.spark_home()),
         settings.BY_KEY["spark.master"].env: settings.spark_master(),
         settings.BY_KEY["spark.driver_memory"].env: settings.spark_driver_memory(),
+        settings.BY_KEY["spark.threads"].env: str(settings.spark_threads()),
     }
 
 

@@ -5,8 +5,9 @@ raw_world.py, with the late rows of the incremental tests and a device whose onl
 day disappears, are exported to Parquet (reengage/spark/raw_export.py) as of 2026-01-07; `dbt
 build` (models and seeds; the unit tests test the same SQL on DuckDB, and take four minutes on
 Spark) runs on Spark in local mode and on DuckDB. Then three landing days arrive and both build
-2026-01-10 incrementally, the data tests too: a late event merges two old sessions, a device's anonymous
-history moves to another customer, a day loses its only session. After each build every model
+2026-01-10 incrementally, the data tests too, two dbt nodes at a time on Spark: a late event merges
+two old sessions, a device's anonymous history moves to another customer, a day loses its only
+session. After each build every model
 Spark wrote, read back from its Parquet files through DuckDB, and every view (its rows written
 by the same Spark session), must equal DuckDB's, row for row, with the same types. CI runs this:
 when Spark cannot be installed or started the tests fail, they are never skipped.
@@ -86,6 +87,9 @@ BUILD_OF_DAY = {
     FIRST_DAY: ["build", "--exclude", "resource_type:unit_test", "resource_type:test"],
     NEXT_DAY: ["build", "--exclude", "resource_type:unit_test"],
 }
+# The incremental day runs two dbt nodes at once in the one Spark session (the spark.threads
+# setting), so its comparison with DuckDB covers a build with more than one thread too.
+THREADS_OF_DAY = {FIRST_DAY: "1", NEXT_DAY: "2"}
 
 
 @dataclass
@@ -137,7 +141,8 @@ def spark_history(
                 con.close()
         export_raw_warehouse(warehouse, layout.raw)
         work = root / day
-        spark = run_dbt_on_spark(BUILD_OF_DAY[day], warehouse, work / "spark", spark_env, day, timeout=1800)
+        env = {**spark_env, "REENGAGE_SPARK_THREADS": THREADS_OF_DAY[day]}
+        spark = run_dbt_on_spark(BUILD_OF_DAY[day], warehouse, work / "spark", env, day, timeout=1800)
         views = work / "spark" / "views"
         assert spark.returncode == 0, f"Spark build of {day}:\n{spark.explain()}"
         duck = run_dbt(BUILD_OF_DAY[day], warehouse, work / "duckdb", extra_env={"REENGAGE_RUN_DATE": day})
@@ -162,6 +167,13 @@ def test_dbt_build_passes_on_spark(spark_history: dict[str, DayBuilt], day: str)
     kinds = {node.split(".")[0] for node in build.statuses()}
     assert {"model", "seed"} <= kinds
     assert ("test" in kinds) is (day == NEXT_DAY)
+
+
+@pytest.mark.parametrize("day", [FIRST_DAY, NEXT_DAY])
+def test_each_build_ran_as_many_dbt_threads_as_the_setting_says(
+    spark_history: dict[str, DayBuilt], day: str
+) -> None:
+    assert f"Concurrency: {THREADS_OF_DAY[day]} threads (target='spark')" in spark_history[day].spark_log
 
 
 def test_the_second_build_replaced_rows_in_every_incremental_model(

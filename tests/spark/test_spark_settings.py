@@ -7,6 +7,7 @@ tables reach Spark as Parquet files, a folder per load day, written when the day
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -49,9 +50,22 @@ def test_the_profiles_variables_come_from_the_settings(
         "REENGAGE_SPARK_HOME": str(isolated_home / "spark"),
         "REENGAGE_SPARK_MASTER": "local[2]",
         "REENGAGE_SPARK_DRIVER_MEMORY": "2g",
+        "REENGAGE_SPARK_THREADS": "1",
     }
     monkeypatch.setenv("REENGAGE_SPARK_MASTER", "spark://spark-master:7077")
+    monkeypatch.setenv("REENGAGE_SPARK_THREADS", "8")
     assert dbt_environment()["REENGAGE_SPARK_MASTER"] == "spark://spark-master:7077"
+    assert dbt_environment()["REENGAGE_SPARK_THREADS"] == "8"
+
+
+@pytest.mark.parametrize("threads, shown", [("0", "0"), ("-2", "-2"), ("two", "'two'")])
+def test_spark_threads_below_one_or_no_number_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, isolated_home: Path, threads: str, shown: str
+) -> None:
+    monkeypatch.setenv("REENGAGE_SPARK_THREADS", threads)
+    refusal = f"REENGAGE_SPARK_THREADS={shown} is not a whole number from 1"
+    with pytest.raises(settings.SettingsError, match=re.escape(refusal)):
+        dbt_environment()
 
 
 def exported_days(table_dir: Path) -> dict[str, float]:

@@ -72,7 +72,11 @@ def _spark_runs(bench: ModuleType, full: object, days: list[object]) -> object:
         "Spark",
         "dbt",
         "spark",
-        {"REENGAGE_SPARK_MASTER": "local[2]", "REENGAGE_SPARK_DRIVER_MEMORY": "2g"},
+        {
+            "REENGAGE_SPARK_MASTER": "local[2]",
+            "REENGAGE_SPARK_DRIVER_MEMORY": "2g",
+            "REENGAGE_SPARK_THREADS": "1",
+        },
         process_tree=True,
     )
     return bench.SparkRuns(engine, {"full build": 3.0}, full, bench.DayRuns("Spark day", days))

@@ -27,7 +27,12 @@ from reengage.defs.warehouse.project import ensure_manifest
 
 PRODUCT_DBT = str(Path(sys.executable).with_name("dbt"))
 SETUP = re.escape("run scripts/spark.sh install and export what `scripts/spark.sh env` prints")
-SPARK_PROFILE_VARIABLES = ("REENGAGE_SPARK_HOME", "REENGAGE_SPARK_MASTER", "REENGAGE_SPARK_DRIVER_MEMORY")
+SPARK_PROFILE_VARIABLES = (
+    "REENGAGE_SPARK_HOME",
+    "REENGAGE_SPARK_MASTER",
+    "REENGAGE_SPARK_DRIVER_MEMORY",
+    "REENGAGE_SPARK_THREADS",
+)
 
 
 def recording_dbt(folder: Path) -> Path:
@@ -66,6 +71,7 @@ def spark_settings_file(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         'home = "spark-home"\n'
         'master = "local[3]"\n'
         'driver_memory = "3g"\n'
+        "threads = 4\n"
     )
     monkeypatch.setenv(settings.SETTINGS_FILE_VAR, str(path))
 
@@ -139,6 +145,7 @@ def test_the_parse_on_spark_starts_the_spark_dbt_with_the_profiles_settings(
         "REENGAGE_SPARK_HOME": str(tmp_path / "spark-home"),
         "REENGAGE_SPARK_MASTER": "local[3]",
         "REENGAGE_SPARK_DRIVER_MEMORY": "3g",
+        "REENGAGE_SPARK_THREADS": "4",
     }
     assert parse["env"]["REENGAGE_WAREHOUSE"] == str(settings.warehouse_path())
     assert dict(os.environ) == environment_before, "the parse's variables leaked into this process"
@@ -162,6 +169,7 @@ def test_the_build_on_spark_has_the_profiles_settings_only_while_dbt_starts(
         "REENGAGE_SPARK_HOME": str(tmp_path / "spark-home"),
         "REENGAGE_SPARK_MASTER": "local[3]",
         "REENGAGE_SPARK_DRIVER_MEMORY": "3g",
+        "REENGAGE_SPARK_THREADS": "4",
     }
     assert (started_with["REENGAGE_RUN_DATE"], started_with["REENGAGE_START_DATE"]) == (
         "2026-01-10",
