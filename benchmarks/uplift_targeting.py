@@ -183,6 +183,27 @@ def job_without_uplift_stage(day: date, instance):  # noqa: ANN001, ANN201
     )
 
 
+def job_measuring_without_pausing(day: date, instance):  # noqa: ANN001, ANN201
+    """The daily job as `reengage.runs.run_day` starts it, its guardrails measuring without pausing."""
+    # Imported here, once the run's home is set: the partitions are read from its landing folder
+    # when reengage.runs is first imported.
+    from reengage.runs import run_day
+
+    return run_day(day, instance, run_config=MEASURE_WITHOUT_PAUSING)
+
+
+def refuse_paused_days(con, what: str) -> None:  # noqa: ANN001
+    """Fail when a guardrail paused a campaign on any day of the run, warm-up included: the runs
+    would no longer compare targetings at the same sends, and a model would miss the paused days."""
+    paused = con.execute(
+        "select campaign_id, count(distinct run_date), min(run_date) from interventions.decisions "
+        "where reason = 'campaign_paused' group by all order by 1"
+    ).fetchall()
+    if paused:
+        days = ", ".join(f"{campaign} on {n} day(s) from {first}" for campaign, n, first in paused)
+        raise RuntimeError(f"{what}: a guardrail paused {days}, which the benchmark never allows")
+
+
 def warm_up(seed: int, args: argparse.Namespace, folder: Path) -> Path:
     """The seed's history and warm-up days, run once: the home they leave and the stopped run, in `folder`.
 
@@ -197,9 +218,18 @@ def warm_up(seed: int, args: argparse.Namespace, folder: Path) -> Path:
     shutil.rmtree(snapshot, ignore_errors=True)
     _use_home(home)
     write_campaigns(home / "campaigns", TARGETING["warm-up"])
-    run = simulate(_config(seed, args), say=lambda line: None, stop_after=args.warmup_days)
+    run = simulate(
+        _config(seed, args),
+        say=lambda line: None,
+        stop_after=args.warmup_days,
+        run_job=job_measuring_without_pausing,
+    )
     if run.failed:
         raise RuntimeError(f"seed {seed} warm-up: {run.failed[0]} (log {run.log_path})")
+    from reengage.warehouse import connect
+
+    with connect(read_only=True) as con:
+        refuse_paused_days(con, f"seed {seed} warm-up")
     (snapshot / "run.pickle").write_bytes(pickle.dumps(run))
     return snapshot
 
@@ -248,13 +278,9 @@ def run_policy(
             write_oracle_scores(day, world)
 
     def run_job(day, instance):  # noqa: ANN001, ANN202
-        # Imported here, once the run's home is set: the partitions are read from its landing
-        # folder when reengage.runs is first imported.
-        from reengage.runs import run_day
-
         if policy == "oracle":
             return job_without_uplift_stage(day, instance)
-        return run_day(day, instance, run_config=MEASURE_WITHOUT_PAUSING)
+        return job_measuring_without_pausing(day, instance)
 
     started = time.perf_counter()
     run = resume(_config(seed, args), run, say=lambda line: None, before_day=before_day, run_job=run_job)
@@ -262,6 +288,7 @@ def run_policy(
         raise RuntimeError(f"seed {seed} {policy}: {run.failed[0]} (log {run.log_path})")
     world = run.world
     with connect(read_only=True) as con:
+        refuse_paused_days(con, f"seed {seed} {policy}")
         sent = (
             con.execute(
                 "select customer_id, run_date, scheduled_send_at_utc from interventions.intervention_list"
