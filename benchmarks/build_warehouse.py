@@ -35,8 +35,8 @@ What it does, all in one run so the figures are comparable:
    pipeline runs dbt on kind spark (reengage/defs/warehouse/dbt_cli.py: the
    Spark environment's dbt, target `spark`, master, driver memory and dbt
    threads from the settings, local[2], 2g and 1 unless REENGAGE_SPARK_MASTER,
-   REENGAGE_SPARK_DRIVER_MEMORY and REENGAGE_SPARK_THREADS say otherwise), with its Spark home in the
-   work folder whatever REENGAGE_SPARK_HOME says: the raw tables as of the
+   REENGAGE_SPARK_DRIVER_MEMORY and REENGAGE_SPARK_THREADS say otherwise),
+   with its Spark home in the work folder whatever REENGAGE_SPARK_HOME says: the raw tables as of the
    last history day written as the Parquet files Spark reads
    (reengage/spark/raw_export.py), `dbt build --full-refresh`, then the same
    incremental day `--spark-day-repeats` (1) times, each on a copy of the

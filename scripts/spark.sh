@@ -24,8 +24,8 @@
 # The environment `env` prints: JAVA_HOME; REENGAGE_SPARK_DBT, that environment's dbt (its python
 # beside it), the dbt the pipeline runs on the kind (the spark.dbt setting); and the settings the
 # profile's `spark` output reads (REENGAGE_SPARK_HOME, REENGAGE_SPARK_MASTER,
-# REENGAGE_SPARK_DRIVER_MEMORY, REENGAGE_SPARK_THREADS) as reengage/settings.py resolves them (environment, then
-# reengage.toml, then the defaults). Progress goes to stderr.
+# REENGAGE_SPARK_DRIVER_MEMORY, REENGAGE_SPARK_THREADS) as reengage/settings.py resolves them
+# (environment, then reengage.toml, then the defaults). Progress goes to stderr.
 
 set -euo pipefail
 

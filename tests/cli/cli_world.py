@@ -15,6 +15,7 @@ import pytest
 from reengage import settings
 from reengage.cli import main
 from reengage_dev.demo.world import generate_world
+from tests.format_samples import FORMAT_SAMPLES, SAMPLES
 
 DAY = date(2026, 3, 10)
 
@@ -72,18 +73,6 @@ def edit_settings(path: Path, table: str, values: dict[str, str]) -> None:
         assert len(found) == 1, f"{path.name} has no single {key!r} in [{table}] to edit"
         lines[found[0]] = f"{key} = {value}"
     path.write_text("\n".join(lines) + "\n")
-
-
-SAMPLES = settings.REPO_ROOT / "tests" / "fixtures" / "formats"
-# Each vendor format's sample export (tests/fixtures/formats/README.md) and the UTC day it holds.
-FORMAT_SAMPLES = {
-    "segment": ("example_segment_pages.csv", date(2015, 2, 23)),
-    "rudderstack": ("tracks_pages_identifies_2022-03-01.csv", date(2022, 3, 1)),
-    "ga4": ("events_20210131.jsonl", date(2021, 1, 31)),
-    "mixpanel": ("export_2023-04-18.jsonl", date(2023, 4, 18)),
-    "amplitude": ("export_2021-12-09.jsonl", date(2021, 12, 9)),
-    "snowplow": ("enriched_event.tsv", date(2013, 11, 26)),
-}
 
 
 def vendor_team(folder: Path, fmt: str) -> tuple[date, str]:

@@ -14,7 +14,9 @@ from datetime import date
 
 import duckdb
 import pytest
-from cli_world import FORMAT_SAMPLES, reengage_in, vendor_team
+from cli_world import reengage_in, vendor_team
+
+from tests.format_samples import FORMAT_SAMPLES
 
 
 def checked_rows(folder, fmt: str) -> tuple[date, int]:

@@ -13,19 +13,14 @@ import duckdb
 import pytest
 
 from reengage.defs.ingest.loader import load_day
+from tests.format_samples import FORMAT_SAMPLES, SAMPLES
 
 from .conftest import run_dbt
 
-SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "formats"
-LOADS = [
-    ("snowplow", "enriched_event.tsv", date(2013, 11, 26)),
-    ("segment", "example_segment_pages.csv", date(2015, 2, 23)),
-    ("ga4", "events_20210131.jsonl", date(2021, 1, 31)),
-    ("amplitude", "export_2021-12-09.jsonl", date(2021, 12, 9)),
-    ("rudderstack", "tracks_pages_identifies_2022-03-01.csv", date(2022, 3, 1)),
-    ("mixpanel", "export_2023-04-18.jsonl", date(2023, 4, 18)),
-]
-CHECKED_ROW_BY_ROW = (date(2021, 1, 31), date(2022, 3, 1))  # GA4's and RudderStack's days
+# Oldest day first: the build's run date is the last one loaded.
+LOADS = sorted(((fmt, name, day) for fmt, (name, day) in FORMAT_SAMPLES.items()), key=lambda load: load[2])
+# The days whose sessions and identity links are checked row by row.
+CHECKED_ROW_BY_ROW = (FORMAT_SAMPLES["ga4"][1], FORMAT_SAMPLES["rudderstack"][1])
 
 
 @pytest.fixture(scope="module")
