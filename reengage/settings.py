@@ -176,7 +176,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Where the tables live: the embedded DuckDB file, or a PostgreSQL database (the libpq PG* "
         "environment variables say which). The Python stages and dbt both follow it. spark builds the dbt "
         "models on Apache Spark as Parquet tables under spark.home; the Python stages keep their own tables "
-        "in the DuckDB file and read Spark's through views there.",
+        "in the DuckDB file, read Spark's through views there and publish theirs under spark.home after "
+        "each daily run.",
         choices=("duckdb", "postgres", "spark"),
     ),
     Setting(
@@ -195,8 +196,9 @@ SETTINGS: tuple[Setting, ...] = (
         "path",
         None,
         "The Spark warehouse's folder (warehouse_kind spark): its Parquet tables (warehouse/), the embedded "
-        "metastore naming them (metastore/; one Spark process at a time), and the raw tables Spark reads "
-        "(raw/<table>/, Parquet).",
+        "metastore naming them (metastore/; one Spark process at a time), the raw tables Spark reads "
+        "(raw/<table>/, Parquet) and the stages' tables published for Spark's readers "
+        "(stages/<schema>/<table>/, Parquet by run date).",
         example='"/srv/reengage/spark"',
         default_note="<home>/spark",
     ),

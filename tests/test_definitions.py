@@ -14,6 +14,7 @@ import dagster as dg
 import yaml
 
 from reengage.definitions import CODE_LOCATION, OWNERS_BY_GROUP, build_definitions
+from reengage.defs.warehouse.spark_stage_tables import STAGE_TABLES_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,6 +27,11 @@ def test_definitions_load_with_the_daily_job_and_schedule() -> None:
     job = defs.resolve_job_def("daily_reengagement")
     assert job.partitions_def is not None
     assert defs.resolve_schedule_def("daily_reengagement_schedule").job_name == "daily_reengagement"
+
+
+def test_only_a_spark_warehouse_publishes_the_stages_tables_to_spark() -> None:
+    # On duckdb (the suite's kind) there is no Spark home: the step would have nothing to do.
+    assert STAGE_TABLES_KEY not in build_definitions().resolve_asset_graph().get_all_asset_keys()
 
 
 def test_every_asset_sits_in_a_stage_group_and_has_a_description() -> None:

@@ -23,8 +23,9 @@ rewrite an earlier crash cut short.
 
 On a Spark warehouse the tables dbt built are Parquet files outside the DuckDB file, and an
 incremental table keeps old rows that no rebuild from raw would bring back. Before that same
-rewrite, every table dbt built there (and the raw rows exported for it) is discarded, so the next
-build makes them all again from the erased raw tables (`reengage.spark.build.discard_built_tables`).
+rewrite, every table dbt built there (and the raw rows exported for it, and the stages' tables
+published for its readers) is discarded, so the next build makes them all again from the erased
+raw tables (`reengage.spark.build.discard_built_tables`).
 Tied to the audit row, a crash between the erasure and the discard is finished by the next run.
 """
 

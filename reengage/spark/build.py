@@ -1,9 +1,10 @@
-"""What a dbt build on Spark needs around it: the raw rows in, the stages' views out, and a
-clean slate after an erasure.
+"""What a dbt build on Spark needs around it: the raw rows in, the stages' views out, the stages'
+own tables published after the run, and a clean slate after an erasure.
 
 Before dbt starts, the raw tables of the stages' DuckDB file are written as the Parquet files
 Spark reads (`raw_export`); after it exits, the views the Python stages read are made again from
-the build's manifest (`views`). Both run on `REENGAGE_WAREHOUSE_KIND=spark` only, inside
+the build's manifest (`views`); once the run's stages are done, their tables are written for
+Spark's readers (`stage_export`). All run on `REENGAGE_WAREHOUSE_KIND=spark` only, inside
 `one_build_at_a_time` (`lock`), which an erasure's discard takes too.
 """
 
@@ -18,8 +19,10 @@ from typing import Any
 import duckdb
 
 from reengage.spark import lock
+from reengage.spark.day_folders import DayExport
 from reengage.spark.layout import spark_layout
 from reengage.spark.raw_export import export_raw_tables
+from reengage.spark.stage_export import export_stage_tables
 from reengage.spark.views import ViewRefresh, refresh_views, stored_tables
 
 logger = logging.getLogger(__name__)
@@ -32,15 +35,28 @@ def one_build_at_a_time(
     return lock.one_build_at_a_time(spark_layout().home, holder, say)
 
 
-def publish_raw(con: duckdb.DuckDBPyConnection) -> str:
-    """The raw tables' changed days where Spark's raw sources read them; a line saying what was written."""
-    exports = export_raw_tables(con, spark_layout().raw)
+def _written(what: str, exports: Mapping[str, DayExport]) -> str:
+    """A line saying which days of which tables an export wrote and removed."""
     written = {table: e.days_written for table, e in exports.items() if e.days_written or e.days_removed}
     removed = sum(e.days_removed for e in exports.values())
     if not written:
-        return "raw tables for Spark: no day changed since the last export"
+        return f"{what}: no day changed since the last export"
     tables = ", ".join(f"{table} {days}" for table, days in sorted(written.items()))
-    return f"raw tables for Spark: day(s) written by table: {tables}; {removed} day(s) removed"
+    return f"{what}: day(s) written by table: {tables}; {removed} day(s) removed"
+
+
+def publish_raw(con: duckdb.DuckDBPyConnection) -> str:
+    """The raw tables' changed days where Spark's raw sources read them; a line saying what was written."""
+    return _written("raw tables for Spark", export_raw_tables(con, spark_layout().raw))
+
+
+def publish_stages(con: duckdb.DuckDBPyConnection) -> dict[str, DayExport]:
+    """The stages' published tables' changed run dates under `<spark home>/stages/`; what each export did."""
+    return export_stage_tables(con, spark_layout().stages)
+
+
+def describe_stage_exports(exports: Mapping[str, DayExport]) -> str:
+    return _written("stage tables for Spark", exports)
 
 
 def refresh_stage_views(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> ViewRefresh:
@@ -49,16 +65,18 @@ def refresh_stage_views(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, A
 
 
 def discard_built_tables() -> list[str]:
-    """Delete every table dbt built on Spark, its metastore and the exported raw rows; what went.
+    """Delete every table dbt built on Spark, its metastore, the exported raw rows and the published
+    stage tables; what went.
 
     After an erasure: an incremental table keeps rows no rebuild would bring back, so all of them
-    go and the next build makes them again from the raw tables, which no longer hold the person.
+    go and the next build makes them again from the raw tables, which no longer hold the person;
+    the next daily run publishes the stage tables again from the erased ones.
     The views over them are dropped by that build's refresh; a stage reading one before it fails.
     """
     layout = spark_layout()
     gone = []
     with one_build_at_a_time("an erasure"):  # never under a build's Spark
-        for folder in (layout.warehouse, layout.metastore, layout.raw):
+        for folder in (layout.warehouse, layout.metastore, layout.raw, layout.stages):
             if folder.exists():
                 shutil.rmtree(folder)
                 gone.append(str(folder))

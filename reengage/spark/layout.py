@@ -9,6 +9,8 @@ One folder, the Spark home (the `spark.home` setting), holds everything:
     <spark home>/derby/                           Derby's log
     <spark home>/raw/<table>/                     the raw tables Spark reads (Parquet files, registered
                                                  as external tables before every dbt run)
+    <spark home>/stages/<schema>/<table>/         the Python stages' tables, published after each daily
+                                                 run for Spark's readers (Parquet by run date)
 
 dbt_project/profiles.yml builds these paths from REENGAGE_SPARK_HOME, so the folder names here and
 there must agree (tests/spark checks both against a real build).
@@ -39,6 +41,10 @@ class SparkLayout:
     @property
     def raw(self) -> Path:
         return self.home / "raw"
+
+    @property
+    def stages(self) -> Path:
+        return self.home / "stages"
 
     def table_dir(self, schema: str, name: str) -> Path:
         """The folder of a table dbt built (Spark's managed-table location)."""

@@ -167,13 +167,15 @@ def test_on_spark_an_erasure_discards_every_table_dbt_built_there(
 ) -> None:
     # Guards erasure on a Spark warehouse: its tables are Parquet files outside the DuckDB file, and
     # an incremental one keeps rows no rebuild brings back. They go (and the raw rows exported for
-    # Spark), tied to the audit row, so a run that died after the erasure still discards them.
+    # Spark, and the stages' tables published for it), tied to the audit row, so a run that died
+    # after the erasure still discards them.
     world = build_world(isolated_home)
     spark_home = isolated_home / "spark"
     monkeypatch.setenv("REENGAGE_SPARK_HOME", str(spark_home))
     built = spark_home / "warehouse" / "marts.db" / "fct_user_features" / "part-0.parquet"
     exported = spark_home / "raw" / "customers" / "part-0.parquet"
-    for folder, file in ((built.parent, built), (exported.parent, exported)):
+    published = spark_home / "stages" / "interventions" / "decisions" / "part-0.parquet"
+    for folder, file in ((built.parent, built), (exported.parent, exported), (published.parent, published)):
         folder.mkdir(parents=True)
         con = duckdb.connect()
         con.execute(f"copy (select ? as email) to '{file}' (format parquet)", [ALICE_OLD])

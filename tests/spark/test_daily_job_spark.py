@@ -28,6 +28,7 @@ import pytest
 from reengage.spark.layout import SparkLayout
 from reengage.spark.lock import LOCK_FILE
 from reengage.spark.parquet_tables import table_scan
+from reengage.spark.stage_export import DAY_COLUMN, PUBLISHED, stage_table_folder
 from reengage_dev.sink.store import SinkStore
 from tests.daily_job_checks import assert_gates_passed, rows_validated
 
@@ -170,6 +171,45 @@ def test_every_treated_message_reached_the_sink_exactly_once(world_home: World) 
     assert treated, "the demo world should trigger some campaign"
     assert set(accepted) == treated
     assert set(accepted.values()) == {1}
+
+
+def spark_reads(spark_env: dict[str, str], work: Path, folders: list[Path]) -> dict[str, Any]:
+    """What Spark reads from `folders` (tests/spark/spark_reads.py), by folder."""
+    python = Path(spark_env["REENGAGE_SPARK_DBT"]).with_name("python")
+    out = work / "spark_reads.json"
+    done = subprocess.run(
+        [str(python), str(Path(__file__).with_name("spark_reads.py")), str(out), *map(str, folders)],
+        env={**os.environ, **spark_env},
+        cwd=work,  # where Spark leaves anything of its own
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    return json.loads(out.read_text())
+
+
+def test_the_stages_tables_are_published_by_run_date_and_spark_reads_the_rows_duckdb_holds(
+    world_home: World,
+) -> None:
+    w = world_home
+    folders = {table.name: stage_table_folder(w.spark.stages, table) for table in PUBLISHED}
+    read = spark_reads(w.spark_env, w.home, list(folders.values()))
+    for table in PUBLISHED:
+        held = w.query(f"select {DAY_COLUMN}::varchar, count(*) from {table.name} group by all")
+        seen = read[str(folders[table.name])]
+        assert seen["days"] == {str(day): rows for day, rows in held}, table.name
+        names = [name for name, _ in seen["columns"]]
+        assert names == [n for n in table.names if n != DAY_COLUMN] + [DAY_COLUMN], table.name
+        assert seen["columns"][-1] == [DAY_COLUMN, "date"], table.name
+    # the day's own stages are in: scores, decisions and measurement of the run date
+    for table in ("scoring.churn_scores", "interventions.decisions", "measurement.campaign_results"):
+        assert read[str(folders[table])]["days"].get(RUN_DATE.isoformat(), 0) > 0, table
+    # the contacts and message content stay in the DuckDB file
+    schemas = list(w.spark.stages.iterdir())
+    published = sorted(f"{schema.name}.{table.name}" for schema in schemas for table in schema.iterdir())
+    assert published == sorted(folders)
 
 
 # Last: it runs the day again, dbt on Spark included.

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from reengage.defs.warehouse.spark_stage_tables import WRITERS
 from tests.test_definitions import NOT_SOURCES
 
 from .spark_env import spark_environment
@@ -35,9 +36,12 @@ import reengage
 from reengage.definitions import build_definitions
 from reengage.defs.warehouse.assets import model_key
 from reengage.defs.warehouse.project import dbt_project
+from reengage.defs.warehouse.spark_stage_tables import STAGE_TABLES_KEY
 
 defs = build_definitions()
-keys = defs.resolve_asset_graph().get_all_asset_keys()
+graph = defs.resolve_asset_graph()
+keys = graph.get_all_asset_keys()
+daily_job = defs.resolve_job_def("daily_reengagement")
 manifest = json.loads(dbt_project.manifest_path.read_text())
 models = [node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"]
 print(json.dumps({
@@ -47,6 +51,8 @@ print(json.dumps({
     "adapter": manifest["metadata"]["adapter_type"],
     "models": len(models),
     "models_without_an_asset": [name for name in models if model_key(name) not in keys],
+    "stage_tables_after": sorted(key.to_user_string() for key in graph.get(STAGE_TABLES_KEY).parent_keys),
+    "stage_tables_in_daily_job": STAGE_TABLES_KEY in daily_job.asset_layer.executable_asset_keys,
 }))
 """
 
@@ -76,3 +82,6 @@ def test_the_code_location_parses_the_project_with_the_spark_environments_dbt(tm
     assert loaded["adapter"] == "spark"
     assert loaded["models"] == len(list((checkout / "dbt_project" / "models").rglob("*.sql")))
     assert loaded["models_without_an_asset"] == []
+    # the daily job's last step on the kind publishes the stages' tables once all their writers ran
+    assert loaded["stage_tables_in_daily_job"]
+    assert loaded["stage_tables_after"] == sorted(key.to_user_string() for key in WRITERS)

@@ -78,18 +78,17 @@ def test_an_erasure_never_discards_the_tables_under_a_running_build(
     home = tmp_path / "spark"
     monkeypatch.setattr(spark_build, "spark_layout", lambda: SparkLayout(home))
     layout = SparkLayout(home)
-    for folder in (layout.warehouse, layout.metastore, layout.raw):
+    built = (layout.warehouse, layout.metastore, layout.raw, layout.stages)
+    for folder in built:
         (folder / "kept").mkdir(parents=True)
     monkeypatch.setattr(lock, "WAIT_SECONDS", 0.5)
     child = hold_in_another_process(home, 60)
     try:
         with pytest.raises(lock.SparkHomeBusy):
             spark_build.discard_built_tables()
-        assert all((folder / "kept").exists() for folder in (layout.warehouse, layout.metastore, layout.raw))
+        assert all((folder / "kept").exists() for folder in built)
     finally:
         child.kill()
         child.wait(timeout=30)
-    assert sorted(spark_build.discard_built_tables()) == sorted(
-        str(folder) for folder in (layout.warehouse, layout.metastore, layout.raw)
-    )
-    assert not layout.raw.exists()
+    assert sorted(spark_build.discard_built_tables()) == sorted(str(folder) for folder in built)
+    assert not layout.raw.exists() and not layout.stages.exists()
