@@ -6,7 +6,7 @@ run, dbt_project/macros/spark/raw_sources.sql), so a build of a few days reads o
 folders. Until ingest writes Parquet itself, the raw rows reach those folders from a DuckDB
 warehouse that holds them, a folder per day with only the changed days written (`day_folders`).
 The export runs between Spark builds, never during one: a build holds the Spark home's lock
-(lock.py) from this export to its views.
+(lock.py) from this export to its views, and the command below takes the same lock.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from reengage import settings
+from reengage.spark import lock
 from reengage.spark.day_folders import DayExport, DayFolders, export_by_day
 from reengage.spark.layout import spark_layout
 
@@ -64,8 +65,12 @@ def main(argv: list[str]) -> int:
     if not warehouse.exists():
         print(f"no DuckDB warehouse at {warehouse}", file=sys.stderr)
         return 1
-    raw_dir = spark_layout().raw
-    for table, export in export_raw_warehouse(warehouse, raw_dir).items():
+    layout = spark_layout()
+    raw_dir = layout.raw
+    # Never under a running build's Spark, nor racing an erasure's discard.
+    with lock.one_build_at_a_time(layout.home, "python -m reengage.spark.raw_export", print):
+        exports = export_raw_warehouse(warehouse, raw_dir)
+    for table, export in exports.items():
         print(
             f"{raw_dir / table}: {export.rows} rows; {export.days_written} day(s) written, "
             f"{export.days_removed} removed"

@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from reengage.schema.migrations import migrate
 from reengage.spark import build as spark_build
-from reengage.spark import lock
+from reengage.spark import lock, raw_export
 from reengage.spark.layout import SparkLayout
 
 HOLD = """
@@ -92,3 +94,25 @@ def test_an_erasure_never_discards_the_tables_under_a_running_build(
         child.wait(timeout=30)
     assert sorted(spark_build.discard_built_tables()) == sorted(str(folder) for folder in built)
     assert not layout.raw.exists() and not layout.stages.exists()
+
+
+def test_the_raw_export_by_hand_never_writes_under_a_running_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "spark"
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    migrate(con)
+    con.close()
+    monkeypatch.setenv("REENGAGE_SPARK_HOME", str(home))
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0.5)
+    child = hold_in_another_process(home, 60)
+    try:
+        with pytest.raises(lock.SparkHomeBusy):
+            raw_export.main(["--warehouse", str(warehouse)])
+        assert not SparkLayout(home).raw.exists()
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert raw_export.main(["--warehouse", str(warehouse)]) == 0
+    assert "raw/events: 0 rows" in capsys.readouterr().out
