@@ -35,8 +35,8 @@ def one_build_at_a_time(
     return lock.one_build_at_a_time(spark_layout().home, holder, say)
 
 
-def _written(what: str, exports: Mapping[str, DayExport]) -> str:
-    """A line saying which days of which tables an export wrote and removed."""
+def describe_exports(what: str, exports: Mapping[str, DayExport]) -> str:
+    """A line saying which days of which tables an export (raw or stages) wrote and removed."""
     written = {table: e.days_written for table, e in exports.items() if e.days_written or e.days_removed}
     removed = sum(e.days_removed for e in exports.values())
     if not written:
@@ -47,16 +47,12 @@ def _written(what: str, exports: Mapping[str, DayExport]) -> str:
 
 def publish_raw(con: duckdb.DuckDBPyConnection) -> str:
     """The raw tables' changed days where Spark's raw sources read them; a line saying what was written."""
-    return _written("raw tables for Spark", export_raw_tables(con, spark_layout().raw))
+    return describe_exports("raw tables for Spark", export_raw_tables(con, spark_layout().raw))
 
 
 def publish_stages(con: duckdb.DuckDBPyConnection) -> dict[str, DayExport]:
     """The stages' published tables' changed run dates under `<spark home>/stages/`; what each export did."""
     return export_stage_tables(con, spark_layout().stages)
-
-
-def describe_stage_exports(exports: Mapping[str, DayExport]) -> str:
-    return _written("stage tables for Spark", exports)
 
 
 def refresh_stage_views(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> ViewRefresh:

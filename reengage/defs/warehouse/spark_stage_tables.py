@@ -43,7 +43,7 @@ def stage_tables_asset() -> dg.AssetsDefinition:
         with spark_build.one_build_at_a_time(f"run {context.run.run_id}", context.log.info):
             with warehouse.connect(read_only=True) as con:
                 exports = spark_build.publish_stages(con)
-        context.log.info(spark_build.describe_stage_exports(exports))
+        context.log.info(spark_build.describe_exports("stage tables for Spark", exports))
         return dg.MaterializeResult(
             metadata={
                 "rows_by_table": {table: e.rows for table, e in exports.items()},
