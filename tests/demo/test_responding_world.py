@@ -269,8 +269,9 @@ def test_the_truths_conversion_probabilities_match_what_the_exports_show(tmp_pat
 
 def test_the_true_uplift_of_a_message_not_yet_sent_is_what_sending_it_brings(tmp_path: Path) -> None:
     # Guards the oracle and the realised gain of the uplift benchmark: the uplift the world states
-    # for a hypothetical message must equal the difference its truth shows once that very message
-    # is sent and answered, for every kind of user (helped, put off, dead mailbox).
+    # for a hypothetical message, and its chances of a conversion without and with it (the
+    # benchmark's estimate on expected outcomes), must equal what its truth shows once that very
+    # message is sent and answered, for every kind of user (helped, put off, dead mailbox).
     spec = (
         "effects:\n  campaigns:\n    all:\n      all:\n"
         "        steady: 0.5\n        decaying: {activity_factor: 0.4}\n        all: 0.1\n"
@@ -284,9 +285,9 @@ def test_the_true_uplift_of_a_message_not_yet_sent_is_what_sending_it_brings(tmp
     day = world.day(first)
     send = int(datetime(day.year, day.month, day.day, 15, tzinfo=UTC).timestamp() * 1000)
     ids = [world.pop.customer_id[int(i)].as_py() for i in who]
-    predicted = world.uplift_truth(
-        ids, "cart_abandonment", "control", [day] * len(ids), np.full(len(ids), send), 3
-    )
+    hypothesis = (ids, "cart_abandonment", "control", [day] * len(ids), np.full(len(ids), send), 3)
+    predicted = world.uplift_truth(*hypothesis)
+    if_held, if_sent = world.outcome_truth(*hypothesis)
     send_ids = _mail(store, world, first, who, hour=15)
     world.respond(store, first)
     without, with_message = world.conversion_truth(
@@ -298,6 +299,7 @@ def test_the_true_uplift_of_a_message_not_yet_sent_is_what_sending_it_brings(tmp
     )
     bounced = with_message == without
     assert np.allclose(predicted[~bounced], (with_message - without)[~bounced])
+    assert np.allclose(if_held, without) and np.allclose(if_sent[~bounced], with_message[~bounced])
     assert (predicted > 0.01).any() and (predicted < -0.001).any()
 
 

@@ -619,13 +619,30 @@ class World:
         window_days: float,
         shows_own_items: bool | np.ndarray = False,
     ) -> np.ndarray:
-        """The true uplift of a (campaign, variant) message decided on `run_dates`, sent at `send_ms`.
+        """The true uplift of a (campaign, variant) message decided on `run_dates`, sent at `send_ms`:
+        what an oracle would target by, and the gain a message truly brings (`outcome_truth`'s
+        P(convert) had it been sent minus had nothing been sent)."""
+        without, with_message = self.outcome_truth(
+            customer_ids, campaign, variant, run_dates, send_ms, window_days, shows_own_items
+        )
+        return with_message - without
 
-        P(convert in (send, send + window_days]) had it been sent minus had nothing been sent, the
-        message taking effect from the day after its run date (that day's exports are written
-        before the mail goes out) or its send, if later, and doing nothing to a dead mailbox: what
-        an oracle would target by, and the gain a message truly brings. `shows_own_items`: the
-        message would show the user's own items (``effects.personal_content``).
+    def outcome_truth(
+        self,
+        customer_ids: list[str],
+        campaign: str,
+        variant: str,
+        run_dates: list[date],
+        send_ms: np.ndarray,
+        window_days: float,
+        shows_own_items: bool | np.ndarray = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(P(convert) had nothing been sent, P(convert) had the message been sent) in (send, send +
+        window_days], for a (campaign, variant) message decided on `run_dates`, sent at `send_ms`.
+
+        The message takes effect from the day after its run date (that day's exports are written
+        before the mail goes out) or its send, if later, and does nothing to a dead mailbox.
+        `shows_own_items`: the message would show the user's own items (``effects.personal_content``).
         """
         who = customer_index(customer_ids, self.pop)
         send = np.asarray(send_ms, np.int64)
@@ -642,7 +659,7 @@ class World:
             factor=np.array([c.activity_factor for c in cells])[kind],
             delivered=~self.pop.dead_mailbox[who],
         )
-        without, with_message = conversion_probabilities(
+        return conversion_probabilities(
             self.pop,
             self.window,
             who,
@@ -651,7 +668,6 @@ class World:
             sent,
             self.spec.effects.mean_delay_days * DAY_MS,
         )
-        return with_message - without
 
     def summary(self) -> WorldSummary:
         return WorldSummary(
