@@ -609,22 +609,11 @@ class World:
             self.spec.effects.mean_delay_days * DAY_MS,
         )
 
-    def uplift_truth(
-        self,
-        customer_ids: list[str],
-        campaign: str,
-        variant: str,
-        run_dates: list[date],
-        send_ms: np.ndarray,
-        window_days: float,
-        shows_own_items: bool | np.ndarray = False,
-    ) -> np.ndarray:
-        """The true uplift of a (campaign, variant) message decided on `run_dates`, sent at `send_ms`:
-        what an oracle would target by, and the gain a message truly brings (`outcome_truth`'s
-        P(convert) had it been sent minus had nothing been sent)."""
-        without, with_message = self.outcome_truth(
-            customer_ids, campaign, variant, run_dates, send_ms, window_days, shows_own_items
-        )
+    def uplift_truth(self, *message: Any, **options: Any) -> np.ndarray:
+        """The true uplift of the message `outcome_truth` describes (the same arguments): P(convert)
+        had it been sent minus had nothing been sent, what an oracle would target by and the gain a
+        message truly brings."""
+        without, with_message = self.outcome_truth(*message, **options)
         return with_message - without
 
     def outcome_truth(
