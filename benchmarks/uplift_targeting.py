@@ -65,9 +65,8 @@ world's draws are keyed by user and day), which is why one seed's runs miss toge
 the world's expected outcomes the estimate is a few percent below the truth in every run looked
 at (seed 10: churn risk -5.4%, random -3.0%, oracle -4.5%; seed 8: churn risk -9.3%, random
 -2.2%, oracle -5.0%), small beside its interval's half-width (about 23% of the truth) but always
-below; and
-redrawing seed 10's sent and held conversions from the truth 200 times gave a mean 2% below it,
-intervals holding it in 193 of 200. Where those few percent come from is not settled: held rows
+below; and redrawing seed 10's sent and held conversions from the truth 200 times gave a mean 2%
+below it, intervals holding it in 193 of 200. Where those few percent come from is not settled: held rows
 are 7% to 11% more frequent than their recorded chances (a held user is never paused after a
 response nor suppressed after an unsubscribe, bounce or spam report of the campaign's mail), but
 taking out the rows a mirrored pause after a purchase would remove left the error as it was; the
