@@ -61,17 +61,17 @@ converted 14 times where the world's truth expects 7.7 (over the whole run, warm
 against 36.6), while its 1,912 sent rows converted 250 times against 262.3: the estimate is low
 because the few held-out users converted more than their chances said. Those users and what they
 did are the same in every run of a seed (the holdout is a hash of user and campaign, and the
-world's draws are keyed by user and day), which is why one seed's runs miss together. Judged on
-the world's expected outcomes the estimate is a few percent below the truth in every run looked
-at (seed 10: churn risk -5.4%, random -3.0%, oracle -4.5%; seed 8: churn risk -9.3%, random
--2.2%, oracle -5.0%), small beside its interval's half-width (about 23% of the truth) but always
-below; and redrawing seed 10's sent and held conversions from the truth 200 times gave a mean 2%
-below it, intervals holding it in 193 of 200. Where those few percent come from is not settled: held rows
-are 7% to 11% more frequent than their recorded chances (a held user is never paused after a
-response nor suppressed after an unsubscribe, bounce or spam report of the campaign's mail), but
-taking out the rows a mirrored pause after a purchase would remove left the error as it was; the
-sent arm's outcome model underpredicts the rows that were not sent (seed 10: 0.1395 against a
-true 0.1419), which is where the error sits.
+world's draws are keyed by user and day), which is why one seed's runs miss together. Judged on the
+world's expected outcomes the estimate is a few percent below the truth in every run looked at
+(seed 10: churn risk -5.4%, random -3.0%, oracle -4.5%; seed 8: churn risk -9.3%, random -2.2%,
+oracle -5.0%), small beside its interval's half-width (about 23% of the truth) but always below;
+and redrawing seed 10's sent and held conversions from the truth 200 times gave a mean 2% below it,
+intervals holding it in 193 of 200. Where those few percent come from is not settled: held rows are
+7% to 11% more frequent than their recorded chances (a held user is never paused after a response
+nor suppressed after an unsubscribe, bounce or spam report of the campaign's mail), but taking out
+the rows a mirrored pause after a purchase would remove left the error as it was; the sent arm's
+outcome model underpredicts the rows that were not sent (seed 10: 0.1395 against a true 0.1419),
+which is where the error sits.
 """
 
 from __future__ import annotations
